@@ -1,0 +1,97 @@
+//! The core's errors. No HTTP status lives here: the server maps each kind exactly once.
+
+use std::fmt;
+
+/// The error codes of RFC 6749 §5.2, RFC 8693 and OpenID Connect that the token endpoints use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidTarget,
+    ConsentRequired,
+    UnsupportedTokenType,
+    /// Too many failed client authentications (SPEC §11); served with 429.
+    SlowDown,
+    ServerError,
+}
+
+impl OAuthErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OAuthErrorCode::InvalidRequest => "invalid_request",
+            OAuthErrorCode::InvalidClient => "invalid_client",
+            OAuthErrorCode::InvalidGrant => "invalid_grant",
+            OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
+            OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
+            OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::InvalidTarget => "invalid_target",
+            OAuthErrorCode::ConsentRequired => "consent_required",
+            OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
+            OAuthErrorCode::SlowDown => "slow_down",
+            OAuthErrorCode::ServerError => "server_error",
+        }
+    }
+}
+
+/// An OAuth error: the RFC code and a description that says what to fix.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {description}", code.as_str())]
+pub struct OAuthError {
+    pub code: OAuthErrorCode,
+    pub description: String,
+}
+
+impl OAuthError {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+        }
+    }
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, description)
+    }
+    pub fn invalid_client(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidClient, description)
+    }
+    pub fn invalid_scope(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidScope, description)
+    }
+}
+
+/// Errors of the management operations.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DomainError {
+    /// A field of the request is wrong; the message says how.
+    #[error("`{field}` {message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    /// The object does not exist in the caller's tenant (or at all: the two look the same).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The object would clash with one that exists.
+    #[error("{0}")]
+    Conflict(String),
+}
+
+impl DomainError {
+    pub fn invalid(field: &'static str, message: impl fmt::Display) -> Self {
+        DomainError::Invalid {
+            field,
+            message: message.to_string(),
+        }
+    }
+    /// The field the error is about, if it is about one.
+    pub fn field(&self) -> Option<&'static str> {
+        match self {
+            DomainError::Invalid { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! RFC 6749 §4.4: the client credentials grant.
+
+use super::{mint, narrow_scope, IssueContext, IssuedToken};
+use crate::client_auth::RegisteredClient;
+use crate::error::OAuthError;
+
+pub(super) fn issue(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    scope: Option<&str>,
+) -> Result<IssuedToken, OAuthError> {
+    let scope = narrow_scope(scope, client.integration.scopes)?;
+    let integration = &client.integration;
+    mint(
+        ctx,
+        client,
+        integration.client_id.to_string(),
+        integration.tenant_id.to_string(),
+        scope,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use crate::client_auth::RegisteredClient;
+    use crate::error::OAuthErrorCode;
+    use crate::grant::{issue, IssueContext, TokenRequest};
+    use crate::id::{ClientId, TenantId};
+    use crate::model::{Integration, Tier};
+    use crate::ports::OsRng;
+    use crate::scope::ScopeSet;
+    use crate::token::{KeyRing, SigningAlg, SigningKey};
+
+    fn client() -> RegisteredClient {
+        RegisteredClient {
+            integration: Integration {
+                client_id: ClientId::random(),
+                tenant_id: TenantId::random(),
+                display_name: "reader".into(),
+                scopes: ScopeSet::parse("assets:read events:read").unwrap(),
+                custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
+                token_ttl_seconds: 600,
+                created_at: 0,
+                updated_at: 0,
+            },
+            tier: Tier::Team,
+            secrets: vec![],
+        }
+    }
+
+    fn check(scope: Option<&str>, expect: Result<&str, OAuthErrorCode>) {
+        let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap();
+        let ring = KeyRing::new(vec![(key, None)]).unwrap();
+        // "At 2026-01-01T00:00:00Z".
+        let ctx = IssueContext {
+            issuer: "http://127.0.0.1:8080",
+            audience: "http://127.0.0.1:8080",
+            now_seconds: 1_767_225_600,
+            key: ring.current(),
+            rng: &OsRng,
+        };
+        let client = client();
+        let request = TokenRequest::ClientCredentials {
+            scope: scope.map(str::to_owned),
+        };
+        match (issue(&ctx, &client, &request), expect) {
+            (Ok(token), Ok(scope)) => {
+                let claims = ring.verify(&token.access_token).unwrap();
+                assert_eq!(claims.scope, scope);
+                assert_eq!(claims.exp, 1_767_225_600 + 600);
+                assert_eq!(claims.sub, client.integration.client_id.to_string());
+                assert_eq!(claims.tenant_id, client.integration.tenant_id.to_string());
+                assert_eq!(claims.tier, "TEAM");
+                assert_eq!(claims.custom["department"], "ops");
+                assert_eq!(token.expires_in, 600);
+            }
+            (Err(e), Err(code)) => assert_eq!(e.code, code, "{e}"),
+            (got, want) => panic!("{scope:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn no_scope_requested_gives_every_allowed_scope() {
+        check(None, Ok("assets:read events:read"));
+    }
+
+    #[test]
+    fn requested_scope_narrows_the_token() {
+        check(Some("events:read"), Ok("events:read"));
+    }
+
+    #[test]
+    fn scope_beyond_the_integration_is_invalid_scope() {
+        check(Some("assets:read admin"), Err(OAuthErrorCode::InvalidScope));
+        check(Some("assets:admin"), Err(OAuthErrorCode::InvalidScope));
+        check(Some(" "), Err(OAuthErrorCode::InvalidScope));
+    }
+}

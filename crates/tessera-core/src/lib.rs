@@ -1,0 +1,20 @@
+//! Tessera's protocol core: the domain model, scopes, client authentication, grants, token
+//! minting and validation.
+//!
+//! Architecture invariant: this crate does no I/O. It knows nothing of HTTP, SQL or an async
+//! runtime; time, randomness and keys come in through [`ports`]. The server and the store adapt
+//! it to the outside world.
+
+pub mod client_auth;
+pub mod crypto;
+pub mod error;
+pub mod grant;
+pub mod id;
+pub mod model;
+pub mod page;
+pub mod ports;
+pub mod scope;
+pub mod token;
+
+#[cfg(feature = "testing")]
+pub mod testing;

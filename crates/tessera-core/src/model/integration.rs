@@ -1,0 +1,242 @@
+use std::collections::BTreeMap;
+
+use crate::error::DomainError;
+use crate::id::{ClientId, TenantId};
+use crate::scope::ScopeSet;
+
+use super::UnixMillis;
+
+/// Lifetime of an access token unless the integration says otherwise (SPEC §3.1).
+pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
+/// The longest lifetime an integration may ask for: one day.
+pub const MAX_TOKEN_TTL_SECONDS: u32 = 86_400;
+
+/// An OAuth client registered in one tenant (seed 000's Custom Integration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integration {
+    pub client_id: ClientId,
+    pub tenant_id: TenantId,
+    pub display_name: String,
+    /// What tokens of this integration may carry at most.
+    pub scopes: ScopeSet,
+    pub custom_claims: BTreeMap<String, String>,
+    pub token_ttl_seconds: u32,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// What it takes to register an integration; validated by [`NewIntegration::validate`].
+#[derive(Debug, Clone)]
+pub struct NewIntegration {
+    pub display_name: String,
+    pub scopes: Option<ScopeSet>,
+    pub custom_claims: BTreeMap<String, String>,
+    pub token_ttl_seconds: Option<u32>,
+}
+
+impl NewIntegration {
+    /// Checks every field and builds the integration.
+    pub fn validate(
+        self,
+        client_id: ClientId,
+        tenant_id: TenantId,
+        now: UnixMillis,
+    ) -> Result<Integration, DomainError> {
+        validate_display_name(&self.display_name)?;
+        validate_custom_claims(&self.custom_claims)?;
+        let token_ttl_seconds = validate_ttl(self.token_ttl_seconds)?;
+        Ok(Integration {
+            client_id,
+            tenant_id,
+            display_name: self.display_name.trim().to_owned(),
+            scopes: self
+                .scopes
+                .unwrap_or_else(ScopeSet::default_for_integration),
+            custom_claims: self.custom_claims,
+            token_ttl_seconds,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+}
+
+/// A partial update: `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct IntegrationPatch {
+    pub display_name: Option<String>,
+    pub scopes: Option<ScopeSet>,
+    pub custom_claims: Option<BTreeMap<String, String>>,
+    pub token_ttl_seconds: Option<u32>,
+}
+
+impl IntegrationPatch {
+    /// Applies the patch after checking it; the integration is untouched on error.
+    pub fn apply(self, integration: &mut Integration, now: UnixMillis) -> Result<(), DomainError> {
+        if let Some(name) = &self.display_name {
+            validate_display_name(name)?;
+        }
+        if let Some(claims) = &self.custom_claims {
+            validate_custom_claims(claims)?;
+        }
+        if self.token_ttl_seconds.is_some() {
+            validate_ttl(self.token_ttl_seconds)?;
+        }
+        if let Some(name) = self.display_name {
+            integration.display_name = name.trim().to_owned();
+        }
+        if let Some(scopes) = self.scopes {
+            integration.scopes = scopes;
+        }
+        if let Some(claims) = self.custom_claims {
+            integration.custom_claims = claims;
+        }
+        if let Some(ttl) = self.token_ttl_seconds {
+            integration.token_ttl_seconds = ttl;
+        }
+        integration.updated_at = now;
+        Ok(())
+    }
+}
+
+/// One client secret of an integration, as stored: only its hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientSecretRecord {
+    pub client_id: ClientId,
+    pub hash: [u8; 32],
+    pub created_at: UnixMillis,
+    /// Set when the secret was replaced with a grace period: it works until then.
+    pub expires_at: Option<UnixMillis>,
+}
+
+/// A display name is 1 to 200 characters after trimming.
+pub fn validate_display_name(name: &str) -> Result<(), DomainError> {
+    let trimmed = name.trim();
+    if trimmed.is_empty() {
+        return Err(DomainError::invalid("display_name", "must not be empty"));
+    }
+    if trimmed.chars().count() > 200 {
+        return Err(DomainError::invalid(
+            "display_name",
+            "must be at most 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_ttl(ttl: Option<u32>) -> Result<u32, DomainError> {
+    match ttl {
+        None => Ok(DEFAULT_TOKEN_TTL_SECONDS),
+        Some(t) if (60..=MAX_TOKEN_TTL_SECONDS).contains(&t) => Ok(t),
+        Some(t) => Err(DomainError::invalid(
+            "token_ttl_seconds",
+            format!("is {t}; it must be between 60 and {MAX_TOKEN_TTL_SECONDS}"),
+        )),
+    }
+}
+
+/// Claim names a custom claim may not take: RFC 7519, RFC 9068 and RFC 8693 registered claims
+/// and Tessera's platform claims (SPEC §3.1).
+const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "act",
+    "may_act",
+    "cnf",
+    "auth_time",
+    "acr",
+    "amr",
+    "tenant_id",
+    "tier",
+    "name",
+];
+const RESERVED_PREFIX: &str = "tessera_";
+
+/// Custom claims: at most 32, names 1–64 characters of `[A-Za-z0-9_.-]`, string values up to
+/// 1024 characters, none reserved.
+pub fn validate_custom_claims(claims: &BTreeMap<String, String>) -> Result<(), DomainError> {
+    if claims.len() > 32 {
+        return Err(DomainError::invalid(
+            "custom_claims",
+            "at most 32 custom claims are allowed",
+        ));
+    }
+    for (name, value) in claims {
+        if RESERVED_CLAIMS.contains(&name.as_str()) {
+            return Err(DomainError::invalid(
+                "custom_claims",
+                format!("`{name}` is a reserved claim name and cannot be set as a custom claim"),
+            ));
+        }
+        if name.starts_with(RESERVED_PREFIX) {
+            return Err(DomainError::invalid(
+                "custom_claims",
+                format!("`{name}` starts with the reserved prefix `{RESERVED_PREFIX}`"),
+            ));
+        }
+        let valid_name = (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid_name {
+            return Err(DomainError::invalid(
+                "custom_claims",
+                format!(
+                    "`{}` is not a valid claim name: use 1 to 64 letters, digits, `_`, `-` or `.`",
+                    name.chars().take(80).collect::<String>()
+                ),
+            ));
+        }
+        if value.chars().count() > 1024 {
+            return Err(DomainError::invalid(
+                "custom_claims",
+                format!("the value of `{name}` is longer than 1024 characters"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn check(pairs: &[(&str, &str)], expect_in_error: Option<&str>) {
+        let result = validate_custom_claims(&claims(pairs));
+        match (result, expect_in_error) {
+            (Ok(()), None) => {}
+            (Err(e), Some(text)) => assert!(e.to_string().contains(text), "{e}"),
+            (r, e) => panic!("{pairs:?}: got {r:?}, expected error containing {e:?}"),
+        }
+    }
+
+    #[test]
+    fn custom_claims_refuse_reserved_names_by_name() {
+        check(&[("department", "ops")], None);
+        check(&[("sub", "x")], Some("`sub` is a reserved claim name"));
+        check(&[("tenant_id", "x")], Some("`tenant_id` is a reserved"));
+        check(&[("may_act", "x")], Some("`may_act`"));
+        check(&[("tessera_role", "x")], Some("reserved prefix `tessera_`"));
+        check(&[("bad name", "x")], Some("not a valid claim name"));
+    }
+
+    #[test]
+    fn ttl_outside_bounds_names_the_field() {
+        let err = validate_ttl(Some(10)).unwrap_err();
+        assert_eq!(err.field(), Some("token_ttl_seconds"));
+        assert_eq!(validate_ttl(None), Ok(DEFAULT_TOKEN_TTL_SECONDS));
+    }
+}

@@ -1,0 +1,236 @@
+//! What the core needs from the outside world: time, randomness and storage. The store crate
+//! implements the storage traits for SQLite and PostgreSQL; `testing` has fakes.
+//!
+//! Every store method that reads or writes tenant data takes the `TenantId` first, so a query
+//! cannot forget the tenant boundary.
+
+use async_trait::async_trait;
+
+use crate::id::{ClientId, TenantId, UserId};
+use crate::model::{ClientSecretRecord, Integration, Tenant, UnixMillis, User};
+use crate::page::{Page, PageRequest};
+
+/// The current time. The core never reads the system clock itself.
+pub trait Clock: Send + Sync {
+    fn now_millis(&self) -> UnixMillis;
+    fn now_seconds(&self) -> i64 {
+        self.now_millis().div_euclid(1000)
+    }
+}
+
+/// A source of cryptographically secure random bytes.
+pub trait Rng: Send + Sync {
+    fn fill(&self, buf: &mut [u8]);
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_millis(&self) -> UnixMillis {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
+/// The operating system's random source (through aws-lc).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRng;
+
+impl Rng for OsRng {
+    fn fill(&self, buf: &mut [u8]) {
+        if aws_lc_rs::rand::fill(buf).is_err() {
+            // Without randomness no secret can be made safely: stopping is the only safe answer.
+            panic!("the operating system's random source failed");
+        }
+    }
+}
+
+/// A storage failure. The message is for the logs, never for clients.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[async_trait]
+pub trait TenantStore: Send + Sync {
+    async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
+    async fn list_all_tenants(&self) -> StoreResult<Vec<Tenant>>;
+}
+
+/// An integration with the hashes of its live secrets, as the token path needs it.
+#[derive(Debug, Clone)]
+pub struct IntegrationWithSecrets {
+    pub integration: Integration,
+    pub secrets: Vec<ClientSecretRecord>,
+}
+
+#[async_trait]
+pub trait IntegrationStore: Send + Sync {
+    /// Stores a new integration and its first secret in one transaction.
+    async fn create_integration(
+        &self,
+        integration: &Integration,
+        secret: &ClientSecretRecord,
+    ) -> StoreResult<()>;
+    async fn get_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<Integration>;
+    async fn list_integrations(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Integration>>;
+    async fn update_integration(&self, integration: &Integration) -> StoreResult<()>;
+    async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()>;
+    /// Adds a new secret; the others expire at `old_expire_at` (now, or after a grace period).
+    async fn replace_secret(
+        &self,
+        tenant: TenantId,
+        secret: &ClientSecretRecord,
+        old_expire_at: UnixMillis,
+    ) -> StoreResult<()>;
+    /// Any integration by `client_id`, with its secrets: for the token path's snapshot.
+    async fn find_client(&self, id: ClientId) -> StoreResult<Option<IntegrationWithSecrets>>;
+    /// Every integration with its live secrets: to fill the snapshot at start.
+    async fn all_clients(&self, now: UnixMillis) -> StoreResult<Vec<IntegrationWithSecrets>>;
+}
+
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User>;
+    async fn find_user_by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>>;
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()>;
+}
+
+/// A signing key as stored: the private key encrypted with the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSigningKey {
+    pub kid: String,
+    pub alg: String,
+    pub encrypted_pkcs8: Vec<u8>,
+    pub created_at: UnixMillis,
+    /// When another key became current; the key still verifies until `verify_until`.
+    pub retired_at: Option<UnixMillis>,
+    pub verify_until: Option<UnixMillis>,
+}
+
+#[async_trait]
+pub trait SigningKeyStore: Send + Sync {
+    /// Retires every current key (keeping it for verification until `verify_until`) and adds
+    /// `key` as the current one, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        key: &StoredSigningKey,
+        verify_until: UnixMillis,
+    ) -> StoreResult<()>;
+    /// The keys that can still verify a live token at `now`, newest first.
+    async fn live_signing_keys(&self, now: UnixMillis) -> StoreResult<Vec<StoredSigningKey>>;
+}
+
+/// A revoked access token, kept until it would have expired anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokedToken {
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+#[async_trait]
+pub trait RevocationStore: Send + Sync {
+    async fn revoke_token(&self, tenant: TenantId, token: &RevokedToken) -> StoreResult<()>;
+    async fn live_revocations(&self, now_seconds: i64) -> StoreResult<Vec<RevokedToken>>;
+}
+
+/// Something that changed and that every instance must learn of within a second.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// An integration was created, changed or deleted, or its secrets changed.
+    Client(ClientId),
+    /// A token was revoked.
+    TokenRevoked(RevokedToken),
+    /// The signing keys changed.
+    SigningKeys,
+    /// A tenant changed.
+    Tenant(TenantId),
+}
+
+/// A change with its position in the feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangeRecord {
+    pub id: i64,
+    pub at: UnixMillis,
+    pub change: Change,
+}
+
+/// The feed through which instances on one database tell each other what changed.
+#[async_trait]
+pub trait ChangeFeed: Send + Sync {
+    async fn publish(&self, at: UnixMillis, change: &Change) -> StoreResult<()>;
+    /// Changes recorded at or after `since`, oldest first. Readers look back a few seconds and
+    /// skip ids they have applied, so a change committed late is never missed.
+    async fn changes_since(&self, since: UnixMillis) -> StoreResult<Vec<ChangeRecord>>;
+    async fn prune_changes(&self, before: UnixMillis) -> StoreResult<u64>;
+}
+
+/// One line of the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    pub tenant_id: TenantId,
+    pub at: UnixMillis,
+    /// Who did it: `client:<id>`, `user:<id>` or `system`.
+    pub actor: String,
+    /// What: `integration.created`, `token.issued`, …
+    pub action: String,
+    /// To what: an id, or "".
+    pub target: String,
+    /// Details as a JSON object (never a secret).
+    pub detail: String,
+}
+
+/// A stored audit record with its position.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub record: AuditRecord,
+}
+
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// Writes a batch in one transaction.
+    async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()>;
+    /// Newest first; `page.after` = 0 starts at the newest.
+    async fn list_audit(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// Everything the server needs from storage, in one object.
+#[async_trait]
+pub trait Storage:
+    TenantStore
+    + IntegrationStore
+    + UserStore
+    + SigningKeyStore
+    + RevocationStore
+    + ChangeFeed
+    + AuditStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend_name(&self) -> &'static str;
+    /// A cheap check that the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,251 @@
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_lc_rs::encoding::AsDer;
+use aws_lc_rs::rsa::KeySize;
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ParsedPublicKey, RsaKeyPair,
+};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde_json::json;
+
+use crate::model::UnixMillis;
+use crate::ports::Rng;
+
+/// The algorithms Tessera signs access tokens with (SPEC §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SigningAlg {
+    Rs256,
+    Es256,
+    EdDsa,
+}
+
+impl SigningAlg {
+    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
+
+    /// The JOSE name (RFC 7518, RFC 8037).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SigningAlg::Rs256 => "RS256",
+            SigningAlg::Es256 => "ES256",
+            SigningAlg::EdDsa => "EdDSA",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SigningAlg> {
+        SigningAlg::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
+        match self {
+            SigningAlg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+            SigningAlg::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
+            SigningAlg::EdDsa => &signature::ED25519,
+        }
+    }
+}
+
+/// A key could not be made, read or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("unknown signing algorithm `{0}`: use RS256, ES256 or EdDSA")]
+    UnknownAlg(String),
+    #[error("the stored {0} key is not a valid PKCS#8 key")]
+    BadKey(&'static str),
+    #[error("key generation failed")]
+    Generation,
+    #[error("signing failed")]
+    Signing,
+}
+
+enum Pair {
+    Rsa(RsaKeyPair),
+    Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
+}
+
+/// A private key that signs access tokens, with what is precomputed for the hot path: the
+/// encoded JWS header and the public JWK.
+pub struct SigningKey {
+    kid: String,
+    alg: SigningAlg,
+    pair: Pair,
+    /// base64url of `{"alg":…,"typ":"at+jwt","kid":…}` followed by `.`
+    pub(crate) header_prefix: String,
+    public_jwk: serde_json::Value,
+    public: ParsedPublicKey,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// Generates a new key; `kid` is 16 random bytes, base64url.
+    pub fn generate(alg: SigningAlg, rng: &dyn Rng) -> Result<(SigningKey, Vec<u8>), KeyError> {
+        let pkcs8 = match alg {
+            SigningAlg::Rs256 => RsaKeyPair::generate(KeySize::Rsa2048)
+                .and_then(|k| k.as_der())
+                .map(|d| d.as_ref().to_vec()),
+            SigningAlg::Es256 => {
+                EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_FIXED_SIGNING)
+                    .and_then(|k| k.to_pkcs8v1())
+                    .map(|d| d.as_ref().to_vec())
+            }
+            SigningAlg::EdDsa => Ed25519KeyPair::generate()
+                .and_then(|k| k.to_pkcs8v1())
+                .map(|d| d.as_ref().to_vec()),
+        }
+        .map_err(|_| KeyError::Generation)?;
+        let kid = crate::crypto::random_token(rng, 16);
+        let key = SigningKey::from_pkcs8(kid, alg.as_str(), &pkcs8)?;
+        Ok((key, pkcs8))
+    }
+
+    /// Reads a stored key.
+    pub fn from_pkcs8(kid: String, alg: &str, pkcs8: &[u8]) -> Result<SigningKey, KeyError> {
+        let alg = SigningAlg::parse(alg).ok_or_else(|| KeyError::UnknownAlg(alg.to_owned()))?;
+        let b64 = |bytes: &[u8]| URL_SAFE_NO_PAD.encode(bytes);
+        let (pair, public_jwk, public_bytes) = match alg {
+            SigningAlg::Rs256 => {
+                let pair = RsaKeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::BadKey("RSA"))?;
+                let public = pair.public_key();
+                let jwk = json!({
+                    "kty": "RSA",
+                    "n": b64(public.modulus().big_endian_without_leading_zero()),
+                    "e": b64(public.exponent().big_endian_without_leading_zero()),
+                });
+                let bytes = public.as_ref().to_vec();
+                (Pair::Rsa(pair), jwk, bytes)
+            }
+            SigningAlg::Es256 => {
+                let pair =
+                    EcdsaKeyPair::from_pkcs8(&signature::ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8)
+                        .map_err(|_| KeyError::BadKey("EC"))?;
+                let point = pair.public_key().as_ref().to_vec();
+                // An uncompressed P-256 point: 0x04 || x (32 bytes) || y (32 bytes).
+                if point.len() != 65 {
+                    return Err(KeyError::BadKey("EC"));
+                }
+                let jwk = json!({
+                    "kty": "EC",
+                    "crv": "P-256",
+                    "x": b64(&point[1..33]),
+                    "y": b64(&point[33..65]),
+                });
+                (Pair::Ec(pair), jwk, point)
+            }
+            SigningAlg::EdDsa => {
+                let pair =
+                    Ed25519KeyPair::from_pkcs8(pkcs8).map_err(|_| KeyError::BadKey("Ed25519"))?;
+                let public = pair.public_key().as_ref().to_vec();
+                let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(&public)});
+                (Pair::Ed(pair), jwk, public)
+            }
+        };
+        let public = ParsedPublicKey::new(alg.verification(), public_bytes)
+            .map_err(|_| KeyError::BadKey("public"))?;
+        let mut public_jwk = public_jwk;
+        if let Some(obj) = public_jwk.as_object_mut() {
+            obj.insert("kid".into(), json!(kid));
+            obj.insert("alg".into(), json!(alg.as_str()));
+            obj.insert("use".into(), json!("sig"));
+        }
+        let header = json!({"alg": alg.as_str(), "typ": super::ACCESS_TOKEN_TYP, "kid": kid});
+        let header_prefix = format!("{}.", b64(header.to_string().as_bytes()));
+        Ok(SigningKey {
+            kid,
+            alg,
+            pair,
+            header_prefix,
+            public_jwk,
+            public,
+        })
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+    pub fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+    pub fn public_jwk(&self) -> &serde_json::Value {
+        &self.public_jwk
+    }
+
+    pub(crate) fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        match &self.pair {
+            Pair::Rsa(pair) => {
+                let mut sig = vec![0u8; pair.public_modulus_len()];
+                pair.sign(
+                    &signature::RSA_PKCS1_SHA256,
+                    &aws_lc_rs::rand::SystemRandom::new(),
+                    message,
+                    &mut sig,
+                )
+                .map_err(|_| KeyError::Signing)?;
+                Ok(sig)
+            }
+            Pair::Ec(pair) => pair
+                .sign(&aws_lc_rs::rand::SystemRandom::new(), message)
+                .map(|s| s.as_ref().to_vec())
+                .map_err(|_| KeyError::Signing),
+            Pair::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
+        }
+    }
+
+    pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        self.public.verify_sig(message, sig).is_ok()
+    }
+}
+
+/// The keys of the deployment: the current one signs, all of them verify. Immutable: a rotation
+/// builds a new ring and the server swaps it in.
+#[derive(Debug)]
+pub struct KeyRing {
+    current: Arc<SigningKey>,
+    by_kid: HashMap<String, Arc<SigningKey>>,
+    jwks: String,
+}
+
+impl KeyRing {
+    /// `keys` newest first; the first one signs. `verify_until` of each is when it leaves.
+    pub fn new(keys: Vec<(SigningKey, Option<UnixMillis>)>) -> Option<KeyRing> {
+        let mut keys = keys.into_iter().map(|(k, _)| Arc::new(k));
+        let current = keys.next()?;
+        let mut by_kid = HashMap::new();
+        by_kid.insert(current.kid.clone(), current.clone());
+        for key in keys {
+            by_kid.insert(key.kid.clone(), key);
+        }
+        let mut listed: Vec<&Arc<SigningKey>> = vec![&current];
+        listed.extend(by_kid.values().filter(|k| k.kid != current.kid));
+        let jwks =
+            json!({"keys": listed.iter().map(|k| &k.public_jwk).collect::<Vec<_>>()}).to_string();
+        Some(KeyRing {
+            current,
+            by_kid,
+            jwks,
+        })
+    }
+
+    pub fn current(&self) -> &SigningKey {
+        &self.current
+    }
+    pub fn get(&self, kid: &str) -> Option<&SigningKey> {
+        self.by_kid.get(kid).map(|k| k.as_ref())
+    }
+    /// The JWKS document (RFC 7517), rendered once.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.by_kid.keys().map(String::as_str)
+    }
+}

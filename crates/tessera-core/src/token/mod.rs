@@ -1,0 +1,10 @@
+//! Access tokens: the claims of RFC 9068, signing keys, minting and verification. This module is
+//! the only place that signs or verifies a JWT.
+
+mod claims;
+mod jws;
+mod keys;
+
+pub use claims::{AccessTokenClaims, Actor};
+pub use jws::{JwsError, ACCESS_TOKEN_TYP};
+pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};
