@@ -1,0 +1,248 @@
+//! Row structs and their conversion into the domain model. A row that does not convert is
+//! reported as a backend failure: the database holds something Tessera did not write.
+
+use std::collections::BTreeMap;
+
+use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::model::{ClientSecretRecord, Integration, Role, Tenant, Tier, User};
+use tessera_core::ports::{
+    AuditEntry, AuditRecord, Change, ChangeRecord, RevokedToken, StoreError, StoredSigningKey,
+};
+use tessera_core::scope::ScopeSet;
+
+fn corrupt(what: &str) -> StoreError {
+    StoreError::Backend(format!("stored {what} does not parse"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TenantRow {
+    pub id: String,
+    pub display_name: String,
+    pub tier: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<TenantRow> for Tenant {
+    type Error = StoreError;
+    fn try_from(r: TenantRow) -> Result<Self, StoreError> {
+        Ok(Tenant {
+            id: r.id.parse().map_err(|_| corrupt("tenant id"))?,
+            display_name: r.display_name,
+            tier: Tier::parse(&r.tier).ok_or_else(|| corrupt("tier"))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IntegrationRow {
+    pub seq: i64,
+    pub client_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub scopes: String,
+    pub custom_claims: String,
+    pub token_ttl_seconds: i64,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<IntegrationRow> for Integration {
+    type Error = StoreError;
+    fn try_from(r: IntegrationRow) -> Result<Self, StoreError> {
+        let custom_claims: BTreeMap<String, String> =
+            serde_json::from_str(&r.custom_claims).map_err(|_| corrupt("custom claims"))?;
+        Ok(Integration {
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            display_name: r.display_name,
+            scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
+            custom_claims,
+            token_ttl_seconds: u32::try_from(r.token_ttl_seconds).map_err(|_| corrupt("ttl"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SecretRow {
+    pub client_id: String,
+    pub hash: Vec<u8>,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+}
+
+impl TryFrom<SecretRow> for ClientSecretRecord {
+    type Error = StoreError;
+    fn try_from(r: SecretRow) -> Result<Self, StoreError> {
+        Ok(ClientSecretRecord {
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            hash: r.hash.try_into().map_err(|_| corrupt("secret hash"))?,
+            created_at: r.created_at,
+            expires_at: r.expires_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub password_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<UserRow> for User {
+    type Error = StoreError;
+    fn try_from(r: UserRow) -> Result<Self, StoreError> {
+        Ok(User {
+            id: r.id.parse::<UserId>().map_err(|_| corrupt("user id"))?,
+            tenant_id: r
+                .tenant_id
+                .parse::<TenantId>()
+                .map_err(|_| corrupt("tenant id"))?,
+            email: r.email,
+            display_name: r.display_name,
+            role: Role::parse(&r.role).ok_or_else(|| corrupt("role"))?,
+            password_hash: r.password_hash,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SigningKeyRow {
+    pub kid: String,
+    pub alg: String,
+    pub encrypted_pkcs8: Vec<u8>,
+    pub created_at: i64,
+    pub retired_at: Option<i64>,
+    pub verify_until: Option<i64>,
+}
+
+impl From<SigningKeyRow> for StoredSigningKey {
+    fn from(r: SigningKeyRow) -> Self {
+        StoredSigningKey {
+            kid: r.kid,
+            alg: r.alg,
+            encrypted_pkcs8: r.encrypted_pkcs8,
+            created_at: r.created_at,
+            retired_at: r.retired_at,
+            verify_until: r.verify_until,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RevokedRow {
+    pub jti: String,
+    pub expires_at: i64,
+}
+
+impl From<RevokedRow> for RevokedToken {
+    fn from(r: RevokedRow) -> Self {
+        RevokedToken {
+            jti: r.jti,
+            expires_at: r.expires_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ChangeRow {
+    pub id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub subject: String,
+    pub extra: Option<i64>,
+}
+
+/// How a change is written: kind, subject, extra.
+pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i64>) {
+    match change {
+        Change::Client(id) => ("client", id.to_string(), None),
+        Change::TokenRevoked(t) => ("revoke", t.jti.clone(), Some(t.expires_at)),
+        Change::SigningKeys => ("keys", String::new(), None),
+        Change::Tenant(id) => ("tenant", id.to_string(), None),
+    }
+}
+
+impl TryFrom<ChangeRow> for ChangeRecord {
+    type Error = StoreError;
+    fn try_from(r: ChangeRow) -> Result<Self, StoreError> {
+        let change = match r.kind.as_str() {
+            "client" => Change::Client(
+                r.subject
+                    .parse::<ClientId>()
+                    .map_err(|_| corrupt("change subject"))?,
+            ),
+            "revoke" => Change::TokenRevoked(RevokedToken {
+                jti: r.subject,
+                expires_at: r.extra.unwrap_or_default(),
+            }),
+            "keys" => Change::SigningKeys,
+            "tenant" => Change::Tenant(r.subject.parse().map_err(|_| corrupt("change subject"))?),
+            _ => return Err(corrupt("change kind")),
+        };
+        Ok(ChangeRecord {
+            id: r.id,
+            at: r.at,
+            change,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    pub seq: i64,
+    pub tenant_id: String,
+    pub at: i64,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub detail: String,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditEntry {
+            seq: r.seq,
+            record: AuditRecord {
+                tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+                at: r.at,
+                actor: r.actor,
+                action: r.action,
+                target: r.target,
+                detail: r.detail,
+            },
+        })
+    }
+}
+
+/// Converts a page of rows fetched with `LIMIT size + 1`: the extra row says there is a next
+/// page, which starts after the last row kept.
+pub(crate) fn into_page<R, T>(
+    mut rows: Vec<R>,
+    size: u32,
+    seq: impl Fn(&R) -> i64,
+) -> Result<tessera_core::page::Page<T>, StoreError>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let more = rows.len() > size as usize;
+    rows.truncate(size as usize);
+    let next_after = if more { rows.last().map(&seq) } else { None };
+    let items = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(tessera_core::page::Page { items, next_after })
+}

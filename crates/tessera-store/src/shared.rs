@@ -1,0 +1,564 @@
+//! The one implementation of the storage ports, stamped onto each backend's store by
+//! `impl_storage!`. Every statement here runs on SQLite and PostgreSQL alike.
+
+macro_rules! impl_storage {
+    ($store:ty, $backend:literal) => {
+        use async_trait::async_trait;
+        use tessera_core::id::{ClientId, TenantId, UserId};
+        use tessera_core::model::{ClientSecretRecord, Integration, Tenant, UnixMillis, User};
+        use tessera_core::page::{Page, PageRequest};
+        use tessera_core::ports::{
+            AuditEntry, AuditRecord, AuditStore, Change, ChangeFeed, ChangeRecord,
+            IntegrationStore, IntegrationWithSecrets, RevocationStore, RevokedToken,
+            SigningKeyStore, Storage, StoreResult, StoredSigningKey, TenantStore, UserStore,
+        };
+        use $crate::rows::*;
+
+        const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
+             custom_claims, token_ttl_seconds, created_at, updated_at";
+        const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
+             password_hash, created_at, updated_at";
+
+        fn claims_json(integration: &Integration) -> String {
+            serde_json::to_string(&integration.custom_claims).unwrap_or_else(|_| "{}".into())
+        }
+
+        fn affected(rows: u64) -> StoreResult<()> {
+            if rows == 0 {
+                Err(tessera_core::ports::StoreError::NotFound)
+            } else {
+                Ok(())
+            }
+        }
+
+        #[async_trait]
+        impl TenantStore for $store {
+            async fn create_tenant(&self, t: &Tenant) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO tenants (id, display_name, tier, created_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(t.id.to_string())
+                .bind(&t.display_name)
+                .bind(t.tier.as_str())
+                .bind(t.created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
+                sqlx::query_as::<_, TenantRow>(
+                    "SELECT id, display_name, tier, created_at FROM tenants WHERE id = $1",
+                )
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .try_into()
+            }
+
+            async fn list_all_tenants(&self) -> StoreResult<Vec<Tenant>> {
+                sqlx::query_as::<_, TenantRow>(
+                    "SELECT id, display_name, tier, created_at FROM tenants ORDER BY seq",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(Tenant::try_from)
+                .collect()
+            }
+        }
+
+        #[async_trait]
+        impl IntegrationStore for $store {
+            async fn create_integration(
+                &self,
+                i: &Integration,
+                secret: &ClientSecretRecord,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                sqlx::query(
+                    "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
+                     custom_claims, token_ttl_seconds, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(i.client_id.to_string())
+                .bind(i.tenant_id.to_string())
+                .bind(&i.display_name)
+                .bind(i.scopes.to_string())
+                .bind(claims_json(i))
+                .bind(i64::from(i.token_ttl_seconds))
+                .bind(i.created_at)
+                .bind(i.updated_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                insert_secret(&mut tx, secret).await?;
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn get_integration(
+                &self,
+                tenant: TenantId,
+                id: ClientId,
+            ) -> StoreResult<Integration> {
+                sqlx::query_as::<_, IntegrationRow>(&format!(
+                    "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+                     WHERE tenant_id = $1 AND client_id = $2"
+                ))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .try_into()
+            }
+
+            async fn list_integrations(
+                &self,
+                tenant: TenantId,
+                page: PageRequest,
+            ) -> StoreResult<Page<Integration>> {
+                let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
+                    "SELECT {INTEGRATION_COLUMNS} FROM integrations \
+                     WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                ))
+                .bind(tenant.to_string())
+                .bind(page.after)
+                .bind(i64::from(page.size) + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                into_page(rows, page.size, |r| r.seq)
+            }
+
+            async fn update_integration(&self, i: &Integration) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
+                     token_ttl_seconds = $4, updated_at = $5 WHERE tenant_id = $6 AND client_id = $7",
+                )
+                .bind(&i.display_name)
+                .bind(i.scopes.to_string())
+                .bind(claims_json(i))
+                .bind(i64::from(i.token_ttl_seconds))
+                .bind(i.updated_at)
+                .bind(i.tenant_id.to_string())
+                .bind(i.client_id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                affected(done.rows_affected())
+            }
+
+            async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                sqlx::query(
+                    "DELETE FROM client_secrets WHERE client_id IN \
+                     (SELECT client_id FROM integrations WHERE tenant_id = $1 AND client_id = $2)",
+                )
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                let done = sqlx::query("DELETE FROM integrations WHERE tenant_id = $1 AND client_id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                affected(done.rows_affected())?;
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn replace_secret(
+                &self,
+                tenant: TenantId,
+                secret: &ClientSecretRecord,
+                old_expire_at: UnixMillis,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let owned: Option<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM integrations WHERE tenant_id = $1 AND client_id = $2",
+                )
+                .bind(tenant.to_string())
+                .bind(secret.client_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                if owned.is_none() {
+                    return Err(tessera_core::ports::StoreError::NotFound);
+                }
+                sqlx::query(
+                    "UPDATE client_secrets SET expires_at = $1 WHERE client_id = $2 \
+                     AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(old_expire_at)
+                .bind(secret.client_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                // Secrets that expired long ago are of no use to anyone.
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND expires_at < $2")
+                    .bind(secret.client_id.to_string())
+                    .bind(secret.created_at - 86_400_000)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                insert_secret(&mut tx, secret).await?;
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn find_client(
+                &self,
+                id: ClientId,
+            ) -> StoreResult<Option<IntegrationWithSecrets>> {
+                let row = sqlx::query_as::<_, IntegrationRow>(&format!(
+                    "SELECT {INTEGRATION_COLUMNS} FROM integrations WHERE client_id = $1"
+                ))
+                .bind(id.to_string())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                let Some(row) = row else { return Ok(None) };
+                let secrets = sqlx::query_as::<_, SecretRow>(
+                    "SELECT client_id, hash, created_at, expires_at FROM client_secrets \
+                     WHERE client_id = $1 ORDER BY seq",
+                )
+                .bind(id.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(ClientSecretRecord::try_from)
+                .collect::<StoreResult<Vec<_>>>()?;
+                Ok(Some(IntegrationWithSecrets {
+                    integration: row.try_into()?,
+                    secrets,
+                }))
+            }
+
+            async fn all_clients(&self, now: UnixMillis) -> StoreResult<Vec<IntegrationWithSecrets>> {
+                let integrations = sqlx::query_as::<_, IntegrationRow>(&format!(
+                    "SELECT {INTEGRATION_COLUMNS} FROM integrations ORDER BY seq"
+                ))
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                let secrets = sqlx::query_as::<_, SecretRow>(
+                    "SELECT client_id, hash, created_at, expires_at FROM client_secrets \
+                     WHERE expires_at IS NULL OR expires_at > $1 ORDER BY seq",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                let mut by_client: std::collections::HashMap<String, Vec<ClientSecretRecord>> =
+                    std::collections::HashMap::new();
+                for s in secrets {
+                    let key = s.client_id.clone();
+                    by_client.entry(key).or_default().push(s.try_into()?);
+                }
+                integrations
+                    .into_iter()
+                    .map(|row| {
+                        let secrets = by_client.remove(&row.client_id).unwrap_or_default();
+                        Ok(IntegrationWithSecrets {
+                            integration: row.try_into()?,
+                            secrets,
+                        })
+                    })
+                    .collect()
+            }
+        }
+
+        async fn insert_secret<'c, DB: sqlx::Database>(
+            tx: &mut sqlx::Transaction<'c, DB>,
+            secret: &ClientSecretRecord,
+        ) -> StoreResult<()>
+        where
+            for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+            for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+            String: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            Vec<u8>: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            i64: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            Option<i64>: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+        {
+            sqlx::query(
+                "INSERT INTO client_secrets (client_id, hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(secret.client_id.to_string())
+            .bind(secret.hash.to_vec())
+            .bind(secret.created_at)
+            .bind(secret.expires_at)
+            .execute(&mut **tx)
+            .await
+            .map_err(backend_error)?;
+            Ok(())
+        }
+
+        #[async_trait]
+        impl UserStore for $store {
+            async fn create_user(&self, u: &User) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO users (id, tenant_id, email, display_name, role, password_hash, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(u.id.to_string())
+                .bind(u.tenant_id.to_string())
+                .bind(&u.email)
+                .bind(&u.display_name)
+                .bind(u.role.as_str())
+                .bind(&u.password_hash)
+                .bind(u.created_at)
+                .bind(u.updated_at)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User> {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND id = $2"
+                ))
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .try_into()
+            }
+
+            async fn find_user_by_email(
+                &self,
+                tenant: TenantId,
+                email: &str,
+            ) -> StoreResult<Option<User>> {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND email = $2"
+                ))
+                .bind(tenant.to_string())
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .map(User::try_from)
+                .transpose()
+            }
+
+            async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>> {
+                let rows = sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND seq > $2 \
+                     ORDER BY seq LIMIT $3"
+                ))
+                .bind(tenant.to_string())
+                .bind(page.after)
+                .bind(i64::from(page.size) + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                into_page(rows, page.size, |r| r.seq)
+            }
+
+            async fn update_user(&self, u: &User) -> StoreResult<()> {
+                let done = sqlx::query(
+                    "UPDATE users SET display_name = $1, role = $2, password_hash = $3, \
+                     updated_at = $4 WHERE tenant_id = $5 AND id = $6",
+                )
+                .bind(&u.display_name)
+                .bind(u.role.as_str())
+                .bind(&u.password_hash)
+                .bind(u.updated_at)
+                .bind(u.tenant_id.to_string())
+                .bind(u.id.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                affected(done.rows_affected())
+            }
+
+            async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()> {
+                let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                affected(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl SigningKeyStore for $store {
+            async fn rotate_signing_key(
+                &self,
+                key: &StoredSigningKey,
+                verify_until: UnixMillis,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                sqlx::query(
+                    "UPDATE signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL",
+                )
+                .bind(key.created_at)
+                .bind(verify_until)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, encrypted_pkcs8, created_at) \
+                     VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&key.kid)
+                .bind(&key.alg)
+                .bind(&key.encrypted_pkcs8)
+                .bind(key.created_at)
+                .execute(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn live_signing_keys(&self, now: UnixMillis) -> StoreResult<Vec<StoredSigningKey>> {
+                Ok(sqlx::query_as::<_, SigningKeyRow>(
+                    "SELECT kid, alg, encrypted_pkcs8, created_at, retired_at, verify_until \
+                     FROM signing_keys WHERE verify_until IS NULL OR verify_until > $1 \
+                     ORDER BY seq DESC",
+                )
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(StoredSigningKey::from)
+                .collect())
+            }
+        }
+
+        #[async_trait]
+        impl RevocationStore for $store {
+            async fn revoke_token(&self, tenant: TenantId, token: &RevokedToken) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO revoked_tokens (jti, tenant_id, expires_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (jti) DO NOTHING",
+                )
+                .bind(&token.jti)
+                .bind(tenant.to_string())
+                .bind(token.expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn live_revocations(&self, now_seconds: i64) -> StoreResult<Vec<RevokedToken>> {
+                Ok(sqlx::query_as::<_, RevokedRow>(
+                    "SELECT jti, expires_at FROM revoked_tokens WHERE expires_at > $1",
+                )
+                .bind(now_seconds)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(RevokedToken::from)
+                .collect())
+            }
+        }
+
+        #[async_trait]
+        impl ChangeFeed for $store {
+            async fn publish(&self, at: UnixMillis, change: &Change) -> StoreResult<()> {
+                let (kind, subject, extra) = change_columns(change);
+                sqlx::query("INSERT INTO changes (at, kind, subject, extra) VALUES ($1, $2, $3, $4)")
+                    .bind(at)
+                    .bind(kind)
+                    .bind(subject)
+                    .bind(extra)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+
+            async fn changes_since(&self, since: UnixMillis) -> StoreResult<Vec<ChangeRecord>> {
+                sqlx::query_as::<_, ChangeRow>(
+                    "SELECT id, at, kind, subject, extra FROM changes WHERE at >= $1 ORDER BY id",
+                )
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(ChangeRecord::try_from)
+                .collect()
+            }
+
+            async fn prune_changes(&self, before: UnixMillis) -> StoreResult<u64> {
+                let done = sqlx::query("DELETE FROM changes WHERE at < $1")
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+
+        #[async_trait]
+        impl AuditStore for $store {
+            async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                for r in records {
+                    sqlx::query(
+                        "INSERT INTO audit_log (tenant_id, at, actor, action, target, detail) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(r.tenant_id.to_string())
+                    .bind(r.at)
+                    .bind(&r.actor)
+                    .bind(&r.action)
+                    .bind(&r.target)
+                    .bind(&r.detail)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                }
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn list_audit(
+                &self,
+                tenant: TenantId,
+                page: PageRequest,
+            ) -> StoreResult<Page<AuditEntry>> {
+                let rows = sqlx::query_as::<_, AuditRow>(
+                    "SELECT seq, tenant_id, at, actor, action, target, detail FROM audit_log \
+                     WHERE tenant_id = $1 AND ($2 = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3",
+                )
+                .bind(tenant.to_string())
+                .bind(page.after)
+                .bind(i64::from(page.size) + 1)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                into_page(rows, page.size, |r| r.seq)
+            }
+        }
+
+        #[async_trait]
+        impl Storage for $store {
+            fn backend_name(&self) -> &'static str {
+                $backend
+            }
+            async fn ping(&self) -> StoreResult<()> {
+                sqlx::query("SELECT 1")
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
+            }
+        }
+    };
+}
