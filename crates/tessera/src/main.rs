@@ -1,1 +1,67 @@
-fn main() {}
+//! `tessera`: the server, its admin commands and its client, in one binary.
+
+mod admin;
+mod bootstrap;
+mod client;
+mod config;
+mod serve;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "tessera",
+    version,
+    about = "OAuth 2.0 / OpenID Connect token service for data platforms"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server.
+    Serve(Box<config::ServeArgs>),
+    /// Bring the database schema up to date, then exit.
+    Migrate(config::StorageArgs),
+    /// Client commands: get and decode tokens.
+    #[command(subcommand)]
+    Token(client::TokenCommand),
+    /// Signing keys.
+    #[command(subcommand)]
+    Keys(admin::KeysCommand),
+    /// Integrations (OAuth clients), directly in the database.
+    #[command(subcommand)]
+    Integration(admin::IntegrationCommand),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => serve::run(*args).await,
+            Command::Migrate(args) => admin::migrate(args).await,
+            Command::Token(cmd) => client::run(cmd).await,
+            Command::Keys(cmd) => admin::keys(cmd).await,
+            Command::Integration(cmd) => admin::integration(cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -2,9 +2,11 @@
 //! the only place that signs or verifies a JWT.
 
 mod claims;
+mod jwk;
 mod jws;
 mod keys;
 
 pub use claims::{AccessTokenClaims, Actor};
+pub use jwk::{DecodedJws, JwkError, VerifyingKey};
 pub use jws::{JwsError, ACCESS_TOKEN_TYP};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};

@@ -1,0 +1,180 @@
+//! THE mapping from errors to HTTP: status, `WWW-Authenticate`, `Cache-Control` and the JSON
+//! body. Every handler and extractor returns [`ApiError`]; nothing else builds an error response.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::error::{DomainError, OAuthError, OAuthErrorCode};
+use tessera_core::ports::StoreError;
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// RFC 6749 §5.2 error at an OAuth endpoint.
+    #[error(transparent)]
+    OAuth(#[from] OAuthError),
+    /// A management request was wrong.
+    #[error(transparent)]
+    Domain(#[from] DomainError),
+    /// RFC 6750 §3.1: no usable bearer token.
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// RFC 6750 §3.1: the token lacks a scope.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(&'static str),
+    /// The body is larger than the endpoint accepts.
+    #[error("payload too large: {0}")]
+    TooLarge(String),
+    /// The request is malformed in a way that is not about one field (bad JSON, bad form).
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    /// The method is not served at this path; `Some` names the one it takes.
+    #[error("method not allowed")]
+    MethodNotAllowed(Option<&'static str>),
+    /// A failure of ours; the cause is logged, the client gets a request id.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::Domain(DomainError::NotFound("object")),
+            StoreError::Conflict(m) => ApiError::Domain(DomainError::Conflict(m)),
+            StoreError::Backend(m) => ApiError::Internal(m),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+fn quoted(s: &str) -> String {
+    // RFC 6750 §3: quoted-string without `"` and `\`.
+    s.chars()
+        .filter(|c| *c != '"' && *c != '\\' && !c.is_control())
+        .collect()
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, description, field, challenge) = match &self {
+            ApiError::OAuth(e) => {
+                let status = match e.code {
+                    OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+                    OAuthErrorCode::SlowDown => StatusCode::TOO_MANY_REQUESTS,
+                    OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                // RFC 6749 §5.2: invalid_client answers 401 with a challenge for the scheme.
+                let challenge = (e.code == OAuthErrorCode::InvalidClient).then(|| {
+                    format!("Basic realm=\"tessera\", error=\"invalid_client\", error_description=\"{}\"", quoted(&e.description))
+                });
+                (
+                    status,
+                    e.code.as_str(),
+                    e.description.clone(),
+                    None,
+                    challenge,
+                )
+            }
+            ApiError::Domain(DomainError::Invalid { field, message }) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`{field}` {message}"),
+                Some(*field),
+                None,
+            ),
+            ApiError::Domain(DomainError::NotFound(what)) => (
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("{what} not found"),
+                None,
+                None,
+            ),
+            ApiError::Domain(DomainError::Conflict(m)) => {
+                (StatusCode::CONFLICT, "conflict", m.clone(), None, None)
+            }
+            ApiError::InvalidToken(m) => (
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                m.clone(),
+                None,
+                Some(format!(
+                    "Bearer realm=\"tessera\", error=\"invalid_token\", error_description=\"{}\"",
+                    quoted(m)
+                )),
+            ),
+            ApiError::InsufficientScope(scope) => (
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                format!("this request needs a token with the `{scope}` scope"),
+                None,
+                Some(format!(
+                    "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
+                )),
+            ),
+            ApiError::TooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                m.clone(),
+                None,
+                None,
+            ),
+            ApiError::BadRequest(m) => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                m.clone(),
+                None,
+                None,
+            ),
+            ApiError::MethodNotAllowed(allow) => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "invalid_request",
+                match allow {
+                    Some(allow) => format!("this endpoint accepts {allow} only"),
+                    None => "this path does not take that method; see /openapi.json".to_owned(),
+                },
+                None,
+                None,
+            ),
+            ApiError::Internal(cause) => {
+                // Logged once here, with the request's span (and so its request id).
+                tracing::error!(%cause, "internal error");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "server_error",
+                    "the server failed to handle the request; its log has the cause under this request's x-request-id".to_owned(),
+                    None,
+                    None,
+                )
+            }
+        };
+        let body = ErrorBody {
+            error: code,
+            error_description: description,
+            field,
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(challenge) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
+            headers.insert(header::WWW_AUTHENTICATE, challenge);
+        }
+        if let ApiError::MethodNotAllowed(Some(allow)) = self {
+            headers.insert(header::ALLOW, HeaderValue::from_static(allow));
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        }
+        response
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

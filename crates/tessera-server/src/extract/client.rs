@@ -1,0 +1,131 @@
+//! Client authentication at the OAuth endpoints: `client_secret_basic` or
+//! `client_secret_post` (RFC 6749 §2.3.1), rate-limited on failure (SPEC §11).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::http::header;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use percent_encoding::percent_decode_str;
+use tessera_core::client_auth::{authenticate, AuthMethod, ClientCredentials, RegisteredClient};
+use tessera_core::error::{OAuthError, OAuthErrorCode};
+use tessera_core::id::Secret;
+
+use crate::error::ApiError;
+use crate::extract::OAuthForm;
+use crate::state::AppState;
+
+/// An OAuth request from an authenticated integration, with its remaining parameters.
+pub struct AuthenticatedClient {
+    pub client: Arc<RegisteredClient>,
+    pub method: AuthMethod,
+    pub form: OAuthForm,
+}
+
+fn basic_credentials(value: &str) -> Result<(String, String), OAuthError> {
+    let bad = || {
+        OAuthError::invalid_client(
+            "the Authorization header is not HTTP Basic with base64 of `client_id:client_secret`",
+        )
+    };
+    let encoded = value
+        .strip_prefix("Basic ")
+        .or_else(|| value.strip_prefix("basic "))
+        .ok_or_else(bad)?;
+    let decoded = STANDARD.decode(encoded.trim()).map_err(|_| bad())?;
+    let decoded = String::from_utf8(decoded).map_err(|_| bad())?;
+    let (id, secret) = decoded.split_once(':').ok_or_else(bad)?;
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before they are joined.
+    let decode = |part: &str| {
+        percent_decode_str(&part.replace('+', " "))
+            .decode_utf8()
+            .map(|s| s.into_owned())
+            .map_err(|_| bad())
+    };
+    Ok((decode(id)?, decode(secret)?))
+}
+
+impl FromRequest<AppState> for AuthenticatedClient {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let authorization = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.to_str().map(str::to_owned));
+        let peer = req
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let mut form = OAuthForm::from_request(req, state).await?;
+        let form_id = form.take("client_id");
+        let form_secret = form.take("client_secret");
+        let credentials = match (authorization, form_id, form_secret) {
+            (Some(_), _, Some(_)) => {
+                return Err(OAuthError::invalid_request(
+                    "the client authenticated twice (Authorization header and `client_secret`); use one method",
+                )
+                .into())
+            }
+            (Some(Err(_)), _, _) => {
+                return Err(OAuthError::invalid_client("the Authorization header is not ASCII").into())
+            }
+            (Some(Ok(value)), form_id, None) => {
+                let (client_id, secret) = basic_credentials(&value)?;
+                if form_id.as_ref().is_some_and(|id| *id != client_id) {
+                    return Err(OAuthError::invalid_request(
+                        "`client_id` differs from the one in the Authorization header",
+                    )
+                    .into());
+                }
+                ClientCredentials {
+                    client_id,
+                    secret: Secret::new(secret),
+                    method: AuthMethod::ClientSecretBasic,
+                }
+            }
+            (None, Some(client_id), Some(secret)) => ClientCredentials {
+                client_id,
+                secret: Secret::new(secret),
+                method: AuthMethod::ClientSecretPost,
+            },
+            (None, Some(_), None) => {
+                return Err(OAuthError::invalid_client(
+                    "`client_secret` is missing: authenticate with HTTP Basic or client_id and client_secret in the body",
+                )
+                .into())
+            }
+            (None, None, _) => {
+                return Err(OAuthError::invalid_client(
+                    "no client authentication: use HTTP Basic or client_id and client_secret in the body",
+                )
+                .into())
+            }
+        };
+        let now = state.clock.now_seconds();
+        let mut keys = vec![format!("client:{}", credentials.client_id)];
+        if let Some(ip) = peer {
+            keys.push(format!("ip:{ip}"));
+        }
+        if state.auth_limiter.is_blocked(&keys, now) {
+            return Err(OAuthError::new(
+                OAuthErrorCode::SlowDown,
+                "too many failed client authentications; try again in a minute",
+            )
+            .into());
+        }
+        match authenticate(&credentials, &state.clients, state.clock.now_millis()) {
+            Ok(client) => Ok(AuthenticatedClient {
+                client,
+                method: credentials.method,
+                form,
+            }),
+            Err(e) => {
+                state.auth_limiter.record_failure(&keys, now);
+                Err(e.into())
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! Extractors: they reject bad input before a handler runs, with the error the endpoint's
+//! standard asks for.
+
+mod bearer;
+mod client;
+mod form;
+mod json;
+
+pub use bearer::{BearerToken, TenantAdmin};
+pub use client::AuthenticatedClient;
+pub use form::OAuthForm;
+pub use json::ApiJson;

@@ -1,0 +1,398 @@
+//! The management API (SPEC §4): integrations, users and the audit log of the caller's tenant.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::json;
+use tessera_core::crypto::{generate_client_secret, hash_client_secret, hash_password};
+use tessera_core::error::DomainError;
+use tessera_core::id::{ClientId, UserId};
+use tessera_core::model::{
+    validate_display_name, validate_email, ClientSecretRecord, IntegrationPatch, NewIntegration,
+    Role, User,
+};
+use tessera_core::page::{next_page_token, PageRequest};
+use tessera_core::ports::{AuditRecord, Change};
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, TenantAdmin};
+use crate::state::AppState;
+use crate::wire::*;
+
+/// The longest grace period for a replaced secret: 30 days.
+const MAX_GRACE_SECONDS: u32 = 30 * 86_400;
+const MIN_PASSWORD_CHARS: usize = 12;
+
+fn page(q: &PageQuery) -> Result<PageRequest, DomainError> {
+    PageRequest::parse(q.page_size.as_deref(), q.page_token.as_deref())
+}
+
+fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
+    // An id that cannot exist is simply not found, as in any other tenant.
+    raw.parse()
+        .map_err(|_| DomainError::NotFound("integration").into())
+}
+
+fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
+    move |e| match e {
+        ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound(what).into(),
+        other => other,
+    }
+}
+
+impl TenantAdmin {
+    fn audit(&self, state: &AppState, action: &str, target: String, detail: serde_json::Value) {
+        state.audit(AuditRecord {
+            tenant_id: self.tenant,
+            at: state.clock.now_millis(),
+            actor: self.actor.clone(),
+            action: action.to_owned(),
+            target,
+            detail: detail.to_string(),
+        });
+    }
+}
+
+#[utoipa::path(post, path = "/v1/integrations", tag = "integrations", request_body = CreateIntegrationRequest,
+    responses((status = 201, body = CreatedIntegration), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
+pub async fn create_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    ApiJson(body): ApiJson<CreateIntegrationRequest>,
+) -> ApiResult<(StatusCode, Json<CreatedIntegration>)> {
+    let scopes = body
+        .scopes
+        .as_deref()
+        .map(|s| parse_scope_list("scopes", s))
+        .transpose()?;
+    let now = state.clock.now_millis();
+    let integration = NewIntegration {
+        display_name: body.display_name,
+        scopes,
+        custom_claims: body.custom_claims,
+        token_ttl_seconds: body.token_ttl_seconds,
+    }
+    .validate(ClientId::random(), admin.tenant, now)?;
+    let secret = generate_client_secret(&*state.rng);
+    let record = ClientSecretRecord {
+        client_id: integration.client_id,
+        hash: hash_client_secret(secret.expose()),
+        created_at: now,
+        expires_at: None,
+    };
+    state
+        .storage
+        .create_integration(&integration, &record)
+        .await?;
+    state.publish(Change::Client(integration.client_id)).await?;
+    admin.audit(
+        &state,
+        "integration.created",
+        integration.client_id.to_string(),
+        json!({"display_name": integration.display_name}),
+    );
+    Ok((
+        StatusCode::CREATED,
+        Json(CreatedIntegration {
+            integration: IntegrationView::from(&integration),
+            client_secret: secret.expose().to_owned(),
+        }),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/integrations", tag = "integrations", params(PageQuery),
+    responses((status = 200, body = IntegrationList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)))]
+pub async fn list_integrations(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<IntegrationList>> {
+    let found = state
+        .storage
+        .list_integrations(admin.tenant, page(&q)?)
+        .await?;
+    Ok(Json(IntegrationList {
+        integrations: found.items.iter().map(IntegrationView::from).collect(),
+        next_page_token: next_page_token(found.next_after),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/integrations/{client_id}", tag = "integrations",
+    responses((status = 200, body = IntegrationView), (status = 404, body = ErrorResponse)))]
+pub async fn get_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+) -> ApiResult<Json<IntegrationView>> {
+    let id = parse_client_id(&client_id)?;
+    let found = state
+        .storage
+        .get_integration(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    Ok(Json(IntegrationView::from(&found)))
+}
+
+#[utoipa::path(patch, path = "/v1/integrations/{client_id}", tag = "integrations", request_body = PatchIntegrationRequest,
+    responses((status = 200, body = IntegrationView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn patch_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+    ApiJson(body): ApiJson<PatchIntegrationRequest>,
+) -> ApiResult<Json<IntegrationView>> {
+    let id = parse_client_id(&client_id)?;
+    let mut integration = state
+        .storage
+        .get_integration(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    let scopes = body
+        .scopes
+        .as_deref()
+        .map(|s| parse_scope_list("scopes", s))
+        .transpose()?;
+    IntegrationPatch {
+        display_name: body.display_name,
+        scopes,
+        custom_claims: body.custom_claims,
+        token_ttl_seconds: body.token_ttl_seconds,
+    }
+    .apply(&mut integration, state.clock.now_millis())?;
+    state.storage.update_integration(&integration).await?;
+    state.publish(Change::Client(id)).await?;
+    admin.audit(&state, "integration.updated", id.to_string(), json!({}));
+    Ok(Json(IntegrationView::from(&integration)))
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/{client_id}", tag = "integrations",
+    responses((status = 204, description = "Deleted; its tokens stop working on every instance within a second"), (status = 404, body = ErrorResponse)))]
+pub async fn delete_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_client_id(&client_id)?;
+    state
+        .storage
+        .delete_integration(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    // Tokens name their client; a client that is gone makes them inactive everywhere.
+    state.publish(Change::Client(id)).await?;
+    admin.audit(&state, "integration.deleted", id.to_string(), json!({}));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/integrations/{client_id}/secret", tag = "integrations", request_body = RegenerateSecretRequest,
+    responses((status = 200, body = RegeneratedSecret), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn regenerate_secret(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+    body: Option<ApiJson<RegenerateSecretRequest>>,
+) -> ApiResult<Json<RegeneratedSecret>> {
+    let id = parse_client_id(&client_id)?;
+    let grace = body
+        .map(|ApiJson(b)| b.grace_seconds.unwrap_or(0))
+        .unwrap_or(0);
+    if grace > MAX_GRACE_SECONDS {
+        return Err(DomainError::invalid(
+            "grace_seconds",
+            format!("is {grace}; at most {MAX_GRACE_SECONDS} (30 days)"),
+        )
+        .into());
+    }
+    let now = state.clock.now_millis();
+    let secret = generate_client_secret(&*state.rng);
+    let record = ClientSecretRecord {
+        client_id: id,
+        hash: hash_client_secret(secret.expose()),
+        created_at: now,
+        expires_at: None,
+    };
+    let old_expire_at = now + i64::from(grace) * 1000;
+    state
+        .storage
+        .replace_secret(admin.tenant, &record, old_expire_at)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    state.publish(Change::Client(id)).await?;
+    admin.audit(
+        &state,
+        "integration.secret_regenerated",
+        id.to_string(),
+        json!({"grace_seconds": grace}),
+    );
+    Ok(Json(RegeneratedSecret {
+        client_id: id.to_string(),
+        client_secret: secret.expose().to_owned(),
+        previous_secret_expires_at: rfc3339(old_expire_at),
+    }))
+}
+
+fn parse_role(raw: Option<&str>) -> Result<Option<Role>, DomainError> {
+    raw.map(|r| {
+        Role::parse(r).ok_or_else(|| DomainError::invalid("role", "must be `admin` or `member`"))
+    })
+    .transpose()
+}
+
+fn checked_password_hash(password: &str) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(DomainError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        )
+        .into());
+    }
+    hash_password(password).map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+}
+
+#[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
+    responses((status = 201, body = UserView), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn create_user(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    ApiJson(body): ApiJson<CreateUserRequest>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
+    let email = validate_email(&body.email)?;
+    validate_display_name(&body.display_name)?;
+    let role = parse_role(body.role.as_deref())?.unwrap_or(Role::Member);
+    // argon2 is deliberately slow: keep it off the async workers.
+    let password = body.password;
+    let password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))??;
+    let now = state.clock.now_millis();
+    let user = User {
+        id: UserId::random(),
+        tenant_id: admin.tenant,
+        email,
+        display_name: body.display_name.trim().to_owned(),
+        role,
+        password_hash,
+        created_at: now,
+        updated_at: now,
+    };
+    state
+        .storage
+        .create_user(&user)
+        .await
+        .map_err(|e| match ApiError::from(e) {
+            ApiError::Domain(DomainError::Conflict(_)) => DomainError::Conflict(format!(
+                "a user with the email `{}` exists already",
+                user.email
+            ))
+            .into(),
+            other => other,
+        })?;
+    admin.audit(
+        &state,
+        "user.created",
+        user.id.to_string(),
+        json!({"email": user.email, "role": role.as_str()}),
+    );
+    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+}
+
+#[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
+    responses((status = 200, body = UserList), (status = 400, body = ErrorResponse)))]
+pub async fn list_users(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<UserList>> {
+    let found = state.storage.list_users(admin.tenant, page(&q)?).await?;
+    Ok(Json(UserList {
+        users: found.items.iter().map(UserView::from).collect(),
+        next_page_token: next_page_token(found.next_after),
+    }))
+}
+
+fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
+    raw.parse()
+        .map_err(|_| DomainError::NotFound("user").into())
+}
+
+#[utoipa::path(get, path = "/v1/users/{id}", tag = "users", responses((status = 200, body = UserView), (status = 404, body = ErrorResponse)))]
+pub async fn get_user(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<UserView>> {
+    let user = state
+        .storage
+        .get_user(admin.tenant, parse_user_id(&id)?)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("user"))?;
+    Ok(Json(UserView::from(&user)))
+}
+
+#[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = PatchUserRequest,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn patch_user(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchUserRequest>,
+) -> ApiResult<Json<UserView>> {
+    let mut user = state
+        .storage
+        .get_user(admin.tenant, parse_user_id(&id)?)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("user"))?;
+    if let Some(name) = &body.display_name {
+        validate_display_name(name)?;
+        user.display_name = name.trim().to_owned();
+    }
+    if let Some(role) = parse_role(body.role.as_deref())? {
+        user.role = role;
+    }
+    if let Some(password) = body.password {
+        user.password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??;
+    }
+    user.updated_at = state.clock.now_millis();
+    state.storage.update_user(&user).await?;
+    admin.audit(&state, "user.updated", user.id.to_string(), json!({}));
+    Ok(Json(UserView::from(&user)))
+}
+
+#[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", responses((status = 204), (status = 404, body = ErrorResponse)))]
+pub async fn delete_user(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_user_id(&id)?;
+    state
+        .storage
+        .delete_user(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("user"))?;
+    admin.audit(&state, "user.deleted", id.to_string(), json!({}));
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(PageQuery),
+    responses((status = 200, body = AuditList, description = "Newest first"), (status = 400, body = ErrorResponse)))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<AuditList>> {
+    let found = state.storage.list_audit(admin.tenant, page(&q)?).await?;
+    Ok(Json(AuditList {
+        entries: found.items.iter().map(AuditView::from).collect(),
+        next_page_token: next_page_token(found.next_after),
+    }))
+}

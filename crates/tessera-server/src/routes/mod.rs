@@ -1,0 +1,6 @@
+//! The routes, one module per area. Handlers are thin: extract, call the core, map.
+
+pub mod admin;
+pub mod health;
+pub mod oauth;
+pub mod openapi;

@@ -1,0 +1,44 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use axum::Json;
+use utoipa::OpenApi;
+
+use super::{admin, health, oauth};
+use crate::wire;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Tessera", description = "OAuth 2.0 / OpenID Connect token service for data platforms"),
+    paths(
+        oauth::token, oauth::introspect, oauth::revoke, oauth::jwks, oauth::discovery,
+        admin::create_integration, admin::list_integrations, admin::get_integration,
+        admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
+        admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
+        admin::list_audit, health::healthz, health::readyz,
+    ),
+    components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+pub async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}

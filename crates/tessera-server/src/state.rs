@@ -1,0 +1,172 @@
+//! `AppState`: everything a handler needs, cheap to clone, built once by the binary.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::crypto::MasterKey;
+use tessera_core::id::ClientId;
+use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
+use tessera_core::token::{AccessTokenClaims, KeyRing, SigningAlg};
+use tokio::sync::mpsc;
+
+use crate::error::ApiError;
+use crate::hot::{keys, AuthLimiter, ClientSnapshot, RevocationSet, VerifiedTokens};
+use crate::metrics::Metrics;
+
+/// The server's settings (the binary turns flags, environment and file into this).
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `iss` of every token and the base of every URL in discovery.
+    pub issuer: String,
+    /// `aud` of tokens unless a request names another.
+    pub audience: String,
+    pub signing_alg: SigningAlg,
+    /// How many verified tokens to remember.
+    pub verified_token_cache: usize,
+    /// Rotate the signing key when it is this many days old; 0: never on a schedule.
+    pub key_rotation_days: u32,
+}
+
+/// Shared state; clones share one `Inner`.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: ServerConfig,
+    pub storage: Arc<dyn Storage>,
+    pub clock: Arc<dyn Clock>,
+    pub rng: Arc<dyn Rng>,
+    pub master_key: Arc<MasterKey>,
+    pub clients: ClientSnapshot,
+    pub keys: ArcSwap<KeyRing>,
+    pub revoked: RevocationSet,
+    pub verified: VerifiedTokens,
+    pub auth_limiter: AuthLimiter,
+    pub metrics: Metrics,
+    audit: mpsc::UnboundedSender<AuditRecord>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// Why a bearer token is not accepted; the text is shown to the caller.
+pub type TokenRejection = String;
+
+impl AppState {
+    /// Loads the snapshots from storage. Returns the state and the receiving end of the audit
+    /// queue, which `workers::spawn` hands to the audit flusher.
+    pub async fn load(
+        config: ServerConfig,
+        storage: Arc<dyn Storage>,
+        clock: Arc<dyn Clock>,
+        rng: Arc<dyn Rng>,
+        master_key: Arc<MasterKey>,
+    ) -> Result<(AppState, mpsc::UnboundedReceiver<AuditRecord>), keys::KeySetupError> {
+        let ring =
+            keys::ensure_current_key(&*storage, &master_key, config.signing_alg, &*clock, &*rng)
+                .await?;
+        let (audit, audit_rx) = mpsc::unbounded_channel();
+        let state = AppState(Arc::new(Inner {
+            verified: VerifiedTokens::new(config.verified_token_cache),
+            config,
+            storage,
+            clock,
+            rng,
+            master_key,
+            clients: ClientSnapshot::default(),
+            keys: ArcSwap::from_pointee(ring),
+            revoked: RevocationSet::default(),
+            auth_limiter: AuthLimiter::default(),
+            metrics: Metrics::default(),
+            audit,
+        }));
+        state.resync().await?;
+        Ok((state, audit_rx))
+    }
+
+    /// Reloads every snapshot from storage.
+    pub async fn resync(&self) -> Result<(), StoreError> {
+        let now = self.clock.now_millis();
+        let tenants = self.storage.list_all_tenants().await?;
+        let clients = self.storage.all_clients(now).await?;
+        self.clients.replace_all(tenants, clients);
+        self.revoked
+            .replace_all(self.storage.live_revocations(now / 1000).await?);
+        Ok(())
+    }
+
+    /// Queues an audit record; the flusher writes it in a batch, off the request path.
+    pub fn audit(&self, record: AuditRecord) {
+        // The receiver lives as long as the server; after shutdown there is nothing to tell.
+        let _ = self.audit.send(record);
+    }
+
+    /// Publishes a change for the other instances and applies it here at once.
+    pub async fn publish(&self, change: Change) -> Result<(), ApiError> {
+        self.storage
+            .publish(self.clock.now_millis(), &change)
+            .await?;
+        self.apply(&change).await?;
+        Ok(())
+    }
+
+    /// Applies a change to the snapshots. Idempotent: the feed may deliver it again.
+    pub async fn apply(&self, change: &Change) -> Result<(), StoreError> {
+        match change {
+            Change::Client(id) => {
+                let found = self.storage.find_client(*id).await?;
+                self.clients.upsert_client(*id, found);
+            }
+            Change::TokenRevoked(token) => self.revoked.insert(token),
+            Change::SigningKeys => {
+                let ring =
+                    keys::load_key_ring(&*self.storage, &self.master_key, self.clock.now_millis())
+                        .await
+                        .map_err(|e| StoreError::Backend(e.to_string()))?;
+                self.keys.store(Arc::new(ring));
+            }
+            Change::Tenant(id) => {
+                let tenant = self.storage.get_tenant(*id).await?;
+                self.clients.upsert_tenant(tenant);
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks an access token: signature (once, then cached), `typ`, issuer, validity window,
+    /// revocation and that its integration still exists.
+    pub fn validate_token(&self, token: &str) -> Result<Arc<AccessTokenClaims>, TokenRejection> {
+        let now = self.clock.now_seconds();
+        let claims = match self.verified.get(token) {
+            Some(claims) => claims,
+            None => {
+                let claims = self.keys.load().verify(token).map_err(|e| e.to_string())?;
+                let claims = Arc::new(claims);
+                // Only tokens that can still become valid are worth remembering.
+                if claims.exp > now {
+                    self.verified.insert(token, claims.clone());
+                }
+                claims
+            }
+        };
+        claims
+            .check_validity(&self.config.issuer, now)
+            .map_err(|e| e.to_string())?;
+        if self.revoked.contains(&claims.jti) {
+            return Err("the token has been revoked".into());
+        }
+        let client_known = claims
+            .client_id
+            .parse::<ClientId>()
+            .is_ok_and(|id| self.clients.client(&id).is_some());
+        if !client_known {
+            return Err("the token's integration no longer exists".into());
+        }
+        Ok(claims)
+    }
+}

@@ -1,0 +1,199 @@
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use tessera_core::error::DomainError;
+use tessera_core::model::{Integration, User};
+use tessera_core::ports::AuditEntry;
+use tessera_core::scope::{Scope, ScopeSet};
+use utoipa::ToSchema;
+
+use super::rfc3339;
+
+/// Parses a list of scope names, naming the field and the unknown scope.
+pub fn parse_scope_list(field: &'static str, names: &[String]) -> Result<ScopeSet, DomainError> {
+    names
+        .iter()
+        .map(|n| {
+            Scope::parse(n).ok_or_else(|| {
+                DomainError::invalid(
+                    field,
+                    format!(
+                        "contains the unknown scope `{}`; known scopes: {}",
+                        n.chars().take(64).collect::<String>(),
+                        ScopeSet::from_iter(Scope::ALL)
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIntegrationRequest {
+    pub display_name: String,
+    /// String claims added to every token of the integration.
+    #[serde(default)]
+    pub custom_claims: BTreeMap<String, String>,
+    /// Scopes the integration may request; default: every scope but `admin` and `impersonation`.
+    pub scopes: Option<Vec<String>>,
+    /// Token lifetime, 60 to 86400 seconds; default 3600.
+    pub token_ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PatchIntegrationRequest {
+    pub display_name: Option<String>,
+    pub custom_claims: Option<BTreeMap<String, String>>,
+    pub scopes: Option<Vec<String>>,
+    pub token_ttl_seconds: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RegenerateSecretRequest {
+    /// Keep the previous secret working this many seconds (at most 30 days); default 0.
+    pub grace_seconds: Option<u32>,
+}
+
+/// An integration as the API shows it: never its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationView {
+    pub client_id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub scopes: Vec<String>,
+    pub custom_claims: BTreeMap<String, String>,
+    pub token_ttl_seconds: u32,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Integration> for IntegrationView {
+    fn from(i: &Integration) -> Self {
+        IntegrationView {
+            client_id: i.client_id.to_string(),
+            tenant_id: i.tenant_id.to_string(),
+            display_name: i.display_name.clone(),
+            scopes: i.scopes.to_vec(),
+            custom_claims: i.custom_claims.clone(),
+            token_ttl_seconds: i.token_ttl_seconds,
+            created_at: rfc3339(i.created_at),
+            updated_at: rfc3339(i.updated_at),
+        }
+    }
+}
+
+/// The answer to creating an integration: the only time its secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedIntegration {
+    #[serde(flatten)]
+    pub integration: IntegrationView,
+    pub client_secret: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationList {
+    pub integrations: Vec<IntegrationView>,
+    /// Pass as `page_token` for the next page; "" on the last page.
+    pub next_page_token: String,
+}
+
+/// A new secret, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RegeneratedSecret {
+    pub client_id: String,
+    pub client_secret: String,
+    /// When the previous secret stops working (now, unless `grace_seconds` was given).
+    pub previous_secret_expires_at: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUserRequest {
+    pub email: String,
+    pub display_name: String,
+    /// `admin` or `member` (default).
+    pub role: Option<String>,
+    /// At least 12 characters.
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct PatchUserRequest {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub tenant_id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        UserView {
+            id: u.id.to_string(),
+            tenant_id: u.tenant_id.to_string(),
+            email: u.email.clone(),
+            display_name: u.display_name.clone(),
+            role: u.role.as_str().to_owned(),
+            created_at: rfc3339(u.created_at),
+            updated_at: rfc3339(u.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<UserView>,
+    pub next_page_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditView {
+    pub at: String,
+    /// `client:<client_id>`, `user:<id>` or `system`.
+    pub actor: String,
+    /// e.g. `integration.created`, `token.issued`, `token.revoked`.
+    pub action: String,
+    pub target: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+}
+
+impl From<&AuditEntry> for AuditView {
+    fn from(e: &AuditEntry) -> Self {
+        AuditView {
+            at: rfc3339(e.record.at),
+            actor: e.record.actor.clone(),
+            action: e.record.action.clone(),
+            target: e.record.target.clone(),
+            detail: serde_json::from_str(&e.record.detail).unwrap_or(serde_json::Value::Null),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditList {
+    pub entries: Vec<AuditView>,
+    pub next_page_token: String,
+}
+
+/// `page_size` and `page_token` of a list request.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// 1 to 1000; default 100.
+    pub page_size: Option<String>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}

@@ -1,0 +1,18 @@
+//! Request and response bodies with their OpenAPI schemas: the only place wire shapes live.
+
+mod admin;
+mod oauth;
+
+pub use admin::*;
+pub use oauth::*;
+
+/// Milliseconds since the epoch as RFC 3339 (UTC, seconds precision).
+pub fn rfc3339(millis: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}

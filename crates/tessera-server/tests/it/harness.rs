@@ -1,0 +1,284 @@
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use axum::Router;
+use base64::Engine;
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use tessera_core::crypto::{generate_client_secret, hash_client_secret, MasterKey};
+use tessera_core::id::{ClientId, TenantId};
+use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
+use tessera_core::ports::{Clock, OsRng, Storage, SystemClock};
+use tessera_core::scope::{Scope, ScopeSet};
+use tessera_core::testing::FixedClock;
+use tessera_core::token::SigningAlg;
+use tessera_server::{router, workers, AppState, ServerConfig};
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+pub const ISSUER: &str = "http://tessera.test";
+
+/// A tenant with an admin integration.
+pub struct TenantAdmin {
+    pub tenant: TenantId,
+    pub client_id: String,
+    pub secret: String,
+}
+
+pub struct Harness {
+    pub state: AppState,
+    pub router: Router,
+    pub clock: Arc<FixedClock>,
+    pub storage: Arc<dyn Storage>,
+    pub a: TenantAdmin,
+    shutdown: CancellationToken,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+/// The answer to a request.
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+    }
+    pub fn error(&self) -> &str {
+        self.body["error"].as_str().unwrap_or("")
+    }
+    pub fn description(&self) -> &str {
+        self.body["error_description"].as_str().unwrap_or("")
+    }
+}
+
+pub fn basic(id: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Self::with_alg(SigningAlg::EdDsa).await
+    }
+
+    pub async fn with_alg(alg: SigningAlg) -> Harness {
+        let (url, dir) = tessera_store::testing::sqlite_url();
+        let storage = tessera_store::connect(&url).await.expect("sqlite opens");
+        let clock = Arc::new(FixedClock::at(SystemClock.now_millis()));
+        let a = add_tenant(&*storage, clock.now_millis()).await;
+        let config = ServerConfig {
+            issuer: ISSUER.into(),
+            audience: ISSUER.into(),
+            signing_alg: alg,
+            verified_token_cache: 1000,
+            key_rotation_days: 0,
+        };
+        let (master, _) = MasterKey::generate(&OsRng);
+        let (state, audit_rx) = AppState::load(
+            config,
+            storage.clone(),
+            clock.clone(),
+            Arc::new(OsRng),
+            Arc::new(master),
+        )
+        .await
+        .expect("state loads");
+        let shutdown = CancellationToken::new();
+        workers::spawn(state.clone(), audit_rx, shutdown.clone());
+        Harness {
+            router: router(state.clone()),
+            state,
+            clock,
+            storage,
+            a,
+            shutdown,
+            _dir: dir,
+        }
+    }
+
+    /// Another tenant with its own admin integration.
+    pub async fn add_tenant(&self) -> TenantAdmin {
+        let admin = add_tenant(&*self.storage, self.clock.now_millis()).await;
+        self.state.resync().await.expect("resync");
+        admin
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = response
+            .into_body()
+            .collect()
+            .await
+            .expect("body")
+            .to_bytes();
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// POSTs a form body with optional Basic credentials.
+    pub async fn form(
+        &self,
+        path: &str,
+        body: impl Into<Body>,
+        auth: Option<(&str, &str)>,
+    ) -> Reply {
+        let mut req =
+            Request::post(path).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        if let Some((id, secret)) = auth {
+            req = req.header(header::AUTHORIZATION, basic(id, secret));
+        }
+        self.send(req.body(body.into()).expect("request")).await
+    }
+
+    pub async fn token(&self, id: &str, secret: &str, scope: Option<&str>) -> Reply {
+        let body = match scope {
+            Some(s) => format!(
+                "grant_type=client_credentials&scope={}",
+                s.replace(' ', "+")
+            ),
+            None => "grant_type=client_credentials".to_owned(),
+        };
+        self.form("/oauth2/token", body, Some((id, secret))).await
+    }
+
+    /// A token for the tenant's admin integration.
+    pub async fn admin_token(&self, admin: &TenantAdmin) -> String {
+        let reply = self.token(&admin.client_id, &admin.secret, None).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
+    }
+
+    /// A JSON request with a bearer token.
+    pub async fn api(&self, method: Method, path: &str, token: &str, body: Option<Value>) -> Reply {
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        let req = match body {
+            Some(b) => req
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        };
+        self.send(req.expect("request")).await
+    }
+
+    /// Creates an integration through the API; returns (client_id, secret, reply body).
+    pub async fn create_integration(
+        &self,
+        admin_token: &str,
+        body: Value,
+    ) -> (String, String, Value) {
+        let reply = self
+            .api(Method::POST, "/v1/integrations", admin_token, Some(body))
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        (
+            reply.body["client_id"]
+                .as_str()
+                .expect("client_id")
+                .to_owned(),
+            reply.body["client_secret"]
+                .as_str()
+                .expect("secret")
+                .to_owned(),
+            reply.body,
+        )
+    }
+
+    pub async fn introspect(&self, caller: (&str, &str), token: &str) -> Reply {
+        self.form("/oauth2/introspect", format!("token={token}"), Some(caller))
+            .await
+    }
+
+    /// Waits until the audit flusher has written an entry with this action.
+    pub async fn audit_actions(&self, token: &str, wanted: &str) -> Vec<Value> {
+        for _ in 0..100 {
+            let reply = self
+                .api(Method::GET, "/v1/audit?page_size=1000", token, None)
+                .await;
+            let entries = reply.body["entries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            if entries.iter().any(|e| e["action"] == wanted) {
+                return entries;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("no audit entry `{wanted}`");
+    }
+}
+
+async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
+    let tenant = Tenant {
+        id: TenantId::random(),
+        display_name: "T".into(),
+        tier: Tier::Team,
+        created_at: now,
+    };
+    storage.create_tenant(&tenant).await.expect("tenant");
+    let client_id = ClientId::random();
+    let secret = generate_client_secret(&OsRng);
+    let integration = Integration {
+        client_id,
+        tenant_id: tenant.id,
+        display_name: "admin".into(),
+        scopes: ScopeSet::from_iter(Scope::ALL),
+        custom_claims: Default::default(),
+        token_ttl_seconds: 3600,
+        created_at: now,
+        updated_at: now,
+    };
+    let record = ClientSecretRecord {
+        client_id,
+        hash: hash_client_secret(secret.expose()),
+        created_at: now,
+        expires_at: None,
+    };
+    storage
+        .create_integration(&integration, &record)
+        .await
+        .expect("integration");
+    TenantAdmin {
+        tenant: tenant.id,
+        client_id: client_id.to_string(),
+        secret: secret.expose().to_owned(),
+    }
+}
+
+pub fn reader() -> Value {
+    json!({"display_name": "reader", "scopes": ["assets:read", "events:read"], "custom_claims": {"department": "ops"}})
+}

@@ -1,0 +1,9 @@
+//! Router tests: every endpoint through `router(state).oneshot(request)`, on a fresh SQLite
+//! database per test, with a clock the test moves.
+
+mod admin;
+mod harness;
+mod hostile;
+mod isolation;
+mod oauth;
+mod operations;

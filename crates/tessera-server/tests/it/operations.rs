@@ -1,0 +1,61 @@
+//! Health, readiness, metrics and the OpenAPI document.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+
+use crate::harness::*;
+
+#[tokio::test]
+async fn health_readiness_and_metrics_answer() {
+    let h = Harness::new().await;
+    let get = |p: &'static str| Request::get(p).body(Body::empty()).unwrap();
+    assert_eq!(h.send(get("/healthz")).await.body["status"], "ok");
+    let ready = h.send(get("/readyz")).await;
+    assert_eq!(ready.status, StatusCode::OK);
+    assert_eq!(ready.body["database"], "sqlite");
+    h.admin_token(&h.a).await;
+    let metrics = h.send(get("/metrics")).await;
+    assert!(
+        metrics
+            .text
+            .contains("tessera_tokens_issued_total{grant=\"client_credentials\"} 1"),
+        "{}",
+        metrics.text
+    );
+    assert!(metrics.text.contains("tessera_http_requests_total"));
+    assert!(!h
+        .send(get("/healthz"))
+        .await
+        .header("x-request-id")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
+    let h = Harness::new().await;
+    let doc = h
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await;
+    assert_eq!(doc.status, StatusCode::OK);
+    assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/oauth2/token",
+        "/oauth2/introspect",
+        "/oauth2/revoke",
+        "/oauth2/jwks",
+        "/.well-known/openid-configuration",
+        "/v1/integrations",
+        "/v1/integrations/{client_id}",
+        "/v1/integrations/{client_id}/secret",
+        "/v1/users",
+        "/v1/users/{id}",
+        "/v1/audit",
+        "/healthz",
+        "/readyz",
+    ] {
+        assert!(
+            doc.body["paths"].get(path).is_some(),
+            "{path} missing from /openapi.json"
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! Admin commands that work on the database directly: `migrate`, `keys rotate`,
+//! `integration create|list|delete`. Running servers learn of the changes through the change
+//! feed within a second.
+
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use clap::{Args, Subcommand};
+use tessera_core::crypto::{generate_client_secret, hash_client_secret};
+use tessera_core::id::{ClientId, TenantId};
+use tessera_core::model::{ClientSecretRecord, NewIntegration};
+use tessera_core::page::PageRequest;
+use tessera_core::ports::{Change, Clock, OsRng, Storage, SystemClock};
+use tessera_core::scope::ScopeSet;
+use tessera_core::token::SigningAlg;
+
+use crate::config::StorageArgs;
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Make a new signing key current; the old one stays in JWKS until its tokens expire.
+    Rotate {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// RS256, ES256 or EdDSA [default: the current key's].
+        #[arg(long, env = "TESSERA_SIGNING_ALG")]
+        signing_alg: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum IntegrationCommand {
+    /// Register an integration and print its secret once.
+    Create(CreateArgs),
+    /// List the integrations of a tenant.
+    List {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// The tenant [default: the first tenant].
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Delete an integration; its tokens stop working.
+    Delete {
+        #[command(flatten)]
+        storage: StorageArgs,
+        client_id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The display name.
+    #[arg(long)]
+    name: String,
+    /// Space-separated scopes it may request [default: every scope but admin and impersonation].
+    #[arg(long)]
+    scopes: Option<String>,
+    #[arg(long)]
+    tenant: Option<String>,
+}
+
+async fn open(args: &StorageArgs) -> anyhow::Result<Arc<dyn Storage>> {
+    let (_, url) = args.resolve()?;
+    tessera_store::connect(&url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            crate::config::redact_url(&url)
+        )
+    })
+}
+
+async fn tenant(storage: &dyn Storage, given: Option<&str>) -> anyhow::Result<TenantId> {
+    match given {
+        Some(t) => Ok(t.parse()?),
+        None => match storage.list_all_tenants().await?.first() {
+            Some(t) => Ok(t.id),
+            None => bail!("there is no tenant yet: start `tessera serve` once first"),
+        },
+    }
+}
+
+pub async fn migrate(args: StorageArgs) -> anyhow::Result<()> {
+    let storage = open(&args).await?;
+    println!("the {} schema is up to date", storage.backend_name());
+    Ok(())
+}
+
+pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
+    let KeysCommand::Rotate {
+        storage: args,
+        signing_alg,
+    } = cmd;
+    let storage = open(&args).await?;
+    let (data_dir, _) = args.resolve()?;
+    let master = crate::config::master_key(&data_dir, &OsRng)?;
+    let alg = match signing_alg {
+        Some(name) => SigningAlg::parse(&name)
+            .with_context(|| format!("`{name}` is not RS256, ES256 or EdDSA"))?,
+        None => storage
+            .live_signing_keys(SystemClock.now_millis())
+            .await?
+            .first()
+            .and_then(|k| SigningAlg::parse(&k.alg))
+            .unwrap_or(SigningAlg::Rs256),
+    };
+    let kid =
+        tessera_server::hot::keys::rotate(&*storage, &master, alg, &SystemClock, &OsRng).await?;
+    println!("new current {} signing key: {kid}", alg.as_str());
+    Ok(())
+}
+
+pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
+    match cmd {
+        IntegrationCommand::Create(args) => {
+            let storage = open(&args.storage).await?;
+            let tenant = tenant(&*storage, args.tenant.as_deref()).await?;
+            let scopes = args.scopes.as_deref().map(ScopeSet::parse).transpose()?;
+            let now = SystemClock.now_millis();
+            let integration = NewIntegration {
+                display_name: args.name,
+                scopes,
+                custom_claims: Default::default(),
+                token_ttl_seconds: None,
+            }
+            .validate(ClientId::random(), tenant, now)?;
+            let secret = generate_client_secret(&OsRng);
+            let record = ClientSecretRecord {
+                client_id: integration.client_id,
+                hash: hash_client_secret(secret.expose()),
+                created_at: now,
+                expires_at: None,
+            };
+            storage.create_integration(&integration, &record).await?;
+            storage
+                .publish(now, &Change::Client(integration.client_id))
+                .await?;
+            println!("client_id:     {}\nclient_secret: {}\nscopes:        {}\n(the secret is not shown again)", integration.client_id, secret.expose(), integration.scopes);
+        }
+        IntegrationCommand::List {
+            storage: args,
+            tenant: given,
+        } => {
+            let storage = open(&args).await?;
+            let tenant = tenant(&*storage, given.as_deref()).await?;
+            let mut page = PageRequest {
+                after: 0,
+                size: 1000,
+            };
+            loop {
+                let found = storage.list_integrations(tenant, page).await?;
+                for i in &found.items {
+                    println!("{}  {}  [{}]", i.client_id, i.display_name, i.scopes);
+                }
+                match found.next_after {
+                    Some(after) => page.after = after,
+                    None => break,
+                }
+            }
+        }
+        IntegrationCommand::Delete {
+            storage: args,
+            client_id,
+            tenant: given,
+        } => {
+            let storage = open(&args).await?;
+            let tenant = tenant(&*storage, given.as_deref()).await?;
+            let id: ClientId = client_id.parse()?;
+            storage
+                .delete_integration(tenant, id)
+                .await
+                .map_err(|e| anyhow::anyhow!("{client_id}: {e}"))?;
+            storage
+                .publish(SystemClock.now_millis(), &Change::Client(id))
+                .await?;
+            println!("deleted {client_id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! First start (SPEC §2): a tenant, an admin user and an admin integration. Their credentials
+//! come from `TESSERA_BOOTSTRAP_*`, or are generated and printed once.
+
+use anyhow::{bail, Context};
+use tessera_core::crypto::{
+    generate_client_secret, hash_client_secret, hash_password, random_token,
+};
+use tessera_core::id::{ClientId, Secret, TenantId, UserId};
+use tessera_core::model::{
+    ClientSecretRecord, Integration, Role, Tenant, Tier, User, DEFAULT_TOKEN_TTL_SECONDS,
+};
+use tessera_core::ports::{Clock, Rng, Storage};
+use tessera_core::scope::{Scope, ScopeSet};
+
+/// What the first start made, for the banner.
+pub struct Bootstrapped {
+    pub client_id: ClientId,
+    pub email: String,
+    /// Set only when generated: then it is printed once.
+    pub client_secret: Option<Secret>,
+    pub password: Option<Secret>,
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Creates the first tenant and its admins when the database has no tenant yet.
+pub async fn first_start(
+    storage: &dyn Storage,
+    clock: &dyn Clock,
+    rng: &dyn Rng,
+) -> anyhow::Result<Option<Bootstrapped>> {
+    if !storage.list_all_tenants().await?.is_empty() {
+        return Ok(None);
+    }
+    let now = clock.now_millis();
+    let client_id = match env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID") {
+        Some(id) => id
+            .parse::<ClientId>()
+            .context("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID must be a UUID")?,
+        None => ClientId::random(),
+    };
+    let (secret, secret_generated) = match env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET") {
+        Some(s) if s.len() < 32 => {
+            bail!("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET must be at least 32 characters")
+        }
+        Some(s) => (Secret::new(s), false),
+        None => (generate_client_secret(rng), true),
+    };
+    let email = tessera_core::model::validate_email(
+        &env("TESSERA_BOOTSTRAP_ADMIN_EMAIL").unwrap_or_else(|| "admin@localhost".into()),
+    )
+    .context("TESSERA_BOOTSTRAP_ADMIN_EMAIL")?;
+    let (password, password_generated) = match env("TESSERA_BOOTSTRAP_ADMIN_PASSWORD") {
+        Some(p) => (Secret::new(p), false),
+        None => (Secret::new(random_token(rng, 18)), true),
+    };
+
+    let tenant = Tenant {
+        id: TenantId::random(),
+        display_name: "Default".into(),
+        tier: Tier::Enterprise,
+        created_at: now,
+    };
+    storage.create_tenant(&tenant).await?;
+    let password_hash = hash_password(password.expose())
+        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?;
+    storage
+        .create_user(&User {
+            id: UserId::random(),
+            tenant_id: tenant.id,
+            email: email.clone(),
+            display_name: "Administrator".into(),
+            role: Role::Admin,
+            password_hash,
+            created_at: now,
+            updated_at: now,
+        })
+        .await?;
+    let integration = Integration {
+        client_id,
+        tenant_id: tenant.id,
+        display_name: "Administrator".into(),
+        scopes: ScopeSet::from_iter(Scope::ALL),
+        custom_claims: Default::default(),
+        token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
+        created_at: now,
+        updated_at: now,
+    };
+    let record = ClientSecretRecord {
+        client_id,
+        hash: hash_client_secret(secret.expose()),
+        created_at: now,
+        expires_at: None,
+    };
+    storage.create_integration(&integration, &record).await?;
+    Ok(Some(Bootstrapped {
+        client_id,
+        email,
+        client_secret: secret_generated.then_some(secret),
+        password: password_generated.then_some(password),
+    }))
+}
+
+/// The first-start banner. Generated secrets appear here and nowhere else.
+pub fn banner(b: &Bootstrapped, issuer: &str) -> String {
+    let mut out = String::from(
+        "\nFirst start: created the tenant `Default`, an admin user and an admin integration.\n",
+    );
+    out.push_str(&format!("  admin user:        {}\n", b.email));
+    if let Some(p) = &b.password {
+        out.push_str(&format!("  admin password:    {}\n", p.expose()));
+    }
+    out.push_str(&format!("  admin client_id:   {}\n", b.client_id));
+    match &b.client_secret {
+        Some(s) => {
+            out.push_str(&format!("  admin secret:      {}\n", s.expose()));
+            out.push_str("Save these now: they are not shown again. Get a token with:\n\n");
+            out.push_str(&format!(
+                "  curl -s -u '{}:{}' -d grant_type=client_credentials {}/oauth2/token\n\n",
+                b.client_id,
+                s.expose(),
+                issuer.trim_end_matches('/')
+            ));
+        }
+        None => out.push_str("  (secrets taken from TESSERA_BOOTSTRAP_*; not printed)\n\n"),
+    }
+    out
+}

@@ -1,0 +1,226 @@
+//! The client side: `token get` and `token decode`. Nothing is sent anywhere but the server the
+//! user names.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use tessera_core::token::{DecodedJws, VerifyingKey};
+use time::OffsetDateTime;
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Get an access token with client credentials and print it.
+    Get {
+        #[arg(long, env = "TESSERA_CLIENT_ID")]
+        client_id: String,
+        #[arg(long, env = "TESSERA_CLIENT_SECRET", hide_env_values = true)]
+        client_secret: String,
+        /// The token endpoint.
+        #[arg(
+            long,
+            env = "TESSERA_TOKEN_URL",
+            default_value = "http://127.0.0.1:8080/oauth2/token"
+        )]
+        token_url: String,
+        /// Space-separated scopes to narrow the token to.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Also write `Authorization: Bearer <token>` to this file (its folder is made 0700,
+        /// the file 0600), for `curl -H @file`.
+        #[arg(long)]
+        bearer_file: Option<PathBuf>,
+    },
+    /// Print a token's header and payload as pretty JSON, with times in words.
+    Decode {
+        /// The token; `-` or nothing reads it from standard input.
+        token: Option<String>,
+        /// Verify the signature against the server's JWKS.
+        #[arg(long)]
+        verify: bool,
+        /// The server whose `/oauth2/jwks` verifies the token.
+        #[arg(long, env = "TESSERA_ISSUER", default_value = "http://127.0.0.1:8080")]
+        server: String,
+    },
+}
+
+pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
+    match cmd {
+        TokenCommand::Get {
+            client_id,
+            client_secret,
+            token_url,
+            scope,
+            bearer_file,
+        } => {
+            let token = get_token(&client_id, &client_secret, &token_url, scope.as_deref()).await?;
+            if let Some(path) = bearer_file {
+                write_bearer_file(&path, &token)?;
+                eprintln!("wrote {}", path.display());
+            }
+            println!("{token}");
+            Ok(())
+        }
+        TokenCommand::Decode {
+            token,
+            verify,
+            server,
+        } => {
+            let token = match token.filter(|t| t != "-") {
+                Some(t) => t,
+                None => {
+                    let mut buf = String::new();
+                    std::io::stdin()
+                        .read_to_string(&mut buf)
+                        .context("cannot read standard input")?;
+                    buf
+                }
+            };
+            let token = token
+                .trim()
+                .trim_start_matches("Authorization: Bearer ")
+                .trim();
+            let decoded = DecodedJws::decode(token)?;
+            print!(
+                "{}",
+                describe(&decoded, OffsetDateTime::now_utc().unix_timestamp())
+            );
+            if verify {
+                let url = format!("{}/oauth2/jwks", server.trim_end_matches('/'));
+                let jwks: serde_json::Value = reqwest::get(&url)
+                    .await
+                    .with_context(|| format!("cannot fetch {url}"))?
+                    .error_for_status()?
+                    .json()
+                    .await
+                    .with_context(|| format!("{url} did not answer a JWKS"))?;
+                match decoded.verify_with(&VerifyingKey::from_jwks(&jwks)) {
+                    Ok(()) => println!("Signature: valid (key from {url})"),
+                    Err(e) => bail!("signature NOT valid: {e}"),
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn get_token(
+    client_id: &str,
+    secret: &str,
+    url: &str,
+    scope: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let response = reqwest::Client::new()
+        .post(url)
+        .basic_auth(client_id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer JSON"))?;
+    if !status.is_success() {
+        bail!(
+            "{status}: {} — {}",
+            body["error"].as_str().unwrap_or("error"),
+            body["error_description"].as_str().unwrap_or("")
+        );
+    }
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the response has no access_token")
+}
+
+fn write_bearer_file(path: &Path, token: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("cannot make {} private", dir.display()))?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    writeln!(file, "Authorization: Bearer {token}")?;
+    Ok(())
+}
+
+/// "in 59 minutes", "3 hours ago".
+pub fn in_words(seconds_from_now: i64) -> String {
+    let n = seconds_from_now.unsigned_abs();
+    let amount = match n {
+        0..=59 => format!("{n} second{}", if n == 1 { "" } else { "s" }),
+        60..=3599 => format!("{} minute{}", n / 60, if n / 60 == 1 { "" } else { "s" }),
+        3600..=172_799 => format!("{} hour{}", n / 3600, if n / 3600 == 1 { "" } else { "s" }),
+        _ => format!("{} days", n / 86_400),
+    };
+    if seconds_from_now >= 0 {
+        format!("in {amount}")
+    } else {
+        format!("{amount} ago")
+    }
+}
+
+fn describe(decoded: &DecodedJws, now: i64) -> String {
+    let pretty = |v: &serde_json::Value| serde_json::to_string_pretty(v).unwrap_or_default();
+    let mut out = format!(
+        "Header:\n{}\nPayload:\n{}\n",
+        pretty(&decoded.header),
+        pretty(&decoded.payload)
+    );
+    let mut times = String::new();
+    for claim in ["iat", "nbf", "exp"] {
+        if let Some(t) = decoded.payload.get(claim).and_then(|v| v.as_i64()) {
+            let when = OffsetDateTime::from_unix_timestamp(t)
+                .ok()
+                .and_then(|d| {
+                    d.format(&time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .unwrap_or_else(|| t.to_string());
+            times.push_str(&format!("  {claim}  {when}  ({})\n", in_words(t - now)));
+        }
+    }
+    if !times.is_empty() {
+        out.push_str("Times:\n");
+        out.push_str(&times);
+    }
+    if let Some(exp) = decoded.payload.get("exp").and_then(|v| v.as_i64()) {
+        if exp <= now {
+            out.push_str("The token has EXPIRED.\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_as_words() {
+        assert_eq!(in_words(3540), "in 59 minutes");
+        assert_eq!(in_words(-7200), "2 hours ago");
+        assert_eq!(in_words(1), "in 1 second");
+    }
+}

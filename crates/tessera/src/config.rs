@@ -1,0 +1,262 @@
+//! Configuration: one typed struct, from a TOML file, overridden by `TESSERA_*` environment
+//! variables, overridden by flags (clap reads flag and variable into the same field; the file
+//! fills what both left empty).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use clap::Args;
+use serde::Deserialize;
+use tessera_core::crypto::MasterKey;
+use tessera_core::ports::Rng;
+use tessera_core::token::SigningAlg;
+
+/// Where the data lives: used by `serve`, `migrate` and the admin commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct StorageArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "TESSERA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the SQLite database and the generated master key [default: ./tessera-data].
+    #[arg(long, env = "TESSERA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// `postgres://…` to use PostgreSQL; default: SQLite in the data folder.
+    #[arg(long, env = "TESSERA_DATABASE_URL")]
+    pub database: Option<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Address to listen on; port 0 picks a free one and prints it [default: 127.0.0.1:8080].
+    #[arg(long, env = "TESSERA_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The issuer URL: `iss` of tokens and base of discovery URLs [default: http://<listen>].
+    #[arg(long, env = "TESSERA_ISSUER")]
+    pub issuer: Option<String>,
+    /// `aud` of tokens [default: the issuer].
+    #[arg(long, env = "TESSERA_AUDIENCE")]
+    pub audience: Option<String>,
+    /// RS256, ES256 or EdDSA [default: RS256].
+    #[arg(long, env = "TESSERA_SIGNING_ALG")]
+    pub signing_alg: Option<String>,
+    /// Rotate the signing key when it is this many days old; 0 turns rotation off [default: 0].
+    #[arg(long, env = "TESSERA_KEY_ROTATION_DAYS")]
+    pub key_rotation_days: Option<u32>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "TESSERA_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Print the effective configuration (secrets redacted) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// The TOML file: the same names as the flags, with underscores.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database: Option<String>,
+    issuer: Option<String>,
+    audience: Option<String>,
+    signing_alg: Option<String>,
+    key_rotation_days: Option<u32>,
+    log_format: Option<String>,
+}
+
+/// The effective configuration.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database: String,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    pub signing_alg: SigningAlg,
+    pub key_rotation_days: u32,
+    pub json_logs: bool,
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let Some(path) = path else {
+        return Ok(FileConfig::default());
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("{} is not valid configuration", path.display()))
+}
+
+impl StorageArgs {
+    /// The data folder and the database URL.
+    pub fn resolve(&self) -> anyhow::Result<(PathBuf, String)> {
+        let file = read_file(self.config.as_deref())?;
+        let data_dir = self
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("tessera-data"));
+        let database = match self.database.clone().or(file.database) {
+            Some(url) => url,
+            None => {
+                std::fs::create_dir_all(&data_dir).with_context(|| {
+                    format!("cannot create the data folder {}", data_dir.display())
+                })?;
+                format!("sqlite://{}", data_dir.join("tessera.db").display())
+            }
+        };
+        Ok((data_dir, database))
+    }
+}
+
+impl ServeArgs {
+    pub fn resolve(&self) -> anyhow::Result<Settings> {
+        let file = read_file(self.storage.config.as_deref())?;
+        let (data_dir, database) = self.storage.resolve()?;
+        let alg_name = self
+            .signing_alg
+            .clone()
+            .or(file.signing_alg)
+            .unwrap_or_else(|| "RS256".into());
+        let Some(signing_alg) = SigningAlg::parse(&alg_name) else {
+            bail!("signing_alg `{alg_name}` is not supported: use RS256, ES256 or EdDSA");
+        };
+        let log_format = self
+            .log_format
+            .clone()
+            .or(file.log_format)
+            .unwrap_or_else(|| "text".into());
+        let json_logs = match log_format.as_str() {
+            "json" => true,
+            "text" => false,
+            other => bail!("log_format `{other}` is not supported: use text or json"),
+        };
+        Ok(Settings {
+            listen: self
+                .listen
+                .or(file.listen)
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            data_dir,
+            database,
+            issuer: self.issuer.clone().or(file.issuer),
+            audience: self.audience.clone().or(file.audience),
+            signing_alg,
+            key_rotation_days: self
+                .key_rotation_days
+                .or(file.key_rotation_days)
+                .unwrap_or(0),
+            json_logs,
+        })
+    }
+}
+
+impl Settings {
+    /// The configuration as TOML, with the database password redacted.
+    pub fn printable(&self) -> String {
+        let database = redact_url(&self.database);
+        format!(
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nlog_format = \"{}\"\n# master key: {}\n",
+            self.listen,
+            self.data_dir.display(),
+            database,
+            self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen)),
+            self.audience.clone().unwrap_or_else(|| "(the issuer)".into()),
+            self.signing_alg.as_str(),
+            self.key_rotation_days,
+            if self.json_logs { "json" } else { "text" },
+            if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },
+        )
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:[redacted]@host/db`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:[redacted]{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The master key: `TESSERA_MASTER_KEY`, or `master.key` in the data folder, generated with mode
+/// 0600 on first start.
+pub fn master_key(data_dir: &Path, rng: &dyn Rng) -> anyhow::Result<MasterKey> {
+    if let Ok(text) = std::env::var("TESSERA_MASTER_KEY") {
+        return MasterKey::parse(&text).context("TESSERA_MASTER_KEY");
+    }
+    let path = data_dir.join("master.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => MasterKey::parse(&text).with_context(|| format!("{}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+            let (key, text) = MasterKey::generate(rng);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{}", text.expose())
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            file.sync_all()?;
+            Ok(key)
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:pw@h:5432/db"),
+            "postgres://u:[redacted]@h:5432/db"
+        );
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("t.toml");
+        std::fs::write(
+            &file,
+            "signing_alg = \"ES256\"\nlisten = \"127.0.0.1:9000\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            storage: StorageArgs {
+                config: Some(file.clone()),
+                data_dir: Some(dir.path().into()),
+                database: None,
+            },
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            ..Default::default()
+        };
+        let s = args.resolve().unwrap();
+        assert_eq!(s.signing_alg, SigningAlg::Es256);
+        assert_eq!(s.listen.port(), 9100);
+        std::fs::write(&file, "signing_alg = \"HS256\"\n").unwrap();
+        assert!(args.resolve().unwrap_err().to_string().contains("HS256"));
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let text = include_str!("../../../tessera.example.toml");
+        let parsed: FileConfig = toml::from_str(text).unwrap();
+        assert_eq!(parsed.signing_alg.as_deref(), Some("RS256"));
+    }
+}

@@ -1,0 +1,100 @@
+//! `tessera serve`: wiring. Opens storage, runs the first start, loads the snapshots, starts the
+//! workers and serves until SIGINT/SIGTERM.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tessera_core::ports::{OsRng, SystemClock};
+use tessera_server::{router, workers, AppState, ServerConfig};
+use tokio_util::sync::CancellationToken;
+
+use crate::bootstrap;
+use crate::config::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = args.resolve()?;
+    if args.print_config {
+        print!("{}", settings.printable());
+        return Ok(());
+    }
+    init_logging(settings.json_logs);
+    let clock = Arc::new(SystemClock);
+    let rng = Arc::new(OsRng);
+    let master_key = Arc::new(crate::config::master_key(&settings.data_dir, &OsRng)?);
+    let storage = tessera_store::connect(&settings.database)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                crate::config::redact_url(&settings.database)
+            )
+        })?;
+
+    // Bind first, so that `--listen 127.0.0.1:0` knows its port before it names the issuer.
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.listen))?;
+    let bound = listener.local_addr()?;
+    let issuer = settings
+        .issuer
+        .clone()
+        .unwrap_or_else(|| format!("http://{bound}"));
+
+    if let Some(made) = bootstrap::first_start(&*storage, &*clock, &*rng).await? {
+        print!("{}", bootstrap::banner(&made, &issuer));
+    }
+    let config = ServerConfig {
+        audience: settings.audience.clone().unwrap_or_else(|| issuer.clone()),
+        issuer,
+        signing_alg: settings.signing_alg,
+        verified_token_cache: 50_000,
+        key_rotation_days: settings.key_rotation_days,
+    };
+    let (state, audit_rx) = AppState::load(config, storage, clock, rng, master_key)
+        .await
+        .context("cannot load the signing keys")?;
+    let shutdown = CancellationToken::new();
+    let tasks = workers::spawn(state.clone(), audit_rx, shutdown.clone());
+
+    println!("tessera listening on http://{bound}");
+    tracing::info!(%bound, backend = state.storage.backend_name(), "serving");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .context("the server stopped with an error")?;
+    shutdown.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    Ok(())
+}
+
+async fn stop_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => {
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = term.recv() => {}
+    }
+}
+
+fn init_logging(json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
