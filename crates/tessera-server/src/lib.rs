@@ -75,10 +75,6 @@ async fn wrong_method() -> ApiError {
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().as_str().to_owned();
-    let _path = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
     let response = next.run(req).await;
     state
         .metrics
