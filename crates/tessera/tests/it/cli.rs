@@ -1,0 +1,307 @@
+//! The command line: first start, token get/decode, integration and key commands, durability.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::{access_token, data_dir, serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY};
+
+#[tokio::test]
+async fn first_start_prints_a_working_curl_line_once() {
+    let (_guard, dir) = data_dir();
+    let first = serve(&dir, &[], false);
+    let curl = first
+        .stdout
+        .iter()
+        .find(|l| l.trim_start().starts_with("curl "))
+        .expect("a curl line")
+        .clone();
+    let secret_line = first
+        .stdout
+        .iter()
+        .find(|l| l.contains("admin secret:"))
+        .expect("the secret")
+        .clone();
+    let secret = secret_line.split_whitespace().last().unwrap().to_owned();
+    assert!(curl.contains(&secret) && curl.contains(&first.url));
+    let output = std::process::Command::new("sh")
+        .args(["-c", &curl])
+        .output()
+        .expect("curl runs");
+    let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("curl got JSON");
+    assert_eq!(body["token_type"], "Bearer", "{body}");
+    let mode = std::fs::metadata(dir.join("master.key"))
+        .unwrap()
+        .permissions()
+        .mode();
+    drop(first);
+    // A second start creates nothing and prints no secret.
+    let second = serve(&dir, &[], false);
+    assert!(!second.stdout.iter().any(|l| l.contains(&secret)));
+    assert_eq!(mode & 0o777, 0o600);
+}
+
+#[tokio::test]
+async fn bootstrap_from_the_environment_prints_no_secret() {
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let printed = server.stdout.join("\n");
+    assert!(!printed.contains(BOOT_SECRET) && !printed.contains("correct horse"));
+    assert_eq!(
+        token(&server.url, BOOT_ID, BOOT_SECRET, None)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
+    let (guard, dir) = data_dir();
+    let server = serve(&dir, &["--signing-alg", "ES256"], true);
+    let bearer = guard.path().join("dot-tessera").join("bearer-token.txt");
+    let url = format!("{}/oauth2/token", server.url);
+    let out = tessera()
+        .args([
+            "token",
+            "get",
+            "--client-id",
+            BOOT_ID,
+            "--token-url",
+            &url,
+            "--scope",
+            "assets:read admin",
+            "--bearer-file",
+        ])
+        .arg(&bearer)
+        .env("TESSERA_CLIENT_SECRET", BOOT_SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let file = std::fs::read_to_string(&bearer).unwrap();
+    assert_eq!(file, format!("Authorization: Bearer {token}\n"));
+    assert_eq!(
+        std::fs::metadata(bearer.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777,
+        0o700
+    );
+    assert_eq!(
+        std::fs::metadata(&bearer).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // curl -H @file works with the file as written.
+    let listed = std::process::Command::new("curl")
+        .args(["-s", "-H"])
+        .arg(format!("@{}", bearer.display()))
+        .arg(format!("{}/v1/integrations", server.url))
+        .output()
+        .unwrap();
+    let listed: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
+    assert_eq!(listed["integrations"][0]["client_id"], BOOT_ID);
+
+    let decoded = tessera()
+        .args([
+            "token",
+            "decode",
+            &token,
+            "--verify",
+            "--server",
+            &server.url,
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&decoded.stdout);
+    assert!(
+        decoded.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+    assert!(
+        text.contains("\"typ\": \"at+jwt\"") && text.contains("\"alg\": \"ES256\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("exp  ") && text.contains("(in 59 minutes)") || text.contains("(in 1 hour)"),
+        "{text}"
+    );
+    assert!(text.contains("Signature: valid"), "{text}");
+
+    let mut tampered = token.clone();
+    tampered.replace_range(tampered.len() - 5.., "AAAAA");
+    let refused = tessera()
+        .args([
+            "token",
+            "decode",
+            &tampered,
+            "--verify",
+            "--server",
+            &server.url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NOT valid"));
+
+    let wrong = tessera()
+        .args([
+            "token",
+            "get",
+            "--client-id",
+            BOOT_ID,
+            "--client-secret",
+            "wrong",
+            "--token-url",
+            &url,
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("invalid_client"));
+}
+
+#[tokio::test]
+async fn integration_and_key_commands_change_the_running_server_within_a_second() {
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let storage = ["--data-dir", dir.to_str().unwrap()];
+    let created = tessera()
+        .args([
+            "integration",
+            "create",
+            "--name",
+            "cli-made",
+            "--scopes",
+            "assets:read",
+        ])
+        .args(storage)
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let text = String::from_utf8(created.stdout).unwrap();
+    let field = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .last()
+            .unwrap()
+            .to_owned()
+    };
+    let (id, secret) = (field("client_id:"), field("client_secret:"));
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(token(&server.url, &id, &secret, None).await.status(), 200);
+
+    let listed = tessera()
+        .args(["integration", "list"])
+        .args(storage)
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("cli-made"));
+
+    let jwks = |url: String| async move {
+        reqwest::get(url)
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let before = jwks(format!("{}/oauth2/jwks", server.url)).await["keys"]
+        .as_array()
+        .unwrap()
+        .len();
+    let rotated = tessera()
+        .args(["keys", "rotate"])
+        .args(storage)
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(
+        jwks(format!("{}/oauth2/jwks", server.url)).await["keys"]
+            .as_array()
+            .unwrap()
+            .len(),
+        before + 1
+    );
+
+    let deleted = tessera()
+        .args(["integration", "delete", &id])
+        .args(storage)
+        .output()
+        .unwrap();
+    assert!(deleted.status.success());
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    assert_eq!(token(&server.url, &id, &secret, None).await.status(), 401);
+
+    let migrated = tessera().arg("migrate").args(storage).output().unwrap();
+    assert!(String::from_utf8_lossy(&migrated.stdout).contains("up to date"));
+}
+
+#[tokio::test]
+async fn print_config_redacts_secrets() {
+    let out = tessera()
+        .args([
+            "serve",
+            "--print-config",
+            "--database",
+            "postgres://tessera:hunter2@db:5432/t",
+            "--signing-alg",
+            "EdDSA",
+        ])
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        !text.contains("hunter2") && !text.contains(MASTER_KEY),
+        "{text}"
+    );
+    assert!(text.contains("signing_alg = \"EdDSA\""));
+    let bad = tessera()
+        .args(["serve", "--signing-alg", "HS256", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("HS256"));
+}
+
+#[tokio::test]
+async fn a_killed_server_loses_no_committed_change() {
+    let (_guard, dir) = data_dir();
+    let mut server = serve(&dir, &[], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/integrations", server.url))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"display_name": "survivor"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    server.child.kill().unwrap(); // SIGKILL
+    server.child.wait().unwrap();
+    let again = serve(&dir, &[], true);
+    let id = created["client_id"].as_str().unwrap();
+    let secret = created["client_secret"].as_str().unwrap();
+    assert_eq!(token(&again.url, id, secret, None).await.status(), 200);
+}

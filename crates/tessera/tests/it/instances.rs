@@ -1,0 +1,135 @@
+//! Several instances on one PostgreSQL database behave as one service (SPEC §2): what one issues,
+//! revokes, regenerates or rotates, the others honour within a second.
+
+use std::time::{Duration, Instant};
+
+use crate::{access_token, data_dir, serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY};
+
+async fn introspect(url: &str, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{url}/oauth2/introspect"))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Polls `check` until it holds, and returns how long that took.
+async fn within_a_second<F, Fut>(what: &str, check: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_millis(1000) {
+        if check().await {
+            return start.elapsed();
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what} was not honoured within one second");
+}
+
+#[tokio::test]
+async fn two_instances_on_postgres_act_as_one_service() {
+    let url = match tessera_store::testing::postgres_url() {
+        Ok(url) => url,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run this test: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let (_g1, dir_a) = data_dir();
+    let (_g2, dir_b) = data_dir();
+    // Behind one load balancer, every instance has the same issuer.
+    let shared = [
+        "--database",
+        url.as_str(),
+        "--issuer",
+        "https://tokens.example.test",
+    ];
+    let a = serve(&dir_a, &shared, true);
+    let b = serve(&dir_b, &shared, true);
+
+    // A token issued by one introspects as active on the other.
+    let t = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+    assert_eq!(introspect(&b.url, &t).await["active"], true);
+
+    // A revocation on A is honoured by B within a second.
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", a.url))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[("token", t.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let took = within_a_second("revocation", || async {
+        introspect(&b.url, &t).await["active"] == false
+    })
+    .await;
+    eprintln!("revocation reached the other instance in {took:?}");
+
+    // A secret regenerated on A stops working on B within a second.
+    let admin = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+    let created: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/integrations", a.url))
+        .bearer_auth(&admin)
+        .json(&serde_json::json!({"display_name": "shared"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let old = created["client_secret"].as_str().unwrap().to_owned();
+    within_a_second("a new integration", || async {
+        token(&b.url, &id, &old, None).await.status() == 200
+    })
+    .await;
+    let regenerated: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/v1/integrations/{id}/secret", a.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let new = regenerated["client_secret"].as_str().unwrap().to_owned();
+    within_a_second("secret regeneration", || async {
+        token(&b.url, &id, &old, None).await.status() == 401
+            && token(&b.url, &id, &new, None).await.status() == 200
+    })
+    .await;
+
+    // A key rotation is honoured by both: B signs with the new key and A verifies it.
+    let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
+        .unwrap()
+        .kid;
+    let rotated = tessera()
+        .args(["keys", "rotate", "--database", &url])
+        .env("TESSERA_MASTER_KEY", MASTER_KEY)
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    within_a_second("key rotation", || async {
+        let fresh = access_token(&b.url, BOOT_ID, BOOT_SECRET).await;
+        let kid = jsonwebtoken::decode_header(&fresh).unwrap().kid;
+        kid != before && introspect(&a.url, &fresh).await["active"] == true
+    })
+    .await;
+}

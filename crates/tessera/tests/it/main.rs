@@ -1,0 +1,121 @@
+//! End-to-end tests: they spawn the `tessera` binary on `--listen 127.0.0.1:0` and talk to it
+//! over HTTP, as a user would.
+
+mod cli;
+mod instances;
+mod interop;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub const BOOT_ID: &str = "0f8fad5b-d9cb-469f-a165-70867728950e";
+pub const BOOT_SECRET: &str = "bootstrap-secret-0123456789abcdef0123456789";
+pub const MASTER_KEY: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+
+/// A running server process, killed on drop.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub stdout: Vec<String>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn tessera() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("TESSERA_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+/// Starts `tessera serve` and waits until it listens. With `bootstrap`, the first start takes
+/// its admin credentials and the master key from the environment; without, it makes its own.
+pub fn serve(data_dir: &Path, extra: &[&str], bootstrap: bool) -> Server {
+    let mut cmd = tessera();
+    cmd.arg("serve")
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(extra);
+    cmd.env("TESSERA_LOG", "warn");
+    if bootstrap {
+        cmd.env("TESSERA_MASTER_KEY", MASTER_KEY);
+        cmd.env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID", BOOT_ID)
+            .env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET", BOOT_SECRET)
+            .env("TESSERA_BOOTSTRAP_ADMIN_EMAIL", "ops@example.com")
+            .env(
+                "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
+                "correct horse battery staple",
+            );
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("tessera starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    loop {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("tessera prints its address");
+        lines.push(line.clone());
+        if let Some(addr) = line.strip_prefix("tessera listening on ") {
+            return Server {
+                child,
+                url: addr.to_owned(),
+                stdout: lines,
+            };
+        }
+    }
+}
+
+pub fn data_dir() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("data");
+    (dir, path)
+}
+
+/// A client-credentials token from `url`.
+pub async fn token(url: &str, id: &str, secret: &str, scope: Option<&str>) -> reqwest::Response {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(s) = scope {
+        form.push(("scope", s));
+    }
+    reqwest::Client::new()
+        .post(format!("{url}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .expect("token request")
+}
+
+pub async fn access_token(url: &str, id: &str, secret: &str) -> String {
+    let reply = token(url, id, secret, None).await;
+    assert_eq!(reply.status(), 200);
+    let body: serde_json::Value = reply.json().await.expect("json");
+    body["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
