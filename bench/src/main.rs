@@ -1,1 +1,58 @@
-fn main() {}
+//! `tessera-bench`: the measuring half of `bench/run.sh`.
+//!
+//! - `sign`: raw signing rate of the server's own current key (read from its database with its
+//!   master key), on N threads, for the ratio the issue asks for.
+//! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
+//!   (wrk measures peak throughput; it cannot hold a rate).
+
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+mod load;
+mod sign;
+
+fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().collect();
+    let seconds: u64 = arg(&args, "--seconds")
+        .unwrap_or("5")
+        .parse()
+        .context("--seconds")?;
+    let duration = Duration::from_secs(seconds);
+    match args.get(1).map(String::as_str) {
+        Some("sign") => {
+            let database = arg(&args, "--database").context("--database sqlite://… of the server")?;
+            let threads: usize = arg(&args, "--threads").unwrap_or("2").parse().context("--threads")?;
+            sign::run(database, threads, duration)
+        }
+        Some("load") => {
+            let url = arg(&args, "--url").context("--url")?.to_owned();
+            let rate: u64 = arg(&args, "--rate").context("--rate requests per second")?.parse()?;
+            let connections: usize = arg(&args, "--connections").unwrap_or("16").parse()?;
+            let body = arg(&args, "--body").unwrap_or("grant_type=client_credentials&scope=assets%3Aread").to_owned();
+            let auth = arg(&args, "--basic").context("--basic id:secret")?.to_owned();
+            load::run(load::Plan { url, rate, connections, body, auth, duration })
+        }
+        _ => bail!("usage: tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+    }
+}
+
+/// Percentile of sorted latencies, in milliseconds.
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
+}
+
+fn elapsed_rate(count: u64, start: Instant) -> f64 {
+    count as f64 / start.elapsed().as_secs_f64()
+}

@@ -9,6 +9,7 @@ pub mod extract;
 pub mod hot;
 pub mod metrics;
 pub mod routes;
+pub mod serve;
 pub mod state;
 pub mod wire;
 pub mod workers;
@@ -74,7 +75,7 @@ async fn wrong_method() -> ApiError {
 }
 
 async fn count_requests(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().as_str().to_owned();
+    let method = metrics::method_label(req.method());
     let response = next.run(req).await;
     state
         .metrics

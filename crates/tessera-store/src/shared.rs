@@ -509,21 +509,23 @@ macro_rules! impl_storage {
         #[async_trait]
         impl AuditStore for $store {
             async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()> {
+                // Multi-row statements: one round trip to the database per 64 records, which
+                // keeps the flusher cheap at tens of thousands of tokens a second.
                 let mut tx = self.pool.begin().await.map_err(backend_error)?;
-                for r in records {
-                    sqlx::query(
-                        "INSERT INTO audit_log (tenant_id, at, actor, action, target, detail) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(r.tenant_id.to_string())
-                    .bind(r.at)
-                    .bind(&r.actor)
-                    .bind(&r.action)
-                    .bind(&r.target)
-                    .bind(&r.detail)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
+                // Fixed-size chunks repeat the same SQL, so the prepared statement is cached.
+                for chunk in records.chunks(64) {
+                    let mut insert = sqlx::QueryBuilder::new(
+                        "INSERT INTO audit_log (tenant_id, at, actor, action, target, detail) ",
+                    );
+                    insert.push_values(chunk, |mut row, r| {
+                        row.push_bind(r.tenant_id.to_string())
+                            .push_bind(r.at)
+                            .push_bind(r.actor.as_str())
+                            .push_bind(r.action.as_str())
+                            .push_bind(r.target.as_str())
+                            .push_bind(r.detail.as_str());
+                    });
+                    insert.build().execute(&mut *tx).await.map_err(backend_error)?;
                 }
                 tx.commit().await.map_err(backend_error)
             }

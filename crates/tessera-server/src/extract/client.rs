@@ -1,7 +1,6 @@
 //! Client authentication at the OAuth endpoints: `client_secret_basic` or
 //! `client_secret_post` (RFC 6749 §2.3.1), rate-limited on failure (SPEC §11).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -15,6 +14,7 @@ use tessera_core::id::Secret;
 
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
+use crate::serve::PeerAddr;
 use crate::state::AppState;
 
 /// An OAuth request from an authenticated integration, with its remaining parameters.
@@ -57,8 +57,8 @@ impl FromRequest<AppState> for AuthenticatedClient {
             .map(|v| v.to_str().map(str::to_owned));
         let peer = req
             .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+            .get::<ConnectInfo<PeerAddr>>()
+            .map(|ConnectInfo(PeerAddr(addr))| addr.ip());
         let mut form = OAuthForm::from_request(req, state).await?;
         let form_id = form.take("client_id");
         let form_secret = form.take("client_secret");
@@ -105,11 +105,10 @@ impl FromRequest<AppState> for AuthenticatedClient {
             }
         };
         let now = state.clock.now_seconds();
-        let mut keys = vec![format!("client:{}", credentials.client_id)];
-        if let Some(ip) = peer {
-            keys.push(format!("ip:{ip}"));
-        }
-        if state.auth_limiter.is_blocked(&keys, now) {
+        if state
+            .auth_limiter
+            .is_blocked(&credentials.client_id, peer, now)
+        {
             return Err(OAuthError::new(
                 OAuthErrorCode::SlowDown,
                 "too many failed client authentications; try again in a minute",
@@ -123,7 +122,9 @@ impl FromRequest<AppState> for AuthenticatedClient {
                 form,
             }),
             Err(e) => {
-                state.auth_limiter.record_failure(&keys, now);
+                state
+                    .auth_limiter
+                    .record_failure(&credentials.client_id, peer, now);
                 Err(e.into())
             }
         }

@@ -16,6 +16,15 @@ use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::{IntrospectionResponse, TokenResponse};
 
+/// What the audit log says of an issued token (never the token itself).
+#[derive(serde::Serialize)]
+struct IssuedDetail<'a> {
+    grant_type: &'static str,
+    scope: &'a str,
+    sub: &'a str,
+    exp: i64,
+}
+
 /// RFC 6749 §5.1: token responses MUST NOT be cached.
 fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -53,7 +62,7 @@ pub async fn token(
             .metrics
             .token_errors
             .get_or_create(&ErrorLabel {
-                error: e.code.as_str().to_owned(),
+                error: e.code.as_str(),
             })
             .inc();
     }
@@ -62,7 +71,7 @@ pub async fn token(
         .metrics
         .tokens_issued
         .get_or_create(&GrantLabel {
-            grant: GRANT_CLIENT_CREDENTIALS.to_owned(),
+            grant: GRANT_CLIENT_CREDENTIALS,
         })
         .inc();
     state.audit(AuditRecord {
@@ -71,7 +80,13 @@ pub async fn token(
         actor: format!("client:{}", caller.client.integration.client_id),
         action: "token.issued".into(),
         target: issued.claims.jti.clone(),
-        detail: json!({"grant_type": GRANT_CLIENT_CREDENTIALS, "scope": issued.claims.scope, "sub": issued.claims.sub, "exp": issued.claims.exp}).to_string(),
+        detail: serde_json::to_string(&IssuedDetail {
+            grant_type: GRANT_CLIENT_CREDENTIALS,
+            scope: &issued.claims.scope,
+            sub: &issued.claims.sub,
+            exp: issued.claims.exp,
+        })
+        .unwrap_or_default(),
     });
     Ok(no_store(
         Json(TokenResponse {

@@ -1,6 +1,8 @@
 //! Router tests: every endpoint through `router(state).oneshot(request)`, on a fresh SQLite
 //! database per test, with a clock the test moves.
 
+#![allow(clippy::unwrap_used)]
+
 mod admin;
 mod harness;
 mod hostile;

@@ -1,6 +1,8 @@
 //! The storage contract: every test runs on SQLite and on PostgreSQL, and the tenant-isolation
 //! suite proves that tenant B sees nothing of tenant A on both.
 
+#![allow(clippy::unwrap_used)]
+
 mod contract;
 mod isolation;
 

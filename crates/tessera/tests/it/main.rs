@@ -1,6 +1,8 @@
 //! End-to-end tests: they spawn the `tessera` binary on `--listen 127.0.0.1:0` and talk to it
 //! over HTTP, as a user would.
 
+#![allow(clippy::unwrap_used)]
+
 mod cli;
 mod instances;
 mod interop;
@@ -41,6 +43,8 @@ pub fn tessera() -> Command {
 
 /// Starts `tessera serve` and waits until it listens. With `bootstrap`, the first start takes
 /// its admin credentials and the master key from the environment; without, it makes its own.
+// The child is waited for by `Server::drop`; only a test that already failed leaves it early.
+#[allow(clippy::zombie_processes)]
 pub fn serve(data_dir: &Path, extra: &[&str], bootstrap: bool) -> Server {
     let mut cmd = tessera();
     cmd.arg("serve")
