@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod architecture;
 mod cli;
 mod instances;
 mod interop;

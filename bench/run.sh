@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Tessera's benchmark: one command. Builds in release, starts the server on loopback for each
+# signing algorithm, drives it, and appends dated figures to bench/RESULTS.md.
+#
+#   bench/run.sh              # Tessera only
+#   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
+#   SECONDS_PER_RUN=10        # length of each load run (default 10)
+#
+# Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECS=${SECONDS_PER_RUN:-10}
+THREADS=$(nproc)
+PEERS="$ROOT/../shared/peers"
+OUT=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; else echo "install wrk first" >&2; exit 1; fi
+fi
+cargo build --release -q -p tessera -p tessera-bench
+BIN=$ROOT/target/release
+
+export TESSERA_MASTER_KEY=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
+export TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID=0f8fad5b-d9cb-469f-a165-70867728950e
+export TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET=bench-secret-0123456789abcdef0123456789abcdef
+export TESSERA_LOG=warn
+ID=$TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID
+SECRET=$TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET
+field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+
+start_tessera() { # alg -> sets PID, URL
+  local dir=$OUT/data-$1
+  "$BIN/tessera" serve --data-dir "$dir" --listen 127.0.0.1:0 --signing-alg "$1" >"$OUT/serve-$1.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 100); do
+    URL=$(sed -n 's/^tessera listening on //p' "$OUT/serve-$1.log")
+    [ -n "$URL" ] && return 0
+    sleep 0.1
+  done
+  echo "tessera did not start" >&2; cat "$OUT/serve-$1.log" >&2; exit 1
+}
+
+rows=()
+introspection=""
+idle_rss=""
+for alg in RS256 ES256 EdDSA; do
+  start_tessera "$alg"
+  sleep 2
+  rss=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
+  [ -z "$idle_rss" ] && idle_rss=$rss
+  sign=$("$BIN/tessera-bench" sign --database "sqlite://$OUT/data-$alg/tessera.db" --threads "$THREADS" --seconds 5)
+  sign_ops=$(field ops "$sign")
+  peak=$(CLIENT_ID=$ID CLIENT_SECRET=$SECRET wrk -t1 -c16 -d"${SECS}s" -s "$PEERS/wrk-client-credentials.lua" "$URL/oauth2/token" | grep RESULT)
+  rps=$(field rps "$peak")
+  half=$(( ${rps%.*} / 2 ))
+  load=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate "$half" --connections 16 --basic "$ID:$SECRET" --seconds "$SECS")
+  ratio=$(awk -v a="$rps" -v b="$sign_ops" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+  rows+=("| Tessera | $alg | $rps | $(field p50_ms "$peak") | $(field p99_ms "$peak") | $sign_ops | $ratio | $half | $(field p50_ms "$load") | $(field p99_ms "$load") |")
+  echo "${rows[-1]}"
+  if [ "$alg" = "RS256" ]; then
+    token=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    intro=$(AUTH="Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)" TOKEN=$token wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-introspect.lua "$URL/oauth2/introspect" | grep RESULT)
+    introspection="| introspection (RS256 token, seen before) | $(field rps "$intro") | $(field p50_ms "$intro") | $(field p99_ms "$intro") |"
+    echo "$introspection"
+  fi
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+done
+
+peer_rows=()
+if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
+  for alg in RS256 ES256 EdDSA; do
+    PORT=3999 ALG=$alg "$PEERS/oidc-provider/run.sh" >"$OUT/peer-$alg.log" 2>&1 &
+    PPID_=$!
+    for _ in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:3999/jwks && break; sleep 0.2; done
+    peak=$(wrk -t1 -c16 -d"${SECS}s" -s "$PEERS/wrk-client-credentials.lua" http://127.0.0.1:3999/token | grep RESULT)
+    peer_rows+=("| oidc-provider 9.13.3 | $alg | $(field rps "$peak") | $(field p50_ms "$peak") | $(field p99_ms "$peak") | | | | | |")
+    echo "${peer_rows[-1]}"
+    kill "$PPID_" 2>/dev/null; pkill -f "node server.mjs" 2>/dev/null || true; wait "$PPID_" 2>/dev/null || true
+  done
+fi
+
+{
+  echo
+  echo "## $(date -u +%Y-%m-%d) — $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+  echo
+  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with the peers' script. Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
+  echo
+  echo "| server | alg | tokens/s | p50 ms | p99 ms | raw signs/s | issuance / raw | half-peak rate | p50 ms | p99 ms |"
+  echo "|---|---|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${rows[@]}" "${peer_rows[@]}"
+  echo
+  echo "| other | per second | p50 ms | p99 ms |"
+  echo "|---|---|---|---|"
+  echo "$introspection"
+  echo
+  echo "Idle RSS after start: $((idle_rss / 1024)) MB."
+} >>bench/RESULTS.md
+echo "appended to bench/RESULTS.md"
