@@ -4,6 +4,9 @@
 //!   master key), on N threads, for the ratio the issue asks for.
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
+//!
+//! Its own request loop is deliberately plain (blocking sockets, one thread per connection):
+//! see `load.rs` for why.
 
 use std::time::{Duration, Instant};
 

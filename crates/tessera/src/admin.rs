@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use clap::{Args, Subcommand};
-use tessera_core::crypto::{generate_client_secret, hash_client_secret};
 use tessera_core::id::{ClientId, TenantId};
 use tessera_core::model::{ClientSecretRecord, NewIntegration};
 use tessera_core::page::PageRequest;
@@ -128,13 +127,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 token_ttl_seconds: None,
             }
             .validate(ClientId::random(), tenant, now)?;
-            let secret = generate_client_secret(&OsRng);
-            let record = ClientSecretRecord {
-                client_id: integration.client_id,
-                hash: hash_client_secret(secret.expose()),
-                created_at: now,
-                expires_at: None,
-            };
+            let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);
             storage.create_integration(&integration, &record).await?;
             storage
                 .publish(now, &Change::Client(integration.client_id))

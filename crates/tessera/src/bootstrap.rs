@@ -2,9 +2,7 @@
 //! come from `TESSERA_BOOTSTRAP_*`, or are generated and printed once.
 
 use anyhow::{bail, Context};
-use tessera_core::crypto::{
-    generate_client_secret, hash_client_secret, hash_password, random_token,
-};
+use tessera_core::crypto::{generate_client_secret, hash_password, random_token};
 use tessera_core::id::{ClientId, Secret, TenantId, UserId};
 use tessera_core::model::{
     ClientSecretRecord, Integration, Role, Tenant, Tier, User, DEFAULT_TOKEN_TTL_SECONDS,
@@ -88,12 +86,7 @@ pub async fn first_start(
         created_at: now,
         updated_at: now,
     };
-    let record = ClientSecretRecord {
-        client_id,
-        hash: hash_client_secret(secret.expose()),
-        created_at: now,
-        expires_at: None,
-    };
+    let record = ClientSecretRecord::for_secret(client_id, &secret, now);
     storage.create_integration(&integration, &record).await?;
     Ok(Some(Bootstrapped {
         client_id,

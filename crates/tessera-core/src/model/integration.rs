@@ -108,6 +108,29 @@ pub struct ClientSecretRecord {
     pub expires_at: Option<UnixMillis>,
 }
 
+impl ClientSecretRecord {
+    /// A new secret for `client_id` and its stored form; the secret is shown to its owner once.
+    pub fn generate(
+        client_id: ClientId,
+        rng: &dyn crate::ports::Rng,
+        now: UnixMillis,
+    ) -> (crate::id::Secret, ClientSecretRecord) {
+        let secret = crate::crypto::generate_client_secret(rng);
+        let record = ClientSecretRecord::for_secret(client_id, &secret, now);
+        (secret, record)
+    }
+
+    /// The stored form of a given secret (for secrets supplied at first start).
+    pub fn for_secret(client_id: ClientId, secret: &crate::id::Secret, now: UnixMillis) -> Self {
+        ClientSecretRecord {
+            client_id,
+            hash: crate::crypto::hash_client_secret(secret.expose()),
+            created_at: now,
+            expires_at: None,
+        }
+    }
+}
+
 /// A display name is 1 to 200 characters after trimming.
 pub fn validate_display_name(name: &str) -> Result<(), DomainError> {
     let trimmed = name.trim();

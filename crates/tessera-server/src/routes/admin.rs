@@ -4,7 +4,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
-use tessera_core::crypto::{generate_client_secret, hash_client_secret, hash_password};
+use tessera_core::crypto::hash_password;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, UserId};
 use tessera_core::model::{
@@ -73,13 +73,7 @@ pub async fn create_integration(
         token_ttl_seconds: body.token_ttl_seconds,
     }
     .validate(ClientId::random(), admin.tenant, now)?;
-    let secret = generate_client_secret(&*state.rng);
-    let record = ClientSecretRecord {
-        client_id: integration.client_id,
-        hash: hash_client_secret(secret.expose()),
-        created_at: now,
-        expires_at: None,
-    };
+    let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
     state
         .storage
         .create_integration(&integration, &record)
@@ -207,13 +201,7 @@ pub async fn regenerate_secret(
         .into());
     }
     let now = state.clock.now_millis();
-    let secret = generate_client_secret(&*state.rng);
-    let record = ClientSecretRecord {
-        client_id: id,
-        hash: hash_client_secret(secret.expose()),
-        created_at: now,
-        expires_at: None,
-    };
+    let (secret, record) = ClientSecretRecord::generate(id, &*state.rng, now);
     let old_expire_at = now + i64::from(grace) * 1000;
     state
         .storage

@@ -6,7 +6,7 @@ use axum::Router;
 use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
-use tessera_core::crypto::{generate_client_secret, hash_client_secret, MasterKey};
+use tessera_core::crypto::MasterKey;
 use tessera_core::id::{ClientId, TenantId};
 use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
 use tessera_core::ports::{Clock, OsRng, Storage, SystemClock};
@@ -251,7 +251,7 @@ async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
     };
     storage.create_tenant(&tenant).await.expect("tenant");
     let client_id = ClientId::random();
-    let secret = generate_client_secret(&OsRng);
+    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
     let integration = Integration {
         client_id,
         tenant_id: tenant.id,
@@ -261,12 +261,6 @@ async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
         token_ttl_seconds: 3600,
         created_at: now,
         updated_at: now,
-    };
-    let record = ClientSecretRecord {
-        client_id,
-        hash: hash_client_secret(secret.expose()),
-        created_at: now,
-        expires_at: None,
     };
     storage
         .create_integration(&integration, &record)
