@@ -9,7 +9,6 @@ pub mod extract;
 pub mod hot;
 pub mod metrics;
 pub mod routes;
-pub mod serve;
 pub mod state;
 pub mod wire;
 pub mod workers;

@@ -1,14 +1,14 @@
 //! `tessera serve`: wiring. Opens storage, runs the first start, loads the snapshots, starts the
 //! workers and serves until SIGINT/SIGTERM.
 //!
-//! HTTP is served thread-per-core (`tessera_server::serve`); background workers run on the
-//! main runtime.
+//! HTTP runs on tokio's work-stealing runtime: see "Performance" in docs/ARCHITECTURE.md for
+//! why not thread-per-core.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_core::ports::{OsRng, SystemClock};
-use tessera_server::serve::serve_per_core;
 use tessera_server::{router, workers, AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -60,40 +60,17 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let tasks = workers::spawn(state.clone(), audit_rx, shutdown.clone());
 
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 64);
-    let stop_serving = CancellationToken::new();
-    let servers = serve_per_core(
-        listener,
-        router(state.clone()),
-        threads,
-        stop_serving.clone(),
-    )
-    .context("cannot start the HTTP threads")?;
     println!("tessera listening on http://{bound}");
-    tracing::info!(%bound, threads, backend = state.storage.backend_name(), "serving");
-
-    stop_signal().await;
-    stop_serving.cancel();
-    let joined = tokio::task::spawn_blocking(move || {
-        servers
-            .into_iter()
-            .map(|t| {
-                t.join()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("an HTTP thread panicked")))
-            })
-            .collect::<Vec<_>>()
-    })
-    .await?;
+    tracing::info!(%bound, backend = state.storage.backend_name(), "serving");
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .context("the server stopped with an error")?;
     // Workers stop last, so the audit flusher writes what the last requests queued.
     shutdown.cancel();
     for task in tasks {
         let _ = task.await;
-    }
-    for result in joined {
-        result.context("an HTTP thread failed")?;
     }
     Ok(())
 }

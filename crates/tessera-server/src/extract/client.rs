@@ -1,6 +1,7 @@
 //! Client authentication at the OAuth endpoints: `client_secret_basic` or
 //! `client_secret_post` (RFC 6749 §2.3.1), rate-limited on failure (SPEC §11).
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, Request};
@@ -14,7 +15,6 @@ use tessera_core::id::Secret;
 
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
-use crate::serve::PeerAddr;
 use crate::state::AppState;
 
 /// An OAuth request from an authenticated integration, with its remaining parameters.
@@ -57,8 +57,8 @@ impl FromRequest<AppState> for AuthenticatedClient {
             .map(|v| v.to_str().map(str::to_owned));
         let peer = req
             .extensions()
-            .get::<ConnectInfo<PeerAddr>>()
-            .map(|ConnectInfo(PeerAddr(addr))| addr.ip());
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
         let mut form = OAuthForm::from_request(req, state).await?;
         let form_id = form.take("client_id");
         let form_secret = form.take("client_secret");
