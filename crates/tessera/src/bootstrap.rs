@@ -7,7 +7,7 @@ use tessera_core::id::{ClientId, Secret, TenantId, UserId};
 use tessera_core::model::{
     ClientSecretRecord, Integration, Role, Tenant, Tier, User, DEFAULT_TOKEN_TTL_SECONDS,
 };
-use tessera_core::ports::{Clock, Rng, Storage};
+use tessera_core::ports::{Change, Clock, Rng, Storage, StoreError};
 use tessera_core::scope::{Scope, ScopeSet};
 
 /// What the first start made, for the banner.
@@ -55,13 +55,23 @@ pub async fn first_start(
         None => (Secret::new(random_token(rng, 18)), true),
     };
 
+    // With the client id given, the tenant id is derived from it: instances that start together
+    // on one empty database race to create the same tenant, and the losers stand down.
+    let tenant_id = match env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID") {
+        Some(_) => TenantId::from_uuid(derived_uuid(client_id)),
+        None => TenantId::random(),
+    };
     let tenant = Tenant {
-        id: TenantId::random(),
+        id: tenant_id,
         display_name: "Default".into(),
         tier: Tier::Enterprise,
         created_at: now,
     };
-    storage.create_tenant(&tenant).await?;
+    match storage.create_tenant(&tenant).await {
+        Ok(()) => {}
+        Err(StoreError::Conflict(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    }
     let password_hash = hash_password(password.expose())
         .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?;
     storage
@@ -88,6 +98,8 @@ pub async fn first_start(
     };
     let record = ClientSecretRecord::for_secret(client_id, &secret, now);
     storage.create_integration(&integration, &record).await?;
+    // Instances that lost the race have loaded their snapshots already: tell them.
+    storage.publish(now, &Change::Client(client_id)).await?;
     Ok(Some(Bootstrapped {
         client_id,
         email,
@@ -120,4 +132,13 @@ pub fn banner(b: &Bootstrapped, issuer: &str) -> String {
         None => out.push_str("  (secrets taken from TESSERA_BOOTSTRAP_*; not printed)\n\n"),
     }
     out
+}
+
+/// A UUID (v4 layout) derived from the admin client id, so every instance derives the same one.
+fn derived_uuid(client_id: ClientId) -> uuid::Uuid {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(format!("tessera bootstrap tenant {client_id}").as_bytes());
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
 }

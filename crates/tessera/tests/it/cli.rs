@@ -305,3 +305,42 @@ async fn a_killed_server_loses_no_committed_change() {
     let secret = created["client_secret"].as_str().unwrap();
     assert_eq!(token(&again.url, id, secret, None).await.status(), 200);
 }
+
+#[tokio::test]
+async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
+    let (_guard, dir) = data_dir();
+    let mut server = serve(&dir, &[], true);
+    let token = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let jti = tessera_core::token::DecodedJws::decode(&token)
+        .unwrap()
+        .payload["jti"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.child.wait().unwrap();
+    assert!(exit.success(), "a graceful stop exits 0, got {exit:?}");
+
+    let again = serve(&dir, &[], true);
+    let admin = access_token(&again.url, BOOT_ID, BOOT_SECRET).await;
+    let audit: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/audit?page_size=100", again.url))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let entries = audit["entries"].as_array().unwrap();
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["action"] == "token.issued" && e["target"] == jti.as_str()),
+        "the token issued just before the stop is in the audit log"
+    );
+}

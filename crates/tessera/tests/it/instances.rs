@@ -133,3 +133,64 @@ async fn two_instances_on_postgres_act_as_one_service() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn instances_started_together_on_an_empty_database_bootstrap_once() {
+    let url = match tessera_store::testing::postgres_url() {
+        Ok(url) => url,
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run this test: {why}"
+            );
+            eprintln!("skipped: {why}");
+            return;
+        }
+    };
+    let shared = [
+        "--database",
+        url.as_str(),
+        "--issuer",
+        "https://tokens.example.test",
+    ];
+    let dirs: Vec<_> = (0..3).map(|_| data_dir()).collect();
+    let starts: Vec<_> = dirs
+        .iter()
+        .map(|(_, dir)| {
+            let dir = dir.clone();
+            let args: Vec<String> = shared.iter().map(|s| s.to_string()).collect();
+            std::thread::spawn(move || {
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                serve(&dir, &args, true)
+            })
+        })
+        .collect();
+    let servers: Vec<_> = starts
+        .into_iter()
+        .map(|t| t.join().expect("every instance starts"))
+        .collect();
+    for server in &servers {
+        within_a_second("the admin integration", || async {
+            token(&server.url, BOOT_ID, BOOT_SECRET, None)
+                .await
+                .status()
+                == 200
+        })
+        .await;
+    }
+    let admin = access_token(&servers[0].url, BOOT_ID, BOOT_SECRET).await;
+    let listed: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/integrations", servers[0].url))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["integrations"].as_array().unwrap().len(),
+        1,
+        "one admin integration"
+    );
+}
