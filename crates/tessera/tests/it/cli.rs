@@ -2,7 +2,10 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::{access_token, data_dir, serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY};
+use crate::{
+    access_token, data_dir, get_json, post_json, serve, tessera, token, BOOT_ID, BOOT_SECRET,
+    MASTER_KEY,
+};
 
 #[tokio::test]
 async fn first_start_prints_a_working_curl_line_once() {
@@ -288,16 +291,12 @@ async fn a_killed_server_loses_no_committed_change() {
     let (_guard, dir) = data_dir();
     let mut server = serve(&dir, &[], true);
     let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/integrations", server.url))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"display_name": "survivor"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "survivor"}),
+    )
+    .await;
     server.child.kill().unwrap(); // SIGKILL
     server.child.wait().unwrap();
     let again = serve(&dir, &[], true);
@@ -327,15 +326,7 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
 
     let again = serve(&dir, &[], true);
     let admin = access_token(&again.url, BOOT_ID, BOOT_SECRET).await;
-    let audit: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/audit?page_size=100", again.url))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let audit = get_json(format!("{}/v1/audit?page_size=100", again.url), &admin).await;
     let entries = audit["entries"].as_array().unwrap();
     assert!(
         entries

@@ -3,7 +3,10 @@
 
 use std::time::{Duration, Instant};
 
-use crate::{access_token, data_dir, serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY};
+use crate::{
+    access_token, data_dir, get_json, post_json, postgres_or_skip, serve, tessera, token, BOOT_ID,
+    BOOT_SECRET, MASTER_KEY,
+};
 
 async fn introspect(url: &str, token: &str) -> serde_json::Value {
     reqwest::Client::new()
@@ -36,16 +39,8 @@ where
 
 #[tokio::test]
 async fn two_instances_on_postgres_act_as_one_service() {
-    let url = match tessera_store::testing::postgres_url() {
-        Ok(url) => url,
-        Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run this test: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(url) = postgres_or_skip() else {
+        return;
     };
     let (_g1, dir_a) = data_dir();
     let (_g2, dir_b) = data_dir();
@@ -80,16 +75,12 @@ async fn two_instances_on_postgres_act_as_one_service() {
 
     // A secret regenerated on A stops working on B within a second.
     let admin = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
-    let created: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/integrations", a.url))
-        .bearer_auth(&admin)
-        .json(&serde_json::json!({"display_name": "shared"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let created = post_json(
+        format!("{}/v1/integrations", a.url),
+        &admin,
+        serde_json::json!({"display_name": "shared"}),
+    )
+    .await;
     let id = created["client_id"].as_str().unwrap().to_owned();
     let old = created["client_secret"].as_str().unwrap().to_owned();
     within_a_second("a new integration", || async {
@@ -136,16 +127,8 @@ async fn two_instances_on_postgres_act_as_one_service() {
 
 #[tokio::test]
 async fn instances_started_together_on_an_empty_database_bootstrap_once() {
-    let url = match tessera_store::testing::postgres_url() {
-        Ok(url) => url,
-        Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run this test: {why}"
-            );
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let Some(url) = postgres_or_skip() else {
+        return;
     };
     let shared = [
         "--database",
@@ -179,15 +162,7 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
         .await;
     }
     let admin = access_token(&servers[0].url, BOOT_ID, BOOT_SECRET).await;
-    let listed: serde_json::Value = reqwest::Client::new()
-        .get(format!("{}/v1/integrations", servers[0].url))
-        .bearer_auth(admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed = get_json(format!("{}/v1/integrations", servers[0].url), &admin).await;
     assert_eq!(
         listed["integrations"].as_array().unwrap().len(),
         1,

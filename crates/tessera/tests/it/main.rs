@@ -124,3 +124,46 @@ pub async fn access_token(url: &str, id: &str, secret: &str) -> String {
         .expect("access_token")
         .to_owned()
 }
+
+/// A fresh PostgreSQL database, or `None` (with a notice) where the server binaries are missing.
+/// CI installs them, so there a missing cluster fails the test instead.
+pub fn postgres_or_skip() -> Option<String> {
+    match tessera_store::testing::postgres_url() {
+        Ok(url) => Some(url),
+        Err(why) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run this test: {why}"
+            );
+            eprintln!("skipped: {why}");
+            None
+        }
+    }
+}
+
+/// `GET` with a bearer token, answered with JSON.
+pub async fn get_json(url: String, token: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// `POST` of a JSON body with a bearer token, answered with JSON.
+pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
