@@ -28,6 +28,15 @@ async fn health_readiness_and_metrics_answer() {
         .await
         .header("x-request-id")
         .is_empty());
+    let traced = Request::get("/healthz")
+        .header("x-request-id", "trace-me-42")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        h.send(traced).await.header("x-request-id"),
+        "trace-me-42",
+        "a caller's request id is kept"
+    );
 }
 
 #[tokio::test]
