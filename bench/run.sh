@@ -29,6 +29,11 @@ export TESSERA_LOG=warn
 ID=$TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID
 SECRET=$TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p" <<<"$2"; }
+# CPU time the hypervisor took from this VM (the 8th field of /proc/stat's cpu line), and all
+# CPU time: on a shared host, stolen time shows up as latency spikes in the load runs.
+steal() { awk '/^cpu /{print $9}' /proc/stat; }
+total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
+steal0=$(steal); total0=$(total)
 
 start_tessera() { # alg -> sets PID, URL
   local dir=$OUT/data-$1
@@ -95,6 +100,6 @@ fi
   echo "|---|---|---|---|"
   echo "$introspection"
   echo
-  echo "Idle RSS after start: $((idle_rss / 1024)) MB."
+  echo "Idle RSS after start: $((idle_rss / 1024)) MB. CPU time taken by the hypervisor (steal) during the run: $(awk -v s=$(( $(steal) - steal0 )) -v t=$(( $(total) - total0 )) 'BEGIN { printf "%.1f%%", 100 * s / t }')."
 } >>bench/RESULTS.md
 echo "appended to bench/RESULTS.md"
