@@ -102,9 +102,6 @@ impl ScopeSet {
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
-    pub fn intersection(self, other: ScopeSet) -> ScopeSet {
-        ScopeSet(self.0 & other.0)
-    }
     pub fn difference(self, other: ScopeSet) -> ScopeSet {
         ScopeSet(self.0 & !other.0)
     }

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tessera_core::client_auth::ClientDirectory;
 use tessera_core::crypto::MasterKey;
 use tessera_core::id::ClientId;
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
@@ -163,7 +162,7 @@ impl AppState {
         let client_known = claims
             .client_id
             .parse::<ClientId>()
-            .is_ok_and(|id| self.clients.client(&id).is_some());
+            .is_ok_and(|id| self.clients.contains(&id));
         if !client_known {
             return Err("the token's integration no longer exists".into());
         }

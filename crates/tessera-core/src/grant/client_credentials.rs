@@ -52,7 +52,7 @@ mod tests {
 
     fn check(scope: Option<&str>, expect: Result<&str, OAuthErrorCode>) {
         let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap();
-        let ring = KeyRing::new(vec![(key, None)]).unwrap();
+        let ring = KeyRing::new(vec![key]).unwrap();
         // "At 2026-01-01T00:00:00Z".
         let ctx = IssueContext {
             issuer: "http://127.0.0.1:8080",

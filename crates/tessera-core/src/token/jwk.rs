@@ -187,7 +187,7 @@ mod tests {
     fn tokens_verify_against_the_published_jwks_for_every_algorithm() {
         for alg in SigningAlg::ALL {
             let (key, _) = SigningKey::generate(alg, &OsRng).unwrap();
-            let ring = KeyRing::new(vec![(key, None)]).unwrap();
+            let ring = KeyRing::new(vec![key]).unwrap();
             let claims = serde_json::from_value(serde_json::json!({
                 "iss": "i", "sub": "s", "aud": "a", "exp": 2, "iat": 1, "nbf": 1, "jti": "j",
                 "client_id": "c", "scope": "", "tenant_id": "t", "tier": "FREE", "name": "n"

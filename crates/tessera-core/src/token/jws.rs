@@ -156,7 +156,7 @@ mod tests {
 
     fn ring(alg: SigningAlg) -> KeyRing {
         let (key, _) = SigningKey::generate(alg, &OsRng).unwrap();
-        KeyRing::new(vec![(key, None)]).unwrap()
+        KeyRing::new(vec![key]).unwrap()
     }
 
     #[test]

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
-use crate::model::UnixMillis;
 use crate::ports::Rng;
 
 /// The algorithms Tessera signs access tokens with (SPEC §3.1).
@@ -215,9 +214,10 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// `keys` newest first; the first one signs. `verify_until` of each is when it leaves.
-    pub fn new(keys: Vec<(SigningKey, Option<UnixMillis>)>) -> Option<KeyRing> {
-        let mut keys = keys.into_iter().map(|(k, _)| Arc::new(k));
+    /// `keys` newest first; the first one signs, all of them verify. Which keys are still live
+    /// is the store's to decide (`SigningKeyStore::live_signing_keys`).
+    pub fn new(keys: Vec<SigningKey>) -> Option<KeyRing> {
+        let mut keys = keys.into_iter().map(Arc::new);
         let current = keys.next()?;
         let mut by_kid = HashMap::new();
         by_kid.insert(current.kid.clone(), current.clone());
@@ -244,8 +244,5 @@ impl KeyRing {
     /// The JWKS document (RFC 7517), rendered once.
     pub fn jwks_json(&self) -> &str {
         &self.jwks
-    }
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.by_kid.keys().map(String::as_str)
     }
 }

@@ -45,12 +45,9 @@ impl OAuthForm {
                     "the `{name}` parameter is repeated; send each parameter once (RFC 6749 §3.2)"
                 )));
             }
-            if !value.is_empty() {
-                params.insert(name, value);
-            } else {
-                params.insert(name, String::new());
-            }
+            params.insert(name, value);
         }
+        // A repeat is refused even when one of the two is empty, so empties are dropped last.
         params.retain(|_, v| !v.is_empty());
         Ok(OAuthForm(params))
     }

@@ -42,7 +42,7 @@ pub async fn load_key_ring(
                 cause: e.to_string(),
             }
         })?;
-        keys.push((key, s.verify_until));
+        keys.push(key);
     }
     KeyRing::new(keys).ok_or(KeySetupError::Empty)
 }

@@ -238,6 +238,21 @@ async fn regenerating_a_secret_stops_the_old_one_at_once_or_after_the_grace_peri
         )
         .await;
     assert_eq!(too_long.body["field"], "grace_seconds");
+    let garbled = h
+        .send(
+            axum::http::Request::post(format!("/v1/integrations/{id}/secret"))
+                .header("authorization", format!("Bearer {admin}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from("{\"grace_seconds\": "))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(garbled.status, StatusCode::BAD_REQUEST, "{}", garbled.text);
+    assert_eq!(
+        h.token(&id, &third, None).await.status,
+        StatusCode::OK,
+        "nothing changed"
+    );
     let unknown = h
         .api(
             Method::POST,
@@ -344,6 +359,17 @@ async fn users_are_managed_without_ever_showing_a_password() {
         )
         .await;
     assert_eq!(patched.body["role"], "member");
+    for (bad, field) in [
+        (json!({"password": "short"}), "password"),
+        (json!({"role": "owner"}), "role"),
+        (json!({"display_name": " "}), "display_name"),
+    ] {
+        let reply = h
+            .api(Method::PATCH, &format!("/v1/users/{id}"), &admin, Some(bad))
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(reply.body["field"], field, "{}", reply.text);
+    }
     assert_eq!(
         h.api(Method::GET, &format!("/v1/users/{id}"), &admin, None)
             .await
