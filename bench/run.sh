@@ -57,7 +57,7 @@ for alg in RS256 ES256 EdDSA; do
   [ -z "$idle_rss" ] && idle_rss=$rss
   sign=$("$BIN/tessera-bench" sign --database "sqlite://$OUT/data-$alg/tessera.db" --threads "$THREADS" --seconds 5)
   sign_ops=$(field ops "$sign")
-  peak=$(CLIENT_ID=$ID CLIENT_SECRET=$SECRET wrk -t1 -c16 -d"${SECS}s" -s "$PEERS/wrk-client-credentials.lua" "$URL/oauth2/token" | grep RESULT)
+  peak=$(CLIENT_ID=$ID CLIENT_SECRET=$SECRET wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-client-credentials.lua "$URL/oauth2/token" | grep RESULT)
   rps=$(field rps "$peak")
   half=$(( ${rps%.*} / 2 ))
   load=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate "$half" --connections 16 --basic "$ID:$SECRET" --seconds "$SECS")
@@ -79,7 +79,7 @@ if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
     PORT=3999 ALG=$alg "$PEERS/oidc-provider/run.sh" >"$OUT/peer-$alg.log" 2>&1 &
     PPID_=$!
     for _ in $(seq 600); do curl -s -o /dev/null http://127.0.0.1:3999/jwks && break; sleep 0.2; done
-    peak=$(wrk -t1 -c16 -d"${SECS}s" -s "$PEERS/wrk-client-credentials.lua" http://127.0.0.1:3999/token | grep RESULT)
+    peak=$(wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-client-credentials.lua http://127.0.0.1:3999/token | grep RESULT)
     peer_rows+=("| oidc-provider 9.13.3 | $alg | $(field rps "$peak") | $(field p50_ms "$peak") | $(field p99_ms "$peak") | | | | | |")
     echo "${peer_rows[-1]}"
     kill "$PPID_" 2>/dev/null; pkill -f "node server.mjs" 2>/dev/null || true; wait "$PPID_" 2>/dev/null || true
@@ -90,7 +90,7 @@ fi
   echo
   echo "## $(date -u +%Y-%m-%d) — $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo
-  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with the peers' script. Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
+  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with `bench/wrk-client-credentials.lua` (the peers' script without its per-response Lua callback). Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
   echo
   echo "| server | alg | tokens/s | p50 ms | p99 ms | raw signs/s | issuance / raw | half-peak rate | p50 ms | p99 ms |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
