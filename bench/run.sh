@@ -90,7 +90,7 @@ fi
   echo
   echo "## $(date -u +%Y-%m-%d) — $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo
-  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with `bench/wrk-client-credentials.lua` (the peers' script without its per-response Lua callback). Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
+  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with \`bench/wrk-client-credentials.lua\` (the peers' script without its per-response Lua callback). Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
   echo
   echo "| server | alg | tokens/s | p50 ms | p99 ms | raw signs/s | issuance / raw | half-peak rate | p50 ms | p99 ms |"
   echo "|---|---|---|---|---|---|---|---|---|---|"
