@@ -90,6 +90,19 @@ uuid_id!(
     UserId, "user id", ""
 );
 
+uuid_id!(
+    /// An asset: `assets/<uuid>` on the wire (its `identity`).
+    AssetId, "asset id", "assets/"
+);
+uuid_id!(
+    /// An event of an asset; on the wire its identity is `assets/<asset>/events/<uuid>`.
+    EventId, "event id", ""
+);
+uuid_id!(
+    /// An access policy: `access_policies/<uuid>` on the wire.
+    AccessPolicyId, "access policy id", "access_policies/"
+);
+
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Deserialize)]
 #[serde(transparent)]

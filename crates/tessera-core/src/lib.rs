@@ -12,6 +12,7 @@ pub mod grant;
 pub mod id;
 pub mod model;
 pub mod page;
+pub mod policy;
 pub mod ports;
 pub mod scope;
 pub mod token;

@@ -1,9 +1,14 @@
 //! The domain model: plain data and the invariants that make it valid.
 
+mod asset;
 mod integration;
 mod tenant;
 mod user;
 
+pub use asset::{
+    asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent, AttributeFilter,
+    Attributes, ASSET_TYPE_ATTRIBUTE,
+};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
     IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,
