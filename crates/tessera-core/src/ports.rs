@@ -6,9 +6,10 @@
 
 use async_trait::async_trait;
 
-use crate::id::{ClientId, TenantId, UserId};
-use crate::model::{ClientSecretRecord, Integration, Tenant, UnixMillis, User};
+use crate::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
+use crate::model::{Asset, AssetEvent, ClientSecretRecord, Integration, Tenant, UnixMillis, User};
 use crate::page::{Page, PageRequest};
+use crate::policy::AccessPolicy;
 
 /// The current time. The core never reads the system clock itself.
 pub trait Clock: Send + Sync {
@@ -164,6 +165,8 @@ pub enum Change {
     SigningKeys,
     /// A tenant changed.
     Tenant(TenantId),
+    /// A tenant's access policies changed.
+    AccessPolicies(TenantId),
 }
 
 /// A change with its position in the feed.
@@ -218,6 +221,51 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// Assets and their events (SPEC §5). Lists run in `seq` order, so a page token (the last `seq`
+/// seen) neither skips nor repeats an asset while others write.
+#[async_trait]
+pub trait AssetStore: Send + Sync {
+    /// Stores a new asset and returns it with its `seq`.
+    async fn create_asset(&self, asset: &Asset) -> StoreResult<Asset>;
+    async fn get_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<Asset>;
+    /// Assets after `page.after` whose type is one of `types` (`None`: any type).
+    async fn list_assets(
+        &self,
+        tenant: TenantId,
+        types: Option<&[String]>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Asset>>;
+    /// Writes `asset` if it has not changed since `expected_updated_at`; `Conflict` otherwise,
+    /// so two concurrent patches cannot silently undo each other.
+    async fn update_asset(&self, asset: &Asset, expected_updated_at: UnixMillis) -> StoreResult<()>;
+    /// Deletes the asset and its events.
+    async fn delete_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<()>;
+    /// Appends an event (the asset must exist in the tenant) and returns it with its `seq`.
+    async fn append_event(&self, event: &AssetEvent) -> StoreResult<AssetEvent>;
+    async fn list_events(
+        &self,
+        tenant: TenantId,
+        asset: AssetId,
+        page: PageRequest,
+    ) -> StoreResult<Page<AssetEvent>>;
+}
+
+#[async_trait]
+pub trait AccessPolicyStore: Send + Sync {
+    /// Stores a new policy and returns it with its `seq`.
+    async fn create_policy(&self, policy: &AccessPolicy) -> StoreResult<AccessPolicy>;
+    async fn get_policy(&self, tenant: TenantId, id: AccessPolicyId) -> StoreResult<AccessPolicy>;
+    async fn list_policies(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<AccessPolicy>>;
+    async fn update_policy(&self, policy: &AccessPolicy) -> StoreResult<()>;
+    async fn delete_policy(&self, tenant: TenantId, id: AccessPolicyId) -> StoreResult<()>;
+    /// Every policy of the tenant, for evaluation.
+    async fn tenant_policies(&self, tenant: TenantId) -> StoreResult<Vec<AccessPolicy>>;
+}
+
 /// Everything the server needs from storage, in one object.
 #[async_trait]
 pub trait Storage:
@@ -228,6 +276,8 @@ pub trait Storage:
     + RevocationStore
     + ChangeFeed
     + AuditStore
+    + AssetStore
+    + AccessPolicyStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

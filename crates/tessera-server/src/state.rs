@@ -4,13 +4,14 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tessera_core::crypto::MasterKey;
-use tessera_core::id::ClientId;
+use tessera_core::id::{ClientId, TenantId};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
 use tessera_core::token::{AccessTokenClaims, KeyRing, SigningAlg};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
-use crate::hot::{keys, AuthLimiter, ClientSnapshot, RevocationSet, VerifiedTokens};
+use crate::hot::policies::TenantPolicies;
+use crate::hot::{keys, AuthLimiter, ClientSnapshot, PolicyCache, RevocationSet, VerifiedTokens};
 use crate::metrics::Metrics;
 
 /// The server's settings (the binary turns flags, environment and file into this).
@@ -41,6 +42,7 @@ pub struct Inner {
     pub keys: ArcSwap<KeyRing>,
     pub revoked: RevocationSet,
     pub verified: VerifiedTokens,
+    pub policies: PolicyCache,
     pub auth_limiter: AuthLimiter,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
@@ -80,6 +82,7 @@ impl AppState {
             clients: ClientSnapshot::default(),
             keys: ArcSwap::from_pointee(ring),
             revoked: RevocationSet::default(),
+            policies: PolicyCache::default(),
             auth_limiter: AuthLimiter::default(),
             metrics: Metrics::default(),
             audit,
@@ -96,6 +99,7 @@ impl AppState {
         self.clients.replace_all(tenants, clients);
         self.revoked
             .replace_all(self.storage.live_revocations(now / 1000).await?);
+        self.policies.clear();
         Ok(())
     }
 
@@ -133,8 +137,19 @@ impl AppState {
                 let tenant = self.storage.get_tenant(*id).await?;
                 self.clients.upsert_tenant(tenant);
             }
+            Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
         }
         Ok(())
+    }
+
+    /// A tenant's policies: from memory, or loaded once and kept until they change.
+    pub async fn tenant_policies(&self, tenant: TenantId) -> Result<Arc<TenantPolicies>, StoreError> {
+        if let Some(found) = self.policies.get(&tenant) {
+            return Ok(found);
+        }
+        let generation = self.policies.generation();
+        let loaded = self.storage.tenant_policies(tenant).await?;
+        Ok(self.policies.insert(tenant, loaded, generation))
     }
 
     /// Checks an access token: signature (once, then cached), `typ`, issuer, validity window,

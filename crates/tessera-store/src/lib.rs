@@ -11,6 +11,8 @@
 mod rows;
 #[macro_use]
 mod shared;
+#[macro_use]
+mod resources;
 pub mod postgres;
 pub mod sqlite;
 

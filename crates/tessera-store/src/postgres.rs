@@ -34,3 +34,4 @@ impl PgStore {
 }
 
 impl_storage!(PgStore, "postgres");
+impl_resources!(PgStore, sqlx::Postgres);

@@ -3,8 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use tessera_core::id::{ClientId, TenantId, UserId};
-use tessera_core::model::{ClientSecretRecord, Integration, Role, Tenant, Tier, User};
+use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
+use tessera_core::model::{
+    Asset, AssetEvent, ClientSecretRecord, Integration, Role, Tenant, Tier, User,
+};
+use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
     AuditEntry, AuditRecord, Change, ChangeRecord, RevokedToken, StoreError, StoredSigningKey,
 };
@@ -171,6 +174,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::TokenRevoked(t) => ("revoke", t.jti.clone(), Some(t.expires_at)),
         Change::SigningKeys => ("keys", String::new(), None),
         Change::Tenant(id) => ("tenant", id.to_string(), None),
+        Change::AccessPolicies(id) => ("policies", id.to_string(), None),
     }
 }
 
@@ -189,6 +193,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             }),
             "keys" => Change::SigningKeys,
             "tenant" => Change::Tenant(r.subject.parse().map_err(|_| corrupt("change subject"))?),
+            "policies" => Change::AccessPolicies(
+                r.subject.parse().map_err(|_| corrupt("change subject"))?,
+            ),
             _ => return Err(corrupt("change kind")),
         };
         Ok(ChangeRecord {
@@ -229,6 +236,86 @@ impl TryFrom<AuditRow> for AuditEntry {
 
 /// Converts a page of rows fetched with `LIMIT size + 1`: the extra row says there is a next
 /// page, which starts after the last row kept.
+#[derive(sqlx::FromRow)]
+pub(crate) struct AssetRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub attributes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<AssetRow> for Asset {
+    type Error = StoreError;
+    fn try_from(r: AssetRow) -> Result<Self, StoreError> {
+        Ok(Asset {
+            id: AssetId::from_uuid(r.id.parse().map_err(|_| corrupt("asset id"))?),
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            seq: r.seq,
+            attributes: serde_json::from_str(&r.attributes).map_err(|_| corrupt("attributes"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventRow {
+    pub seq: i64,
+    pub id: String,
+    pub asset_id: String,
+    pub tenant_id: String,
+    pub operation: String,
+    pub attributes: String,
+    pub principal: String,
+    pub at: i64,
+}
+
+impl TryFrom<EventRow> for AssetEvent {
+    type Error = StoreError;
+    fn try_from(r: EventRow) -> Result<Self, StoreError> {
+        Ok(AssetEvent {
+            id: r.id.parse().map_err(|_| corrupt("event id"))?,
+            asset_id: AssetId::from_uuid(r.asset_id.parse().map_err(|_| corrupt("asset id"))?),
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            seq: r.seq,
+            operation: r.operation,
+            attributes: serde_json::from_str(&r.attributes).map_err(|_| corrupt("attributes"))?,
+            principal: r.principal,
+            at: r.at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PolicyRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub display_name: String,
+    pub description: String,
+    pub rules: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<PolicyRow> for AccessPolicy {
+    type Error = StoreError;
+    fn try_from(r: PolicyRow) -> Result<Self, StoreError> {
+        Ok(AccessPolicy {
+            id: AccessPolicyId::from_uuid(r.id.parse().map_err(|_| corrupt("policy id"))?),
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            seq: r.seq,
+            display_name: r.display_name,
+            description: r.description,
+            rules: serde_json::from_str(&r.rules).map_err(|_| corrupt("policy rules"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
 pub(crate) fn into_page<R, T>(
     mut rows: Vec<R>,
     size: u32,

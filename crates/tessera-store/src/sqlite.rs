@@ -42,3 +42,4 @@ impl SqliteStore {
 }
 
 impl_storage!(SqliteStore, "sqlite");
+impl_resources!(SqliteStore, sqlx::Sqlite);

@@ -71,7 +71,8 @@ impl Asset {
         validate_attributes("attributes", &attributes)?;
         Ok(Asset {
             attributes,
-            updated_at: now,
+            // Strictly later than before: the store uses it to detect a concurrent change.
+            updated_at: now.max(self.updated_at + 1),
             ..self.clone()
         })
     }

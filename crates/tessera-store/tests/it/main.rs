@@ -5,6 +5,7 @@
 
 mod contract;
 mod isolation;
+mod resources;
 
 use std::future::Future;
 use std::sync::Arc;
