@@ -11,7 +11,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::DomainError;
 use crate::id::{AccessPolicyId, ClientId, TenantId};
-use crate::model::{validate_attribute_name, validate_display_name, validate_email, Attributes, UnixMillis};
+use crate::model::{
+    validate_attribute_name, validate_display_name, validate_email, Attributes, UnixMillis,
+};
 
 /// The wildcard in `asset_types` and `attributes`.
 pub const ANY: &str = "*";
@@ -212,9 +214,13 @@ impl AttributeAccess {
 /// What an actor may do with assets of one type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Access {
+    /// The attributes it may read.
     pub attributes: AttributeAccess,
     pub events: bool,
-    pub write: bool,
+    /// The attributes it may write, from permissions with `write`; `None`: it may not write.
+    /// Kept apart from `attributes` so a read-everything permission and a write-some one do not
+    /// add up to write-everything.
+    pub writable: Option<AttributeAccess>,
 }
 
 impl Access {
@@ -223,14 +229,23 @@ impl Access {
         Access {
             attributes: AttributeAccess::All,
             events: true,
-            write: true,
+            writable: Some(AttributeAccess::All),
         }
     }
 
     fn union(&mut self, other: &Access) {
         self.attributes.union(&other.attributes);
         self.events |= other.events;
-        self.write |= other.write;
+        match (&mut self.writable, &other.writable) {
+            (Some(mine), Some(theirs)) => mine.union(theirs),
+            (mine @ None, Some(theirs)) => *mine = Some(theirs.clone()),
+            (_, None) => {}
+        }
+    }
+
+    /// Whether it may write assets of this type at all (create, delete, record events).
+    pub fn can_write(&self) -> bool {
+        self.writable.is_some()
     }
 
     /// The attributes the actor may read.
@@ -245,9 +260,14 @@ impl Access {
         }
     }
 
-    /// The first attribute of `names` the actor may not touch, if any.
-    pub fn first_forbidden<'a>(&self, mut names: impl Iterator<Item = &'a String>) -> Option<&'a str> {
-        names.find(|n| !self.attributes.allows(n)).map(String::as_str)
+    /// The first attribute of `names` the actor may not write, if any.
+    pub fn first_unwritable<'a>(
+        &self,
+        mut names: impl Iterator<Item = &'a String>,
+    ) -> Option<&'a str> {
+        names
+            .find(|n| !self.writable.as_ref().is_some_and(|w| w.allows(n)))
+            .map(String::as_str)
     }
 }
 
@@ -277,14 +297,15 @@ impl ActorAccess {
                 if !permission.actors.iter().any(|a| who.is_named_by(a)) {
                     continue;
                 }
+                let attributes = if permission.attributes.iter().any(|a| a == ANY) {
+                    AttributeAccess::All
+                } else {
+                    AttributeAccess::Only(permission.attributes.iter().cloned().collect())
+                };
                 let grant = Access {
-                    attributes: if permission.attributes.iter().any(|a| a == ANY) {
-                        AttributeAccess::All
-                    } else {
-                        AttributeAccess::Only(permission.attributes.iter().cloned().collect())
-                    },
+                    writable: permission.write.then(|| attributes.clone()),
+                    attributes,
                     events: permission.event_visibility == EventVisibility::All,
-                    write: permission.write,
                 };
                 for filter in &policy.rules.filters {
                     for t in &filter.asset_types {
@@ -383,7 +404,7 @@ mod tests {
         let access = ActorAccess::compile(&[p], &client(C1));
         assert_eq!(access.visible_types(), Some(VisibleTypes::All));
         let crate_access = access.for_type("Crate").unwrap();
-        assert!(!crate_access.events && !crate_access.write);
+        assert!(!crate_access.events && !crate_access.can_write());
         let attrs: Attributes =
             serde_json::from_value(json!({"weight": "1t", "secret": "x"})).unwrap();
         assert_eq!(
@@ -394,50 +415,87 @@ mod tests {
 
     #[test]
     fn permissions_add_up_across_policies_and_types() {
-        let a = policy(json!({"filters": [{"asset_types": ["Crate", "Pallet"]}], "permissions": [
-            {"actors": [{"client_id": C1}], "attributes": ["weight"], "event_visibility": "all"}]}));
-        let b = policy(json!({"filters": [{"asset_types": ["Crate"]}], "permissions": [
-            {"actors": [{"email": "Ops@Example.com"}, {"client_id": C1}], "attributes": ["colour"], "write": true}]}));
+        let a = policy(
+            json!({"filters": [{"asset_types": ["Crate", "Pallet"]}], "permissions": [
+            {"actors": [{"client_id": C1}], "attributes": ["weight"], "event_visibility": "all"}]}),
+        );
+        let b = policy(
+            json!({"filters": [{"asset_types": ["Crate"]}], "permissions": [
+            {"actors": [{"email": "Ops@Example.com"}, {"client_id": C1}], "attributes": ["colour"], "write": true}]}),
+        );
         let access = ActorAccess::compile(&[a.clone(), b.clone()], &client(C1));
         assert_eq!(
             access.visible_types(),
             Some(VisibleTypes::Only(vec!["Crate".into(), "Pallet".into()]))
         );
         let c = access.for_type("Crate").unwrap();
-        assert!(c.events && c.write);
+        assert!(c.events && c.can_write());
         assert!(c.attributes.allows("weight") && c.attributes.allows("colour"));
+        // Writing is limited to what the write permission lists, not all it may read.
+        assert_eq!(
+            c.first_unwritable(["colour".to_string(), "weight".to_string()].iter()),
+            Some("weight")
+        );
         let p = access.for_type("Pallet").unwrap();
-        assert!(p.events && !p.write && !p.attributes.allows("colour"));
+        assert!(p.events && !p.can_write() && !p.attributes.allows("colour"));
         assert_eq!(access.for_type("Truck"), None);
 
         let user = ActorAccess::compile(&[a, b], &Principal::User("ops@example.com".into()));
-        assert_eq!(user.visible_types(), Some(VisibleTypes::Only(vec!["Crate".into()])));
+        assert_eq!(
+            user.visible_types(),
+            Some(VisibleTypes::Only(vec!["Crate".into()]))
+        );
     }
 
     #[test]
     fn wildcard_and_named_types_merge() {
         let any = policy(json!({"filters": [{"asset_types": ["*"]}], "permissions": [
             {"actors": [{"client_id": C1}], "attributes": ["a"]}]}));
-        let named = policy(json!({"filters": [{"asset_types": ["Crate"]}], "permissions": [
-            {"actors": [{"client_id": C1}], "attributes": ["b"], "write": true}]}));
+        let named = policy(
+            json!({"filters": [{"asset_types": ["Crate"]}], "permissions": [
+            {"actors": [{"client_id": C1}], "attributes": ["b"], "write": true}]}),
+        );
         let access = ActorAccess::compile(&[any, named], &client(C1));
         let c = access.for_type("Crate").unwrap();
-        assert!(c.attributes.allows("a") && c.attributes.allows("b") && c.write);
+        assert!(c.attributes.allows("a") && c.attributes.allows("b") && c.can_write());
         let other = access.for_type("Truck").unwrap();
-        assert!(other.attributes.allows("a") && !other.attributes.allows("b") && !other.write);
-        assert_eq!(c.first_forbidden(["a".to_string(), "z".to_string()].iter()), Some("z"));
+        assert!(
+            other.attributes.allows("a") && !other.attributes.allows("b") && !other.can_write()
+        );
+        assert_eq!(
+            c.first_unwritable(["b".to_string(), "a".to_string()].iter()),
+            Some("a")
+        );
     }
 
     #[test]
     fn bad_rules_name_the_field() {
         let cases = [
             (json!({"filters": [], "permissions": []}), "filters"),
-            (json!({"filters": [{"asset_types": []}], "permissions": []}), "filters"),
-            (json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [], "attributes": ["*"]}]}), "permissions"),
-            (json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": "nope"}], "attributes": ["*"]}]}), "actors"),
-            (json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": C1, "email": "a@b.c"}], "attributes": ["*"]}]}), "actors"),
-            (json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"email": "not-mail"}], "attributes": ["*"]}]}), "actors"),
-            (json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": C1}], "attributes": []}]}), "permissions"),
+            (
+                json!({"filters": [{"asset_types": []}], "permissions": []}),
+                "filters",
+            ),
+            (
+                json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [], "attributes": ["*"]}]}),
+                "permissions",
+            ),
+            (
+                json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": "nope"}], "attributes": ["*"]}]}),
+                "actors",
+            ),
+            (
+                json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": C1, "email": "a@b.c"}], "attributes": ["*"]}]}),
+                "actors",
+            ),
+            (
+                json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"email": "not-mail"}], "attributes": ["*"]}]}),
+                "actors",
+            ),
+            (
+                json!({"filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": C1}], "attributes": []}]}),
+                "permissions",
+            ),
         ];
         for (rules, field) in cases {
             let rules: PolicyRules = serde_json::from_value(rules.clone()).unwrap();

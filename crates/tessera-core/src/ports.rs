@@ -237,7 +237,8 @@ pub trait AssetStore: Send + Sync {
     ) -> StoreResult<Page<Asset>>;
     /// Writes `asset` if it has not changed since `expected_updated_at`; `Conflict` otherwise,
     /// so two concurrent patches cannot silently undo each other.
-    async fn update_asset(&self, asset: &Asset, expected_updated_at: UnixMillis) -> StoreResult<()>;
+    async fn update_asset(&self, asset: &Asset, expected_updated_at: UnixMillis)
+        -> StoreResult<()>;
     /// Deletes the asset and its events.
     async fn delete_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<()>;
     /// Appends an event (the asset must exist in the tenant) and returns it with its `seq`.

@@ -22,6 +22,9 @@ pub enum ApiError {
     /// RFC 6750 §3.1: the token lacks a scope.
     #[error("insufficient_scope: {0}")]
     InsufficientScope(&'static str),
+    /// The caller is known and may see the object, but no access policy lets it do this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     /// The body is larger than the endpoint accepts.
     #[error("payload too large: {0}")]
     TooLarge(String),
@@ -119,6 +122,7 @@ impl IntoResponse for ApiError {
                     "Bearer realm=\"tessera\", error=\"insufficient_scope\", scope=\"{scope}\""
                 )),
             ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone(), None, None),
             ApiError::TooLarge(m) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",

@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
-use crate::routes::{admin, health, oauth, openapi};
+use crate::routes::{admin, health, oauth, openapi, policies, resources};
 pub use crate::state::{AppState, ServerConfig};
 
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -68,6 +68,30 @@ pub fn router(state: AppState) -> Router {
                 .delete(admin::delete_user),
         )
         .route("/v1/audit", get(admin::list_audit))
+        .route(
+            "/v1/access_policies",
+            post(policies::create_policy).get(policies::list_policies),
+        )
+        .route(
+            "/v1/access_policies/{id}",
+            get(policies::get_policy)
+                .patch(policies::patch_policy)
+                .delete(policies::delete_policy),
+        )
+        .route(
+            "/v2/assets",
+            get(resources::list_assets).post(resources::create_asset),
+        )
+        .route(
+            "/v2/assets/{id}",
+            get(resources::get_asset)
+                .patch(resources::patch_asset)
+                .delete(resources::delete_asset),
+        )
+        .route(
+            "/v2/assets/{id}/events",
+            get(resources::list_events).post(resources::append_event),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

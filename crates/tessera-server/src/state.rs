@@ -143,7 +143,10 @@ impl AppState {
     }
 
     /// A tenant's policies: from memory, or loaded once and kept until they change.
-    pub async fn tenant_policies(&self, tenant: TenantId) -> Result<Arc<TenantPolicies>, StoreError> {
+    pub async fn tenant_policies(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Arc<TenantPolicies>, StoreError> {
         if let Some(found) = self.policies.get(&tenant) {
             return Ok(found);
         }

@@ -193,9 +193,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             }),
             "keys" => Change::SigningKeys,
             "tenant" => Change::Tenant(r.subject.parse().map_err(|_| corrupt("change subject"))?),
-            "policies" => Change::AccessPolicies(
-                r.subject.parse().map_err(|_| corrupt("change subject"))?,
-            ),
+            "policies" => {
+                Change::AccessPolicies(r.subject.parse().map_err(|_| corrupt("change subject"))?)
+            }
             _ => return Err(corrupt("change kind")),
         };
         Ok(ChangeRecord {

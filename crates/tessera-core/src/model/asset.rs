@@ -135,7 +135,10 @@ impl AssetEvent {
 }
 
 /// Checks names, count, nulls and size of an attribute map, naming the first offender.
-pub fn validate_attributes(field: &'static str, attributes: &Attributes) -> Result<(), DomainError> {
+pub fn validate_attributes(
+    field: &'static str,
+    attributes: &Attributes,
+) -> Result<(), DomainError> {
     if attributes.len() > MAX_ATTRIBUTES {
         return Err(DomainError::invalid(
             field,
@@ -169,7 +172,9 @@ pub fn validate_attribute_name(field: &'static str, name: &str) -> Result<(), Do
             field,
             format!(
                 "attribute name `{}` must be 1 to {MAX_ATTRIBUTE_NAME_CHARS} printable characters",
-                name.chars().take(MAX_ATTRIBUTE_NAME_CHARS).collect::<String>()
+                name.chars()
+                    .take(MAX_ATTRIBUTE_NAME_CHARS)
+                    .collect::<String>()
             ),
         ));
     }
@@ -183,11 +188,13 @@ pub struct AttributeFilter(pub Vec<(String, String)>);
 
 impl AttributeFilter {
     pub fn matches(&self, attributes: &Attributes) -> bool {
-        self.0.iter().all(|(name, wanted)| match attributes.get(name) {
-            Some(Value::String(s)) => s == wanted,
-            Some(other) => other.to_string() == *wanted,
-            None => false,
-        })
+        self.0
+            .iter()
+            .all(|(name, wanted)| match attributes.get(name) {
+                Some(Value::String(s)) => s == wanted,
+                Some(other) => other.to_string().as_str() == wanted.as_str(),
+                None => false,
+            })
     }
 }
 
@@ -220,7 +227,8 @@ mod tests {
         assert_eq!(err.field(), Some("attributes"));
         assert!(err.to_string().contains("`x`"), "{err}");
         let long = "n".repeat(129);
-        let err = validate_attributes("event_attributes", &attrs(json!({ long: "v" }))).unwrap_err();
+        let err =
+            validate_attributes("event_attributes", &attrs(json!({ long: "v" }))).unwrap_err();
         assert_eq!(err.field(), Some("event_attributes"));
         let big = "v".repeat(MAX_ATTRIBUTES_BYTES);
         assert!(validate_attributes("attributes", &attrs(json!({ "k": big }))).is_err());
@@ -231,7 +239,10 @@ mod tests {
         let a = attrs(json!({"arc_display_type": "Crate", "n": 3, "colour": "red"}));
         assert_eq!(asset_type_of(&a), "Crate");
         assert_eq!(asset_type_of(&attrs(json!({}))), "");
-        let f = AttributeFilter(vec![("colour".into(), "red".into()), ("n".into(), "3".into())]);
+        let f = AttributeFilter(vec![
+            ("colour".into(), "red".into()),
+            ("n".into(), "3".into()),
+        ]);
         assert!(f.matches(&a));
         assert!(!AttributeFilter(vec![("colour".into(), "blue".into())]).matches(&a));
         assert!(!AttributeFilter(vec![("missing".into(), "".into())]).matches(&a));

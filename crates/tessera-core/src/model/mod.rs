@@ -6,8 +6,8 @@ mod tenant;
 mod user;
 
 pub use asset::{
-    asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent, AttributeFilter,
-    Attributes, ASSET_TYPE_ATTRIBUTE,
+    asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent,
+    AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,

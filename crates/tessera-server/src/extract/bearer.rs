@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use tessera_core::id::TenantId;
+use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::policy::{ActorAccess, Principal};
 use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::AccessTokenClaims;
 
@@ -67,5 +68,90 @@ impl FromRequestParts<AppState> for TenantAdmin {
             actor: format!("client:{}", claims.client_id),
             claims,
         })
+    }
+}
+
+/// A caller of the resource API (SPEC §5): a valid token meant for this audience, from a tenant.
+/// What it may see is decided per request by its scopes and the tenant's access policies.
+pub struct ResourceCaller {
+    pub tenant: TenantId,
+    pub scopes: ScopeSet,
+    /// Who the policies are evaluated for.
+    pub principal: Principal,
+    /// For events: `client:<id>` or `user:<id>`.
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for ResourceCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
+        if claims.aud != state.config.audience {
+            return Err(ApiError::InvalidToken(format!(
+                "the token's audience is not this API (`{}`)",
+                state.config.audience
+            )));
+        }
+        let tenant: TenantId = claims
+            .tenant_id
+            .parse()
+            .map_err(|_| ApiError::InvalidToken("the token's tenant_id is not a tenant".into()))?;
+        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        let (principal, actor) = if claims.sub == claims.client_id {
+            let id: ClientId = claims
+                .sub
+                .parse()
+                .map_err(|_| ApiError::InvalidToken("the token's sub is not a client".into()))?;
+            (Principal::Integration(id), format!("client:{id}"))
+        } else {
+            // A token for a user (issued by a delegation grant): policies name users by email.
+            let id: UserId = claims
+                .sub
+                .parse()
+                .map_err(|_| ApiError::InvalidToken("the token's sub is not a user".into()))?;
+            let user = state
+                .storage
+                .get_user(tenant, id)
+                .await
+                .map_err(|e| match e {
+                    tessera_core::ports::StoreError::NotFound => {
+                        ApiError::InvalidToken("the token's user no longer exists".into())
+                    }
+                    other => other.into(),
+                })?;
+            (Principal::User(user.email), format!("user:{id}"))
+        };
+        Ok(ResourceCaller {
+            tenant,
+            scopes,
+            principal,
+            actor,
+        })
+    }
+}
+
+impl ResourceCaller {
+    /// 403 `insufficient_scope` unless the token carries `scope`.
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(ApiError::InsufficientScope(scope.as_str()))
+        }
+    }
+
+    /// What the caller may do with the tenant's assets: everything with `admin` (which manages
+    /// the tenant and reads all of its data), otherwise what the access policies grant.
+    pub async fn access(&self, state: &AppState) -> Result<Arc<ActorAccess>, ApiError> {
+        static EVERYTHING: std::sync::LazyLock<Arc<ActorAccess>> =
+            std::sync::LazyLock::new(|| Arc::new(ActorAccess::everything()));
+        if self.scopes.contains(Scope::Admin) {
+            return Ok(EVERYTHING.clone());
+        }
+        Ok(state
+            .tenant_policies(self.tenant)
+            .await?
+            .access(&self.principal))
     }
 }

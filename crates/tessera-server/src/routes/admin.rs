@@ -23,7 +23,7 @@ use crate::wire::*;
 const MAX_GRACE_SECONDS: u32 = 30 * 86_400;
 const MIN_PASSWORD_CHARS: usize = 12;
 
-fn page(q: &PageQuery) -> Result<PageRequest, DomainError> {
+pub(crate) fn page(q: &PageQuery) -> Result<PageRequest, DomainError> {
     PageRequest::parse(q.page_size.as_deref(), q.page_token.as_deref())
 }
 
@@ -33,7 +33,7 @@ fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
         .map_err(|_| DomainError::NotFound("integration").into())
 }
 
-fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
+pub(crate) fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
     move |e| match e {
         ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound(what).into(),
         other => other,
@@ -41,7 +41,13 @@ fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
 }
 
 impl TenantAdmin {
-    fn audit(&self, state: &AppState, action: &str, target: String, detail: serde_json::Value) {
+    pub(crate) fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        target: String,
+        detail: serde_json::Value,
+    ) {
         state.audit(AuditRecord {
             tenant_id: self.tenant,
             at: state.clock.now_millis(),

@@ -4,3 +4,5 @@ pub mod admin;
 pub mod health;
 pub mod oauth;
 pub mod openapi;
+pub mod policies;
+pub mod resources;

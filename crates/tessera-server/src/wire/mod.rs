@@ -2,9 +2,11 @@
 
 mod admin;
 mod oauth;
+mod resources;
 
 pub use admin::*;
 pub use oauth::*;
+pub use resources::*;
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, seconds precision).
 pub fn rfc3339(millis: i64) -> String {

@@ -96,9 +96,11 @@ async fn tampered_and_unsigned_tokens_are_refused_everywhere() {
         (wrong_typ, "typ"),
         ("garbage".to_owned(), "compact"),
     ] {
-        let reply = h.api(Method::GET, "/v1/integrations", &bad, None).await;
-        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
-        assert!(reply.description().contains(why), "{why}: {}", reply.text);
+        for path in ["/v1/integrations", "/v1/access_policies", "/v2/assets"] {
+            let reply = h.api(Method::GET, path, &bad, None).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path} {why}");
+            assert!(reply.description().contains(why), "{why}: {}", reply.text);
+        }
         let introspected = h.introspect((&h.a.client_id, &h.a.secret), &bad).await;
         assert_eq!(introspected.body, json!({"active": false}));
     }
@@ -108,35 +110,66 @@ async fn tampered_and_unsigned_tokens_are_refused_everywhere() {
 async fn malformed_json_is_refused_and_nothing_is_stored() {
     let h = Harness::new().await;
     let admin = h.admin_token(&h.a).await;
-    let send = |body: Body, content_type: &'static str| {
-        Request::post("/v1/integrations")
-            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
-            .header(header::CONTENT_TYPE, content_type)
-            .body(body)
-            .unwrap()
-    };
-    let syntax = h
-        .send(send(Body::from("{\"display_name\": "), "application/json"))
-        .await;
-    assert_eq!(syntax.status, StatusCode::BAD_REQUEST);
-    assert!(syntax.description().contains("not valid JSON"));
-    let wrong_type = h
-        .send(send(Body::from("display_name=x"), "text/plain"))
-        .await;
-    assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST);
-    assert!(wrong_type.description().contains("application/json"));
-    let not_utf8 = h
-        .send(send(
-            Body::from(vec![b'{', 0xff, 0xfe, b'}']),
-            "application/json",
-        ))
-        .await;
-    assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
-    let huge = format!("{{\"display_name\": \"{}\"}}", "a".repeat(10 * 1024 * 1024));
-    let too_big = h.send(send(Body::from(huge), "application/json")).await;
-    assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE);
+    let asset = h
+        .api(
+            Method::POST,
+            "/v2/assets",
+            &admin,
+            Some(json!({"attributes": {"arc_display_type": "Crate"}})),
+        )
+        .await
+        .body["identity"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let events = format!("/v2/{asset}/events");
+    for path in [
+        "/v1/integrations",
+        "/v1/access_policies",
+        "/v2/assets",
+        events.as_str(),
+    ] {
+        let send = |body: Body, content_type: &'static str| {
+            Request::post(path)
+                .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+                .header(header::CONTENT_TYPE, content_type)
+                .body(body)
+                .unwrap()
+        };
+        let syntax = h
+            .send(send(Body::from("{,\"display_name\": "), "application/json"))
+            .await;
+        assert_eq!(syntax.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(syntax.description().contains("not valid JSON"), "{path}");
+        let wrong_type = h
+            .send(send(Body::from("display_name=x"), "text/plain"))
+            .await;
+        assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{path}");
+        assert!(
+            wrong_type.description().contains("application/json"),
+            "{path}"
+        );
+        let not_utf8 = h
+            .send(send(
+                Body::from(vec![b'{', 0xff, 0xfe, b'}']),
+                "application/json",
+            ))
+            .await;
+        assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST, "{path}");
+        let huge = format!("{{\"display_name\": \"{}\"}}", "a".repeat(10 * 1024 * 1024));
+        let too_big = h.send(send(Body::from(huge), "application/json")).await;
+        assert_eq!(too_big.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+    }
     let list = h.api(Method::GET, "/v1/integrations", &admin, None).await;
     assert_eq!(list.body["integrations"].as_array().unwrap().len(), 1);
+    let assets = h.api(Method::GET, "/v2/assets", &admin, None).await;
+    assert_eq!(assets.body["assets"].as_array().unwrap().len(), 1);
+    let events = h.api(Method::GET, &events, &admin, None).await;
+    assert_eq!(events.body["events"], json!([]));
+    let policies = h
+        .api(Method::GET, "/v1/access_policies", &admin, None)
+        .await;
+    assert_eq!(policies.body["access_policies"], json!([]));
     // The server is still up.
     assert_eq!(
         h.send(Request::get("/healthz").body(Body::empty()).unwrap())

@@ -9,3 +9,4 @@ mod hostile;
 mod isolation;
 mod oauth;
 mod operations;
+mod resources;

@@ -59,6 +59,11 @@ async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
         "/v1/users",
         "/v1/users/{id}",
         "/v1/audit",
+        "/v1/access_policies",
+        "/v1/access_policies/{uuid}",
+        "/v2/assets",
+        "/v2/assets/{uuid}",
+        "/v2/assets/{uuid}/events",
         "/healthz",
         "/readyz",
     ] {

@@ -7,8 +7,8 @@ use tessera_core::page::PageRequest;
 use tessera_core::ports::StoreError;
 
 use crate::contract::{integration, secret, tenant};
-use crate::resources::{asset, policy};
 use crate::on_both_backends;
+use crate::resources::{asset, policy};
 
 #[tokio::test]
 async fn another_tenant_sees_nothing_and_changes_nothing() {
@@ -114,24 +114,54 @@ async fn another_tenant_cannot_reach_assets_events_or_policies() {
         let made = store.create_asset(&asset(a, "Crate", 1)).await.unwrap();
         let p = store.create_policy(&policy(a)).await.unwrap();
 
-        assert!(matches!(store.get_asset(b, made.id).await, Err(StoreError::NotFound)));
-        assert!(store.list_assets(b, None, first).await.unwrap().items.is_empty());
-        assert!(matches!(store.delete_asset(b, made.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get_asset(b, made.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store
+            .list_assets(b, None, first)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
+        assert!(matches!(
+            store.delete_asset(b, made.id).await,
+            Err(StoreError::NotFound)
+        ));
         let mut moved = made.patched(&Default::default(), 500).unwrap();
         moved.tenant_id = b;
         assert!(matches!(
             store.update_asset(&moved, made.updated_at).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.list_events(b, made.id, first).await.unwrap().items.is_empty());
+        assert!(store
+            .list_events(b, made.id, first)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
 
-        assert!(matches!(store.get_policy(b, p.id).await, Err(StoreError::NotFound)));
-        assert!(store.list_policies(b, first).await.unwrap().items.is_empty());
+        assert!(matches!(
+            store.get_policy(b, p.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store
+            .list_policies(b, first)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
         assert!(store.tenant_policies(b).await.unwrap().is_empty());
-        assert!(matches!(store.delete_policy(b, p.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.delete_policy(b, p.id).await,
+            Err(StoreError::NotFound)
+        ));
         let mut hijacked = p.clone();
         hijacked.tenant_id = b;
-        assert!(matches!(store.update_policy(&hijacked).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.update_policy(&hijacked).await,
+            Err(StoreError::NotFound)
+        ));
 
         assert_eq!(store.get_asset(a, made.id).await.unwrap(), made);
         assert_eq!(store.get_policy(a, p.id).await.unwrap(), p);

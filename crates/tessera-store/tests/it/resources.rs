@@ -73,17 +73,39 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
             )
             .await
             .unwrap();
-        let ids: Vec<_> = first.items.iter().chain(&second.items).map(|a| a.id).collect();
-        assert_eq!(ids, vec![made[0].id, made[2].id, made[4].id, made[6].id, late.id]);
+        let ids: Vec<_> = first
+            .items
+            .iter()
+            .chain(&second.items)
+            .map(|a| a.id)
+            .collect();
+        assert_eq!(
+            ids,
+            vec![made[0].id, made[2].id, made[4].id, made[6].id, late.id]
+        );
         assert_eq!(second.next_after, None);
 
         let all = store
-            .list_assets(t, None, PageRequest { after: 0, size: 100 })
+            .list_assets(
+                t,
+                None,
+                PageRequest {
+                    after: 0,
+                    size: 100,
+                },
+            )
             .await
             .unwrap();
         assert_eq!(all.items.len(), 7);
         let none = store
-            .list_assets(t, Some(&["Truck".to_owned()]), PageRequest { after: 0, size: 100 })
+            .list_assets(
+                t,
+                Some(&["Truck".to_owned()]),
+                PageRequest {
+                    after: 0,
+                    size: 100,
+                },
+            )
             .await
             .unwrap();
         assert!(none.items.is_empty());
@@ -122,8 +144,8 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
         let a = store.create_asset(&asset(t, "Crate", 1)).await.unwrap();
         let mut seqs = Vec::new();
         for n in 0..3 {
-            let e = AssetEvent::new(&a, None, attrs(json!({"n": n})), "client:x".into(), 300)
-                .unwrap();
+            let e =
+                AssetEvent::new(&a, None, attrs(json!({"n": n})), "client:x".into(), 300).unwrap();
             seqs.push(store.append_event(&e).await.unwrap().seq);
         }
         let page = store
@@ -138,16 +160,25 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
         let other = tenant(&*store).await;
         let mut stray = AssetEvent::new(&a, None, attrs(json!({})), "client:y".into(), 1).unwrap();
         stray.tenant_id = other;
-        assert!(matches!(store.append_event(&stray).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.append_event(&stray).await,
+            Err(StoreError::NotFound)
+        ));
 
         store.delete_asset(t, a.id).await.unwrap();
-        assert!(matches!(store.get_asset(t, a.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.get_asset(t, a.id).await,
+            Err(StoreError::NotFound)
+        ));
         let orphan = store
             .list_events(t, a.id, PageRequest { after: 0, size: 10 })
             .await
             .unwrap();
         assert!(orphan.items.is_empty());
-        assert!(matches!(store.delete_asset(t, a.id).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.delete_asset(t, a.id).await,
+            Err(StoreError::NotFound)
+        ));
     })
     .await;
 }

@@ -103,6 +103,45 @@ async fn two_instances_on_postgres_act_as_one_service() {
     })
     .await;
 
+    // An access policy created, then deleted, on A governs what the integration sees on B.
+    let reader = access_token(&b.url, &id, &new).await;
+    let asset = post_json(
+        format!("{}/v2/assets", a.url),
+        &admin,
+        serde_json::json!({"attributes": {"arc_display_type": "Crate"}}),
+    )
+    .await;
+    let asset = asset["identity"].as_str().unwrap().to_owned();
+    let sees_asset = || async {
+        let listed = get_json(format!("{}/v2/assets", b.url), &reader).await;
+        listed["assets"].as_array().is_some_and(|a| a.len() == 1)
+    };
+    assert!(!sees_asset().await, "no policy yet: nothing shared");
+    let policy = post_json(
+        format!("{}/v1/access_policies", a.url),
+        &admin,
+        serde_json::json!({"display_name": "crates", "filters": [{"asset_types": ["Crate"]}],
+            "permissions": [{"actors": [{"client_id": id}], "attributes": ["*"]}]}),
+    )
+    .await;
+    within_a_second("a new access policy", sees_asset).await;
+    let policy_id = policy["identity"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let deleted = reqwest::Client::new()
+        .delete(format!("{}/v1/access_policies/{policy_id}", a.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    within_a_second("a deleted access policy", || async { !sees_asset().await }).await;
+    assert!(asset.starts_with("assets/"));
+
     // A key rotation is honoured by both: B signs with the new key and A verifies it.
     let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
         .unwrap()
