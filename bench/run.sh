@@ -5,6 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
+#   PARTS=tokens,resources    # which figures to take (default both)
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -35,22 +36,25 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-start_tessera() { # alg -> sets PID, URL
-  local dir=$OUT/data-$1
-  "$BIN/tessera" serve --data-dir "$dir" --listen 127.0.0.1:0 --signing-alg "$1" >"$OUT/serve-$1.log" 2>&1 &
+PARTS=${PARTS:-tokens,resources}
+json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
+start_tessera() { # alg [name] -> sets PID, URL
+  local dir=$OUT/data-${2:-$1}
+  "$BIN/tessera" serve --data-dir "$dir" --listen 127.0.0.1:0 --signing-alg "$1" >"$OUT/serve-${2:-$1}.log" 2>&1 &
   PID=$!
   for _ in $(seq 100); do
-    URL=$(sed -n 's/^tessera listening on //p' "$OUT/serve-$1.log")
+    URL=$(sed -n 's/^tessera listening on //p' "$OUT/serve-${2:-$1}.log")
     [ -n "$URL" ] && return 0
     sleep 0.1
   done
-  echo "tessera did not start" >&2; cat "$OUT/serve-$1.log" >&2; exit 1
+  echo "tessera did not start" >&2; cat "$OUT/serve-${2:-$1}.log" >&2; exit 1
 }
 
 rows=()
 introspection=""
 idle_rss=""
 for alg in RS256 ES256 EdDSA; do
+  [[ $PARTS == *tokens* ]] || break
   start_tessera "$alg"
   sleep 2
   rss=$(awk '/VmRSS/ {print $2}' /proc/$PID/status)
@@ -73,6 +77,35 @@ for alg in RS256 ES256 EdDSA; do
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
 
+# The resource API: a tenant of 10,000 assets, half of them of a type the reader's policy hides.
+resource_rows=()
+if [[ $PARTS == *resources* ]]; then
+  start_tessera EdDSA resources
+  token_of() { json_field access_token "$(curl -s -u "$1:$2" -d grant_type=client_credentials "$URL/oauth2/token")"; }
+  admin=$(token_of "$ID" "$SECRET")
+  api() { curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
+  created=$(api /v1/integrations '{"display_name": "reader", "scopes": ["assets:read", "events:read"]}')
+  rid=$(json_field client_id "$created"); rsecret=$(json_field client_secret "$created")
+  api /v1/access_policies "{\"display_name\": \"shown only\", \"filters\": [{\"asset_types\": [\"Shown\"]}], \"permissions\": [{\"actors\": [{\"client_id\": \"$rid\"}], \"attributes\": [\"*\"], \"event_visibility\": \"all\"}]}" >/dev/null
+  reader=$(token_of "$rid" "$rsecret")
+  db="sqlite://$OUT/data-resources/tessera.db"
+  kb() { awk "/$1/ {print \$2}" /proc/$PID/status; }
+  first=""
+  seeded=0
+  for total in 1000 10000; do
+    seed=$("$BIN/tessera-bench" seed --database "$db" --count $((total - seeded)))
+    [ -z "$first" ] && first=$(sed -n 's/.*first_shown=\([0-9a-f-]*\).*/\1/p' <<<"$seed")
+    seeded=$total
+    walk=$("$BIN/tessera-bench" list --url "$URL/v2/assets" --bearer "$reader" --page-size 100)
+    resource_rows+=("| $total | $(field items "$walk") | $(field pages "$walk") | $(field largest_page "$walk") | $(field seconds "$walk") | $(( $(kb VmRSS) / 1024 )) | $(( $(kb VmHWM) / 1024 )) |")
+    echo "${resource_rows[-1]}"
+  done
+  get=$(wrk -t1 -c16 -d"${SECS}s" -H "Authorization: Bearer $reader" -s bench/wrk-report.lua "$URL/v2/assets/$first" | grep RESULT)
+  asset_get="| \`GET /v2/assets/{uuid}\` (bearer, policy-filtered) | $(field rps "$get") | $(field p50_ms "$get") | $(field p99_ms "$get") |"
+  echo "$asset_get $(grep -o 'non2xx=[0-9]*' <<<"$get")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
 peer_rows=()
 if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
   for alg in RS256 ES256 EdDSA; do
@@ -90,16 +123,29 @@ fi
   echo
   echo "## $(date -u +%Y-%m-%d) — $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
   echo
-  echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with \`bench/wrk-client-credentials.lua\` (the peers' script without its per-response Lua callback). Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
-  echo
-  echo "| server | alg | tokens/s | p50 ms | p99 ms | raw signs/s | issuance / raw | half-peak rate | p50 ms | p99 ms |"
-  echo "|---|---|---|---|---|---|---|---|---|---|"
-  printf '%s\n' "${rows[@]}" "${peer_rows[@]}"
-  echo
-  echo "| other | per second | p50 ms | p99 ms |"
+  if [ ${#rows[@]} -gt 0 ]; then
+    echo "Client credentials, \`client_secret_basic\`, scope \`assets:read\`, SQLite. Peak: wrk -t1 -c16 -d${SECS}s with \`bench/wrk-client-credentials.lua\` (the peers' script without its per-response Lua callback). Raw signing: the server's own key, $THREADS threads, minting the same claims. Half-peak latency: open-loop at half the peak rate, 16 connections (\`tessera-bench load\`)."
+    echo
+    echo "| server | alg | tokens/s | p50 ms | p99 ms | raw signs/s | issuance / raw | half-peak rate | p50 ms | p99 ms |"
+    echo "|---|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${rows[@]}" "${peer_rows[@]}"
+    echo
+    echo "Idle RSS after start: $(( ${idle_rss:-0} / 1024 )) MB."
+    echo
+  fi
+  echo "| other (wrk -t1 -c16 -d${SECS}s) | per second | p50 ms | p99 ms |"
   echo "|---|---|---|---|"
-  echo "$introspection"
+  [ -n "$introspection" ] && echo "$introspection"
+  [ -n "${asset_get:-}" ] && echo "$asset_get"
   echo
-  echo "Idle RSS after start: $((idle_rss / 1024)) MB. CPU time taken by the hypervisor (steal) during the run: $(awk -v s=$(( $(steal) - steal0 )) -v t=$(( $(total) - total0 )) 'BEGIN { printf "%.1f%%", 100 * s / t }')."
+  if [ ${#resource_rows[@]} -gt 0 ]; then
+    echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"
+    echo
+    echo "| assets in tenant | listed | pages | largest page | seconds | RSS MB | peak RSS MB |"
+    echo "|---|---|---|---|---|---|---|"
+    printf '%s\n' "${resource_rows[@]}"
+    echo
+  fi
+  echo "CPU time taken by the hypervisor (steal) during the run: $(awk -v s=$(( $(steal) - steal0 )) -v t=$(( $(total) - total0 )) 'BEGIN { printf "%.1f%%", 100 * s / t }')."
 } >>bench/RESULTS.md
 echo "appended to bench/RESULTS.md"

@@ -2,6 +2,7 @@
 //!
 //! - `sign`: raw signing rate of the server's own current key (read from its database with its
 //!   master key), on N threads, for the ratio the issue asks for.
+//! - `seed` / `list`: assets for the resource API's figures (see `assets.rs`).
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
 //!
@@ -12,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+mod assets;
 mod load;
 mod sign;
 
@@ -43,8 +45,25 @@ fn main() -> anyhow::Result<()> {
             let auth = arg(&args, "--basic").context("--basic id:secret")?.to_owned();
             load::run(load::Plan { url, rate, connections, body, auth, duration })
         }
-        _ => bail!("usage: tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        Some("seed") => {
+            let database = arg(&args, "--database").context("--database sqlite://… of the server")?;
+            let count: usize = arg(&args, "--count").context("--count")?.parse()?;
+            runtime()?.block_on(assets::seed(database, count))
+        }
+        Some("list") => {
+            let url = arg(&args, "--url").context("--url …/v2/assets")?;
+            let bearer = arg(&args, "--bearer").context("--bearer TOKEN")?;
+            let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
+            runtime()?.block_on(assets::list(url, bearer, size))
+        }
+        _ => bail!("usage: tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
 }
 
 /// Percentile of sorted latencies, in milliseconds.
