@@ -726,3 +726,34 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
     let audit = h.audit_actions(&admin, "access_policy.updated").await;
     assert!(audit.iter().any(|e| e["action"] == "access_policy.created"));
 }
+
+#[tokio::test]
+async fn time_issuer_and_the_verified_token_cache() {
+    let h = Harness::new().await;
+    let admin = h.admin_token(&h.a).await;
+    let (_, token) = integration(&h, &admin, READ).await;
+
+    // The first use verifies the signature and remembers the result; later uses look it up.
+    assert!(h.state.verified.get(&token).is_none());
+    assert_eq!(h.api(Method::GET, "/v2/assets", &token, None).await.status, StatusCode::OK);
+    assert!(h.state.verified.get(&token).is_some(), "a verified token is cached");
+
+    // Signed by us, but from another issuer or not valid yet.
+    let claims = h.state.validate_token(&token).unwrap().as_ref().clone();
+    let mut other_iss = claims.clone();
+    other_iss.iss = "https://other-issuer.example".into();
+    let mut early = claims.clone();
+    early.nbf = claims.iat + 600;
+    for (bad, why) in [(other_iss, "issuer"), (early, "not valid yet")] {
+        let minted = h.state.keys.load().current().mint(&bad).unwrap();
+        let reply = h.api(Method::GET, "/v2/assets", &minted, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
+        assert!(reply.header("www-authenticate").contains("invalid_token"), "{why}");
+    }
+
+    // Cached or not, an expired token is refused.
+    h.clock.advance_seconds(3600 + 120);
+    let reply = h.api(Method::GET, "/v2/assets", &token, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert!(reply.description().contains("expired"), "{}", reply.text);
+}
