@@ -735,8 +735,14 @@ async fn time_issuer_and_the_verified_token_cache() {
 
     // The first use verifies the signature and remembers the result; later uses look it up.
     assert!(h.state.verified.get(&token).is_none());
-    assert_eq!(h.api(Method::GET, "/v2/assets", &token, None).await.status, StatusCode::OK);
-    assert!(h.state.verified.get(&token).is_some(), "a verified token is cached");
+    assert_eq!(
+        h.api(Method::GET, "/v2/assets", &token, None).await.status,
+        StatusCode::OK
+    );
+    assert!(
+        h.state.verified.get(&token).is_some(),
+        "a verified token is cached"
+    );
 
     // Signed by us, but from another issuer or not valid yet.
     let claims = h.state.validate_token(&token).unwrap().as_ref().clone();
@@ -748,7 +754,10 @@ async fn time_issuer_and_the_verified_token_cache() {
         let minted = h.state.keys.load().current().mint(&bad).unwrap();
         let reply = h.api(Method::GET, "/v2/assets", &minted, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
-        assert!(reply.header("www-authenticate").contains("invalid_token"), "{why}");
+        assert!(
+            reply.header("www-authenticate").contains("invalid_token"),
+            "{why}"
+        );
     }
 
     // Cached or not, an expired token is refused.

@@ -142,6 +142,30 @@ async fn two_instances_on_postgres_act_as_one_service() {
     within_a_second("a deleted access policy", || async { !sees_asset().await }).await;
     assert!(asset.starts_with("assets/"));
 
+    // The resource API on B refuses a token revoked on A within a second.
+    let status_on_b = || async {
+        reqwest::Client::new()
+            .get(format!("{}/v2/assets", b.url))
+            .bearer_auth(&reader)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status_on_b().await, 200);
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", a.url))
+        .basic_auth(&id, Some(&new))
+        .form(&[("token", reader.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    within_a_second("a revoked token on the resource API", || async {
+        status_on_b().await == 401
+    })
+    .await;
+
     // A key rotation is honoured by both: B signs with the new key and A verifies it.
     let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
         .unwrap()
