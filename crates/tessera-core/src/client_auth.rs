@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::crypto::{client_secret_matches, hash_client_secret};
 use crate::error::OAuthError;
 use crate::id::{ClientId, Secret};
-use crate::model::{ClientSecretRecord, Integration, Tier, UnixMillis};
+use crate::model::{ClientKey, ClientSecretRecord, Integration, Tier, UnixMillis};
 
 /// How the client presented its credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub struct RegisteredClient {
     pub integration: Integration,
     pub tier: Tier,
     pub secrets: Vec<ClientSecretRecord>,
+    /// Public keys that verify the JWTs it signs (RFC 7523).
+    pub keys: Vec<ClientKey>,
 }
 
 /// Looks clients up on the hot path: an in-memory snapshot, no I/O.

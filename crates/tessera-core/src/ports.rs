@@ -7,7 +7,9 @@
 use async_trait::async_trait;
 
 use crate::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
-use crate::model::{Asset, AssetEvent, ClientSecretRecord, Integration, Tenant, UnixMillis, User};
+use crate::model::{
+    Asset, AssetEvent, ClientKey, ClientSecretRecord, Integration, Tenant, UnixMillis, User,
+};
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
 
@@ -75,6 +77,8 @@ pub trait TenantStore: Send + Sync {
 pub struct IntegrationWithSecrets {
     pub integration: Integration,
     pub secrets: Vec<ClientSecretRecord>,
+    /// Its registered public keys.
+    pub keys: Vec<ClientKey>,
 }
 
 #[async_trait]
@@ -100,6 +104,12 @@ pub trait IntegrationStore: Send + Sync {
         secret: &ClientSecretRecord,
         old_expire_at: UnixMillis,
     ) -> StoreResult<()>;
+    /// Registers a public key on an integration of the tenant; `Conflict` if its `kid` is taken.
+    async fn add_client_key(&self, tenant: TenantId, key: &ClientKey) -> StoreResult<()>;
+    async fn list_client_keys(&self, tenant: TenantId, id: ClientId)
+        -> StoreResult<Vec<ClientKey>>;
+    async fn delete_client_key(&self, tenant: TenantId, id: ClientId, kid: &str)
+        -> StoreResult<()>;
     /// Any integration by `client_id`, with its secrets: for the token path's snapshot.
     async fn find_client(&self, id: ClientId) -> StoreResult<Option<IntegrationWithSecrets>>;
     /// Every integration with its live secrets: to fill the snapshot at start.
@@ -221,6 +231,15 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// The ids of JWT assertions already used (RFC 7523 §3 "jti"), shared by every instance.
+#[async_trait]
+pub trait AssertionStore: Send + Sync {
+    /// Records that `issuer` used `jti`; `false` if it was used before. Kept until `expires_at`
+    /// (seconds), after which the assertion is refused as expired anyway.
+    async fn claim_assertion(&self, issuer: &str, jti: &str, expires_at: i64) -> StoreResult<bool>;
+    async fn prune_assertions(&self, before_seconds: i64) -> StoreResult<u64>;
+}
+
 /// Assets and their events (SPEC §5). Lists run in `seq` order, so a page token (the last `seq`
 /// seen) neither skips nor repeats an asset while others write.
 #[async_trait]
@@ -279,6 +298,7 @@ pub trait Storage:
     + AuditStore
     + AssetStore
     + AccessPolicyStore
+    + AssertionStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

@@ -1,15 +1,17 @@
-//! Assets, events and access policies, stamped onto each backend by `impl_resources!` like the
-//! rest of the storage in `shared.rs`.
+//! Assets, events, access policies, integrations' public keys and used assertion ids, stamped
+//! onto each backend by `impl_resources!` like the rest of the storage in `shared.rs`.
 
 macro_rules! impl_resources {
     ($store:ty, $db:ty) => {
         mod resources_impl {
             use async_trait::async_trait;
-            use tessera_core::id::{AccessPolicyId, AssetId, TenantId};
-            use tessera_core::model::{Asset, AssetEvent, UnixMillis};
+            use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId};
+            use tessera_core::model::{Asset, AssetEvent, ClientKey, UnixMillis};
             use tessera_core::page::{Page, PageRequest};
             use tessera_core::policy::AccessPolicy;
-            use tessera_core::ports::{AccessPolicyStore, AssetStore, StoreError, StoreResult};
+            use tessera_core::ports::{
+                AccessPolicyStore, AssertionStore, AssetStore, StoreError, StoreResult,
+            };
 
             use super::*;
             use $crate::backend_error;
@@ -283,6 +285,128 @@ macro_rules! impl_resources {
                     .into_iter()
                     .map(AccessPolicy::try_from)
                     .collect()
+                }
+            }
+
+            #[async_trait]
+            impl AssertionStore for $store {
+                async fn claim_assertion(
+                    &self,
+                    issuer: &str,
+                    jti: &str,
+                    expires_at: i64,
+                ) -> StoreResult<bool> {
+                    let done = sqlx::query(
+                        "INSERT INTO used_assertions (issuer, jti, expires_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (issuer, jti) DO NOTHING",
+                    )
+                    .bind(issuer)
+                    .bind(jti)
+                    .bind(expires_at)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    Ok(done.rows_affected() == 1)
+                }
+
+                async fn prune_assertions(&self, before_seconds: i64) -> StoreResult<u64> {
+                    let done = sqlx::query("DELETE FROM used_assertions WHERE expires_at < $1")
+                        .bind(before_seconds)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                    Ok(done.rows_affected())
+                }
+            }
+
+            impl $store {
+                pub(crate) async fn add_key(&self, tenant: TenantId, k: &ClientKey) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                    let owned: Option<(i64,)> = sqlx::query_as(
+                        "SELECT seq FROM integrations WHERE tenant_id = $1 AND client_id = $2",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(k.client_id.to_string())
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    if owned.is_none() {
+                        return Err(StoreError::NotFound);
+                    }
+                    sqlx::query(
+                        "INSERT INTO client_keys (client_id, kid, alg, jwk, not_after, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(k.client_id.to_string())
+                    .bind(&k.kid)
+                    .bind(k.alg.as_str())
+                    .bind(k.jwk.to_string())
+                    .bind(k.not_after)
+                    .bind(k.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    tx.commit().await.map_err(backend_error)
+                }
+
+                pub(crate) async fn keys_of(
+                    &self,
+                    tenant: TenantId,
+                    id: ClientId,
+                ) -> StoreResult<Vec<ClientKey>> {
+                    sqlx::query_as::<_, ClientKeyRow>(
+                        "SELECT k.client_id, k.kid, k.alg, k.jwk, k.not_after, k.created_at \
+                         FROM client_keys k JOIN integrations i ON i.client_id = k.client_id \
+                         WHERE i.tenant_id = $1 AND k.client_id = $2 ORDER BY k.seq",
+                    )
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(ClientKey::try_from)
+                    .collect()
+                }
+
+                /// The keys of one client, or of all (for the snapshot), oldest first.
+                pub(crate) async fn stored_keys(
+                    &self,
+                    client: Option<&str>,
+                ) -> StoreResult<Vec<ClientKey>> {
+                    let mut q = sqlx::QueryBuilder::<$db>::new(
+                        "SELECT client_id, kid, alg, jwk, not_after, created_at FROM client_keys",
+                    );
+                    if let Some(id) = client {
+                        q.push(" WHERE client_id = ").push_bind(id.to_owned());
+                    }
+                    q.push(" ORDER BY seq");
+                    q.build_query_as::<ClientKeyRow>()
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(backend_error)?
+                        .into_iter()
+                        .map(ClientKey::try_from)
+                        .collect()
+                }
+
+                pub(crate) async fn remove_key(
+                    &self,
+                    tenant: TenantId,
+                    id: ClientId,
+                    kid: &str,
+                ) -> StoreResult<()> {
+                    let done = sqlx::query(
+                        "DELETE FROM client_keys WHERE client_id = $1 AND kid = $2 AND client_id IN \
+                         (SELECT client_id FROM integrations WHERE tenant_id = $3)",
+                    )
+                    .bind(id.to_string())
+                    .bind(kid)
+                    .bind(tenant.to_string())
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    found(done.rows_affected())
                 }
             }
         }

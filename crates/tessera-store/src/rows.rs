@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
-    Asset, AssetEvent, ClientSecretRecord, Integration, Role, Tenant, Tier, User,
+    Asset, AssetEvent, ClientKey, ClientSecretRecord, Integration, Role, Tenant, Tier, User,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -312,6 +312,31 @@ impl TryFrom<PolicyRow> for AccessPolicy {
             rules: serde_json::from_str(&r.rules).map_err(|_| corrupt("policy rules"))?,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientKeyRow {
+    pub client_id: String,
+    pub kid: String,
+    pub alg: String,
+    pub jwk: String,
+    pub not_after: Option<i64>,
+    pub created_at: i64,
+}
+
+impl TryFrom<ClientKeyRow> for ClientKey {
+    type Error = StoreError;
+    fn try_from(r: ClientKeyRow) -> Result<Self, StoreError> {
+        Ok(ClientKey {
+            kid: r.kid,
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            alg: tessera_core::token::SigningAlg::parse(&r.alg)
+                .ok_or_else(|| corrupt("key alg"))?,
+            jwk: serde_json::from_str(&r.jwk).map_err(|_| corrupt("jwk"))?,
+            not_after: r.not_after,
+            created_at: r.created_at,
         })
     }
 }

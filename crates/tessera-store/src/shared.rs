@@ -5,7 +5,9 @@ macro_rules! impl_storage {
     ($store:ty, $backend:literal) => {
         use async_trait::async_trait;
         use tessera_core::id::{ClientId, TenantId, UserId};
-        use tessera_core::model::{ClientSecretRecord, Integration, Tenant, UnixMillis, User};
+        use tessera_core::model::{
+            ClientKey, ClientSecretRecord, Integration, Tenant, UnixMillis, User,
+        };
         use tessera_core::page::{Page, PageRequest};
         use tessera_core::ports::{
             AuditEntry, AuditRecord, AuditStore, Change, ChangeFeed, ChangeRecord,
@@ -211,6 +213,27 @@ macro_rules! impl_storage {
                 tx.commit().await.map_err(backend_error)
             }
 
+            async fn add_client_key(&self, tenant: TenantId, key: &ClientKey) -> StoreResult<()> {
+                self.add_key(tenant, key).await
+            }
+
+            async fn list_client_keys(
+                &self,
+                tenant: TenantId,
+                id: ClientId,
+            ) -> StoreResult<Vec<ClientKey>> {
+                self.keys_of(tenant, id).await
+            }
+
+            async fn delete_client_key(
+                &self,
+                tenant: TenantId,
+                id: ClientId,
+                kid: &str,
+            ) -> StoreResult<()> {
+                self.remove_key(tenant, id, kid).await
+            }
+
             async fn find_client(
                 &self,
                 id: ClientId,
@@ -234,9 +257,11 @@ macro_rules! impl_storage {
                 .into_iter()
                 .map(ClientSecretRecord::try_from)
                 .collect::<StoreResult<Vec<_>>>()?;
+                let keys = self.stored_keys(Some(&row.client_id)).await?;
                 Ok(Some(IntegrationWithSecrets {
                     integration: row.try_into()?,
                     secrets,
+                    keys,
                 }))
             }
 
@@ -261,13 +286,20 @@ macro_rules! impl_storage {
                     let key = s.client_id.clone();
                     by_client.entry(key).or_default().push(s.try_into()?);
                 }
+                let mut keys_by_client: std::collections::HashMap<String, Vec<ClientKey>> =
+                    std::collections::HashMap::new();
+                for key in self.stored_keys(None).await? {
+                    keys_by_client.entry(key.client_id.to_string()).or_default().push(key);
+                }
                 integrations
                     .into_iter()
                     .map(|row| {
                         let secrets = by_client.remove(&row.client_id).unwrap_or_default();
+                        let keys = keys_by_client.remove(&row.client_id).unwrap_or_default();
                         Ok(IntegrationWithSecrets {
                             integration: row.try_into()?,
                             secrets,
+                            keys,
                         })
                     })
                     .collect()

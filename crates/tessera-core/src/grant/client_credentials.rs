@@ -47,6 +47,7 @@ mod tests {
             },
             tier: Tier::Team,
             secrets: vec![],
+            keys: vec![],
         }
     }
 

@@ -1,6 +1,7 @@
 //! The domain model: plain data and the invariants that make it valid.
 
 mod asset;
+mod client_key;
 mod integration;
 mod tenant;
 mod user;
@@ -9,6 +10,7 @@ pub use asset::{
     asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent,
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
+pub use client_key::{ClientKey, MAX_KEYS_PER_INTEGRATION};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
     IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,

@@ -36,6 +36,7 @@ impl ClientSnapshot {
             integration: c.integration,
             tier,
             secrets: c.secrets,
+            keys: c.keys,
         })
     }
 

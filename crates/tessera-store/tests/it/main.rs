@@ -5,6 +5,7 @@
 
 mod contract;
 mod isolation;
+mod keys;
 mod resources;
 
 use std::future::Future;

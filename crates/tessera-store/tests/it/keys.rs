@@ -1,0 +1,108 @@
+//! The storage contract for integrations' public keys and used assertion ids, on both backends.
+
+use serde_json::json;
+use tessera_core::model::ClientKey;
+use tessera_core::ports::StoreError;
+use tessera_core::token::SigningAlg;
+
+use crate::contract::{integration, secret, tenant};
+use crate::on_both_backends;
+
+fn key(client: tessera_core::id::ClientId, kid: &str) -> ClientKey {
+    ClientKey {
+        kid: kid.into(),
+        client_id: client,
+        alg: SigningAlg::EdDsa,
+        jwk: json!({"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo", "kid": kid}),
+        not_after: Some(5_000),
+        created_at: 7,
+    }
+}
+
+#[tokio::test]
+async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let i = integration(t);
+        store
+            .create_integration(&i, &secret(i.client_id, 1, 10))
+            .await
+            .unwrap();
+        store
+            .add_client_key(t, &key(i.client_id, "k1"))
+            .await
+            .unwrap();
+        store
+            .add_client_key(t, &key(i.client_id, "k2"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store.add_client_key(t, &key(i.client_id, "k1")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        let listed = store.list_client_keys(t, i.client_id).await.unwrap();
+        assert_eq!(listed, vec![key(i.client_id, "k1"), key(i.client_id, "k2")]);
+        let found = store.find_client(i.client_id).await.unwrap().unwrap();
+        assert_eq!(found.keys.len(), 2);
+        let all = store.all_clients(0).await.unwrap();
+        assert_eq!(all[0].keys.len(), 2);
+
+        // Another tenant can neither add, list nor delete.
+        let other = tenant(&*store).await;
+        assert!(matches!(
+            store.add_client_key(other, &key(i.client_id, "k3")).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(store
+            .list_client_keys(other, i.client_id)
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(matches!(
+            store.delete_client_key(other, i.client_id, "k1").await,
+            Err(StoreError::NotFound)
+        ));
+
+        store.delete_client_key(t, i.client_id, "k1").await.unwrap();
+        assert!(matches!(
+            store.delete_client_key(t, i.client_id, "k1").await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(
+            store.list_client_keys(t, i.client_id).await.unwrap().len(),
+            1
+        );
+        // Deleting the integration takes its keys along.
+        store.delete_integration(t, i.client_id).await.unwrap();
+        assert!(store
+            .list_client_keys(t, i.client_id)
+            .await
+            .unwrap()
+            .is_empty());
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_assertion_id_is_accepted_once_per_issuer() {
+    on_both_backends(|store| async move {
+        assert!(store
+            .claim_assertion("client-a", "jti-1", 100)
+            .await
+            .unwrap());
+        assert!(!store
+            .claim_assertion("client-a", "jti-1", 100)
+            .await
+            .unwrap());
+        assert!(store
+            .claim_assertion("client-b", "jti-1", 100)
+            .await
+            .unwrap());
+        assert_eq!(store.prune_assertions(101).await.unwrap(), 2);
+        assert!(store
+            .claim_assertion("client-a", "jti-1", 200)
+            .await
+            .unwrap());
+    })
+    .await;
+}
