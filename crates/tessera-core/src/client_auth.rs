@@ -15,7 +15,13 @@ pub enum AuthMethod {
     ClientSecretBasic,
     /// RFC 6749 §2.3.1, in the form body.
     ClientSecretPost,
+    /// RFC 7523 §2.2: a JWT signed with a key registered on the integration.
+    PrivateKeyJwt,
 }
+
+/// RFC 7523 §2.2: the `client_assertion_type` of `private_key_jwt`.
+pub const CLIENT_ASSERTION_TYPE_JWT: &str =
+    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
 /// Credentials as the edge found them, not yet checked.
 #[derive(Debug, Clone)]

@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
-use crate::routes::{admin, health, oauth, openapi, policies, resources};
+use crate::routes::{admin, health, keys, oauth, openapi, policies, resources};
 pub use crate::state::{AppState, ServerConfig};
 
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -59,6 +59,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/integrations/{client_id}/secret",
             post(admin::regenerate_secret),
+        )
+        .route(
+            "/v1/integrations/{client_id}/keys",
+            post(keys::add_key).get(keys::list_keys),
+        )
+        .route(
+            "/v1/integrations/{client_id}/keys/{kid}",
+            axum::routing::delete(keys::delete_key),
         )
         .route("/v1/users", post(admin::create_user).get(admin::list_users))
         .route(

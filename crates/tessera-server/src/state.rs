@@ -3,10 +3,13 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
+use tessera_core::client_auth::RegisteredClient;
 use tessera_core::crypto::MasterKey;
+use tessera_core::error::OAuthError;
 use tessera_core::id::{ClientId, TenantId};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
-use tessera_core::token::{AccessTokenClaims, KeyRing, SigningAlg};
+use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
+use tessera_core::token::{AccessTokenClaims, DecodedJws, KeyRing, SigningAlg};
 use tokio::sync::mpsc;
 
 use crate::error::ApiError;
@@ -153,6 +156,37 @@ impl AppState {
         let generation = self.policies.generation();
         let loaded = self.storage.tenant_policies(tenant).await?;
         Ok(self.policies.insert(tenant, loaded, generation))
+    }
+
+    /// Checks an assertion the integration `client` signed (RFC 7523): its keys, the accepted
+    /// audiences (the issuer, the token endpoint, the endpoint called at `path`) and times.
+    pub fn verify_assertion(
+        &self,
+        decoded: &DecodedJws,
+        client: &RegisteredClient,
+        path: &str,
+    ) -> Result<VerifiedAssertion, AssertionError> {
+        let issuer = self.config.issuer.as_str();
+        let token_endpoint = format!("{issuer}/oauth2/token");
+        let called = format!("{issuer}{path}");
+        let rules = AssertionRules {
+            audiences: &[issuer, &token_endpoint, &called],
+            now_seconds: self.clock.now_seconds(),
+        };
+        assertion::verify_assertion(decoded, &client.keys, &rules)
+    }
+
+    /// Records the assertion's `jti` in shared storage; a second use anywhere is refused.
+    pub async fn claim_assertion(&self, verified: &VerifiedAssertion) -> Result<(), ApiError> {
+        let first = self
+            .storage
+            .claim_assertion(&verified.iss, &verified.jti, verified.exp + 120)
+            .await?;
+        if first {
+            Ok(())
+        } else {
+            Err(OAuthError::invalid_client(AssertionError::Replayed.to_string()).into())
+        }
     }
 
     /// Checks an access token: signature (once, then cached), `typ`, issuer, validity window,

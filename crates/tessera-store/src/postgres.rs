@@ -8,6 +8,10 @@ use tessera_core::ports::StoreError;
 
 use crate::backend_error;
 
+/// How a transaction that writes begins. PostgreSQL: row locks are taken as statements run; a
+/// plain BEGIN is right.
+const BEGIN_WRITE: &str = "BEGIN";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The store on PostgreSQL.

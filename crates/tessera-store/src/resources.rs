@@ -123,7 +123,7 @@ macro_rules! impl_resources {
                 }
 
                 async fn delete_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     sqlx::query(
                         "DELETE FROM asset_events WHERE tenant_id = $1 AND asset_id = $2",
                     )
@@ -321,7 +321,7 @@ macro_rules! impl_resources {
 
             impl $store {
                 pub(crate) async fn add_key(&self, tenant: TenantId, k: &ClientKey) -> StoreResult<()> {
-                    let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     let owned: Option<(i64,)> = sqlx::query_as(
                         "SELECT seq FROM integrations WHERE tenant_id = $1 AND client_id = $2",
                     )

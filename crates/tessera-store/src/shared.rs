@@ -80,7 +80,7 @@ macro_rules! impl_storage {
                 i: &Integration,
                 secret: &ClientSecretRecord,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 sqlx::query(
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
                      custom_claims, token_ttl_seconds, created_at, updated_at) \
@@ -155,7 +155,7 @@ macro_rules! impl_storage {
             }
 
             async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 sqlx::query(
                     "DELETE FROM client_secrets WHERE client_id IN \
                      (SELECT client_id FROM integrations WHERE tenant_id = $1 AND client_id = $2)",
@@ -181,7 +181,7 @@ macro_rules! impl_storage {
                 secret: &ClientSecretRecord,
                 old_expire_at: UnixMillis,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 let owned: Option<(i64,)> = sqlx::query_as(
                     "SELECT seq FROM integrations WHERE tenant_id = $1 AND client_id = $2",
                 )
@@ -431,7 +431,7 @@ macro_rules! impl_storage {
                 key: &StoredSigningKey,
                 verify_until: UnixMillis,
             ) -> StoreResult<()> {
-                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 sqlx::query(
                     "UPDATE signing_keys SET retired_at = $1, verify_until = $2 WHERE retired_at IS NULL",
                 )
@@ -543,7 +543,7 @@ macro_rules! impl_storage {
             async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()> {
                 // Multi-row statements: one round trip to the database per 64 records, which
                 // keeps the flusher cheap at tens of thousands of tokens a second.
-                let mut tx = self.pool.begin().await.map_err(backend_error)?;
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 // Fixed-size chunks repeat the same SQL, so the prepared statement is cached.
                 for chunk in records.chunks(64) {
                     let mut insert = sqlx::QueryBuilder::new(

@@ -9,6 +9,11 @@ use tessera_core::ports::StoreError;
 
 use crate::backend_error;
 
+/// How a transaction that writes begins. SQLite: take the write lock at the start. A deferred
+/// transaction that reads and then writes fails at once with SQLITE_BUSY when another connection wrote in between (the busy timeout
+/// cannot help there), which the audit flusher makes likely.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The store on SQLite.

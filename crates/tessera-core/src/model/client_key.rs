@@ -132,7 +132,8 @@ impl ClientKey {
                 format!("expired at {} (Unix seconds)", not_after / 1000),
             ));
         }
-        if now < not_before {
+        // Five minutes of grace for a certificate made just now on a clock slightly ahead.
+        if now + 300_000 < not_before {
             return Err(DomainError::invalid(
                 "certificate",
                 format!("is not valid before {} (Unix seconds)", not_before / 1000),

@@ -6,6 +6,7 @@ mod jwk;
 mod jws;
 mod keys;
 
+pub mod assertion;
 pub use claims::{AccessTokenClaims, Actor};
 pub use jwk::{DecodedJws, JwkError, VerifyingKey};
 pub use jws::{JwsError, ACCESS_TOKEN_TYP};

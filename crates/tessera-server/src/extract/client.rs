@@ -1,5 +1,5 @@
-//! Client authentication at the OAuth endpoints: `client_secret_basic` or
-//! `client_secret_post` (RFC 6749 §2.3.1), rate-limited on failure (SPEC §11).
+//! Client authentication at the OAuth endpoints: `client_secret_basic`, `client_secret_post`
+//! (RFC 6749 §2.3.1) or `private_key_jwt` (RFC 7523 §2.2), rate-limited on failure (SPEC §11).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,9 +9,13 @@ use axum::http::header;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
-use tessera_core::client_auth::{authenticate, AuthMethod, ClientCredentials, RegisteredClient};
+use tessera_core::client_auth::{
+    authenticate, AuthMethod, ClientCredentials, RegisteredClient, CLIENT_ASSERTION_TYPE_JWT,
+};
 use tessera_core::error::{OAuthError, OAuthErrorCode};
+use tessera_core::id::ClientId;
 use tessera_core::id::Secret;
+use tessera_core::token::assertion::{self, AssertionError};
 
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
@@ -59,7 +63,22 @@ impl FromRequest<AppState> for AuthenticatedClient {
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
+        let path = req.uri().path().to_owned();
         let mut form = OAuthForm::from_request(req, state).await?;
+        if let Some(assertion) = form.take("client_assertion") {
+            if authorization.is_some() || form.get("client_secret").is_some() {
+                return Err(OAuthError::invalid_request(
+                    "the client authenticated twice (a client assertion and a secret); use one method",
+                )
+                .into());
+            }
+            let client = assertion_client(state, &mut form, &assertion, &path, peer).await?;
+            return Ok(AuthenticatedClient {
+                client,
+                method: AuthMethod::PrivateKeyJwt,
+                form,
+            });
+        }
         let form_id = form.take("client_id");
         let form_secret = form.take("client_secret");
         let credentials = match (authorization, form_id, form_secret) {
@@ -109,11 +128,7 @@ impl FromRequest<AppState> for AuthenticatedClient {
             .auth_limiter
             .is_blocked(&credentials.client_id, peer, now)
         {
-            return Err(OAuthError::new(
-                OAuthErrorCode::SlowDown,
-                "too many failed client authentications; try again in a minute",
-            )
-            .into());
+            return Err(slow_down());
         }
         match authenticate(&credentials, &state.clients, state.clock.now_millis()) {
             Ok(client) => Ok(AuthenticatedClient {
@@ -129,4 +144,73 @@ impl FromRequest<AppState> for AuthenticatedClient {
             }
         }
     }
+}
+
+fn slow_down() -> ApiError {
+    OAuthError::new(
+        OAuthErrorCode::SlowDown,
+        "too many failed client authentications; try again in a minute",
+    )
+    .into()
+}
+
+/// `private_key_jwt`: the client is the assertion's `iss`, proven by a signature of one of its
+/// registered keys; its `jti` is claimed in shared storage so no instance accepts it twice.
+async fn assertion_client(
+    state: &AppState,
+    form: &mut OAuthForm,
+    token: &str,
+    path: &str,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Arc<RegisteredClient>, ApiError> {
+    match form.take("client_assertion_type").as_deref() {
+        Some(CLIENT_ASSERTION_TYPE_JWT) => {}
+        Some(_) | None => {
+            return Err(OAuthError::invalid_request(format!(
+                "`client_assertion_type` must be `{CLIENT_ASSERTION_TYPE_JWT}`"
+            ))
+            .into())
+        }
+    }
+    let (decoded, iss) = assertion::assertion_issuer(token).map_err(reject)?;
+    if form.take("client_id").is_some_and(|id| id != iss) {
+        return Err(OAuthError::invalid_request(
+            "`client_id` differs from the client assertion's `iss`",
+        )
+        .into());
+    }
+    let now = state.clock.now_seconds();
+    if state.auth_limiter.is_blocked(&iss, peer, now) {
+        return Err(slow_down());
+    }
+    let result = verify_client_assertion(state, &decoded, &iss, path).await;
+    if result.is_err() {
+        state.auth_limiter.record_failure(&iss, peer, now);
+    }
+    result
+}
+
+async fn verify_client_assertion(
+    state: &AppState,
+    decoded: &tessera_core::token::DecodedJws,
+    iss: &str,
+    path: &str,
+) -> Result<Arc<RegisteredClient>, ApiError> {
+    let client = iss
+        .parse::<ClientId>()
+        .ok()
+        .and_then(|id| tessera_core::client_auth::ClientDirectory::client(&state.clients, &id))
+        .ok_or_else(|| reject(AssertionError::UnknownIssuer))?;
+    let verified = state
+        .verify_assertion(decoded, &client, path)
+        .map_err(reject)?;
+    if verified.sub != verified.iss {
+        return Err(reject(AssertionError::SubjectNotClient));
+    }
+    state.claim_assertion(&verified).await?;
+    Ok(client)
+}
+
+fn reject(e: AssertionError) -> ApiError {
+    OAuthError::invalid_client(e.to_string()).into()
 }

@@ -27,7 +27,7 @@ pub(crate) fn page(q: &PageQuery) -> Result<PageRequest, DomainError> {
     PageRequest::parse(q.page_size.as_deref(), q.page_token.as_deref())
 }
 
-fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
+pub(crate) fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
     // An id that cannot exist is simply not found, as in any other tenant.
     raw.parse()
         .map_err(|_| DomainError::NotFound("integration").into())

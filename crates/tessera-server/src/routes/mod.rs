@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod health;
+pub mod keys;
 pub mod oauth;
 pub mod openapi;
 pub mod policies;

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{admin, health, oauth, policies, resources};
+use super::{admin, health, keys, oauth, policies, resources};
 use crate::wire;
 
 #[derive(OpenApi)]
@@ -15,6 +15,7 @@ use crate::wire;
         admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
         admin::list_audit, health::healthz, health::readyz,
+        keys::add_key, keys::list_keys, keys::delete_key,
         policies::create_policy, policies::list_policies, policies::get_policy,
         policies::patch_policy, policies::delete_policy,
         resources::list_assets, resources::create_asset, resources::get_asset,

@@ -197,3 +197,43 @@ pub struct PageQuery {
     /// The `next_page_token` of the previous page.
     pub page_token: Option<String>,
 }
+
+/// A public key for an integration: exactly one of `jwk` and `certificate`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddClientKeyRequest {
+    /// A public JWK: RSA (≥ 2048 bits, RS256), EC P-256 (ES256) or OKP Ed25519 (EdDSA).
+    #[schema(value_type = Option<Object>)]
+    pub jwk: Option<serde_json::Value>,
+    /// An X.509 certificate in PEM; the key stops verifying when the certificate expires.
+    pub certificate: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientKeyView {
+    pub kid: String,
+    pub alg: String,
+    /// The public JWK as stored.
+    #[schema(value_type = Object)]
+    pub jwk: serde_json::Value,
+    /// A certificate's expiry (RFC 3339), if the key came from one.
+    pub not_after: Option<String>,
+    pub created_at: String,
+}
+
+impl From<&tessera_core::model::ClientKey> for ClientKeyView {
+    fn from(k: &tessera_core::model::ClientKey) -> Self {
+        ClientKeyView {
+            kid: k.kid.clone(),
+            alg: k.alg.as_str().to_owned(),
+            jwk: k.jwk.clone(),
+            not_after: k.not_after.map(rfc3339),
+            created_at: rfc3339(k.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientKeyList {
+    pub keys: Vec<ClientKeyView>,
+}

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin;
+mod assertions;
 mod harness;
 mod hostile;
 mod isolation;
