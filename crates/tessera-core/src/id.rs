@@ -103,6 +103,11 @@ uuid_id!(
     AccessPolicyId, "access policy id", "access_policies/"
 );
 
+uuid_id!(
+    /// A user's consent to an integration acting for them.
+    ConsentId, "consent id", ""
+);
+
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Deserialize)]
 #[serde(transparent)]

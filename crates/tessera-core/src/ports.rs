@@ -6,9 +6,10 @@
 
 use async_trait::async_trait;
 
-use crate::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
+use crate::id::{AccessPolicyId, AssetId, ClientId, ConsentId, TenantId, UserId};
 use crate::model::{
-    Asset, AssetEvent, ClientKey, ClientSecretRecord, Integration, Tenant, UnixMillis, User,
+    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, Integration, Tenant, UnixMillis,
+    User,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -121,6 +122,8 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User>;
     async fn find_user_by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
+    /// A user by id in any tenant: user ids are unique across tenants.
+    async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()>;
@@ -231,6 +234,22 @@ pub trait AuditStore: Send + Sync {
     ) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// Consents to impersonation (SPEC §3.3).
+#[async_trait]
+pub trait ConsentStore: Send + Sync {
+    /// Stores a consent, replacing the one for the same integration and user; returns what was
+    /// stored (with the earlier id when it replaced one).
+    async fn put_consent(&self, consent: &Consent) -> StoreResult<Consent>;
+    async fn list_consents(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Consent>>;
+    async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent>;
+    /// The tenant's consents for one integration.
+    async fn consents_for(&self, tenant: TenantId, client: ClientId) -> StoreResult<Vec<Consent>>;
+}
+
 /// The ids of JWT assertions already used (RFC 7523 §3 "jti"), shared by every instance.
 #[async_trait]
 pub trait AssertionStore: Send + Sync {
@@ -299,6 +318,7 @@ pub trait Storage:
     + AssetStore
     + AccessPolicyStore
     + AssertionStore
+    + ConsentStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

@@ -105,6 +105,16 @@ impl ScopeSet {
     pub fn difference(self, other: ScopeSet) -> ScopeSet {
         ScopeSet(self.0 & !other.0)
     }
+    pub fn union(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 | other.0)
+    }
+    pub fn intersection(self, other: ScopeSet) -> ScopeSet {
+        ScopeSet(self.0 & other.0)
+    }
+    /// Without one scope.
+    pub fn without(self, scope: Scope) -> ScopeSet {
+        ScopeSet(self.0 & !scope.bit())
+    }
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL.into_iter().filter(move |s| self.contains(*s))
     }

@@ -5,12 +5,13 @@ macro_rules! impl_resources {
     ($store:ty, $db:ty) => {
         mod resources_impl {
             use async_trait::async_trait;
-            use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId};
-            use tessera_core::model::{Asset, AssetEvent, ClientKey, UnixMillis};
+            use tessera_core::id::{AccessPolicyId, AssetId, ClientId, ConsentId, TenantId};
+            use tessera_core::model::{Asset, AssetEvent, ClientKey, Consent, UnixMillis};
             use tessera_core::page::{Page, PageRequest};
             use tessera_core::policy::AccessPolicy;
             use tessera_core::ports::{
-                AccessPolicyStore, AssertionStore, AssetStore, StoreError, StoreResult,
+                AccessPolicyStore, AssertionStore, AssetStore, ConsentStore, StoreError,
+                StoreResult,
             };
 
             use super::*;
@@ -19,6 +20,8 @@ macro_rules! impl_resources {
             const ASSET_COLUMNS: &str = "seq, id, tenant_id, attributes, created_at, updated_at";
             const EVENT_COLUMNS: &str =
                 "seq, id, asset_id, tenant_id, operation, attributes, principal, at";
+            const CONSENT_COLUMNS: &str = "seq, id, tenant_id, client_id, user_key, user_email, \
+                 scopes, granted_by, created_at";
             const POLICY_COLUMNS: &str = "seq, id, tenant_id, display_name, description, rules, \
                  created_at, updated_at";
 
@@ -407,6 +410,84 @@ macro_rules! impl_resources {
                     .await
                     .map_err(backend_error)?;
                     found(done.rows_affected())
+                }
+            }
+
+            #[async_trait]
+            impl ConsentStore for $store {
+                async fn put_consent(&self, c: &Consent) -> StoreResult<Consent> {
+                    let (user_key, user_email) = consent_user_columns(&c.user);
+                    // One statement, so two instances giving the same consent cannot both insert.
+                    sqlx::query_as::<_, ConsentRow>(&format!(
+                        "INSERT INTO consents (id, tenant_id, client_id, user_key, user_email, \
+                         scopes, granted_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (tenant_id, client_id, user_key) DO UPDATE SET \
+                         scopes = excluded.scopes, user_email = excluded.user_email, \
+                         granted_by = excluded.granted_by, created_at = excluded.created_at \
+                         RETURNING {CONSENT_COLUMNS}"
+                    ))
+                    .bind(c.id.to_string())
+                    .bind(c.tenant_id.to_string())
+                    .bind(c.client_id.to_string())
+                    .bind(user_key)
+                    .bind(user_email)
+                    .bind(c.scopes.to_string())
+                    .bind(&c.granted_by)
+                    .bind(c.created_at)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .try_into()
+                }
+
+                async fn list_consents(
+                    &self,
+                    tenant: TenantId,
+                    page: PageRequest,
+                ) -> StoreResult<Page<Consent>> {
+                    let rows = sqlx::query_as::<_, ConsentRow>(&format!(
+                        "SELECT {CONSENT_COLUMNS} FROM consents \
+                         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(page.after)
+                    .bind(i64::from(page.size) + 1)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    into_page(rows, page.size, |r| r.seq)
+                }
+
+                async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent> {
+                    sqlx::query_as::<_, ConsentRow>(&format!(
+                        "DELETE FROM consents WHERE tenant_id = $1 AND id = $2 RETURNING {CONSENT_COLUMNS}"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .ok_or(StoreError::NotFound)?
+                    .try_into()
+                }
+
+                async fn consents_for(
+                    &self,
+                    tenant: TenantId,
+                    client: ClientId,
+                ) -> StoreResult<Vec<Consent>> {
+                    sqlx::query_as::<_, ConsentRow>(&format!(
+                        "SELECT {CONSENT_COLUMNS} FROM consents WHERE tenant_id = $1 AND client_id = $2 \
+                         ORDER BY seq"
+                    ))
+                    .bind(tenant.to_string())
+                    .bind(client.to_string())
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(Consent::try_from)
+                    .collect()
                 }
             }
         }

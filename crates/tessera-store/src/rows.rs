@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
-    Asset, AssetEvent, ClientKey, ClientSecretRecord, Integration, Role, Tenant, Tier, User,
+    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, ConsentUser, Integration, Role,
+    Tenant, Tier, User,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -338,6 +339,50 @@ impl TryFrom<ClientKeyRow> for ClientKey {
             not_after: r.not_after,
             created_at: r.created_at,
         })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConsentRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_key: String,
+    pub user_email: String,
+    pub scopes: String,
+    pub granted_by: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<ConsentRow> for Consent {
+    type Error = StoreError;
+    fn try_from(r: ConsentRow) -> Result<Self, StoreError> {
+        let user = if r.user_key == "*" {
+            ConsentUser::All
+        } else {
+            ConsentUser::User {
+                id: r.user_key.parse().map_err(|_| corrupt("consent user"))?,
+                email: r.user_email,
+            }
+        };
+        Ok(Consent {
+            id: r.id.parse().map_err(|_| corrupt("consent id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            user,
+            scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
+            granted_by: r.granted_by,
+            created_at: r.created_at,
+        })
+    }
+}
+
+/// How a consent's user is stored: (user_key, user_email).
+pub(crate) fn consent_user_columns(user: &ConsentUser) -> (String, String) {
+    match user {
+        ConsentUser::All => ("*".into(), String::new()),
+        ConsentUser::User { id, email } => (id.to_string(), email.clone()),
     }
 }
 

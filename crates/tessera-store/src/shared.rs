@@ -365,6 +365,16 @@ macro_rules! impl_storage {
                 .try_into()
             }
 
+            async fn find_user(&self, id: UserId) -> StoreResult<Option<User>> {
+                sqlx::query_as::<_, UserRow>(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .map(User::try_from)
+                    .transpose()
+            }
+
             async fn find_user_by_email(
                 &self,
                 tenant: TenantId,

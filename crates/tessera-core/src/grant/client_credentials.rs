@@ -1,6 +1,6 @@
 //! RFC 6749 §4.4: the client credentials grant.
 
-use super::{mint, narrow_scope, IssueContext, IssuedToken};
+use super::{mint, narrow_scope, IssueContext, IssuedToken, Subject};
 use crate::client_auth::RegisteredClient;
 use crate::error::OAuthError;
 
@@ -11,13 +11,13 @@ pub(super) fn issue(
 ) -> Result<IssuedToken, OAuthError> {
     let scope = narrow_scope(scope, client.integration.scopes)?;
     let integration = &client.integration;
-    mint(
-        ctx,
-        client,
-        integration.client_id.to_string(),
-        integration.tenant_id.to_string(),
-        scope,
-    )
+    let subject = Subject {
+        sub: integration.client_id.to_string(),
+        tenant_id: integration.tenant_id.to_string(),
+        tier: client.tier,
+        act: None,
+    };
+    mint(ctx, client, subject, scope)
 }
 
 #[cfg(test)]

@@ -2,6 +2,9 @@
 //! authenticated client, the signing key, the time and the randomness.
 
 mod client_credentials;
+mod jwt_bearer;
+
+pub use jwt_bearer::{issue as issue_jwt_bearer, Delegation};
 
 use std::collections::BTreeMap;
 
@@ -13,6 +16,8 @@ use crate::token::{AccessTokenClaims, SigningKey};
 
 /// RFC 6749 §4.4.
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
+/// RFC 7523 §2.1.
+pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /// A token request, parsed at the edge (SPEC §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,19 +82,26 @@ pub fn narrow_scope(requested: Option<&str>, allowed: ScopeSet) -> Result<ScopeS
     Ok(requested)
 }
 
+/// Whom a token is for: the integration itself, or a user it acts for.
+struct Subject {
+    sub: String,
+    tenant_id: String,
+    tier: crate::model::Tier,
+    act: Option<crate::token::Actor>,
+}
+
 /// Builds and signs the claims that every grant shares.
 fn mint(
     ctx: &IssueContext<'_>,
     client: &RegisteredClient,
-    sub: String,
-    tenant_id: String,
+    subject: Subject,
     scope: ScopeSet,
 ) -> Result<IssuedToken, OAuthError> {
     let integration = &client.integration;
     let ttl = integration.token_ttl_seconds;
     let claims = AccessTokenClaims {
         iss: ctx.issuer.to_owned(),
-        sub,
+        sub: subject.sub,
         aud: ctx.audience.to_owned(),
         exp: ctx.now_seconds + i64::from(ttl),
         iat: ctx.now_seconds,
@@ -97,10 +109,10 @@ fn mint(
         jti: crate::crypto::random_token(ctx.rng, 16),
         client_id: integration.client_id.to_string(),
         scope: scope.to_string(),
-        tenant_id,
-        tier: client.tier.as_str().to_owned(),
+        tenant_id: subject.tenant_id,
+        tier: subject.tier.as_str().to_owned(),
         name: integration.display_name.clone(),
-        act: None,
+        act: subject.act,
         custom: integration
             .custom_claims
             .iter()

@@ -2,6 +2,7 @@
 
 mod asset;
 mod client_key;
+mod consent;
 mod integration;
 mod tenant;
 mod user;
@@ -11,6 +12,7 @@ pub use asset::{
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
 pub use client_key::{ClientKey, MAX_KEYS_PER_INTEGRATION};
+pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
     IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,

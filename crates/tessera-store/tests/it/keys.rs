@@ -106,3 +106,91 @@ async fn an_assertion_id_is_accepted_once_per_issuer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
+    use tessera_core::id::{ClientId, ConsentId, UserId};
+    use tessera_core::model::{Consent, ConsentUser, Role, User};
+    use tessera_core::page::PageRequest;
+    use tessera_core::scope::ScopeSet;
+
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let client = ClientId::random();
+        let user = User {
+            id: UserId::random(),
+            tenant_id: t,
+            email: "a@example.com".into(),
+            display_name: "A".into(),
+            role: Role::Member,
+            password_hash: "x".into(),
+            created_at: 1,
+            updated_at: 1,
+        };
+        store.create_user(&user).await.unwrap();
+        assert_eq!(store.find_user(user.id).await.unwrap(), Some(user.clone()));
+        assert_eq!(store.find_user(UserId::random()).await.unwrap(), None);
+
+        let consent = |who: ConsentUser, scopes: &str| Consent {
+            id: ConsentId::random(),
+            tenant_id: t,
+            client_id: client,
+            user: who,
+            scopes: ScopeSet::parse(scopes).unwrap(),
+            granted_by: "client:admin".into(),
+            created_at: 5,
+        };
+        let first = store
+            .put_consent(&consent(
+                ConsentUser::User {
+                    id: user.id,
+                    email: user.email.clone(),
+                },
+                "assets:read",
+            ))
+            .await
+            .unwrap();
+        let replaced = store
+            .put_consent(&consent(
+                ConsentUser::User {
+                    id: user.id,
+                    email: user.email.clone(),
+                },
+                "assets:read events:read",
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            replaced.id, first.id,
+            "the same integration and user: one consent"
+        );
+        assert_eq!(
+            replaced.scopes,
+            ScopeSet::parse("assets:read events:read").unwrap()
+        );
+        let all = store
+            .put_consent(&consent(ConsentUser::All, "events:read"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.consents_for(t, client).await.unwrap(),
+            vec![replaced.clone(), all.clone()]
+        );
+        let page = store
+            .list_consents(t, PageRequest { after: 0, size: 1 })
+            .await
+            .unwrap();
+        assert_eq!(page.items, vec![replaced.clone()]);
+        assert!(page.next_after.is_some());
+
+        let other = tenant(&*store).await;
+        assert!(store.consents_for(other, client).await.unwrap().is_empty());
+        assert!(matches!(
+            store.delete_consent(other, all.id).await,
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(store.delete_consent(t, all.id).await.unwrap(), all);
+        assert_eq!(store.consents_for(t, client).await.unwrap(), vec![replaced]);
+    })
+    .await;
+}

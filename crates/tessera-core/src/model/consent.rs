@@ -1,0 +1,108 @@
+//! Consent for impersonation (SPEC §3.3): a user — or a tenant admin for all its users — lets an
+//! integration act for them with given scopes. The JWT bearer grant needs one.
+
+use crate::id::{ClientId, ConsentId, TenantId, UserId};
+use crate::model::UnixMillis;
+use crate::scope::{Scope, ScopeSet};
+
+/// Whom a consent covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsentUser {
+    /// Every user of the tenant (given by a tenant admin).
+    All,
+    /// One user.
+    User { id: UserId, email: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Consent {
+    pub id: ConsentId,
+    /// The tenant whose users it covers (the data owner's).
+    pub tenant_id: TenantId,
+    /// The integration allowed to act; it may belong to another tenant.
+    pub client_id: ClientId,
+    pub user: ConsentUser,
+    /// The most a token issued under it may carry.
+    pub scopes: ScopeSet,
+    /// Who gave it: `client:<id>` or `user:<id>`.
+    pub granted_by: String,
+    pub created_at: UnixMillis,
+}
+
+impl Consent {
+    /// Whether it covers `user`.
+    pub fn covers(&self, user: UserId) -> bool {
+        match &self.user {
+            ConsentUser::All => true,
+            ConsentUser::User { id, .. } => *id == user,
+        }
+    }
+
+    /// Whether it lets an integration of another tenant act here (SPEC §3.3: only where the
+    /// tenant granted `impersonation`).
+    pub fn allows_other_tenants(&self) -> bool {
+        self.scopes.contains(Scope::Impersonation)
+    }
+}
+
+/// The scopes the consents covering `user` allow together; `None` when none covers the user.
+/// `foreign` is true when the integration belongs to another tenant: then only consents that
+/// grant `impersonation` count.
+pub fn consented_scopes(consents: &[Consent], user: UserId, foreign: bool) -> Option<ScopeSet> {
+    consents
+        .iter()
+        .filter(|c| c.covers(user) && (!foreign || c.allows_other_tenants()))
+        .map(|c| c.scopes)
+        .reduce(|a, b| a.union(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn consent(user: ConsentUser, scopes: &str) -> Consent {
+        Consent {
+            id: ConsentId::random(),
+            tenant_id: TenantId::random(),
+            client_id: ClientId::random(),
+            user,
+            scopes: ScopeSet::parse(scopes).unwrap(),
+            granted_by: "client:x".into(),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn consents_for_one_user_and_for_all_add_up() {
+        let alice = UserId::random();
+        let bob = UserId::random();
+        let consents = vec![
+            consent(
+                ConsentUser::User {
+                    id: alice,
+                    email: "a@x.test".into(),
+                },
+                "assets:read",
+            ),
+            consent(ConsentUser::All, "events:read"),
+        ];
+        assert_eq!(
+            consented_scopes(&consents, alice, false),
+            Some(ScopeSet::parse("assets:read events:read").unwrap())
+        );
+        assert_eq!(
+            consented_scopes(&consents, bob, false),
+            Some(ScopeSet::parse("events:read").unwrap())
+        );
+        assert_eq!(consented_scopes(&[], bob, false), None);
+    }
+
+    #[test]
+    fn another_tenants_integration_needs_impersonation_granted() {
+        let alice = UserId::random();
+        let plain = vec![consent(ConsentUser::All, "assets:read")];
+        assert_eq!(consented_scopes(&plain, alice, true), None);
+        let granted = vec![consent(ConsentUser::All, "assets:read impersonation")];
+        assert!(consented_scopes(&granted, alice, true).is_some());
+    }
+}
