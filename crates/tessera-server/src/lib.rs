@@ -23,7 +23,7 @@ use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
-use crate::routes::{admin, health, keys, oauth, openapi, policies, resources};
+use crate::routes::{admin, consents, health, keys, oauth, openapi, policies, resources};
 pub use crate::state::{AppState, ServerConfig};
 
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -76,6 +76,14 @@ pub fn router(state: AppState) -> Router {
                 .delete(admin::delete_user),
         )
         .route("/v1/audit", get(admin::list_audit))
+        .route(
+            "/v1/consents",
+            post(consents::give_consent).get(consents::list_consents),
+        )
+        .route(
+            "/v1/consents/{id}",
+            axum::routing::delete(consents::withdraw_consent),
+        )
         .route(
             "/v1/access_policies",
             post(policies::create_policy).get(policies::list_policies),

@@ -55,6 +55,31 @@ impl FromRequest<AppState> for AuthenticatedClient {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let TokenCaller { client, form } = TokenCaller::from_request(req, state).await?;
+        let (client, method) = client.ok_or_else(|| {
+            OAuthError::invalid_client(
+                "no client authentication: use HTTP Basic, client_id and client_secret in the body, or a client assertion",
+            )
+        })?;
+        Ok(AuthenticatedClient {
+            client,
+            method,
+            form,
+        })
+    }
+}
+
+/// A token request: the client, if it authenticated, and the parameters. The JWT bearer grant
+/// may come without client authentication: its assertion names and proves the client.
+pub struct TokenCaller {
+    pub client: Option<(Arc<RegisteredClient>, AuthMethod)>,
+    pub form: OAuthForm,
+}
+
+impl FromRequest<AppState> for TokenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let authorization = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -73,9 +98,8 @@ impl FromRequest<AppState> for AuthenticatedClient {
                 .into());
             }
             let client = assertion_client(state, &mut form, &assertion, &path, peer).await?;
-            return Ok(AuthenticatedClient {
-                client,
-                method: AuthMethod::PrivateKeyJwt,
+            return Ok(TokenCaller {
+                client: Some((client, AuthMethod::PrivateKeyJwt)),
                 form,
             });
         }
@@ -116,12 +140,7 @@ impl FromRequest<AppState> for AuthenticatedClient {
                 )
                 .into())
             }
-            (None, None, _) => {
-                return Err(OAuthError::invalid_client(
-                    "no client authentication: use HTTP Basic or client_id and client_secret in the body",
-                )
-                .into())
-            }
+            (None, None, _) => return Ok(TokenCaller { client: None, form }),
         };
         let now = state.clock.now_seconds();
         if state
@@ -131,9 +150,8 @@ impl FromRequest<AppState> for AuthenticatedClient {
             return Err(slow_down());
         }
         match authenticate(&credentials, &state.clients, state.clock.now_millis()) {
-            Ok(client) => Ok(AuthenticatedClient {
-                client,
-                method: credentials.method,
+            Ok(client) => Ok(TokenCaller {
+                client: Some((client, credentials.method)),
                 form,
             }),
             Err(e) => {

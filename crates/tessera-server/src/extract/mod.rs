@@ -7,6 +7,6 @@ mod form;
 mod json;
 
 pub use bearer::{BearerToken, ResourceCaller, TenantAdmin};
-pub use client::AuthenticatedClient;
+pub use client::{AuthenticatedClient, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;

@@ -1,6 +1,7 @@
 //! The routes, one module per area. Handlers are thin: extract, call the core, map.
 
 pub mod admin;
+pub mod consents;
 pub mod health;
 pub mod keys;
 pub mod oauth;

@@ -5,13 +5,20 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
+use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::error::{OAuthError, OAuthErrorCode};
-use tessera_core::grant::{self, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS};
+use tessera_core::grant::{
+    self, Delegation, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER,
+};
+use tessera_core::id::{ClientId, UserId};
+use tessera_core::model::consented_scopes;
 use tessera_core::ports::{AuditRecord, Change, RevokedToken};
 use tessera_core::scope::{Scope, ScopeSet};
+use tessera_core::token::assertion::{self, AssertionError};
+use tessera_core::token::SigningAlg;
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthenticatedClient, OAuthForm};
+use crate::extract::{AuthenticatedClient, TokenCaller};
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::{IntrospectionResponse, TokenResponse};
@@ -33,31 +40,27 @@ fn no_store(mut response: Response) -> Response {
     response
 }
 
-/// Parses the grant-specific parameters into a [`TokenRequest`].
-fn token_request(form: &OAuthForm) -> Result<TokenRequest, OAuthError> {
-    match form.require("grant_type")? {
-        GRANT_CLIENT_CREDENTIALS => Ok(TokenRequest::ClientCredentials {
-            scope: form.get("scope").map(str::to_owned),
-        }),
-        other => Err(OAuthError::new(
-            OAuthErrorCode::UnsupportedGrantType,
-            format!(
-                "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}",
-                other.chars().take(80).collect::<String>()
-            ),
-        )),
-    }
+fn unsupported_grant(other: &str) -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::UnsupportedGrantType,
+        format!(
+            "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_JWT_BEARER}",
+            other.chars().take(80).collect::<String>()
+        ),
+    )
 }
 
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…], with client_secret_basic or client_secret_post"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…] with client_secret_basic, client_secret_post or private_key_jwt; or grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>[&scope=…] (RFC 7523 §2.1), client authentication optional"),
     responses((status = 200, body = TokenResponse), (status = 400, body = crate::wire::ErrorResponse), (status = 401, body = crate::wire::ErrorResponse)))]
-pub async fn token(
-    State(state): State<AppState>,
-    caller: AuthenticatedClient,
-) -> ApiResult<Response> {
-    let result = issue(&state, &caller);
-    if let Err(e) = &result {
+pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiResult<Response> {
+    let result = match caller.form.require("grant_type") {
+        Ok(GRANT_CLIENT_CREDENTIALS) => client_credentials(&state, &caller),
+        Ok(GRANT_JWT_BEARER) => jwt_bearer(&state, &caller).await,
+        Ok(other) => Err(unsupported_grant(other).into()),
+        Err(e) => Err(e.into()),
+    };
+    if let Err(ApiError::OAuth(e)) = &result {
         state
             .metrics
             .token_errors
@@ -66,28 +69,29 @@ pub async fn token(
             })
             .inc();
     }
-    let issued = result?;
+    let (issued, grant) = result?;
     state
         .metrics
         .tokens_issued
-        .get_or_create(&GrantLabel {
-            grant: GRANT_CLIENT_CREDENTIALS,
-        })
+        .get_or_create(&GrantLabel { grant })
         .inc();
-    state.audit(AuditRecord {
-        tenant_id: caller.client.integration.tenant_id,
-        at: state.clock.now_millis(),
-        actor: format!("client:{}", caller.client.integration.client_id),
-        action: "token.issued".into(),
-        target: issued.claims.jti.clone(),
-        detail: serde_json::to_string(&IssuedDetail {
-            grant_type: GRANT_CLIENT_CREDENTIALS,
-            scope: &issued.claims.scope,
-            sub: &issued.claims.sub,
-            exp: issued.claims.exp,
-        })
-        .unwrap_or_default(),
-    });
+    if let Ok(tenant_id) = issued.claims.tenant_id.parse() {
+        // Recorded in the tenant whose data the token reaches.
+        state.audit(AuditRecord {
+            tenant_id,
+            at: state.clock.now_millis(),
+            actor: format!("client:{}", issued.claims.client_id),
+            action: "token.issued".into(),
+            target: issued.claims.jti.clone(),
+            detail: serde_json::to_string(&IssuedDetail {
+                grant_type: grant,
+                scope: &issued.claims.scope,
+                sub: &issued.claims.sub,
+                exp: issued.claims.exp,
+            })
+            .unwrap_or_default(),
+        });
+    }
     Ok(no_store(
         Json(TokenResponse {
             access_token: issued.access_token,
@@ -99,17 +103,118 @@ pub async fn token(
     ))
 }
 
-fn issue(state: &AppState, caller: &AuthenticatedClient) -> Result<grant::IssuedToken, OAuthError> {
-    let request = token_request(&caller.form)?;
-    let ring = state.keys.load();
-    let ctx = IssueContext {
+type Issued = Result<(grant::IssuedToken, &'static str), ApiError>;
+
+fn issue_context<'a>(
+    state: &'a AppState,
+    ring: &'a tessera_core::token::KeyRing,
+) -> IssueContext<'a> {
+    IssueContext {
         issuer: &state.config.issuer,
         audience: &state.config.audience,
         now_seconds: state.clock.now_seconds(),
         key: ring.current(),
         rng: &*state.rng,
+    }
+}
+
+fn client_credentials(state: &AppState, caller: &TokenCaller) -> Issued {
+    let (client, _) = caller.client.as_ref().ok_or_else(|| {
+        OAuthError::invalid_client(
+            "no client authentication: use HTTP Basic, client_id and client_secret in the body, or a client assertion",
+        )
+    })?;
+    let request = TokenRequest::ClientCredentials {
+        scope: caller.form.get("scope").map(str::to_owned),
     };
-    grant::issue(&ctx, &caller.client, &request)
+    let ring = state.keys.load();
+    let issued = grant::issue(&issue_context(state, &ring), client, &request)?;
+    Ok((issued, GRANT_CLIENT_CREDENTIALS))
+}
+
+/// RFC 7523 §2.1. The assertion names the integration (`iss`) and the user (`sub`); every
+/// problem with it is `invalid_grant` with the reason.
+async fn jwt_bearer(state: &AppState, caller: &TokenCaller) -> Issued {
+    let invalid_grant =
+        |e: AssertionError| OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string());
+    let token = caller.form.require("assertion")?;
+    let (decoded, iss) = assertion::assertion_issuer(token).map_err(invalid_grant)?;
+    let client = match &caller.client {
+        Some((client, _)) => {
+            if client.integration.client_id.to_string() != iss {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidGrant,
+                    "the assertion's `iss` is not the client that authenticated",
+                )
+                .into());
+            }
+            client.clone()
+        }
+        None => iss
+            .parse::<ClientId>()
+            .ok()
+            .and_then(|id| ClientDirectory::client(&state.clients, &id))
+            .ok_or_else(|| invalid_grant(AssertionError::UnknownIssuer))?,
+    };
+    let verified = state
+        .verify_assertion(&decoded, &client, "/oauth2/token")
+        .map_err(invalid_grant)?;
+    let user = find_subject(state, &client, &verified.sub).await?;
+    let tenant = state.storage.get_tenant(user.tenant_id).await?;
+    let consents = state
+        .storage
+        .consents_for(user.tenant_id, client.integration.client_id)
+        .await?;
+    let foreign = user.tenant_id != client.integration.tenant_id;
+    let delegation = Delegation {
+        user: &user,
+        tenant: &tenant,
+        consented: consented_scopes(&consents, user.id, foreign),
+    };
+    if foreign && delegation.consented.is_none() {
+        return Err(no_such_user(&verified.sub).into());
+    }
+    let ring = state.keys.load();
+    let ctx = issue_context(state, &ring);
+    // Checked before the jti is spent, so a request refused for consent can be retried as is.
+    let issued = grant::issue_jwt_bearer(&ctx, &client, &delegation, caller.form.get("scope"))?;
+    if !state
+        .storage
+        .claim_assertion(&verified.iss, &verified.jti, verified.exp + 120)
+        .await?
+    {
+        return Err(invalid_grant(AssertionError::Replayed).into());
+    }
+    Ok((issued, GRANT_JWT_BEARER))
+}
+
+fn no_such_user(sub: &str) -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidGrant,
+        format!(
+            "the assertion's `sub` `{}` is not a user of the integration's tenant, nor of a tenant that granted it `impersonation`",
+            sub.chars().take(100).collect::<String>()
+        ),
+    )
+}
+
+/// The user `sub` names: a user id (in any tenant; another tenant must have granted the
+/// integration `impersonation`, checked by the caller) or an email in the integration's tenant.
+async fn find_subject(
+    state: &AppState,
+    client: &RegisteredClient,
+    sub: &str,
+) -> Result<tessera_core::model::User, ApiError> {
+    let found = match sub.parse::<UserId>() {
+        Ok(id) => state.storage.find_user(id).await?,
+        Err(_) => {
+            state
+                .storage
+                .find_user_by_email(client.integration.tenant_id, &sub.trim().to_lowercase())
+                .await?
+        }
+    };
+    found.ok_or_else(|| no_such_user(sub).into())
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only.
@@ -207,20 +312,29 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
 pub async fn discovery(State(state): State<AppState>) -> Response {
     let issuer = state.config.issuer.trim_end_matches('/');
     let algs: Vec<&str> = vec![state.keys.load().current().alg().as_str()];
-    let auth_methods = ["client_secret_basic", "client_secret_post"];
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    // What integrations may sign assertions with (RFC 7523), whatever the server signs with.
+    let assertion_algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
     Json(json!({
         "issuer": state.config.issuer,
         "token_endpoint": format!("{issuer}/oauth2/token"),
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS],
+        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
         "scopes_supported": ScopeSet::from_iter(Scope::ALL).to_vec(),
         "token_endpoint_auth_methods_supported": auth_methods,
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "revocation_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "id_token_signing_alg_values_supported": algs,
         "access_token_signing_alg_values_supported": algs,
         "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act"],

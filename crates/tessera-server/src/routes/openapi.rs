@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{admin, health, keys, oauth, policies, resources};
+use super::{admin, consents, health, keys, oauth, policies, resources};
 use crate::wire;
 
 #[derive(OpenApi)]
@@ -16,6 +16,7 @@ use crate::wire;
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
         admin::list_audit, health::healthz, health::readyz,
         keys::add_key, keys::list_keys, keys::delete_key,
+        consents::give_consent, consents::list_consents, consents::withdraw_consent,
         policies::create_policy, policies::list_policies, policies::get_policy,
         policies::patch_policy, policies::delete_policy,
         resources::list_assets, resources::create_asset, resources::get_asset,

@@ -237,3 +237,53 @@ impl From<&tessera_core::model::ClientKey> for ClientKeyView {
 pub struct ClientKeyList {
     pub keys: Vec<ClientKeyView>,
 }
+
+/// A consent to impersonation (SPEC §3.3).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GiveConsentRequest {
+    /// The integration that may act; it may belong to another tenant.
+    pub client_id: String,
+    /// A user's email, or `*` for every user of the tenant.
+    pub user: String,
+    /// The most a token issued under the consent may carry. Include `impersonation` to let an
+    /// integration of another tenant act here.
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentView {
+    pub id: String,
+    pub client_id: String,
+    /// The user's email, or `*`.
+    pub user: String,
+    pub user_id: Option<String>,
+    pub scopes: Vec<String>,
+    pub granted_by: String,
+    pub created_at: String,
+}
+
+impl From<&tessera_core::model::Consent> for ConsentView {
+    fn from(c: &tessera_core::model::Consent) -> Self {
+        use tessera_core::model::ConsentUser;
+        let (user, user_id) = match &c.user {
+            ConsentUser::All => ("*".to_owned(), None),
+            ConsentUser::User { id, email } => (email.clone(), Some(id.to_string())),
+        };
+        ConsentView {
+            id: c.id.to_string(),
+            client_id: c.client_id.to_string(),
+            user,
+            user_id,
+            scopes: c.scopes.to_vec(),
+            granted_by: c.granted_by.clone(),
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConsentList {
+    pub consents: Vec<ConsentView>,
+    pub next_page_token: String,
+}

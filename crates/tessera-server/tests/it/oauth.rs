@@ -369,7 +369,14 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
         );
         assert_eq!(
             d.body["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!([
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+            ])
+        );
+        assert_eq!(
+            d.body["token_endpoint_auth_signing_alg_values_supported"],
+            serde_json::json!(["RS256", "ES256", "EdDSA"])
         );
         let methods: Vec<Value> = d.body["token_endpoint_auth_methods_supported"]
             .as_array()
@@ -378,6 +385,7 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
         assert!(
             methods.contains(&Value::from("client_secret_basic"))
                 && methods.contains(&Value::from("client_secret_post"))
+                && methods.contains(&Value::from("private_key_jwt"))
         );
         assert!(d.body["scopes_supported"]
             .as_array()

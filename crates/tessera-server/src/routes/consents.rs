@@ -1,0 +1,117 @@
+//! Consents to impersonation (SPEC §3.3): `POST/GET/DELETE /v1/consents`. A tenant admin gives
+//! them here, for one user or for all (`*`); users give their own in the console.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::json;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::error::DomainError;
+use tessera_core::id::{ClientId, ConsentId};
+use tessera_core::model::{Consent, ConsentUser};
+use tessera_core::page::next_page_token;
+
+use super::admin::{not_found, page};
+use crate::error::ApiResult;
+use crate::extract::{ApiJson, TenantAdmin};
+use crate::state::AppState;
+use crate::wire::*;
+
+#[utoipa::path(post, path = "/v1/consents", tag = "consents", request_body = GiveConsentRequest,
+    responses((status = 201, body = ConsentView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn give_consent(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    ApiJson(body): ApiJson<GiveConsentRequest>,
+) -> ApiResult<(StatusCode, Json<ConsentView>)> {
+    let client_id = body
+        .client_id
+        .parse::<ClientId>()
+        .ok()
+        .filter(|id| state.clients.client(id).is_some())
+        .ok_or_else(|| DomainError::invalid("client_id", "names no integration"))?;
+    let scopes = parse_scope_list("scopes", &body.scopes)?;
+    if scopes.is_empty() {
+        return Err(DomainError::invalid("scopes", "must name at least one scope").into());
+    }
+    let user = if body.user.trim() == "*" {
+        ConsentUser::All
+    } else {
+        let email = body.user.trim().to_lowercase();
+        let found = state
+            .storage
+            .find_user_by_email(admin.tenant, &email)
+            .await?
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "user",
+                    format!(
+                        "no user `{email}` in this tenant; give an email of one, or `*` for all"
+                    ),
+                )
+            })?;
+        ConsentUser::User {
+            id: found.id,
+            email: found.email,
+        }
+    };
+    let consent = state
+        .storage
+        .put_consent(&Consent {
+            id: ConsentId::random(),
+            tenant_id: admin.tenant,
+            client_id,
+            user,
+            scopes,
+            granted_by: admin.actor.clone(),
+            created_at: state.clock.now_millis(),
+        })
+        .await?;
+    let view = ConsentView::from(&consent);
+    admin.audit(
+        &state,
+        "consent.given",
+        consent.id.to_string(),
+        json!({"client_id": view.client_id, "user": view.user, "scopes": view.scopes}),
+    );
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(get, path = "/v1/consents", tag = "consents", params(PageQuery),
+    responses((status = 200, body = ConsentList), (status = 400, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn list_consents(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<ConsentList>> {
+    let found = state.storage.list_consents(admin.tenant, page(&q)?).await?;
+    Ok(Json(ConsentList {
+        consents: found.items.iter().map(ConsentView::from).collect(),
+        next_page_token: next_page_token(found.next_after),
+    }))
+}
+
+#[utoipa::path(delete, path = "/v1/consents/{id}", tag = "consents",
+    responses((status = 204), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn withdraw_consent(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id: ConsentId = id.parse().map_err(|_| DomainError::NotFound("consent"))?;
+    let consent = state
+        .storage
+        .delete_consent(admin.tenant, id)
+        .await
+        .map_err(|e| not_found("consent")(e.into()))?;
+    admin.audit(
+        &state,
+        "consent.withdrawn",
+        consent.id.to_string(),
+        json!({"client_id": consent.client_id.to_string()}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
