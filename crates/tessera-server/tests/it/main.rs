@@ -5,6 +5,7 @@
 
 mod admin;
 mod assertions;
+mod delegation;
 mod harness;
 mod hostile;
 mod isolation;
