@@ -166,6 +166,52 @@ async fn two_instances_on_postgres_act_as_one_service() {
     })
     .await;
 
+    // A key registered on A authenticates on B; an assertion used on B is refused on A.
+    std::fs::create_dir_all(&dir_a).unwrap();
+    let (cert, key) = crate::interop::openssl_ec_certificate(&dir_a);
+    post_json(
+        format!("{}/v1/integrations/{BOOT_ID}/keys", a.url),
+        &admin,
+        serde_json::json!({ "certificate": cert }),
+    )
+    .await;
+    let with_assertion = |url: String, assertion: String| async move {
+        reqwest::Client::new()
+            .post(format!("{url}/oauth2/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+    };
+    let aud = "https://tokens.example.test";
+    within_a_second("a registered key", || async {
+        let fresh = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, aud);
+        with_assertion(b.url.clone(), fresh).await.status() == 200
+    })
+    .await;
+    let once = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, aud);
+    assert_eq!(
+        with_assertion(b.url.clone(), once.clone()).await.status(),
+        200
+    );
+    let replayed = with_assertion(a.url.clone(), once).await;
+    assert_eq!(replayed.status(), 401);
+    let body: serde_json::Value = replayed.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used before"),
+        "{body}"
+    );
+
     // A key rotation is honoured by both: B signs with the new key and A verifies it.
     let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
         .unwrap()

@@ -55,3 +55,114 @@ async fn the_oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_with_the_jwks(
             .starts_with("tenant/"));
     }
 }
+
+/// An EC P-256 key and a self-signed certificate for it, made by the `openssl` tool.
+pub fn openssl_ec_certificate(dir: &std::path::Path) -> (String, Vec<u8>) {
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=connector",
+        ])
+        .args([
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        std::fs::read_to_string(cert).unwrap(),
+        std::fs::read(key).unwrap(),
+    )
+}
+
+/// An assertion signed by the `jsonwebtoken` crate, not by Tessera's code.
+pub fn third_party_assertion(pem_key: &[u8], iss: &str, sub: &str, aud: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let claims = serde_json::json!({"iss": iss, "sub": sub, "aud": aud, "iat": now, "exp": now + 300,
+        "jti": uuid::Uuid::new_v4().to_string()});
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::ES256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_ec_pem(pem_key).unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn assertions_signed_by_jsonwebtoken_authenticate_and_get_user_tokens() {
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = crate::access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let (cert, key) = openssl_ec_certificate(&dir);
+    let registered = crate::post_json(
+        format!("{}/v1/integrations/{BOOT_ID}/keys", server.url),
+        &admin,
+        serde_json::json!({ "certificate": cert }),
+    )
+    .await;
+    assert_eq!(registered["alg"], "ES256", "{registered}");
+    let token_url = format!("{}/oauth2/token", server.url);
+    let http = reqwest::Client::new();
+
+    // private_key_jwt with a jsonwebtoken assertion.
+    let assertion = third_party_assertion(&key, BOOT_ID, BOOT_ID, &token_url);
+    let reply: serde_json::Value = http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(reply["access_token"].is_string(), "{reply}");
+
+    // The JWT bearer grant for the admin user, after consent.
+    crate::post_json(
+        format!("{}/v1/consents", server.url),
+        &admin,
+        serde_json::json!({"client_id": BOOT_ID, "user": "ops@example.com", "scopes": ["assets:read"]}),
+    )
+    .await;
+    let assertion = third_party_assertion(&key, BOOT_ID, "ops@example.com", &server.url);
+    let reply: serde_json::Value = http
+        .post(&token_url)
+        .form(&[
+            ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+            ("assertion", &assertion),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reply["scope"], "assets:read", "{reply}");
+}
