@@ -32,6 +32,38 @@ pub enum TokenCommand {
         #[arg(long)]
         bearer_file: Option<PathBuf>,
     },
+    /// Get a user's token with the JWT bearer grant (RFC 7523): sign an assertion with a key
+    /// from a key store (PEM or PKCS#12) registered on the integration.
+    JwtBearer {
+        /// The claims issuer: the integration's client_id.
+        #[arg(long, env = "TESSERA_CLIENT_ID")]
+        issuer: String,
+        /// The claims subject: the user's email or id.
+        #[arg(long)]
+        subject: String,
+        /// The key store: a PEM file (PKCS#8 key, optionally its certificate) or PKCS#12.
+        #[arg(long)]
+        key_store: PathBuf,
+        /// The PKCS#12 password.
+        #[arg(long, env = "TESSERA_KEY_STORE_PASSWORD", hide_env_values = true)]
+        key_store_password: Option<String>,
+        /// The alias of the key in a PKCS#12 key store; default: its only (first) key.
+        #[arg(long)]
+        key_alias: Option<String>,
+        /// The token endpoint (also the assertion's audience).
+        #[arg(
+            long,
+            env = "TESSERA_TOKEN_URL",
+            default_value = "http://127.0.0.1:8080/oauth2/token"
+        )]
+        token_url: String,
+        /// Space-separated scopes to narrow the token to.
+        #[arg(long)]
+        scope: Option<String>,
+        /// Also write `Authorization: Bearer <token>` to this file (folder 0700, file 0600).
+        #[arg(long)]
+        bearer_file: Option<PathBuf>,
+    },
     /// Print a token's header and payload as pretty JSON, with times in words.
     Decode {
         /// The token; `-` or nothing reads it from standard input.
@@ -55,12 +87,44 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             bearer_file,
         } => {
             let token = get_token(&client_id, &client_secret, &token_url, scope.as_deref()).await?;
-            if let Some(path) = bearer_file {
-                write_bearer_file(&path, &token)?;
-                eprintln!("wrote {}", path.display());
+            finish(&token, bearer_file.as_deref())
+        }
+        TokenCommand::JwtBearer {
+            issuer,
+            subject,
+            key_store,
+            key_store_password,
+            key_alias,
+            token_url,
+            scope,
+            bearer_file,
+        } => {
+            let bytes = std::fs::read(&key_store)
+                .with_context(|| format!("cannot read the key store {}", key_store.display()))?;
+            let now = OffsetDateTime::now_utc().unix_timestamp();
+            let loaded = crate::key_store::load(
+                &bytes,
+                key_store_password.as_deref(),
+                key_alias.as_deref(),
+                now * 1000,
+            )?;
+            let assertion = loaded
+                .key
+                .sign_jwt(&serde_json::json!({
+                    "iss": issuer, "sub": subject, "aud": token_url,
+                    "iat": now, "exp": now + 300, "jti": uuid::Uuid::new_v4().to_string(),
+                }))
+                .map_err(|e| anyhow::anyhow!("cannot sign the assertion: {e}"))?;
+            let mut form = vec![
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ];
+            if let Some(scope) = scope.as_deref() {
+                form.push(("scope", scope));
             }
-            println!("{token}");
-            Ok(())
+            let request = reqwest::Client::new().post(&token_url).form(&form);
+            let token = token_from(request, &token_url).await?;
+            finish(&token, bearer_file.as_deref())
         }
         TokenCommand::Decode {
             token,
@@ -115,10 +179,26 @@ async fn get_token(
     if let Some(scope) = scope {
         form.push(("scope", scope));
     }
-    let response = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .post(url)
         .basic_auth(client_id, Some(secret))
-        .form(&form)
+        .form(&form);
+    token_from(request, url).await
+}
+
+/// Prints the token, and writes the bearer file if one was asked for.
+fn finish(token: &str, bearer_file: Option<&Path>) -> anyhow::Result<()> {
+    if let Some(path) = bearer_file {
+        write_bearer_file(path, token)?;
+        eprintln!("wrote {}", path.display());
+    }
+    println!("{token}");
+    Ok(())
+}
+
+/// Sends a token request and returns the access token, or the server's error in words.
+async fn token_from(request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<String> {
+    let response = request
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;

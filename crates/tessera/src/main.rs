@@ -4,6 +4,7 @@ mod admin;
 mod bootstrap;
 mod client;
 mod config;
+mod key_store;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -335,3 +335,193 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
         "the token issued just before the stop is in the audit log"
     );
 }
+
+/// Runs `openssl` with `args` in `dir`; panics with its stderr if it fails.
+fn openssl(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("openssl")
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the openssl command runs");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[tokio::test]
+async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
+    let (_guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let keys = dir.join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    openssl(
+        &keys,
+        &[
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=connector",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ],
+    );
+    openssl(
+        &keys,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "key.pem",
+            "-in",
+            "cert.pem",
+            "-name",
+            "connector",
+            "-passout",
+            "pass:s3cret",
+            "-out",
+            "store.p12",
+        ],
+    );
+
+    let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let cert = std::fs::read_to_string(keys.join("cert.pem")).unwrap();
+    crate::post_json(
+        format!("{}/v1/integrations/{}/keys", server.url, crate::BOOT_ID),
+        &admin,
+        serde_json::json!({ "certificate": cert }),
+    )
+    .await;
+    crate::post_json(
+        format!("{}/v1/consents", server.url),
+        &admin,
+        serde_json::json!({"client_id": crate::BOOT_ID, "user": "*", "scopes": ["assets:read", "events:read"]}),
+    )
+    .await;
+
+    let token_url = format!("{}/oauth2/token", server.url);
+    let run = |store: &str, password: &str, alias: Option<&str>| {
+        let mut cmd = crate::tessera();
+        cmd.args([
+            "token",
+            "jwt-bearer",
+            "--issuer",
+            crate::BOOT_ID,
+            "--subject",
+            "ops@example.com",
+        ])
+        .arg("--key-store")
+        .arg(keys.join(store))
+        .args([
+            "--key-store-password",
+            password,
+            "--token-url",
+            &token_url,
+            "--scope",
+            "assets:read",
+        ])
+        .arg("--bearer-file")
+        .arg(keys.join("out").join("bearer.txt"));
+        if let Some(alias) = alias {
+            cmd.args(["--key-alias", alias]);
+        }
+        cmd.output().unwrap()
+    };
+    let ok = run("store.p12", "s3cret", Some("connector"));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let token = String::from_utf8(ok.stdout).unwrap();
+    let decoded = tessera_core::token::DecodedJws::decode(token.trim()).unwrap();
+    assert_eq!(decoded.payload["act"]["sub"], crate::BOOT_ID);
+    assert_eq!(decoded.payload["scope"], "assets:read");
+    let bearer = std::fs::read_to_string(keys.join("out").join("bearer.txt")).unwrap();
+    assert_eq!(
+        bearer.trim(),
+        format!("Authorization: Bearer {}", token.trim())
+    );
+    // PEM works too, without a password.
+    let pem = run("key.pem", "", None);
+    assert!(
+        pem.status.success(),
+        "{}",
+        String::from_utf8_lossy(&pem.stderr)
+    );
+
+    // Clear messages for a wrong password, a missing alias and an expired certificate.
+    let wrong = run("store.p12", "wrong", Some("connector"));
+    assert!(!wrong.status.success());
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong --key-store-password"));
+    let missing = run("store.p12", "s3cret", Some("nobody"));
+    let message = String::from_utf8_lossy(&missing.stderr).into_owned();
+    assert!(
+        message.contains("no private key with alias `nobody`") && message.contains("connector"),
+        "{message}"
+    );
+
+    // A certificate that expired in 2020, issued by `openssl ca` with explicit dates.
+    std::fs::write(keys.join("index.txt"), "").unwrap();
+    std::fs::write(keys.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        keys.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    openssl(
+        &keys,
+        &[
+            "req", "-new", "-key", "key.pem", "-subj", "/CN=old", "-out", "csr.pem",
+        ],
+    );
+    openssl(
+        &keys,
+        &[
+            "ca",
+            "-batch",
+            "-config",
+            "ca.cnf",
+            "-selfsign",
+            "-keyfile",
+            "key.pem",
+            "-in",
+            "csr.pem",
+            "-out",
+            "old.pem",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20200102000000Z",
+        ],
+    );
+    openssl(
+        &keys,
+        &[
+            "pkcs12",
+            "-export",
+            "-inkey",
+            "key.pem",
+            "-in",
+            "old.pem",
+            "-name",
+            "connector",
+            "-passout",
+            "pass:s3cret",
+            "-out",
+            "old.p12",
+        ],
+    );
+    let expired = run("old.p12", "s3cret", Some("connector"));
+    assert!(!expired.status.success());
+    let message = String::from_utf8_lossy(&expired.stderr).into_owned();
+    assert!(message.contains("expired on 2020-01-02"), "{message}");
+}
