@@ -211,13 +211,26 @@ impl AppState {
         if self.revoked.contains(&claims.jti) {
             return Err("the token has been revoked".into());
         }
-        let client_known = claims
-            .client_id
-            .parse::<ClientId>()
-            .is_ok_and(|id| self.clients.contains(&id));
-        if !client_known {
+        if !self.client_exists(&claims.client_id) {
             return Err("the token's integration no longer exists".into());
         }
+        // An exchanged token lives only as long as every token it was exchanged from.
+        for origin in &claims.exchanged_from {
+            if self.revoked.contains(&origin.jti) {
+                return Err("the token it was exchanged from has been revoked".into());
+            }
+            if !self.client_exists(&origin.client_id) {
+                return Err(
+                    "the integration of the token it was exchanged from no longer exists".into(),
+                );
+            }
+        }
         Ok(claims)
+    }
+
+    fn client_exists(&self, client_id: &str) -> bool {
+        client_id
+            .parse::<ClientId>()
+            .is_ok_and(|id| self.clients.contains(&id))
     }
 }

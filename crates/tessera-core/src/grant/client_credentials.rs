@@ -11,12 +11,12 @@ pub(super) fn issue(
 ) -> Result<IssuedToken, OAuthError> {
     let scope = narrow_scope(scope, client.integration.scopes)?;
     let integration = &client.integration;
-    let subject = Subject {
-        sub: integration.client_id.to_string(),
-        tenant_id: integration.tenant_id.to_string(),
-        tier: client.tier,
-        act: None,
-    };
+    let subject = Subject::direct(
+        integration.client_id.to_string(),
+        integration.tenant_id.to_string(),
+        client.tier,
+        None,
+    );
     mint(ctx, client, subject, scope)
 }
 

@@ -49,14 +49,14 @@ pub fn issue(
         None => allowed.without(Scope::Impersonation),
         Some(_) => narrow_scope(requested, allowed)?,
     };
-    let subject = Subject {
-        sub: delegation.user.id.to_string(),
-        tenant_id: delegation.tenant.id.to_string(),
-        tier: delegation.tenant.tier,
-        act: Some(Actor {
+    let subject = Subject::direct(
+        delegation.user.id.to_string(),
+        delegation.tenant.id.to_string(),
+        delegation.tenant.tier,
+        Some(Actor {
             sub: integration.client_id.to_string(),
             act: None,
         }),
-    };
+    );
     mint(ctx, client, subject, scope)
 }

@@ -3,8 +3,13 @@
 
 mod client_credentials;
 mod jwt_bearer;
+mod token_exchange;
 
 pub use jwt_bearer::{issue as issue_jwt_bearer, Delegation};
+pub use token_exchange::{
+    issue as issue_token_exchange, Exchange, MAX_EXCHANGE_DEPTH, TOKEN_TYPE_ACCESS_TOKEN,
+    TOKEN_TYPE_JWT,
+};
 
 use std::collections::BTreeMap;
 
@@ -18,6 +23,8 @@ use crate::token::{AccessTokenClaims, SigningKey};
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
 /// RFC 7523 §2.1.
 pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+/// RFC 8693.
+pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /// A token request, parsed at the edge (SPEC §3).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +66,15 @@ pub fn issue(
 
 /// RFC 6749 §3.3: the requested scope narrows what is allowed; none requested means all of it.
 pub fn narrow_scope(requested: Option<&str>, allowed: ScopeSet) -> Result<ScopeSet, OAuthError> {
+    narrow_scope_within(requested, allowed, "this integration may not request")
+}
+
+/// [`narrow_scope`], where `refusal` says why a scope beyond `allowed` is refused.
+fn narrow_scope_within(
+    requested: Option<&str>,
+    allowed: ScopeSet,
+    refusal: &str,
+) -> Result<ScopeSet, OAuthError> {
     let Some(requested) = requested else {
         return Ok(allowed);
     };
@@ -76,7 +92,7 @@ pub fn narrow_scope(requested: Option<&str>, allowed: ScopeSet) -> Result<ScopeS
     let refused = requested.difference(allowed);
     if !refused.is_empty() {
         return Err(OAuthError::invalid_scope(format!(
-            "`scope` contains `{refused}`, which this integration may not request; allowed: {allowed}"
+            "`scope` contains `{refused}`, which {refusal}; allowed: {allowed}"
         )));
     }
     Ok(requested)
@@ -86,8 +102,30 @@ pub fn narrow_scope(requested: Option<&str>, allowed: ScopeSet) -> Result<ScopeS
 struct Subject {
     sub: String,
     tenant_id: String,
-    tier: crate::model::Tier,
+    tier: String,
     act: Option<crate::token::Actor>,
+    /// The token expires no later than this (an exchanged token outlives no token it came from).
+    expires_by: Option<i64>,
+    exchanged_from: Vec<crate::token::Origin>,
+}
+
+impl Subject {
+    /// The integration itself, or a user it acts for: nothing inherited from another token.
+    fn direct(
+        sub: String,
+        tenant_id: String,
+        tier: crate::model::Tier,
+        act: Option<crate::token::Actor>,
+    ) -> Self {
+        Subject {
+            sub,
+            tenant_id,
+            tier: tier.as_str().to_owned(),
+            act,
+            expires_by: None,
+            exchanged_from: Vec::new(),
+        }
+    }
 }
 
 /// Builds and signs the claims that every grant shares.
@@ -98,21 +136,25 @@ fn mint(
     scope: ScopeSet,
 ) -> Result<IssuedToken, OAuthError> {
     let integration = &client.integration;
-    let ttl = integration.token_ttl_seconds;
+    let mut exp = ctx.now_seconds + i64::from(integration.token_ttl_seconds);
+    if let Some(limit) = subject.expires_by {
+        exp = exp.min(limit);
+    }
     let claims = AccessTokenClaims {
         iss: ctx.issuer.to_owned(),
         sub: subject.sub,
         aud: ctx.audience.to_owned(),
-        exp: ctx.now_seconds + i64::from(ttl),
+        exp,
         iat: ctx.now_seconds,
         nbf: ctx.now_seconds,
         jti: crate::crypto::random_token(ctx.rng, 16),
         client_id: integration.client_id.to_string(),
         scope: scope.to_string(),
         tenant_id: subject.tenant_id,
-        tier: subject.tier.as_str().to_owned(),
+        tier: subject.tier,
         name: integration.display_name.clone(),
         act: subject.act,
+        exchanged_from: subject.exchanged_from,
         custom: integration
             .custom_claims
             .iter()
@@ -127,7 +169,7 @@ fn mint(
     })?;
     Ok(IssuedToken {
         access_token,
-        expires_in: ttl,
+        expires_in: u32::try_from(exp - ctx.now_seconds).unwrap_or(0),
         scope,
         claims,
     })

@@ -21,9 +21,24 @@ pub struct AccessTokenClaims {
     /// RFC 8693 §4.1: who acts for `sub`, nested for each further actor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Actor>,
+    /// RFC 8693: the tokens this one was exchanged from, oldest first. Revoking any of them, or
+    /// deleting the integration it was issued to, ends this one too (SPEC §3.4).
+    #[serde(
+        rename = "tessera_from",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub exchanged_from: Vec<Origin>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,
+}
+
+/// A token another was exchanged from: enough to tell whether it is still live.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub jti: String,
+    pub client_id: String,
 }
 
 /// RFC 8693 §4.1 `act` claim.

@@ -164,6 +164,7 @@ mod tests {
             tier: "FREE".into(),
             name: "n".into(),
             act: None,
+            exchanged_from: Vec::new(),
             custom: BTreeMap::from([("department".into(), "ops".into())]),
         }
     }

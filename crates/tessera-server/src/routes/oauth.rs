@@ -8,7 +8,8 @@ use serde_json::json;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{
-    self, Delegation, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER,
+    self, Delegation, Exchange, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS,
+    GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::id::{ClientId, UserId};
 use tessera_core::model::consented_scopes;
@@ -44,19 +45,20 @@ fn unsupported_grant(other: &str) -> OAuthError {
     OAuthError::new(
         OAuthErrorCode::UnsupportedGrantType,
         format!(
-            "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_JWT_BEARER}",
+            "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_JWT_BEARER}, {GRANT_TOKEN_EXCHANGE}",
             other.chars().take(80).collect::<String>()
         ),
     )
 }
 
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
-    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…] with client_secret_basic, client_secret_post or private_key_jwt; or grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>[&scope=…] (RFC 7523 §2.1), client authentication optional"),
+    request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…] with client_secret_basic, client_secret_post or private_key_jwt; or grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>[&scope=…] (RFC 7523 §2.1), client authentication optional; or grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=…&subject_token_type=…[&actor_token=…&actor_token_type=…][&scope=…][&audience=…][&requested_token_type=…] (RFC 8693), with client authentication"),
     responses((status = 200, body = TokenResponse), (status = 400, body = crate::wire::ErrorResponse), (status = 401, body = crate::wire::ErrorResponse)))]
 pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiResult<Response> {
     let result = match caller.form.require("grant_type") {
         Ok(GRANT_CLIENT_CREDENTIALS) => client_credentials(&state, &caller),
         Ok(GRANT_JWT_BEARER) => jwt_bearer(&state, &caller).await,
+        Ok(GRANT_TOKEN_EXCHANGE) => token_exchange(&state, &caller),
         Ok(other) => Err(unsupported_grant(other).into()),
         Err(e) => Err(e.into()),
     };
@@ -98,6 +100,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
             token_type: "Bearer",
             expires_in: issued.expires_in,
             scope: issued.scope.to_string(),
+            issued_token_type: (grant == GRANT_TOKEN_EXCHANGE).then_some(TOKEN_TYPE_ACCESS_TOKEN),
         })
         .into_response(),
     ))
@@ -118,12 +121,17 @@ fn issue_context<'a>(
     }
 }
 
-fn client_credentials(state: &AppState, caller: &TokenCaller) -> Issued {
-    let (client, _) = caller.client.as_ref().ok_or_else(|| {
+/// The authenticated client, for grants that need one.
+fn require_client(caller: &TokenCaller) -> Result<&RegisteredClient, OAuthError> {
+    caller.client.as_ref().map(|(client, _)| &**client).ok_or_else(|| {
         OAuthError::invalid_client(
             "no client authentication: use HTTP Basic, client_id and client_secret in the body, or a client assertion",
         )
-    })?;
+    })
+}
+
+fn client_credentials(state: &AppState, caller: &TokenCaller) -> Issued {
+    let client = require_client(caller)?;
     let request = TokenRequest::ClientCredentials {
         scope: caller.form.get("scope").map(str::to_owned),
     };
@@ -186,6 +194,81 @@ async fn jwt_bearer(state: &AppState, caller: &TokenCaller) -> Issued {
         return Err(invalid_grant(AssertionError::Replayed).into());
     }
     Ok((issued, GRANT_JWT_BEARER))
+}
+
+/// RFC 8693. The caller authenticates; the subject token (and an actor token) must be live
+/// access tokens of this server; the audience is this server's resource audience, the issuer,
+/// or an integration of the subject's tenant.
+fn token_exchange(state: &AppState, caller: &TokenCaller) -> Issued {
+    let client = require_client(caller)?;
+    let form = &caller.form;
+    let live = |parameter: &str| -> Result<_, OAuthError> {
+        let token = form.require(parameter)?;
+        state.validate_token(token).map_err(|reason| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                format!("`{parameter}` is not a live access token of this server: {reason}"),
+            )
+        })
+    };
+    let subject = live("subject_token")?;
+    let subject_token_type = form.require("subject_token_type")?;
+    let actor = match form.get("actor_token") {
+        Some(_) => Some((live("actor_token")?, form.require("actor_token_type")?)),
+        None if form.get("actor_token_type").is_some() => {
+            return Err(OAuthError::invalid_request(
+                "`actor_token_type` without `actor_token`: send both or neither",
+            )
+            .into())
+        }
+        None => None,
+    };
+    if form.get("resource").is_some() {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "`resource` is not supported: name the target with `audience`",
+        )
+        .into());
+    }
+    let audience = match form.get("audience") {
+        None => state.config.audience.as_str(),
+        Some(aud) if aud == state.config.audience || aud == state.config.issuer => aud,
+        Some(aud) => {
+            let target_in_tenant = aud
+                .parse::<ClientId>()
+                .ok()
+                .and_then(|id| ClientDirectory::client(&state.clients, &id))
+                .is_some_and(|target| {
+                    target.integration.tenant_id.to_string() == subject.tenant_id
+                });
+            if !target_in_tenant {
+                return Err(OAuthError::new(
+                    OAuthErrorCode::InvalidTarget,
+                    format!(
+                        "`audience` `{}` is not accepted: use `{}`, or the client_id of an integration of the subject token's tenant",
+                        aud.chars().take(100).collect::<String>(),
+                        state.config.audience
+                    ),
+                )
+                .into());
+            }
+            aud
+        }
+    };
+    let exchange = Exchange {
+        subject: &subject,
+        subject_token_type,
+        actor: actor.as_ref().map(|(claims, kind)| (&**claims, *kind)),
+        scope: form.get("scope"),
+        requested_token_type: form.get("requested_token_type"),
+    };
+    let ring = state.keys.load();
+    let ctx = IssueContext {
+        audience,
+        ..issue_context(state, &ring)
+    };
+    let issued = grant::issue_token_exchange(&ctx, client, &exchange)?;
+    Ok((issued, GRANT_TOKEN_EXCHANGE))
 }
 
 fn no_such_user(sub: &str) -> OAuthError {
@@ -325,7 +408,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER],
+        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
         "response_types_supported": [],
         "subject_types_supported": ["public"],
         "scopes_supported": ScopeSet::from_iter(Scope::ALL).to_vec(),

@@ -14,6 +14,9 @@ pub struct TokenResponse {
     pub expires_in: u32,
     /// The granted scopes, space-separated.
     pub scope: String,
+    /// RFC 8693 §2.2.1: the type of the issued token, for token exchange only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<&'static str>,
 }
 
 /// RFC 6749 §5.2 / RFC 6750 error body, used by every endpoint.

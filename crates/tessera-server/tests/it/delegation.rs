@@ -10,15 +10,15 @@ use crate::harness::*;
 
 const JWT_BEARER: &str = "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer";
 
-struct Setup {
-    admin: String,
-    client_id: String,
-    secret: String,
-    key: SigningKey,
-    alice: String,
+pub struct Setup {
+    pub admin: String,
+    pub client_id: String,
+    pub secret: String,
+    pub key: SigningKey,
+    pub alice: String,
 }
 
-async fn setup(h: &Harness, alg: SigningAlg) -> Setup {
+pub async fn setup(h: &Harness, alg: SigningAlg) -> Setup {
     let admin = h.admin_token(&h.a).await;
     let (client_id, secret, _) = h
         .create_integration(&admin, json!({"display_name": "connector", "scopes": ["assets:read", "events:read", "impersonation"]}))
@@ -34,7 +34,7 @@ async fn setup(h: &Harness, alg: SigningAlg) -> Setup {
     }
 }
 
-async fn create_user(h: &Harness, admin: &str, email: &str) -> String {
+pub async fn create_user(h: &Harness, admin: &str, email: &str) -> String {
     let reply = h
         .api(
             Method::POST,
@@ -47,7 +47,7 @@ async fn create_user(h: &Harness, admin: &str, email: &str) -> String {
     reply.body["id"].as_str().unwrap().to_owned()
 }
 
-fn assertion(
+pub fn assertion(
     h: &Harness,
     key: &SigningKey,
     iss: &str,
@@ -67,7 +67,7 @@ fn unsigned(claims: &Value) -> String {
     format!("{}.{}.", b64(&json!({"alg": "none"})), b64(claims))
 }
 
-async fn grant(h: &Harness, assertion: &str, scope: Option<&str>) -> Reply {
+pub async fn grant(h: &Harness, assertion: &str, scope: Option<&str>) -> Reply {
     let scope = scope
         .map(|s| format!("&scope={}", s.replace(' ', "+")))
         .unwrap_or_default();
@@ -79,7 +79,13 @@ async fn grant(h: &Harness, assertion: &str, scope: Option<&str>) -> Reply {
     .await
 }
 
-async fn consent(h: &Harness, admin: &str, client_id: &str, user: &str, scopes: &[&str]) -> Reply {
+pub async fn consent(
+    h: &Harness,
+    admin: &str,
+    client_id: &str,
+    user: &str,
+    scopes: &[&str],
+) -> Reply {
     h.api(
         Method::POST,
         "/v1/consents",

@@ -6,6 +6,7 @@
 mod admin;
 mod assertions;
 mod delegation;
+mod exchange;
 mod harness;
 mod hostile;
 mod isolation;

@@ -371,7 +371,8 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
             d.body["grant_types_supported"],
             serde_json::json!([
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
             ])
         );
         assert_eq!(
