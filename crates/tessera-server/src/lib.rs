@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod hot;
 pub mod metrics;
+pub mod remote_keys;
 pub mod routes;
 pub mod state;
 pub mod wire;

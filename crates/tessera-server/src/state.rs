@@ -16,6 +16,7 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{keys, AuthLimiter, ClientSnapshot, PolicyCache, RevocationSet, VerifiedTokens};
 use crate::metrics::Metrics;
+use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
 
 /// The server's settings (the binary turns flags, environment and file into this).
 #[derive(Debug, Clone)]
@@ -29,6 +30,8 @@ pub struct ServerConfig {
     pub verified_token_cache: usize,
     /// Rotate the signing key when it is this many days old; 0: never on a schedule.
     pub key_rotation_days: u32,
+    /// Fetching and caching integrations' `jwks_uri` key sets.
+    pub remote_keys: RemoteKeyConfig,
 }
 
 /// Shared state; clones share one `Inner`.
@@ -47,6 +50,7 @@ pub struct Inner {
     pub verified: VerifiedTokens,
     pub policies: PolicyCache,
     pub auth_limiter: AuthLimiter,
+    pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
 }
@@ -77,6 +81,7 @@ impl AppState {
         let (audit, audit_rx) = mpsc::unbounded_channel();
         let state = AppState(Arc::new(Inner {
             verified: VerifiedTokens::new(config.verified_token_cache),
+            remote_keys: RemoteKeySets::new(config.remote_keys.clone()),
             config,
             storage,
             clock,
@@ -158,9 +163,10 @@ impl AppState {
         Ok(self.policies.insert(tenant, loaded, generation))
     }
 
-    /// Checks an assertion the integration `client` signed (RFC 7523): its keys, the accepted
-    /// audiences (the issuer, the token endpoint, the endpoint called at `path`) and times.
-    pub fn verify_assertion(
+    /// Checks an assertion the integration `client` signed (RFC 7523): its keys (registered,
+    /// and those published at its `jwks_uri`), the accepted audiences (the issuer, the token
+    /// endpoint, the endpoint called at `path`) and times.
+    pub async fn verify_assertion(
         &self,
         decoded: &DecodedJws,
         client: &RegisteredClient,
@@ -173,7 +179,30 @@ impl AppState {
             audiences: &[issuer, &token_endpoint, &called],
             now_seconds: self.clock.now_seconds(),
         };
-        assertion::verify_assertion(decoded, &client.keys, &rules)
+        let registered = &client.keys;
+        let Some(uri) = &client.integration.jwks_uri else {
+            return assertion::verify_assertion(decoded, registered, &rules);
+        };
+        let kid = decoded.header.get("kid").and_then(|k| k.as_str());
+        // A registered key named by the assertion needs no fetch.
+        if kid.is_some_and(|kid| registered.iter().any(|k| k.kid == kid)) {
+            return assertion::verify_assertion(decoded, registered, &rules);
+        }
+        let client_id = client.integration.client_id;
+        match self
+            .remote_keys
+            .keys(client_id, uri, kid, self.clock.now_millis())
+            .await
+        {
+            Ok(published) => {
+                let keys: Vec<_> = registered.iter().chain(published.iter()).cloned().collect();
+                assertion::verify_assertion(decoded, &keys, &rules)
+            }
+            Err(_) if !registered.is_empty() => {
+                assertion::verify_assertion(decoded, registered, &rules)
+            }
+            Err(reason) => Err(AssertionError::KeySetUnavailable(reason)),
+        }
     }
 
     /// Records the assertion's `jti` in shared storage; a second use anywhere is refused.

@@ -47,6 +47,7 @@ pub(crate) struct IntegrationRow {
     pub scopes: String,
     pub custom_claims: String,
     pub token_ttl_seconds: i64,
+    pub jwks_uri: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -63,6 +64,7 @@ impl TryFrom<IntegrationRow> for Integration {
             scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
             custom_claims,
             token_ttl_seconds: u32::try_from(r.token_ttl_seconds).map_err(|_| corrupt("ttl"))?,
+            jwks_uri: r.jwks_uri,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

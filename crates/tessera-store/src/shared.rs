@@ -17,7 +17,7 @@ macro_rules! impl_storage {
         use $crate::rows::*;
 
         const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
-             custom_claims, token_ttl_seconds, created_at, updated_at";
+             custom_claims, token_ttl_seconds, jwks_uri, created_at, updated_at";
         const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
              password_hash, created_at, updated_at";
 
@@ -83,8 +83,8 @@ macro_rules! impl_storage {
                 let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 sqlx::query(
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
-                     custom_claims, token_ttl_seconds, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     custom_claims, token_ttl_seconds, jwks_uri, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -92,6 +92,7 @@ macro_rules! impl_storage {
                 .bind(i.scopes.to_string())
                 .bind(claims_json(i))
                 .bind(i64::from(i.token_ttl_seconds))
+                .bind(&i.jwks_uri)
                 .bind(i.created_at)
                 .bind(i.updated_at)
                 .execute(&mut *tx)
@@ -139,12 +140,14 @@ macro_rules! impl_storage {
             async fn update_integration(&self, i: &Integration) -> StoreResult<()> {
                 let done = sqlx::query(
                     "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
-                     token_ttl_seconds = $4, updated_at = $5 WHERE tenant_id = $6 AND client_id = $7",
+                     token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6 \
+                     WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
                 .bind(i.scopes.to_string())
                 .bind(claims_json(i))
                 .bind(i64::from(i.token_ttl_seconds))
+                .bind(&i.jwks_uri)
                 .bind(i.updated_at)
                 .bind(i.tenant_id.to_string())
                 .bind(i.client_id.to_string())

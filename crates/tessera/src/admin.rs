@@ -125,6 +125,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 scopes,
                 custom_claims: Default::default(),
                 token_ttl_seconds: None,
+                jwks_uri: None,
             }
             .validate(ClientId::random(), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);

@@ -93,6 +93,7 @@ pub async fn first_start(
         scopes: ScopeSet::from_iter(Scope::ALL),
         custom_claims: Default::default(),
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
+        jwks_uri: None,
         created_at: now,
         updated_at: now,
     };

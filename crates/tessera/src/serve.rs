@@ -51,6 +51,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         audience: settings.audience.clone().unwrap_or_else(|| issuer.clone()),
         issuer,
         signing_alg: settings.signing_alg,
+        remote_keys: Default::default(),
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
     };

@@ -42,6 +42,7 @@ mod tests {
                 scopes: ScopeSet::parse("assets:read events:read").unwrap(),
                 custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
                 token_ttl_seconds: 600,
+                jwks_uri: None,
                 created_at: 0,
                 updated_at: 0,
             },

@@ -142,6 +142,7 @@ mod tests {
                 scopes: ScopeSet::parse(scopes).unwrap(),
                 custom_claims: BTreeMap::new(),
                 token_ttl_seconds: 3600,
+                jwks_uri: None,
                 created_at: 0,
                 updated_at: 0,
             },

@@ -14,6 +14,24 @@ use crate::token::{SigningAlg, VerifyingKey};
 
 /// The most keys one integration may register.
 pub const MAX_KEYS_PER_INTEGRATION: usize = 20;
+/// JWK members that belong to a private or symmetric key (RFC 7518 §6).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+/// A key set fetched from a `jwks_uri` may hold at most this many keys.
+pub const MAX_REMOTE_KEYS: usize = 50;
+
+/// Why a key set from a `jwks_uri` is not usable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RemoteKeySetError {
+    #[error("is not a JSON Web Key Set (an object with a `keys` array)")]
+    NotAKeySet,
+    #[error("holds {0} keys; at most {MAX_REMOTE_KEYS} are accepted")]
+    TooManyKeys(usize),
+    #[error("holds no signing key Tessera can use (RSA ≥ 2048 bits, EC P-256, Ed25519)")]
+    NoUsableKey,
+    #[error("publishes a private key; a key set must hold public keys only")]
+    PrivateKey,
+}
 
 const RSA_ENCRYPTION: &str = "1.2.840.113549.1.1.1";
 const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
@@ -43,7 +61,7 @@ impl ClientKey {
         let object = jwk
             .as_object()
             .ok_or_else(|| DomainError::invalid("jwk", "must be a JSON object (RFC 7517)"))?;
-        for private in ["d", "p", "q", "dp", "dq", "qi", "oth", "k"] {
+        for private in PRIVATE_MEMBERS {
             if object.contains_key(private) {
                 return Err(DomainError::invalid(
                     "jwk",
@@ -148,6 +166,40 @@ impl ClientKey {
         Ok(key)
     }
 
+    /// The signing keys of a JWK Set (RFC 7517 §5) published at an integration's `jwks_uri`.
+    /// Keys for encryption (`use` ≠ `sig`) and keys of other types are passed over, as a set
+    /// may list keys for other parties; one key with private members spoils the whole set.
+    pub fn from_key_set(
+        client_id: ClientId,
+        body: &[u8],
+        now: UnixMillis,
+    ) -> Result<Vec<ClientKey>, RemoteKeySetError> {
+        let set: Value = serde_json::from_slice(body).map_err(|_| RemoteKeySetError::NotAKeySet)?;
+        let keys = set
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(RemoteKeySetError::NotAKeySet)?;
+        if keys.len() > MAX_REMOTE_KEYS {
+            return Err(RemoteKeySetError::TooManyKeys(keys.len()));
+        }
+        let mut usable = Vec::new();
+        for jwk in keys {
+            if PRIVATE_MEMBERS.iter().any(|m| jwk.get(m).is_some()) {
+                return Err(RemoteKeySetError::PrivateKey);
+            }
+            if jwk.get("use").is_some_and(|u| u != "sig") {
+                continue;
+            }
+            if let Ok(key) = ClientKey::from_jwk(client_id, jwk, now) {
+                usable.push(key);
+            }
+        }
+        if usable.is_empty() {
+            return Err(RemoteKeySetError::NoUsableKey);
+        }
+        Ok(usable)
+    }
+
     /// The key, ready to verify signatures.
     pub fn verifying_key(&self) -> Result<VerifyingKey, crate::token::JwkError> {
         VerifyingKey::from_jwk(&self.jwk)
@@ -225,6 +277,34 @@ mod tests {
             assert_eq!(key.kid.len(), 43, "a SHA-256 thumbprint");
             assert_eq!(key.jwk["use"], "sig");
             key.verifying_key().unwrap();
+        }
+    }
+
+    #[test]
+    fn key_sets_yield_their_signing_keys() {
+        let id = ClientId::random();
+        let (rsa, ed) = (public_jwk(SigningAlg::Rs256), public_jwk(SigningAlg::EdDsa));
+        let mut enc = public_jwk(SigningAlg::Es256);
+        enc["use"] = json!("enc");
+        let set = json!({"keys": [rsa, ed, enc, {"kty": "oct-unknown"}]}).to_string();
+        let keys = ClientKey::from_key_set(id, set.as_bytes(), 1).unwrap();
+        assert_eq!(keys.len(), 2);
+        assert_eq!(keys[0].alg, SigningAlg::Rs256);
+        let too_many = json!({ "keys": vec![public_jwk(SigningAlg::EdDsa); MAX_REMOTE_KEYS + 1] });
+        for (body, expect) in [
+            (b"<html>".to_vec(), RemoteKeySetError::NotAKeySet),
+            (br#"{"keys": 1}"#.to_vec(), RemoteKeySetError::NotAKeySet),
+            (br#"{"keys": []}"#.to_vec(), RemoteKeySetError::NoUsableKey),
+            (
+                too_many.to_string().into_bytes(),
+                RemoteKeySetError::TooManyKeys(MAX_REMOTE_KEYS + 1),
+            ),
+            (
+                br#"{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}"#.to_vec(),
+                RemoteKeySetError::PrivateKey,
+            ),
+        ] {
+            assert_eq!(ClientKey::from_key_set(id, &body, 1), Err(expect));
         }
     }
 

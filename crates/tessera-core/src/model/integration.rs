@@ -4,7 +4,7 @@ use crate::error::DomainError;
 use crate::id::{ClientId, TenantId};
 use crate::scope::ScopeSet;
 
-use super::UnixMillis;
+use super::{validate_web_url, UnixMillis};
 
 /// Lifetime of an access token unless the integration says otherwise (SPEC §3.1).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
@@ -21,6 +21,9 @@ pub struct Integration {
     pub scopes: ScopeSet,
     pub custom_claims: BTreeMap<String, String>,
     pub token_ttl_seconds: u32,
+    /// Where the integration publishes its public keys (RFC 7517), as an alternative or an
+    /// addition to keys registered one by one.
+    pub jwks_uri: Option<String>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -32,6 +35,7 @@ pub struct NewIntegration {
     pub scopes: Option<ScopeSet>,
     pub custom_claims: BTreeMap<String, String>,
     pub token_ttl_seconds: Option<u32>,
+    pub jwks_uri: Option<String>,
 }
 
 impl NewIntegration {
@@ -45,6 +49,10 @@ impl NewIntegration {
         validate_display_name(&self.display_name)?;
         validate_custom_claims(&self.custom_claims)?;
         let token_ttl_seconds = validate_ttl(self.token_ttl_seconds)?;
+        let jwks_uri = self
+            .jwks_uri
+            .map(|uri| validate_web_url("jwks_uri", &uri))
+            .transpose()?;
         Ok(Integration {
             client_id,
             tenant_id,
@@ -54,6 +62,7 @@ impl NewIntegration {
                 .unwrap_or_else(ScopeSet::default_for_integration),
             custom_claims: self.custom_claims,
             token_ttl_seconds,
+            jwks_uri,
             created_at: now,
             updated_at: now,
         })
@@ -67,6 +76,8 @@ pub struct IntegrationPatch {
     pub scopes: Option<ScopeSet>,
     pub custom_claims: Option<BTreeMap<String, String>>,
     pub token_ttl_seconds: Option<u32>,
+    /// `Some(None)` removes it.
+    pub jwks_uri: Option<Option<String>>,
 }
 
 impl IntegrationPatch {
@@ -81,6 +92,10 @@ impl IntegrationPatch {
         if self.token_ttl_seconds.is_some() {
             validate_ttl(self.token_ttl_seconds)?;
         }
+        let jwks_uri = match self.jwks_uri {
+            Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri)?)),
+            other => other,
+        };
         if let Some(name) = self.display_name {
             integration.display_name = name.trim().to_owned();
         }
@@ -92,6 +107,9 @@ impl IntegrationPatch {
         }
         if let Some(ttl) = self.token_ttl_seconds {
             integration.token_ttl_seconds = ttl;
+        }
+        if let Some(uri) = jwks_uri {
+            integration.jwks_uri = uri;
         }
         integration.updated_at = now;
         Ok(())

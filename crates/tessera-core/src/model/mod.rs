@@ -6,12 +6,13 @@ mod consent;
 mod integration;
 mod tenant;
 mod user;
+mod web_url;
 
 pub use asset::{
     asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent,
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
-pub use client_key::{ClientKey, MAX_KEYS_PER_INTEGRATION};
+pub use client_key::{ClientKey, RemoteKeySetError, MAX_KEYS_PER_INTEGRATION, MAX_REMOTE_KEYS};
 pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
@@ -19,6 +20,7 @@ pub use integration::{
 };
 pub use tenant::{Tenant, Tier};
 pub use user::{validate_email, NewUser, Role, User, UserPatch};
+pub use web_url::{validate_web_url, MAX_URL_LEN};
 
 /// Milliseconds since the Unix epoch; every stored time is one.
 pub type UnixMillis = i64;

@@ -42,8 +42,10 @@ pub enum AssertionError {
     MissingClaim(&'static str),
     #[error("the assertion's `iss` is not a registered integration")]
     UnknownIssuer,
-    #[error("the integration has no registered public key{0}; register one at POST /v1/integrations/{{client_id}}/keys")]
+    #[error("the integration has no public key{0}; register one at POST /v1/integrations/{{client_id}}/keys or publish it at the integration's `jwks_uri`")]
     NoKey(String),
+    #[error("the integration's `jwks_uri` {0}")]
+    KeySetUnavailable(String),
     #[error("the key that signed the assertion expired with its certificate")]
     KeyExpired,
     #[error("the assertion's signature does not verify with the integration's registered keys")]

@@ -221,6 +221,7 @@ async fn verify_client_assertion(
         .ok_or_else(|| reject(AssertionError::UnknownIssuer))?;
     let verified = state
         .verify_assertion(decoded, &client, path)
+        .await
         .map_err(reject)?;
     if verified.sub != verified.iss {
         return Err(reject(AssertionError::SubjectNotClient));

@@ -77,6 +77,7 @@ pub async fn create_integration(
         scopes,
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
+        jwks_uri: body.jwks_uri,
     }
     .validate(ClientId::random(), admin.tenant, now)?;
     let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
@@ -159,6 +160,7 @@ pub async fn patch_integration(
         scopes,
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
+        jwks_uri: body.jwks_uri,
     }
     .apply(&mut integration, state.clock.now_millis())?;
     state.storage.update_integration(&integration).await?;

@@ -166,6 +166,7 @@ async fn jwt_bearer(state: &AppState, caller: &TokenCaller) -> Issued {
     };
     let verified = state
         .verify_assertion(&decoded, &client, "/oauth2/token")
+        .await
         .map_err(invalid_grant)?;
     let user = find_subject(state, &client, &verified.sub).await?;
     let tenant = state.storage.get_tenant(user.tenant_id).await?;

@@ -39,6 +39,8 @@ pub struct CreateIntegrationRequest {
     pub scopes: Option<Vec<String>>,
     /// Token lifetime, 60 to 86400 seconds; default 3600.
     pub token_ttl_seconds: Option<u32>,
+    /// Where the integration publishes its public keys (a JWK Set): https, or http to loopback.
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -48,6 +50,20 @@ pub struct PatchIntegrationRequest {
     pub custom_claims: Option<BTreeMap<String, String>>,
     pub scopes: Option<Vec<String>>,
     pub token_ttl_seconds: Option<u32>,
+    /// A URL sets it, `null` removes it, absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub jwks_uri: Option<Option<String>>,
+}
+
+/// For PATCH fields where `null` means "remove": a field that is there, even as `null`, is
+/// `Some`; a missing one stays `None` through `#[serde(default)]`.
+fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -66,6 +82,8 @@ pub struct IntegrationView {
     pub scopes: Vec<String>,
     pub custom_claims: BTreeMap<String, String>,
     pub token_ttl_seconds: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -79,6 +97,7 @@ impl From<&Integration> for IntegrationView {
             scopes: i.scopes.to_vec(),
             custom_claims: i.custom_claims.clone(),
             token_ttl_seconds: i.token_ttl_seconds,
+            jwks_uri: i.jwks_uri.clone(),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
         }

@@ -86,6 +86,7 @@ impl Harness {
             issuer: ISSUER.into(),
             audience: ISSUER.into(),
             signing_alg: alg,
+            remote_keys: Default::default(),
             verified_token_cache: 1000,
             key_rotation_days: 0,
         };
@@ -259,6 +260,7 @@ async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
         scopes: ScopeSet::from_iter(Scope::ALL),
         custom_claims: Default::default(),
         token_ttl_seconds: 3600,
+        jwks_uri: None,
         created_at: now,
         updated_at: now,
     };

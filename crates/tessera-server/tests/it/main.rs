@@ -12,4 +12,5 @@ mod hostile;
 mod isolation;
 mod oauth;
 mod operations;
+mod remote_keys;
 mod resources;

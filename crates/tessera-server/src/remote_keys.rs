@@ -1,0 +1,150 @@
+//! Public keys an integration publishes at its `jwks_uri` (RFC 7517), fetched on demand and
+//! cached. The cache keeps a set for `ttl`; an assertion naming a `kid` the cached set lacks
+//! refetches it, but not more often than `min_refresh`, so a stream of bad assertions cannot
+//! turn Tessera into a load generator against the integration. Failures are cached for
+//! `min_refresh` as well. Bodies over `max_bytes` are refused while reading.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tessera_core::id::ClientId;
+use tessera_core::model::{ClientKey, UnixMillis};
+
+/// How the cache and the fetches behave.
+#[derive(Debug, Clone)]
+pub struct RemoteKeyConfig {
+    pub ttl: Duration,
+    pub min_refresh: Duration,
+    pub max_bytes: usize,
+    pub timeout: Duration,
+}
+
+impl Default for RemoteKeyConfig {
+    fn default() -> Self {
+        RemoteKeyConfig {
+            ttl: Duration::from_secs(300),
+            min_refresh: Duration::from_secs(30),
+            max_bytes: 64 * 1024,
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+struct Entry {
+    uri: String,
+    fetched_at: UnixMillis,
+    keys: Result<Arc<[ClientKey]>, String>,
+}
+
+/// The cached key sets, by integration.
+pub struct RemoteKeySets {
+    http: reqwest::Client,
+    config: RemoteKeyConfig,
+    cache: quick_cache::sync::Cache<ClientId, Arc<Entry>>,
+}
+
+impl RemoteKeySets {
+    pub fn new(config: RemoteKeyConfig) -> Self {
+        // No redirects: the URL an admin registered is the one that is called.
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        RemoteKeySets {
+            http,
+            config,
+            cache: quick_cache::sync::Cache::new(10_000),
+        }
+    }
+
+    /// The keys published at `uri` for `client`, fetched when the cached set is stale, or
+    /// lacks `kid` and was fetched more than `min_refresh` ago. The error says why none could
+    /// be had.
+    pub async fn keys(
+        &self,
+        client: ClientId,
+        uri: &str,
+        kid: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Arc<[ClientKey]>, String> {
+        let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        if let Some(entry) = self.cache.get(&client).filter(|e| e.uri == uri) {
+            let age = now - entry.fetched_at;
+            let has_kid = match (&entry.keys, kid) {
+                (Ok(keys), Some(kid)) => keys.iter().any(|k| k.kid == kid),
+                (Ok(_), None) => true,
+                (Err(_), _) => false,
+            };
+            if age < millis(self.config.min_refresh) || (age < millis(self.config.ttl) && has_kid) {
+                return entry.keys.clone();
+            }
+        }
+        let keys = self
+            .fetch(uri)
+            .await
+            .and_then(|body| {
+                ClientKey::from_key_set(client, &body, now).map_err(|e| format!("the key set {e}"))
+            })
+            .map(Arc::from);
+        if let Err(reason) = &keys {
+            tracing::warn!(%client, uri, reason, "jwks_uri fetch failed");
+        }
+        self.cache.insert(
+            client,
+            Arc::new(Entry {
+                uri: uri.to_owned(),
+                fetched_at: now,
+                keys: keys.clone(),
+            }),
+        );
+        keys
+    }
+
+    async fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
+        let max = self.config.max_bytes;
+        let mut response = self
+            .http
+            .get(uri)
+            .header(
+                reqwest::header::ACCEPT,
+                "application/json, application/jwk-set+json",
+            )
+            .send()
+            .await
+            .map_err(|e| format!("could not be fetched: {}", describe(&e)))?;
+        if !response.status().is_success() {
+            return Err(format!("answered HTTP {}", response.status().as_u16()));
+        }
+        let too_large = || format!("answered more than {} KiB", max / 1024);
+        if response.content_length().is_some_and(|n| n > max as u64) {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| format!("could not be read: {}", describe(&e)))?
+        {
+            if body.len() + chunk.len() > max {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "it timed out"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else if e.is_redirect() {
+        "it redirected, and redirects are not followed"
+    } else {
+        "the request failed"
+    }
+}
