@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources    # which figures to take (default both)
+#   PARTS=tokens,resources,delegation   # which figures to take (default all)
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -36,7 +36,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources}
+PARTS=${PARTS:-tokens,resources,delegation}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -49,6 +49,10 @@ start_tessera() { # alg [name] -> sets PID, URL
   done
   echo "tessera did not start" >&2; cat "$OUT/serve-${2:-$1}.log" >&2; exit 1
 }
+
+# For the parts that set up through the API: a client-credentials token, and an admin POST.
+token_of() { json_field access_token "$(curl -s -u "$1:$2" -d grant_type=client_credentials "$URL/oauth2/token")"; }
+api() { curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
 
 rows=()
 introspection=""
@@ -70,7 +74,7 @@ for alg in RS256 ES256 EdDSA; do
   echo "${rows[-1]}"
   if [ "$alg" = "RS256" ]; then
     token=$(curl -s -u "$ID:$SECRET" -d grant_type=client_credentials "$URL/oauth2/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
-    intro=$(AUTH="Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)" TOKEN=$token wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-introspect.lua "$URL/oauth2/introspect" | grep RESULT)
+    intro=$(AUTH="Basic $(printf '%s:%s' "$ID" "$SECRET" | base64 -w0)" BODY="token=$token" wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-form.lua "$URL/oauth2/introspect" | grep RESULT)
     introspection="| introspection (RS256 token, seen before) | $(field rps "$intro") | $(field p50_ms "$intro") | $(field p99_ms "$intro") |"
     echo "$introspection"
   fi
@@ -81,9 +85,7 @@ done
 resource_rows=()
 if [[ $PARTS == *resources* ]]; then
   start_tessera EdDSA resources
-  token_of() { json_field access_token "$(curl -s -u "$1:$2" -d grant_type=client_credentials "$URL/oauth2/token")"; }
   admin=$(token_of "$ID" "$SECRET")
-  api() { curl -s -H "Authorization: Bearer $admin" -H 'Content-Type: application/json' -d "$2" "$URL$1"; }
   created=$(api /v1/integrations '{"display_name": "reader", "scopes": ["assets:read", "events:read"]}')
   rid=$(json_field client_id "$created"); rsecret=$(json_field client_secret "$created")
   api /v1/access_policies "{\"display_name\": \"shown only\", \"filters\": [{\"asset_types\": [\"Shown\"]}], \"permissions\": [{\"actors\": [{\"client_id\": \"$rid\"}], \"attributes\": [\"*\"], \"event_visibility\": \"all\"}]}" >/dev/null
@@ -103,6 +105,34 @@ if [[ $PARTS == *resources* ]]; then
   get=$(wrk -t1 -c16 -d"${SECS}s" -H "Authorization: Bearer $reader" -s bench/wrk-report.lua "$URL/v2/assets/$first" | grep RESULT)
   asset_get="| \`GET /v2/assets/{uuid}\` (bearer, policy-filtered) | $(field rps "$get") | $(field p50_ms "$get") | $(field p99_ms "$get") |"
   echo "$asset_get $(grep -o 'non2xx=[0-9]*' <<<"$get")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
+# The delegation grants: a user's token by the JWT bearer grant (one pre-signed EdDSA assertion
+# per request, each with its own jti), and token exchange of that token (narrowed, Basic auth).
+delegation_rows=()
+if [[ $PARTS == *delegation* ]]; then
+  start_tessera EdDSA delegation
+  admin=$(token_of "$ID" "$SECRET")
+  created=$(api /v1/integrations '{"display_name": "connector", "scopes": ["assets:read", "events:read", "impersonation"]}')
+  cid=$(json_field client_id "$created"); csecret=$(json_field client_secret "$created")
+  api /v1/users '{"email": "bench@example.com", "display_name": "Bench", "password": "correct horse battery staple"}' >/dev/null
+  api /v1/consents "{\"client_id\": \"$cid\", \"user\": \"*\", \"scopes\": [\"assets:read\", \"events:read\"]}" >/dev/null
+  count=$((SECS * 15000))
+  "$BIN/tessera-bench" assertions --count $((count + 1)) --issuer "$cid" --subject bench@example.com \
+    --audience "$URL/oauth2/token" --out "$OUT/signed" --jwk-out "$OUT/jwk.json"
+  head -n "$count" "$OUT/signed" >"$OUT/assertions"
+  api "/v1/integrations/$cid/keys" "{\"jwk\": $(cat "$OUT/jwk.json")}" >/dev/null
+  bearer=$(ASSERTIONS=$OUT/assertions wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-jwt-bearer.lua "$URL/oauth2/token" | grep RESULT)
+  delegation_rows+=("| JWT bearer grant (EdDSA assertion, \`jti\` recorded, user by email, consent) | $(field rps "$bearer") | $(field p50_ms "$bearer") | $(field p99_ms "$bearer") |")
+  echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$bearer")"
+  user_token=$(json_field access_token "$(curl -s -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer \
+    -d assertion="$(tail -n 1 "$OUT/signed")" "$URL/oauth2/token")")
+  exchange=$(AUTH="Basic $(printf '%s:%s' "$cid" "$csecret" | base64 -w0)" \
+    BODY="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Atoken-exchange&subject_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_token&scope=assets%3Aread&subject_token=$user_token" \
+    wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-form.lua "$URL/oauth2/token" | grep RESULT)
+  delegation_rows+=("| token exchange (the user's token narrowed, \`client_secret_basic\`) | $(field rps "$exchange") | $(field p50_ms "$exchange") | $(field p99_ms "$exchange") |")
+  echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$exchange")"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
@@ -137,6 +167,7 @@ fi
   echo "|---|---|---|---|"
   [ -n "$introspection" ] && echo "$introspection"
   [ -n "${asset_get:-}" ] && echo "$asset_get"
+  [ ${#delegation_rows[@]} -gt 0 ] && printf '%s\n' "${delegation_rows[@]}"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

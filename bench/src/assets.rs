@@ -83,3 +83,36 @@ pub async fn list(url: &str, bearer: &str, page_size: u32) -> anyhow::Result<()>
     );
     Ok(())
 }
+
+/// Writes `count` JWT bearer assertions (one per line, each with its own `jti`) signed by a
+/// fresh Ed25519 key, and the key's public JWK to `jwk_out`, for a wrk script to send.
+pub fn assertions(
+    count: usize,
+    issuer: &str,
+    subject: &str,
+    audience: &str,
+    out: &str,
+    jwk_out: &str,
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    use tessera_core::ports::OsRng;
+    use tessera_core::token::{SigningAlg, SigningKey};
+    let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng)
+        .map_err(|e| anyhow::anyhow!("cannot make a key: {e}"))?;
+    std::fs::write(jwk_out, key.public_jwk().to_string())?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for n in 0..count {
+        let assertion = key
+            .sign_jwt(
+                &json!({"iss": issuer, "sub": subject, "aud": audience, "iat": now,
+                "exp": now + 3000, "jti": format!("bench-{now}-{n}")}),
+            )
+            .map_err(|e| anyhow::anyhow!("cannot sign: {e}"))?;
+        writeln!(file, "{assertion}")?;
+    }
+    file.flush()?;
+    Ok(())
+}

@@ -3,6 +3,7 @@
 //! - `sign`: raw signing rate of the server's own current key (read from its database with its
 //!   master key), on N threads, for the ratio the issue asks for.
 //! - `seed` / `list`: assets for the resource API's figures (see `assets.rs`).
+//! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
 //!
@@ -50,13 +51,24 @@ fn main() -> anyhow::Result<()> {
             let count: usize = arg(&args, "--count").context("--count")?.parse()?;
             runtime()?.block_on(assets::seed(database, count))
         }
+        Some("assertions") => {
+            let count: usize = arg(&args, "--count").context("--count")?.parse()?;
+            assets::assertions(
+                count,
+                arg(&args, "--issuer").context("--issuer")?,
+                arg(&args, "--subject").context("--subject")?,
+                arg(&args, "--audience").context("--audience")?,
+                arg(&args, "--out").context("--out FILE")?,
+                arg(&args, "--jwk-out").context("--jwk-out FILE")?,
+            )
+        }
         Some("list") => {
             let url = arg(&args, "--url").context("--url …/v2/assets")?;
             let bearer = arg(&args, "--bearer").context("--bearer TOKEN")?;
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
 }
 

@@ -180,6 +180,8 @@ pub enum Change {
     Tenant(TenantId),
     /// A tenant's access policies changed.
     AccessPolicies(TenantId),
+    /// A tenant's users or consents changed.
+    People(TenantId),
 }
 
 /// A change with its position in the feed.

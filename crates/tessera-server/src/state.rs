@@ -14,7 +14,9 @@ use tokio::sync::mpsc;
 
 use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
-use crate::hot::{keys, AuthLimiter, ClientSnapshot, PolicyCache, RevocationSet, VerifiedTokens};
+use crate::hot::{
+    keys, AuthLimiter, ClientSnapshot, DelegationCache, PolicyCache, RevocationSet, VerifiedTokens,
+};
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
 
@@ -49,6 +51,7 @@ pub struct Inner {
     pub revoked: RevocationSet,
     pub verified: VerifiedTokens,
     pub policies: PolicyCache,
+    pub delegations: DelegationCache,
     pub auth_limiter: AuthLimiter,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
@@ -91,6 +94,7 @@ impl AppState {
             keys: ArcSwap::from_pointee(ring),
             revoked: RevocationSet::default(),
             policies: PolicyCache::default(),
+            delegations: DelegationCache::new(100_000),
             auth_limiter: AuthLimiter::default(),
             metrics: Metrics::default(),
             audit,
@@ -108,6 +112,7 @@ impl AppState {
         self.revoked
             .replace_all(self.storage.live_revocations(now / 1000).await?);
         self.policies.clear();
+        self.delegations.invalidate();
         Ok(())
     }
 
@@ -146,6 +151,7 @@ impl AppState {
                 self.clients.upsert_tenant(tenant);
             }
             Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
+            Change::People(_) => self.delegations.invalidate(),
         }
         Ok(())
     }

@@ -178,6 +178,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::SigningKeys => ("keys", String::new(), None),
         Change::Tenant(id) => ("tenant", id.to_string(), None),
         Change::AccessPolicies(id) => ("policies", id.to_string(), None),
+        Change::People(id) => ("people", id.to_string(), None),
     }
 }
 
@@ -199,6 +200,7 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             "policies" => {
                 Change::AccessPolicies(r.subject.parse().map_err(|_| corrupt("change subject"))?)
             }
+            "people" => Change::People(r.subject.parse().map_err(|_| corrupt("change subject"))?),
             _ => return Err(corrupt("change kind")),
         };
         Ok(ChangeRecord {

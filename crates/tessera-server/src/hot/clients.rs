@@ -67,6 +67,10 @@ impl ClientSnapshot {
         self.tenants.write().insert(tenant.id, tenant);
     }
 
+    pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
+        self.tenants.read().get(id).cloned()
+    }
+
     pub fn contains(&self, id: &ClientId) -> bool {
         self.clients.read().contains_key(id)
     }

@@ -358,6 +358,7 @@ pub async fn patch_user(
     }
     user.updated_at = state.clock.now_millis();
     state.storage.update_user(&user).await?;
+    state.publish(Change::People(admin.tenant)).await?;
     admin.audit(&state, "user.updated", user.id.to_string(), json!({}));
     Ok(Json(UserView::from(&user)))
 }
@@ -375,6 +376,7 @@ pub async fn delete_user(
         .await
         .map_err(ApiError::from)
         .map_err(not_found("user"))?;
+    state.publish(Change::People(admin.tenant)).await?;
     admin.audit(&state, "user.deleted", id.to_string(), json!({}));
     Ok(StatusCode::NO_CONTENT)
 }

@@ -10,6 +10,7 @@ use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, ConsentId};
 use tessera_core::model::{Consent, ConsentUser};
 use tessera_core::page::next_page_token;
+use tessera_core::ports::Change;
 
 use super::admin::{not_found, page};
 use crate::error::ApiResult;
@@ -68,6 +69,7 @@ pub async fn give_consent(
             created_at: state.clock.now_millis(),
         })
         .await?;
+    state.publish(Change::People(admin.tenant)).await?;
     let view = ConsentView::from(&consent);
     admin.audit(
         &state,
@@ -107,6 +109,7 @@ pub async fn withdraw_consent(
         .delete_consent(admin.tenant, id)
         .await
         .map_err(|e| not_found("consent")(e.into()))?;
+    state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
         &state,
         "consent.withdrawn",

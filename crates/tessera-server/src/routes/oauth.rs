@@ -18,8 +18,11 @@ use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::assertion::{self, AssertionError};
 use tessera_core::token::SigningAlg;
 
+use std::sync::Arc;
+
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthenticatedClient, TokenCaller};
+use crate::hot::DelegationFacts;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::{IntrospectionResponse, TokenResponse};
@@ -168,17 +171,17 @@ async fn jwt_bearer(state: &AppState, caller: &TokenCaller) -> Issued {
         .verify_assertion(&decoded, &client, "/oauth2/token")
         .await
         .map_err(invalid_grant)?;
-    let user = find_subject(state, &client, &verified.sub).await?;
-    let tenant = state.storage.get_tenant(user.tenant_id).await?;
-    let consents = state
-        .storage
-        .consents_for(user.tenant_id, client.integration.client_id)
-        .await?;
+    let facts = delegation_facts(state, &client, &verified.sub).await?;
+    let user = &facts.user;
+    let tenant = match state.clients.tenant(&user.tenant_id) {
+        Some(tenant) => tenant,
+        None => state.storage.get_tenant(user.tenant_id).await?,
+    };
     let foreign = user.tenant_id != client.integration.tenant_id;
     let delegation = Delegation {
-        user: &user,
+        user,
         tenant: &tenant,
-        consented: consented_scopes(&consents, user.id, foreign),
+        consented: consented_scopes(&facts.consents, user.id, foreign),
     };
     if foreign && delegation.consented.is_none() {
         return Err(no_such_user(&verified.sub).into());
@@ -282,13 +285,19 @@ fn no_such_user(sub: &str) -> OAuthError {
     )
 }
 
-/// The user `sub` names: a user id (in any tenant; another tenant must have granted the
-/// integration `impersonation`, checked by the caller) or an email in the integration's tenant.
-async fn find_subject(
+/// The user `sub` names — a user id (in any tenant; another tenant must have granted the
+/// integration `impersonation`, checked by the caller) or an email in the integration's
+/// tenant — and the consents that may cover them: from memory, or loaded and remembered.
+async fn delegation_facts(
     state: &AppState,
     client: &RegisteredClient,
     sub: &str,
-) -> Result<tessera_core::model::User, ApiError> {
+) -> Result<Arc<DelegationFacts>, ApiError> {
+    let client_id = client.integration.client_id;
+    if let Some(facts) = state.delegations.get(client_id, sub) {
+        return Ok(facts);
+    }
+    let generation = state.delegations.generation();
     let found = match sub.parse::<UserId>() {
         Ok(id) => state.storage.find_user(id).await?,
         Err(_) => {
@@ -298,7 +307,16 @@ async fn find_subject(
                 .await?
         }
     };
-    found.ok_or_else(|| no_such_user(sub).into())
+    let user = found.ok_or_else(|| no_such_user(sub))?;
+    let consents = state
+        .storage
+        .consents_for(user.tenant_id, client_id)
+        .await?;
+    let facts = Arc::new(DelegationFacts { user, consents });
+    state
+        .delegations
+        .insert(client_id, sub, facts.clone(), generation);
+    Ok(facts)
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only.

@@ -207,9 +207,11 @@ async fn policies_round_trip_and_publish_their_change() {
             Err(StoreError::NotFound)
         ));
 
-        store.publish(50, &Change::AccessPolicies(t)).await.unwrap();
-        let changes = store.changes_since(50).await.unwrap();
-        assert_eq!(changes.last().unwrap().change, Change::AccessPolicies(t));
+        for change in [Change::AccessPolicies(t), Change::People(t)] {
+            store.publish(50, &change).await.unwrap();
+            let changes = store.changes_since(50).await.unwrap();
+            assert_eq!(changes.last().unwrap().change, change);
+        }
     })
     .await;
 }

@@ -212,6 +212,98 @@ async fn two_instances_on_postgres_act_as_one_service() {
         "{body}"
     );
 
+    // A consent withdrawn on A stops the JWT bearer grant on B, whose cache held it.
+    post_json(
+        format!("{}/v1/users", a.url),
+        &admin,
+        serde_json::json!({"email": "dora@example.com", "display_name": "Dora", "password": "correct horse battery"}),
+    )
+    .await;
+    let consent = post_json(
+        format!("{}/v1/consents", a.url),
+        &admin,
+        serde_json::json!({"client_id": BOOT_ID, "user": "*", "scopes": ["assets:read"]}),
+    )
+    .await;
+    let bearer_grant = |url: String| {
+        let assertion =
+            crate::interop::third_party_assertion(&key, BOOT_ID, "dora@example.com", aud);
+        async move {
+            reqwest::Client::new()
+                .post(format!("{url}/oauth2/token"))
+                .form(&[
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                    ("assertion", assertion.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .json::<serde_json::Value>()
+                .await
+                .unwrap()
+        }
+    };
+    within_a_second("a consent", || async {
+        bearer_grant(b.url.clone()).await["access_token"].is_string()
+    })
+    .await;
+    let doras = bearer_grant(b.url.clone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // A token exchanged on A dies when B revokes the token it came from.
+    let exchanged = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", a.url))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", doras.as_str()),
+            (
+                "subject_token_type",
+                "urn:ietf:params:oauth:token-type:access_token",
+            ),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let exchanged = exchanged["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&a.url, &exchanged).await["active"], true);
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", b.url))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[("token", doras.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    within_a_second("revoking the subject of an exchange", || async {
+        introspect(&a.url, &exchanged).await["active"] == false
+    })
+    .await;
+
+    let withdrawn = reqwest::Client::new()
+        .delete(format!(
+            "{}/v1/consents/{}",
+            a.url,
+            consent["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+    within_a_second("a withdrawn consent", || async {
+        bearer_grant(b.url.clone()).await["error"] == "consent_required"
+    })
+    .await;
+
     // A key rotation is honoured by both: B signs with the new key and A verifies it.
     let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
         .unwrap()
