@@ -8,8 +8,8 @@ use async_trait::async_trait;
 
 use crate::id::{AccessPolicyId, AssetId, ClientId, ConsentId, TenantId, UserId};
 use crate::model::{
-    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, Integration, Tenant, UnixMillis,
-    User,
+    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, EntryFilter, EntryName, Integration,
+    PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -60,6 +60,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A conditional write (`If-Match`) found the entry missing or changed.
+    #[error("the precondition failed")]
+    PreconditionFailed,
     #[error("storage failure: {0}")]
     Backend(String),
 }
@@ -252,6 +255,48 @@ pub trait ConsentStore: Send + Sync {
     async fn consents_for(&self, tenant: TenantId, client: ClientId) -> StoreResult<Vec<Consent>>;
 }
 
+/// Application private tokens (SPEC §7): each integration's key/value store. Every call names
+/// the integration; no call reaches another integration's entries.
+#[async_trait]
+pub trait PrivateTokenStore: Send + Sync {
+    /// Creates or replaces the entry if `condition` holds; `true` when it was created.
+    /// `PreconditionFailed` when it does not hold.
+    async fn put_private_token(
+        &self,
+        tenant: TenantId,
+        token: &PrivateToken,
+        condition: &WriteCondition,
+    ) -> StoreResult<bool>;
+    async fn get_private_token(
+        &self,
+        client: ClientId,
+        name: &EntryName,
+    ) -> StoreResult<PrivateToken>;
+    /// Up to `limit` entries after `after`, in (`relatedId`, `key`) order; values only when
+    /// `include_values`.
+    async fn list_private_tokens(
+        &self,
+        client: ClientId,
+        filter: &EntryFilter,
+        after: Option<&EntryName>,
+        limit: u32,
+        include_values: bool,
+    ) -> StoreResult<Vec<(PrivateTokenInfo, Option<String>)>>;
+    /// Deletes one entry if `condition` holds (`Always`: `NotFound` when there is none).
+    async fn delete_private_token(
+        &self,
+        client: ClientId,
+        name: &EntryName,
+        condition: &WriteCondition,
+    ) -> StoreResult<()>;
+    /// Deletes every entry of one `relatedId`; returns how many there were.
+    async fn delete_related_private_tokens(
+        &self,
+        client: ClientId,
+        related_id: &str,
+    ) -> StoreResult<u64>;
+}
+
 /// The ids of JWT assertions already used (RFC 7523 §3 "jti"), shared by every instance.
 #[async_trait]
 pub trait AssertionStore: Send + Sync {
@@ -320,6 +365,7 @@ pub trait Storage:
     + AssetStore
     + AccessPolicyStore
     + AssertionStore
+    + PrivateTokenStore
     + ConsentStore
 {
     /// `sqlite` or `postgres`.

@@ -25,6 +25,9 @@ pub enum ApiError {
     /// The caller is known and may see the object, but no access policy lets it do this.
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// RFC 9110 §13.1.1: `If-Match` did not match the stored entry (or there is none).
+    #[error("precondition failed")]
+    PreconditionFailed,
     /// The body is larger than the endpoint accepts.
     #[error("payload too large: {0}")]
     TooLarge(String),
@@ -44,6 +47,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::Domain(DomainError::NotFound("object")),
             StoreError::Conflict(m) => ApiError::Domain(DomainError::Conflict(m)),
+            StoreError::PreconditionFailed => ApiError::PreconditionFailed,
             StoreError::Backend(m) => ApiError::Internal(m),
         }
     }
@@ -123,6 +127,13 @@ impl IntoResponse for ApiError {
                 )),
             ),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, "forbidden", m.clone(), None, None),
+            ApiError::PreconditionFailed => (
+                StatusCode::PRECONDITION_FAILED,
+                "precondition_failed",
+                "`If-Match` does not match the entry's current ETag (it changed, or it does not exist): read it again and retry with its ETag".to_owned(),
+                None,
+                None,
+            ),
             ApiError::TooLarge(m) => (
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",

@@ -13,6 +13,8 @@ mod rows;
 mod shared;
 #[macro_use]
 mod resources;
+#[macro_use]
+mod private_tokens;
 pub mod postgres;
 pub mod sqlite;
 

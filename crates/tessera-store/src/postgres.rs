@@ -39,3 +39,4 @@ impl PgStore {
 
 impl_storage!(PgStore, "postgres");
 impl_resources!(PgStore, sqlx::Postgres);
+impl_private_tokens!(PgStore, sqlx::Postgres);

@@ -48,3 +48,4 @@ impl SqliteStore {
 
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
+impl_private_tokens!(SqliteStore, sqlx::Sqlite);

@@ -4,6 +4,7 @@ mod asset;
 mod client_key;
 mod consent;
 mod integration;
+mod private_token;
 mod tenant;
 mod user;
 mod web_url;
@@ -17,6 +18,10 @@ pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
     IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,
+};
+pub use private_token::{
+    new_etag, prefix_successor, validate_entry_name, EntryFilter, EntryName, PrivateToken,
+    PrivateTokenInfo, WriteCondition, DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES,
 };
 pub use tenant::{Tenant, Tier};
 pub use user::{validate_email, NewUser, Role, User, UserPatch};

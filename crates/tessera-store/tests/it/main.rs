@@ -6,6 +6,7 @@
 mod contract;
 mod isolation;
 mod keys;
+mod private_tokens;
 mod resources;
 
 use std::future::Future;

@@ -1,0 +1,224 @@
+//! Application private tokens (SPEC §7, seed 003): a key/value store private to each
+//! integration. An entry is `(relatedId, key) → value`; both names may hold any character
+//! (dots, slashes, Unicode) — unlike the seed's store, nothing here gives them meaning.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::error::DomainError;
+use crate::id::ClientId;
+
+use super::UnixMillis;
+
+/// The longest `relatedId` and `key`, in bytes of UTF-8.
+pub const MAX_NAME_BYTES: usize = 512;
+/// The default largest value: 16 MiB, as in the seed. Deployments may configure another.
+pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Where an entry lives: the integration's store, the entity it describes, the field.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct EntryName {
+    pub related_id: String,
+    pub key: String,
+}
+
+/// An entry as listed: everything but the value, whose size is given instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateTokenInfo {
+    pub client_id: ClientId,
+    pub name: EntryName,
+    /// Bytes of the value, as UTF-8.
+    pub size: u64,
+    /// Changes with every write; compare it with `If-Match`.
+    pub etag: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+/// An entry with its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrivateToken {
+    pub info: PrivateTokenInfo,
+    pub value: String,
+}
+
+/// What a write requires of the entry already stored (RFC 9110 §13.1.1 `If-Match`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WriteCondition {
+    /// Create or replace, whatever is there.
+    Always,
+    /// Only if the entry exists (`If-Match: *`).
+    Exists,
+    /// Only if the entry exists with this ETag.
+    Matches(String),
+}
+
+/// A listing: all of an integration's entries, or those of one `relatedId`, or those whose
+/// `relatedId` starts with a prefix; optionally only one `key`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EntryFilter {
+    pub related_id: Option<String>,
+    pub related_id_prefix: Option<String>,
+    pub key: Option<String>,
+}
+
+/// Checks `relatedId` or `key` (named `field` in errors).
+pub fn validate_entry_name(field: &'static str, value: &str) -> Result<(), DomainError> {
+    if value.is_empty() {
+        return Err(DomainError::invalid(field, "must not be empty"));
+    }
+    if value.len() > MAX_NAME_BYTES {
+        return Err(DomainError::invalid(
+            field,
+            format!("is longer than {MAX_NAME_BYTES} bytes of UTF-8"),
+        ));
+    }
+    if value.contains('\0') {
+        return Err(DomainError::invalid(
+            field,
+            "must not contain NUL characters",
+        ));
+    }
+    Ok(())
+}
+
+impl EntryName {
+    pub fn new(related_id: &str, key: &str) -> Result<Self, DomainError> {
+        validate_entry_name("relatedId", related_id)?;
+        validate_entry_name("key", key)?;
+        Ok(EntryName {
+            related_id: related_id.to_owned(),
+            key: key.to_owned(),
+        })
+    }
+
+    /// The opaque `page_token` that continues a listing after this entry.
+    pub fn page_token(&self) -> String {
+        let json = serde_json::json!([self.related_id, self.key]).to_string();
+        URL_SAFE_NO_PAD.encode(format!("e1:{json}"))
+    }
+
+    /// Reads a `page_token` made by [`EntryName::page_token`].
+    pub fn from_page_token(token: &str) -> Result<EntryName, DomainError> {
+        let bad = || {
+            DomainError::invalid(
+                "page_token",
+                "is not a token this server issued: pass the `next_page_token` of the previous page unchanged",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
+        let json = text.strip_prefix("e1:").ok_or_else(bad)?;
+        let (related_id, key): (String, String) = serde_json::from_str(json).map_err(|_| bad())?;
+        Ok(EntryName { related_id, key })
+    }
+}
+
+impl EntryFilter {
+    /// Checks the filter's names; `relatedId` and `relatedId_prefix` exclude each other.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        if self.related_id.is_some() && self.related_id_prefix.is_some() {
+            return Err(DomainError::invalid(
+                "relatedId_prefix",
+                "cannot be combined with `relatedId`; give one of them",
+            ));
+        }
+        if let Some(id) = &self.related_id {
+            validate_entry_name("relatedId", id)?;
+        }
+        if let Some(prefix) = &self.related_id_prefix {
+            validate_entry_name("relatedId_prefix", prefix)?;
+        }
+        if let Some(key) = &self.key {
+            validate_entry_name("key", key)?;
+        }
+        Ok(())
+    }
+}
+
+/// The smallest string greater than every string that starts with `prefix`, so that a prefix
+/// becomes the index range `[prefix, successor)` in code-point (= UTF-8 byte) order. `None`
+/// when there is none (a prefix of only U+10FFFF): the range is then open-ended.
+pub fn prefix_successor(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        let mut next = u32::from(last) + 1;
+        // Skip the surrogate gap, which `char` cannot hold.
+        if (0xD800..=0xDFFF).contains(&next) {
+            next = 0xE000;
+        }
+        if let Some(c) = char::from_u32(next) {
+            chars.push(c);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+/// A fresh ETag: random, so one never repeats after a delete and a create.
+pub fn new_etag(rng: &dyn crate::ports::Rng) -> String {
+    crate::crypto::random_token(rng, 12)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_take_any_character_within_limits() {
+        for ok in ["a.b.c", "x/y%2F", "ürün 🚚", "$where", " "] {
+            EntryName::new(ok, ok).unwrap();
+        }
+        let e = EntryName::new("", "k").unwrap_err();
+        assert_eq!(e.field(), Some("relatedId"));
+        let e = EntryName::new("r", &"k".repeat(MAX_NAME_BYTES + 1)).unwrap_err();
+        assert_eq!(e.field(), Some("key"));
+        assert!(e.to_string().contains("512"), "{e}");
+        let e = EntryName::new("r\0", "k").unwrap_err();
+        assert_eq!(e.field(), Some("relatedId"));
+    }
+
+    #[test]
+    fn page_tokens_round_trip_and_garbage_names_the_field() {
+        let name = EntryName::new("project.1/ü", "key \"quoted\"").unwrap();
+        assert_eq!(
+            EntryName::from_page_token(&name.page_token()).unwrap(),
+            name
+        );
+        for bad in ["", "garbage!", "ZTE6WzFd"] {
+            let e = EntryName::from_page_token(bad).unwrap_err();
+            assert_eq!(e.field(), Some("page_token"));
+        }
+    }
+
+    #[test]
+    fn prefix_ranges_hold_exactly_the_strings_with_the_prefix() {
+        assert_eq!(prefix_successor("abc").as_deref(), Some("abd"));
+        assert_eq!(prefix_successor("a\u{10FFFF}").as_deref(), Some("b"));
+        assert_eq!(prefix_successor("\u{D7FF}").as_deref(), Some("\u{E000}"));
+        assert_eq!(prefix_successor("\u{10FFFF}"), None);
+        let upper = prefix_successor("proj.").unwrap();
+        for inside in ["proj.", "proj.1", "proj.\u{10FFFF}x"] {
+            assert!(inside >= "proj." && inside < upper.as_str(), "{inside}");
+        }
+        for outside in ["proj", "proj/", "proi.9"] {
+            assert!(
+                !(outside >= "proj." && outside < upper.as_str()),
+                "{outside}"
+            );
+        }
+    }
+
+    #[test]
+    fn filters_refuse_two_ways_of_naming_the_entity() {
+        let both = EntryFilter {
+            related_id: Some("a".into()),
+            related_id_prefix: Some("a".into()),
+            key: None,
+        };
+        assert_eq!(
+            both.validate().unwrap_err().field(),
+            Some("relatedId_prefix")
+        );
+    }
+}

@@ -1,0 +1,251 @@
+//! Application private tokens on both backends: create/replace, conditional writes, listings
+//! by relatedId, prefix and key in code-point order with keyset cursors, values only when
+//! asked, deletes, and the store going with its integration.
+
+use tessera_core::id::{ClientId, TenantId};
+use tessera_core::model::{EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition};
+use tessera_core::ports::{Storage, StoreError};
+
+use crate::contract::{integration, secret, tenant};
+use crate::on_both_backends;
+
+async fn client(store: &dyn Storage, t: TenantId) -> ClientId {
+    let i = integration(t);
+    store
+        .create_integration(&i, &secret(i.client_id, 1, 10))
+        .await
+        .unwrap();
+    i.client_id
+}
+
+fn entry(
+    client: ClientId,
+    related_id: &str,
+    key: &str,
+    value: &str,
+    etag: &str,
+    at: i64,
+) -> PrivateToken {
+    PrivateToken {
+        info: PrivateTokenInfo {
+            client_id: client,
+            name: EntryName::new(related_id, key).unwrap(),
+            size: value.len() as u64,
+            etag: etag.into(),
+            created_at: at,
+            updated_at: at,
+        },
+        value: value.into(),
+    }
+}
+
+fn names(listed: &[(PrivateTokenInfo, Option<String>)]) -> Vec<(String, String)> {
+    listed
+        .iter()
+        .map(|(i, _)| (i.name.related_id.clone(), i.name.key.clone()))
+        .collect()
+}
+
+#[tokio::test]
+async fn entries_are_put_read_replaced_conditionally_and_deleted() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let c = client(&*store, t).await;
+        let first = entry(c, "project.1", "name", "The project number one", "e1", 100);
+        assert!(store
+            .put_private_token(t, &first, &WriteCondition::Always)
+            .await
+            .unwrap());
+        let replaced = entry(c, "project.1", "name", "Renamed", "e2", 200);
+        assert!(!store
+            .put_private_token(t, &replaced, &WriteCondition::Always)
+            .await
+            .unwrap());
+        let got = store.get_private_token(c, &first.info.name).await.unwrap();
+        assert_eq!(got.value, "Renamed");
+        assert_eq!(got.info.etag, "e2");
+        assert_eq!(got.info.size, 7);
+        assert_eq!((got.info.created_at, got.info.updated_at), (100, 200));
+
+        // If-Match: the current ETag wins, a stale one or a missing entry fails.
+        let stale = entry(c, "project.1", "name", "lost update", "e3", 300);
+        assert!(matches!(
+            store
+                .put_private_token(t, &stale, &WriteCondition::Matches("e1".into()))
+                .await,
+            Err(StoreError::PreconditionFailed)
+        ));
+        let fresh = entry(c, "project.1", "name", "third", "e4", 300);
+        store
+            .put_private_token(t, &fresh, &WriteCondition::Matches("e2".into()))
+            .await
+            .unwrap();
+        let missing = entry(c, "nobody", "name", "x", "e5", 300);
+        assert!(matches!(
+            store
+                .put_private_token(t, &missing, &WriteCondition::Exists)
+                .await,
+            Err(StoreError::PreconditionFailed)
+        ));
+        assert!(matches!(
+            store.get_private_token(c, &missing.info.name).await,
+            Err(StoreError::NotFound)
+        ));
+
+        // Deletes: conditional, unconditional, a whole relatedId.
+        assert!(matches!(
+            store
+                .delete_private_token(c, &fresh.info.name, &WriteCondition::Matches("e2".into()))
+                .await,
+            Err(StoreError::PreconditionFailed)
+        ));
+        store
+            .delete_private_token(c, &fresh.info.name, &WriteCondition::Matches("e4".into()))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .delete_private_token(c, &fresh.info.name, &WriteCondition::Always)
+                .await,
+            Err(StoreError::NotFound)
+        ));
+        for key in ["a", "b", "c"] {
+            store
+                .put_private_token(
+                    t,
+                    &entry(c, "employee1", key, "v", "e", 1),
+                    &WriteCondition::Always,
+                )
+                .await
+                .unwrap();
+        }
+        store
+            .put_private_token(
+                t,
+                &entry(c, "employee10", "a", "v", "e", 1),
+                &WriteCondition::Always,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            store
+                .delete_related_private_tokens(c, "employee1")
+                .await
+                .unwrap(),
+            3
+        );
+        let left = store
+            .list_private_tokens(c, &EntryFilter::default(), None, 10, false)
+            .await
+            .unwrap();
+        assert_eq!(names(&left), vec![("employee10".into(), "a".into())]);
+
+        // Deleting the integration deletes its store.
+        store.delete_integration(t, c).await.unwrap();
+        assert!(matches!(
+            store
+                .get_private_token(c, &EntryName::new("employee10", "a").unwrap())
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn listings_filter_page_and_keep_to_the_integration() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let c = client(&*store, t).await;
+        let other = client(&*store, t).await;
+        let related = [
+            "proj", "proj.1", "proj.2", "proj/x", "proj.ü", "proi.9", "zeta",
+        ];
+        for (n, r) in related.iter().enumerate() {
+            for key in ["name", "owner"] {
+                let e = entry(c, r, key, &format!("{r}:{key}:{n}"), "e", 1);
+                store
+                    .put_private_token(t, &e, &WriteCondition::Always)
+                    .await
+                    .unwrap();
+            }
+        }
+        store
+            .put_private_token(
+                t,
+                &entry(other, "proj.1", "name", "not yours", "e", 1),
+                &WriteCondition::Always,
+            )
+            .await
+            .unwrap();
+
+        // Everything, in pages of 3, in code-point order; no values unless asked.
+        let mut all = Vec::new();
+        let mut after: Option<EntryName> = None;
+        loop {
+            let page = store
+                .list_private_tokens(c, &EntryFilter::default(), after.as_ref(), 3, false)
+                .await
+                .unwrap();
+            assert!(page.iter().all(|(_, v)| v.is_none()));
+            after = page.last().map(|(i, _)| i.name.clone());
+            all.extend(names(&page));
+            if page.len() < 3 {
+                break;
+            }
+        }
+        let mut expected: Vec<(String, String)> = related
+            .iter()
+            .flat_map(|r| ["name", "owner"].map(|k| (r.to_string(), k.to_string())))
+            .collect();
+        expected.sort();
+        assert_eq!(all, expected);
+
+        let prefix = EntryFilter {
+            related_id_prefix: Some("proj.".into()),
+            ..Default::default()
+        };
+        let found = store
+            .list_private_tokens(c, &prefix, None, 100, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            names(&found)
+                .iter()
+                .map(|(r, _)| r.as_str())
+                .collect::<Vec<_>>(),
+            ["proj.1", "proj.1", "proj.2", "proj.2", "proj.ü", "proj.ü"]
+        );
+        assert_eq!(found[0].1.as_deref(), Some("proj.1:name:1"));
+
+        let by_key = EntryFilter {
+            key: Some("owner".into()),
+            related_id_prefix: Some("proj".into()),
+            ..Default::default()
+        };
+        let found = store
+            .list_private_tokens(c, &by_key, None, 100, false)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 5);
+        assert!(found.iter().all(|(i, _)| i.name.key == "owner"));
+
+        let one = EntryFilter {
+            related_id: Some("proj.1".into()),
+            ..Default::default()
+        };
+        let found = store
+            .list_private_tokens(other, &one, None, 100, true)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].1.as_deref(), Some("not yours"));
+        assert!(matches!(
+            store
+                .get_private_token(other, &EntryName::new("zeta", "name").unwrap())
+                .await,
+            Err(StoreError::NotFound)
+        ));
+    })
+    .await;
+}
