@@ -29,18 +29,7 @@ pub struct Page<T> {
 impl PageRequest {
     /// Parses `page_size` and `page_token` as a client sent them.
     pub fn parse(page_size: Option<&str>, page_token: Option<&str>) -> Result<Self, DomainError> {
-        let size = match page_size {
-            None | Some("") => DEFAULT_PAGE_SIZE,
-            Some(s) => match s.parse::<u32>() {
-                Ok(n) if (1..=MAX_PAGE_SIZE).contains(&n) => n,
-                _ => {
-                    return Err(DomainError::invalid(
-                        "page_size",
-                        format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
-                    ))
-                }
-            },
-        };
+        let size = parse_page_size(page_size)?;
         let after = match page_token {
             None | Some("") => 0,
             Some(token) => decode_token(token).ok_or_else(|| {
@@ -51,6 +40,23 @@ impl PageRequest {
             })?,
         };
         Ok(PageRequest { after, size })
+    }
+}
+
+/// `page_size` as a client sent it: 1 to [`MAX_PAGE_SIZE`], [`DEFAULT_PAGE_SIZE`] when absent.
+pub fn parse_page_size(page_size: Option<&str>) -> Result<u32, DomainError> {
+    match page_size {
+        None | Some("") => Ok(DEFAULT_PAGE_SIZE),
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "page_size",
+                    format!("must be a whole number from 1 to {MAX_PAGE_SIZE}"),
+                )
+            }),
     }
 }
 

@@ -255,18 +255,26 @@ pub trait ConsentStore: Send + Sync {
     async fn consents_for(&self, tenant: TenantId, client: ClientId) -> StoreResult<Vec<Consent>>;
 }
 
+/// What a private token write did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// `false`: an entry was replaced.
+    pub created: bool,
+    /// When the entry was first created (kept across replacements).
+    pub created_at: UnixMillis,
+}
+
 /// Application private tokens (SPEC §7): each integration's key/value store. Every call names
 /// the integration; no call reaches another integration's entries.
 #[async_trait]
 pub trait PrivateTokenStore: Send + Sync {
-    /// Creates or replaces the entry if `condition` holds; `true` when it was created.
-    /// `PreconditionFailed` when it does not hold.
+    /// Creates or replaces the entry if `condition` holds (`PreconditionFailed` when not).
     async fn put_private_token(
         &self,
         tenant: TenantId,
         token: &PrivateToken,
         condition: &WriteCondition,
-    ) -> StoreResult<bool>;
+    ) -> StoreResult<StoredEntry>;
     async fn get_private_token(
         &self,
         client: ClientId,

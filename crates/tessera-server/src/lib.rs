@@ -17,14 +17,16 @@ pub mod workers;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::Router;
 use http::HeaderValue;
 use tracing::Instrument;
 
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
-use crate::routes::{admin, consents, health, keys, oauth, openapi, policies, resources};
+use crate::routes::{
+    admin, consents, health, keys, oauth, openapi, policies, private_tokens, resources,
+};
 pub use crate::state::{AppState, ServerConfig};
 
 const REQUEST_ID: http::HeaderName = http::HeaderName::from_static("x-request-id");
@@ -108,6 +110,24 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v2/assets/{id}/events",
             get(resources::list_events).post(resources::append_event),
+        )
+        .route(
+            "/v1/private_tokens",
+            get(private_tokens::list_entries).post(private_tokens::post_entry),
+        )
+        .route(
+            "/v1/private_tokens/{related_id}",
+            delete(private_tokens::delete_related),
+        )
+        .route(
+            "/v1/private_tokens/{related_id}/{key}",
+            get(private_tokens::get_entry)
+                .put(private_tokens::put_entry)
+                .delete(private_tokens::delete_entry),
+        )
+        .route(
+            "/v1/integrations/{client_id}/private_tokens",
+            get(private_tokens::list_for_integration),
         )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

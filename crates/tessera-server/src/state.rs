@@ -34,6 +34,8 @@ pub struct ServerConfig {
     pub key_rotation_days: u32,
     /// Fetching and caching integrations' `jwks_uri` key sets.
     pub remote_keys: RemoteKeyConfig,
+    /// The largest value of an application private token, in bytes (SPEC §7).
+    pub max_private_token_bytes: usize,
 }
 
 /// Shared state; clones share one `Inner`.

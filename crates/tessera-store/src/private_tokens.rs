@@ -13,7 +13,7 @@ macro_rules! impl_private_tokens {
                 prefix_successor, EntryFilter, EntryName, PrivateToken, PrivateTokenInfo,
                 WriteCondition,
             };
-            use tessera_core::ports::{PrivateTokenStore, StoreError, StoreResult};
+            use tessera_core::ports::{PrivateTokenStore, StoreError, StoreResult, StoredEntry};
 
             use super::*;
             use $crate::backend_error;
@@ -68,10 +68,10 @@ macro_rules! impl_private_tokens {
                     tenant: TenantId,
                     t: &PrivateToken,
                     condition: &WriteCondition,
-                ) -> StoreResult<bool> {
+                ) -> StoreResult<StoredEntry> {
                     let i = &t.info;
                     if *condition == WriteCondition::Always {
-                        let writes: i64 = sqlx::query_scalar(
+                        let (writes, created_at): (i64, i64) = sqlx::query_as(
                             "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, \
                              size, etag, writes, created_at, updated_at, value) \
                              VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8) \
@@ -79,7 +79,7 @@ macro_rules! impl_private_tokens {
                              size = excluded.size, etag = excluded.etag, \
                              writes = private_tokens.writes + 1, \
                              updated_at = excluded.updated_at, value = excluded.value \
-                             RETURNING writes",
+                             RETURNING writes, created_at",
                         )
                         .bind(i.client_id.to_string())
                         .bind(tenant.to_string())
@@ -92,17 +92,20 @@ macro_rules! impl_private_tokens {
                         .fetch_one(&self.pool)
                         .await
                         .map_err(backend_error)?;
-                        return Ok(writes == 1);
+                        return Ok(StoredEntry {
+                            created: writes == 1,
+                            created_at,
+                        });
                     }
                     let expected = match condition {
                         WriteCondition::Matches(etag) => Some(etag.as_str()),
                         _ => None,
                     };
-                    let done = sqlx::query(
+                    let created_at: Option<i64> = sqlx::query_scalar(
                         "UPDATE private_tokens SET size = $1, etag = $2, writes = writes + 1, \
                          updated_at = $3, value = $4 \
                          WHERE client_id = $5 AND related_id = $6 AND key = $7 \
-                         AND ($8 IS NULL OR etag = $8)",
+                         AND ($8 IS NULL OR etag = $8) RETURNING created_at",
                     )
                     .bind(size_of(t))
                     .bind(&i.etag)
@@ -112,13 +115,14 @@ macro_rules! impl_private_tokens {
                     .bind(&i.name.related_id)
                     .bind(&i.name.key)
                     .bind(expected)
-                    .execute(&self.pool)
+                    .fetch_optional(&self.pool)
                     .await
                     .map_err(backend_error)?;
-                    if done.rows_affected() == 0 {
-                        return Err(StoreError::PreconditionFailed);
-                    }
-                    Ok(false)
+                    let created_at = created_at.ok_or(StoreError::PreconditionFailed)?;
+                    Ok(StoredEntry {
+                        created: false,
+                        created_at,
+                    })
                 }
 
                 async fn get_private_token(

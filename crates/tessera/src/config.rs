@@ -9,6 +9,7 @@ use anyhow::{bail, Context};
 use clap::Args;
 use serde::Deserialize;
 use tessera_core::crypto::MasterKey;
+use tessera_core::model::DEFAULT_MAX_VALUE_BYTES;
 use tessera_core::ports::Rng;
 use tessera_core::token::SigningAlg;
 
@@ -45,6 +46,9 @@ pub struct ServeArgs {
     /// Rotate the signing key when it is this many days old; 0 turns rotation off [default: 0].
     #[arg(long, env = "TESSERA_KEY_ROTATION_DAYS")]
     pub key_rotation_days: Option<u32>,
+    /// The largest value of an application private token, in bytes [default: 16777216].
+    #[arg(long, env = "TESSERA_PRIVATE_TOKEN_MAX_BYTES")]
+    pub private_token_max_bytes: Option<usize>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -64,8 +68,13 @@ struct FileConfig {
     audience: Option<String>,
     signing_alg: Option<String>,
     key_rotation_days: Option<u32>,
+    private_token_max_bytes: Option<usize>,
     log_format: Option<String>,
 }
+
+/// The most a deployment may allow one private token to hold: values travel whole through
+/// memory, so this bounds what one request can cost.
+const MAX_PRIVATE_TOKEN_BYTES: usize = 256 * 1024 * 1024;
 
 /// The effective configuration.
 #[derive(Debug, Clone)]
@@ -77,6 +86,7 @@ pub struct Settings {
     pub audience: Option<String>,
     pub signing_alg: SigningAlg,
     pub key_rotation_days: u32,
+    pub private_token_max_bytes: usize,
     pub json_logs: bool,
 }
 
@@ -133,6 +143,13 @@ impl ServeArgs {
             "text" => false,
             other => bail!("log_format `{other}` is not supported: use text or json"),
         };
+        let private_token_max_bytes = self
+            .private_token_max_bytes
+            .or(file.private_token_max_bytes)
+            .unwrap_or(DEFAULT_MAX_VALUE_BYTES);
+        if private_token_max_bytes == 0 || private_token_max_bytes > MAX_PRIVATE_TOKEN_BYTES {
+            bail!("private_token_max_bytes must be from 1 to {MAX_PRIVATE_TOKEN_BYTES} (256 MiB)");
+        }
         Ok(Settings {
             listen: self
                 .listen
@@ -147,6 +164,7 @@ impl ServeArgs {
                 .key_rotation_days
                 .or(file.key_rotation_days)
                 .unwrap_or(0),
+            private_token_max_bytes,
             json_logs,
         })
     }
@@ -157,7 +175,7 @@ impl Settings {
     pub fn printable(&self) -> String {
         let database = redact_url(&self.database);
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nlog_format = \"{}\"\n# master key: {}\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nlog_format = \"{}\"\n# master key: {}\n",
             self.listen,
             self.data_dir.display(),
             database,
@@ -165,6 +183,7 @@ impl Settings {
             self.audience.clone().unwrap_or_else(|| "(the issuer)".into()),
             self.signing_alg.as_str(),
             self.key_rotation_days,
+            self.private_token_max_bytes,
             if self.json_logs { "json" } else { "text" },
             if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },
         )

@@ -52,6 +52,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         issuer,
         signing_alg: settings.signing_alg,
         remote_keys: Default::default(),
+        max_private_token_bytes: settings.private_token_max_bytes,
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
     };

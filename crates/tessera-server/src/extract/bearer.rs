@@ -82,17 +82,52 @@ pub struct ResourceCaller {
     pub actor: String,
 }
 
+/// A valid token whose audience is this server's API (not one exchanged for another service).
+async fn token_for_this_api(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<Arc<AccessTokenClaims>, ApiError> {
+    let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
+    if claims.aud != state.config.audience {
+        return Err(ApiError::InvalidToken(format!(
+            "the token's audience is not this API (`{}`)",
+            state.config.audience
+        )));
+    }
+    Ok(claims)
+}
+
+/// A caller of its own private token store (SPEC §7): a token with `private_tokens`. The store
+/// is the integration's the token was issued to, whoever it acts for.
+pub struct PrivateTokenCaller {
+    pub client: ClientId,
+    pub tenant: TenantId,
+}
+
+impl FromRequestParts<AppState> for PrivateTokenCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let claims = token_for_this_api(parts, state).await?;
+        if !ScopeSet::parse(&claims.scope)
+            .unwrap_or_default()
+            .contains(Scope::PrivateTokens)
+        {
+            return Err(ApiError::InsufficientScope("private_tokens"));
+        }
+        let invalid = || ApiError::InvalidToken("the token names no integration or tenant".into());
+        Ok(PrivateTokenCaller {
+            client: claims.client_id.parse().map_err(|_| invalid())?,
+            tenant: claims.tenant_id.parse().map_err(|_| invalid())?,
+        })
+    }
+}
+
 impl FromRequestParts<AppState> for ResourceCaller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
-        if claims.aud != state.config.audience {
-            return Err(ApiError::InvalidToken(format!(
-                "the token's audience is not this API (`{}`)",
-                state.config.audience
-            )));
-        }
+        let claims = token_for_this_api(parts, state).await?;
         let tenant: TenantId = claims
             .tenant_id
             .parse()

@@ -6,7 +6,7 @@ mod client;
 mod form;
 mod json;
 
-pub use bearer::{BearerToken, ResourceCaller, TenantAdmin};
+pub use bearer::{BearerToken, PrivateTokenCaller, ResourceCaller, TenantAdmin};
 pub use client::{AuthenticatedClient, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;

@@ -7,4 +7,5 @@ pub mod keys;
 pub mod oauth;
 pub mod openapi;
 pub mod policies;
+pub mod private_tokens;
 pub mod resources;

@@ -3,7 +3,7 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{admin, consents, health, keys, oauth, policies, resources};
+use super::{admin, consents, health, keys, oauth, policies, private_tokens, resources};
 use crate::wire;
 
 #[derive(OpenApi)]
@@ -22,6 +22,9 @@ use crate::wire;
         resources::list_assets, resources::create_asset, resources::get_asset,
         resources::patch_asset, resources::delete_asset, resources::list_events,
         resources::append_event,
+        private_tokens::put_entry, private_tokens::post_entry, private_tokens::get_entry,
+        private_tokens::delete_entry, private_tokens::delete_related, private_tokens::list_entries,
+        private_tokens::list_for_integration,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

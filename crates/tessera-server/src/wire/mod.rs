@@ -2,10 +2,12 @@
 
 mod admin;
 mod oauth;
+mod private_tokens;
 mod resources;
 
 pub use admin::*;
 pub use oauth::*;
+pub use private_tokens::*;
 pub use resources::*;
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, seconds precision).

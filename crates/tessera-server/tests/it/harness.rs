@@ -33,7 +33,7 @@ pub struct Harness {
     pub storage: Arc<dyn Storage>,
     pub a: TenantAdmin,
     shutdown: CancellationToken,
-    _dir: tempfile::TempDir,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Harness {
@@ -79,7 +79,27 @@ impl Harness {
 
     pub async fn with_alg(alg: SigningAlg) -> Harness {
         let (url, dir) = tessera_store::testing::sqlite_url();
-        let storage = tessera_store::connect(&url).await.expect("sqlite opens");
+        Self::on(&url, Some(dir), alg).await
+    }
+
+    /// A harness on SQLite and, where the PostgreSQL binaries exist (always in CI), one on a
+    /// fresh PostgreSQL database: for tests that must hold on both backends.
+    pub async fn on_both_backends() -> Vec<Harness> {
+        let mut both = vec![Self::new().await];
+        match tessera_store::testing::postgres_url() {
+            Ok(url) => both.push(Self::on(&url, None, SigningAlg::EdDsa).await),
+            Err(why) => assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run the PostgreSQL half: {why}"
+            ),
+        }
+        both
+    }
+
+    async fn on(url: &str, dir: Option<tempfile::TempDir>, alg: SigningAlg) -> Harness {
+        let storage = tessera_store::connect(url)
+            .await
+            .expect("the database opens");
         let clock = Arc::new(FixedClock::at(SystemClock.now_millis()));
         let a = add_tenant(&*storage, clock.now_millis()).await;
         let config = ServerConfig {
@@ -87,6 +107,7 @@ impl Harness {
             audience: ISSUER.into(),
             signing_alg: alg,
             remote_keys: Default::default(),
+            max_private_token_bytes: tessera_core::model::DEFAULT_MAX_VALUE_BYTES,
             verified_token_cache: 1000,
             key_rotation_days: 0,
         };

@@ -12,5 +12,6 @@ mod hostile;
 mod isolation;
 mod oauth;
 mod operations;
+mod private_tokens;
 mod remote_keys;
 mod resources;

@@ -52,15 +52,17 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
         let t = tenant(&*store).await;
         let c = client(&*store, t).await;
         let first = entry(c, "project.1", "name", "The project number one", "e1", 100);
-        assert!(store
+        let stored = store
             .put_private_token(t, &first, &WriteCondition::Always)
             .await
-            .unwrap());
+            .unwrap();
+        assert_eq!((stored.created, stored.created_at), (true, 100));
         let replaced = entry(c, "project.1", "name", "Renamed", "e2", 200);
-        assert!(!store
+        let stored = store
             .put_private_token(t, &replaced, &WriteCondition::Always)
             .await
-            .unwrap());
+            .unwrap();
+        assert_eq!((stored.created, stored.created_at), (false, 100));
         let got = store.get_private_token(c, &first.info.name).await.unwrap();
         assert_eq!(got.value, "Renamed");
         assert_eq!(got.info.etag, "e2");

@@ -284,6 +284,37 @@ async fn print_config_redacts_secrets() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("HS256"));
+    let zero = tessera()
+        .args(["serve", "--private-token-max-bytes", "0", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("private_token_max_bytes"));
+}
+
+#[tokio::test]
+async fn the_private_token_limit_is_configurable() {
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &["--private-token-max-bytes", "1024"], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let put = |size: usize| {
+        reqwest::Client::new()
+            .put(format!("{}/v1/private_tokens/r/k", server.url))
+            .bearer_auth(&admin)
+            .header("content-type", "text/plain")
+            .body("x".repeat(size))
+            .send()
+    };
+    assert_eq!(put(1024).await.unwrap().status(), 201);
+    let over = put(1025).await.unwrap();
+    assert_eq!(over.status(), 413);
+    let body: serde_json::Value = over.json().await.unwrap();
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes"),
+        "{body}"
+    );
 }
 
 #[tokio::test]

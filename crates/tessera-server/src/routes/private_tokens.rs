@@ -1,0 +1,333 @@
+//! Application private tokens (SPEC §7): each integration's own key/value store under
+//! `/v1/private_tokens`, and the tenant admin's view of it. Another integration's entries do not
+//! exist for a caller: every answer about them is 404.
+//!
+//! Values are read with a limit of our own instead of the management API's 1 MiB: up to the
+//! configured maximum for a raw body, and twice that (plus room for the names) for JSON, whose
+//! escapes may grow the text; the decoded value is then held to the maximum itself.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::error::DomainError;
+use tessera_core::id::ClientId;
+use tessera_core::model::{
+    new_etag, EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition,
+};
+use tessera_core::page::parse_page_size;
+
+use super::admin::parse_client_id;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{PrivateTokenCaller, TenantAdmin};
+use crate::state::AppState;
+use crate::wire::*;
+
+const MIB: usize = 1024 * 1024;
+/// Room for the JSON around the value: the names and the punctuation.
+const JSON_ROOM: usize = 64 * 1024;
+
+fn too_large(max: usize) -> ApiError {
+    let size = if max.is_multiple_of(MIB) {
+        format!("{} MiB", max / MIB)
+    } else {
+        format!("{max} bytes")
+    };
+    ApiError::TooLarge(format!(
+        "the value is larger than {size}, the most a private token may hold"
+    ))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("application/json")
+        })
+}
+
+/// The body, refused with 413 past `limit` bytes.
+async fn read_body(body: Body, limit: usize, max: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let over = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if over {
+            too_large(max)
+        } else {
+            ApiError::BadRequest("the request body could not be read".into())
+        }
+    })
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("the JSON body does not fit: {e}")))
+}
+
+/// RFC 9110 §13.1.1. `*`: the entry must exist; one quoted ETag: it must be that version. A
+/// weak ETag never matches (strong comparison), so it fails like a stale one.
+fn write_condition(headers: &HeaderMap) -> Result<WriteCondition, ApiError> {
+    let Some(value) = headers.get(header::IF_MATCH) else {
+        return Ok(WriteCondition::Always);
+    };
+    let bad = || {
+        DomainError::invalid(
+            "If-Match",
+            "must be `*` or one ETag in double quotes, as the `ETag` header gave it",
+        )
+    };
+    let value = value.to_str().map_err(|_| bad())?.trim();
+    if value == "*" {
+        return Ok(WriteCondition::Exists);
+    }
+    if value.starts_with("W/") {
+        return Err(ApiError::PreconditionFailed);
+    }
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .filter(|tag| !tag.is_empty() && !tag.contains('"'))
+        .map(|tag| WriteCondition::Matches(tag.to_owned()))
+        .ok_or_else(|| bad().into())
+}
+
+fn with_etag(status: StatusCode, info: &PrivateTokenInfo, view: PrivateTokenView) -> Response {
+    let mut response = (status, Json(view)).into_response();
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
+        response.headers_mut().insert(header::ETAG, etag);
+    }
+    response
+}
+
+/// Stores a value under `name` for the caller and answers 201 (created) or 200 (replaced).
+async fn store(
+    state: &AppState,
+    caller: &PrivateTokenCaller,
+    name: EntryName,
+    value: String,
+    condition: &WriteCondition,
+) -> ApiResult<Response> {
+    let max = state.config.max_private_token_bytes;
+    if value.len() > max {
+        return Err(too_large(max));
+    }
+    let now = state.clock.now_millis();
+    let token = PrivateToken {
+        info: PrivateTokenInfo {
+            client_id: caller.client,
+            name,
+            size: value.len() as u64,
+            etag: new_etag(&*state.rng),
+            created_at: now,
+            updated_at: now,
+        },
+        value,
+    };
+    let stored = state
+        .storage
+        .put_private_token(caller.tenant, &token, condition)
+        .await?;
+    let mut info = token.info;
+    info.created_at = stored.created_at;
+    let view = PrivateTokenView::new(&info, None);
+    let status = if stored.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok(with_etag(status, &info, view))
+}
+
+#[utoipa::path(put, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
+    params(("relatedId" = String, Path, description = "Any characters; percent-encode `/`"), ("key" = String, Path)),
+    request_body(content = PutPrivateTokenRequest, description = "`{\"value\": …}` as JSON, or the value itself as the body with any other content type"),
+    responses((status = 201, body = PrivateTokenView), (status = 200, body = PrivateTokenView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 412, body = ErrorResponse), (status = 413, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn put_entry(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    Path((related_id, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    let name = EntryName::new(&related_id, &key)?;
+    let condition = write_condition(&headers)?;
+    let max = state.config.max_private_token_bytes;
+    let value = if is_json(&headers) {
+        let bytes = read_body(body, max.saturating_mul(2) + JSON_ROOM, max).await?;
+        parse_json::<PutPrivateTokenRequest>(&bytes)?.value
+    } else {
+        let bytes = read_body(body, max, max).await?;
+        String::from_utf8(Vec::from(bytes)).map_err(|_| {
+            ApiError::BadRequest(
+                "the value must be UTF-8 text; send binary data encoded, e.g. as base64".into(),
+            )
+        })?
+    };
+    store(&state, &caller, name, value, &condition).await
+}
+
+#[utoipa::path(post, path = "/v1/private_tokens", tag = "private tokens", request_body = PostPrivateTokenRequest,
+    responses((status = 201, body = PrivateTokenView), (status = 200, body = PrivateTokenView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 413, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn post_entry(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    headers: HeaderMap,
+    body: Body,
+) -> ApiResult<Response> {
+    if !is_json(&headers) {
+        return Err(ApiError::BadRequest(
+            "the body must be JSON `{\"relatedId\", \"key\", \"value\"}`: set `Content-Type: application/json`".into(),
+        ));
+    }
+    let condition = write_condition(&headers)?;
+    let max = state.config.max_private_token_bytes;
+    let bytes = read_body(body, max.saturating_mul(2) + JSON_ROOM, max).await?;
+    let request: PostPrivateTokenRequest = parse_json(&bytes)?;
+    drop(bytes);
+    let name = EntryName::new(&request.related_id, &request.key)?;
+    store(&state, &caller, name, request.value, &condition).await
+}
+
+#[utoipa::path(get, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
+    params(("relatedId" = String, Path), ("key" = String, Path)),
+    responses((status = 200, body = PrivateTokenView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn get_entry(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    Path((related_id, key)): Path<(String, String)>,
+) -> ApiResult<Response> {
+    let name = EntryName::new(&related_id, &key)?;
+    let found = state
+        .storage
+        .get_private_token(caller.client, &name)
+        .await
+        .map_err(|e| entry_not_found(e.into()))?;
+    let view = PrivateTokenView::new(&found.info, Some(found.value));
+    Ok(with_etag(StatusCode::OK, &found.info, view))
+}
+
+fn entry_not_found(e: ApiError) -> ApiError {
+    match e {
+        ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound("private token").into(),
+        other => other,
+    }
+}
+
+#[utoipa::path(delete, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
+    params(("relatedId" = String, Path), ("key" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn delete_entry(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    Path((related_id, key)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let name = EntryName::new(&related_id, &key)?;
+    let condition = write_condition(&headers)?;
+    state
+        .storage
+        .delete_private_token(caller.client, &name, &condition)
+        .await
+        .map_err(|e| entry_not_found(e.into()))?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(delete, path = "/v1/private_tokens/{relatedId}", tag = "private tokens",
+    params(("relatedId" = String, Path)),
+    responses((status = 200, body = DeletedPrivateTokens)),
+    security(("bearer" = [])))]
+pub async fn delete_related(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    Path(related_id): Path<String>,
+) -> ApiResult<Json<DeletedPrivateTokens>> {
+    tessera_core::model::validate_entry_name("relatedId", &related_id)?;
+    let deleted = state
+        .storage
+        .delete_related_private_tokens(caller.client, &related_id)
+        .await?;
+    Ok(Json(DeletedPrivateTokens { deleted }))
+}
+
+#[utoipa::path(get, path = "/v1/private_tokens", tag = "private tokens", params(PrivateTokenQuery),
+    responses((status = 200, body = PrivateTokenList), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn list_entries(
+    State(state): State<AppState>,
+    caller: PrivateTokenCaller,
+    Query(q): Query<PrivateTokenQuery>,
+) -> ApiResult<Json<PrivateTokenList>> {
+    list(&state, caller.client, q).await.map(Json)
+}
+
+#[utoipa::path(get, path = "/v1/integrations/{client_id}/private_tokens", tag = "private tokens", params(PrivateTokenQuery),
+    responses((status = 200, body = PrivateTokenList), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn list_for_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+    Query(q): Query<PrivateTokenQuery>,
+) -> ApiResult<Json<PrivateTokenList>> {
+    let id = parse_client_id(&client_id)?;
+    let in_tenant = state
+        .clients
+        .client(&id)
+        .is_some_and(|c| c.integration.tenant_id == admin.tenant);
+    if !in_tenant {
+        return Err(DomainError::NotFound("integration").into());
+    }
+    list(&state, id, q).await.map(Json)
+}
+
+async fn list(
+    state: &AppState,
+    client: ClientId,
+    q: PrivateTokenQuery,
+) -> ApiResult<PrivateTokenList> {
+    let filter = EntryFilter {
+        related_id: q.related_id,
+        related_id_prefix: q.related_id_prefix,
+        key: q.key,
+    };
+    filter.validate()?;
+    let include_values = match q.include_values.as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => {
+            return Err(DomainError::invalid("include_values", "must be `true` or `false`").into())
+        }
+    };
+    let size = parse_page_size(q.page_size.as_deref())?;
+    let after = match q.page_token.as_deref() {
+        None | Some("") => None,
+        Some(token) => Some(EntryName::from_page_token(token)?),
+    };
+    let mut rows = state
+        .storage
+        .list_private_tokens(client, &filter, after.as_ref(), size + 1, include_values)
+        .await?;
+    let more = rows.len() > size as usize;
+    rows.truncate(size as usize);
+    let next_page_token = match rows.last() {
+        Some((last, _)) if more => last.name.page_token(),
+        _ => String::new(),
+    };
+    Ok(PrivateTokenList {
+        private_tokens: rows
+            .into_iter()
+            .map(|(info, value)| PrivateTokenView::new(&info, value))
+            .collect(),
+        next_page_token,
+    })
+}

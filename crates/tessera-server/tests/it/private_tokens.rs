@@ -1,0 +1,626 @@
+//! Application private tokens (SPEC §7) through the real router, on SQLite and PostgreSQL.
+
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use serde_json::{json, Value};
+
+use crate::harness::*;
+
+const MAX: usize = tessera_core::model::DEFAULT_MAX_VALUE_BYTES;
+
+/// A body with its content type, or none.
+type TypedBody = Option<(&'static str, Vec<u8>)>;
+
+/// An integration with `private_tokens` and its token.
+async fn store_owner(h: &Harness, admin: &str, name: &str) -> (String, String) {
+    let (id, secret, _) = h
+        .create_integration(
+            admin,
+            json!({"display_name": name, "scopes": ["private_tokens", "assets:read"]}),
+        )
+        .await;
+    let reply = h.token(&id, &secret, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    (id, reply.body["access_token"].as_str().unwrap().to_owned())
+}
+
+/// A request with a bearer token, a body of a content type, and extra headers.
+async fn call(
+    h: &Harness,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<(&str, Vec<u8>)>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"));
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    let req = match body {
+        Some((content_type, bytes)) => req
+            .header(header::CONTENT_TYPE, content_type)
+            .body(Body::from(bytes)),
+        None => req.body(Body::empty()),
+    };
+    h.send(req.unwrap()).await
+}
+
+fn json_body(value: Value) -> Option<(&'static str, Vec<u8>)> {
+    Some(("application/json", value.to_string().into_bytes()))
+}
+
+/// `/v1/private_tokens/{relatedId}/{key}` with both names percent-encoded.
+fn entry_path(related_id: &str, key: &str) -> String {
+    let enc = |s: &str| {
+        percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    format!("/v1/private_tokens/{}/{}", enc(related_id), enc(key))
+}
+
+fn listed(reply: &Reply) -> Vec<(String, String)> {
+    reply.body["private_tokens"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{}", reply.text))
+        .iter()
+        .map(|e| {
+            (
+                e["relatedId"].as_str().unwrap().to_owned(),
+                e["key"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
+
+        // PUT as JSON creates (201) and replaces (200); each write has a new ETag.
+        let path = entry_path("project.1", "name");
+        let created = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "The project number one"})),
+            &[],
+        )
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let etag = created.header("etag").to_owned();
+        assert_eq!(
+            etag,
+            format!("\"{}\"", created.body["etag"].as_str().unwrap())
+        );
+        assert_eq!(created.body["size"], 22);
+        assert!(created.body.get("value").is_none());
+        let replaced = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "[\"foo\", \"bar\"]"})),
+            &[],
+        )
+        .await;
+        assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
+        assert_ne!(replaced.header("etag"), etag);
+        assert_eq!(replaced.body["created_at"], created.body["created_at"]);
+        let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+        assert_eq!(got.body["value"], "[\"foo\", \"bar\"]");
+        assert_eq!(got.header("etag"), replaced.header("etag"));
+
+        // Any characters in the names: dots, slashes, Unicode, spaces; the raw body is the value.
+        let odd = [("a.b/c", "ключ.1"), ("🚚 truck", "$where"), ("x%2Fy", "..")];
+        for (related_id, key) in odd {
+            let put = call(
+                &h,
+                Method::PUT,
+                &entry_path(related_id, key),
+                &owner,
+                Some(("text/plain", format!("{related_id}={key}").into_bytes())),
+                &[],
+            )
+            .await;
+            assert_eq!(
+                put.status,
+                StatusCode::CREATED,
+                "{related_id}/{key}: {}",
+                put.text
+            );
+            let got = call(
+                &h,
+                Method::GET,
+                &entry_path(related_id, key),
+                &owner,
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(
+                got.body["value"],
+                format!("{related_id}={key}"),
+                "{}",
+                got.text
+            );
+            assert_eq!(got.body["relatedId"], related_id);
+            assert_eq!(got.body["key"], key);
+        }
+
+        // POST {relatedId, key, value} does the same.
+        for key in ["email", "name", "project"] {
+            let posted = call(&h, Method::POST, "/v1/private_tokens", &owner, json_body(json!({"relatedId": "employee1", "key": key, "value": format!("{key} of employee1")})), &[]).await;
+            assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
+        }
+        call(
+            &h,
+            Method::POST,
+            "/v1/private_tokens",
+            &owner,
+            json_body(json!({"relatedId": "employee10", "key": "name", "value": "Jane"})),
+            &[],
+        )
+        .await;
+
+        // Listing one relatedId, page by page, without values unless asked.
+        let first = call(
+            &h,
+            Method::GET,
+            "/v1/private_tokens?relatedId=employee1&page_size=2",
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            listed(&first),
+            [
+                ("employee1".into(), "email".into()),
+                ("employee1".into(), "name".into())
+            ]
+        );
+        assert!(first.body["private_tokens"][0].get("value").is_none());
+        assert_eq!(first.body["private_tokens"][0]["size"], 18);
+        let token = first.body["next_page_token"].as_str().unwrap();
+        assert!(!token.is_empty());
+        let second = call(&h, Method::GET, &format!("/v1/private_tokens?relatedId=employee1&page_size=2&page_token={token}&include_values=true"), &owner, None, &[]).await;
+        assert_eq!(listed(&second), [("employee1".into(), "project".into())]);
+        assert_eq!(
+            second.body["private_tokens"][0]["value"],
+            "project of employee1"
+        );
+        assert_eq!(second.body["next_page_token"], "");
+
+        // Over all entries: by prefix, by key.
+        let prefixed = call(
+            &h,
+            Method::GET,
+            "/v1/private_tokens?relatedId_prefix=employee",
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(listed(&prefixed).len(), 4);
+        let names = call(
+            &h,
+            Method::GET,
+            "/v1/private_tokens?key=name",
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            listed(&names),
+            [
+                ("employee1".into(), "name".into()),
+                ("employee10".into(), "name".into()),
+                ("project.1".into(), "name".into())
+            ]
+        );
+
+        // Another integration, of this tenant or another, sees nothing and changes nothing.
+        let (_, stranger) = store_owner(&h, &admin, "stranger").await;
+        let other = h.add_tenant().await;
+        let other_admin = h.admin_token(&other).await;
+        let (_, foreigner) = store_owner(&h, &other_admin, "foreigner").await;
+        for token in [&stranger, &foreigner] {
+            let got = call(&h, Method::GET, &path, token, None, &[]).await;
+            assert_eq!(got.status, StatusCode::NOT_FOUND, "{}", got.text);
+            assert_eq!(got.error(), "not_found");
+            let deleted = call(&h, Method::DELETE, &path, token, None, &[]).await;
+            assert_eq!(deleted.status, StatusCode::NOT_FOUND);
+            let all = call(&h, Method::GET, "/v1/private_tokens", token, None, &[]).await;
+            assert_eq!(listed(&all), Vec::<(String, String)>::new());
+            let gone = call(
+                &h,
+                Method::DELETE,
+                "/v1/private_tokens/employee1",
+                token,
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(gone.body["deleted"], 0);
+        }
+        let still = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(still.status, StatusCode::OK);
+
+        // The tenant's admin lists an integration's entries; not another tenant's.
+        let by_admin = call(
+            &h,
+            Method::GET,
+            &format!("/v1/integrations/{owner_id}/private_tokens?relatedId=employee1"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(listed(&by_admin).len(), 3, "{}", by_admin.text);
+        let refused = call(
+            &h,
+            Method::GET,
+            &format!("/v1/integrations/{owner_id}/private_tokens"),
+            &other_admin,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND);
+        let not_admin = call(
+            &h,
+            Method::GET,
+            &format!("/v1/integrations/{owner_id}/private_tokens"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+
+        // Deleting one key, then a whole relatedId.
+        let deleted = call(
+            &h,
+            Method::DELETE,
+            &entry_path("employee1", "email"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let again = call(
+            &h,
+            Method::DELETE,
+            &entry_path("employee1", "email"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        let whole = call(
+            &h,
+            Method::DELETE,
+            "/v1/private_tokens/employee1",
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(whole.body["deleted"], 2, "{}", whole.text);
+
+        // Deleting the integration deletes its store.
+        let removed = h
+            .api(
+                Method::DELETE,
+                &format!("/v1/integrations/{owner_id}"),
+                &admin,
+                None,
+            )
+            .await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT);
+        let (_, successor) = store_owner(&h, &admin, "successor").await;
+        let none = call(&h, Method::GET, "/v1/private_tokens", &successor, None, &[]).await;
+        assert_eq!(listed(&none).len(), 0);
+        let count: Value = json!(h
+            .storage
+            .list_private_tokens(
+                owner_id.parse().unwrap(),
+                &Default::default(),
+                None,
+                10,
+                false
+            )
+            .await
+            .unwrap()
+            .len());
+        assert_eq!(count, 0);
+    }
+}
+
+#[tokio::test]
+async fn if_match_stops_lost_updates() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
+        let path = entry_path("doc", "body");
+        let missing = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "v0"})),
+            &[("if-match", "*")],
+        )
+        .await;
+        assert_eq!(
+            missing.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            missing.text
+        );
+        assert_eq!(missing.error(), "precondition_failed");
+        let v1 = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "v1"})),
+            &[],
+        )
+        .await;
+        let etag1 = v1.header("etag").to_owned();
+        // Two writers read v1; the first write wins, the second is refused.
+        let first = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "writer A"})),
+            &[("if-match", &etag1)],
+        )
+        .await;
+        assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+        let second = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "writer B"})),
+            &[("if-match", &etag1)],
+        )
+        .await;
+        assert_eq!(second.status, StatusCode::PRECONDITION_FAILED);
+        assert!(second.description().contains("If-Match"), "{}", second.text);
+        let weak = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "x"})),
+            &[("if-match", &format!("W/{}", first.header("etag")))],
+        )
+        .await;
+        assert_eq!(weak.status, StatusCode::PRECONDITION_FAILED);
+        let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(got.body["value"], "writer A");
+        let exists = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "any version"})),
+            &[("if-match", "*")],
+        )
+        .await;
+        assert_eq!(exists.status, StatusCode::OK);
+        // Deletes too.
+        let stale = call(
+            &h,
+            Method::DELETE,
+            &path,
+            &owner,
+            None,
+            &[("if-match", &etag1)],
+        )
+        .await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
+        let current = exists.header("etag").to_owned();
+        let deleted = call(
+            &h,
+            Method::DELETE,
+            &path,
+            &owner,
+            None,
+            &[("if-match", &current)],
+        )
+        .await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let malformed = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "x"})),
+            &[("if-match", "no-quotes")],
+        )
+        .await;
+        assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
+        assert_eq!(malformed.body["field"], "If-Match");
+    }
+}
+
+#[tokio::test]
+async fn every_refusal_of_the_private_token_api_says_why() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
+        let (reader_id, reader_secret, _) = h
+            .create_integration(
+                &admin,
+                json!({"display_name": "reader", "scopes": ["assets:read"]}),
+            )
+            .await;
+        let reader = h.token(&reader_id, &reader_secret, None).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let path = entry_path("r", "k");
+
+        // No token, or one without the scope.
+        let anonymous = h
+            .send(Request::get(&path).body(Body::empty()).unwrap())
+            .await;
+        assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+        let unscoped = call(&h, Method::GET, &path, &reader, None, &[]).await;
+        assert_eq!(unscoped.status, StatusCode::FORBIDDEN);
+        assert_eq!(unscoped.error(), "insufficient_scope");
+        assert!(unscoped
+            .header("www-authenticate")
+            .contains("private_tokens"));
+
+        // One byte over the limit, raw or in JSON: 413 naming the limit; exactly the limit is fine.
+        let exact = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            Some(("application/octet-stream", vec![b'x'; MAX])),
+            &[],
+        )
+        .await;
+        assert_eq!(exact.status, StatusCode::CREATED, "{}", exact.text);
+        assert_eq!(exact.body["size"], MAX);
+        let over = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            Some(("application/octet-stream", vec![b'x'; MAX + 1])),
+            &[],
+        )
+        .await;
+        assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.text);
+        assert!(over.description().contains("16 MiB"), "{}", over.text);
+        let over_json = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": "y".repeat(MAX + 1)})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            over_json.status,
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "{}",
+            over_json.text
+        );
+        assert!(over_json.description().contains("16 MiB"));
+        let kept = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(kept.body["size"], MAX, "nothing stored is lost");
+
+        // Bad bodies and names.
+        let cases: Vec<(Method, String, TypedBody, &str)> = vec![
+            (
+                Method::PUT,
+                path.clone(),
+                Some(("text/plain", vec![0xff, 0xfe])),
+                "UTF-8",
+            ),
+            (
+                Method::PUT,
+                path.clone(),
+                json_body(json!({"value": 1})),
+                "JSON",
+            ),
+            (
+                Method::PUT,
+                path.clone(),
+                json_body(json!({"value": "v", "extra": 1})),
+                "extra",
+            ),
+            (
+                Method::POST,
+                "/v1/private_tokens".into(),
+                json_body(json!({"relatedId": "", "key": "k", "value": "v"})),
+                "relatedId",
+            ),
+            (
+                Method::POST,
+                "/v1/private_tokens".into(),
+                json_body(json!({"relatedId": "r", "key": "k".repeat(513), "value": "v"})),
+                "512",
+            ),
+            (
+                Method::POST,
+                "/v1/private_tokens".into(),
+                Some(("text/plain", b"v".to_vec())),
+                "Content-Type",
+            ),
+            (
+                Method::GET,
+                "/v1/private_tokens?page_token=garbage".into(),
+                None,
+                "page_token",
+            ),
+            (
+                Method::GET,
+                "/v1/private_tokens?page_size=0".into(),
+                None,
+                "page_size",
+            ),
+            (
+                Method::GET,
+                "/v1/private_tokens?include_values=yes".into(),
+                None,
+                "include_values",
+            ),
+            (
+                Method::GET,
+                "/v1/private_tokens?relatedId=a&relatedId_prefix=a".into(),
+                None,
+                "relatedId_prefix",
+            ),
+        ];
+        for (method, path, body, words) in cases {
+            let reply = call(&h, method.clone(), &path, &owner, body, &[]).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{method} {path}: {}",
+                reply.text
+            );
+            assert!(
+                reply.description().contains(words),
+                "{method} {path}: {}",
+                reply.text
+            );
+        }
+        let missing = call(
+            &h,
+            Method::GET,
+            &entry_path("r", "nothing"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert!(
+            missing.description().contains("private token"),
+            "{}",
+            missing.text
+        );
+    }
+}
