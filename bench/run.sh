@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private   # which figures to take (default all)
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -36,7 +36,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation}
+PARTS=${PARTS:-tokens,resources,delegation,private}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -136,6 +136,36 @@ if [[ $PARTS == *delegation* ]]; then
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
+# Application private tokens: 1,000,000 entries over 10,000 relatedIds on SQLite, read at random;
+# then one 16 MiB value put and got with curl, the server's peak memory above its resident size
+# just before each (VmHWM after resetting it through /proc/PID/clear_refs).
+private_rows=()
+if [[ $PARTS == *private* ]]; then
+  start_tessera EdDSA private
+  admin=$(token_of "$ID" "$SECRET")
+  seeded=$("$BIN/tessera-bench" seed-private --database "sqlite://$OUT/data-private/tessera.db" --client "$ID" --entries 1000000 --related 10000)
+  echo "$seeded"
+  auth="Bearer $admin"
+  one=$(AUTH=$auth RELATED=10000 KEYS=100 wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-private.lua "$URL" | grep RESULT)
+  private_rows+=("| \`GET /v1/private_tokens/{relatedId}/{key}\` (1,000,000 entries, random) | $(field rps "$one") | $(field p50_ms "$one") | $(field p99_ms "$one") |")
+  echo "${private_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$one")"
+  page=$(AUTH=$auth RELATED=10000 KEYS=100 PAGE=1 wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-private.lua "$URL" | grep RESULT)
+  private_rows+=("| \`GET /v1/private_tokens?relatedId=…&page_size=100\` (a page of 100, random relatedId) | $(field rps "$page") | $(field p50_ms "$page") | $(field p99_ms "$page") |")
+  echo "${private_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$page")"
+  kb() { awk "/$1/ {print \$2}" /proc/$PID/status; }
+  head -c 16777216 /dev/zero | tr '\0' x >"$OUT/big"
+  big() { # method, curl args… -> "status seconds peak_mb"
+    local before; before=$(kb VmRSS); echo 5 >/proc/$PID/clear_refs
+    local out; out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X "$1" -H "Authorization: $auth" "${@:2}" "$URL/v1/private_tokens/big/value")
+    echo "$out $(( ($(kb VmHWM) - before) / 1024 ))"
+  }
+  put=$(big PUT -H 'Content-Type: text/plain' --data-binary @"$OUT/big")
+  get=$(big GET)
+  big_row="16 MiB value: PUT (raw body) HTTP ${put%% *}, $(cut -d' ' -f2 <<<"$put") s, server peak +$(cut -d' ' -f3 <<<"$put") MiB; GET HTTP ${get%% *}, $(cut -d' ' -f2 <<<"$get") s, server peak +$(cut -d' ' -f3 <<<"$get") MiB."
+  echo "$big_row"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
 peer_rows=()
 if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
   for alg in RS256 ES256 EdDSA; do
@@ -168,6 +198,8 @@ fi
   [ -n "$introspection" ] && echo "$introspection"
   [ -n "${asset_get:-}" ] && echo "$asset_get"
   [ ${#delegation_rows[@]} -gt 0 ] && printf '%s\n' "${delegation_rows[@]}"
+  [ ${#private_rows[@]} -gt 0 ] && printf '%s\n' "${private_rows[@]}"
+  [ -n "${big_row:-}" ] && printf '\n%s\n' "$big_row"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

@@ -3,6 +3,7 @@
 //! - `sign`: raw signing rate of the server's own current key (read from its database with its
 //!   master key), on N threads, for the ratio the issue asks for.
 //! - `seed` / `list`: assets for the resource API's figures (see `assets.rs`).
+//! - `seed-private`: a million private tokens (see `private_tokens.rs`).
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
@@ -16,6 +17,7 @@ use anyhow::{bail, Context};
 
 mod assets;
 mod load;
+mod private_tokens;
 mod sign;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -62,13 +64,23 @@ fn main() -> anyhow::Result<()> {
                 arg(&args, "--jwk-out").context("--jwk-out FILE")?,
             )
         }
+        Some("seed-private") => {
+            let entries: usize = arg(&args, "--entries").context("--entries")?.parse()?;
+            let related: usize = arg(&args, "--related").context("--related")?.parse()?;
+            runtime()?.block_on(private_tokens::seed(
+                arg(&args, "--database").context("--database URL")?,
+                arg(&args, "--client").context("--client ID")?,
+                entries,
+                related,
+            ))
+        }
         Some("list") => {
             let url = arg(&args, "--url").context("--url …/v2/assets")?;
             let bearer = arg(&args, "--bearer").context("--bearer TOKEN")?;
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench seed-private --database URL --client ID --entries N --related R\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
 }
 

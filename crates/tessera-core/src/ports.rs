@@ -269,10 +269,11 @@ pub struct StoredEntry {
 #[async_trait]
 pub trait PrivateTokenStore: Send + Sync {
     /// Creates or replaces the entry if `condition` holds (`PreconditionFailed` when not).
+    /// Takes the entry by value, so a large value moves into the driver without a copy.
     async fn put_private_token(
         &self,
         tenant: TenantId,
-        token: &PrivateToken,
+        token: PrivateToken,
         condition: &WriteCondition,
     ) -> StoreResult<StoredEntry>;
     async fn get_private_token(

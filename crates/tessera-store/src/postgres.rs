@@ -39,4 +39,4 @@ impl PgStore {
 
 impl_storage!(PgStore, "postgres");
 impl_resources!(PgStore, sqlx::Postgres);
-impl_private_tokens!(PgStore, sqlx::Postgres);
+impl_private_tokens!(PgStore, sqlx::Postgres, "json_build_array", "json_agg");

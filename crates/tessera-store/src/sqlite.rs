@@ -48,4 +48,4 @@ impl SqliteStore {
 
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
-impl_private_tokens!(SqliteStore, sqlx::Sqlite);
+impl_private_tokens!(SqliteStore, sqlx::Sqlite, "json_array", "json_group_array");

@@ -6,11 +6,12 @@
 //! configured maximum for a raw body, and twice that (plus room for the names) for JSON, whose
 //! escapes may grow the text; the decoded value is then held to the maximum itself.
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use futures::StreamExt;
 use serde::de::DeserializeOwned;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
@@ -52,20 +53,35 @@ fn is_json(headers: &HeaderMap) -> bool {
         })
 }
 
-/// The body, refused with 413 past `limit` bytes.
-async fn read_body(body: Body, limit: usize, max: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let over = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-        if over {
-            too_large(max)
-        } else {
-            ApiError::BadRequest("the request body could not be read".into())
+/// The body in one buffer, sized from `Content-Length` up front so that a large value is
+/// copied once (not collected in pieces and joined); refused with 413 past `limit` bytes.
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+    max: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(too_large(max));
+    }
+    let mut buffer = Vec::with_capacity(declared.unwrap_or(0));
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+        if buffer.len() + chunk.len() > limit {
+            return Err(too_large(max));
         }
-    })
+        buffer.extend_from_slice(&chunk);
+    }
+    Ok(buffer)
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &Bytes) -> Result<T, ApiError> {
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("the JSON body does not fit: {e}")))
 }
@@ -97,8 +113,24 @@ fn write_condition(headers: &HeaderMap) -> Result<WriteCondition, ApiError> {
         .ok_or_else(|| bad().into())
 }
 
+/// The entry as JSON with its `ETag`. The buffer is sized for the value up front: growing it
+/// by doubling would copy a large value several times and leave up to twice its size unused.
 fn with_etag(status: StatusCode, info: &PrivateTokenInfo, view: PrivateTokenView) -> Response {
-    let mut response = (status, Json(view)).into_response();
+    let room = view.value.as_ref().map_or(0, String::len) + 1024;
+    let mut body = Vec::with_capacity(room);
+    if let Err(e) = serde_json::to_writer(&mut body, &view) {
+        return ApiError::Internal(format!("could not write the entry: {e}")).into_response();
+    }
+    drop(view);
+    let mut response = (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response();
     if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
         response.headers_mut().insert(header::ETAG, etag);
     }
@@ -129,11 +161,11 @@ async fn store(
         },
         value,
     };
+    let mut info = token.info.clone();
     let stored = state
         .storage
-        .put_private_token(caller.tenant, &token, condition)
+        .put_private_token(caller.tenant, token, condition)
         .await?;
-    let mut info = token.info;
     info.created_at = stored.created_at;
     let view = PrivateTokenView::new(&info, None);
     let status = if stored.created {
@@ -160,11 +192,11 @@ pub async fn put_entry(
     let condition = write_condition(&headers)?;
     let max = state.config.max_private_token_bytes;
     let value = if is_json(&headers) {
-        let bytes = read_body(body, max.saturating_mul(2) + JSON_ROOM, max).await?;
+        let bytes = read_body(&headers, body, max.saturating_mul(2) + JSON_ROOM, max).await?;
         parse_json::<PutPrivateTokenRequest>(&bytes)?.value
     } else {
-        let bytes = read_body(body, max, max).await?;
-        String::from_utf8(Vec::from(bytes)).map_err(|_| {
+        let bytes = read_body(&headers, body, max, max).await?;
+        String::from_utf8(bytes).map_err(|_| {
             ApiError::BadRequest(
                 "the value must be UTF-8 text; send binary data encoded, e.g. as base64".into(),
             )
@@ -189,7 +221,7 @@ pub async fn post_entry(
     }
     let condition = write_condition(&headers)?;
     let max = state.config.max_private_token_bytes;
-    let bytes = read_body(body, max.saturating_mul(2) + JSON_ROOM, max).await?;
+    let bytes = read_body(&headers, body, max.saturating_mul(2) + JSON_ROOM, max).await?;
     let request: PostPrivateTokenRequest = parse_json(&bytes)?;
     drop(bytes);
     let name = EntryName::new(&request.related_id, &request.key)?;

@@ -53,13 +53,13 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
         let c = client(&*store, t).await;
         let first = entry(c, "project.1", "name", "The project number one", "e1", 100);
         let stored = store
-            .put_private_token(t, &first, &WriteCondition::Always)
+            .put_private_token(t, first.clone(), &WriteCondition::Always)
             .await
             .unwrap();
         assert_eq!((stored.created, stored.created_at), (true, 100));
         let replaced = entry(c, "project.1", "name", "Renamed", "e2", 200);
         let stored = store
-            .put_private_token(t, &replaced, &WriteCondition::Always)
+            .put_private_token(t, replaced.clone(), &WriteCondition::Always)
             .await
             .unwrap();
         assert_eq!((stored.created, stored.created_at), (false, 100));
@@ -73,19 +73,19 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
         let stale = entry(c, "project.1", "name", "lost update", "e3", 300);
         assert!(matches!(
             store
-                .put_private_token(t, &stale, &WriteCondition::Matches("e1".into()))
+                .put_private_token(t, stale.clone(), &WriteCondition::Matches("e1".into()))
                 .await,
             Err(StoreError::PreconditionFailed)
         ));
         let fresh = entry(c, "project.1", "name", "third", "e4", 300);
         store
-            .put_private_token(t, &fresh, &WriteCondition::Matches("e2".into()))
+            .put_private_token(t, fresh.clone(), &WriteCondition::Matches("e2".into()))
             .await
             .unwrap();
         let missing = entry(c, "nobody", "name", "x", "e5", 300);
         assert!(matches!(
             store
-                .put_private_token(t, &missing, &WriteCondition::Exists)
+                .put_private_token(t, missing.clone(), &WriteCondition::Exists)
                 .await,
             Err(StoreError::PreconditionFailed)
         ));
@@ -115,7 +115,7 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
             store
                 .put_private_token(
                     t,
-                    &entry(c, "employee1", key, "v", "e", 1),
+                    entry(c, "employee1", key, "v", "e", 1),
                     &WriteCondition::Always,
                 )
                 .await
@@ -124,7 +124,7 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
         store
             .put_private_token(
                 t,
-                &entry(c, "employee10", "a", "v", "e", 1),
+                entry(c, "employee10", "a", "v", "e", 1),
                 &WriteCondition::Always,
             )
             .await
@@ -167,7 +167,7 @@ async fn listings_filter_page_and_keep_to_the_integration() {
             for key in ["name", "owner"] {
                 let e = entry(c, r, key, &format!("{r}:{key}:{n}"), "e", 1);
                 store
-                    .put_private_token(t, &e, &WriteCondition::Always)
+                    .put_private_token(t, e.clone(), &WriteCondition::Always)
                     .await
                     .unwrap();
             }
@@ -175,7 +175,7 @@ async fn listings_filter_page_and_keep_to_the_integration() {
         store
             .put_private_token(
                 t,
-                &entry(other, "proj.1", "name", "not yours", "e", 1),
+                entry(other, "proj.1", "name", "not yours", "e", 1),
                 &WriteCondition::Always,
             )
             .await

@@ -1,0 +1,15 @@
+-- wrk script: reads from the private token store `tessera-bench seed-private` filled, at random.
+-- AUTH (the Authorization header), RELATED and KEYS (its shape) come from the environment;
+-- PAGE=1 asks for a page of 100 by relatedId instead of one entry.
+math.randomseed(os.time())
+wrk.headers["Authorization"] = os.getenv("AUTH")
+local related, keys = tonumber(os.getenv("RELATED")), tonumber(os.getenv("KEYS"))
+local page = os.getenv("PAGE") == "1"
+request = function()
+  local r = math.random(0, related - 1)
+  if page then
+    return wrk.format("GET", string.format("/v1/private_tokens?relatedId=rel-%05d&page_size=100", r))
+  end
+  return wrk.format("GET", string.format("/v1/private_tokens/rel-%05d/key-%02d", r, math.random(0, keys - 1)))
+end
+dofile("bench/wrk-report.lua")
