@@ -281,15 +281,16 @@ pub trait PrivateTokenStore: Send + Sync {
         client: ClientId,
         name: &EntryName,
     ) -> StoreResult<PrivateToken>;
-    /// Up to `limit` entries after `after`, in (`relatedId`, `key`) order; values only when
-    /// `include_values`.
+    /// Up to `limit` entries after `after`, in (`relatedId`, `key`) order. With a
+    /// `value_budget`, values come with the entries that start within that many bytes of the
+    /// page (the values before them sum to less); later entries come without.
     async fn list_private_tokens(
         &self,
         client: ClientId,
         filter: &EntryFilter,
         after: Option<&EntryName>,
         limit: u32,
-        include_values: bool,
+        value_budget: Option<u64>,
     ) -> StoreResult<Vec<(PrivateTokenInfo, Option<String>)>>;
     /// Deletes one entry if `condition` holds (`Always`: `NotFound` when there is none).
     async fn delete_private_token(

@@ -158,7 +158,7 @@ macro_rules! impl_private_tokens {
                     filter: &EntryFilter,
                     after: Option<&EntryName>,
                     limit: u32,
-                    include_values: bool,
+                    value_budget: Option<u64>,
                 ) -> StoreResult<Vec<(PrivateTokenInfo, Option<String>)>> {
                     let mut args = <$db as sqlx::Database>::Arguments::<'_>::default();
                     let mut n = 0;
@@ -170,14 +170,9 @@ macro_rules! impl_private_tokens {
                         n += 1;
                         Ok(format!("${n}"))
                     };
-                    let value_column = if include_values {
-                        "value"
-                    } else {
-                        "NULL AS value"
-                    };
                     let mut sql = format!(
-                        "SELECT related_id, key, size, etag, created_at, updated_at, \
-                         {value_column} FROM private_tokens WHERE client_id = {}",
+                        "SELECT related_id, key, size, etag, created_at, updated_at \
+                         FROM private_tokens WHERE client_id = {}",
                         next(&mut args, client.to_string())?
                     );
                     if let Some(id) = &filter.related_id {
@@ -203,10 +198,23 @@ macro_rules! impl_private_tokens {
                     // The page comes back as one JSON array in one row: the driver's cost is
                     // per row (SQLite: a channel hand-off and a copy of each value), so this
                     // makes a page of 100 cost about what one entry does.
+                    // Values, when asked for, are read only for the entries that start within
+                    // `value_budget` bytes of the page: a page never carries more than the
+                    // budget plus one value, however large the values (the seed's pain).
+                    let value = match value_budget {
+                        Some(budget) => format!(
+                            "(SELECT v.value FROM private_tokens v WHERE v.client_id = $1 \
+                             AND v.related_id = w.related_id AND v.key = w.key \
+                             AND w.running - w.size < {budget})"
+                        ),
+                        None => "NULL".to_owned(),
+                    };
                     let sql = format!(
-                        "SELECT COALESCE(CAST({agg}({array}(related_id, key, size, etag, \
-                         created_at, updated_at, value) ORDER BY related_id, key) AS TEXT), '[]') \
-                         FROM ({sql}) page",
+                        "SELECT COALESCE(CAST({agg}({array}(w.related_id, w.key, w.size, w.etag, \
+                         w.created_at, w.updated_at, {value}) ORDER BY w.related_id, w.key) \
+                         AS TEXT), '[]') \
+                         FROM (SELECT m.*, SUM(m.size) OVER (ORDER BY m.related_id, m.key) \
+                         AS running FROM ({sql}) m) w",
                         agg = $json_agg,
                         array = $json_array,
                     );

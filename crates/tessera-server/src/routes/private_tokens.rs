@@ -345,12 +345,21 @@ async fn list(
         None | Some("") => None,
         Some(token) => Some(EntryName::from_page_token(token)?),
     };
+    // With values, a page holds entries until their values pass one value's worth of bytes:
+    // the store leaves out the values past that, and the page ends before the first of them.
+    let budget = include_values.then_some(state.config.max_private_token_bytes as u64);
     let mut rows = state
         .storage
-        .list_private_tokens(client, &filter, after.as_ref(), size + 1, include_values)
+        .list_private_tokens(client, &filter, after.as_ref(), size + 1, budget)
         .await?;
-    let more = rows.len() > size as usize;
+    let mut more = rows.len() > size as usize;
     rows.truncate(size as usize);
+    if include_values {
+        if let Some(cut) = rows.iter().position(|(_, value)| value.is_none()) {
+            rows.truncate(cut);
+            more = true;
+        }
+    }
     let next_page_token = match rows.last() {
         Some((last, _)) if more => last.name.page_token(),
         _ => String::new(),

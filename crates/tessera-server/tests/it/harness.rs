@@ -78,8 +78,13 @@ impl Harness {
     }
 
     pub async fn with_alg(alg: SigningAlg) -> Harness {
+        Self::configured(|c| c.signing_alg = alg).await
+    }
+
+    /// A harness on SQLite with the test's changes to the configuration.
+    pub async fn configured(change: impl FnOnce(&mut ServerConfig)) -> Harness {
         let (url, dir) = tessera_store::testing::sqlite_url();
-        Self::on(&url, Some(dir), alg).await
+        Self::on(&url, Some(dir), change).await
     }
 
     /// A harness on SQLite and, where the PostgreSQL binaries exist (always in CI), one on a
@@ -87,7 +92,7 @@ impl Harness {
     pub async fn on_both_backends() -> Vec<Harness> {
         let mut both = vec![Self::new().await];
         match tessera_store::testing::postgres_url() {
-            Ok(url) => both.push(Self::on(&url, None, SigningAlg::EdDsa).await),
+            Ok(url) => both.push(Self::on(&url, None, |_| {}).await),
             Err(why) => assert!(
                 std::env::var_os("CI").is_none(),
                 "CI must run the PostgreSQL half: {why}"
@@ -96,21 +101,26 @@ impl Harness {
         both
     }
 
-    async fn on(url: &str, dir: Option<tempfile::TempDir>, alg: SigningAlg) -> Harness {
+    async fn on(
+        url: &str,
+        dir: Option<tempfile::TempDir>,
+        change: impl FnOnce(&mut ServerConfig),
+    ) -> Harness {
         let storage = tessera_store::connect(url)
             .await
             .expect("the database opens");
         let clock = Arc::new(FixedClock::at(SystemClock.now_millis()));
         let a = add_tenant(&*storage, clock.now_millis()).await;
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             issuer: ISSUER.into(),
             audience: ISSUER.into(),
-            signing_alg: alg,
+            signing_alg: SigningAlg::EdDsa,
             remote_keys: Default::default(),
             max_private_token_bytes: tessera_core::model::DEFAULT_MAX_VALUE_BYTES,
             verified_token_cache: 1000,
             key_rotation_days: 0,
         };
+        change(&mut config);
         let (master, _) = MasterKey::generate(&OsRng);
         let (state, audit_rx) = AppState::load(
             config,

@@ -338,7 +338,7 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
                 &Default::default(),
                 None,
                 10,
-                false
+                None
             )
             .await
             .unwrap()
@@ -623,4 +623,53 @@ async fn every_refusal_of_the_private_token_api_says_why() {
             missing.text
         );
     }
+}
+
+#[tokio::test]
+async fn pages_with_values_stop_at_one_values_worth_of_bytes() {
+    let h = Harness::configured(|c| c.max_private_token_bytes = 1000).await;
+    let admin = h.admin_token(&h.a).await;
+    let (_, owner) = store_owner(&h, &admin, "owner").await;
+    for key in ["a", "b", "c", "d"] {
+        let put = call(
+            &h,
+            Method::PUT,
+            &entry_path("big", key),
+            &owner,
+            Some(("text/plain", vec![b'v'; 600])),
+            &[],
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+    }
+    // 600 + 600 passes 1000 after the second value: pages of two, each with its values.
+    let mut token = String::new();
+    let mut pages = Vec::new();
+    loop {
+        let page = call(
+            &h,
+            Method::GET,
+            &format!("/v1/private_tokens?include_values=true&page_token={token}"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        let entries = page.body["private_tokens"].as_array().unwrap().clone();
+        assert!(entries
+            .iter()
+            .all(|e| e["value"].as_str().unwrap().len() == 600));
+        pages.push(listed(&page));
+        token = page.body["next_page_token"].as_str().unwrap().to_owned();
+        if token.is_empty() {
+            break;
+        }
+    }
+    let sizes: Vec<usize> = pages.iter().map(Vec::len).collect();
+    assert_eq!(sizes, [2, 2]);
+    // Without values, one page.
+    let all = call(&h, Method::GET, "/v1/private_tokens", &owner, None, &[]).await;
+    assert_eq!(listed(&all).len(), 4);
+    assert_eq!(all.body["next_page_token"], "");
 }

@@ -137,7 +137,7 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
             3
         );
         let left = store
-            .list_private_tokens(c, &EntryFilter::default(), None, 10, false)
+            .list_private_tokens(c, &EntryFilter::default(), None, 10, None)
             .await
             .unwrap();
         assert_eq!(names(&left), vec![("employee10".into(), "a".into())]);
@@ -186,7 +186,7 @@ async fn listings_filter_page_and_keep_to_the_integration() {
         let mut after: Option<EntryName> = None;
         loop {
             let page = store
-                .list_private_tokens(c, &EntryFilter::default(), after.as_ref(), 3, false)
+                .list_private_tokens(c, &EntryFilter::default(), after.as_ref(), 3, None)
                 .await
                 .unwrap();
             assert!(page.iter().all(|(_, v)| v.is_none()));
@@ -208,7 +208,7 @@ async fn listings_filter_page_and_keep_to_the_integration() {
             ..Default::default()
         };
         let found = store
-            .list_private_tokens(c, &prefix, None, 100, true)
+            .list_private_tokens(c, &prefix, None, 100, Some(u64::MAX))
             .await
             .unwrap();
         assert_eq!(
@@ -220,13 +220,26 @@ async fn listings_filter_page_and_keep_to_the_integration() {
         );
         assert_eq!(found[0].1.as_deref(), Some("proj.1:name:1"));
 
+        // A value budget: values only for the entries that start within it.
+        let budgeted = store
+            .list_private_tokens(c, &prefix, None, 100, Some(20))
+            .await
+            .unwrap();
+        let with_values = budgeted.iter().take_while(|(_, v)| v.is_some()).count();
+        assert_eq!(budgeted.len(), 6);
+        assert_eq!(
+            with_values, 2,
+            "values of 13 bytes: the second starts at 13 < 20"
+        );
+        assert!(budgeted[2..].iter().all(|(_, v)| v.is_none()));
+
         let by_key = EntryFilter {
             key: Some("owner".into()),
             related_id_prefix: Some("proj".into()),
             ..Default::default()
         };
         let found = store
-            .list_private_tokens(c, &by_key, None, 100, false)
+            .list_private_tokens(c, &by_key, None, 100, None)
             .await
             .unwrap();
         assert_eq!(found.len(), 5);
@@ -237,7 +250,7 @@ async fn listings_filter_page_and_keep_to_the_integration() {
             ..Default::default()
         };
         let found = store
-            .list_private_tokens(other, &one, None, 100, true)
+            .list_private_tokens(other, &one, None, 100, Some(u64::MAX))
             .await
             .unwrap();
         assert_eq!(found.len(), 1);
