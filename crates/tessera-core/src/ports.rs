@@ -269,7 +269,10 @@ pub struct StoredEntry {
 #[async_trait]
 pub trait PrivateTokenStore: Send + Sync {
     /// Creates or replaces the entry if `condition` holds (`PreconditionFailed` when not).
-    /// Takes the entry by value, so a large value moves into the driver without a copy.
+    /// Takes the entry by value, so a value moves into the driver without a copy. A value
+    /// [in parts](PrivateTokenInfo::in_parts) comes empty: its parts were written before with
+    /// [`put_private_token_part`](Self::put_private_token_part) under the entry's ETag. The
+    /// replaced value's parts go in the same transaction.
     async fn put_private_token(
         &self,
         tenant: TenantId,
@@ -292,6 +295,28 @@ pub trait PrivateTokenStore: Send + Sync {
         limit: u32,
         value_budget: Option<u64>,
     ) -> StoreResult<Vec<(PrivateTokenInfo, Option<String>)>>;
+    /// Writes part `part` (0, 1, …) of a value to come under `etag`.
+    async fn put_private_token_part(
+        &self,
+        client: ClientId,
+        etag: &str,
+        part: u32,
+        text: String,
+        at: UnixMillis,
+    ) -> StoreResult<()>;
+    /// Part `part` of the value stored under `etag`; `None` past the last part, or when a
+    /// write replaced that value meanwhile.
+    async fn private_token_part(
+        &self,
+        client: ClientId,
+        etag: &str,
+        part: u32,
+    ) -> StoreResult<Option<String>>;
+    /// Removes the parts of a value whose write did not finish.
+    async fn discard_private_token_parts(&self, client: ClientId, etag: &str) -> StoreResult<()>;
+    /// Removes parts written before `before` that no entry refers to (writes cut short by a
+    /// stop); returns how many.
+    async fn sweep_private_token_parts(&self, before: UnixMillis) -> StoreResult<u64>;
     /// Deletes one entry if `condition` holds (`Always`: `NotFound` when there is none).
     async fn delete_private_token(
         &self,

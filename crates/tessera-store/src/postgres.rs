@@ -39,4 +39,11 @@ impl PgStore {
 
 impl_storage!(PgStore, "postgres");
 impl_resources!(PgStore, sqlx::Postgres);
-impl_private_tokens!(PgStore, sqlx::Postgres, "json_build_array", "json_agg");
+impl_private_tokens!(
+    PgStore,
+    sqlx::Postgres,
+    "json_build_array",
+    "json_agg",
+    "FOR UPDATE",
+    "string_agg(p.value, '' ORDER BY p.part)"
+);

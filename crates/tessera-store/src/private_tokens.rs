@@ -2,17 +2,23 @@
 //! Every statement is scoped by `client_id`: an integration's store is only ever its own.
 //! Listings walk the `(client_id, related_id, key)` index (or `(client_id, key, related_id)`
 //! for a key filter) from a keyset cursor and never read values unless asked.
+//! Values over one part (`VALUE_PART_BYTES`) live in `private_token_parts` under the ETag of
+//! their version; a write or delete removes the parts of the value it replaces, in the same
+//! transaction.
 
 macro_rules! impl_private_tokens {
-    // `$json_array`/`$json_agg`: the dialect's JSON array constructor and aggregate.
-    ($store:ty, $db:ty, $json_array:literal, $json_agg:literal) => {
+    // `$json_array`/`$json_agg`: the dialect's JSON array constructor and aggregate;
+    // `$lock_row`: what makes a SELECT lock the row it reads until the transaction ends;
+    // `$concat_parts`: the aggregate that joins the parts `p` of a value in order.
+    ($store:ty, $db:ty, $json_array:literal, $json_agg:literal, $lock_row:literal,
+     $concat_parts:literal) => {
         mod private_tokens_impl {
             use async_trait::async_trait;
             use sqlx::Arguments;
             use tessera_core::id::{ClientId, TenantId};
             use tessera_core::model::{
                 prefix_successor, EntryFilter, EntryName, PrivateToken, PrivateTokenInfo,
-                WriteCondition,
+                UnixMillis, WriteCondition, VALUE_PART_BYTES,
             };
             use tessera_core::ports::{PrivateTokenStore, StoreError, StoreResult, StoredEntry};
 
@@ -61,8 +67,89 @@ macro_rules! impl_private_tokens {
             /// One entry of a listed page: `relatedId`, `key`, size, ETag, times, value.
             type PageRow = (String, String, i64, String, i64, i64, Option<String>);
 
-            fn size_of(token: &PrivateToken) -> i64 {
-                i64::try_from(token.value.len()).unwrap_or(i64::MAX)
+            type Tx<'a> = sqlx::Transaction<'a, $db>;
+
+            /// Creates or replaces the entry if `condition` holds, inside `tx`.
+            async fn write_entry(
+                tx: &mut Tx<'_>,
+                tenant: TenantId,
+                t: PrivateToken,
+                condition: &WriteCondition,
+            ) -> StoreResult<StoredEntry> {
+                let i = &t.info;
+                let size = i64::try_from(i.size).unwrap_or(i64::MAX);
+                if *condition == WriteCondition::Always {
+                    let (writes, created_at): (i64, i64) = sqlx::query_as(
+                        "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, \
+                         size, etag, writes, created_at, updated_at, value) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8) \
+                         ON CONFLICT (client_id, related_id, key) DO UPDATE SET \
+                         size = excluded.size, etag = excluded.etag, \
+                         writes = private_tokens.writes + 1, \
+                         updated_at = excluded.updated_at, value = excluded.value \
+                         RETURNING writes, created_at",
+                    )
+                    .bind(i.client_id.to_string())
+                    .bind(tenant.to_string())
+                    .bind(&i.name.related_id)
+                    .bind(&i.name.key)
+                    .bind(size)
+                    .bind(&i.etag)
+                    .bind(i.updated_at)
+                    .bind(t.value)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(backend_error)?;
+                    return Ok(StoredEntry {
+                        created: writes == 1,
+                        created_at,
+                    });
+                }
+                let expected = match condition {
+                    WriteCondition::Matches(etag) => Some(etag.as_str()),
+                    _ => None,
+                };
+                let created_at: Option<i64> = sqlx::query_scalar(
+                    "UPDATE private_tokens SET size = $1, etag = $2, writes = writes + 1, \
+                     updated_at = $3, value = $4 \
+                     WHERE client_id = $5 AND related_id = $6 AND key = $7 \
+                     AND ($8 IS NULL OR etag = $8) RETURNING created_at",
+                )
+                .bind(size)
+                .bind(&i.etag)
+                .bind(i.updated_at)
+                .bind(t.value)
+                .bind(i.client_id.to_string())
+                .bind(&i.name.related_id)
+                .bind(&i.name.key)
+                .bind(expected)
+                .fetch_optional(&mut **tx)
+                .await
+                .map_err(backend_error)?;
+                let created_at = created_at.ok_or(StoreError::PreconditionFailed)?;
+                Ok(StoredEntry {
+                    created: false,
+                    created_at,
+                })
+            }
+
+            /// Removes the parts of the value that was stored under `etag` with `size` bytes.
+            async fn drop_parts(
+                tx: &mut Tx<'_>,
+                client: &str,
+                etag: &str,
+                size: i64,
+            ) -> StoreResult<()> {
+                if u64::try_from(size).unwrap_or_default() <= VALUE_PART_BYTES as u64 {
+                    return Ok(());
+                }
+                sqlx::query("DELETE FROM private_token_parts WHERE client_id = $1 AND etag = $2")
+                    .bind(client)
+                    .bind(etag)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend_error)?;
+                Ok(())
             }
 
             #[async_trait]
@@ -73,61 +160,94 @@ macro_rules! impl_private_tokens {
                     t: PrivateToken,
                     condition: &WriteCondition,
                 ) -> StoreResult<StoredEntry> {
-                    let size = size_of(&t);
-                    let i = &t.info;
-                    if *condition == WriteCondition::Always {
-                        let (writes, created_at): (i64, i64) = sqlx::query_as(
-                            "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, \
-                             size, etag, writes, created_at, updated_at, value) \
-                             VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8) \
-                             ON CONFLICT (client_id, related_id, key) DO UPDATE SET \
-                             size = excluded.size, etag = excluded.etag, \
-                             writes = private_tokens.writes + 1, \
-                             updated_at = excluded.updated_at, value = excluded.value \
-                             RETURNING writes, created_at",
-                        )
-                        .bind(i.client_id.to_string())
-                        .bind(tenant.to_string())
-                        .bind(&i.name.related_id)
-                        .bind(&i.name.key)
-                        .bind(size)
-                        .bind(&i.etag)
-                        .bind(i.updated_at)
-                        .bind(t.value)
-                        .fetch_one(&self.pool)
-                        .await
-                        .map_err(backend_error)?;
-                        return Ok(StoredEntry {
-                            created: writes == 1,
-                            created_at,
-                        });
-                    }
-                    let expected = match condition {
-                        WriteCondition::Matches(etag) => Some(etag.as_str()),
-                        _ => None,
-                    };
-                    let created_at: Option<i64> = sqlx::query_scalar(
-                        "UPDATE private_tokens SET size = $1, etag = $2, writes = writes + 1, \
-                         updated_at = $3, value = $4 \
-                         WHERE client_id = $5 AND related_id = $6 AND key = $7 \
-                         AND ($8 IS NULL OR etag = $8) RETURNING created_at",
-                    )
-                    .bind(size)
-                    .bind(&i.etag)
-                    .bind(i.updated_at)
-                    .bind(t.value)
-                    .bind(i.client_id.to_string())
-                    .bind(&i.name.related_id)
-                    .bind(&i.name.key)
-                    .bind(expected)
-                    .fetch_optional(&self.pool)
+                    let client = t.info.client_id.to_string();
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                    let replaced: Option<(String, i64)> = sqlx::query_as(&format!(
+                        "SELECT etag, size FROM private_tokens \
+                         WHERE client_id = $1 AND related_id = $2 AND key = $3 {}",
+                        $lock_row
+                    ))
+                    .bind(&client)
+                    .bind(&t.info.name.related_id)
+                    .bind(&t.info.name.key)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                    let created_at = created_at.ok_or(StoreError::PreconditionFailed)?;
-                    Ok(StoredEntry {
-                        created: false,
-                        created_at,
-                    })
+                    let stored = write_entry(&mut tx, tenant, t, condition).await?;
+                    if let Some((etag, size)) = replaced {
+                        drop_parts(&mut tx, &client, &etag, size).await?;
+                    }
+                    tx.commit().await.map_err(backend_error)?;
+                    Ok(stored)
+                }
+
+                async fn put_private_token_part(
+                    &self,
+                    client: ClientId,
+                    etag: &str,
+                    part: u32,
+                    text: String,
+                    at: UnixMillis,
+                ) -> StoreResult<()> {
+                    sqlx::query(
+                        "INSERT INTO private_token_parts (client_id, etag, part, created_at, value) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(client.to_string())
+                    .bind(etag)
+                    .bind(i64::from(part))
+                    .bind(at)
+                    .bind(text)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    Ok(())
+                }
+
+                async fn private_token_part(
+                    &self,
+                    client: ClientId,
+                    etag: &str,
+                    part: u32,
+                ) -> StoreResult<Option<String>> {
+                    sqlx::query_scalar(
+                        "SELECT value FROM private_token_parts \
+                         WHERE client_id = $1 AND etag = $2 AND part = $3",
+                    )
+                    .bind(client.to_string())
+                    .bind(etag)
+                    .bind(i64::from(part))
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend_error)
+                }
+
+                async fn discard_private_token_parts(
+                    &self,
+                    client: ClientId,
+                    etag: &str,
+                ) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM private_token_parts WHERE client_id = $1 AND etag = $2")
+                        .bind(client.to_string())
+                        .bind(etag)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                    Ok(())
+                }
+
+                async fn sweep_private_token_parts(&self, before: UnixMillis) -> StoreResult<u64> {
+                    let done = sqlx::query(&format!(
+                        "DELETE FROM private_token_parts WHERE created_at < $1 AND NOT EXISTS \
+                         (SELECT 1 FROM private_tokens t WHERE t.size > {VALUE_PART_BYTES} \
+                         AND t.client_id = private_token_parts.client_id \
+                         AND t.etag = private_token_parts.etag)"
+                    ))
+                    .bind(before)
+                    .execute(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    Ok(done.rows_affected())
                 }
 
                 async fn get_private_token(
@@ -203,9 +323,13 @@ macro_rules! impl_private_tokens {
                     // budget plus one value, however large the values (the seed's pain).
                     let value = match value_budget {
                         Some(budget) => format!(
-                            "(SELECT v.value FROM private_tokens v WHERE v.client_id = $1 \
+                            "(SELECT CASE WHEN v.size > {VALUE_PART_BYTES} THEN \
+                             (SELECT {concat} FROM private_token_parts p \
+                             WHERE p.client_id = $1 AND p.etag = v.etag) \
+                             ELSE v.value END FROM private_tokens v WHERE v.client_id = $1 \
                              AND v.related_id = w.related_id AND v.key = w.key \
-                             AND w.running - w.size < {budget})"
+                             AND w.running - w.size < {budget})",
+                            concat = $concat_parts,
                         ),
                         None => "NULL".to_owned(),
                     };
@@ -251,23 +375,28 @@ macro_rules! impl_private_tokens {
                         WriteCondition::Matches(etag) => Some(etag.as_str()),
                         _ => None,
                     };
-                    let done = sqlx::query(
+                    let client = client.to_string();
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                    let deleted: Option<(String, i64)> = sqlx::query_as(
                         "DELETE FROM private_tokens \
                          WHERE client_id = $1 AND related_id = $2 AND key = $3 \
-                         AND ($4 IS NULL OR etag = $4)",
+                         AND ($4 IS NULL OR etag = $4) RETURNING etag, size",
                     )
-                    .bind(client.to_string())
+                    .bind(&client)
                     .bind(&name.related_id)
                     .bind(&name.key)
                     .bind(expected)
-                    .execute(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                    match (done.rows_affected(), condition) {
-                        (0, WriteCondition::Always) => Err(StoreError::NotFound),
-                        (0, _) => Err(StoreError::PreconditionFailed),
-                        _ => Ok(()),
-                    }
+                    let Some((etag, size)) = deleted else {
+                        return Err(match condition {
+                            WriteCondition::Always => StoreError::NotFound,
+                            _ => StoreError::PreconditionFailed,
+                        });
+                    };
+                    drop_parts(&mut tx, &client, &etag, size).await?;
+                    tx.commit().await.map_err(backend_error)
                 }
 
                 async fn delete_related_private_tokens(
@@ -275,14 +404,27 @@ macro_rules! impl_private_tokens {
                     client: ClientId,
                     related_id: &str,
                 ) -> StoreResult<u64> {
+                    let client = client.to_string();
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                    sqlx::query(&format!(
+                        "DELETE FROM private_token_parts WHERE client_id = $1 AND etag IN \
+                         (SELECT etag FROM private_tokens WHERE client_id = $1 \
+                         AND related_id = $2 AND size > {VALUE_PART_BYTES})"
+                    ))
+                    .bind(&client)
+                    .bind(related_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
                     let done = sqlx::query(
                         "DELETE FROM private_tokens WHERE client_id = $1 AND related_id = $2",
                     )
-                    .bind(client.to_string())
+                    .bind(&client)
                     .bind(related_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
+                    tx.commit().await.map_err(backend_error)?;
                     Ok(done.rows_affected())
                 }
             }

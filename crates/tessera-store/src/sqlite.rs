@@ -48,4 +48,12 @@ impl SqliteStore {
 
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
-impl_private_tokens!(SqliteStore, sqlx::Sqlite, "json_array", "json_group_array");
+// SQLite: BEGIN IMMEDIATE already holds the write lock, so a read locks nothing more.
+impl_private_tokens!(
+    SqliteStore,
+    sqlx::Sqlite,
+    "json_array",
+    "json_group_array",
+    "",
+    "group_concat(p.value, '' ORDER BY p.part)"
+);

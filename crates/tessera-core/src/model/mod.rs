@@ -20,8 +20,9 @@ pub use integration::{
     IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,
 };
 pub use private_token::{
-    new_etag, prefix_successor, validate_entry_name, EntryFilter, EntryName, PrivateToken,
-    PrivateTokenInfo, WriteCondition, DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES,
+    new_etag, next_part_len, next_part_len_of_bytes, prefix_successor, validate_entry_name,
+    EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition,
+    DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES, VALUE_PART_BYTES,
 };
 pub use tenant::{Tenant, Tier};
 pub use user::{validate_email, NewUser, Role, User, UserPatch};

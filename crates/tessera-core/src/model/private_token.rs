@@ -15,6 +15,12 @@ pub const MAX_NAME_BYTES: usize = 512;
 /// The default largest value: 16 MiB, as in the seed. Deployments may configure another.
 pub const DEFAULT_MAX_VALUE_BYTES: usize = 16 * 1024 * 1024;
 
+/// Values longer than this are kept in parts of at most this many bytes, written before the
+/// entry that refers to them (by its ETag). A large value then moves between the socket and
+/// the database a part at a time: no layer holds all of it, and a write never holds the
+/// database's write lock while the client is still sending.
+pub const VALUE_PART_BYTES: usize = 1024 * 1024;
+
 /// Where an entry lives: the integration's store, the entity it describes, the field.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryName {
@@ -35,7 +41,38 @@ pub struct PrivateTokenInfo {
     pub updated_at: UnixMillis,
 }
 
-/// An entry with its value.
+impl PrivateTokenInfo {
+    /// Whether the value is kept in parts under the entry's ETag (see [`VALUE_PART_BYTES`]);
+    /// otherwise it is stored with the entry.
+    pub fn in_parts(&self) -> bool {
+        self.size > VALUE_PART_BYTES as u64
+    }
+}
+
+/// How many bytes of `text` its next part takes: at most [`VALUE_PART_BYTES`], ending on a
+/// character boundary so that every part is UTF-8 text of its own.
+pub fn next_part_len(text: &str) -> usize {
+    let mut cut = VALUE_PART_BYTES.min(text.len());
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    cut
+}
+
+/// [`next_part_len`] for bytes still arriving, longer than one part: `None` when they are not
+/// UTF-8. A character cut by the end of the window is left for the next part.
+pub fn next_part_len_of_bytes(bytes: &[u8]) -> Option<usize> {
+    let window = &bytes[..VALUE_PART_BYTES.min(bytes.len())];
+    match std::str::from_utf8(window) {
+        Ok(_) => Some(window.len()),
+        Err(e) if e.error_len().is_none() && window.len() < bytes.len() && e.valid_up_to() > 0 => {
+            Some(e.valid_up_to())
+        }
+        Err(_) => None,
+    }
+}
+
+/// An entry with its value (empty when the value is [in parts](PrivateTokenInfo::in_parts)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateToken {
     pub info: PrivateTokenInfo,
@@ -163,6 +200,28 @@ pub fn new_etag(rng: &dyn crate::ports::Rng) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parts_end_on_character_boundaries() {
+        let text = "é".repeat(VALUE_PART_BYTES); // 2 bytes each
+        assert_eq!(next_part_len(&text), VALUE_PART_BYTES);
+        let odd = format!("a{text}");
+        assert_eq!(next_part_len(&odd), VALUE_PART_BYTES - 1);
+        assert!(odd.is_char_boundary(next_part_len(&odd)));
+        assert_eq!(next_part_len("short"), 5);
+
+        assert_eq!(
+            next_part_len_of_bytes(odd.as_bytes()),
+            Some(VALUE_PART_BYTES - 1)
+        );
+        assert_eq!(
+            next_part_len_of_bytes(text.as_bytes()),
+            Some(VALUE_PART_BYTES)
+        );
+        let mut broken = text.into_bytes();
+        broken[10] = 0xFF;
+        assert_eq!(next_part_len_of_bytes(&broken), None);
+    }
 
     #[test]
     fn names_take_any_character_within_limits() {

@@ -5,8 +5,13 @@
 //! Values are read with a limit of our own instead of the management API's 1 MiB: up to the
 //! configured maximum for a raw body, and twice that (plus room for the names) for JSON, whose
 //! escapes may grow the text; the decoded value is then held to the maximum itself.
+//!
+//! A value over one part (`VALUE_PART_BYTES`) moves a part at a time: a raw body is cut into
+//! parts as it arrives, each written before the next is read, and the entry that refers to
+//! them is written last; a read streams the parts into the response the same way. Memory for
+//! a 16 MiB value is then a few parts, not several copies of the value.
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,7 +22,8 @@ use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::ClientId;
 use tessera_core::model::{
-    new_etag, EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition,
+    new_etag, next_part_len, next_part_len_of_bytes, EntryFilter, EntryName, PrivateToken,
+    PrivateTokenInfo, WriteCondition, VALUE_PART_BYTES,
 };
 use tessera_core::page::parse_page_size;
 
@@ -61,10 +67,7 @@ async fn read_body(
     limit: usize,
     max: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let declared = declared_length(headers);
     if declared.is_some_and(|n| n > limit) {
         return Err(too_large(max));
     }
@@ -122,6 +125,10 @@ fn with_etag(status: StatusCode, info: &PrivateTokenInfo, view: PrivateTokenView
         return ApiError::Internal(format!("could not write the entry: {e}")).into_response();
     }
     drop(view);
+    json_with_etag(status, &info.etag, Body::from(body))
+}
+
+fn json_with_etag(status: StatusCode, etag: &str, body: Body) -> Response {
     let mut response = (
         status,
         [(
@@ -131,41 +138,197 @@ fn with_etag(status: StatusCode, info: &PrivateTokenInfo, view: PrivateTokenView
         body,
     )
         .into_response();
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", info.etag)) {
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{etag}\"")) {
         response.headers_mut().insert(header::ETAG, etag);
     }
     response
 }
 
-/// Stores a value under `name` for the caller and answers 201 (created) or 200 (replaced).
+/// The parts of a value being written under the ETag of the entry to come. Unless the entry is
+/// written ([`PartUpload::finish`]), its parts are removed when this is dropped: on an error, a
+/// refused `If-Match`, or a client that hangs up mid-body (axum drops the handler).
+struct PartUpload {
+    state: AppState,
+    client: ClientId,
+    etag: String,
+    parts: u32,
+    finished: bool,
+}
+
+impl PartUpload {
+    fn new(state: &AppState, client: ClientId) -> Self {
+        PartUpload {
+            state: state.clone(),
+            client,
+            etag: new_etag(&*state.rng),
+            parts: 0,
+            finished: false,
+        }
+    }
+
+    async fn push(&mut self, text: String) -> ApiResult<()> {
+        let now = self.state.clock.now_millis();
+        self.state
+            .storage
+            .put_private_token_part(self.client, &self.etag, self.parts, text, now)
+            .await?;
+        self.parts += 1;
+        Ok(())
+    }
+
+    fn finish(mut self) {
+        self.finished = true;
+    }
+}
+
+impl Drop for PartUpload {
+    fn drop(&mut self) {
+        if self.finished || self.parts == 0 {
+            return;
+        }
+        let (storage, client, etag) = (self.state.storage.clone(), self.client, self.etag.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(e) = storage.discard_private_token_parts(client, &etag).await {
+                    // The periodic sweep removes them later.
+                    tracing::warn!(error = %e, "could not remove the parts of an unfinished write");
+                }
+            });
+        }
+    }
+}
+
+/// A value as received: whole (up to one part) or already written in parts.
+struct Received {
+    size: usize,
+    inline: String,
+    upload: PartUpload,
+}
+
+impl Received {
+    /// A value held in memory (from JSON): written in parts when it is over one part.
+    async fn from_text(state: &AppState, client: ClientId, value: String) -> ApiResult<Self> {
+        let max = state.config.max_private_token_bytes;
+        if value.len() > max {
+            return Err(too_large(max));
+        }
+        let mut upload = PartUpload::new(state, client);
+        if value.len() <= VALUE_PART_BYTES {
+            return Ok(Received {
+                size: value.len(),
+                inline: value,
+                upload,
+            });
+        }
+        let mut rest = value.as_str();
+        while !rest.is_empty() {
+            let (part, tail) = rest.split_at(next_part_len(rest));
+            upload.push(part.to_owned()).await?;
+            rest = tail;
+        }
+        Ok(Received {
+            size: value.len(),
+            inline: String::new(),
+            upload,
+        })
+    }
+
+    /// A raw body, cut into parts as it arrives once it is over one part: the body is never
+    /// whole in memory. Refused with 413 past the configured maximum.
+    async fn from_body(
+        state: &AppState,
+        client: ClientId,
+        headers: &HeaderMap,
+        body: Body,
+    ) -> ApiResult<Self> {
+        let max = state.config.max_private_token_bytes;
+        let declared = declared_length(headers);
+        if declared.is_some_and(|n| n > max) {
+            return Err(too_large(max));
+        }
+        let not_utf8 = || {
+            ApiError::BadRequest(
+                "the value must be UTF-8 text; send binary data encoded, e.g. as base64".into(),
+            )
+        };
+        let mut upload = PartUpload::new(state, client);
+        let mut pending =
+            Vec::with_capacity(declared.unwrap_or(0).min(VALUE_PART_BYTES + JSON_ROOM));
+        let mut size = 0;
+        let mut stream = body.into_data_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk
+                .map_err(|_| ApiError::BadRequest("the request body could not be read".into()))?;
+            size += chunk.len();
+            if size > max {
+                return Err(too_large(max));
+            }
+            pending.extend_from_slice(&chunk);
+            while pending.len() > VALUE_PART_BYTES {
+                let cut = next_part_len_of_bytes(&pending).ok_or_else(not_utf8)?;
+                let rest = pending.split_off(cut);
+                let part = std::mem::replace(&mut pending, rest);
+                upload
+                    .push(String::from_utf8(part).map_err(|_| not_utf8())?)
+                    .await?;
+            }
+        }
+        let last = String::from_utf8(pending).map_err(|_| not_utf8())?;
+        if upload.parts == 0 {
+            return Ok(Received {
+                size,
+                inline: last,
+                upload,
+            });
+        }
+        upload.push(last).await?;
+        Ok(Received {
+            size,
+            inline: String::new(),
+            upload,
+        })
+    }
+}
+
+fn declared_length(headers: &HeaderMap) -> Option<usize> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Stores a received value under `name` for the caller and answers 201 (created) or 200
+/// (replaced).
 async fn store(
     state: &AppState,
     caller: &PrivateTokenCaller,
     name: EntryName,
-    value: String,
+    value: Received,
     condition: &WriteCondition,
 ) -> ApiResult<Response> {
-    let max = state.config.max_private_token_bytes;
-    if value.len() > max {
-        return Err(too_large(max));
-    }
     let now = state.clock.now_millis();
+    let Received {
+        size,
+        inline,
+        upload,
+    } = value;
     let token = PrivateToken {
         info: PrivateTokenInfo {
             client_id: caller.client,
             name,
-            size: value.len() as u64,
-            etag: new_etag(&*state.rng),
+            size: size as u64,
+            etag: upload.etag.clone(),
             created_at: now,
             updated_at: now,
         },
-        value,
+        value: inline,
     };
     let mut info = token.info.clone();
     let stored = state
         .storage
         .put_private_token(caller.tenant, token, condition)
         .await?;
+    upload.finish();
     info.created_at = stored.created_at;
     let view = PrivateTokenView::new(&info, None);
     let status = if stored.created {
@@ -193,14 +356,11 @@ pub async fn put_entry(
     let max = state.config.max_private_token_bytes;
     let value = if is_json(&headers) {
         let bytes = read_body(&headers, body, max.saturating_mul(2) + JSON_ROOM, max).await?;
-        parse_json::<PutPrivateTokenRequest>(&bytes)?.value
+        let value = parse_json::<PutPrivateTokenRequest>(&bytes)?.value;
+        drop(bytes);
+        Received::from_text(&state, caller.client, value).await?
     } else {
-        let bytes = read_body(&headers, body, max, max).await?;
-        String::from_utf8(bytes).map_err(|_| {
-            ApiError::BadRequest(
-                "the value must be UTF-8 text; send binary data encoded, e.g. as base64".into(),
-            )
-        })?
+        Received::from_body(&state, caller.client, &headers, body).await?
     };
     store(&state, &caller, name, value, &condition).await
 }
@@ -225,7 +385,8 @@ pub async fn post_entry(
     let request: PostPrivateTokenRequest = parse_json(&bytes)?;
     drop(bytes);
     let name = EntryName::new(&request.related_id, &request.key)?;
-    store(&state, &caller, name, request.value, &condition).await
+    let value = Received::from_text(&state, caller.client, request.value).await?;
+    store(&state, &caller, name, value, &condition).await
 }
 
 #[utoipa::path(get, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
@@ -243,8 +404,51 @@ pub async fn get_entry(
         .get_private_token(caller.client, &name)
         .await
         .map_err(|e| entry_not_found(e.into()))?;
+    if found.info.in_parts() {
+        return Ok(stream_parts(&state, found.info));
+    }
     let view = PrivateTokenView::new(&found.info, Some(found.value));
     Ok(with_etag(StatusCode::OK, &found.info, view))
+}
+
+/// The entry as JSON whose `value` (last) is written a part at a time as the client takes it.
+/// The parts are read by the version's ETag: if a write replaces the value meanwhile, the
+/// response is cut off (the client sees an incomplete body), never a mix of two versions.
+fn stream_parts(state: &AppState, info: PrivateTokenInfo) -> Response {
+    let mut head = match serde_json::to_vec(&PrivateTokenView::new(&info, None)) {
+        Ok(head) => head,
+        Err(e) => {
+            return ApiError::Internal(format!("could not write the entry: {e}")).into_response()
+        }
+    };
+    head.pop(); // the closing brace: the value comes last
+    head.extend_from_slice(b",\"value\":\"");
+    let storage = state.storage.clone();
+    let (client, etag, size) = (info.client_id, info.etag.clone(), info.size);
+    let parts = futures::stream::try_unfold((0u32, 0u64), move |(n, sent)| {
+        let (storage, etag) = (storage.clone(), etag.clone());
+        async move {
+            if sent == size {
+                return Ok::<_, std::io::Error>(None);
+            }
+            let part = storage
+                .private_token_part(client, &etag, n)
+                .await
+                .map_err(|e| std::io::Error::other(e.to_string()))?
+                .ok_or_else(|| std::io::Error::other("the value was replaced while it was read"))?;
+            let escaped = serde_json::to_string(&part).map_err(std::io::Error::other)?;
+            let sent = sent + part.len() as u64;
+            let mut chunk = escaped.into_bytes();
+            chunk.pop(); // the closing quote
+            chunk.remove(0); // the opening quote
+            if sent == size {
+                chunk.extend_from_slice(b"\"}");
+            }
+            Ok(Some((Bytes::from(chunk), (n + 1, sent))))
+        }
+    });
+    let body = futures::stream::once(async move { Ok(Bytes::from(head)) }).chain(parts);
+    json_with_etag(StatusCode::OK, &info.etag, Body::from_stream(body))
 }
 
 fn entry_not_found(e: ApiError) -> ApiError {

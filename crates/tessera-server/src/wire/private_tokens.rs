@@ -30,14 +30,15 @@ pub struct PrivateTokenView {
     #[serde(rename = "relatedId")]
     pub related_id: String,
     pub key: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub value: Option<String>,
     /// Bytes of the value (UTF-8).
     pub size: u64,
     /// Send it back in `If-Match` to write only over this version.
     pub etag: String,
     pub created_at: String,
     pub updated_at: String,
+    /// Last, so that a large value can follow the rest as it is read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 impl PrivateTokenView {

@@ -90,9 +90,14 @@ impl Harness {
     /// A harness on SQLite and, where the PostgreSQL binaries exist (always in CI), one on a
     /// fresh PostgreSQL database: for tests that must hold on both backends.
     pub async fn on_both_backends() -> Vec<Harness> {
-        let mut both = vec![Self::new().await];
+        Self::on_both_backends_configured(|_| {}).await
+    }
+
+    /// [`Harness::on_both_backends`] with a configuration of the test's own.
+    pub async fn on_both_backends_configured(change: impl Fn(&mut ServerConfig)) -> Vec<Harness> {
+        let mut both = vec![Self::configured(&change).await];
         match tessera_store::testing::postgres_url() {
-            Ok(url) => both.push(Self::on(&url, None, |_| {}).await),
+            Ok(url) => both.push(Self::on(&url, None, &change).await),
             Err(why) => assert!(
                 std::env::var_os("CI").is_none(),
                 "CI must run the PostgreSQL half: {why}"

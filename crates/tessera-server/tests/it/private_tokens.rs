@@ -673,3 +673,160 @@ async fn pages_with_values_stop_at_one_values_worth_of_bytes() {
     assert_eq!(listed(&all).len(), 4);
     assert_eq!(all.body["next_page_token"], "");
 }
+
+/// A raw body sent in pieces of `piece` bytes, as a client streaming it would.
+fn streamed(bytes: Vec<u8>, piece: usize) -> Body {
+    let pieces: Vec<Result<Vec<u8>, std::io::Error>> =
+        bytes.chunks(piece).map(|c| Ok(c.to_vec())).collect();
+    Body::from_stream(futures::stream::iter(pieces))
+}
+
+async fn put_streamed(
+    h: &Harness,
+    token: &str,
+    path: &str,
+    bytes: Vec<u8>,
+    extra: &[(&str, &str)],
+) -> Reply {
+    let mut req = Request::builder()
+        .method(Method::PUT)
+        .uri(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "text/plain");
+    for (name, value) in extra {
+        req = req.header(*name, *value);
+    }
+    h.send(req.body(streamed(bytes, 7_001)).unwrap()).await
+}
+
+/// Parts of unfinished writes still stored (removed by the write's own cleanup, which runs just
+/// after the response): waits up to a second for them to go.
+async fn unfinished_parts(h: &Harness) -> u64 {
+    let mut left = 0;
+    for _ in 0..20 {
+        left = h.storage.sweep_private_token_parts(i64::MAX).await.unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    left
+}
+
+#[tokio::test]
+async fn large_values_stream_in_parts_and_read_back_whole() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
+        // 3.5 MiB of 1- to 4-byte characters, sent in pieces that cut characters in two.
+        let value: String = "aé€😀\"\n\\".repeat(3_500_000 / 16);
+        let path = entry_path("big", "report.json");
+        let put = put_streamed(&h, &owner, &path, value.clone().into_bytes(), &[]).await;
+        assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+        assert_eq!(put.body["size"], value.len() as u64);
+        let etag = put.headers[header::ETAG].to_str().unwrap().to_owned();
+
+        let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(got.status, StatusCode::OK);
+        assert_eq!(got.headers[header::ETAG].to_str().unwrap(), etag);
+        assert!(
+            got.body["value"].as_str() == Some(value.as_str()),
+            "value differs"
+        );
+        assert_eq!(got.body["size"], value.len() as u64);
+        assert_eq!(got.body["relatedId"], "big");
+
+        let page = call(
+            &h,
+            Method::GET,
+            "/v1/private_tokens?relatedId=big&include_values=true",
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.body["private_tokens"][0]["value"].as_str() == Some(value.as_str()));
+        let admin_view = call(
+            &h,
+            Method::GET,
+            &format!("/v1/integrations/{owner_id}/private_tokens?include_values=true"),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+        assert!(admin_view.body["private_tokens"][0]["value"].as_str() == Some(value.as_str()));
+
+        // JSON: the same value escaped, replacing the first under If-Match.
+        let again = format!("{value}{value}");
+        let put = call(
+            &h,
+            Method::PUT,
+            &path,
+            &owner,
+            json_body(json!({"value": again})),
+            &[("if-match", &etag)],
+        )
+        .await;
+        assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+        let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert!(
+            got.body["value"].as_str() == Some(again.as_str()),
+            "JSON value differs"
+        );
+
+        // Refused writes leave the stored value and no parts behind: a stale If-Match, text
+        // that stops being UTF-8 after the first part.
+        let stale = put_streamed(
+            &h,
+            &owner,
+            &path,
+            value.clone().into_bytes(),
+            &[("if-match", &etag)],
+        )
+        .await;
+        assert_eq!(
+            stale.status,
+            StatusCode::PRECONDITION_FAILED,
+            "{}",
+            stale.text
+        );
+        let mut broken = value.clone().into_bytes();
+        broken[2_500_000] = 0xFF;
+        let bad = put_streamed(&h, &owner, &path, broken, &[]).await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+        assert!(bad.text.contains("UTF-8"), "{}", bad.text);
+        let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert!(got.body["value"].as_str() == Some(again.as_str()));
+        assert_eq!(unfinished_parts(&h).await, 0);
+
+        // Another integration sees nothing; a delete removes the value.
+        let (_, other) = store_owner(&h, &admin, "other").await;
+        let theirs = call(&h, Method::GET, &path, &other, None, &[]).await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        let deleted = call(&h, Method::DELETE, &path, &owner, None, &[]).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let gone = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn a_streamed_value_past_the_limit_is_refused_without_a_trace() {
+    let limit = 3 * 1024 * 1024 / 2;
+    for h in Harness::on_both_backends_configured(|c| c.max_private_token_bytes = limit).await {
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
+        let path = entry_path("big", "k");
+        // No Content-Length: the limit is found mid-body, after a part was written.
+        let over = put_streamed(&h, &owner, &path, vec![b'x'; limit + 1], &[]).await;
+        assert_eq!(over.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over.text);
+        assert!(over.text.contains("1572864 bytes"), "{}", over.text);
+        assert_eq!(unfinished_parts(&h).await, 0);
+        let gone = call(&h, Method::GET, &path, &owner, None, &[]).await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let exact = put_streamed(&h, &owner, &path, vec![b'x'; limit], &[]).await;
+        assert_eq!(exact.status, StatusCode::CREATED, "{}", exact.text);
+    }
+}

@@ -3,7 +3,9 @@
 //! asked, deletes, and the store going with its integration.
 
 use tessera_core::id::{ClientId, TenantId};
-use tessera_core::model::{EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition};
+use tessera_core::model::{
+    EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition, VALUE_PART_BYTES,
+};
 use tessera_core::ports::{Storage, StoreError};
 
 use crate::contract::{integration, secret, tenant};
@@ -261,6 +263,142 @@ async fn listings_filter_page_and_keep_to_the_integration() {
                 .await,
             Err(StoreError::NotFound)
         ));
+    })
+    .await;
+}
+
+/// A value of `parts` parts written under `etag` before its entry, as the server does for
+/// values over one part; returns the whole value.
+async fn put_in_parts(
+    store: &dyn Storage,
+    t: TenantId,
+    c: ClientId,
+    related_id: &str,
+    etag: &str,
+    parts: u32,
+    condition: &WriteCondition,
+) -> Result<String, StoreError> {
+    let mut whole = String::new();
+    for n in 0..parts {
+        let part = char::from(b'a' + n as u8)
+            .to_string()
+            .repeat(VALUE_PART_BYTES);
+        whole.push_str(&part);
+        store
+            .put_private_token_part(c, etag, n, part, 10)
+            .await
+            .unwrap();
+    }
+    let mut e = entry(c, related_id, "blob", "", etag, 10);
+    e.info.size = whole.len() as u64;
+    store.put_private_token(t, e, condition).await?;
+    Ok(whole)
+}
+
+async fn part(store: &dyn Storage, c: ClientId, etag: &str, n: u32) -> Option<String> {
+    store.private_token_part(c, etag, n).await.unwrap()
+}
+
+#[tokio::test]
+async fn large_values_live_in_parts_that_go_with_their_version() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let c = client(&*store, t).await;
+        let whole = put_in_parts(&*store, t, c, "r1", "big1", 3, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let name = EntryName::new("r1", "blob").unwrap();
+        let got = store.get_private_token(c, &name).await.unwrap();
+        assert!(got.info.in_parts());
+        assert_eq!(
+            (got.info.size, got.value.as_str()),
+            (whole.len() as u64, "")
+        );
+        assert_eq!(
+            part(&*store, c, "big1", 2).await.unwrap().len(),
+            VALUE_PART_BYTES
+        );
+        assert_eq!(part(&*store, c, "big1", 3).await, None);
+        // Another integration cannot read the parts.
+        let other = client(&*store, t).await;
+        assert_eq!(part(&*store, other, "big1", 0).await, None);
+
+        // A listing with values joins the parts in order.
+        let filter = EntryFilter {
+            related_id: Some("r1".into()),
+            ..EntryFilter::default()
+        };
+        let listed = store
+            .list_private_tokens(c, &filter, None, 10, Some(64 << 20))
+            .await
+            .unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].1.as_deref() == Some(whole.as_str()));
+
+        // A refused write keeps the value and its parts; a replace removes the old parts.
+        let refused = put_in_parts(
+            &*store,
+            t,
+            c,
+            "r1",
+            "big2",
+            2,
+            &WriteCondition::Matches("stale".into()),
+        )
+        .await;
+        assert!(matches!(refused, Err(StoreError::PreconditionFailed)));
+        assert!(part(&*store, c, "big1", 0).await.is_some());
+        store.discard_private_token_parts(c, "big2").await.unwrap();
+        assert_eq!(part(&*store, c, "big2", 0).await, None);
+        let small = entry(c, "r1", "blob", "small now", "e9", 20);
+        store
+            .put_private_token(t, small, &WriteCondition::Matches("big1".into()))
+            .await
+            .unwrap();
+        assert_eq!(part(&*store, c, "big1", 0).await, None);
+
+        // Deleting an entry, a relatedId or the integration removes the parts.
+        put_in_parts(&*store, t, c, "r2", "big3", 2, &WriteCondition::Always)
+            .await
+            .unwrap();
+        store
+            .delete_private_token(
+                c,
+                &EntryName::new("r2", "blob").unwrap(),
+                &WriteCondition::Always,
+            )
+            .await
+            .unwrap();
+        assert_eq!(part(&*store, c, "big3", 1).await, None);
+        put_in_parts(&*store, t, c, "r3", "big4", 2, &WriteCondition::Always)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.delete_related_private_tokens(c, "r3").await.unwrap(),
+            1
+        );
+        assert_eq!(part(&*store, c, "big4", 0).await, None);
+
+        // Parts of a write that never finished go with the sweep once old enough; the parts of
+        // stored values and of recent writes stay.
+        put_in_parts(&*store, t, c, "r4", "big5", 2, &WriteCondition::Always)
+            .await
+            .unwrap();
+        store
+            .put_private_token_part(c, "lost", 0, "x".into(), 10)
+            .await
+            .unwrap();
+        store
+            .put_private_token_part(c, "recent", 0, "y".into(), 1_000)
+            .await
+            .unwrap();
+        assert_eq!(store.sweep_private_token_parts(500).await.unwrap(), 1);
+        assert_eq!(part(&*store, c, "lost", 0).await, None);
+        assert!(part(&*store, c, "recent", 0).await.is_some());
+        assert!(part(&*store, c, "big5", 1).await.is_some());
+        store.delete_integration(t, c).await.unwrap();
+        assert_eq!(part(&*store, c, "big5", 0).await, None);
+        assert_eq!(part(&*store, c, "recent", 0).await, None);
     })
     .await;
 }
