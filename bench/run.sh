@@ -137,8 +137,9 @@ if [[ $PARTS == *delegation* ]]; then
 fi
 
 # Application private tokens: 1,000,000 entries over 10,000 relatedIds on SQLite, read at random;
-# then one 16 MiB value put and got with curl, the server's peak memory above its resident size
-# just before each (VmHWM after resetting it through /proc/PID/clear_refs).
+# then one 16 MiB value put and got with curl, the server's peak memory during each above its
+# resident size just before the put (VmHWM after resetting it through /proc/PID/clear_refs): the
+# get's figure then also counts whatever the put left resident, so it is an upper bound.
 private_rows=()
 if [[ $PARTS == *private* ]]; then
   start_tessera EdDSA private
@@ -154,14 +155,15 @@ if [[ $PARTS == *private* ]]; then
   echo "${private_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$page")"
   kb() { awk "/$1/ {print \$2}" /proc/$PID/status; }
   head -c 16777216 /dev/zero | tr '\0' x >"$OUT/big"
+  before=$(kb VmRSS)
   big() { # method, curl args… -> "status seconds peak_mb"
-    local before; before=$(kb VmRSS); echo 5 >/proc/$PID/clear_refs
+    echo 5 >/proc/$PID/clear_refs
     local out; out=$(curl -s -o /dev/null -w '%{http_code} %{time_total}' -X "$1" -H "Authorization: $auth" "${@:2}" "$URL/v1/private_tokens/big/value")
     echo "$out $(( ($(kb VmHWM) - before) / 1024 ))"
   }
   put=$(big PUT -H 'Content-Type: text/plain' --data-binary @"$OUT/big")
   get=$(big GET)
-  big_row="16 MiB value: PUT (raw body) HTTP ${put%% *}, $(cut -d' ' -f2 <<<"$put") s, server peak +$(cut -d' ' -f3 <<<"$put") MiB; GET HTTP ${get%% *}, $(cut -d' ' -f2 <<<"$get") s, server peak +$(cut -d' ' -f3 <<<"$get") MiB."
+  big_row="16 MiB value: PUT (raw body) HTTP ${put%% *}, $(cut -d' ' -f2 <<<"$put") s, server peak +$(cut -d' ' -f3 <<<"$put") MiB; GET HTTP ${get%% *}, $(cut -d' ' -f2 <<<"$get") s, server peak +$(cut -d' ' -f3 <<<"$get") MiB (both above the resident size before the PUT)."
   echo "$big_row"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi

@@ -337,10 +337,18 @@ macro_rules! impl_private_tokens {
                         "SELECT COALESCE(CAST({agg}({array}(w.related_id, w.key, w.size, w.etag, \
                          w.created_at, w.updated_at, {value}) ORDER BY w.related_id, w.key) \
                          AS TEXT), '[]') \
-                         FROM (SELECT m.*, SUM(m.size) OVER (ORDER BY m.related_id, m.key) \
-                         AS running FROM ({sql}) m) w",
+                         FROM {rows} w",
                         agg = $json_agg,
                         array = $json_array,
+                        // The running total is only needed to spend a value budget.
+                        rows = if value_budget.is_some() {
+                            format!(
+                                "(SELECT m.*, SUM(m.size) OVER (ORDER BY m.related_id, m.key) \
+                                 AS running FROM ({sql}) m)"
+                            )
+                        } else {
+                            format!("({sql})")
+                        },
                     );
                     let page: String = sqlx::query_scalar_with(&sql, args)
                         .fetch_one(&self.pool)
