@@ -108,6 +108,11 @@ uuid_id!(
     ConsentId, "consent id", ""
 );
 
+uuid_id!(
+    /// A tenant's authorization of an application (SPEC §8).
+    AppAuthorizationId, "app authorization id", "app_authorizations/"
+);
+
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Deserialize)]
 #[serde(transparent)]

@@ -6,10 +6,13 @@
 
 use async_trait::async_trait;
 
-use crate::id::{AccessPolicyId, AssetId, ClientId, ConsentId, TenantId, UserId};
+use crate::id::{
+    AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConsentId, TenantId, UserId,
+};
 use crate::model::{
-    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, EntryFilter, EntryName, Integration,
-    PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User, WriteCondition,
+    AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, EntryFilter,
+    EntryName, Integration, PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User,
+    WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -108,6 +111,14 @@ pub trait IntegrationStore: Send + Sync {
         secret: &ClientSecretRecord,
         old_expire_at: UnixMillis,
     ) -> StoreResult<()>;
+    /// Moves a multi-tenant integration from `development` to `production` with `secret` as
+    /// its only credential: the development secrets stop at once. `Conflict` when it is not in
+    /// development.
+    async fn promote_integration(
+        &self,
+        tenant: TenantId,
+        secret: &ClientSecretRecord,
+    ) -> StoreResult<()>;
     /// Registers a public key on an integration of the tenant; `Conflict` if its `kid` is taken.
     async fn add_client_key(&self, tenant: TenantId, key: &ClientKey) -> StoreResult<()>;
     async fn list_client_keys(&self, tenant: TenantId, id: ClientId)
@@ -185,6 +196,8 @@ pub enum Change {
     AccessPolicies(TenantId),
     /// A tenant's users or consents changed.
     People(TenantId),
+    /// A tenant's app authorizations changed.
+    AppAuthorizations(TenantId),
 }
 
 /// A change with its position in the feed.
@@ -253,6 +266,38 @@ pub trait ConsentStore: Send + Sync {
     async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent>;
     /// The tenant's consents for one integration.
     async fn consents_for(&self, tenant: TenantId, client: ClientId) -> StoreResult<Vec<Consent>>;
+}
+
+/// Multi-tenant applications and the tenants' authorizations of them (SPEC §8).
+#[async_trait]
+pub trait AppAuthorizationStore: Send + Sync {
+    /// The tenant that owns an application name (registered its first version).
+    async fn app_owner(&self, app_name: &str) -> StoreResult<Option<TenantId>>;
+    /// Creates the tenant's authorization of `app_name`, replacing one it had.
+    async fn put_app_authorization(&self, a: &AppAuthorization) -> StoreResult<()>;
+    async fn list_app_authorizations(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<AppAuthorization>>;
+    async fn delete_app_authorization(
+        &self,
+        tenant: TenantId,
+        id: AppAuthorizationId,
+    ) -> StoreResult<AppAuthorization>;
+    /// Every authorization of one tenant, or of all tenants (for the in-memory snapshot).
+    async fn app_authorizations_of(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> StoreResult<Vec<AppAuthorization>>;
+    /// The tenants that authorized `app_name`, in id order after `after`: a keyset page, so
+    /// concurrent changes never repeat or skip a tenant that stays.
+    async fn authorizing_tenants(
+        &self,
+        app_name: &str,
+        after: Option<TenantId>,
+        limit: u32,
+    ) -> StoreResult<Vec<TenantId>>;
 }
 
 /// What a private token write did.
@@ -401,6 +446,7 @@ pub trait Storage:
     + AccessPolicyStore
     + AssertionStore
     + PrivateTokenStore
+    + AppAuthorizationStore
     + ConsentStore
 {
     /// `sqlite` or `postgres`.

@@ -25,7 +25,8 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
-    admin, consents, health, keys, oauth, openapi, policies, private_tokens, resources,
+    admin, app_authorizations, consents, health, keys, oauth, openapi, policies, private_tokens,
+    resources, tms,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -129,6 +130,21 @@ pub fn router(state: AppState) -> Router {
             "/v1/integrations/{client_id}/private_tokens",
             get(private_tokens::list_for_integration),
         )
+        .route(
+            "/v1/integrations/{client_id}/promote",
+            post(admin::promote_integration),
+        )
+        .route(
+            "/v1/app_authorizations",
+            post(app_authorizations::authorize_app)
+                .get(app_authorizations::list_app_authorizations),
+        )
+        .route(
+            "/v1/app_authorizations/{id}",
+            axum::routing::delete(app_authorizations::revoke_app_authorization),
+        )
+        .route("/tms/v1/tokens", post(tms::issue_tokens))
+        .route("/tms/v1/tenants", get(tms::list_tenants))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

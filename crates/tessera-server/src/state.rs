@@ -15,7 +15,8 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
-    keys, AuthLimiter, ClientSnapshot, DelegationCache, PolicyCache, RevocationSet, VerifiedTokens,
+    keys, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache, PolicyCache,
+    RevocationSet, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -54,6 +55,7 @@ pub struct Inner {
     pub verified: VerifiedTokens,
     pub policies: PolicyCache,
     pub delegations: DelegationCache,
+    pub app_authorizations: AppAuthorizations,
     pub auth_limiter: AuthLimiter,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
@@ -97,6 +99,7 @@ impl AppState {
             revoked: RevocationSet::default(),
             policies: PolicyCache::default(),
             delegations: DelegationCache::new(100_000),
+            app_authorizations: AppAuthorizations::default(),
             auth_limiter: AuthLimiter::default(),
             metrics: Metrics::default(),
             audit,
@@ -115,6 +118,8 @@ impl AppState {
             .replace_all(self.storage.live_revocations(now / 1000).await?);
         self.policies.clear();
         self.delegations.invalidate();
+        self.app_authorizations
+            .replace_all(self.storage.app_authorizations_of(None).await?);
         Ok(())
     }
 
@@ -154,6 +159,10 @@ impl AppState {
             }
             Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
             Change::People(_) => self.delegations.invalidate(),
+            Change::AppAuthorizations(tenant) => {
+                let current = self.storage.app_authorizations_of(Some(*tenant)).await?;
+                self.app_authorizations.replace_tenant(*tenant, current);
+            }
         }
         Ok(())
     }
@@ -250,6 +259,11 @@ impl AppState {
         }
         if !self.client_exists(&claims.client_id) {
             return Err("the token's integration no longer exists".into());
+        }
+        if let Some(grant) = &claims.grant {
+            if !self.app_authorizations.is_live(grant) {
+                return Err("the tenant has revoked the grant the token was issued under".into());
+            }
         }
         // An exchanged token lives only as long as every token it was exchanged from.
         for origin in &claims.exchanged_from {

@@ -15,6 +15,8 @@ mod shared;
 mod resources;
 #[macro_use]
 mod private_tokens;
+#[macro_use]
+mod applications;
 pub mod postgres;
 pub mod sqlite;
 

@@ -37,6 +37,7 @@ impl PgStore {
     }
 }
 
+impl_applications!(PgStore);
 impl_storage!(PgStore, "postgres");
 impl_resources!(PgStore, sqlx::Postgres);
 impl_private_tokens!(

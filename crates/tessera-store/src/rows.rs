@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
-    Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, ConsentUser, Integration, Role,
-    Tenant, Tier, User,
+    AppAccess, AppAuthorization, AppVersion, Asset, AssetEvent, ClientKey, ClientSecretRecord,
+    Consent, ConsentUser, Integration, Role, Stage, Tenant, Tier, User,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -48,6 +48,10 @@ pub(crate) struct IntegrationRow {
     pub custom_claims: String,
     pub token_ttl_seconds: i64,
     pub jwks_uri: Option<String>,
+    pub app_name: Option<String>,
+    pub app_version: Option<String>,
+    pub stage: Option<String>,
+    pub tms_enabled: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -65,6 +69,15 @@ impl TryFrom<IntegrationRow> for Integration {
             custom_claims,
             token_ttl_seconds: u32::try_from(r.token_ttl_seconds).map_err(|_| corrupt("ttl"))?,
             jwks_uri: r.jwks_uri,
+            app: match (r.app_name, r.app_version, r.stage) {
+                (Some(app_name), Some(app_version), Some(stage)) => Some(AppVersion {
+                    app_name,
+                    app_version,
+                    stage: Stage::parse(&stage).ok_or_else(|| corrupt("stage"))?,
+                    tms_enabled: r.tms_enabled != 0,
+                }),
+                _ => None,
+            },
             created_at: r.created_at,
             updated_at: r.updated_at,
         })
@@ -179,6 +192,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::Tenant(id) => ("tenant", id.to_string(), None),
         Change::AccessPolicies(id) => ("policies", id.to_string(), None),
         Change::People(id) => ("people", id.to_string(), None),
+        Change::AppAuthorizations(id) => ("app_authorizations", id.to_string(), None),
     }
 }
 
@@ -199,6 +213,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             "tenant" => Change::Tenant(r.subject.parse().map_err(|_| corrupt("change subject"))?),
             "policies" => {
                 Change::AccessPolicies(r.subject.parse().map_err(|_| corrupt("change subject"))?)
+            }
+            "app_authorizations" => {
+                Change::AppAuthorizations(r.subject.parse().map_err(|_| corrupt("change subject"))?)
             }
             "people" => Change::People(r.subject.parse().map_err(|_| corrupt("change subject"))?),
             _ => return Err(corrupt("change kind")),
@@ -387,6 +404,33 @@ pub(crate) fn consent_user_columns(user: &ConsentUser) -> (String, String) {
     match user {
         ConsentUser::All => ("*".into(), String::new()),
         ConsentUser::User { id, email } => (id.to_string(), email.clone()),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AppAuthorizationRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub app_name: String,
+    pub access: String,
+    pub scopes: String,
+    pub granted_by: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<AppAuthorizationRow> for AppAuthorization {
+    type Error = StoreError;
+    fn try_from(r: AppAuthorizationRow) -> Result<Self, StoreError> {
+        Ok(AppAuthorization {
+            id: r.id.parse().map_err(|_| corrupt("app authorization id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            app_name: r.app_name,
+            access: AppAccess::parse(&r.access).ok_or_else(|| corrupt("access"))?,
+            scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
+            granted_by: r.granted_by,
+            created_at: r.created_at,
+        })
     }
 }
 

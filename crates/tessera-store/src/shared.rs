@@ -17,9 +17,23 @@ macro_rules! impl_storage {
         use $crate::rows::*;
 
         const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
-             custom_claims, token_ttl_seconds, jwks_uri, created_at, updated_at";
+             custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
+             tms_enabled, created_at, updated_at";
         const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
              password_hash, created_at, updated_at";
+
+        /// `app_name`, `app_version`, `stage`, `tms_enabled` as stored.
+        fn app_columns(i: &Integration) -> (Option<&str>, Option<&str>, Option<&str>, i64) {
+            match &i.app {
+                Some(app) => (
+                    Some(app.app_name.as_str()),
+                    Some(app.app_version.as_str()),
+                    Some(app.stage.as_str()),
+                    i64::from(app.tms_enabled),
+                ),
+                None => (None, None, None, 0),
+            }
+        }
 
         fn claims_json(integration: &Integration) -> String {
             serde_json::to_string(&integration.custom_claims).unwrap_or_else(|_| "{}".into())
@@ -81,10 +95,38 @@ macro_rules! impl_storage {
                 secret: &ClientSecretRecord,
             ) -> StoreResult<()> {
                 let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                if let Some(app) = &i.app {
+                    // The first tenant to register a name owns it; one statement, so two
+                    // tenants racing for a name cannot both win.
+                    sqlx::query(
+                        "INSERT INTO applications (name, tenant_id, created_at) \
+                         VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                    )
+                    .bind(&app.app_name)
+                    .bind(i.tenant_id.to_string())
+                    .bind(i.created_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    let owner: String =
+                        sqlx::query_scalar("SELECT tenant_id FROM applications WHERE name = $1")
+                            .bind(&app.app_name)
+                            .fetch_one(&mut *tx)
+                            .await
+                            .map_err(backend_error)?;
+                    if owner != i.tenant_id.to_string() {
+                        return Err(StoreError::Conflict(format!(
+                            "`app_name` `{}` is registered by another tenant; choose another name",
+                            app.app_name
+                        )));
+                    }
+                }
+                let (app_name, app_version, stage, tms_enabled) = app_columns(i);
                 sqlx::query(
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
-                     custom_claims, token_ttl_seconds, jwks_uri, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
+                     tms_enabled, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -93,11 +135,22 @@ macro_rules! impl_storage {
                 .bind(claims_json(i))
                 .bind(i64::from(i.token_ttl_seconds))
                 .bind(&i.jwks_uri)
+                .bind(app_name)
+                .bind(app_version)
+                .bind(stage)
+                .bind(tms_enabled)
                 .bind(i.created_at)
                 .bind(i.updated_at)
                 .execute(&mut *tx)
                 .await
-                .map_err(backend_error)?;
+                .map_err(|e| match backend_error(e) {
+                    StoreError::Conflict(_) => StoreError::Conflict(
+                        "this version of the application is registered already: \
+                         `app_name` and `app_version` name one integration"
+                            .into(),
+                    ),
+                    other => other,
+                })?;
                 insert_secret(&mut tx, secret).await?;
                 tx.commit().await.map_err(backend_error)
             }
@@ -138,10 +191,11 @@ macro_rules! impl_storage {
             }
 
             async fn update_integration(&self, i: &Integration) -> StoreResult<()> {
+                let (_, _, stage, tms_enabled) = app_columns(i);
                 let done = sqlx::query(
                     "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
-                     token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6 \
-                     WHERE tenant_id = $7 AND client_id = $8",
+                     token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6, stage = $9, \
+                     tms_enabled = $10 WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
                 .bind(i.scopes.to_string())
@@ -151,6 +205,8 @@ macro_rules! impl_storage {
                 .bind(i.updated_at)
                 .bind(i.tenant_id.to_string())
                 .bind(i.client_id.to_string())
+                .bind(stage)
+                .bind(tms_enabled)
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;
@@ -196,23 +252,50 @@ macro_rules! impl_storage {
                 if owned.is_none() {
                     return Err(tessera_core::ports::StoreError::NotFound);
                 }
-                sqlx::query(
-                    "UPDATE client_secrets SET expires_at = $1 WHERE client_id = $2 \
-                     AND (expires_at IS NULL OR expires_at > $1)",
+                swap_secret(&mut tx, secret, old_expire_at).await?;
+                tx.commit().await.map_err(backend_error)
+            }
+
+            async fn promote_integration(
+                &self,
+                tenant: TenantId,
+                secret: &ClientSecretRecord,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                let stage: Option<Option<String>> = sqlx::query_scalar(
+                    "SELECT stage FROM integrations WHERE tenant_id = $1 AND client_id = $2",
                 )
-                .bind(old_expire_at)
+                .bind(tenant.to_string())
+                .bind(secret.client_id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                match stage.as_ref().map(|s| s.as_deref()) {
+                    None => return Err(StoreError::NotFound),
+                    Some(None) => {
+                        return Err(StoreError::Conflict(
+                            "only a multi-tenant integration (an application version) has a stage"
+                                .into(),
+                        ))
+                    }
+                    Some(Some("production")) => {
+                        return Err(StoreError::Conflict(
+                            "this version is in production already".into(),
+                        ))
+                    }
+                    Some(Some(_)) => {}
+                }
+                sqlx::query(
+                    "UPDATE integrations SET stage = 'production', updated_at = $1 \
+                     WHERE client_id = $2",
+                )
+                .bind(secret.created_at)
                 .bind(secret.client_id.to_string())
                 .execute(&mut *tx)
                 .await
                 .map_err(backend_error)?;
-                // Secrets that expired long ago are of no use to anyone.
-                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND expires_at < $2")
-                    .bind(secret.client_id.to_string())
-                    .bind(secret.created_at - 86_400_000)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
-                insert_secret(&mut tx, secret).await?;
+                // The development credentials stop at once.
+                swap_secret(&mut tx, secret, secret.created_at).await?;
                 tx.commit().await.map_err(backend_error)
             }
 
@@ -307,6 +390,39 @@ macro_rules! impl_storage {
                     })
                     .collect()
             }
+        }
+
+        /// Adds `secret`; every other secret of its integration expires at `old_expire_at`.
+        async fn swap_secret<'c, DB: sqlx::Database>(
+            tx: &mut sqlx::Transaction<'c, DB>,
+            secret: &ClientSecretRecord,
+            old_expire_at: UnixMillis,
+        ) -> StoreResult<()>
+        where
+            for<'e> &'e mut <DB as sqlx::Database>::Connection: sqlx::Executor<'e, Database = DB>,
+            for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+            String: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            Vec<u8>: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            i64: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+            Option<i64>: sqlx::Encode<'c, DB> + sqlx::Type<DB>,
+        {
+                sqlx::query(
+                    "UPDATE client_secrets SET expires_at = $1 WHERE client_id = $2 \
+                     AND (expires_at IS NULL OR expires_at > $1)",
+                )
+                .bind(old_expire_at)
+                .bind(secret.client_id.to_string())
+                .execute(&mut **tx)
+                .await
+                .map_err(backend_error)?;
+                // Secrets that expired long ago are of no use to anyone.
+                sqlx::query("DELETE FROM client_secrets WHERE client_id = $1 AND expires_at < $2")
+                    .bind(secret.client_id.to_string())
+                    .bind(secret.created_at - 86_400_000)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(backend_error)?;
+            insert_secret(tx, secret).await
         }
 
         async fn insert_secret<'c, DB: sqlx::Database>(

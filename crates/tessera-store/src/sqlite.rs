@@ -46,6 +46,7 @@ impl SqliteStore {
     }
 }
 
+impl_applications!(SqliteStore);
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
 // SQLite: BEGIN IMMEDIATE already holds the write lock, so a read locks nothing more.

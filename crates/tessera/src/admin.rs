@@ -126,6 +126,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 custom_claims: Default::default(),
                 token_ttl_seconds: None,
                 jwks_uri: None,
+                app: None,
             }
             .validate(ClientId::random(), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);

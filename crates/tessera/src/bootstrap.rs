@@ -94,6 +94,7 @@ pub async fn first_start(
         custom_claims: Default::default(),
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
         jwks_uri: None,
+        app: None,
         created_at: now,
         updated_at: now,
     };

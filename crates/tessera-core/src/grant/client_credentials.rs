@@ -43,6 +43,7 @@ mod tests {
                 custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
                 token_ttl_seconds: 600,
                 jwks_uri: None,
+                app: None,
                 created_at: 0,
                 updated_at: 0,
             },

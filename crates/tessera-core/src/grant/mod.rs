@@ -3,9 +3,11 @@
 
 mod client_credentials;
 mod jwt_bearer;
+mod tms;
 mod token_exchange;
 
 pub use jwt_bearer::{issue as issue_jwt_bearer, Delegation};
+pub use tms::{issue as issue_tms, tms_version, TmsRefusal};
 pub use token_exchange::{
     issue as issue_token_exchange, Exchange, MAX_EXCHANGE_DEPTH, TOKEN_TYPE_ACCESS_TOKEN,
     TOKEN_TYPE_JWT,
@@ -107,6 +109,8 @@ struct Subject {
     /// The token expires no later than this (an exchanged token outlives no token it came from).
     expires_by: Option<i64>,
     exchanged_from: Vec<crate::token::Origin>,
+    /// The other tenant's grant the token reaches its data under.
+    grant: Option<String>,
 }
 
 impl Subject {
@@ -124,6 +128,7 @@ impl Subject {
             act,
             expires_by: None,
             exchanged_from: Vec::new(),
+            grant: None,
         }
     }
 }
@@ -155,6 +160,7 @@ fn mint(
         name: integration.display_name.clone(),
         act: subject.act,
         exchanged_from: subject.exchanged_from,
+        grant: subject.grant,
         custom: integration
             .custom_claims
             .iter()

@@ -116,6 +116,8 @@ pub fn issue(
         act,
         expires_by: Some(subject.exp),
         exchanged_from,
+        // Revoking the grant the subject token came under ends this one too.
+        grant: subject.grant.clone(),
     };
     mint(ctx, client, minted, scope)
 }
@@ -143,6 +145,7 @@ mod tests {
                 custom_claims: BTreeMap::new(),
                 token_ttl_seconds: 3600,
                 jwks_uri: None,
+                app: None,
                 created_at: 0,
                 updated_at: 0,
             },
@@ -171,6 +174,7 @@ mod tests {
                 act: None,
             }),
             exchanged_from: vec![],
+            grant: None,
             custom: BTreeMap::new(),
         }
     }

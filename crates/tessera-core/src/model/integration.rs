@@ -4,7 +4,7 @@ use crate::error::DomainError;
 use crate::id::{ClientId, TenantId};
 use crate::scope::ScopeSet;
 
-use super::{validate_web_url, UnixMillis};
+use super::{validate_app_label, validate_web_url, AppVersion, Stage, UnixMillis};
 
 /// Lifetime of an access token unless the integration says otherwise (SPEC §3.1).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
@@ -24,6 +24,8 @@ pub struct Integration {
     /// Where the integration publishes its public keys (RFC 7517), as an alternative or an
     /// addition to keys registered one by one.
     pub jwks_uri: Option<String>,
+    /// Set for a multi-tenant integration: the application version it is (SPEC §8).
+    pub app: Option<AppVersion>,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
 }
@@ -36,6 +38,17 @@ pub struct NewIntegration {
     pub custom_claims: BTreeMap<String, String>,
     pub token_ttl_seconds: Option<u32>,
     pub jwks_uri: Option<String>,
+    /// For a multi-tenant integration: its application, version and TMS switch. A new version
+    /// starts in `development`.
+    pub app: Option<NewAppVersion>,
+}
+
+/// The application part of [`NewIntegration`].
+#[derive(Debug, Clone)]
+pub struct NewAppVersion {
+    pub app_name: String,
+    pub app_version: String,
+    pub tms_enabled: bool,
 }
 
 impl NewIntegration {
@@ -53,6 +66,19 @@ impl NewIntegration {
             .jwks_uri
             .map(|uri| validate_web_url("jwks_uri", &uri))
             .transpose()?;
+        let app = match self.app {
+            Some(app) => {
+                validate_app_label("app_name", &app.app_name)?;
+                validate_app_label("app_version", &app.app_version)?;
+                Some(AppVersion {
+                    app_name: app.app_name,
+                    app_version: app.app_version,
+                    stage: Stage::Development,
+                    tms_enabled: app.tms_enabled,
+                })
+            }
+            None => None,
+        };
         Ok(Integration {
             client_id,
             tenant_id,
@@ -63,6 +89,7 @@ impl NewIntegration {
             custom_claims: self.custom_claims,
             token_ttl_seconds,
             jwks_uri,
+            app,
             created_at: now,
             updated_at: now,
         })
@@ -78,6 +105,8 @@ pub struct IntegrationPatch {
     pub token_ttl_seconds: Option<u32>,
     /// `Some(None)` removes it.
     pub jwks_uri: Option<Option<String>>,
+    /// Switches TMS on or off for this version (multi-tenant integrations only).
+    pub tms_enabled: Option<bool>,
 }
 
 impl IntegrationPatch {
@@ -96,6 +125,12 @@ impl IntegrationPatch {
             Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri)?)),
             other => other,
         };
+        if self.tms_enabled.is_some() && integration.app.is_none() {
+            return Err(DomainError::invalid(
+                "tms_enabled",
+                "applies only to a multi-tenant integration (created with `multi_tenant: true`)",
+            ));
+        }
         if let Some(name) = self.display_name {
             integration.display_name = name.trim().to_owned();
         }
@@ -110,6 +145,9 @@ impl IntegrationPatch {
         }
         if let Some(uri) = jwks_uri {
             integration.jwks_uri = uri;
+        }
+        if let (Some(on), Some(app)) = (self.tms_enabled, integration.app.as_mut()) {
+            app.tms_enabled = on;
         }
         integration.updated_at = now;
         Ok(())

@@ -1,5 +1,6 @@
 //! The domain model: plain data and the invariants that make it valid.
 
+mod application;
 mod asset;
 mod client_key;
 mod consent;
@@ -9,6 +10,10 @@ mod tenant;
 mod user;
 mod web_url;
 
+pub use application::{
+    parse_tms_tenants, validate_app_label, AppAccess, AppAuthorization, AppVersion, Stage,
+    DATA_SCOPES, MAX_TMS_TENANTS,
+};
 pub use asset::{
     asset_type_of, validate_attribute_name, validate_attributes, Asset, AssetEvent,
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
@@ -17,7 +22,8 @@ pub use client_key::{ClientKey, RemoteKeySetError, MAX_KEYS_PER_INTEGRATION, MAX
 pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{
     validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
-    IntegrationPatch, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS, MAX_TOKEN_TTL_SECONDS,
+    IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_TOKEN_TTL_SECONDS,
 };
 pub use private_token::{
     new_etag, next_part_len, next_part_len_of_bytes, prefix_successor, validate_entry_name,

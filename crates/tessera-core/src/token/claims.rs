@@ -29,6 +29,14 @@ pub struct AccessTokenClaims {
         skip_serializing_if = "Vec::is_empty"
     )]
     pub exchanged_from: Vec<Origin>,
+    /// The grant another tenant gave the integration that this token reaches that tenant's
+    /// data under (an app authorization, SPEC §8). Revoking the grant ends the token.
+    #[serde(
+        rename = "tessera_grant",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub grant: Option<String>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,

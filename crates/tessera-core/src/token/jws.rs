@@ -165,6 +165,7 @@ mod tests {
             name: "n".into(),
             act: None,
             exchanged_from: Vec::new(),
+            grant: None,
             custom: BTreeMap::from([("department".into(), "ops".into())]),
         }
     }

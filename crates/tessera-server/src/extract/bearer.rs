@@ -80,6 +80,10 @@ pub struct ResourceCaller {
     pub principal: Principal,
     /// For events: `client:<id>` or `user:<id>`.
     pub actor: String,
+    /// The token came under another tenant's grant (an app authorization): the tenant gave the
+    /// application its data within the granted scopes, so access policies, which name the
+    /// tenant's own actors, do not narrow it further.
+    pub granted: bool,
 }
 
 /// A valid token whose audience is this server's API (not one exchanged for another service).
@@ -162,6 +166,7 @@ impl FromRequestParts<AppState> for ResourceCaller {
             scopes,
             principal,
             actor,
+            granted: claims.grant.is_some(),
         })
     }
 }
@@ -177,11 +182,12 @@ impl ResourceCaller {
     }
 
     /// What the caller may do with the tenant's assets: everything with `admin` (which manages
-    /// the tenant and reads all of its data), otherwise what the access policies grant.
+    /// the tenant and reads all of its data) or under a grant (within its scopes, checked by
+    /// `require`), otherwise what the access policies grant.
     pub async fn access(&self, state: &AppState) -> Result<Arc<ActorAccess>, ApiError> {
         static EVERYTHING: std::sync::LazyLock<Arc<ActorAccess>> =
             std::sync::LazyLock::new(|| Arc::new(ActorAccess::everything()));
-        if self.scopes.contains(Scope::Admin) {
+        if self.scopes.contains(Scope::Admin) || self.granted {
             return Ok(EVERYTHING.clone());
         }
         Ok(state

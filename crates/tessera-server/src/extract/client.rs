@@ -4,8 +4,9 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequest, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header;
+use axum::http::request::Parts;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
@@ -142,25 +143,65 @@ impl FromRequest<AppState> for TokenCaller {
             }
             (None, None, _) => return Ok(TokenCaller { client: None, form }),
         };
-        let now = state.clock.now_seconds();
-        if state
+        let method = credentials.method;
+        let client = authenticate_limited(state, &credentials, peer)?;
+        Ok(TokenCaller {
+            client: Some((client, method)),
+            form,
+        })
+    }
+}
+
+/// Checks a client secret, refusing at once a client or address with too many failures.
+fn authenticate_limited(
+    state: &AppState,
+    credentials: &ClientCredentials,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Arc<RegisteredClient>, ApiError> {
+    let now = state.clock.now_seconds();
+    if state
+        .auth_limiter
+        .is_blocked(&credentials.client_id, peer, now)
+    {
+        return Err(slow_down());
+    }
+    authenticate(credentials, &state.clients, state.clock.now_millis()).map_err(|e| {
+        state
             .auth_limiter
-            .is_blocked(&credentials.client_id, peer, now)
-        {
-            return Err(slow_down());
-        }
-        match authenticate(&credentials, &state.clients, state.clock.now_millis()) {
-            Ok(client) => Ok(TokenCaller {
-                client: Some((client, credentials.method)),
-                form,
-            }),
-            Err(e) => {
-                state
-                    .auth_limiter
-                    .record_failure(&credentials.client_id, peer, now);
-                Err(e.into())
-            }
-        }
+            .record_failure(&credentials.client_id, peer, now);
+        e.into()
+    })
+}
+
+/// An integration authenticated with HTTP Basic (`client_secret_basic`) on a JSON API such as
+/// TMS (SPEC §8), where there is no form to carry other methods.
+pub struct BasicClient(pub Arc<RegisteredClient>);
+
+impl FromRequestParts<AppState> for BasicClient {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let value = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .ok_or_else(|| {
+                OAuthError::invalid_client(
+                    "no client authentication: send the integration's client_id and client_secret with HTTP Basic",
+                )
+            })?
+            .to_str()
+            .map_err(|_| OAuthError::invalid_client("the Authorization header is not ASCII"))?;
+        let (client_id, secret) = basic_credentials(value)?;
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let credentials = ClientCredentials {
+            client_id,
+            secret: Secret::new(secret),
+            method: AuthMethod::ClientSecretBasic,
+        };
+        authenticate_limited(state, &credentials, peer).map(BasicClient)
     }
 }
 

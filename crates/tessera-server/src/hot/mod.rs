@@ -1,8 +1,9 @@
 //! In-memory snapshots for the token path: clients, signing keys, revocations and verified
-//! tokens; users and consents for the JWT bearer grant; and access policies for the resource
-//! API. Reads are plain lookups; the change feed (`workers::changes`) keeps them fresh on every
+//! tokens; users and consents for the JWT bearer grant; app authorizations for TMS; and access
+//! policies for the resource API. Reads are plain lookups; the change feed (`workers::changes`) keeps them fresh on every
 //! instance, and a local write applies its change at once.
 
+pub mod app_authorizations;
 pub mod auth_limiter;
 pub mod clients;
 pub mod delegations;
@@ -10,6 +11,7 @@ pub mod keys;
 pub mod policies;
 pub mod tokens;
 
+pub use app_authorizations::AppAuthorizations;
 pub use auth_limiter::AuthLimiter;
 pub use clients::ClientSnapshot;
 pub use delegations::{DelegationCache, DelegationFacts};

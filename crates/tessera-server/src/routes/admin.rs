@@ -8,8 +8,8 @@ use tessera_core::crypto::hash_password;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, UserId};
 use tessera_core::model::{
-    validate_display_name, validate_email, ClientSecretRecord, IntegrationPatch, NewIntegration,
-    Role, User,
+    validate_display_name, validate_email, ClientSecretRecord, IntegrationPatch, NewAppVersion,
+    NewIntegration, Role, User,
 };
 use tessera_core::page::{next_page_token, PageRequest};
 use tessera_core::ports::{AuditRecord, Change};
@@ -72,12 +72,19 @@ pub async fn create_integration(
         .map(|s| parse_scope_list("scopes", s))
         .transpose()?;
     let now = state.clock.now_millis();
+    let app = new_app_version(
+        body.multi_tenant,
+        body.app_name,
+        body.app_version,
+        body.tms_enabled,
+    )?;
     let integration = NewIntegration {
         display_name: body.display_name,
         scopes,
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
+        app,
     }
     .validate(ClientId::random(), admin.tenant, now)?;
     let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
@@ -99,6 +106,66 @@ pub async fn create_integration(
             client_secret: secret.expose().to_owned(),
         }),
     ))
+}
+
+/// The application part of a new integration: all of it with `multi_tenant: true`, none of
+/// it otherwise.
+fn new_app_version(
+    multi_tenant: bool,
+    app_name: Option<String>,
+    app_version: Option<String>,
+    tms_enabled: Option<bool>,
+) -> Result<Option<NewAppVersion>, DomainError> {
+    if !multi_tenant {
+        let given = [
+            ("app_name", app_name.is_some()),
+            ("app_version", app_version.is_some()),
+            ("tms_enabled", tms_enabled.is_some()),
+        ];
+        if let Some((field, _)) = given.into_iter().find(|(_, given)| *given) {
+            return Err(DomainError::invalid(
+                field,
+                "applies only to a multi-tenant integration: add `\"multi_tenant\": true`",
+            ));
+        }
+        return Ok(None);
+    }
+    let required = |field: &'static str, value: Option<String>| {
+        value.ok_or_else(|| {
+            DomainError::invalid(field, "is required for a multi-tenant integration")
+        })
+    };
+    Ok(Some(NewAppVersion {
+        app_name: required("app_name", app_name)?,
+        app_version: required("app_version", app_version)?,
+        tms_enabled: tms_enabled.unwrap_or(false),
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/integrations/{client_id}/promote", tag = "integrations",
+    responses((status = 200, body = PromotedIntegration), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn promote_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+) -> ApiResult<Json<PromotedIntegration>> {
+    let id = parse_client_id(&client_id)?;
+    let now = state.clock.now_millis();
+    let (secret, record) = ClientSecretRecord::generate(id, &*state.rng, now);
+    state
+        .storage
+        .promote_integration(admin.tenant, &record)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    // Every instance reloads the integration: the development secret stops at once.
+    state.publish(Change::Client(id)).await?;
+    let integration = state.storage.get_integration(admin.tenant, id).await?;
+    admin.audit(&state, "integration.promoted", id.to_string(), json!({}));
+    Ok(Json(PromotedIntegration {
+        integration: IntegrationView::from(&integration),
+        client_secret: secret.expose().to_owned(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", params(PageQuery),
@@ -161,6 +228,7 @@ pub async fn patch_integration(
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
+        tms_enabled: body.tms_enabled,
     }
     .apply(&mut integration, state.clock.now_millis())?;
     state.storage.update_integration(&integration).await?;

@@ -1,6 +1,7 @@
 //! The routes, one module per area. Handlers are thin: extract, call the core, map.
 
 pub mod admin;
+pub mod app_authorizations;
 pub mod consents;
 pub mod health;
 pub mod keys;
@@ -9,3 +10,4 @@ pub mod openapi;
 pub mod policies;
 pub mod private_tokens;
 pub mod resources;
+pub mod tms;

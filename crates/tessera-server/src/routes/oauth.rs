@@ -37,7 +37,7 @@ struct IssuedDetail<'a> {
 }
 
 /// RFC 6749 §5.1: token responses MUST NOT be cached.
-fn no_store(mut response: Response) -> Response {
+pub(crate) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -111,7 +111,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
 
 type Issued = Result<(grant::IssuedToken, &'static str), ApiError>;
 
-fn issue_context<'a>(
+pub(crate) fn issue_context<'a>(
     state: &'a AppState,
     ring: &'a tessera_core::token::KeyRing,
 ) -> IssueContext<'a> {

@@ -3,7 +3,10 @@
 use axum::Json;
 use utoipa::OpenApi;
 
-use super::{admin, consents, health, keys, oauth, policies, private_tokens, resources};
+use super::{
+    admin, app_authorizations, consents, health, keys, oauth, policies, private_tokens, resources,
+    tms,
+};
 use crate::wire;
 
 #[derive(OpenApi)]
@@ -25,6 +28,9 @@ use crate::wire;
         private_tokens::put_entry, private_tokens::post_entry, private_tokens::get_entry,
         private_tokens::delete_entry, private_tokens::delete_related, private_tokens::list_entries,
         private_tokens::list_for_integration,
+        admin::promote_integration, app_authorizations::authorize_app,
+        app_authorizations::list_app_authorizations, app_authorizations::revoke_app_authorization,
+        tms::issue_tokens, tms::list_tenants,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),
@@ -37,6 +43,10 @@ impl utoipa::Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(

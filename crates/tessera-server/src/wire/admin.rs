@@ -41,6 +41,14 @@ pub struct CreateIntegrationRequest {
     pub token_ttl_seconds: Option<u32>,
     /// Where the integration publishes its public keys (a JWK Set): https, or http to loopback.
     pub jwks_uri: Option<String>,
+    /// A version of an application that reaches other tenants' data (SPEC §8); needs
+    /// `app_name` and `app_version`. Starts in stage `development`.
+    #[serde(default)]
+    pub multi_tenant: bool,
+    pub app_name: Option<String>,
+    pub app_version: Option<String>,
+    /// Whether this version may use the Token Management Service; default false.
+    pub tms_enabled: Option<bool>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -54,6 +62,8 @@ pub struct PatchIntegrationRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub jwks_uri: Option<Option<String>>,
+    /// Switches the Token Management Service on or off for this version.
+    pub tms_enabled: Option<bool>,
 }
 
 /// For PATCH fields where `null` means "remove": a field that is there, even as `null`, is
@@ -84,6 +94,16 @@ pub struct IntegrationView {
     pub token_ttl_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    pub multi_tenant: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub app_version: Option<String>,
+    /// `development` or `production` (multi-tenant integrations only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stage: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tms_enabled: Option<bool>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -98,10 +118,24 @@ impl From<&Integration> for IntegrationView {
             custom_claims: i.custom_claims.clone(),
             token_ttl_seconds: i.token_ttl_seconds,
             jwks_uri: i.jwks_uri.clone(),
+            multi_tenant: i.app.is_some(),
+            app_name: i.app.as_ref().map(|a| a.app_name.clone()),
+            app_version: i.app.as_ref().map(|a| a.app_version.clone()),
+            stage: i.app.as_ref().map(|a| a.stage.as_str()),
+            tms_enabled: i.app.as_ref().map(|a| a.tms_enabled),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
         }
     }
+}
+
+/// The answer to promoting a version to production: its new secret, shown once. The
+/// development secret no longer works.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PromotedIntegration {
+    #[serde(flatten)]
+    pub integration: IntegrationView,
+    pub client_secret: String,
 }
 
 /// The answer to creating an integration: the only time its secret is shown.

@@ -1,11 +1,13 @@
 //! Request and response bodies with their OpenAPI schemas: the only place wire shapes live.
 
 mod admin;
+mod applications;
 mod oauth;
 mod private_tokens;
 mod resources;
 
 pub use admin::*;
+pub use applications::*;
 pub use oauth::*;
 pub use private_tokens::*;
 pub use resources::*;

@@ -297,6 +297,7 @@ async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
         custom_claims: Default::default(),
         token_ttl_seconds: 3600,
         jwks_uri: None,
+        app: None,
         created_at: now,
         updated_at: now,
     };

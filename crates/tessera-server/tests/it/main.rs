@@ -15,3 +15,4 @@ mod operations;
 mod private_tokens;
 mod remote_keys;
 mod resources;
+mod tms;

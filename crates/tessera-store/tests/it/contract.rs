@@ -33,6 +33,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
         token_ttl_seconds: 600,
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
+        app: None,
         created_at: 10,
         updated_at: 10,
     }

@@ -1,0 +1,106 @@
+//! The Token Management Service (SPEC §8, seed 004): a multi-tenant integration asks for a
+//! token per tenant. The caller looks up each tenant and its authorization of the application
+//! (from memory); this decides and mints.
+
+use super::{mint, IssueContext, IssuedToken, Subject};
+use crate::client_auth::RegisteredClient;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::model::{AppAuthorization, AppVersion, Stage, Tenant, DATA_SCOPES};
+use crate::scope::ScopeSet;
+
+/// Why no token was issued for one tenant: an entry of the response's `errors`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TmsRefusal {
+    /// The tenant does not exist or did not authorize the application: one answer for both,
+    /// so that tenants cannot be discovered.
+    NotAuthorized,
+    /// A version in development asked for a tenant other than its own.
+    DevelopmentStage,
+    /// The authorization and the integration have no scope in common.
+    NoCommonScope,
+}
+
+impl TmsRefusal {
+    /// The RFC 6749 error code.
+    pub fn code(self) -> &'static str {
+        match self {
+            TmsRefusal::NotAuthorized | TmsRefusal::DevelopmentStage => "access_denied",
+            TmsRefusal::NoCommonScope => "invalid_scope",
+        }
+    }
+
+    pub fn description(self) -> &'static str {
+        match self {
+            TmsRefusal::NotAuthorized => {
+                "the tenant does not exist or has not authorized this application"
+            }
+            TmsRefusal::DevelopmentStage => {
+                "a version in development may only ask for its own tenant; promote it to production first"
+            }
+            TmsRefusal::NoCommonScope => {
+                "the tenant's authorization gives no scope this integration may request"
+            }
+        }
+    }
+}
+
+/// The integration's application version, if it may use TMS at all.
+pub fn tms_version(client: &RegisteredClient) -> Result<&AppVersion, OAuthError> {
+    match &client.integration.app {
+        Some(app) if app.tms_enabled => Ok(app),
+        Some(app) => Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient, format!(
+            "version `{}` of `{}` is not enabled for the Token Management Service: set `tms_enabled` on this integration",
+            app.app_version, app.app_name
+        ))),
+        None => Err(OAuthError::new(OAuthErrorCode::UnauthorizedClient,
+            "only a multi-tenant integration (an application version) may use the Token Management Service",
+        )),
+    }
+}
+
+/// A token for `tenant` (`None`: no such tenant). Its own tenant needs no authorization and
+/// gets the integration's data scopes; another tenant needs `authorization` (that tenant's, of
+/// this application) and gets its scopes within the integration's, and the token carries the
+/// authorization's id so that revoking it ends the token. The outer error is a failure to sign.
+pub fn issue(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    app: &AppVersion,
+    tenant: Option<&Tenant>,
+    authorization: Option<&AppAuthorization>,
+) -> Result<Result<IssuedToken, TmsRefusal>, OAuthError> {
+    let integration = &client.integration;
+    let Some(tenant) = tenant else {
+        return Ok(Err(TmsRefusal::NotAuthorized));
+    };
+    let allowed = integration
+        .scopes
+        .intersection(ScopeSet::from_iter(DATA_SCOPES));
+    let (scope, grant) = if tenant.id == integration.tenant_id {
+        (allowed, None)
+    } else {
+        if app.stage == Stage::Development {
+            return Ok(Err(TmsRefusal::DevelopmentStage));
+        }
+        let Some(authorization) =
+            authorization.filter(|a| a.tenant_id == tenant.id && a.app_name == app.app_name)
+        else {
+            return Ok(Err(TmsRefusal::NotAuthorized));
+        };
+        (
+            authorization.scopes.intersection(allowed),
+            Some(authorization.id.to_string()),
+        )
+    };
+    if scope.is_empty() {
+        return Ok(Err(TmsRefusal::NoCommonScope));
+    }
+    let mut subject = Subject::direct(
+        integration.client_id.to_string(),
+        tenant.id.to_string(),
+        tenant.tier,
+        None,
+    );
+    subject.grant = grant;
+    mint(ctx, client, subject, scope).map(Ok)
+}

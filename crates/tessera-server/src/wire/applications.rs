@@ -1,0 +1,93 @@
+//! App authorizations and the Token Management Service (SPEC §8) on the wire.
+
+use serde::{Deserialize, Serialize};
+use tessera_core::model::AppAuthorization;
+use utoipa::ToSchema;
+
+use super::rfc3339;
+
+/// `POST /v1/app_authorizations`: the caller's tenant lets an application reach its data.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuthorizeAppRequest {
+    pub app_name: String,
+    /// `read_write` (every data scope), `limited` (assets, reading events) or `custom`.
+    pub access: String,
+    /// The scopes, for `custom` access only.
+    pub scopes: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppAuthorizationView {
+    /// `app_authorizations/<uuid>`
+    pub id: String,
+    pub tenant_id: String,
+    pub app_name: String,
+    pub access: &'static str,
+    pub scopes: Vec<String>,
+    pub granted_by: String,
+    pub created_at: String,
+}
+
+impl From<&AppAuthorization> for AppAuthorizationView {
+    fn from(a: &AppAuthorization) -> Self {
+        AppAuthorizationView {
+            id: a.id.to_string(),
+            tenant_id: a.tenant_id.to_string(),
+            app_name: a.app_name.clone(),
+            access: a.access.as_str(),
+            scopes: a.scopes.to_vec(),
+            granted_by: a.granted_by.clone(),
+            created_at: rfc3339(a.created_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppAuthorizationList {
+    pub app_authorizations: Vec<AppAuthorizationView>,
+    pub next_page_token: String,
+}
+
+/// `POST /tms/v1/tokens`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TmsTokensRequest {
+    /// 1 to 5 distinct tenant ids (`tenant/<uuid>`).
+    pub tenants: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TmsToken {
+    pub tenant_id: String,
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u32,
+    pub scope: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TmsError {
+    pub tenant_id: String,
+    pub error: &'static str,
+    pub error_description: &'static str,
+}
+
+/// A token per tenant that authorized the application, an error entry for every other.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TmsTokensResponse {
+    pub tokens: Vec<TmsToken>,
+    pub errors: Vec<TmsError>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TmsTenant {
+    pub tenant_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TmsTenantList {
+    pub tenants: Vec<TmsTenant>,
+    /// Pass as `page_token` for the next page; "" on the last page.
+    pub next_page_token: String,
+}
