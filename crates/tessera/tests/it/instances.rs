@@ -370,3 +370,139 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
         "one admin integration"
     );
 }
+
+/// A second tenant with an admin integration, written straight into the shared database (the
+/// API has no tenant sign-up) and announced on the change feed as the API would.
+async fn customer_tenant(url: &str) -> (String, String, String) {
+    use tessera_core::id::{ClientId, TenantId};
+    use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
+    use tessera_core::ports::{Change, OsRng};
+    use tessera_core::scope::{Scope, ScopeSet};
+
+    let store = tessera_store::connect(url).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let tenant = Tenant {
+        id: TenantId::random(),
+        display_name: "Customer".into(),
+        tier: Tier::Team,
+        created_at: now,
+    };
+    store.create_tenant(&tenant).await.unwrap();
+    let client_id = ClientId::random();
+    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
+    let admin = Integration {
+        client_id,
+        tenant_id: tenant.id,
+        display_name: "customer admin".into(),
+        scopes: ScopeSet::from_iter(Scope::ALL),
+        custom_claims: Default::default(),
+        token_ttl_seconds: 3600,
+        jwks_uri: None,
+        app: None,
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_integration(&admin, &record).await.unwrap();
+    store.publish(now, &Change::Tenant(tenant.id)).await.unwrap();
+    store.publish(now, &Change::Client(client_id)).await.unwrap();
+    (
+        tenant.id.to_string(),
+        client_id.to_string(),
+        secret.expose().to_owned(),
+    )
+}
+
+#[tokio::test]
+async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_other() {
+    let Some(url) = postgres_or_skip() else {
+        return;
+    };
+    let (_g1, dir_a) = data_dir();
+    let (_g2, dir_b) = data_dir();
+    let shared = ["--database", url.as_str()];
+    let a = serve(&dir_a, &shared, true);
+    let b = serve(&dir_b, &shared, true);
+    let vendor = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+    let app = post_json(
+        format!("{}/v1/integrations", a.url),
+        &vendor,
+        serde_json::json!({"display_name": "KPI", "multi_tenant": true, "app_name": "kpi",
+                           "app_version": "1.0", "tms_enabled": true}),
+    )
+    .await;
+    let app_id = app["client_id"].as_str().unwrap().to_owned();
+    let promoted = post_json(
+        format!("{}/v1/integrations/{app_id}/promote", a.url),
+        &vendor,
+        serde_json::json!({}),
+    )
+    .await;
+    let app_secret = promoted["client_secret"].as_str().unwrap().to_owned();
+
+    let (customer, admin_id, admin_secret) = customer_tenant(&url).await;
+    let mut admin = String::new();
+    within_a_second("a new tenant", || async {
+        token(&a.url, &admin_id, &admin_secret, None).await.status() == 200
+    })
+    .await;
+    admin.push_str(&access_token(&a.url, &admin_id, &admin_secret).await);
+    let given = post_json(
+        format!("{}/v1/app_authorizations", a.url),
+        &admin,
+        serde_json::json!({"app_name": "kpi", "access": "read_write"}),
+    )
+    .await;
+    let auth_id = given["id"].as_str().unwrap().to_owned();
+
+    // B issues under the authorization given on A, and its resource API takes the token.
+    let tms = || async {
+        reqwest::Client::new()
+            .post(format!("{}/tms/v1/tokens", b.url))
+            .basic_auth(&app_id, Some(&app_secret))
+            .json(&serde_json::json!({"tenants": [customer]}))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    within_a_second("an app authorization", || async {
+        tms().await["tokens"].as_array().is_some_and(|t| t.len() == 1)
+    })
+    .await;
+    let issued = tms().await;
+    let technical = issued["tokens"][0]["access_token"].as_str().unwrap().to_owned();
+    let assets = || async {
+        reqwest::Client::new()
+            .get(format!("{}/v2/assets", b.url))
+            .bearer_auth(&technical)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(assets().await, 200);
+
+    // Revoked on A: B refuses the token within a second, and issues no more.
+    let revoked = reqwest::Client::new()
+        .delete(format!(
+            "{}/v1/app_authorizations/{}",
+            a.url,
+            auth_id.trim_start_matches("app_authorizations/")
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let took = within_a_second("a revoked app authorization", || async {
+        assets().await == 401
+    })
+    .await;
+    eprintln!("the revocation reached the other instance in {took:?}");
+    assert_eq!(tms().await["errors"][0]["error"], "access_denied");
+}
