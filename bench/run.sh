@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private,tms   # which figures to take (default all)
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -36,7 +36,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private}
+PARTS=${PARTS:-tokens,resources,delegation,private,tms}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -168,6 +168,34 @@ if [[ $PARTS == *private* ]]; then
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
+# The Token Management Service: a batch of 5 tenants' tokens (RS256) against 5 single
+# client-credentials issuances by the same integration, both through wrk-form.lua.
+tms_rows=()
+if [[ $PARTS == *tms* ]]; then
+  start_tessera RS256 tms
+  admin=$(token_of "$ID" "$SECRET")
+  created=$(api /v1/integrations '{"display_name": "KPI", "multi_tenant": true, "app_name": "kpi", "app_version": "1.0", "tms_enabled": true}')
+  cid=$(json_field client_id "$created")
+  csecret=$(json_field client_secret "$(api "/v1/integrations/$cid/promote" '{}')")
+  tenants=$("$BIN/tessera-bench" seed-tms --database "sqlite://$OUT/data-tms/tessera.db" --app kpi --tenants 5)
+  auth="Basic $(printf '%s:%s' "$cid" "$csecret" | base64 -w0)"
+  for _ in $(seq 50); do
+    issued=$(curl -s -H "Authorization: $auth" -H 'Content-Type: application/json' -d "{\"tenants\": $tenants}" "$URL/tms/v1/tokens" | { grep -o '"access_token"' || true; } | wc -l)
+    [ "$issued" = 5 ] && break
+    sleep 0.1
+  done
+  [ "$issued" = 5 ] || { echo "TMS issued $issued of 5 tokens" >&2; exit 1; }
+  single=$(AUTH=$auth BODY="grant_type=client_credentials" wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-form.lua "$URL/oauth2/token" | grep RESULT)
+  batch=$(AUTH=$auth BODY="{\"tenants\": $tenants}" CONTENT_TYPE=application/json wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-form.lua "$URL/tms/v1/tokens" | grep RESULT)
+  tms_rows+=("| client credentials, one RS256 token per request | $(field rps "$single") | $(field p50_ms "$single") | $(field p99_ms "$single") |")
+  tms_rows+=("| \`POST /tms/v1/tokens\`, a batch of 5 tenants' RS256 tokens per request | $(field rps "$batch") | $(field p50_ms "$batch") | $(field p99_ms "$batch") |")
+  printf '%s\n' "${tms_rows[@]}"
+  tms_ratio=$(awk -v s="$(field rps "$single")" -v b="$(field rps "$batch")" 'BEGIN { printf "%.2f", s / (5 * b) }')
+  tms_row="TMS: a batch of 5 costs $tms_ratio× five single issuances (target ≤ 1.20); $(awk -v b="$(field rps "$batch")" 'BEGIN { printf "%d", 5 * b }') tokens/s in batches."
+  echo "$tms_row $(grep -o 'non2xx=[0-9]*' <<<"$batch")"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
 peer_rows=()
 if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
   for alg in RS256 ES256 EdDSA; do
@@ -201,7 +229,9 @@ fi
   [ -n "${asset_get:-}" ] && echo "$asset_get"
   [ ${#delegation_rows[@]} -gt 0 ] && printf '%s\n' "${delegation_rows[@]}"
   [ ${#private_rows[@]} -gt 0 ] && printf '%s\n' "${private_rows[@]}"
+  [ ${#tms_rows[@]} -gt 0 ] && printf '%s\n' "${tms_rows[@]}"
   [ -n "${big_row:-}" ] && printf '\n%s\n' "$big_row"
+  [ -n "${tms_row:-}" ] && printf '\n%s\n' "$tms_row"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

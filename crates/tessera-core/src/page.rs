@@ -32,12 +32,11 @@ impl PageRequest {
         let size = parse_page_size(page_size)?;
         let after = match page_token {
             None | Some("") => 0,
-            Some(token) => decode_token(token).ok_or_else(|| {
-                DomainError::invalid(
-                    "page_token",
-                    "is not a token this server issued: pass the `next_page_token` of the previous page unchanged",
-                )
-            })?,
+            Some(token) => decode_page_token("p1", token)?
+                .parse()
+                .ok()
+                .filter(|n: &i64| *n > 0)
+                .ok_or_else(bad_page_token)?,
         };
         Ok(PageRequest { after, size })
     }
@@ -63,17 +62,35 @@ pub fn parse_page_size(page_size: Option<&str>) -> Result<u32, DomainError> {
 /// The `next_page_token` for a page: "" on the last one.
 pub fn next_page_token(next_after: Option<i64>) -> String {
     next_after
-        .map(|after| URL_SAFE_NO_PAD.encode(format!("p1:{after}")))
+        .map(|after| encode_page_token("p1", &after.to_string()))
         .unwrap_or_default()
 }
 
-fn decode_token(token: &str) -> Option<i64> {
-    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
-    let text = std::str::from_utf8(&bytes).ok()?;
-    text.strip_prefix("p1:")?
-        .parse()
-        .ok()
-        .filter(|n: &i64| *n > 0)
+/// An opaque page token: a `kind` tag (which listing made it, and its version) and the last
+/// position of the page, in base64url.
+pub fn encode_page_token(kind: &str, position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{kind}:{position}"))
+}
+
+/// The position in a token [`encode_page_token`] made with `kind`; an error naming
+/// `page_token` for anything else.
+pub fn decode_page_token(kind: &str, token: &str) -> Result<String, DomainError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad_page_token())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_page_token())?;
+    text.strip_prefix(kind)
+        .and_then(|rest| rest.strip_prefix(':'))
+        .map(str::to_owned)
+        .ok_or_else(bad_page_token)
+}
+
+/// The error for a `page_token` this server did not issue.
+pub fn bad_page_token() -> DomainError {
+    DomainError::invalid(
+        "page_token",
+        "is not a token this server issued: pass the `next_page_token` of the previous page unchanged",
+    )
 }
 
 #[cfg(test)]

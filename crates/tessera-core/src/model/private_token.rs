@@ -2,11 +2,9 @@
 //! integration. An entry is `(relatedId, key) → value`; both names may hold any character
 //! (dots, slashes, Unicode) — unlike the seed's store, nothing here gives them meaning.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-
 use crate::error::DomainError;
 use crate::id::ClientId;
+use crate::page::{bad_page_token, decode_page_token, encode_page_token};
 
 use super::UnixMillis;
 
@@ -132,21 +130,14 @@ impl EntryName {
     /// The opaque `page_token` that continues a listing after this entry.
     pub fn page_token(&self) -> String {
         let json = serde_json::json!([self.related_id, self.key]).to_string();
-        URL_SAFE_NO_PAD.encode(format!("e1:{json}"))
+        encode_page_token("e1", &json)
     }
 
     /// Reads a `page_token` made by [`EntryName::page_token`].
     pub fn from_page_token(token: &str) -> Result<EntryName, DomainError> {
-        let bad = || {
-            DomainError::invalid(
-                "page_token",
-                "is not a token this server issued: pass the `next_page_token` of the previous page unchanged",
-            )
-        };
-        let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-        let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-        let json = text.strip_prefix("e1:").ok_or_else(bad)?;
-        let (related_id, key): (String, String) = serde_json::from_str(json).map_err(|_| bad())?;
+        let json = decode_page_token("e1", token)?;
+        let (related_id, key): (String, String) =
+            serde_json::from_str(&json).map_err(|_| bad_page_token())?;
         Ok(EntryName { related_id, key })
     }
 }

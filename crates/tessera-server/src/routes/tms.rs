@@ -6,14 +6,12 @@
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use serde::Deserialize;
 use tessera_core::error::DomainError;
 use tessera_core::grant::{self, tms_version};
 use tessera_core::id::TenantId;
 use tessera_core::model::parse_tms_tenants;
-use tessera_core::page::parse_page_size;
+use tessera_core::page::{bad_page_token, decode_page_token, encode_page_token, parse_page_size};
 use tessera_core::ports::{AuditRecord, StoreError};
 use utoipa::IntoParams;
 
@@ -116,21 +114,13 @@ pub struct TmsTenantsQuery {
 
 /// The page token after `tenant`: opaque to the caller, the last tenant id underneath.
 fn tenant_page_token(tenant: TenantId) -> String {
-    URL_SAFE_NO_PAD.encode(format!("t1:{tenant}"))
+    encode_page_token("t1", &tenant.to_string())
 }
 
 fn parse_tenant_page_token(token: &str) -> Result<TenantId, DomainError> {
-    let bad = || {
-        DomainError::invalid(
-            "page_token",
-            "is not a token this server issued: pass the `next_page_token` of the previous page unchanged",
-        )
-    };
-    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| bad())?;
-    text.strip_prefix("t1:")
-        .and_then(|t| t.parse().ok())
-        .ok_or_else(bad)
+    decode_page_token("t1", token)?
+        .parse()
+        .map_err(|_| bad_page_token())
 }
 
 #[utoipa::path(get, path = "/tms/v1/tenants", tag = "tms", params(TmsTenantsQuery),

@@ -262,6 +262,20 @@ impl Harness {
 
     /// Waits until the audit flusher has written an entry with this action.
     pub async fn audit_actions(&self, token: &str, wanted: &str) -> Vec<Value> {
+        let entry = self.audit_entry(token, |e| e["action"] == wanted).await;
+        let reply = self
+            .api(Method::GET, "/v1/audit?page_size=1000", token, None)
+            .await;
+        let entries = reply.body["entries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        assert!(entries.contains(&entry));
+        entries
+    }
+
+    /// Waits until the audit flusher has written an entry that `matches`, and returns it.
+    pub async fn audit_entry(&self, token: &str, matches: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..100 {
             let reply = self
                 .api(Method::GET, "/v1/audit?page_size=1000", token, None)
@@ -270,12 +284,12 @@ impl Harness {
                 .as_array()
                 .cloned()
                 .unwrap_or_default();
-            if entries.iter().any(|e| e["action"] == wanted) {
-                return entries;
+            if let Some(found) = entries.into_iter().find(|e| matches(e)) {
+                return found;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        panic!("no audit entry `{wanted}`");
+        panic!("no such audit entry");
     }
 }
 

@@ -453,17 +453,23 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
         assert!(event.status.is_success(), "{}", event.text);
 
         // Both tenants' audit logs record each issued token.
-        let data_audit = h.audit_actions(c0_admin, "token.issued").await;
-        let issued = data_audit
-            .iter()
-            .find(|e| e["actor"] == format!("client:{id}") && e["action"] == "token.issued")
-            .expect("in the data tenant's audit");
-        assert!(issued["detail"].to_string().contains("tms"), "{issued}");
-        let vendor_audit = h.audit_actions(&vendor, "token.issued").await;
-        assert!(vendor_audit
-            .iter()
-            .any(|e| e["actor"] == format!("client:{id}")
-                && e["detail"].to_string().contains(c0.as_str())));
+        let actor = format!("client:{id}");
+        let issued = h
+            .audit_entry(c0_admin, |e| {
+                e["action"] == "token.issued"
+                    && e["actor"] == actor.as_str()
+                    && e["detail"]["grant_type"] == "tms"
+            })
+            .await;
+        assert_eq!(issued["detail"]["tenant_id"], c0.as_str());
+        let in_vendor = h
+            .audit_entry(&vendor, |e| {
+                e["action"] == "token.issued"
+                    && e["actor"] == actor.as_str()
+                    && e["detail"]["tenant_id"] == c0.as_str()
+            })
+            .await;
+        assert_eq!(in_vendor["target"], issued["target"], "the same token");
 
         // Revoking the authorization ends its tokens and stops new ones.
         let listed = h

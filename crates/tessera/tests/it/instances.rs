@@ -406,8 +406,14 @@ async fn customer_tenant(url: &str) -> (String, String, String) {
         updated_at: now,
     };
     store.create_integration(&admin, &record).await.unwrap();
-    store.publish(now, &Change::Tenant(tenant.id)).await.unwrap();
-    store.publish(now, &Change::Client(client_id)).await.unwrap();
+    store
+        .publish(now, &Change::Tenant(tenant.id))
+        .await
+        .unwrap();
+    store
+        .publish(now, &Change::Client(client_id))
+        .await
+        .unwrap();
     (
         tenant.id.to_string(),
         client_id.to_string(),
@@ -471,11 +477,16 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
             .unwrap()
     };
     within_a_second("an app authorization", || async {
-        tms().await["tokens"].as_array().is_some_and(|t| t.len() == 1)
+        tms().await["tokens"]
+            .as_array()
+            .is_some_and(|t| t.len() == 1)
     })
     .await;
     let issued = tms().await;
-    let technical = issued["tokens"][0]["access_token"].as_str().unwrap().to_owned();
+    let technical = issued["tokens"][0]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let assets = || async {
         reqwest::Client::new()
             .get(format!("{}/v2/assets", b.url))
