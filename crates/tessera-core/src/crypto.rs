@@ -36,8 +36,13 @@ pub fn client_secret_matches(presented: &str, stored: &[u8; 32]) -> bool {
     hash_client_secret(presented).ct_eq(stored).into()
 }
 
-/// The key that encrypts secrets at rest (signing keys, third-party bearer tokens).
-pub struct MasterKey(LessSafeKey);
+/// The key that encrypts secrets at rest (signing keys, third-party bearer tokens) and, through
+/// a key derived from it, authenticates what Tessera hands out to come back unchanged
+/// (connection URLs, session cookies).
+pub struct MasterKey {
+    aead: LessSafeKey,
+    mac: aws_lc_rs::hmac::Key,
+}
 
 /// The master key was not 32 bytes of hex or base64.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +57,35 @@ pub struct DecryptError;
 impl MasterKey {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, BadMasterKey> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| BadMasterKey)?;
-        Ok(MasterKey(LessSafeKey::new(key)))
+        // A separate key for MACs, so no value is ever both encrypted and authenticated under
+        // the same key: HMAC(master, label) is a PRF output, a sound derived key.
+        let master = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, bytes);
+        let derived = aws_lc_rs::hmac::sign(&master, b"tessera mac key v1");
+        Ok(MasterKey {
+            aead: LessSafeKey::new(key),
+            mac: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, derived.as_ref()),
+        })
+    }
+
+    /// A MAC of `data` for `purpose` (HMAC-SHA256 under the derived key), base64url.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> String {
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.mac);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(data);
+        URL_SAFE_NO_PAD.encode(ctx.sign().as_ref())
+    }
+
+    /// Whether `tag` is [`MasterKey::mac`] of `data` for `purpose`, compared in constant time.
+    pub fn mac_matches(&self, purpose: &str, data: &[u8], tag: &str) -> bool {
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(tag) else {
+            return false;
+        };
+        let mut message = Vec::with_capacity(purpose.len() + 1 + data.len());
+        message.extend_from_slice(purpose.as_bytes());
+        message.push(0);
+        message.extend_from_slice(data);
+        aws_lc_rs::hmac::verify(&self.mac, &message, &tag).is_ok()
     }
 
     /// Parses the textual form: 64 hex digits, or base64 of 32 bytes.
@@ -72,10 +105,8 @@ impl MasterKey {
         let mut bytes = [0u8; 32];
         rng.fill(&mut bytes);
         let text = Secret::new(hex::encode(bytes));
-        // 32 bytes is always a valid AES-256 key.
-        let key = UnboundKey::new(&AES_256_GCM, &bytes).map(LessSafeKey::new);
-        match key {
-            Ok(key) => (MasterKey(key), text),
+        match Self::from_bytes(&bytes) {
+            Ok(key) => (key, text),
             Err(_) => unreachable!("AES_256_GCM accepts any 32-byte key"),
         }
     }
@@ -88,7 +119,7 @@ impl MasterKey {
         let mut out = Vec::with_capacity(NONCE_LEN + plaintext.len() + 16);
         out.extend_from_slice(&nonce);
         let mut body = plaintext.to_vec();
-        let sealed = self.0.seal_in_place_append_tag(
+        let sealed = self.aead.seal_in_place_append_tag(
             Nonce::assume_unique_for_key(nonce),
             Aad::from(purpose.as_bytes()),
             &mut body,
@@ -108,7 +139,7 @@ impl MasterKey {
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| DecryptError)?;
         let mut body = body.to_vec();
         let plain = self
-            .0
+            .aead
             .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut body)
             .map_err(|_| DecryptError)?;
         Ok(plain.to_vec())

@@ -136,6 +136,9 @@ pub trait UserStore: Send + Sync {
     async fn create_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User>;
     async fn find_user_by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
+    /// The users of every tenant with this (lower-case) email, for the console's sign-in; at
+    /// most 20.
+    async fn users_with_email(&self, email: &str) -> StoreResult<Vec<User>>;
     /// A user by id in any tenant: user ids are unique across tenants.
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
     async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>>;

@@ -4,6 +4,7 @@
 //! Architecture invariant: no sqlx here and no dependency on `tessera-store`; storage is reached
 //! only through the core's ports inside [`state::AppState`].
 
+pub mod console;
 pub mod error;
 pub mod extract;
 pub mod hot;
@@ -145,6 +146,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/tms/v1/tokens", post(tms::issue_tokens))
         .route("/tms/v1/tenants", get(tms::list_tenants))
+        .route(
+            "/v1/integrations/{client_id}/connection_url",
+            post(admin::connection_url),
+        )
+        .route("/console", get(console::home))
+        .route(
+            "/console/sign-in",
+            get(console::sign_in_page).post(console::sign_in),
+        )
+        .route("/console/sign-out", post(console::sign_out))
+        .route("/connect", get(console::connect_page))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
-    AppAccess, AppAuthorization, AppVersion, Asset, AssetEvent, ClientKey, ClientSecretRecord,
-    Consent, ConsentUser, Integration, Role, Stage, Tenant, Tier, User,
+    AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
+    ClientSecretRecord, Consent, ConsentUser, Integration, Role, Stage, Tenant, Tier, User,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -52,6 +52,10 @@ pub(crate) struct IntegrationRow {
     pub app_version: Option<String>,
     pub stage: Option<String>,
     pub tms_enabled: i64,
+    pub authentication_url: Option<String>,
+    pub webhook_url: Option<String>,
+    pub description: Option<String>,
+    pub homepage_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -77,6 +81,12 @@ impl TryFrom<IntegrationRow> for Integration {
                     tms_enabled: r.tms_enabled != 0,
                 }),
                 _ => None,
+            },
+            profile: AppProfile {
+                authentication_url: r.authentication_url,
+                webhook_url: r.webhook_url,
+                description: r.description,
+                homepage_url: r.homepage_url,
             },
             created_at: r.created_at,
             updated_at: r.updated_at,

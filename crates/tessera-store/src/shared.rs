@@ -18,7 +18,8 @@ macro_rules! impl_storage {
 
         const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
              custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
-             tms_enabled, created_at, updated_at";
+             tms_enabled, authentication_url, webhook_url, description, homepage_url, \
+             created_at, updated_at";
         const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
              password_hash, created_at, updated_at";
 
@@ -125,8 +126,10 @@ macro_rules! impl_storage {
                 sqlx::query(
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
                      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
-                     tms_enabled, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+                     tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
+                     description, homepage_url) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
+                     $16, $17)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -141,6 +144,10 @@ macro_rules! impl_storage {
                 .bind(tms_enabled)
                 .bind(i.created_at)
                 .bind(i.updated_at)
+                .bind(&i.profile.authentication_url)
+                .bind(&i.profile.webhook_url)
+                .bind(&i.profile.description)
+                .bind(&i.profile.homepage_url)
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {
@@ -195,7 +202,9 @@ macro_rules! impl_storage {
                 let done = sqlx::query(
                     "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
                      token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6, stage = $9, \
-                     tms_enabled = $10 WHERE tenant_id = $7 AND client_id = $8",
+                     tms_enabled = $10, authentication_url = $11, webhook_url = $12, \
+                     description = $13, homepage_url = $14 \
+                     WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
                 .bind(i.scopes.to_string())
@@ -207,6 +216,10 @@ macro_rules! impl_storage {
                 .bind(i.client_id.to_string())
                 .bind(stage)
                 .bind(tms_enabled)
+                .bind(&i.profile.authentication_url)
+                .bind(&i.profile.webhook_url)
+                .bind(&i.profile.description)
+                .bind(&i.profile.homepage_url)
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;
@@ -492,6 +505,19 @@ macro_rules! impl_storage {
                     .map_err(backend_error)?
                     .map(User::try_from)
                     .transpose()
+            }
+
+            async fn users_with_email(&self, email: &str) -> StoreResult<Vec<User>> {
+                sqlx::query_as::<_, UserRow>(&format!(
+                    "SELECT {USER_COLUMNS} FROM users WHERE email = $1 ORDER BY seq LIMIT 20"
+                ))
+                .bind(email)
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?
+                .into_iter()
+                .map(User::try_from)
+                .collect()
             }
 
             async fn find_user_by_email(

@@ -127,6 +127,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 token_ttl_seconds: None,
                 jwks_uri: None,
                 app: None,
+                profile: Default::default(),
             }
             .validate(ClientId::random(), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);

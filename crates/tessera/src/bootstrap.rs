@@ -95,6 +95,7 @@ pub async fn first_start(
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
         jwks_uri: None,
         app: None,
+        profile: Default::default(),
         created_at: now,
         updated_at: now,
     };

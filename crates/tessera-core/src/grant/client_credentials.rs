@@ -44,6 +44,7 @@ mod tests {
                 token_ttl_seconds: 600,
                 jwks_uri: None,
                 app: None,
+                profile: Default::default(),
                 created_at: 0,
                 updated_at: 0,
             },

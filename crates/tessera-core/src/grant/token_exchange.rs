@@ -146,6 +146,7 @@ mod tests {
                 token_ttl_seconds: 3600,
                 jwks_uri: None,
                 app: None,
+                profile: Default::default(),
                 created_at: 0,
                 updated_at: 0,
             },

@@ -26,8 +26,74 @@ pub struct Integration {
     pub jwks_uri: Option<String>,
     /// Set for a multi-tenant integration: the application version it is (SPEC §8).
     pub app: Option<AppVersion>,
+    /// What data owners see and where Tessera calls the application (SPEC §6).
+    pub profile: AppProfile,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+}
+
+/// An integration as an application that connects to data owners (SPEC §6, seed 001): shown on
+/// the consent screen, and called back on grants, rejections and data changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AppProfile {
+    /// Where Tessera POSTs `connection.granted`, `connection.rejected`, `connection.revoked`.
+    pub authentication_url: Option<String>,
+    /// Where Tessera POSTs the granting tenant's data changes.
+    pub webhook_url: Option<String>,
+    /// What the application does, in the developer's words (at most 1,000 characters).
+    pub description: Option<String>,
+    pub homepage_url: Option<String>,
+}
+
+/// The longest `description`.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
+/// An [`AppProfile`] change: each field `None` to keep, `Some(None)` to remove.
+#[derive(Debug, Clone, Default)]
+pub struct AppProfilePatch {
+    pub authentication_url: Option<Option<String>>,
+    pub webhook_url: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub homepage_url: Option<Option<String>>,
+}
+
+impl AppProfile {
+    /// Checks every field: the URLs as URLs Tessera calls, the description's length.
+    pub fn validate(self) -> Result<AppProfile, DomainError> {
+        let url = |field: &'static str, v: Option<String>| {
+            v.map(|u| validate_web_url(field, &u)).transpose()
+        };
+        let description = self.description.map(|d| d.trim().to_owned());
+        if description
+            .as_ref()
+            .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS)
+        {
+            return Err(DomainError::invalid(
+                "description",
+                format!("is longer than {MAX_DESCRIPTION_CHARS} characters"),
+            ));
+        }
+        Ok(AppProfile {
+            authentication_url: url("authentication_url", self.authentication_url)?,
+            webhook_url: url("webhook_url", self.webhook_url)?,
+            description,
+            homepage_url: url("homepage_url", self.homepage_url)?,
+        })
+    }
+}
+
+impl AppProfilePatch {
+    /// The profile with the patch applied, checked.
+    pub fn applied_to(self, profile: &AppProfile) -> Result<AppProfile, DomainError> {
+        let pick = |new: Option<Option<String>>, old: &Option<String>| new.unwrap_or(old.clone());
+        AppProfile {
+            authentication_url: pick(self.authentication_url, &profile.authentication_url),
+            webhook_url: pick(self.webhook_url, &profile.webhook_url),
+            description: pick(self.description, &profile.description),
+            homepage_url: pick(self.homepage_url, &profile.homepage_url),
+        }
+        .validate()
+    }
 }
 
 /// What it takes to register an integration; validated by [`NewIntegration::validate`].
@@ -41,6 +107,7 @@ pub struct NewIntegration {
     /// For a multi-tenant integration: its application, version and TMS switch. A new version
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
+    pub profile: AppProfile,
 }
 
 /// The application part of [`NewIntegration`].
@@ -79,6 +146,7 @@ impl NewIntegration {
             }
             None => None,
         };
+        let profile = self.profile.validate()?;
         Ok(Integration {
             client_id,
             tenant_id,
@@ -90,6 +158,7 @@ impl NewIntegration {
             token_ttl_seconds,
             jwks_uri,
             app,
+            profile,
             created_at: now,
             updated_at: now,
         })
@@ -107,6 +176,7 @@ pub struct IntegrationPatch {
     pub jwks_uri: Option<Option<String>>,
     /// Switches TMS on or off for this version (multi-tenant integrations only).
     pub tms_enabled: Option<bool>,
+    pub profile: AppProfilePatch,
 }
 
 impl IntegrationPatch {
@@ -125,6 +195,7 @@ impl IntegrationPatch {
             Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri)?)),
             other => other,
         };
+        let profile = self.profile.applied_to(&integration.profile)?;
         if self.tms_enabled.is_some() && integration.app.is_none() {
             return Err(DomainError::invalid(
                 "tms_enabled",
@@ -149,6 +220,7 @@ impl IntegrationPatch {
         if let (Some(on), Some(app)) = (self.tms_enabled, integration.app.as_mut()) {
             app.tms_enabled = on;
         }
+        integration.profile = profile;
         integration.updated_at = now;
         Ok(())
     }

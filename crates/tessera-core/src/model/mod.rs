@@ -3,6 +3,7 @@
 mod application;
 mod asset;
 mod client_key;
+mod connection;
 mod consent;
 mod integration;
 mod private_token;
@@ -19,11 +20,15 @@ pub use asset::{
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
 pub use client_key::{ClientKey, RemoteKeySetError, MAX_KEYS_PER_INTEGRATION, MAX_REMOTE_KEYS};
+pub use connection::{
+    validate_state, ConnectionRequest, ConnectionUrlError, CONNECTION_URL_TTL_SECONDS,
+    MAX_STATE_LEN,
+};
 pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{
-    validate_custom_claims, validate_display_name, ClientSecretRecord, Integration,
-    IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,
-    MAX_TOKEN_TTL_SECONDS,
+    validate_custom_claims, validate_display_name, AppProfile, AppProfilePatch, ClientSecretRecord,
+    Integration, IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_DESCRIPTION_CHARS, MAX_TOKEN_TTL_SECONDS,
 };
 pub use private_token::{
     new_etag, next_part_len, next_part_len_of_bytes, prefix_successor, validate_entry_name,

@@ -8,8 +8,9 @@ use tessera_core::crypto::hash_password;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, UserId};
 use tessera_core::model::{
-    validate_display_name, validate_email, ClientSecretRecord, IntegrationPatch, NewAppVersion,
-    NewIntegration, Role, User,
+    validate_display_name, validate_email, validate_state, AppProfile, AppProfilePatch,
+    ClientSecretRecord, ConnectionRequest, IntegrationPatch, NewAppVersion, NewIntegration, Role,
+    User, CONNECTION_URL_TTL_SECONDS,
 };
 use tessera_core::page::{next_page_token, PageRequest};
 use tessera_core::ports::{AuditRecord, Change};
@@ -85,6 +86,12 @@ pub async fn create_integration(
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
         app,
+        profile: AppProfile {
+            authentication_url: body.authentication_url,
+            webhook_url: body.webhook_url,
+            description: body.description,
+            homepage_url: body.homepage_url,
+        },
     }
     .validate(ClientId::random(), admin.tenant, now)?;
     let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
@@ -168,6 +175,61 @@ pub async fn promote_integration(
     }))
 }
 
+#[utoipa::path(post, path = "/v1/integrations/{client_id}/connection_url", tag = "connections", request_body = ConnectionUrlRequest,
+    responses((status = 200, body = ConnectionUrl), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn connection_url(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+    ApiJson(body): ApiJson<ConnectionUrlRequest>,
+) -> ApiResult<Json<ConnectionUrl>> {
+    let id = parse_client_id(&client_id)?;
+    let integration = state
+        .storage
+        .get_integration(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    if integration.profile.authentication_url.is_none() {
+        return Err(DomainError::invalid(
+            "authentication_url",
+            "is not set on this integration: set it first, Tessera hands the owner's answer to it",
+        )
+        .into());
+    }
+    let scopes = parse_scope_list("scopes", &body.scopes)?;
+    if scopes.is_empty() {
+        return Err(DomainError::invalid("scopes", "must name at least one scope").into());
+    }
+    let beyond = scopes.difference(integration.scopes);
+    if !beyond.is_empty() {
+        return Err(DomainError::invalid(
+            "scopes",
+            format!(
+                "`{beyond}` is beyond what this integration may request ({})",
+                integration.scopes
+            ),
+        )
+        .into());
+    }
+    validate_state(&body.state)?;
+    let expires_at = state.clock.now_seconds() + CONNECTION_URL_TTL_SECONDS;
+    let request = ConnectionRequest {
+        client_id: id,
+        scopes,
+        state: body.state,
+        expires_at,
+    };
+    Ok(Json(ConnectionUrl {
+        url: format!(
+            "{}/connect?{}",
+            state.config.issuer,
+            request.to_query(&state.master_key)
+        ),
+        expires_at: rfc3339(expires_at * 1000),
+    }))
+}
+
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", params(PageQuery),
     responses((status = 200, body = IntegrationList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)))]
 pub async fn list_integrations(
@@ -229,6 +291,12 @@ pub async fn patch_integration(
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
         tms_enabled: body.tms_enabled,
+        profile: AppProfilePatch {
+            authentication_url: body.authentication_url,
+            webhook_url: body.webhook_url,
+            description: body.description,
+            homepage_url: body.homepage_url,
+        },
     }
     .apply(&mut integration, state.clock.now_millis())?;
     state.storage.update_integration(&integration).await?;

@@ -28,7 +28,7 @@ use crate::wire;
         private_tokens::put_entry, private_tokens::post_entry, private_tokens::get_entry,
         private_tokens::delete_entry, private_tokens::delete_related, private_tokens::list_entries,
         private_tokens::list_for_integration,
-        admin::promote_integration, app_authorizations::authorize_app,
+        admin::promote_integration, admin::connection_url, app_authorizations::authorize_app,
         app_authorizations::list_app_authorizations, app_authorizations::revoke_app_authorization,
         tms::issue_tokens, tms::list_tenants,
     ),

@@ -49,6 +49,13 @@ pub struct CreateIntegrationRequest {
     pub app_version: Option<String>,
     /// Whether this version may use the Token Management Service; default false.
     pub tms_enabled: Option<bool>,
+    /// Where Tessera POSTs grants, rejections and revocations of connections (SPEC §6).
+    pub authentication_url: Option<String>,
+    /// Where Tessera POSTs data changes of the tenants connected to it.
+    pub webhook_url: Option<String>,
+    /// Shown to data owners on the consent screen; at most 1,000 characters.
+    pub description: Option<String>,
+    pub homepage_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -64,6 +71,19 @@ pub struct PatchIntegrationRequest {
     pub jwks_uri: Option<Option<String>>,
     /// Switches the Token Management Service on or off for this version.
     pub tms_enabled: Option<bool>,
+    /// For these four: a value sets it, `null` removes it, absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub authentication_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub webhook_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub homepage_url: Option<Option<String>>,
 }
 
 /// For PATCH fields where `null` means "remove": a field that is there, even as `null`, is
@@ -104,6 +124,14 @@ pub struct IntegrationView {
     pub stage: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tms_enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authentication_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub homepage_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -123,10 +151,31 @@ impl From<&Integration> for IntegrationView {
             app_version: i.app.as_ref().map(|a| a.app_version.clone()),
             stage: i.app.as_ref().map(|a| a.stage.as_str()),
             tms_enabled: i.app.as_ref().map(|a| a.tms_enabled),
+            authentication_url: i.profile.authentication_url.clone(),
+            webhook_url: i.profile.webhook_url.clone(),
+            description: i.profile.description.clone(),
+            homepage_url: i.profile.homepage_url.clone(),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
         }
     }
+}
+
+/// `POST /v1/integrations/{client_id}/connection_url`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionUrlRequest {
+    /// What the application asks the data owner for; within the integration's scopes.
+    pub scopes: Vec<String>,
+    /// The application's own value (1–512 characters), handed back with the owner's answer.
+    pub state: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionUrl {
+    /// Send it to the data owner. Signed: any change to it is refused.
+    pub url: String,
+    pub expires_at: String,
 }
 
 /// The answer to promoting a version to production: its new secret, shown once. The

@@ -312,6 +312,7 @@ async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
         token_ttl_seconds: 3600,
         jwks_uri: None,
         app: None,
+        profile: Default::default(),
         created_at: now,
         updated_at: now,
     };

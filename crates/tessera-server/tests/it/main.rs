@@ -5,6 +5,7 @@
 
 mod admin;
 mod assertions;
+mod connections;
 mod delegation;
 mod exchange;
 mod harness;

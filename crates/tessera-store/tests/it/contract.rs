@@ -34,6 +34,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         token_ttl_seconds: 600,
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
         app: None,
+        profile: Default::default(),
         created_at: 10,
         updated_at: 10,
     }

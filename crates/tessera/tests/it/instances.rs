@@ -402,6 +402,7 @@ async fn customer_tenant(url: &str) -> (String, String, String) {
         token_ttl_seconds: 3600,
         jwks_uri: None,
         app: None,
+        profile: Default::default(),
         created_at: now,
         updated_at: now,
     };

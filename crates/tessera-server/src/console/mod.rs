@@ -1,0 +1,348 @@
+//! The console (SPEC §9): server-rendered HTML (askama), no JavaScript needed. So far: sign-in
+//! with email and password, and the consent screen a connection URL opens (SPEC §6).
+
+pub mod session;
+
+use askama::Template;
+use axum::extract::rejection::FormRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::crypto::{random_token, verify_password};
+use tessera_core::id::TenantId;
+use tessera_core::model::{ConnectionRequest, User};
+
+use crate::state::AppState;
+use session::{cookie, set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage<'a> {
+    heading: &'a str,
+    text: &'a str,
+    is_error: bool,
+}
+
+#[derive(Template)]
+#[template(path = "sign_in.html")]
+struct SignInPage<'a> {
+    csrf: &'a str,
+    next: &'a str,
+    email: &'a str,
+    problem: Option<&'a str>,
+    /// (tenant id, name) when the email has accounts in several tenants.
+    tenants: Vec<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+struct ConsentPage<'a> {
+    app_name: &'a str,
+    developer: &'a str,
+    owner: &'a str,
+    description: Option<&'a str>,
+    homepage: Option<&'a str>,
+    /// (scope, what it allows in words)
+    scopes: Vec<(&'static str, &'static str)>,
+    user: &'a str,
+    csrf: &'a str,
+    /// The connection URL's query, sent back with the answer and checked again.
+    request: &'a str,
+}
+
+/// A rendered page; a template that fails to render is a plain 500.
+fn html(status: StatusCode, page: impl Template) -> Response {
+    match page.render() {
+        Ok(body) => (
+            status,
+            [
+                (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                (header::CACHE_CONTROL, "no-store"),
+            ],
+            body,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "a console page did not render");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "the page could not be rendered",
+            )
+                .into_response()
+        }
+    }
+}
+
+pub(crate) fn message(status: StatusCode, heading: &str, text: &str) -> Response {
+    html(
+        status,
+        MessagePage {
+            heading,
+            text,
+            is_error: !status.is_success(),
+        },
+    )
+}
+
+fn secure(state: &AppState) -> bool {
+    state.config.issuer.starts_with("https://")
+}
+
+/// The signed-in user, if the session cookie is ours, unexpired, and the user still exists.
+pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(Session, User)> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    let session = Session::open(value, &state.master_key, state.clock.now_seconds())?;
+    let user = state.storage.find_user(session.user).await.ok()??;
+    (user.tenant_id == session.tenant).then_some((session, user))
+}
+
+/// Where to go after signing in: only a path on this site (no `//host`, no scheme), so the
+/// parameter cannot send the user elsewhere.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+        next
+    } else {
+        "/console"
+    }
+}
+
+fn sign_in_redirect(next: &str) -> Response {
+    let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    Redirect::to(&format!("/console/sign-in?next={next}")).into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInQuery {
+    next: Option<String>,
+}
+
+pub async fn sign_in_page(
+    State(state): State<AppState>,
+    axum::extract::Query(q): axum::extract::Query<SignInQuery>,
+) -> Response {
+    let next = safe_next(q.next.as_deref().unwrap_or("/console"));
+    sign_in_form(&state, next, "", None, Vec::new(), StatusCode::OK)
+}
+
+/// The sign-in form with a fresh double-submit token in a cookie.
+fn sign_in_form(
+    state: &AppState,
+    next: &str,
+    email: &str,
+    problem: Option<&str>,
+    tenants: Vec<(String, String)>,
+    status: StatusCode,
+) -> Response {
+    let csrf = random_token(&*state.rng, 16);
+    let mut response = html(
+        status,
+        SignInPage {
+            csrf: &csrf,
+            next,
+            email,
+            problem,
+            tenants,
+        },
+    );
+    if let Some(cookie) = set_cookie(SIGN_IN_COOKIE, &csrf, 3600, secure(state)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    csrf: String,
+    #[serde(default)]
+    next: String,
+    tenant: Option<String>,
+}
+
+const BAD_CREDENTIALS: &str = "The email or the password is not right.";
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Sign-in failed",
+            "The form was incomplete; go back and try again.",
+        );
+    };
+    let next = safe_next(&form.next).to_owned();
+    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
+    if expected.is_empty() || expected != form.csrf {
+        return sign_in_form(
+            &state,
+            &next,
+            &form.email,
+            Some("The form expired; please sign in again."),
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let email = form.email.trim().to_lowercase();
+    let users = match state.storage.users_with_email(&email).await {
+        Ok(users) => users,
+        Err(e) => {
+            tracing::error!(error = %e, "sign-in could not read users");
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-in failed",
+                "The service cannot check your account right now; try again in a moment.",
+            );
+        }
+    };
+    // argon2 is slow on purpose: off the async workers.
+    let password = form.password;
+    let matching = tokio::task::spawn_blocking(move || {
+        users
+            .into_iter()
+            .filter(|u| verify_password(&password, &u.password_hash))
+            .collect::<Vec<User>>()
+    })
+    .await
+    .unwrap_or_default();
+    let chosen: Vec<&User> = match form.tenant.as_deref().map(str::parse::<TenantId>) {
+        Some(Ok(tenant)) => matching.iter().filter(|u| u.tenant_id == tenant).collect(),
+        _ => matching.iter().collect(),
+    };
+    let user = match chosen.as_slice() {
+        [one] => *one,
+        [] => {
+            return sign_in_form(
+                &state,
+                &next,
+                &email,
+                Some(BAD_CREDENTIALS),
+                Vec::new(),
+                StatusCode::UNAUTHORIZED,
+            )
+        }
+        several => {
+            let tenants = several
+                .iter()
+                .map(|u| {
+                    let name = state
+                        .clients
+                        .tenant(&u.tenant_id)
+                        .map(|t| t.display_name)
+                        .unwrap_or_else(|| u.tenant_id.to_string());
+                    (u.tenant_id.to_string(), name)
+                })
+                .collect();
+            return sign_in_form(
+                &state,
+                &next,
+                &email,
+                Some("Choose the organization to sign in to."),
+                tenants,
+                StatusCode::OK,
+            );
+        }
+    };
+    let session = Session::new(
+        user.id,
+        user.tenant_id,
+        state.clock.now_seconds(),
+        &*state.rng,
+    );
+    let mut response = Redirect::to(&next).into_response();
+    let headers = response.headers_mut();
+    let sealed = session.seal(&state.master_key);
+    for cookie in [
+        set_cookie(SESSION_COOKIE, &sealed, SESSION_SECONDS, secure(&state)),
+        set_cookie(SIGN_IN_COOKIE, "", 0, secure(&state)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn sign_out(State(state): State<AppState>) -> Response {
+    let mut response = message(StatusCode::OK, "Signed out", "You have signed out.");
+    if let Some(cookie) = set_cookie(SESSION_COOKIE, "", 0, secure(&state)) {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
+}
+
+pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match signed_in(&state, &headers).await {
+        Some((_, user)) => message(
+            StatusCode::OK,
+            "Tessera",
+            &format!("Signed in as {}.", user.email),
+        ),
+        None => sign_in_redirect("/console"),
+    }
+}
+
+/// The connection URL a data owner opens: an error page if it was altered or expired; the
+/// sign-in first if nobody is signed in; then the consent screen.
+pub async fn connect_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let query = query.unwrap_or_default();
+    let request =
+        match ConnectionRequest::from_query(&query, &state.master_key, state.clock.now_seconds()) {
+            Ok(request) => request,
+            Err(e) => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "This link does not work",
+                    &e.to_string(),
+                )
+            }
+        };
+    let Some(client) = state.clients.client(&request.client_id) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            "This link does not work",
+            "The application that made this link is no longer registered.",
+        );
+    };
+    let Some((session, user)) = signed_in(&state, &headers).await else {
+        return sign_in_redirect(&format!("/connect?{query}"));
+    };
+    let tenant_name = |id: &TenantId| {
+        state
+            .clients
+            .tenant(id)
+            .map(|t| t.display_name)
+            .unwrap_or_else(|| id.to_string())
+    };
+    let integration = &client.integration;
+    let csrf = session.csrf(&state.master_key);
+    html(
+        StatusCode::OK,
+        ConsentPage {
+            app_name: &integration.display_name,
+            developer: &tenant_name(&integration.tenant_id),
+            owner: &tenant_name(&user.tenant_id),
+            description: integration.profile.description.as_deref(),
+            homepage: integration.profile.homepage_url.as_deref(),
+            scopes: request
+                .scopes
+                .iter()
+                .map(|s| (s.as_str(), s.description()))
+                .collect(),
+            user: &user.email,
+            csrf: &csrf,
+            request: &query,
+        },
+    )
+}

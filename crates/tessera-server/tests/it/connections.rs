@@ -1,0 +1,397 @@
+//! Connections (SPEC §6): the application's profile and the signed connection URL, through the
+//! real router on SQLite and PostgreSQL.
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use serde_json::json;
+
+use crate::harness::*;
+
+/// An integration that can ask data owners for access.
+async fn application(h: &Harness, admin: &str) -> String {
+    let (id, _, view) = h
+        .create_integration(
+            admin,
+            json!({"display_name": "Fleet Planner", "scopes": ["assets:read", "events:read", "assets:write"],
+                   "authentication_url": "http://127.0.0.1:9/tessera/auth",
+                   "webhook_url": "https://planner.example.com/hooks",
+                   "description": "Plans your fleet's routes.",
+                   "homepage_url": "https://planner.example.com"}),
+        )
+        .await;
+    assert_eq!(
+        view["authentication_url"],
+        "http://127.0.0.1:9/tessera/auth"
+    );
+    assert_eq!(view["description"], "Plans your fleet's routes.");
+    id
+}
+
+async fn get_page(h: &Harness, uri: &str) -> Reply {
+    h.send(Request::builder().uri(uri).body(Body::empty()).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn an_application_profile_is_validated_and_patched() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let id = application(&h, &admin).await;
+        let refused = [
+            (
+                json!({"display_name": "x", "authentication_url": "http://planner.example.com/a"}),
+                "authentication_url",
+            ),
+            (
+                json!({"display_name": "x", "webhook_url": "ftp://planner.example.com"}),
+                "webhook_url",
+            ),
+            (
+                json!({"display_name": "x", "homepage_url": "not a url"}),
+                "homepage_url",
+            ),
+            (
+                json!({"display_name": "x", "description": "d".repeat(1001)}),
+                "description",
+            ),
+        ];
+        for (body, field) in refused {
+            let reply = h
+                .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
+                .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{body}: {}",
+                reply.text
+            );
+            assert!(reply.text.contains(&format!("`{field}`")), "{}", reply.text);
+        }
+        let path = format!("/v1/integrations/{id}");
+        let patched = h
+            .api(
+                Method::PATCH,
+                &path,
+                &admin,
+                Some(json!({"webhook_url": null, "description": "New words."})),
+            )
+            .await;
+        assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+        assert!(patched.body.get("webhook_url").is_none());
+        assert_eq!(patched.body["description"], "New words.");
+        assert_eq!(patched.body["homepage_url"], "https://planner.example.com/");
+        let bad = h
+            .api(
+                Method::PATCH,
+                &path,
+                &admin,
+                Some(json!({"homepage_url": "http://example.com"})),
+            )
+            .await;
+        assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+        let kept = h.api(Method::GET, &path, &admin, None).await;
+        assert_eq!(kept.body["homepage_url"], "https://planner.example.com/");
+    }
+}
+
+#[tokio::test]
+async fn a_connection_url_is_signed_and_any_change_to_it_is_an_error_page() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let id = application(&h, &admin).await;
+        let path = format!("/v1/integrations/{id}/connection_url");
+        let made = h
+            .api(
+                Method::POST,
+                &path,
+                &admin,
+                Some(json!({"scopes": ["assets:read", "events:read"], "state": "account-42"})),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+        let url = made.body["url"].as_str().unwrap().to_owned();
+        assert!(url.starts_with(&format!("{ISSUER}/connect?")), "{url}");
+        assert!(made.body["expires_at"].as_str().is_some());
+
+        let refused = [
+            (json!({"scopes": [], "state": "s"}), "scopes"),
+            (json!({"scopes": ["admin"], "state": "s"}), "scopes"),
+            (json!({"scopes": ["nope"], "state": "s"}), "scopes"),
+            (json!({"scopes": ["assets:read"], "state": ""}), "state"),
+            (json!({"scopes": ["assets:read"], "state": "a\nb"}), "state"),
+        ];
+        for (body, field) in refused {
+            let reply = h.api(Method::POST, &path, &admin, Some(body.clone())).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{body}: {}",
+                reply.text
+            );
+            assert!(reply.text.contains(&format!("`{field}`")), "{}", reply.text);
+        }
+        let (plain, _, _) = h.create_integration(&admin, reader()).await;
+        let no_callback = h
+            .api(
+                Method::POST,
+                &format!("/v1/integrations/{plain}/connection_url"),
+                &admin,
+                Some(json!({"scopes": ["assets:read"], "state": "s"})),
+            )
+            .await;
+        assert_eq!(no_callback.status, StatusCode::BAD_REQUEST);
+        assert!(
+            no_callback.text.contains("`authentication_url`"),
+            "{}",
+            no_callback.text
+        );
+        let other = h.add_tenant().await;
+        let other_admin = h.admin_token(&other).await;
+        let foreign = h
+            .api(
+                Method::POST,
+                &path,
+                &other_admin,
+                Some(json!({"scopes": ["assets:read"], "state": "s"})),
+            )
+            .await;
+        assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
+        // The URL opens (to the sign-in, with no session yet); any change is an error page.
+        let local = url.trim_start_matches(ISSUER).to_owned();
+        let opened = get_page(&h, &local).await;
+        assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text);
+        assert!(opened
+            .header("location")
+            .starts_with("/console/sign-in?next="));
+        for altered in [
+            local.replace("events%3Aread", "events%3Awrite"),
+            local.replace("account-42", "account-43"),
+            format!("{local}&scope=admin"),
+        ] {
+            let page = get_page(&h, &altered).await;
+            assert_eq!(page.status, StatusCode::BAD_REQUEST, "{altered}");
+            assert!(page.header("content-type").starts_with("text/html"));
+            assert!(page.text.contains("altered"), "{}", page.text);
+        }
+        let cut = get_page(&h, local.split("&sig=").next().unwrap()).await;
+        assert_eq!(cut.status, StatusCode::BAD_REQUEST);
+        assert!(cut.text.contains("incomplete"), "{}", cut.text);
+        // A week later it has expired.
+        h.clock.advance_seconds(8 * 86_400);
+        let late = get_page(&h, &local).await;
+        assert_eq!(late.status, StatusCode::BAD_REQUEST);
+        assert!(late.text.contains("expired"), "{}", late.text);
+    }
+}
+
+/// The value of a `Set-Cookie` named `name` in a reply.
+fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+    reply
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// The value of the hidden input `name` in a page.
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {page}"))
+        + marker.len();
+    let escaped = page[start..].split('"').next().unwrap();
+    // What a browser would send back: the HTML entities undone.
+    [
+        ("&#38;", "&"),
+        ("&amp;", "&"),
+        ("&#34;", "\""),
+        ("&quot;", "\""),
+        ("&#39;", "'"),
+        ("&#60;", "<"),
+        ("&lt;", "<"),
+        ("&#62;", ">"),
+        ("&gt;", ">"),
+    ]
+    .iter()
+    .fold(escaped.to_owned(), |text, (entity, c)| {
+        text.replace(entity, c)
+    })
+}
+
+async fn form_post(h: &Harness, uri: &str, cookies: &str, body: &[(&str, &str)]) -> Reply {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(body)
+        .finish();
+    h.send(
+        Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("cookie", cookies)
+            .body(Body::from(body))
+            .unwrap(),
+    )
+    .await
+}
+
+/// Signs `email` in through the form; returns the session cookie.
+pub(crate) async fn sign_in(h: &Harness, email: &str, password: &str, next: &str) -> Reply {
+    let page = get_page(
+        h,
+        &format!(
+            "/console/sign-in?next={}",
+            form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+        ),
+    )
+    .await;
+    assert_eq!(page.status, StatusCode::OK);
+    let csrf = hidden(&page.text, "csrf");
+    let cookie = set_cookie(&page, "tessera_sign_in").expect("the sign-in cookie");
+    form_post(
+        h,
+        "/console/sign-in",
+        &format!("tessera_sign_in={cookie}"),
+        &[
+            ("email", email),
+            ("password", password),
+            ("csrf", &csrf),
+            ("next", &hidden(&page.text, "next")),
+        ],
+    )
+    .await
+}
+
+async fn with_cookie(h: &Harness, uri: &str, cookie: &str) -> Reply {
+    h.send(
+        Request::builder()
+            .uri(uri)
+            .header("cookie", cookie)
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
+    for h in Harness::on_both_backends().await {
+        let developer = h.admin_token(&h.a).await;
+        let id = application(&h, &developer).await;
+        let made = h
+            .api(
+                Method::POST,
+                &format!("/v1/integrations/{id}/connection_url"),
+                &developer,
+                Some(json!({"scopes": ["assets:read", "events:read"], "state": "s-1"})),
+            )
+            .await;
+        let link = made.body["url"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches(ISSUER)
+            .to_owned();
+        let owner = h.add_tenant().await;
+        let owner_admin = h.admin_token(&owner).await;
+        let created = h
+            .api(Method::POST, "/v1/users", &owner_admin, Some(json!({"email": "Owner@Example.com", "display_name": "Olive Owner", "password": "correct horse battery staple"})))
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+
+        // Wrong password, a form without its sign-in cookie, a foreign `next`.
+        let wrong = sign_in(&h, "owner@example.com", "wrong password!!", &link).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        assert!(wrong.text.contains("not right"), "{}", wrong.text);
+        assert!(set_cookie(&wrong, "tessera_session").is_none());
+        let forged = form_post(
+            &h,
+            "/console/sign-in",
+            "",
+            &[
+                ("email", "owner@example.com"),
+                ("password", "correct horse battery staple"),
+                ("csrf", "x"),
+                ("next", "/console"),
+            ],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        assert!(set_cookie(&forged, "tessera_session").is_none());
+        let away = sign_in(
+            &h,
+            "owner@example.com",
+            "correct horse battery staple",
+            "//evil.example.com/x",
+        )
+        .await;
+        assert_eq!(away.status, StatusCode::SEE_OTHER);
+        assert_eq!(away.header("location"), "/console");
+
+        let signed = sign_in(
+            &h,
+            "OWNER@example.com",
+            "correct horse battery staple",
+            &link,
+        )
+        .await;
+        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
+        assert_eq!(signed.header("location"), link);
+        let raw = signed
+            .headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(
+            raw.contains("HttpOnly") && raw.contains("SameSite=Lax"),
+            "{raw}"
+        );
+        let session = format!(
+            "tessera_session={}",
+            set_cookie(&signed, "tessera_session").unwrap()
+        );
+
+        let consent = with_cookie(&h, &link, &session).await;
+        assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
+        assert!(consent.header("content-type").starts_with("text/html"));
+        for shown in [
+            "Fleet Planner",
+            "Plans your fleet",
+            "Read assets",
+            "owner@example.com",
+            "name=\"decision\" value=\"accept\"",
+            "value=\"reject\"",
+        ] {
+            assert!(
+                consent.text.to_lowercase().contains(&shown.to_lowercase()),
+                "{shown} not in {}",
+                consent.text
+            );
+        }
+        assert!(
+            !consent.text.contains("create, change and delete assets"),
+            "only what was asked"
+        );
+        assert!(!hidden(&consent.text, "csrf").is_empty());
+        let home = with_cookie(&h, "/console", &session).await;
+        assert!(home.text.contains("owner@example.com"));
+        // A tampered session cookie is no session.
+        let tampered = with_cookie(&h, &link, &format!("{session}x")).await;
+        assert_eq!(tampered.status, StatusCode::SEE_OTHER);
+        // Deleting the user ends the session.
+        let user_id = created.body["id"].as_str().unwrap();
+        h.api(
+            Method::DELETE,
+            &format!("/v1/users/{user_id}"),
+            &owner_admin,
+            None,
+        )
+        .await;
+        let after = with_cookie(&h, &link, &session).await;
+        assert_eq!(after.status, StatusCode::SEE_OTHER);
+    }
+}
