@@ -109,6 +109,11 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// A data owner's connection to an application (SPEC §6).
+    ConnectionId, "connection id", ""
+);
+
+uuid_id!(
     /// A tenant's authorization of an application (SPEC §8).
     AppAuthorizationId, "app authorization id", "app_authorizations/"
 );

@@ -7,11 +7,12 @@
 use async_trait::async_trait;
 
 use crate::id::{
-    AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConsentId, TenantId, UserId,
+    AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConnectionId, ConsentId, TenantId,
+    UserId,
 };
 use crate::model::{
-    AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Consent, EntryFilter,
-    EntryName, Integration, PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User,
+    AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
+    EntryFilter, EntryName, Integration, PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User,
     WriteCondition,
 };
 use crate::page::{Page, PageRequest};
@@ -201,6 +202,8 @@ pub enum Change {
     People(TenantId),
     /// A tenant's app authorizations changed.
     AppAuthorizations(TenantId),
+    /// A connection was activated or revoked.
+    Connection(ConnectionId),
 }
 
 /// A change with its position in the feed.
@@ -301,6 +304,42 @@ pub trait AppAuthorizationStore: Send + Sync {
         after: Option<TenantId>,
         limit: u32,
     ) -> StoreResult<Vec<TenantId>>;
+}
+
+/// Connections (SPEC §6). Secrets (the application's bearer token, the webhook signing secret)
+/// arrive and leave encrypted with the master key.
+#[async_trait]
+pub trait ConnectionStore: Send + Sync {
+    async fn create_connection(&self, c: &Connection) -> StoreResult<()>;
+    /// Stores the application's bearer token and the webhook secret of an active connection;
+    /// `NotFound` if it is no longer active.
+    async fn store_connection_secrets(
+        &self,
+        id: ConnectionId,
+        bearer_token: &[u8],
+        webhook_secret: &[u8],
+        at: UnixMillis,
+    ) -> StoreResult<()>;
+    /// Removes a connection whose hand-over failed.
+    async fn discard_connection(&self, id: ConnectionId) -> StoreResult<()>;
+    /// Revokes an active connection that `tenant` is a side of.
+    async fn revoke_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+        at: UnixMillis,
+    ) -> StoreResult<Connection>;
+    async fn get_connection(&self, id: ConnectionId) -> StoreResult<Connection>;
+    /// The connections `tenant` is a side of, newest last.
+    async fn list_connections(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Connection>>;
+    /// Every active connection (for the in-memory snapshot).
+    async fn active_connections(&self) -> StoreResult<Vec<Connection>>;
+    /// The application's bearer token for a connection, encrypted.
+    async fn connection_bearer_token(&self, id: ConnectionId) -> StoreResult<Option<Vec<u8>>>;
 }
 
 /// What a private token write did.
@@ -450,6 +489,7 @@ pub trait Storage:
     + AssertionStore
     + PrivateTokenStore
     + AppAuthorizationStore
+    + ConnectionStore
     + ConsentStore
 {
     /// `sqlite` or `postgres`.

@@ -26,8 +26,8 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
-    admin, app_authorizations, consents, health, keys, oauth, openapi, policies, private_tokens,
-    resources, tms,
+    admin, app_authorizations, connections, consents, health, keys, oauth, openapi, policies,
+    private_tokens, resources, tms,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -150,13 +150,21 @@ pub fn router(state: AppState) -> Router {
             "/v1/integrations/{client_id}/connection_url",
             post(admin::connection_url),
         )
+        .route("/v1/connections", get(connections::list_connections))
+        .route(
+            "/v1/connections/{id}",
+            get(connections::get_connection).delete(connections::revoke_connection),
+        )
         .route("/console", get(console::home))
         .route(
             "/console/sign-in",
             get(console::sign_in_page).post(console::sign_in),
         )
         .route("/console/sign-out", post(console::sign_out))
-        .route("/connect", get(console::connect_page))
+        .route(
+            "/connect",
+            get(console::connect_page).post(console::connect::answer),
+        )
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

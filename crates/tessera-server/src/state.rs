@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
-    keys, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache, PolicyCache,
-    RevocationSet, VerifiedTokens,
+    keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
+    PolicyCache, RevocationSet, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -56,6 +56,9 @@ pub struct Inner {
     pub policies: PolicyCache,
     pub delegations: DelegationCache,
     pub app_authorizations: AppAuthorizations,
+    pub connections: ActiveConnections,
+    /// For calls to applications (connection hand-overs, webhooks): no redirects, bounded.
+    pub outbound: reqwest::Client,
     pub auth_limiter: AuthLimiter,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
@@ -100,6 +103,14 @@ impl AppState {
             policies: PolicyCache::default(),
             delegations: DelegationCache::new(100_000),
             app_authorizations: AppAuthorizations::default(),
+            connections: ActiveConnections::default(),
+            outbound: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .connect_timeout(std::time::Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+                .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default(),
             auth_limiter: AuthLimiter::default(),
             metrics: Metrics::default(),
             audit,
@@ -120,6 +131,8 @@ impl AppState {
         self.delegations.invalidate();
         self.app_authorizations
             .replace_all(self.storage.app_authorizations_of(None).await?);
+        self.connections
+            .replace_all(self.storage.active_connections().await?);
         Ok(())
     }
 
@@ -159,6 +172,14 @@ impl AppState {
             }
             Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
             Change::People(_) => self.delegations.invalidate(),
+            Change::Connection(id) => {
+                let now = match self.storage.get_connection(*id).await {
+                    Ok(c) => Some(c),
+                    Err(StoreError::NotFound) => None,
+                    Err(e) => return Err(e),
+                };
+                self.connections.update(*id, now);
+            }
             Change::AppAuthorizations(tenant) => {
                 let current = self.storage.app_authorizations_of(Some(*tenant)).await?;
                 self.app_authorizations.replace_tenant(*tenant, current);
@@ -261,7 +282,7 @@ impl AppState {
             return Err("the token's integration no longer exists".into());
         }
         if let Some(grant) = &claims.grant {
-            if !self.app_authorizations.is_live(grant) {
+            if !self.app_authorizations.is_live(grant) && !self.connections.is_active(grant) {
                 return Err("the tenant has revoked the grant the token was issued under".into());
             }
         }

@@ -17,6 +17,8 @@ mod resources;
 mod private_tokens;
 #[macro_use]
 mod applications;
+#[macro_use]
+mod connections;
 pub mod postgres;
 pub mod sqlite;
 

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
     AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
-    ClientSecretRecord, Consent, ConsentUser, Integration, Role, Stage, Tenant, Tier, User,
+    ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, Integration, Role,
+    Stage, Tenant, Tier, User,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -203,6 +204,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::AccessPolicies(id) => ("policies", id.to_string(), None),
         Change::People(id) => ("people", id.to_string(), None),
         Change::AppAuthorizations(id) => ("app_authorizations", id.to_string(), None),
+        Change::Connection(id) => ("connection", id.to_string(), None),
     }
 }
 
@@ -440,6 +442,45 @@ impl TryFrom<AppAuthorizationRow> for AppAuthorization {
             scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
             granted_by: r.granted_by,
             created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConnectionRow {
+    pub seq: i64,
+    pub id: String,
+    pub owner_tenant_id: String,
+    pub client_id: String,
+    pub client_tenant_id: String,
+    pub scopes: String,
+    pub state: String,
+    pub status: String,
+    pub granted_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<ConnectionRow> for Connection {
+    type Error = StoreError;
+    fn try_from(r: ConnectionRow) -> Result<Self, StoreError> {
+        Ok(Connection {
+            id: r.id.parse().map_err(|_| corrupt("connection id"))?,
+            owner_tenant_id: r
+                .owner_tenant_id
+                .parse()
+                .map_err(|_| corrupt("tenant id"))?,
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            client_tenant_id: r
+                .client_tenant_id
+                .parse()
+                .map_err(|_| corrupt("tenant id"))?,
+            scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
+            state: r.state,
+            status: ConnectionStatus::parse(&r.status).ok_or_else(|| corrupt("status"))?,
+            granted_by: r.granted_by,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }

@@ -47,6 +47,7 @@ impl SqliteStore {
 }
 
 impl_applications!(SqliteStore);
+impl_connections!(SqliteStore);
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
 // SQLite: BEGIN IMMEDIATE already holds the write lock, so a read locks nothing more.

@@ -1,8 +1,9 @@
 //! RFC 6749 §4.4: the client credentials grant.
 
-use super::{mint, narrow_scope, IssueContext, IssuedToken, Subject};
+use super::{mint, narrow_scope, narrow_scope_within, IssueContext, IssuedToken, Subject};
 use crate::client_auth::RegisteredClient;
 use crate::error::OAuthError;
+use crate::model::{Connection, Tenant};
 
 pub(super) fn issue(
     ctx: &IssueContext<'_>,
@@ -17,6 +18,28 @@ pub(super) fn issue(
         client.tier,
         None,
     );
+    mint(ctx, client, subject, scope)
+}
+
+/// SPEC §6: client credentials with `tenant_id` of a tenant that connected to the integration.
+/// The token reaches that tenant's data with the connection's scopes (narrowed by `scope`,
+/// within the integration's), and names the connection so that revoking it ends the token.
+pub fn issue_for_connection(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    owner: &Tenant,
+    connection: &Connection,
+    scope: Option<&str>,
+) -> Result<IssuedToken, OAuthError> {
+    let allowed = connection.scopes.intersection(client.integration.scopes);
+    let scope = narrow_scope_within(scope, allowed, "the connection does not grant")?;
+    let mut subject = Subject::direct(
+        client.integration.client_id.to_string(),
+        owner.id.to_string(),
+        owner.tier,
+        None,
+    );
+    subject.grant = Some(connection.id.to_string());
     mint(ctx, client, subject, scope)
 }
 

@@ -5,8 +5,10 @@
 
 use crate::crypto::MasterKey;
 use crate::error::DomainError;
-use crate::id::ClientId;
+use crate::id::{ClientId, ConnectionId, TenantId};
 use crate::scope::ScopeSet;
+
+use super::UnixMillis;
 
 /// How long a connection URL stays valid: a week, time to reach the owner by email.
 pub const CONNECTION_URL_TTL_SECONDS: i64 = 7 * 86_400;
@@ -187,3 +189,57 @@ mod tests {
         assert!(validate_state(&"x".repeat(513)).is_err());
     }
 }
+
+/// Where a connection is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionStatus {
+    /// The owner accepted: its tokens work (from the hand-over on, so the application may use
+    /// the token it is handed before it answers); a failed hand-over removes it.
+    Active,
+    /// Revoked by either side: its tokens stop, its webhooks stop.
+    Revoked,
+}
+
+impl ConnectionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionStatus::Active => "active",
+            ConnectionStatus::Revoked => "revoked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<ConnectionStatus> {
+        [ConnectionStatus::Active, ConnectionStatus::Revoked]
+            .into_iter()
+            .find(|c| c.as_str() == s)
+    }
+}
+
+/// A data owner's grant to an application (seed 001's "Authorized connection"): the owner's
+/// tenant lets the integration reach its data with `scopes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connection {
+    pub id: ConnectionId,
+    /// The data owner's tenant.
+    pub owner_tenant_id: TenantId,
+    pub client_id: ClientId,
+    /// The tenant that registered the integration.
+    pub client_tenant_id: TenantId,
+    pub scopes: ScopeSet,
+    pub state: String,
+    pub status: ConnectionStatus,
+    /// `user:<id>` of the owner who accepted.
+    pub granted_by: String,
+    pub created_at: UnixMillis,
+    pub updated_at: UnixMillis,
+}
+
+impl Connection {
+    /// Whether `tenant` is one of its two sides (and may see and revoke it).
+    pub fn involves(&self, tenant: TenantId) -> bool {
+        self.owner_tenant_id == tenant || self.client_tenant_id == tenant
+    }
+}
+
+/// The longest bearer token an application may hand back.
+pub const MAX_BEARER_TOKEN_LEN: usize = 4096;

@@ -21,8 +21,8 @@ pub use asset::{
 };
 pub use client_key::{ClientKey, RemoteKeySetError, MAX_KEYS_PER_INTEGRATION, MAX_REMOTE_KEYS};
 pub use connection::{
-    validate_state, ConnectionRequest, ConnectionUrlError, CONNECTION_URL_TTL_SECONDS,
-    MAX_STATE_LEN,
+    validate_state, Connection, ConnectionRequest, ConnectionStatus, ConnectionUrlError,
+    CONNECTION_URL_TTL_SECONDS, MAX_BEARER_TOKEN_LEN, MAX_STATE_LEN,
 };
 pub use consent::{consented_scopes, Consent, ConsentUser};
 pub use integration::{

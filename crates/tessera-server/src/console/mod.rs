@@ -1,6 +1,7 @@
 //! The console (SPEC §9): server-rendered HTML (askama), no JavaScript needed. So far: sign-in
 //! with email and password, and the consent screen a connection URL opens (SPEC §6).
 
+pub mod connect;
 pub mod session;
 
 use askama::Template;
@@ -109,7 +110,7 @@ fn safe_next(next: &str) -> &str {
     }
 }
 
-fn sign_in_redirect(next: &str) -> Response {
+pub(crate) fn sign_in_redirect(next: &str) -> Response {
     let next: String = form_urlencoded::byte_serialize(next.as_bytes()).collect();
     Redirect::to(&format!("/console/sign-in?next={next}")).into_response()
 }

@@ -1,11 +1,12 @@
 //! In-memory snapshots for the token path: clients, signing keys, revocations and verified
-//! tokens; users and consents for the JWT bearer grant; app authorizations for TMS; and access
-//! policies for the resource API. Reads are plain lookups; the change feed (`workers::changes`) keeps them fresh on every
+//! tokens; users and consents for the JWT bearer grant; app authorizations for TMS; active
+//! connections; and access policies for the resource API. Reads are plain lookups; the change feed (`workers::changes`) keeps them fresh on every
 //! instance, and a local write applies its change at once.
 
 pub mod app_authorizations;
 pub mod auth_limiter;
 pub mod clients;
+pub mod connections;
 pub mod delegations;
 pub mod keys;
 pub mod policies;
@@ -14,6 +15,7 @@ pub mod tokens;
 pub use app_authorizations::AppAuthorizations;
 pub use auth_limiter::AuthLimiter;
 pub use clients::ClientSnapshot;
+pub use connections::ActiveConnections;
 pub use delegations::{DelegationCache, DelegationFacts};
 pub use policies::PolicyCache;
 pub use tokens::{RevocationSet, VerifiedTokens};

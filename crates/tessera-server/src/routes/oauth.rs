@@ -11,7 +11,7 @@ use tessera_core::grant::{
     self, Delegation, Exchange, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS,
     GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
-use tessera_core::id::{ClientId, UserId};
+use tessera_core::id::{ClientId, TenantId, UserId};
 use tessera_core::model::consented_scopes;
 use tessera_core::ports::{AuditRecord, Change, RevokedToken};
 use tessera_core::scope::{Scope, ScopeSet};
@@ -135,11 +135,34 @@ fn require_client(caller: &TokenCaller) -> Result<&RegisteredClient, OAuthError>
 
 fn client_credentials(state: &AppState, caller: &TokenCaller) -> Issued {
     let client = require_client(caller)?;
-    let request = TokenRequest::ClientCredentials {
-        scope: caller.form.get("scope").map(str::to_owned),
-    };
     let ring = state.keys.load();
-    let issued = grant::issue(&issue_context(state, &ring), client, &request)?;
+    let ctx = issue_context(state, &ring);
+    let scope = caller.form.get("scope");
+    // SPEC §6: `tenant_id` of a tenant that connected to the integration.
+    if let Some(tenant_id) = caller
+        .form
+        .get("tenant_id")
+        .filter(|t| *t != client.integration.tenant_id.to_string())
+    {
+        let no_connection = || {
+            OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "`tenant_id` names no tenant with an active connection to this integration",
+            )
+        };
+        let owner: TenantId = tenant_id.parse().map_err(|_| no_connection())?;
+        let connection = state
+            .connections
+            .between(client.integration.client_id, owner)
+            .ok_or_else(no_connection)?;
+        let tenant = state.clients.tenant(&owner).ok_or_else(no_connection)?;
+        let issued = grant::issue_for_connection(&ctx, client, &tenant, &connection, scope)?;
+        return Ok((issued, GRANT_CLIENT_CREDENTIALS));
+    }
+    let request = TokenRequest::ClientCredentials {
+        scope: scope.map(str::to_owned),
+    };
+    let issued = grant::issue(&ctx, client, &request)?;
     Ok((issued, GRANT_CLIENT_CREDENTIALS))
 }
 

@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    admin, app_authorizations, consents, health, keys, oauth, policies, private_tokens, resources,
-    tms,
+    admin, app_authorizations, connections, consents, health, keys, oauth, policies,
+    private_tokens, resources, tms,
 };
 use crate::wire;
 
@@ -31,6 +31,7 @@ use crate::wire;
         admin::promote_integration, admin::connection_url, app_authorizations::authorize_app,
         app_authorizations::list_app_authorizations, app_authorizations::revoke_app_authorization,
         tms::issue_tokens, tms::list_tenants,
+        connections::list_connections, connections::get_connection, connections::revoke_connection,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

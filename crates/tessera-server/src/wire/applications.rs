@@ -1,7 +1,7 @@
 //! App authorizations and the Token Management Service (SPEC §8) on the wire.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::model::AppAuthorization;
+use tessera_core::model::{AppAuthorization, Connection};
 use utoipa::ToSchema;
 
 use super::rfc3339;
@@ -89,5 +89,46 @@ pub struct TmsTenant {
 pub struct TmsTenantList {
     pub tenants: Vec<TmsTenant>,
     /// Pass as `page_token` for the next page; "" on the last page.
+    pub next_page_token: String,
+}
+
+/// A connection as either side sees it (never its secrets).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionView {
+    pub id: String,
+    /// The data owner's tenant.
+    pub tenant_id: String,
+    pub client_id: String,
+    /// The tenant that registered the integration.
+    pub client_tenant_id: String,
+    pub scopes: Vec<String>,
+    pub state: String,
+    /// `active` or `revoked`.
+    pub status: &'static str,
+    pub granted_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<&Connection> for ConnectionView {
+    fn from(c: &Connection) -> Self {
+        ConnectionView {
+            id: c.id.to_string(),
+            tenant_id: c.owner_tenant_id.to_string(),
+            client_id: c.client_id.to_string(),
+            client_tenant_id: c.client_tenant_id.to_string(),
+            scopes: c.scopes.to_vec(),
+            state: c.state.clone(),
+            status: c.status.as_str(),
+            granted_by: c.granted_by.clone(),
+            created_at: rfc3339(c.created_at),
+            updated_at: rfc3339(c.updated_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectionList {
+    pub connections: Vec<ConnectionView>,
     pub next_page_token: String,
 }

@@ -27,6 +27,24 @@ async fn application(h: &Harness, admin: &str) -> String {
     id
 }
 
+/// A connection URL for assets and events, as a path on the server.
+async fn connection_link(h: &Harness, developer: &str, app_id: &str, state: &str) -> String {
+    let made = h
+        .api(
+            Method::POST,
+            &format!("/v1/integrations/{app_id}/connection_url"),
+            developer,
+            Some(json!({"scopes": ["assets:read", "events:read"], "state": state})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    made.body["url"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches(ISSUER)
+        .to_owned()
+}
+
 async fn get_page(h: &Harness, uri: &str) -> Reply {
     h.send(Request::builder().uri(uri).body(Body::empty()).unwrap())
         .await
@@ -281,19 +299,7 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
     for h in Harness::on_both_backends().await {
         let developer = h.admin_token(&h.a).await;
         let id = application(&h, &developer).await;
-        let made = h
-            .api(
-                Method::POST,
-                &format!("/v1/integrations/{id}/connection_url"),
-                &developer,
-                Some(json!({"scopes": ["assets:read", "events:read"], "state": "s-1"})),
-            )
-            .await;
-        let link = made.body["url"]
-            .as_str()
-            .unwrap()
-            .trim_start_matches(ISSUER)
-            .to_owned();
+        let link = connection_link(&h, &developer, &id, "s-1").await;
         let owner = h.add_tenant().await;
         let owner_admin = h.admin_token(&owner).await;
         let created = h
@@ -393,5 +399,389 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         .await;
         let after = with_cookie(&h, &link, &session).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
+    }
+}
+
+/// What the application received: the `Authorization` header and the JSON body of each POST.
+type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>;
+
+/// A real application on loopback: records every POST (its `Authorization` and JSON body) and
+/// answers `connection.granted` as `answer` says.
+#[derive(Clone)]
+struct FakeApp {
+    url: String,
+    seen: Received,
+}
+
+#[derive(Clone, Copy)]
+enum Answer {
+    Bearer,
+    Fails,
+    NoBearer,
+}
+
+impl FakeApp {
+    async fn start(answer: Answer) -> FakeApp {
+        use axum::routing::post;
+        let seen: Received = Default::default();
+        let record = seen.clone();
+        let app = axum::Router::new().route(
+            "/auth",
+            post(
+                move |headers: axum::http::HeaderMap,
+                      axum::Json(body): axum::Json<serde_json::Value>| {
+                    let record = record.clone();
+                    async move {
+                        let auth = headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        let granted = body["event"] == "connection.granted";
+                        record.lock().unwrap().push((auth, body));
+                        match (granted, answer) {
+                            (true, Answer::Fails) => {
+                                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
+                            }
+                            (true, Answer::NoBearer) => {
+                                (StatusCode::OK, axum::Json(json!({"ok": true})))
+                            }
+                            _ => (
+                                StatusCode::OK,
+                                axum::Json(json!({"bearer_token": "app-token-1"})),
+                            ),
+                        }
+                    }
+                },
+            ),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/auth", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeApp { url, seen }
+    }
+
+    fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+/// An application pointing at `auth_url`, a data owner user signed in, and the consent page's
+/// form for a fresh connection URL: (app client_id, secret, owner admin, session, csrf, request).
+struct Scene {
+    app_id: String,
+    app_secret: String,
+    developer: String,
+    owner: TenantAdmin,
+    owner_admin: String,
+    session: String,
+    csrf: String,
+    request: String,
+}
+
+async fn scene(h: &Harness, auth_url: &str) -> Scene {
+    let developer = h.admin_token(&h.a).await;
+    let (app_id, app_secret, _) = h
+        .create_integration(
+            &developer,
+            json!({"display_name": "Fleet Planner", "scopes": ["assets:read", "events:read", "assets:write"],
+                   "authentication_url": auth_url}),
+        )
+        .await;
+    let link = connection_link(h, &developer, &app_id, "acct-7").await;
+    let owner = h.add_tenant().await;
+    let owner_admin = h.admin_token(&owner).await;
+    // One account per email here: an email in several tenants gets a choice at sign-in.
+    let email = format!("olive-{}@example.com", owner.client_id);
+    h.api(Method::POST, "/v1/users", &owner_admin, Some(json!({"email": email, "display_name": "Olive", "password": "correct horse battery staple"})))
+        .await;
+    let signed = sign_in(h, &email, "correct horse battery staple", &link).await;
+    let session = format!(
+        "tessera_session={}",
+        set_cookie(&signed, "tessera_session").unwrap()
+    );
+    let consent = with_cookie(h, &link, &session).await;
+    assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
+    Scene {
+        app_id,
+        app_secret,
+        developer,
+        owner,
+        owner_admin,
+        csrf: hidden(&consent.text, "csrf"),
+        request: hidden(&consent.text, "request"),
+        session,
+    }
+}
+
+async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
+    form_post(
+        h,
+        "/connect",
+        &s.session,
+        &[
+            ("csrf", &s.csrf),
+            ("request", &s.request),
+            ("decision", decision),
+        ],
+    )
+    .await
+}
+
+#[tokio::test]
+async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let forged = form_post(
+            &h,
+            "/connect",
+            &s.session,
+            &[
+                ("csrf", "nope"),
+                ("request", &s.request),
+                ("decision", "accept"),
+            ],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        assert!(app.events().is_empty(), "a forged answer reaches nobody");
+
+        let done = decide(&h, &s, "accept").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        assert!(done.text.contains("Connected"), "{}", done.text);
+        let events = app.events();
+        assert_eq!(events.len(), 1);
+        let granted = &events[0].1;
+        assert_eq!(granted["event"], "connection.granted");
+        assert_eq!(granted["tenant_id"], s.owner.tenant.to_string());
+        assert_eq!(granted["scope"], "assets:read events:read");
+        assert_eq!(granted["state"], "acct-7");
+        assert_eq!(granted["token_type"], "Bearer");
+        let connection_id = granted["connection_id"].as_str().unwrap().to_owned();
+
+        // The token handed over reaches the owner's data, within the granted scopes only.
+        let handed = granted["access_token"].as_str().unwrap();
+        let seen = h.api(Method::GET, "/v2/assets", handed, None).await;
+        assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
+        let write = h
+            .api(
+                Method::POST,
+                "/v2/assets",
+                handed,
+                Some(json!({"attributes": {"name": "x"}})),
+            )
+            .await;
+        assert_eq!(write.status, StatusCode::FORBIDDEN);
+        // Fresh tokens with client credentials and tenant_id; narrowing works, widening not.
+        let fresh = h
+            .form(
+                "/oauth2/token",
+                format!(
+                    "grant_type=client_credentials&tenant_id={}&scope=assets%3Aread",
+                    s.owner.tenant
+                ),
+                Some((&s.app_id, &s.app_secret)),
+            )
+            .await;
+        assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
+        assert_eq!(fresh.body["scope"], "assets:read");
+        let wider = h
+            .form(
+                "/oauth2/token",
+                format!(
+                    "grant_type=client_credentials&tenant_id={}&scope=assets%3Awrite",
+                    s.owner.tenant
+                ),
+                Some((&s.app_id, &s.app_secret)),
+            )
+            .await;
+        assert_eq!(wider.error(), "invalid_scope", "{}", wider.text);
+        let stranger = h.add_tenant().await;
+        let none = h
+            .form(
+                "/oauth2/token",
+                format!(
+                    "grant_type=client_credentials&tenant_id={}",
+                    stranger.tenant
+                ),
+                Some((&s.app_id, &s.app_secret)),
+            )
+            .await;
+        assert_eq!(none.error(), "invalid_grant", "{}", none.text);
+        let fresh_token = fresh.body["access_token"].as_str().unwrap().to_owned();
+        // Only the owner's data: the developer's own assets are not there.
+        h.api(
+            Method::POST,
+            "/v2/assets",
+            &s.developer,
+            Some(json!({"attributes": {"arc_display_type": "own"}})),
+        )
+        .await;
+        let listed = h.api(Method::GET, "/v2/assets", &fresh_token, None).await;
+        assert_eq!(listed.body["assets"], json!([]), "{}", listed.text);
+
+        // Both sides list it; a third tenant cannot see it.
+        for side in [&s.owner_admin, &s.developer] {
+            let list = h.api(Method::GET, "/v1/connections", side, None).await;
+            let all = list.body["connections"].as_array().unwrap();
+            assert_eq!(all.len(), 1, "{}", list.text);
+            assert_eq!(all[0]["id"], connection_id.as_str());
+            assert_eq!(all[0]["status"], "active");
+            assert!(all[0].get("bearer_token").is_none());
+        }
+        let stranger_admin = h.admin_token(&stranger).await;
+        let hidden_from = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{connection_id}"),
+                &stranger_admin,
+                None,
+            )
+            .await;
+        assert_eq!(hidden_from.status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            h.api(
+                Method::DELETE,
+                &format!("/v1/connections/{connection_id}"),
+                &stranger_admin,
+                None
+            )
+            .await
+            .status,
+            StatusCode::NOT_FOUND
+        );
+
+        // The owner revokes: tokens stop, the application is told with its own bearer token.
+        let revoked = h
+            .api(
+                Method::DELETE,
+                &format!("/v1/connections/{connection_id}"),
+                &s.owner_admin,
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        assert_eq!(
+            h.api(Method::GET, "/v2/assets", &fresh_token, None)
+                .await
+                .status,
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            h.api(Method::GET, "/v2/assets", handed, None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let again = h
+            .form(
+                "/oauth2/token",
+                format!("grant_type=client_credentials&tenant_id={}", s.owner.tenant),
+                Some((&s.app_id, &s.app_secret)),
+            )
+            .await;
+        assert_eq!(again.error(), "invalid_grant");
+        let mut told = None;
+        for _ in 0..100 {
+            told = app
+                .events()
+                .into_iter()
+                .find(|(_, b)| b["event"] == "connection.revoked");
+            if told.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (auth, body) = told.expect("the application is told of the revocation");
+        assert_eq!(auth.as_deref(), Some("Bearer app-token-1"));
+        assert_eq!(body["connection_id"], connection_id.as_str());
+        let shown = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{connection_id}"),
+                &s.developer,
+                None,
+            )
+            .await;
+        assert_eq!(shown.body["status"], "revoked");
+        assert_eq!(
+            h.api(
+                Method::DELETE,
+                &format!("/v1/connections/{connection_id}"),
+                &s.developer,
+                None
+            )
+            .await
+            .status,
+            StatusCode::NOT_FOUND
+        );
+        let audit = h.audit_actions(&s.owner_admin, "connection.revoked").await;
+        assert!(audit.iter().any(|e| e["action"] == "connection.granted"));
+    }
+}
+
+#[tokio::test]
+async fn rejecting_tells_the_application_and_connects_nothing() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let done = decide(&h, &s, "reject").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        assert!(done.text.contains("declined"), "{}", done.text);
+        let events = app.events();
+        assert_eq!(events.len(), 1);
+        assert_eq!(
+            events[0].1,
+            json!({"event": "connection.rejected", "state": "acct-7"})
+        );
+        let list = h
+            .api(Method::GET, "/v1/connections", &s.owner_admin, None)
+            .await;
+        assert_eq!(list.body["connections"], json!([]));
+        let odd = decide(&h, &s, "maybe").await;
+        assert_eq!(odd.status, StatusCode::BAD_REQUEST);
+    }
+}
+
+#[tokio::test]
+async fn an_application_that_does_not_take_the_hand_over_leaves_nothing_behind() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/auth", listener.local_addr().unwrap())
+    };
+    for h in Harness::on_both_backends().await {
+        let failing = FakeApp::start(Answer::Fails).await;
+        let silent = FakeApp::start(Answer::NoBearer).await;
+        for (url, says) in [
+            (failing.url.as_str(), "HTTP 500"),
+            (silent.url.as_str(), "bearer token"),
+            (closed.as_str(), "did not answer"),
+        ] {
+            let s = scene(&h, url).await;
+            let done = decide(&h, &s, "accept").await;
+            assert_eq!(done.status, StatusCode::BAD_GATEWAY, "{}", done.text);
+            assert!(
+                done.text.contains("Nothing was shared") && done.text.contains(says),
+                "{}",
+                done.text
+            );
+            let list = h
+                .api(Method::GET, "/v1/connections", &s.owner_admin, None)
+                .await;
+            assert_eq!(list.body["connections"], json!([]), "{}", list.text);
+            let token = h
+                .form(
+                    "/oauth2/token",
+                    format!("grant_type=client_credentials&tenant_id={}", s.owner.tenant),
+                    Some((&s.app_id, &s.app_secret)),
+                )
+                .await;
+            assert_eq!(token.error(), "invalid_grant");
+        }
+        // The token the failing application was handed does not work.
+        let handed = failing.events()[0].1["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let refused = h.api(Method::GET, "/v2/assets", &handed, None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     }
 }

@@ -1,0 +1,281 @@
+//! The owner's answer on the consent screen (SPEC §6). Accept: the connection is created
+//! (active, so the token handed over works at once), the application gets `connection.granted`
+//! with a token and answers with its bearer token, stored encrypted; if it does not, the
+//! connection is removed again and the owner is told. Reject: the application gets
+//! `connection.rejected`.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::Form;
+use serde::Deserialize;
+use serde_json::json;
+use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
+use tessera_core::crypto::random_token;
+use tessera_core::grant;
+use tessera_core::id::ConnectionId;
+use tessera_core::model::{
+    Connection, ConnectionRequest, ConnectionStatus, Tenant, User, MAX_BEARER_TOKEN_LEN,
+};
+use tessera_core::ports::{AuditRecord, Change};
+
+use super::{message, sign_in_redirect, signed_in};
+use crate::routes::oauth::issue_context;
+use crate::state::AppState;
+
+/// What the master key encrypts a connection's secrets for.
+pub const BEARER_PURPOSE: &str = "connection bearer token";
+pub const WEBHOOK_SECRET_PURPOSE: &str = "connection webhook secret";
+
+#[derive(Debug, Deserialize)]
+pub struct ConnectForm {
+    csrf: String,
+    request: String,
+    decision: String,
+}
+
+const LINK_BROKEN: &str = "This link does not work";
+
+pub async fn answer(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<ConnectForm>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return message(
+            StatusCode::BAD_REQUEST,
+            LINK_BROKEN,
+            "The answer was incomplete; open the link again.",
+        );
+    };
+    let Some((session, user)) = signed_in(&state, &headers).await else {
+        return sign_in_redirect(&format!("/connect?{}", form.request));
+    };
+    if !session.csrf_matches(&state.master_key, &form.csrf) {
+        return message(
+            StatusCode::BAD_REQUEST,
+            "Your answer was not taken",
+            "The form expired or did not come from this site; open the link again.",
+        );
+    }
+    let request = match ConnectionRequest::from_query(
+        &form.request,
+        &state.master_key,
+        state.clock.now_seconds(),
+    ) {
+        Ok(request) => request,
+        Err(e) => return message(StatusCode::BAD_REQUEST, LINK_BROKEN, &e.to_string()),
+    };
+    let Some(client) = state.clients.client(&request.client_id) else {
+        return message(
+            StatusCode::NOT_FOUND,
+            LINK_BROKEN,
+            "The application that made this link is no longer registered.",
+        );
+    };
+    let Some(url) = client.integration.profile.authentication_url.clone() else {
+        return message(
+            StatusCode::CONFLICT,
+            LINK_BROKEN,
+            "The application can no longer receive answers; ask it for a new link.",
+        );
+    };
+    let app = client.integration.display_name.clone();
+    match form.decision.as_str() {
+        "reject" => {
+            let told = post_event(
+                &state,
+                &url,
+                None,
+                &json!({"event": "connection.rejected", "state": request.state}),
+            )
+            .await
+            .is_ok();
+            let text = if told {
+                format!("You declined. {app} has been told and can reach none of your data.")
+            } else {
+                format!("You declined; {app} can reach none of your data. It could not be told right now.")
+            };
+            message(StatusCode::OK, "Declined", &text)
+        }
+        "accept" => accept(&state, &client, &user, request, &url).await,
+        _ => message(
+            StatusCode::BAD_REQUEST,
+            "Your answer was not taken",
+            "Choose Accept or Reject.",
+        ),
+    }
+}
+
+async fn accept(
+    state: &AppState,
+    client: &RegisteredClient,
+    user: &User,
+    request: ConnectionRequest,
+    url: &str,
+) -> Response {
+    let integration = &client.integration;
+    let app = integration.display_name.as_str();
+    if user.tenant_id == integration.tenant_id {
+        return message(
+            StatusCode::CONFLICT,
+            "Nothing to connect",
+            &format!("{app} was registered by your own organization: it reaches your data with its own credentials."),
+        );
+    }
+    let Some(owner) = state.clients.tenant(&user.tenant_id) else {
+        return unavailable();
+    };
+    let now = state.clock.now_millis();
+    let connection = Connection {
+        id: ConnectionId::random(),
+        owner_tenant_id: user.tenant_id,
+        client_id: integration.client_id,
+        client_tenant_id: integration.tenant_id,
+        scopes: request.scopes,
+        state: request.state,
+        status: ConnectionStatus::Active,
+        granted_by: format!("user:{}", user.id),
+        created_at: now,
+        updated_at: now,
+    };
+    let replaced = state
+        .connections
+        .between(integration.client_id, user.tenant_id);
+    if state.storage.create_connection(&connection).await.is_err()
+        || state
+            .publish(Change::Connection(connection.id))
+            .await
+            .is_err()
+    {
+        return unavailable();
+    }
+    match hand_over(state, client, &owner, &connection, url).await {
+        Ok(()) => {}
+        Err(why) => {
+            tracing::warn!(connection = %connection.id, %why, "connection hand-over failed");
+            // Nothing stays half-made: the connection and the token handed over go.
+            let _ = state.storage.discard_connection(connection.id).await;
+            let _ = state.publish(Change::Connection(connection.id)).await;
+            return message(
+                StatusCode::BAD_GATEWAY,
+                "Not connected",
+                &format!("{app} could not be reached to take the connection ({why}). Nothing was shared; try the link again later."),
+            );
+        }
+    }
+    // A new answer replaces an earlier connection between the same two.
+    if let Some(old) = replaced {
+        if state
+            .storage
+            .revoke_connection(user.tenant_id, old.id, now)
+            .await
+            .is_ok()
+        {
+            let _ = state.publish(Change::Connection(old.id)).await;
+        }
+    }
+    for tenant_id in [connection.owner_tenant_id, connection.client_tenant_id] {
+        state.audit(AuditRecord {
+            tenant_id,
+            at: now,
+            actor: connection.granted_by.clone(),
+            action: "connection.granted".into(),
+            target: connection.id.to_string(),
+            detail: json!({"client_id": connection.client_id.to_string(), "owner_tenant_id": connection.owner_tenant_id.to_string(), "scope": connection.scopes.to_string()}).to_string(),
+        });
+    }
+    let words: Vec<&str> = connection.scopes.iter().map(|s| s.description()).collect();
+    message(
+        StatusCode::OK,
+        "Connected",
+        &format!(
+            "{app} can now {} in {}. You can revoke this connection at any time.",
+            words.join(", "),
+            owner.display_name
+        ),
+    )
+}
+
+fn unavailable() -> Response {
+    message(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Not connected",
+        "The service could not record your answer right now; nothing was shared. Try again in a moment.",
+    )
+}
+
+/// Mints the connection's first token, POSTs `connection.granted` and stores what the
+/// application answers. The error says, in words for the owner, what went wrong.
+async fn hand_over(
+    state: &AppState,
+    client: &RegisteredClient,
+    owner: &Tenant,
+    connection: &Connection,
+    url: &str,
+) -> Result<(), String> {
+    let ring = state.keys.load();
+    let issued = grant::issue_for_connection(
+        &issue_context(state, &ring),
+        client,
+        owner,
+        connection,
+        None,
+    )
+    .map_err(|e| e.description)?;
+    let body = json!({
+        "event": "connection.granted",
+        "connection_id": connection.id.to_string(),
+        "tenant_id": connection.owner_tenant_id.to_string(),
+        "scope": issued.scope.to_string(),
+        "state": connection.state,
+        "access_token": issued.access_token,
+        "token_type": "Bearer",
+        "expires_in": issued.expires_in,
+    });
+    let answer = post_event(state, url, None, &body).await?;
+    let bearer = answer
+        .get("bearer_token")
+        .and_then(|t| t.as_str())
+        .filter(|t| !t.trim().is_empty() && t.len() <= MAX_BEARER_TOKEN_LEN)
+        .ok_or("it did not answer with a bearer token")?;
+    let secret = format!("whsec_{}", random_token(&*state.rng, 32));
+    let rng = &*state.rng;
+    state
+        .storage
+        .store_connection_secrets(
+            connection.id,
+            &state
+                .master_key
+                .encrypt(rng, BEARER_PURPOSE, bearer.as_bytes()),
+            &state
+                .master_key
+                .encrypt(rng, WEBHOOK_SECRET_PURPOSE, secret.as_bytes()),
+            state.clock.now_millis(),
+        )
+        .await
+        .map_err(|_| "its answer could not be stored".to_owned())
+}
+
+/// POSTs one event to the application and reads its JSON answer; any status but 2xx, or no
+/// answer, is an error in words.
+pub(crate) async fn post_event(
+    state: &AppState,
+    url: &str,
+    bearer: Option<&str>,
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, String> {
+    let mut request = state.outbound.post(url).json(body);
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|_| "it did not answer".to_owned())?;
+    if !response.status().is_success() {
+        return Err(format!("it answered HTTP {}", response.status().as_u16()));
+    }
+    Ok(response.json().await.unwrap_or(serde_json::Value::Null))
+}

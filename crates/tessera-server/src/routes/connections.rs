@@ -1,0 +1,115 @@
+//! Connections (SPEC §6) for both sides: `GET /v1/connections`, `GET/DELETE
+//! /v1/connections/{id}`. Either side revokes: its tokens stop on every instance within a
+//! second, and the application is told (`connection.revoked`).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::json;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::error::DomainError;
+use tessera_core::id::ConnectionId;
+use tessera_core::page::next_page_token;
+use tessera_core::ports::{AuditRecord, Change};
+
+use super::admin::{not_found, page};
+use crate::console::connect::{post_event, BEARER_PURPOSE};
+use crate::error::ApiResult;
+use crate::extract::TenantAdmin;
+use crate::state::AppState;
+use crate::wire::*;
+
+fn parse_id(raw: &str) -> Result<ConnectionId, DomainError> {
+    raw.parse().map_err(|_| DomainError::NotFound("connection"))
+}
+
+#[utoipa::path(get, path = "/v1/connections", tag = "connections", params(PageQuery),
+    responses((status = 200, body = ConnectionList), (status = 400, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn list_connections(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<ConnectionList>> {
+    let found = state
+        .storage
+        .list_connections(admin.tenant, page(&q)?)
+        .await?;
+    Ok(Json(ConnectionList {
+        connections: found.items.iter().map(ConnectionView::from).collect(),
+        next_page_token: next_page_token(found.next_after),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections",
+    responses((status = 200, body = ConnectionView), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn get_connection(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ConnectionView>> {
+    let id = parse_id(&id)?;
+    let found = state
+        .storage
+        .get_connection(id)
+        .await
+        .map_err(|e| not_found("connection")(e.into()))?;
+    if !found.involves(admin.tenant) {
+        return Err(DomainError::NotFound("connection").into());
+    }
+    Ok(Json(ConnectionView::from(&found)))
+}
+
+#[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
+    responses((status = 204, description = "Revoked: its tokens stop on every instance within a second; the application is told"), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn revoke_connection(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_id(&id)?;
+    // Read before the revocation drops it: the application is told with its own token.
+    let bearer = state
+        .storage
+        .connection_bearer_token(id)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|sealed| state.master_key.decrypt(BEARER_PURPOSE, &sealed).ok())
+        .and_then(|plain| String::from_utf8(plain).ok());
+    let now = state.clock.now_millis();
+    let revoked = state
+        .storage
+        .revoke_connection(admin.tenant, id, now)
+        .await
+        .map_err(|e| not_found("connection")(e.into()))?;
+    state.publish(Change::Connection(id)).await?;
+    for tenant_id in [revoked.owner_tenant_id, revoked.client_tenant_id] {
+        state.audit(AuditRecord {
+            tenant_id,
+            at: now,
+            actor: admin.actor.clone(),
+            action: "connection.revoked".into(),
+            target: id.to_string(),
+            detail: json!({"client_id": revoked.client_id.to_string()}).to_string(),
+        });
+    }
+    let url = state
+        .clients
+        .client(&revoked.client_id)
+        .and_then(|c| c.integration.profile.authentication_url.clone());
+    if let Some(url) = url {
+        // Telling the application must not hold up the revocation.
+        let state = state.clone();
+        tokio::spawn(async move {
+            let body = json!({"event": "connection.revoked", "connection_id": id.to_string(),
+                              "tenant_id": revoked.owner_tenant_id.to_string(), "state": revoked.state});
+            if let Err(why) = post_event(&state, &url, bearer.as_deref(), &body).await {
+                tracing::warn!(connection = %id, %why, "the application was not told of a revocation");
+            }
+        });
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
