@@ -32,7 +32,7 @@ pub async fn seed(database: &str, count: usize) -> anyhow::Result<()> {
             "weight": "20000-lbs",
         }))?;
         let asset = Asset::new(AssetId::random(), tenant, attributes, 0)?;
-        storage.create_asset(&asset).await?;
+        storage.create_asset(&asset, None).await?;
         if first_shown.is_none() && kind == "Shown" {
             first_shown = Some(asset.id.uuid());
         }

@@ -146,6 +146,17 @@ impl MasterKey {
     }
 }
 
+/// The signature of a Standard Webhooks message: `v1,` and the base64 HMAC-SHA256 of
+/// `{id}.{timestamp}.{body}` under the connection's key (the bytes behind `whsec_`).
+pub fn webhook_signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    let tag = aws_lc_rs::hmac::sign(&key, format!("{id}.{timestamp}.{body}").as_bytes());
+    format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(tag.as_ref())
+    )
+}
+
 /// Hashes a user's password with argon2id (PHC string), for the console sign-in.
 pub fn hash_password(password: &str) -> Result<String, argon2::password_hash::Error> {
     use argon2::password_hash::{PasswordHasher, SaltString};

@@ -12,8 +12,8 @@ use crate::id::{
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
-    EntryFilter, EntryName, Integration, PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User,
-    WriteCondition,
+    DataChange, EntryFilter, EntryName, Integration, PendingWebhook, PrivateToken,
+    PrivateTokenInfo, Tenant, UnixMillis, User, WebhookAttempt, WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -338,8 +338,33 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<Page<Connection>>;
     /// Every active connection (for the in-memory snapshot).
     async fn active_connections(&self) -> StoreResult<Vec<Connection>>;
-    /// The application's bearer token for a connection, encrypted.
-    async fn connection_bearer_token(&self, id: ConnectionId) -> StoreResult<Option<Vec<u8>>>;
+    /// The application's bearer token and the webhook secret of a connection, encrypted.
+    async fn connection_secrets(&self, id: ConnectionId)
+        -> StoreResult<Option<(Vec<u8>, Vec<u8>)>>;
+    /// Leases up to `limit` due outbox entries until `lease_until`: for each connection only its
+    /// oldest pending entry, so deliveries keep their order; an entry leased by another
+    /// instance is skipped until its lease runs out.
+    async fn claim_webhooks(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingWebhook>>;
+    /// Records an attempt and what became of the entry.
+    async fn finish_webhook(
+        &self,
+        entry: &PendingWebhook,
+        attempt: &WebhookAttempt,
+        outcome: WebhookOutcome,
+    ) -> StoreResult<()>;
+    /// A connection's delivery attempts, oldest first.
+    async fn webhook_attempts(
+        &self,
+        connection: ConnectionId,
+        page: PageRequest,
+    ) -> StoreResult<Page<WebhookAttempt>>;
+    /// How many outbox entries are still pending (for tests and metrics).
+    async fn pending_webhooks(&self) -> StoreResult<u64>;
 }
 
 /// What a private token write did.
@@ -433,7 +458,9 @@ pub trait AssertionStore: Send + Sync {
 #[async_trait]
 pub trait AssetStore: Send + Sync {
     /// Stores a new asset and returns it with its `seq`.
-    async fn create_asset(&self, asset: &Asset) -> StoreResult<Asset>;
+    /// Writes the asset and, in the same transaction, `change` into the webhook outbox of every
+    /// connection that hears of it (as do the other writes here).
+    async fn create_asset(&self, asset: &Asset, change: Option<&DataChange>) -> StoreResult<Asset>;
     async fn get_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<Asset>;
     /// Assets after `page.after` whose type is one of `types` (`None`: any type).
     async fn list_assets(
@@ -444,12 +471,25 @@ pub trait AssetStore: Send + Sync {
     ) -> StoreResult<Page<Asset>>;
     /// Writes `asset` if it has not changed since `expected_updated_at`; `Conflict` otherwise,
     /// so two concurrent patches cannot silently undo each other.
-    async fn update_asset(&self, asset: &Asset, expected_updated_at: UnixMillis)
-        -> StoreResult<()>;
+    async fn update_asset(
+        &self,
+        asset: &Asset,
+        expected_updated_at: UnixMillis,
+        change: Option<&DataChange>,
+    ) -> StoreResult<()>;
     /// Deletes the asset and its events.
-    async fn delete_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<()>;
+    async fn delete_asset(
+        &self,
+        tenant: TenantId,
+        id: AssetId,
+        change: Option<&DataChange>,
+    ) -> StoreResult<()>;
     /// Appends an event (the asset must exist in the tenant) and returns it with its `seq`.
-    async fn append_event(&self, event: &AssetEvent) -> StoreResult<AssetEvent>;
+    async fn append_event(
+        &self,
+        event: &AssetEvent,
+        change: Option<&DataChange>,
+    ) -> StoreResult<AssetEvent>;
     async fn list_events(
         &self,
         tenant: TenantId,

@@ -155,6 +155,10 @@ pub fn router(state: AppState) -> Router {
             "/v1/connections/{id}",
             get(connections::get_connection).delete(connections::revoke_connection),
         )
+        .route(
+            "/v1/connections/{id}/deliveries",
+            get(connections::list_deliveries),
+        )
         .route("/console", get(console::home))
         .route(
             "/console/sign-in",

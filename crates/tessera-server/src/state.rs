@@ -37,6 +37,10 @@ pub struct ServerConfig {
     pub remote_keys: RemoteKeyConfig,
     /// The largest value of an application private token, in bytes (SPEC §7).
     pub max_private_token_bytes: usize,
+    /// How long a webhook is retried before it is given up (SPEC §6).
+    pub webhook_retry_horizon_seconds: u64,
+    /// The first wait after a failed webhook; it doubles on each failure, up to an hour.
+    pub webhook_retry_base_ms: u64,
 }
 
 /// Shared state; clones share one `Inner`.
@@ -59,6 +63,8 @@ pub struct Inner {
     pub connections: ActiveConnections,
     /// For calls to applications (connection hand-overs, webhooks): no redirects, bounded.
     pub outbound: reqwest::Client,
+    /// Wakes the webhook worker when a change was just written here.
+    pub webhooks_due: tokio::sync::Notify,
     pub auth_limiter: AuthLimiter,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
@@ -104,6 +110,7 @@ impl AppState {
             delegations: DelegationCache::new(100_000),
             app_authorizations: AppAuthorizations::default(),
             connections: ActiveConnections::default(),
+            webhooks_due: tokio::sync::Notify::new(),
             outbound: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
                 .connect_timeout(std::time::Duration::from_secs(5))

@@ -6,7 +6,7 @@ macro_rules! impl_resources {
         mod resources_impl {
             use async_trait::async_trait;
             use tessera_core::id::{AccessPolicyId, AssetId, ClientId, ConsentId, TenantId};
-            use tessera_core::model::{Asset, AssetEvent, ClientKey, Consent, UnixMillis};
+            use tessera_core::model::{Asset, AssetEvent, ClientKey, Consent, DataChange, UnixMillis};
             use tessera_core::page::{Page, PageRequest};
             use tessera_core::policy::AccessPolicy;
             use tessera_core::ports::{
@@ -37,9 +37,46 @@ macro_rules! impl_resources {
                 }
             }
 
+            /// Writes `change` into the outbox of every active connection of `tenant` whose
+            /// scopes include what it needs and whose application has a webhook URL: one
+            /// statement in the data change's transaction, so a change and its webhooks are
+            /// stored together or not at all.
+            async fn enqueue(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                tenant: TenantId,
+                change: Option<&DataChange>,
+            ) -> StoreResult<()> {
+                let Some(change) = change else {
+                    return Ok(());
+                };
+                sqlx::query(
+                    "INSERT INTO webhook_events (connection_id, kind, payload, status, \
+                     next_attempt_at, created_at) \
+                     SELECT c.id, $1, $2, 'pending', $3, $3 FROM connections c \
+                     JOIN integrations i ON i.client_id = c.client_id \
+                     WHERE c.owner_tenant_id = $4 AND c.status = 'active' \
+                     AND i.webhook_url IS NOT NULL AND (' ' || c.scopes || ' ') LIKE $5 \
+                     ORDER BY c.seq",
+                )
+                .bind(change.kind)
+                .bind(&change.payload)
+                .bind(change.at)
+                .bind(tenant.to_string())
+                .bind(format!("% {} %", change.needs.as_str()))
+                .execute(&mut **tx)
+                .await
+                .map_err(backend_error)?;
+                Ok(())
+            }
+
             #[async_trait]
             impl AssetStore for $store {
-                async fn create_asset(&self, a: &Asset) -> StoreResult<Asset> {
+                async fn create_asset(
+                    &self,
+                    a: &Asset,
+                    change: Option<&DataChange>,
+                ) -> StoreResult<Asset> {
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     let (seq,): (i64,) = sqlx::query_as(
                         "INSERT INTO assets (id, tenant_id, asset_type, attributes, created_at, \
                          updated_at) VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
@@ -50,9 +87,11 @@ macro_rules! impl_resources {
                     .bind(json(&a.attributes)?)
                     .bind(a.created_at)
                     .bind(a.updated_at)
-                    .fetch_one(&self.pool)
+                    .fetch_one(&mut *tx)
                     .await
                     .map_err(backend_error)?;
+                    enqueue(&mut tx, a.tenant_id, change).await?;
+                    tx.commit().await.map_err(backend_error)?;
                     Ok(Asset { seq, ..a.clone() })
                 }
 
@@ -100,7 +139,9 @@ macro_rules! impl_resources {
                     &self,
                     a: &Asset,
                     expected_updated_at: UnixMillis,
+                    change: Option<&DataChange>,
                 ) -> StoreResult<()> {
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     let done = sqlx::query(
                         "UPDATE assets SET asset_type = $1, attributes = $2, updated_at = $3 \
                          WHERE tenant_id = $4 AND id = $5 AND updated_at = $6",
@@ -111,12 +152,14 @@ macro_rules! impl_resources {
                     .bind(a.tenant_id.to_string())
                     .bind(a.id.uuid().to_string())
                     .bind(expected_updated_at)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
                     if done.rows_affected() == 1 {
-                        return Ok(());
+                        enqueue(&mut tx, a.tenant_id, change).await?;
+                        return tx.commit().await.map_err(backend_error);
                     }
+                    drop(tx);
                     // Gone, or changed by someone else since it was read.
                     self.get_asset(a.tenant_id, a.id).await?;
                     Err(StoreError::Conflict(
@@ -125,7 +168,12 @@ macro_rules! impl_resources {
                     ))
                 }
 
-                async fn delete_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<()> {
+                async fn delete_asset(
+                    &self,
+                    tenant: TenantId,
+                    id: AssetId,
+                    change: Option<&DataChange>,
+                ) -> StoreResult<()> {
                     let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     sqlx::query(
                         "DELETE FROM asset_events WHERE tenant_id = $1 AND asset_id = $2",
@@ -142,10 +190,16 @@ macro_rules! impl_resources {
                         .await
                         .map_err(backend_error)?;
                     found(done.rows_affected())?;
+                    enqueue(&mut tx, tenant, change).await?;
                     tx.commit().await.map_err(backend_error)
                 }
 
-                async fn append_event(&self, e: &AssetEvent) -> StoreResult<AssetEvent> {
+                async fn append_event(
+                    &self,
+                    e: &AssetEvent,
+                    change: Option<&DataChange>,
+                ) -> StoreResult<AssetEvent> {
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                     // The asset must exist in the event's tenant; the insert checks it itself.
                     let seq: Option<(i64,)> = sqlx::query_as(
                         "INSERT INTO asset_events (id, asset_id, tenant_id, operation, attributes, \
@@ -160,10 +214,12 @@ macro_rules! impl_resources {
                     .bind(json(&e.attributes)?)
                     .bind(&e.principal)
                     .bind(e.at)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(&mut *tx)
                     .await
                     .map_err(backend_error)?;
                     let (seq,) = seq.ok_or(StoreError::NotFound)?;
+                    enqueue(&mut tx, e.tenant_id, change).await?;
+                    tx.commit().await.map_err(backend_error)?;
                     Ok(AssetEvent { seq, ..e.clone() })
                 }
 

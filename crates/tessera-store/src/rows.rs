@@ -7,7 +7,7 @@ use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
     AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
     ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, Integration, Role,
-    Stage, Tenant, Tier, User,
+    Stage, Tenant, Tier, User, WebhookAttempt,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -481,6 +481,39 @@ impl TryFrom<ConnectionRow> for Connection {
             granted_by: r.granted_by,
             created_at: r.created_at,
             updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WebhookAttemptRow {
+    pub seq: i64,
+    pub connection_id: String,
+    pub event_seq: i64,
+    pub kind: String,
+    pub attempt: i64,
+    pub at: i64,
+    pub status_code: Option<i64>,
+    pub error: Option<String>,
+    pub duration_ms: i64,
+}
+
+impl TryFrom<WebhookAttemptRow> for WebhookAttempt {
+    type Error = StoreError;
+    fn try_from(r: WebhookAttemptRow) -> Result<Self, StoreError> {
+        Ok(WebhookAttempt {
+            seq: r.seq,
+            connection_id: r
+                .connection_id
+                .parse()
+                .map_err(|_| corrupt("connection id"))?,
+            event_seq: r.event_seq,
+            kind: r.kind,
+            attempt: u32::try_from(r.attempt).unwrap_or_default(),
+            at: r.at,
+            status: r.status_code.and_then(|s| u16::try_from(s).ok()),
+            error: r.error,
+            duration_ms: u32::try_from(r.duration_ms).unwrap_or_default(),
         })
     }
 }

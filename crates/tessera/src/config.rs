@@ -49,6 +49,13 @@ pub struct ServeArgs {
     /// The largest value of an application private token, in bytes [default: 16777216].
     #[arg(long, env = "TESSERA_PRIVATE_TOKEN_MAX_BYTES")]
     pub private_token_max_bytes: Option<usize>,
+    /// How long a webhook is retried before it is given up, in seconds [default: 86400].
+    #[arg(long, env = "TESSERA_WEBHOOK_RETRY_HORIZON_SECONDS")]
+    pub webhook_retry_horizon_seconds: Option<u64>,
+    /// The first wait after a failed webhook, in milliseconds; it doubles on each failure, up to
+    /// an hour [default: 1000].
+    #[arg(long, env = "TESSERA_WEBHOOK_RETRY_BASE_MS")]
+    pub webhook_retry_base_ms: Option<u64>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -69,11 +76,13 @@ struct FileConfig {
     signing_alg: Option<String>,
     key_rotation_days: Option<u32>,
     private_token_max_bytes: Option<usize>,
+    webhook_retry_horizon_seconds: Option<u64>,
+    webhook_retry_base_ms: Option<u64>,
     log_format: Option<String>,
 }
 
-/// The most a deployment may allow one private token to hold: values travel whole through
-/// memory, so this bounds what one request can cost.
+/// The most a deployment may allow one private token to hold: a JSON body is parsed whole, so
+/// this bounds what one request can cost.
 const MAX_PRIVATE_TOKEN_BYTES: usize = 256 * 1024 * 1024;
 
 /// The effective configuration.
@@ -87,6 +96,8 @@ pub struct Settings {
     pub signing_alg: SigningAlg,
     pub key_rotation_days: u32,
     pub private_token_max_bytes: usize,
+    pub webhook_retry_horizon_seconds: u64,
+    pub webhook_retry_base_ms: u64,
     pub json_logs: bool,
 }
 
@@ -150,6 +161,17 @@ impl ServeArgs {
         if private_token_max_bytes == 0 || private_token_max_bytes > MAX_PRIVATE_TOKEN_BYTES {
             bail!("private_token_max_bytes must be from 1 to {MAX_PRIVATE_TOKEN_BYTES} (256 MiB)");
         }
+        let webhook_retry_horizon_seconds = self
+            .webhook_retry_horizon_seconds
+            .or(file.webhook_retry_horizon_seconds)
+            .unwrap_or(86_400);
+        let webhook_retry_base_ms = self
+            .webhook_retry_base_ms
+            .or(file.webhook_retry_base_ms)
+            .unwrap_or(1000);
+        if webhook_retry_base_ms == 0 || webhook_retry_base_ms > 3_600_000 {
+            bail!("webhook_retry_base_ms must be from 1 to 3600000 (an hour)");
+        }
         Ok(Settings {
             listen: self
                 .listen
@@ -165,6 +187,8 @@ impl ServeArgs {
                 .or(file.key_rotation_days)
                 .unwrap_or(0),
             private_token_max_bytes,
+            webhook_retry_horizon_seconds,
+            webhook_retry_base_ms,
             json_logs,
         })
     }

@@ -53,6 +53,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         signing_alg: settings.signing_alg,
         remote_keys: Default::default(),
         max_private_token_bytes: settings.private_token_max_bytes,
+        webhook_retry_horizon_seconds: settings.webhook_retry_horizon_seconds,
+        webhook_retry_base_ms: settings.webhook_retry_base_ms,
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
     };

@@ -10,6 +10,7 @@ mod private_token;
 mod tenant;
 mod user;
 mod web_url;
+mod webhook;
 
 pub use application::{
     parse_tms_tenants, validate_app_label, AppAccess, AppAuthorization, AppVersion, Stage,
@@ -38,6 +39,10 @@ pub use private_token::{
 pub use tenant::{Tenant, Tier};
 pub use user::{validate_email, NewUser, Role, User, UserPatch};
 pub use web_url::{validate_web_url, MAX_URL_LEN};
+pub use webhook::{
+    after_failure, retry_delay_ms, DataChange, PendingWebhook, WebhookAttempt, WebhookOutcome,
+    MAX_RETRY_DELAY_MS,
+};
 
 /// Milliseconds since the Unix epoch; every stored time is one.
 pub type UnixMillis = i64;

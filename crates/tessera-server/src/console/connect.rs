@@ -9,10 +9,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use serde::Deserialize;
 use serde_json::json;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
-use tessera_core::crypto::random_token;
 use tessera_core::grant;
 use tessera_core::id::ConnectionId;
 use tessera_core::model::{
@@ -224,6 +225,11 @@ async fn hand_over(
         None,
     )
     .map_err(|e| e.description)?;
+    // Standard Webhooks: `whsec_` and the base64 of the key; the application verifies every
+    // webhook with it.
+    let mut key = [0u8; 32];
+    state.rng.fill(&mut key);
+    let secret = format!("whsec_{}", STANDARD.encode(key));
     let body = json!({
         "event": "connection.granted",
         "connection_id": connection.id.to_string(),
@@ -233,6 +239,7 @@ async fn hand_over(
         "access_token": issued.access_token,
         "token_type": "Bearer",
         "expires_in": issued.expires_in,
+        "webhook_secret": secret,
     });
     let answer = post_event(state, url, None, &body).await?;
     let bearer = answer
@@ -240,7 +247,6 @@ async fn hand_over(
         .and_then(|t| t.as_str())
         .filter(|t| !t.trim().is_empty() && t.len() <= MAX_BEARER_TOKEN_LEN)
         .ok_or("it did not answer with a bearer token")?;
-    let secret = format!("whsec_{}", random_token(&*state.rng, 32));
     let rng = &*state.rng;
     state
         .storage
@@ -256,6 +262,25 @@ async fn hand_over(
         )
         .await
         .map_err(|_| "its answer could not be stored".to_owned())
+}
+
+/// A connection's secrets in the clear: the application's bearer token and the webhook key
+/// (the bytes behind `whsec_`). `None` for a connection without them (revoked, or not yet
+/// handed over) or that does not decrypt.
+pub(crate) async fn connection_secrets(
+    state: &AppState,
+    id: ConnectionId,
+) -> Option<(String, Vec<u8>)> {
+    let (bearer, secret) = state.storage.connection_secrets(id).await.ok()??;
+    let bearer = state.master_key.decrypt(BEARER_PURPOSE, &bearer).ok()?;
+    let secret = state
+        .master_key
+        .decrypt(WEBHOOK_SECRET_PURPOSE, &secret)
+        .ok()?;
+    let key = STANDARD
+        .decode(std::str::from_utf8(&secret).ok()?.strip_prefix("whsec_")?)
+        .ok()?;
+    Some((String::from_utf8(bearer).ok()?, key))
 }
 
 /// POSTs one event to the application and reads its JSON answer; any status but 2xx, or no

@@ -26,6 +26,10 @@ impl ActiveConnections {
         self.0.load().by_pair.get(&(client, owner)).cloned()
     }
 
+    pub fn get(&self, id: ConnectionId) -> Option<Arc<Connection>> {
+        self.0.load().by_id.get(&id).cloned()
+    }
+
     /// Whether a token's `tessera_grant` names an active connection.
     pub fn is_active(&self, grant: &str) -> bool {
         grant

@@ -13,7 +13,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditRecord, Change};
 
 use super::admin::{not_found, page};
-use crate::console::connect::{post_event, BEARER_PURPOSE};
+use crate::console::connect::{connection_secrets, post_event};
 use crate::error::ApiResult;
 use crate::extract::TenantAdmin;
 use crate::state::AppState;
@@ -61,6 +61,31 @@ pub async fn get_connection(
     Ok(Json(ConnectionView::from(&found)))
 }
 
+#[utoipa::path(get, path = "/v1/connections/{id}/deliveries", tag = "connections", params(PageQuery),
+    responses((status = 200, body = DeliveryList), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn list_deliveries(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<DeliveryList>> {
+    let id = parse_id(&id)?;
+    let found = state
+        .storage
+        .get_connection(id)
+        .await
+        .map_err(|e| not_found("connection")(e.into()))?;
+    if !found.involves(admin.tenant) {
+        return Err(DomainError::NotFound("connection").into());
+    }
+    let attempts = state.storage.webhook_attempts(id, page(&q)?).await?;
+    Ok(Json(DeliveryList {
+        deliveries: attempts.items.iter().map(DeliveryView::from).collect(),
+        next_page_token: next_page_token(attempts.next_after),
+    }))
+}
+
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
     responses((status = 204, description = "Revoked: its tokens stop on every instance within a second; the application is told"), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -71,14 +96,9 @@ pub async fn revoke_connection(
 ) -> ApiResult<StatusCode> {
     let id = parse_id(&id)?;
     // Read before the revocation drops it: the application is told with its own token.
-    let bearer = state
-        .storage
-        .connection_bearer_token(id)
+    let bearer = connection_secrets(&state, id)
         .await
-        .ok()
-        .flatten()
-        .and_then(|sealed| state.master_key.decrypt(BEARER_PURPOSE, &sealed).ok())
-        .and_then(|plain| String::from_utf8(plain).ok());
+        .map(|(bearer, _)| bearer);
     let now = state.clock.now_millis();
     let revoked = state
         .storage

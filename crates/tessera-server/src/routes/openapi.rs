@@ -32,6 +32,7 @@ use crate::wire;
         app_authorizations::list_app_authorizations, app_authorizations::revoke_app_authorization,
         tms::issue_tokens, tms::list_tenants,
         connections::list_connections, connections::get_connection, connections::revoke_connection,
+        connections::list_deliveries,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use tessera_core::error::DomainError;
 use tessera_core::id::AssetId;
-use tessera_core::model::{asset_type_of, Asset, AssetEvent, AttributeFilter};
+use tessera_core::model::{asset_type_of, Asset, AssetEvent, AttributeFilter, DataChange};
 use tessera_core::page::{next_page_token, PageRequest};
 use tessera_core::policy::{Access, ActorAccess, VisibleTypes};
 use tessera_core::scope::Scope;
@@ -177,6 +177,28 @@ pub async fn list_assets(
     }
 }
 
+/// A change for the webhook outbox (SPEC §6): connections hear of it with their own scopes, so
+/// the data carries everything (a connection's tokens see all of the tenant's data within its
+/// scopes, not what access policies show the caller).
+fn data_change(
+    state: &AppState,
+    kind: &'static str,
+    needs: Scope,
+    data: &impl serde::Serialize,
+) -> Option<DataChange> {
+    let payload = serde_json::to_string(data).ok()?;
+    Some(DataChange {
+        kind,
+        needs,
+        payload,
+        at: state.clock.now_millis(),
+    })
+}
+
+fn asset_data(asset: &Asset) -> AssetView {
+    AssetView::new(asset, asset.attributes.clone())
+}
+
 #[utoipa::path(post, path = "/v2/assets", tag = "assets", request_body = CreateAssetRequest,
     responses((status = 201, body = AssetView), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -196,7 +218,14 @@ pub async fn create_asset(
         body.attributes,
         state.clock.now_millis(),
     )?;
-    let asset = state.storage.create_asset(&asset).await?;
+    let hook = data_change(
+        &state,
+        "asset.created",
+        Scope::AssetsRead,
+        &asset_data(&asset),
+    );
+    let asset = state.storage.create_asset(&asset, hook.as_ref()).await?;
+    state.webhooks_due.notify_one();
     let visible = granted
         .map(|g| g.project(&asset.attributes))
         .unwrap_or_default();
@@ -241,9 +270,20 @@ pub async fn patch_asset(
     }
     state
         .storage
-        .update_asset(&patched, asset.updated_at)
+        .update_asset(
+            &patched,
+            asset.updated_at,
+            data_change(
+                &state,
+                "asset.updated",
+                Scope::AssetsRead,
+                &asset_data(&patched),
+            )
+            .as_ref(),
+        )
         .await
         .map_err(|e| not_found(e.into()))?;
+    state.webhooks_due.notify_one();
     let visible = new_access
         .map(|g| g.project(&patched.attributes))
         .unwrap_or_default();
@@ -264,9 +304,20 @@ pub async fn delete_asset(
     check_write(Some(&granted), asset.asset_type(), std::iter::empty())?;
     state
         .storage
-        .delete_asset(caller.tenant, asset.id)
+        .delete_asset(
+            caller.tenant,
+            asset.id,
+            data_change(
+                &state,
+                "asset.deleted",
+                Scope::AssetsRead,
+                &serde_json::json!({"identity": asset.id.to_string()}),
+            )
+            .as_ref(),
+        )
         .await
         .map_err(|e| not_found(e.into()))?;
+    state.webhooks_due.notify_one();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,10 +376,17 @@ pub async fn append_event(
         caller.actor.clone(),
         state.clock.now_millis(),
     )?;
+    let hook = data_change(
+        &state,
+        "event.created",
+        Scope::EventsRead,
+        &EventView::from(&event),
+    );
     let event = state
         .storage
-        .append_event(&event)
+        .append_event(&event, hook.as_ref())
         .await
         .map_err(|e| not_found(e.into()))?;
+    state.webhooks_due.notify_one();
     Ok((StatusCode::CREATED, Json(EventView::from(&event))))
 }

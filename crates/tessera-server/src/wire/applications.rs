@@ -1,7 +1,7 @@
 //! App authorizations and the Token Management Service (SPEC §8) on the wire.
 
 use serde::{Deserialize, Serialize};
-use tessera_core::model::{AppAuthorization, Connection};
+use tessera_core::model::{AppAuthorization, Connection, WebhookAttempt};
 use utoipa::ToSchema;
 
 use super::rfc3339;
@@ -130,5 +130,44 @@ impl From<&Connection> for ConnectionView {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConnectionList {
     pub connections: Vec<ConnectionView>,
+    pub next_page_token: String,
+}
+
+/// One webhook delivery attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryView {
+    /// The `webhook-id` of the message.
+    pub webhook_id: String,
+    /// `asset.created`, `asset.updated`, `asset.deleted`, `event.created`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// 1 for the first attempt.
+    pub attempt: u32,
+    pub at: String,
+    /// The application's HTTP status, if it answered.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub duration_ms: u32,
+}
+
+impl From<&WebhookAttempt> for DeliveryView {
+    fn from(a: &WebhookAttempt) -> Self {
+        DeliveryView {
+            webhook_id: format!("msg_{}", a.event_seq),
+            kind: a.kind.clone(),
+            attempt: a.attempt,
+            at: rfc3339(a.at),
+            status: a.status,
+            error: a.error.clone(),
+            duration_ms: a.duration_ms,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryList {
+    pub deliveries: Vec<DeliveryView>,
     pub next_page_token: String,
 }

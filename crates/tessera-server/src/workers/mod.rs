@@ -1,11 +1,12 @@
-//! Background tasks: the audit flusher, the change-feed poller, the key rotation schedule and
-//! the sweep of unfinished writes. Each stops when the shutdown
+//! Background tasks: the audit flusher, the change-feed poller, the key rotation schedule, the
+//! sweep of unfinished writes and the webhook deliverer. Each stops when the shutdown
 //! token is cancelled, after finishing what it holds.
 
 pub mod audit;
 pub mod changes;
 pub mod key_rotation;
 pub mod sweep;
+pub mod webhooks;
 
 use tessera_core::ports::AuditRecord;
 use tokio::sync::mpsc;
@@ -24,6 +25,7 @@ pub fn spawn(
         tokio::spawn(audit::run(state.clone(), audit_rx, shutdown.clone())),
         tokio::spawn(changes::run(state.clone(), shutdown.clone())),
         tokio::spawn(sweep::run(state.clone(), shutdown.clone())),
+        tokio::spawn(webhooks::run(state.clone(), shutdown.clone())),
     ];
     if state.config.key_rotation_days > 0 {
         tasks.push(tokio::spawn(key_rotation::run(state, shutdown)));

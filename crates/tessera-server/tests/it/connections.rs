@@ -3,7 +3,7 @@
 
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::harness::*;
 
@@ -402,6 +402,9 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
     }
 }
 
+/// How many webhooks the fake applications answer with 500 before they take them.
+static HOOK_FAILURES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
 /// What the application received: the `Authorization` header and the JSON body of each POST.
 type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>;
 
@@ -453,6 +456,40 @@ impl FakeApp {
                     }
                 },
             ),
+        );
+        let hooks = seen.clone();
+        let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let app = app.route(
+            "/hooks",
+            post(move |headers: axum::http::HeaderMap, body: String| {
+                let hooks = hooks.clone();
+                let failures = failures.clone();
+                async move {
+                    let header = |n: &str| {
+                        headers
+                            .get(n)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or("")
+                            .to_owned()
+                    };
+                    let fail = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+                        < HOOK_FAILURES.load(std::sync::atomic::Ordering::SeqCst);
+                    let record = json!({
+                        "webhook": true, "failed": fail, "body": body,
+                        "id": header("webhook-id"), "timestamp": header("webhook-timestamp"),
+                        "signature": header("webhook-signature"),
+                    });
+                    hooks
+                        .lock()
+                        .unwrap()
+                        .push((Some(header("authorization")), record));
+                    if fail {
+                        StatusCode::INTERNAL_SERVER_ERROR
+                    } else {
+                        StatusCode::NO_CONTENT
+                    }
+                }
+            }),
         );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/auth", listener.local_addr().unwrap());
@@ -783,5 +820,286 @@ async fn an_application_that_does_not_take_the_hand_over_leaves_nothing_behind()
             .to_owned();
         let refused = h.api(Method::GET, "/v2/assets", &handed, None).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// The webhooks received, in arrival order: (authorization, record).
+fn hooks(app: &FakeApp) -> Vec<(Option<String>, serde_json::Value)> {
+    app.events()
+        .into_iter()
+        .filter(|(_, r)| r["webhook"] == true)
+        .collect()
+}
+
+/// Waits up to ten seconds for `n` delivered webhooks, moving the harness's clock on a second
+/// each round so that retries come due.
+async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Value> {
+    for _ in 0..500 {
+        h.clock.advance_seconds(1);
+        let ok: Vec<_> = hooks(app)
+            .into_iter()
+            .filter(|(_, r)| r["failed"] == false)
+            .map(|(_, r)| r)
+            .collect();
+        if ok.len() >= n {
+            return ok;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("{n} webhooks were not delivered: {:?}", hooks(app));
+}
+
+fn verify(secret: &str, record: &serde_json::Value) -> bool {
+    use base64::Engine;
+    use hmac::Mac;
+    let key = base64::engine::general_purpose::STANDARD
+        .decode(secret.trim_start_matches("whsec_"))
+        .unwrap();
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key).unwrap();
+    mac.update(
+        format!(
+            "{}.{}.{}",
+            record["id"].as_str().unwrap(),
+            record["timestamp"].as_str().unwrap(),
+            record["body"].as_str().unwrap()
+        )
+        .as_bytes(),
+    );
+    let expected = format!(
+        "v1,{}",
+        base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+    );
+    record["signature"].as_str() == Some(expected.as_str())
+}
+
+#[tokio::test]
+async fn webhooks_are_signed_delivered_in_order_and_retried() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
+        // The application answers the first two webhooks with 500.
+        HOOK_FAILURES.store(2, std::sync::atomic::Ordering::SeqCst);
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let hook_url = app.url.replace("/auth", "/hooks");
+        h.api(
+            Method::PATCH,
+            &format!("/v1/integrations/{}", s.app_id),
+            &s.developer,
+            Some(json!({"webhook_url": hook_url})),
+        )
+        .await;
+        let done = decide(&h, &s, "accept").await;
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        let granted = app.events()[0].1.clone();
+        let secret = granted["webhook_secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"));
+        let connection = granted["connection_id"].as_str().unwrap().to_owned();
+
+        // Five changes in the owner's tenant; one in the developer's, which nobody hears of.
+        let a = h
+            .api(
+                Method::POST,
+                "/v2/assets",
+                &s.owner_admin,
+                Some(json!({"attributes": {"arc_display_type": "pump", "name": "p1"}})),
+            )
+            .await;
+        let a_id = a.body["identity"].as_str().unwrap().to_owned();
+        h.api(
+            Method::PATCH,
+            &format!("/v2/{a_id}"),
+            &s.owner_admin,
+            Some(json!({"attributes": {"name": "p1b"}})),
+        )
+        .await;
+        h.api(
+            Method::POST,
+            &format!("/v2/{a_id}/events"),
+            &s.owner_admin,
+            Some(json!({"event_attributes": {"reading": "7"}})),
+        )
+        .await;
+        let b = h
+            .api(
+                Method::POST,
+                "/v2/assets",
+                &s.owner_admin,
+                Some(json!({"attributes": {"name": "b"}})),
+            )
+            .await;
+        let b_id = b.body["identity"].as_str().unwrap().to_owned();
+        h.api(Method::DELETE, &format!("/v2/{b_id}"), &s.owner_admin, None)
+            .await;
+        h.api(
+            Method::POST,
+            "/v2/assets",
+            &s.developer,
+            Some(json!({"attributes": {"name": "elsewhere"}})),
+        )
+        .await;
+
+        let ok = delivered(&h, &app, 5).await;
+        let kinds: Vec<String> = ok
+            .iter()
+            .map(|r| {
+                serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap()
+                    ["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "asset.created",
+                "asset.updated",
+                "event.created",
+                "asset.created",
+                "asset.deleted"
+            ]
+        );
+        for record in &ok {
+            assert!(verify(&secret, record), "bad signature: {record}");
+            let body: serde_json::Value =
+                serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+            assert_eq!(body["connection_id"], connection.as_str());
+            assert_eq!(body["tenant_id"], s.owner.tenant.to_string());
+        }
+        let first: serde_json::Value =
+            serde_json::from_str(ok[0]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(first["data"]["identity"], a_id.as_str());
+        assert_eq!(first["data"]["attributes"]["name"], "p1");
+        let all = hooks(&app);
+        assert!(all
+            .iter()
+            .all(|(auth, _)| auth.as_deref() == Some("Bearer app-token-1")));
+        // The first message failed twice and came again with the same id: 7 attempts in all.
+        assert_eq!(all.len(), 7, "{all:?}");
+        assert_eq!(all[0].1["id"], all[2].1["id"]);
+        let ids: Vec<&str> = ok.iter().map(|r| r["id"].as_str().unwrap()).collect();
+        let mut sorted = ids.clone();
+        sorted.sort_by_key(|id| id.trim_start_matches("msg_").parse::<i64>().unwrap());
+        assert_eq!(ids, sorted, "in order");
+
+        // Each attempt is listed for both sides, and for nobody else.
+        let mut listed = Value::Null;
+        for _ in 0..100 {
+            listed = h
+                .api(
+                    Method::GET,
+                    &format!("/v1/connections/{connection}/deliveries"),
+                    &s.owner_admin,
+                    None,
+                )
+                .await
+                .body;
+            if listed["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.len() == 7)
+            {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let deliveries = listed["deliveries"].as_array().unwrap();
+        assert_eq!(deliveries.len(), 7, "{listed}");
+        assert_eq!(
+            (
+                deliveries[0]["status"].as_u64(),
+                deliveries[0]["attempt"].as_u64()
+            ),
+            (Some(500), Some(1))
+        );
+        assert_eq!(
+            (
+                deliveries[1]["status"].as_u64(),
+                deliveries[1]["attempt"].as_u64()
+            ),
+            (Some(500), Some(2))
+        );
+        assert_eq!(
+            (
+                deliveries[2]["status"].as_u64(),
+                deliveries[2]["attempt"].as_u64()
+            ),
+            (Some(204), Some(3))
+        );
+        assert_eq!(deliveries[0]["type"], "asset.created");
+        let dev_view = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{connection}/deliveries"),
+                &s.developer,
+                None,
+            )
+            .await;
+        assert_eq!(dev_view.body["deliveries"].as_array().unwrap().len(), 7);
+        let stranger = h.add_tenant().await;
+        let stranger_admin = h.admin_token(&stranger).await;
+        let hidden_from = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{connection}/deliveries"),
+                &stranger_admin,
+                None,
+            )
+            .await;
+        assert_eq!(hidden_from.status, StatusCode::NOT_FOUND);
+        assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
+        HOOK_FAILURES.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_connection_drops_its_pending_webhooks() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 3_600_000).await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        // Webhooks go to a port where nothing listens: they stay pending, retried in an hour.
+        let closed = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("http://{}/hooks", listener.local_addr().unwrap())
+        };
+        h.api(
+            Method::PATCH,
+            &format!("/v1/integrations/{}", s.app_id),
+            &s.developer,
+            Some(json!({"webhook_url": closed})),
+        )
+        .await;
+        decide(&h, &s, "accept").await;
+        let connection = app.events()[0].1["connection_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for n in 0..3 {
+            h.api(
+                Method::POST,
+                "/v2/assets",
+                &s.owner_admin,
+                Some(json!({"attributes": {"n": n.to_string()}})),
+            )
+            .await;
+        }
+        assert_eq!(h.storage.pending_webhooks().await.unwrap(), 3);
+        let revoked = h
+            .api(
+                Method::DELETE,
+                &format!("/v1/connections/{connection}"),
+                &s.owner_admin,
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::NO_CONTENT);
+        assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
+        // And a change after the revocation is heard by nobody.
+        h.api(
+            Method::POST,
+            "/v2/assets",
+            &s.owner_admin,
+            Some(json!({"attributes": {"n": "late"}})),
+        )
+        .await;
+        assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
     }
 }

@@ -122,6 +122,8 @@ impl Harness {
             signing_alg: SigningAlg::EdDsa,
             remote_keys: Default::default(),
             max_private_token_bytes: tessera_core::model::DEFAULT_MAX_VALUE_BYTES,
+            webhook_retry_horizon_seconds: 86_400,
+            webhook_retry_base_ms: 1000,
             verified_token_cache: 1000,
             key_rotation_days: 0,
         };

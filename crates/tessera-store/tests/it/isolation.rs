@@ -111,7 +111,10 @@ async fn another_tenant_cannot_reach_assets_events_or_policies() {
             after: 0,
             size: 100,
         };
-        let made = store.create_asset(&asset(a, "Crate", 1)).await.unwrap();
+        let made = store
+            .create_asset(&asset(a, "Crate", 1), None)
+            .await
+            .unwrap();
         let p = store.create_policy(&policy(a)).await.unwrap();
 
         assert!(matches!(
@@ -125,13 +128,13 @@ async fn another_tenant_cannot_reach_assets_events_or_policies() {
             .items
             .is_empty());
         assert!(matches!(
-            store.delete_asset(b, made.id).await,
+            store.delete_asset(b, made.id, None).await,
             Err(StoreError::NotFound)
         ));
         let mut moved = made.patched(&Default::default(), 500).unwrap();
         moved.tenant_id = b;
         assert!(matches!(
-            store.update_asset(&moved, made.updated_at).await,
+            store.update_asset(&moved, made.updated_at, None).await,
             Err(StoreError::NotFound)
         ));
         assert!(store

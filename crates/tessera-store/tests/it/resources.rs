@@ -48,7 +48,7 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
         let mut made = Vec::new();
         for n in 0..7 {
             let kind = if n % 2 == 0 { "Crate" } else { "Pallet" };
-            made.push(store.create_asset(&asset(t, kind, n)).await.unwrap());
+            made.push(store.create_asset(&asset(t, kind, n), None).await.unwrap());
         }
         assert!(made.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(store.get_asset(t, made[0].id).await.unwrap(), made[0]);
@@ -60,8 +60,11 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
             .await
             .unwrap();
         assert_eq!(first.items.len(), 3);
-        store.delete_asset(t, made[0].id).await.unwrap();
-        let late = store.create_asset(&asset(t, "Crate", 99)).await.unwrap();
+        store.delete_asset(t, made[0].id, None).await.unwrap();
+        let late = store
+            .create_asset(&asset(t, "Crate", 99), None)
+            .await
+            .unwrap();
         let second = store
             .list_assets(
                 t,
@@ -117,12 +120,15 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
 async fn a_stale_update_is_refused_and_nothing_is_lost() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let a = store.create_asset(&asset(t, "Crate", 1)).await.unwrap();
+        let a = store
+            .create_asset(&asset(t, "Crate", 1), None)
+            .await
+            .unwrap();
         let one = a.patched(&attrs(json!({"colour": "red"})), 200).unwrap();
         let two = a.patched(&attrs(json!({"size": "L"})), 200).unwrap();
-        store.update_asset(&one, a.updated_at).await.unwrap();
+        store.update_asset(&one, a.updated_at, None).await.unwrap();
         assert!(matches!(
-            store.update_asset(&two, a.updated_at).await,
+            store.update_asset(&two, a.updated_at, None).await,
             Err(StoreError::Conflict(_))
         ));
         let got = store.get_asset(t, a.id).await.unwrap();
@@ -130,7 +136,7 @@ async fn a_stale_update_is_refused_and_nothing_is_lost() {
         assert_eq!(got.asset_type(), "Crate");
         let gone = asset(t, "Crate", 2);
         assert!(matches!(
-            store.update_asset(&gone, gone.updated_at).await,
+            store.update_asset(&gone, gone.updated_at, None).await,
             Err(StoreError::NotFound)
         ));
     })
@@ -141,12 +147,15 @@ async fn a_stale_update_is_refused_and_nothing_is_lost() {
 async fn events_append_to_an_existing_asset_and_go_with_it() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let a = store.create_asset(&asset(t, "Crate", 1)).await.unwrap();
+        let a = store
+            .create_asset(&asset(t, "Crate", 1), None)
+            .await
+            .unwrap();
         let mut seqs = Vec::new();
         for n in 0..3 {
             let e =
                 AssetEvent::new(&a, None, attrs(json!({"n": n})), "client:x".into(), 300).unwrap();
-            seqs.push(store.append_event(&e).await.unwrap().seq);
+            seqs.push(store.append_event(&e, None).await.unwrap().seq);
         }
         let page = store
             .list_events(t, a.id, PageRequest { after: 0, size: 2 })
@@ -161,11 +170,11 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
         let mut stray = AssetEvent::new(&a, None, attrs(json!({})), "client:y".into(), 1).unwrap();
         stray.tenant_id = other;
         assert!(matches!(
-            store.append_event(&stray).await,
+            store.append_event(&stray, None).await,
             Err(StoreError::NotFound)
         ));
 
-        store.delete_asset(t, a.id).await.unwrap();
+        store.delete_asset(t, a.id, None).await.unwrap();
         assert!(matches!(
             store.get_asset(t, a.id).await,
             Err(StoreError::NotFound)
@@ -176,7 +185,7 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
             .unwrap();
         assert!(orphan.items.is_empty());
         assert!(matches!(
-            store.delete_asset(t, a.id).await,
+            store.delete_asset(t, a.id, None).await,
             Err(StoreError::NotFound)
         ));
     })

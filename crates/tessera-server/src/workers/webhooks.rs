@@ -1,0 +1,164 @@
+//! Delivers the webhook outbox (SPEC §6). Each round leases the due entries — for each
+//! connection only its oldest pending one, so a connection's webhooks arrive in order — and
+//! POSTs them concurrently: Standard Webhooks headers signed with the connection's secret, and
+//! the application's own bearer token. A 2xx answer delivers; anything else retries with
+//! exponential backoff and jitter until the configured horizon. The lease (30 s) keeps other
+//! instances off an entry while it is being delivered; if this instance dies, the entry is
+//! delivered again after the lease: at least once.
+
+use std::time::{Duration, Instant};
+
+use futures::future::join_all;
+use tessera_core::client_auth::ClientDirectory;
+use tessera_core::crypto::webhook_signature;
+use tessera_core::model::{after_failure, PendingWebhook, WebhookAttempt, WebhookOutcome};
+use tokio_util::sync::CancellationToken;
+
+use crate::console::connect::connection_secrets;
+use crate::state::AppState;
+use crate::wire::rfc3339;
+
+const LEASE_MS: i64 = 30_000;
+const BATCH: u32 = 32;
+/// How often the outbox is looked at when nothing wakes the worker (changes written by other
+/// instances, retries coming due).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    loop {
+        let now = state.clock.now_millis();
+        let claimed = match state
+            .storage
+            .claim_webhooks(now, now + LEASE_MS, BATCH)
+            .await
+        {
+            Ok(claimed) => claimed,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the webhook outbox");
+                Vec::new()
+            }
+        };
+        let busy = !claimed.is_empty();
+        join_all(claimed.into_iter().map(|entry| deliver(&state, entry))).await;
+        if busy {
+            // Each connection's next entry may be due at once.
+            if shutdown.is_cancelled() {
+                break;
+            }
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+            _ = state.webhooks_due.notified() => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+}
+
+async fn deliver(state: &AppState, entry: PendingWebhook) {
+    let now = state.clock.now_millis();
+    let connection = state.connections.get(entry.connection_id);
+    let url = connection.as_ref().and_then(|c| {
+        state
+            .clients
+            .client(&c.client_id)
+            .and_then(|client| client.integration.profile.webhook_url.clone())
+    });
+    let secrets = match (&connection, &url) {
+        (Some(_), Some(_)) => connection_secrets(state, entry.connection_id).await,
+        _ => None,
+    };
+    let (Some(connection), Some(url), Some((bearer, key))) = (connection, url, secrets) else {
+        // Revoked, or its application no longer takes webhooks: nobody to deliver to.
+        let attempt = attempt_record(&entry, now, None, Some("no active connection".into()), 0);
+        finish(state, &entry, &attempt, WebhookOutcome::Dropped).await;
+        return;
+    };
+    let id = format!("msg_{}", entry.seq);
+    let timestamp = state.clock.now_seconds();
+    let body = format!(
+        "{{\"type\":{},\"timestamp\":{},\"connection_id\":\"{}\",\"tenant_id\":\"{}\",\"data\":{}}}",
+        serde_json::Value::String(entry.kind.clone()),
+        serde_json::Value::String(rfc3339(entry.created_at)),
+        connection.id,
+        connection.owner_tenant_id,
+        entry.payload
+    );
+    let started = Instant::now();
+    let sent = state
+        .outbound
+        .post(&url)
+        .header("content-type", "application/json")
+        .header("webhook-id", &id)
+        .header("webhook-timestamp", timestamp.to_string())
+        .header(
+            "webhook-signature",
+            webhook_signature(&key, &id, timestamp, &body),
+        )
+        .bearer_auth(&bearer)
+        .body(body)
+        .send()
+        .await;
+    let took = u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX);
+    let (status, error) = match &sent {
+        Ok(response) if response.status().is_success() => (Some(response.status().as_u16()), None),
+        Ok(response) => (
+            Some(response.status().as_u16()),
+            Some(format!("HTTP {}", response.status().as_u16())),
+        ),
+        Err(e) if e.is_timeout() => (None, Some("timed out".into())),
+        Err(_) => (None, Some("no answer".into())),
+    };
+    let outcome = if error.is_none() {
+        WebhookOutcome::Delivered
+    } else {
+        let jitter = {
+            let mut b = [0u8; 4];
+            state.rng.fill(&mut b);
+            f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+        };
+        after_failure(
+            &entry,
+            state.clock.now_millis(),
+            state.config.webhook_retry_base_ms,
+            i64::try_from(state.config.webhook_retry_horizon_seconds)
+                .unwrap_or(i64::MAX / 1000)
+                .saturating_mul(1000),
+            jitter,
+        )
+    };
+    let attempt = attempt_record(&entry, now, status, error, took);
+    finish(state, &entry, &attempt, outcome).await;
+}
+
+fn attempt_record(
+    entry: &PendingWebhook,
+    at: i64,
+    status: Option<u16>,
+    error: Option<String>,
+    duration_ms: u32,
+) -> WebhookAttempt {
+    WebhookAttempt {
+        seq: 0,
+        connection_id: entry.connection_id,
+        event_seq: entry.seq,
+        kind: entry.kind.clone(),
+        attempt: entry.attempts + 1,
+        at,
+        status,
+        error,
+        duration_ms,
+    }
+}
+
+async fn finish(
+    state: &AppState,
+    entry: &PendingWebhook,
+    attempt: &WebhookAttempt,
+    outcome: WebhookOutcome,
+) {
+    if let Err(e) = state.storage.finish_webhook(entry, attempt, outcome).await {
+        // The lease runs out and the entry is delivered again: at least once.
+        tracing::warn!(error = %e, seq = entry.seq, "could not record a webhook delivery");
+    }
+}
