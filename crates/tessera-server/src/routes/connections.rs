@@ -9,6 +9,7 @@ use serde_json::json;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::ConnectionId;
+use tessera_core::model::Connection;
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditRecord, Change};
 
@@ -21,6 +22,23 @@ use crate::wire::*;
 
 fn parse_id(raw: &str) -> Result<ConnectionId, DomainError> {
     raw.parse().map_err(|_| DomainError::NotFound("connection"))
+}
+
+/// A connection the caller's tenant is a side of; 404 for anything else.
+async fn visible_connection(
+    state: &AppState,
+    admin: &TenantAdmin,
+    raw: &str,
+) -> ApiResult<Connection> {
+    let found = state
+        .storage
+        .get_connection(parse_id(raw)?)
+        .await
+        .map_err(|e| not_found("connection")(e.into()))?;
+    if !found.involves(admin.tenant) {
+        return Err(DomainError::NotFound("connection").into());
+    }
+    Ok(found)
 }
 
 #[utoipa::path(get, path = "/v1/connections", tag = "connections", params(PageQuery),
@@ -49,15 +67,7 @@ pub async fn get_connection(
     admin: TenantAdmin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ConnectionView>> {
-    let id = parse_id(&id)?;
-    let found = state
-        .storage
-        .get_connection(id)
-        .await
-        .map_err(|e| not_found("connection")(e.into()))?;
-    if !found.involves(admin.tenant) {
-        return Err(DomainError::NotFound("connection").into());
-    }
+    let found = visible_connection(&state, &admin, &id).await?;
     Ok(Json(ConnectionView::from(&found)))
 }
 
@@ -70,16 +80,8 @@ pub async fn list_deliveries(
     Path(id): Path<String>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<DeliveryList>> {
-    let id = parse_id(&id)?;
-    let found = state
-        .storage
-        .get_connection(id)
-        .await
-        .map_err(|e| not_found("connection")(e.into()))?;
-    if !found.involves(admin.tenant) {
-        return Err(DomainError::NotFound("connection").into());
-    }
-    let attempts = state.storage.webhook_attempts(id, page(&q)?).await?;
+    let found = visible_connection(&state, &admin, &id).await?;
+    let attempts = state.storage.webhook_attempts(found.id, page(&q)?).await?;
     Ok(Json(DeliveryList {
         deliveries: attempts.items.iter().map(DeliveryView::from).collect(),
         next_page_token: next_page_token(attempts.next_after),
