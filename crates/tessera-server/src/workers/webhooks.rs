@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use futures::future::join_all;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::crypto::webhook_signature;
-use tessera_core::model::{after_failure, PendingWebhook, WebhookAttempt, WebhookOutcome};
+use tessera_core::model::{
+    after_failure, ConnectionStatus, PendingWebhook, WebhookAttempt, WebhookOutcome,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::console::connect::connection_secrets;
@@ -57,7 +59,18 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 async fn deliver(state: &AppState, entry: PendingWebhook) {
     let now = state.clock.now_millis();
-    let connection = state.connections.get(entry.connection_id);
+    // The snapshot may lag a connection made on another instance by a moment: ask the store
+    // before giving an entry up.
+    let connection = match state.connections.get(entry.connection_id) {
+        Some(c) => Some(c),
+        None => state
+            .storage
+            .get_connection(entry.connection_id)
+            .await
+            .ok()
+            .filter(|c| c.status == ConnectionStatus::Active)
+            .map(std::sync::Arc::new),
+    };
     let url = connection.as_ref().and_then(|c| {
         state
             .clients

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    access_token, data_dir, get_json, post_json, postgres_or_skip, serve, tessera, token, BOOT_ID,
-    BOOT_SECRET, MASTER_KEY,
+    access_token, customer_tenant, data_dir, get_json, post_json, postgres_or_skip, serve, tessera,
+    token, BOOT_ID, BOOT_SECRET, MASTER_KEY,
 };
 
 async fn introspect(url: &str, token: &str) -> serde_json::Value {
@@ -369,57 +369,6 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
         1,
         "one admin integration"
     );
-}
-
-/// A second tenant with an admin integration, written straight into the shared database (the
-/// API has no tenant sign-up) and announced on the change feed as the API would.
-async fn customer_tenant(url: &str) -> (String, String, String) {
-    use tessera_core::id::{ClientId, TenantId};
-    use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
-    use tessera_core::ports::{Change, OsRng};
-    use tessera_core::scope::{Scope, ScopeSet};
-
-    let store = tessera_store::connect(url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let tenant = Tenant {
-        id: TenantId::random(),
-        display_name: "Customer".into(),
-        tier: Tier::Team,
-        created_at: now,
-    };
-    store.create_tenant(&tenant).await.unwrap();
-    let client_id = ClientId::random();
-    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
-    let admin = Integration {
-        client_id,
-        tenant_id: tenant.id,
-        display_name: "customer admin".into(),
-        scopes: ScopeSet::from_iter(Scope::ALL),
-        custom_claims: Default::default(),
-        token_ttl_seconds: 3600,
-        jwks_uri: None,
-        app: None,
-        profile: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_integration(&admin, &record).await.unwrap();
-    store
-        .publish(now, &Change::Tenant(tenant.id))
-        .await
-        .unwrap();
-    store
-        .publish(now, &Change::Client(client_id))
-        .await
-        .unwrap();
-    (
-        tenant.id.to_string(),
-        client_id.to_string(),
-        secret.expose().to_owned(),
-    )
 }
 
 #[tokio::test]

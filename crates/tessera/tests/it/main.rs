@@ -7,6 +7,7 @@ mod architecture;
 mod cli;
 mod instances;
 mod interop;
+mod webhooks;
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -166,4 +167,55 @@ pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> ser
         .json()
         .await
         .unwrap()
+}
+
+/// A second tenant with an admin integration, written straight into the shared database (the
+/// API has no tenant sign-up) and announced on the change feed as the API would.
+pub async fn customer_tenant(url: &str) -> (String, String, String) {
+    use tessera_core::id::{ClientId, TenantId};
+    use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
+    use tessera_core::ports::{Change, OsRng};
+    use tessera_core::scope::{Scope, ScopeSet};
+
+    let store = tessera_store::connect(url).await.unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let tenant = Tenant {
+        id: TenantId::random(),
+        display_name: "Customer".into(),
+        tier: Tier::Team,
+        created_at: now,
+    };
+    store.create_tenant(&tenant).await.unwrap();
+    let client_id = ClientId::random();
+    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
+    let admin = Integration {
+        client_id,
+        tenant_id: tenant.id,
+        display_name: "customer admin".into(),
+        scopes: ScopeSet::from_iter(Scope::ALL),
+        custom_claims: Default::default(),
+        token_ttl_seconds: 3600,
+        jwks_uri: None,
+        app: None,
+        profile: Default::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    store.create_integration(&admin, &record).await.unwrap();
+    store
+        .publish(now, &Change::Tenant(tenant.id))
+        .await
+        .unwrap();
+    store
+        .publish(now, &Change::Client(client_id))
+        .await
+        .unwrap();
+    (
+        tenant.id.to_string(),
+        client_id.to_string(),
+        secret.expose().to_owned(),
+    )
 }
