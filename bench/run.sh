@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private,tms   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private,tms,webhooks   # which figures to take (default all)
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -36,7 +36,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private,tms}
+PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -196,6 +196,21 @@ if [[ $PARTS == *tms* ]]; then
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
+# Webhooks: deliveries/s from the outbox to a loopback receiver, for one connection (each
+# delivery waits for the one before: in order) and for 100 connections delivered side by side.
+webhook_rows=()
+if [[ $PARTS == *webhooks* ]]; then
+  for shape in "1 3000" "100 50"; do
+    set -- $shape
+    start_tessera EdDSA "webhooks-$1"
+    hooks=$("$BIN/tessera-bench" webhooks --database "sqlite://$OUT/data-webhooks-$1/tessera.db" \
+      --master-key "$TESSERA_MASTER_KEY" --connections "$1" --per-connection "$2" | grep RESULT)
+    webhook_rows+=("| webhooks delivered to a loopback receiver, $1 connection(s) × $2 | $(field rate "$hooks") | | |")
+    echo "${webhook_rows[-1]}"
+    kill "$PID"; wait "$PID" 2>/dev/null || true
+  done
+fi
+
 peer_rows=()
 if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
   for alg in RS256 ES256 EdDSA; do
@@ -230,6 +245,7 @@ fi
   [ ${#delegation_rows[@]} -gt 0 ] && printf '%s\n' "${delegation_rows[@]}"
   [ ${#private_rows[@]} -gt 0 ] && printf '%s\n' "${private_rows[@]}"
   [ ${#tms_rows[@]} -gt 0 ] && printf '%s\n' "${tms_rows[@]}"
+  [ ${#webhook_rows[@]} -gt 0 ] && printf '%s\n' "${webhook_rows[@]}"
   [ -n "${big_row:-}" ] && printf '\n%s\n' "$big_row"
   [ -n "${tms_row:-}" ] && printf '\n%s\n' "$tms_row"
   echo

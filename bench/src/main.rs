@@ -4,6 +4,7 @@
 //!   master key), on N threads, for the ratio the issue asks for.
 //! - `seed` / `list`: assets for the resource API's figures (see `assets.rs`).
 //! - `seed-private`: a million private tokens (see `private_tokens.rs`).
+//! - `webhooks`: the webhook delivery rate to a loopback receiver (see `webhooks.rs`).
 //! - `seed-tms`: customer tenants that authorized an application (see `tms.rs`).
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
@@ -21,6 +22,7 @@ mod load;
 mod private_tokens;
 mod sign;
 mod tms;
+mod webhooks;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
     args.iter()
@@ -55,6 +57,13 @@ fn main() -> anyhow::Result<()> {
             let count: usize = arg(&args, "--count").context("--count")?.parse()?;
             runtime()?.block_on(assets::seed(database, count))
         }
+        Some("webhooks") => {
+            let database = arg(&args, "--database").context("--database sqlite://… of the server")?;
+            let key = arg(&args, "--master-key").context("--master-key (the server's)")?;
+            let connections: usize = arg(&args, "--connections").unwrap_or("1").parse()?;
+            let per: usize = arg(&args, "--per-connection").unwrap_or("1000").parse()?;
+            runtime()?.block_on(webhooks::run(database, key, connections, per))
+        }
         Some("seed-tms") => {
             let database = arg(&args, "--database").context("--database sqlite://… of the server")?;
             let app = arg(&args, "--app").context("--app NAME")?;
@@ -88,7 +97,7 @@ fn main() -> anyhow::Result<()> {
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench seed-private --database URL --client ID --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench seed-private --database URL --client ID --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
 }
 

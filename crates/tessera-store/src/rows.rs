@@ -230,6 +230,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
                 Change::AppAuthorizations(r.subject.parse().map_err(|_| corrupt("change subject"))?)
             }
             "people" => Change::People(r.subject.parse().map_err(|_| corrupt("change subject"))?),
+            "connection" => {
+                Change::Connection(r.subject.parse().map_err(|_| corrupt("change subject"))?)
+            }
             _ => return Err(corrupt("change kind")),
         };
         Ok(ChangeRecord {

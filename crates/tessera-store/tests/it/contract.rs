@@ -274,6 +274,44 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
             ]
         );
         assert_eq!(store.prune_changes(2_500).await.unwrap(), 2);
+
+        // Every kind of change reads back as written: one that did not would stall the feed
+        // for every instance.
+        let every = vec![
+            Change::Client(client),
+            Change::SigningKeys,
+            Change::Tenant(t),
+            Change::AccessPolicies(t),
+            Change::People(t),
+            Change::AppAuthorizations(t),
+            Change::Connection(tessera_core::id::ConnectionId::random()),
+            Change::TokenRevoked(RevokedToken {
+                jti: "j2".into(),
+                expires_at: 9,
+            }),
+        ];
+        for change in &every {
+            // A new kind of change fails to compile here until it is added to `every`.
+            match change {
+                Change::Client(_)
+                | Change::SigningKeys
+                | Change::Tenant(_)
+                | Change::AccessPolicies(_)
+                | Change::People(_)
+                | Change::AppAuthorizations(_)
+                | Change::Connection(_)
+                | Change::TokenRevoked(_) => {}
+            }
+            store.publish(10_000, change).await.unwrap();
+        }
+        let read: Vec<Change> = store
+            .changes_since(10_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.change)
+            .collect();
+        assert_eq!(read, every);
     })
     .await;
 }
