@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod architecture;
+mod browser;
 mod cli;
 mod instances;
 mod interop;
