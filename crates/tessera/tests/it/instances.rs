@@ -467,3 +467,86 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
     eprintln!("the revocation reached the other instance in {took:?}");
     assert_eq!(tms().await["errors"][0]["error"], "access_denied");
 }
+
+#[tokio::test]
+async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
+    let Some(url) = postgres_or_skip() else {
+        return;
+    };
+    let hooks = crate::webhooks::receiver().await;
+    hooks
+        .accept
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (_g1, dir_a) = data_dir();
+    let (_g2, dir_b) = data_dir();
+    let shared = ["--database", url.as_str()];
+    let a = serve(&dir_a, &shared, true);
+    let b = serve(&dir_b, &shared, true);
+    let vendor = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+    let app = post_json(
+        format!("{}/v1/integrations", a.url),
+        &vendor,
+        serde_json::json!({"display_name": "Receiver", "scopes": ["assets:read"],
+                           "authentication_url": hooks.url, "webhook_url": hooks.url}),
+    )
+    .await;
+    let (owner, owner_id, owner_secret) = customer_tenant(&url).await;
+    crate::connect_owner(
+        &url,
+        app["client_id"].as_str().unwrap().parse().unwrap(),
+        app["tenant_id"].as_str().unwrap().parse().unwrap(),
+        owner.parse().unwrap(),
+    )
+    .await;
+    let mut tokens = Vec::new();
+    for server in [&a, &b] {
+        within_a_second("the owner's admin", || async {
+            token(&server.url, &owner_id, &owner_secret, None)
+                .await
+                .status()
+                == 200
+        })
+        .await;
+        tokens.push(access_token(&server.url, &owner_id, &owner_secret).await);
+    }
+    // Thirty changes, written alternately through both instances; both deliver.
+    for n in 0..30 {
+        let (server, token) = if n % 2 == 0 {
+            (&a, &tokens[0])
+        } else {
+            (&b, &tokens[1])
+        };
+        let made = post_json(
+            format!("{}/v2/assets", server.url),
+            token,
+            serde_json::json!({"attributes": {"n": n.to_string()}}),
+        )
+        .await;
+        assert!(made["identity"].is_string(), "{made}");
+    }
+    for _ in 0..200 {
+        if hooks.taken.lock().unwrap().len() >= 30 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // A little longer: a second delivery of any of them would show now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let taken = hooks.taken.lock().unwrap().clone();
+    let ids: Vec<&str> = taken.iter().map(|(id, _)| id.as_str()).collect();
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!(ids.len(), 30, "each exactly once: {ids:?}");
+    assert_eq!(distinct.len(), 30);
+    let numbers: Vec<String> = taken
+        .iter()
+        .map(|(_, body)| {
+            let body: serde_json::Value = serde_json::from_str(body).unwrap();
+            body["data"]["attributes"]["n"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        numbers,
+        (0..30).map(|n| n.to_string()).collect::<Vec<_>>(),
+        "in order"
+    );
+}

@@ -220,3 +220,51 @@ pub async fn customer_tenant(url: &str) -> (String, String, String) {
         secret.expose().to_owned(),
     )
 }
+
+/// A connection from `owner` to the integration `client_id`, with `assets:read`, written into
+/// the database as an accepted consent would leave it, and announced on the change feed.
+pub async fn connect_owner(
+    database: &str,
+    client_id: tessera_core::id::ClientId,
+    vendor: tessera_core::id::TenantId,
+    owner: tessera_core::id::TenantId,
+) -> tessera_core::id::ConnectionId {
+    use tessera_core::crypto::MasterKey;
+    use tessera_core::model::{Connection, ConnectionStatus};
+    use tessera_core::ports::{Change, OsRng};
+    use tessera_core::scope::ScopeSet;
+
+    let store = tessera_store::connect(database).await.unwrap();
+    let key = MasterKey::parse(MASTER_KEY).unwrap();
+    let connection = Connection {
+        id: tessera_core::id::ConnectionId::random(),
+        owner_tenant_id: owner,
+        client_id,
+        client_tenant_id: vendor,
+        scopes: ScopeSet::parse("assets:read").unwrap(),
+        state: "s".into(),
+        status: ConnectionStatus::Active,
+        granted_by: "user:test".into(),
+        created_at: 1,
+        updated_at: 1,
+    };
+    store.create_connection(&connection).await.unwrap();
+    store
+        .store_connection_secrets(
+            connection.id,
+            &key.encrypt(&OsRng, "connection bearer token", b"receiver-token"),
+            &key.encrypt(
+                &OsRng,
+                "connection webhook secret",
+                b"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+            ),
+            1,
+        )
+        .await
+        .unwrap();
+    store
+        .publish(1, &Change::Connection(connection.id))
+        .await
+        .unwrap();
+    connection.id
+}

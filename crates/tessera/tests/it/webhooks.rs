@@ -7,19 +7,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::{
-    access_token, customer_tenant, data_dir, post_json, serve, BOOT_ID, BOOT_SECRET, MASTER_KEY,
-};
+use crate::{access_token, customer_tenant, data_dir, post_json, serve, BOOT_ID, BOOT_SECRET};
 
 /// A receiver on loopback that refuses every webhook until `accept` is set, and records the
 /// ids of those it took, in arrival order.
-struct Receiver {
-    url: String,
-    accept: Arc<AtomicBool>,
-    taken: Arc<Mutex<Vec<(String, String)>>>,
+pub struct Receiver {
+    pub url: String,
+    pub accept: Arc<AtomicBool>,
+    pub taken: Arc<Mutex<Vec<(String, String)>>>,
 }
 
-async fn receiver() -> Receiver {
+pub async fn receiver() -> Receiver {
     let accept = Arc::new(AtomicBool::new(false));
     let taken: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
     let (a, t) = (accept.clone(), taken.clone());
@@ -49,12 +47,6 @@ async fn receiver() -> Receiver {
 
 #[tokio::test]
 async fn pending_webhooks_survive_sigkill_and_are_all_delivered_in_order() {
-    use tessera_core::crypto::MasterKey;
-    use tessera_core::id::ConnectionId;
-    use tessera_core::model::{Connection, ConnectionStatus};
-    use tessera_core::ports::Change;
-    use tessera_core::scope::ScopeSet;
-
     let hooks = receiver().await;
     let (_guard, dir) = data_dir();
     let flags = ["--webhook-retry-base-ms", "100"];
@@ -74,39 +66,7 @@ async fn pending_webhooks_survive_sigkill_and_are_all_delivered_in_order() {
     let database = format!("sqlite://{}/tessera.db", dir.display());
     let (owner, owner_id, owner_secret) = customer_tenant(&database).await;
     let store = tessera_store::connect(&database).await.unwrap();
-    let key = MasterKey::parse(MASTER_KEY).unwrap();
-    let now = 1;
-    let connection = Connection {
-        id: ConnectionId::random(),
-        owner_tenant_id: owner.parse().unwrap(),
-        client_id,
-        client_tenant_id: vendor_tenant,
-        scopes: ScopeSet::parse("assets:read").unwrap(),
-        state: "s".into(),
-        status: ConnectionStatus::Active,
-        granted_by: "user:test".into(),
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_connection(&connection).await.unwrap();
-    let rng = tessera_core::ports::OsRng;
-    store
-        .store_connection_secrets(
-            connection.id,
-            &key.encrypt(&rng, "connection bearer token", b"receiver-token"),
-            &key.encrypt(
-                &rng,
-                "connection webhook secret",
-                b"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
-            ),
-            now,
-        )
-        .await
-        .unwrap();
-    store
-        .publish(now, &Change::Connection(connection.id))
-        .await
-        .unwrap();
+    crate::connect_owner(&database, client_id, vendor_tenant, owner.parse().unwrap()).await;
 
     // Ten changes while the receiver refuses: all pending, retried.
     let mut owner_token = String::new();
