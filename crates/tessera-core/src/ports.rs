@@ -322,6 +322,12 @@ pub trait ConnectionStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Removes a connection whose hand-over failed.
     async fn discard_connection(&self, id: ConnectionId) -> StoreResult<()>;
+    /// Removes the connections made before `before` whose hand-over never finished (the
+    /// instance stopped mid-way); returns their ids.
+    async fn discard_unfinished_connections(
+        &self,
+        before: UnixMillis,
+    ) -> StoreResult<Vec<ConnectionId>>;
     /// Revokes an active connection that `tenant` is a side of.
     async fn revoke_connection(
         &self,

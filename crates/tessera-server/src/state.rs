@@ -41,6 +41,8 @@ pub struct ServerConfig {
     pub webhook_retry_horizon_seconds: u64,
     /// The first wait after a failed webhook; it doubles on each failure, up to an hour.
     pub webhook_retry_base_ms: u64,
+    /// Which URLs integrations may register for Tessera to call.
+    pub url_rules: tessera_core::model::UrlRules,
 }
 
 /// Shared state; clones share one `Inner`.

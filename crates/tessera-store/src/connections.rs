@@ -75,6 +75,26 @@ macro_rules! impl_connections {
                     Ok(())
                 }
 
+                async fn discard_unfinished_connections(
+                    &self,
+                    before: UnixMillis,
+                ) -> StoreResult<Vec<ConnectionId>> {
+                    let ids: Vec<String> = sqlx::query_scalar(
+                        "DELETE FROM connections WHERE status = 'active' \
+                         AND bearer_token IS NULL AND created_at < $1 RETURNING id",
+                    )
+                    .bind(before)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    ids.into_iter()
+                        .map(|id| {
+                            id.parse()
+                                .map_err(|_| StoreError::Backend("corrupt connection id".into()))
+                        })
+                        .collect()
+                }
+
                 async fn revoke_connection(
                     &self,
                     tenant: TenantId,

@@ -128,6 +128,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 jwks_uri: None,
                 app: None,
                 profile: Default::default(),
+                urls: Default::default(),
             }
             .validate(ClientId::random(), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);

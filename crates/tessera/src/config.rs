@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// an hour [default: 1000].
     #[arg(long, env = "TESSERA_WEBHOOK_RETRY_BASE_MS")]
     pub webhook_retry_base_ms: Option<u64>,
+    /// Let integrations register plain-http URLs on any host (callbacks, webhooks, key sets);
+    /// by default plain http reaches loopback only. For closed networks.
+    #[arg(long, env = "TESSERA_ALLOW_PLAIN_HTTP_CALLBACKS")]
+    pub allow_plain_http_callbacks: bool,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -78,6 +82,7 @@ struct FileConfig {
     private_token_max_bytes: Option<usize>,
     webhook_retry_horizon_seconds: Option<u64>,
     webhook_retry_base_ms: Option<u64>,
+    allow_plain_http_callbacks: Option<bool>,
     log_format: Option<String>,
 }
 
@@ -98,6 +103,7 @@ pub struct Settings {
     pub private_token_max_bytes: usize,
     pub webhook_retry_horizon_seconds: u64,
     pub webhook_retry_base_ms: u64,
+    pub allow_plain_http_callbacks: bool,
     pub json_logs: bool,
 }
 
@@ -189,6 +195,8 @@ impl ServeArgs {
             private_token_max_bytes,
             webhook_retry_horizon_seconds,
             webhook_retry_base_ms,
+            allow_plain_http_callbacks: self.allow_plain_http_callbacks
+                || file.allow_plain_http_callbacks.unwrap_or(false),
             json_logs,
         })
     }

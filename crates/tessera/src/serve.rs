@@ -55,6 +55,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_private_token_bytes: settings.private_token_max_bytes,
         webhook_retry_horizon_seconds: settings.webhook_retry_horizon_seconds,
         webhook_retry_base_ms: settings.webhook_retry_base_ms,
+        url_rules: tessera_core::model::UrlRules {
+            plain_http_anywhere: settings.allow_plain_http_callbacks,
+        },
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
     };

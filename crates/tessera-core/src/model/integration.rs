@@ -4,7 +4,7 @@ use crate::error::DomainError;
 use crate::id::{ClientId, TenantId};
 use crate::scope::ScopeSet;
 
-use super::{validate_app_label, validate_web_url, AppVersion, Stage, UnixMillis};
+use super::{validate_app_label, validate_web_url, AppVersion, Stage, UnixMillis, UrlRules};
 
 /// Lifetime of an access token unless the integration says otherwise (SPEC §3.1).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
@@ -59,9 +59,9 @@ pub struct AppProfilePatch {
 
 impl AppProfile {
     /// Checks every field: the URLs as URLs Tessera calls, the description's length.
-    pub fn validate(self) -> Result<AppProfile, DomainError> {
+    pub fn validate(self, rules: UrlRules) -> Result<AppProfile, DomainError> {
         let url = |field: &'static str, v: Option<String>| {
-            v.map(|u| validate_web_url(field, &u)).transpose()
+            v.map(|u| validate_web_url(field, &u, rules)).transpose()
         };
         let description = self.description.map(|d| d.trim().to_owned());
         if description
@@ -84,7 +84,11 @@ impl AppProfile {
 
 impl AppProfilePatch {
     /// The profile with the patch applied, checked.
-    pub fn applied_to(self, profile: &AppProfile) -> Result<AppProfile, DomainError> {
+    pub fn applied_to(
+        self,
+        profile: &AppProfile,
+        rules: UrlRules,
+    ) -> Result<AppProfile, DomainError> {
         let pick = |new: Option<Option<String>>, old: &Option<String>| new.unwrap_or(old.clone());
         AppProfile {
             authentication_url: pick(self.authentication_url, &profile.authentication_url),
@@ -92,7 +96,7 @@ impl AppProfilePatch {
             description: pick(self.description, &profile.description),
             homepage_url: pick(self.homepage_url, &profile.homepage_url),
         }
-        .validate()
+        .validate(rules)
     }
 }
 
@@ -108,6 +112,8 @@ pub struct NewIntegration {
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
     pub profile: AppProfile,
+    /// Which URLs the deployment accepts.
+    pub urls: UrlRules,
 }
 
 /// The application part of [`NewIntegration`].
@@ -131,7 +137,7 @@ impl NewIntegration {
         let token_ttl_seconds = validate_ttl(self.token_ttl_seconds)?;
         let jwks_uri = self
             .jwks_uri
-            .map(|uri| validate_web_url("jwks_uri", &uri))
+            .map(|uri| validate_web_url("jwks_uri", &uri, self.urls))
             .transpose()?;
         let app = match self.app {
             Some(app) => {
@@ -146,7 +152,7 @@ impl NewIntegration {
             }
             None => None,
         };
-        let profile = self.profile.validate()?;
+        let profile = self.profile.validate(self.urls)?;
         Ok(Integration {
             client_id,
             tenant_id,
@@ -177,6 +183,8 @@ pub struct IntegrationPatch {
     /// Switches TMS on or off for this version (multi-tenant integrations only).
     pub tms_enabled: Option<bool>,
     pub profile: AppProfilePatch,
+    /// Which URLs the deployment accepts.
+    pub urls: UrlRules,
 }
 
 impl IntegrationPatch {
@@ -192,10 +200,10 @@ impl IntegrationPatch {
             validate_ttl(self.token_ttl_seconds)?;
         }
         let jwks_uri = match self.jwks_uri {
-            Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri)?)),
+            Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri, self.urls)?)),
             other => other,
         };
-        let profile = self.profile.applied_to(&integration.profile)?;
+        let profile = self.profile.applied_to(&integration.profile, self.urls)?;
         if self.tms_enabled.is_some() && integration.app.is_none() {
             return Err(DomainError::invalid(
                 "tms_enabled",

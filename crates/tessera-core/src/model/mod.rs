@@ -38,7 +38,7 @@ pub use private_token::{
 };
 pub use tenant::{Tenant, Tier};
 pub use user::{validate_email, NewUser, Role, User, UserPatch};
-pub use web_url::{validate_web_url, MAX_URL_LEN};
+pub use web_url::{validate_web_url, UrlRules, MAX_URL_LEN};
 pub use webhook::{
     after_failure, retry_delay_ms, DataChange, PendingWebhook, WebhookAttempt, WebhookOutcome,
     MAX_RETRY_DELAY_MS,

@@ -6,8 +6,20 @@ use crate::error::DomainError;
 /// Longer URLs are refused: none of ours needs more, and they end up in logs.
 pub const MAX_URL_LEN: usize = 2048;
 
+/// What URLs a deployment lets integrations register for Tessera to call.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct UrlRules {
+    /// Plain http to any host (`--allow-plain-http-callbacks`): for closed networks and tests
+    /// only; by default plain http reaches loopback only.
+    pub plain_http_anywhere: bool,
+}
+
 /// Checks `value` for the request field `field` and returns it normalized.
-pub fn validate_web_url(field: &'static str, value: &str) -> Result<String, DomainError> {
+pub fn validate_web_url(
+    field: &'static str,
+    value: &str,
+    rules: UrlRules,
+) -> Result<String, DomainError> {
     if value.len() > MAX_URL_LEN {
         return Err(DomainError::invalid(
             field,
@@ -33,7 +45,7 @@ pub fn validate_web_url(field: &'static str, value: &str) -> Result<String, Doma
     };
     match url.scheme() {
         "https" => Ok(url.into()),
-        "http" if loopback => Ok(url.into()),
+        "http" if loopback || rules.plain_http_anywhere => Ok(url.into()),
         "http" => Err(DomainError::invalid(
             field,
             "must use https (plain http only to 127.0.0.1, ::1 or localhost)",
@@ -50,6 +62,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn plain_http_elsewhere_only_when_configured() {
+        let open = UrlRules {
+            plain_http_anywhere: true,
+        };
+        assert!(validate_web_url("webhook_url", "http://10.0.0.7/hooks", open).is_ok());
+        assert!(
+            validate_web_url("webhook_url", "http://10.0.0.7/hooks", UrlRules::default()).is_err()
+        );
+        assert!(validate_web_url("webhook_url", "ftp://10.0.0.7/hooks", open).is_err());
+    }
+
+    #[test]
     fn https_anywhere_http_only_on_loopback() {
         for ok in [
             "https://keys.example.com/jwks.json",
@@ -57,7 +81,10 @@ mod tests {
             "http://[::1]/jwks",
             "http://localhost:9/x",
         ] {
-            assert!(validate_web_url("jwks_uri", ok).is_ok(), "{ok}");
+            assert!(
+                validate_web_url("jwks_uri", ok, UrlRules::default()).is_ok(),
+                "{ok}"
+            );
         }
         for (bad, words) in [
             ("http://keys.example.com/jwks", "https"),
@@ -66,11 +93,11 @@ mod tests {
             ("https://u:p@keys.example.com/", "credentials"),
             ("https://keys.example.com/#x", "fragment"),
         ] {
-            let e = validate_web_url("jwks_uri", bad).unwrap_err();
+            let e = validate_web_url("jwks_uri", bad, UrlRules::default()).unwrap_err();
             assert_eq!(e.field(), Some("jwks_uri"));
             assert!(e.to_string().contains(words), "{bad}: {e}");
         }
         let long = format!("https://a.example/{}", "x".repeat(MAX_URL_LEN));
-        assert!(validate_web_url("jwks_uri", &long).is_err());
+        assert!(validate_web_url("jwks_uri", &long, UrlRules::default()).is_err());
     }
 }

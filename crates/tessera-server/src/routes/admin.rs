@@ -92,6 +92,7 @@ pub async fn create_integration(
             description: body.description,
             homepage_url: body.homepage_url,
         },
+        urls: state.config.url_rules,
     }
     .validate(ClientId::random(), admin.tenant, now)?;
     let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
@@ -297,6 +298,7 @@ pub async fn patch_integration(
             description: body.description,
             homepage_url: body.homepage_url,
         },
+        urls: state.config.url_rules,
     }
     .apply(&mut integration, state.clock.now_millis())?;
     state.storage.update_integration(&integration).await?;

@@ -1103,3 +1103,57 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
         assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
     }
 }
+
+#[tokio::test]
+async fn a_hand_over_cut_short_by_a_stop_is_swept_away() {
+    use tessera_core::model::{Connection, ConnectionStatus};
+    for h in Harness::on_both_backends().await {
+        let developer = h.admin_token(&h.a).await;
+        let (app_id, _, _) = h.create_integration(&developer, reader()).await;
+        let owner = h.add_tenant().await;
+        let now = tessera_core::ports::Clock::now_millis(&*h.clock);
+        let make = |created_at: i64| Connection {
+            id: tessera_core::id::ConnectionId::random(),
+            owner_tenant_id: owner.tenant,
+            client_id: app_id.parse().unwrap(),
+            client_tenant_id: h.a.tenant,
+            scopes: tessera_core::scope::ScopeSet::parse("assets:read").unwrap(),
+            state: "s".into(),
+            status: ConnectionStatus::Active,
+            granted_by: "user:x".into(),
+            created_at,
+            updated_at: created_at,
+        };
+        // Stored and announced, but the instance stopped before the application answered.
+        let stale = make(now - 11 * 60_000);
+        let fresh = make(now);
+        for c in [&stale, &fresh] {
+            h.storage.create_connection(c).await.unwrap();
+        }
+        tessera_server::workers::sweep::sweep_connections(&h.state).await;
+        assert!(h.storage.get_connection(stale.id).await.is_err(), "swept");
+        assert!(
+            h.storage.get_connection(fresh.id).await.is_ok(),
+            "still being handed over"
+        );
+    }
+}
+
+#[tokio::test]
+async fn plain_http_callbacks_elsewhere_than_loopback_need_the_deployment_to_allow_them() {
+    let body = json!({"display_name": "x", "webhook_url": "http://10.1.2.3/hooks"});
+    let strict = Harness::new().await;
+    let admin = strict.admin_token(&strict.a).await;
+    let refused = strict
+        .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.text.contains("`webhook_url`"), "{}", refused.text);
+    let open = Harness::configured(|c| c.url_rules.plain_http_anywhere = true).await;
+    let admin = open.admin_token(&open.a).await;
+    let taken = open
+        .api(Method::POST, "/v1/integrations", &admin, Some(body))
+        .await;
+    assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
+    assert_eq!(taken.body["webhook_url"], "http://10.1.2.3/hooks");
+}

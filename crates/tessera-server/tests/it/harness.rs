@@ -124,6 +124,7 @@ impl Harness {
             max_private_token_bytes: tessera_core::model::DEFAULT_MAX_VALUE_BYTES,
             webhook_retry_horizon_seconds: 86_400,
             webhook_retry_base_ms: 1000,
+            url_rules: Default::default(),
             verified_token_cache: 1000,
             key_rotation_days: 0,
         };

@@ -491,7 +491,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
     )
     .await;
     let (owner, owner_id, owner_secret) = customer_tenant(&url).await;
-    crate::connect_owner(
+    let connection = crate::connect_owner(
         &url,
         app["client_id"].as_str().unwrap().parse().unwrap(),
         app["tenant_id"].as_str().unwrap().parse().unwrap(),
@@ -549,4 +549,45 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
         (0..30).map(|n| n.to_string()).collect::<Vec<_>>(),
         "in order"
     );
+
+    // The application's token for the connection, from B; the owner revokes on A; B refuses
+    // the token within a second.
+    let app_id = app["client_id"].as_str().unwrap();
+    let app_secret = app["client_secret"].as_str().unwrap();
+    let connection_token = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", b.url))
+        .basic_auth(app_id, Some(app_secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("tenant_id", owner.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    let connection_token = connection_token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a token under the connection: {connection_token}"))
+        .to_owned();
+    let reads = || async {
+        reqwest::Client::new()
+            .get(format!("{}/v2/assets", b.url))
+            .bearer_auth(&connection_token)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(reads().await, 200);
+    let revoked = reqwest::Client::new()
+        .delete(format!("{}/v1/connections/{connection}", a.url))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204);
+    let took = within_a_second("a revoked connection", || async { reads().await == 401 }).await;
+    eprintln!("the connection's revocation reached the other instance in {took:?}");
 }

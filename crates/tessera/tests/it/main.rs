@@ -236,6 +236,11 @@ pub async fn connect_owner(
 
     let store = tessera_store::connect(database).await.unwrap();
     let key = MasterKey::parse(MASTER_KEY).unwrap();
+    // The feed is read by time: a change must carry the real one to reach running instances.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
     let connection = Connection {
         id: tessera_core::id::ConnectionId::random(),
         owner_tenant_id: owner,
@@ -245,8 +250,8 @@ pub async fn connect_owner(
         state: "s".into(),
         status: ConnectionStatus::Active,
         granted_by: "user:test".into(),
-        created_at: 1,
-        updated_at: 1,
+        created_at: now,
+        updated_at: now,
     };
     store.create_connection(&connection).await.unwrap();
     store
@@ -258,12 +263,12 @@ pub async fn connect_owner(
                 "connection webhook secret",
                 b"whsec_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
             ),
-            1,
+            now,
         )
         .await
         .unwrap();
     store
-        .publish(1, &Change::Connection(connection.id))
+        .publish(now, &Change::Connection(connection.id))
         .await
         .unwrap();
     connection.id
