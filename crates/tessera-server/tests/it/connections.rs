@@ -1157,3 +1157,71 @@ async fn plain_http_callbacks_elsewhere_than_loopback_need_the_deployment_to_all
     assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
     assert_eq!(taken.body["webhook_url"], "http://10.1.2.3/hooks");
 }
+
+#[tokio::test]
+async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
+    let h = Harness::new().await;
+    let mut tenants = Vec::new();
+    for _ in 0..2 {
+        let t = h.add_tenant().await;
+        let admin = h.admin_token(&t).await;
+        let made = h
+            .api(Method::POST, "/v1/users", &admin, Some(json!({"email": "sam@example.com", "display_name": "Sam", "password": "correct horse battery staple"})))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        tenants.push(t.tenant.to_string());
+    }
+    // The same password in both: the form asks which organization.
+    let first = sign_in(
+        &h,
+        "sam@example.com",
+        "correct horse battery staple",
+        "/console",
+    )
+    .await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    assert!(
+        first.text.contains("Choose the organization"),
+        "{}",
+        first.text
+    );
+    assert!(set_cookie(&first, "tessera_session").is_none());
+    for t in &tenants {
+        assert!(first.text.contains(t.as_str()), "{t} offered");
+    }
+    let csrf = hidden(&first.text, "csrf");
+    let cookie = set_cookie(&first, "tessera_sign_in").unwrap();
+    let chosen = form_post(
+        &h,
+        "/console/sign-in",
+        &format!("tessera_sign_in={cookie}"),
+        &[
+            ("email", "sam@example.com"),
+            ("password", "correct horse battery staple"),
+            ("csrf", &csrf),
+            ("next", "/console"),
+            ("tenant", &tenants[1]),
+        ],
+    )
+    .await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    let session = format!(
+        "tessera_session={}",
+        set_cookie(&chosen, "tessera_session").unwrap()
+    );
+    let home = with_cookie(&h, "/console", &session).await;
+    assert!(home.text.contains("sam@example.com"), "{}", home.text);
+    // Signing out clears the cookie.
+    let out = form_post(&h, "/console/sign-out", &session, &[]).await;
+    assert_eq!(out.status, StatusCode::OK);
+    let cleared = out
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.starts_with("tessera_session=;") && v.contains("Max-Age=0"));
+    assert!(cleared, "{:?}", out.headers);
+    // Without a session the console sends to the sign-in.
+    let anonymous = get_page(&h, "/console").await;
+    assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
+}
