@@ -180,6 +180,14 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// Spends the time of one password check, for a sign-in whose email matches nobody: the answer
+/// then takes as long as a wrong password's, and does not tell which emails have accounts.
+pub fn spend_password_check(password: &str) {
+    static UNUSED: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| hash_password("unused").unwrap_or_default());
+    verify_password(password, &UNUSED);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,10 +12,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 use tessera_core::client_auth::ClientDirectory;
-use tessera_core::crypto::{random_token, verify_password};
+use tessera_core::crypto::{random_token, spend_password_check, verify_password};
 use tessera_core::id::TenantId;
 use tessera_core::model::{ConnectionRequest, User};
 
+use crate::extract::PeerAddress;
 use crate::state::AppState;
 use session::{cookie, set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
 
@@ -25,6 +26,13 @@ struct MessagePage<'a> {
     heading: &'a str,
     text: &'a str,
     is_error: bool,
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage<'a> {
+    user: &'a str,
+    csrf: &'a str,
 }
 
 #[derive(Template)]
@@ -101,9 +109,13 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(
 }
 
 /// Where to go after signing in: only a path on this site (no `//host`, no scheme), so the
-/// parameter cannot send the user elsewhere.
+/// parameter cannot send the user elsewhere. Browsers drop tabs and newlines from a `Location`
+/// and read `\` as `/`, so a path with either could still name another host: refused too.
 fn safe_next(next: &str) -> &str {
-    if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") {
+    if next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.chars().any(|c| c == '\\' || c.is_control())
+    {
         next
     } else {
         "/console"
@@ -168,6 +180,7 @@ const BAD_CREDENTIALS: &str = "The email or the password is not right.";
 
 pub async fn sign_in(
     State(state): State<AppState>,
+    PeerAddress(peer): PeerAddress,
     headers: HeaderMap,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
@@ -191,6 +204,17 @@ pub async fn sign_in(
         );
     }
     let email = form.email.trim().to_lowercase();
+    // Failed sign-ins count against the email and the address, as failed client
+    // authentication does (SPEC §11): guessing a password takes more than a minute's tries.
+    let limited = format!("sign-in:{email}");
+    let now = state.clock.now_seconds();
+    if state.auth_limiter.is_blocked(&limited, peer, now) {
+        return message(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Sign-in failed",
+            "Too many failed sign-ins for this account or from this address; wait a minute and try again.",
+        );
+    }
     let users = match state.storage.users_with_email(&email).await {
         Ok(users) => users,
         Err(e) => {
@@ -205,6 +229,9 @@ pub async fn sign_in(
     // argon2 is slow on purpose: off the async workers.
     let password = form.password;
     let matching = tokio::task::spawn_blocking(move || {
+        if users.is_empty() {
+            spend_password_check(&password);
+        }
         users
             .into_iter()
             .filter(|u| verify_password(&password, &u.password_hash))
@@ -219,6 +246,7 @@ pub async fn sign_in(
     let user = match chosen.as_slice() {
         [one] => *one,
         [] => {
+            state.auth_limiter.record_failure(&limited, peer, now);
             return sign_in_form(
                 &state,
                 &next,
@@ -226,7 +254,7 @@ pub async fn sign_in(
                 Some(BAD_CREDENTIALS),
                 Vec::new(),
                 StatusCode::UNAUTHORIZED,
-            )
+            );
         }
         several => {
             let tenants = several
@@ -271,7 +299,29 @@ pub async fn sign_in(
     response
 }
 
-pub async fn sign_out(State(state): State<AppState>) -> Response {
+#[derive(Debug, Deserialize)]
+pub struct SignOutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// Signs out: a form from a page of ours carries the session's CSRF token, so another site
+/// cannot sign the user out; without a live session there is nothing to protect.
+pub async fn sign_out(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<SignOutForm>, FormRejection>,
+) -> Response {
+    let csrf = form.map(|Form(f)| f.csrf).unwrap_or_default();
+    if let Some((session, _)) = signed_in(&state, &headers).await {
+        if !session.csrf_matches(&state.master_key, &csrf) {
+            return message(
+                StatusCode::BAD_REQUEST,
+                "Sign-out failed",
+                "The form expired; go back to the console and sign out there.",
+            );
+        }
+    }
     let mut response = message(StatusCode::OK, "Signed out", "You have signed out.");
     if let Some(cookie) = set_cookie(SESSION_COOKIE, "", 0, secure(&state)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
@@ -281,10 +331,12 @@ pub async fn sign_out(State(state): State<AppState>) -> Response {
 
 pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match signed_in(&state, &headers).await {
-        Some((_, user)) => message(
+        Some((session, user)) => html(
             StatusCode::OK,
-            "Tessera",
-            &format!("Signed in as {}.", user.email),
+            HomePage {
+                user: &user.email,
+                csrf: &session.csrf(&state.master_key),
+            },
         ),
         None => sign_in_redirect("/console"),
     }

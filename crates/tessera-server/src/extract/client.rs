@@ -1,12 +1,12 @@
 //! Client authentication at the OAuth endpoints: `client_secret_basic`, `client_secret_post`
 //! (RFC 6749 §2.3.1) or `private_key_jwt` (RFC 7523 §2.2), rate-limited on failure (SPEC §11).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, Extensions};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use percent_encoding::percent_decode_str;
@@ -21,6 +21,28 @@ use tessera_core::token::assertion::{self, AssertionError};
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
 use crate::state::AppState;
+
+/// The address the request came from, when the server knows it (it does when it serves a
+/// socket; router tests without one get `None`). Failed authentication is counted against it.
+pub struct PeerAddress(pub Option<IpAddr>);
+
+impl PeerAddress {
+    pub fn of(extensions: &Extensions) -> Self {
+        PeerAddress(
+            extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map(|ConnectInfo(addr)| addr.ip()),
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for PeerAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(PeerAddress::of(&parts.extensions))
+    }
+}
 
 /// An OAuth request from an authenticated integration, with its remaining parameters.
 pub struct AuthenticatedClient {
@@ -85,10 +107,7 @@ impl FromRequest<AppState> for TokenCaller {
             .headers()
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
-        let peer = req
-            .extensions()
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let PeerAddress(peer) = PeerAddress::of(req.extensions());
         let path = req.uri().path().to_owned();
         let mut form = OAuthForm::from_request(req, state).await?;
         if let Some(assertion) = form.take("client_assertion") {
@@ -192,10 +211,7 @@ impl FromRequestParts<AppState> for BasicClient {
             .to_str()
             .map_err(|_| OAuthError::invalid_client("the Authorization header is not ASCII"))?;
         let (client_id, secret) = basic_credentials(value)?;
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
+        let PeerAddress(peer) = PeerAddress::of(&parts.extensions);
         let credentials = ClientCredentials {
             client_id,
             secret: Secret::new(secret),

@@ -335,6 +335,18 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         .await;
         assert_eq!(away.status, StatusCode::SEE_OTHER);
         assert_eq!(away.header("location"), "/console");
+        // Browsers drop tabs from a `Location` and read `\` as `/`: both would leave the site.
+        for next in ["/\t/evil.example.com/x", "/\\evil.example.com/x"] {
+            let away = sign_in(
+                &h,
+                "owner@example.com",
+                "correct horse battery staple",
+                next,
+            )
+            .await;
+            assert_eq!(away.status, StatusCode::SEE_OTHER);
+            assert_eq!(away.header("location"), "/console", "{next:?}");
+        }
 
         let signed = sign_in(
             &h,
@@ -399,6 +411,67 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         .await;
         let after = with_cookie(&h, &link, &session).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
+    }
+}
+
+#[tokio::test]
+async fn failed_sign_ins_are_limited_per_account() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        for email in ["kim@example.com", "lee@example.com"] {
+            let created = h
+                .api(Method::POST, "/v1/users", &admin, Some(json!({"email": email, "display_name": email, "password": "correct horse battery staple"})))
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        }
+        // An email with no account is told the same as a wrong password.
+        let nobody = sign_in(
+            &h,
+            "nobody@example.com",
+            "correct horse battery staple",
+            "/console",
+        )
+        .await;
+        assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+        assert!(nobody.text.contains("not right"), "{}", nobody.text);
+        for _ in 0..20 {
+            let wrong = sign_in(&h, "kim@example.com", "wrong password!!", "/console").await;
+            assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        }
+        // Then even the right password waits out the minute.
+        let blocked = sign_in(
+            &h,
+            "kim@example.com",
+            "correct horse battery staple",
+            "/console",
+        )
+        .await;
+        assert_eq!(
+            blocked.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{}",
+            blocked.text
+        );
+        assert!(blocked.text.contains("wait a minute"), "{}", blocked.text);
+        assert!(set_cookie(&blocked, "tessera_session").is_none());
+        // Another account is not held up by it.
+        let other = sign_in(
+            &h,
+            "lee@example.com",
+            "correct horse battery staple",
+            "/console",
+        )
+        .await;
+        assert_eq!(other.status, StatusCode::SEE_OTHER, "{}", other.text);
+        h.clock.advance_seconds(61);
+        let later = sign_in(
+            &h,
+            "kim@example.com",
+            "correct horse battery staple",
+            "/console",
+        )
+        .await;
+        assert_eq!(later.status, StatusCode::SEE_OTHER, "{}", later.text);
     }
 }
 
@@ -1211,8 +1284,12 @@ async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
     );
     let home = with_cookie(&h, "/console", &session).await;
     assert!(home.text.contains("sam@example.com"), "{}", home.text);
-    // Signing out clears the cookie.
-    let out = form_post(&h, "/console/sign-out", &session, &[]).await;
+    // Signing out takes the form of the console's page: another site's form cannot do it.
+    let forged = form_post(&h, "/console/sign-out", &session, &[("csrf", "x")]).await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert!(set_cookie(&forged, "tessera_session").is_none());
+    let csrf = hidden(&home.text, "csrf");
+    let out = form_post(&h, "/console/sign-out", &session, &[("csrf", &csrf)]).await;
     assert_eq!(out.status, StatusCode::OK);
     let cleared = out
         .headers
