@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
-use tessera_core::client_auth::RegisteredClient;
+use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::crypto::MasterKey;
 use tessera_core::error::OAuthError;
-use tessera_core::id::{ClientId, TenantId};
+use tessera_core::id::{ClientId, TenantId, UserId};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
+use tessera_core::scope::ScopeSet;
 use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
 use tessera_core::token::{AccessTokenClaims, DecodedJws, KeyRing, SigningAlg};
 use tokio::sync::mpsc;
@@ -16,7 +17,7 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
     keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
-    PolicyCache, RevocationSet, VerifiedTokens,
+    LiveConsents, PolicyCache, RevocationSet, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -63,6 +64,7 @@ pub struct Inner {
     pub delegations: DelegationCache,
     pub app_authorizations: AppAuthorizations,
     pub connections: ActiveConnections,
+    pub consents: LiveConsents,
     /// For calls to applications (connection hand-overs, webhooks): no redirects, bounded.
     pub outbound: reqwest::Client,
     /// Wakes the webhook worker when a change was just written here.
@@ -112,6 +114,7 @@ impl AppState {
             delegations: DelegationCache::new(100_000),
             app_authorizations: AppAuthorizations::default(),
             connections: ActiveConnections::default(),
+            consents: LiveConsents::default(),
             webhooks_due: tokio::sync::Notify::new(),
             outbound: reqwest::Client::builder()
                 .timeout(std::time::Duration::from_secs(10))
@@ -142,6 +145,8 @@ impl AppState {
             .replace_all(self.storage.app_authorizations_of(None).await?);
         self.connections
             .replace_all(self.storage.active_connections().await?);
+        self.consents
+            .replace_all(self.storage.consents_of(None).await?);
         Ok(())
     }
 
@@ -180,7 +185,11 @@ impl AppState {
                 self.clients.upsert_tenant(tenant);
             }
             Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
-            Change::People(_) => self.delegations.invalidate(),
+            Change::People(tenant) => {
+                self.delegations.invalidate();
+                let current = self.storage.consents_of(Some(*tenant)).await?;
+                self.consents.replace_tenant(*tenant, current);
+            }
             Change::Connection(id) => {
                 let now = match self.storage.get_connection(*id).await {
                     Ok(c) => Some(c),
@@ -295,6 +304,14 @@ impl AppState {
                 return Err("the tenant has revoked the grant the token was issued under".into());
             }
         }
+        if let Some(consented_to) = &claims.consent {
+            if !self.consent_stands(&claims, consented_to) {
+                return Err(
+                    "the user no longer consents to the integration acting for them with these scopes"
+                        .into(),
+                );
+            }
+        }
         // An exchanged token lives only as long as every token it was exchanged from.
         for origin in &claims.exchanged_from {
             if self.revoked.contains(&origin.jti) {
@@ -307,6 +324,24 @@ impl AppState {
             }
         }
         Ok(claims)
+    }
+
+    /// Whether the user (`sub`) still consents to `consented_to` acting for them with every
+    /// scope of the token.
+    fn consent_stands(&self, claims: &AccessTokenClaims, consented_to: &str) -> bool {
+        let (Ok(client), Ok(tenant), Ok(user), Ok(scope)) = (
+            consented_to.parse::<ClientId>(),
+            claims.tenant_id.parse::<TenantId>(),
+            claims.sub.parse::<UserId>(),
+            ScopeSet::parse(&claims.scope),
+        ) else {
+            return false;
+        };
+        let Some(registered) = ClientDirectory::client(&self.clients, &client) else {
+            return false;
+        };
+        let foreign = registered.integration.tenant_id != tenant;
+        self.consents.allow(tenant, client, user, foreign, scope)
     }
 
     fn client_exists(&self, client_id: &str) -> bool {

@@ -545,6 +545,20 @@ macro_rules! impl_resources {
                     .map(Consent::try_from)
                     .collect()
                 }
+
+                async fn consents_of(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Consent>> {
+                    sqlx::query_as::<_, ConsentRow>(&format!(
+                        "SELECT {CONSENT_COLUMNS} FROM consents \
+                         WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
+                    ))
+                    .bind(tenant.map(|t| t.to_string()))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .map(Consent::try_from)
+                    .collect()
+                }
             }
         }
     };

@@ -49,7 +49,7 @@ pub fn issue(
         None => allowed.without(Scope::Impersonation),
         Some(_) => narrow_scope(requested, allowed)?,
     };
-    let subject = Subject::direct(
+    let mut subject = Subject::direct(
         delegation.user.id.to_string(),
         delegation.tenant.id.to_string(),
         delegation.tenant.tier,
@@ -58,5 +58,6 @@ pub fn issue(
             act: None,
         }),
     );
+    subject.consent = Some(integration.client_id.to_string());
     mint(ctx, client, subject, scope)
 }

@@ -112,6 +112,8 @@ struct Subject {
     exchanged_from: Vec<crate::token::Origin>,
     /// The other tenant's grant the token reaches its data under.
     grant: Option<String>,
+    /// The integration whose consent from the user the token acts under.
+    consent: Option<String>,
 }
 
 impl Subject {
@@ -130,6 +132,7 @@ impl Subject {
             expires_by: None,
             exchanged_from: Vec::new(),
             grant: None,
+            consent: None,
         }
     }
 }
@@ -162,6 +165,7 @@ fn mint(
         act: subject.act,
         exchanged_from: subject.exchanged_from,
         grant: subject.grant,
+        consent: subject.consent,
         custom: integration
             .custom_claims
             .iter()

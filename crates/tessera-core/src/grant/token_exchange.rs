@@ -118,6 +118,8 @@ pub fn issue(
         exchanged_from,
         // Revoking the grant the subject token came under ends this one too.
         grant: subject.grant.clone(),
+        // So does withdrawing the consent the subject token acted under.
+        consent: subject.consent.clone(),
     };
     mint(ctx, client, minted, scope)
 }
@@ -176,6 +178,7 @@ mod tests {
             }),
             exchanged_from: vec![],
             grant: None,
+            consent: None,
             custom: BTreeMap::new(),
         }
     }

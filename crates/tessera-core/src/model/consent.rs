@@ -56,6 +56,11 @@ pub fn consented_scopes(consents: &[Consent], user: UserId, foreign: bool) -> Op
         .reduce(|a, b| a.union(b))
 }
 
+/// Whether the consents covering `user` still allow every scope of a token issued under them.
+pub fn consents_allow(consents: &[Consent], user: UserId, foreign: bool, scope: ScopeSet) -> bool {
+    consented_scopes(consents, user, foreign).is_some_and(|c| scope.difference(c).is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -72,11 +77,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn consents_for_one_user_and_for_all_add_up() {
-        let alice = UserId::random();
-        let bob = UserId::random();
-        let consents = vec![
+    /// Alice's own consent to `assets:read`, and one for all users to `events:read`.
+    fn alice_reads_assets_all_read_events(alice: UserId) -> Vec<Consent> {
+        vec![
             consent(
                 ConsentUser::User {
                     id: alice,
@@ -85,7 +88,14 @@ mod tests {
                 "assets:read",
             ),
             consent(ConsentUser::All, "events:read"),
-        ];
+        ]
+    }
+
+    #[test]
+    fn consents_for_one_user_and_for_all_add_up() {
+        let alice = UserId::random();
+        let bob = UserId::random();
+        let consents = alice_reads_assets_all_read_events(alice);
         assert_eq!(
             consented_scopes(&consents, alice, false),
             Some(ScopeSet::parse("assets:read events:read").unwrap())
@@ -95,6 +105,29 @@ mod tests {
             Some(ScopeSet::parse("events:read").unwrap())
         );
         assert_eq!(consented_scopes(&[], bob, false), None);
+    }
+
+    #[test]
+    fn a_token_stays_allowed_only_within_what_is_still_consented() {
+        let alice = UserId::random();
+        let both = ScopeSet::parse("assets:read events:read").unwrap();
+        let mut consents = alice_reads_assets_all_read_events(alice);
+        assert!(consents_allow(&consents, alice, false, both));
+        // The consent for all users withdrawn: the token needed it.
+        consents.pop();
+        assert!(!consents_allow(&consents, alice, false, both));
+        assert!(consents_allow(
+            &consents,
+            alice,
+            false,
+            ScopeSet::parse("assets:read").unwrap()
+        ));
+        assert!(!consents_allow(
+            &[],
+            alice,
+            false,
+            ScopeSet::parse("assets:read").unwrap()
+        ));
     }
 
     #[test]

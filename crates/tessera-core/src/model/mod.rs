@@ -25,7 +25,7 @@ pub use connection::{
     validate_state, Connection, ConnectionRequest, ConnectionStatus, ConnectionUrlError,
     CONNECTION_URL_TTL_SECONDS, MAX_BEARER_TOKEN_LEN, MAX_STATE_LEN,
 };
-pub use consent::{consented_scopes, Consent, ConsentUser};
+pub use consent::{consented_scopes, consents_allow, Consent, ConsentUser};
 pub use integration::{
     validate_custom_claims, validate_display_name, AppProfile, AppProfilePatch, ClientSecretRecord,
     Integration, IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,

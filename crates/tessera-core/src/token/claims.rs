@@ -37,6 +37,16 @@ pub struct AccessTokenClaims {
         skip_serializing_if = "Option::is_none"
     )]
     pub grant: Option<String>,
+    /// The integration a user consented to act for them (SPEC §3.3), when the token acts for
+    /// `sub` under that consent: a JWT bearer token and every token exchanged from one. The
+    /// token is accepted only while the user's consents to that integration still allow its
+    /// scopes, so withdrawing a consent ends the tokens issued under it.
+    #[serde(
+        rename = "tessera_consent",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub consent: Option<String>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,

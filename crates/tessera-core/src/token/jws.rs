@@ -166,6 +166,7 @@ mod tests {
             act: None,
             exchanged_from: Vec::new(),
             grant: None,
+            consent: None,
             custom: BTreeMap::from([("department".into(), "ops".into())]),
         }
     }

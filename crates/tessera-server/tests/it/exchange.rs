@@ -352,3 +352,81 @@ async fn every_refusal_of_a_token_exchange_says_why() {
         .unwrap()
         .contains(&json!("urn:ietf:params:oauth:grant-type:token-exchange")));
 }
+
+#[tokio::test]
+async fn withdrawing_a_consent_ends_the_tokens_issued_under_it() {
+    for h in Harness::on_both_backends().await {
+        let s = setup(&h, SigningAlg::EdDsa).await;
+        let connector = (s.client_id.as_str(), s.secret.as_str());
+        let own = consent(
+            &h,
+            &s.admin,
+            &s.client_id,
+            "alice@example.com",
+            &["assets:read"],
+        )
+        .await;
+        let everyone = consent(&h, &s.admin, &s.client_id, "*", &["events:read"]).await;
+        let fresh = || assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {});
+        let both = token_of(&grant(&h, &fresh(), Some("assets:read events:read")).await);
+        let assets_only = token_of(&grant(&h, &fresh(), Some("assets:read")).await);
+        let exchanged = token_of(
+            &exchange(
+                &h,
+                connector,
+                &format!("{}&scope=assets%3Aread", subject(&both)),
+            )
+            .await,
+        );
+        for token in [&both, &assets_only, &exchanged] {
+            assert_eq!(h.introspect(connector, token).await.body["active"], true);
+            assert_eq!(
+                h.api(Method::GET, "/v2/assets", token, None).await.status,
+                StatusCode::OK
+            );
+        }
+        let withdraw =
+            |reply: &Reply| format!("/v1/consents/{}", reply.body["id"].as_str().unwrap());
+
+        // The consent for all users withdrawn: the token that needed `events:read` ends; the
+        // others are still within Alice's own consent.
+        let gone = h
+            .api(Method::DELETE, &withdraw(&everyone), &s.admin, None)
+            .await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+        assert_eq!(
+            h.introspect(connector, &both).await.body,
+            json!({"active": false})
+        );
+        let refused = h.api(Method::GET, "/v2/assets", &both, None).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            refused.text.contains("no longer consents"),
+            "{}",
+            refused.text
+        );
+        for token in [&assets_only, &exchanged] {
+            assert_eq!(h.introspect(connector, token).await.body["active"], true);
+        }
+
+        // Alice's own consent withdrawn: every token acting for her under it ends, the one
+        // exchanged from a token of hers too.
+        h.api(Method::DELETE, &withdraw(&own), &s.admin, None).await;
+        for token in [&assets_only, &exchanged] {
+            assert_eq!(
+                h.introspect(connector, token).await.body,
+                json!({"active": false})
+            );
+            assert_eq!(
+                h.api(Method::GET, "/v2/assets", token, None).await.status,
+                StatusCode::UNAUTHORIZED
+            );
+        }
+        // The integration's own token does not act for anyone and is untouched.
+        let own_token = token_of(&h.token(&s.client_id, &s.secret, None).await);
+        assert_eq!(
+            h.introspect(connector, &own_token).await.body["active"],
+            true
+        );
+    }
+}

@@ -185,6 +185,13 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
 
         let other = tenant(&*store).await;
         assert!(store.consents_for(other, client).await.unwrap().is_empty());
+        assert_eq!(
+            store.consents_of(Some(t)).await.unwrap(),
+            vec![replaced.clone(), all.clone()]
+        );
+        assert!(store.consents_of(Some(other)).await.unwrap().is_empty());
+        let everyone = store.consents_of(None).await.unwrap();
+        assert!(everyone.contains(&replaced) && everyone.contains(&all));
         assert!(matches!(
             store.delete_consent(other, all.id).await,
             Err(StoreError::NotFound)
