@@ -270,8 +270,6 @@ pub trait ConsentStore: Send + Sync {
         page: PageRequest,
     ) -> StoreResult<Page<Consent>>;
     async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent>;
-    /// The tenant's consents for one integration.
-    async fn consents_for(&self, tenant: TenantId, client: ClientId) -> StoreResult<Vec<Consent>>;
     /// Every consent, or one tenant's: what the server holds in memory to check delegated
     /// tokens on each use.
     async fn consents_of(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Consent>>;

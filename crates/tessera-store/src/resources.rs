@@ -527,25 +527,6 @@ macro_rules! impl_resources {
                     .try_into()
                 }
 
-                async fn consents_for(
-                    &self,
-                    tenant: TenantId,
-                    client: ClientId,
-                ) -> StoreResult<Vec<Consent>> {
-                    sqlx::query_as::<_, ConsentRow>(&format!(
-                        "SELECT {CONSENT_COLUMNS} FROM consents WHERE tenant_id = $1 AND client_id = $2 \
-                         ORDER BY seq"
-                    ))
-                    .bind(tenant.to_string())
-                    .bind(client.to_string())
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?
-                    .into_iter()
-                    .map(Consent::try_from)
-                    .collect()
-                }
-
                 async fn consents_of(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Consent>> {
                     sqlx::query_as::<_, ConsentRow>(&format!(
                         "SELECT {CONSENT_COLUMNS} FROM consents \

@@ -1,6 +1,7 @@
-//! Every tenant's consents (SPEC §3.3) in memory: a token that acts for a user under their
-//! consent (`tessera_consent`) is checked against what the user still consents to on every use,
-//! without a database call. Loaded whole at start and per tenant on `Change::People`, so a
+//! Every tenant's consents (SPEC §3.3) in memory: the JWT bearer grant reads them without a
+//! database call, and a token that acts for a user under their consent (`tessera_consent`) is
+//! checked against what the user still consents to on every use. Grant and check read the same
+//! snapshot, so an instance never issues a token it would then refuse. Loaded whole at start and per tenant on `Change::People`, so a
 //! withdrawal on any instance ends the tokens issued under it within the feed's second. Writes
 //! (rare) copy the map; reads are one atomic load.
 
@@ -9,7 +10,7 @@ use std::sync::Arc;
 
 use arc_swap::ArcSwap;
 use tessera_core::id::{ClientId, TenantId, UserId};
-use tessera_core::model::{consents_allow, Consent};
+use tessera_core::model::{consented_scopes, consents_allow, Consent};
 use tessera_core::scope::ScopeSet;
 
 type ByPair = HashMap<(TenantId, ClientId), Arc<Vec<Consent>>>;
@@ -18,8 +19,19 @@ type ByPair = HashMap<(TenantId, ClientId), Arc<Vec<Consent>>>;
 pub struct LiveConsents(ArcSwap<ByPair>);
 
 impl LiveConsents {
-    /// Whether `tenant`'s consents to `client` still allow `scope` for `user`; `foreign` when
-    /// the integration belongs to another tenant.
+    /// What `tenant`'s consents to `client` allow together for `user` (`None`: none covers
+    /// them); `foreign` when the integration belongs to another tenant.
+    pub fn scopes(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        user: UserId,
+        foreign: bool,
+    ) -> Option<ScopeSet> {
+        consented_scopes(self.0.load().get(&(tenant, client))?, user, foreign)
+    }
+
+    /// Whether `tenant`'s consents to `client` still allow `scope` for `user`.
     pub fn allow(
         &self,
         tenant: TenantId,

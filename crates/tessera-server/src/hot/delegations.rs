@@ -1,20 +1,19 @@
-//! What the JWT bearer grant looks up about the user an assertion names — the user and the
-//! consents covering them — kept in memory, so the grant's only database call is the one that
-//! spends the `jti`. Any change to a tenant's users or consents (`Change::People`, on every
-//! instance through the feed) drops everything: such changes are rare next to token requests,
-//! and a blanket drop cannot miss an entry. Misses (no such user) are not remembered.
+//! The user a JWT bearer assertion names, kept in memory (the consents come from
+//! [`super::LiveConsents`]), so the grant's only database call is the one that spends the
+//! `jti`. Any change to a tenant's users or consents (`Change::People`, on every instance
+//! through the feed) drops everything: such changes are rare next to token requests, and a
+//! blanket drop cannot miss an entry. Misses (no such user) are not remembered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use tessera_core::id::ClientId;
-use tessera_core::model::{Consent, User};
+use tessera_core::model::User;
 
-/// The user an integration's assertion names and the consents that may cover them.
+/// The user an integration's assertion names.
 #[derive(Debug)]
 pub struct DelegationFacts {
     pub user: User,
-    pub consents: Vec<Consent>,
 }
 
 struct Entry {

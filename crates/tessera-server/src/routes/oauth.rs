@@ -12,7 +12,6 @@ use tessera_core::grant::{
     GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::id::{ClientId, TenantId, UserId};
-use tessera_core::model::consented_scopes;
 use tessera_core::ports::{AuditRecord, Change, RevokedToken};
 use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::assertion::{self, AssertionError};
@@ -204,7 +203,12 @@ async fn jwt_bearer(state: &AppState, caller: &TokenCaller) -> Issued {
     let delegation = Delegation {
         user,
         tenant: &tenant,
-        consented: consented_scopes(&facts.consents, user.id, foreign),
+        consented: state.consents.scopes(
+            user.tenant_id,
+            client.integration.client_id,
+            user.id,
+            foreign,
+        ),
     };
     if foreign && delegation.consented.is_none() {
         return Err(no_such_user(&verified.sub).into());
@@ -310,7 +314,7 @@ fn no_such_user(sub: &str) -> OAuthError {
 
 /// The user `sub` names — a user id (in any tenant; another tenant must have granted the
 /// integration `impersonation`, checked by the caller) or an email in the integration's
-/// tenant — and the consents that may cover them: from memory, or loaded and remembered.
+/// tenant: from memory, or loaded and remembered.
 async fn delegation_facts(
     state: &AppState,
     client: &RegisteredClient,
@@ -331,11 +335,7 @@ async fn delegation_facts(
         }
     };
     let user = found.ok_or_else(|| no_such_user(sub))?;
-    let consents = state
-        .storage
-        .consents_for(user.tenant_id, client_id)
-        .await?;
-    let facts = Arc::new(DelegationFacts { user, consents });
+    let facts = Arc::new(DelegationFacts { user });
     state
         .delegations
         .insert(client_id, sub, facts.clone(), generation);

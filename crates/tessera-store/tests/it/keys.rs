@@ -172,10 +172,6 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
             .put_consent(&consent(ConsentUser::All, "events:read"))
             .await
             .unwrap();
-        assert_eq!(
-            store.consents_for(t, client).await.unwrap(),
-            vec![replaced.clone(), all.clone()]
-        );
         let page = store
             .list_consents(t, PageRequest { after: 0, size: 1 })
             .await
@@ -184,7 +180,6 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
         assert!(page.next_after.is_some());
 
         let other = tenant(&*store).await;
-        assert!(store.consents_for(other, client).await.unwrap().is_empty());
         assert_eq!(
             store.consents_of(Some(t)).await.unwrap(),
             vec![replaced.clone(), all.clone()]
@@ -197,7 +192,7 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
             Err(StoreError::NotFound)
         ));
         assert_eq!(store.delete_consent(t, all.id).await.unwrap(), all);
-        assert_eq!(store.consents_for(t, client).await.unwrap(), vec![replaced]);
+        assert_eq!(store.consents_of(Some(t)).await.unwrap(), vec![replaced]);
     })
     .await;
 }

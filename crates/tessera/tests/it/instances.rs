@@ -288,6 +288,12 @@ async fn two_instances_on_postgres_act_as_one_service() {
     })
     .await;
 
+    // A consent withdrawn on A ends, on B, the tokens issued under it and new grants.
+    let live = bearer_grant(b.url.clone()).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(introspect(&b.url, &live).await["active"], true);
     let withdrawn = reqwest::Client::new()
         .delete(format!(
             "{}/v1/consents/{}",
@@ -301,6 +307,7 @@ async fn two_instances_on_postgres_act_as_one_service() {
     assert_eq!(withdrawn.status(), 204);
     within_a_second("a withdrawn consent", || async {
         bearer_grant(b.url.clone()).await["error"] == "consent_required"
+            && introspect(&b.url, &live).await["active"] == false
     })
     .await;
 
