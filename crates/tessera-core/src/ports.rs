@@ -350,19 +350,18 @@ pub trait ConnectionStore: Send + Sync {
         -> StoreResult<Option<(Vec<u8>, Vec<u8>)>>;
     /// Leases up to `limit` due outbox entries until `lease_until`: for each connection only its
     /// oldest pending entry, so deliveries keep their order; an entry leased by another
-    /// instance is skipped until its lease runs out.
+    /// instance is skipped until its lease runs out. Oldest first.
     async fn claim_webhooks(
         &self,
         now: UnixMillis,
         lease_until: UnixMillis,
         limit: u32,
     ) -> StoreResult<Vec<PendingWebhook>>;
-    /// Records an attempt and what became of the entry.
-    async fn finish_webhook(
+    /// Records attempts and what became of their entries (`attempt.event_seq`), all in one
+    /// transaction: a round of deliveries costs one write.
+    async fn finish_webhooks(
         &self,
-        entry: &PendingWebhook,
-        attempt: &WebhookAttempt,
-        outcome: WebhookOutcome,
+        finished: &[(WebhookAttempt, WebhookOutcome)],
     ) -> StoreResult<()>;
     /// A connection's delivery attempts, oldest first.
     async fn webhook_attempts(

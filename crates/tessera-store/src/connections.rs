@@ -199,15 +199,16 @@ macro_rules! impl_connections {
                     lease_until: UnixMillis,
                     limit: u32,
                 ) -> StoreResult<Vec<PendingWebhook>> {
-                    // The lease is checked again by the UPDATE itself: of two instances that
-                    // pick the same row, the second finds it leased and leaves it.
-                    let rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
+                    // Each connection's oldest pending entry (one pass over the pending part of
+                    // the index), if due and not leased. The lease is checked again by the
+                    // UPDATE itself: of two instances that pick the same row, the second finds
+                    // it leased and leaves it.
+                    let mut rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
                         "UPDATE webhook_events SET lease_until = $2 WHERE seq IN ( \
-                         SELECT e.seq FROM webhook_events e \
-                         WHERE e.status = 'pending' AND e.next_attempt_at <= $1 \
-                         AND e.lease_until <= $1 AND e.seq = (SELECT MIN(f.seq) \
-                         FROM webhook_events f WHERE f.status = 'pending' \
-                         AND f.connection_id = e.connection_id) \
+                         SELECT e.seq FROM (SELECT MIN(seq) AS seq FROM webhook_events \
+                         WHERE status = 'pending' GROUP BY connection_id) heads \
+                         JOIN webhook_events e ON e.seq = heads.seq \
+                         WHERE e.next_attempt_at <= $1 AND e.lease_until <= $1 \
                          ORDER BY e.seq LIMIT $3) AND lease_until <= $1 \
                          RETURNING seq, connection_id, kind, payload, attempts, created_at",
                     )
@@ -217,6 +218,8 @@ macro_rules! impl_connections {
                     .fetch_all(&self.pool)
                     .await
                     .map_err(backend_error)?;
+                    // RETURNING comes in no promised order.
+                    rows.sort_unstable_by_key(|r| r.0);
                     rows.into_iter()
                         .map(|(seq, connection, kind, payload, attempts, created_at)| {
                             Ok(PendingWebhook {
@@ -233,52 +236,55 @@ macro_rules! impl_connections {
                         .collect()
                 }
 
-                async fn finish_webhook(
+                async fn finish_webhooks(
                     &self,
-                    entry: &PendingWebhook,
-                    attempt: &WebhookAttempt,
-                    outcome: WebhookOutcome,
+                    finished: &[(WebhookAttempt, WebhookOutcome)],
                 ) -> StoreResult<()> {
+                    if finished.is_empty() {
+                        return Ok(());
+                    }
                     let mut tx = self
                         .pool
                         .begin_with(BEGIN_WRITE)
                         .await
                         .map_err(backend_error)?;
-                    if outcome != WebhookOutcome::Dropped {
+                    for (attempt, outcome) in finished {
+                        if *outcome != WebhookOutcome::Dropped {
+                            sqlx::query(
+                                "INSERT INTO webhook_attempts (connection_id, event_seq, kind, \
+                                 attempt, at, status_code, error, duration_ms) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            )
+                            .bind(attempt.connection_id.to_string())
+                            .bind(attempt.event_seq)
+                            .bind(&attempt.kind)
+                            .bind(i64::from(attempt.attempt))
+                            .bind(attempt.at)
+                            .bind(attempt.status.map(i64::from))
+                            .bind(&attempt.error)
+                            .bind(i64::from(attempt.duration_ms))
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(backend_error)?;
+                        }
+                        let (status, next) = match outcome {
+                            WebhookOutcome::Delivered => ("delivered", 0),
+                            WebhookOutcome::RetryAt(at) => ("pending", *at),
+                            WebhookOutcome::Failed => ("failed", 0),
+                            WebhookOutcome::Dropped => ("dropped", 0),
+                        };
                         sqlx::query(
-                            "INSERT INTO webhook_attempts (connection_id, event_seq, kind, \
-                             attempt, at, status_code, error, duration_ms) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                            "UPDATE webhook_events SET status = $1, next_attempt_at = $2, \
+                             attempts = $3, lease_until = 0 WHERE seq = $4 AND status = 'pending'",
                         )
-                        .bind(attempt.connection_id.to_string())
-                        .bind(attempt.event_seq)
-                        .bind(&attempt.kind)
+                        .bind(status)
+                        .bind(next)
                         .bind(i64::from(attempt.attempt))
-                        .bind(attempt.at)
-                        .bind(attempt.status.map(i64::from))
-                        .bind(&attempt.error)
-                        .bind(i64::from(attempt.duration_ms))
+                        .bind(attempt.event_seq)
                         .execute(&mut *tx)
                         .await
                         .map_err(backend_error)?;
                     }
-                    let (status, next) = match outcome {
-                        WebhookOutcome::Delivered => ("delivered", 0),
-                        WebhookOutcome::RetryAt(at) => ("pending", at),
-                        WebhookOutcome::Failed => ("failed", 0),
-                        WebhookOutcome::Dropped => ("dropped", 0),
-                    };
-                    sqlx::query(
-                        "UPDATE webhook_events SET status = $1, next_attempt_at = $2, \
-                         attempts = $3, lease_until = 0 WHERE seq = $4 AND status = 'pending'",
-                    )
-                    .bind(status)
-                    .bind(next)
-                    .bind(i64::from(attempt.attempt))
-                    .bind(entry.seq)
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(backend_error)?;
                     tx.commit().await.map_err(backend_error)
                 }
 

@@ -4,13 +4,18 @@
 //! the application's own bearer token. A 2xx answer delivers; anything else retries with
 //! exponential backoff and jitter until the configured horizon. The lease (30 s) keeps other
 //! instances off an entry while it is being delivered; if this instance dies, the entry is
-//! delivered again after the lease: at least once.
+//! delivered again after the lease: at least once. A round's outcomes are written in one
+//! transaction, and a connection's decrypted secrets are kept for the next round (they never
+//! change once handed over; whether the connection is still active is asked every time).
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::crypto::webhook_signature;
+use tessera_core::id::ConnectionId;
 use tessera_core::model::{
     after_failure, ConnectionStatus, PendingWebhook, WebhookAttempt, WebhookOutcome,
 };
@@ -26,7 +31,13 @@ const BATCH: u32 = 32;
 /// instances, retries coming due).
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
+/// The application's bearer token and the webhook key, in the clear.
+type Secrets = Arc<(String, Vec<u8>)>;
+/// Past this many connections the secrets kept are dropped and read again as needed.
+const SECRETS_KEPT: usize = 10_000;
+
 pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let mut secrets: HashMap<ConnectionId, Secrets> = HashMap::new();
     loop {
         let now = state.clock.now_millis();
         let claimed = match state
@@ -41,7 +52,27 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             }
         };
         let busy = !claimed.is_empty();
-        join_all(claimed.into_iter().map(|entry| deliver(&state, entry))).await;
+        if secrets.len() > SECRETS_KEPT {
+            secrets.clear();
+        }
+        for entry in &claimed {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                secrets.entry(entry.connection_id)
+            {
+                if let Some(found) = connection_secrets(&state, entry.connection_id).await {
+                    slot.insert(Arc::new(found));
+                }
+            }
+        }
+        let finished = join_all(claimed.into_iter().map(|entry| {
+            let kept = secrets.get(&entry.connection_id).cloned();
+            deliver(&state, entry, kept)
+        }))
+        .await;
+        if let Err(e) = state.storage.finish_webhooks(&finished).await {
+            // The leases run out and the entries are delivered again: at least once.
+            tracing::warn!(error = %e, "could not record webhook deliveries");
+        }
         if busy {
             // Each connection's next entry may be due at once.
             if shutdown.is_cancelled() {
@@ -57,7 +88,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
 }
 
-async fn deliver(state: &AppState, entry: PendingWebhook) {
+/// Delivers one entry; returns the attempt and what becomes of the entry.
+async fn deliver(
+    state: &AppState,
+    entry: PendingWebhook,
+    secrets: Option<Secrets>,
+) -> (WebhookAttempt, WebhookOutcome) {
     let now = state.clock.now_millis();
     // The snapshot may lag a connection made on another instance by a moment: ask the store
     // before giving an entry up.
@@ -77,16 +113,12 @@ async fn deliver(state: &AppState, entry: PendingWebhook) {
             .client(&c.client_id)
             .and_then(|client| client.integration.profile.webhook_url.clone())
     });
-    let secrets = match (&connection, &url) {
-        (Some(_), Some(_)) => connection_secrets(state, entry.connection_id).await,
-        _ => None,
-    };
-    let (Some(connection), Some(url), Some((bearer, key))) = (connection, url, secrets) else {
+    let (Some(connection), Some(url), Some(secrets)) = (connection, url, secrets) else {
         // Revoked, or its application no longer takes webhooks: nobody to deliver to.
         let attempt = attempt_record(&entry, now, None, Some("no active connection".into()), 0);
-        finish(state, &entry, &attempt, WebhookOutcome::Dropped).await;
-        return;
+        return (attempt, WebhookOutcome::Dropped);
     };
+    let (bearer, key) = &*secrets;
     let id = format!("msg_{}", entry.seq);
     let timestamp = state.clock.now_seconds();
     let body = format!(
@@ -106,9 +138,9 @@ async fn deliver(state: &AppState, entry: PendingWebhook) {
         .header("webhook-timestamp", timestamp.to_string())
         .header(
             "webhook-signature",
-            webhook_signature(&key, &id, timestamp, &body),
+            webhook_signature(key, &id, timestamp, &body),
         )
-        .bearer_auth(&bearer)
+        .bearer_auth(bearer)
         .body(body)
         .send()
         .await;
@@ -140,8 +172,7 @@ async fn deliver(state: &AppState, entry: PendingWebhook) {
             jitter,
         )
     };
-    let attempt = attempt_record(&entry, now, status, error, took);
-    finish(state, &entry, &attempt, outcome).await;
+    (attempt_record(&entry, now, status, error, took), outcome)
 }
 
 fn attempt_record(
@@ -161,17 +192,5 @@ fn attempt_record(
         status,
         error,
         duration_ms,
-    }
-}
-
-async fn finish(
-    state: &AppState,
-    entry: &PendingWebhook,
-    attempt: &WebhookAttempt,
-    outcome: WebhookOutcome,
-) {
-    if let Err(e) = state.storage.finish_webhook(entry, attempt, outcome).await {
-        // The lease runs out and the entry is delivered again: at least once.
-        tracing::warn!(error = %e, seq = entry.seq, "could not record a webhook delivery");
     }
 }

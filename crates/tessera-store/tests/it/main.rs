@@ -8,6 +8,7 @@ mod isolation;
 mod keys;
 mod private_tokens;
 mod resources;
+mod webhooks;
 
 use std::future::Future;
 use std::sync::Arc;
