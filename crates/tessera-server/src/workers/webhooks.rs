@@ -113,10 +113,17 @@ async fn deliver(
             .client(&c.client_id)
             .and_then(|client| client.integration.profile.webhook_url.clone())
     });
-    let (Some(connection), Some(url), Some(secrets)) = (connection, url, secrets) else {
+    let (Some(connection), Some(url)) = (connection, url) else {
         // Revoked, or its application no longer takes webhooks: nobody to deliver to.
         let attempt = attempt_record(&entry, now, None, Some("no active connection".into()), 0);
         return (attempt, WebhookOutcome::Dropped);
+    };
+    let Some(secrets) = secrets else {
+        // Active, but the application has not answered the hand-over yet (it has no webhook
+        // secret to check a signature with): later, like a failed attempt.
+        let why = "the connection's hand-over to the application has not finished";
+        let attempt = attempt_record(&entry, now, None, Some(why.into()), 0);
+        return (attempt, retry_later(state, &entry));
     };
     let (bearer, key) = &*secrets;
     let id = format!("msg_{}", entry.seq);
@@ -157,22 +164,28 @@ async fn deliver(
     let outcome = if error.is_none() {
         WebhookOutcome::Delivered
     } else {
-        let jitter = {
-            let mut b = [0u8; 4];
-            state.rng.fill(&mut b);
-            f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
-        };
-        after_failure(
-            &entry,
-            state.clock.now_millis(),
-            state.config.webhook_retry_base_ms,
-            i64::try_from(state.config.webhook_retry_horizon_seconds)
-                .unwrap_or(i64::MAX / 1000)
-                .saturating_mul(1000),
-            jitter,
-        )
+        retry_later(state, &entry)
     };
     (attempt_record(&entry, now, status, error, took), outcome)
+}
+
+/// What becomes of an entry whose attempt failed: the next attempt after the backoff, with
+/// jitter, or given up past the horizon.
+fn retry_later(state: &AppState, entry: &PendingWebhook) -> WebhookOutcome {
+    let jitter = {
+        let mut b = [0u8; 4];
+        state.rng.fill(&mut b);
+        f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+    };
+    after_failure(
+        entry,
+        state.clock.now_millis(),
+        state.config.webhook_retry_base_ms,
+        i64::try_from(state.config.webhook_retry_horizon_seconds)
+            .unwrap_or(i64::MAX / 1000)
+            .saturating_mul(1000),
+        jitter,
+    )
 }
 
 fn attempt_record(

@@ -487,6 +487,8 @@ type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json:
 struct FakeApp {
     url: String,
     seen: Received,
+    /// Lets a `WhenReleased` application answer the hand-over.
+    release: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone, Copy)]
@@ -494,6 +496,8 @@ enum Answer {
     Bearer,
     Fails,
     NoBearer,
+    /// The bearer token, once the test releases the application.
+    WhenReleased,
 }
 
 impl FakeApp {
@@ -501,12 +505,15 @@ impl FakeApp {
         use axum::routing::post;
         let seen: Received = Default::default();
         let record = seen.clone();
+        let release = std::sync::Arc::new(tokio::sync::Notify::new());
+        let held = release.clone();
         let app = axum::Router::new().route(
             "/auth",
             post(
                 move |headers: axum::http::HeaderMap,
                       axum::Json(body): axum::Json<serde_json::Value>| {
                     let record = record.clone();
+                    let held = held.clone();
                     async move {
                         let auth = headers
                             .get("authorization")
@@ -514,6 +521,9 @@ impl FakeApp {
                             .map(str::to_owned);
                         let granted = body["event"] == "connection.granted";
                         record.lock().unwrap().push((auth, body));
+                        if granted && matches!(answer, Answer::WhenReleased) {
+                            held.notified().await;
+                        }
                         match (granted, answer) {
                             (true, Answer::Fails) => {
                                 (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
@@ -567,7 +577,7 @@ impl FakeApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/auth", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeApp { url, seen }
+        FakeApp { url, seen, release }
     }
 
     fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
@@ -1120,6 +1130,77 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         assert_eq!(hidden_from.status, StatusCode::NOT_FOUND);
         assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
         HOOK_FAILURES.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn a_change_during_the_hand_over_waits_for_the_applications_answer() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
+        let app = FakeApp::start(Answer::WhenReleased).await;
+        let s = scene(&h, &app.url).await;
+        h.api(
+            Method::PATCH,
+            &format!("/v1/integrations/{}", s.app_id),
+            &s.developer,
+            Some(json!({"webhook_url": app.url.replace("/auth", "/hooks")})),
+        )
+        .await;
+        let meanwhile = async {
+            // The application has the hand-over and holds its answer; the owner changes data.
+            let mut granted = None;
+            for _ in 0..250 {
+                granted = app
+                    .events()
+                    .into_iter()
+                    .map(|(_, b)| b)
+                    .find(|b| b["event"] == "connection.granted");
+                if granted.is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            let granted = granted.expect("the hand-over reached the application");
+            let id: tessera_core::id::ConnectionId =
+                granted["connection_id"].as_str().unwrap().parse().unwrap();
+            let created = h
+                .api(
+                    Method::POST,
+                    "/v2/assets",
+                    &s.owner_admin,
+                    Some(json!({"attributes": {"name": "early"}})),
+                )
+                .await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+            // The worker tries, finds no webhook secret yet, and keeps the entry for later.
+            let mut waited = None;
+            for _ in 0..250 {
+                let attempts = h
+                    .storage
+                    .webhook_attempts(id, tessera_core::page::PageRequest { after: 0, size: 10 })
+                    .await
+                    .unwrap();
+                waited = attempts
+                    .items
+                    .into_iter()
+                    .find(|a| a.error.as_deref().is_some_and(|e| e.contains("hand-over")));
+                if waited.is_some() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            assert!(waited.is_some(), "an attempt that waits for the hand-over");
+            assert_eq!(h.storage.pending_webhooks().await.unwrap(), 1);
+            app.release.notify_one();
+            granted
+        };
+        let (done, granted) = tokio::join!(decide(&h, &s, "accept"), meanwhile);
+        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+        let ok = delivered(&h, &app, 1).await;
+        let body: serde_json::Value =
+            serde_json::from_str(ok[0]["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["type"], "asset.created");
+        assert_eq!(body["data"]["attributes"]["name"], "early", "{body}");
+        assert!(verify(granted["webhook_secret"].as_str().unwrap(), &ok[0]));
     }
 }
 
