@@ -146,6 +146,12 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
             .await?
             .click()
             .await?;
+        // The click returns before the answer has loaded: wait for the consent screen's button.
+        browser
+            .wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_element(Locator::Css("button[value=accept]"))
+            .await?;
         let page = browser.source().await?;
         assert!(page.contains("Route Planner"), "{page}");
         assert!(page.contains("read assets"), "{page}");
@@ -157,6 +163,11 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
             .find(Locator::Css("button[value=accept]"))
             .await?
             .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(std::time::Duration::from_secs(30))
+            .for_element(Locator::XPath("//h1[contains(., 'Connected')]"))
             .await?;
         let done = browser.source().await?;
         assert!(done.contains("Connected"), "{done}");
