@@ -292,44 +292,28 @@ async fn app_authorizations_are_given_listed_and_revoked_by_tenant_admins() {
             .await;
         assert_eq!(vendor_list.body["app_authorizations"], json!([]));
 
-        // Revocation: by the bare uuid or the full id; another tenant's or a gone one is 404.
+        // Revocation by id: another tenant's, a gone one or a malformed id is 404.
         let uuid = new_id.trim_start_matches("app_authorizations/");
-        let theirs = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/app_authorizations/{uuid}"),
+        let by_id = format!("/v1/app_authorizations/{uuid}");
+        for (path, token, expected, what) in [
+            (
+                by_id.as_str(),
                 &vendor,
-                None,
-            )
-            .await;
-        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
-        let done = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/app_authorizations/{uuid}"),
-                &admin,
-                None,
-            )
-            .await;
-        assert_eq!(done.status, StatusCode::NO_CONTENT);
-        let gone = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/app_authorizations/{uuid}"),
-                &admin,
-                None,
-            )
-            .await;
-        assert_eq!(gone.status, StatusCode::NOT_FOUND);
-        let junk = h
-            .api(
-                Method::DELETE,
+                StatusCode::NOT_FOUND,
+                "another tenant's",
+            ),
+            (by_id.as_str(), &admin, StatusCode::NO_CONTENT, "its own"),
+            (by_id.as_str(), &admin, StatusCode::NOT_FOUND, "a gone one"),
+            (
                 "/v1/app_authorizations/not-an-id",
                 &admin,
-                None,
-            )
-            .await;
-        assert_eq!(junk.status, StatusCode::NOT_FOUND);
+                StatusCode::NOT_FOUND,
+                "junk",
+            ),
+        ] {
+            let reply = h.api(Method::DELETE, path, token, None).await;
+            assert_eq!(reply.status, expected, "{what}: {}", reply.text);
+        }
         let audit = h.audit_actions(&admin, "app.authorization_revoked").await;
         assert!(audit.iter().any(|e| e["action"] == "app.authorized"));
     }

@@ -183,11 +183,9 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
     assert_eq!(received[0]["tenant_id"], owner);
     assert_eq!(received[0]["state"], "browser-7");
     let token = received[0]["access_token"].as_str().unwrap();
-    let assets = reqwest::Client::new()
-        .get(format!("{}/v2/assets", server.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(assets.status(), 200, "the token handed over works");
+    assert_eq!(
+        crate::assets_status(&server.url, token).await,
+        200,
+        "the token handed over works"
+    );
 }

@@ -4,8 +4,8 @@
 use std::time::{Duration, Instant};
 
 use crate::{
-    access_token, customer_tenant, data_dir, get_json, post_json, postgres_or_skip, serve, tessera,
-    token, BOOT_ID, BOOT_SECRET, MASTER_KEY,
+    access_token, assets_status, customer_tenant, data_dir, get_json, post_json, postgres_or_skip,
+    serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY,
 };
 
 async fn introspect(url: &str, token: &str) -> serde_json::Value {
@@ -143,15 +143,7 @@ async fn two_instances_on_postgres_act_as_one_service() {
     assert!(asset.starts_with("assets/"));
 
     // The resource API on B refuses a token revoked on A within a second.
-    let status_on_b = || async {
-        reqwest::Client::new()
-            .get(format!("{}/v2/assets", b.url))
-            .bearer_auth(&reader)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let status_on_b = || assets_status(&b.url, &reader);
     assert_eq!(status_on_b().await, 200);
     let revoked = reqwest::Client::new()
         .post(format!("{}/oauth2/revoke", a.url))
@@ -444,15 +436,7 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
         .as_str()
         .unwrap()
         .to_owned();
-    let assets = || async {
-        reqwest::Client::new()
-            .get(format!("{}/v2/assets", b.url))
-            .bearer_auth(&technical)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let assets = || assets_status(&b.url, &technical);
     assert_eq!(assets().await, 200);
 
     // Revoked on A: B refuses the token within a second, and issues no more.
@@ -578,15 +562,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
         .as_str()
         .unwrap_or_else(|| panic!("a token under the connection: {connection_token}"))
         .to_owned();
-    let reads = || async {
-        reqwest::Client::new()
-            .get(format!("{}/v2/assets", b.url))
-            .bearer_auth(&connection_token)
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let reads = || assets_status(&b.url, &connection_token);
     assert_eq!(reads().await, 200);
     let revoked = reqwest::Client::new()
         .delete(format!("{}/v1/connections/{connection}", a.url))

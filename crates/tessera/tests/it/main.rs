@@ -156,6 +156,18 @@ pub async fn get_json(url: String, token: &str) -> serde_json::Value {
         .unwrap()
 }
 
+/// The status of `GET /v2/assets` with `token`: whether the server takes the token.
+pub async fn assets_status(url: &str, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("{url}/v2/assets"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// `POST` of a JSON body with a bearer token, answered with JSON.
 pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
     reqwest::Client::new()
