@@ -16,7 +16,7 @@ pub async fn seed(
     entries: usize,
     related: usize,
 ) -> anyhow::Result<()> {
-    if related == 0 || entries % related != 0 {
+    if related == 0 || !entries.is_multiple_of(related) {
         bail!("--entries must be a multiple of --related");
     }
     let per_related = entries / related;

@@ -14,12 +14,12 @@ pub async fn seed(database: &str, app: &str, tenants: usize) -> anyhow::Result<(
         .as_millis() as i64;
     let mut ids = Vec::with_capacity(tenants);
     for n in 0..tenants {
-        let tenant = Tenant {
-            id: TenantId::random(),
-            display_name: format!("customer {n}"),
-            tier: Tier::Team,
-            created_at: now,
-        };
+        let tenant = Tenant::new(
+            TenantId::random(),
+            &format!("customer {n}"),
+            Tier::Team,
+            now,
+        )?;
         store.create_tenant(&tenant).await?;
         store
             .put_app_authorization(&AppAuthorization {

@@ -75,12 +75,7 @@ pub async fn run(
     store.publish(now, &Change::Client(client_id)).await?;
     let mut ids = Vec::with_capacity(connections);
     for n in 0..connections {
-        let owner = Tenant {
-            id: TenantId::random(),
-            display_name: format!("owner {n}"),
-            tier: Tier::Team,
-            created_at: now,
-        };
+        let owner = Tenant::new(TenantId::random(), &format!("owner {n}"), Tier::Team, now)?;
         store.create_tenant(&owner).await?;
         let connection = Connection {
             id: ConnectionId::random(),

@@ -12,8 +12,9 @@ use crate::id::{
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
-    DataChange, EntryFilter, EntryName, Integration, PendingWebhook, PrivateToken,
-    PrivateTokenInfo, Tenant, UnixMillis, User, WebhookAttempt, WebhookOutcome, WriteCondition,
+    DataChange, EntryFilter, EntryName, Integration, LinkRefusal, PendingWebhook, PrivateToken,
+    PrivateTokenInfo, Tenant, UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome,
+    WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -73,11 +74,65 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// What deleting a tenant ended: what the snapshots must drop and whom to tell.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeletedTenant {
+    /// Its integrations.
+    pub clients: Vec<ClientId>,
+    /// The active connections it was a side of, as they were (their applications are told).
+    pub connections: Vec<Connection>,
+    /// Other tenants whose app authorizations or consents named its applications or
+    /// integrations (those rows went too).
+    pub touched_tenants: Vec<TenantId>,
+}
+
+/// Tenants (SPEC §4.1).
 #[async_trait]
 pub trait TenantStore: Send + Sync {
+    /// Stores a tenant alone (the operator tenant at first start). `Conflict` if its id is
+    /// taken, or if it is an operator tenant and one exists.
     async fn create_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Stores a new tenant, its first admin and, for an admin without a password yet, the
+    /// invitation link, in one transaction.
+    async fn create_tenant_with_admin(
+        &self,
+        tenant: &Tenant,
+        admin: &User,
+        invitation: Option<&UserLink>,
+    ) -> StoreResult<()>;
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
     async fn list_all_tenants(&self) -> StoreResult<Vec<Tenant>>;
+    /// Tenants in creation order, from a keyset cursor.
+    async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
+    /// Writes name, tier and state.
+    async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Removes the tenant and every row of it, and every grant to or from it, in one
+    /// transaction. `NotFound` if there is none; `Conflict` for the operator tenant.
+    async fn delete_tenant(&self, id: TenantId) -> StoreResult<DeletedTenant>;
+}
+
+/// One-time links that set a user's password (SPEC §4.1). Redeeming is one conditional
+/// `UPDATE`, so a link is used once whichever instances race for it.
+#[async_trait]
+pub trait UserLinkStore: Send + Sync {
+    /// Stores a new user without a password and its invitation, in one transaction.
+    async fn create_invited_user(&self, user: &User, link: &UserLink) -> StoreResult<()>;
+    /// Stores a new link for an existing user, replacing the user's unused ones, and ends the
+    /// user's console sessions (`sessions_not_before`).
+    async fn put_user_link(&self, link: &UserLink, sessions_not_before: i64) -> StoreResult<()>;
+    /// The user a link sets the password of, if it can still be used at `now`.
+    async fn user_link(
+        &self,
+        token_hash: &[u8; 32],
+        now: UnixMillis,
+    ) -> StoreResult<Result<User, LinkRefusal>>;
+    /// Uses the link: sets the password and ends earlier sessions, in one transaction.
+    async fn redeem_user_link(
+        &self,
+        token_hash: &[u8; 32],
+        password_hash: &str,
+        now: UnixMillis,
+    ) -> StoreResult<Result<User, LinkRefusal>>;
 }
 
 /// An integration with the hashes of its live secrets, as the token path needs it.
@@ -526,6 +581,7 @@ pub trait Storage:
     TenantStore
     + IntegrationStore
     + UserStore
+    + UserLinkStore
     + SigningKeyStore
     + RevocationStore
     + ChangeFeed

@@ -13,11 +13,13 @@ pub enum Scope {
     PrivateTokens,
     Admin,
     Impersonation,
+    /// Tenant management (SPEC §4.1); only integrations of the operator tenant may hold it.
+    Platform,
 }
 
 impl Scope {
     /// Every scope, in the order they are printed.
-    pub const ALL: [Scope; 7] = [
+    pub const ALL: [Scope; 8] = [
         Scope::AssetsRead,
         Scope::AssetsWrite,
         Scope::EventsRead,
@@ -25,6 +27,7 @@ impl Scope {
         Scope::PrivateTokens,
         Scope::Admin,
         Scope::Impersonation,
+        Scope::Platform,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -36,6 +39,7 @@ impl Scope {
             Scope::PrivateTokens => "private_tokens",
             Scope::Admin => "admin",
             Scope::Impersonation => "impersonation",
+            Scope::Platform => "platform",
         }
     }
 
@@ -53,6 +57,7 @@ impl Scope {
             Scope::PrivateTokens => "use its private key/value store",
             Scope::Admin => "manage the tenant and read all of its data",
             Scope::Impersonation => "act on behalf of users",
+            Scope::Platform => "create, disable and delete tenants",
         }
     }
 
@@ -73,8 +78,8 @@ pub struct UnknownScope(pub String);
 impl ScopeSet {
     pub const EMPTY: ScopeSet = ScopeSet(0);
 
-    /// What a new integration may request unless told otherwise: every scope but `admin` and
-    /// `impersonation` (SPEC §1).
+    /// What a new integration may request unless told otherwise: every scope but `admin`,
+    /// `impersonation` and `platform` (SPEC §1).
     pub fn default_for_integration() -> ScopeSet {
         ScopeSet::from_iter([
             Scope::AssetsRead,

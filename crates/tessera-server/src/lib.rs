@@ -4,6 +4,7 @@
 //! Architecture invariant: no sqlx here and no dependency on `tessera-store`; storage is reached
 //! only through the core's ports inside [`state::AppState`].
 
+pub mod bootstrap;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -27,7 +28,7 @@ use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
     admin, app_authorizations, connections, consents, health, keys, oauth, openapi, policies,
-    private_tokens, resources, tms,
+    private_tokens, resources, tenants, tms,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -79,6 +80,24 @@ pub fn router(state: AppState) -> Router {
             get(admin::get_user)
                 .patch(admin::patch_user)
                 .delete(admin::delete_user),
+        )
+        .route("/v1/users/{id}/password_reset", post(admin::password_reset))
+        .route(
+            "/v1/tenants",
+            post(tenants::create_tenant).get(tenants::list_tenants),
+        )
+        .route(
+            "/v1/tenants/{id}",
+            get(tenants::get_tenant)
+                .patch(tenants::patch_tenant)
+                .delete(tenants::delete_tenant),
+        )
+        // The full id `tenant/<uuid>` pasted into the path as it is.
+        .route(
+            "/v1/tenants/tenant/{id}",
+            get(tenants::get_tenant)
+                .patch(tenants::patch_tenant)
+                .delete(tenants::delete_tenant),
         )
         .route("/v1/audit", get(admin::list_audit))
         .route(
@@ -165,6 +184,26 @@ pub fn router(state: AppState) -> Router {
             get(console::sign_in_page).post(console::sign_in),
         )
         .route("/console/sign-out", post(console::sign_out))
+        .route(
+            "/console/set-password",
+            get(console::tenants::set_password_page).post(console::tenants::set_password),
+        )
+        .route(
+            "/console/sign-up",
+            get(console::tenants::sign_up_page).post(console::tenants::sign_up),
+        )
+        .route(
+            "/console/tenants",
+            get(console::tenants::tenants_page).post(console::tenants::create_tenant),
+        )
+        .route(
+            "/console/tenants/state",
+            post(console::tenants::change_state),
+        )
+        .route(
+            "/console/tenants/delete",
+            get(console::tenants::delete_page).post(console::tenants::delete_tenant),
+        )
         .route(
             "/connect",
             get(console::connect_page).post(console::connect::answer),

@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
     keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
-    LiveConsents, PolicyCache, RevocationSet, VerifiedTokens,
+    LiveConsents, PolicyCache, RevocationSet, TenantRefusal, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -44,6 +44,10 @@ pub struct ServerConfig {
     pub webhook_retry_base_ms: u64,
     /// Which URLs integrations may register for Tessera to call.
     pub url_rules: tessera_core::model::UrlRules,
+    /// Whether anyone may make a tenant at `/console/sign-up` (SPEC §4.1).
+    pub allow_sign_up: bool,
+    /// How long an invitation link stays usable, in seconds.
+    pub invitation_ttl_seconds: i64,
 }
 
 /// Shared state; clones share one `Inner`.
@@ -70,6 +74,9 @@ pub struct Inner {
     /// Wakes the webhook worker when a change was just written here.
     pub webhooks_due: tokio::sync::Notify,
     pub auth_limiter: AuthLimiter,
+    /// Held for writing while a tenant is deleted and for reading while the audit flusher
+    /// writes: a record queued before the deletion is never written after it.
+    pub tenant_deletion: tokio::sync::RwLock<()>,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
@@ -124,6 +131,7 @@ impl AppState {
                 .build()
                 .unwrap_or_default(),
             auth_limiter: AuthLimiter::default(),
+            tenant_deletion: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),
             audit,
         }));
@@ -180,10 +188,19 @@ impl AppState {
                         .map_err(|e| StoreError::Backend(e.to_string()))?;
                 self.keys.store(Arc::new(ring));
             }
-            Change::Tenant(id) => {
-                let tenant = self.storage.get_tenant(*id).await?;
-                self.clients.upsert_tenant(tenant);
-            }
+            Change::Tenant(id) => match self.storage.get_tenant(*id).await {
+                Ok(tenant) => self.clients.upsert_tenant(tenant),
+                Err(StoreError::NotFound) => {
+                    // Deleted: nothing of it may stay in memory. Its connections come as
+                    // changes of their own.
+                    self.clients.remove_tenant(*id);
+                    self.consents.replace_tenant(*id, Vec::new());
+                    self.app_authorizations.replace_tenant(*id, Vec::new());
+                    self.policies.invalidate(id);
+                    self.delegations.invalidate();
+                }
+                Err(e) => return Err(e),
+            },
             Change::AccessPolicies(tenant) => self.policies.invalidate(tenant),
             Change::People(tenant) => {
                 self.delegations.invalidate();
@@ -296,7 +313,21 @@ impl AppState {
         if self.revoked.contains(&claims.jti) {
             return Err("the token has been revoked".into());
         }
-        if !self.client_exists(&claims.client_id) {
+        let (Ok(client), Ok(tenant)) = (
+            claims.client_id.parse::<ClientId>(),
+            claims.tenant_id.parse::<TenantId>(),
+        ) else {
+            return Err("the token names no integration or tenant".into());
+        };
+        match self.clients.token_standing(&client, &tenant, claims.iat) {
+            Ok(()) => {}
+            Err(TenantRefusal::Disabled) => return Err(
+                "a tenant the token depends on is disabled, or was disabled after it was issued"
+                    .into(),
+            ),
+            Err(TenantRefusal::Gone) => return Err("the token's tenant no longer exists".into()),
+        }
+        if !self.clients.contains(&client) {
             return Err("the token's integration no longer exists".into());
         }
         if let Some(grant) = &claims.grant {
@@ -344,9 +375,10 @@ impl AppState {
         self.consents.allow(tenant, client, user, foreign, scope)
     }
 
+    /// An integration that exists in an enabled tenant.
     fn client_exists(&self, client_id: &str) -> bool {
         client_id
             .parse::<ClientId>()
-            .is_ok_and(|id| self.clients.contains(&id))
+            .is_ok_and(|id| ClientDirectory::client(&self.clients, &id).is_some())
     }
 }

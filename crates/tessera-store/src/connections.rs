@@ -15,8 +15,7 @@ macro_rules! impl_connections {
             use $crate::backend_error;
             use $crate::rows::{into_page, ConnectionRow, WebhookAttemptRow};
 
-            const COLUMNS: &str = "seq, id, owner_tenant_id, client_id, client_tenant_id, \
-                 scopes, state, status, granted_by, created_at, updated_at";
+            use $crate::rows::CONNECTION_COLUMNS as COLUMNS;
 
             #[async_trait]
             impl ConnectionStore for $store {

@@ -19,6 +19,8 @@ mod private_tokens;
 mod applications;
 #[macro_use]
 mod connections;
+#[macro_use]
+mod tenants;
 pub mod postgres;
 pub mod sqlite;
 

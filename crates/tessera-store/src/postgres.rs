@@ -39,6 +39,7 @@ impl PgStore {
 
 impl_applications!(PgStore);
 impl_connections!(PgStore);
+impl_tenants!(PgStore, sqlx::Postgres);
 impl_storage!(PgStore, "postgres");
 impl_resources!(PgStore, sqlx::Postgres);
 impl_private_tokens!(

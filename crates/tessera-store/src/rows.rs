@@ -21,11 +21,19 @@ fn corrupt(what: &str) -> StoreError {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct TenantRow {
+    pub seq: i64,
     pub id: String,
     pub display_name: String,
     pub tier: String,
     pub created_at: i64,
+    pub operator: i64,
+    pub disabled: i64,
+    pub tokens_not_after: i64,
 }
+
+/// The columns `TenantRow` reads.
+pub(crate) const TENANT_COLUMNS: &str =
+    "seq, id, display_name, tier, created_at, operator, disabled, tokens_not_after";
 
 impl TryFrom<TenantRow> for Tenant {
     type Error = StoreError;
@@ -35,6 +43,9 @@ impl TryFrom<TenantRow> for Tenant {
             display_name: r.display_name,
             tier: Tier::parse(&r.tier).ok_or_else(|| corrupt("tier"))?,
             created_at: r.created_at,
+            operator: r.operator != 0,
+            disabled: r.disabled != 0,
+            tokens_not_after: r.tokens_not_after,
         })
     }
 }
@@ -126,6 +137,7 @@ pub(crate) struct UserRow {
     pub password_hash: String,
     pub created_at: i64,
     pub updated_at: i64,
+    pub sessions_not_before: i64,
 }
 
 impl TryFrom<UserRow> for User {
@@ -143,6 +155,7 @@ impl TryFrom<UserRow> for User {
             password_hash: r.password_hash,
             created_at: r.created_at,
             updated_at: r.updated_at,
+            sessions_not_before: r.sessions_not_before,
         })
     }
 }
@@ -448,6 +461,10 @@ impl TryFrom<AppAuthorizationRow> for AppAuthorization {
         })
     }
 }
+
+/// The columns `ConnectionRow` reads.
+pub(crate) const CONNECTION_COLUMNS: &str = "seq, id, owner_tenant_id, client_id, \
+     client_tenant_id, scopes, state, status, granted_by, created_at, updated_at";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ConnectionRow {

@@ -6,13 +6,13 @@ macro_rules! impl_storage {
         use async_trait::async_trait;
         use tessera_core::id::{ClientId, TenantId, UserId};
         use tessera_core::model::{
-            ClientKey, ClientSecretRecord, Integration, Tenant, UnixMillis, User,
+            ClientKey, ClientSecretRecord, Integration, UnixMillis, User,
         };
         use tessera_core::page::{Page, PageRequest};
         use tessera_core::ports::{
             AuditEntry, AuditRecord, AuditStore, Change, ChangeFeed, ChangeRecord,
             IntegrationStore, IntegrationWithSecrets, RevocationStore, RevokedToken,
-            SigningKeyStore, Storage, StoreResult, StoredSigningKey, TenantStore, UserStore,
+            SigningKeyStore, Storage, StoreResult, StoredSigningKey, UserStore,
         };
         use $crate::rows::*;
 
@@ -21,7 +21,7 @@ macro_rules! impl_storage {
              tms_enabled, authentication_url, webhook_url, description, homepage_url, \
              created_at, updated_at";
         const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
-             password_hash, created_at, updated_at";
+             password_hash, created_at, updated_at, sessions_not_before";
 
         /// `app_name`, `app_version`, `stage`, `tms_enabled` as stored.
         fn app_columns(i: &Integration) -> (Option<&str>, Option<&str>, Option<&str>, i64) {
@@ -45,46 +45,6 @@ macro_rules! impl_storage {
                 Err(tessera_core::ports::StoreError::NotFound)
             } else {
                 Ok(())
-            }
-        }
-
-        #[async_trait]
-        impl TenantStore for $store {
-            async fn create_tenant(&self, t: &Tenant) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO tenants (id, display_name, tier, created_at) VALUES ($1, $2, $3, $4)",
-                )
-                .bind(t.id.to_string())
-                .bind(&t.display_name)
-                .bind(t.tier.as_str())
-                .bind(t.created_at)
-                .execute(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok(())
-            }
-
-            async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant> {
-                sqlx::query_as::<_, TenantRow>(
-                    "SELECT id, display_name, tier, created_at FROM tenants WHERE id = $1",
-                )
-                .bind(id.to_string())
-                .fetch_one(&self.pool)
-                .await
-                .map_err(backend_error)?
-                .try_into()
-            }
-
-            async fn list_all_tenants(&self) -> StoreResult<Vec<Tenant>> {
-                sqlx::query_as::<_, TenantRow>(
-                    "SELECT id, display_name, tier, created_at FROM tenants ORDER BY seq",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)?
-                .into_iter()
-                .map(Tenant::try_from)
-                .collect()
             }
         }
 
@@ -467,22 +427,7 @@ macro_rules! impl_storage {
         #[async_trait]
         impl UserStore for $store {
             async fn create_user(&self, u: &User) -> StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO users (id, tenant_id, email, display_name, role, password_hash, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                )
-                .bind(u.id.to_string())
-                .bind(u.tenant_id.to_string())
-                .bind(&u.email)
-                .bind(&u.display_name)
-                .bind(u.role.as_str())
-                .bind(&u.password_hash)
-                .bind(u.created_at)
-                .bind(u.updated_at)
-                .execute(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok(())
+                tenants_impl::insert_user(&self.pool, u).await
             }
 
             async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User> {
@@ -554,12 +499,13 @@ macro_rules! impl_storage {
             async fn update_user(&self, u: &User) -> StoreResult<()> {
                 let done = sqlx::query(
                     "UPDATE users SET display_name = $1, role = $2, password_hash = $3, \
-                     updated_at = $4 WHERE tenant_id = $5 AND id = $6",
+                     updated_at = $4, sessions_not_before = $5 WHERE tenant_id = $6 AND id = $7",
                 )
                 .bind(&u.display_name)
                 .bind(u.role.as_str())
                 .bind(&u.password_hash)
                 .bind(u.updated_at)
+                .bind(u.sessions_not_before)
                 .bind(u.tenant_id.to_string())
                 .bind(u.id.to_string())
                 .execute(&self.pool)
@@ -701,17 +647,26 @@ macro_rules! impl_storage {
                 let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
                 // Fixed-size chunks repeat the same SQL, so the prepared statement is cached.
                 for chunk in records.chunks(64) {
+                    // Only for tenants that still exist: a record queued before its tenant was
+                    // deleted is dropped, so a deleted tenant keeps no audit log. The position
+                    // (column7) keeps the batch's order in `seq`.
                     let mut insert = sqlx::QueryBuilder::new(
-                        "INSERT INTO audit_log (tenant_id, at, actor, action, target, detail) ",
+                        "INSERT INTO audit_log (tenant_id, at, actor, action, target, detail) \
+                         SELECT column1, column2, column3, column4, column5, column6 FROM (",
                     );
-                    insert.push_values(chunk, |mut row, r| {
+                    insert.push_values(chunk.iter().zip(0i64..), |mut row, (r, n)| {
                         row.push_bind(r.tenant_id.to_string())
                             .push_bind(r.at)
                             .push_bind(r.actor.as_str())
                             .push_bind(r.action.as_str())
                             .push_bind(r.target.as_str())
-                            .push_bind(r.detail.as_str());
+                            .push_bind(r.detail.as_str())
+                            .push_bind(n);
                     });
+                    insert.push(
+                        ") AS v WHERE EXISTS (SELECT 1 FROM tenants t WHERE t.id = v.column1) \
+                         ORDER BY column7",
+                    );
                     insert.build().execute(&mut *tx).await.map_err(backend_error)?;
                 }
                 tx.commit().await.map_err(backend_error)

@@ -48,6 +48,7 @@ impl SqliteStore {
 
 impl_applications!(SqliteStore);
 impl_connections!(SqliteStore);
+impl_tenants!(SqliteStore, sqlx::Sqlite);
 impl_storage!(SqliteStore, "sqlite");
 impl_resources!(SqliteStore, sqlx::Sqlite);
 // SQLite: BEGIN IMMEDIATE already holds the write lock, so a read locks nothing more.

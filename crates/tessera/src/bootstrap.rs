@@ -1,14 +1,12 @@
-//! First start (SPEC §2): a tenant, an admin user and an admin integration. Their credentials
-//! come from `TESSERA_BOOTSTRAP_*`, or are generated and printed once.
+//! First start (SPEC §2): the operator tenant, an admin user and an admin integration (with
+//! `admin` and `platform`). Their credentials come from `TESSERA_BOOTSTRAP_*`, or are generated
+//! and printed once.
 
 use anyhow::{bail, Context};
-use tessera_core::crypto::{generate_client_secret, hash_password, random_token};
-use tessera_core::id::{ClientId, Secret, TenantId, UserId};
-use tessera_core::model::{
-    ClientSecretRecord, Integration, Role, Tenant, Tier, User, DEFAULT_TOKEN_TTL_SECONDS,
-};
-use tessera_core::ports::{Change, Clock, Rng, Storage, StoreError};
-use tessera_core::scope::{Scope, ScopeSet};
+use tessera_core::crypto::{generate_client_secret, random_token};
+use tessera_core::id::{ClientId, Secret, TenantId};
+use tessera_core::ports::{Clock, Rng, Storage};
+use tessera_server::bootstrap::{create_operator_tenant, OperatorSeed};
 
 /// What the first start made, for the banner.
 pub struct Bootstrapped {
@@ -61,48 +59,16 @@ pub async fn first_start(
         Some(_) => TenantId::from_uuid(derived_uuid(client_id)),
         None => TenantId::random(),
     };
-    let tenant = Tenant {
-        id: tenant_id,
-        display_name: "Default".into(),
-        tier: Tier::Enterprise,
-        created_at: now,
-    };
-    match storage.create_tenant(&tenant).await {
-        Ok(()) => {}
-        Err(StoreError::Conflict(_)) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    }
-    let password_hash = hash_password(password.expose())
-        .map_err(|e| anyhow::anyhow!("password hashing failed: {e}"))?;
-    storage
-        .create_user(&User {
-            id: UserId::random(),
-            tenant_id: tenant.id,
-            email: email.clone(),
-            display_name: "Administrator".into(),
-            role: Role::Admin,
-            password_hash,
-            created_at: now,
-            updated_at: now,
-        })
-        .await?;
-    let integration = Integration {
+    let seed = OperatorSeed {
+        tenant_id,
         client_id,
-        tenant_id: tenant.id,
-        display_name: "Administrator".into(),
-        scopes: ScopeSet::from_iter(Scope::ALL),
-        custom_claims: Default::default(),
-        token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
-        jwks_uri: None,
-        app: None,
-        profile: Default::default(),
-        created_at: now,
-        updated_at: now,
+        client_secret: secret.clone(),
+        email: email.clone(),
+        password: password.clone(),
     };
-    let record = ClientSecretRecord::for_secret(client_id, &secret, now);
-    storage.create_integration(&integration, &record).await?;
-    // Instances that lost the race have loaded their snapshots already: tell them.
-    storage.publish(now, &Change::Client(client_id)).await?;
+    if !create_operator_tenant(storage, now, &seed).await? {
+        return Ok(None);
+    }
     Ok(Some(Bootstrapped {
         client_id,
         email,
@@ -114,7 +80,7 @@ pub async fn first_start(
 /// The first-start banner. Generated secrets appear here and nowhere else.
 pub fn banner(b: &Bootstrapped, issuer: &str) -> String {
     let mut out = String::from(
-        "\nFirst start: created the tenant `Default`, an admin user and an admin integration.\n",
+        "\nFirst start: created the operator tenant, an admin user and an admin integration (admin, platform).\n",
     );
     out.push_str(&format!("  admin user:        {}\n", b.email));
     if let Some(p) = &b.password {

@@ -169,7 +169,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
-async fn get_token(
+pub(crate) async fn get_token(
     client_id: &str,
     secret: &str,
     url: &str,

@@ -60,6 +60,13 @@ pub struct ServeArgs {
     /// by default plain http reaches loopback only. For closed networks.
     #[arg(long, env = "TESSERA_ALLOW_PLAIN_HTTP_CALLBACKS")]
     pub allow_plain_http_callbacks: bool,
+    /// Let anyone make a tenant at /console/sign-up with an email and a password (rate-limited
+    /// per address); off by default, and /console/sign-up answers 404 then.
+    #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
+    pub allow_sign_up: bool,
+    /// How long an invitation link stays usable, in seconds [default: 604800, 7 days].
+    #[arg(long, env = "TESSERA_INVITATION_TTL_SECONDS")]
+    pub invitation_ttl_seconds: Option<u32>,
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
@@ -83,6 +90,8 @@ struct FileConfig {
     webhook_retry_horizon_seconds: Option<u64>,
     webhook_retry_base_ms: Option<u64>,
     allow_plain_http_callbacks: Option<bool>,
+    allow_sign_up: Option<bool>,
+    invitation_ttl_seconds: Option<u32>,
     log_format: Option<String>,
 }
 
@@ -104,6 +113,8 @@ pub struct Settings {
     pub webhook_retry_horizon_seconds: u64,
     pub webhook_retry_base_ms: u64,
     pub allow_plain_http_callbacks: bool,
+    pub allow_sign_up: bool,
+    pub invitation_ttl_seconds: u32,
     pub json_logs: bool,
 }
 
@@ -178,6 +189,13 @@ impl ServeArgs {
         if webhook_retry_base_ms == 0 || webhook_retry_base_ms > 3_600_000 {
             bail!("webhook_retry_base_ms must be from 1 to 3600000 (an hour)");
         }
+        let invitation_ttl_seconds = self
+            .invitation_ttl_seconds
+            .or(file.invitation_ttl_seconds)
+            .unwrap_or(7 * 86_400);
+        if !(60..=90 * 86_400).contains(&invitation_ttl_seconds) {
+            bail!("invitation_ttl_seconds must be between 60 and 7776000 (90 days)");
+        }
         Ok(Settings {
             listen: self
                 .listen
@@ -197,6 +215,8 @@ impl ServeArgs {
             webhook_retry_base_ms,
             allow_plain_http_callbacks: self.allow_plain_http_callbacks
                 || file.allow_plain_http_callbacks.unwrap_or(false),
+            allow_sign_up: self.allow_sign_up || file.allow_sign_up.unwrap_or(false),
+            invitation_ttl_seconds,
             json_logs,
         })
     }
@@ -207,7 +227,7 @@ impl Settings {
     pub fn printable(&self) -> String {
         let database = redact_url(&self.database);
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nlog_format = \"{}\"\n# master key: {}\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\n# master key: {}\n",
             self.listen,
             self.data_dir.display(),
             database,
@@ -216,6 +236,8 @@ impl Settings {
             self.signing_alg.as_str(),
             self.key_rotation_days,
             self.private_token_max_bytes,
+            self.allow_sign_up,
+            self.invitation_ttl_seconds,
             if self.json_logs { "json" } else { "text" },
             if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },
         )

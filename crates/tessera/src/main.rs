@@ -6,6 +6,7 @@ mod client;
 mod config;
 mod key_store;
 mod serve;
+mod tenant_cli;
 
 use clap::{Parser, Subcommand};
 
@@ -40,6 +41,9 @@ enum Command {
     /// Integrations (OAuth clients), directly in the database.
     #[command(subcommand)]
     Integration(admin::IntegrationCommand),
+    /// Tenants, over the server's API with a `platform` token (the operator's).
+    #[command(subcommand)]
+    Tenant(tenant_cli::TenantCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -61,6 +65,7 @@ fn main() -> std::process::ExitCode {
             Command::Token(cmd) => client::run(cmd).await,
             Command::Keys(cmd) => admin::keys(cmd).await,
             Command::Integration(cmd) => admin::integration(cmd).await,
+            Command::Tenant(cmd) => tenant_cli::run(cmd).await,
         }
     });
     match result {

@@ -60,6 +60,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         },
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
+        allow_sign_up: settings.allow_sign_up,
+        invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),
     };
     let (state, audit_rx) = AppState::load(config, storage, clock, rng, master_key)
         .await

@@ -43,6 +43,40 @@ pub fn issue_for_connection(
     mint(ctx, client, subject, scope)
 }
 
+/// SPEC §4.1: an operator integration (one that holds `platform`) asks for an `admin` token
+/// for another tenant, as Keycloak's master-realm admins manage every realm: the operator
+/// creates a tenant, then sets it up for its admin. Only `admin` is given; the token names the
+/// operator's integration as its client, and the edge records its issuance in the tenant's
+/// audit log.
+pub fn issue_for_operator(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    tenant: &Tenant,
+    scope: Option<&str>,
+) -> Result<IssuedToken, OAuthError> {
+    use crate::scope::{Scope, ScopeSet};
+    let holds = client.integration.scopes;
+    if !holds.contains(Scope::Platform) || !holds.contains(Scope::Admin) || tenant.operator {
+        return Err(OAuthError::new(
+            crate::error::OAuthErrorCode::InvalidGrant,
+            "`tenant_id` names no tenant with an active connection to this integration",
+        ));
+    }
+    let allowed = ScopeSet::from_iter([Scope::Admin]);
+    let scope = narrow_scope_within(
+        scope,
+        allowed,
+        "an operator's token for another tenant does not carry (only `admin`)",
+    )?;
+    let subject = Subject::direct(
+        client.integration.client_id.to_string(),
+        tenant.id.to_string(),
+        tenant.tier,
+        None,
+    );
+    mint(ctx, client, subject, scope)
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

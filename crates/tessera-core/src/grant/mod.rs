@@ -6,7 +6,7 @@ mod jwt_bearer;
 mod tms;
 mod token_exchange;
 
-pub use client_credentials::issue_for_connection;
+pub use client_credentials::{issue_for_connection, issue_for_operator};
 pub use jwt_bearer::{issue as issue_jwt_bearer, Delegation};
 pub use tms::{issue as issue_tms, tms_version, TmsRefusal};
 pub use token_exchange::{

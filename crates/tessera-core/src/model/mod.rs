@@ -36,8 +36,11 @@ pub use private_token::{
     EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition,
     DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES, VALUE_PART_BYTES,
 };
-pub use tenant::{Tenant, Tier};
-pub use user::{validate_email, NewUser, Role, User, UserPatch};
+pub use tenant::{validate_tenant_name, Tenant, TenantPatch, Tier};
+pub use user::{
+    link_token_hash, validate_email, LinkPurpose, LinkRefusal, NewUser, Role, User, UserLink,
+    UserPatch, PASSWORD_RESET_TTL_SECONDS,
+};
 pub use web_url::{validate_web_url, UrlRules, MAX_URL_LEN};
 pub use webhook::{
     after_failure, retry_delay_ms, DataChange, PendingWebhook, WebhookAttempt, WebhookOutcome,

@@ -26,7 +26,8 @@ impl Role {
     }
 }
 
-/// A person in one tenant. The password is held only as an argon2id PHC string.
+/// A person in one tenant. The password is held only as an argon2id PHC string; an invited
+/// user who has not set one yet has "" there, which no password matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
     pub id: UserId,
@@ -37,6 +38,94 @@ pub struct User {
     pub password_hash: String,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// Console sessions that began before this second have ended (a password set or reset
+    /// signs the user out everywhere).
+    pub sessions_not_before: i64,
+}
+
+impl User {
+    /// Whether the user has set a password (an invited user has not yet).
+    pub fn has_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
+}
+
+/// What a one-time link lets its holder do: set the password of a user who has none yet, or
+/// replace a forgotten one. Both end in the same form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkPurpose {
+    Invitation,
+    PasswordReset,
+}
+
+impl LinkPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkPurpose::Invitation => "invitation",
+            LinkPurpose::PasswordReset => "password_reset",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LinkPurpose> {
+        match s {
+            "invitation" => Some(LinkPurpose::Invitation),
+            "password_reset" => Some(LinkPurpose::PasswordReset),
+            _ => None,
+        }
+    }
+}
+
+/// How long a password-reset link lasts; invitations last the configured time (7 days by
+/// default), since they often wait in an inbox over a weekend.
+pub const PASSWORD_RESET_TTL_SECONDS: i64 = 24 * 3600;
+
+/// A one-time link to set a user's password (SPEC §4.1). Only the SHA-256 of its token is
+/// stored: the token (256 random bits) is in the URL shown once, never at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserLink {
+    pub token_hash: [u8; 32],
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub purpose: LinkPurpose,
+    pub created_at: UnixMillis,
+    pub expires_at: UnixMillis,
+}
+
+impl UserLink {
+    /// A new link for `user` and the token that goes into its URL.
+    pub fn generate(
+        user: &User,
+        purpose: LinkPurpose,
+        rng: &dyn crate::ports::Rng,
+        now: UnixMillis,
+        ttl_seconds: i64,
+    ) -> (crate::id::Secret, UserLink) {
+        let token = crate::crypto::generate_client_secret(rng);
+        let link = UserLink {
+            token_hash: link_token_hash(token.expose()),
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            purpose,
+            created_at: now,
+            expires_at: now + ttl_seconds * 1000,
+        };
+        (token, link)
+    }
+}
+
+/// The stored form of a link's token.
+pub fn link_token_hash(token: &str) -> [u8; 32] {
+    crate::crypto::hash_client_secret(token)
+}
+
+/// Why a one-time link cannot be used; each says so to whoever opened it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum LinkRefusal {
+    #[error("This link is not valid: it may be mistyped, or a newer link for the same account replaced it.")]
+    Unknown,
+    #[error("This link has been used already: each link sets a password once. Sign in with that password, or ask an admin for a new link.")]
+    Used,
+    #[error("This link has expired. Ask an admin of your organization for a new one.")]
+    Expired,
 }
 
 /// A user to create, password still in the clear (it is hashed by the caller's `PasswordHasher`).

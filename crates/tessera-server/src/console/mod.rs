@@ -3,6 +3,7 @@
 
 pub mod connect;
 pub mod session;
+pub mod tenants;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -26,6 +27,8 @@ struct MessagePage<'a> {
     heading: &'a str,
     text: &'a str,
     is_error: bool,
+    /// (href, words) of a way on.
+    link: Option<(&'a str, &'a str)>,
 }
 
 #[derive(Template)]
@@ -33,6 +36,8 @@ struct MessagePage<'a> {
 struct HomePage<'a> {
     user: &'a str,
     csrf: &'a str,
+    /// An admin of the operator tenant: the Tenants page is theirs.
+    operator: bool,
 }
 
 #[derive(Template)]
@@ -63,7 +68,7 @@ struct ConsentPage<'a> {
 }
 
 /// A rendered page; a template that fails to render is a plain 500.
-fn html(status: StatusCode, page: impl Template) -> Response {
+pub(crate) fn html(status: StatusCode, page: impl Template) -> Response {
     match page.render() {
         Ok(body) => (
             status,
@@ -86,17 +91,27 @@ fn html(status: StatusCode, page: impl Template) -> Response {
 }
 
 pub(crate) fn message(status: StatusCode, heading: &str, text: &str) -> Response {
+    message_with_link(status, heading, text, None)
+}
+
+pub(crate) fn message_with_link(
+    status: StatusCode,
+    heading: &str,
+    text: &str,
+    link: Option<(&str, &str)>,
+) -> Response {
     html(
         status,
         MessagePage {
             heading,
             text,
             is_error: !status.is_success(),
+            link,
         },
     )
 }
 
-fn secure(state: &AppState) -> bool {
+pub(crate) fn secure(state: &AppState) -> bool {
     state.config.issuer.starts_with("https://")
 }
 
@@ -105,7 +120,12 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(
     let value = cookie(headers, SESSION_COOKIE)?;
     let session = Session::open(value, &state.master_key, state.clock.now_seconds())?;
     let user = state.storage.find_user(session.user).await.ok()??;
-    (user.tenant_id == session.tenant).then_some((session, user))
+    let began = session.expires_at - SESSION_SECONDS;
+    // A password set or reset, a role change, and a disabled tenant end the session.
+    let stands = user.tenant_id == session.tenant
+        && began >= user.sessions_not_before
+        && state.clients.enabled_tenant(&user.tenant_id).is_some();
+    stands.then_some((session, user))
 }
 
 /// Where to go after signing in: only a path on this site (no `//host`, no scheme), so the
@@ -149,17 +169,28 @@ fn sign_in_form(
     tenants: Vec<(String, String)>,
     status: StatusCode,
 ) -> Response {
+    with_form_cookie(state, |csrf| {
+        html(
+            status,
+            SignInPage {
+                csrf,
+                next,
+                email,
+                problem,
+                tenants,
+            },
+        )
+    })
+}
+
+/// A form page for someone not signed in yet (sign-in, sign-up), with a fresh double-submit
+/// CSRF token: `render` puts it in the form, the cookie carries its twin.
+pub(crate) fn with_form_cookie(
+    state: &AppState,
+    render: impl FnOnce(&str) -> Response,
+) -> Response {
     let csrf = random_token(&*state.rng, 16);
-    let mut response = html(
-        status,
-        SignInPage {
-            csrf: &csrf,
-            next,
-            email,
-            problem,
-            tenants,
-        },
-    );
+    let mut response = render(&csrf);
     if let Some(cookie) = set_cookie(SIGN_IN_COOKIE, &csrf, 3600, secure(state)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
@@ -239,6 +270,17 @@ pub async fn sign_in(
     })
     .await
     .unwrap_or_default();
+    // The password was right; a disabled organization still lets nobody in.
+    let (matching, disabled): (Vec<User>, Vec<User>) = matching
+        .into_iter()
+        .partition(|u| state.clients.enabled_tenant(&u.tenant_id).is_some());
+    if matching.is_empty() && !disabled.is_empty() {
+        return message(
+            StatusCode::FORBIDDEN,
+            "Sign-in failed",
+            "Your organization is disabled on this service; ask its operator to enable it.",
+        );
+    }
     let chosen: Vec<&User> = match form.tenant.as_deref().map(str::parse::<TenantId>) {
         Some(Ok(tenant)) => matching.iter().filter(|u| u.tenant_id == tenant).collect(),
         _ => matching.iter().collect(),
@@ -336,6 +378,7 @@ pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response
             HomePage {
                 user: &user.email,
                 csrf: &session.csrf(&state.master_key),
+                operator: tenants::is_operator_admin(&state, &user),
             },
         ),
         None => sign_in_redirect("/console"),

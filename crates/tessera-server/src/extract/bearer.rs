@@ -71,6 +71,40 @@ impl FromRequestParts<AppState> for TenantAdmin {
     }
 }
 
+/// A caller that manages tenants (SPEC §4.1): a token with `platform`, issued to an
+/// integration of the operator tenant for the operator tenant itself.
+pub struct PlatformCaller {
+    /// The operator tenant.
+    pub tenant: TenantId,
+    /// For the audit log: `client:<client_id>`.
+    pub actor: String,
+}
+
+impl FromRequestParts<AppState> for PlatformCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
+        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
+        if !scopes.contains(Scope::Platform) {
+            return Err(ApiError::InsufficientScope("platform"));
+        }
+        let tenant: TenantId = claims
+            .tenant_id
+            .parse()
+            .map_err(|_| ApiError::InvalidToken("the token's tenant_id is not a tenant".into()))?;
+        // `platform` is only ever given to the operator's integrations; checked again here so
+        // that a token minted before a change of the rules cannot manage tenants.
+        if !state.clients.tenant(&tenant).is_some_and(|t| t.operator) {
+            return Err(ApiError::InsufficientScope("platform"));
+        }
+        Ok(PlatformCaller {
+            tenant,
+            actor: format!("client:{}", claims.client_id),
+        })
+    }
+}
+
 /// A caller of the resource API (SPEC §5): a valid token meant for this audience, from a tenant.
 /// What it may see is decided per request by its scopes and the tenant's access policies.
 pub struct ResourceCaller {

@@ -6,7 +6,7 @@ mod client;
 mod form;
 mod json;
 
-pub use bearer::{BearerToken, PrivateTokenCaller, ResourceCaller, TenantAdmin};
+pub use bearer::{BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin};
 pub use client::{AuthenticatedClient, BasicClient, PeerAddress, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;

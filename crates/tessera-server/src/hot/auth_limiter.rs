@@ -52,6 +52,12 @@ impl AuthLimiter {
             })
     }
 
+    /// Whether `key` alone has been counted `limit` times in the current window: for limits
+    /// of their own, such as sign-ups per address.
+    pub fn key_exhausted(&self, key: &str, limit: u32, now: i64) -> bool {
+        exhausted(self.clients.read().get(key), limit, now)
+    }
+
     /// Records one failure against the client and the address.
     pub fn record_failure(&self, client_id: &str, address: Option<IpAddr>, now: i64) {
         count(&mut self.clients.write(), client_id.to_owned(), now);

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -7,31 +7,33 @@ use tessera_core::id::{ClientId, TenantId};
 use tessera_core::model::Tenant;
 use tessera_core::ports::IntegrationWithSecrets;
 
-/// Every integration and tenant, as the token path needs them.
+/// Every integration and tenant, as the token path needs them. Changes are applied one
+/// integration or one tenant at a time: a tenant's integrations are found through `by_tenant`,
+/// so a change costs what that tenant holds, not what the deployment holds.
 #[derive(Default)]
 pub struct ClientSnapshot {
-    clients: RwLock<HashMap<ClientId, Arc<RegisteredClient>>>,
-    tenants: RwLock<HashMap<TenantId, Tenant>>,
+    tables: RwLock<Tables>,
 }
 
-impl ClientSnapshot {
-    /// Replaces everything (at start, and in the periodic full resync).
-    pub fn replace_all(&self, tenants: Vec<Tenant>, clients: Vec<IntegrationWithSecrets>) {
-        let tenants: HashMap<TenantId, Tenant> = tenants.into_iter().map(|t| (t.id, t)).collect();
-        let clients = clients
-            .into_iter()
-            .filter_map(|c| Self::registered(&tenants, c))
-            .map(|c| (c.integration.client_id, Arc::new(c)))
-            .collect();
-        *self.tenants.write() = tenants;
-        *self.clients.write() = clients;
-    }
+#[derive(Default)]
+struct Tables {
+    clients: HashMap<ClientId, Arc<RegisteredClient>>,
+    tenants: HashMap<TenantId, Tenant>,
+    by_tenant: HashMap<TenantId, HashSet<ClientId>>,
+}
 
-    fn registered(
-        tenants: &HashMap<TenantId, Tenant>,
-        c: IntegrationWithSecrets,
-    ) -> Option<RegisteredClient> {
-        let tier = tenants.get(&c.integration.tenant_id)?.tier;
+/// Why a token's tenant no longer honours it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TenantRefusal {
+    /// The tenant is disabled, or was after the token was issued.
+    Disabled,
+    /// The tenant does not exist (any more).
+    Gone,
+}
+
+impl Tables {
+    fn registered(&self, c: IntegrationWithSecrets) -> Option<RegisteredClient> {
+        let tier = self.tenants.get(&c.integration.tenant_id)?.tier;
         Some(RegisteredClient {
             integration: c.integration,
             tier,
@@ -40,44 +42,150 @@ impl ClientSnapshot {
         })
     }
 
+    fn insert_client(&mut self, c: RegisteredClient) {
+        let (id, tenant) = (c.integration.client_id, c.integration.tenant_id);
+        if let Some(old) = self.clients.insert(id, Arc::new(c)) {
+            if old.integration.tenant_id != tenant {
+                self.unindex(old.integration.tenant_id, id);
+            }
+        }
+        self.by_tenant.entry(tenant).or_default().insert(id);
+    }
+
+    fn remove_client(&mut self, id: ClientId) {
+        if let Some(old) = self.clients.remove(&id) {
+            self.unindex(old.integration.tenant_id, id);
+        }
+    }
+
+    fn unindex(&mut self, tenant: TenantId, id: ClientId) {
+        if let Some(ids) = self.by_tenant.get_mut(&tenant) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.by_tenant.remove(&tenant);
+            }
+        }
+    }
+
+    fn standing(&self, tenant: &TenantId, iat: i64) -> Result<(), TenantRefusal> {
+        match self.tenants.get(tenant) {
+            Some(t) if t.honours(iat) => Ok(()),
+            Some(_) => Err(TenantRefusal::Disabled),
+            None => Err(TenantRefusal::Gone),
+        }
+    }
+}
+
+impl ClientSnapshot {
+    /// Replaces everything (at start, and in the periodic full resync).
+    pub fn replace_all(&self, tenants: Vec<Tenant>, clients: Vec<IntegrationWithSecrets>) {
+        let mut fresh = Tables {
+            tenants: tenants.into_iter().map(|t| (t.id, t)).collect(),
+            ..Tables::default()
+        };
+        for c in clients {
+            if let Some(registered) = fresh.registered(c) {
+                fresh.insert_client(registered);
+            }
+        }
+        *self.tables.write() = fresh;
+    }
+
     /// Puts one client in, or takes it out when it no longer exists.
     pub fn upsert_client(&self, id: ClientId, found: Option<IntegrationWithSecrets>) {
-        let registered = found.and_then(|c| Self::registered(&self.tenants.read(), c));
-        let mut clients = self.clients.write();
-        match registered {
-            Some(c) => {
-                clients.insert(id, Arc::new(c));
-            }
-            None => {
-                clients.remove(&id);
-            }
+        let mut tables = self.tables.write();
+        match found.and_then(|c| tables.registered(c)) {
+            Some(c) => tables.insert_client(c),
+            None => tables.remove_client(id),
         }
     }
 
     /// Updates a tenant and the tier its clients carry.
     pub fn upsert_tenant(&self, tenant: Tenant) {
-        let mut clients = self.clients.write();
-        for client in clients.values_mut() {
-            if client.integration.tenant_id == tenant.id && client.tier != tenant.tier {
-                let mut changed = (**client).clone();
-                changed.tier = tenant.tier;
-                *client = Arc::new(changed);
+        let mut tables = self.tables.write();
+        let ids: Vec<ClientId> = tables
+            .by_tenant
+            .get(&tenant.id)
+            .map(|ids| ids.iter().copied().collect())
+            .unwrap_or_default();
+        for id in ids {
+            if let Some(client) = tables.clients.get_mut(&id) {
+                if client.tier != tenant.tier {
+                    let mut changed = (**client).clone();
+                    changed.tier = tenant.tier;
+                    *client = Arc::new(changed);
+                }
             }
         }
-        self.tenants.write().insert(tenant.id, tenant);
+        tables.tenants.insert(tenant.id, tenant);
+    }
+
+    /// Takes out a deleted tenant and its integrations.
+    pub fn remove_tenant(&self, id: TenantId) {
+        let mut tables = self.tables.write();
+        for client in tables.by_tenant.remove(&id).unwrap_or_default() {
+            tables.clients.remove(&client);
+        }
+        tables.tenants.remove(&id);
     }
 
     pub fn tenant(&self, id: &TenantId) -> Option<Tenant> {
-        self.tenants.read().get(id).cloned()
+        self.tables.read().tenants.get(id).cloned()
+    }
+
+    /// The operator tenant (SPEC §4.1).
+    pub fn operator_tenant(&self) -> Option<TenantId> {
+        self.tables
+            .read()
+            .tenants
+            .values()
+            .find(|t| t.operator)
+            .map(|t| t.id)
+    }
+
+    /// A tenant that exists and is not disabled.
+    pub fn enabled_tenant(&self, id: &TenantId) -> Option<Tenant> {
+        self.tenant(id).filter(|t| !t.disabled)
+    }
+
+    /// Whether a token issued at `iat` to `client` for the data of `tenant` still stands as far
+    /// as tenants go: both the data tenant and the integration's own tenant honour it.
+    pub fn token_standing(
+        &self,
+        client: &ClientId,
+        tenant: &TenantId,
+        iat: i64,
+    ) -> Result<(), TenantRefusal> {
+        let tables = self.tables.read();
+        tables.standing(tenant, iat)?;
+        match tables.clients.get(client) {
+            Some(c) if c.integration.tenant_id != *tenant => {
+                tables.standing(&c.integration.tenant_id, iat)
+            }
+            _ => Ok(()),
+        }
     }
 
     pub fn contains(&self, id: &ClientId) -> bool {
-        self.clients.read().contains_key(id)
+        self.tables.read().clients.contains_key(id)
+    }
+
+    /// How many tenants and integrations are held (for the scale benchmark's log line).
+    pub fn sizes(&self) -> (usize, usize) {
+        let tables = self.tables.read();
+        (tables.tenants.len(), tables.clients.len())
     }
 }
 
 impl ClientDirectory for ClientSnapshot {
+    /// An integration of an enabled tenant: a disabled tenant's integrations authenticate
+    /// nowhere.
     fn client(&self, id: &ClientId) -> Option<Arc<RegisteredClient>> {
-        self.clients.read().get(id).cloned()
+        let tables = self.tables.read();
+        let client = tables.clients.get(id)?;
+        match tables.tenants.get(&client.integration.tenant_id) {
+            Some(t) if !t.disabled => Some(client.clone()),
+            _ => None,
+        }
     }
 }

@@ -30,6 +30,17 @@ impl ActiveConnections {
         self.0.load().by_id.get(&id).cloned()
     }
 
+    /// The active connections `tenant` is a side of.
+    pub fn involving(&self, tenant: TenantId) -> Vec<ConnectionId> {
+        self.0
+            .load()
+            .by_id
+            .values()
+            .filter(|c| c.involves(tenant))
+            .map(|c| c.id)
+            .collect()
+    }
+
     /// Whether a token's `tessera_grant` names an active connection.
     pub fn is_active(&self, grant: &str) -> bool {
         grant

@@ -16,7 +16,7 @@ pub mod tokens;
 
 pub use app_authorizations::AppAuthorizations;
 pub use auth_limiter::AuthLimiter;
-pub use clients::ClientSnapshot;
+pub use clients::{ClientSnapshot, TenantRefusal};
 pub use connections::ActiveConnections;
 pub use consents::LiveConsents;
 pub use delegations::{DelegationCache, DelegationFacts};

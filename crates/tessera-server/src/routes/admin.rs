@@ -9,12 +9,14 @@ use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, UserId};
 use tessera_core::model::{
     validate_display_name, validate_email, validate_state, AppProfile, AppProfilePatch,
-    ClientSecretRecord, ConnectionRequest, IntegrationPatch, NewAppVersion, NewIntegration, Role,
-    User, CONNECTION_URL_TTL_SECONDS,
+    ClientSecretRecord, ConnectionRequest, IntegrationPatch, LinkPurpose, NewAppVersion,
+    NewIntegration, Role, User, UserLink, CONNECTION_URL_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS,
 };
 use tessera_core::page::{next_page_token, PageRequest};
 use tessera_core::ports::{AuditRecord, Change};
+use tessera_core::scope::{Scope, ScopeSet};
 
+use super::tenants::set_password_url;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -72,6 +74,7 @@ pub async fn create_integration(
         .as_deref()
         .map(|s| parse_scope_list("scopes", s))
         .transpose()?;
+    platform_only_for_operator(&state, admin.tenant, scopes)?;
     let now = state.clock.now_millis();
     let app = new_app_version(
         body.multi_tenant,
@@ -114,6 +117,22 @@ pub async fn create_integration(
             client_secret: secret.expose().to_owned(),
         }),
     ))
+}
+
+/// `platform` manages every tenant: only the operator tenant's integrations may hold it.
+fn platform_only_for_operator(
+    state: &AppState,
+    tenant: tessera_core::id::TenantId,
+    scopes: Option<ScopeSet>,
+) -> Result<(), DomainError> {
+    let wants_platform = scopes.is_some_and(|s| s.contains(Scope::Platform));
+    if wants_platform && !state.clients.tenant(&tenant).is_some_and(|t| t.operator) {
+        return Err(DomainError::invalid(
+            "scopes",
+            "contains `platform`, which only integrations of the operator tenant may hold",
+        ));
+    }
+    Ok(())
 }
 
 /// The application part of a new integration: all of it with `multi_tenant: true`, none of
@@ -285,6 +304,7 @@ pub async fn patch_integration(
         .as_deref()
         .map(|s| parse_scope_list("scopes", s))
         .transpose()?;
+    platform_only_for_operator(&state, admin.tenant, scopes)?;
     IntegrationPatch {
         display_name: body.display_name,
         scopes,
@@ -397,12 +417,14 @@ pub async fn create_user(
     let email = validate_email(&body.email)?;
     validate_display_name(&body.display_name)?;
     let role = parse_role(body.role.as_deref())?.unwrap_or(Role::Member);
-    // argon2 is deliberately slow: keep it off the async workers.
-    let password = body.password;
-    let password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.to_string()))??;
     let now = state.clock.now_millis();
+    let password_hash = match body.password {
+        // argon2 is deliberately slow: keep it off the async workers.
+        Some(password) => tokio::task::spawn_blocking(move || checked_password_hash(&password))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))??,
+        None => String::new(),
+    };
     let user = User {
         id: UserId::random(),
         tenant_id: admin.tenant,
@@ -412,26 +434,84 @@ pub async fn create_user(
         password_hash,
         created_at: now,
         updated_at: now,
+        sessions_not_before: 0,
     };
-    state
-        .storage
-        .create_user(&user)
-        .await
-        .map_err(|e| match ApiError::from(e) {
-            ApiError::Domain(DomainError::Conflict(_)) => DomainError::Conflict(format!(
-                "a user with the email `{}` exists already",
-                user.email
-            ))
-            .into(),
-            other => other,
-        })?;
+    let mut view = UserView::from(&user);
+    let stored = if user.has_password() {
+        state.storage.create_user(&user).await
+    } else {
+        let (token, link) = UserLink::generate(
+            &user,
+            LinkPurpose::Invitation,
+            &*state.rng,
+            now,
+            state.config.invitation_ttl_seconds,
+        );
+        view.invitation_url = Some(set_password_url(&state, token.expose()));
+        view.invitation_expires_at = Some(rfc3339(link.expires_at));
+        state.storage.create_invited_user(&user, &link).await
+    };
+    stored.map_err(|e| match ApiError::from(e) {
+        ApiError::Domain(DomainError::Conflict(_)) => DomainError::Conflict(format!(
+            "a user with the email `{}` exists already (invited or not)",
+            user.email
+        ))
+        .into(),
+        other => other,
+    })?;
+    state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
         &state,
-        "user.created",
+        if user.has_password() {
+            "user.created"
+        } else {
+            "user.invited"
+        },
         user.id.to_string(),
         json!({"email": user.email, "role": role.as_str()}),
     );
-    Ok((StatusCode::CREATED, Json(UserView::from(&user))))
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(post, path = "/v1/users/{id}/password_reset", tag = "users",
+    responses((status = 200, body = PasswordResetLink, description = "A one-time link, shown once; the user's console sessions have ended"), (status = 404, body = ErrorResponse)))]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(id): Path<String>,
+) -> ApiResult<Json<PasswordResetLink>> {
+    let user = tenant_user(&state, &admin, &id).await?;
+    let now = state.clock.now_millis();
+    // A user who never set a password gets a fresh invitation instead.
+    let purpose = if user.has_password() {
+        LinkPurpose::PasswordReset
+    } else {
+        LinkPurpose::Invitation
+    };
+    let ttl = match purpose {
+        LinkPurpose::PasswordReset => PASSWORD_RESET_TTL_SECONDS,
+        LinkPurpose::Invitation => state.config.invitation_ttl_seconds,
+    };
+    let (token, link) = UserLink::generate(&user, purpose, &*state.rng, now, ttl);
+    // Sessions that began before the next second end: this one's included.
+    state
+        .storage
+        .put_user_link(&link, now.div_euclid(1000) + 1)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("user"))?;
+    state.publish(Change::People(admin.tenant)).await?;
+    admin.audit(
+        &state,
+        "user.password_reset",
+        user.id.to_string(),
+        json!({"email": user.email}),
+    );
+    Ok(Json(PasswordResetLink {
+        user_id: user.id.to_string(),
+        password_reset_url: set_password_url(&state, token.expose()),
+        expires_at: rfc3339(link.expires_at),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
@@ -448,6 +528,16 @@ pub async fn list_users(
     }))
 }
 
+/// A user of the caller's tenant by the id in the path; 404 for anything else.
+async fn tenant_user(state: &AppState, admin: &TenantAdmin, raw: &str) -> ApiResult<User> {
+    state
+        .storage
+        .get_user(admin.tenant, parse_user_id(raw)?)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("user"))
+}
+
 fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
     raw.parse()
         .map_err(|_| DomainError::NotFound("user").into())
@@ -459,12 +549,7 @@ pub async fn get_user(
     admin: TenantAdmin,
     Path(id): Path<String>,
 ) -> ApiResult<Json<UserView>> {
-    let user = state
-        .storage
-        .get_user(admin.tenant, parse_user_id(&id)?)
-        .await
-        .map_err(ApiError::from)
-        .map_err(not_found("user"))?;
+    let user = tenant_user(&state, &admin, &id).await?;
     Ok(Json(UserView::from(&user)))
 }
 
@@ -476,25 +561,26 @@ pub async fn patch_user(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchUserRequest>,
 ) -> ApiResult<Json<UserView>> {
-    let mut user = state
-        .storage
-        .get_user(admin.tenant, parse_user_id(&id)?)
-        .await
-        .map_err(ApiError::from)
-        .map_err(not_found("user"))?;
+    let mut user = tenant_user(&state, &admin, &id).await?;
     if let Some(name) = &body.display_name {
         validate_display_name(name)?;
         user.display_name = name.trim().to_owned();
     }
+    let now = state.clock.now_millis();
     if let Some(role) = parse_role(body.role.as_deref())? {
+        if role != user.role {
+            // A demoted admin's sessions must not keep admin pages open.
+            user.sessions_not_before = now.div_euclid(1000) + 1;
+        }
         user.role = role;
     }
     if let Some(password) = body.password {
+        user.sessions_not_before = now.div_euclid(1000) + 1;
         user.password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;
     }
-    user.updated_at = state.clock.now_millis();
+    user.updated_at = now;
     state.storage.update_user(&user).await?;
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(&state, "user.updated", user.id.to_string(), json!({}));

@@ -118,20 +118,26 @@ pub async fn revoke_connection(
             detail: json!({"client_id": revoked.client_id.to_string()}).to_string(),
         });
     }
+    tell_revoked(&state, &revoked, bearer);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Tells the application that a connection ended (`connection.revoked`), with its own bearer
+/// token, off the request path: telling it must not hold up the revocation. An application
+/// whose integration is gone (its tenant was deleted) has nobody left to tell.
+pub(crate) fn tell_revoked(state: &AppState, revoked: &Connection, bearer: Option<String>) {
     let url = state
         .clients
         .client(&revoked.client_id)
         .and_then(|c| c.integration.profile.authentication_url.clone());
-    if let Some(url) = url {
-        // Telling the application must not hold up the revocation.
-        let state = state.clone();
-        tokio::spawn(async move {
-            let body = json!({"event": "connection.revoked", "connection_id": id.to_string(),
-                              "tenant_id": revoked.owner_tenant_id.to_string(), "state": revoked.state});
-            if let Err(why) = post_event(&state, &url, bearer.as_deref(), &body).await {
-                tracing::warn!(connection = %id, %why, "the application was not told of a revocation");
-            }
-        });
-    }
-    Ok(StatusCode::NO_CONTENT)
+    let Some(url) = url else { return };
+    let state = state.clone();
+    let body = json!({"event": "connection.revoked", "connection_id": revoked.id.to_string(),
+                      "tenant_id": revoked.owner_tenant_id.to_string(), "state": revoked.state});
+    let id = revoked.id;
+    tokio::spawn(async move {
+        if let Err(why) = post_event(&state, &url, bearer.as_deref(), &body).await {
+            tracing::warn!(connection = %id, %why, "the application was not told of a revocation");
+        }
+    });
 }

@@ -11,4 +11,5 @@ pub mod openapi;
 pub mod policies;
 pub mod private_tokens;
 pub mod resources;
+pub mod tenants;
 pub mod tms;

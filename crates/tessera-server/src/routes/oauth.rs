@@ -74,6 +74,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
             .inc();
     }
     let (issued, grant) = result?;
+    refuse_for_disabled_tenant(&state, &issued.claims)?;
     state
         .metrics
         .tokens_issued
@@ -109,6 +110,30 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
 }
 
 type Issued = Result<(grant::IssuedToken, &'static str), ApiError>;
+
+/// Nothing new is issued for a disabled tenant (SPEC §4.1), whichever grant asked: checked once
+/// here on what was minted — the data tenant and the integration's own tenant.
+fn refuse_for_disabled_tenant(
+    state: &AppState,
+    claims: &tessera_core::token::AccessTokenClaims,
+) -> Result<(), ApiError> {
+    let (Ok(client), Ok(tenant)) = (
+        claims.client_id.parse::<ClientId>(),
+        claims.tenant_id.parse::<TenantId>(),
+    ) else {
+        return Err(ApiError::Internal("a minted token names no tenant".into()));
+    };
+    state
+        .clients
+        .token_standing(&client, &tenant, claims.iat)
+        .map_err(|_| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                format!("the tenant `{tenant}` is disabled: nothing is issued for it until an operator enables it"),
+            )
+            .into()
+        })
+}
 
 pub(crate) fn issue_context<'a>(
     state: &'a AppState,
@@ -150,12 +175,24 @@ fn client_credentials(state: &AppState, caller: &TokenCaller) -> Issued {
             )
         };
         let owner: TenantId = tenant_id.parse().map_err(|_| no_connection())?;
-        let connection = state
+        let tenant = state.clients.tenant(&owner).ok_or_else(no_connection)?;
+        if tenant.disabled {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                format!("the tenant `{owner}` is disabled: nothing is issued for it until an operator enables it"),
+            )
+            .into());
+        }
+        let issued = match state
             .connections
             .between(client.integration.client_id, owner)
-            .ok_or_else(no_connection)?;
-        let tenant = state.clients.tenant(&owner).ok_or_else(no_connection)?;
-        let issued = grant::issue_for_connection(&ctx, client, &tenant, &connection, scope)?;
+        {
+            Some(connection) => {
+                grant::issue_for_connection(&ctx, client, &tenant, &connection, scope)?
+            }
+            // SPEC §4.1: the operator's own integrations may manage any tenant.
+            None => grant::issue_for_operator(&ctx, client, &tenant, scope)?,
+        };
         return Ok((issued, GRANT_CLIENT_CREDENTIALS));
     }
     let request = TokenRequest::ClientCredentials {

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use super::{
     admin, app_authorizations, connections, consents, health, keys, oauth, policies,
-    private_tokens, resources, tms,
+    private_tokens, resources, tenants, tms,
 };
 use crate::wire;
 
@@ -33,6 +33,8 @@ use crate::wire;
         tms::issue_tokens, tms::list_tenants,
         connections::list_connections, connections::get_connection, connections::revoke_connection,
         connections::list_deliveries,
+        admin::password_reset, tenants::create_tenant, tenants::list_tenants,
+        tenants::get_tenant, tenants::patch_tenant, tenants::delete_tenant,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

@@ -51,6 +51,8 @@ pub async fn issue_tokens(
                 Err(e) => return Err(e.into()),
             },
         };
+        // A disabled tenant gets nothing new, and says no more than one that does not exist.
+        let tenant = tenant.filter(|t| !t.disabled);
         let authorization = state.app_authorizations.find(tenant_id, &app.app_name);
         match grant::issue_tms(
             &ctx,

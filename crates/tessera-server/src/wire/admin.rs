@@ -218,8 +218,9 @@ pub struct CreateUserRequest {
     pub display_name: String,
     /// `admin` or `member` (default).
     pub role: Option<String>,
-    /// At least 12 characters.
-    pub password: String,
+    /// At least 12 characters. Leave it out to invite the user: the answer then carries a
+    /// one-time `invitation_url` where they set it themselves.
+    pub password: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -237,8 +238,15 @@ pub struct UserView {
     pub email: String,
     pub display_name: String,
     pub role: String,
+    /// `false` while an invited user has not set a password yet.
+    pub password_set: bool,
     pub created_at: String,
     pub updated_at: String,
+    /// Only in the answer to a create without `password`: shown once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invitation_expires_at: Option<String>,
 }
 
 impl From<&User> for UserView {
@@ -249,8 +257,11 @@ impl From<&User> for UserView {
             email: u.email.clone(),
             display_name: u.display_name.clone(),
             role: u.role.as_str().to_owned(),
+            password_set: u.has_password(),
             created_at: rfc3339(u.created_at),
             updated_at: rfc3339(u.updated_at),
+            invitation_url: None,
+            invitation_expires_at: None,
         }
     }
 }

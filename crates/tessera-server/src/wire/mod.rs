@@ -5,12 +5,14 @@ mod applications;
 mod oauth;
 mod private_tokens;
 mod resources;
+mod tenants;
 
 pub use admin::*;
 pub use applications::*;
 pub use oauth::*;
 pub use private_tokens::*;
 pub use resources::*;
+pub use tenants::*;
 
 /// Milliseconds since the epoch as RFC 3339 (UTC, seconds precision).
 pub fn rfc3339(millis: i64) -> String {

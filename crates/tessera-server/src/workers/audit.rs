@@ -45,6 +45,13 @@ pub async fn run(
 }
 
 async fn write(state: &AppState, batch: &mut Vec<AuditRecord>) {
+    // A deleted tenant keeps no audit log: records queued for it before it went are dropped
+    // (here, and by the store for a deletion on another instance).
+    let _no_deletion = state.tenant_deletion.read().await;
+    batch.retain(|r| state.clients.tenant(&r.tenant_id).is_some());
+    if batch.is_empty() {
+        return;
+    }
     // A failed write is retried a few times; the records are only dropped (and said so in the
     // log) if the database stays unreachable.
     for attempt in 0..5u64 {

@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// An integration that can ask data owners for access.
-async fn application(h: &Harness, admin: &str) -> String {
+pub(crate) async fn application(h: &Harness, admin: &str) -> String {
     let (id, _, view) = h
         .create_integration(
             admin,
@@ -28,7 +28,12 @@ async fn application(h: &Harness, admin: &str) -> String {
 }
 
 /// A connection URL for assets and events, as a path on the server.
-async fn connection_link(h: &Harness, developer: &str, app_id: &str, state: &str) -> String {
+pub(crate) async fn connection_link(
+    h: &Harness,
+    developer: &str,
+    app_id: &str,
+    state: &str,
+) -> String {
     let made = h
         .api(
             Method::POST,
@@ -45,7 +50,7 @@ async fn connection_link(h: &Harness, developer: &str, app_id: &str, state: &str
         .to_owned()
 }
 
-async fn get_page(h: &Harness, uri: &str) -> Reply {
+pub(crate) async fn get_page(h: &Harness, uri: &str) -> Reply {
     h.send(Request::builder().uri(uri).body(Body::empty()).unwrap())
         .await
 }
@@ -204,7 +209,7 @@ async fn a_connection_url_is_signed_and_any_change_to_it_is_an_error_page() {
 }
 
 /// The value of a `Set-Cookie` named `name` in a reply.
-fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
+pub(crate) fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
     reply
         .headers
         .get_all("set-cookie")
@@ -215,7 +220,7 @@ fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
 }
 
 /// The value of the hidden input `name` in a page.
-fn hidden(page: &str, name: &str) -> String {
+pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
     let start = page
         .find(&marker)
@@ -240,7 +245,12 @@ fn hidden(page: &str, name: &str) -> String {
     })
 }
 
-async fn form_post(h: &Harness, uri: &str, cookies: &str, body: &[(&str, &str)]) -> Reply {
+pub(crate) async fn form_post(
+    h: &Harness,
+    uri: &str,
+    cookies: &str,
+    body: &[(&str, &str)],
+) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(body)
         .finish();
@@ -283,7 +293,7 @@ pub(crate) async fn sign_in(h: &Harness, email: &str, password: &str, next: &str
     .await
 }
 
-async fn with_cookie(h: &Harness, uri: &str, cookie: &str) -> Reply {
+pub(crate) async fn with_cookie(h: &Harness, uri: &str, cookie: &str) -> Reply {
     h.send(
         Request::builder()
             .uri(uri)
@@ -484,7 +494,7 @@ type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json:
 /// A real application on loopback: records every POST (its `Authorization` and JSON body) and
 /// answers `connection.granted` as `answer` says.
 #[derive(Clone)]
-struct FakeApp {
+pub(crate) struct FakeApp {
     url: String,
     seen: Received,
     /// Lets a `WhenReleased` application answer the hand-over.
@@ -492,7 +502,7 @@ struct FakeApp {
 }
 
 #[derive(Clone, Copy)]
-enum Answer {
+pub(crate) enum Answer {
     Bearer,
     Fails,
     NoBearer,
@@ -501,7 +511,7 @@ enum Answer {
 }
 
 impl FakeApp {
-    async fn start(answer: Answer) -> FakeApp {
+    pub(crate) async fn start(answer: Answer) -> FakeApp {
         use axum::routing::post;
         let seen: Received = Default::default();
         let record = seen.clone();
@@ -580,25 +590,25 @@ impl FakeApp {
         FakeApp { url, seen, release }
     }
 
-    fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
+    pub(crate) fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
         self.seen.lock().unwrap().clone()
     }
 }
 
 /// An application pointing at `auth_url`, a data owner user signed in, and the consent page's
 /// form for a fresh connection URL: (app client_id, secret, owner admin, session, csrf, request).
-struct Scene {
-    app_id: String,
-    app_secret: String,
-    developer: String,
-    owner: TenantAdmin,
-    owner_admin: String,
-    session: String,
-    csrf: String,
-    request: String,
+pub(crate) struct Scene {
+    pub(crate) app_id: String,
+    pub(crate) app_secret: String,
+    pub(crate) developer: String,
+    pub(crate) owner: TenantAdmin,
+    pub(crate) owner_admin: String,
+    pub(crate) session: String,
+    pub(crate) csrf: String,
+    pub(crate) request: String,
 }
 
-async fn scene(h: &Harness, auth_url: &str) -> Scene {
+pub(crate) async fn scene(h: &Harness, auth_url: &str) -> Scene {
     let developer = h.admin_token(&h.a).await;
     let (app_id, app_secret, _) = h
         .create_integration(
@@ -633,7 +643,7 @@ async fn scene(h: &Harness, auth_url: &str) -> Scene {
     }
 }
 
-async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
+pub(crate) async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
     form_post(
         h,
         "/connect",

@@ -6,13 +6,14 @@ use axum::Router;
 use base64::Engine;
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
+use tessera_core::crypto::generate_client_secret;
 use tessera_core::crypto::MasterKey;
+use tessera_core::id::Secret;
 use tessera_core::id::{ClientId, TenantId};
-use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
 use tessera_core::ports::{Clock, OsRng, Storage, SystemClock};
-use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::testing::FixedClock;
 use tessera_core::token::SigningAlg;
+use tessera_server::bootstrap::{create_operator_tenant, OperatorSeed};
 use tessera_server::{router, workers, AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
@@ -115,7 +116,7 @@ impl Harness {
             .await
             .expect("the database opens");
         let clock = Arc::new(FixedClock::at(SystemClock.now_millis()));
-        let a = add_tenant(&*storage, clock.now_millis()).await;
+        let a = operator_tenant(&*storage, clock.now_millis()).await;
         let mut config = ServerConfig {
             issuer: ISSUER.into(),
             audience: ISSUER.into(),
@@ -127,6 +128,8 @@ impl Harness {
             url_rules: Default::default(),
             verified_token_cache: 1000,
             key_rotation_days: 0,
+            allow_sign_up: false,
+            invitation_ttl_seconds: 7 * 86_400,
         };
         change(&mut config);
         let (master, _) = MasterKey::generate(&OsRng);
@@ -152,11 +155,55 @@ impl Harness {
         }
     }
 
-    /// Another tenant with its own admin integration.
+    /// Another tenant with its own admin integration, made as an operator would: `POST
+    /// /v1/tenants` with the operator's `platform` token, then an `admin` token for the new
+    /// tenant (client credentials with `tenant_id`) that registers its admin integration.
     pub async fn add_tenant(&self) -> TenantAdmin {
-        let admin = add_tenant(&*self.storage, self.clock.now_millis()).await;
-        self.state.resync().await.expect("resync");
-        admin
+        let platform = self.admin_token(&self.a).await;
+        let created = self
+            .api(
+                Method::POST,
+                "/v1/tenants",
+                &platform,
+                Some(json!({"display_name": "T", "admin_email": "owner@t.example"})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let tenant: TenantId = created.body["tenant_id"]
+            .as_str()
+            .expect("tenant_id")
+            .parse()
+            .expect("a tenant id");
+        let operator = self.operator_token(tenant).await;
+        let (client_id, secret, _) = self
+            .create_integration(
+                &operator,
+                json!({"display_name": "admin", "scopes": [
+                    "assets:read", "assets:write", "events:read", "events:write",
+                    "private_tokens", "admin", "impersonation"]}),
+            )
+            .await;
+        TenantAdmin {
+            tenant,
+            client_id,
+            secret,
+        }
+    }
+
+    /// An `admin` token for `tenant` from the operator's integration (SPEC §4.1).
+    pub async fn operator_token(&self, tenant: TenantId) -> String {
+        let reply = self
+            .form(
+                "/oauth2/token",
+                format!("grant_type=client_credentials&scope=admin&tenant_id={tenant}"),
+                Some((&self.a.client_id, &self.a.secret)),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body["access_token"]
+            .as_str()
+            .expect("token")
+            .to_owned()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
@@ -296,37 +343,22 @@ impl Harness {
     }
 }
 
-async fn add_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
-    let tenant = Tenant {
-        id: TenantId::random(),
-        display_name: "T".into(),
-        tier: Tier::Team,
-        created_at: now,
+/// The operator tenant, made as the first start makes it.
+async fn operator_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
+    let seed = OperatorSeed {
+        tenant_id: TenantId::random(),
+        client_id: ClientId::random(),
+        client_secret: generate_client_secret(&OsRng),
+        email: "ops@operator.example".into(),
+        password: Secret::new("correct horse battery staple"),
     };
-    storage.create_tenant(&tenant).await.expect("tenant");
-    let client_id = ClientId::random();
-    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
-    let integration = Integration {
-        client_id,
-        tenant_id: tenant.id,
-        display_name: "admin".into(),
-        scopes: ScopeSet::from_iter(Scope::ALL),
-        custom_claims: Default::default(),
-        token_ttl_seconds: 3600,
-        jwks_uri: None,
-        app: None,
-        profile: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
-    storage
-        .create_integration(&integration, &record)
+    assert!(create_operator_tenant(storage, now, &seed)
         .await
-        .expect("integration");
+        .expect("the operator tenant"));
     TenantAdmin {
-        tenant: tenant.id,
-        client_id: client_id.to_string(),
-        secret: secret.expose().to_owned(),
+        tenant: seed.tenant_id,
+        client_id: seed.client_id.to_string(),
+        secret: seed.client_secret.expose().to_owned(),
     }
 }
 

@@ -54,10 +54,12 @@ async fn another_tenant_can_neither_see_nor_touch_anything() {
             reply.text
         );
     }
-    assert_eq!(
-        h.api(Method::GET, "/v1/users", &admin_b, None).await.body["users"],
-        json!([])
-    );
+    // Tenant B sees only its own first admin, invited when it was made.
+    let users_b = h.api(Method::GET, "/v1/users", &admin_b, None).await;
+    let users_b = users_b.body["users"].as_array().unwrap();
+    assert_eq!(users_b.len(), 1);
+    assert_eq!(users_b[0]["tenant_id"], b.tenant.to_string());
+    assert_eq!(users_b[0]["email"], "owner@t.example");
     let audit_b = h.api(Method::GET, "/v1/audit", &admin_b, None).await;
     assert!(!audit_b.text.contains(&id));
 

@@ -16,4 +16,5 @@ mod operations;
 mod private_tokens;
 mod remote_keys;
 mod resources;
+mod tenants;
 mod tms;

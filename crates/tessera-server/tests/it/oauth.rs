@@ -52,7 +52,8 @@ async fn client_credentials_with_basic_auth_issues_an_rfc9068_token() {
         assert_eq!(p["sub"], id.as_str());
         assert_eq!(p["client_id"], id.as_str());
         assert_eq!(p["tenant_id"], h.a.tenant.to_string());
-        assert_eq!(p["tier"], "TEAM");
+        // Tenant A is the operator tenant, made ENTERPRISE at first start.
+        assert_eq!(p["tier"], "ENTERPRISE");
         assert_eq!(p["name"], "reader");
         assert_eq!(p["department"], "ops");
         assert_eq!(

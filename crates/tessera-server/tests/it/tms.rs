@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 
 /// An application version registered by `admin`'s tenant; returns (client_id, secret, view).
-async fn app_version(
+pub(crate) async fn app_version(
     h: &Harness,
     admin: &str,
     app: &str,
@@ -24,7 +24,7 @@ async fn app_version(
 }
 
 /// Promotes a version; returns its new secret.
-async fn promote(h: &Harness, admin: &str, client_id: &str) -> String {
+pub(crate) async fn promote(h: &Harness, admin: &str, client_id: &str) -> String {
     let reply = h
         .api(
             Method::POST,
@@ -38,13 +38,13 @@ async fn promote(h: &Harness, admin: &str, client_id: &str) -> String {
     reply.body["client_secret"].as_str().unwrap().to_owned()
 }
 
-async fn authorize(h: &Harness, admin: &str, body: Value) -> Reply {
+pub(crate) async fn authorize(h: &Harness, admin: &str, body: Value) -> Reply {
     h.api(Method::POST, "/v1/app_authorizations", admin, Some(body))
         .await
 }
 
 /// `POST /tms/v1/tokens` with HTTP Basic and a raw JSON body.
-async fn tms(h: &Harness, id: &str, secret: &str, body: &str) -> Reply {
+pub(crate) async fn tms(h: &Harness, id: &str, secret: &str, body: &str) -> Reply {
     let req = Request::builder()
         .method(Method::POST)
         .uri("/tms/v1/tokens")
@@ -55,7 +55,7 @@ async fn tms(h: &Harness, id: &str, secret: &str, body: &str) -> Reply {
     h.send(req).await
 }
 
-async fn tms_for(h: &Harness, id: &str, secret: &str, tenants: &[String]) -> Reply {
+pub(crate) async fn tms_for(h: &Harness, id: &str, secret: &str, tenants: &[String]) -> Reply {
     tms(h, id, secret, &json!({ "tenants": tenants }).to_string()).await
 }
 
@@ -69,7 +69,7 @@ async fn tms_tenants(h: &Harness, id: &str, secret: &str, query: &str) -> Reply 
 }
 
 /// The token issued for `tenant` in a TMS answer.
-fn token_for(reply: &Reply, tenant: &str) -> Value {
+pub(crate) fn token_for(reply: &Reply, tenant: &str) -> Value {
     reply.body["tokens"]
         .as_array()
         .unwrap_or_else(|| panic!("{}", reply.text))
@@ -79,7 +79,7 @@ fn token_for(reply: &Reply, tenant: &str) -> Value {
         .unwrap_or_else(|| panic!("no token for {tenant}: {}", reply.text))
 }
 
-fn error_for(reply: &Reply, tenant: &str) -> Value {
+pub(crate) fn error_for(reply: &Reply, tenant: &str) -> Value {
     reply.body["errors"]
         .as_array()
         .unwrap()

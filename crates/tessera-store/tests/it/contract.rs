@@ -13,12 +13,7 @@ use crate::on_both_backends;
 pub async fn tenant(store: &dyn Storage) -> TenantId {
     let id = TenantId::random();
     store
-        .create_tenant(&Tenant {
-            id,
-            display_name: "Acme".into(),
-            tier: Tier::Team,
-            created_at: 1,
-        })
+        .create_tenant(&Tenant::new(id, "Acme", Tier::Team, 1).unwrap())
         .await
         .unwrap();
     id
@@ -170,6 +165,7 @@ async fn users_are_unique_per_tenant_by_email() {
             password_hash: "$argon2id$x".into(),
             created_at: 1,
             updated_at: 1,
+            sessions_not_before: 0,
         };
         store.create_user(&user).await.unwrap();
         let twin = User {

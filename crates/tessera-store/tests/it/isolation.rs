@@ -29,6 +29,7 @@ async fn another_tenant_sees_nothing_and_changes_nothing() {
             password_hash: "x".into(),
             created_at: 1,
             updated_at: 1,
+            sessions_not_before: 0,
         };
         store.create_user(&user).await.unwrap();
         let first = PageRequest {

@@ -126,6 +126,7 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
             password_hash: "x".into(),
             created_at: 1,
             updated_at: 1,
+            sessions_not_before: 0,
         };
         store.create_user(&user).await.unwrap();
         assert_eq!(store.find_user(user.id).await.unwrap(), Some(user.clone()));

@@ -8,6 +8,7 @@ mod isolation;
 mod keys;
 mod private_tokens;
 mod resources;
+mod tenants;
 mod webhooks;
 
 use std::future::Future;

@@ -45,6 +45,138 @@ fn chromedriver() -> Option<(Driver, u16)> {
     Some((Driver(child), port))
 }
 
+/// A headless Chromium session through the chromedriver on `port`.
+async fn browser(port: u16) -> fantoccini::Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                                     "--disable-gpu", "--window-size=1024,900"]}),
+    );
+    // Both of rustls' crypto providers are in the build: name one (whichever test got here
+    // first installed it already).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    ClientBuilder::rustls()
+        .expect("a TLS setup")
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("chromedriver answers")
+}
+
+/// Saves what the browser shows as `target/<name>`, for review.
+async fn screenshot(
+    browser: &fantoccini::Client,
+    name: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    let shot = browser.screenshot().await?;
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    std::fs::create_dir_all(&target).ok();
+    std::fs::write(target.join(name), shot).ok();
+    Ok(())
+}
+
+/// Types into the field with id `id`.
+async fn fill(
+    browser: &fantoccini::Client,
+    id: &str,
+    text: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.find(Locator::Id(id)).await?.send_keys(text).await
+}
+
+/// Clicks what `locator` finds and waits for `then` on the page that loads.
+async fn click_and_wait(
+    browser: &fantoccini::Client,
+    locator: Locator<'_>,
+    then: Locator<'_>,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.find(locator).await?.click().await?;
+    browser
+        .wait()
+        .at_most(Duration::from_secs(30))
+        .for_element(then)
+        .await?;
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let browser = browser(port).await;
+    let result = async {
+        browser
+            .goto(&format!("{}/console/sign-in", server.url))
+            .await?;
+        fill(&browser, "email", "ops@example.com").await?;
+        fill(&browser, "password", "correct horse battery staple").await?;
+        click_and_wait(
+            &browser,
+            Locator::Css("button[type=submit]"),
+            Locator::LinkText("Tenants"),
+        )
+        .await?;
+        click_and_wait(
+            &browser,
+            Locator::LinkText("Tenants"),
+            Locator::Id("admin_email"),
+        )
+        .await?;
+        fill(&browser, "display_name", "Northwind").await?;
+        fill(&browser, "admin_email", "nora@northwind.example").await?;
+        click_and_wait(
+            &browser,
+            Locator::XPath("//button[. = 'Create tenant']"),
+            Locator::Id("invitation-url"),
+        )
+        .await?;
+        screenshot(&browser, "tenants-page.png").await?;
+        let page = browser.source().await?;
+        assert!(page.contains("Northwind"), "{page}");
+        let link = browser
+            .find(Locator::Id("invitation-url"))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert!(link.contains("/console/set-password?token="), "{link}");
+
+        // The new admin opens the link, sets a password, and signs in with it.
+        browser.goto(&link).await?;
+        assert!(browser.source().await?.contains("nora@northwind.example"));
+        fill(&browser, "password", "northwind is windy").await?;
+        fill(&browser, "confirm", "northwind is windy").await?;
+        screenshot(&browser, "set-password-page.png").await?;
+        click_and_wait(
+            &browser,
+            Locator::Css("button[type=submit]"),
+            Locator::LinkText("Sign in"),
+        )
+        .await?;
+        click_and_wait(&browser, Locator::LinkText("Sign in"), Locator::Id("email")).await?;
+        fill(&browser, "email", "nora@northwind.example").await?;
+        fill(&browser, "password", "northwind is windy").await?;
+        click_and_wait(
+            &browser,
+            Locator::Css("button[type=submit]"),
+            Locator::XPath("//p[contains(., 'Signed in as nora@northwind.example')]"),
+        )
+        .await?;
+        // Used once: the link now says so.
+        browser.goto(&link).await?;
+        let used = browser.source().await?;
+        assert!(used.contains("used already"), "{used}");
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser walks through making a tenant and its first sign-in");
+}
+
 #[tokio::test]
 async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
     let Some((_driver, port)) = chromedriver() else {
@@ -90,8 +222,7 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
         .to_owned();
 
     // The data owner: another tenant with a user who signs in.
-    let (owner, admin_id, admin_secret) =
-        customer_tenant(&format!("sqlite://{}/tessera.db", dir.display())).await;
+    let (owner, admin_id, admin_secret) = customer_tenant(&server.url).await;
     let mut owner_admin = String::new();
     for _ in 0..50 {
         if crate::token(&server.url, &admin_id, &admin_secret, None)
@@ -113,21 +244,7 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
     .await;
     assert!(user["id"].is_string(), "{user}");
 
-    let mut caps = serde_json::Map::new();
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({"args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                                     "--disable-gpu", "--window-size=1024,900"]}),
-    );
-    // Both of rustls' crypto providers are in the build: name one (whichever test got here
-    // first installed it already).
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    let browser = ClientBuilder::rustls()
-        .expect("a TLS setup")
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("chromedriver answers");
+    let browser = browser(port).await;
     let result = async {
         browser.goto(&link).await?;
         // Not signed in: the sign-in form first, then back to the link.
@@ -155,10 +272,7 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
         let page = browser.source().await?;
         assert!(page.contains("Route Planner"), "{page}");
         assert!(page.contains("read assets"), "{page}");
-        let shot = browser.screenshot().await?;
-        let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
-        std::fs::create_dir_all(&target).ok();
-        std::fs::write(target.join("consent-page.png"), shot).ok();
+        screenshot(&browser, "consent-page.png").await?;
         browser
             .find(Locator::Css("button[value=accept]"))
             .await?

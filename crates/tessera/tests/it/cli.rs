@@ -556,3 +556,102 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     let message = String::from_utf8_lossy(&expired.stderr).into_owned();
     assert!(message.contains("expired on 2020-01-02"), "{message}");
 }
+
+/// Runs `tessera tenant …` against `server` as the bootstrap (operator) integration, with the
+/// secret in the environment; returns (success, stdout, stderr).
+fn tenant_cli(server: &str, args: &[&str]) -> (bool, String, String) {
+    let output = tessera()
+        .arg("tenant")
+        .args(args)
+        .args(["--server", server, "--client-id", BOOT_ID])
+        .env("TESSERA_CLIENT_SECRET", BOOT_SECRET)
+        .output()
+        .expect("tessera runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn tenant_commands_manage_tenants_through_the_api() {
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let url = server.url.as_str();
+    let (ok, out, err) = tenant_cli(
+        url,
+        &[
+            "create",
+            "--name",
+            "Acme",
+            "--tier",
+            "ENTERPRISE",
+            "--admin-email",
+            "ada@acme.example",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("Acme") && out.contains("ENTERPRISE"), "{out}");
+    assert!(out.contains("/console/set-password?token="), "{out}");
+    let (ok, out, err) = tenant_cli(url, &["list", "--output", "json"]);
+    assert!(ok, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let tenants = listed["tenants"].as_array().unwrap();
+    assert_eq!(tenants.len(), 2, "{out}");
+    let id = tenants[1]["tenant_id"].as_str().unwrap().to_owned();
+    let (ok, out, _) = tenant_cli(url, &["list"]);
+    assert!(
+        ok && out.starts_with("TENANT_ID") && out.contains("operator"),
+        "{out}"
+    );
+
+    let (ok, out, err) = tenant_cli(url, &["disable", &id, "--output", "json"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"],
+        true
+    );
+    let bare = id.trim_start_matches("tenant/");
+    let (ok, out, _) = tenant_cli(url, &["enable", bare, "--output", "json"]);
+    assert!(ok);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"],
+        false
+    );
+    let (ok, out, _) = tenant_cli(url, &["show", &id]);
+    assert!(ok && out.contains("active"), "{out}");
+
+    let (ok, _, err) = tenant_cli(url, &["delete", &id]);
+    assert!(!ok && err.contains("--yes"), "{err}");
+    let (ok, _, err) = tenant_cli(url, &["delete", &id, "--yes"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = tenant_cli(url, &["show", &id]);
+    assert!(
+        !ok && err.contains("404") && err.contains("tenant not found"),
+        "{err}"
+    );
+    let (ok, _, err) = tenant_cli(
+        url,
+        &[
+            "create",
+            "--name",
+            "X",
+            "--tier",
+            "GOLD",
+            "--admin-email",
+            "x@x.example",
+        ],
+    );
+    assert!(!ok && err.contains("tier"), "{err}");
+    let (ok, _, err) = tenant_cli(url, &["disable", &format!("/v1/tenants/{}", BOOT_ID)]);
+    assert!(!ok && err.contains("400"), "{err}");
+
+    // No secret, no call; the secret never needs the command line.
+    let output = tessera()
+        .args(["tenant", "list", "--server", url, "--client-id", BOOT_ID])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("TESSERA_CLIENT_SECRET"));
+}

@@ -27,14 +27,23 @@ where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
+    within(Duration::from_millis(1000), what, check).await
+}
+
+/// Polls `check` until it holds within `limit`, and returns how long that took.
+async fn within<F, Fut>(limit: Duration, what: &str, check: F) -> Duration
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let start = Instant::now();
-    while start.elapsed() < Duration::from_millis(1000) {
+    while start.elapsed() < limit {
         if check().await {
             return start.elapsed();
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    panic!("{what} was not honoured within one second");
+    panic!("{what} was not honoured within {limit:?}");
 }
 
 #[tokio::test]
@@ -397,7 +406,7 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
     .await;
     let app_secret = promoted["client_secret"].as_str().unwrap().to_owned();
 
-    let (customer, admin_id, admin_secret) = customer_tenant(&url).await;
+    let (customer, admin_id, admin_secret) = customer_tenant(&a.url).await;
     let mut admin = String::new();
     within_a_second("a new tenant", || async {
         token(&a.url, &admin_id, &admin_secret, None).await.status() == 200
@@ -481,7 +490,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
                            "authentication_url": hooks.url, "webhook_url": hooks.url}),
     )
     .await;
-    let (owner, owner_id, owner_secret) = customer_tenant(&url).await;
+    let (owner, owner_id, owner_secret) = customer_tenant(&a.url).await;
     let connection = crate::connect_owner(
         &url,
         app["client_id"].as_str().unwrap().parse().unwrap(),
@@ -573,4 +582,135 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
     assert_eq!(revoked.status(), 204);
     let took = within_a_second("a revoked connection", || async { reads().await == 401 }).await;
     eprintln!("the connection's revocation reached the other instance in {took:?}");
+}
+
+/// `PATCH` of a JSON body with a bearer token; returns the status.
+async fn patch_status(url: String, token: &str, body: serde_json::Value) -> u16 {
+    reqwest::Client::new()
+        .patch(url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// The password form of a one-time link sent to `server`, as a browser would.
+async fn set_password(server: &str, token: &str) -> (u16, String) {
+    let reply = reqwest::Client::new()
+        .post(format!("{server}/console/set-password"))
+        .form(&[
+            ("token", token),
+            ("password", "a password of some length"),
+            ("confirm", "a password of some length"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let status = reply.status().as_u16();
+    (status, reply.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_work_once() {
+    let Some(url) = postgres_or_skip() else {
+        return;
+    };
+    let (_g1, dir_a) = data_dir();
+    let (_g2, dir_b) = data_dir();
+    let shared = [
+        "--database",
+        url.as_str(),
+        "--issuer",
+        "https://tokens.example.test",
+    ];
+    let a = serve(&dir_a, &shared, true);
+    let b = serve(&dir_b, &shared, true);
+    let platform = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+
+    let (customer, admin_id, admin_secret) = customer_tenant(&a.url).await;
+    within_a_second("a new tenant", || async {
+        token(&b.url, &admin_id, &admin_secret, None).await.status() == 200
+    })
+    .await;
+    let live = access_token(&b.url, &admin_id, &admin_secret).await;
+    assert_eq!(assets_status(&b.url, &live).await, 200);
+
+    // Disabled through A: B refuses the token within a second, and issues nothing new.
+    let uuid = customer.trim_start_matches("tenant/");
+    let disable = patch_status(
+        format!("{}/v1/tenants/{uuid}", a.url),
+        &platform,
+        serde_json::json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(disable, 200);
+    let took = within_a_second("a disabled tenant", || async {
+        assets_status(&b.url, &live).await == 401
+    })
+    .await;
+    eprintln!("disabling reached the other instance in {took:?}");
+    assert_eq!(
+        token(&b.url, &admin_id, &admin_secret, None).await.status(),
+        401
+    );
+
+    // Enabled again: new tokens work on B, the old one stays refused.
+    let enable = patch_status(
+        format!("{}/v1/tenants/{uuid}", a.url),
+        &platform,
+        serde_json::json!({"disabled": false}),
+    )
+    .await;
+    assert_eq!(enable, 200);
+    // Tokens are dated in whole seconds (`iat`): one minted in the very second of the disable
+    // cannot be told from one minted before it, so issuing resumes from the next second.
+    // Polled slowly: each refusal counts as a failed authentication, and twenty a minute
+    // would lock the client out for the rest of the minute.
+    within(Duration::from_millis(2500), "an enabled tenant", || async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        token(&b.url, &admin_id, &admin_secret, None).await.status() == 200
+    })
+    .await;
+    assert_eq!(assets_status(&b.url, &live).await, 401);
+
+    // A one-time link sent to both instances at once sets the password exactly once.
+    let made = post_json(
+        format!("{}/v1/tenants", a.url),
+        &platform,
+        serde_json::json!({"display_name": "Twice", "admin_email": "twice@example.com"}),
+    )
+    .await;
+    let link = made["admin"]["invitation_url"].as_str().unwrap();
+    let link_token = link.split("token=").nth(1).unwrap().to_owned();
+    for _ in 0..5 {
+        // Five fresh links, each raced by both instances.
+        let fresh = reqwest::Client::new()
+            .post(format!(
+                "{}/v1/users/{}/password_reset",
+                a.url,
+                made["admin"]["user_id"].as_str().unwrap()
+            ))
+            .bearer_auth(&crate::operator_token(&a.url, made["tenant_id"].as_str().unwrap()).await)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let url_of = |v: &serde_json::Value, key: &str| {
+            v[key]
+                .as_str()
+                .map(|u| u.split("token=").nth(1).unwrap().to_owned())
+        };
+        let raced = url_of(&fresh, "password_reset_url").unwrap_or_else(|| link_token.clone());
+        let (one, two) = tokio::join!(set_password(&a.url, &raced), set_password(&b.url, &raced));
+        let mut statuses = [one.0, two.0];
+        statuses.sort_unstable();
+        assert_eq!(statuses, [200, 410], "{one:?} {two:?}");
+        let refused = if one.0 == 410 { &one.1 } else { &two.1 };
+        assert!(refused.contains("used already"), "{refused}");
+    }
 }

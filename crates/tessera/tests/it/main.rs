@@ -182,55 +182,51 @@ pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> ser
         .unwrap()
 }
 
-/// A second tenant with an admin integration, written straight into the shared database (the
-/// API has no tenant sign-up) and announced on the change feed as the API would.
-pub async fn customer_tenant(url: &str) -> (String, String, String) {
-    use tessera_core::id::{ClientId, TenantId};
-    use tessera_core::model::{ClientSecretRecord, Integration, Tenant, Tier};
-    use tessera_core::ports::{Change, OsRng};
-    use tessera_core::scope::{Scope, ScopeSet};
-
-    let store = tessera_store::connect(url).await.unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
-    let tenant = Tenant {
-        id: TenantId::random(),
-        display_name: "Customer".into(),
-        tier: Tier::Team,
-        created_at: now,
-    };
-    store.create_tenant(&tenant).await.unwrap();
-    let client_id = ClientId::random();
-    let (secret, record) = ClientSecretRecord::generate(client_id, &OsRng, now);
-    let admin = Integration {
-        client_id,
-        tenant_id: tenant.id,
-        display_name: "customer admin".into(),
-        scopes: ScopeSet::from_iter(Scope::ALL),
-        custom_claims: Default::default(),
-        token_ttl_seconds: 3600,
-        jwks_uri: None,
-        app: None,
-        profile: Default::default(),
-        created_at: now,
-        updated_at: now,
-    };
-    store.create_integration(&admin, &record).await.unwrap();
-    store
-        .publish(now, &Change::Tenant(tenant.id))
-        .await
-        .unwrap();
-    store
-        .publish(now, &Change::Client(client_id))
-        .await
-        .unwrap();
-    (
-        tenant.id.to_string(),
-        client_id.to_string(),
-        secret.expose().to_owned(),
+/// A second tenant with an admin integration, made through the API as an operator would:
+/// `POST /v1/tenants` with the bootstrap integration's `platform` token, then an `admin` token
+/// for the new tenant (client credentials with `tenant_id`) that registers its admin
+/// integration. Returns (tenant id, client_id, secret).
+pub async fn customer_tenant(server: &str) -> (String, String, String) {
+    let platform = access_token(server, BOOT_ID, BOOT_SECRET).await;
+    let created = post_json(
+        format!("{server}/v1/tenants"),
+        &platform,
+        serde_json::json!({"display_name": "Customer", "admin_email": "owner@customer.example"}),
     )
+    .await;
+    let tenant = created["tenant_id"].as_str().expect("tenant_id").to_owned();
+    let operator = operator_token(server, &tenant).await;
+    let admin = post_json(
+        format!("{server}/v1/integrations"),
+        &operator,
+        serde_json::json!({"display_name": "customer admin", "scopes": [
+            "assets:read", "assets:write", "events:read", "events:write", "private_tokens",
+            "admin", "impersonation"]}),
+    )
+    .await;
+    (
+        tenant,
+        admin["client_id"].as_str().expect("client_id").to_owned(),
+        admin["client_secret"].as_str().expect("secret").to_owned(),
+    )
+}
+
+/// An `admin` token for `tenant` from the bootstrap (operator) integration (SPEC §4.1).
+pub async fn operator_token(server: &str, tenant: &str) -> String {
+    let reply = reqwest::Client::new()
+        .post(format!("{server}/oauth2/token"))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("tenant_id", tenant),
+            ("scope", "admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "an operator token for {tenant}");
+    let body: serde_json::Value = reply.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
 }
 
 /// A connection from `owner` to the integration `client_id`, with `assets:read`, written into

@@ -64,7 +64,7 @@ async fn pending_webhooks_survive_sigkill_and_are_all_delivered_in_order() {
 
     // A data owner connected to the application, written as the accepted consent would be.
     let database = format!("sqlite://{}/tessera.db", dir.display());
-    let (owner, owner_id, owner_secret) = customer_tenant(&database).await;
+    let (owner, owner_id, owner_secret) = customer_tenant(&server.url).await;
     let store = tessera_store::connect(&database).await.unwrap();
     crate::connect_owner(&database, client_id, vendor_tenant, owner.parse().unwrap()).await;
 
