@@ -1268,6 +1268,98 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
     }
 }
 
+/// A token for a connection: client credentials with the owner's `tenant_id`.
+async fn connection_token(
+    h: &Harness,
+    id: &str,
+    secret: &str,
+    owner: tessera_core::id::TenantId,
+) -> Reply {
+    h.form(
+        "/oauth2/token",
+        format!("grant_type=client_credentials&tenant_id={owner}"),
+        Some((id, secret)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_the_application() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        decide(&h, &s, "accept").await;
+        let granted = app.events()[0].1.clone();
+        let connection = granted["connection_id"].as_str().unwrap().to_owned();
+        let handed = granted["access_token"].as_str().unwrap().to_owned();
+        let platform = h.admin_token(&h.a).await;
+        let fresh = |h| connection_token(h, &s.app_id, &s.app_secret, s.owner.tenant);
+        assert_eq!(fresh(&h).await.status, StatusCode::OK);
+
+        // Disabled: the connection's tokens stop and none are issued; enabled: it works again.
+        let path = format!("/v1/tenants/{}", s.owner.tenant);
+        h.api(
+            Method::PATCH,
+            &path,
+            &platform,
+            Some(json!({"disabled": true})),
+        )
+        .await;
+        let seen = h.api(Method::GET, "/v2/assets", &handed, None).await;
+        assert_eq!(seen.status, StatusCode::UNAUTHORIZED, "{}", seen.text);
+        let refused = fresh(&h).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+        assert!(
+            refused.description().contains("disabled"),
+            "{}",
+            refused.text
+        );
+        h.api(
+            Method::PATCH,
+            &path,
+            &platform,
+            Some(json!({"disabled": false})),
+        )
+        .await;
+        h.clock.advance_seconds(1);
+        let again = fresh(&h).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
+        let again = again.body["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(
+            h.api(Method::GET, "/v2/assets", &again, None).await.status,
+            StatusCode::OK
+        );
+
+        // Deleted: the application is told, with its own bearer token, and the connection is
+        // gone for its side too.
+        let gone = h.api(Method::DELETE, &path, &platform, None).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+        let mut told = None;
+        for _ in 0..100 {
+            told = app
+                .events()
+                .into_iter()
+                .find(|(_, e)| e["event"] == "connection.revoked");
+            if told.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let (auth, revoked) = told.expect("the application is told");
+        assert_eq!(revoked["connection_id"], connection.as_str());
+        assert_eq!(revoked["tenant_id"], s.owner.tenant.to_string());
+        assert_eq!(auth.as_deref(), Some("Bearer app-token-1"));
+        assert_eq!(
+            h.api(Method::GET, "/v2/assets", &again, None).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let listed = h
+            .api(Method::GET, "/v1/connections", &s.developer, None)
+            .await;
+        assert_eq!(listed.body["connections"], json!([]), "{}", listed.text);
+    }
+}
+
 #[tokio::test]
 async fn a_hand_over_cut_short_by_a_stop_is_swept_away() {
     use tessera_core::model::{Connection, ConnectionStatus};

@@ -226,3 +226,66 @@ async fn tenants_page_in_creation_order_and_keep_their_state() {
     })
     .await;
 }
+
+/// A database as the release before tenants were managed left it: the migrations up to 0011,
+/// and two tenants. Opening it with the store upgrades it in place.
+macro_rules! old_database {
+    ($pool:ty, $url:expr, $migrator:expr, $ids:expr) => {{
+        let mut old = $migrator;
+        old.migrations = std::borrow::Cow::Owned(old.migrations[..11].to_vec());
+        let pool = <$pool>::connect($url).await.unwrap();
+        old.run(&pool).await.unwrap();
+        for (n, id) in $ids.iter().enumerate() {
+            sqlx::query(
+                "INSERT INTO tenants (id, display_name, tier, created_at) VALUES ($1, 'T', 'TEAM', $2)",
+            )
+            .bind(id.to_string())
+            .bind(n as i64)
+            .execute(&pool)
+            .await
+            .unwrap();
+        }
+        pool.close().await;
+    }};
+}
+
+#[tokio::test]
+async fn an_existing_database_upgrades_with_its_first_tenant_as_the_operator() {
+    let first = TenantId::random();
+    let second = TenantId::random();
+    let ids = [first, second];
+    let (sqlite, _dir) = tessera_store::testing::sqlite_url();
+    old_database!(
+        sqlx::SqlitePool,
+        &format!("{sqlite}?mode=rwc"),
+        sqlx::migrate!("./migrations/sqlite"),
+        ids
+    );
+    let mut urls = vec![sqlite];
+    match tessera_store::testing::postgres_url() {
+        Ok(url) => {
+            old_database!(
+                sqlx::PgPool,
+                &url,
+                sqlx::migrate!("./migrations/postgres"),
+                ids
+            );
+            urls.push(url);
+        }
+        Err(why) => assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the PostgreSQL half: {why}"
+        ),
+    }
+    for url in urls {
+        let store = tessera_store::connect(&url).await.unwrap();
+        let tenants = store.list_all_tenants().await.unwrap();
+        assert_eq!(tenants.len(), 2);
+        assert!(tenants[0].operator && tenants[0].id == first, "{tenants:?}");
+        assert!(!tenants[1].operator && !tenants[1].disabled);
+        assert!(matches!(
+            store.delete_tenant(first).await,
+            Err(StoreError::Conflict(_))
+        ));
+    }
+}
