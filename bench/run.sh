@@ -5,7 +5,8 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private,tms,webhooks   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private,tms,webhooks,scale   # which figures to take (default all)
+#   SCALE_TENANTS=10000 SCALE_INTEGRATIONS=100000 SCALE_PRIVATE=1000000   # the scale part's size
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
 set -euo pipefail
@@ -36,7 +37,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks}
+PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,scale}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -211,6 +212,75 @@ if [[ $PARTS == *webhooks* ]]; then
   done
 fi
 
+# Scale (SPEC §12): a small deployment (the first start alone) against a large one (10,000
+# tenants, 100,000 integrations, 1,000,000 private tokens), on SQLite and on PostgreSQL (a
+# throwaway cluster, fsync off, like the tests'): time from start to ready, resident memory,
+# client-credentials tokens/s with RS256 and EdDSA; then two instances on the large database
+# and how long a secret regenerated on one takes to be honoured by the other.
+scale_rows=(); scale_prop=()
+if [[ $PARTS == *scale* ]]; then
+  ST=${SCALE_TENANTS:-10000}; SI=${SCALE_INTEGRATIONS:-100000}; SP=${SCALE_PRIVATE:-1000000}
+  pg_urls=()
+  if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    "$BIN/tessera-bench" postgres --databases 2 >"$OUT/pg.urls" 2>"$OUT/pg.log" &
+    for _ in $(seq 300); do [ "$(wc -l <"$OUT/pg.urls")" -ge 2 ] && break; sleep 0.1; done
+    mapfile -t pg_urls <"$OUT/pg.urls"
+  fi
+  serve_on() { # database, alg, name -> PID, URL, ready seconds in READY
+    local log=$OUT/serve-$3.log t0
+    t0=$(date +%s.%N)
+    "$BIN/tessera" serve --data-dir "$OUT/data-$3" --database "$1" --listen 127.0.0.1:0 --signing-alg "$2" >"$log" 2>&1 &
+    PID=$!
+    for _ in $(seq 600); do
+      URL=$(sed -n 's/^tessera listening on //p' "$log")
+      [ -n "$URL" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && break
+      sleep 0.02
+    done
+    [ -n "$URL" ] || { echo "tessera did not start" >&2; cat "$log" >&2; exit 1; }
+    READY=$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+  }
+  for backend in sqlite postgres; do
+    if [ "$backend" = sqlite ]; then
+      small_db="sqlite://$OUT/scale-small.db"; big_db="sqlite://$OUT/scale-big.db"
+    else
+      [ ${#pg_urls[@]} -ge 2 ] || { echo "scale: no PostgreSQL server binaries, its half skipped" >&2; continue; }
+      small_db=${pg_urls[0]}; big_db=${pg_urls[1]}
+    fi
+    declare -A small_rate=()
+    for size in small big; do
+      db=$small_db; [ "$size" = big ] && db=$big_db
+      serve_on "$db" RS256 "scale-$backend-$size-first"; kill "$PID"; wait "$PID" 2>/dev/null || true
+      if [ "$size" = big ]; then
+        echo "scale/$backend: $("$BIN/tessera-bench" seed-scale --database "$db" --tenants "$ST" --integrations "$SI" --secret "$SECRET")"
+        echo "scale/$backend: $("$BIN/tessera-bench" seed-private --database "$db" --client "$ID" --entries "$SP" --related 10000)"
+      fi
+      for alg in RS256 EdDSA; do
+        serve_on "$db" "$alg" "scale-$backend-$size-$alg"
+        ready=$READY
+        sleep 2
+        rss=$(( $(awk '/VmRSS/ {print $2}' /proc/$PID/status) / 1024 ))
+        peak=$(CLIENT_ID=$ID CLIENT_SECRET=$SECRET wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-client-credentials.lua "$URL/oauth2/token" | grep RESULT)
+        rps=$(field rps "$peak")
+        kill "$PID"; wait "$PID" 2>/dev/null || true
+        if [ "$size" = small ]; then
+          small_rate[$alg]=$rps; vs="—"
+        else
+          vs=$(awk -v a="$rps" -v b="${small_rate[$alg]}" 'BEGIN { printf "%.0f%%", 100 * a / b }')
+        fi
+        scale_rows+=("| $backend | $size | $alg | $ready | $rss | $rps | $(field p99_ms "$peak") | $vs |")
+        echo "${scale_rows[-1]}"
+      done
+    done
+    # Two instances on the large database: a secret regenerated on A, honoured by B.
+    serve_on "$big_db" EdDSA "scale-$backend-a"; pid_a=$PID; url_a=$URL
+    serve_on "$big_db" EdDSA "scale-$backend-b"; pid_b=$PID; url_b=$URL
+    prop=$("$BIN/tessera-bench" propagation --a "$url_a" --b "$url_b" --id "$ID" --secret "$SECRET" --rounds 5 | grep RESULT)
+    scale_prop+=("$backend: a new secret on one instance was honoured by the other after $(field median_ms "$prop") ms (median of 5), at most $(field max_ms "$prop") ms.")
+    echo "${scale_prop[-1]}"
+    kill "$pid_a" "$pid_b"; wait "$pid_a" "$pid_b" 2>/dev/null || true
+  done
+fi
+
 peer_rows=()
 if [ "${PEER:-0}" = 1 ] && command -v node >/dev/null; then
   for alg in RS256 ES256 EdDSA; do
@@ -238,8 +308,10 @@ fi
     echo "Idle RSS after start: $(( ${idle_rss:-0} / 1024 )) MB."
     echo
   fi
-  echo "| other (wrk -t1 -c16 -d${SECS}s) | per second | p50 ms | p99 ms |"
-  echo "|---|---|---|---|"
+  if [ -n "$introspection${asset_get:-}" ] || [ $(( ${#delegation_rows[@]} + ${#private_rows[@]} + ${#tms_rows[@]} + ${#webhook_rows[@]} )) -gt 0 ]; then
+    echo "| other (wrk -t1 -c16 -d${SECS}s) | per second | p50 ms | p99 ms |"
+    echo "|---|---|---|---|"
+  fi
   [ -n "$introspection" ] && echo "$introspection"
   [ -n "${asset_get:-}" ] && echo "$asset_get"
   [ ${#delegation_rows[@]} -gt 0 ] && printf '%s\n' "${delegation_rows[@]}"
@@ -255,6 +327,16 @@ fi
     echo "| assets in tenant | listed | pages | largest page | seconds | RSS MB | peak RSS MB |"
     echo "|---|---|---|---|---|---|---|"
     printf '%s\n' "${resource_rows[@]}"
+    echo
+  fi
+  if [ ${#scale_rows[@]} -gt 0 ]; then
+    echo "Scale: the first start alone (small) against ${SCALE_TENANTS:-10000} tenants, ${SCALE_INTEGRATIONS:-100000} integrations and ${SCALE_PRIVATE:-1000000} private tokens (big). Ready: seconds from starting the process to \`/readyz\` answering 200. Tokens: client credentials by the operator's integration, wrk -t1 -c16 -d${SECS}s. PostgreSQL: a throwaway local cluster with fsync off."
+    echo
+    echo "| backend | deployment | alg | ready s | RSS MB | tokens/s | p99 ms | vs small |"
+    echo "|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${scale_rows[@]}"
+    echo
+    printf '%s\n' "${scale_prop[@]}"
     echo
   fi
   echo "CPU time taken by the hypervisor (steal) during the run: $(awk -v s=$(( $(steal) - steal0 )) -v t=$(( $(total) - total0 )) 'BEGIN { printf "%.1f%%", 100 * s / t }')."

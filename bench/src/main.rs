@@ -6,6 +6,7 @@
 //! - `seed-private`: a million private tokens (see `private_tokens.rs`).
 //! - `webhooks`: the webhook delivery rate to a loopback receiver (see `webhooks.rs`).
 //! - `seed-tms`: customer tenants that authorized an application (see `tms.rs`).
+//! - `postgres`, `seed-scale`, `propagation`: the scale part (see `scale.rs`).
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
@@ -20,6 +21,7 @@ use anyhow::{bail, Context};
 mod assets;
 mod load;
 mod private_tokens;
+mod scale;
 mod sign;
 mod tms;
 mod webhooks;
@@ -91,13 +93,30 @@ fn main() -> anyhow::Result<()> {
                 related,
             ))
         }
+        Some("postgres") => {
+            let databases: usize = arg(&args, "--databases").unwrap_or("1").parse()?;
+            scale::postgres(databases)
+        }
+        Some("seed-scale") => runtime()?.block_on(scale::seed(
+            arg(&args, "--database").context("--database URL")?,
+            arg(&args, "--tenants").unwrap_or("10000").parse()?,
+            arg(&args, "--integrations").unwrap_or("100000").parse()?,
+            arg(&args, "--secret").context("--secret (given to every seeded integration)")?,
+        )),
+        Some("propagation") => runtime()?.block_on(scale::propagation(
+            arg(&args, "--a").context("--a URL of instance A")?,
+            arg(&args, "--b").context("--b URL of instance B")?,
+            arg(&args, "--id").context("--id of an admin integration")?,
+            arg(&args, "--secret").context("--secret")?,
+            arg(&args, "--rounds").unwrap_or("5").parse()?,
+        )),
         Some("list") => {
             let url = arg(&args, "--url").context("--url …/v2/assets")?;
             let bearer = arg(&args, "--bearer").context("--bearer TOKEN")?;
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench seed-private --database URL --client ID --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
 }
 

@@ -1,6 +1,6 @@
 //! Application private tokens' bench helpers.
 //!
-//! - `seed-private`: writes entries straight into the server's SQLite database in multi-row
+//! - `seed-private`: writes entries straight into the server's database (SQLite or PostgreSQL) in multi-row
 //!   inserts (a million puts through HTTP would take minutes and measure nothing we report).
 //!   `relatedId` = `rel-00000` …, `key` = `key-00` …; the server caches no entries, so it sees
 //!   them at once. This is the one place outside `tessera-store` that knows the table.
@@ -28,47 +28,57 @@ pub async fn seed(
         .map(|t| t.id.to_string())
         .context("the database has no tenant: start the server once first")?;
     drop(storage);
-    let mut db = sqlx::SqliteConnection::connect(database).await?;
     let started = Instant::now();
-    const ROWS: usize = 500;
-    let all: Vec<(usize, usize)> = (0..related)
-        .flat_map(|r| (0..per_related).map(move |k| (r, k)))
-        .collect();
-    let mut tx = db.begin().await?;
-    for (n, chunk) in all.chunks(ROWS).enumerate() {
-        let mut sql = String::from(
-            "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, size, etag, \
-             writes, created_at, updated_at, value) VALUES ",
-        );
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            let b = i * 4;
-            sql += &format!(
-                "($1, $2, ${}, ${}, ${}, 'seeded', 1, 0, 0, ${})",
-                b + 3,
-                b + 4,
-                b + 5,
-                b + 6
+    // The same SQL on both backends.
+    macro_rules! insert_on {
+        ($conn:ty) => {{
+        let mut db = <$conn>::connect(database).await?;
+        const ROWS: usize = 500;
+        let all: Vec<(usize, usize)> = (0..related)
+            .flat_map(|r| (0..per_related).map(move |k| (r, k)))
+            .collect();
+        let mut tx = db.begin().await?;
+        for (n, chunk) in all.chunks(ROWS).enumerate() {
+            let mut sql = String::from(
+                "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, size, etag, \
+                 writes, created_at, updated_at, value) VALUES ",
             );
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                let b = i * 4;
+                sql += &format!(
+                    "($1, $2, ${}, ${}, ${}, 'seeded', 1, 0, 0, ${})",
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6
+                );
+            }
+            let mut query = sqlx::query(&sql).bind(client).bind(&tenant);
+            for (r, k) in chunk {
+                let value = format!("value of rel-{r:05} key-{k:02}");
+                query = query
+                    .bind(format!("rel-{r:05}"))
+                    .bind(format!("key-{k:02}"))
+                    .bind(value.len() as i64)
+                    .bind(value);
+            }
+            query.execute(&mut *tx).await?;
+            if n % 40 == 39 {
+                tx.commit().await?;
+                tx = db.begin().await?;
+            }
         }
-        let mut query = sqlx::query(&sql).bind(client).bind(&tenant);
-        for (r, k) in chunk {
-            let value = format!("value of rel-{r:05} key-{k:02}");
-            query = query
-                .bind(format!("rel-{r:05}"))
-                .bind(format!("key-{k:02}"))
-                .bind(value.len() as i64)
-                .bind(value);
-        }
-        query.execute(&mut *tx).await?;
-        if n % 40 == 39 {
-            tx.commit().await?;
-            tx = db.begin().await?;
-        }
+        tx.commit().await?;
+        }};
     }
-    tx.commit().await?;
+    if database.starts_with("sqlite:") {
+        insert_on!(sqlx::SqliteConnection);
+    } else {
+        insert_on!(sqlx::PgConnection);
+    }
     println!(
         "RESULT seeded={entries} seconds={:.1}",
         started.elapsed().as_secs_f64()

@@ -49,6 +49,8 @@ struct SignInPage<'a> {
     problem: Option<&'a str>,
     /// (tenant id, name) when the email has accounts in several tenants.
     tenants: Vec<(String, String)>,
+    /// Whether the deployment lets anyone make an organization (`--allow-sign-up`).
+    sign_up: bool,
 }
 
 #[derive(Template)]
@@ -178,6 +180,7 @@ fn sign_in_form(
                 email,
                 problem,
                 tenants,
+                sign_up: state.config.allow_sign_up,
             },
         )
     })

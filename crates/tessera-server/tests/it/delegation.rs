@@ -438,3 +438,33 @@ async fn another_tenants_users_only_where_that_tenant_granted_impersonation() {
     );
     assert_eq!(claims.sub, bob);
 }
+
+#[tokio::test]
+async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_no_more() {
+    let h = Harness::new().await;
+    let s = setup(&h, SigningAlg::EdDsa).await;
+    let b = h.add_tenant().await;
+    let admin_b = h.admin_token(&b).await;
+    let bob = create_user(&h, &admin_b, "bob@b.example").await;
+    consent(&h, &admin_b, &s.client_id, "*", &["assets:read", "impersonation"]).await;
+    let ask = || assertion(&h, &s.key, &s.client_id, &bob, |_| {});
+    let reply = grant(&h, &ask(), None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let token = reply.body["access_token"].as_str().unwrap().to_owned();
+    assert!(h.state.validate_token(&token).is_ok());
+
+    let platform = h.admin_token(&h.a).await;
+    h.api(
+        Method::PATCH,
+        &format!("/v1/tenants/{}", b.tenant),
+        &platform,
+        Some(json!({"disabled": true})),
+    )
+    .await;
+    let refused = h.state.validate_token(&token).unwrap_err();
+    assert!(refused.contains("disabled"), "{refused}");
+    let again = grant(&h, &ask(), None).await;
+    assert_eq!(again.status, StatusCode::BAD_REQUEST);
+    assert_eq!(again.error(), "invalid_grant");
+    assert!(again.description().contains("disabled"), "{}", again.text);
+}

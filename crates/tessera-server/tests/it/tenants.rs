@@ -681,7 +681,17 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
         assert!(reply.header("content-type").starts_with("text/html"));
     }
 
+    assert!(!get_page(&h, "/console/sign-in")
+        .await
+        .text
+        .contains("/console/sign-up"));
     for h in Harness::on_both_backends_configured(|c| c.allow_sign_up = true).await {
+        let sign_in_page = get_page(&h, "/console/sign-in").await;
+        assert!(
+            sign_in_page.text.contains("/console/sign-up"),
+            "{}",
+            sign_in_page.text
+        );
         let sign_up = |organization: &'static str, email: &'static str, password: &'static str| {
             let h = &h;
             async move {
