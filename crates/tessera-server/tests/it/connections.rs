@@ -924,10 +924,10 @@ fn hooks(app: &FakeApp) -> Vec<(Option<String>, serde_json::Value)> {
         .collect()
 }
 
-/// Waits up to ten seconds for `n` delivered webhooks, moving the harness's clock on a second
-/// each round so that retries come due.
+/// Waits up to thirty seconds (a loaded CI machine) for `n` delivered webhooks, moving the
+/// harness's clock on a second each round so that retries come due.
 async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Value> {
-    for _ in 0..500 {
+    for _ in 0..1500 {
         h.clock.advance_seconds(1);
         let ok: Vec<_> = hooks(app)
             .into_iter()
