@@ -200,6 +200,16 @@ pub trait UserStore: Send + Sync {
     async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>>;
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()>;
+    /// How many admin users and integrations holding `admin` the tenant has: a tenant always
+    /// keeps one of each kind it has (SPEC §11).
+    async fn admin_counts(&self, tenant: TenantId) -> StoreResult<AdminCounts>;
+}
+
+/// A tenant's admins (SPEC §11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AdminCounts {
+    pub users: u64,
+    pub integrations: u64,
 }
 
 /// A signing key as stored: the private key encrypted with the master key.

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// The request is malformed in a way that is not about one field (bad JSON, bad form).
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A field of a JSON body does not fit; `field` is its path (`filters[0].asset_types`).
+    #[error("`{field}` {message}")]
+    BadField { field: String, message: String },
     /// The method is not served at this path; `Some` names the one it takes.
     #[error("method not allowed")]
     MethodNotAllowed(Option<&'static str>),
@@ -146,6 +149,13 @@ impl IntoResponse for ApiError {
                 "invalid_request",
                 m.clone(),
                 None,
+                None,
+            ),
+            ApiError::BadField { field, message } => (
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("`{field}` {message}"),
+                Some(field.as_str()),
                 None,
             ),
             ApiError::MethodNotAllowed(allow) => (

@@ -514,6 +514,25 @@ macro_rules! impl_storage {
                 affected(done.rows_affected())
             }
 
+            async fn admin_counts(
+                &self,
+                tenant: TenantId,
+            ) -> StoreResult<tessera_core::ports::AdminCounts> {
+                let (users, integrations): (i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM users WHERE tenant_id = $1 AND role = 'admin'), \
+                     (SELECT COUNT(*) FROM integrations WHERE tenant_id = $1 \
+                      AND ' ' || scopes || ' ' LIKE '% admin %')",
+                )
+                .bind(tenant.to_string())
+                .fetch_one(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(tessera_core::ports::AdminCounts {
+                    users: users.max(0) as u64,
+                    integrations: integrations.max(0) as u64,
+                })
+            }
+
             async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()> {
                 let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.to_string())

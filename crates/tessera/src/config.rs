@@ -127,6 +127,29 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     toml::from_str(&text).with_context(|| format!("{} is not valid configuration", path.display()))
 }
 
+/// The data folder, made if missing and readable by this user only (0700, SPEC §13).
+pub fn private_folder(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create the data folder {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("cannot make the data folder {} private", dir.display()))
+}
+
+/// A file of the data folder, made empty if missing, readable by this user only (0600). SQLite
+/// gives its `-wal` and `-shm` files the database file's mode.
+fn private_file(path: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot make {} private", path.display()))
+}
+
 impl StorageArgs {
     /// The data folder and the database URL.
     pub fn resolve(&self) -> anyhow::Result<(PathBuf, String)> {
@@ -139,10 +162,10 @@ impl StorageArgs {
         let database = match self.database.clone().or(file.database) {
             Some(url) => url,
             None => {
-                std::fs::create_dir_all(&data_dir).with_context(|| {
-                    format!("cannot create the data folder {}", data_dir.display())
-                })?;
-                format!("sqlite://{}", data_dir.join("tessera.db").display())
+                private_folder(&data_dir)?;
+                let file = data_dir.join("tessera.db");
+                private_file(&file)?;
+                format!("sqlite://{}", file.display())
             }
         };
         Ok((data_dir, database))
@@ -270,8 +293,7 @@ pub fn master_key(data_dir: &Path, rng: &dyn Rng) -> anyhow::Result<MasterKey> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             use std::io::Write;
             use std::os::unix::fs::OpenOptionsExt;
-            std::fs::create_dir_all(data_dir)
-                .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+            private_folder(data_dir)?;
             let (key, text) = MasterKey::generate(rng);
             let mut file = std::fs::OpenOptions::new()
                 .write(true)

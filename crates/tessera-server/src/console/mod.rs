@@ -69,6 +69,10 @@ struct ConsentPage<'a> {
     request: &'a str,
 }
 
+/// The console's Content-Security-Policy: its pages load nothing but their own inline style.
+const CONSOLE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
 /// A rendered page; a template that fails to render is a plain 500.
 pub(crate) fn html(status: StatusCode, page: impl Template) -> Response {
     match page.render() {
@@ -77,6 +81,13 @@ pub(crate) fn html(status: StatusCode, page: impl Template) -> Response {
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
                 (header::CACHE_CONTROL, "no-store"),
+                // SPEC §9, §11: no framing (clickjacking), no sniffing, nothing loaded from
+                // elsewhere, forms post only here, and no URL (links carry one-time tokens)
+                // leaves in a Referer.
+                (header::X_FRAME_OPTIONS, "DENY"),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "no-referrer"),
+                (header::CONTENT_SECURITY_POLICY, CONSOLE_CSP),
             ],
             body,
         )
@@ -187,17 +198,32 @@ fn sign_in_form(
 }
 
 /// A form page for someone not signed in yet (sign-in, sign-up), with a fresh double-submit
-/// CSRF token: `render` puts it in the form, the cookie carries its twin.
+/// CSRF token: the cookie carries a random nonce, `render` puts its MAC under the master key in
+/// the form. A cookie planted by someone else (a sibling subdomain can set one) has no form
+/// token to match, since only the server can make the MAC (SPEC §11).
 pub(crate) fn with_form_cookie(
     state: &AppState,
     render: impl FnOnce(&str) -> Response,
 ) -> Response {
-    let csrf = random_token(&*state.rng, 16);
-    let mut response = render(&csrf);
-    if let Some(cookie) = set_cookie(SIGN_IN_COOKIE, &csrf, 3600, secure(state)) {
+    let nonce = random_token(&*state.rng, 16);
+    let mut response = render(&state.master_key.mac(FORM_PURPOSE, nonce.as_bytes()));
+    if let Some(cookie) = set_cookie(SIGN_IN_COOKIE, &nonce, 3600, secure(state)) {
         response.headers_mut().append(header::SET_COOKIE, cookie);
     }
     response
+}
+
+const FORM_PURPOSE: &str = "console form";
+
+/// Whether a form's CSRF token is the MAC of the nonce in its cookie.
+pub(crate) fn form_cookie_matches(state: &AppState, headers: &HeaderMap, csrf: &str) -> bool {
+    cookie(headers, SIGN_IN_COOKIE)
+        .filter(|nonce| !nonce.is_empty())
+        .is_some_and(|nonce| {
+            state
+                .master_key
+                .mac_matches(FORM_PURPOSE, nonce.as_bytes(), csrf)
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,8 +252,7 @@ pub async fn sign_in(
         );
     };
     let next = safe_next(&form.next).to_owned();
-    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || expected != form.csrf {
+    if !form_cookie_matches(&state, &headers, &form.csrf) {
         return sign_in_form(
             &state,
             &next,

@@ -5,7 +5,7 @@
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -14,11 +14,10 @@ use tessera_core::error::DomainError;
 use tessera_core::model::{link_token_hash, Role, TenantPatch, Tier, User};
 use tessera_core::page::{next_page_token, PageRequest};
 
-use super::session::{
-    cookie, set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE,
-};
+use super::session::{set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
 use super::{
-    html, message, message_with_link, secure, sign_in_redirect, signed_in, with_form_cookie,
+    form_cookie_matches, html, message, message_with_link, secure, sign_in_redirect, signed_in,
+    with_form_cookie,
 };
 use crate::error::ApiError;
 use crate::extract::{PeerAddress, PlatformCaller};
@@ -77,15 +76,6 @@ struct TenantDeletePage<'a> {
     name: &'a str,
 }
 
-/// A page that carries a one-time token in its URL: no `Referer` may take it elsewhere.
-fn no_referrer(mut response: Response) -> Response {
-    response.headers_mut().insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
-}
-
 fn password_problem(password: &str, confirm: &str) -> Option<&'static str> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         Some("The password must be at least 12 characters.")
@@ -127,7 +117,7 @@ pub async fn set_password_page(
         .storage
         .user_link(&link_token_hash(&q.token), state.clock.now_millis())
         .await;
-    let page = match found {
+    match found {
         Ok(Ok(user)) => html(
             StatusCode::OK,
             SetPasswordPage {
@@ -143,8 +133,7 @@ pub async fn set_password_page(
             &refusal.to_string(),
         ),
         Err(_) => unavailable(),
-    };
-    no_referrer(page)
+    }
 }
 
 fn organization(state: &AppState, user: &User) -> String {
@@ -178,7 +167,7 @@ pub async fn set_password(
     let now = state.clock.now_millis();
     if let Some(problem) = password_problem(&form.password, &form.confirm) {
         return match state.storage.user_link(&token_hash, now).await {
-            Ok(Ok(user)) => no_referrer(html(
+            Ok(Ok(user)) => html(
                 StatusCode::BAD_REQUEST,
                 SetPasswordPage {
                     token: &form.token,
@@ -186,7 +175,7 @@ pub async fn set_password(
                     organization: &organization(&state, &user),
                     problem: Some(problem),
                 },
-            )),
+            ),
             Ok(Err(refusal)) => message(
                 StatusCode::GONE,
                 "This link does not work",
@@ -287,8 +276,7 @@ pub async fn sign_up(
             StatusCode::BAD_REQUEST,
         );
     };
-    let expected = cookie(&headers, SIGN_IN_COOKIE).unwrap_or_default();
-    if expected.is_empty() || expected != form.csrf {
+    if !form_cookie_matches(&state, &headers, &form.csrf) {
         return sign_up_form(
             &state,
             &form.organization,

@@ -119,6 +119,43 @@ pub async fn create_integration(
     ))
 }
 
+/// Which kind of admin a change would take away.
+enum Kept {
+    User,
+    Integration,
+}
+
+/// SPEC §11: a tenant keeps at least one admin user and one integration holding `admin` (of
+/// each kind it has): the last one cannot be deleted or demoted, so nobody locks a tenant out
+/// of its own management by mistake.
+async fn keeps_an_admin(
+    state: &AppState,
+    tenant: tessera_core::id::TenantId,
+    kind: Kept,
+    change: &str,
+) -> Result<(), ApiError> {
+    let counts = state.storage.admin_counts(tenant).await?;
+    let (left, what, instead) = match kind {
+        Kept::User => (
+            counts.users,
+            "admin user",
+            "make another user an admin first",
+        ),
+        Kept::Integration => (
+            counts.integrations,
+            "integration holding `admin`",
+            "give another integration `admin` first",
+        ),
+    };
+    if left <= 1 {
+        return Err(DomainError::Conflict(format!(
+            "the tenant's last {what} cannot be {change}: {instead}"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// `platform` manages every tenant: only the operator tenant's integrations may hold it.
 fn platform_only_for_operator(
     state: &AppState,
@@ -305,6 +342,17 @@ pub async fn patch_integration(
         .map(|s| parse_scope_list("scopes", s))
         .transpose()?;
     platform_only_for_operator(&state, admin.tenant, scopes)?;
+    if integration.scopes.contains(Scope::Admin)
+        && scopes.is_some_and(|s| !s.contains(Scope::Admin))
+    {
+        keeps_an_admin(
+            &state,
+            admin.tenant,
+            Kept::Integration,
+            "stripped of `admin`",
+        )
+        .await?;
+    }
     IntegrationPatch {
         display_name: body.display_name,
         scopes,
@@ -335,6 +383,15 @@ pub async fn delete_integration(
     Path(client_id): Path<String>,
 ) -> ApiResult<StatusCode> {
     let id = parse_client_id(&client_id)?;
+    let integration = state
+        .storage
+        .get_integration(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    if integration.scopes.contains(Scope::Admin) {
+        keeps_an_admin(&state, admin.tenant, Kept::Integration, "deleted").await?;
+    }
     state
         .storage
         .delete_integration(admin.tenant, id)
@@ -568,6 +625,9 @@ pub async fn patch_user(
     }
     let now = state.clock.now_millis();
     if let Some(role) = parse_role(body.role.as_deref())? {
+        if user.role == Role::Admin && role != Role::Admin {
+            keeps_an_admin(&state, admin.tenant, Kept::User, "made a member").await?;
+        }
         if role != user.role {
             // A demoted admin's sessions must not keep admin pages open.
             user.sessions_not_before = now.div_euclid(1000) + 1;
@@ -593,7 +653,11 @@ pub async fn delete_user(
     admin: TenantAdmin,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let id = parse_user_id(&id)?;
+    let user = tenant_user(&state, &admin, &id).await?;
+    if user.role == Role::Admin {
+        keeps_an_admin(&state, admin.tenant, Kept::User, "deleted").await?;
+    }
+    let id = user.id;
     state
         .storage
         .delete_user(admin.tenant, id)

@@ -430,3 +430,153 @@ async fn the_audit_log_records_admin_actions_and_issued_tokens_newest_first() {
         .unwrap()
         .contains(&h.a.secret));
 }
+
+#[tokio::test]
+async fn a_tenant_keeps_its_last_admin_user_and_its_last_admin_integration() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let users = h.api(Method::GET, "/v1/users", &admin, None).await;
+        let ops = users.body["users"][0]["id"].as_str().unwrap().to_owned();
+        let own = format!("/v1/integrations/{}", h.a.client_id);
+        for (method, path, body, says) in [
+            (
+                Method::DELETE,
+                format!("/v1/users/{ops}"),
+                None,
+                "last admin user",
+            ),
+            (
+                Method::PATCH,
+                format!("/v1/users/{ops}"),
+                Some(json!({"role": "member"})),
+                "last admin user",
+            ),
+            (
+                Method::DELETE,
+                own.clone(),
+                None,
+                "last integration holding `admin`",
+            ),
+            (
+                Method::PATCH,
+                own.clone(),
+                Some(json!({"scopes": ["assets:read"]})),
+                "last integration holding `admin`",
+            ),
+        ] {
+            let reply = h.api(method.clone(), &path, &admin, body).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::CONFLICT,
+                "{method} {path}: {}",
+                reply.text
+            );
+            assert!(reply.text.contains(says), "{}", reply.text);
+        }
+        // With a second of each, either may go.
+        let (second, second_secret, _) = h
+            .create_integration(
+                &admin,
+                json!({"display_name": "ops 2", "scopes": ["admin"]}),
+            )
+            .await;
+        let jane = h
+            .api(
+                Method::POST,
+                "/v1/users",
+                &admin,
+                Some(json!({"email": "jane@ops.example", "display_name": "Jane", "role": "admin"})),
+            )
+            .await;
+        assert_eq!(jane.status, StatusCode::CREATED);
+        let demoted = h
+            .api(
+                Method::PATCH,
+                &format!("/v1/users/{ops}"),
+                &admin,
+                Some(json!({"role": "member"})),
+            )
+            .await;
+        assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.text);
+        let gone = h.api(Method::DELETE, &own, &admin, None).await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
+        let admin2 = h.token(&second, &second_secret, None).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let last = h
+            .api(
+                Method::DELETE,
+                &format!("/v1/integrations/{second}"),
+                &admin2,
+                None,
+            )
+            .await;
+        assert_eq!(last.status, StatusCode::CONFLICT);
+    }
+}
+
+#[tokio::test]
+async fn a_body_of_the_wrong_shape_is_told_by_field_and_json_form_not_rust_type() {
+    let h = Harness::new().await;
+    let admin = h.admin_token(&h.a).await;
+    for (path, body, field) in [
+        (
+            "/v1/integrations",
+            json!({"display_name": "x", "token_ttl_seconds": "soon"}),
+            Some("token_ttl_seconds"),
+        ),
+        (
+            "/v1/integrations",
+            json!({"display_name": "x", "token_ttl_seconds": -5}),
+            Some("token_ttl_seconds"),
+        ),
+        (
+            "/v1/integrations",
+            json!({"display_name": 7}),
+            Some("display_name"),
+        ),
+        ("/v1/integrations", json!(["display_name"]), None),
+        ("/v1/integrations", json!({}), Some("display_name")),
+        (
+            "/v1/integrations",
+            json!({"display_name": "x", "scopes": "admin"}),
+            Some("scopes"),
+        ),
+        (
+            "/v1/access_policies",
+            json!({"display_name": "p", "filters": {"asset_types": []}, "permissions": []}),
+            Some("filters"),
+        ),
+        (
+            "/v1/users",
+            json!({"email": "a@b.c", "display_name": "A", "role": 1}),
+            Some("role"),
+        ),
+        (
+            "/v1/tenants",
+            json!({"display_name": "T", "admin_email": ["a@b.c"]}),
+            Some("admin_email"),
+        ),
+    ] {
+        let reply = h.api(Method::POST, path, &admin, Some(body.clone())).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{path} {body}: {}",
+            reply.text
+        );
+        let said = reply.description();
+        for rust in [
+            "struct", "u32", "i64", "sequence", "Request", "Vec<", "Option<", "map",
+        ] {
+            assert!(!said.contains(rust), "{path} {body}: {said}");
+        }
+        assert_eq!(
+            reply.body["field"].as_str(),
+            field,
+            "{path} {body}: {}",
+            reply.text
+        );
+    }
+}

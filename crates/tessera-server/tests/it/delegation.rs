@@ -446,7 +446,14 @@ async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_n
     let b = h.add_tenant().await;
     let admin_b = h.admin_token(&b).await;
     let bob = create_user(&h, &admin_b, "bob@b.example").await;
-    consent(&h, &admin_b, &s.client_id, "*", &["assets:read", "impersonation"]).await;
+    consent(
+        &h,
+        &admin_b,
+        &s.client_id,
+        "*",
+        &["assets:read", "impersonation"],
+    )
+    .await;
     let ask = || assertion(&h, &s.key, &s.client_id, &bob, |_| {});
     let reply = grant(&h, &ask(), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);

@@ -196,6 +196,45 @@ async fn failed_authentication_is_rate_limited_per_client() {
     );
 }
 
+/// A token request with Basic credentials from `peer`, as a connection from there would carry.
+async fn token_from(h: &Harness, peer: &str, id: &str, secret: &str) -> Reply {
+    let mut request = Request::post("/oauth2/token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::AUTHORIZATION, basic(id, secret))
+        .body(Body::from("grant_type=client_credentials"))
+        .unwrap();
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    h.send(request).await
+}
+
+#[tokio::test]
+async fn wrong_secrets_slow_the_address_that_sent_them_not_the_owner_elsewhere() {
+    let h = Harness::new().await;
+    let (id, secret) = (h.a.client_id.clone(), h.a.secret.clone());
+    for _ in 0..20 {
+        let reply = token_from(&h, "192.0.2.66", &id, "wrong").await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    }
+    // The attacker's address waits, even with the right secret; the owner's does not.
+    let attacker = token_from(&h, "192.0.2.66", &id, &secret).await;
+    assert_eq!(attacker.status, StatusCode::TOO_MANY_REQUESTS);
+    let owner = token_from(&h, "198.51.100.7", &id, &secret).await;
+    assert_eq!(owner.status, StatusCode::OK, "{}", owner.text);
+    // Many clients failing from one address block that address for everyone it sends.
+    for n in 0..200 {
+        token_from(&h, "192.0.2.77", &format!("not-a-client-{n}"), "x").await;
+    }
+    let flood = token_from(&h, "192.0.2.77", &id, &secret).await;
+    assert_eq!(flood.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        token_from(&h, "198.51.100.7", &id, &secret).await.status,
+        StatusCode::OK
+    );
+}
+
 #[tokio::test]
 async fn introspection_answers_active_with_claims_and_inactive_otherwise() {
     let h = Harness::new().await;

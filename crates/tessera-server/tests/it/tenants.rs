@@ -692,6 +692,32 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
             "{}",
             sign_in_page.text
         );
+        // Console pages cannot be framed or sniffed, load nothing from elsewhere, and send no
+        // Referer (SPEC §9, §11).
+        assert_eq!(sign_in_page.header("x-frame-options"), "DENY");
+        assert_eq!(sign_in_page.header("x-content-type-options"), "nosniff");
+        assert_eq!(sign_in_page.header("referrer-policy"), "no-referrer");
+        let csp = sign_in_page.header("content-security-policy");
+        assert!(
+            csp.contains("frame-ancestors 'none'") && csp.contains("default-src 'none'"),
+            "{csp}"
+        );
+        // A cookie and a form token of an attacker's choosing do not match: the form's token
+        // is the server's MAC of the cookie's nonce.
+        let planted = form_post(
+            &h,
+            "/console/sign-up",
+            "tessera_sign_in=chosen",
+            &[
+                ("organization", "x"),
+                ("email", "a@b.c"),
+                ("password", PASSWORD),
+                ("csrf", "chosen"),
+            ],
+        )
+        .await;
+        assert_eq!(planted.status, StatusCode::BAD_REQUEST, "{}", planted.text);
+        assert!(planted.text.contains("expired"), "{}", planted.text);
         let sign_up = |organization: &'static str, email: &'static str, password: &'static str| {
             let h = &h;
             async move {

@@ -40,6 +40,16 @@ async fn first_start_prints_a_working_curl_line_once() {
     let second = serve(&dir, &[], false);
     assert!(!second.stdout.iter().any(|l| l.contains(&secret)));
     assert_eq!(mode & 0o777, 0o600);
+    // The data folder and the database files are this user's only (SPEC §13).
+    let mode_of = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode_of(&dir), 0o700);
+    for file in ["tessera.db", "tessera.db-wal", "tessera.db-shm"] {
+        let path = dir.join(file);
+        if path.exists() {
+            assert_eq!(mode_of(&path), 0o600, "{file}");
+        }
+    }
+    assert!(dir.join("tessera.db").exists());
 }
 
 #[tokio::test]

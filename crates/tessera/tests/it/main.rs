@@ -6,6 +6,7 @@
 mod architecture;
 mod browser;
 mod cli;
+mod hardening;
 mod instances;
 mod interop;
 mod webhooks;
