@@ -9,6 +9,7 @@ pub mod console;
 pub mod error;
 pub mod extract;
 pub mod hot;
+pub mod listener;
 pub mod metrics;
 pub mod remote_keys;
 pub mod routes;

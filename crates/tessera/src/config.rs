@@ -64,6 +64,20 @@ pub struct ServeArgs {
     /// per address); off by default, and /console/sign-up answers 404 then.
     #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
     pub allow_sign_up: bool,
+    /// Seconds a client may take to send a request's head, from connecting or from its last
+    /// response on a kept-alive connection (so also the keep-alive idle time) [default: 20].
+    #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECONDS")]
+    pub header_timeout_seconds: Option<u64>,
+    /// Seconds a client may take to send a request's body [default: 120].
+    #[arg(long, env = "TESSERA_BODY_TIMEOUT_SECONDS")]
+    pub body_timeout_seconds: Option<u64>,
+    /// The longest pause, in seconds, between two parts of a request body [default: 20].
+    #[arg(long, env = "TESSERA_BODY_IDLE_TIMEOUT_SECONDS")]
+    pub body_idle_timeout_seconds: Option<u64>,
+    /// Open connections at most [default: the file limit, raised to its hard limit, less 256
+    /// for the database and outgoing calls].
+    #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
+    pub max_connections: Option<usize>,
     /// How long an invitation link stays usable, in seconds [default: 604800, 7 days].
     #[arg(long, env = "TESSERA_INVITATION_TTL_SECONDS")]
     pub invitation_ttl_seconds: Option<u32>,
@@ -92,6 +106,10 @@ struct FileConfig {
     allow_plain_http_callbacks: Option<bool>,
     allow_sign_up: Option<bool>,
     invitation_ttl_seconds: Option<u32>,
+    header_timeout_seconds: Option<u64>,
+    body_timeout_seconds: Option<u64>,
+    body_idle_timeout_seconds: Option<u64>,
+    max_connections: Option<usize>,
     log_format: Option<String>,
 }
 
@@ -115,6 +133,11 @@ pub struct Settings {
     pub allow_plain_http_callbacks: bool,
     pub allow_sign_up: bool,
     pub invitation_ttl_seconds: u32,
+    pub header_timeout_seconds: u64,
+    pub body_timeout_seconds: u64,
+    pub body_idle_timeout_seconds: u64,
+    /// `None`: from the file limit at start.
+    pub max_connections: Option<usize>,
     pub json_logs: bool,
 }
 
@@ -125,6 +148,15 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the configuration file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("{} is not valid configuration", path.display()))
+}
+
+/// A timeout from configuration: 1 second to a day.
+fn seconds(name: &str, given: Option<u64>, default: u64) -> anyhow::Result<u64> {
+    let value = given.unwrap_or(default);
+    if !(1..=86_400).contains(&value) {
+        bail!("{name} must be between 1 and 86400 seconds");
+    }
+    Ok(value)
 }
 
 /// The data folder, made if missing and readable by this user only (0700, SPEC §13).
@@ -240,6 +272,23 @@ impl ServeArgs {
                 || file.allow_plain_http_callbacks.unwrap_or(false),
             allow_sign_up: self.allow_sign_up || file.allow_sign_up.unwrap_or(false),
             invitation_ttl_seconds,
+            header_timeout_seconds: seconds(
+                "header_timeout_seconds",
+                self.header_timeout_seconds.or(file.header_timeout_seconds),
+                20,
+            )?,
+            body_timeout_seconds: seconds(
+                "body_timeout_seconds",
+                self.body_timeout_seconds.or(file.body_timeout_seconds),
+                120,
+            )?,
+            body_idle_timeout_seconds: seconds(
+                "body_idle_timeout_seconds",
+                self.body_idle_timeout_seconds
+                    .or(file.body_idle_timeout_seconds),
+                20,
+            )?,
+            max_connections: self.max_connections.or(file.max_connections),
             json_logs,
         })
     }

@@ -4,11 +4,12 @@
 //! HTTP runs on tokio's work-stealing runtime: see "Performance" in docs/ARCHITECTURE.md for
 //! why not thread-per-core.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use tessera_core::ports::{OsRng, SystemClock};
+use tessera_server::listener::ConnectionLimits;
 use tessera_server::{router, workers, AppState, ServerConfig};
 use tokio_util::sync::CancellationToken;
 
@@ -69,11 +70,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     let tasks = workers::spawn(state.clone(), audit_rx, shutdown.clone());
 
+    let limits = connection_limits(&settings);
     println!("tessera listening on http://{bound}");
-    tracing::info!(%bound, backend = state.storage.backend_name(), "serving");
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(stop_signal())
+    tracing::info!(%bound, backend = state.storage.backend_name(), max_connections = limits.max_connections, "serving");
+    tessera_server::listener::serve(listener, router(state), limits, stop_signal())
         .await
         .context("the server stopped with an error")?;
     // Workers stop last, so the audit flusher writes what the last requests queued.
@@ -82,6 +82,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let _ = task.await;
     }
     Ok(())
+}
+
+/// The timeouts, and the connection cap: the soft file limit is raised to the hard one, and
+/// 256 descriptors are kept for the database, files and outgoing calls.
+fn connection_limits(settings: &crate::config::Settings) -> ConnectionLimits {
+    let files = rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024);
+    let from_files = usize::try_from(files.saturating_sub(256).max(16)).unwrap_or(usize::MAX);
+    ConnectionLimits {
+        header_timeout: Duration::from_secs(settings.header_timeout_seconds),
+        body_timeout: Duration::from_secs(settings.body_timeout_seconds),
+        body_idle_timeout: Duration::from_secs(settings.body_idle_timeout_seconds),
+        max_connections: settings
+            .max_connections
+            .map_or(from_files, |n| n.clamp(1, from_files)),
+    }
 }
 
 async fn stop_signal() {

@@ -64,3 +64,114 @@ async fn a_stream_of_random_client_ids_does_not_grow_the_servers_memory() {
     // Remembering each id whole took the server from 23 to 206 MiB for these 3,000.
     assert!(grown_mb < 20, "grew by {grown_mb} MB");
 }
+
+/// Opens `count` connections that hold the server up: a third idle, a third sending half a
+/// request head, a third sending a head and only the start of its body.
+async fn slow_clients(addr: &str, count: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut held = Vec::with_capacity(count);
+    for n in 0..count {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let start: &[u8] = match n % 3 {
+            0 => b"",
+            1 => b"GET /healthz HTTP/1.1\r\nHost: tessera\r\nX-Slow: ",
+            _ => b"POST /oauth2/token HTTP/1.1\r\nHost: tessera\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\ngrant_type=",
+        };
+        stream.write_all(start).await.unwrap();
+        held.push(stream);
+    }
+    held
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousands_of_slow_and_idle_connections_neither_starve_the_server_nor_stay_open() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncReadExt;
+    // This process holds one end of every connection.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
+    let (_guard, dir) = data_dir();
+    let server = serve(
+        &dir,
+        &[
+            "--header-timeout-seconds",
+            "2",
+            "--body-timeout-seconds",
+            "3",
+            "--body-idle-timeout-seconds",
+            "2",
+        ],
+        true,
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let held = slow_clients(&addr, 3_000).await;
+
+    // The server still answers at once, health and tokens alike.
+    let asked = Instant::now();
+    let health = reqwest::get(format!("{}/healthz", server.url))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let token = crate::token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
+    assert_eq!(token.status(), 200);
+    assert!(
+        asked.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        asked.elapsed()
+    );
+
+    // And it closes every slow one once its time is up.
+    let started = Instant::now();
+    let mut closing = Vec::new();
+    for mut stream in held {
+        closing.push(tokio::spawn(async move {
+            let mut sink = Vec::new();
+            tokio::time::timeout(Duration::from_secs(8), stream.read_to_end(&mut sink))
+                .await
+                .is_ok()
+        }));
+    }
+    let mut closed = 0;
+    for task in closing {
+        closed += usize::from(task.await.unwrap());
+    }
+    eprintln!(
+        "{closed} of 3000 slow connections closed by the server within {:?}",
+        started.elapsed()
+    );
+    assert_eq!(closed, 3_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_beyond_the_cap_wait_outside_the_process() {
+    use std::time::Duration;
+    let (_guard, dir) = data_dir();
+    let server = serve(
+        &dir,
+        &["--max-connections", "100", "--header-timeout-seconds", "2"],
+        true,
+    );
+    let pid = server.child.id();
+    let open_files = || {
+        std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .unwrap()
+            .count()
+    };
+    let before = open_files();
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let held = slow_clients(&addr, 400).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let during = open_files();
+    eprintln!("open files: {before} before, {during} with 400 idle clients and a cap of 100");
+    // The hundred connections, and a few files the server opens as it works (the database).
+    assert!(during <= before + 110, "{during} open files");
+    // As the held ones time out, the waiting ones are taken in turn, and others get answers.
+    let health = tokio::time::timeout(
+        Duration::from_secs(20),
+        reqwest::get(format!("{}/healthz", server.url)),
+    )
+    .await
+    .expect("an answer once slots free up")
+    .unwrap();
+    assert_eq!(health.status(), 200);
+    drop(held);
+}

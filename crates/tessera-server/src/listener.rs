@@ -1,0 +1,174 @@
+//! Serving connections with limits (SPEC §11): a request head must arrive within a time (which
+//! also bounds how long a keep-alive connection may sit idle), a request body must arrive
+//! within a time and without long gaps, and the number of open connections is capped below
+//! the process's file limit. Connections beyond the cap wait in the kernel's backlog, so the
+//! process never runs out of file descriptors and keeps answering as the slow ones time out.
+//!
+//! axum's own `serve` sets no timer, so hyper's header timeout never fires there: this is the
+//! same hyper-util connection builder with a timer and the limits.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use bytes::Bytes;
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio::time::{sleep_until, Instant, Sleep};
+use tower::ServiceExt;
+
+/// How long a client may take, and how many may be connected at once.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    /// From connecting, or from the last response on a kept-alive connection, to the end of
+    /// the next request's head.
+    pub header_timeout: Duration,
+    /// From the request head to the end of its body.
+    pub body_timeout: Duration,
+    /// The longest pause between two parts of a request body.
+    pub body_idle_timeout: Duration,
+    /// Open connections at most.
+    pub max_connections: usize,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            header_timeout: Duration::from_secs(20),
+            body_timeout: Duration::from_secs(120),
+            body_idle_timeout: Duration::from_secs(20),
+            max_connections: 10_000,
+        }
+    }
+}
+
+/// Serves `app` on `listener` within `limits` until `shutdown` completes; open requests then
+/// finish before this returns.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    limits: ConnectionLimits,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let graceful = GracefulShutdown::new();
+    // HTTP/1 only: detecting HTTP/2 first would wait, without a timeout, for a client that
+    // connects and sends nothing. Clients of plain-http APIs speak HTTP/1.1; HTTP/2 comes with
+    // TLS (issue 19).
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout);
+    tokio::pin!(shutdown);
+    loop {
+        // At the cap, wait for a slot before accepting: the next clients queue in the backlog.
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot,
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = slot else { break };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of file descriptors or a connection reset before accept: wait a
+                    // moment rather than spin.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |request: http::Request<Incoming>| {
+                let (mut parts, body) = request.into_parts();
+                parts.extensions.insert(ConnectInfo(peer));
+                let body = axum::body::Body::new(BodyDeadline::new(body, limits));
+                http::Request::from_parts(parts, body)
+            });
+        let service = hyper_util::service::TowerToHyperService::new(service);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            let _ = connection.await;
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A request body that must end within `body_timeout` of the head, with no pause longer than
+/// `body_idle_timeout` between its parts: a client trickling a byte at a time cannot hold a
+/// connection. The clocks run while the handler reads the body. A body that is there at once
+/// (a token request's few bytes arrive with its head) never sets a timer.
+struct BodyDeadline {
+    inner: Incoming,
+    total_at: Instant,
+    idle_at: Instant,
+    idle_for: Duration,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl BodyDeadline {
+    fn new(inner: Incoming, limits: ConnectionLimits) -> Self {
+        let now = Instant::now();
+        BodyDeadline {
+            inner,
+            total_at: now + limits.body_timeout,
+            idle_at: now + limits.body_idle_timeout,
+            idle_for: limits.body_idle_timeout,
+            timer: None,
+        }
+    }
+}
+
+/// The body did not arrive in time.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+pub struct BodyTimeout;
+
+impl http_body::Body for BodyDeadline {
+    type Data = Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        if let Poll::Ready(frame) = Pin::new(&mut self.inner).poll_frame(cx) {
+            self.idle_at = Instant::now() + self.idle_for;
+            return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
+        }
+        let deadline = self.total_at.min(self.idle_at);
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Some(Err(Box::new(BodyTimeout))));
+        }
+        Poll::Pending
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
