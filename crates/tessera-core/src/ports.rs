@@ -111,6 +111,28 @@ pub trait TenantStore: Send + Sync {
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<DeletedTenant>;
 }
 
+/// A console session as the server keeps it (SPEC §9); the cookie holds the id, the store only
+/// its SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_hash: [u8; 32],
+    pub user_id: UserId,
+    pub tenant_id: TenantId,
+    pub created_at: UnixMillis,
+    pub last_seen_at: UnixMillis,
+    /// The absolute end; the idle end is `last_seen_at` plus the configured idle time.
+    pub expires_at: UnixMillis,
+}
+
+/// Console sessions, shared by every instance: signing out on one ends the session on all.
+#[async_trait]
+pub trait ConsoleSessionStore: Send + Sync {
+    async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    async fn console_session(&self, id_hash: &[u8; 32]) -> StoreResult<Option<ConsoleSession>>;
+    async fn touch_console_session(&self, id_hash: &[u8; 32], at: UnixMillis) -> StoreResult<()>;
+    async fn end_console_session(&self, id_hash: &[u8; 32]) -> StoreResult<()>;
+}
+
 /// One-time links that set a user's password (SPEC §4.1). Redeeming is one conditional
 /// `UPDATE`, so a link is used once whichever instances race for it.
 #[async_trait]
@@ -592,6 +614,7 @@ pub trait Storage:
     + IntegrationStore
     + UserStore
     + UserLinkStore
+    + ConsoleSessionStore
     + SigningKeyStore
     + RevocationStore
     + ChangeFeed

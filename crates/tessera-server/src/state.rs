@@ -48,6 +48,10 @@ pub struct ServerConfig {
     pub allow_sign_up: bool,
     /// How long an invitation link stays usable, in seconds.
     pub invitation_ttl_seconds: i64,
+    /// A console session's absolute lifetime, in seconds.
+    pub session_seconds: i64,
+    /// How long a console session lasts unused, in seconds.
+    pub session_idle_seconds: i64,
 }
 
 /// Shared state; clones share one `Inner`.

@@ -10,7 +10,8 @@ macro_rules! impl_tenants {
             };
             use tessera_core::page::{Page, PageRequest};
             use tessera_core::ports::{
-                DeletedTenant, StoreError, StoreResult, TenantStore, UserLinkStore,
+                ConsoleSession, ConsoleSessionStore, DeletedTenant, StoreError, StoreResult,
+                TenantStore, UserLinkStore,
             };
 
             use super::*;
@@ -156,6 +157,7 @@ macro_rules! impl_tenants {
                 "DELETE FROM assets WHERE tenant_id = $1",
                 "DELETE FROM access_policies WHERE tenant_id = $1",
                 "DELETE FROM user_links WHERE tenant_id = $1",
+                "DELETE FROM console_sessions WHERE tenant_id = $1",
                 "DELETE FROM users WHERE tenant_id = $1",
                 "DELETE FROM revoked_tokens WHERE tenant_id = $1",
                 "DELETE FROM audit_log WHERE tenant_id = $1",
@@ -299,6 +301,82 @@ macro_rules! impl_tenants {
                         connections,
                         touched_tenants,
                     })
+                }
+            }
+
+            #[async_trait]
+            impl ConsoleSessionStore for $store {
+                async fn create_console_session(&self, s: &ConsoleSession) -> StoreResult<()> {
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                    // Expired sessions go as new ones come.
+                    sqlx::query("DELETE FROM console_sessions WHERE expires_at < $1")
+                        .bind(s.created_at)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                    sqlx::query(
+                        "INSERT INTO console_sessions (id_hash, user_id, tenant_id, created_at, \
+                         last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                    )
+                    .bind(s.id_hash.to_vec())
+                    .bind(s.user_id.to_string())
+                    .bind(s.tenant_id.to_string())
+                    .bind(s.created_at)
+                    .bind(s.last_seen_at)
+                    .bind(s.expires_at)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    tx.commit().await.map_err(backend_error)
+                }
+
+                async fn console_session(
+                    &self,
+                    id_hash: &[u8; 32],
+                ) -> StoreResult<Option<ConsoleSession>> {
+                    let row: Option<(String, String, i64, i64, i64)> = sqlx::query_as(
+                        "SELECT user_id, tenant_id, created_at, last_seen_at, expires_at \
+                         FROM console_sessions WHERE id_hash = $1",
+                    )
+                    .bind(id_hash.to_vec())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    let Some((user, tenant, created_at, last_seen_at, expires_at)) = row else {
+                        return Ok(None);
+                    };
+                    let bad = || StoreError::Backend("a stored session does not parse".into());
+                    Ok(Some(ConsoleSession {
+                        id_hash: *id_hash,
+                        user_id: user.parse().map_err(|_| bad())?,
+                        tenant_id: tenant.parse().map_err(|_| bad())?,
+                        created_at,
+                        last_seen_at,
+                        expires_at,
+                    }))
+                }
+
+                async fn touch_console_session(
+                    &self,
+                    id_hash: &[u8; 32],
+                    at: UnixMillis,
+                ) -> StoreResult<()> {
+                    sqlx::query("UPDATE console_sessions SET last_seen_at = $1 WHERE id_hash = $2")
+                        .bind(at)
+                        .bind(id_hash.to_vec())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                    Ok(())
+                }
+
+                async fn end_console_session(&self, id_hash: &[u8; 32]) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM console_sessions WHERE id_hash = $1")
+                        .bind(id_hash.to_vec())
+                        .execute(&self.pool)
+                        .await
+                        .map_err(backend_error)?;
+                    Ok(())
                 }
             }
 

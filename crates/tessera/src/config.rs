@@ -78,6 +78,12 @@ pub struct ServeArgs {
     /// for the database and outgoing calls].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// A console session's absolute lifetime, in hours [default: 12].
+    #[arg(long, env = "TESSERA_SESSION_HOURS")]
+    pub session_hours: Option<u32>,
+    /// How long an unused console session lasts, in minutes [default: 60].
+    #[arg(long, env = "TESSERA_SESSION_IDLE_MINUTES")]
+    pub session_idle_minutes: Option<u32>,
     /// How long an invitation link stays usable, in seconds [default: 604800, 7 days].
     #[arg(long, env = "TESSERA_INVITATION_TTL_SECONDS")]
     pub invitation_ttl_seconds: Option<u32>,
@@ -110,6 +116,8 @@ struct FileConfig {
     body_timeout_seconds: Option<u64>,
     body_idle_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
+    session_hours: Option<u32>,
+    session_idle_minutes: Option<u32>,
     log_format: Option<String>,
 }
 
@@ -138,6 +146,8 @@ pub struct Settings {
     pub body_idle_timeout_seconds: u64,
     /// `None`: from the file limit at start.
     pub max_connections: Option<usize>,
+    pub session_seconds: i64,
+    pub session_idle_seconds: i64,
     pub json_logs: bool,
 }
 
@@ -289,6 +299,18 @@ impl ServeArgs {
                 20,
             )?,
             max_connections: self.max_connections.or(file.max_connections),
+            session_seconds: i64::from(
+                self.session_hours
+                    .or(file.session_hours)
+                    .unwrap_or(12)
+                    .clamp(1, 24 * 30),
+            ) * 3600,
+            session_idle_seconds: i64::from(
+                self.session_idle_minutes
+                    .or(file.session_idle_minutes)
+                    .unwrap_or(60)
+                    .clamp(1, 24 * 60),
+            ) * 60,
             json_logs,
         })
     }

@@ -63,6 +63,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         key_rotation_days: settings.key_rotation_days,
         allow_sign_up: settings.allow_sign_up,
         invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),
+        session_seconds: settings.session_seconds,
+        session_idle_seconds: settings.session_idle_seconds,
     };
     let (state, audit_rx) = AppState::load(config, storage, clock, rng, master_key)
         .await

@@ -19,7 +19,7 @@ use tessera_core::model::{ConnectionRequest, User};
 
 use crate::extract::PeerAddress;
 use crate::state::AppState;
-use session::{cookie, set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
+use session::{cookie, set_cookie, Session, SESSION_COOKIE, SIGN_IN_COOKIE};
 
 #[derive(Template)]
 #[template(path = "message.html")]
@@ -128,17 +128,76 @@ pub(crate) fn secure(state: &AppState) -> bool {
     state.config.issuer.starts_with("https://")
 }
 
-/// The signed-in user, if the session cookie is ours, unexpired, and the user still exists.
+/// The signed-in user: the cookie names a session the store still holds, within its absolute
+/// and idle lifetimes, of a user who still exists, in an enabled tenant, and whose password or
+/// role has not changed since it began.
 pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(Session, User)> {
-    let value = cookie(headers, SESSION_COOKIE)?;
-    let session = Session::open(value, &state.master_key, state.clock.now_seconds())?;
-    let user = state.storage.find_user(session.user).await.ok()??;
-    let began = session.expires_at - SESSION_SECONDS;
-    // A password set or reset, a role change, and a disabled tenant end the session.
-    let stands = user.tenant_id == session.tenant
+    let id = cookie(headers, SESSION_COOKIE)?;
+    let id_hash = Session::id_hash(id);
+    let stored = state.storage.console_session(&id_hash).await.ok()??;
+    let now = state.clock.now_millis();
+    let idle_until = stored.last_seen_at + state.config.session_idle_seconds * 1000;
+    if now >= stored.expires_at || now >= idle_until {
+        return None;
+    }
+    let user = state.storage.find_user(stored.user_id).await.ok()??;
+    let began = stored.created_at.div_euclid(1000);
+    let stands = user.tenant_id == stored.tenant_id
         && began >= user.sessions_not_before
         && state.clients.enabled_tenant(&user.tenant_id).is_some();
-    stands.then_some((session, user))
+    if !stands {
+        return None;
+    }
+    // The idle clock restarts with use; once a minute is enough to keep a write off each page.
+    if now - stored.last_seen_at > 60_000 {
+        let _ = state.storage.touch_console_session(&id_hash, now).await;
+    }
+    let session = Session {
+        id: id.to_owned(),
+        user: user.id,
+        tenant: user.tenant_id,
+        began,
+    };
+    Some((session, user))
+}
+
+/// Starts a session for `user` and answers with a redirect to `next` that sets its cookie (and
+/// clears the sign-in form's).
+pub(crate) async fn start_session(state: &AppState, user: &User, next: &str) -> Response {
+    let id = random_token(&*state.rng, 32);
+    let now = state.clock.now_millis();
+    let stored = tessera_core::ports::ConsoleSession {
+        id_hash: Session::id_hash(&id),
+        user_id: user.id,
+        tenant_id: user.tenant_id,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + state.config.session_seconds * 1000,
+    };
+    if let Err(e) = state.storage.create_console_session(&stored).await {
+        tracing::error!(error = %e, "a console session could not be stored");
+        return message(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Sign-in failed",
+            "The service cannot start your session right now; try again in a moment.",
+        );
+    }
+    let mut response = Redirect::to(next).into_response();
+    for cookie in [
+        set_cookie(
+            SESSION_COOKIE,
+            &id,
+            state.config.session_seconds,
+            secure(state),
+        ),
+        set_cookie(SIGN_IN_COOKIE, "", 0, secure(state)),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        response.headers_mut().append(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 /// Where to go after signing in: only a path on this site (no `//host`, no scheme), so the
@@ -348,25 +407,7 @@ pub async fn sign_in(
             );
         }
     };
-    let session = Session::new(
-        user.id,
-        user.tenant_id,
-        state.clock.now_seconds(),
-        &*state.rng,
-    );
-    let mut response = Redirect::to(&next).into_response();
-    let headers = response.headers_mut();
-    let sealed = session.seal(&state.master_key);
-    for cookie in [
-        set_cookie(SESSION_COOKIE, &sealed, SESSION_SECONDS, secure(&state)),
-        set_cookie(SIGN_IN_COOKIE, "", 0, secure(&state)),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        headers.append(header::SET_COOKIE, cookie);
-    }
-    response
+    start_session(&state, user, &next).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -389,6 +430,19 @@ pub async fn sign_out(
                 StatusCode::BAD_REQUEST,
                 "Sign-out failed",
                 "The form expired; go back to the console and sign out there.",
+            );
+        }
+        // Gone from the store: the cookie is worthless on every instance, wherever it is kept.
+        if state
+            .storage
+            .end_console_session(&Session::id_hash(&session.id))
+            .await
+            .is_err()
+        {
+            return message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Sign-out failed",
+                "The service cannot end your session right now; try again in a moment.",
             );
         }
     }

@@ -5,8 +5,8 @@
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
 use tessera_core::crypto::hash_password;
@@ -14,10 +14,10 @@ use tessera_core::error::DomainError;
 use tessera_core::model::{link_token_hash, Role, TenantPatch, Tier, User};
 use tessera_core::page::{next_page_token, PageRequest};
 
-use super::session::{set_cookie, Session, SESSION_COOKIE, SESSION_SECONDS, SIGN_IN_COOKIE};
+use super::session::Session;
 use super::{
-    form_cookie_matches, html, message, message_with_link, secure, sign_in_redirect, signed_in,
-    with_form_cookie,
+    form_cookie_matches, html, message, message_with_link, sign_in_redirect, signed_in,
+    start_session, with_form_cookie,
 };
 use crate::error::ApiError;
 use crate::extract::{PeerAddress, PlatformCaller};
@@ -354,19 +354,7 @@ pub async fn sign_up(
     if store_new_tenant(&state, &caller, new).await.is_err() {
         return unavailable();
     }
-    let session = Session::new(admin.id, admin.tenant_id, now / 1000, &*state.rng);
-    let mut response = Redirect::to("/console").into_response();
-    let sealed = session.seal(&state.master_key);
-    for cookie in [
-        set_cookie(SESSION_COOKIE, &sealed, SESSION_SECONDS, secure(&state)),
-        set_cookie(SIGN_IN_COOKIE, "", 0, secure(&state)),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        response.headers_mut().append(header::SET_COOKIE, cookie);
-    }
-    response
+    start_session(&state, &admin, "/console").await
 }
 
 /// Whether the user administers the operator tenant (and so every tenant).

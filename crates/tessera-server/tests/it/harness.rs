@@ -130,6 +130,8 @@ impl Harness {
             key_rotation_days: 0,
             allow_sign_up: false,
             invitation_ttl_seconds: 7 * 86_400,
+            session_seconds: 12 * 3600,
+            session_idle_seconds: 3600,
         };
         change(&mut config);
         let (master, _) = MasterKey::generate(&OsRng);

@@ -952,3 +952,62 @@ fn hidden_value(page: &str, id: &str) -> String {
         .replace("&#38;", "&")
         .replace("&amp;", "&")
 }
+
+#[tokio::test]
+async fn console_sessions_live_on_the_server_and_end_at_sign_out_or_when_unused() {
+    for h in Harness::on_both_backends().await {
+        let session_of = |reply: &Reply| {
+            format!(
+                "tessera_session={}",
+                set_cookie(reply, "tessera_session").expect("a session cookie")
+            )
+        };
+        let signed = sign_in(&h, "ops@operator.example", PASSWORD, "/console").await;
+        let session = session_of(&signed);
+        let home = with_cookie(&h, "/console", &session).await;
+        assert_eq!(home.status, StatusCode::OK);
+        // Signing out ends it in the store: the same cookie, replayed, opens nothing.
+        let csrf = hidden(&home.text, "csrf");
+        let out = form_post(&h, "/console/sign-out", &session, &[("csrf", &csrf)]).await;
+        assert_eq!(out.status, StatusCode::OK, "{}", out.text);
+        let replayed = with_cookie(&h, "/console", &session).await;
+        assert_eq!(replayed.status, StatusCode::SEE_OTHER);
+
+        // Used now and then, a session lasts; unused for an hour, it ends.
+        let session = session_of(&sign_in(&h, "ops@operator.example", PASSWORD, "/console").await);
+        for _ in 0..3 {
+            h.clock.advance_seconds(50 * 60);
+            assert_eq!(
+                with_cookie(&h, "/console", &session).await.status,
+                StatusCode::OK
+            );
+        }
+        h.clock.advance_seconds(61 * 60);
+        assert_eq!(
+            with_cookie(&h, "/console", &session).await.status,
+            StatusCode::SEE_OTHER
+        );
+
+        // However used, it ends twelve hours after it began.
+        let session = session_of(&sign_in(&h, "ops@operator.example", PASSWORD, "/console").await);
+        for _ in 0..14 {
+            h.clock.advance_seconds(50 * 60);
+            assert_eq!(
+                with_cookie(&h, "/console", &session).await.status,
+                StatusCode::OK
+            );
+        }
+        h.clock.advance_seconds(50 * 60);
+        assert_eq!(
+            with_cookie(&h, "/console", &session).await.status,
+            StatusCode::SEE_OTHER
+        );
+        // A made-up cookie opens nothing.
+        assert_eq!(
+            with_cookie(&h, "/console", "tessera_session=made-up")
+                .await
+                .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+}
