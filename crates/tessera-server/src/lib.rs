@@ -11,6 +11,7 @@ pub mod extract;
 pub mod hot;
 pub mod listener;
 pub mod metrics;
+pub mod outbound;
 pub mod remote_keys;
 pub mod routes;
 pub mod state;

@@ -40,24 +40,26 @@ struct Entry {
 pub struct RemoteKeySets {
     http: reqwest::Client,
     config: RemoteKeyConfig,
+    allow_private: bool,
     cache: quick_cache::sync::Cache<ClientId, Arc<Entry>>,
 }
 
+/// What any failed fetch says: the same words whatever went wrong (refused, closed port, no
+/// answer, not JSON), so the answer tells nothing about the target (SPEC §11). The detail is
+/// logged.
+pub const FETCH_FAILED: &str =
+    "could not be fetched, or did not answer a JSON Web Key Set (the server's log says which)";
+
 impl RemoteKeySets {
-    pub fn new(config: RemoteKeyConfig) -> Self {
-        // No redirects: the URL an admin registered is the one that is called.
-        let http = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default();
-        RemoteKeySets {
-            http,
+    /// The client reaches public addresses only unless `allow_private`; no redirects: the URL
+    /// an admin registered is the one that is called.
+    pub fn new(config: RemoteKeyConfig, allow_private: bool) -> Result<Self, reqwest::Error> {
+        Ok(RemoteKeySets {
+            http: crate::outbound::client(config.timeout, allow_private)?,
             config,
+            allow_private,
             cache: quick_cache::sync::Cache::new(10_000),
-        }
+        })
     }
 
     /// The keys published at `uri` for `client`, fetched when the cached set is stale, or
@@ -82,16 +84,20 @@ impl RemoteKeySets {
                 return entry.keys.clone();
             }
         }
-        let keys = self
-            .fetch(uri)
-            .await
+        let fetched = if crate::outbound::url_allowed(uri, self.allow_private) {
+            self.fetch(uri).await
+        } else {
+            Err("its address is not a public one".to_owned())
+        };
+        let keys = fetched
             .and_then(|body| {
                 ClientKey::from_key_set(client, &body, now).map_err(|e| format!("the key set {e}"))
             })
-            .map(Arc::from);
-        if let Err(reason) = &keys {
-            tracing::warn!(%client, uri, reason, "jwks_uri fetch failed");
-        }
+            .map(Arc::from)
+            .map_err(|reason| {
+                tracing::warn!(%client, uri, reason, "jwks_uri fetch failed");
+                FETCH_FAILED.to_owned()
+            });
         self.cache.insert(
             client,
             Arc::new(Entry {

@@ -44,6 +44,9 @@ pub struct ServerConfig {
     pub webhook_retry_base_ms: u64,
     /// Which URLs integrations may register for Tessera to call.
     pub url_rules: tessera_core::model::UrlRules,
+    /// Let outgoing calls (key sets, callbacks, webhooks) reach loopback, private and
+    /// link-local addresses: for closed networks and tests (SPEC §11).
+    pub allow_private_callbacks: bool,
     /// Whether anyone may make a tenant at `/console/sign-up` (SPEC §4.1).
     pub allow_sign_up: bool,
     /// How long an invitation link stays usable, in seconds.
@@ -110,9 +113,11 @@ impl AppState {
             keys::ensure_current_key(&*storage, &master_key, config.signing_alg, &*clock, &*rng)
                 .await?;
         let (audit, audit_rx) = mpsc::unbounded_channel();
+        let allow_private = config.allow_private_callbacks;
         let state = AppState(Arc::new(Inner {
             verified: VerifiedTokens::new(config.verified_token_cache),
-            remote_keys: RemoteKeySets::new(config.remote_keys.clone()),
+            remote_keys: RemoteKeySets::new(config.remote_keys.clone(), allow_private)
+                .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             config,
             storage,
             clock,
@@ -127,13 +132,8 @@ impl AppState {
             connections: ActiveConnections::default(),
             consents: LiveConsents::default(),
             webhooks_due: tokio::sync::Notify::new(),
-            outbound: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(10))
-                .connect_timeout(std::time::Duration::from_secs(5))
-                .redirect(reqwest::redirect::Policy::none())
-                .user_agent(concat!("tessera/", env!("CARGO_PKG_VERSION")))
-                .build()
-                .unwrap_or_default(),
+            outbound: crate::outbound::client(std::time::Duration::from_secs(10), allow_private)
+                .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             auth_limiter: AuthLimiter::default(),
             tenant_deletion: tokio::sync::RwLock::new(()),
             metrics: Metrics::default(),

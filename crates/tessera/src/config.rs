@@ -60,6 +60,11 @@ pub struct ServeArgs {
     /// by default plain http reaches loopback only. For closed networks.
     #[arg(long, env = "TESSERA_ALLOW_PLAIN_HTTP_CALLBACKS")]
     pub allow_plain_http_callbacks: bool,
+    /// Let outgoing calls (jwks_uri key sets, connection callbacks, webhooks) reach loopback,
+    /// private, link-local and metadata addresses; by default they reach public addresses
+    /// only. For closed networks, local development and tests.
+    #[arg(long, env = "TESSERA_ALLOW_PRIVATE_CALLBACKS")]
+    pub allow_private_callbacks: bool,
     /// Let anyone make a tenant at /console/sign-up with an email and a password (rate-limited
     /// per address); off by default, and /console/sign-up answers 404 then.
     #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
@@ -111,6 +116,7 @@ struct FileConfig {
     webhook_retry_base_ms: Option<u64>,
     allow_plain_http_callbacks: Option<bool>,
     allow_sign_up: Option<bool>,
+    allow_private_callbacks: Option<bool>,
     invitation_ttl_seconds: Option<u32>,
     header_timeout_seconds: Option<u64>,
     body_timeout_seconds: Option<u64>,
@@ -140,6 +146,7 @@ pub struct Settings {
     pub webhook_retry_base_ms: u64,
     pub allow_plain_http_callbacks: bool,
     pub allow_sign_up: bool,
+    pub allow_private_callbacks: bool,
     pub invitation_ttl_seconds: u32,
     pub header_timeout_seconds: u64,
     pub body_timeout_seconds: u64,
@@ -281,6 +288,8 @@ impl ServeArgs {
             allow_plain_http_callbacks: self.allow_plain_http_callbacks
                 || file.allow_plain_http_callbacks.unwrap_or(false),
             allow_sign_up: self.allow_sign_up || file.allow_sign_up.unwrap_or(false),
+            allow_private_callbacks: self.allow_private_callbacks
+                || file.allow_private_callbacks.unwrap_or(false),
             invitation_ttl_seconds,
             header_timeout_seconds: seconds(
                 "header_timeout_seconds",

@@ -62,6 +62,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         verified_token_cache: 50_000,
         key_rotation_days: settings.key_rotation_days,
         allow_sign_up: settings.allow_sign_up,
+        allow_private_callbacks: settings.allow_private_callbacks,
         invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),
         session_seconds: settings.session_seconds,
         session_idle_seconds: settings.session_idle_seconds,

@@ -291,6 +291,11 @@ pub(crate) async fn post_event(
     bearer: Option<&str>,
     body: &serde_json::Value,
 ) -> Result<serde_json::Value, String> {
+    // A literal private address is refused like an unreachable one: the answer tells nothing
+    // about what is there (names are checked as they resolve).
+    if !crate::outbound::url_allowed(url, state.config.allow_private_callbacks) {
+        return Err("it did not answer".to_owned());
+    }
     let mut request = state.outbound.post(url).json(body);
     if let Some(token) = bearer {
         request = request.bearer_auth(token);

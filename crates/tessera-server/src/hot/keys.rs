@@ -18,6 +18,10 @@ pub enum KeySetupError {
     Key { kid: String, cause: String },
     #[error("there is no signing key yet")]
     Empty,
+    /// The client for outgoing calls could not be built (no TLS roots, …): better not to start
+    /// than to call out without its limits.
+    #[error("the client for outgoing calls could not be built: {0}")]
+    Outbound(String),
 }
 
 /// The live keys, decrypted, newest first.

@@ -136,6 +136,11 @@ async fn deliver(
         connection.owner_tenant_id,
         entry.payload
     );
+    if !crate::outbound::url_allowed(&url, state.config.allow_private_callbacks) {
+        // Said as an unreachable receiver is: the delivery log tells nothing about the target.
+        let attempt = attempt_record(&entry, now, None, Some("no answer".into()), 0);
+        return (attempt, retry_later(state, &entry));
+    }
     let started = Instant::now();
     let sent = state
         .outbound
@@ -158,7 +163,8 @@ async fn deliver(
             Some(response.status().as_u16()),
             Some(format!("HTTP {}", response.status().as_u16())),
         ),
-        Err(e) if e.is_timeout() => (None, Some("timed out".into())),
+        // One text for every failure to get an answer (refused, closed, timed out, a name with
+        // no public address): the log must not map the network behind the receiver.
         Err(_) => (None, Some("no answer".into())),
     };
     let outcome = if error.is_none() {

@@ -1485,3 +1485,23 @@ async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
     let anonymous = get_page(&h, "/console").await;
     assert_eq!(anonymous.status, StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn by_default_the_hand_over_never_reaches_a_private_address() {
+    let h = Harness::configured(|c| c.allow_private_callbacks = false).await;
+    let app = FakeApp::start(Answer::Bearer).await;
+    // By address and by a name that resolves to loopback: neither is called, and the owner
+    // reads the same words as for an application that does not answer.
+    let by_name = app.url.replace("127.0.0.1", "localhost");
+    for url in [app.url.as_str(), by_name.as_str()] {
+        let s = scene(&h, url).await;
+        let done = decide(&h, &s, "accept").await;
+        assert_eq!(done.status, StatusCode::BAD_GATEWAY, "{}", done.text);
+        assert!(done.text.contains("did not answer"), "{}", done.text);
+        let list = h
+            .api(Method::GET, "/v1/connections", &s.owner_admin, None)
+            .await;
+        assert_eq!(list.body["connections"], json!([]), "{}", list.text);
+    }
+    assert!(app.events().is_empty(), "{:?}", app.events());
+}

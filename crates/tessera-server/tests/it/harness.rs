@@ -128,6 +128,8 @@ impl Harness {
             url_rules: Default::default(),
             verified_token_cache: 1000,
             key_rotation_days: 0,
+            // The tests' applications and key sets listen on loopback.
+            allow_private_callbacks: true,
             allow_sign_up: false,
             invitation_ttl_seconds: 7 * 86_400,
             session_seconds: 12 * 3600,

@@ -118,22 +118,19 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
     );
     assert_eq!(server.hits(), 3);
 
-    // Broken answers are refused with the reason, and cached for 30 s too.
+    // Broken answers are refused, all in the same words (what the target is stays unsaid:
+    // SPEC §11), and cached for 30 s too.
     let cases = [
         (
             StatusCode::INTERNAL_SERVER_ERROR,
             "oops".to_owned(),
-            "answered HTTP 500",
+            "could not be fetched",
         ),
-        (
-            StatusCode::OK,
-            "<html>".to_owned(),
-            "not a JSON Web Key Set",
-        ),
+        (StatusCode::OK, "<html>".to_owned(), "could not be fetched"),
         (
             StatusCode::OK,
             format!("{{\"keys\": [], \"pad\": \"{}\"}}", "x".repeat(70_000)),
-            "more than 64 KiB",
+            "could not be fetched",
         ),
     ];
     for (status, body, words) in cases {
@@ -232,4 +229,47 @@ async fn jwks_uri_is_validated_and_can_be_removed() {
     assert!(removed.body.get("jwks_uri").is_none(), "{}", removed.text);
     let shown = h.api(Method::GET, &path, &admin, None).await;
     assert!(shown.body.get("jwks_uri").is_none());
+}
+
+#[tokio::test]
+async fn by_default_no_call_reaches_loopback_or_private_addresses_and_failures_all_read_alike() {
+    let h = Harness::configured(|c| c.allow_private_callbacks = false).await;
+    let admin = h.admin_token(&h.a).await;
+    let (server, url) = KeyServer::start().await;
+    let (key, _) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
+    server.publish(&[&key]);
+    let port = url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let mut said = Vec::new();
+    // An address literal, a name that resolves to loopback, and a port where nothing listens.
+    for uri in [
+        url.clone(),
+        format!("http://localhost:{port}/jwks.json"),
+        format!("http://127.0.0.1:{closed}/jwks.json"),
+    ] {
+        let (client_id, _, _) = h
+            .create_integration(&admin, json!({"display_name": "p", "jwks_uri": uri}))
+            .await;
+        let refused = authenticate(&h, &key, &client_id).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "{uri}: {}",
+            refused.text
+        );
+        said.push(refused.description().to_owned());
+    }
+    assert_eq!(server.hits(), 0, "nothing reached the loopback server");
+    assert!(said.iter().all(|d| d == &said[0]), "{said:?}");
+    assert!(said[0].contains("could not be fetched"), "{said:?}");
 }

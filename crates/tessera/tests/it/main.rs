@@ -58,6 +58,8 @@ pub fn serve(data_dir: &Path, extra: &[&str], bootstrap: bool) -> Server {
         .args(extra);
     cmd.env("TESSERA_LOG", "warn");
     if bootstrap {
+        // The tests' applications and key sets listen on loopback.
+        cmd.env("TESSERA_ALLOW_PRIVATE_CALLBACKS", "true");
         cmd.env("TESSERA_MASTER_KEY", MASTER_KEY);
         cmd.env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID", BOOT_ID)
             .env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET", BOOT_SECRET)
