@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The method is not served at this path; `Some` names the one it takes.
     #[error("method not allowed")]
     MethodNotAllowed(Option<&'static str>),
+    /// Too much is being received at once; the client retries after a moment.
+    #[error("busy: {0}")]
+    Busy(String),
     /// A failure of ours; the cause is logged, the client gets a request id.
     #[error("internal error: {0}")]
     Internal(String),
@@ -147,6 +150,13 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(m) => (
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
+                m.clone(),
+                None,
+                None,
+            ),
+            ApiError::Busy(m) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
                 m.clone(),
                 None,
                 None,

@@ -20,7 +20,7 @@ pub mod workers;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::Router;
 use http::HeaderValue;
@@ -217,6 +217,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        .layer(middleware::from_fn_with_state(state.clone(), body_budget))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -227,6 +228,42 @@ async fn not_found() -> ApiError {
 
 async fn wrong_method() -> ApiError {
     ApiError::MethodNotAllowed(None)
+}
+
+/// Bodies up to this size are not counted against the budget: a token request's few hundred
+/// bytes never wait for it.
+const SMALL_BODY: u64 = 64 * 1024;
+
+/// SPEC §11: large request bodies in flight share one memory budget. Each takes its size (at
+/// most 1 MiB: what a JSON body may be, and what a private token's streamed part holds at a
+/// time) until its response is made; past the budget the request is answered 503 with
+/// `Retry-After` at once, instead of the server's memory growing with the number of senders.
+async fn body_budget(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let chunked = req.headers().contains_key(http::header::TRANSFER_ENCODING);
+    let size = match declared {
+        Some(n) => n,
+        None if chunked => MAX_JSON_BYTES as u64,
+        None => 0,
+    };
+    if size <= SMALL_BODY {
+        return next.run(req).await;
+    }
+    let kib = u32::try_from(size.min(MAX_JSON_BYTES as u64).div_ceil(1024)).unwrap_or(1024);
+    let Ok(_held) = state.body_budget.clone().try_acquire_many_owned(kib) else {
+        let mut busy = ApiError::Busy(
+            "the server is receiving too many large requests at once; retry in a second".into(),
+        )
+        .into_response();
+        busy.headers_mut()
+            .insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return busy;
+    };
+    next.run(req).await
 }
 
 /// The one observability layer: a request id (kept from `x-request-id` or made), a tracing span

@@ -17,6 +17,9 @@ pub struct RemoteKeyConfig {
     pub min_refresh: Duration,
     pub max_bytes: usize,
     pub timeout: Duration,
+    /// Fetches started per second at most, over all integrations: a fetch can be set off by
+    /// anyone who sends a client assertion, without credentials (SPEC §11).
+    pub max_fetches_per_second: u32,
 }
 
 impl Default for RemoteKeyConfig {
@@ -26,6 +29,7 @@ impl Default for RemoteKeyConfig {
             min_refresh: Duration::from_secs(30),
             max_bytes: 64 * 1024,
             timeout: Duration::from_secs(5),
+            max_fetches_per_second: 20,
         }
     }
 }
@@ -42,6 +46,8 @@ pub struct RemoteKeySets {
     config: RemoteKeyConfig,
     allow_private: bool,
     cache: quick_cache::sync::Cache<ClientId, Arc<Entry>>,
+    /// (second, fetches started in it).
+    fetches: parking_lot::Mutex<(i64, u32)>,
 }
 
 /// What any failed fetch says: the same words whatever went wrong (refused, closed port, no
@@ -59,6 +65,7 @@ impl RemoteKeySets {
             config,
             allow_private,
             cache: quick_cache::sync::Cache::new(10_000),
+            fetches: parking_lot::Mutex::new((0, 0)),
         })
     }
 
@@ -84,6 +91,11 @@ impl RemoteKeySets {
                 return entry.keys.clone();
             }
         }
+        if !self.may_fetch(now) {
+            // Not cached: the next second may fetch it.
+            tracing::debug!(%client, "jwks_uri fetch deferred: too many this second");
+            return Err(FETCH_FAILED.to_owned());
+        }
         let fetched = if crate::outbound::url_allowed(uri, self.allow_private) {
             self.fetch(uri).await
         } else {
@@ -107,6 +119,20 @@ impl RemoteKeySets {
             }),
         );
         keys
+    }
+
+    /// Counts a fetch against the second's allowance; `false` once it is used up.
+    fn may_fetch(&self, now: UnixMillis) -> bool {
+        let second = now.div_euclid(1000);
+        let mut window = self.fetches.lock();
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        if window.1 >= self.config.max_fetches_per_second {
+            return false;
+        }
+        window.1 += 1;
+        true
     }
 
     async fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {

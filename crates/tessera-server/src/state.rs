@@ -51,6 +51,9 @@ pub struct ServerConfig {
     pub allow_sign_up: bool,
     /// How long an invitation link stays usable, in seconds.
     pub invitation_ttl_seconds: i64,
+    /// The memory that request bodies being received may hold together, in bytes (SPEC §11):
+    /// beyond it a large body is answered 503 with `Retry-After`.
+    pub body_budget_bytes: usize,
     /// A console session's absolute lifetime, in seconds.
     pub session_seconds: i64,
     /// How long a console session lasts unused, in seconds.
@@ -84,6 +87,8 @@ pub struct Inner {
     /// Held for writing while a tenant is deleted and for reading while the audit flusher
     /// writes: a record queued before the deletion is never written after it.
     pub tenant_deletion: tokio::sync::RwLock<()>,
+    /// KiB of request bodies in flight (see `ServerConfig::body_budget_bytes`).
+    pub body_budget: Arc<tokio::sync::Semaphore>,
     pub remote_keys: RemoteKeySets,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
@@ -114,6 +119,7 @@ impl AppState {
                 .await?;
         let (audit, audit_rx) = mpsc::unbounded_channel();
         let allow_private = config.allow_private_callbacks;
+        let body_budget_bytes = config.body_budget_bytes;
         let state = AppState(Arc::new(Inner {
             verified: VerifiedTokens::new(config.verified_token_cache),
             remote_keys: RemoteKeySets::new(config.remote_keys.clone(), allow_private)
@@ -136,6 +142,9 @@ impl AppState {
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             auth_limiter: AuthLimiter::default(),
             tenant_deletion: tokio::sync::RwLock::new(()),
+            body_budget: Arc::new(tokio::sync::Semaphore::new(
+                (body_budget_bytes / 1024).max(1),
+            )),
             metrics: Metrics::default(),
             audit,
         }));

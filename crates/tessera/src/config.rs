@@ -83,6 +83,10 @@ pub struct ServeArgs {
     /// for the database and outgoing calls].
     #[arg(long, env = "TESSERA_MAX_CONNECTIONS")]
     pub max_connections: Option<usize>,
+    /// MiB that large request bodies being received may hold together; past it they are
+    /// answered 503 with Retry-After [default: 256].
+    #[arg(long, env = "TESSERA_BODY_MEMORY_BUDGET_MIB")]
+    pub body_memory_budget_mib: Option<usize>,
     /// A console session's absolute lifetime, in hours [default: 12].
     #[arg(long, env = "TESSERA_SESSION_HOURS")]
     pub session_hours: Option<u32>,
@@ -124,6 +128,7 @@ struct FileConfig {
     max_connections: Option<usize>,
     session_hours: Option<u32>,
     session_idle_minutes: Option<u32>,
+    body_memory_budget_mib: Option<usize>,
     log_format: Option<String>,
 }
 
@@ -155,6 +160,7 @@ pub struct Settings {
     pub max_connections: Option<usize>,
     pub session_seconds: i64,
     pub session_idle_seconds: i64,
+    pub body_budget_mib: usize,
     pub json_logs: bool,
 }
 
@@ -308,6 +314,11 @@ impl ServeArgs {
                 20,
             )?,
             max_connections: self.max_connections.or(file.max_connections),
+            body_budget_mib: self
+                .body_memory_budget_mib
+                .or(file.body_memory_budget_mib)
+                .unwrap_or(256)
+                .clamp(2, 64 * 1024),
             session_seconds: i64::from(
                 self.session_hours
                     .or(file.session_hours)

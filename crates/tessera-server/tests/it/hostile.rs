@@ -197,3 +197,70 @@ async fn unknown_paths_and_methods_answer_json_errors() {
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong.error(), "invalid_request");
 }
+
+/// A request whose 1 MiB body arrives when the test says.
+fn slow_put(
+    token: &str,
+    path: &str,
+) -> (
+    Request<Body>,
+    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    });
+    let request = Request::put(path)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .header(header::CONTENT_LENGTH, 1024 * 1024)
+        .body(Body::from_stream(stream))
+        .unwrap();
+    (request, tx)
+}
+
+#[tokio::test]
+async fn large_bodies_in_flight_share_one_memory_budget() {
+    use tower::ServiceExt;
+    let h = Harness::configured(|c| c.body_budget_bytes = 1536 * 1024).await;
+    let token = h.admin_token(&h.a).await;
+    let (first, feed) = slow_put(&token, "/v1/private_tokens/big/one");
+    let router = h.router.clone();
+    let pending = tokio::spawn(async move { router.oneshot(first).await.unwrap() });
+    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1000])))
+        .await
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+
+    // A second megabyte while the first is still arriving: past the budget.
+    let (second, _feed) = slow_put(&token, "/v1/private_tokens/big/two");
+    let busy = h.send(second).await;
+    assert_eq!(
+        busy.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        busy.text
+    );
+    assert_eq!(busy.header("retry-after"), "1");
+    assert!(busy.description().contains("retry"), "{}", busy.text);
+    // Small bodies never wait for it.
+    assert_eq!(
+        h.token(&h.a.client_id, &h.a.secret, None).await.status,
+        StatusCode::OK
+    );
+
+    // Once the first has arrived, there is room again.
+    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1024 * 1024 - 1000])))
+        .await
+        .unwrap();
+    drop(feed);
+    let done = pending.await.unwrap();
+    assert!(done.status().is_success(), "{}", done.status());
+    let (third, feed) = slow_put(&token, "/v1/private_tokens/big/three");
+    feed.send(Ok(bytes::Bytes::from(vec![b'y'; 1024 * 1024])))
+        .await
+        .unwrap();
+    drop(feed);
+    let accepted = h.send(third).await;
+    assert!(accepted.status.is_success(), "{}", accepted.text);
+}

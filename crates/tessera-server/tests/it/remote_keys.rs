@@ -273,3 +273,34 @@ async fn by_default_no_call_reaches_loopback_or_private_addresses_and_failures_a
     assert!(said.iter().all(|d| d == &said[0]), "{said:?}");
     assert!(said[0].contains("could not be fetched"), "{said:?}");
 }
+
+#[tokio::test]
+async fn key_set_fetches_that_anyone_can_set_off_are_limited_per_second() {
+    let h = Harness::configured(|c| c.remote_keys.max_fetches_per_second = 2).await;
+    let admin = h.admin_token(&h.a).await;
+    let (server, url) = KeyServer::start().await;
+    let (key, _) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
+    server.publish(&[&key]);
+    let mut clients = Vec::new();
+    for _ in 0..4 {
+        let (client_id, _, _) = h
+            .create_integration(&admin, json!({"display_name": "p", "jwks_uri": url}))
+            .await;
+        clients.push(client_id);
+    }
+    let mut statuses = Vec::new();
+    for client_id in &clients {
+        statuses.push(authenticate(&h, &key, client_id).await.status);
+    }
+    assert_eq!(server.hits(), 2, "{statuses:?}");
+    assert_eq!(statuses[..2], [StatusCode::OK, StatusCode::OK]);
+    assert_eq!(
+        statuses[2..],
+        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]
+    );
+    // The next second fetches again.
+    h.clock.advance_seconds(1);
+    let later = authenticate(&h, &key, &clients[2]).await;
+    assert_eq!(later.status, StatusCode::OK, "{}", later.text);
+    assert_eq!(server.hits(), 3);
+}
