@@ -13,6 +13,7 @@ mod hostile;
 mod isolation;
 mod oauth;
 mod operations;
+mod parsers;
 mod private_tokens;
 mod remote_keys;
 mod resources;
