@@ -510,6 +510,21 @@ fn refusal_text(e: &ApiError) -> String {
     }
 }
 
+/// The Tenants page again, saying why an action was refused.
+async fn refused(
+    state: &AppState,
+    session: &Session,
+    e: &ApiError,
+    status: StatusCode,
+) -> Response {
+    let problem = refusal_text(e);
+    let outcome = Outcome {
+        problem: Some(&problem),
+        ..Outcome::default()
+    };
+    tenants_list(state, session, None, outcome, status).await
+}
+
 #[derive(Debug, Deserialize)]
 pub struct CreateTenantForm {
     csrf: String,
@@ -554,14 +569,7 @@ pub async fn create_tenant(
             };
             tenants_list(&state, &session, None, outcome, StatusCode::CREATED).await
         }
-        Err(e) => {
-            let problem = refusal_text(&e);
-            let outcome = Outcome {
-                problem: Some(&problem),
-                ..Outcome::default()
-            };
-            tenants_list(&state, &session, None, outcome, StatusCode::BAD_REQUEST).await
-        }
+        Err(e) => refused(&state, &session, &e, StatusCode::BAD_REQUEST).await,
     }
 }
 
@@ -610,14 +618,7 @@ pub async fn change_state(
             };
             tenants_list(&state, &session, None, outcome, StatusCode::OK).await
         }
-        Err(e) => {
-            let problem = refusal_text(&e);
-            let outcome = Outcome {
-                problem: Some(&problem),
-                ..Outcome::default()
-            };
-            tenants_list(&state, &session, None, outcome, StatusCode::CONFLICT).await
-        }
+        Err(e) => refused(&state, &session, &e, StatusCode::CONFLICT).await,
     }
 }
 
