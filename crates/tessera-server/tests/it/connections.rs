@@ -939,7 +939,22 @@ async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Valu
         }
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
-    panic!("{n} webhooks were not delivered: {:?}", hooks(app));
+    // Say what became of them, for whoever reads the failure.
+    let mut attempts = Vec::new();
+    for c in h.storage.active_connections().await.unwrap_or_default() {
+        let page = tessera_core::page::PageRequest {
+            after: 0,
+            size: 100,
+        };
+        if let Ok(found) = h.storage.webhook_attempts(c.id, page).await {
+            attempts.extend(found.items.into_iter().map(|a| format!("{a:?}")));
+        }
+    }
+    panic!(
+        "{n} webhooks were not delivered: {:?}; pending {:?}; attempts {attempts:?}",
+        hooks(app),
+        h.storage.pending_webhooks().await
+    );
 }
 
 fn verify(secret: &str, record: &serde_json::Value) -> bool {
