@@ -87,6 +87,10 @@ pub struct Inner {
     /// Held for writing while a tenant is deleted and for reading while the audit flusher
     /// writes: a record queued before the deletion is never written after it.
     pub tenant_deletion: tokio::sync::RwLock<()>,
+    /// Held while a change is applied or everything is reloaded: each reads the store, then
+    /// writes a snapshot, and two of them interleaved could leave the older read in place (the
+    /// feed re-applying a change read before a newer write landed over it).
+    applying: tokio::sync::Mutex<()>,
     /// KiB of request bodies in flight (see `ServerConfig::body_budget_bytes`).
     pub body_budget: Arc<tokio::sync::Semaphore>,
     pub remote_keys: RemoteKeySets,
@@ -142,6 +146,7 @@ impl AppState {
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             auth_limiter: AuthLimiter::default(),
             tenant_deletion: tokio::sync::RwLock::new(()),
+            applying: tokio::sync::Mutex::new(()),
             body_budget: Arc::new(tokio::sync::Semaphore::new(
                 (body_budget_bytes / 1024).max(1),
             )),
@@ -154,6 +159,7 @@ impl AppState {
 
     /// Reloads every snapshot from storage.
     pub async fn resync(&self) -> Result<(), StoreError> {
+        let _one_at_a_time = self.applying.lock().await;
         let now = self.clock.now_millis();
         let tenants = self.storage.list_all_tenants().await?;
         let clients = self.storage.all_clients(now).await?;
@@ -186,8 +192,10 @@ impl AppState {
         Ok(())
     }
 
-    /// Applies a change to the snapshots. Idempotent: the feed may deliver it again.
+    /// Applies a change to the snapshots. Idempotent: the feed may deliver it again. One at a
+    /// time, so a later read is never overwritten by an earlier one.
     pub async fn apply(&self, change: &Change) -> Result<(), StoreError> {
+        let _one_at_a_time = self.applying.lock().await;
         match change {
             Change::Client(id) => {
                 let found = self.storage.find_client(*id).await?;

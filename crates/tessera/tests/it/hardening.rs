@@ -51,6 +51,7 @@ async fn random_ids(url: &str, count: usize, len: usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stream_of_random_client_ids_does_not_grow_the_servers_memory() {
+    let _serial = crate::TIMING.lock().await;
     let (_guard, dir) = data_dir();
     let server = serve(&dir, &[], true);
     let pid = server.child.id();
@@ -85,6 +86,7 @@ async fn slow_clients(addr: &str, count: usize) -> Vec<tokio::net::TcpStream> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thousands_of_slow_and_idle_connections_neither_starve_the_server_nor_stay_open() {
+    let _serial = crate::TIMING.lock().await;
     use std::time::{Duration, Instant};
     use tokio::io::AsyncReadExt;
     // This process holds one end of every connection.
@@ -143,6 +145,7 @@ async fn thousands_of_slow_and_idle_connections_neither_starve_the_server_nor_st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_beyond_the_cap_wait_outside_the_process() {
+    let _serial = crate::TIMING.lock().await;
     use std::time::Duration;
     let (_guard, dir) = data_dir();
     let server = serve(

@@ -48,6 +48,7 @@ where
 
 #[tokio::test]
 async fn two_instances_on_postgres_act_as_one_service() {
+    let _serial = crate::TIMING.lock().await;
     let Some(url) = postgres_or_skip() else {
         return;
     };
@@ -336,6 +337,7 @@ async fn two_instances_on_postgres_act_as_one_service() {
 
 #[tokio::test]
 async fn instances_started_together_on_an_empty_database_bootstrap_once() {
+    let _serial = crate::TIMING.lock().await;
     let Some(url) = postgres_or_skip() else {
         return;
     };
@@ -381,6 +383,7 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
 
 #[tokio::test]
 async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_other() {
+    let _serial = crate::TIMING.lock().await;
     let Some(url) = postgres_or_skip() else {
         return;
     };
@@ -470,6 +473,7 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
 
 #[tokio::test]
 async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
+    let _serial = crate::TIMING.lock().await;
     let Some(url) = postgres_or_skip() else {
         return;
     };
@@ -524,7 +528,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
         .await;
         assert!(made["identity"].is_string(), "{made}");
     }
-    for _ in 0..200 {
+    for _ in 0..600 {
         if hooks.taken.lock().unwrap().len() >= 30 {
             break;
         }
@@ -615,6 +619,7 @@ async fn set_password(server: &str, token: &str) -> (u16, String) {
 
 #[tokio::test]
 async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_work_once() {
+    let _serial = crate::TIMING.lock().await;
     let Some(url) = postgres_or_skip() else {
         return;
     };
