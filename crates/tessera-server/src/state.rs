@@ -347,9 +347,9 @@ impl AppState {
                     .into(),
             ),
             Err(TenantRefusal::Gone) => return Err("the token's tenant no longer exists".into()),
-        }
-        if !self.clients.contains(&client) {
-            return Err("the token's integration no longer exists".into());
+            Err(TenantRefusal::NoIntegration) => {
+                return Err("the token's integration no longer exists".into())
+            }
         }
         if let Some(grant) = &claims.grant {
             if !self.app_authorizations.is_live(grant) && !self.connections.is_active(grant) {

@@ -65,13 +65,6 @@ impl LinkPurpose {
             LinkPurpose::PasswordReset => "password_reset",
         }
     }
-    pub fn parse(s: &str) -> Option<LinkPurpose> {
-        match s {
-            "invitation" => Some(LinkPurpose::Invitation),
-            "password_reset" => Some(LinkPurpose::PasswordReset),
-            _ => None,
-        }
-    }
 }
 
 /// How long a password-reset link lasts; invitations last the configured time (7 days by

@@ -152,13 +152,7 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(
     if now - stored.last_seen_at > 60_000 {
         let _ = state.storage.touch_console_session(&id_hash, now).await;
     }
-    let session = Session {
-        id: id.to_owned(),
-        user: user.id,
-        tenant: user.tenant_id,
-        began,
-    };
-    Some((session, user))
+    Some((Session { id: id.to_owned() }, user))
 }
 
 /// Starts a session for `user` and answers with a redirect to `next` that sets its cookie (and

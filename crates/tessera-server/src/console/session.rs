@@ -7,20 +7,15 @@
 
 use axum::http::{header, HeaderMap, HeaderValue};
 use tessera_core::crypto::MasterKey;
-use tessera_core::id::{TenantId, UserId};
 
 pub const SESSION_COOKIE: &str = "tessera_session";
 pub const SIGN_IN_COOKIE: &str = "tessera_sign_in";
 
-/// A live console session.
+/// A live console session (whose user `signed_in` returns beside it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Session {
     /// The secret in the cookie.
     pub id: String,
-    pub user: UserId,
-    pub tenant: TenantId,
-    /// Unix seconds.
-    pub began: i64,
 }
 
 impl Session {

@@ -22,13 +22,15 @@ struct Tables {
     by_tenant: HashMap<TenantId, HashSet<ClientId>>,
 }
 
-/// Why a token's tenant no longer honours it.
+/// Why a token no longer stands as far as its integration and tenants go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TenantRefusal {
-    /// The tenant is disabled, or was after the token was issued.
+    /// A tenant it depends on is disabled, or was after the token was issued.
     Disabled,
     /// The tenant does not exist (any more).
     Gone,
+    /// The integration it was issued to does not exist (any more).
+    NoIntegration,
 }
 
 impl Tables {
@@ -149,7 +151,8 @@ impl ClientSnapshot {
     }
 
     /// Whether a token issued at `iat` to `client` for the data of `tenant` still stands as far
-    /// as tenants go: both the data tenant and the integration's own tenant honour it.
+    /// as the snapshot knows, under one lock: the data tenant and the integration's own tenant
+    /// honour it, and the integration exists.
     pub fn token_standing(
         &self,
         client: &ClientId,
@@ -158,22 +161,14 @@ impl ClientSnapshot {
     ) -> Result<(), TenantRefusal> {
         let tables = self.tables.read();
         tables.standing(tenant, iat)?;
-        match tables.clients.get(client) {
-            Some(c) if c.integration.tenant_id != *tenant => {
-                tables.standing(&c.integration.tenant_id, iat)
-            }
-            _ => Ok(()),
+        let registered = tables
+            .clients
+            .get(client)
+            .ok_or(TenantRefusal::NoIntegration)?;
+        if registered.integration.tenant_id != *tenant {
+            tables.standing(&registered.integration.tenant_id, iat)?;
         }
-    }
-
-    pub fn contains(&self, id: &ClientId) -> bool {
-        self.tables.read().clients.contains_key(id)
-    }
-
-    /// How many tenants and integrations are held (for the scale benchmark's log line).
-    pub fn sizes(&self) -> (usize, usize) {
-        let tables = self.tables.read();
-        (tables.tenants.len(), tables.clients.len())
+        Ok(())
     }
 }
 

@@ -279,14 +279,10 @@ pub(crate) async fn delete_tenant_everywhere(
     id: TenantId,
 ) -> ApiResult<()> {
     // Read before the rows go: each connected application is told with its own token.
-    let connections = state.connections.involving(id);
-    let mut bearers = Vec::with_capacity(connections.len());
-    for connection in &connections {
-        bearers.push(
-            connection_secrets(state, *connection)
-                .await
-                .map(|(bearer, _)| bearer),
-        );
+    let mut bearers = std::collections::HashMap::new();
+    for connection in state.connections.involving(id) {
+        let bearer = connection_secrets(state, connection).await;
+        bearers.insert(connection, bearer.map(|(bearer, _)| bearer));
     }
     let deletion = state.tenant_deletion.write().await;
     let deleted = state.storage.delete_tenant(id).await.map_err(|e| match e {
@@ -307,10 +303,7 @@ pub(crate) async fn delete_tenant_everywhere(
         state.publish(Change::People(*other)).await?;
     }
     for connection in &deleted.connections {
-        let bearer = connections
-            .iter()
-            .position(|c| *c == connection.id)
-            .and_then(|i| bearers[i].clone());
+        let bearer = bearers.remove(&connection.id).flatten();
         tell_revoked(state, connection, bearer);
     }
     // The tenant's own audit log went with it; the operator's keeps the record.
