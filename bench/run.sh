@@ -145,7 +145,7 @@ private_rows=()
 if [[ $PARTS == *private* ]]; then
   start_tessera EdDSA private
   admin=$(token_of "$ID" "$SECRET")
-  seeded=$("$BIN/tessera-bench" seed-private --database "sqlite://$OUT/data-private/tessera.db" --client "$ID" --entries 1000000 --related 10000)
+  seeded=$("$BIN/tessera-bench" seed-private --database "sqlite://$OUT/data-private/tessera.db" --client "$ID" --master-key "$TESSERA_MASTER_KEY" --entries 1000000 --related 10000)
   echo "$seeded"
   auth="Bearer $admin"
   one=$(AUTH=$auth RELATED=10000 KEYS=100 wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-private.lua "$URL" | grep RESULT)
@@ -154,6 +154,9 @@ if [[ $PARTS == *private* ]]; then
   page=$(AUTH=$auth RELATED=10000 KEYS=100 PAGE=1 wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-private.lua "$URL" | grep RESULT)
   private_rows+=("| \`GET /v1/private_tokens?relatedId=…&page_size=100\` (a page of 100, random relatedId) | $(field rps "$page") | $(field p50_ms "$page") | $(field p99_ms "$page") |")
   echo "${private_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$page")"
+  values=$(AUTH=$auth RELATED=10000 KEYS=100 PAGE=values wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-private.lua "$URL" | grep RESULT)
+  private_rows+=("| \`GET /v1/private_tokens?relatedId=…&page_size=100&include_values=true\` (the same page with its sealed values) | $(field rps "$values") | $(field p50_ms "$values") | $(field p99_ms "$values") |")
+  echo "${private_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$values")"
   kb() { awk "/$1/ {print \$2}" /proc/$PID/status; }
   head -c 16777216 /dev/zero | tr '\0' x >"$OUT/big"
   before=$(kb VmRSS)
@@ -252,7 +255,7 @@ if [[ $PARTS == *scale* ]]; then
       serve_on "$db" RS256 "scale-$backend-$size-first"; kill "$PID"; wait "$PID" 2>/dev/null || true
       if [ "$size" = big ]; then
         echo "scale/$backend: $("$BIN/tessera-bench" seed-scale --database "$db" --tenants "$ST" --integrations "$SI" --secret "$SECRET")"
-        echo "scale/$backend: $("$BIN/tessera-bench" seed-private --database "$db" --client "$ID" --entries "$SP" --related 10000)"
+        echo "scale/$backend: $("$BIN/tessera-bench" seed-private --database "$db" --client "$ID" --master-key "$TESSERA_MASTER_KEY" --entries "$SP" --related 10000)"
       fi
       for alg in RS256 EdDSA; do
         serve_on "$db" "$alg" "scale-$backend-$size-$alg"

@@ -3,22 +3,30 @@
 //! - `seed-private`: writes entries straight into the server's database (SQLite or PostgreSQL) in multi-row
 //!   inserts (a million puts through HTTP would take minutes and measure nothing we report).
 //!   `relatedId` = `rel-00000` …, `key` = `key-00` …; the server caches no entries, so it sees
-//!   them at once. This is the one place outside `tessera-store` that knows the table.
+//!   them at once. Values are sealed with the server's master key, as the server stores them.
+//!   This is the one place outside `tessera-store` that knows the table.
 
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use sqlx::Connection;
+use tessera_core::crypto::MasterKey;
+use tessera_core::id::ClientId;
+use tessera_core::model::{seal_value, ValuePiece};
+use tessera_core::ports::OsRng;
 
 pub async fn seed(
     database: &str,
     client: &str,
+    master_key: &str,
     entries: usize,
     related: usize,
 ) -> anyhow::Result<()> {
     if related == 0 || !entries.is_multiple_of(related) {
         bail!("--entries must be a multiple of --related");
     }
+    let key = MasterKey::parse(master_key).map_err(|_| anyhow::anyhow!("--master-key"))?;
+    let client_id: ClientId = client.parse().context("--client")?;
     let per_related = entries / related;
     let storage = tessera_store::connect(database).await?;
     let tenant = storage
@@ -41,29 +49,29 @@ pub async fn seed(
         for (n, chunk) in all.chunks(ROWS).enumerate() {
             let mut sql = String::from(
                 "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, size, etag, \
-                 writes, created_at, updated_at, value) VALUES ",
+                 writes, created_at, updated_at, value, sealed) VALUES ",
             );
             for (i, _) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(',');
                 }
-                let b = i * 4;
+                let b = i * 4 + 1;
                 sql += &format!(
-                    "($1, $2, ${}, ${}, ${}, 'seeded', 1, 0, 0, ${})",
+                    "($1, $2, ${}, ${}, ${}, 'seeded', 1, 0, 0, ${}, $3)",
                     b + 3,
                     b + 4,
                     b + 5,
                     b + 6
                 );
             }
-            let mut query = sqlx::query(&sql).bind(client).bind(&tenant);
+            let mut query = sqlx::query(&sql).bind(client).bind(&tenant).bind(true);
             for (r, k) in chunk {
                 let value = format!("value of rel-{r:05} key-{k:02}");
                 query = query
                     .bind(format!("rel-{r:05}"))
                     .bind(format!("key-{k:02}"))
                     .bind(value.len() as i64)
-                    .bind(value);
+                    .bind(seal_value(&key, &OsRng, client_id, "seeded", ValuePiece::Whole, &value));
             }
             query.execute(&mut *tx).await?;
             if n % 40 == 39 {

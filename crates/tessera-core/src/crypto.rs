@@ -131,18 +131,33 @@ impl MasterKey {
         out
     }
 
-    pub fn decrypt(&self, purpose: &str, ciphertext: &[u8]) -> Result<Vec<u8>, DecryptError> {
-        if ciphertext.len() < NONCE_LEN + 16 {
+    /// [`MasterKey::decrypt`] without a copy: the plaintext is `sealed` itself, cut short.
+    pub fn decrypt_owned(
+        &self,
+        purpose: &str,
+        mut sealed: Vec<u8>,
+    ) -> Result<Vec<u8>, DecryptError> {
+        if sealed.len() < NONCE_LEN + 16 {
             return Err(DecryptError);
         }
-        let (nonce, body) = ciphertext.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| DecryptError)?;
-        let mut body = body.to_vec();
-        let plain = self
+        let nonce =
+            Nonce::try_assume_unique_for_key(&sealed[..NONCE_LEN]).map_err(|_| DecryptError)?;
+        let plain_len = self
             .aead
-            .open_in_place(nonce, Aad::from(purpose.as_bytes()), &mut body)
-            .map_err(|_| DecryptError)?;
-        Ok(plain.to_vec())
+            .open_in_place(
+                nonce,
+                Aad::from(purpose.as_bytes()),
+                &mut sealed[NONCE_LEN..],
+            )
+            .map_err(|_| DecryptError)?
+            .len();
+        sealed.copy_within(NONCE_LEN..NONCE_LEN + plain_len, 0);
+        sealed.truncate(plain_len);
+        Ok(sealed)
+    }
+
+    pub fn decrypt(&self, purpose: &str, ciphertext: &[u8]) -> Result<Vec<u8>, DecryptError> {
+        self.decrypt_owned(purpose, ciphertext.to_vec())
     }
 }
 

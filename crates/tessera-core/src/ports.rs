@@ -500,6 +500,18 @@ pub trait PrivateTokenStore: Send + Sync {
         limit: u32,
         value_budget: Option<u64>,
     ) -> StoreResult<Vec<(PrivateTokenInfo, Option<String>)>>;
+    /// Up to `limit` entries whose values are still plain (written before values were
+    /// sealed), oldest first, each with its value (empty when it is in parts).
+    async fn unsealed_private_tokens(&self, limit: u32) -> StoreResult<Vec<PrivateToken>>;
+    /// Replaces the plain value of `info`'s version by its sealed form: `whole` for the value
+    /// kept with the entry (empty when in parts), `parts` in order for one in parts. `false`
+    /// when that version is gone or sealed already (another instance got there first).
+    async fn seal_private_token(
+        &self,
+        info: &PrivateTokenInfo,
+        whole: String,
+        parts: Vec<String>,
+    ) -> StoreResult<bool>;
     /// Writes part `part` (0, 1, …) of a value to come under `etag`.
     async fn put_private_token_part(
         &self,

@@ -1,7 +1,7 @@
-//! Serving connections with limits (SPEC §11): a request head must arrive within a time (which
-//! also bounds how long a keep-alive connection may sit idle), a request body must arrive
-//! within a time and without long gaps, and the number of open connections is capped below
-//! the process's file limit. Connections beyond the cap wait in the kernel's backlog, so the
+//! Serving connections with limits (SPEC §11): a request head must arrive within a time, a
+//! kept-alive connection may sit idle between requests for a (usually shorter) time, a request
+//! body must arrive within a time and without long gaps, and the number of open connections is
+//! capped below the process's file limit. Connections beyond the cap wait in the kernel's backlog, so the
 //! process never runs out of file descriptors and keeps answering as the slow ones time out.
 //!
 //! axum's own `serve` sets no timer, so hyper's header timeout never fires there: this is the
@@ -9,6 +9,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -19,7 +20,8 @@ use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio::net::TcpListener;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tower::ServiceExt;
@@ -30,6 +32,9 @@ pub struct ConnectionLimits {
     /// From connecting, or from the last response on a kept-alive connection, to the end of
     /// the next request's head.
     pub header_timeout: Duration,
+    /// From the end of a response to the first byte of the next request on the same
+    /// connection; then the connection is closed. Bounded by `header_timeout` too.
+    pub keep_alive_idle: Duration,
     /// From the request head to the end of its body.
     pub body_timeout: Duration,
     /// The longest pause between two parts of a request body.
@@ -42,6 +47,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             header_timeout: Duration::from_secs(20),
+            keep_alive_idle: Duration::from_secs(10),
             body_timeout: Duration::from_secs(120),
             body_idle_timeout: Duration::from_secs(20),
             max_connections: 10_000,
@@ -88,16 +94,35 @@ pub async fn serve(
             () = &mut shutdown => break,
         };
         let _ = stream.set_nodelay(true);
+        let activity = Arc::new(Activity::default());
+        let (started, ended) = (activity.clone(), activity.clone());
         let service = app
             .clone()
             .map_request(move |request: http::Request<Incoming>| {
+                started.open.fetch_add(1, Ordering::AcqRel);
                 let (mut parts, body) = request.into_parts();
                 parts.extensions.insert(ConnectInfo(peer));
                 let body = axum::body::Body::new(BodyDeadline::new(body, limits));
                 http::Request::from_parts(parts, body)
+            })
+            .map_response(move |response: axum::response::Response| {
+                let (parts, body) = response.into_parts();
+                let body = axum::body::Body::new(ResponseEnd {
+                    inner: body,
+                    activity: Some(ended.clone()),
+                });
+                axum::response::Response::from_parts(parts, body)
             });
         let service = hyper_util::service::TowerToHyperService::new(service);
-        let connection = builder.serve_connection(TokioIo::new(stream), service);
+        let io = IdleLimit {
+            inner: stream,
+            activity,
+            idle_for: limits.keep_alive_idle,
+            seen: 0,
+            waiting: false,
+            timer: None,
+        };
+        let connection = builder.serve_connection(TokioIo::new(io), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             let _ = connection.await;
@@ -170,5 +195,136 @@ impl http_body::Body for BodyDeadline {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// What a connection's requests are doing: how many are open (head read, response not yet
+/// sent whole), and how many responses have ended.
+#[derive(Default)]
+struct Activity {
+    open: AtomicUsize,
+    ended: AtomicU64,
+}
+
+/// A response body that tells the connection when it has been sent (or dropped).
+struct ResponseEnd {
+    inner: axum::body::Body,
+    activity: Option<Arc<Activity>>,
+}
+
+impl ResponseEnd {
+    fn end(&mut self) {
+        if let Some(activity) = self.activity.take() {
+            activity.open.fetch_sub(1, Ordering::AcqRel);
+            activity.ended.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
+
+impl Drop for ResponseEnd {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
+
+impl http_body::Body for ResponseEnd {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let frame = Pin::new(&mut self.inner).poll_frame(cx);
+        if let Poll::Ready(None) = frame {
+            self.end();
+        }
+        frame
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The socket, closed (a read error) when it has been idle for `idle_for` after a response:
+/// no request open and no byte of the next one arrived. Before the first response the header
+/// timeout alone applies.
+struct IdleLimit {
+    inner: TcpStream,
+    activity: Arc<Activity>,
+    idle_for: Duration,
+    /// Responses ended when this last looked; a change starts a new idle period.
+    seen: u64,
+    /// Whether the current idle period is still waiting for the next request's first byte.
+    waiting: bool,
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl AsyncRead for IdleLimit {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let ended = self.activity.ended.load(Ordering::Acquire);
+        if ended != self.seen {
+            self.seen = ended;
+            self.waiting = true;
+            let deadline = Instant::now() + self.idle_for;
+            match &mut self.timer {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => self.timer = Some(Box::pin(sleep_until(deadline))),
+            }
+        }
+        match polled {
+            Poll::Ready(Ok(())) if buf.filled().len() > before => self.waiting = false,
+            Poll::Pending if self.waiting && self.activity.open.load(Ordering::Acquire) == 0 => {
+                if let Some(timer) = &mut self.timer {
+                    if timer.as_mut().poll(cx).is_ready() {
+                        self.waiting = false;
+                        return Poll::Ready(Err(std::io::ErrorKind::TimedOut.into()));
+                    }
+                }
+            }
+            _ => {}
+        }
+        polled
+    }
+}
+
+impl AsyncWrite for IdleLimit {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }

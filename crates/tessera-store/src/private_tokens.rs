@@ -26,7 +26,7 @@ macro_rules! impl_private_tokens {
             use $crate::backend_error;
 
             const INFO_COLUMNS: &str =
-                "client_id, related_id, key, size, etag, created_at, updated_at";
+                "client_id, related_id, key, size, etag, created_at, updated_at, sealed";
 
             #[derive(sqlx::FromRow)]
             struct InfoRow {
@@ -37,6 +37,7 @@ macro_rules! impl_private_tokens {
                 etag: String,
                 created_at: i64,
                 updated_at: i64,
+                sealed: bool,
             }
 
             impl InfoRow {
@@ -53,6 +54,7 @@ macro_rules! impl_private_tokens {
                         etag: self.etag,
                         created_at: self.created_at,
                         updated_at: self.updated_at,
+                        sealed: self.sealed,
                     })
                 }
             }
@@ -64,7 +66,8 @@ macro_rules! impl_private_tokens {
                 value: Option<String>,
             }
 
-            /// One entry of a listed page: `relatedId`, `key`, size, ETag, times, value.
+            /// One entry of a listed page: `relatedId`, `key`, size, ETag, times, and the value
+            /// behind a mark of its form (`s` sealed, `p` plain).
             type PageRow = (String, String, i64, String, i64, i64, Option<String>);
 
             type Tx<'a> = sqlx::Transaction<'a, $db>;
@@ -81,12 +84,13 @@ macro_rules! impl_private_tokens {
                 if *condition == WriteCondition::Always {
                     let (writes, created_at): (i64, i64) = sqlx::query_as(
                         "INSERT INTO private_tokens (client_id, tenant_id, related_id, key, \
-                         size, etag, writes, created_at, updated_at, value) \
-                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8) \
+                         size, etag, writes, created_at, updated_at, value, sealed) \
+                         VALUES ($1, $2, $3, $4, $5, $6, 1, $7, $7, $8, $9) \
                          ON CONFLICT (client_id, related_id, key) DO UPDATE SET \
                          size = excluded.size, etag = excluded.etag, \
                          writes = private_tokens.writes + 1, \
-                         updated_at = excluded.updated_at, value = excluded.value \
+                         updated_at = excluded.updated_at, value = excluded.value, \
+                         sealed = excluded.sealed \
                          RETURNING writes, created_at",
                     )
                     .bind(i.client_id.to_string())
@@ -97,6 +101,7 @@ macro_rules! impl_private_tokens {
                     .bind(&i.etag)
                     .bind(i.updated_at)
                     .bind(t.value)
+                    .bind(i.sealed)
                     .fetch_one(&mut **tx)
                     .await
                     .map_err(backend_error)?;
@@ -111,7 +116,7 @@ macro_rules! impl_private_tokens {
                 };
                 let created_at: Option<i64> = sqlx::query_scalar(
                     "UPDATE private_tokens SET size = $1, etag = $2, writes = writes + 1, \
-                     updated_at = $3, value = $4 \
+                     updated_at = $3, value = $4, sealed = $9 \
                      WHERE client_id = $5 AND related_id = $6 AND key = $7 \
                      AND ($8 IS NULL OR etag = $8) RETURNING created_at",
                 )
@@ -123,6 +128,7 @@ macro_rules! impl_private_tokens {
                 .bind(&i.name.related_id)
                 .bind(&i.name.key)
                 .bind(expected)
+                .bind(i.sealed)
                 .fetch_optional(&mut **tx)
                 .await
                 .map_err(backend_error)?;
@@ -323,7 +329,8 @@ macro_rules! impl_private_tokens {
                     // budget plus one value, however large the values (the seed's pain).
                     let value = match value_budget {
                         Some(budget) => format!(
-                            "(SELECT CASE WHEN v.size > {VALUE_PART_BYTES} THEN \
+                            "(SELECT CASE WHEN v.sealed THEN 's' ELSE 'p' END || \
+                             CASE WHEN v.size > {VALUE_PART_BYTES} THEN \
                              (SELECT {concat} FROM private_token_parts p \
                              WHERE p.client_id = $1 AND p.etag = v.etag) \
                              ELSE v.value END FROM private_tokens v WHERE v.client_id = $1 \
@@ -358,6 +365,18 @@ macro_rules! impl_private_tokens {
                         .map_err(|e| StoreError::Backend(format!("a page did not parse: {e}")))?;
                     rows.into_iter()
                         .map(|(related_id, key, size, etag, created_at, updated_at, value)| {
+                            let (sealed, value) = match value {
+                                Some(marked) => match marked.split_at_checked(1) {
+                                    Some(("s", value)) => (true, Some(value.to_owned())),
+                                    Some(("p", value)) => (false, Some(value.to_owned())),
+                                    _ => {
+                                        return Err(StoreError::Backend(
+                                            "a listed value has no form mark".into(),
+                                        ))
+                                    }
+                                },
+                                None => (false, None),
+                            };
                             Ok((
                                 PrivateTokenInfo {
                                     client_id: client,
@@ -366,6 +385,7 @@ macro_rules! impl_private_tokens {
                                     etag,
                                     created_at,
                                     updated_at,
+                                    sealed,
                                 },
                                 value,
                             ))
@@ -434,6 +454,68 @@ macro_rules! impl_private_tokens {
                     .map_err(backend_error)?;
                     tx.commit().await.map_err(backend_error)?;
                     Ok(done.rows_affected())
+                }
+
+                async fn unsealed_private_tokens(&self, limit: u32) -> StoreResult<Vec<PrivateToken>> {
+                    let rows = sqlx::query_as::<_, FullRow>(&format!(
+                        "SELECT {INFO_COLUMNS}, value FROM private_tokens \
+                         WHERE NOT sealed ORDER BY seq LIMIT {limit}"
+                    ))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(backend_error)?;
+                    rows.into_iter()
+                        .map(|row| {
+                            Ok(PrivateToken {
+                                value: row.value.unwrap_or_default(),
+                                info: row.info.info()?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn seal_private_token(
+                    &self,
+                    info: &PrivateTokenInfo,
+                    whole: String,
+                    parts: Vec<String>,
+                ) -> StoreResult<bool> {
+                    let client = info.client_id.to_string();
+                    let mut tx = self.pool.begin_with(BEGIN_WRITE).await.map_err(backend_error)?;
+                    // The row first: it is locked (or found sealed already, or replaced) before
+                    // any part changes.
+                    let done = sqlx::query(
+                        "UPDATE private_tokens SET value = $1, sealed = $2 \
+                         WHERE client_id = $3 AND related_id = $4 AND key = $5 AND etag = $6 \
+                         AND NOT sealed",
+                    )
+                    .bind(whole)
+                    .bind(true)
+                    .bind(&client)
+                    .bind(&info.name.related_id)
+                    .bind(&info.name.key)
+                    .bind(&info.etag)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    if done.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    for (n, part) in parts.into_iter().enumerate() {
+                        sqlx::query(
+                            "UPDATE private_token_parts SET value = $1 \
+                             WHERE client_id = $2 AND etag = $3 AND part = $4",
+                        )
+                        .bind(part)
+                        .bind(&client)
+                        .bind(&info.etag)
+                        .bind(i64::try_from(n).unwrap_or(i64::MAX))
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                    }
+                    tx.commit().await.map_err(backend_error)?;
+                    Ok(true)
                 }
             }
         }

@@ -70,9 +70,13 @@ pub struct ServeArgs {
     #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
     pub allow_sign_up: bool,
     /// Seconds a client may take to send a request's head, from connecting or from its last
-    /// response on a kept-alive connection (so also the keep-alive idle time) [default: 20].
+    /// response on a kept-alive connection [default: 20].
     #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECONDS")]
     pub header_timeout_seconds: Option<u64>,
+    /// Seconds a kept-alive connection may sit idle after a response before the next request
+    /// starts; then it is closed [default: 10].
+    #[arg(long, env = "TESSERA_KEEP_ALIVE_IDLE_SECONDS")]
+    pub keep_alive_idle_seconds: Option<u64>,
     /// Seconds a client may take to send a request's body [default: 120].
     #[arg(long, env = "TESSERA_BODY_TIMEOUT_SECONDS")]
     pub body_timeout_seconds: Option<u64>,
@@ -123,6 +127,7 @@ struct FileConfig {
     allow_private_callbacks: Option<bool>,
     invitation_ttl_seconds: Option<u32>,
     header_timeout_seconds: Option<u64>,
+    keep_alive_idle_seconds: Option<u64>,
     body_timeout_seconds: Option<u64>,
     body_idle_timeout_seconds: Option<u64>,
     max_connections: Option<usize>,
@@ -154,6 +159,7 @@ pub struct Settings {
     pub allow_private_callbacks: bool,
     pub invitation_ttl_seconds: u32,
     pub header_timeout_seconds: u64,
+    pub keep_alive_idle_seconds: u64,
     pub body_timeout_seconds: u64,
     pub body_idle_timeout_seconds: u64,
     /// `None`: from the file limit at start.
@@ -301,6 +307,12 @@ impl ServeArgs {
                 "header_timeout_seconds",
                 self.header_timeout_seconds.or(file.header_timeout_seconds),
                 20,
+            )?,
+            keep_alive_idle_seconds: seconds(
+                "keep_alive_idle_seconds",
+                self.keep_alive_idle_seconds
+                    .or(file.keep_alive_idle_seconds),
+                10,
             )?,
             body_timeout_seconds: seconds(
                 "body_timeout_seconds",

@@ -95,6 +95,7 @@ fn connection_limits(settings: &crate::config::Settings) -> ConnectionLimits {
     let from_files = usize::try_from(files.saturating_sub(256).max(16)).unwrap_or(usize::MAX);
     ConnectionLimits {
         header_timeout: Duration::from_secs(settings.header_timeout_seconds),
+        keep_alive_idle: Duration::from_secs(settings.keep_alive_idle_seconds),
         body_timeout: Duration::from_secs(settings.body_timeout_seconds),
         body_idle_timeout: Duration::from_secs(settings.body_idle_timeout_seconds),
         max_connections: settings

@@ -32,9 +32,10 @@ pub use integration::{
     MAX_DESCRIPTION_CHARS, MAX_TOKEN_TTL_SECONDS,
 };
 pub use private_token::{
-    new_etag, next_part_len, next_part_len_of_bytes, prefix_successor, validate_entry_name,
-    EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, WriteCondition,
-    DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES, VALUE_PART_BYTES,
+    new_etag, next_part_len, next_part_len_of_bytes, open_stored_value, open_value,
+    prefix_successor, seal_value, validate_entry_name, EntryFilter, EntryName, PrivateToken,
+    PrivateTokenInfo, ValuePiece, WriteCondition, DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES,
+    VALUE_PART_BYTES,
 };
 pub use tenant::{validate_tenant_name, Tenant, TenantPatch, Tier};
 pub use user::{

@@ -2,9 +2,14 @@
 //! integration. An entry is `(relatedId, key) → value`; both names may hold any character
 //! (dots, slashes, Unicode) — unlike the seed's store, nothing here gives them meaning.
 
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+
+use crate::crypto::{DecryptError, MasterKey};
 use crate::error::DomainError;
 use crate::id::ClientId;
 use crate::page::{bad_page_token, decode_page_token, encode_page_token};
+use crate::ports::Rng;
 
 use super::UnixMillis;
 
@@ -37,6 +42,10 @@ pub struct PrivateTokenInfo {
     pub etag: String,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
+    /// Whether the stored value (and each of its parts) is sealed with the master key (see
+    /// [`seal_value`]). Values written before sealing existed are plain until the first start
+    /// after the upgrade seals them.
+    pub sealed: bool,
 }
 
 impl PrivateTokenInfo {
@@ -188,9 +197,98 @@ pub fn new_etag(rng: &dyn crate::ports::Rng) -> String {
     crate::crypto::random_token(rng, 12)
 }
 
+/// The purpose label of a sealed value, first in its associated data.
+const VALUE_PURPOSE: &str = "tessera/private-token-value/v1";
+/// Ends every sealed part, so that the parts of a value joined in order (as the store's
+/// listing does) can be cut apart again; base64url never contains it.
+const PART_END: char = '.';
+
+/// Where a piece of a value belongs: the whole value stored with the entry, or one part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValuePiece {
+    Whole,
+    Part(u32),
+}
+
+/// What a sealed piece is bound to: the purpose, the integration, the version (ETag) and the
+/// piece's place. A sealed value copied into another integration's row, another version or
+/// another part's place does not open.
+fn value_aad(client: ClientId, etag: &str, piece: ValuePiece) -> String {
+    match piece {
+        ValuePiece::Whole => format!("{VALUE_PURPOSE}\0{client}\0{etag}\0whole"),
+        ValuePiece::Part(n) => format!("{VALUE_PURPOSE}\0{client}\0{etag}\0part {n}"),
+    }
+}
+
+/// A piece of a value as it is stored (SPEC §11): AES-256-GCM under the master key, base64url;
+/// a part also ends with [`PART_END`].
+pub fn seal_value(
+    key: &MasterKey,
+    rng: &dyn Rng,
+    client: ClientId,
+    etag: &str,
+    piece: ValuePiece,
+    text: &str,
+) -> String {
+    let sealed = key.encrypt(rng, &value_aad(client, etag, piece), text.as_bytes());
+    let mut out = URL_SAFE_NO_PAD.encode(sealed);
+    if let ValuePiece::Part(_) = piece {
+        out.push(PART_END);
+    }
+    out
+}
+
+/// The text of a piece sealed by [`seal_value`].
+pub fn open_value(
+    key: &MasterKey,
+    client: ClientId,
+    etag: &str,
+    piece: ValuePiece,
+    stored: &str,
+) -> Result<String, DecryptError> {
+    let body = match piece {
+        ValuePiece::Whole => stored,
+        ValuePiece::Part(_) => stored.strip_suffix(PART_END).ok_or(DecryptError)?,
+    };
+    let sealed = URL_SAFE_NO_PAD.decode(body).map_err(|_| DecryptError)?;
+    let plain = key.decrypt_owned(&value_aad(client, etag, piece), sealed)?;
+    String::from_utf8(plain).map_err(|_| DecryptError)
+}
+
+/// The text of a value as the store gives it: one stored piece, or all of its parts joined in
+/// order. `DecryptError` when a piece does not open, is missing or is out of place.
+pub fn open_stored_value(
+    key: &MasterKey,
+    info: &PrivateTokenInfo,
+    stored: &str,
+) -> Result<String, DecryptError> {
+    if !info.sealed {
+        return Ok(stored.to_owned());
+    }
+    let (client, etag) = (info.client_id, info.etag.as_str());
+    if !info.in_parts() {
+        return open_value(key, client, etag, ValuePiece::Whole, stored);
+    }
+    let mut text = String::with_capacity(usize::try_from(info.size).unwrap_or_default());
+    let mut rest = stored;
+    let mut n = 0;
+    while !rest.is_empty() {
+        let end = rest.find(PART_END).ok_or(DecryptError)? + PART_END.len_utf8();
+        let (part, tail) = rest.split_at(end);
+        text += &open_value(key, client, etag, ValuePiece::Part(n), part)?;
+        rest = tail;
+        n += 1;
+    }
+    if text.len() as u64 != info.size {
+        return Err(DecryptError);
+    }
+    Ok(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::OsRng;
 
     #[test]
     fn parts_end_on_character_boundaries() {
@@ -270,5 +368,70 @@ mod tests {
             both.validate().unwrap_err().field(),
             Some("relatedId_prefix")
         );
+    }
+
+    fn sealed_info(size: usize) -> PrivateTokenInfo {
+        PrivateTokenInfo {
+            client_id: ClientId::from_uuid(uuid::Uuid::from_bytes([7; 16])),
+            name: EntryName {
+                related_id: "r".into(),
+                key: "k".into(),
+            },
+            size: size as u64,
+            etag: "e1".into(),
+            created_at: 0,
+            updated_at: 0,
+            sealed: true,
+        }
+    }
+
+    #[test]
+    fn sealed_values_open_only_in_their_place() {
+        let (key, _) = MasterKey::generate(&OsRng);
+        let rng = OsRng;
+        let info = sealed_info(5);
+        let c = info.client_id;
+        let whole = seal_value(&key, &rng, c, "e1", ValuePiece::Whole, "héllo");
+        assert!(!whole.contains("héllo"));
+        assert_eq!(open_stored_value(&key, &info, &whole).unwrap(), "héllo");
+        // Another version, another integration, a part's place, another key: refused.
+        assert!(open_value(&key, c, "e2", ValuePiece::Whole, &whole).is_err());
+        let other = ClientId::from_uuid(uuid::Uuid::from_bytes([8; 16]));
+        assert!(open_value(&key, other, "e1", ValuePiece::Whole, &whole).is_err());
+        assert!(open_value(&key, c, "e1", ValuePiece::Part(0), &format!("{whole}.")).is_err());
+        let (other_key, _) = MasterKey::generate(&OsRng);
+        assert!(open_stored_value(&other_key, &info, &whole).is_err());
+        // A plain value (stored before sealing) reads as it is.
+        let plain = PrivateTokenInfo {
+            sealed: false,
+            ..info
+        };
+        assert_eq!(open_stored_value(&key, &plain, "as is").unwrap(), "as is");
+    }
+
+    #[test]
+    fn parts_join_and_open_in_order_only() {
+        let (key, _) = MasterKey::generate(&OsRng);
+        let rng = OsRng;
+        let text = "x".repeat(VALUE_PART_BYTES) + "tail";
+        let info = sealed_info(text.len());
+        let c = info.client_id;
+        let p0 = seal_value(
+            &key,
+            &rng,
+            c,
+            "e1",
+            ValuePiece::Part(0),
+            &text[..VALUE_PART_BYTES],
+        );
+        let p1 = seal_value(&key, &rng, c, "e1", ValuePiece::Part(1), "tail");
+        assert_eq!(
+            open_stored_value(&key, &info, &format!("{p0}{p1}")).unwrap(),
+            text
+        );
+        // Swapped, cut short or cut inside a part: refused.
+        assert!(open_stored_value(&key, &info, &format!("{p1}{p0}")).is_err());
+        assert!(open_stored_value(&key, &info, &p0).is_err());
+        assert!(open_stored_value(&key, &info, &format!("{p0}{}", &p1[..10])).is_err());
     }
 }

@@ -22,8 +22,9 @@ use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::ClientId;
 use tessera_core::model::{
-    new_etag, next_part_len, next_part_len_of_bytes, EntryFilter, EntryName, PrivateToken,
-    PrivateTokenInfo, WriteCondition, VALUE_PART_BYTES,
+    new_etag, next_part_len, next_part_len_of_bytes, open_stored_value, open_value, seal_value,
+    EntryFilter, EntryName, PrivateToken, PrivateTokenInfo, ValuePiece, WriteCondition,
+    VALUE_PART_BYTES,
 };
 use tessera_core::page::parse_page_size;
 
@@ -168,9 +169,18 @@ impl PartUpload {
 
     async fn push(&mut self, text: String) -> ApiResult<()> {
         let now = self.state.clock.now_millis();
+        let sealed = seal_value(
+            &self.state.master_key,
+            &*self.state.rng,
+            self.client,
+            &self.etag,
+            ValuePiece::Part(self.parts),
+            &text,
+        );
+        drop(text);
         self.state
             .storage
-            .put_private_token_part(self.client, &self.etag, self.parts, text, now)
+            .put_private_token_part(self.client, &self.etag, self.parts, sealed, now)
             .await?;
         self.parts += 1;
         Ok(())
@@ -312,6 +322,19 @@ async fn store(
         inline,
         upload,
     } = value;
+    let value = if upload.parts == 0 {
+        seal_value(
+            &state.master_key,
+            &*state.rng,
+            caller.client,
+            &upload.etag,
+            ValuePiece::Whole,
+            &inline,
+        )
+    } else {
+        String::new()
+    };
+    drop(inline);
     let token = PrivateToken {
         info: PrivateTokenInfo {
             client_id: caller.client,
@@ -320,8 +343,9 @@ async fn store(
             etag: upload.etag.clone(),
             created_at: now,
             updated_at: now,
+            sealed: true,
         },
-        value: inline,
+        value,
     };
     let mut info = token.info.clone();
     let stored = state
@@ -407,7 +431,8 @@ pub async fn get_entry(
     if found.info.in_parts() {
         return Ok(stream_parts(&state, found.info));
     }
-    let view = PrivateTokenView::new(&found.info, Some(found.value));
+    let value = open_stored(&state, &found.info, &found.value)?;
+    let view = PrivateTokenView::new(&found.info, Some(value));
     Ok(with_etag(StatusCode::OK, &found.info, view))
 }
 
@@ -415,6 +440,8 @@ pub async fn get_entry(
 /// The parts are read by the version's ETag: if a write replaces the value meanwhile, the
 /// response is cut off (the client sees an incomplete body), never a mix of two versions.
 fn stream_parts(state: &AppState, info: PrivateTokenInfo) -> Response {
+    let key = state.master_key.clone();
+    let sealed = info.sealed;
     let mut head = match serde_json::to_vec(&PrivateTokenView::new(&info, None)) {
         Ok(head) => head,
         Err(e) => {
@@ -426,7 +453,7 @@ fn stream_parts(state: &AppState, info: PrivateTokenInfo) -> Response {
     let storage = state.storage.clone();
     let (client, etag, size) = (info.client_id, info.etag.clone(), info.size);
     let parts = futures::stream::try_unfold((0u32, 0u64), move |(n, sent)| {
-        let (storage, etag) = (storage.clone(), etag.clone());
+        let (storage, etag, key) = (storage.clone(), etag.clone(), key.clone());
         async move {
             if sent == size {
                 return Ok::<_, std::io::Error>(None);
@@ -436,6 +463,14 @@ fn stream_parts(state: &AppState, info: PrivateTokenInfo) -> Response {
                 .await
                 .map_err(|e| std::io::Error::other(e.to_string()))?
                 .ok_or_else(|| std::io::Error::other("the value was replaced while it was read"))?;
+            let part = if sealed {
+                open_value(&key, client, &etag, ValuePiece::Part(n), &part).map_err(|_| {
+                    tracing::error!(%client, "a stored value part did not open with the master key");
+                    std::io::Error::other("a stored value part did not open")
+                })?
+            } else {
+                part
+            };
             let escaped = serde_json::to_string(&part).map_err(std::io::Error::other)?;
             let sent = sent + part.len() as u64;
             let mut chunk = escaped.into_bytes();
@@ -449,6 +484,16 @@ fn stream_parts(state: &AppState, info: PrivateTokenInfo) -> Response {
     });
     let body = futures::stream::once(async move { Ok(Bytes::from(head)) }).chain(parts);
     json_with_etag(StatusCode::OK, &info.etag, Body::from_stream(body))
+}
+
+/// The text of a value as the store gave it (sealed or, from before sealing, plain).
+fn open_stored(state: &AppState, info: &PrivateTokenInfo, stored: &str) -> ApiResult<String> {
+    open_stored_value(&state.master_key, info, stored).map_err(|_| {
+        ApiError::Internal(format!(
+            "a stored value of {} did not open with the master key",
+            info.client_id
+        ))
+    })
 }
 
 fn entry_not_found(e: ApiError) -> ApiError {
@@ -571,8 +616,14 @@ async fn list(
     Ok(PrivateTokenList {
         private_tokens: rows
             .into_iter()
-            .map(|(info, value)| PrivateTokenView::new(&info, value))
-            .collect(),
+            .map(|(info, value)| {
+                let value = match value {
+                    Some(stored) => Some(open_stored(state, &info, &stored)?),
+                    None => None,
+                };
+                Ok(PrivateTokenView::new(&info, value))
+            })
+            .collect::<ApiResult<_>>()?,
         next_page_token,
     })
 }

@@ -830,3 +830,138 @@ async fn a_streamed_value_past_the_limit_is_refused_without_a_trace() {
         assert_eq!(exact.status, StatusCode::CREATED, "{}", exact.text);
     }
 }
+
+/// Every stored piece of a value, as the database holds it.
+async fn stored_pieces(h: &Harness, owner_id: &str, related_id: &str, key: &str) -> Vec<String> {
+    let client: tessera_core::id::ClientId = owner_id.parse().unwrap();
+    let name = tessera_core::model::EntryName::new(related_id, key).unwrap();
+    let entry = h.storage.get_private_token(client, &name).await.unwrap();
+    let mut pieces = vec![entry.value.clone()];
+    for n in 0.. {
+        match h
+            .storage
+            .private_token_part(client, &entry.info.etag, n)
+            .await
+            .unwrap()
+        {
+            Some(part) => pieces.push(part),
+            None => break,
+        }
+    }
+    pieces
+}
+
+#[tokio::test]
+async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_start() {
+    use tessera_core::model::{EntryName, PrivateToken, PrivateTokenInfo, WriteCondition};
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
+        let small = "the small secret";
+        let large = "the large secret ".repeat(150_000); // 2.5 MiB: three parts
+        for (key, value) in [("small", small), ("large", large.as_str())] {
+            let put = call(
+                &h,
+                Method::PUT,
+                &entry_path("r", key),
+                &owner,
+                Some(("text/plain", value.as_bytes().to_vec())),
+                &[],
+            )
+            .await;
+            assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
+            let pieces = stored_pieces(&h, &owner_id, "r", key).await;
+            assert!(
+                !pieces.iter().any(|p| p.contains("secret")),
+                "{key} is stored plain"
+            );
+            assert!(pieces.iter().map(String::len).sum::<usize>() > value.len());
+            let got = call(&h, Method::GET, &entry_path("r", key), &owner, None, &[]).await;
+            assert!(
+                got.body["value"].as_str() == Some(value),
+                "{key} reads back"
+            );
+        }
+
+        // Values stored plain by an older version read as they are, then the sweep at start
+        // seals them in place: the same values and ETags, nothing plain left.
+        let client: tessera_core::id::ClientId = owner_id.parse().unwrap();
+        let plain_large = "old plain ".repeat(250_000);
+        let plain = |key: &str, etag: &str, value: &str, size: usize| PrivateToken {
+            info: PrivateTokenInfo {
+                client_id: client,
+                name: EntryName::new("old", key).unwrap(),
+                size: size as u64,
+                etag: etag.into(),
+                created_at: 1,
+                updated_at: 1,
+                sealed: false,
+            },
+            value: value.into(),
+        };
+        let t = h.a.tenant;
+        h.storage
+            .put_private_token(
+                t,
+                plain("a", "olda", "old plain", 9),
+                &WriteCondition::Always,
+            )
+            .await
+            .unwrap();
+        let mut rest = plain_large.as_str();
+        let mut n = 0;
+        while !rest.is_empty() {
+            let (part, tail) = rest.split_at(tessera_core::model::next_part_len(rest));
+            h.storage
+                .put_private_token_part(client, "oldb", n, part.into(), 1)
+                .await
+                .unwrap();
+            rest = tail;
+            n += 1;
+        }
+        let big = plain("b", "oldb", "", plain_large.len());
+        h.storage
+            .put_private_token(t, big, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let read_old = || async {
+            let page = call(
+                &h,
+                Method::GET,
+                "/v1/private_tokens?relatedId=old&include_values=true",
+                &owner,
+                None,
+                &[],
+            )
+            .await;
+            assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+            let one = call(&h, Method::GET, &entry_path("old", "b"), &owner, None, &[]).await;
+            assert_eq!(one.status, StatusCode::OK);
+            let entries = &page.body["private_tokens"];
+            assert_eq!(entries[0]["value"], "old plain");
+            assert_eq!(entries[0]["etag"], "olda");
+            assert!(entries[1]["value"].as_str() == Some(plain_large.as_str()));
+            assert!(one.body["value"].as_str() == Some(plain_large.as_str()));
+            assert_eq!(one.headers[header::ETAG], "\"oldb\"");
+        };
+        read_old().await;
+        let sealed = tessera_server::workers::sweep::seal_plain_values(&h.state)
+            .await
+            .unwrap();
+        assert_eq!(sealed, 2);
+        for key in ["a", "b"] {
+            let pieces = stored_pieces(&h, &owner_id, "old", key).await;
+            assert!(
+                !pieces.iter().any(|p| p.contains("old plain")),
+                "{key} is still plain"
+            );
+        }
+        read_old().await;
+        assert_eq!(
+            tessera_server::workers::sweep::seal_plain_values(&h.state)
+                .await
+                .unwrap(),
+            0
+        );
+    }
+}

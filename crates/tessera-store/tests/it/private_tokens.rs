@@ -36,6 +36,7 @@ fn entry(
             etag: etag.into(),
             created_at: at,
             updated_at: at,
+            sealed: true,
         },
         value: value.into(),
     }
@@ -399,6 +400,99 @@ async fn large_values_live_in_parts_that_go_with_their_version() {
         store.delete_integration(t, c).await.unwrap();
         assert_eq!(part(&*store, c, "big5", 0).await, None);
         assert_eq!(part(&*store, c, "recent", 0).await, None);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn plain_values_from_before_sealing_are_found_and_sealed_once() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let c = client(&*store, t).await;
+        let mut plain = entry(c, "r1", "small", "plain text", "p1", 10);
+        plain.info.sealed = false;
+        store
+            .put_private_token(t, plain.clone(), &WriteCondition::Always)
+            .await
+            .unwrap();
+        put_in_parts(&*store, t, c, "r2", "big1", 2, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let sealed = entry(c, "r3", "sealed", "ciphertext", "s1", 10);
+        store
+            .put_private_token(t, sealed, &WriteCondition::Always)
+            .await
+            .unwrap();
+
+        // Listings and reads say which form each value is in.
+        let listed = store
+            .list_private_tokens(c, &EntryFilter::default(), None, 10, Some(64 << 20))
+            .await
+            .unwrap();
+        let forms: Vec<(bool, Option<usize>)> = listed
+            .iter()
+            .map(|(i, v)| (i.sealed, v.as_ref().map(String::len)))
+            .collect();
+        assert_eq!(
+            forms,
+            vec![
+                (false, Some(10)),
+                (true, Some(2 * VALUE_PART_BYTES)),
+                (true, Some(10))
+            ]
+        );
+        let got = store.get_private_token(c, &plain.info.name).await.unwrap();
+        assert_eq!((got.info.sealed, got.value.as_str()), (false, "plain text"));
+
+        // Only the plain one is found; sealing it needs its version and happens once.
+        let found = store.unsealed_private_tokens(10).await.unwrap();
+        assert_eq!(found, vec![got.clone()]);
+        let mut stale = got.info.clone();
+        stale.etag = "other".into();
+        assert!(!store
+            .seal_private_token(&stale, "x".into(), vec![])
+            .await
+            .unwrap());
+        assert!(store
+            .seal_private_token(&got.info, "sealed form".into(), vec![])
+            .await
+            .unwrap());
+        assert!(!store
+            .seal_private_token(&got.info, "again".into(), vec![])
+            .await
+            .unwrap());
+        let got = store.get_private_token(c, &plain.info.name).await.unwrap();
+        assert_eq!((got.info.sealed, got.value.as_str()), (true, "sealed form"));
+        assert!(store.unsealed_private_tokens(10).await.unwrap().is_empty());
+
+        // A value in parts has each part replaced in the same step.
+        let mut big = entry(c, "r4", "blob", "", "big2", 10);
+        big.info.sealed = false;
+        big.info.size = 2 * VALUE_PART_BYTES as u64;
+        for n in 0..2 {
+            store
+                .put_private_token_part(c, "big2", n, "z".repeat(VALUE_PART_BYTES), 10)
+                .await
+                .unwrap();
+        }
+        store
+            .put_private_token(t, big.clone(), &WriteCondition::Always)
+            .await
+            .unwrap();
+        let found = store.unsealed_private_tokens(10).await.unwrap();
+        assert_eq!(found.len(), 1);
+        assert!(store
+            .seal_private_token(
+                &found[0].info,
+                String::new(),
+                vec!["p0.".into(), "p1.".into()]
+            )
+            .await
+            .unwrap());
+        assert_eq!(part(&*store, c, "big2", 0).await.as_deref(), Some("p0."));
+        assert_eq!(part(&*store, c, "big2", 1).await.as_deref(), Some("p1."));
+        let got = store.get_private_token(c, &big.info.name).await.unwrap();
+        assert!(got.info.sealed);
     })
     .await;
 }

@@ -178,3 +178,80 @@ async fn connections_beyond_the_cap_wait_outside_the_process() {
     assert_eq!(health.status(), 200);
     drop(held);
 }
+
+/// Reads one response to a `GET /healthz` (its head and its short body) from `stream`.
+async fn read_health_response(stream: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !String::from_utf8_lossy(&got).contains("\r\n\r\n")
+        || !String::from_utf8_lossy(&got).ends_with('}')
+    {
+        let n = stream.read(&mut buf).await.unwrap();
+        assert!(
+            n > 0,
+            "closed before the response: {:?}",
+            String::from_utf8_lossy(&got)
+        );
+        got.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_kept_alive_connection_is_closed_but_a_slow_next_request_is_not_cut() {
+    let _serial = crate::TIMING.lock().await;
+    use std::time::{Duration, Instant};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_guard, dir) = data_dir();
+    let server = serve(
+        &dir,
+        &[
+            "--header-timeout-seconds",
+            "6",
+            "--keep-alive-idle-seconds",
+            "1",
+        ],
+        true,
+    );
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let request = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
+
+    // Idle after a response: closed after the keep-alive time, well before the header timeout.
+    let mut idle = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    // A connection that has not sent anything yet has the header timeout.
+    let mut fresh = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    idle.write_all(request).await.unwrap();
+    let answered = read_health_response(&mut idle).await;
+    assert!(answered.starts_with("HTTP/1.1 200"), "{answered}");
+    let since = Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(4), idle.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "an idle kept-alive connection stayed open 4 s"
+    );
+    let after = since.elapsed();
+    assert!(
+        after >= Duration::from_millis(900),
+        "closed after {after:?}"
+    );
+
+    // A next request whose head trickles in over 2 s (past the keep-alive time) is answered.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(request).await.unwrap();
+    read_health_response(&mut slow).await;
+    for byte in request.iter() {
+        slow.write_all(&[*byte]).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(2000 / request.len() as u64)).await;
+    }
+    let second = read_health_response(&mut slow).await;
+    assert!(second.starts_with("HTTP/1.1 200"), "{second}");
+
+    let mut nothing = [0u8; 1];
+    let early = tokio::time::timeout(Duration::from_millis(100), fresh.read(&mut nothing)).await;
+    assert!(
+        early.is_err(),
+        "a fresh connection was closed within 3 s: {early:?}"
+    );
+}
