@@ -471,7 +471,8 @@ macro_rules! impl_tenants {
                     )
                     .bind(password_hash)
                     .bind(now)
-                    .bind(now.div_euclid(1000))
+                    // The session this request begins for the user starts now, and stands.
+                    .bind(now)
                     .bind(&user_id)
                     .execute(&mut *tx)
                     .await

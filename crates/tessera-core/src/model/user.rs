@@ -38,8 +38,8 @@ pub struct User {
     pub password_hash: String,
     pub created_at: UnixMillis,
     pub updated_at: UnixMillis,
-    /// Console sessions that began before this second have ended (a password set or reset
-    /// signs the user out everywhere).
+    /// Console sessions that began before this time (Unix milliseconds) have ended: a password
+    /// set or reset, or a role change, signs the user out everywhere.
     pub sessions_not_before: i64,
 }
 

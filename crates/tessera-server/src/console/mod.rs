@@ -141,9 +141,8 @@ pub(crate) async fn signed_in(state: &AppState, headers: &HeaderMap) -> Option<(
         return None;
     }
     let user = state.storage.find_user(stored.user_id).await.ok()??;
-    let began = stored.created_at.div_euclid(1000);
     let stands = user.tenant_id == stored.tenant_id
-        && began >= user.sessions_not_before
+        && stored.created_at >= user.sessions_not_before
         && state.clients.enabled_tenant(&user.tenant_id).is_some();
     if !stands {
         return None;

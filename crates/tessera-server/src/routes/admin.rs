@@ -553,7 +553,7 @@ pub async fn password_reset(
     // Sessions that began before the next second end: this one's included.
     state
         .storage
-        .put_user_link(&link, now.div_euclid(1000) + 1)
+        .put_user_link(&link, now + 1)
         .await
         .map_err(ApiError::from)
         .map_err(not_found("user"))?;
@@ -630,12 +630,12 @@ pub async fn patch_user(
         }
         if role != user.role {
             // A demoted admin's sessions must not keep admin pages open.
-            user.sessions_not_before = now.div_euclid(1000) + 1;
+            user.sessions_not_before = now + 1;
         }
         user.role = role;
     }
     if let Some(password) = body.password {
-        user.sessions_not_before = now.div_euclid(1000) + 1;
+        user.sessions_not_before = now + 1;
         user.password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))??;

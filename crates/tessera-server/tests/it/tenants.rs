@@ -1011,3 +1011,79 @@ async fn console_sessions_live_on_the_server_and_end_at_sign_out_or_when_unused(
         );
     }
 }
+
+#[tokio::test]
+async fn a_role_or_password_change_ends_the_users_console_sessions() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let created = h
+            .api(
+                Method::POST,
+                "/v1/users",
+                &admin,
+                Some(json!({"email": "rae@example.com", "display_name": "Rae", "role": "admin", "password": PASSWORD})),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        let path = format!("/v1/users/{}", created.body["id"].as_str().unwrap());
+        let session_for = |password: &'static str| {
+            let h = &h;
+            async move {
+                // A change ends the sessions begun up to its millisecond; this clock stands
+                // still unless moved.
+                h.clock.advance_seconds(1);
+                let signed = sign_in(h, "rae@example.com", password, "/console").await;
+                let cookie = format!(
+                    "tessera_session={}",
+                    set_cookie(&signed, "tessera_session").expect("a session cookie")
+                );
+                let home = with_cookie(h, "/console", &cookie).await;
+                assert_eq!(home.status, StatusCode::OK);
+                cookie
+            }
+        };
+        // Demoted: the admin's open session ends, on this and (through the store) every instance.
+        let session = session_for(PASSWORD).await;
+        let demoted = h
+            .api(
+                Method::PATCH,
+                &path,
+                &admin,
+                Some(json!({"role": "member"})),
+            )
+            .await;
+        assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.text);
+        assert_eq!(
+            with_cookie(&h, "/console", &session).await.status,
+            StatusCode::SEE_OTHER
+        );
+        // A new password: sessions begun with the old one end too.
+        let session = session_for(PASSWORD).await;
+        let changed = h
+            .api(
+                Method::PATCH,
+                &path,
+                &admin,
+                Some(json!({"password": "a brand new passphrase"})),
+            )
+            .await;
+        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+        assert_eq!(
+            with_cookie(&h, "/console", &session).await.status,
+            StatusCode::SEE_OTHER
+        );
+        // A name change is not a reason to sign anyone out.
+        let session = session_for("a brand new passphrase").await;
+        h.api(
+            Method::PATCH,
+            &path,
+            &admin,
+            Some(json!({"display_name": "Rae B"})),
+        )
+        .await;
+        assert_eq!(
+            with_cookie(&h, "/console", &session).await.status,
+            StatusCode::OK
+        );
+    }
+}
