@@ -6,9 +6,8 @@ use arc_swap::ArcSwap;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::crypto::MasterKey;
 use tessera_core::error::OAuthError;
-use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::id::{ClientId, TenantId};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
-use tessera_core::scope::ScopeSet;
 use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
 use tessera_core::token::{AccessTokenClaims, DecodedJws, KeyRing, SigningAlg};
 use tokio::sync::mpsc;
@@ -106,7 +105,28 @@ impl std::ops::Deref for AppState {
 }
 
 /// Why a bearer token is not accepted; the text is shown to the caller.
-pub type TokenRejection = String;
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRejection {
+    /// Not a token of this server: form, signature, type, issuer or validity window.
+    #[error("{0}")]
+    Unverified(#[from] tessera_core::token::JwsError),
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("a tenant the token depends on is disabled, or was disabled after it was issued")]
+    TenantDisabled,
+    #[error("the token's tenant no longer exists")]
+    TenantGone,
+    #[error("the token's integration no longer exists")]
+    IntegrationGone,
+    #[error("the tenant has revoked the grant the token was issued under")]
+    GrantRevoked,
+    #[error("the user no longer consents to the integration acting for them with these scopes")]
+    ConsentWithdrawn,
+    #[error("the token it was exchanged from has been revoked")]
+    OriginRevoked,
+    #[error("the integration of the token it was exchanged from no longer exists")]
+    OriginIntegrationGone,
+}
 
 impl AppState {
     /// Loads the snapshots from storage. Returns the state and the receiving end of the audit
@@ -319,7 +339,7 @@ impl AppState {
         let claims = match self.verified.get(token) {
             Some(claims) => claims,
             None => {
-                let claims = self.keys.load().verify(token).map_err(|e| e.to_string())?;
+                let claims = self.keys.load().verify(token)?;
                 let claims = Arc::new(claims);
                 // Only tokens that can still become valid are worth remembering.
                 if claims.exp > now {
@@ -328,51 +348,36 @@ impl AppState {
                 claims
             }
         };
-        claims
-            .check_validity(&self.config.issuer, now)
-            .map_err(|e| e.to_string())?;
+        claims.check_validity(&self.config.issuer, now)?;
         if self.revoked.contains(&claims.jti) {
-            return Err("the token has been revoked".into());
+            return Err(TokenRejection::Revoked);
         }
-        let (Ok(client), Ok(tenant)) = (
-            claims.client_id.parse::<ClientId>(),
-            claims.tenant_id.parse::<TenantId>(),
-        ) else {
-            return Err("the token names no integration or tenant".into());
-        };
-        match self.clients.token_standing(&client, &tenant, claims.iat) {
+        match self
+            .clients
+            .token_standing(&claims.client_id, &claims.tenant_id, claims.iat)
+        {
             Ok(()) => {}
-            Err(TenantRefusal::Disabled) => return Err(
-                "a tenant the token depends on is disabled, or was disabled after it was issued"
-                    .into(),
-            ),
-            Err(TenantRefusal::Gone) => return Err("the token's tenant no longer exists".into()),
-            Err(TenantRefusal::NoIntegration) => {
-                return Err("the token's integration no longer exists".into())
-            }
+            Err(TenantRefusal::Disabled) => return Err(TokenRejection::TenantDisabled),
+            Err(TenantRefusal::Gone) => return Err(TokenRejection::TenantGone),
+            Err(TenantRefusal::NoIntegration) => return Err(TokenRejection::IntegrationGone),
         }
         if let Some(grant) = &claims.grant {
             if !self.app_authorizations.is_live(grant) && !self.connections.is_active(grant) {
-                return Err("the tenant has revoked the grant the token was issued under".into());
+                return Err(TokenRejection::GrantRevoked);
             }
         }
         if let Some(consented_to) = &claims.consent {
             if !self.consent_stands(&claims, consented_to) {
-                return Err(
-                    "the user no longer consents to the integration acting for them with these scopes"
-                        .into(),
-                );
+                return Err(TokenRejection::ConsentWithdrawn);
             }
         }
         // An exchanged token lives only as long as every token it was exchanged from.
         for origin in &claims.exchanged_from {
             if self.revoked.contains(&origin.jti) {
-                return Err("the token it was exchanged from has been revoked".into());
+                return Err(TokenRejection::OriginRevoked);
             }
-            if !self.client_exists(&origin.client_id) {
-                return Err(
-                    "the integration of the token it was exchanged from no longer exists".into(),
-                );
+            if ClientDirectory::client(&self.clients, &origin.client_id).is_none() {
+                return Err(TokenRejection::OriginIntegrationGone);
             }
         }
         Ok(claims)
@@ -380,26 +385,16 @@ impl AppState {
 
     /// Whether the user (`sub`) still consents to `consented_to` acting for them with every
     /// scope of the token.
-    fn consent_stands(&self, claims: &AccessTokenClaims, consented_to: &str) -> bool {
-        let (Ok(client), Ok(tenant), Ok(user), Ok(scope)) = (
-            consented_to.parse::<ClientId>(),
-            claims.tenant_id.parse::<TenantId>(),
-            claims.sub.parse::<UserId>(),
-            ScopeSet::parse(&claims.scope),
-        ) else {
+    fn consent_stands(&self, claims: &AccessTokenClaims, consented_to: &ClientId) -> bool {
+        let Some(user) = claims.sub.user() else {
             return false;
         };
-        let Some(registered) = ClientDirectory::client(&self.clients, &client) else {
+        let Some(registered) = ClientDirectory::client(&self.clients, consented_to) else {
             return false;
         };
+        let tenant = claims.tenant_id;
         let foreign = registered.integration.tenant_id != tenant;
-        self.consents.allow(tenant, client, user, foreign, scope)
-    }
-
-    /// An integration that exists in an enabled tenant.
-    fn client_exists(&self, client_id: &str) -> bool {
-        client_id
-            .parse::<ClientId>()
-            .is_ok_and(|id| ClientDirectory::client(&self.clients, &id).is_some())
+        self.consents
+            .allow(tenant, *consented_to, user, foreign, claims.scope)
     }
 }

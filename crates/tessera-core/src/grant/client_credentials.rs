@@ -4,6 +4,7 @@ use super::{mint, narrow_scope, narrow_scope_within, IssueContext, IssuedToken, 
 use crate::client_auth::RegisteredClient;
 use crate::error::OAuthError;
 use crate::model::{Connection, Tenant};
+use crate::token::TokenSubject;
 
 pub(super) fn issue(
     ctx: &IssueContext<'_>,
@@ -13,8 +14,8 @@ pub(super) fn issue(
     let scope = narrow_scope(scope, client.integration.scopes)?;
     let integration = &client.integration;
     let subject = Subject::direct(
-        integration.client_id.to_string(),
-        integration.tenant_id.to_string(),
+        TokenSubject::Integration(integration.client_id),
+        integration.tenant_id,
         client.tier,
         None,
     );
@@ -34,8 +35,8 @@ pub fn issue_for_connection(
     let allowed = connection.scopes.intersection(client.integration.scopes);
     let scope = narrow_scope_within(scope, allowed, "the connection does not grant")?;
     let mut subject = Subject::direct(
-        client.integration.client_id.to_string(),
-        owner.id.to_string(),
+        TokenSubject::Integration(client.integration.client_id),
+        owner.id,
         owner.tier,
         None,
     );
@@ -69,8 +70,8 @@ pub fn issue_for_operator(
         "an operator's token for another tenant does not carry (only `admin`)",
     )?;
     let subject = Subject::direct(
-        client.integration.client_id.to_string(),
-        tenant.id.to_string(),
+        TokenSubject::Integration(client.integration.client_id),
+        tenant.id,
         tenant.tier,
         None,
     );
@@ -88,6 +89,7 @@ mod tests {
     use crate::model::{Integration, Tier};
     use crate::ports::OsRng;
     use crate::scope::ScopeSet;
+    use crate::token::TokenSubject;
     use crate::token::{KeyRing, SigningAlg, SigningKey};
 
     fn client() -> RegisteredClient {
@@ -129,10 +131,13 @@ mod tests {
         match (issue(&ctx, &client, &request), expect) {
             (Ok(token), Ok(scope)) => {
                 let claims = ring.verify(&token.access_token).unwrap();
-                assert_eq!(claims.scope, scope);
+                assert_eq!(claims.scope.to_string(), scope);
                 assert_eq!(claims.exp, 1_767_225_600 + 600);
-                assert_eq!(claims.sub, client.integration.client_id.to_string());
-                assert_eq!(claims.tenant_id, client.integration.tenant_id.to_string());
+                assert_eq!(
+                    claims.sub,
+                    TokenSubject::Integration(client.integration.client_id)
+                );
+                assert_eq!(claims.tenant_id, client.integration.tenant_id);
                 assert_eq!(claims.tier, "TEAM");
                 assert_eq!(claims.custom["department"], "ops");
                 assert_eq!(token.expires_in, 600);

@@ -7,7 +7,7 @@ use crate::client_auth::RegisteredClient;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::model::{Tenant, User};
 use crate::scope::{Scope, ScopeSet};
-use crate::token::Actor;
+use crate::token::{Actor, TokenSubject};
 
 /// The user an integration acts for, and what was consented.
 pub struct Delegation<'a> {
@@ -50,14 +50,14 @@ pub fn issue(
         Some(_) => narrow_scope(requested, allowed)?,
     };
     let mut subject = Subject::direct(
-        delegation.user.id.to_string(),
-        delegation.tenant.id.to_string(),
+        TokenSubject::User(delegation.user.id),
+        delegation.tenant.id,
         delegation.tenant.tier,
         Some(Actor {
             sub: integration.client_id.to_string(),
             act: None,
         }),
     );
-    subject.consent = Some(integration.client_id.to_string());
+    subject.consent = Some(integration.client_id);
     mint(ctx, client, subject, scope)
 }

@@ -18,9 +18,10 @@ use std::collections::BTreeMap;
 
 use crate::client_auth::RegisteredClient;
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::id::TenantId;
 use crate::ports::Rng;
 use crate::scope::ScopeSet;
-use crate::token::{AccessTokenClaims, SigningKey};
+use crate::token::{AccessTokenClaims, SigningKey, TokenSubject};
 
 /// RFC 6749 §4.4.
 pub const GRANT_CLIENT_CREDENTIALS: &str = "client_credentials";
@@ -103,8 +104,8 @@ fn narrow_scope_within(
 
 /// Whom a token is for: the integration itself, or a user it acts for.
 struct Subject {
-    sub: String,
-    tenant_id: String,
+    sub: TokenSubject,
+    tenant_id: TenantId,
     tier: String,
     act: Option<crate::token::Actor>,
     /// The token expires no later than this (an exchanged token outlives no token it came from).
@@ -113,14 +114,14 @@ struct Subject {
     /// The other tenant's grant the token reaches its data under.
     grant: Option<String>,
     /// The integration whose consent from the user the token acts under.
-    consent: Option<String>,
+    consent: Option<crate::id::ClientId>,
 }
 
 impl Subject {
     /// The integration itself, or a user it acts for: nothing inherited from another token.
     fn direct(
-        sub: String,
-        tenant_id: String,
+        sub: TokenSubject,
+        tenant_id: TenantId,
         tier: crate::model::Tier,
         act: Option<crate::token::Actor>,
     ) -> Self {
@@ -157,8 +158,8 @@ fn mint(
         iat: ctx.now_seconds,
         nbf: ctx.now_seconds,
         jti: crate::crypto::random_token(ctx.rng, 16),
-        client_id: integration.client_id.to_string(),
-        scope: scope.to_string(),
+        client_id: integration.client_id,
+        scope,
         tenant_id: subject.tenant_id,
         tier: subject.tier,
         name: integration.display_name.clone(),

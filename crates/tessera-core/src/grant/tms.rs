@@ -7,6 +7,7 @@ use crate::client_auth::RegisteredClient;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::model::{AppAuthorization, AppVersion, Stage, Tenant, DATA_SCOPES};
 use crate::scope::ScopeSet;
+use crate::token::TokenSubject;
 
 /// Why no token was issued for one tenant: an entry of the response's `errors`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,8 +97,8 @@ pub fn issue(
         return Ok(Err(TmsRefusal::NoCommonScope));
     }
     let mut subject = Subject::direct(
-        integration.client_id.to_string(),
-        tenant.id.to_string(),
+        TokenSubject::Integration(integration.client_id),
+        tenant.id,
         tenant.tier,
         None,
     );

@@ -49,13 +49,13 @@ pub fn issue(
         check_token_type("requested_token_type", requested)?;
     }
     let integration = &client.integration;
-    let caller = integration.client_id.to_string();
+    let caller = integration.client_id;
     let subject = exchange.subject;
     let own = subject.client_id == caller;
     // Another integration of the same tenant may act with the subject token only if it may act
     // for others at all; across tenants, never (RFC 8693 §5 leaves this policy to the server).
     if !own {
-        let same_tenant = subject.tenant_id == integration.tenant_id.to_string();
+        let same_tenant = subject.tenant_id == integration.tenant_id;
         if !same_tenant || !integration.scopes.contains(Scope::Impersonation) {
             return Err(OAuthError::new(
                 OAuthErrorCode::UnauthorizedClient,
@@ -80,10 +80,10 @@ pub fn issue(
                     "`actor_token` was not issued to the calling integration",
                 ));
             }
-            Some(actor.sub.clone())
+            Some(actor.sub.to_string())
         }
         None if own => None,
-        None => Some(caller.clone()),
+        None => Some(caller.to_string()),
     };
     let act = match actor {
         Some(sub) => Some(Actor {
@@ -92,9 +92,7 @@ pub fn issue(
         }),
         None => subject.act.clone(),
     };
-    let mut allowed = crate::scope::ScopeSet::parse(&subject.scope)
-        .unwrap_or_default()
-        .intersection(integration.scopes);
+    let mut allowed = subject.scope.intersection(integration.scopes);
     if !own {
         // Managing the tenant and acting for others are not passed on to an acting party.
         allowed = allowed.without(Scope::Admin).without(Scope::Impersonation);
@@ -107,11 +105,11 @@ pub fn issue(
     let mut exchanged_from = subject.exchanged_from.clone();
     exchanged_from.push(Origin {
         jti: subject.jti.clone(),
-        client_id: subject.client_id.clone(),
+        client_id: subject.client_id,
     });
     let minted = Subject {
-        sub: subject.sub.clone(),
-        tenant_id: subject.tenant_id.clone(),
+        sub: subject.sub,
+        tenant_id: subject.tenant_id,
         tier: subject.tier.clone(),
         act,
         expires_by: Some(subject.exp),
@@ -119,7 +117,7 @@ pub fn issue(
         // Revoking the grant the subject token came under ends this one too.
         grant: subject.grant.clone(),
         // So does withdrawing the consent the subject token acted under.
-        consent: subject.consent.clone(),
+        consent: subject.consent,
     };
     mint(ctx, client, minted, scope)
 }
@@ -129,10 +127,11 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::id::{ClientId, TenantId};
+    use crate::id::{ClientId, TenantId, UserId};
     use crate::model::{Integration, Tier};
     use crate::ports::OsRng;
     use crate::scope::ScopeSet;
+    use crate::token::TokenSubject;
     use crate::token::{KeyRing, SigningAlg, SigningKey};
 
     const NOW: i64 = 1_767_225_600;
@@ -158,18 +157,23 @@ mod tests {
         }
     }
 
+    /// The user the subject tokens act for.
+    fn user() -> UserId {
+        UserId::from_uuid(uuid::Uuid::from_bytes([9; 16]))
+    }
+
     fn subject_of(client: &RegisteredClient, scope: &str) -> AccessTokenClaims {
         AccessTokenClaims {
             iss: "https://as".into(),
-            sub: "user/0".into(),
+            sub: TokenSubject::User(user()),
             aud: "https://as".into(),
             exp: NOW + 600,
             iat: NOW,
             nbf: NOW,
             jti: "subject-jti".into(),
-            client_id: client.integration.client_id.to_string(),
-            scope: scope.into(),
-            tenant_id: client.integration.tenant_id.to_string(),
+            client_id: client.integration.client_id,
+            scope: ScopeSet::parse(scope).unwrap(),
+            tenant_id: client.integration.tenant_id,
             tier: "TEAM".into(),
             name: "origin".into(),
             act: Some(Actor {
@@ -218,8 +222,8 @@ mod tests {
         let gateway = client(tenant, "assets:read assets:write events:read impersonation");
         let subject = subject_of(&origin, "assets:read events:read admin");
         let claims = run(&gateway, &exchange(&subject, None)).unwrap();
-        assert_eq!(claims.scope, "assets:read events:read");
-        assert_eq!(claims.sub, "user/0");
+        assert_eq!(claims.scope.to_string(), "assets:read events:read");
+        assert_eq!(claims.sub, TokenSubject::User(user()));
         assert_eq!(claims.aud, "https://api");
         assert_eq!(claims.exp, NOW + 600, "never outlives the subject token");
         let act = claims.act.unwrap();
@@ -257,11 +261,14 @@ mod tests {
         let origin = client(tenant, "assets:read");
         let subject = subject_of(&origin, "assets:read");
         let mut actor = subject_of(&origin, "assets:read");
-        actor.sub = "service-a".into();
+        actor.sub = TokenSubject::User(UserId::from_uuid(uuid::Uuid::from_bytes([5; 16])));
         let mut request = exchange(&subject, None);
         request.actor = Some((&actor, TOKEN_TYPE_JWT));
         let claims = run(&origin, &request).unwrap();
-        assert_eq!(claims.act.as_ref().unwrap().sub, "service-a");
+        assert_eq!(
+            claims.act.as_ref().unwrap().sub,
+            "05050505-0505-0505-0505-050505050505"
+        );
         let other = client(tenant, "assets:read impersonation");
         let e = run(&other, &request).unwrap_err();
         assert!(e.description.contains("actor_token"), "{e}");
@@ -282,7 +289,7 @@ mod tests {
         subject.exchanged_from = (0..MAX_EXCHANGE_DEPTH)
             .map(|i| Origin {
                 jti: i.to_string(),
-                client_id: "c".into(),
+                client_id: ClientId::random(),
             })
             .collect();
         let e = run(&origin, &exchange(&subject, None)).unwrap_err();

@@ -1,21 +1,62 @@
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
+
+use crate::id::{ClientId, TenantId, UserId};
+use crate::scope::ScopeSet;
+
+/// Whom a token is for: the integration it was issued to, or a user it acts for. On the wire
+/// it is `sub`: the integration's `client_id`, or the user's id. (A token exchanged by another
+/// integration of the tenant from an integration's own token keeps that integration's id as
+/// `sub`; like any `sub` that is not the token's `client_id`, it reads as `User`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenSubject {
+    Integration(ClientId),
+    User(UserId),
+}
+
+impl TokenSubject {
+    /// The user the token acts for, if any.
+    pub fn user(&self) -> Option<UserId> {
+        match self {
+            TokenSubject::User(id) => Some(*id),
+            TokenSubject::Integration(_) => None,
+        }
+    }
+}
+
+impl std::fmt::Display for TokenSubject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSubject::Integration(id) => id.fmt(f),
+            TokenSubject::User(id) => id.fmt(f),
+        }
+    }
+}
+
+impl Serialize for TokenSubject {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
 
 /// The claims of a Tessera access token (RFC 9068 §2.2, SPEC §3.1). The core serializes these
-/// because it signs them.
+/// because it signs them; they are read back typed (ids, scopes, subject), so nothing
+/// downstream parses them again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "WireClaims")]
 pub struct AccessTokenClaims {
     pub iss: String,
-    pub sub: String,
+    pub sub: TokenSubject,
     pub aud: String,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
     pub jti: String,
-    pub client_id: String,
-    pub scope: String,
-    pub tenant_id: String,
+    pub client_id: ClientId,
+    #[serde(serialize_with = "scope_text")]
+    pub scope: ScopeSet,
+    pub tenant_id: TenantId,
     pub tier: String,
     pub name: String,
     /// RFC 8693 §4.1: who acts for `sub`, nested for each further actor.
@@ -46,17 +87,79 @@ pub struct AccessTokenClaims {
         default,
         skip_serializing_if = "Option::is_none"
     )]
-    pub consent: Option<String>,
+    pub consent: Option<ClientId>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,
+}
+
+fn scope_text<S: Serializer>(scope: &ScopeSet, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(scope)
+}
+
+/// The claims as they are on the wire, before the ids, scopes and subject are read.
+#[derive(Deserialize)]
+struct WireClaims {
+    iss: String,
+    sub: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    nbf: i64,
+    jti: String,
+    client_id: ClientId,
+    scope: String,
+    tenant_id: TenantId,
+    tier: String,
+    name: String,
+    #[serde(default)]
+    act: Option<Actor>,
+    #[serde(rename = "tessera_from", default)]
+    exchanged_from: Vec<Origin>,
+    #[serde(rename = "tessera_grant", default)]
+    grant: Option<String>,
+    #[serde(rename = "tessera_consent", default)]
+    consent: Option<ClientId>,
+    #[serde(flatten)]
+    custom: BTreeMap<String, serde_json::Value>,
+}
+
+impl TryFrom<WireClaims> for AccessTokenClaims {
+    type Error = String;
+
+    fn try_from(w: WireClaims) -> Result<Self, String> {
+        let sub = if w.sub == w.client_id.to_string() {
+            TokenSubject::Integration(w.client_id)
+        } else {
+            TokenSubject::User(w.sub.parse().map_err(|e| format!("`sub`: {e}"))?)
+        };
+        Ok(AccessTokenClaims {
+            iss: w.iss,
+            sub,
+            aud: w.aud,
+            exp: w.exp,
+            iat: w.iat,
+            nbf: w.nbf,
+            jti: w.jti,
+            client_id: w.client_id,
+            scope: ScopeSet::parse(&w.scope).map_err(|e| format!("`scope`: {e}"))?,
+            tenant_id: w.tenant_id,
+            tier: w.tier,
+            name: w.name,
+            act: w.act,
+            exchanged_from: w.exchanged_from,
+            grant: w.grant,
+            consent: w.consent,
+            custom: w.custom,
+        })
+    }
 }
 
 /// A token another was exchanged from: enough to tell whether it is still live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
     pub jti: String,
-    pub client_id: String,
+    pub client_id: ClientId,
 }
 
 /// RFC 8693 §4.1 `act` claim.
@@ -65,4 +168,66 @@ pub struct Actor {
     pub sub: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Box<Actor>>,
+}
+
+/// Claims of an integration's own token, for tests.
+#[cfg(test)]
+pub(crate) fn sample_claims() -> AccessTokenClaims {
+    let client = ClientId::from_uuid(uuid::Uuid::from_bytes([1; 16]));
+    AccessTokenClaims {
+        iss: "http://issuer".into(),
+        sub: TokenSubject::Integration(client),
+        aud: "http://issuer".into(),
+        exp: 2000,
+        iat: 1000,
+        nbf: 1000,
+        jti: "j".into(),
+        client_id: client,
+        scope: crate::scope::ScopeSet::from_iter([crate::scope::Scope::AssetsRead]),
+        tenant_id: TenantId::from_uuid(uuid::Uuid::from_bytes([2; 16])),
+        tier: "FREE".into(),
+        name: "n".into(),
+        act: None,
+        exchanged_from: Vec::new(),
+        grant: None,
+        consent: None,
+        custom: BTreeMap::from([("department".into(), "ops".into())]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claims_read_back_typed_and_refuse_what_does_not_parse() {
+        let claims = sample_claims();
+        let json = serde_json::to_value(&claims).unwrap();
+        assert_eq!(json["sub"], claims.client_id.to_string());
+        assert_eq!(json["scope"], "assets:read");
+        assert_eq!(json["tenant_id"], claims.tenant_id.to_string());
+        let back: AccessTokenClaims = serde_json::from_value(json.clone()).unwrap();
+        assert_eq!(back, claims);
+        // A `sub` other than the client is the user the token acts for.
+        let user = UserId::from_uuid(uuid::Uuid::from_bytes([3; 16]));
+        let mut for_user = json.clone();
+        for_user["sub"] = user.to_string().into();
+        let read: AccessTokenClaims = serde_json::from_value(for_user).unwrap();
+        assert_eq!(read.sub, TokenSubject::User(user));
+        assert_eq!(read.sub.user(), Some(user));
+        for (field, value) in [
+            ("sub", "not-a-uuid"),
+            ("scope", "assets:read root"),
+            ("client_id", "c"),
+            ("tenant_id", "t"),
+        ] {
+            let mut bad = json.clone();
+            bad[field] = value.into();
+            let e = serde_json::from_value::<AccessTokenClaims>(bad).unwrap_err();
+            assert!(
+                e.to_string().contains(field) || field.ends_with("_id"),
+                "{field}: {e}"
+            );
+        }
+    }
 }

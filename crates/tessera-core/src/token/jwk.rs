@@ -188,11 +188,7 @@ mod tests {
         for alg in SigningAlg::ALL {
             let (key, _) = SigningKey::generate(alg, &OsRng).unwrap();
             let ring = KeyRing::new(vec![key]).unwrap();
-            let claims = serde_json::from_value(serde_json::json!({
-                "iss": "i", "sub": "s", "aud": "a", "exp": 2, "iat": 1, "nbf": 1, "jti": "j",
-                "client_id": "c", "scope": "", "tenant_id": "t", "tier": "FREE", "name": "n"
-            }))
-            .unwrap();
+            let claims = crate::token::claims::sample_claims();
             let token = ring.current().mint(&claims).unwrap();
             let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
             let keys = VerifyingKey::from_jwks(&jwks);

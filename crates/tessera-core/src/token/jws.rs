@@ -147,28 +147,9 @@ impl AccessTokenClaims {
 mod tests {
     use super::*;
     use crate::ports::OsRng;
-    use std::collections::BTreeMap;
 
     fn claims() -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: "http://issuer".into(),
-            sub: "c".into(),
-            aud: "http://issuer".into(),
-            exp: 2000,
-            iat: 1000,
-            nbf: 1000,
-            jti: "j".into(),
-            client_id: "c".into(),
-            scope: "assets:read".into(),
-            tenant_id: "tenant/x".into(),
-            tier: "FREE".into(),
-            name: "n".into(),
-            act: None,
-            exchanged_from: Vec::new(),
-            grant: None,
-            consent: None,
-            custom: BTreeMap::from([("department".into(), "ops".into())]),
-        }
+        super::super::claims::sample_claims()
     }
 
     fn ring(alg: SigningAlg) -> KeyRing {
@@ -190,7 +171,7 @@ mod tests {
         let ring = ring(SigningAlg::EdDsa);
         let token = ring.current().mint(&claims()).unwrap();
         let mut evil = claims();
-        evil.scope = "admin".into();
+        evil.scope = crate::scope::ScopeSet::from_iter([crate::scope::Scope::Admin]);
         let evil_payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(&evil).unwrap());
         let parts: Vec<&str> = token.split('.').collect();
         let forged = format!("{}.{}.{}", parts[0], evil_payload, parts[2]);

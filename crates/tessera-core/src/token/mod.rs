@@ -7,7 +7,7 @@ mod jws;
 mod keys;
 
 pub mod assertion;
-pub use claims::{AccessTokenClaims, Actor, Origin};
+pub use claims::{AccessTokenClaims, Actor, Origin, TokenSubject};
 pub use jwk::{DecodedJws, JwkError, VerifyingKey};
 pub use jws::{JwsError, ACCESS_TOKEN_TYP};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::id::{ClientId, TenantId};
 use tessera_core::policy::{ActorAccess, Principal};
 use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::AccessTokenClaims;
+use tessera_core::token::TokenSubject;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -38,7 +39,7 @@ impl FromRequestParts<AppState> for BearerToken {
         state
             .validate_token(token)
             .map(BearerToken)
-            .map_err(ApiError::InvalidToken)
+            .map_err(|reason| ApiError::InvalidToken(reason.to_string()))
     }
 }
 
@@ -55,16 +56,11 @@ impl FromRequestParts<AppState> for TenantAdmin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
-        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
-        if !scopes.contains(Scope::Admin) {
+        if !claims.scope.contains(Scope::Admin) {
             return Err(ApiError::InsufficientScope("admin"));
         }
-        let tenant = claims
-            .tenant_id
-            .parse()
-            .map_err(|_| ApiError::InvalidToken("the token's tenant_id is not a tenant".into()))?;
         Ok(TenantAdmin {
-            tenant,
+            tenant: claims.tenant_id,
             actor: format!("client:{}", claims.client_id),
             claims,
         })
@@ -85,14 +81,10 @@ impl FromRequestParts<AppState> for PlatformCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
-        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
-        if !scopes.contains(Scope::Platform) {
+        if !claims.scope.contains(Scope::Platform) {
             return Err(ApiError::InsufficientScope("platform"));
         }
-        let tenant: TenantId = claims
-            .tenant_id
-            .parse()
-            .map_err(|_| ApiError::InvalidToken("the token's tenant_id is not a tenant".into()))?;
+        let tenant = claims.tenant_id;
         // `platform` is only ever given to the operator's integrations; checked again here so
         // that a token minted before a change of the rules cannot manage tenants.
         if !state.clients.tenant(&tenant).is_some_and(|t| t.operator) {
@@ -147,16 +139,12 @@ impl FromRequestParts<AppState> for PrivateTokenCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let claims = token_for_this_api(parts, state).await?;
-        if !ScopeSet::parse(&claims.scope)
-            .unwrap_or_default()
-            .contains(Scope::PrivateTokens)
-        {
+        if !claims.scope.contains(Scope::PrivateTokens) {
             return Err(ApiError::InsufficientScope("private_tokens"));
         }
-        let invalid = || ApiError::InvalidToken("the token names no integration or tenant".into());
         Ok(PrivateTokenCaller {
-            client: claims.client_id.parse().map_err(|_| invalid())?,
-            tenant: claims.tenant_id.parse().map_err(|_| invalid())?,
+            client: claims.client_id,
+            tenant: claims.tenant_id,
         })
     }
 }
@@ -166,34 +154,24 @@ impl FromRequestParts<AppState> for ResourceCaller {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let claims = token_for_this_api(parts, state).await?;
-        let tenant: TenantId = claims
-            .tenant_id
-            .parse()
-            .map_err(|_| ApiError::InvalidToken("the token's tenant_id is not a tenant".into()))?;
-        let scopes = ScopeSet::parse(&claims.scope).unwrap_or_default();
-        let (principal, actor) = if claims.sub == claims.client_id {
-            let id: ClientId = claims
-                .sub
-                .parse()
-                .map_err(|_| ApiError::InvalidToken("the token's sub is not a client".into()))?;
-            (Principal::Integration(id), format!("client:{id}"))
-        } else {
+        let tenant = claims.tenant_id;
+        let scopes = claims.scope;
+        let (principal, actor) = match claims.sub {
+            TokenSubject::Integration(id) => (Principal::Integration(id), format!("client:{id}")),
             // A token for a user (issued by a delegation grant): policies name users by email.
-            let id: UserId = claims
-                .sub
-                .parse()
-                .map_err(|_| ApiError::InvalidToken("the token's sub is not a user".into()))?;
-            let user = state
-                .storage
-                .get_user(tenant, id)
-                .await
-                .map_err(|e| match e {
-                    tessera_core::ports::StoreError::NotFound => {
-                        ApiError::InvalidToken("the token's user no longer exists".into())
-                    }
-                    other => other.into(),
-                })?;
-            (Principal::User(user.email), format!("user:{id}"))
+            TokenSubject::User(id) => {
+                let user = state
+                    .storage
+                    .get_user(tenant, id)
+                    .await
+                    .map_err(|e| match e {
+                        tessera_core::ports::StoreError::NotFound => {
+                            ApiError::InvalidToken("the token's user no longer exists".into())
+                        }
+                        other => other.into(),
+                    })?;
+                (Principal::User(user.email), format!("user:{id}"))
+            }
         };
         Ok(ResourceCaller {
             tenant,

@@ -64,7 +64,7 @@ pub async fn issue_tokens(
             Ok(issued) => {
                 let claims = &issued.claims;
                 let detail = serde_json::json!({
-                    "grant_type": GRANT_TMS, "scope": claims.scope, "sub": claims.sub,
+                    "grant_type": GRANT_TMS, "scope": claims.scope.to_string(), "sub": claims.sub,
                     "exp": claims.exp, "tenant_id": claims.tenant_id,
                     "app_name": app.app_name, "app_version": app.app_version,
                 })

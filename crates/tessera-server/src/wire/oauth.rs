@@ -78,17 +78,17 @@ impl IntrospectionResponse {
     pub fn active(claims: &AccessTokenClaims) -> Self {
         IntrospectionResponse {
             active: true,
-            scope: Some(claims.scope.clone()),
-            client_id: Some(claims.client_id.clone()),
+            scope: Some(claims.scope.to_string()),
+            client_id: Some(claims.client_id.to_string()),
             token_type: Some("Bearer"),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             nbf: Some(claims.nbf),
-            sub: Some(claims.sub.clone()),
+            sub: Some(claims.sub.to_string()),
             aud: Some(claims.aud.clone()),
             iss: Some(claims.iss.clone()),
             jti: Some(claims.jti.clone()),
-            tenant_id: Some(claims.tenant_id.clone()),
+            tenant_id: Some(claims.tenant_id.to_string()),
             tier: Some(claims.tier.clone()),
             name: Some(claims.name.clone()),
             act: claims

@@ -243,7 +243,7 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
         assert_eq!(issued.status, StatusCode::OK, "{alg:?}: {}", issued.text);
         let token = issued.body["access_token"].as_str().unwrap().to_owned();
         let claims = h.state.validate_token(&token).unwrap();
-        assert_eq!(claims.sub, id);
+        assert_eq!(claims.sub.to_string(), id);
 
         // The same assertion again: refused, with the reason.
         let replay = h.form("/oauth2/token", form, None).await;

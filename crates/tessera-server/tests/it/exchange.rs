@@ -86,7 +86,7 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
     let narrowed = token_of(&narrowed);
     assert_eq!(act_of(&h, &narrowed), json!({"sub": s.client_id}));
     let claims = h.state.validate_token(&narrowed).unwrap();
-    assert_eq!(claims.sub, s.alice);
+    assert_eq!(claims.sub.to_string(), s.alice);
     let listed = h.api(Method::GET, "/v2/assets", &narrowed, None).await;
     assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
 
