@@ -61,6 +61,13 @@ impl OAuthError {
     pub fn invalid_scope(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidScope, description)
     }
+    /// The client did not authenticate where it must; `how` says how it may.
+    pub fn no_client_authentication(how: &str) -> Self {
+        Self::invalid_client(format!("no client authentication: {how}"))
+    }
+    /// How a client authenticates at the OAuth endpoints (RFC 6749 §2.3, RFC 7523 §2.2).
+    pub const CLIENT_AUTHENTICATION_METHODS: &'static str =
+        "use HTTP Basic, client_id and client_secret in the body, or a client assertion";
 }
 
 /// Errors of the management operations.

@@ -29,8 +29,8 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
-    admin, app_authorizations, connections, consents, health, keys, oauth, openapi, policies,
-    private_tokens, resources, tenants, tms,
+    admin, app_authorizations, connections, consents, discovery, health, introspection, keys,
+    oauth, openapi, policies, private_tokens, resources, tenants, tms,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -46,13 +46,16 @@ pub fn router(state: AppState) -> Router {
             "/oauth2/token",
             post(oauth::token).get(oauth::token_wrong_method),
         )
-        .route("/oauth2/introspect", post(oauth::introspect))
-        .route("/oauth2/revoke", post(oauth::revoke))
-        .route("/oauth2/jwks", get(oauth::jwks))
-        .route("/.well-known/openid-configuration", get(oauth::discovery))
+        .route("/oauth2/introspect", post(introspection::introspect))
+        .route("/oauth2/revoke", post(introspection::revoke))
+        .route("/oauth2/jwks", get(discovery::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::discovery),
+        )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(oauth::discovery),
+            get(discovery::discovery),
         )
         .route(
             "/v1/integrations",

@@ -319,8 +319,14 @@ impl AppState {
         }
     }
 
-    /// Records the assertion's `jti` in shared storage; a second use anywhere is refused.
-    pub async fn claim_assertion(&self, verified: &VerifiedAssertion) -> Result<(), ApiError> {
+    /// Records the assertion's `jti` in shared storage; a second use anywhere is refused, in
+    /// the words of `refuse` (client authentication and the JWT bearer grant answer with
+    /// their own error codes, RFC 7523 §3.1–3.2).
+    pub async fn claim_assertion(
+        &self,
+        verified: &VerifiedAssertion,
+        refuse: fn(AssertionError) -> OAuthError,
+    ) -> Result<(), ApiError> {
         let first = self
             .storage
             .claim_assertion(&verified.iss, &verified.jti, verified.exp + 120)
@@ -328,7 +334,7 @@ impl AppState {
         if first {
             Ok(())
         } else {
-            Err(OAuthError::invalid_client(AssertionError::Replayed.to_string()).into())
+            Err(refuse(AssertionError::Replayed).into())
         }
     }
 

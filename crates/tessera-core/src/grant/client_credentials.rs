@@ -1,12 +1,57 @@
-//! RFC 6749 §4.4: the client credentials grant.
+//! RFC 6749 §4.4: the client credentials grant, for the integration itself or (with
+//! `tenant_id`) for a tenant that connected to it (SPEC §6) or that its operator manages (§4.1).
+
+use std::sync::Arc;
 
 use super::{mint, narrow_scope, narrow_scope_within, IssueContext, IssuedToken, Subject};
 use crate::client_auth::RegisteredClient;
-use crate::error::OAuthError;
+use crate::error::{OAuthError, OAuthErrorCode};
+use crate::id::{ClientId, TenantId};
 use crate::model::{Connection, Tenant};
 use crate::token::TokenSubject;
 
-pub(super) fn issue(
+/// What the grant needs to know of other tenants: from memory, never the database.
+pub trait TenantReach {
+    fn tenant(&self, id: &TenantId) -> Option<Tenant>;
+    /// The active connection `owner` made to the integration `client`.
+    fn connection(&self, client: ClientId, owner: TenantId) -> Option<Arc<Connection>>;
+}
+
+/// The grant: for the integration's own tenant, or for the tenant `tenant_id` names (other
+/// than its own). Another tenant needs an active connection to the integration, or the
+/// integration must be an operator's (then only `admin` is given); a disabled one gets nothing.
+pub fn issue(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    scope: Option<&str>,
+    tenant_id: Option<&str>,
+    reach: &dyn TenantReach,
+) -> Result<IssuedToken, OAuthError> {
+    let own = client.integration.tenant_id;
+    let Some(tenant_id) = tenant_id.filter(|t| *t != own.to_string()) else {
+        return issue_own(ctx, client, scope);
+    };
+    let no_connection = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "`tenant_id` names no tenant with an active connection to this integration",
+        )
+    };
+    let owner: TenantId = tenant_id.parse().map_err(|_| no_connection())?;
+    let tenant = reach.tenant(&owner).ok_or_else(no_connection)?;
+    if tenant.disabled {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            format!("the tenant `{owner}` is disabled: nothing is issued for it until an operator enables it"),
+        ));
+    }
+    match reach.connection(client.integration.client_id, owner) {
+        Some(connection) => issue_for_connection(ctx, client, &tenant, &connection, scope),
+        None => issue_for_operator(ctx, client, &tenant, scope),
+    }
+}
+
+fn issue_own(
     ctx: &IssueContext<'_>,
     client: &RegisteredClient,
     scope: Option<&str>,
@@ -49,7 +94,7 @@ pub fn issue_for_connection(
 /// creates a tenant, then sets it up for its admin. Only `admin` is given; the token names the
 /// operator's integration as its client, and the edge records its issuance in the tenant's
 /// audit log.
-pub fn issue_for_operator(
+fn issue_for_operator(
     ctx: &IssueContext<'_>,
     client: &RegisteredClient,
     tenant: &Tenant,
@@ -81,24 +126,26 @@ pub fn issue_for_operator(
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+    use std::sync::Arc;
 
+    use super::{issue, TenantReach};
     use crate::client_auth::RegisteredClient;
     use crate::error::OAuthErrorCode;
-    use crate::grant::{issue, IssueContext, TokenRequest};
-    use crate::id::{ClientId, TenantId};
-    use crate::model::{Integration, Tier};
+    use crate::grant::IssueContext;
+    use crate::id::{ClientId, ConnectionId, TenantId};
+    use crate::model::{Connection, ConnectionStatus, Integration, Tenant, Tier};
     use crate::ports::OsRng;
-    use crate::scope::ScopeSet;
+    use crate::scope::{Scope, ScopeSet};
     use crate::token::TokenSubject;
     use crate::token::{KeyRing, SigningAlg, SigningKey};
 
-    fn client() -> RegisteredClient {
+    fn client(scopes: &str) -> RegisteredClient {
         RegisteredClient {
             integration: Integration {
                 client_id: ClientId::random(),
                 tenant_id: TenantId::random(),
                 display_name: "reader".into(),
-                scopes: ScopeSet::parse("assets:read events:read").unwrap(),
+                scopes: ScopeSet::parse(scopes).unwrap(),
                 custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
                 token_ttl_seconds: 600,
                 jwks_uri: None,
@@ -113,7 +160,58 @@ mod tests {
         }
     }
 
-    fn check(scope: Option<&str>, expect: Result<&str, OAuthErrorCode>) {
+    /// Other tenants as the grant sees them: `connected` (a connection with `assets:read`),
+    /// `managed` (no connection), `disabled` (a connection, but disabled).
+    struct Reach {
+        connected: Tenant,
+        managed: Tenant,
+        disabled: Tenant,
+    }
+
+    fn other_tenant(disabled: bool) -> Tenant {
+        Tenant {
+            id: TenantId::random(),
+            display_name: "t".into(),
+            tier: Tier::Enterprise,
+            created_at: 0,
+            operator: false,
+            disabled,
+            tokens_not_after: 0,
+        }
+    }
+
+    impl TenantReach for Reach {
+        fn tenant(&self, id: &TenantId) -> Option<Tenant> {
+            [&self.connected, &self.managed, &self.disabled]
+                .into_iter()
+                .find(|t| t.id == *id)
+                .cloned()
+        }
+        fn connection(&self, client: ClientId, owner: TenantId) -> Option<Arc<Connection>> {
+            (owner == self.connected.id || owner == self.disabled.id).then(|| {
+                Arc::new(Connection {
+                    id: ConnectionId::random(),
+                    owner_tenant_id: owner,
+                    client_id: client,
+                    client_tenant_id: TenantId::random(),
+                    scopes: ScopeSet::from_iter([Scope::AssetsRead]),
+                    state: String::new(),
+                    status: ConnectionStatus::Active,
+                    granted_by: String::new(),
+                    created_at: 0,
+                    updated_at: 0,
+                })
+            })
+        }
+    }
+
+    /// Runs the grant for `client` with `scope` and `tenant` (a name below, or a literal).
+    fn check(
+        client: &RegisteredClient,
+        scope: Option<&str>,
+        tenant: Option<&str>,
+        expect: Result<&str, OAuthErrorCode>,
+    ) {
         let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap();
         let ring = KeyRing::new(vec![key]).unwrap();
         // "At 2026-01-01T00:00:00Z".
@@ -124,11 +222,21 @@ mod tests {
             key: ring.current(),
             rng: &OsRng,
         };
-        let client = client();
-        let request = TokenRequest::ClientCredentials {
-            scope: scope.map(str::to_owned),
+        let reach = Reach {
+            connected: other_tenant(false),
+            managed: other_tenant(false),
+            disabled: other_tenant(true),
         };
-        match (issue(&ctx, &client, &request), expect) {
+        let own = client.integration.tenant_id.to_string();
+        let named = tenant.map(|t| match t {
+            "connected" => reach.connected.id.to_string(),
+            "managed" => reach.managed.id.to_string(),
+            "disabled" => reach.disabled.id.to_string(),
+            "own" => own.clone(),
+            other => other.to_owned(),
+        });
+        let data_tenant = named.clone().unwrap_or(own);
+        match (issue(&ctx, client, scope, named.as_deref(), &reach), expect) {
             (Ok(token), Ok(scope)) => {
                 let claims = ring.verify(&token.access_token).unwrap();
                 assert_eq!(claims.scope.to_string(), scope);
@@ -137,30 +245,60 @@ mod tests {
                     claims.sub,
                     TokenSubject::Integration(client.integration.client_id)
                 );
-                assert_eq!(claims.tenant_id, client.integration.tenant_id);
-                assert_eq!(claims.tier, "TEAM");
+                assert_eq!(claims.tenant_id.to_string(), data_tenant);
                 assert_eq!(claims.custom["department"], "ops");
                 assert_eq!(token.expires_in, 600);
+                // A token for another tenant names the grant it came under, if any.
+                let via_connection = tenant == Some("connected");
+                assert_eq!(claims.grant.is_some(), via_connection, "{tenant:?}");
             }
             (Err(e), Err(code)) => assert_eq!(e.code, code, "{e}"),
-            (got, want) => panic!("{scope:?}: got {got:?}, want {want:?}"),
+            (got, want) => panic!("{scope:?} {tenant:?}: got {got:?}, want {want:?}"),
         }
     }
 
     #[test]
-    fn no_scope_requested_gives_every_allowed_scope() {
-        check(None, Ok("assets:read events:read"));
+    fn for_itself_the_requested_scope_narrows_what_the_integration_may_have() {
+        use OAuthErrorCode::*;
+        let reader = client("assets:read events:read");
+        check(&reader, None, None, Ok("assets:read events:read"));
+        check(&reader, Some("events:read"), None, Ok("events:read"));
+        check(&reader, None, Some("own"), Ok("assets:read events:read"));
+        check(&reader, Some("assets:read admin"), None, Err(InvalidScope));
+        check(&reader, Some("assets:admin"), None, Err(InvalidScope));
+        check(&reader, Some(" "), None, Err(InvalidScope));
     }
 
     #[test]
-    fn requested_scope_narrows_the_token() {
-        check(Some("events:read"), Ok("events:read"));
-    }
-
-    #[test]
-    fn scope_beyond_the_integration_is_invalid_scope() {
-        check(Some("assets:read admin"), Err(OAuthErrorCode::InvalidScope));
-        check(Some("assets:admin"), Err(OAuthErrorCode::InvalidScope));
-        check(Some(" "), Err(OAuthErrorCode::InvalidScope));
+    fn for_another_tenant_a_connection_or_the_operator_decides() {
+        use OAuthErrorCode::*;
+        let reader = client("assets:read events:read");
+        let operator = client("admin platform assets:read");
+        // A connection gives its scopes, within the integration's.
+        check(&reader, None, Some("connected"), Ok("assets:read"));
+        check(
+            &reader,
+            Some("events:read"),
+            Some("connected"),
+            Err(InvalidScope),
+        );
+        // Without one, only an operator's integration gets anything: `admin`.
+        check(&reader, None, Some("managed"), Err(InvalidGrant));
+        check(&operator, None, Some("managed"), Ok("admin"));
+        check(
+            &operator,
+            Some("assets:read"),
+            Some("managed"),
+            Err(InvalidScope),
+        );
+        // A disabled tenant, an unknown one, or no tenant id at all: nothing.
+        check(&reader, None, Some("disabled"), Err(InvalidGrant));
+        check(
+            &reader,
+            None,
+            Some(&TenantId::random().to_string()),
+            Err(InvalidGrant),
+        );
+        check(&reader, None, Some("tenant/not-a-uuid"), Err(InvalidGrant));
     }
 }

@@ -2,15 +2,59 @@
 //! edge has verified the assertion, found the user and the consents that cover it, and hands
 //! them in. The token is the user's (`sub`), with the integration as actor (`act`).
 
+use std::sync::Arc;
+
 use super::{mint, narrow_scope, IssueContext, IssuedToken, Subject};
-use crate::client_auth::RegisteredClient;
+use crate::client_auth::{ClientDirectory, RegisteredClient};
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::id::ClientId;
 use crate::model::{Tenant, User};
 use crate::scope::{Scope, ScopeSet};
+use crate::token::assertion::AssertionError;
 use crate::token::{Actor, TokenSubject};
+
+/// The integration an assertion is from: its `iss`. When a client authenticated at the
+/// endpoint as well, the assertion must be its own.
+pub fn assertion_client(
+    authenticated: Option<&Arc<RegisteredClient>>,
+    iss: &str,
+    directory: &dyn ClientDirectory,
+) -> Result<Arc<RegisteredClient>, OAuthError> {
+    match authenticated {
+        Some(client) if client.integration.client_id.to_string() == iss => Ok(client.clone()),
+        Some(_) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "the assertion's `iss` is not the client that authenticated",
+        )),
+        None => iss
+            .parse::<ClientId>()
+            .ok()
+            .and_then(|id| directory.client(&id))
+            .ok_or_else(|| {
+                OAuthError::new(
+                    OAuthErrorCode::InvalidGrant,
+                    AssertionError::UnknownIssuer.to_string(),
+                )
+            }),
+    }
+}
+
+/// The refusal for an assertion whose `sub` names no user the integration may act for: the
+/// same whether the user does not exist or is in a tenant that gave it nothing.
+pub fn no_such_user(sub: &str) -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidGrant,
+        format!(
+            "the assertion's `sub` `{}` is not a user of the integration's tenant, nor of a tenant that granted it `impersonation`",
+            sub.chars().take(100).collect::<String>()
+        ),
+    )
+}
 
 /// The user an integration acts for, and what was consented.
 pub struct Delegation<'a> {
+    /// The assertion's `sub`, as sent (named in refusals).
+    pub asked_for: &'a str,
     pub user: &'a User,
     /// The user's tenant: the token reaches its data.
     pub tenant: &'a Tenant,
@@ -25,6 +69,12 @@ pub fn issue(
     requested: Option<&str>,
 ) -> Result<IssuedToken, OAuthError> {
     let integration = &client.integration;
+    // A user of another tenant is reachable only through that tenant's consent: without one,
+    // the user is not there for this integration at all.
+    let foreign = delegation.user.tenant_id != integration.tenant_id;
+    if foreign && delegation.consented.is_none() {
+        return Err(no_such_user(delegation.asked_for));
+    }
     if !integration.scopes.contains(Scope::Impersonation) {
         return Err(OAuthError::new(
             OAuthErrorCode::UnauthorizedClient,

@@ -3,15 +3,19 @@
 
 mod client_credentials;
 mod jwt_bearer;
+mod request;
 mod tms;
 mod token_exchange;
 
-pub use client_credentials::{issue_for_connection, issue_for_operator};
-pub use jwt_bearer::{issue as issue_jwt_bearer, Delegation};
+pub use client_credentials::{
+    issue as issue_client_credentials, issue_for_connection, TenantReach,
+};
+pub use jwt_bearer::{assertion_client, issue as issue_jwt_bearer, no_such_user, Delegation};
+pub use request::{ExchangeRequest, TokenRequest};
 pub use tms::{issue as issue_tms, tms_version, TmsRefusal};
 pub use token_exchange::{
-    issue as issue_token_exchange, Exchange, MAX_EXCHANGE_DEPTH, TOKEN_TYPE_ACCESS_TOKEN,
-    TOKEN_TYPE_JWT,
+    exchange_audience, issue as issue_token_exchange, Exchange, MAX_EXCHANGE_DEPTH,
+    TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
 };
 
 use std::collections::BTreeMap;
@@ -30,13 +34,6 @@ pub const GRANT_JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 /// RFC 8693.
 pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 
-/// A token request, parsed at the edge (SPEC §3).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TokenRequest {
-    /// RFC 6749 §4.4: the integration asks for a token for itself.
-    ClientCredentials { scope: Option<String> },
-}
-
 /// Everything a grant needs besides the request and the client.
 pub struct IssueContext<'a> {
     pub issuer: &'a str,
@@ -53,19 +50,6 @@ pub struct IssuedToken {
     pub expires_in: u32,
     pub scope: ScopeSet,
     pub claims: AccessTokenClaims,
-}
-
-/// Runs the grant the request names.
-pub fn issue(
-    ctx: &IssueContext<'_>,
-    client: &RegisteredClient,
-    request: &TokenRequest,
-) -> Result<IssuedToken, OAuthError> {
-    match request {
-        TokenRequest::ClientCredentials { scope } => {
-            client_credentials::issue(ctx, client, scope.as_deref())
-        }
-    }
 }
 
 /// RFC 6749 §3.3: the requested scope narrows what is allowed; none requested means all of it.

@@ -5,8 +5,9 @@
 //! exchange what live here.
 
 use super::{mint, narrow_scope_within, IssueContext, IssuedToken, Subject};
-use crate::client_auth::RegisteredClient;
+use crate::client_auth::{ClientDirectory, RegisteredClient};
 use crate::error::{OAuthError, OAuthErrorCode};
+use crate::id::{ClientId, TenantId};
 use crate::scope::Scope;
 use crate::token::{AccessTokenClaims, Actor, Origin};
 
@@ -38,7 +39,37 @@ fn check_token_type(parameter: &str, value: &str) -> Result<(), OAuthError> {
     )))
 }
 
-/// Issues the exchanged token. `ctx.audience` is the audience the edge accepted.
+/// The audience of the exchanged token: this server's resource audience unless `requested`
+/// names another one it accepts — the issuer, or an integration of the subject's tenant.
+pub fn exchange_audience<'a>(
+    requested: Option<&'a str>,
+    audience: &'a str,
+    issuer: &str,
+    subject_tenant: TenantId,
+    directory: &dyn ClientDirectory,
+) -> Result<&'a str, OAuthError> {
+    let Some(aud) = requested else {
+        return Ok(audience);
+    };
+    let in_tenant = || {
+        aud.parse::<ClientId>()
+            .ok()
+            .and_then(|id| directory.client(&id))
+            .is_some_and(|target| target.integration.tenant_id == subject_tenant)
+    };
+    if aud == audience || aud == issuer || in_tenant() {
+        return Ok(aud);
+    }
+    Err(OAuthError::new(
+        OAuthErrorCode::InvalidTarget,
+        format!(
+            "`audience` `{}` is not accepted: use `{audience}`, or the client_id of an integration of the subject token's tenant",
+            aud.chars().take(100).collect::<String>(),
+        ),
+    ))
+}
+
+/// Issues the exchanged token. `ctx.audience` is the audience [`exchange_audience`] accepted.
 pub fn issue(
     ctx: &IssueContext<'_>,
     client: &RegisteredClient,

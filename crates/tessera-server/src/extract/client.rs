@@ -80,9 +80,7 @@ impl FromRequest<AppState> for AuthenticatedClient {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let TokenCaller { client, form } = TokenCaller::from_request(req, state).await?;
         let (client, method) = client.ok_or_else(|| {
-            OAuthError::invalid_client(
-                "no client authentication: use HTTP Basic, client_id and client_secret in the body, or a client assertion",
-            )
+            OAuthError::no_client_authentication(OAuthError::CLIENT_AUTHENTICATION_METHODS)
         })?;
         Ok(AuthenticatedClient {
             client,
@@ -204,8 +202,8 @@ impl FromRequestParts<AppState> for BasicClient {
             .headers
             .get(header::AUTHORIZATION)
             .ok_or_else(|| {
-                OAuthError::invalid_client(
-                    "no client authentication: send the integration's client_id and client_secret with HTTP Basic",
+                OAuthError::no_client_authentication(
+                    "send the integration's client_id and client_secret with HTTP Basic",
                 )
             })?
             .to_str()
@@ -283,10 +281,15 @@ async fn verify_client_assertion(
     if verified.sub != verified.iss {
         return Err(reject(AssertionError::SubjectNotClient));
     }
-    state.claim_assertion(&verified).await?;
+    state.claim_assertion(&verified, refuse).await?;
     Ok(client)
 }
 
+/// An assertion that does not authenticate the client (RFC 7523 §3.2).
+fn refuse(e: AssertionError) -> OAuthError {
+    OAuthError::invalid_client(e.to_string())
+}
+
 fn reject(e: AssertionError) -> ApiError {
-    OAuthError::invalid_client(e.to_string()).into()
+    refuse(e).into()
 }

@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    admin, app_authorizations, connections, consents, health, keys, oauth, policies,
-    private_tokens, resources, tenants, tms,
+    admin, app_authorizations, connections, consents, discovery, health, introspection, keys,
+    oauth, policies, private_tokens, resources, tenants, tms,
 };
 use crate::wire;
 
@@ -13,7 +13,7 @@ use crate::wire;
 #[openapi(
     info(title = "Tessera", description = "OAuth 2.0 / OpenID Connect token service for data platforms"),
     paths(
-        oauth::token, oauth::introspect, oauth::revoke, oauth::jwks, oauth::discovery,
+        oauth::token, introspection::introspect, introspection::revoke, discovery::jwks, discovery::discovery,
         admin::create_integration, admin::list_integrations, admin::get_integration,
         admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,

@@ -1,0 +1,69 @@
+//! What the server publishes about itself: its key set (RFC 7517) and its metadata (OpenID
+//! Connect Discovery 1.0, RFC 8414).
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use tessera_core::grant::{GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE};
+use tessera_core::scope::{Scope, ScopeSet};
+use tessera_core::token::SigningAlg;
+
+use crate::state::AppState;
+
+#[utoipa::path(get, path = "/oauth2/jwks", tag = "oauth",
+    responses((status = 200, description = "RFC 7517 JSON Web Key Set of every key that can verify a live token")))]
+pub async fn jwks(State(state): State<AppState>) -> Response {
+    let ring = state.keys.load();
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("public, max-age=60"),
+            ),
+        ],
+        ring.jwks_json().to_owned(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
+    responses((status = 200, description = "OpenID Connect Discovery 1.0 / RFC 8414 metadata")))]
+pub async fn discovery(State(state): State<AppState>) -> Response {
+    let issuer = state.config.issuer.trim_end_matches('/');
+    let algs: Vec<&str> = vec![state.keys.load().current().alg().as_str()];
+    let auth_methods = [
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ];
+    // What integrations may sign assertions with (RFC 7523), whatever the server signs with.
+    let assertion_algs: Vec<&str> = SigningAlg::ALL.iter().map(|a| a.as_str()).collect();
+    Json(json!({
+        "issuer": state.config.issuer,
+        "token_endpoint": format!("{issuer}/oauth2/token"),
+        "jwks_uri": format!("{issuer}/oauth2/jwks"),
+        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
+        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
+        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+        "response_types_supported": [],
+        "subject_types_supported": ["public"],
+        "scopes_supported": ScopeSet::from_iter(Scope::ALL).to_vec(),
+        "token_endpoint_auth_methods_supported": auth_methods,
+        "introspection_endpoint_auth_methods_supported": auth_methods,
+        "revocation_endpoint_auth_methods_supported": auth_methods,
+        "token_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
+        "id_token_signing_alg_values_supported": algs,
+        "access_token_signing_alg_values_supported": algs,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act"],
+        "service_documentation": format!("{issuer}/openapi.json"),
+    }))
+    .into_response()
+}
