@@ -80,3 +80,86 @@ pub fn authenticate(
         Err(OAuthError::invalid_client(AUTH_FAILED))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::id::TenantId;
+    use crate::scope::ScopeSet;
+
+    struct Directory(HashMap<ClientId, Arc<RegisteredClient>>);
+
+    impl ClientDirectory for Directory {
+        fn client(&self, id: &ClientId) -> Option<Arc<RegisteredClient>> {
+            self.0.get(id).cloned()
+        }
+    }
+
+    fn record(
+        client_id: ClientId,
+        secret: &str,
+        expires_at: Option<UnixMillis>,
+    ) -> ClientSecretRecord {
+        ClientSecretRecord {
+            client_id,
+            hash: hash_client_secret(secret),
+            created_at: 0,
+            expires_at,
+        }
+    }
+
+    #[test]
+    fn a_live_secret_of_a_known_client_authenticates_and_nothing_else_does() {
+        let id = ClientId::random();
+        let client = RegisteredClient {
+            integration: Integration {
+                client_id: id,
+                tenant_id: TenantId::random(),
+                display_name: "c".into(),
+                scopes: ScopeSet::default(),
+                custom_claims: Default::default(),
+                token_ttl_seconds: 600,
+                jwks_uri: None,
+                app: None,
+                profile: Default::default(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            tier: Tier::Team,
+            // The current secret, and the one it replaced with a grace period until 1000.
+            secrets: vec![record(id, "new", None), record(id, "old", Some(1000))],
+            keys: vec![],
+        };
+        let directory = Directory(HashMap::from([(id, Arc::new(client))]));
+        let known = id.to_string();
+        let unknown = ClientId::random().to_string();
+        for (client_id, secret, now, accepted) in [
+            (known.as_str(), "new", 5000, true),
+            (known.as_str(), "old", 999, true),
+            (known.as_str(), "old", 1000, false),
+            (known.as_str(), "wrong", 0, false),
+            (known.as_str(), "", 0, false),
+            (unknown.as_str(), "new", 0, false),
+            ("not-a-client-id", "new", 0, false),
+        ] {
+            let credentials = ClientCredentials {
+                client_id: client_id.into(),
+                secret: Secret::new(secret.to_owned()),
+                method: AuthMethod::ClientSecretBasic,
+            };
+            match authenticate(&credentials, &directory, now) {
+                Ok(found) => {
+                    assert!(accepted, "{client_id} {secret} at {now}");
+                    assert_eq!(found.integration.client_id, id);
+                }
+                Err(e) => {
+                    assert!(!accepted, "{client_id} {secret} at {now}: {e}");
+                    // The same words for an unknown client and a wrong secret.
+                    assert_eq!(e.description, AUTH_FAILED);
+                }
+            }
+        }
+    }
+}

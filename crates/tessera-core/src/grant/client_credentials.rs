@@ -125,39 +125,19 @@ fn issue_for_operator(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
     use std::sync::Arc;
 
     use super::{issue, TenantReach};
     use crate::client_auth::RegisteredClient;
     use crate::error::OAuthErrorCode;
-    use crate::grant::IssueContext;
+    use crate::grant::fixtures;
     use crate::id::{ClientId, ConnectionId, TenantId};
-    use crate::model::{Connection, ConnectionStatus, Integration, Tenant, Tier};
-    use crate::ports::OsRng;
+    use crate::model::{Connection, ConnectionStatus, Tenant};
     use crate::scope::{Scope, ScopeSet};
     use crate::token::TokenSubject;
-    use crate::token::{KeyRing, SigningAlg, SigningKey};
 
     fn client(scopes: &str) -> RegisteredClient {
-        RegisteredClient {
-            integration: Integration {
-                client_id: ClientId::random(),
-                tenant_id: TenantId::random(),
-                display_name: "reader".into(),
-                scopes: ScopeSet::parse(scopes).unwrap(),
-                custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
-                token_ttl_seconds: 600,
-                jwks_uri: None,
-                app: None,
-                profile: Default::default(),
-                created_at: 0,
-                updated_at: 0,
-            },
-            tier: Tier::Team,
-            secrets: vec![],
-            keys: vec![],
-        }
+        fixtures::client(TenantId::random(), scopes)
     }
 
     /// Other tenants as the grant sees them: `connected` (a connection with `assets:read`),
@@ -166,18 +146,6 @@ mod tests {
         connected: Tenant,
         managed: Tenant,
         disabled: Tenant,
-    }
-
-    fn other_tenant(disabled: bool) -> Tenant {
-        Tenant {
-            id: TenantId::random(),
-            display_name: "t".into(),
-            tier: Tier::Enterprise,
-            created_at: 0,
-            operator: false,
-            disabled,
-            tokens_not_after: 0,
-        }
     }
 
     impl TenantReach for Reach {
@@ -212,20 +180,12 @@ mod tests {
         tenant: Option<&str>,
         expect: Result<&str, OAuthErrorCode>,
     ) {
-        let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap();
-        let ring = KeyRing::new(vec![key]).unwrap();
-        // "At 2026-01-01T00:00:00Z".
-        let ctx = IssueContext {
-            issuer: "http://127.0.0.1:8080",
-            audience: "http://127.0.0.1:8080",
-            now_seconds: 1_767_225_600,
-            key: ring.current(),
-            rng: &OsRng,
-        };
+        let ring = fixtures::ring();
+        let ctx = fixtures::ctx(&ring);
         let reach = Reach {
-            connected: other_tenant(false),
-            managed: other_tenant(false),
-            disabled: other_tenant(true),
+            connected: fixtures::tenant(false),
+            managed: fixtures::tenant(false),
+            disabled: fixtures::tenant(true),
         };
         let own = client.integration.tenant_id.to_string();
         let named = tenant.map(|t| match t {
@@ -240,7 +200,7 @@ mod tests {
             (Ok(token), Ok(scope)) => {
                 let claims = ring.verify(&token.access_token).unwrap();
                 assert_eq!(claims.scope.to_string(), scope);
-                assert_eq!(claims.exp, 1_767_225_600 + 600);
+                assert_eq!(claims.exp, fixtures::NOW + 600);
                 assert_eq!(
                     claims.sub,
                     TokenSubject::Integration(client.integration.client_id)

@@ -111,3 +111,141 @@ pub fn issue(
     subject.consent = Some(integration.client_id);
     mint(ctx, client, subject, scope)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::grant::fixtures;
+    use crate::id::TenantId;
+
+    /// Runs the grant for an integration with `scopes`, acting for a user of its own tenant or
+    /// of another (`foreign`) who consented to `consented` (`None`: never).
+    fn check(
+        scopes: &str,
+        foreign: bool,
+        consented: Option<&str>,
+        requested: Option<&str>,
+        expect: Result<&str, OAuthErrorCode>,
+    ) {
+        let client = fixtures::client(TenantId::random(), scopes);
+        let tenant = fixtures::tenant(false);
+        let user_tenant = if foreign {
+            tenant.id
+        } else {
+            client.integration.tenant_id
+        };
+        let user = fixtures::user(user_tenant);
+        let delegation = Delegation {
+            asked_for: "ada@example.com",
+            user: &user,
+            tenant: &tenant,
+            consented: consented.map(|c| ScopeSet::parse(c).unwrap()),
+        };
+        let ring = fixtures::ring();
+        let case = format!("{scopes} foreign={foreign} {consented:?} {requested:?}");
+        match (
+            issue(&fixtures::ctx(&ring), &client, &delegation, requested),
+            expect,
+        ) {
+            (Ok(token), Ok(scope)) => {
+                let claims = ring.verify(&token.access_token).unwrap();
+                assert_eq!(claims.scope.to_string(), scope, "{case}");
+                assert_eq!(claims.sub, TokenSubject::User(user.id), "{case}");
+                assert_eq!(claims.consent, Some(client.integration.client_id));
+                let actor = claims.act.unwrap();
+                assert_eq!(actor.sub, client.integration.client_id.to_string());
+            }
+            (Err(e), Err(code)) => assert_eq!(e.code, code, "{case}: {e}"),
+            (got, want) => panic!("{case}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn a_user_token_needs_impersonation_and_a_consent_and_never_carries_admin() {
+        use OAuthErrorCode::*;
+        let all = "assets:read events:read admin impersonation";
+        check(
+            all,
+            false,
+            Some("assets:read events:read admin"),
+            None,
+            Ok("assets:read events:read"),
+        );
+        check(all, false, Some("assets:read"), None, Ok("assets:read"));
+        check(
+            all,
+            false,
+            Some("assets:read"),
+            Some("assets:read"),
+            Ok("assets:read"),
+        );
+        check(
+            all,
+            false,
+            Some("assets:read"),
+            Some("events:read"),
+            Err(InvalidScope),
+        );
+        check(
+            all,
+            false,
+            Some("assets:read"),
+            Some("admin"),
+            Err(InvalidScope),
+        );
+        check(all, false, None, None, Err(ConsentRequired));
+        check(
+            "assets:read",
+            false,
+            Some("assets:read"),
+            None,
+            Err(UnauthorizedClient),
+        );
+        // Another tenant's user: reachable through that tenant's consent only, and without
+        // one, not there at all.
+        check(all, true, Some("events:read"), None, Ok("events:read"));
+        check(all, true, None, None, Err(InvalidGrant));
+    }
+
+    struct Directory(HashMap<ClientId, Arc<RegisteredClient>>);
+
+    impl ClientDirectory for Directory {
+        fn client(&self, id: &ClientId) -> Option<Arc<RegisteredClient>> {
+            self.0.get(id).cloned()
+        }
+    }
+
+    #[test]
+    fn an_assertion_is_from_its_iss_and_must_be_the_authenticated_clients() {
+        let known = Arc::new(fixtures::client(TenantId::random(), "impersonation"));
+        let other = Arc::new(fixtures::client(TenantId::random(), "impersonation"));
+        let directory = Directory(HashMap::from([
+            (known.integration.client_id, known.clone()),
+            (other.integration.client_id, other.clone()),
+        ]));
+        let id = known.integration.client_id.to_string();
+        let unknown = ClientId::random().to_string();
+        for (authenticated, iss, expect) in [
+            (None, id.as_str(), Ok(&known)),
+            (Some(&known), id.as_str(), Ok(&known)),
+            (
+                Some(&other),
+                id.as_str(),
+                Err("not the client that authenticated"),
+            ),
+            (None, unknown.as_str(), Err("not a registered integration")),
+            (None, "not-a-client-id", Err("not a registered integration")),
+        ] {
+            match (assertion_client(authenticated, iss, &directory), expect) {
+                (Ok(got), Ok(want)) => assert!(Arc::ptr_eq(&got, want), "{iss}"),
+                (Err(e), Err(words)) => {
+                    assert_eq!(e.code, OAuthErrorCode::InvalidGrant);
+                    assert!(e.description.contains(words), "{iss}: {e}");
+                }
+                (got, _) => panic!("{iss}: got {got:?}"),
+            }
+        }
+    }
+}

@@ -2,6 +2,8 @@
 //! authenticated client, the signing key, the time and the randomness.
 
 mod client_credentials;
+#[cfg(test)]
+mod fixtures;
 mod jwt_bearer;
 mod request;
 mod tms;

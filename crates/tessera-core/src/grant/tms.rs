@@ -105,3 +105,121 @@ pub fn issue(
     subject.grant = grant;
     mint(ctx, client, subject, scope).map(Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grant::fixtures;
+    use crate::id::{AppAuthorizationId, TenantId};
+    use crate::model::AppAccess;
+
+    /// Which tenant a case asks for, and what the application holds there.
+    #[derive(Clone, Copy, Debug)]
+    enum Ask {
+        Nowhere,
+        Own,
+        /// Another tenant with an authorization of these scopes (`None`: no authorization).
+        Other(Option<&'static str>),
+        /// Another tenant's authorization, but of another application.
+        OtherApp,
+    }
+
+    fn check(stage: Stage, ask: Ask, expect: Result<&str, TmsRefusal>) {
+        let client = fixtures::client(TenantId::random(), "assets:read events:read admin");
+        let app = AppVersion {
+            app_name: "fleet".into(),
+            app_version: "1.0".into(),
+            stage,
+            tms_enabled: true,
+        };
+        let mut own = fixtures::tenant(false);
+        own.id = client.integration.tenant_id;
+        let other = fixtures::tenant(false);
+        let authorization = |app_name: &str, scopes: &str| AppAuthorization {
+            id: AppAuthorizationId::random(),
+            tenant_id: other.id,
+            app_name: app_name.into(),
+            access: AppAccess::Custom,
+            scopes: ScopeSet::parse(scopes).unwrap(),
+            granted_by: "user:x".into(),
+            created_at: 0,
+        };
+        let (tenant, authorization) = match ask {
+            Ask::Nowhere => (None, None),
+            Ask::Own => (Some(&own), None),
+            Ask::Other(scopes) => (Some(&other), scopes.map(|s| authorization("fleet", s))),
+            Ask::OtherApp => (Some(&other), Some(authorization("other", "assets:read"))),
+        };
+        let ring = fixtures::ring();
+        let got = issue(
+            &fixtures::ctx(&ring),
+            &client,
+            &app,
+            tenant,
+            authorization.as_ref(),
+        )
+        .unwrap();
+        match (got, expect) {
+            (Ok(token), Ok(scope)) => {
+                let claims = ring.verify(&token.access_token).unwrap();
+                assert_eq!(claims.scope.to_string(), scope, "{ask:?}");
+                assert_eq!(claims.tenant_id, tenant.unwrap().id);
+                assert_eq!(
+                    claims.grant,
+                    authorization.map(|a| a.id.to_string()),
+                    "{ask:?}"
+                );
+            }
+            (Err(refusal), Err(want)) => assert_eq!(refusal, want, "{ask:?}"),
+            (got, want) => panic!("{stage:?} {ask:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn each_tenant_gets_a_token_or_a_reason() {
+        use Stage::*;
+        use TmsRefusal::*;
+        // The own tenant: the integration's data scopes, never `admin`.
+        check(Development, Ask::Own, Ok("assets:read events:read"));
+        check(Production, Ask::Own, Ok("assets:read events:read"));
+        // Another tenant: only in production, only with its authorization of this application,
+        // and only the scopes both allow.
+        check(
+            Production,
+            Ask::Other(Some("assets:read assets:write")),
+            Ok("assets:read"),
+        );
+        check(
+            Development,
+            Ask::Other(Some("assets:read")),
+            Err(DevelopmentStage),
+        );
+        check(Production, Ask::Other(None), Err(NotAuthorized));
+        check(Production, Ask::OtherApp, Err(NotAuthorized));
+        check(
+            Production,
+            Ask::Other(Some("assets:write")),
+            Err(NoCommonScope),
+        );
+        check(Production, Ask::Nowhere, Err(NotAuthorized));
+    }
+
+    #[test]
+    fn only_an_enabled_application_version_uses_tms() {
+        let mut client = fixtures::client(TenantId::random(), "assets:read");
+        assert!(tms_version(&client).is_err());
+        client.integration.app = Some(AppVersion {
+            app_name: "fleet".into(),
+            app_version: "1.0".into(),
+            stage: Stage::Production,
+            tms_enabled: false,
+        });
+        let e = tms_version(&client).unwrap_err();
+        assert_eq!(e.code, OAuthErrorCode::UnauthorizedClient);
+        assert!(e.description.contains("tms_enabled"), "{e}");
+        if let Some(app) = client.integration.app.as_mut() {
+            app.tms_enabled = true;
+        }
+        assert_eq!(tms_version(&client).unwrap().app_name, "fleet");
+    }
+}

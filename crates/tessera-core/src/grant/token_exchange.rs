@@ -158,34 +158,14 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
+    use crate::grant::fixtures::{self, NOW};
     use crate::id::{ClientId, TenantId, UserId};
-    use crate::model::{Integration, Tier};
     use crate::ports::OsRng;
     use crate::scope::ScopeSet;
     use crate::token::TokenSubject;
-    use crate::token::{KeyRing, SigningAlg, SigningKey};
-
-    const NOW: i64 = 1_767_225_600;
 
     fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
-        RegisteredClient {
-            integration: Integration {
-                client_id: ClientId::random(),
-                tenant_id: tenant,
-                display_name: "gateway".into(),
-                scopes: ScopeSet::parse(scopes).unwrap(),
-                custom_claims: BTreeMap::new(),
-                token_ttl_seconds: 3600,
-                jwks_uri: None,
-                app: None,
-                profile: Default::default(),
-                created_at: 0,
-                updated_at: 0,
-            },
-            tier: Tier::Team,
-            secrets: vec![],
-            keys: vec![],
-        }
+        fixtures::client(tenant, scopes)
     }
 
     /// The user the subject tokens act for.
@@ -232,8 +212,7 @@ mod tests {
         client: &RegisteredClient,
         exchange: &Exchange<'_>,
     ) -> Result<AccessTokenClaims, OAuthError> {
-        let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap();
-        let ring = KeyRing::new(vec![key]).unwrap();
+        let ring = fixtures::ring();
         let ctx = IssueContext {
             issuer: "https://as",
             audience: "https://api",

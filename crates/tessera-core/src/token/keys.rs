@@ -246,3 +246,66 @@ impl KeyRing {
         &self.jwks
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OsRng;
+
+    #[test]
+    fn stored_keys_read_back_only_as_what_they_are() {
+        for alg in SigningAlg::ALL {
+            let (key, pkcs8) = SigningKey::generate(alg, &OsRng).unwrap();
+            let back = SigningKey::from_pkcs8(key.kid().into(), alg.as_str(), &pkcs8).unwrap();
+            assert_eq!(back.public_jwk(), key.public_jwk(), "{alg:?}");
+            assert_eq!(back.public_jwk()["kid"], key.kid(), "{alg:?}");
+            assert_eq!(back.public_jwk()["alg"], alg.as_str(), "{alg:?}");
+        }
+        let (_, ec) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
+        for (alg, pkcs8, expect) in [
+            ("RS256", ec.as_slice(), "RSA"),
+            ("EdDSA", ec.as_slice(), "Ed25519"),
+            ("ES256", b"not a key".as_slice(), "EC"),
+            ("HS256", ec.as_slice(), "HS256"),
+            ("none", ec.as_slice(), "none"),
+        ] {
+            let e = SigningKey::from_pkcs8("k".into(), alg, pkcs8)
+                .err()
+                .unwrap();
+            assert!(e.to_string().contains(expect), "{alg}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_ring_signs_with_the_newest_and_publishes_every_key_once() {
+        assert!(KeyRing::new(vec![]).is_none());
+        let keys: Vec<SigningKey> = SigningAlg::ALL
+            .into_iter()
+            .map(|alg| SigningKey::generate(alg, &OsRng).unwrap().0)
+            .collect();
+        let kids: Vec<String> = keys.iter().map(|k| k.kid().to_owned()).collect();
+        let ring = KeyRing::new(keys).unwrap();
+        assert_eq!(ring.current().kid(), kids[0]);
+        for kid in &kids {
+            assert_eq!(ring.get(kid).map(SigningKey::kid), Some(kid.as_str()));
+        }
+        assert!(ring.get("unknown").is_none());
+        let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+        let listed: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(listed.len(), 3);
+        assert_eq!(listed[0], kids[0], "the signing key first");
+        for kid in &kids {
+            assert!(listed.contains(&kid.as_str()));
+        }
+        assert!(jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|k| k.get("d").is_none()));
+    }
+}
