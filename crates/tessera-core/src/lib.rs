@@ -2,7 +2,7 @@
 //! minting and validation.
 //!
 //! Architecture invariant: this crate does no I/O. It knows nothing of HTTP, SQL or an async
-//! runtime; time, randomness and keys come in through [`ports`]. The server and the store adapt
+//! runtime; time and randomness come in through [`world`], storage through [`ports`]. The server and the store adapt
 //! it to the outside world.
 
 pub mod client_auth;
@@ -16,6 +16,7 @@ pub mod policy;
 pub mod ports;
 pub mod scope;
 pub mod token;
+pub mod world;
 
 #[cfg(feature = "testing")]
 pub mod testing;

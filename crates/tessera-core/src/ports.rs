@@ -1,5 +1,5 @@
-//! What the core needs from the outside world: time, randomness and storage. The store crate
-//! implements the storage traits for SQLite and PostgreSQL; `testing` has fakes.
+//! What the core needs from storage. The store crate implements these traits for SQLite and
+//! PostgreSQL. Time and randomness are in `world` (re-exported here).
 //!
 //! Every store method that reads or writes tenant data takes the `TenantId` first, so a query
 //! cannot forget the tenant boundary.
@@ -19,44 +19,7 @@ use crate::model::{
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
 
-/// The current time. The core never reads the system clock itself.
-pub trait Clock: Send + Sync {
-    fn now_millis(&self) -> UnixMillis;
-    fn now_seconds(&self) -> i64 {
-        self.now_millis().div_euclid(1000)
-    }
-}
-
-/// A source of cryptographically secure random bytes.
-pub trait Rng: Send + Sync {
-    fn fill(&self, buf: &mut [u8]);
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now_millis(&self) -> UnixMillis {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
-
-/// Cryptographically secure randomness: a thread-local ChaCha12 generator seeded and
-/// periodically reseeded from the operating system (rand's `ThreadRng`). It avoids a
-/// `getrandom` system call for every token id on the hot path.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OsRng;
-
-impl Rng for OsRng {
-    fn fill(&self, buf: &mut [u8]) {
-        use rand::RngCore;
-        rand::thread_rng().fill_bytes(buf);
-    }
-}
+pub use crate::world::{Clock, OsRng, Rng, SystemClock};
 
 /// A storage failure. The message is for the logs, never for clients.
 #[derive(Debug, thiserror::Error)]
@@ -311,6 +274,80 @@ pub trait ChangeFeed: Send + Sync {
     async fn prune_changes(&self, before: UnixMillis) -> StoreResult<u64>;
 }
 
+/// What an audit record says was done; stored as its name (`integration.created`, …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditAction {
+    TokenIssued,
+    TokenRevoked,
+    ConnectionGranted,
+    ConnectionRevoked,
+    TenantCreated,
+    TenantUpdated,
+    TenantEnabled,
+    TenantDisabled,
+    TenantDeleted,
+    IntegrationCreated,
+    IntegrationUpdated,
+    IntegrationDeleted,
+    IntegrationPromoted,
+    IntegrationSecretRegenerated,
+    IntegrationKeyAdded,
+    IntegrationKeyDeleted,
+    UserCreated,
+    UserInvited,
+    UserUpdated,
+    UserDeleted,
+    UserPasswordReset,
+    AccessPolicyCreated,
+    AccessPolicyUpdated,
+    AccessPolicyDeleted,
+    ConsentGiven,
+    ConsentWithdrawn,
+    AppAuthorized,
+    AppAuthorizationRevoked,
+}
+
+impl AuditAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::TokenIssued => "token.issued",
+            AuditAction::TokenRevoked => "token.revoked",
+            AuditAction::ConnectionGranted => "connection.granted",
+            AuditAction::ConnectionRevoked => "connection.revoked",
+            AuditAction::TenantCreated => "tenant.created",
+            AuditAction::TenantUpdated => "tenant.updated",
+            AuditAction::TenantEnabled => "tenant.enabled",
+            AuditAction::TenantDisabled => "tenant.disabled",
+            AuditAction::TenantDeleted => "tenant.deleted",
+            AuditAction::IntegrationCreated => "integration.created",
+            AuditAction::IntegrationUpdated => "integration.updated",
+            AuditAction::IntegrationDeleted => "integration.deleted",
+            AuditAction::IntegrationPromoted => "integration.promoted",
+            AuditAction::IntegrationSecretRegenerated => "integration.secret_regenerated",
+            AuditAction::IntegrationKeyAdded => "integration.key_added",
+            AuditAction::IntegrationKeyDeleted => "integration.key_deleted",
+            AuditAction::UserCreated => "user.created",
+            AuditAction::UserInvited => "user.invited",
+            AuditAction::UserUpdated => "user.updated",
+            AuditAction::UserDeleted => "user.deleted",
+            AuditAction::UserPasswordReset => "user.password_reset",
+            AuditAction::AccessPolicyCreated => "access_policy.created",
+            AuditAction::AccessPolicyUpdated => "access_policy.updated",
+            AuditAction::AccessPolicyDeleted => "access_policy.deleted",
+            AuditAction::ConsentGiven => "consent.given",
+            AuditAction::ConsentWithdrawn => "consent.withdrawn",
+            AuditAction::AppAuthorized => "app.authorized",
+            AuditAction::AppAuthorizationRevoked => "app.authorization_revoked",
+        }
+    }
+}
+
+impl From<AuditAction> for String {
+    fn from(action: AuditAction) -> String {
+        action.as_str().to_owned()
+    }
+}
+
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
@@ -318,7 +355,7 @@ pub struct AuditRecord {
     pub at: UnixMillis,
     /// Who did it: `client:<id>`, `user:<id>` or `system`.
     pub actor: String,
-    /// What: `integration.created`, `token.issued`, …
+    /// What: an [`AuditAction`]'s name.
     pub action: String,
     /// To what: an id, or "".
     pub target: String,

@@ -37,6 +37,7 @@ pub async fn create_operator_tenant(
     storage: &dyn Storage,
     now: UnixMillis,
     seed: &OperatorSeed,
+    rng: &dyn tessera_core::ports::Rng,
 ) -> Result<bool, BootstrapError> {
     let tenant = Tenant {
         operator: true,
@@ -52,7 +53,7 @@ pub async fn create_operator_tenant(
         .map_err(|e| BootstrapError::Password(e.to_string()))?;
     storage
         .create_user(&User {
-            id: UserId::random(),
+            id: UserId::generate(rng),
             tenant_id: tenant.id,
             email: seed.email.clone(),
             display_name: "Administrator".into(),

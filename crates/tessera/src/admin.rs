@@ -130,7 +130,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 profile: Default::default(),
                 urls: Default::default(),
             }
-            .validate(ClientId::random(), tenant, now)?;
+            .validate(ClientId::generate(&OsRng), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);
             storage.create_integration(&integration, &record).await?;
             storage

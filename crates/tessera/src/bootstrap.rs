@@ -5,6 +5,7 @@
 use anyhow::{bail, Context};
 use tessera_core::crypto::{generate_client_secret, random_token};
 use tessera_core::id::{ClientId, Secret, TenantId};
+use tessera_core::ports::OsRng;
 use tessera_core::ports::{Clock, Rng, Storage};
 use tessera_server::bootstrap::{create_operator_tenant, OperatorSeed};
 
@@ -35,7 +36,7 @@ pub async fn first_start(
         Some(id) => id
             .parse::<ClientId>()
             .context("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID must be a UUID")?,
-        None => ClientId::random(),
+        None => ClientId::generate(&OsRng),
     };
     let (secret, secret_generated) = match env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET") {
         Some(s) if s.len() < 32 => {
@@ -57,7 +58,7 @@ pub async fn first_start(
     // on one empty database race to create the same tenant, and the losers stand down.
     let tenant_id = match env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID") {
         Some(_) => TenantId::from_uuid(derived_uuid(client_id)),
-        None => TenantId::random(),
+        None => TenantId::generate(&OsRng),
     };
     let seed = OperatorSeed {
         tenant_id,
@@ -66,7 +67,7 @@ pub async fn first_start(
         email: email.clone(),
         password: password.clone(),
     };
-    if !create_operator_tenant(storage, now, &seed).await? {
+    if !create_operator_tenant(storage, now, &seed, &OsRng).await? {
         return Ok(None);
     }
     Ok(Some(Bootstrapped {

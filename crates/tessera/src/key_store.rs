@@ -5,6 +5,7 @@
 use anyhow::{bail, Context};
 use tessera_core::id::ClientId;
 use tessera_core::model::ClientKey;
+use tessera_core::ports::OsRng;
 use tessera_core::token::SigningKey;
 use x509_cert::der::Decode;
 
@@ -160,7 +161,7 @@ fn signing_key(pkcs8: &[u8]) -> anyhow::Result<SigningKey> {
         o.remove("alg");
         o.remove("use");
     }
-    let kid = ClientKey::from_jwk(ClientId::random(), &public, 0)
+    let kid = ClientKey::from_jwk(ClientId::generate(&OsRng), &public, 0)
         .map_err(|e| anyhow::anyhow!("the key is not one the server accepts: {e}"))?
         .kid;
     SigningKey::from_pkcs8(kid, alg, pkcs8)

@@ -104,6 +104,7 @@ pub struct AssetEvent {
 
 impl AssetEvent {
     pub fn new(
+        id: EventId,
         asset: &Asset,
         operation: Option<String>,
         attributes: Attributes,
@@ -122,7 +123,7 @@ impl AssetEvent {
         }
         validate_attributes("event_attributes", &attributes)?;
         Ok(AssetEvent {
-            id: EventId::random(),
+            id,
             asset_id: asset.id,
             tenant_id: asset.tenant_id,
             seq: 0,

@@ -19,7 +19,7 @@ use tessera_core::id::ConnectionId;
 use tessera_core::model::{
     Connection, ConnectionRequest, ConnectionStatus, Tenant, User, MAX_BEARER_TOKEN_LEN,
 };
-use tessera_core::ports::{AuditRecord, Change};
+use tessera_core::ports::{AuditAction, AuditRecord, Change};
 
 use super::{message, sign_in_redirect, signed_in};
 use crate::routes::oauth::issue_context;
@@ -130,7 +130,7 @@ async fn accept(
     };
     let now = state.clock.now_millis();
     let connection = Connection {
-        id: ConnectionId::random(),
+        id: ConnectionId::generate(&*state.rng),
         owner_tenant_id: user.tenant_id,
         client_id: integration.client_id,
         client_tenant_id: integration.tenant_id,
@@ -182,7 +182,7 @@ async fn accept(
             tenant_id,
             at: now,
             actor: connection.granted_by.clone(),
-            action: "connection.granted".into(),
+            action: AuditAction::ConnectionGranted.into(),
             target: connection.id.to_string(),
             detail: json!({"client_id": connection.client_id.to_string(), "owner_tenant_id": connection.owner_tenant_id.to_string(), "scope": connection.scopes.to_string()}).to_string(),
         });

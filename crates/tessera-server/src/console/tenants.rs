@@ -315,6 +315,7 @@ pub async fn sign_up(
     }
     let now = state.clock.now_millis();
     let checked = new_tenant(
+        &*state.rng,
         &form.organization,
         Some(Tier::Free.as_str()),
         &form.email,
@@ -545,6 +546,7 @@ pub async fn create_tenant(
             Err(page) => return page,
         };
     let made = match new_tenant(
+        &*state.rng,
         &form.display_name,
         Some(&form.tier),
         &form.admin_email,

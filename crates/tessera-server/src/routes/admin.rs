@@ -12,10 +12,11 @@ use tessera_core::model::{
     ClientSecretRecord, ConnectionRequest, IntegrationPatch, LinkPurpose, NewAppVersion,
     NewIntegration, Role, User, UserLink, CONNECTION_URL_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS,
 };
-use tessera_core::page::{next_page_token, PageRequest};
-use tessera_core::ports::{AuditRecord, Change};
+use tessera_core::page::next_page_token;
+use tessera_core::ports::{AuditAction, Change};
 use tessera_core::scope::{Scope, ScopeSet};
 
+use super::common::{not_found, page, parse_client_id};
 use super::tenants::set_password_url;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
@@ -25,42 +26,6 @@ use crate::wire::*;
 /// The longest grace period for a replaced secret: 30 days.
 const MAX_GRACE_SECONDS: u32 = 30 * 86_400;
 const MIN_PASSWORD_CHARS: usize = 12;
-
-pub(crate) fn page(q: &PageQuery) -> Result<PageRequest, DomainError> {
-    PageRequest::parse(q.page_size.as_deref(), q.page_token.as_deref())
-}
-
-pub(crate) fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
-    // An id that cannot exist is simply not found, as in any other tenant.
-    raw.parse()
-        .map_err(|_| DomainError::NotFound("integration").into())
-}
-
-pub(crate) fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
-    move |e| match e {
-        ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound(what).into(),
-        other => other,
-    }
-}
-
-impl TenantAdmin {
-    pub(crate) fn audit(
-        &self,
-        state: &AppState,
-        action: &str,
-        target: String,
-        detail: serde_json::Value,
-    ) {
-        state.audit(AuditRecord {
-            tenant_id: self.tenant,
-            at: state.clock.now_millis(),
-            actor: self.actor.clone(),
-            action: action.to_owned(),
-            target,
-            detail: detail.to_string(),
-        });
-    }
-}
 
 #[utoipa::path(post, path = "/v1/integrations", tag = "integrations", request_body = CreateIntegrationRequest,
     responses((status = 201, body = CreatedIntegration), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
@@ -97,7 +62,7 @@ pub async fn create_integration(
         },
         urls: state.config.url_rules,
     }
-    .validate(ClientId::random(), admin.tenant, now)?;
+    .validate(ClientId::generate(&*state.rng), admin.tenant, now)?;
     let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
     state
         .storage
@@ -106,7 +71,7 @@ pub async fn create_integration(
     state.publish(Change::Client(integration.client_id)).await?;
     admin.audit(
         &state,
-        "integration.created",
+        AuditAction::IntegrationCreated,
         integration.client_id.to_string(),
         json!({"display_name": integration.display_name}),
     );
@@ -225,7 +190,12 @@ pub async fn promote_integration(
     // Every instance reloads the integration: the development secret stops at once.
     state.publish(Change::Client(id)).await?;
     let integration = state.storage.get_integration(admin.tenant, id).await?;
-    admin.audit(&state, "integration.promoted", id.to_string(), json!({}));
+    admin.audit(
+        &state,
+        AuditAction::IntegrationPromoted,
+        id.to_string(),
+        json!({}),
+    );
     Ok(Json(PromotedIntegration {
         integration: IntegrationView::from(&integration),
         client_secret: secret.expose().to_owned(),
@@ -371,7 +341,12 @@ pub async fn patch_integration(
     .apply(&mut integration, state.clock.now_millis())?;
     state.storage.update_integration(&integration).await?;
     state.publish(Change::Client(id)).await?;
-    admin.audit(&state, "integration.updated", id.to_string(), json!({}));
+    admin.audit(
+        &state,
+        AuditAction::IntegrationUpdated,
+        id.to_string(),
+        json!({}),
+    );
     Ok(Json(IntegrationView::from(&integration)))
 }
 
@@ -400,7 +375,12 @@ pub async fn delete_integration(
         .map_err(not_found("integration"))?;
     // Tokens name their client; a client that is gone makes them inactive everywhere.
     state.publish(Change::Client(id)).await?;
-    admin.audit(&state, "integration.deleted", id.to_string(), json!({}));
+    admin.audit(
+        &state,
+        AuditAction::IntegrationDeleted,
+        id.to_string(),
+        json!({}),
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -435,7 +415,7 @@ pub async fn regenerate_secret(
     state.publish(Change::Client(id)).await?;
     admin.audit(
         &state,
-        "integration.secret_regenerated",
+        AuditAction::IntegrationSecretRegenerated,
         id.to_string(),
         json!({"grace_seconds": grace}),
     );
@@ -483,7 +463,7 @@ pub async fn create_user(
         None => String::new(),
     };
     let user = User {
-        id: UserId::random(),
+        id: UserId::generate(&*state.rng),
         tenant_id: admin.tenant,
         email,
         display_name: body.display_name.trim().to_owned(),
@@ -520,9 +500,9 @@ pub async fn create_user(
     admin.audit(
         &state,
         if user.has_password() {
-            "user.created"
+            AuditAction::UserCreated
         } else {
-            "user.invited"
+            AuditAction::UserInvited
         },
         user.id.to_string(),
         json!({"email": user.email, "role": role.as_str()}),
@@ -560,7 +540,7 @@ pub async fn password_reset(
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
         &state,
-        "user.password_reset",
+        AuditAction::UserPasswordReset,
         user.id.to_string(),
         json!({"email": user.email}),
     );
@@ -643,7 +623,12 @@ pub async fn patch_user(
     user.updated_at = now;
     state.storage.update_user(&user).await?;
     state.publish(Change::People(admin.tenant)).await?;
-    admin.audit(&state, "user.updated", user.id.to_string(), json!({}));
+    admin.audit(
+        &state,
+        AuditAction::UserUpdated,
+        user.id.to_string(),
+        json!({}),
+    );
     Ok(Json(UserView::from(&user)))
 }
 
@@ -665,7 +650,7 @@ pub async fn delete_user(
         .map_err(ApiError::from)
         .map_err(not_found("user"))?;
     state.publish(Change::People(admin.tenant)).await?;
-    admin.audit(&state, "user.deleted", id.to_string(), json!({}));
+    admin.audit(&state, AuditAction::UserDeleted, id.to_string(), json!({}));
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,9 +10,9 @@ use tessera_core::error::DomainError;
 use tessera_core::id::AppAuthorizationId;
 use tessera_core::model::{validate_app_label, AppAccess, AppAuthorization};
 use tessera_core::page::next_page_token;
-use tessera_core::ports::Change;
+use tessera_core::ports::{AuditAction, Change};
 
-use super::admin::{not_found, page};
+use super::common::{not_found, page};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -44,7 +44,7 @@ pub async fn authorize_app(
         .into());
     }
     let authorization = AppAuthorization {
-        id: AppAuthorizationId::random(),
+        id: AppAuthorizationId::generate(&*state.rng),
         tenant_id: admin.tenant,
         app_name: body.app_name,
         access,
@@ -59,7 +59,7 @@ pub async fn authorize_app(
     let view = AppAuthorizationView::from(&authorization);
     admin.audit(
         &state,
-        "app.authorized",
+        AuditAction::AppAuthorized,
         view.id.clone(),
         json!({"app_name": view.app_name, "access": view.access, "scopes": view.scopes}),
     );
@@ -108,7 +108,7 @@ pub async fn revoke_app_authorization(
         .await?;
     admin.audit(
         &state,
-        "app.authorization_revoked",
+        AuditAction::AppAuthorizationRevoked,
         revoked.id.to_string(),
         json!({"app_name": revoked.app_name}),
     );

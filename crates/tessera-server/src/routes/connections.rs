@@ -11,9 +11,9 @@ use tessera_core::error::DomainError;
 use tessera_core::id::ConnectionId;
 use tessera_core::model::Connection;
 use tessera_core::page::next_page_token;
-use tessera_core::ports::{AuditRecord, Change};
+use tessera_core::ports::{AuditAction, AuditRecord, Change};
 
-use super::admin::{not_found, page};
+use super::common::{not_found, page};
 use crate::console::connect::{connection_secrets, post_event};
 use crate::error::ApiResult;
 use crate::extract::TenantAdmin;
@@ -113,7 +113,7 @@ pub async fn revoke_connection(
             tenant_id,
             at: now,
             actor: admin.actor.clone(),
-            action: "connection.revoked".into(),
+            action: AuditAction::ConnectionRevoked.into(),
             target: id.to_string(),
             detail: json!({"client_id": revoked.client_id.to_string()}).to_string(),
         });

@@ -10,9 +10,9 @@ use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, ConsentId};
 use tessera_core::model::{Consent, ConsentUser};
 use tessera_core::page::next_page_token;
-use tessera_core::ports::Change;
+use tessera_core::ports::{AuditAction, Change};
 
-use super::admin::{not_found, page};
+use super::common::{not_found, page};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub async fn give_consent(
     let consent = state
         .storage
         .put_consent(&Consent {
-            id: ConsentId::random(),
+            id: ConsentId::generate(&*state.rng),
             tenant_id: admin.tenant,
             client_id,
             user,
@@ -73,7 +73,7 @@ pub async fn give_consent(
     let view = ConsentView::from(&consent);
     admin.audit(
         &state,
-        "consent.given",
+        AuditAction::ConsentGiven,
         consent.id.to_string(),
         json!({"client_id": view.client_id, "user": view.user, "scopes": view.scopes}),
     );
@@ -112,7 +112,7 @@ pub async fn withdraw_consent(
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
         &state,
-        "consent.withdrawn",
+        AuditAction::ConsentWithdrawn,
         consent.id.to_string(),
         json!({"client_id": consent.client_id.to_string()}),
     );

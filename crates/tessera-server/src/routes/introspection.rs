@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
-use tessera_core::ports::{AuditRecord, Change, RevokedToken};
+use tessera_core::ports::{AuditAction, AuditRecord, Change, RevokedToken};
 use tessera_core::scope::Scope;
 
 use super::oauth::no_store;
@@ -71,7 +71,7 @@ pub async fn revoke(
             tenant_id: integration.tenant_id,
             at: state.clock.now_millis(),
             actor: format!("client:{}", integration.client_id),
-            action: "token.revoked".into(),
+            action: AuditAction::TokenRevoked.into(),
             target: claims.jti.clone(),
             detail: json!({"client_id": claims.client_id}).to_string(),
         });

@@ -8,9 +8,9 @@ use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::model::{ClientKey, MAX_KEYS_PER_INTEGRATION};
-use tessera_core::ports::Change;
+use tessera_core::ports::{AuditAction, Change};
 
-use super::admin::{not_found, parse_client_id};
+use super::common::{not_found, parse_client_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -67,7 +67,7 @@ pub async fn add_key(
     state.publish(Change::Client(client_id)).await?;
     admin.audit(
         &state,
-        "integration.key_added",
+        AuditAction::IntegrationKeyAdded,
         client_id.to_string(),
         json!({"kid": key.kid, "alg": key.alg.as_str()}),
     );
@@ -114,7 +114,7 @@ pub async fn delete_key(
     state.publish(Change::Client(client_id)).await?;
     admin.audit(
         &state,
-        "integration.key_deleted",
+        AuditAction::IntegrationKeyDeleted,
         client_id.to_string(),
         json!({"kid": kid}),
     );

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod app_authorizations;
+pub mod common;
 pub mod connections;
 pub mod consents;
 pub mod discovery;

@@ -15,7 +15,7 @@ use tessera_core::grant::{
     TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::id::{ClientId, TenantId, UserId};
-use tessera_core::ports::AuditRecord;
+use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::assertion::{self, AssertionError};
 use tessera_core::token::TokenSubject;
 
@@ -68,7 +68,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
         tenant_id: issued.claims.tenant_id,
         at: state.clock.now_millis(),
         actor: format!("client:{}", issued.claims.client_id),
-        action: "token.issued".into(),
+        action: AuditAction::TokenIssued.into(),
         target: issued.claims.jti.clone(),
         detail: serde_json::to_string(&IssuedDetail {
             grant_type: grant,

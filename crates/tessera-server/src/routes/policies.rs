@@ -9,9 +9,9 @@ use tessera_core::error::DomainError;
 use tessera_core::id::AccessPolicyId;
 use tessera_core::page::next_page_token;
 use tessera_core::policy::{validate_policy, AccessPolicy, PolicyRules};
-use tessera_core::ports::Change;
+use tessera_core::ports::{AuditAction, Change};
 
-use super::admin::{not_found, page};
+use super::common::{not_found, page};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -57,7 +57,7 @@ pub async fn create_policy(
     validate_description(&description)?;
     let now = state.clock.now_millis();
     let policy = AccessPolicy {
-        id: AccessPolicyId::random(),
+        id: AccessPolicyId::generate(&*state.rng),
         tenant_id: admin.tenant,
         seq: 0,
         display_name: display_name.trim().to_owned(),
@@ -70,7 +70,7 @@ pub async fn create_policy(
     state.publish(Change::AccessPolicies(admin.tenant)).await?;
     admin.audit(
         &state,
-        "access_policy.created",
+        AuditAction::AccessPolicyCreated,
         policy.id.to_string(),
         json!({"display_name": policy.display_name}),
     );
@@ -140,7 +140,7 @@ pub async fn patch_policy(
     state.publish(Change::AccessPolicies(admin.tenant)).await?;
     admin.audit(
         &state,
-        "access_policy.updated",
+        AuditAction::AccessPolicyUpdated,
         policy.id.to_string(),
         json!({}),
     );
@@ -162,6 +162,11 @@ pub async fn delete_policy(
         .await
         .map_err(|e| not_found("access policy")(e.into()))?;
     state.publish(Change::AccessPolicies(admin.tenant)).await?;
-    admin.audit(&state, "access_policy.deleted", id.to_string(), json!({}));
+    admin.audit(
+        &state,
+        AuditAction::AccessPolicyDeleted,
+        id.to_string(),
+        json!({}),
+    );
     Ok(StatusCode::NO_CONTENT)
 }

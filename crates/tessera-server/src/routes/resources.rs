@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use tessera_core::error::DomainError;
-use tessera_core::id::AssetId;
+use tessera_core::id::{AssetId, EventId};
 use tessera_core::model::{asset_type_of, Asset, AssetEvent, AttributeFilter, DataChange};
 use tessera_core::page::{next_page_token, PageRequest};
 use tessera_core::policy::{Access, ActorAccess, VisibleTypes};
@@ -31,7 +31,7 @@ fn asset_id(raw: &str) -> Result<AssetId, ApiError> {
 }
 
 fn not_found(e: ApiError) -> ApiError {
-    super::admin::not_found("asset")(e)
+    super::common::not_found("asset")(e)
 }
 
 /// The asset if the caller may see it, with what it may do to it; 404 otherwise.
@@ -213,7 +213,7 @@ pub async fn create_asset(
     let granted = access.for_type(&asset_type);
     check_write(granted, &asset_type, body.attributes.keys())?;
     let asset = Asset::new(
-        AssetId::random(),
+        AssetId::generate(&*state.rng),
         caller.tenant,
         body.attributes,
         state.clock.now_millis(),
@@ -370,6 +370,7 @@ pub async fn append_event(
     let (asset, granted) = visible_asset(&state, &caller, &access, &id).await?;
     check_write(Some(&granted), asset.asset_type(), std::iter::empty())?;
     let event = AssetEvent::new(
+        EventId::generate(&*state.rng),
         &asset,
         body.operation,
         body.event_attributes,

@@ -12,9 +12,9 @@ use tessera_core::model::{
     validate_email, LinkPurpose, Role, Tenant, TenantPatch, Tier, User, UserLink,
 };
 use tessera_core::page::next_page_token;
-use tessera_core::ports::{AuditRecord, Change, StoreError};
+use tessera_core::ports::{AuditAction, AuditRecord, Change, StoreError};
 
-use super::admin::page;
+use super::common::page;
 use super::connections::tell_revoked;
 use crate::console::connect::connection_secrets;
 use crate::error::{ApiError, ApiResult};
@@ -48,7 +48,7 @@ fn audit_both(
     state: &AppState,
     caller: &PlatformCaller,
     tenant: TenantId,
-    action: &str,
+    action: AuditAction,
     detail: serde_json::Value,
 ) {
     let mut tenants = vec![caller.tenant];
@@ -60,7 +60,7 @@ fn audit_both(
             tenant_id,
             at: state.clock.now_millis(),
             actor: caller.actor.clone(),
-            action: action.to_owned(),
+            action: action.into(),
             target: tenant.to_string(),
             detail: detail.to_string(),
         });
@@ -75,6 +75,7 @@ pub(crate) struct NewTenant {
 
 /// A new tenant and its first admin (without a password unless `password_hash` is given).
 pub(crate) fn new_tenant(
+    rng: &dyn tessera_core::ports::Rng,
     display_name: &str,
     tier: Option<&str>,
     admin_email: &str,
@@ -86,7 +87,7 @@ pub(crate) fn new_tenant(
         .map(Tier::parse_field)
         .transpose()?
         .unwrap_or(Tier::Team);
-    let tenant = Tenant::new(TenantId::random(), display_name, tier, now)?;
+    let tenant = Tenant::new(TenantId::generate(rng), display_name, tier, now)?;
     let email = validate_email(admin_email).map_err(|_| {
         DomainError::invalid(
             "admin_email",
@@ -104,7 +105,7 @@ pub(crate) fn new_tenant(
         ));
     }
     let admin = User {
-        id: UserId::random(),
+        id: UserId::generate(rng),
         tenant_id: tenant.id,
         email,
         display_name: admin_name,
@@ -145,7 +146,7 @@ pub(crate) async fn store_new_tenant(
         state,
         caller,
         tenant.id,
-        "tenant.created",
+        AuditAction::TenantCreated,
         json!({"display_name": tenant.display_name, "tier": tenant.tier.as_str(),
                "admin_email": admin.email}),
     );
@@ -176,6 +177,7 @@ pub async fn create_tenant(
     ApiJson(body): ApiJson<CreateTenantRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedTenant>)> {
     let new = new_tenant(
+        &*state.rng,
         &body.display_name,
         body.tier.as_deref(),
         &body.admin_email,
@@ -258,9 +260,9 @@ pub(crate) async fn change_tenant(
     state.storage.update_tenant(&tenant).await?;
     state.publish(Change::Tenant(tenant.id)).await?;
     let action = match (was_disabled, tenant.disabled) {
-        (false, true) => "tenant.disabled",
-        (true, false) => "tenant.enabled",
-        _ => "tenant.updated",
+        (false, true) => AuditAction::TenantDisabled,
+        (true, false) => AuditAction::TenantEnabled,
+        _ => AuditAction::TenantUpdated,
     };
     audit_both(
         state,
@@ -311,7 +313,7 @@ pub(crate) async fn delete_tenant_everywhere(
         tenant_id: caller.tenant,
         at: state.clock.now_millis(),
         actor: caller.actor.clone(),
-        action: "tenant.deleted".into(),
+        action: AuditAction::TenantDeleted.into(),
         target: id.to_string(),
         detail: json!({"integrations": deleted.clients.len(),
                        "connections_ended": deleted.connections.len()})

@@ -12,7 +12,7 @@ use tessera_core::grant::{self, tms_version};
 use tessera_core::id::TenantId;
 use tessera_core::model::parse_tms_tenants;
 use tessera_core::page::{bad_page_token, decode_page_token, encode_page_token, parse_page_size};
-use tessera_core::ports::{AuditRecord, StoreError};
+use tessera_core::ports::{AuditAction, AuditRecord, StoreError};
 use utoipa::IntoParams;
 
 use super::oauth::{issue_context, no_store};
@@ -79,7 +79,7 @@ pub async fn issue_tokens(
                         tenant_id: audit_tenant,
                         at: state.clock.now_millis(),
                         actor: format!("client:{}", claims.client_id),
-                        action: "token.issued".into(),
+                        action: AuditAction::TokenIssued.into(),
                         target: claims.jti.clone(),
                         detail: detail.clone(),
                     });

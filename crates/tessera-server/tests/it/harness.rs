@@ -357,7 +357,7 @@ async fn operator_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
         email: "ops@operator.example".into(),
         password: Secret::new("correct horse battery staple"),
     };
-    assert!(create_operator_tenant(storage, now, &seed)
+    assert!(create_operator_tenant(storage, now, &seed, &OsRng)
         .await
         .expect("the operator tenant"));
     TenantAdmin {

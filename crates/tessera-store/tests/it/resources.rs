@@ -1,7 +1,7 @@
 //! The storage contract for assets, events and access policies, on both backends.
 
 use serde_json::json;
-use tessera_core::id::{AccessPolicyId, AssetId, TenantId};
+use tessera_core::id::{AccessPolicyId, AssetId, EventId, TenantId};
 use tessera_core::model::{Asset, AssetEvent, Attributes};
 use tessera_core::page::PageRequest;
 use tessera_core::policy::{AccessPolicy, PolicyRules};
@@ -153,8 +153,15 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
             .unwrap();
         let mut seqs = Vec::new();
         for n in 0..3 {
-            let e =
-                AssetEvent::new(&a, None, attrs(json!({"n": n})), "client:x".into(), 300).unwrap();
+            let e = AssetEvent::new(
+                EventId::random(),
+                &a,
+                None,
+                attrs(json!({"n": n})),
+                "client:x".into(),
+                300,
+            )
+            .unwrap();
             seqs.push(store.append_event(&e, None).await.unwrap().seq);
         }
         let page = store
@@ -167,7 +174,15 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
 
         // Another tenant's asset id cannot take an event.
         let other = tenant(&*store).await;
-        let mut stray = AssetEvent::new(&a, None, attrs(json!({})), "client:y".into(), 1).unwrap();
+        let mut stray = AssetEvent::new(
+            EventId::random(),
+            &a,
+            None,
+            attrs(json!({})),
+            "client:y".into(),
+            1,
+        )
+        .unwrap();
         stray.tenant_id = other;
         assert!(matches!(
             store.append_event(&stray, None).await,
