@@ -472,6 +472,12 @@ pub trait ConnectionStore: Send + Sync {
     /// The application's bearer token and the webhook secret of a connection, encrypted.
     async fn connection_secrets(&self, id: ConnectionId)
         -> StoreResult<Option<(Vec<u8>, Vec<u8>)>>;
+}
+
+/// The webhook outbox (SPEC §6): entries are written with the changes they tell of (by the
+/// stores of assets and events); the deliverer leases, records and lists them here.
+#[async_trait]
+pub trait WebhookOutbox: Send + Sync {
     /// Leases up to `limit` due outbox entries until `lease_until`: for each connection only its
     /// oldest pending entry, so deliveries keep their order; an entry leased by another
     /// instance is skipped until its lease runs out. Oldest first.
@@ -674,6 +680,7 @@ pub trait Storage:
     + PrivateTokenStore
     + AppAuthorizationStore
     + ConnectionStore
+    + WebhookOutbox
     + ConsentStore
 {
     /// `sqlite` or `postgres`.

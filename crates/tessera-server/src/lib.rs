@@ -5,6 +5,7 @@
 //! only through the core's ports inside [`state::AppState`].
 
 pub mod bootstrap;
+pub mod connections;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -29,8 +30,8 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
-    admin, app_authorizations, connections, consents, discovery, health, introspection, keys,
-    oauth, openapi, policies, private_tokens, resources, tenants, tms,
+    admin, app_authorizations, consents, discovery, health, introspection, keys, oauth, openapi,
+    policies, private_tokens, resources, tenants, tms,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -174,14 +175,17 @@ pub fn router(state: AppState) -> Router {
             "/v1/integrations/{client_id}/connection_url",
             post(admin::connection_url),
         )
-        .route("/v1/connections", get(connections::list_connections))
+        .route(
+            "/v1/connections",
+            get(routes::connections::list_connections),
+        )
         .route(
             "/v1/connections/{id}",
-            get(connections::get_connection).delete(connections::revoke_connection),
+            get(routes::connections::get_connection).delete(routes::connections::revoke_connection),
         )
         .route(
             "/v1/connections/{id}/deliveries",
-            get(connections::list_deliveries),
+            get(routes::connections::list_deliveries),
         )
         .route("/console", get(console::home))
         .route(

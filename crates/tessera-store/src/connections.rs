@@ -1,4 +1,5 @@
-//! Connections (SPEC §6) on both backends, stamped by `impl_connections!`.
+//! Connections (SPEC §6) and the webhook outbox on both backends, stamped by
+//! `impl_connections!`.
 
 macro_rules! impl_connections {
     ($store:ty) => {
@@ -9,7 +10,7 @@ macro_rules! impl_connections {
                 Connection, PendingWebhook, UnixMillis, WebhookAttempt, WebhookOutcome,
             };
             use tessera_core::page::{Page, PageRequest};
-            use tessera_core::ports::{ConnectionStore, StoreError, StoreResult};
+            use tessera_core::ports::{ConnectionStore, StoreError, StoreResult, WebhookOutbox};
 
             use super::*;
             use $crate::backend_error;
@@ -191,7 +192,10 @@ macro_rules! impl_connections {
                         _ => None,
                     })
                 }
+            }
 
+            #[async_trait]
+            impl WebhookOutbox for $store {
                 async fn claim_webhooks(
                     &self,
                     now: UnixMillis,

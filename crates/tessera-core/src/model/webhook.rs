@@ -2,7 +2,8 @@
 //! hears of it, written in the same transaction as the change; a worker delivers them in order
 //! per connection, at least once, retrying with exponential backoff and jitter.
 
-use crate::id::ConnectionId;
+use crate::crypto::webhook_signature;
+use crate::id::{ConnectionId, TenantId};
 use crate::scope::Scope;
 
 use super::UnixMillis;
@@ -96,6 +97,58 @@ pub fn after_failure(
     }
 }
 
+/// A time as RFC 3339 (UTC, whole seconds), as every time Tessera shows or sends is written.
+pub fn rfc3339(millis: UnixMillis) -> String {
+    time::OffsetDateTime::from_unix_timestamp(millis.div_euclid(1000))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// A webhook as it goes to the application (Standard Webhooks): the body and the values of its
+/// `webhook-id`, `webhook-timestamp` and `webhook-signature` headers. The sender only sends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookMessage {
+    /// `msg_<seq>`: the same for every attempt, so the application can drop repeats.
+    pub id: String,
+    /// Unix seconds of this attempt.
+    pub timestamp: i64,
+    /// `{"type", "timestamp", "connection_id", "tenant_id", "data"}`.
+    pub body: String,
+    pub signature: String,
+}
+
+impl WebhookMessage {
+    /// The message for `entry` of the connection `connection_id` (of the data owner
+    /// `owner`), signed with the connection's `key` for an attempt at `now_seconds`.
+    pub fn build(
+        entry: &PendingWebhook,
+        connection_id: ConnectionId,
+        owner: TenantId,
+        key: &[u8],
+        now_seconds: i64,
+    ) -> WebhookMessage {
+        let id = format!("msg_{}", entry.seq);
+        // `data` is stored as JSON already: it goes in as it is, not parsed and written again.
+        let body = format!(
+            "{{\"type\":{},\"timestamp\":{},\"connection_id\":\"{connection_id}\",\"tenant_id\":\"{owner}\",\"data\":{}}}",
+            serde_json::Value::String(entry.kind.clone()),
+            serde_json::Value::String(rfc3339(entry.created_at)),
+            entry.payload
+        );
+        let signature = webhook_signature(key, &id, now_seconds, &body);
+        WebhookMessage {
+            id,
+            timestamp: now_seconds,
+            body,
+            signature,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,5 +185,35 @@ mod tests {
             after_failure(&late, 5_000, 1000, 10_000, 0.5),
             WebhookOutcome::Failed
         );
+    }
+
+    #[test]
+    fn a_message_is_the_entry_in_its_envelope_signed_for_the_attempt() {
+        let entry = PendingWebhook {
+            seq: 42,
+            connection_id: ConnectionId::random(),
+            kind: "asset.created".into(),
+            payload: r#"{"identity":"assets/1","attributes":{"n":1}}"#.into(),
+            attempts: 0,
+            created_at: 1_767_225_600_000,
+        };
+        let (id, owner) = (ConnectionId::random(), TenantId::random());
+        let message = WebhookMessage::build(&entry, id, owner, b"key", 1_767_225_700);
+        assert_eq!(message.id, "msg_42");
+        assert_eq!(message.timestamp, 1_767_225_700);
+        let body: serde_json::Value = serde_json::from_str(&message.body).unwrap();
+        assert_eq!(body["type"], "asset.created");
+        assert_eq!(body["timestamp"], "2026-01-01T00:00:00Z");
+        assert_eq!(body["connection_id"], id.to_string());
+        assert_eq!(body["tenant_id"], owner.to_string());
+        assert_eq!(body["data"]["attributes"]["n"], 1);
+        assert_eq!(
+            message.signature,
+            webhook_signature(b"key", "msg_42", 1_767_225_700, &message.body)
+        );
+        // Another attempt: the same id and body, a new timestamp and signature.
+        let again = WebhookMessage::build(&entry, id, owner, b"key", 1_767_225_800);
+        assert_eq!((again.id, &again.body), (message.id, &message.body));
+        assert_ne!(again.signature, message.signature);
     }
 }

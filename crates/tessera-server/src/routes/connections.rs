@@ -6,7 +6,6 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
-use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::ConnectionId;
 use tessera_core::model::Connection;
@@ -14,7 +13,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
 
 use super::common::{not_found, page};
-use crate::console::connect::{connection_secrets, post_event};
+use crate::connections::{connection_secrets, tell_revoked};
 use crate::error::ApiResult;
 use crate::extract::TenantAdmin;
 use crate::state::AppState;
@@ -120,24 +119,4 @@ pub async fn revoke_connection(
     }
     tell_revoked(&state, &revoked, bearer);
     Ok(StatusCode::NO_CONTENT)
-}
-
-/// Tells the application that a connection ended (`connection.revoked`), with its own bearer
-/// token, off the request path: telling it must not hold up the revocation. An application
-/// whose integration is gone (its tenant was deleted) has nobody left to tell.
-pub(crate) fn tell_revoked(state: &AppState, revoked: &Connection, bearer: Option<String>) {
-    let url = state
-        .clients
-        .client(&revoked.client_id)
-        .and_then(|c| c.integration.profile.authentication_url.clone());
-    let Some(url) = url else { return };
-    let state = state.clone();
-    let body = json!({"event": "connection.revoked", "connection_id": revoked.id.to_string(),
-                      "tenant_id": revoked.owner_tenant_id.to_string(), "state": revoked.state});
-    let id = revoked.id;
-    tokio::spawn(async move {
-        if let Err(why) = post_event(&state, &url, bearer.as_deref(), &body).await {
-            tracing::warn!(connection = %id, %why, "the application was not told of a revocation");
-        }
-    });
 }

@@ -15,8 +15,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change, StoreError};
 
 use super::common::page;
-use super::connections::tell_revoked;
-use crate::console::connect::connection_secrets;
+use crate::connections::{connection_secrets, tell_revoked};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PlatformCaller};
 use crate::state::AppState;
