@@ -15,7 +15,7 @@ pub async fn seed(database: &str, app: &str, tenants: usize) -> anyhow::Result<(
     let mut ids = Vec::with_capacity(tenants);
     for n in 0..tenants {
         let tenant = Tenant::new(
-            TenantId::random(),
+            TenantId::generate(&tessera_core::ports::OsRng),
             &format!("customer {n}"),
             Tier::Team,
             now,
@@ -23,7 +23,7 @@ pub async fn seed(database: &str, app: &str, tenants: usize) -> anyhow::Result<(
         store.create_tenant(&tenant).await?;
         store
             .put_app_authorization(&AppAuthorization {
-                id: AppAuthorizationId::random(),
+                id: AppAuthorizationId::generate(&tessera_core::ports::OsRng),
                 tenant_id: tenant.id,
                 app_name: app.to_owned(),
                 access: AppAccess::ReadWrite,

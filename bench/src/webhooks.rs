@@ -52,7 +52,7 @@ pub async fn run(
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64;
-    let client_id = ClientId::random();
+    let client_id = ClientId::generate(&tessera_core::ports::OsRng);
     let integration = Integration {
         client_id,
         tenant_id: vendor,
@@ -75,10 +75,10 @@ pub async fn run(
     store.publish(now, &Change::Client(client_id)).await?;
     let mut ids = Vec::with_capacity(connections);
     for n in 0..connections {
-        let owner = Tenant::new(TenantId::random(), &format!("owner {n}"), Tier::Team, now)?;
+        let owner = Tenant::new(TenantId::generate(&tessera_core::ports::OsRng), &format!("owner {n}"), Tier::Team, now)?;
         store.create_tenant(&owner).await?;
         let connection = Connection {
-            id: ConnectionId::random(),
+            id: ConnectionId::generate(&tessera_core::ports::OsRng),
             owner_tenant_id: owner.id,
             client_id,
             client_tenant_id: vendor,
