@@ -31,7 +31,12 @@ pub async fn seed(database: &str, count: usize) -> anyhow::Result<()> {
             "serial": format!("SN-{n:08}"),
             "weight": "20000-lbs",
         }))?;
-        let asset = Asset::new(AssetId::generate(&tessera_core::ports::OsRng), tenant, attributes, 0)?;
+        let asset = Asset::new(
+            AssetId::generate(&tessera_core::ports::OsRng),
+            tenant,
+            attributes,
+            0,
+        )?;
         storage.create_asset(&asset, None).await?;
         if first_shown.is_none() && kind == "Shown" {
             first_shown = Some(asset.id.uuid());

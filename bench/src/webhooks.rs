@@ -75,7 +75,12 @@ pub async fn run(
     store.publish(now, &Change::Client(client_id)).await?;
     let mut ids = Vec::with_capacity(connections);
     for n in 0..connections {
-        let owner = Tenant::new(TenantId::generate(&tessera_core::ports::OsRng), &format!("owner {n}"), Tier::Team, now)?;
+        let owner = Tenant::new(
+            TenantId::generate(&tessera_core::ports::OsRng),
+            &format!("owner {n}"),
+            Tier::Team,
+            now,
+        )?;
         store.create_tenant(&owner).await?;
         let connection = Connection {
             id: ConnectionId::generate(&tessera_core::ports::OsRng),

@@ -6,7 +6,9 @@ use arc_swap::ArcSwap;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::crypto::MasterKey;
 use tessera_core::error::OAuthError;
-use tessera_core::id::{ClientId, TenantId};
+use tessera_core::grant::{IssueContext, TenantReach};
+use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::model::{Connection, Tenant};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
 use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
 use tessera_core::token::{AccessTokenClaims, DecodedJws, KeyRing, SigningAlg};
@@ -16,7 +18,7 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
     keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
-    LiveConsents, PolicyCache, RevocationSet, TenantRefusal, VerifiedTokens,
+    DelegationFacts, LiveConsents, PolicyCache, RevocationSet, TenantRefusal, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -319,6 +321,45 @@ impl AppState {
         }
     }
 
+    /// What every grant needs besides the request and the client, with `ring`'s current key.
+    pub fn issue_context<'a>(&'a self, ring: &'a KeyRing) -> IssueContext<'a> {
+        IssueContext {
+            issuer: &self.config.issuer,
+            audience: &self.config.audience,
+            now_seconds: self.clock.now_seconds(),
+            key: ring.current(),
+            rng: &*self.rng,
+        }
+    }
+
+    /// The user `sub` names — a user id (in any tenant; another tenant must have granted the
+    /// integration `impersonation`, which the core checks) or an email in the integration's
+    /// tenant: from memory, or loaded and remembered.
+    pub async fn delegation_facts(
+        &self,
+        client: &RegisteredClient,
+        sub: &str,
+    ) -> Result<Arc<DelegationFacts>, ApiError> {
+        let client_id = client.integration.client_id;
+        if let Some(facts) = self.delegations.get(client_id, sub) {
+            return Ok(facts);
+        }
+        let generation = self.delegations.generation();
+        let found = match sub.parse::<UserId>() {
+            Ok(id) => self.storage.find_user(id).await?,
+            Err(_) => {
+                self.storage
+                    .find_user_by_email(client.integration.tenant_id, &sub.trim().to_lowercase())
+                    .await?
+            }
+        };
+        let user = found.ok_or_else(|| tessera_core::grant::no_such_user(sub))?;
+        let facts = Arc::new(DelegationFacts { user });
+        self.delegations
+            .insert(client_id, sub, facts.clone(), generation);
+        Ok(facts)
+    }
+
     /// Records the assertion's `jti` in shared storage; a second use anywhere is refused, in
     /// the words of `refuse` (client authentication and the JWT bearer grant answer with
     /// their own error codes, RFC 7523 §3.1–3.2).
@@ -402,5 +443,16 @@ impl AppState {
         let foreign = registered.integration.tenant_id != tenant;
         self.consents
             .allow(tenant, *consented_to, user, foreign, claims.scope)
+    }
+}
+
+/// Other tenants and their connections, as the client credentials grant sees them: from the
+/// snapshots.
+impl TenantReach for AppState {
+    fn tenant(&self, id: &TenantId) -> Option<Tenant> {
+        self.clients.tenant(id)
+    }
+    fn connection(&self, client: ClientId, owner: TenantId) -> Option<Arc<Connection>> {
+        self.connections.between(client, owner)
     }
 }

@@ -16,7 +16,6 @@ use tessera_core::model::{
 };
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
 
-use crate::routes::oauth::issue_context;
 use crate::state::AppState;
 
 /// What the master key encrypts a connection's secrets for.
@@ -125,14 +124,9 @@ async fn hand_over(
     url: &str,
 ) -> Result<(), String> {
     let ring = state.keys.load();
-    let issued = grant::issue_for_connection(
-        &issue_context(state, &ring),
-        client,
-        owner,
-        connection,
-        None,
-    )
-    .map_err(|e| e.description)?;
+    let issued =
+        grant::issue_for_connection(&state.issue_context(&ring), client, owner, connection, None)
+            .map_err(|e| e.description)?;
     // Standard Webhooks: `whsec_` and the base64 of the key; the application verifies every
     // webhook with it.
     let mut key = [0u8; 32];

@@ -14,14 +14,12 @@ use tessera_core::grant::{
     self, Delegation, Exchange, ExchangeRequest, IssueContext, TokenRequest, GRANT_TOKEN_EXCHANGE,
     TOKEN_TYPE_ACCESS_TOKEN,
 };
-use tessera_core::id::{ClientId, TenantId, UserId};
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::assertion::{self, AssertionError};
 use tessera_core::token::TokenSubject;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::TokenCaller;
-use crate::hot::DelegationFacts;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::TokenResponse;
@@ -109,17 +107,16 @@ async fn issue(
         (None, false) => None,
     };
     let ring = state.keys.load();
-    let ctx = issue_context(state, &ring);
+    let ctx = state.issue_context(&ring);
     let grant = request.grant_type();
     let issued = match (&request, client) {
         (TokenRequest::ClientCredentials { scope, tenant }, Some(client)) => {
-            let reach = Reach(state);
             grant::issue_client_credentials(
                 &ctx,
                 client,
                 scope.as_deref(),
                 tenant.as_deref(),
-                &reach,
+                state,
             )?
         }
         (TokenRequest::JwtBearer { assertion, scope }, _) => {
@@ -132,22 +129,6 @@ async fn issue(
     };
     refuse_for_disabled_tenant(state, &issued.claims)?;
     Ok((issued, grant))
-}
-
-/// Other tenants and their connections, as the client credentials grant sees them.
-struct Reach<'a>(&'a AppState);
-
-impl grant::TenantReach for Reach<'_> {
-    fn tenant(&self, id: &TenantId) -> Option<tessera_core::model::Tenant> {
-        self.0.clients.tenant(id)
-    }
-    fn connection(
-        &self,
-        client: ClientId,
-        owner: TenantId,
-    ) -> Option<Arc<tessera_core::model::Connection>> {
-        self.0.connections.between(client, owner)
-    }
 }
 
 /// Nothing new is issued for a disabled tenant (SPEC §4.1), whichever grant asked: checked once
@@ -169,19 +150,6 @@ fn refuse_for_disabled_tenant(
         })
 }
 
-pub(crate) fn issue_context<'a>(
-    state: &'a AppState,
-    ring: &'a tessera_core::token::KeyRing,
-) -> IssueContext<'a> {
-    IssueContext {
-        issuer: &state.config.issuer,
-        audience: &state.config.audience,
-        now_seconds: state.clock.now_seconds(),
-        key: ring.current(),
-        rng: &*state.rng,
-    }
-}
-
 /// RFC 7523 §2.1 and §3.1: every problem with the assertion is `invalid_grant`.
 fn invalid_grant(e: AssertionError) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string())
@@ -201,7 +169,7 @@ async fn jwt_bearer(
         .verify_assertion(&decoded, &client, "/oauth2/token")
         .await
         .map_err(invalid_grant)?;
-    let facts = delegation_facts(state, &client, &verified.sub).await?;
+    let facts = state.delegation_facts(&client, &verified.sub).await?;
     let user = &facts.user;
     let tenant = match state.clients.tenant(&user.tenant_id) {
         Some(tenant) => tenant,
@@ -261,36 +229,6 @@ fn token_exchange(
     };
     let ctx = IssueContext { audience, ..*ctx };
     Ok(grant::issue_token_exchange(&ctx, client, &exchange)?)
-}
-
-/// The user `sub` names — a user id (in any tenant; another tenant must have granted the
-/// integration `impersonation`, which the core checks) or an email in the integration's
-/// tenant: from memory, or loaded and remembered.
-async fn delegation_facts(
-    state: &AppState,
-    client: &RegisteredClient,
-    sub: &str,
-) -> Result<Arc<DelegationFacts>, ApiError> {
-    let client_id = client.integration.client_id;
-    if let Some(facts) = state.delegations.get(client_id, sub) {
-        return Ok(facts);
-    }
-    let generation = state.delegations.generation();
-    let found = match sub.parse::<UserId>() {
-        Ok(id) => state.storage.find_user(id).await?,
-        Err(_) => {
-            state
-                .storage
-                .find_user_by_email(client.integration.tenant_id, &sub.trim().to_lowercase())
-                .await?
-        }
-    };
-    let user = found.ok_or_else(|| grant::no_such_user(sub))?;
-    let facts = Arc::new(DelegationFacts { user });
-    state
-        .delegations
-        .insert(client_id, sub, facts.clone(), generation);
-    Ok(facts)
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only.

@@ -15,7 +15,7 @@ use tessera_core::page::{bad_page_token, decode_page_token, encode_page_token, p
 use tessera_core::ports::{AuditAction, AuditRecord, StoreError};
 use utoipa::IntoParams;
 
-use super::oauth::{issue_context, no_store};
+use super::oauth::no_store;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, BasicClient};
 use crate::metrics::GrantLabel;
@@ -36,7 +36,7 @@ pub async fn issue_tokens(
     let app = tms_version(&client)?;
     let tenants = parse_tms_tenants(&body.tenants)?;
     let ring = state.keys.load();
-    let ctx = issue_context(&state, &ring);
+    let ctx = state.issue_context(&ring);
     let own_tenant = client.integration.tenant_id;
     let mut answer = TmsTokensResponse {
         tokens: Vec::with_capacity(tenants.len()),
