@@ -75,12 +75,63 @@ fn listed(reply: &Reply) -> Vec<(String, String)> {
         .collect()
 }
 
-#[tokio::test]
-async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
-    for h in Harness::on_both_backends().await {
-        let admin = h.admin_token(&h.a).await;
-        let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
+/// A store with entries of `employee1` (`email`, `name`, `project`), `employee10` (`name`) and
+/// `project.1` (`name`), on one backend.
+struct Scene {
+    h: Harness,
+    admin: String,
+    owner_id: String,
+    owner: String,
+}
 
+impl Scene {
+    async fn on_both_backends() -> Vec<Scene> {
+        let mut scenes = Vec::new();
+        for h in Harness::on_both_backends().await {
+            let admin = h.admin_token(&h.a).await;
+            let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
+            let put = |related_id: &'static str, key: &'static str, value: String| {
+                json_body(json!({"relatedId": related_id, "key": key, "value": value}))
+            };
+            let mut entries = vec![("project.1", "name", "The project number one".to_owned())];
+            for key in ["email", "name", "project"] {
+                entries.push(("employee1", key, format!("{key} of employee1")));
+            }
+            entries.push(("employee10", "name", "Jane".to_owned()));
+            for (related_id, key, value) in entries {
+                let posted = call(
+                    &h,
+                    Method::POST,
+                    "/v1/private_tokens",
+                    &owner,
+                    put(related_id, key, value),
+                    &[],
+                )
+                .await;
+                assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
+            }
+            scenes.push(Scene {
+                h,
+                admin,
+                owner_id,
+                owner,
+            });
+        }
+        scenes
+    }
+
+    /// Which backend, for failure messages.
+    fn backend(&self) -> &'static str {
+        self.h.storage.backend_name()
+    }
+}
+
+#[tokio::test]
+async fn a_put_creates_then_replaces_with_a_new_etag() {
+    for h in Harness::on_both_backends().await {
+        let backend = h.storage.backend_name();
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
         // PUT as JSON creates (201) and replaces (200); each write has a new ETag.
         let path = entry_path("project.1", "name");
         let created = call(
@@ -92,7 +143,12 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
             &[],
         )
         .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+        assert_eq!(
+            created.status,
+            StatusCode::CREATED,
+            "{backend}: {}",
+            created.text
+        );
         let etag = created.header("etag").to_owned();
         assert_eq!(
             etag,
@@ -109,72 +165,70 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
             &[],
         )
         .await;
-        assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
+        assert_eq!(
+            replaced.status,
+            StatusCode::OK,
+            "{backend}: {}",
+            replaced.text
+        );
         assert_ne!(replaced.header("etag"), etag);
         assert_eq!(replaced.body["created_at"], created.body["created_at"]);
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
-        assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+        assert_eq!(got.status, StatusCode::OK, "{backend}: {}", got.text);
         assert_eq!(got.body["value"], "[\"foo\", \"bar\"]");
         assert_eq!(got.header("etag"), replaced.header("etag"));
+    }
+}
 
-        // Any characters in the names: dots, slashes, Unicode, spaces; the raw body is the value.
+#[tokio::test]
+async fn names_take_any_character_and_a_raw_body_is_the_value() {
+    for h in Harness::on_both_backends().await {
+        let backend = h.storage.backend_name();
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
+        // Dots, slashes, Unicode, spaces, an encoded slash, `..`.
         let odd = [("a.b/c", "ключ.1"), ("🚚 truck", "$where"), ("x%2Fy", "..")];
         for (related_id, key) in odd {
+            let path = entry_path(related_id, key);
+            let value = format!("{related_id}={key}").into_bytes();
             let put = call(
                 &h,
                 Method::PUT,
-                &entry_path(related_id, key),
+                &path,
                 &owner,
-                Some(("text/plain", format!("{related_id}={key}").into_bytes())),
+                Some(("text/plain", value)),
                 &[],
             )
             .await;
             assert_eq!(
                 put.status,
                 StatusCode::CREATED,
-                "{related_id}/{key}: {}",
+                "{backend} {related_id}/{key}: {}",
                 put.text
             );
-            let got = call(
-                &h,
-                Method::GET,
-                &entry_path(related_id, key),
-                &owner,
-                None,
-                &[],
-            )
-            .await;
+            let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
             assert_eq!(
                 got.body["value"],
                 format!("{related_id}={key}"),
-                "{}",
+                "{backend}: {}",
                 got.text
             );
             assert_eq!(got.body["relatedId"], related_id);
             assert_eq!(got.body["key"], key);
         }
+    }
+}
 
-        // POST {relatedId, key, value} does the same.
-        for key in ["email", "name", "project"] {
-            let posted = call(&h, Method::POST, "/v1/private_tokens", &owner, json_body(json!({"relatedId": "employee1", "key": key, "value": format!("{key} of employee1")})), &[]).await;
-            assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
-        }
-        call(
-            &h,
-            Method::POST,
-            "/v1/private_tokens",
-            &owner,
-            json_body(json!({"relatedId": "employee10", "key": "name", "value": "Jane"})),
-            &[],
-        )
-        .await;
-
-        // Listing one relatedId, page by page, without values unless asked.
+#[tokio::test]
+async fn listings_page_and_filter_and_carry_values_only_when_asked() {
+    for scene in Scene::on_both_backends().await {
+        let (h, owner, backend) = (&scene.h, &scene.owner, scene.backend());
+        // One relatedId, page by page, without values unless asked.
         let first = call(
-            &h,
+            h,
             Method::GET,
             "/v1/private_tokens?relatedId=employee1&page_size=2",
-            &owner,
+            owner,
             None,
             &[],
         )
@@ -184,36 +238,40 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
             [
                 ("employee1".into(), "email".into()),
                 ("employee1".into(), "name".into())
-            ]
+            ],
+            "{backend}"
         );
         assert!(first.body["private_tokens"][0].get("value").is_none());
         assert_eq!(first.body["private_tokens"][0]["size"], 18);
         let token = first.body["next_page_token"].as_str().unwrap();
         assert!(!token.is_empty());
-        let second = call(&h, Method::GET, &format!("/v1/private_tokens?relatedId=employee1&page_size=2&page_token={token}&include_values=true"), &owner, None, &[]).await;
-        assert_eq!(listed(&second), [("employee1".into(), "project".into())]);
+        let second = call(h, Method::GET, &format!("/v1/private_tokens?relatedId=employee1&page_size=2&page_token={token}&include_values=true"), owner, None, &[]).await;
+        assert_eq!(
+            listed(&second),
+            [("employee1".into(), "project".into())],
+            "{backend}"
+        );
         assert_eq!(
             second.body["private_tokens"][0]["value"],
             "project of employee1"
         );
         assert_eq!(second.body["next_page_token"], "");
-
         // Over all entries: by prefix, by key.
         let prefixed = call(
-            &h,
+            h,
             Method::GET,
             "/v1/private_tokens?relatedId_prefix=employee",
-            &owner,
+            owner,
             None,
             &[],
         )
         .await;
-        assert_eq!(listed(&prefixed).len(), 4);
+        assert_eq!(listed(&prefixed).len(), 4, "{backend}");
         let names = call(
-            &h,
+            h,
             Method::GET,
             "/v1/private_tokens?key=name",
-            &owner,
+            owner,
             None,
             &[],
         )
@@ -224,24 +282,31 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
                 ("employee1".into(), "name".into()),
                 ("employee10".into(), "name".into()),
                 ("project.1".into(), "name".into())
-            ]
+            ],
+            "{backend}"
         );
+    }
+}
 
-        // Another integration, of this tenant or another, sees nothing and changes nothing.
-        let (_, stranger) = store_owner(&h, &admin, "stranger").await;
+#[tokio::test]
+async fn another_integration_of_any_tenant_sees_nothing_and_changes_nothing() {
+    for scene in Scene::on_both_backends().await {
+        let (h, backend) = (&scene.h, scene.backend());
+        let path = entry_path("project.1", "name");
+        let (_, stranger) = store_owner(h, &scene.admin, "stranger").await;
         let other = h.add_tenant().await;
         let other_admin = h.admin_token(&other).await;
-        let (_, foreigner) = store_owner(&h, &other_admin, "foreigner").await;
+        let (_, foreigner) = store_owner(h, &other_admin, "foreigner").await;
         for token in [&stranger, &foreigner] {
-            let got = call(&h, Method::GET, &path, token, None, &[]).await;
-            assert_eq!(got.status, StatusCode::NOT_FOUND, "{}", got.text);
+            let got = call(h, Method::GET, &path, token, None, &[]).await;
+            assert_eq!(got.status, StatusCode::NOT_FOUND, "{backend}: {}", got.text);
             assert_eq!(got.error(), "not_found");
-            let deleted = call(&h, Method::DELETE, &path, token, None, &[]).await;
-            assert_eq!(deleted.status, StatusCode::NOT_FOUND);
-            let all = call(&h, Method::GET, "/v1/private_tokens", token, None, &[]).await;
-            assert_eq!(listed(&all), Vec::<(String, String)>::new());
+            let deleted = call(h, Method::DELETE, &path, token, None, &[]).await;
+            assert_eq!(deleted.status, StatusCode::NOT_FOUND, "{backend}");
+            let all = call(h, Method::GET, "/v1/private_tokens", token, None, &[]).await;
+            assert_eq!(listed(&all), Vec::<(String, String)>::new(), "{backend}");
             let gone = call(
-                &h,
+                h,
                 Method::DELETE,
                 "/v1/private_tokens/employee1",
                 token,
@@ -249,101 +314,81 @@ async fn an_integration_keeps_entries_of_any_name_and_size_to_itself() {
                 &[],
             )
             .await;
-            assert_eq!(gone.body["deleted"], 0);
+            assert_eq!(gone.body["deleted"], 0, "{backend}");
         }
-        let still = call(&h, Method::GET, &path, &owner, None, &[]).await;
-        assert_eq!(still.status, StatusCode::OK);
+        let still = call(h, Method::GET, &path, &scene.owner, None, &[]).await;
+        assert_eq!(still.status, StatusCode::OK, "{backend}");
+    }
+}
 
-        // The tenant's admin lists an integration's entries; not another tenant's.
+#[tokio::test]
+async fn the_tenants_admin_lists_an_integrations_entries_and_no_other_tenant_does() {
+    for scene in Scene::on_both_backends().await {
+        let (h, backend, owner_id) = (&scene.h, scene.backend(), &scene.owner_id);
+        let path = format!("/v1/integrations/{owner_id}/private_tokens");
         let by_admin = call(
-            &h,
+            h,
             Method::GET,
-            &format!("/v1/integrations/{owner_id}/private_tokens?relatedId=employee1"),
-            &admin,
+            &format!("{path}?relatedId=employee1"),
+            &scene.admin,
             None,
             &[],
         )
         .await;
-        assert_eq!(listed(&by_admin).len(), 3, "{}", by_admin.text);
-        let refused = call(
-            &h,
-            Method::GET,
-            &format!("/v1/integrations/{owner_id}/private_tokens"),
-            &other_admin,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(refused.status, StatusCode::NOT_FOUND);
-        let not_admin = call(
-            &h,
-            Method::GET,
-            &format!("/v1/integrations/{owner_id}/private_tokens"),
-            &owner,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+        assert_eq!(listed(&by_admin).len(), 3, "{backend}: {}", by_admin.text);
+        let other = h.add_tenant().await;
+        let other_admin = h.admin_token(&other).await;
+        let refused = call(h, Method::GET, &path, &other_admin, None, &[]).await;
+        assert_eq!(refused.status, StatusCode::NOT_FOUND, "{backend}");
+        let not_admin = call(h, Method::GET, &path, &scene.owner, None, &[]).await;
+        assert_eq!(not_admin.status, StatusCode::FORBIDDEN, "{backend}");
+    }
+}
 
-        // Deleting one key, then a whole relatedId.
-        let deleted = call(
-            &h,
-            Method::DELETE,
-            &entry_path("employee1", "email"),
-            &owner,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        let again = call(
-            &h,
-            Method::DELETE,
-            &entry_path("employee1", "email"),
-            &owner,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(again.status, StatusCode::NOT_FOUND);
+#[tokio::test]
+async fn entries_go_by_key_by_related_id_and_with_their_integration() {
+    for scene in Scene::on_both_backends().await {
+        let (h, owner, backend) = (&scene.h, &scene.owner, scene.backend());
+        let email = entry_path("employee1", "email");
+        let deleted = call(h, Method::DELETE, &email, owner, None, &[]).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{backend}");
+        let again = call(h, Method::DELETE, &email, owner, None, &[]).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND, "{backend}");
         let whole = call(
-            &h,
+            h,
             Method::DELETE,
             "/v1/private_tokens/employee1",
-            &owner,
+            owner,
             None,
             &[],
         )
         .await;
-        assert_eq!(whole.body["deleted"], 2, "{}", whole.text);
-
+        assert_eq!(whole.body["deleted"], 2, "{backend}: {}", whole.text);
         // Deleting the integration deletes its store.
         let removed = h
             .api(
                 Method::DELETE,
-                &format!("/v1/integrations/{owner_id}"),
-                &admin,
+                &format!("/v1/integrations/{}", scene.owner_id),
+                &scene.admin,
                 None,
             )
             .await;
-        assert_eq!(removed.status, StatusCode::NO_CONTENT);
-        let (_, successor) = store_owner(&h, &admin, "successor").await;
-        let none = call(&h, Method::GET, "/v1/private_tokens", &successor, None, &[]).await;
-        assert_eq!(listed(&none).len(), 0);
-        let count: Value = json!(h
+        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{backend}");
+        let (_, successor) = store_owner(h, &scene.admin, "successor").await;
+        let none = call(h, Method::GET, "/v1/private_tokens", &successor, None, &[]).await;
+        assert_eq!(listed(&none).len(), 0, "{backend}");
+        let left = h
             .storage
             .list_private_tokens(
-                owner_id.parse().unwrap(),
+                scene.owner_id.parse().unwrap(),
                 &Default::default(),
                 None,
                 10,
-                None
+                None,
             )
             .await
-            .unwrap()
-            .len());
-        assert_eq!(count, 0);
+            .unwrap();
+        assert!(left.is_empty(), "{backend}: {left:?}");
     }
 }
 
