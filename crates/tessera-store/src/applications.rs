@@ -12,7 +12,7 @@ macro_rules! impl_applications {
 
             use super::*;
             use $crate::backend_error;
-            use $crate::rows::{into_page, AppAuthorizationRow};
+            use $crate::rows::AppAuthorizationRow;
 
             const COLUMNS: &str =
                 "seq, id, tenant_id, app_name, access, scopes, granted_by, created_at";
@@ -62,17 +62,15 @@ macro_rules! impl_applications {
                     tenant: TenantId,
                     page: PageRequest,
                 ) -> StoreResult<Page<AppAuthorization>> {
-                    let rows = sqlx::query_as::<_, AppAuthorizationRow>(&format!(
-                        "SELECT {COLUMNS} FROM app_authorizations \
-                         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                    ))
-                    .bind(tenant.to_string())
-                    .bind(page.after)
-                    .bind(i64::from(page.size) + 1)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
-                    into_page(rows, page.size, |r| r.seq)
+                    $crate::rows::tenant_page::<_, AppAuthorizationRow, _>(
+                    &self.pool,
+                    COLUMNS,
+                    "app_authorizations",
+                    tenant,
+                    page,
+                    |r| r.seq,
+                )
+                .await
                 }
 
                 async fn delete_app_authorization(

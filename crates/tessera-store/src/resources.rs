@@ -287,17 +287,15 @@ macro_rules! impl_resources {
                     tenant: TenantId,
                     page: PageRequest,
                 ) -> StoreResult<Page<AccessPolicy>> {
-                    let rows = sqlx::query_as::<_, PolicyRow>(&format!(
-                        "SELECT {POLICY_COLUMNS} FROM access_policies \
-                         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                    ))
-                    .bind(tenant.to_string())
-                    .bind(page.after)
-                    .bind(i64::from(page.size) + 1)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
-                    into_page(rows, page.size, |r| r.seq)
+                    $crate::rows::tenant_page::<_, PolicyRow, _>(
+                    &self.pool,
+                    POLICY_COLUMNS,
+                    "access_policies",
+                    tenant,
+                    page,
+                    |r| r.seq,
+                )
+                .await
                 }
 
                 async fn update_policy(&self, p: &AccessPolicy) -> StoreResult<()> {
@@ -501,17 +499,15 @@ macro_rules! impl_resources {
                     tenant: TenantId,
                     page: PageRequest,
                 ) -> StoreResult<Page<Consent>> {
-                    let rows = sqlx::query_as::<_, ConsentRow>(&format!(
-                        "SELECT {CONSENT_COLUMNS} FROM consents \
-                         WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                    ))
-                    .bind(tenant.to_string())
-                    .bind(page.after)
-                    .bind(i64::from(page.size) + 1)
-                    .fetch_all(&self.pool)
-                    .await
-                    .map_err(backend_error)?;
-                    into_page(rows, page.size, |r| r.seq)
+                    $crate::rows::tenant_page::<_, ConsentRow, _>(
+                    &self.pool,
+                    CONSENT_COLUMNS,
+                    "consents",
+                    tenant,
+                    page,
+                    |r| r.seq,
+                )
+                .await
                 }
 
                 async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent> {

@@ -555,3 +555,35 @@ where
         .collect::<Result<_, _>>()?;
     Ok(tessera_core::page::Page { items, next_after })
 }
+
+/// A page of a tenant's rows of `table`, in `seq` order after `page.after`: the keyset listing
+/// the aggregates share, the same SQL on both backends.
+pub(crate) async fn tenant_page<DB, R, T>(
+    pool: &sqlx::Pool<DB>,
+    columns: &str,
+    table: &str,
+    tenant: tessera_core::id::TenantId,
+    page: tessera_core::page::PageRequest,
+    seq: impl Fn(&R) -> i64,
+) -> Result<tessera_core::page::Page<T>, StoreError>
+where
+    DB: sqlx::Database,
+    R: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    let sql = format!(
+        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+    );
+    let rows: Vec<R> = sqlx::query_as::<DB, R>(&sql)
+        .bind(tenant.to_string())
+        .bind(page.after)
+        .bind(i64::from(page.size) + 1)
+        .fetch_all(pool)
+        .await
+        .map_err(crate::backend_error)?;
+    into_page(rows, page.size, seq)
+}

@@ -144,17 +144,15 @@ macro_rules! impl_storage {
                 tenant: TenantId,
                 page: PageRequest,
             ) -> StoreResult<Page<Integration>> {
-                let rows = sqlx::query_as::<_, IntegrationRow>(&format!(
-                    "SELECT {INTEGRATION_COLUMNS} FROM integrations \
-                     WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
-                ))
-                .bind(tenant.to_string())
-                .bind(page.after)
-                .bind(i64::from(page.size) + 1)
-                .fetch_all(&self.pool)
+                $crate::rows::tenant_page::<_, IntegrationRow, _>(
+                    &self.pool,
+                    INTEGRATION_COLUMNS,
+                    "integrations",
+                    tenant,
+                    page,
+                    |r| r.seq,
+                )
                 .await
-                .map_err(backend_error)?;
-                into_page(rows, page.size, |r| r.seq)
             }
 
             async fn update_integration(&self, i: &Integration) -> StoreResult<()> {
@@ -483,17 +481,15 @@ macro_rules! impl_storage {
             }
 
             async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>> {
-                let rows = sqlx::query_as::<_, UserRow>(&format!(
-                    "SELECT {USER_COLUMNS} FROM users WHERE tenant_id = $1 AND seq > $2 \
-                     ORDER BY seq LIMIT $3"
-                ))
-                .bind(tenant.to_string())
-                .bind(page.after)
-                .bind(i64::from(page.size) + 1)
-                .fetch_all(&self.pool)
+                $crate::rows::tenant_page::<_, UserRow, _>(
+                    &self.pool,
+                    USER_COLUMNS,
+                    "users",
+                    tenant,
+                    page,
+                    |r| r.seq,
+                )
                 .await
-                .map_err(backend_error)?;
-                into_page(rows, page.size, |r| r.seq)
             }
 
             async fn update_user(&self, u: &User) -> StoreResult<()> {
