@@ -251,23 +251,49 @@ pub(crate) async fn form_post(
     cookies: &str,
     body: &[(&str, &str)],
 ) -> Reply {
+    form_post_from(h, None, uri, cookies, body).await
+}
+
+/// [`form_post`] as a connection from `peer` (an IP address) would carry it.
+async fn form_post_from(
+    h: &Harness,
+    peer: Option<&str>,
+    uri: &str,
+    cookies: &str,
+    body: &[(&str, &str)],
+) -> Reply {
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(body)
         .finish();
-    h.send(
-        Request::builder()
-            .method(Method::POST)
-            .uri(uri)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("cookie", cookies)
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    let mut request = Request::builder()
+        .method(Method::POST)
+        .uri(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookies)
+        .body(Body::from(body))
+        .unwrap();
+    if let Some(peer) = peer {
+        let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+        request
+            .extensions_mut()
+            .insert(axum::extract::ConnectInfo(addr));
+    }
+    h.send(request).await
 }
 
 /// Signs `email` in through the form; returns the session cookie.
 pub(crate) async fn sign_in(h: &Harness, email: &str, password: &str, next: &str) -> Reply {
+    sign_in_from(h, None, email, password, next).await
+}
+
+/// [`sign_in`] from `peer` (an IP address).
+async fn sign_in_from(
+    h: &Harness,
+    peer: Option<&str>,
+    email: &str,
+    password: &str,
+    next: &str,
+) -> Reply {
     let page = get_page(
         h,
         &format!(
@@ -279,8 +305,9 @@ pub(crate) async fn sign_in(h: &Harness, email: &str, password: &str, next: &str
     assert_eq!(page.status, StatusCode::OK);
     let csrf = hidden(&page.text, "csrf");
     let cookie = set_cookie(&page, "tessera_sign_in").expect("the sign-in cookie");
-    form_post(
+    form_post_from(
         h,
+        peer,
         "/console/sign-in",
         &format!("tessera_sign_in={cookie}"),
         &[
@@ -464,6 +491,22 @@ async fn failed_sign_ins_are_limited_per_account() {
         );
         assert!(blocked.text.contains("wait a minute"), "{}", blocked.text);
         assert!(set_cookie(&blocked, "tessera_session").is_none());
+        // The owner, at an address that has not failed, signs in at once (SPEC §11: wrong
+        // passwords slow the address that sent them, never the account everywhere).
+        let elsewhere = sign_in_from(
+            &h,
+            Some("198.51.100.7"),
+            "kim@example.com",
+            "correct horse battery staple",
+            "/console",
+        )
+        .await;
+        assert_eq!(
+            elsewhere.status,
+            StatusCode::SEE_OTHER,
+            "{}",
+            elsewhere.text
+        );
         // Another account is not held up by it.
         let other = sign_in(
             &h,
