@@ -87,7 +87,6 @@ mod tests {
 
     use super::*;
     use crate::id::TenantId;
-    use crate::scope::ScopeSet;
 
     struct Directory(HashMap<ClientId, Arc<RegisteredClient>>);
 
@@ -112,26 +111,10 @@ mod tests {
 
     #[test]
     fn a_live_secret_of_a_known_client_authenticates_and_nothing_else_does() {
-        let id = ClientId::random();
-        let client = RegisteredClient {
-            integration: Integration {
-                client_id: id,
-                tenant_id: TenantId::random(),
-                display_name: "c".into(),
-                scopes: ScopeSet::default(),
-                custom_claims: Default::default(),
-                token_ttl_seconds: 600,
-                jwks_uri: None,
-                app: None,
-                profile: Default::default(),
-                created_at: 0,
-                updated_at: 0,
-            },
-            tier: Tier::Team,
-            // The current secret, and the one it replaced with a grace period until 1000.
-            secrets: vec![record(id, "new", None), record(id, "old", Some(1000))],
-            keys: vec![],
-        };
+        let mut client = crate::grant::fixtures::client(TenantId::random(), "assets:read");
+        let id = client.integration.client_id;
+        // The current secret, and the one it replaced with a grace period until 1000.
+        client.secrets = vec![record(id, "new", None), record(id, "old", Some(1000))];
         let directory = Directory(HashMap::from([(id, Arc::new(client))]));
         let known = id.to_string();
         let unknown = ClientId::random().to_string();

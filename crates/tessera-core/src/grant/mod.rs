@@ -3,7 +3,7 @@
 
 mod client_credentials;
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;
 mod jwt_bearer;
 mod request;
 mod tms;

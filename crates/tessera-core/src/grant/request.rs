@@ -101,12 +101,6 @@ impl TokenRequest {
             TokenRequest::TokenExchange(_) => GRANT_TOKEN_EXCHANGE,
         }
     }
-
-    /// Whether the grant needs the client to authenticate at the endpoint: the JWT bearer
-    /// grant's assertion names and proves the client by itself (RFC 7523 §3.1).
-    pub fn needs_client_authentication(&self) -> bool {
-        !matches!(self, TokenRequest::JwtBearer { .. })
-    }
 }
 
 #[cfg(test)]
@@ -219,21 +213,5 @@ mod tests {
             ],
             Err((InvalidTarget, "`resource`")),
         );
-    }
-
-    #[test]
-    fn only_the_jwt_bearer_grant_may_come_without_client_authentication() {
-        for (grant, needs) in [("client_credentials", true), (JWT, false), (EXCHANGE, true)] {
-            let form: HashMap<&str, &str> = [
-                ("grant_type", grant),
-                ("assertion", "a"),
-                ("subject_token", "s"),
-                ("subject_token_type", AT),
-            ]
-            .into();
-            let request = TokenRequest::parse(|n| form.get(n).copied()).unwrap();
-            assert_eq!(request.needs_client_authentication(), needs, "{grant}");
-            assert_eq!(request.grant_type(), grant);
-        }
     }
 }

@@ -96,36 +96,28 @@ async fn issue(
 ) -> Result<(grant::IssuedToken, &'static str), ApiError> {
     let request = TokenRequest::parse(|name| caller.form.get(name))?;
     let authenticated = caller.client.as_ref().map(|(client, _)| client);
-    let client = match (authenticated, request.needs_client_authentication()) {
-        (Some(client), _) => Some(client),
-        (None, true) => {
-            return Err(OAuthError::no_client_authentication(
-                OAuthError::CLIENT_AUTHENTICATION_METHODS,
-            )
-            .into())
-        }
-        (None, false) => None,
+    // Every grant but the JWT bearer one needs the client to authenticate here: that one's
+    // assertion names and proves the client by itself (RFC 7523 §3.1).
+    let client = || {
+        authenticated.ok_or_else(|| {
+            OAuthError::no_client_authentication(OAuthError::CLIENT_AUTHENTICATION_METHODS)
+        })
     };
     let ring = state.keys.load();
     let ctx = state.issue_context(&ring);
     let grant = request.grant_type();
-    let issued = match (&request, client) {
-        (TokenRequest::ClientCredentials { scope, tenant }, Some(client)) => {
-            grant::issue_client_credentials(
-                &ctx,
-                client,
-                scope.as_deref(),
-                tenant.as_deref(),
-                state,
-            )?
-        }
-        (TokenRequest::JwtBearer { assertion, scope }, _) => {
+    let issued = match &request {
+        TokenRequest::ClientCredentials { scope, tenant } => grant::issue_client_credentials(
+            &ctx,
+            client()?,
+            scope.as_deref(),
+            tenant.as_deref(),
+            state,
+        )?,
+        TokenRequest::JwtBearer { assertion, scope } => {
             jwt_bearer(state, &ctx, authenticated, assertion, scope.as_deref()).await?
         }
-        (TokenRequest::TokenExchange(exchange), Some(client)) => {
-            token_exchange(state, &ctx, client, exchange)?
-        }
-        (_, None) => unreachable!("client authentication was required above"),
+        TokenRequest::TokenExchange(exchange) => token_exchange(state, &ctx, client()?, exchange)?,
     };
     refuse_for_disabled_tenant(state, &issued.claims)?;
     Ok((issued, grant))

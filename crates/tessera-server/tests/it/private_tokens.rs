@@ -1008,5 +1008,46 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
                 .unwrap(),
             0
         );
+
+        // A value that no longer opens (altered in the database, or a different master key) is
+        // a server error whose answer tells nothing of what is stored.
+        let stored = stored_pieces(&h, &owner_id, "r", "small").await.remove(0);
+        let mut altered = stored.clone().into_bytes();
+        altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
+        let name = EntryName::new("r", "small").unwrap();
+        let info = h
+            .storage
+            .get_private_token(client, &name)
+            .await
+            .unwrap()
+            .info;
+        let broken = PrivateToken {
+            info: PrivateTokenInfo {
+                etag: info.etag.clone(),
+                ..info
+            },
+            value: String::from_utf8(altered).unwrap(),
+        };
+        h.storage
+            .put_private_token(t, broken, &WriteCondition::Always)
+            .await
+            .unwrap();
+        let refused = call(
+            &h,
+            Method::GET,
+            &entry_path("r", "small"),
+            &owner,
+            None,
+            &[],
+        )
+        .await;
+        assert_eq!(
+            refused.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{}",
+            refused.text
+        );
+        assert_eq!(refused.error(), "server_error");
+        assert!(!refused.text.contains(&stored[..20]) && !refused.text.contains("secret"));
     }
 }
