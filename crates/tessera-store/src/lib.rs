@@ -2,26 +2,17 @@
 //! PostgreSQL (several instances as one service).
 //!
 //! Both backends run the same SQL wherever the dialects agree (`$1` placeholders, `RETURNING`,
-//! `ON CONFLICT`): [`impl_storage!`] stamps one implementation body onto each pool type, and the
-//! contract suite in `tests/it` proves every statement on both. Migrations are per backend, with
-//! the same numbering.
+//! `ON CONFLICT`); what differs is one `dialect::Dialect` value per backend. `aggregates` holds
+//! one implementation body per port, stamped onto each backend's store type, and the contract
+//! suite in `tests/it` proves every statement on both. Migrations are per backend, with the
+//! same numbering.
 //!
 //! Architecture invariant: nothing here knows HTTP; the server never sees sqlx.
 
-mod rows;
-#[macro_use]
-mod shared;
-#[macro_use]
-mod resources;
-#[macro_use]
-mod private_tokens;
-#[macro_use]
-mod applications;
-#[macro_use]
-mod connections;
-#[macro_use]
-mod tenants;
+mod aggregates;
+mod dialect;
 pub mod postgres;
+mod rows;
 pub mod sqlite;
 
 #[cfg(feature = "testing")]
@@ -29,7 +20,7 @@ pub mod testing;
 
 use std::sync::Arc;
 
-use tessera_core::ports::{Storage, StoreError};
+use tessera_core::ports::{Storage, StoreError, StoreResult};
 
 pub use postgres::PgStore;
 pub use sqlite::SqliteStore;
@@ -57,4 +48,18 @@ pub(crate) fn backend_error(e: sqlx::Error) -> StoreError {
         }
         other => StoreError::Backend(other.to_string()),
     }
+}
+
+/// `NotFound` when a statement that targets one row touched none.
+pub(crate) fn affected(rows: u64) -> StoreResult<()> {
+    if rows == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// A value as the JSON text a column holds.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(e.to_string()))
 }

@@ -6,11 +6,8 @@ use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 use tessera_core::ports::StoreError;
 
+use crate::aggregates::stamp_storage;
 use crate::backend_error;
-
-/// How a transaction that writes begins. PostgreSQL: row locks are taken as statements run; a
-/// plain BEGIN is right.
-const BEGIN_WRITE: &str = "BEGIN";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
@@ -37,16 +34,5 @@ impl PgStore {
     }
 }
 
-impl_applications!(PgStore);
-impl_connections!(PgStore);
-impl_tenants!(PgStore, sqlx::Postgres);
-impl_storage!(PgStore, "postgres");
-impl_resources!(PgStore, sqlx::Postgres);
-impl_private_tokens!(
-    PgStore,
-    sqlx::Postgres,
-    "json_build_array",
-    "json_agg",
-    "FOR UPDATE",
-    "string_agg(p.value, '' ORDER BY p.part)"
-);
+// The backend: its sqlx database, its dialect, and every storage port stamped onto it.
+stamp_storage!(PgStore, sqlx::Postgres, POSTGRES);

@@ -50,6 +50,10 @@ impl TryFrom<TenantRow> for Tenant {
     }
 }
 
+pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
+     custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
+     authentication_url, webhook_url, description, homepage_url, created_at, updated_at";
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
     pub seq: i64,
@@ -125,6 +129,9 @@ impl TryFrom<SecretRow> for ClientSecretRecord {
         })
     }
 }
+
+pub(crate) const USER_COLUMNS: &str = "seq, id, tenant_id, email, display_name, role, \
+     password_hash, created_at, updated_at, sessions_not_before";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -556,19 +563,64 @@ where
     Ok(tessera_core::page::Page { items, next_after })
 }
 
-/// A page of a tenant's rows of `table`, in `seq` order after `page.after`: the keyset listing
-/// the aggregates share, the same SQL on both backends.
+pub(crate) const POLICY_COLUMNS: &str =
+    "seq, id, tenant_id, display_name, description, rules, created_at, updated_at";
+pub(crate) const CONSENT_COLUMNS: &str =
+    "seq, id, tenant_id, client_id, user_key, user_email, scopes, granted_by, created_at";
+pub(crate) const APP_AUTHORIZATION_COLUMNS: &str =
+    "seq, id, tenant_id, app_name, access, scopes, granted_by, created_at";
+pub(crate) const ASSET_COLUMNS: &str = "seq, id, tenant_id, attributes, created_at, updated_at";
+
+/// A table of rows that belong to a tenant: its name, its columns in the row's order and the
+/// column that names one row within the tenant. The keyset listing and the reads and deletes
+/// by key below are written once for all of them.
+pub(crate) trait TenantTable {
+    const TABLE: &'static str;
+    const COLUMNS: &'static str;
+    const KEY: &'static str;
+    /// The row's keyset position.
+    fn seq(&self) -> i64;
+}
+
+macro_rules! tenant_table {
+    ($row:ty, $table:literal, $columns:expr, $key:literal) => {
+        impl TenantTable for $row {
+            const TABLE: &'static str = $table;
+            const COLUMNS: &'static str = $columns;
+            const KEY: &'static str = $key;
+            fn seq(&self) -> i64 {
+                self.seq
+            }
+        }
+    };
+}
+
+tenant_table!(
+    IntegrationRow,
+    "integrations",
+    INTEGRATION_COLUMNS,
+    "client_id"
+);
+tenant_table!(UserRow, "users", USER_COLUMNS, "id");
+tenant_table!(PolicyRow, "access_policies", POLICY_COLUMNS, "id");
+tenant_table!(ConsentRow, "consents", CONSENT_COLUMNS, "id");
+tenant_table!(
+    AppAuthorizationRow,
+    "app_authorizations",
+    APP_AUTHORIZATION_COLUMNS,
+    "id"
+);
+tenant_table!(AssetRow, "assets", ASSET_COLUMNS, "id");
+
+/// A page of a tenant's rows, in `seq` order after `page.after`.
 pub(crate) async fn tenant_page<DB, R, T>(
     pool: &sqlx::Pool<DB>,
-    columns: &str,
-    table: &str,
     tenant: tessera_core::id::TenantId,
     page: tessera_core::page::PageRequest,
-    seq: impl Fn(&R) -> i64,
 ) -> Result<tessera_core::page::Page<T>, StoreError>
 where
     DB: sqlx::Database,
-    R: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    R: TenantTable + for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
     T: TryFrom<R, Error = StoreError>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -576,14 +628,74 @@ where
     for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
 {
     let sql = format!(
-        "SELECT {columns} FROM {table} WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        "SELECT {} FROM {} WHERE tenant_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        R::COLUMNS,
+        R::TABLE
     );
-    let rows: Vec<R> = sqlx::query_as::<DB, R>(&sql)
-        .bind(tenant.to_string())
+    let query = sqlx::query_as::<DB, R>(&sql).bind(tenant.to_string());
+    fetch_page(query, pool, page, R::seq).await
+}
+
+/// Runs a keyset `query` whose last two parameters are the position to start after and the
+/// `LIMIT`: binds them (one more than the page, to learn whether another page follows) and
+/// makes the page.
+pub(crate) async fn fetch_page<'q, DB, R, T>(
+    query: sqlx::query::QueryAs<'q, DB, R, <DB as sqlx::Database>::Arguments<'q>>,
+    pool: &sqlx::Pool<DB>,
+    page: tessera_core::page::PageRequest,
+    seq: impl Fn(&R) -> i64,
+) -> Result<tessera_core::page::Page<T>, StoreError>
+where
+    DB: sqlx::Database,
+    R: for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    let rows = query
         .bind(page.after)
         .bind(i64::from(page.size) + 1)
         .fetch_all(pool)
         .await
         .map_err(crate::backend_error)?;
     into_page(rows, page.size, seq)
+}
+
+/// The tenant's row named `key`, or `NotFound`; with `delete`, removed as it is read.
+pub(crate) async fn tenant_row<DB, R, T>(
+    pool: &sqlx::Pool<DB>,
+    tenant: tessera_core::id::TenantId,
+    key: String,
+    delete: bool,
+) -> Result<T, StoreError>
+where
+    DB: sqlx::Database,
+    R: TenantTable + for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    let (table, column, columns) = (R::TABLE, R::KEY, R::COLUMNS);
+    let sql = if delete {
+        format!("DELETE FROM {table} WHERE tenant_id = $1 AND {column} = $2 RETURNING {columns}")
+    } else {
+        format!("SELECT {columns} FROM {table} WHERE tenant_id = $1 AND {column} = $2")
+    };
+    sqlx::query_as::<DB, R>(&sql)
+        .bind(tenant.to_string())
+        .bind(key)
+        .fetch_optional(pool)
+        .await
+        .map_err(crate::backend_error)?
+        .ok_or(StoreError::NotFound)?
+        .try_into()
+}
+
+/// Every row converted into the model.
+pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(
+    rows: Vec<R>,
+) -> Result<Vec<T>, StoreError> {
+    rows.into_iter().map(T::try_from).collect()
 }

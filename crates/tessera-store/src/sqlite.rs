@@ -7,12 +7,8 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::SqlitePool;
 use tessera_core::ports::StoreError;
 
+use crate::aggregates::stamp_storage;
 use crate::backend_error;
-
-/// How a transaction that writes begins. SQLite: take the write lock at the start. A deferred
-/// transaction that reads and then writes fails at once with SQLITE_BUSY when another connection wrote in between (the busy timeout
-/// cannot help there), which the audit flusher makes likely.
-const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
@@ -46,17 +42,5 @@ impl SqliteStore {
     }
 }
 
-impl_applications!(SqliteStore);
-impl_connections!(SqliteStore);
-impl_tenants!(SqliteStore, sqlx::Sqlite);
-impl_storage!(SqliteStore, "sqlite");
-impl_resources!(SqliteStore, sqlx::Sqlite);
-// SQLite: BEGIN IMMEDIATE already holds the write lock, so a read locks nothing more.
-impl_private_tokens!(
-    SqliteStore,
-    sqlx::Sqlite,
-    "json_array",
-    "json_group_array",
-    "",
-    "group_concat(p.value, '' ORDER BY p.part)"
-);
+// The backend: its sqlx database, its dialect, and every storage port stamped onto it.
+stamp_storage!(SqliteStore, sqlx::Sqlite, SQLITE);
