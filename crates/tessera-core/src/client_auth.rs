@@ -26,16 +26,22 @@ pub const CLIENT_ASSERTION_TYPE_JWT: &str =
 /// Credentials as the edge found them, not yet checked.
 #[derive(Debug, Clone)]
 pub struct ClientCredentials {
+    /// The `client_id` the request presented.
     pub client_id: String,
+    /// The secret the request presented.
     pub secret: Secret,
+    /// How it was presented (HTTP Basic or the form).
     pub method: AuthMethod,
 }
 
 /// An integration as the token path sees it: what it may get and the hashes of its secrets.
 #[derive(Debug, Clone)]
 pub struct RegisteredClient {
+    /// The integration as configured.
     pub integration: Integration,
+    /// Its tenant's tier, carried in its tokens.
     pub tier: Tier,
+    /// Its live secrets, hashed; more than one during a grace period.
     pub secrets: Vec<ClientSecretRecord>,
     /// Public keys that verify the JWTs it signs (RFC 7523).
     pub keys: Vec<ClientKey>,
@@ -43,6 +49,7 @@ pub struct RegisteredClient {
 
 /// Looks clients up on the hot path: an in-memory snapshot, no I/O.
 pub trait ClientDirectory {
+    /// The client with this id, if one is registered.
     fn client(&self, id: &ClientId) -> Option<Arc<RegisteredClient>>;
 }
 

@@ -55,6 +55,7 @@ pub struct BadMasterKey;
 pub struct DecryptError;
 
 impl MasterKey {
+    /// Reads a 32-byte key; any other length is refused.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, BadMasterKey> {
         let key = UnboundKey::new(&AES_256_GCM, bytes).map_err(|_| BadMasterKey)?;
         // A separate key for MACs, so no value is ever both encrypted and authenticated under
@@ -156,6 +157,8 @@ impl MasterKey {
         Ok(sealed)
     }
 
+    /// Opens what `encrypt` sealed for the same `purpose`; a wrong key, purpose or a changed byte
+    /// is refused.
     pub fn decrypt(&self, purpose: &str, ciphertext: &[u8]) -> Result<Vec<u8>, DecryptError> {
         self.decrypt_owned(purpose, ciphertext.to_vec())
     }

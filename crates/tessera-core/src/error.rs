@@ -5,21 +5,32 @@ use std::fmt;
 /// The error codes of RFC 6749 §5.2, RFC 8693 and OpenID Connect that the token endpoints use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OAuthErrorCode {
+    /// RFC 6749 `invalid_request`.
     InvalidRequest,
+    /// RFC 6749 `invalid_client`.
     InvalidClient,
+    /// RFC 6749 `invalid_grant`.
     InvalidGrant,
+    /// RFC 6749 `unauthorized_client`.
     UnauthorizedClient,
+    /// RFC 6749 `unsupported_grant_type`.
     UnsupportedGrantType,
+    /// RFC 6749 `invalid_scope`.
     InvalidScope,
+    /// RFC 8693 `invalid_target`.
     InvalidTarget,
+    /// OpenID Connect `consent_required`.
     ConsentRequired,
+    /// RFC 7009 `unsupported_token_type`.
     UnsupportedTokenType,
     /// Too many failed client authentications (SPEC §11); served with 429.
     SlowDown,
+    /// RFC 6749 `server_error`.
     ServerError,
 }
 
 impl OAuthErrorCode {
+    /// The code as it appears on the wire.
     pub fn as_str(self) -> &'static str {
         match self {
             OAuthErrorCode::InvalidRequest => "invalid_request",
@@ -41,23 +52,29 @@ impl OAuthErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{}: {description}", code.as_str())]
 pub struct OAuthError {
+    /// The RFC error code.
     pub code: OAuthErrorCode,
+    /// What went wrong, in words, naming the field.
     pub description: String,
 }
 
 impl OAuthError {
+    /// An error with this code and description.
     pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
         Self {
             code,
             description: description.into(),
         }
     }
+    /// `invalid_request` with this description.
     pub fn invalid_request(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidRequest, description)
     }
+    /// `invalid_client` with this description.
     pub fn invalid_client(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidClient, description)
     }
+    /// `invalid_scope` with this description.
     pub fn invalid_scope(description: impl Into<String>) -> Self {
         Self::new(OAuthErrorCode::InvalidScope, description)
     }
@@ -76,7 +93,9 @@ pub enum DomainError {
     /// A field of the request is wrong; the message says how.
     #[error("`{field}` {message}")]
     Invalid {
+        /// The field at fault, as the API names it.
         field: &'static str,
+        /// What is wrong with it.
         message: String,
     },
     /// The object does not exist in the caller's tenant (or at all: the two look the same).
@@ -88,6 +107,7 @@ pub enum DomainError {
 }
 
 impl DomainError {
+    /// `Invalid` for `field` with this message.
     pub fn invalid(field: &'static str, message: impl fmt::Display) -> Self {
         DomainError::Invalid {
             field,

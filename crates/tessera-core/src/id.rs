@@ -12,8 +12,11 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{value}` is not a valid {kind}: expected {expected}")]
 pub struct IdParseError {
+    /// Which id it was meant to be (for the message).
     pub kind: &'static str,
+    /// The text that did not parse.
     pub value: String,
+    /// What a valid one looks like.
     pub expected: &'static str,
 }
 
@@ -36,9 +39,11 @@ macro_rules! uuid_id {
             pub fn random() -> Self {
                 Self(Uuid::new_v4())
             }
+            /// The id that wraps this UUID.
             pub fn from_uuid(uuid: Uuid) -> Self {
                 Self(uuid)
             }
+            /// The UUID inside.
             pub fn uuid(&self) -> Uuid {
                 self.0
             }
@@ -132,6 +137,7 @@ uuid_id!(
 pub struct Secret(String);
 
 impl Secret {
+    /// Wraps a secret so that it neither prints nor logs.
     pub fn new(value: impl Into<String>) -> Self {
         Self(value.into())
     }

@@ -2,8 +2,10 @@
 //! minting and validation.
 //!
 //! Architecture invariant: this crate does no I/O. It knows nothing of HTTP, SQL or an async
-//! runtime; time and randomness come in through [`world`], storage through [`ports`]. The server and the store adapt
-//! it to the outside world.
+//! runtime; time and randomness come in through [`world`], storage through [`ports`]. The
+//! server and the store adapt it to the outside world.
+
+#![warn(missing_docs)]
 
 pub mod client_auth;
 pub mod crypto;

@@ -16,13 +16,16 @@ pub const DEFAULT_PAGE_SIZE: u32 = 100;
 pub struct PageRequest {
     /// Items strictly after this position; 0 for the first page.
     pub after: i64,
+    /// At most this many items.
     pub size: u32,
 }
 
 /// One page of items and the token for the next (`None` on the last page).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page<T> {
+    /// The items of this page.
     pub items: Vec<T>,
+    /// Where the next page starts; `None` on the last page.
     pub next_after: Option<i64>,
 }
 

@@ -19,15 +19,24 @@ use crate::model::{
 pub const ANY: &str = "*";
 const MAX_ENTRIES: usize = 256;
 
+/// A tenant's access policy (SPEC §5): which assets it covers and who may do what with them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AccessPolicy {
+    /// The policy's id.
     pub id: AccessPolicyId,
+    /// The tenant it belongs to.
     pub tenant_id: TenantId,
+    /// Its position in the tenant's listing.
     pub seq: i64,
+    /// Its name, as people see it.
     pub display_name: String,
+    /// What it is for, in words.
     pub description: String,
+    /// Its filters and permissions.
     pub rules: PolicyRules,
+    /// When it was created.
     pub created_at: UnixMillis,
+    /// When it was last changed.
     pub updated_at: UnixMillis,
 }
 
@@ -38,6 +47,7 @@ pub struct AccessPolicy {
 pub struct PolicyRules {
     /// The policy covers an asset when any filter matches it.
     pub filters: Vec<AssetFilter>,
+    /// Who may do what with the covered assets.
     pub permissions: Vec<Permission>,
 }
 
@@ -45,15 +55,19 @@ pub struct PolicyRules {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssetFilter {
+    /// The `arc_display_type`s matched, or `*`.
     pub asset_types: Vec<String>,
 }
 
+/// What some actors may do with the assets a policy covers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Permission {
+    /// Whom it is for.
     pub actors: Vec<PolicyActor>,
     /// Attributes the actors may read (and, with `write`, change); `*` for all.
     pub attributes: Vec<String>,
+    /// Whether the actors see the assets' events.
     #[serde(default)]
     pub event_visibility: EventVisibility,
     /// May create assets of the covered types, change the permitted attributes, delete them and
@@ -62,10 +76,13 @@ pub struct Permission {
     pub write: bool,
 }
 
+/// Whether a permission's actors see the events of the assets it covers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum EventVisibility {
+    /// Every event.
     All,
+    /// No event.
     #[default]
     None,
 }
@@ -74,8 +91,10 @@ pub enum EventVisibility {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PolicyActor {
+    /// An integration, by its `client_id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
+    /// A user, by email.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
 }
@@ -168,6 +187,7 @@ pub fn validate_policy(display_name: &str, rules: PolicyRules) -> Result<PolicyR
 /// The caller a resource request is evaluated for.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Principal {
+    /// An integration, by its `client_id`.
     Integration(ClientId),
     /// A user, by lower-cased email.
     User(String),
@@ -188,11 +208,14 @@ impl Principal {
 /// Which attributes of an asset an actor may read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttributeAccess {
+    /// Every attribute.
     All,
+    /// Only these attributes.
     Only(BTreeSet<String>),
 }
 
 impl AttributeAccess {
+    /// Whether the attribute `name` may be read.
     pub fn allows(&self, name: &str) -> bool {
         match self {
             AttributeAccess::All => true,
@@ -216,6 +239,7 @@ impl AttributeAccess {
 pub struct Access {
     /// The attributes it may read.
     pub attributes: AttributeAccess,
+    /// Whether it may read the assets' events.
     pub events: bool,
     /// The attributes it may write, from permissions with `write`; `None`: it may not write.
     /// Kept apart from `attributes` so a read-everything permission and a write-some one do not
@@ -274,7 +298,9 @@ impl Access {
 /// The asset types an actor sees, for pushing the type filter down to storage.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VisibleTypes {
+    /// Every type.
     All,
+    /// Only these types.
     Only(Vec<String>),
 }
 

@@ -24,17 +24,21 @@ pub use crate::world::{Clock, OsRng, Rng, SystemClock};
 /// A storage failure. The message is for the logs, never for clients.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No such row (in this tenant).
     #[error("not found")]
     NotFound,
+    /// A uniqueness rule would be broken; the message says which, for the client.
     #[error("conflict: {0}")]
     Conflict(String),
     /// A conditional write (`If-Match`) found the entry missing or changed.
     #[error("the precondition failed")]
     PreconditionFailed,
+    /// The database failed; the message is for the logs.
     #[error("storage failure: {0}")]
     Backend(String),
 }
 
+/// What a storage port answers.
 pub type StoreResult<T> = Result<T, StoreError>;
 
 /// What deleting a tenant ended: what the snapshots must drop and whom to tell.
@@ -63,7 +67,9 @@ pub trait TenantStore: Send + Sync {
         admin: &User,
         invitation: Option<&UserLink>,
     ) -> StoreResult<()>;
+    /// The tenant with this id.
     async fn get_tenant(&self, id: TenantId) -> StoreResult<Tenant>;
+    /// Every tenant, in creation order (for the snapshots).
     async fn list_all_tenants(&self) -> StoreResult<Vec<Tenant>>;
     /// Tenants in creation order, from a keyset cursor.
     async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
@@ -78,10 +84,15 @@ pub trait TenantStore: Send + Sync {
 /// its SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConsoleSession {
+    /// SHA-256 of the session cookie; the cookie itself is never stored.
     pub id_hash: [u8; 32],
+    /// The signed-in user.
     pub user_id: UserId,
+    /// The user's tenant.
     pub tenant_id: TenantId,
+    /// When the user signed in.
     pub created_at: UnixMillis,
+    /// When the session was last used (for the idle timeout).
     pub last_seen_at: UnixMillis,
     /// The absolute end; the idle end is `last_seen_at` plus the configured idle time.
     pub expires_at: UnixMillis,
@@ -90,9 +101,13 @@ pub struct ConsoleSession {
 /// Console sessions, shared by every instance: signing out on one ends the session on all.
 #[async_trait]
 pub trait ConsoleSessionStore: Send + Sync {
+    /// Stores a new session; expired ones are removed as new ones come.
     async fn create_console_session(&self, session: &ConsoleSession) -> StoreResult<()>;
+    /// The session with this cookie hash, if it exists.
     async fn console_session(&self, id_hash: &[u8; 32]) -> StoreResult<Option<ConsoleSession>>;
+    /// Records that the session was used at `at`.
     async fn touch_console_session(&self, id_hash: &[u8; 32], at: UnixMillis) -> StoreResult<()>;
+    /// Ends the session (sign-out).
     async fn end_console_session(&self, id_hash: &[u8; 32]) -> StoreResult<()>;
 }
 
@@ -123,12 +138,15 @@ pub trait UserLinkStore: Send + Sync {
 /// An integration with the hashes of its live secrets, as the token path needs it.
 #[derive(Debug, Clone)]
 pub struct IntegrationWithSecrets {
+    /// The integration.
     pub integration: Integration,
+    /// Its live secrets, hashed.
     pub secrets: Vec<ClientSecretRecord>,
     /// Its registered public keys.
     pub keys: Vec<ClientKey>,
 }
 
+/// Integrations, their secrets and their public keys.
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {
     /// Stores a new integration and its first secret in one transaction.
@@ -137,13 +155,17 @@ pub trait IntegrationStore: Send + Sync {
         integration: &Integration,
         secret: &ClientSecretRecord,
     ) -> StoreResult<()>;
+    /// The tenant's integration with this id.
     async fn get_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<Integration>;
+    /// A page of the tenant's integrations, in creation order.
     async fn list_integrations(
         &self,
         tenant: TenantId,
         page: PageRequest,
     ) -> StoreResult<Page<Integration>>;
+    /// Saves a changed integration of its tenant.
     async fn update_integration(&self, integration: &Integration) -> StoreResult<()>;
+    /// Removes the integration with its secrets and keys.
     async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()>;
     /// Adds a new secret; the others expire at `old_expire_at` (now, or after a grace period).
     async fn replace_secret(
@@ -162,8 +184,10 @@ pub trait IntegrationStore: Send + Sync {
     ) -> StoreResult<()>;
     /// Registers a public key on an integration of the tenant; `Conflict` if its `kid` is taken.
     async fn add_client_key(&self, tenant: TenantId, key: &ClientKey) -> StoreResult<()>;
+    /// The public keys of the tenant's integration.
     async fn list_client_keys(&self, tenant: TenantId, id: ClientId)
         -> StoreResult<Vec<ClientKey>>;
+    /// Removes one public key of the tenant's integration.
     async fn delete_client_key(&self, tenant: TenantId, id: ClientId, kid: &str)
         -> StoreResult<()>;
     /// Any integration by `client_id`, with its secrets: for the token path's snapshot.
@@ -172,18 +196,25 @@ pub trait IntegrationStore: Send + Sync {
     async fn all_clients(&self, now: UnixMillis) -> StoreResult<Vec<IntegrationWithSecrets>>;
 }
 
+/// The users of each tenant.
 #[async_trait]
 pub trait UserStore: Send + Sync {
+    /// Stores a new user; an email taken in the tenant is a `Conflict`.
     async fn create_user(&self, user: &User) -> StoreResult<()>;
+    /// The tenant's user with this id.
     async fn get_user(&self, tenant: TenantId, id: UserId) -> StoreResult<User>;
+    /// The tenant's user with this email, if any.
     async fn find_user_by_email(&self, tenant: TenantId, email: &str) -> StoreResult<Option<User>>;
     /// The users of every tenant with this (lower-case) email, for the console's sign-in; at
     /// most 20.
     async fn users_with_email(&self, email: &str) -> StoreResult<Vec<User>>;
     /// A user by id in any tenant: user ids are unique across tenants.
     async fn find_user(&self, id: UserId) -> StoreResult<Option<User>>;
+    /// A page of the tenant's users, in creation order.
     async fn list_users(&self, tenant: TenantId, page: PageRequest) -> StoreResult<Page<User>>;
+    /// Saves a changed user of its tenant.
     async fn update_user(&self, user: &User) -> StoreResult<()>;
+    /// Removes the tenant's user.
     async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()>;
     /// How many admin users and integrations holding `admin` the tenant has: a tenant always
     /// keeps one of each kind it has (SPEC §11).
@@ -193,22 +224,30 @@ pub trait UserStore: Send + Sync {
 /// A tenant's admins (SPEC §11).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct AdminCounts {
+    /// Admin users of the tenant.
     pub users: u64,
+    /// Integrations of the tenant with the `admin` scope.
     pub integrations: u64,
 }
 
 /// A signing key as stored: the private key encrypted with the master key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredSigningKey {
+    /// The key id tokens name in their header.
     pub kid: String,
+    /// Its algorithm.
     pub alg: String,
+    /// The private key (PKCS#8), encrypted under the master key.
     pub encrypted_pkcs8: Vec<u8>,
+    /// When it was made.
     pub created_at: UnixMillis,
     /// When another key became current; the key still verifies until `verify_until`.
     pub retired_at: Option<UnixMillis>,
+    /// Until when tokens it signed still verify.
     pub verify_until: Option<UnixMillis>,
 }
 
+/// The server's signing keys.
 #[async_trait]
 pub trait SigningKeyStore: Send + Sync {
     /// Retires every current key (keeping it for verification until `verify_until`) and adds
@@ -225,13 +264,18 @@ pub trait SigningKeyStore: Send + Sync {
 /// A revoked access token, kept until it would have expired anyway.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RevokedToken {
+    /// The revoked token's id.
     pub jti: String,
+    /// When the token would have expired (Unix seconds); kept until then.
     pub expires_at: i64,
 }
 
+/// Revoked token ids.
 #[async_trait]
 pub trait RevocationStore: Send + Sync {
+    /// Records a revocation (repeats are harmless).
     async fn revoke_token(&self, tenant: TenantId, token: &RevokedToken) -> StoreResult<()>;
+    /// Revocations of tokens that have not yet expired.
     async fn live_revocations(&self, now_seconds: i64) -> StoreResult<Vec<RevokedToken>>;
 }
 
@@ -259,55 +303,89 @@ pub enum Change {
 /// A change with its position in the feed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChangeRecord {
+    /// Its position in the feed.
     pub id: i64,
+    /// When it was published.
     pub at: UnixMillis,
+    /// What changed.
     pub change: Change,
 }
 
 /// The feed through which instances on one database tell each other what changed.
 #[async_trait]
 pub trait ChangeFeed: Send + Sync {
+    /// Publishes a change for every instance.
     async fn publish(&self, at: UnixMillis, change: &Change) -> StoreResult<()>;
     /// Changes recorded at or after `since`, oldest first. Readers look back a few seconds and
     /// skip ids they have applied, so a change committed late is never missed.
     async fn changes_since(&self, since: UnixMillis) -> StoreResult<Vec<ChangeRecord>>;
+    /// Removes changes older than `before`; the number removed.
     async fn prune_changes(&self, before: UnixMillis) -> StoreResult<u64>;
 }
 
 /// What an audit record says was done; stored as its name (`integration.created`, …).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuditAction {
+    /// `token.issued`.
     TokenIssued,
+    /// `token.revoked`.
     TokenRevoked,
+    /// `connection.granted`.
     ConnectionGranted,
+    /// `connection.revoked`.
     ConnectionRevoked,
+    /// `tenant.created`.
     TenantCreated,
+    /// `tenant.updated`.
     TenantUpdated,
+    /// `tenant.enabled`.
     TenantEnabled,
+    /// `tenant.disabled`.
     TenantDisabled,
+    /// `tenant.deleted`.
     TenantDeleted,
+    /// `integration.created`.
     IntegrationCreated,
+    /// `integration.updated`.
     IntegrationUpdated,
+    /// `integration.deleted`.
     IntegrationDeleted,
+    /// `integration.promoted`.
     IntegrationPromoted,
+    /// `integration.secret_regenerated`.
     IntegrationSecretRegenerated,
+    /// `integration.key_added`.
     IntegrationKeyAdded,
+    /// `integration.key_deleted`.
     IntegrationKeyDeleted,
+    /// `user.created`.
     UserCreated,
+    /// `user.invited`.
     UserInvited,
+    /// `user.updated`.
     UserUpdated,
+    /// `user.deleted`.
     UserDeleted,
+    /// `user.password_reset`.
     UserPasswordReset,
+    /// `access_policy.created`.
     AccessPolicyCreated,
+    /// `access_policy.updated`.
     AccessPolicyUpdated,
+    /// `access_policy.deleted`.
     AccessPolicyDeleted,
+    /// `consent.given`.
     ConsentGiven,
+    /// `consent.withdrawn`.
     ConsentWithdrawn,
+    /// `app.authorized`.
     AppAuthorized,
+    /// `app.authorization_revoked`.
     AppAuthorizationRevoked,
 }
 
 impl AuditAction {
+    /// The action's name, as stored and listed.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditAction::TokenIssued => "token.issued",
@@ -351,7 +429,9 @@ impl From<AuditAction> for String {
 /// One line of the audit log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditRecord {
+    /// The tenant whose log it is in.
     pub tenant_id: TenantId,
+    /// When it was done.
     pub at: UnixMillis,
     /// Who did it: `client:<id>`, `user:<id>` or `system`.
     pub actor: String,
@@ -366,10 +446,13 @@ pub struct AuditRecord {
 /// A stored audit record with its position.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditEntry {
+    /// Its position in the tenant's log.
     pub seq: i64,
+    /// The record.
     pub record: AuditRecord,
 }
 
+/// The audit log.
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Writes a batch in one transaction.
@@ -388,11 +471,13 @@ pub trait ConsentStore: Send + Sync {
     /// Stores a consent, replacing the one for the same integration and user; returns what was
     /// stored (with the earlier id when it replaced one).
     async fn put_consent(&self, consent: &Consent) -> StoreResult<Consent>;
+    /// A page of the tenant's consents, in the order they were given.
     async fn list_consents(
         &self,
         tenant: TenantId,
         page: PageRequest,
     ) -> StoreResult<Page<Consent>>;
+    /// Withdraws the consent and answers what it was.
     async fn delete_consent(&self, tenant: TenantId, id: ConsentId) -> StoreResult<Consent>;
     /// Every consent, or one tenant's: what the server holds in memory to check delegated
     /// tokens on each use.
@@ -406,11 +491,13 @@ pub trait AppAuthorizationStore: Send + Sync {
     async fn app_owner(&self, app_name: &str) -> StoreResult<Option<TenantId>>;
     /// Creates the tenant's authorization of `app_name`, replacing one it had.
     async fn put_app_authorization(&self, a: &AppAuthorization) -> StoreResult<()>;
+    /// A page of the authorizations the tenant gave, in the order they were given.
     async fn list_app_authorizations(
         &self,
         tenant: TenantId,
         page: PageRequest,
     ) -> StoreResult<Page<AppAuthorization>>;
+    /// Revokes the tenant's authorization and answers what it was.
     async fn delete_app_authorization(
         &self,
         tenant: TenantId,
@@ -435,6 +522,7 @@ pub trait AppAuthorizationStore: Send + Sync {
 /// arrive and leave encrypted with the master key.
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
+    /// Stores a new connection.
     async fn create_connection(&self, c: &Connection) -> StoreResult<()>;
     /// Stores the application's bearer token and the webhook secret of an active connection;
     /// `NotFound` if it is no longer active.
@@ -460,6 +548,7 @@ pub trait ConnectionStore: Send + Sync {
         id: ConnectionId,
         at: UnixMillis,
     ) -> StoreResult<Connection>;
+    /// The connection with this id, in whichever tenant.
     async fn get_connection(&self, id: ConnectionId) -> StoreResult<Connection>;
     /// The connections `tenant` is a side of, newest last.
     async fn list_connections(
@@ -527,6 +616,7 @@ pub trait PrivateTokenStore: Send + Sync {
         token: PrivateToken,
         condition: &WriteCondition,
     ) -> StoreResult<StoredEntry>;
+    /// The entry with its value, if it exists.
     async fn get_private_token(
         &self,
         client: ClientId,
@@ -598,6 +688,7 @@ pub trait AssertionStore: Send + Sync {
     /// Records that `issuer` used `jti`; `false` if it was used before. Kept until `expires_at`
     /// (seconds), after which the assertion is refused as expired anyway.
     async fn claim_assertion(&self, issuer: &str, jti: &str, expires_at: i64) -> StoreResult<bool>;
+    /// Forgets assertion ids that expired before `before_seconds`; the number removed.
     async fn prune_assertions(&self, before_seconds: i64) -> StoreResult<u64>;
 }
 
@@ -609,6 +700,7 @@ pub trait AssetStore: Send + Sync {
     /// Writes the asset and, in the same transaction, `change` into the webhook outbox of every
     /// connection that hears of it (as do the other writes here).
     async fn create_asset(&self, asset: &Asset, change: Option<&DataChange>) -> StoreResult<Asset>;
+    /// The tenant's asset with this id.
     async fn get_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<Asset>;
     /// Assets after `page.after` whose type is one of `types` (`None`: any type).
     async fn list_assets(
@@ -638,6 +730,7 @@ pub trait AssetStore: Send + Sync {
         event: &AssetEvent,
         change: Option<&DataChange>,
     ) -> StoreResult<AssetEvent>;
+    /// A page of the events of the tenant's asset, oldest first.
     async fn list_events(
         &self,
         tenant: TenantId,
@@ -646,17 +739,22 @@ pub trait AssetStore: Send + Sync {
     ) -> StoreResult<Page<AssetEvent>>;
 }
 
+/// Access policies.
 #[async_trait]
 pub trait AccessPolicyStore: Send + Sync {
     /// Stores a new policy and returns it with its `seq`.
     async fn create_policy(&self, policy: &AccessPolicy) -> StoreResult<AccessPolicy>;
+    /// The tenant's policy with this id.
     async fn get_policy(&self, tenant: TenantId, id: AccessPolicyId) -> StoreResult<AccessPolicy>;
+    /// A page of the tenant's policies, in creation order.
     async fn list_policies(
         &self,
         tenant: TenantId,
         page: PageRequest,
     ) -> StoreResult<Page<AccessPolicy>>;
+    /// Saves a changed policy of its tenant.
     async fn update_policy(&self, policy: &AccessPolicy) -> StoreResult<()>;
+    /// Removes the tenant's policy.
     async fn delete_policy(&self, tenant: TenantId, id: AccessPolicyId) -> StoreResult<()>;
     /// Every policy of the tenant, for evaluation.
     async fn tenant_policies(&self, tenant: TenantId) -> StoreResult<Vec<AccessPolicy>>;

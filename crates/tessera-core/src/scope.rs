@@ -6,12 +6,19 @@ use std::fmt;
 /// One scope of the built-in catalogue (SPEC §1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {
+    /// `assets:read`: read assets.
     AssetsRead,
+    /// `assets:write`: create, change and delete assets.
     AssetsWrite,
+    /// `events:read`: read assets' events.
     EventsRead,
+    /// `events:write`: record events.
     EventsWrite,
+    /// `private_tokens`: the integration's own key/value store.
     PrivateTokens,
+    /// `admin`: the tenant's administration API.
     Admin,
+    /// `impersonation`: act for a user (JWT bearer grant).
     Impersonation,
     /// Tenant management (SPEC §4.1); only integrations of the operator tenant may hold it.
     Platform,
@@ -30,6 +37,7 @@ impl Scope {
         Scope::Platform,
     ];
 
+    /// The scope as it appears in `scope`.
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::AssetsRead => "assets:read",
@@ -43,6 +51,7 @@ impl Scope {
         }
     }
 
+    /// The scope named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
@@ -76,6 +85,7 @@ pub struct ScopeSet(u8);
 pub struct UnknownScope(pub String);
 
 impl ScopeSet {
+    /// No scope.
     pub const EMPTY: ScopeSet = ScopeSet(0);
 
     /// What a new integration may request unless told otherwise: every scope but `admin`,
@@ -98,21 +108,27 @@ impl ScopeSet {
             .collect()
     }
 
+    /// Whether `scope` is in the set.
     pub fn contains(self, scope: Scope) -> bool {
         self.0 & scope.bit() != 0
     }
+    /// Whether every scope of this set is in `other`.
     pub fn is_subset_of(self, other: ScopeSet) -> bool {
         self.0 & !other.0 == 0
     }
+    /// Whether the set has no scope.
     pub fn is_empty(self) -> bool {
         self.0 == 0
     }
+    /// The scopes of this set that are not in `other`.
     pub fn difference(self, other: ScopeSet) -> ScopeSet {
         ScopeSet(self.0 & !other.0)
     }
+    /// The scopes in either set.
     pub fn union(self, other: ScopeSet) -> ScopeSet {
         ScopeSet(self.0 | other.0)
     }
+    /// The scopes in both sets.
     pub fn intersection(self, other: ScopeSet) -> ScopeSet {
         ScopeSet(self.0 & other.0)
     }
@@ -120,9 +136,11 @@ impl ScopeSet {
     pub fn without(self, scope: Scope) -> ScopeSet {
         ScopeSet(self.0 & !scope.bit())
     }
+    /// The scopes of the set, in a fixed order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
         Scope::ALL.into_iter().filter(move |s| self.contains(*s))
     }
+    /// The scopes' names, in a fixed order.
     pub fn to_vec(self) -> Vec<String> {
         self.iter().map(|s| s.as_str().to_owned()).collect()
     }

@@ -10,9 +10,11 @@ use crate::ports::Clock;
 pub struct FixedClock(AtomicI64);
 
 impl FixedClock {
+    /// A clock that reads `millis` until moved.
     pub fn at(millis: UnixMillis) -> Self {
         FixedClock(AtomicI64::new(millis))
     }
+    /// Moves the clock forward.
     pub fn advance_seconds(&self, seconds: i64) {
         self.0.fetch_add(seconds * 1000, Ordering::SeqCst);
     }

@@ -6,7 +6,9 @@ use crate::model::UnixMillis;
 
 /// The current time. The core never reads the system clock itself.
 pub trait Clock: Send + Sync {
+    /// Now, in milliseconds since the epoch.
     fn now_millis(&self) -> UnixMillis;
+    /// Now, in seconds since the epoch.
     fn now_seconds(&self) -> i64 {
         self.now_millis().div_euclid(1000)
     }
@@ -14,6 +16,7 @@ pub trait Clock: Send + Sync {
 
 /// A source of cryptographically secure random bytes.
 pub trait Rng: Send + Sync {
+    /// Fills `buf` with random bytes from a cryptographically secure source.
     fn fill(&self, buf: &mut [u8]);
 }
 

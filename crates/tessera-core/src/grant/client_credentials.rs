@@ -12,6 +12,7 @@ use crate::token::TokenSubject;
 
 /// What the grant needs to know of other tenants: from memory, never the database.
 pub trait TenantReach {
+    /// The tenant with this id, as the snapshot holds it.
     fn tenant(&self, id: &TenantId) -> Option<Tenant>;
     /// The active connection `owner` made to the integration `client`.
     fn connection(&self, client: ClientId, owner: TenantId) -> Option<Arc<Connection>>;

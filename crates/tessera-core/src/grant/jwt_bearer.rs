@@ -55,6 +55,7 @@ pub fn no_such_user(sub: &str) -> OAuthError {
 pub struct Delegation<'a> {
     /// The assertion's `sub`, as sent (named in refusals).
     pub asked_for: &'a str,
+    /// The user the integration acts for.
     pub user: &'a User,
     /// The user's tenant: the token reaches its data.
     pub tenant: &'a Tenant,
@@ -62,6 +63,7 @@ pub struct Delegation<'a> {
     pub consented: Option<ScopeSet>,
 }
 
+/// Mints the delegated token, with the user as subject and the scopes the consent allows.
 pub fn issue(
     ctx: &IssueContext<'_>,
     client: &RegisteredClient,

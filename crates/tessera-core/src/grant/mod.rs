@@ -38,19 +38,28 @@ pub const GRANT_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-e
 
 /// Everything a grant needs besides the request and the client.
 pub struct IssueContext<'a> {
+    /// The `iss` of the tokens minted.
     pub issuer: &'a str,
+    /// The `aud` of the tokens minted.
     pub audience: &'a str,
+    /// Now, in seconds since the epoch.
     pub now_seconds: i64,
+    /// The key that signs.
     pub key: &'a SigningKey,
+    /// Where token ids come from.
     pub rng: &'a dyn Rng,
 }
 
 /// A minted token and what the response and the audit log say of it.
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
+    /// The signed JWT.
     pub access_token: String,
+    /// Its lifetime in seconds.
     pub expires_in: u32,
+    /// The scopes granted.
     pub scope: ScopeSet,
+    /// What it says, for the audit log and the response.
     pub claims: AccessTokenClaims,
 }
 

@@ -11,12 +11,16 @@ pub enum TokenRequest {
     /// RFC 6749 §4.4: the integration asks for a token for itself, or (SPEC §6, §4.1) for a
     /// tenant that connected to it or that its operator manages (`tenant_id`).
     ClientCredentials {
+        /// The `scope` parameter, as sent.
         scope: Option<String>,
+        /// The `tenant_id` of a connection tenant, when the token is for one.
         tenant: Option<String>,
     },
     /// RFC 7523 §2.1: an assertion names the integration (`iss`) and the user (`sub`).
     JwtBearer {
+        /// The RFC 7523 `assertion`.
         assertion: String,
+        /// The `scope` parameter, as sent.
         scope: Option<String>,
     },
     /// RFC 8693.
@@ -26,12 +30,17 @@ pub enum TokenRequest {
 /// The parameters of an RFC 8693 token exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExchangeRequest {
+    /// The RFC 8693 `subject_token`.
     pub subject_token: String,
+    /// Its `subject_token_type`.
     pub subject_token_type: String,
     /// `actor_token` with its `actor_token_type`.
     pub actor: Option<(String, String)>,
+    /// The `scope` parameter, as sent.
     pub scope: Option<String>,
+    /// The `audience` parameter, as sent.
     pub audience: Option<String>,
+    /// The `requested_token_type` parameter, as sent.
     pub requested_token_type: Option<String>,
 }
 

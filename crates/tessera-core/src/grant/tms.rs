@@ -30,6 +30,7 @@ impl TmsRefusal {
         }
     }
 
+    /// The `error_description` this refusal answers with.
     pub fn description(self) -> &'static str {
         match self {
             TmsRefusal::NotAuthorized => {

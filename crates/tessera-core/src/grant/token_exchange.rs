@@ -21,11 +21,15 @@ pub const MAX_EXCHANGE_DEPTH: usize = 4;
 
 /// A token exchange request with its tokens verified.
 pub struct Exchange<'a> {
+    /// The claims of the verified subject token.
     pub subject: &'a AccessTokenClaims,
+    /// Its `subject_token_type`, as sent.
     pub subject_token_type: &'a str,
     /// The actor token's claims and type, when the request has one.
     pub actor: Option<(&'a AccessTokenClaims, &'a str)>,
+    /// The `scope` asked for, if any.
     pub scope: Option<&'a str>,
+    /// The `requested_token_type`, if any.
     pub requested_token_type: Option<&'a str>,
 }
 

@@ -19,11 +19,14 @@ pub const MAX_APP_NAME_LEN: usize = 64;
 /// `production` gives it new credentials.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stage {
+    /// Being built: development credentials, no customers yet.
     Development,
+    /// Released to customers.
     Production,
 }
 
 impl Stage {
+    /// The stage as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Stage::Development => "development",
@@ -31,6 +34,7 @@ impl Stage {
         }
     }
 
+    /// The stage named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Stage> {
         [Stage::Development, Stage::Production]
             .into_iter()
@@ -41,8 +45,11 @@ impl Stage {
 /// What makes an integration one version of a multi-tenant application.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppVersion {
+    /// The application's name, unique across tenants.
     pub app_name: String,
+    /// This version's label.
     pub app_version: String,
+    /// Where this version is in its life.
     pub stage: Stage,
     /// Whether this version may use the Token Management Service; off for a new version.
     pub tms_enabled: bool,
@@ -87,6 +94,7 @@ pub const DATA_SCOPES: [Scope; 4] = [
 ];
 
 impl AppAccess {
+    /// The access level as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             AppAccess::ReadWrite => "read_write",
@@ -95,6 +103,7 @@ impl AppAccess {
         }
     }
 
+    /// The access level named `s`, if it is one.
     pub fn parse(s: &str) -> Option<AppAccess> {
         [AppAccess::ReadWrite, AppAccess::Limited, AppAccess::Custom]
             .into_iter()
@@ -144,14 +153,19 @@ impl AppAccess {
 /// one: tokens issued under the old one stop, like after a delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppAuthorization {
+    /// The authorization's id.
     pub id: AppAuthorizationId,
     /// The tenant whose data it opens.
     pub tenant_id: TenantId,
+    /// The application authorized.
     pub app_name: String,
+    /// How much of the tenant's data it may reach.
     pub access: AppAccess,
+    /// The scopes its tokens may carry for this tenant.
     pub scopes: ScopeSet,
     /// Who gave it: `client:<id>` or `user:<id>`.
     pub granted_by: String,
+    /// When it was given.
     pub created_at: UnixMillis,
 }
 

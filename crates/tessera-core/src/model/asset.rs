@@ -22,13 +22,18 @@ pub const MAX_ATTRIBUTES_BYTES: usize = 64 * 1024;
 /// The longest event operation name.
 pub const MAX_OPERATION_CHARS: usize = 64;
 
+/// A thing a tenant tracks (SPEC §5): an id and its attributes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Asset {
+    /// The asset's id.
     pub id: AssetId,
+    /// The tenant that owns it.
     pub tenant_id: TenantId,
     /// The asset's place in its tenant's listing order; pages resume after it.
     pub seq: i64,
+    /// Its attributes, including `arc_display_type`.
     pub attributes: Attributes,
+    /// When it was created.
     pub created_at: UnixMillis,
     /// When it last changed: the `at_time` clients see.
     pub updated_at: UnixMillis,
@@ -89,20 +94,26 @@ pub fn asset_type_of(attributes: &Attributes) -> &str {
 /// Something that happened to an asset, appended and never changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AssetEvent {
+    /// The event's id.
     pub id: EventId,
+    /// The asset it belongs to.
     pub asset_id: AssetId,
+    /// The tenant that owns the asset.
     pub tenant_id: TenantId,
     /// Its place in the asset's event order; pages resume after it.
     pub seq: i64,
     /// What kind of event, e.g. `Record`.
     pub operation: String,
+    /// The attributes the event sets.
     pub attributes: Attributes,
     /// Who recorded it: `client:<id>` or `user:<id>`.
     pub principal: String,
+    /// When it was recorded.
     pub at: UnixMillis,
 }
 
 impl AssetEvent {
+    /// A new event on `asset`, with a fresh id.
     pub fn new(
         id: EventId,
         asset: &Asset,
@@ -188,6 +199,7 @@ pub fn validate_attribute_name(field: &'static str, name: &str) -> Result<(), Do
 pub struct AttributeFilter(pub Vec<(String, String)>);
 
 impl AttributeFilter {
+    /// Whether `attributes` pass this filter.
     pub fn matches(&self, attributes: &Attributes) -> bool {
         self.0
             .iter()

@@ -23,12 +23,16 @@ pub const MAX_REMOTE_KEYS: usize = 50;
 /// Why a key set from a `jwks_uri` is not usable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RemoteKeySetError {
+    /// The document is not a JWK Set.
     #[error("is not a JSON Web Key Set (an object with a `keys` array)")]
     NotAKeySet,
+    /// The set holds more keys than Tessera accepts.
     #[error("holds {0} keys; at most {MAX_REMOTE_KEYS} are accepted")]
     TooManyKeys(usize),
+    /// No key in the set can verify a supported algorithm.
     #[error("holds no signing key Tessera can use (RSA ≥ 2048 bits, EC P-256, Ed25519)")]
     NoUsableKey,
+    /// The set holds private key material, which must never be published.
     #[error("publishes a private key; a key set must hold public keys only")]
     PrivateKey,
 }
@@ -38,15 +42,20 @@ const EC_PUBLIC_KEY: &str = "1.2.840.10045.2.1";
 const P256: &str = "1.2.840.10045.3.1.7";
 const ED25519: &str = "1.3.101.112";
 
+/// A public key an integration signs its assertions with (RFC 7523).
 #[derive(Debug, Clone, PartialEq)]
 pub struct ClientKey {
+    /// The key id assertions name in their header.
     pub kid: String,
+    /// The integration it belongs to.
     pub client_id: ClientId,
+    /// The algorithm it verifies.
     pub alg: SigningAlg,
     /// The public JWK: only the public members, with `kid`, `alg` and `use`.
     pub jwk: Value,
     /// For a key from a certificate: when the certificate expires. The key stops verifying then.
     pub not_after: Option<UnixMillis>,
+    /// When it was registered.
     pub created_at: UnixMillis,
 }
 

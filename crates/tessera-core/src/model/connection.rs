@@ -20,7 +20,9 @@ const PURPOSE: &str = "connection-url";
 /// What a connection URL asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionRequest {
+    /// The integration that asks for the connection.
     pub client_id: ClientId,
+    /// The scopes it asks for.
     pub scopes: ScopeSet,
     /// The application's own value, handed back to it with the grant or the rejection.
     pub state: String,
@@ -31,10 +33,13 @@ pub struct ConnectionRequest {
 /// Why a connection URL is refused; each is shown to the owner on an error page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectionUrlError {
+    /// The URL is not one Tessera made.
     #[error("this connection link is incomplete or malformed; ask the application for a new one")]
     Malformed,
+    /// Its signature does not match what it says.
     #[error("this connection link has been altered since the application made it; ask the application for a new one")]
     Altered,
+    /// It is past its expiry.
     #[error("this connection link has expired; ask the application for a new one")]
     Expired,
 }
@@ -201,6 +206,7 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
+    /// The status as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             ConnectionStatus::Active => "active",
@@ -208,6 +214,7 @@ impl ConnectionStatus {
         }
     }
 
+    /// The status named `s`, if it is one.
     pub fn parse(s: &str) -> Option<ConnectionStatus> {
         [ConnectionStatus::Active, ConnectionStatus::Revoked]
             .into_iter()
@@ -219,18 +226,25 @@ impl ConnectionStatus {
 /// tenant lets the integration reach its data with `scopes`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connection {
+    /// The connection's id.
     pub id: ConnectionId,
     /// The data owner's tenant.
     pub owner_tenant_id: TenantId,
+    /// The integration the data owner connected.
     pub client_id: ClientId,
     /// The tenant that registered the integration.
     pub client_tenant_id: TenantId,
+    /// The scopes granted.
     pub scopes: ScopeSet,
+    /// The `state` the application put in the connection URL, handed back to it.
     pub state: String,
+    /// Whether it is active, rejected or revoked.
     pub status: ConnectionStatus,
     /// `user:<id>` of the owner who accepted.
     pub granted_by: String,
+    /// When it was made.
     pub created_at: UnixMillis,
+    /// When its status last changed.
     pub updated_at: UnixMillis,
 }
 

@@ -11,21 +11,31 @@ pub enum ConsentUser {
     /// Every user of the tenant (given by a tenant admin).
     All,
     /// One user.
-    User { id: UserId, email: String },
+    /// One user, by id and email.
+    User {
+        /// The user's id.
+        id: UserId,
+        /// The user's email, as the consent screen showed it.
+        email: String,
+    },
 }
 
+/// A user's (or an admin's for all users') consent for an integration to act for them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Consent {
+    /// The consent's id.
     pub id: ConsentId,
     /// The tenant whose users it covers (the data owner's).
     pub tenant_id: TenantId,
     /// The integration allowed to act; it may belong to another tenant.
     pub client_id: ClientId,
+    /// Whom it covers.
     pub user: ConsentUser,
     /// The most a token issued under it may carry.
     pub scopes: ScopeSet,
     /// Who gave it: `client:<id>` or `user:<id>`.
     pub granted_by: String,
+    /// When it was given.
     pub created_at: UnixMillis,
 }
 

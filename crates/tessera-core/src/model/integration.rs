@@ -14,12 +14,17 @@ pub const MAX_TOKEN_TTL_SECONDS: u32 = 86_400;
 /// An OAuth client registered in one tenant (seed 000's Custom Integration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Integration {
+    /// The integration's id, its OAuth `client_id`.
     pub client_id: ClientId,
+    /// The tenant it belongs to.
     pub tenant_id: TenantId,
+    /// Its name, as people see it.
     pub display_name: String,
     /// What tokens of this integration may carry at most.
     pub scopes: ScopeSet,
+    /// Claims added to every token it gets.
     pub custom_claims: BTreeMap<String, String>,
+    /// How long its tokens live.
     pub token_ttl_seconds: u32,
     /// Where the integration publishes its public keys (RFC 7517), as an alternative or an
     /// addition to keys registered one by one.
@@ -28,7 +33,9 @@ pub struct Integration {
     pub app: Option<AppVersion>,
     /// What data owners see and where Tessera calls the application (SPEC §6).
     pub profile: AppProfile,
+    /// When it was created.
     pub created_at: UnixMillis,
+    /// When it was last changed.
     pub updated_at: UnixMillis,
 }
 
@@ -42,6 +49,7 @@ pub struct AppProfile {
     pub webhook_url: Option<String>,
     /// What the application does, in the developer's words (at most 1,000 characters).
     pub description: Option<String>,
+    /// The application's home page.
     pub homepage_url: Option<String>,
 }
 
@@ -51,9 +59,13 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 /// An [`AppProfile`] change: each field `None` to keep, `Some(None)` to remove.
 #[derive(Debug, Clone, Default)]
 pub struct AppProfilePatch {
+    /// A new `authentication_url` (`Some(None)` removes it).
     pub authentication_url: Option<Option<String>>,
+    /// A new `webhook_url` (`Some(None)` removes it).
     pub webhook_url: Option<Option<String>>,
+    /// A new `description` (`Some(None)` removes it).
     pub description: Option<Option<String>>,
+    /// A new `homepage_url` (`Some(None)` removes it).
     pub homepage_url: Option<Option<String>>,
 }
 
@@ -103,14 +115,20 @@ impl AppProfilePatch {
 /// What it takes to register an integration; validated by [`NewIntegration::validate`].
 #[derive(Debug, Clone)]
 pub struct NewIntegration {
+    /// Its name, as people see it.
     pub display_name: String,
+    /// The scopes it may ask for; the default set when absent.
     pub scopes: Option<ScopeSet>,
+    /// Claims added to every token it gets.
     pub custom_claims: BTreeMap<String, String>,
+    /// How long its tokens live; the default when absent.
     pub token_ttl_seconds: Option<u32>,
+    /// Where its public keys are published, if it signs assertions.
     pub jwks_uri: Option<String>,
     /// For a multi-tenant integration: its application, version and TMS switch. A new version
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
+    /// What the consent screen and the developer portal show of it.
     pub profile: AppProfile,
     /// Which URLs the deployment accepts.
     pub urls: UrlRules,
@@ -119,8 +137,11 @@ pub struct NewIntegration {
 /// The application part of [`NewIntegration`].
 #[derive(Debug, Clone)]
 pub struct NewAppVersion {
+    /// The application's name, unique across tenants.
     pub app_name: String,
+    /// This version's label.
     pub app_version: String,
+    /// Whether it may use the token management service.
     pub tms_enabled: bool,
 }
 
@@ -174,14 +195,19 @@ impl NewIntegration {
 /// A partial update: `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
 pub struct IntegrationPatch {
+    /// A new name.
     pub display_name: Option<String>,
+    /// New scopes.
     pub scopes: Option<ScopeSet>,
+    /// New custom claims, replacing all of them.
     pub custom_claims: Option<BTreeMap<String, String>>,
+    /// A new token lifetime.
     pub token_ttl_seconds: Option<u32>,
     /// `Some(None)` removes it.
     pub jwks_uri: Option<Option<String>>,
     /// Switches TMS on or off for this version (multi-tenant integrations only).
     pub tms_enabled: Option<bool>,
+    /// Changes to what the consent screen and the portal show.
     pub profile: AppProfilePatch,
     /// Which URLs the deployment accepts.
     pub urls: UrlRules,
@@ -237,8 +263,11 @@ impl IntegrationPatch {
 /// One client secret of an integration, as stored: only its hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientSecretRecord {
+    /// The integration it belongs to.
     pub client_id: ClientId,
+    /// SHA-256 of the secret (secrets are 256 random bits, so a fast hash is safe).
     pub hash: [u8; 32],
+    /// When it was made.
     pub created_at: UnixMillis,
     /// Set when the secret was replaced with a grace period: it works until then.
     pub expires_at: Option<UnixMillis>,

@@ -27,20 +27,26 @@ pub const VALUE_PART_BYTES: usize = 1024 * 1024;
 /// Where an entry lives: the integration's store, the entity it describes, the field.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EntryName {
+    /// The `relatedId` the entry belongs to (a customer, a device, …).
     pub related_id: String,
+    /// The entry's key within its `relatedId`.
     pub key: String,
 }
 
 /// An entry as listed: everything but the value, whose size is given instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateTokenInfo {
+    /// The integration whose store holds it.
     pub client_id: ClientId,
+    /// Its `relatedId` and key.
     pub name: EntryName,
     /// Bytes of the value, as UTF-8.
     pub size: u64,
     /// Changes with every write; compare it with `If-Match`.
     pub etag: String,
+    /// When it was first written.
     pub created_at: UnixMillis,
+    /// When it was last written.
     pub updated_at: UnixMillis,
     /// Whether the stored value (and each of its parts) is sealed with the master key (see
     /// [`seal_value`]). Values written before sealing existed are plain until the first start
@@ -82,7 +88,9 @@ pub fn next_part_len_of_bytes(bytes: &[u8]) -> Option<usize> {
 /// An entry with its value (empty when the value is [in parts](PrivateTokenInfo::in_parts)).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PrivateToken {
+    /// Everything but the value.
     pub info: PrivateTokenInfo,
+    /// The value, in the form the store keeps (sealed or, before the upgrade, plain).
     pub value: String,
 }
 
@@ -101,8 +109,11 @@ pub enum WriteCondition {
 /// `relatedId` starts with a prefix; optionally only one `key`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct EntryFilter {
+    /// Only this `relatedId`.
     pub related_id: Option<String>,
+    /// Only `relatedId`s that start with this.
     pub related_id_prefix: Option<String>,
+    /// Only this key.
     pub key: Option<String>,
 }
 
@@ -127,6 +138,7 @@ pub fn validate_entry_name(field: &'static str, value: &str) -> Result<(), Domai
 }
 
 impl EntryName {
+    /// The name `related_id`/`key`, refused (naming the field) when either is empty or too long.
     pub fn new(related_id: &str, key: &str) -> Result<Self, DomainError> {
         validate_entry_name("relatedId", related_id)?;
         validate_entry_name("key", key)?;
@@ -206,7 +218,9 @@ const PART_END: char = '.';
 /// Where a piece of a value belongs: the whole value stored with the entry, or one part.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ValuePiece {
+    /// The whole value, stored with the entry.
     Whole,
+    /// The part at this place (from 0) of a value stored in parts.
     Part(u32),
 }
 

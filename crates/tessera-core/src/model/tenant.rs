@@ -6,12 +6,16 @@ use super::UnixMillis;
 /// A tenant's commercial tier, carried in tokens as `tier`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tier {
+    /// The free tier.
     Free,
+    /// The team tier.
     Team,
+    /// The enterprise tier.
     Enterprise,
 }
 
 impl Tier {
+    /// The tier as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Tier::Free => "FREE",
@@ -19,6 +23,7 @@ impl Tier {
             Tier::Enterprise => "ENTERPRISE",
         }
     }
+    /// The tier named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Tier> {
         [Tier::Free, Tier::Team, Tier::Enterprise]
             .into_iter()
@@ -36,9 +41,13 @@ impl Tier {
 /// An isolation boundary: no data, token or error crosses tenants except through a grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenant {
+    /// The tenant's id.
     pub id: TenantId,
+    /// Its name, as people see it.
     pub display_name: String,
+    /// Its tier, carried in its tokens.
     pub tier: Tier,
+    /// When it was created.
     pub created_at: UnixMillis,
     /// The tenant made at first start, whose admins run the deployment (SPEC §4.1). There is
     /// exactly one; it cannot be disabled or deleted.
@@ -101,8 +110,11 @@ impl Tenant {
 /// A change to a tenant (`PATCH /v1/tenants/{id}`).
 #[derive(Debug, Clone, Default)]
 pub struct TenantPatch {
+    /// A new name.
     pub display_name: Option<String>,
+    /// A new tier.
     pub tier: Option<Tier>,
+    /// Disable (`true`) or enable (`false`) the tenant.
     pub disabled: Option<bool>,
 }
 

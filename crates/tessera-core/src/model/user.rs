@@ -6,17 +6,21 @@ use super::UnixMillis;
 /// What a user may do in the console.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
+    /// Manages the tenant: integrations, policies, users.
     Admin,
+    /// Uses the console for their own account and consents.
     Member,
 }
 
 impl Role {
+    /// The role as stored and sent.
     pub fn as_str(self) -> &'static str {
         match self {
             Role::Admin => "admin",
             Role::Member => "member",
         }
     }
+    /// The role named `s`, if it is one.
     pub fn parse(s: &str) -> Option<Role> {
         match s {
             "admin" => Some(Role::Admin),
@@ -30,13 +34,21 @@ impl Role {
 /// user who has not set one yet has "" there, which no password matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct User {
+    /// The user's id.
     pub id: UserId,
+    /// The tenant they belong to.
     pub tenant_id: TenantId,
+    /// Their email; unique within the tenant.
     pub email: String,
+    /// Their name, as people see it.
     pub display_name: String,
+    /// What they may do in the console.
     pub role: Role,
+    /// Their password's argon2id hash (PHC string); empty until they set one.
     pub password_hash: String,
+    /// When the user was created.
     pub created_at: UnixMillis,
+    /// When the user was last changed.
     pub updated_at: UnixMillis,
     /// Console sessions that began before this time (Unix milliseconds) have ended: a password
     /// set or reset, or a role change, signs the user out everywhere.
@@ -54,11 +66,14 @@ impl User {
 /// replace a forgotten one. Both end in the same form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LinkPurpose {
+    /// Sets the first password of an invited user.
     Invitation,
+    /// Sets a new password after a reset.
     PasswordReset,
 }
 
 impl LinkPurpose {
+    /// The purpose as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             LinkPurpose::Invitation => "invitation",
@@ -75,11 +90,17 @@ pub const PASSWORD_RESET_TTL_SECONDS: i64 = 24 * 3600;
 /// stored: the token (256 random bits) is in the URL shown once, never at rest.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserLink {
+    /// SHA-256 of the link's token; the token itself is shown once and never stored.
     pub token_hash: [u8; 32],
+    /// The user whose password it sets.
     pub user_id: UserId,
+    /// The user's tenant.
     pub tenant_id: TenantId,
+    /// Why it was made.
     pub purpose: LinkPurpose,
+    /// When it was made.
     pub created_at: UnixMillis,
+    /// When it stops working.
     pub expires_at: UnixMillis,
 }
 
@@ -113,10 +134,13 @@ pub fn link_token_hash(token: &str) -> [u8; 32] {
 /// Why a one-time link cannot be used; each says so to whoever opened it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum LinkRefusal {
+    /// No such link.
     #[error("This link is not valid: it may be mistyped, or a newer link for the same account replaced it.")]
     Unknown,
+    /// The link has been used.
     #[error("This link has been used already: each link sets a password once. Sign in with that password, or ask an admin for a new link.")]
     Used,
+    /// The link has expired.
     #[error("This link has expired. Ask an admin of your organization for a new one.")]
     Expired,
 }
@@ -124,16 +148,22 @@ pub enum LinkRefusal {
 /// A user to create, password still in the clear (it is hashed by the caller's `PasswordHasher`).
 #[derive(Debug, Clone)]
 pub struct NewUser {
+    /// Their email.
     pub email: String,
+    /// Their name, as people see it.
     pub display_name: String,
+    /// What they may do in the console.
     pub role: Role,
 }
 
 /// A partial update of a user.
 #[derive(Debug, Clone, Default)]
 pub struct UserPatch {
+    /// A new name.
     pub display_name: Option<String>,
+    /// A new role.
     pub role: Option<Role>,
+    /// A new password hash.
     pub password_hash: Option<String>,
 }
 

@@ -19,6 +19,7 @@ pub struct DataChange {
     pub needs: Scope,
     /// The `data` of the webhook, as JSON.
     pub payload: String,
+    /// When the change was made.
     pub at: UnixMillis,
 }
 
@@ -27,35 +28,45 @@ pub struct DataChange {
 pub struct PendingWebhook {
     /// Its position in the outbox; also its `webhook-id` (`msg_<seq>`).
     pub seq: i64,
+    /// The connection it is for.
     pub connection_id: ConnectionId,
+    /// Its `type` (`asset.created`, …).
     pub kind: String,
+    /// Its `data`, as JSON.
     pub payload: String,
     /// Delivery attempts so far.
     pub attempts: u32,
+    /// When the change was made.
     pub created_at: UnixMillis,
 }
 
 /// One delivery attempt, as `GET /v1/connections/{id}/deliveries` shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebhookAttempt {
+    /// The attempt's position in the log.
     pub seq: i64,
+    /// The connection it was for.
     pub connection_id: ConnectionId,
     /// The outbox entry (`webhook-id` `msg_<event_seq>`).
     pub event_seq: i64,
+    /// The entry's `type`.
     pub kind: String,
     /// 1 for the first attempt.
     pub attempt: u32,
+    /// When it was made.
     pub at: UnixMillis,
     /// The application's HTTP status, if it answered.
     pub status: Option<u16>,
     /// Why it failed, if it did.
     pub error: Option<String>,
+    /// How long the application took to answer (or to fail).
     pub duration_ms: u32,
 }
 
 /// What became of an entry after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WebhookOutcome {
+    /// The application answered 2xx.
     Delivered,
     /// Try again at this time.
     RetryAt(UnixMillis),
@@ -118,6 +129,7 @@ pub struct WebhookMessage {
     pub timestamp: i64,
     /// `{"type", "timestamp", "connection_id", "tenant_id", "data"}`.
     pub body: String,
+    /// The `webhook-signature` header: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`.
     pub signature: String,
 }
 

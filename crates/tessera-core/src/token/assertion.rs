@@ -19,49 +19,69 @@ const MAX_ASSERTION_LEN: usize = 16 * 1024;
 pub struct AssertionRules<'a> {
     /// Accepted `aud` values: the issuer and the endpoint URLs (RFC 7523 §3 item 3).
     pub audiences: &'a [&'a str],
+    /// Now, in seconds since the epoch.
     pub now_seconds: i64,
 }
 
 /// An assertion whose signature, audience and times hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedAssertion {
+    /// The `iss` claim.
     pub iss: String,
+    /// The `sub` claim.
     pub sub: String,
+    /// The `jti` claim, recorded so the assertion is used once.
     pub jti: String,
+    /// The `exp` claim; the `jti` is kept until then.
     pub exp: i64,
 }
 
 /// Why an assertion was refused. The text is for the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AssertionError {
+    /// Not a compact JWS with JSON header and claims.
     #[error("the assertion is not a signed JWT: {0}")]
     Malformed(String),
+    /// Signed with an algorithm Tessera does not accept.
     #[error("the assertion's `alg` `{0}` is not accepted; sign with RS256, ES256 or EdDSA")]
     AlgorithmNotAllowed(String),
+    /// A required claim is missing.
     #[error("the assertion has no `{0}` claim")]
     MissingClaim(&'static str),
+    /// `iss` is not a registered integration.
     #[error("the assertion's `iss` is not a registered integration")]
     UnknownIssuer,
+    /// No registered key matches the header.
     #[error("the integration has no public key{0}; register one at POST /v1/integrations/{{client_id}}/keys or publish it at the integration's `jwks_uri`")]
     NoKey(String),
+    /// The integration's `jwks_uri` could not be read.
     #[error("the integration's `jwks_uri` {0}")]
     KeySetUnavailable(String),
+    /// The key that signed it is no longer valid.
     #[error("the key that signed the assertion expired with its certificate")]
     KeyExpired,
+    /// The signature does not verify.
     #[error("the assertion's signature does not verify with the integration's registered keys")]
     BadSignature,
+    /// `aud` is not Tessera.
     #[error("the assertion's `aud` must be the token endpoint URL or the issuer `{0}`")]
     WrongAudience(String),
+    /// Past its `exp`.
     #[error("the assertion has expired (`exp` is in the past)")]
     Expired,
+    /// `exp` is too far after `iat`.
     #[error("the assertion's `exp` is more than one hour ahead; make assertions short-lived")]
     LivesTooLong,
+    /// Before its `nbf`.
     #[error("the assertion is not valid yet (`nbf` is in the future)")]
     NotYetValid,
+    /// `iat` is in the future.
     #[error("the assertion's `iat` is in the future; check the client's clock")]
     IssuedInFuture,
+    /// Its `jti` was used before.
     #[error("the assertion's `jti` was used before; every assertion needs a new `jti`")]
     Replayed,
+    /// `sub` is not the client that authenticates with it.
     #[error("a client assertion's `sub` must equal its `iss` (the client_id)")]
     SubjectNotClient,
 }

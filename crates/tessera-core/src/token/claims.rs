@@ -11,7 +11,9 @@ use crate::scope::ScopeSet;
 /// `sub`; like any `sub` that is not the token's `client_id`, it reads as `User`.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenSubject {
+    /// An integration acting for itself.
     Integration(ClientId),
+    /// A user, for whom an integration acts.
     User(UserId),
 }
 
@@ -46,18 +48,30 @@ impl Serialize for TokenSubject {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "WireClaims")]
 pub struct AccessTokenClaims {
+    /// The issuer.
     pub iss: String,
+    /// Whom the token is about.
     pub sub: TokenSubject,
+    /// The audience.
     pub aud: String,
+    /// Expiry, Unix seconds.
     pub exp: i64,
+    /// Issued at, Unix seconds.
     pub iat: i64,
+    /// Not before, Unix seconds.
     pub nbf: i64,
+    /// The token's id, which revocation names.
     pub jti: String,
+    /// The integration the token was issued to.
     pub client_id: ClientId,
+    /// The scopes granted.
     #[serde(serialize_with = "scope_text")]
     pub scope: ScopeSet,
+    /// The tenant whose data the token reaches.
     pub tenant_id: TenantId,
+    /// The tenant's tier.
     pub tier: String,
+    /// The integration's display name.
     pub name: String,
     /// RFC 8693 §4.1: who acts for `sub`, nested for each further actor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -158,14 +172,18 @@ impl TryFrom<WireClaims> for AccessTokenClaims {
 /// A token another was exchanged from: enough to tell whether it is still live.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Origin {
+    /// The `jti` of the token it was exchanged from.
     pub jti: String,
+    /// The integration that token was issued to.
     pub client_id: ClientId,
 }
 
 /// RFC 8693 §4.1 `act` claim.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// The actor's subject.
     pub sub: String,
+    /// The actor before it, for a chain of exchanges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Box<Actor>>,
 }

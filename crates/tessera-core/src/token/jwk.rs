@@ -11,7 +11,9 @@ use super::keys::SigningAlg;
 
 /// A public key that verifies one algorithm.
 pub struct VerifyingKey {
+    /// The key id, if the JWK has one.
     pub kid: Option<String>,
+    /// The algorithm it verifies.
     pub alg: SigningAlg,
     key: KeyMaterial,
 }
@@ -119,7 +121,9 @@ impl VerifyingKey {
 /// A JWS's header and payload, decoded but not yet trusted.
 #[derive(Debug, Clone)]
 pub struct DecodedJws {
+    /// The JOSE header.
     pub header: serde_json::Value,
+    /// The claims.
     pub payload: serde_json::Value,
     signing_input: String,
     signature: Vec<u8>,

@@ -17,24 +17,33 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// Why a token did not verify. The messages are safe to show to the caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JwsError {
+    /// Not a compact JWS; says what is wrong.
     #[error("the token is not a JWS in compact form ({0})")]
     Malformed(&'static str),
+    /// An algorithm other than RS256, ES256 or EdDSA.
     #[error(
         "the token's algorithm `{0}` is not accepted; tokens are signed with RS256, ES256 or EdDSA"
     )]
     UnsupportedAlg(String),
+    /// A `typ` other than `at+jwt`: not an access token.
     #[error("the token's `typ` is not `at+jwt`: it is not an access token (RFC 9068 §4)")]
     WrongType,
+    /// No key with this `kid`.
     #[error("the token was signed by a key this server does not know (`kid` {0})")]
     UnknownKey(String),
+    /// The signature does not verify.
     #[error("the token's signature does not verify")]
     BadSignature,
+    /// The claims are not an access token's.
     #[error("the token's claims are not those of an access token")]
     BadClaims,
+    /// Past its `exp`.
     #[error("the token has expired")]
     Expired,
+    /// Before its `nbf`.
     #[error("the token is not valid yet")]
     NotYetValid,
+    /// Issued by someone else.
     #[error("the token was issued by another issuer")]
     WrongIssuer,
 }

@@ -15,12 +15,16 @@ use crate::ports::Rng;
 /// The algorithms Tessera signs access tokens with (SPEC §3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigningAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
     Rs256,
+    /// ECDSA on P-256 with SHA-256.
     Es256,
+    /// Ed25519.
     EdDsa,
 }
 
 impl SigningAlg {
+    /// Every algorithm, in the order they are offered.
     pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
 
     /// The JOSE name (RFC 7518, RFC 8037).
@@ -32,6 +36,7 @@ impl SigningAlg {
         }
     }
 
+    /// The algorithm named `s` (`RS256`, `ES256`, `EdDSA`), if it is one.
     pub fn parse(s: &str) -> Option<SigningAlg> {
         SigningAlg::ALL.into_iter().find(|a| a.as_str() == s)
     }
@@ -48,12 +53,16 @@ impl SigningAlg {
 /// A key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
+    /// An algorithm Tessera does not know.
     #[error("unknown signing algorithm `{0}`: use RS256, ES256 or EdDSA")]
     UnknownAlg(String),
+    /// The key material is not a key of its algorithm.
     #[error("the stored {0} key is not a valid PKCS#8 key")]
     BadKey(&'static str),
+    /// A new key could not be made.
     #[error("key generation failed")]
     Generation,
+    /// Signing failed.
     #[error("signing failed")]
     Signing,
 }
@@ -168,12 +177,15 @@ impl SigningKey {
         })
     }
 
+    /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
     }
+    /// The algorithm.
     pub fn alg(&self) -> SigningAlg {
         self.alg
     }
+    /// The public key as a JWK, as `/oauth2/jwks` publishes it.
     pub fn public_jwk(&self) -> &serde_json::Value {
         &self.public_jwk
     }
@@ -235,9 +247,11 @@ impl KeyRing {
         })
     }
 
+    /// The key that signs new tokens.
     pub fn current(&self) -> &SigningKey {
         &self.current
     }
+    /// The key with this id, if the ring holds it.
     pub fn get(&self, kid: &str) -> Option<&SigningKey> {
         self.by_kid.get(kid).map(|k| k.as_ref())
     }
