@@ -17,20 +17,8 @@ pub enum TokenCommand {
         client_id: String,
         #[arg(long, env = "TESSERA_CLIENT_SECRET", hide_env_values = true)]
         client_secret: String,
-        /// The token endpoint.
-        #[arg(
-            long,
-            env = "TESSERA_TOKEN_URL",
-            default_value = "http://127.0.0.1:8080/oauth2/token"
-        )]
-        token_url: String,
-        /// Space-separated scopes to narrow the token to.
-        #[arg(long)]
-        scope: Option<String>,
-        /// Also write `Authorization: Bearer <token>` to this file (its folder is made 0700,
-        /// the file 0600), for `curl -H @file`.
-        #[arg(long)]
-        bearer_file: Option<PathBuf>,
+        #[command(flatten)]
+        endpoint: Endpoint,
     },
     /// Get a user's token with the JWT bearer grant (RFC 7523): sign an assertion with a key
     /// from a key store (PEM or PKCS#12) registered on the integration.
@@ -50,19 +38,8 @@ pub enum TokenCommand {
         /// The alias of the key in a PKCS#12 key store; default: its only (first) key.
         #[arg(long)]
         key_alias: Option<String>,
-        /// The token endpoint (also the assertion's audience).
-        #[arg(
-            long,
-            env = "TESSERA_TOKEN_URL",
-            default_value = "http://127.0.0.1:8080/oauth2/token"
-        )]
-        token_url: String,
-        /// Space-separated scopes to narrow the token to.
-        #[arg(long)]
-        scope: Option<String>,
-        /// Also write `Authorization: Bearer <token>` to this file (folder 0700, file 0600).
-        #[arg(long)]
-        bearer_file: Option<PathBuf>,
+        #[command(flatten)]
+        endpoint: Endpoint,
     },
     /// Print a token's header and payload as pretty JSON, with times in words.
     Decode {
@@ -77,17 +54,41 @@ pub enum TokenCommand {
     },
 }
 
+/// Where a token comes from and where it goes: the options `token get` and `token jwt-bearer`
+/// share.
+#[derive(clap::Args)]
+pub struct Endpoint {
+    /// The token endpoint (for `jwt-bearer`, also the assertion's audience).
+    #[arg(
+        long,
+        env = "TESSERA_TOKEN_URL",
+        default_value = "http://127.0.0.1:8080/oauth2/token"
+    )]
+    token_url: String,
+    /// Space-separated scopes to narrow the token to.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Also write `Authorization: Bearer <token>` to this file (its folder is made 0700, the
+    /// file 0600), for `curl -H @file`.
+    #[arg(long)]
+    bearer_file: Option<PathBuf>,
+}
+
 pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Get {
             client_id,
             client_secret,
-            token_url,
-            scope,
-            bearer_file,
+            endpoint,
         } => {
-            let token = get_token(&client_id, &client_secret, &token_url, scope.as_deref()).await?;
-            finish(&token, bearer_file.as_deref())
+            let token = get_token(
+                &client_id,
+                &client_secret,
+                &endpoint.token_url,
+                endpoint.scope.as_deref(),
+            )
+            .await?;
+            finish(&token, endpoint.bearer_file.as_deref())
         }
         TokenCommand::JwtBearer {
             issuer,
@@ -95,10 +96,13 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             key_store,
             key_store_password,
             key_alias,
-            token_url,
-            scope,
-            bearer_file,
+            endpoint,
         } => {
+            let Endpoint {
+                token_url,
+                scope,
+                bearer_file,
+            } = endpoint;
             let bytes = std::fs::read(&key_store)
                 .with_context(|| format!("cannot read the key store {}", key_store.display()))?;
             let now = OffsetDateTime::now_utc().unix_timestamp();

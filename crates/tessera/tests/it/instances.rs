@@ -1,11 +1,12 @@
 //! Several instances on one PostgreSQL database behave as one service (SPEC §2): what one issues,
 //! revokes, regenerates or rotates, the others honour within a second.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::{
     access_token, assets_status, customer_tenant, data_dir, get_json, post_json, postgres_or_skip,
-    serve, tessera, token, BOOT_ID, BOOT_SECRET, MASTER_KEY,
+    serve, tessera, token, Server, BOOT_ID, BOOT_SECRET, MASTER_KEY,
 };
 
 async fn introspect(url: &str, token: &str) -> serde_json::Value {
@@ -46,60 +47,173 @@ where
     panic!("{what} was not honoured within {limit:?}");
 }
 
-#[tokio::test]
-async fn two_instances_on_postgres_act_as_one_service() {
-    let _serial = crate::TIMING.lock().await;
-    let Some(url) = postgres_or_skip() else {
-        return;
-    };
-    let (_g1, dir_a) = data_dir();
-    let (_g2, dir_b) = data_dir();
-    // Behind one load balancer, every instance has the same issuer.
-    let shared = [
-        "--database",
-        url.as_str(),
-        "--issuer",
-        "https://tokens.example.test",
-    ];
-    let a = serve(&dir_a, &shared, true);
-    let b = serve(&dir_b, &shared, true);
+/// The scene of the tests below: two instances on one fresh PostgreSQL database with the same
+/// issuer, as behind one load balancer, and an admin token from the first.
+struct TwoInstances {
+    a: Server,
+    b: Server,
+    database: String,
+    dir_a: PathBuf,
+    admin: String,
+    _dirs: (tempfile::TempDir, tempfile::TempDir),
+}
 
-    // A token issued by one introspects as active on the other.
-    let t = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
-    assert_eq!(introspect(&b.url, &t).await["active"], true);
+const ISSUER: &str = "https://tokens.example.test";
 
-    // A revocation on A is honoured by B within a second.
+impl TwoInstances {
+    /// `None` when PostgreSQL is not installed (outside CI).
+    async fn start() -> Option<Self> {
+        let database = postgres_or_skip()?;
+        let (g1, dir_a) = data_dir();
+        let (g2, dir_b) = data_dir();
+        let shared = ["--database", database.as_str(), "--issuer", ISSUER];
+        let a = serve(&dir_a, &shared, true);
+        let b = serve(&dir_b, &shared, true);
+        let admin = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
+        Some(TwoInstances {
+            a,
+            b,
+            database,
+            dir_a,
+            admin,
+            _dirs: (g1, g2),
+        })
+    }
+
+    /// A new integration made on A, once B lets it in: its id and secret.
+    async fn integration_known_to_both(&self) -> (String, String) {
+        let created = post_json(
+            format!("{}/v1/integrations", self.a.url),
+            &self.admin,
+            serde_json::json!({"display_name": "shared"}),
+        )
+        .await;
+        let id = created["client_id"].as_str().unwrap().to_owned();
+        let secret = created["client_secret"].as_str().unwrap().to_owned();
+        within_a_second("a new integration", || async {
+            token(&self.b.url, &id, &secret, None).await.status() == 200
+        })
+        .await;
+        (id, secret)
+    }
+
+    /// Registers a certificate for the bootstrap integration on A and waits until B accepts
+    /// assertions signed with its key; the key (PEM).
+    async fn key_known_to_both(&self) -> Vec<u8> {
+        std::fs::create_dir_all(&self.dir_a).unwrap();
+        let (cert, key) = crate::interop::openssl_ec_certificate(&self.dir_a);
+        post_json(
+            format!("{}/v1/integrations/{BOOT_ID}/keys", self.a.url),
+            &self.admin,
+            serde_json::json!({ "certificate": cert }),
+        )
+        .await;
+        within_a_second("a registered key", || async {
+            let fresh = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, ISSUER);
+            with_assertion(&self.b.url, fresh).await.status() == 200
+        })
+        .await;
+        key
+    }
+
+    /// The JWT bearer grant on `url` for Dora, asserted with `key`.
+    async fn bearer_grant(&self, url: &str, key: &[u8]) -> serde_json::Value {
+        let assertion =
+            crate::interop::third_party_assertion(key, BOOT_ID, "dora@example.com", ISSUER);
+        reqwest::Client::new()
+            .post(format!("{url}/oauth2/token"))
+            .form(&[
+                ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
+                ("assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Dora, a user of the tenant, and a consent for the bootstrap integration to act for any
+    /// user, made on A; once B grants on it, the consent's id.
+    async fn consent_known_to_both(&self, key: &[u8]) -> String {
+        post_json(
+            format!("{}/v1/users", self.a.url),
+            &self.admin,
+            serde_json::json!({"email": "dora@example.com", "display_name": "Dora",
+                "password": "correct horse battery"}),
+        )
+        .await;
+        let consent = post_json(
+            format!("{}/v1/consents", self.a.url),
+            &self.admin,
+            serde_json::json!({"client_id": BOOT_ID, "user": "*", "scopes": ["assets:read"]}),
+        )
+        .await;
+        within_a_second("a consent", || async {
+            self.bearer_grant(&self.b.url, key).await["access_token"].is_string()
+        })
+        .await;
+        consent["id"].as_str().unwrap().to_owned()
+    }
+}
+
+/// Client credentials at `url`, authenticated with a private-key JWT.
+async fn with_assertion(url: &str, assertion: String) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{url}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// RFC 7009 revocation at `url`, authenticated as `id`.
+async fn revoke(url: &str, id: &str, secret: &str, token: &str) {
     let revoked = reqwest::Client::new()
-        .post(format!("{}/oauth2/revoke", a.url))
-        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
-        .form(&[("token", t.as_str())])
+        .post(format!("{url}/oauth2/revoke"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
         .send()
         .await
         .unwrap();
     assert_eq!(revoked.status(), 200);
+}
+
+#[tokio::test]
+async fn on_postgres_a_token_from_one_instance_is_active_on_the_other_until_revoked() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let t = access_token(&two.a.url, BOOT_ID, BOOT_SECRET).await;
+    assert_eq!(introspect(&two.b.url, &t).await["active"], true);
+
+    revoke(&two.a.url, BOOT_ID, BOOT_SECRET, &t).await;
     let took = within_a_second("revocation", || async {
-        introspect(&b.url, &t).await["active"] == false
+        introspect(&two.b.url, &t).await["active"] == false
     })
     .await;
     eprintln!("revocation reached the other instance in {took:?}");
+}
 
-    // A secret regenerated on A stops working on B within a second.
-    let admin = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
-    let created = post_json(
-        format!("{}/v1/integrations", a.url),
-        &admin,
-        serde_json::json!({"display_name": "shared"}),
-    )
-    .await;
-    let id = created["client_id"].as_str().unwrap().to_owned();
-    let old = created["client_secret"].as_str().unwrap().to_owned();
-    within_a_second("a new integration", || async {
-        token(&b.url, &id, &old, None).await.status() == 200
-    })
-    .await;
+#[tokio::test]
+async fn on_postgres_a_secret_regenerated_on_one_instance_stops_on_the_other() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let (id, old) = two.integration_known_to_both().await;
     let regenerated: serde_json::Value = reqwest::Client::new()
-        .post(format!("{}/v1/integrations/{id}/secret", a.url))
-        .bearer_auth(&admin)
+        .post(format!("{}/v1/integrations/{id}/secret", two.a.url))
+        .bearer_auth(&two.admin)
         .send()
         .await
         .unwrap()
@@ -108,28 +222,36 @@ async fn two_instances_on_postgres_act_as_one_service() {
         .unwrap();
     let new = regenerated["client_secret"].as_str().unwrap().to_owned();
     within_a_second("secret regeneration", || async {
-        token(&b.url, &id, &old, None).await.status() == 401
-            && token(&b.url, &id, &new, None).await.status() == 200
+        token(&two.b.url, &id, &old, None).await.status() == 401
+            && token(&two.b.url, &id, &new, None).await.status() == 200
     })
     .await;
+}
 
-    // An access policy created, then deleted, on A governs what the integration sees on B.
-    let reader = access_token(&b.url, &id, &new).await;
-    let asset = post_json(
-        format!("{}/v2/assets", a.url),
-        &admin,
+#[tokio::test]
+async fn on_postgres_policies_and_revocations_made_on_one_instance_govern_the_others_resources() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let (id, secret) = two.integration_known_to_both().await;
+    let reader = access_token(&two.b.url, &id, &secret).await;
+    post_json(
+        format!("{}/v2/assets", two.a.url),
+        &two.admin,
         serde_json::json!({"attributes": {"arc_display_type": "Crate"}}),
     )
     .await;
-    let asset = asset["identity"].as_str().unwrap().to_owned();
     let sees_asset = || async {
-        let listed = get_json(format!("{}/v2/assets", b.url), &reader).await;
+        let listed = get_json(format!("{}/v2/assets", two.b.url), &reader).await;
         listed["assets"].as_array().is_some_and(|a| a.len() == 1)
     };
     assert!(!sees_asset().await, "no policy yet: nothing shared");
+
+    // An access policy created, then deleted, on A governs what the integration sees on B.
     let policy = post_json(
-        format!("{}/v1/access_policies", a.url),
-        &admin,
+        format!("{}/v1/access_policies", two.a.url),
+        &two.admin,
         serde_json::json!({"display_name": "crates", "filters": [{"asset_types": ["Crate"]}],
             "permissions": [{"actors": [{"client_id": id}], "attributes": ["*"]}]}),
     )
@@ -140,70 +262,36 @@ async fn two_instances_on_postgres_act_as_one_service() {
         .unwrap()
         .rsplit('/')
         .next()
-        .unwrap()
-        .to_owned();
+        .unwrap();
     let deleted = reqwest::Client::new()
-        .delete(format!("{}/v1/access_policies/{policy_id}", a.url))
-        .bearer_auth(&admin)
+        .delete(format!("{}/v1/access_policies/{policy_id}", two.a.url))
+        .bearer_auth(&two.admin)
         .send()
         .await
         .unwrap();
     assert_eq!(deleted.status(), 204);
     within_a_second("a deleted access policy", || async { !sees_asset().await }).await;
-    assert!(asset.starts_with("assets/"));
 
-    // The resource API on B refuses a token revoked on A within a second.
-    let status_on_b = || assets_status(&b.url, &reader);
-    assert_eq!(status_on_b().await, 200);
-    let revoked = reqwest::Client::new()
-        .post(format!("{}/oauth2/revoke", a.url))
-        .basic_auth(&id, Some(&new))
-        .form(&[("token", reader.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    // The resource API on B refuses a token revoked on A.
+    assert_eq!(assets_status(&two.b.url, &reader).await, 200);
+    revoke(&two.a.url, &id, &secret, &reader).await;
     within_a_second("a revoked token on the resource API", || async {
-        status_on_b().await == 401
+        assets_status(&two.b.url, &reader).await == 401
     })
     .await;
+}
 
-    // A key registered on A authenticates on B; an assertion used on B is refused on A.
-    std::fs::create_dir_all(&dir_a).unwrap();
-    let (cert, key) = crate::interop::openssl_ec_certificate(&dir_a);
-    post_json(
-        format!("{}/v1/integrations/{BOOT_ID}/keys", a.url),
-        &admin,
-        serde_json::json!({ "certificate": cert }),
-    )
-    .await;
-    let with_assertion = |url: String, assertion: String| async move {
-        reqwest::Client::new()
-            .post(format!("{url}/oauth2/token"))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion.as_str()),
-            ])
-            .send()
-            .await
-            .unwrap()
+#[tokio::test]
+async fn on_postgres_a_key_registered_on_one_instance_works_on_the_other_and_an_assertion_only_once(
+) {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
     };
-    let aud = "https://tokens.example.test";
-    within_a_second("a registered key", || async {
-        let fresh = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, aud);
-        with_assertion(b.url.clone(), fresh).await.status() == 200
-    })
-    .await;
-    let once = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, aud);
-    assert_eq!(
-        with_assertion(b.url.clone(), once.clone()).await.status(),
-        200
-    );
-    let replayed = with_assertion(a.url.clone(), once).await;
+    let key = two.key_known_to_both().await;
+    let once = crate::interop::third_party_assertion(&key, BOOT_ID, BOOT_ID, ISSUER);
+    assert_eq!(with_assertion(&two.b.url, once.clone()).await.status(), 200);
+    let replayed = with_assertion(&two.a.url, once).await;
     assert_eq!(replayed.status(), 401);
     let body: serde_json::Value = replayed.json().await.unwrap();
     assert!(
@@ -213,50 +301,22 @@ async fn two_instances_on_postgres_act_as_one_service() {
             .contains("used before"),
         "{body}"
     );
+}
 
-    // A consent withdrawn on A stops the JWT bearer grant on B, whose cache held it.
-    post_json(
-        format!("{}/v1/users", a.url),
-        &admin,
-        serde_json::json!({"email": "dora@example.com", "display_name": "Dora", "password": "correct horse battery"}),
-    )
-    .await;
-    let consent = post_json(
-        format!("{}/v1/consents", a.url),
-        &admin,
-        serde_json::json!({"client_id": BOOT_ID, "user": "*", "scopes": ["assets:read"]}),
-    )
-    .await;
-    let bearer_grant = |url: String| {
-        let assertion =
-            crate::interop::third_party_assertion(&key, BOOT_ID, "dora@example.com", aud);
-        async move {
-            reqwest::Client::new()
-                .post(format!("{url}/oauth2/token"))
-                .form(&[
-                    ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
-                    ("assertion", assertion.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
-                .json::<serde_json::Value>()
-                .await
-                .unwrap()
-        }
+#[tokio::test]
+async fn on_postgres_an_exchanged_token_dies_when_the_other_instance_revokes_its_subject() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
     };
-    within_a_second("a consent", || async {
-        bearer_grant(b.url.clone()).await["access_token"].is_string()
-    })
-    .await;
-    let doras = bearer_grant(b.url.clone()).await["access_token"]
+    let key = two.key_known_to_both().await;
+    two.consent_known_to_both(&key).await;
+    let doras = two.bearer_grant(&two.b.url, &key).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-
-    // A token exchanged on A dies when B revokes the token it came from.
     let exchanged = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", a.url))
+        .post(format!("{}/oauth2/token", two.a.url))
         .basic_auth(BOOT_ID, Some(BOOT_SECRET))
         .form(&[
             (
@@ -276,49 +336,52 @@ async fn two_instances_on_postgres_act_as_one_service() {
         .await
         .unwrap();
     let exchanged = exchanged["access_token"].as_str().unwrap().to_owned();
-    assert_eq!(introspect(&a.url, &exchanged).await["active"], true);
-    let revoked = reqwest::Client::new()
-        .post(format!("{}/oauth2/revoke", b.url))
-        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
-        .form(&[("token", doras.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200);
+    assert_eq!(introspect(&two.a.url, &exchanged).await["active"], true);
+    revoke(&two.b.url, BOOT_ID, BOOT_SECRET, &doras).await;
     within_a_second("revoking the subject of an exchange", || async {
-        introspect(&a.url, &exchanged).await["active"] == false
+        introspect(&two.a.url, &exchanged).await["active"] == false
     })
     .await;
+}
 
-    // A consent withdrawn on A ends, on B, the tokens issued under it and new grants.
-    let live = bearer_grant(b.url.clone()).await["access_token"]
+#[tokio::test]
+async fn on_postgres_a_consent_withdrawn_on_one_instance_ends_grants_and_tokens_on_the_other() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let key = two.key_known_to_both().await;
+    let consent = two.consent_known_to_both(&key).await;
+    let live = two.bearer_grant(&two.b.url, &key).await["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
-    assert_eq!(introspect(&b.url, &live).await["active"], true);
+    assert_eq!(introspect(&two.b.url, &live).await["active"], true);
     let withdrawn = reqwest::Client::new()
-        .delete(format!(
-            "{}/v1/consents/{}",
-            a.url,
-            consent["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&admin)
+        .delete(format!("{}/v1/consents/{consent}", two.a.url))
+        .bearer_auth(&two.admin)
         .send()
         .await
         .unwrap();
     assert_eq!(withdrawn.status(), 204);
     within_a_second("a withdrawn consent", || async {
-        bearer_grant(b.url.clone()).await["error"] == "consent_required"
-            && introspect(&b.url, &live).await["active"] == false
+        two.bearer_grant(&two.b.url, &key).await["error"] == "consent_required"
+            && introspect(&two.b.url, &live).await["active"] == false
     })
     .await;
+}
 
-    // A key rotation is honoured by both: B signs with the new key and A verifies it.
-    let before = jsonwebtoken::decode_header(&access_token(&b.url, BOOT_ID, BOOT_SECRET).await)
+#[tokio::test]
+async fn on_postgres_a_key_rotation_is_honoured_by_both_instances() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let before = jsonwebtoken::decode_header(&access_token(&two.b.url, BOOT_ID, BOOT_SECRET).await)
         .unwrap()
         .kid;
     let rotated = tessera()
-        .args(["keys", "rotate", "--database", &url])
+        .args(["keys", "rotate", "--database", &two.database])
         .env("TESSERA_MASTER_KEY", MASTER_KEY)
         .output()
         .unwrap();
@@ -327,10 +390,11 @@ async fn two_instances_on_postgres_act_as_one_service() {
         "{}",
         String::from_utf8_lossy(&rotated.stderr)
     );
+    // B signs with the new key and A verifies it.
     within_a_second("key rotation", || async {
-        let fresh = access_token(&b.url, BOOT_ID, BOOT_SECRET).await;
+        let fresh = access_token(&two.b.url, BOOT_ID, BOOT_SECRET).await;
         let kid = jsonwebtoken::decode_header(&fresh).unwrap().kid;
-        kid != before && introspect(&a.url, &fresh).await["active"] == true
+        kid != before && introspect(&two.a.url, &fresh).await["active"] == true
     })
     .await;
 }
