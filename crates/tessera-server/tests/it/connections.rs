@@ -700,8 +700,35 @@ pub(crate) async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
     .await
 }
 
+/// Accepts the scene's connection request; the `connection.granted` callback's body.
+async fn accepted(h: &Harness, s: &Scene, app: &FakeApp) -> Value {
+    let done = decide(h, s, "accept").await;
+    assert_eq!(done.status, StatusCode::OK, "{}", done.text);
+    assert!(done.text.contains("Connected"), "{}", done.text);
+    let events = app.events();
+    assert_eq!(events.len(), 1);
+    events[0].1.clone()
+}
+
+/// A token for a connection: client credentials of the scene's application with the owner's
+/// `tenant_id` (and a `scope`, form-encoded, if given).
+async fn connection_token(
+    h: &Harness,
+    s: &Scene,
+    tenant: impl std::fmt::Display,
+    scope: Option<&str>,
+) -> Reply {
+    let scope = scope.map(|s| format!("&scope={s}")).unwrap_or_default();
+    h.form(
+        "/oauth2/token",
+        format!("grant_type=client_credentials&tenant_id={tenant}{scope}"),
+        Some((&s.app_id, &s.app_secret)),
+    )
+    .await
+}
+
 #[tokio::test]
-async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
+async fn accepting_tells_the_application_and_a_forged_answer_reaches_nobody() {
     for h in Harness::on_both_backends().await {
         let app = FakeApp::start(Answer::Bearer).await;
         let s = scene(&h, &app.url).await;
@@ -719,19 +746,22 @@ async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
         assert_eq!(forged.status, StatusCode::BAD_REQUEST);
         assert!(app.events().is_empty(), "a forged answer reaches nobody");
 
-        let done = decide(&h, &s, "accept").await;
-        assert_eq!(done.status, StatusCode::OK, "{}", done.text);
-        assert!(done.text.contains("Connected"), "{}", done.text);
-        let events = app.events();
-        assert_eq!(events.len(), 1);
-        let granted = &events[0].1;
+        let granted = accepted(&h, &s, &app).await;
         assert_eq!(granted["event"], "connection.granted");
         assert_eq!(granted["tenant_id"], s.owner.tenant.to_string());
         assert_eq!(granted["scope"], "assets:read events:read");
         assert_eq!(granted["state"], "acct-7");
         assert_eq!(granted["token_type"], "Bearer");
-        let connection_id = granted["connection_id"].as_str().unwrap().to_owned();
+        assert!(granted["connection_id"].is_string(), "{granted}");
+    }
+}
 
+#[tokio::test]
+async fn connection_tokens_reach_only_the_owners_data_within_the_granted_scopes() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let granted = accepted(&h, &s, &app).await;
         // The token handed over reaches the owner's data, within the granted scopes only.
         let handed = granted["access_token"].as_str().unwrap();
         let seen = h.api(Method::GET, "/v2/assets", handed, None).await;
@@ -746,42 +776,15 @@ async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
             .await;
         assert_eq!(write.status, StatusCode::FORBIDDEN);
         // Fresh tokens with client credentials and tenant_id; narrowing works, widening not.
-        let fresh = h
-            .form(
-                "/oauth2/token",
-                format!(
-                    "grant_type=client_credentials&tenant_id={}&scope=assets%3Aread",
-                    s.owner.tenant
-                ),
-                Some((&s.app_id, &s.app_secret)),
-            )
-            .await;
+        let owner = s.owner.tenant.to_string();
+        let fresh = connection_token(&h, &s, &owner, Some("assets%3Aread")).await;
         assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
         assert_eq!(fresh.body["scope"], "assets:read");
-        let wider = h
-            .form(
-                "/oauth2/token",
-                format!(
-                    "grant_type=client_credentials&tenant_id={}&scope=assets%3Awrite",
-                    s.owner.tenant
-                ),
-                Some((&s.app_id, &s.app_secret)),
-            )
-            .await;
+        let wider = connection_token(&h, &s, &owner, Some("assets%3Awrite")).await;
         assert_eq!(wider.error(), "invalid_scope", "{}", wider.text);
         let stranger = h.add_tenant().await;
-        let none = h
-            .form(
-                "/oauth2/token",
-                format!(
-                    "grant_type=client_credentials&tenant_id={}",
-                    stranger.tenant
-                ),
-                Some((&s.app_id, &s.app_secret)),
-            )
-            .await;
+        let none = connection_token(&h, &s, stranger.tenant, None).await;
         assert_eq!(none.error(), "invalid_grant", "{}", none.text);
-        let fresh_token = fresh.body["access_token"].as_str().unwrap().to_owned();
         // Only the owner's data: the developer's own assets are not there.
         h.api(
             Method::POST,
@@ -790,67 +793,59 @@ async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
             Some(json!({"attributes": {"arc_display_type": "own"}})),
         )
         .await;
-        let listed = h.api(Method::GET, "/v2/assets", &fresh_token, None).await;
+        let fresh_token = fresh.body["access_token"].as_str().unwrap();
+        let listed = h.api(Method::GET, "/v2/assets", fresh_token, None).await;
         assert_eq!(listed.body["assets"], json!([]), "{}", listed.text);
+    }
+}
 
-        // Both sides list it; a third tenant cannot see it.
+#[tokio::test]
+async fn both_sides_list_a_connection_and_a_third_tenant_can_neither_see_nor_revoke_it() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let granted = accepted(&h, &s, &app).await;
+        let connection_id = granted["connection_id"].as_str().unwrap();
         for side in [&s.owner_admin, &s.developer] {
             let list = h.api(Method::GET, "/v1/connections", side, None).await;
             let all = list.body["connections"].as_array().unwrap();
             assert_eq!(all.len(), 1, "{}", list.text);
-            assert_eq!(all[0]["id"], connection_id.as_str());
+            assert_eq!(all[0]["id"], connection_id);
             assert_eq!(all[0]["status"], "active");
             assert!(all[0].get("bearer_token").is_none());
         }
+        let stranger = h.add_tenant().await;
         let stranger_admin = h.admin_token(&stranger).await;
-        let hidden_from = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{connection_id}"),
-                &stranger_admin,
-                None,
-            )
-            .await;
-        assert_eq!(hidden_from.status, StatusCode::NOT_FOUND);
-        assert_eq!(
-            h.api(
-                Method::DELETE,
-                &format!("/v1/connections/{connection_id}"),
-                &stranger_admin,
-                None
-            )
-            .await
-            .status,
-            StatusCode::NOT_FOUND
-        );
+        let path = format!("/v1/connections/{connection_id}");
+        for method in [Method::GET, Method::DELETE] {
+            let reply = h.api(method.clone(), &path, &stranger_admin, None).await;
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}");
+        }
+        let still = h.api(Method::GET, &path, &s.owner_admin, None).await;
+        assert_eq!(still.body["status"], "active");
+    }
+}
 
-        // The owner revokes: tokens stop, the application is told with its own bearer token.
-        let revoked = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/connections/{connection_id}"),
-                &s.owner_admin,
-                None,
-            )
-            .await;
+#[tokio::test]
+async fn revoking_a_connection_stops_its_tokens_and_tells_the_application_with_its_bearer_token() {
+    for h in Harness::on_both_backends().await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        let granted = accepted(&h, &s, &app).await;
+        let connection_id = granted["connection_id"].as_str().unwrap();
+        let handed = granted["access_token"].as_str().unwrap();
+        let owner = s.owner.tenant.to_string();
+        let fresh = connection_token(&h, &s, &owner, None).await;
+        let fresh_token = fresh.body["access_token"].as_str().unwrap();
+
+        let path = format!("/v1/connections/{connection_id}");
+        let revoked = h.api(Method::DELETE, &path, &s.owner_admin, None).await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-        assert_eq!(
-            h.api(Method::GET, "/v2/assets", &fresh_token, None)
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            h.api(Method::GET, "/v2/assets", handed, None).await.status,
-            StatusCode::UNAUTHORIZED
-        );
-        let again = h
-            .form(
-                "/oauth2/token",
-                format!("grant_type=client_credentials&tenant_id={}", s.owner.tenant),
-                Some((&s.app_id, &s.app_secret)),
-            )
-            .await;
+        for token in [fresh_token, handed] {
+            let status = h.api(Method::GET, "/v2/assets", token, None).await.status;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+        }
+        let again = connection_token(&h, &s, &owner, None).await;
         assert_eq!(again.error(), "invalid_grant");
         let mut told = None;
         for _ in 0..100 {
@@ -865,27 +860,11 @@ async fn accepting_hands_the_application_a_token_and_keeps_its_bearer_token() {
         }
         let (auth, body) = told.expect("the application is told of the revocation");
         assert_eq!(auth.as_deref(), Some("Bearer app-token-1"));
-        assert_eq!(body["connection_id"], connection_id.as_str());
-        let shown = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{connection_id}"),
-                &s.developer,
-                None,
-            )
-            .await;
+        assert_eq!(body["connection_id"], connection_id);
+        let shown = h.api(Method::GET, &path, &s.developer, None).await;
         assert_eq!(shown.body["status"], "revoked");
-        assert_eq!(
-            h.api(
-                Method::DELETE,
-                &format!("/v1/connections/{connection_id}"),
-                &s.developer,
-                None
-            )
-            .await
-            .status,
-            StatusCode::NOT_FOUND
-        );
+        let twice = h.api(Method::DELETE, &path, &s.developer, None).await;
+        assert_eq!(twice.status, StatusCode::NOT_FOUND);
         let audit = h.audit_actions(&s.owner_admin, "connection.revoked").await;
         assert!(audit.iter().any(|e| e["action"] == "connection.granted"));
     }
@@ -1326,21 +1305,6 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
     }
 }
 
-/// A token for a connection: client credentials with the owner's `tenant_id`.
-async fn connection_token(
-    h: &Harness,
-    id: &str,
-    secret: &str,
-    owner: tessera_core::id::TenantId,
-) -> Reply {
-    h.form(
-        "/oauth2/token",
-        format!("grant_type=client_credentials&tenant_id={owner}"),
-        Some((id, secret)),
-    )
-    .await
-}
-
 #[tokio::test]
 async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_the_application() {
     for h in Harness::on_both_backends().await {
@@ -1351,7 +1315,7 @@ async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_t
         let connection = granted["connection_id"].as_str().unwrap().to_owned();
         let handed = granted["access_token"].as_str().unwrap().to_owned();
         let platform = h.admin_token(&h.a).await;
-        let fresh = |h| connection_token(h, &s.app_id, &s.app_secret, s.owner.tenant);
+        let fresh = |h| connection_token(h, &s, s.owner.tenant, None);
         assert_eq!(fresh(&h).await.status, StatusCode::OK);
 
         // Disabled: the connection's tokens stop and none are issued; enabled: it works again.

@@ -319,18 +319,25 @@ async fn app_authorizations_are_given_listed_and_revoked_by_tenant_admins() {
     }
 }
 
-#[tokio::test]
-async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
-    for h in Harness::on_both_backends().await {
+/// The scene of the TMS tests below: the vendor's application `kpi` 1.0 in production with TMS
+/// on, four customer tenants (read/write, limited, custom `events:read`, and one that did not
+/// authorize it), and the TMS reply for all four and a tenant that does not exist.
+struct KpiScene {
+    vendor: String,
+    id: String,
+    dev_secret: String,
+    secret: String,
+    /// (tenant id, its admin's token), in the order above.
+    customers: Vec<(String, String)>,
+    nowhere: String,
+    reply: Reply,
+}
+
+impl KpiScene {
+    async fn new(h: &Harness) -> KpiScene {
         let vendor = h.admin_token(&h.a).await;
-        let (id, dev_secret, _) = app_version(&h, &vendor, "kpi", "1.0", true).await;
-        let secret = promote(&h, &vendor, &id).await;
-        assert_eq!(
-            tms_for(&h, &id, &dev_secret, &[h.a.tenant.to_string()])
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
+        let (id, dev_secret, _) = app_version(h, &vendor, "kpi", "1.0", true).await;
+        let secret = promote(h, &vendor, &id).await;
         let mut customers = Vec::new();
         for access in [
             json!({"access": "read_write"}),
@@ -342,7 +349,7 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
             let admin = h.admin_token(&c).await;
             if let Value::Object(mut body) = access {
                 body.insert("app_name".into(), json!("kpi"));
-                let given = authorize(&h, &admin, Value::Object(body)).await;
+                let given = authorize(h, &admin, Value::Object(body)).await;
                 assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
             }
             customers.push((c.tenant.to_string(), admin));
@@ -353,11 +360,43 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
             .map(|(t, _)| t.clone())
             .chain([nowhere.clone()])
             .collect();
-        let reply = tms_for(&h, &id, &secret, &asked).await;
+        let reply = tms_for(h, &id, &secret, &asked).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        KpiScene {
+            vendor,
+            id,
+            dev_secret,
+            secret,
+            customers,
+            nowhere,
+            reply,
+        }
+    }
+
+    /// The access token TMS issued for customer `n`.
+    fn token(&self, n: usize) -> String {
+        token_for(&self.reply, &self.customers[n].0)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+}
+
+#[tokio::test]
+async fn tms_issues_one_token_per_authorizing_tenant_with_the_access_it_gave() {
+    for h in Harness::on_both_backends().await {
+        let kpi = KpiScene::new(&h).await;
+        let development = tms_for(&h, &kpi.id, &kpi.dev_secret, &[h.a.tenant.to_string()]).await;
+        assert_eq!(
+            development.status,
+            StatusCode::UNAUTHORIZED,
+            "{}",
+            h.storage.backend_name()
+        );
+        let reply = &kpi.reply;
         assert_eq!(reply.header("cache-control"), "no-store");
         assert_eq!(reply.body["tokens"].as_array().unwrap().len(), 3);
-        let rw = token_for(&reply, &customers[0].0);
+        let rw = token_for(reply, &kpi.customers[0].0);
         assert_eq!(
             rw["scope"],
             "assets:read assets:write events:read events:write"
@@ -365,34 +404,42 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
         assert_eq!(rw["token_type"], "Bearer");
         assert!(rw["expires_in"].as_u64().unwrap() > 0);
         assert_eq!(
-            token_for(&reply, &customers[1].0)["scope"],
+            token_for(reply, &kpi.customers[1].0)["scope"],
             "assets:read assets:write events:read"
         );
-        assert_eq!(token_for(&reply, &customers[2].0)["scope"], "events:read");
+        assert_eq!(
+            token_for(reply, &kpi.customers[2].0)["scope"],
+            "events:read"
+        );
         // Not authorized and not existing look the same.
         let (unauthorized, missing) = (
-            error_for(&reply, &customers[3].0),
-            error_for(&reply, &nowhere),
+            error_for(reply, &kpi.customers[3].0),
+            error_for(reply, &kpi.nowhere),
         );
         assert_eq!(unauthorized["error"], "access_denied");
         assert_eq!(
             (&unauthorized["error"], &unauthorized["error_description"]),
             (&missing["error"], &missing["error_description"])
         );
+    }
+}
 
-        // The tokens reach the data tenant's resource API, within their scopes, and only there.
-        let rw_token = rw["access_token"].as_str().unwrap();
-        let claims = h.introspect((&h.a.client_id, &h.a.secret), rw_token).await;
+#[tokio::test]
+async fn tms_tokens_reach_only_their_tenants_data_and_only_within_their_scopes() {
+    for h in Harness::on_both_backends().await {
+        let kpi = KpiScene::new(&h).await;
+        let rw_token = kpi.token(0);
+        let claims = h.introspect((&h.a.client_id, &h.a.secret), &rw_token).await;
         assert_eq!(
             claims.body["active"], false,
             "another tenant's admin cannot introspect it"
         );
-        let (c0, c0_admin) = &customers[0];
+        let (c0, c0_admin) = &kpi.customers[0];
         let created = h
             .api(
                 Method::POST,
                 "/v2/assets",
-                rw_token,
+                &rw_token,
                 Some(json!({"attributes": {"arc_display_type": "pump", "name": "p1"}})),
             )
             .await;
@@ -400,44 +447,40 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
         assert_eq!(created.body["tenant_identity"], c0.as_str());
         let owner_view = h.api(Method::GET, "/v2/assets", c0_admin, None).await;
         assert_eq!(owner_view.body["assets"].as_array().unwrap().len(), 1);
-        let other_data = h
-            .api(
-                Method::GET,
-                "/v2/assets",
-                token_for(&reply, &customers[1].0)["access_token"]
-                    .as_str()
-                    .unwrap(),
-                None,
-            )
-            .await;
+        let other_data = h.api(Method::GET, "/v2/assets", &kpi.token(1), None).await;
         assert_eq!(other_data.status, StatusCode::OK);
         assert_eq!(other_data.body["assets"], json!([]), "{}", other_data.text);
-        let vendor_data = h.api(Method::GET, "/v2/assets", &vendor, None).await;
+        let vendor_data = h.api(Method::GET, "/v2/assets", &kpi.vendor, None).await;
         assert_eq!(vendor_data.body["assets"], json!([]));
-        let asset = created.body["identity"].as_str().unwrap();
-        let limited = token_for(&reply, &customers[2].0);
         let no_write = h
             .api(
                 Method::POST,
                 "/v2/assets",
-                limited["access_token"].as_str().unwrap(),
+                &kpi.token(2),
                 Some(json!({"attributes": {"name": "x"}})),
             )
             .await;
         assert_eq!(no_write.status, StatusCode::FORBIDDEN);
         assert_eq!(no_write.error(), "insufficient_scope");
+        let asset = created.body["identity"].as_str().unwrap();
         let event = h
             .api(
                 Method::POST,
                 &format!("/v2/{asset}/events"),
-                rw_token,
+                &rw_token,
                 Some(json!({"event_attributes": {"reading": "1"}})),
             )
             .await;
         assert!(event.status.is_success(), "{}", event.text);
+    }
+}
 
-        // Both tenants' audit logs record each issued token.
-        let actor = format!("client:{id}");
+#[tokio::test]
+async fn both_tenants_audit_logs_record_each_tms_token() {
+    for h in Harness::on_both_backends().await {
+        let kpi = KpiScene::new(&h).await;
+        let (c0, c0_admin) = &kpi.customers[0];
+        let actor = format!("client:{}", kpi.id);
         let issued = h
             .audit_entry(c0_admin, |e| {
                 e["action"] == "token.issued"
@@ -447,15 +490,22 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
             .await;
         assert_eq!(issued["detail"]["tenant_id"], c0.as_str());
         let in_vendor = h
-            .audit_entry(&vendor, |e| {
+            .audit_entry(&kpi.vendor, |e| {
                 e["action"] == "token.issued"
                     && e["actor"] == actor.as_str()
                     && e["detail"]["tenant_id"] == c0.as_str()
             })
             .await;
         assert_eq!(in_vendor["target"], issued["target"], "the same token");
+    }
+}
 
-        // Revoking the authorization ends its tokens and stops new ones.
+#[tokio::test]
+async fn revoking_an_app_authorization_ends_its_tms_tokens_and_stops_new_ones() {
+    for h in Harness::on_both_backends().await {
+        let kpi = KpiScene::new(&h).await;
+        let (c0, c0_admin) = &kpi.customers[0];
+        let rw_token = kpi.token(0);
         let listed = h
             .api(Method::GET, "/v1/app_authorizations", c0_admin, None)
             .await;
@@ -473,44 +523,40 @@ async fn tms_issues_a_token_per_authorizing_tenant_and_only_for_its_data() {
             )
             .await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-        let after = h.api(Method::GET, "/v2/assets", rw_token, None).await;
+        let after = h.api(Method::GET, "/v2/assets", &rw_token, None).await;
         assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text);
         assert!(after.text.contains("revoked the grant"), "{}", after.text);
-        let again = tms_for(&h, &id, &secret, std::slice::from_ref(c0)).await;
+        let again = tms_for(&h, &kpi.id, &kpi.secret, std::slice::from_ref(c0)).await;
         assert_eq!(error_for(&again, c0)["error"], "access_denied");
+        // Another customer's token is untouched.
+        let other = h.api(Method::GET, "/v2/assets", &kpi.token(1), None).await;
+        assert_eq!(other.status, StatusCode::OK, "{}", h.storage.backend_name());
+    }
+}
 
-        // Deregistering the integration ends the rest.
-        let limited_token = token_for(&reply, &customers[1].0)["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
-        assert_eq!(
-            h.api(Method::GET, "/v2/assets", &limited_token, None)
-                .await
-                .status,
-            StatusCode::OK
-        );
+#[tokio::test]
+async fn deregistering_the_application_ends_its_tms_tokens() {
+    for h in Harness::on_both_backends().await {
+        let kpi = KpiScene::new(&h).await;
+        let limited_token = kpi.token(1);
+        let status = |token: String| {
+            let h = &h;
+            async move { h.api(Method::GET, "/v2/assets", &token, None).await.status }
+        };
+        assert_eq!(status(limited_token.clone()).await, StatusCode::OK);
         let deleted = h
             .api(
                 Method::DELETE,
-                &format!("/v1/integrations/{id}"),
-                &vendor,
+                &format!("/v1/integrations/{}", kpi.id),
+                &kpi.vendor,
                 None,
             )
             .await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        assert_eq!(
-            h.api(Method::GET, "/v2/assets", &limited_token, None)
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
-        assert_eq!(
-            tms_for(&h, &id, &secret, &[customers[1].0.clone()])
-                .await
-                .status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(status(limited_token).await, StatusCode::UNAUTHORIZED);
+        let customer = [kpi.customers[1].0.clone()];
+        let again = tms_for(&h, &kpi.id, &kpi.secret, &customer).await;
+        assert_eq!(again.status, StatusCode::UNAUTHORIZED);
     }
 }
 
