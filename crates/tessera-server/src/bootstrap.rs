@@ -49,7 +49,7 @@ pub async fn create_operator_tenant(
         Err(StoreError::Conflict(_)) => return Ok(false),
         Err(e) => return Err(e.into()),
     }
-    let password_hash = hash_password(seed.password.expose())
+    let password_hash = hash_password(seed.password.expose(), rng)
         .map_err(|e| BootstrapError::Password(e.to_string()))?;
     storage
         .create_user(&User {

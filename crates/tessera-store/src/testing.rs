@@ -52,35 +52,38 @@ pub fn postgres_url() -> Result<String, String> {
         .map_err(Clone::clone)?;
     let n = NEXT_DB.fetch_add(1, Ordering::SeqCst);
     let name = format!("t{}_{}", std::process::id(), n);
+    psql(cluster, &format!("CREATE DATABASE {name}"))?;
+    Ok(format!(
+        "postgres://{}@127.0.0.1:{}/{name}",
+        cluster.admin_user, cluster.port
+    ))
+}
+
+/// Runs `sql` on the throwaway cluster as its administrator (for a test that must act on a
+/// database from outside, e.g. cut it off from the server).
+pub fn postgres_admin(sql: &str) -> Result<(), String> {
+    let cluster = CLUSTER
+        .get_or_init(start_cluster)
+        .as_ref()
+        .map_err(Clone::clone)?;
+    psql(cluster, sql)
+}
+
+fn psql(cluster: &Cluster, sql: &str) -> Result<(), String> {
     let psql = postgres_bin_dir()
         .map(|d| d.join("psql"))
         .filter(|p| p.is_file())
         .unwrap_or_else(|| PathBuf::from("psql"));
     let status = Command::new(psql)
-        .args([
-            "-h",
-            "127.0.0.1",
-            "-p",
-            &cluster.port.to_string(),
-            "-U",
-            &cluster.admin_user,
-        ])
-        .args([
-            "-d",
-            "postgres",
-            "-q",
-            "-c",
-            &format!("CREATE DATABASE {name}"),
-        ])
+        .args(["-h", "127.0.0.1", "-p", &cluster.port.to_string()])
+        .args(["-U", &cluster.admin_user, "-d", "postgres", "-q", "-c", sql])
         .status()
         .map_err(|e| format!("psql could not run: {e}"))?;
-    if !status.success() {
-        return Err(format!("CREATE DATABASE {name} failed"));
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{sql}` failed"))
     }
-    Ok(format!(
-        "postgres://{}@127.0.0.1:{}/{name}",
-        cluster.admin_user, cluster.port
-    ))
 }
 
 fn free_port() -> Result<u16, String> {

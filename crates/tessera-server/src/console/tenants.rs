@@ -87,8 +87,9 @@ fn password_problem(password: &str, confirm: &str) -> Option<&'static str> {
 }
 
 /// argon2 is slow on purpose: off the async workers.
-async fn hashed(password: String) -> Option<String> {
-    tokio::task::spawn_blocking(move || hash_password(&password).ok())
+async fn hashed(state: &AppState, password: String) -> Option<String> {
+    let rng = state.rng.clone();
+    tokio::task::spawn_blocking(move || hash_password(&password, &*rng).ok())
         .await
         .ok()
         .flatten()
@@ -184,7 +185,7 @@ pub async fn set_password(
             Err(_) => unavailable(),
         };
     }
-    let Some(password_hash) = hashed(form.password).await else {
+    let Some(password_hash) = hashed(&state, form.password).await else {
         return unavailable();
     };
     match state
@@ -340,7 +341,7 @@ pub async fn sign_up(
             );
         }
     };
-    let Some(password_hash) = hashed(form.password).await else {
+    let Some(password_hash) = hashed(&state, form.password).await else {
         return unavailable();
     };
     new.admin.password_hash = password_hash;

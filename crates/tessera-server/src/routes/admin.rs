@@ -433,7 +433,9 @@ fn parse_role(raw: Option<&str>) -> Result<Option<Role>, DomainError> {
     .transpose()
 }
 
-fn checked_password_hash(password: &str) -> Result<String, ApiError> {
+/// The argon2id hash of a password long enough, off the async workers (argon2 is deliberately
+/// slow).
+async fn checked_password_hash(state: &AppState, password: String) -> Result<String, ApiError> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
         return Err(DomainError::invalid(
             "password",
@@ -441,7 +443,11 @@ fn checked_password_hash(password: &str) -> Result<String, ApiError> {
         )
         .into());
     }
-    hash_password(password).map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+    let rng = state.rng.clone();
+    tokio::task::spawn_blocking(move || hash_password(&password, &*rng))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
 }
 
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
@@ -456,10 +462,7 @@ pub async fn create_user(
     let role = parse_role(body.role.as_deref())?.unwrap_or(Role::Member);
     let now = state.clock.now_millis();
     let password_hash = match body.password {
-        // argon2 is deliberately slow: keep it off the async workers.
-        Some(password) => tokio::task::spawn_blocking(move || checked_password_hash(&password))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??,
+        Some(password) => checked_password_hash(&state, password).await?,
         None => String::new(),
     };
     let user = User {
@@ -616,9 +619,7 @@ pub async fn patch_user(
     }
     if let Some(password) = body.password {
         user.sessions_not_before = now + 1;
-        user.password_hash = tokio::task::spawn_blocking(move || checked_password_hash(&password))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))??;
+        user.password_hash = checked_password_hash(&state, password).await?;
     }
     user.updated_at = now;
     state.storage.update_user(&user).await?;

@@ -79,3 +79,222 @@ fn store_and_server_depend_on_the_core_and_not_on_each_other() {
     );
     assert_none_of(&deps, "tessera-server", &["tessera-store", "sqlx"]);
 }
+
+#[test]
+fn only_the_binary_and_the_bench_know_store_and_server_together() {
+    let deps = dependencies();
+    let both: Vec<&String> = deps
+        .iter()
+        .filter(|(_, d)| {
+            d.contains(&"tessera-store".to_owned()) && d.contains(&"tessera-server".to_owned())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(both, ["tessera", "tessera-bench"]);
+}
+
+#[test]
+fn only_the_core_signs_or_verifies_jwts() {
+    let deps = dependencies();
+    for (krate, list) in &deps {
+        if krate != "tessera-core" {
+            for jose in ["aws-lc-rs", "jsonwebtoken", "ring"] {
+                assert!(!list.iter().any(|d| d == jose), "{krate} depends on {jose}");
+            }
+        }
+    }
+    for (path, text) in sources("tessera-core") {
+        if text.contains("aws_lc_rs::signature") {
+            assert!(path.contains("/src/token/"), "{path} signs or verifies");
+        }
+    }
+}
+
+/// The Rust files under `crates/<krate>/src`, each cut at its module-level `#[cfg(test)]`
+/// (the unit tests at the end of a file are not the product).
+fn sources(krate: &str) -> Vec<(String, String)> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    let mut dirs = vec![root.join(krate).join("src")];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                let product = match text.find("\n#[cfg(test)]\nmod ") {
+                    Some(end) => text[..end].to_owned(),
+                    None => text,
+                };
+                files.push((path.to_string_lossy().replace('\\', "/"), product));
+            }
+        }
+    }
+    assert!(!files.is_empty(), "no sources under {krate}");
+    files
+}
+
+#[test]
+fn the_core_reads_no_clock_and_no_randomness_of_its_own() {
+    for (path, text) in sources("tessera-core") {
+        // `world.rs` is where the real clock and generator live; the other two are test-only
+        // (feature `testing`, and the grants' `#[cfg(test)] mod fixtures`).
+        if ["/world.rs", "/testing.rs", "/grant/fixtures.rs"]
+            .iter()
+            .any(|f| path.ends_with(f))
+        {
+            continue;
+        }
+        for ambient in [
+            "SystemTime::now",
+            "OffsetDateTime::now",
+            "Instant::now",
+            "thread_rng",
+            "rand::rng",
+            "getrandom",
+            "OsRng.fill",
+            "&OsRng",
+        ] {
+            assert!(!text.contains(ambient), "{path} uses {ambient}");
+        }
+        // The one v4 UUID made without an `Rng` is `Id::random()`, for tests only.
+        for (at, _) in text.match_indices("Uuid::new_v4") {
+            let before = &text[..at];
+            let gate = before.rfind("#[cfg(any(test, feature = \"testing\"))]");
+            let item = before.rfind("pub fn ");
+            assert!(
+                gate.zip(item).is_some_and(|(g, i)| g < i && i - g < 80),
+                "{path}: Uuid::new_v4 outside the test-only Id::random"
+            );
+        }
+    }
+}
+
+#[test]
+fn audit_actions_are_named_by_the_enum_at_every_call_site() {
+    for krate in ["tessera-server", "tessera"] {
+        for (path, text) in sources(krate) {
+            for (at, _) in text.match_indices(".audit(") {
+                // The arguments of the call, up to its closing parenthesis.
+                let mut depth = 0;
+                let call: String = text[at + ".audit".len()..]
+                    .chars()
+                    .take_while(|c| {
+                        match c {
+                            '(' => depth += 1,
+                            ')' => depth -= 1,
+                            _ => {}
+                        }
+                        depth > 0
+                    })
+                    .collect();
+                assert!(
+                    call.contains("AuditAction::") || call.contains("action"),
+                    "{path}: an audit call without an AuditAction: {call}"
+                );
+            }
+            assert!(
+                !text.contains("action: \""),
+                "{path}: an audit action as a string"
+            );
+        }
+    }
+}
+
+#[test]
+fn store_bodies_reach_their_backend_only_through_backend() {
+    for (path, text) in sources("tessera-store") {
+        assert!(!text.contains("use super::*"), "{path} imports by glob");
+        assert!(
+            !text.contains("#[macro_use]"),
+            "{path} relies on #[macro_use]"
+        );
+        if !path.ends_with("/dialect.rs") {
+            assert!(
+                !text.contains("\"BEGIN"),
+                "{path} begins its own transactions"
+            );
+        }
+        if path.contains("/aggregates/") {
+            for backend in ["sqlx::Sqlite", "sqlx::Postgres", "SqlitePool", "PgPool"] {
+                assert!(!text.contains(backend), "{path} names {backend}");
+            }
+            if !path.ends_with("/mod.rs") {
+                assert!(
+                    text.contains("macro_rules! stamp {\n    ($store:ty) => {"),
+                    "{path}: a stamp! takes the store type and nothing else"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn openapi_schemas_live_in_wire_and_connections_render_no_html() {
+    for (path, text) in sources("tessera-server") {
+        if !path.contains("/src/wire/") {
+            let schema = text
+                .lines()
+                .find(|l| l.contains("derive(") && l.contains("ToSchema"));
+            assert!(
+                schema.is_none(),
+                "{path} defines an OpenAPI schema: {schema:?}"
+            );
+        }
+        if path.contains("/src/connections/") {
+            for html in ["askama", "Html", "<html"] {
+                assert!(!text.contains(html), "{path} renders HTML ({html})");
+            }
+        }
+    }
+}
+
+#[test]
+fn the_console_pages_carry_no_javascript() {
+    let templates =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tessera-server/templates");
+    for entry in std::fs::read_dir(templates).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(!text.contains("<script"), "{} has a script", path.display());
+    }
+}
+
+#[test]
+fn every_crate_forbids_unsafe_and_warns_on_unwrap() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(workspace.contains("unsafe_code = \"forbid\""));
+    assert!(workspace.contains("unwrap_used = \"warn\""));
+    for krate in [
+        "crates/tessera-core",
+        "crates/tessera-store",
+        "crates/tessera-server",
+        "crates/tessera",
+        "bench",
+    ] {
+        let manifest = std::fs::read_to_string(root.join(krate).join("Cargo.toml")).unwrap();
+        assert!(
+            manifest.contains("[lints]\nworkspace = true"),
+            "{krate} does not take the workspace's lints"
+        );
+    }
+}
+
+#[test]
+fn rows_that_do_not_convert_are_errors_never_panics() {
+    for (path, text) in sources("tessera-store") {
+        for panic in [
+            "panic!(",
+            ".expect(",
+            "unreachable!(",
+            "unimplemented!(",
+            "todo!(",
+        ] {
+            if !path.ends_with("/testing.rs") {
+                assert!(!text.contains(panic), "{path} may panic ({panic})");
+            }
+        }
+    }
+}

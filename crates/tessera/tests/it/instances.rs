@@ -783,3 +783,75 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
         assert!(refused.contains("used already"), "{refused}");
     }
 }
+
+/// ARCHITECTURE.md: issuing a token with a client secret and introspecting one never wait for
+/// the database. The database is cut off (no new connections, the server's ones terminated),
+/// and both still answer at once from the snapshots; `/readyz` shows the cut is real.
+#[tokio::test]
+async fn on_postgres_tokens_are_issued_and_introspected_while_the_database_is_cut_off() {
+    let _serial = crate::TIMING.lock().await;
+    let Some(url) = postgres_or_skip() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &["--database", url.as_str()], true);
+    let before = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let database = url.rsplit('/').next().unwrap().to_owned();
+    let admin = tessera_store::testing::postgres_admin;
+    admin(&format!(
+        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
+    ))
+    .unwrap();
+    admin(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
+    ))
+    .unwrap();
+    let ready = || async {
+        reqwest::get(format!("{}/readyz", server.url))
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(ready().await, 503, "the database is out of reach");
+
+    for _ in 0..20 {
+        let start = Instant::now();
+        let fresh = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+        assert_eq!(introspect(&server.url, &fresh).await["active"], true);
+        assert_eq!(introspect(&server.url, &before).await["active"], true);
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "a token and two introspections took {:?}: something waited for the database",
+            start.elapsed()
+        );
+    }
+
+    admin(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).unwrap();
+    within(
+        Duration::from_secs(15),
+        "the database coming back",
+        || async { ready().await == 200 },
+    )
+    .await;
+    // The audit records of the tokens issued meanwhile were kept and are written now.
+    let admin_token = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    within(
+        Duration::from_secs(15),
+        "the queued audit records",
+        || async {
+            let log = get_json(
+                format!("{}/v1/audit?page_size=100", server.url),
+                &admin_token,
+            )
+            .await;
+            let issued = log["entries"].as_array().map_or(0, |entries| {
+                entries
+                    .iter()
+                    .filter(|e| e["action"] == "token.issued")
+                    .count()
+            });
+            issued >= 22
+        },
+    )
+    .await;
+}
