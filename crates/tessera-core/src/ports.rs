@@ -702,6 +702,9 @@ pub trait AssetStore: Send + Sync {
     async fn create_asset(&self, asset: &Asset, change: Option<&DataChange>) -> StoreResult<Asset>;
     /// The tenant's asset with this id.
     async fn get_asset(&self, tenant: TenantId, id: AssetId) -> StoreResult<Asset>;
+    /// The asset types (`arc_display_type`) the tenant's assets have, in order, at most
+    /// `limit` of them: what a policy form suggests. One index seek per type.
+    async fn asset_types(&self, tenant: TenantId, limit: u32) -> StoreResult<Vec<String>>;
     /// Assets after `page.after` whose type is one of `types` (`None`: any type).
     async fn list_assets(
         &self,

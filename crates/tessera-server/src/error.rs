@@ -74,9 +74,22 @@ fn quoted(s: &str) -> String {
         .collect()
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code, description, field, challenge) = match &self {
+/// What a refusal says: its status, its code, its description, the field at fault and the
+/// `WWW-Authenticate` challenge, if any. The JSON API sends it as the error body; the console
+/// shows the same words next to the field or on a page.
+pub(crate) struct Refusal<'a> {
+    pub status: StatusCode,
+    pub code: &'a str,
+    pub description: String,
+    pub field: Option<&'a str>,
+    pub challenge: Option<String>,
+}
+
+impl ApiError {
+    /// The one mapping of an error to what the client is told. An internal error is logged
+    /// here, once, with the request's span (and so its request id).
+    pub(crate) fn refusal(&self) -> Refusal<'_> {
+        let (status, code, description, field, challenge) = match self {
             ApiError::OAuth(e) => {
                 let status = match e.code {
                     OAuthErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
@@ -179,7 +192,6 @@ impl IntoResponse for ApiError {
                 None,
             ),
             ApiError::Internal(cause) => {
-                // Logged once here, with the request's span (and so its request id).
                 tracing::error!(%cause, "internal error");
                 (
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -190,6 +202,25 @@ impl IntoResponse for ApiError {
                 )
             }
         };
+        Refusal {
+            status,
+            code,
+            description,
+            field,
+            challenge,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Refusal {
+            status,
+            code,
+            description,
+            field,
+            challenge,
+        } = self.refusal();
         let body = ErrorBody {
             error: code,
             error_description: description,

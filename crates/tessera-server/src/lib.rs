@@ -22,7 +22,7 @@ pub mod workers;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use axum::Router;
 use http::HeaderValue;
 use tracing::Instrument;
@@ -187,7 +187,93 @@ pub fn router(state: AppState) -> Router {
             "/v1/connections/{id}/deliveries",
             get(routes::connections::list_deliveries),
         )
+        .route("/", get(console::root))
         .route("/console", get(console::home))
+        .route("/console/copy.js", get(console::copy_js))
+        .route(
+            "/console/integrations",
+            get(console::integrations::list).post(console::integrations::create),
+        )
+        .route(
+            "/console/integrations/new",
+            get(console::integrations::new_form),
+        )
+        .route(
+            "/console/integrations/{client_id}",
+            get(console::integrations::show).post(console::integrations::update),
+        )
+        .route(
+            "/console/integrations/{client_id}/edit",
+            get(console::integrations::edit_form),
+        )
+        .route(
+            "/console/integrations/{client_id}/secret",
+            post(console::integrations::regenerate),
+        )
+        .route(
+            "/console/integrations/{client_id}/keys",
+            post(console::integrations::add_key),
+        )
+        .route(
+            "/console/integrations/{client_id}/keys/delete",
+            post(console::integrations::delete_key),
+        )
+        .route(
+            "/console/integrations/{client_id}/jwks-uri",
+            post(console::integrations::set_jwks_uri),
+        )
+        .route(
+            "/console/integrations/{client_id}/delete",
+            get(console::integrations::delete_page).post(console::integrations::delete),
+        )
+        .route(
+            "/console/access-policies",
+            get(console::policies::list).post(console::policies::create),
+        )
+        .route(
+            "/console/access-policies/new",
+            get(console::policies::new_form),
+        )
+        .route(
+            "/console/access-policies/{id}",
+            get(console::policies::show).post(console::policies::update),
+        )
+        .route(
+            "/console/access-policies/{id}/edit",
+            get(console::policies::edit_form),
+        )
+        .route(
+            "/console/access-policies/{id}/delete",
+            get(console::policies::delete_page).post(console::policies::delete),
+        )
+        .route(
+            "/console/users",
+            get(console::users::list).post(console::users::invite),
+        )
+        .route("/console/users/{id}", get(console::users::show))
+        .route(
+            "/console/users/{id}/role",
+            post(console::users::change_role),
+        )
+        .route(
+            "/console/users/{id}/password-reset",
+            post(console::users::password_reset),
+        )
+        .route("/console/users/{id}/delete", post(console::users::remove))
+        .route("/console/account", get(console::account::show))
+        .route(
+            "/console/account/password",
+            post(console::account::change_password),
+        )
+        .route(
+            "/console/account/consents/{id}/withdraw",
+            post(console::account::withdraw_consent),
+        )
+        .route(
+            "/console/account/sign-out-everywhere",
+            post(console::account::sign_out_everywhere),
+        )
+        .route("/console/{*rest}", any(console::not_found_page))
         .route(
             "/console/sign-in",
             get(console::sign_in_page).post(console::sign_in),

@@ -1,9 +1,16 @@
-//! The console (SPEC §9): server-rendered HTML (askama), no JavaScript needed. So far: sign-in
-//! with email and password, and the consent screen a connection URL opens (SPEC §6).
+//! The console (SPEC §9): server-rendered HTML (askama), no JavaScript needed (a little, from
+//! `/console/copy.js`, makes the copy buttons work). Sign-in with email and password, the
+//! signed-in frame (`shell`), the tenant admin's pages, and the consent screen a connection
+//! URL opens (SPEC §6).
 
+pub mod account;
 pub mod connect;
+pub mod integrations;
+pub mod policies;
 pub mod session;
+pub mod shell;
 pub mod tenants;
+pub mod users;
 
 use askama::Template;
 use axum::extract::rejection::FormRejection;
@@ -33,12 +40,16 @@ struct MessagePage<'a> {
 
 #[derive(Template)]
 #[template(path = "home.html")]
-struct HomePage<'a> {
-    user: &'a str,
-    csrf: &'a str,
-    /// An admin of the operator tenant: the Tenants page is theirs.
-    operator: bool,
+struct HomePage {
+    nav: shell::Nav,
+    /// The signed-in user's name.
+    name: String,
+    admin: bool,
 }
+
+#[derive(Template)]
+#[template(path = "not_found.html")]
+struct NotFoundPage;
 
 #[derive(Template)]
 #[template(path = "sign_in.html")]
@@ -69,9 +80,10 @@ struct ConsentPage<'a> {
     request: &'a str,
 }
 
-/// The console's Content-Security-Policy: its pages load nothing but their own inline style.
+/// The console's Content-Security-Policy: its pages load nothing but their own inline style and
+/// the one script of ours (`/console/copy.js`); no inline script runs.
 const CONSOLE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
-     form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+     script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// A rendered page; a template that fails to render is a plain 500.
 pub(crate) fn html(status: StatusCode, page: impl Template) -> Response {
@@ -446,18 +458,39 @@ pub async fn sign_out(
     response
 }
 
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    match signed_in(&state, &headers).await {
-        Some((session, user)) => html(
-            StatusCode::OK,
-            HomePage {
-                user: &user.email,
-                csrf: &session.csrf(&state.master_key),
-                operator: tenants::is_operator_admin(&state, &user),
-            },
-        ),
-        None => sign_in_redirect("/console"),
-    }
+pub async fn home(signed: shell::Signed) -> Response {
+    html(
+        StatusCode::OK,
+        HomePage {
+            nav: signed.nav("/console"),
+            name: signed.user.display_name.clone(),
+            admin: signed.is_admin(),
+        },
+    )
+}
+
+/// `/`: the console is the way in for a person.
+pub async fn root() -> Redirect {
+    Redirect::to("/console")
+}
+
+/// Any other console path: a page, not JSON.
+pub async fn not_found_page() -> Response {
+    html(StatusCode::NOT_FOUND, NotFoundPage)
+}
+
+/// `GET /console/copy.js`: the copy buttons. The pages work without it (the values are in
+/// read-only fields to select); with it, a button puts its field's value on the clipboard.
+pub async fn copy_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=3600"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        include_str!("../../templates/copy.js"),
+    )
+        .into_response()
 }
 
 /// The connection URL a data owner opens: an error page if it was altered or expired; the

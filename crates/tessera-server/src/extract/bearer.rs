@@ -43,12 +43,13 @@ impl FromRequestParts<AppState> for BearerToken {
     }
 }
 
-/// A caller that administers a tenant: a token with the `admin` scope (SPEC §4).
+/// A caller that administers a tenant: a token with the `admin` scope (SPEC §4), or an admin
+/// signed in to the console (`console::shell`).
+#[derive(Debug, Clone)]
 pub struct TenantAdmin {
     pub tenant: TenantId,
-    /// For the audit log: `client:<client_id>`.
+    /// For the audit log: `client:<client_id>`, or `user:<id>` from the console.
     pub actor: String,
-    pub claims: Arc<AccessTokenClaims>,
 }
 
 impl FromRequestParts<AppState> for TenantAdmin {
@@ -62,7 +63,6 @@ impl FromRequestParts<AppState> for TenantAdmin {
         Ok(TenantAdmin {
             tenant: claims.tenant_id,
             actor: format!("client:{}", claims.client_id),
-            claims,
         })
     }
 }

@@ -145,6 +145,41 @@ impl ClientSnapshot {
             .map(|t| t.id)
     }
 
+    /// The display name of the tenant's integration `id`, for pages that show ids in words.
+    pub fn integration_name(&self, tenant: &TenantId, id: &ClientId) -> Option<String> {
+        let tables = self.tables.read();
+        let client = tables.clients.get(id)?;
+        (client.integration.tenant_id == *tenant).then(|| client.integration.display_name.clone())
+    }
+
+    /// The display name of any integration, for pages that show ids in words (a consent may
+    /// name another tenant's).
+    pub fn client_name(&self, id: &ClientId) -> Option<String> {
+        let tables = self.tables.read();
+        Some(tables.clients.get(id)?.integration.display_name.clone())
+    }
+
+    /// The tenant's integrations whose display name is `name`, for a form that names one by
+    /// name. Costs what the tenant holds.
+    pub fn integrations_named(&self, tenant: &TenantId, name: &str) -> Vec<ClientId> {
+        let tables = self.tables.read();
+        let mut found: Vec<ClientId> = tables
+            .by_tenant
+            .get(tenant)
+            .into_iter()
+            .flatten()
+            .filter(|id| {
+                tables
+                    .clients
+                    .get(id)
+                    .is_some_and(|c| c.integration.display_name == name)
+            })
+            .copied()
+            .collect();
+        found.sort();
+        found
+    }
+
     /// A tenant that exists and is not disabled.
     pub fn enabled_tenant(&self, id: &TenantId) -> Option<Tenant> {
         self.tenant(id).filter(|t| !t.disabled)

@@ -16,7 +16,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
 use tessera_core::scope::{Scope, ScopeSet};
 
-use super::common::{not_found, page, parse_client_id};
+use super::conventions::{not_found, page, parse_client_id};
 use super::tenants::set_password_url;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};

@@ -12,7 +12,7 @@ use tessera_core::model::Connection;
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
 
-use super::common::{not_found, page};
+use super::conventions::{not_found, page};
 use crate::connections::{connection_secrets, tell_revoked};
 use crate::error::ApiResult;
 use crate::extract::TenantAdmin;

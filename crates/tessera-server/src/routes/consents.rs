@@ -12,7 +12,7 @@ use tessera_core::model::{Consent, ConsentUser};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
 
-use super::common::{not_found, page};
+use super::conventions::{not_found, page};
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;

@@ -10,7 +10,7 @@ use tessera_core::error::DomainError;
 use tessera_core::model::{ClientKey, MAX_KEYS_PER_INTEGRATION};
 use tessera_core::ports::{AuditAction, Change};
 
-use super::common::{not_found, parse_client_id};
+use super::conventions::{not_found, parse_client_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;

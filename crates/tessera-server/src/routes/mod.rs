@@ -2,9 +2,9 @@
 
 pub mod admin;
 pub mod app_authorizations;
-pub mod common;
 pub mod connections;
 pub mod consents;
+pub mod conventions;
 pub mod discovery;
 pub mod health;
 pub mod introspection;

@@ -11,7 +11,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::policy::{validate_policy, AccessPolicy, PolicyRules};
 use tessera_core::ports::{AuditAction, Change};
 
-use super::common::{not_found, page};
+use super::conventions::{not_found, page};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;

@@ -28,7 +28,7 @@ use tessera_core::model::{
 };
 use tessera_core::page::parse_page_size;
 
-use super::common::parse_client_id;
+use super::conventions::parse_client_id;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{PrivateTokenCaller, TenantAdmin};
 use crate::state::AppState;

@@ -31,7 +31,7 @@ fn asset_id(raw: &str) -> Result<AssetId, ApiError> {
 }
 
 fn not_found(e: ApiError) -> ApiError {
-    super::common::not_found("asset")(e)
+    super::conventions::not_found("asset")(e)
 }
 
 /// The asset if the caller may see it, with what it may do to it; 404 otherwise.

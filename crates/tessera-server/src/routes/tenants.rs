@@ -14,7 +14,7 @@ use tessera_core::model::{
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change, StoreError};
 
-use super::common::page;
+use super::conventions::page;
 use crate::connections::{connection_secrets, tell_revoked};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, PlatformCaller};

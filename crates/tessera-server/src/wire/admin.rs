@@ -28,7 +28,7 @@ pub fn parse_scope_list(field: &'static str, names: &[String]) -> Result<ScopeSe
         .collect()
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntegrationRequest {
     pub display_name: String,

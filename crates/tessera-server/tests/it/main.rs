@@ -6,6 +6,7 @@
 mod admin;
 mod assertions;
 mod connections;
+mod console;
 mod delegation;
 mod exchange;
 mod harness;

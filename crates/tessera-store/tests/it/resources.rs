@@ -52,6 +52,15 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
         }
         assert!(made.windows(2).all(|w| w[0].seq < w[1].seq));
         assert_eq!(store.get_asset(t, made[0].id).await.unwrap(), made[0]);
+        // The types in use, in order, each once; none of another tenant's.
+        assert_eq!(store.asset_types(t, 10).await.unwrap(), ["Crate", "Pallet"]);
+        assert_eq!(store.asset_types(t, 1).await.unwrap(), ["Crate"]);
+        let other = tenant(&*store).await;
+        store
+            .create_asset(&asset(other, "Secret", 0), None)
+            .await
+            .unwrap();
+        assert_eq!(store.asset_types(t, 10).await.unwrap(), ["Crate", "Pallet"]);
 
         // Only crates, three at a time; a write between pages neither skips nor repeats.
         let crates = vec!["Crate".to_owned()];

@@ -1,7 +1,8 @@
-//! The consent flow in a real browser (headless Chromium through chromedriver, SPEC §6): sign
-//! in, open a connection URL, accept; the application receives its token. A screenshot of the
-//! consent page is saved as `target/consent-page.png` for review. Skipped where chromedriver is
-//! not installed, except in CI (`.ci/run` installs it).
+//! The console in a real browser (headless Chromium through chromedriver, SPEC §9): the
+//! operator's tenants, seed 000's integration story, and the consent flow (SPEC §6). axe-core
+//! checks every page visited for serious and critical accessibility violations. Screenshots are
+//! saved under `target/` for review. Skipped where chromedriver is not installed, except in CI
+//! (`.ci/run` installs it and axe-core).
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -76,6 +77,50 @@ async fn screenshot(
     Ok(())
 }
 
+/// axe-core's source: `AXE_CORE_JS`, or `target/axe-core/axe.min.js` where `.ci/run` puts it.
+fn axe_source() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../target/axe-core/axe.min.js")
+        });
+    match std::fs::read_to_string(&path) {
+        Ok(source) => Some(source),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "CI must run axe-core: {} is missing (.ci/run fetches it)",
+                path.display()
+            );
+            eprintln!("axe-core skipped: {} is missing", path.display());
+            None
+        }
+    }
+}
+
+/// Runs axe-core on the page the browser shows and fails on any serious or critical violation,
+/// naming the rule and the elements.
+async fn axe(browser: &fantoccini::Client, page: &str) -> Result<(), fantoccini::error::CmdError> {
+    let Some(source) = axe_source() else {
+        return Ok(());
+    };
+    browser.execute(&source, Vec::new()).await?;
+    let found = browser
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             axe.run(document, {resultTypes: ['violations']}).then(r => done(r.violations
+               .filter(v => v.impact === 'serious' || v.impact === 'critical')
+               .map(v => v.id + ' (' + v.impact + '): ' + v.help + ' at '
+                 + v.nodes.map(n => n.target.join(' ')).join(', '))));",
+            Vec::new(),
+        )
+        .await?;
+    let violations: Vec<String> = serde_json::from_value(found).unwrap_or_default();
+    assert!(violations.is_empty(), "axe-core on {page}: {violations:#?}");
+    Ok(())
+}
+
 /// Types into the field with id `id`.
 async fn fill(
     browser: &fantoccini::Client,
@@ -128,10 +173,11 @@ async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in(
         .await?;
         fill(&browser, "display_name", "Northwind").await?;
         fill(&browser, "admin_email", "nora@northwind.example").await?;
-        click_and_wait(
+        visit(
             &browser,
             Locator::XPath("//button[. = 'Create tenant']"),
             Locator::Id("invitation-url"),
+            "tenants",
         )
         .await?;
         screenshot(&browser, "tenants-page.png").await?;
@@ -163,7 +209,7 @@ async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in(
         click_and_wait(
             &browser,
             Locator::Css("button[type=submit]"),
-            Locator::XPath("//p[contains(., 'Signed in as nora@northwind.example')]"),
+            Locator::XPath("//p[contains(., 'nora@northwind.example')]"),
         )
         .await?;
         // Used once: the link now says so.
@@ -273,6 +319,7 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
         assert!(page.contains("Route Planner"), "{page}");
         assert!(page.contains("read assets"), "{page}");
         screenshot(&browser, "consent-page.png").await?;
+        axe(&browser, "consent").await?;
         browser
             .find(Locator::Css("button[value=accept]"))
             .await?
@@ -301,5 +348,187 @@ async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
         crate::assets_status(&server.url, token).await,
         200,
         "the token handed over works"
+    );
+}
+
+/// Follows a link or presses a button (`click`), waits for `then` on the page that loads, and
+/// runs axe-core on it (named `page` in a failure).
+async fn visit(
+    browser: &fantoccini::Client,
+    click: Locator<'_>,
+    then: Locator<'_>,
+    page: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    click_and_wait(browser, click, then).await?;
+    axe(browser, page).await
+}
+
+/// Signs in at `url`'s console and waits for the home page.
+async fn sign_in(
+    browser: &fantoccini::Client,
+    url: &str,
+    email: &str,
+    password: &str,
+) -> Result<(), fantoccini::error::CmdError> {
+    browser.goto(&format!("{url}/console/sign-in")).await?;
+    axe(browser, "sign-in").await?;
+    fill(browser, "email", email).await?;
+    fill(browser, "password", password).await?;
+    click_and_wait(
+        browser,
+        Locator::Css("button[type=submit]"),
+        Locator::XPath(&format!("//p[contains(., '{email}')]")),
+    )
+    .await
+}
+
+/// Seed 000 in the browser: sign in, Integrations, create one with a custom claim, record the
+/// CLIENT_ID and SECRET shown once, create the seed's access policy for it; its token carries
+/// the claim and sees the tenant's assets.
+#[tokio::test]
+async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let browser = browser(port).await;
+    let result = async {
+        sign_in(&browser, &server.url, "ops@example.com", "correct horse battery staple").await?;
+        screenshot(&browser, "console-home.png").await?;
+        axe(&browser, "home").await?;
+        visit(
+            &browser,
+            Locator::LinkText("Integrations"),
+            Locator::LinkText("Create an integration"),
+            "integrations",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Create an integration"),
+            Locator::Id("display_name"),
+            "new integration",
+        )
+        .await?;
+        fill(&browser, "display_name", "Custom integration").await?;
+        fill(&browser, "claim-name-0", "site").await?;
+        fill(&browser, "claim-value-0", "north").await?;
+        // "Add a claim row" keeps what was typed and offers one more row.
+        click_and_wait(
+            &browser,
+            Locator::XPath("//button[. = 'Add a claim row']"),
+            Locator::Id("claim-name-2"),
+        )
+        .await?;
+        fill(&browser, "claim-name-2", "team").await?;
+        fill(&browser, "claim-value-2", "blue").await?;
+        screenshot(&browser, "console-new-integration.png").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Confirm']"),
+            Locator::Id("client_secret"),
+            "secret shown once",
+        )
+        .await?;
+        screenshot(&browser, "console-secret-once.png").await?;
+        let value = |id: &'static str| {
+            let browser = &browser;
+            async move {
+                browser
+                    .find(Locator::Id(id))
+                    .await?
+                    .prop("value")
+                    .await
+                    .map(Option::unwrap_or_default)
+            }
+        };
+        let client_id = value("client_id").await?;
+        let secret = value("client_secret").await?;
+        // The copy button works (copy.js runs under the page's CSP).
+        browser
+            .find(Locator::Css("button[data-copy=client_secret]"))
+            .await?
+            .click()
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(10))
+            .for_element(Locator::XPath("//button[@data-copy='client_secret' and . = 'Copied']"))
+            .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Continue to Custom integration"),
+            Locator::XPath("//h2[. = 'Public keys']"),
+            "integration",
+        )
+        .await?;
+        screenshot(&browser, "console-integration.png").await?;
+        assert!(!browser.source().await?.contains(&secret), "shown once");
+        // Grant it access (seed 000's "Grant Permissions"): CREATE POLICY, asset types `*`,
+        // the CLIENT_ID pasted as the actor, all attributes, all events.
+        visit(
+            &browser,
+            Locator::LinkText("Access policies"),
+            Locator::LinkText("Create policy"),
+            "access policies",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Create policy"),
+            Locator::Id("actors_0"),
+            "new access policy",
+        )
+        .await?;
+        fill(&browser, "display_name", "Custom integration sees all").await?;
+        fill(&browser, "actors_0", &client_id).await?;
+        screenshot(&browser, "console-new-policy.png").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Create policy']"),
+            Locator::XPath("//h2[. = 'What it allows']"),
+            "access policy",
+        )
+        .await?;
+        screenshot(&browser, "console-policy.png").await?;
+        let said = browser.source().await?;
+        assert!(
+            said.contains("The integration Custom integration may read every attribute of all assets, and sees all their events."),
+            "{said}"
+        );
+        browser
+            .goto(&format!("{}/console/no-such-page", server.url))
+            .await?;
+        axe(&browser, "not found").await?;
+        Ok::<_, fantoccini::error::CmdError>((client_id, secret))
+    }
+    .await;
+    let _ = browser.close().await;
+    let (client_id, secret) = result.expect("the browser walks through seed 000's integration");
+
+    // The secret recorded from the page gets a token, which carries the custom claims.
+    let token = access_token(&server.url, &client_id, &secret).await;
+    let payload = token.split('.').nth(1).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(claims["site"], "north", "{claims}");
+    assert_eq!(claims["team"], "blue", "{claims}");
+    // The policy made in the browser lets it see the tenant's assets.
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    post_json(
+        format!("{}/v2/assets", server.url),
+        &admin,
+        serde_json::json!({"attributes": {"arc_display_type": "Crate"}}),
+    )
+    .await;
+    let assets = crate::get_json(format!("{}/v2/assets", server.url), &token).await;
+    assert_eq!(
+        assets["assets"].as_array().map(Vec::len),
+        Some(1),
+        "{assets}"
     );
 }

@@ -1,5 +1,5 @@
-//! What the route modules share: paging, ids from paths, one "not found" per kind, and the
-//! audit record of a tenant admin's change.
+//! The admin API's conventions, which every route module follows: paging, ids from paths, one "not
+//! found" per kind, and the audit record of a tenant admin's change.
 
 use tessera_core::error::DomainError;
 use tessera_core::id::ClientId;
