@@ -157,6 +157,14 @@ pub fn router(state: AppState) -> Router {
             get(private_tokens::list_for_integration),
         )
         .route(
+            "/v1/integrations/{client_id}/private_tokens/{related_id}",
+            delete(private_tokens::delete_related_for_integration),
+        )
+        .route(
+            "/v1/integrations/{client_id}/private_tokens/{related_id}/{key}",
+            get(private_tokens::get_for_integration).delete(private_tokens::delete_for_integration),
+        )
+        .route(
             "/v1/integrations/{client_id}/promote",
             post(admin::promote_integration),
         )
@@ -225,6 +233,26 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/integrations/{client_id}/delete",
             get(console::integrations::delete_page).post(console::integrations::delete),
+        )
+        .route(
+            "/console/integrations/{client_id}/private-tokens",
+            get(console::private_tokens::list),
+        )
+        .route(
+            "/console/integrations/{client_id}/private-tokens/entry",
+            get(console::private_tokens::open),
+        )
+        .route(
+            "/console/integrations/{client_id}/private-tokens/download",
+            get(console::private_tokens::download),
+        )
+        .route(
+            "/console/integrations/{client_id}/private-tokens/delete",
+            post(console::private_tokens::delete),
+        )
+        .route(
+            "/console/integrations/{client_id}/private-tokens/delete-related",
+            post(console::private_tokens::delete_related),
         )
         .route(
             "/console/access-policies",

@@ -7,6 +7,7 @@ pub mod account;
 pub mod connect;
 pub mod integrations;
 pub mod policies;
+pub mod private_tokens;
 pub mod session;
 pub mod shell;
 pub mod tenants;

@@ -560,7 +560,15 @@ pub async fn list_for_integration(
     Path(client_id): Path<String>,
     Query(q): Query<PrivateTokenQuery>,
 ) -> ApiResult<Json<PrivateTokenList>> {
-    let id = parse_client_id(&client_id)?;
+    let caller = owned(&state, &admin, &client_id)?;
+    list(&state, caller.client, q).await.map(Json)
+}
+
+/// The admin's integration `client_id` as its own private-token caller: its owner opens and
+/// deletes its entries through the same code the integration does (seed 003: the owner of an
+/// API client sees all its tokens).
+fn owned(state: &AppState, admin: &TenantAdmin, client_id: &str) -> ApiResult<PrivateTokenCaller> {
+    let id = parse_client_id(client_id)?;
     let in_tenant = state
         .clients
         .client(&id)
@@ -568,7 +576,50 @@ pub async fn list_for_integration(
     if !in_tenant {
         return Err(DomainError::NotFound("integration").into());
     }
-    list(&state, id, q).await.map(Json)
+    Ok(PrivateTokenCaller {
+        client: id,
+        tenant: admin.tenant,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}/{key}", tag = "private tokens",
+    params(("client_id" = String, Path), ("relatedId" = String, Path), ("key" = String, Path)),
+    responses((status = 200, body = PrivateTokenView), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn get_for_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path((client_id, related_id, key)): Path<(String, String, String)>,
+) -> ApiResult<Response> {
+    let caller = owned(&state, &admin, &client_id)?;
+    get_entry(State(state), caller, Path((related_id, key))).await
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}/{key}", tag = "private tokens",
+    params(("client_id" = String, Path), ("relatedId" = String, Path), ("key" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn delete_for_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path((client_id, related_id, key)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
+    let caller = owned(&state, &admin, &client_id)?;
+    delete_entry(State(state), caller, Path((related_id, key)), headers).await
+}
+
+#[utoipa::path(delete, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}", tag = "private tokens",
+    params(("client_id" = String, Path), ("relatedId" = String, Path)),
+    responses((status = 200, body = DeletedPrivateTokens), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn delete_related_for_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path((client_id, related_id)): Path<(String, String)>,
+) -> ApiResult<Json<DeletedPrivateTokens>> {
+    let caller = owned(&state, &admin, &client_id)?;
+    delete_related(State(state), caller, Path(related_id)).await
 }
 
 async fn list(

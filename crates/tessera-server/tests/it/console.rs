@@ -1007,3 +1007,143 @@ async fn my_account_changes_my_password_withdraws_my_consents_and_signs_me_out_e
         .status
         .is_redirection());
 }
+
+#[tokio::test]
+async fn the_owner_pages_filters_opens_and_deletes_an_integrations_private_tokens() {
+    use crate::private_tokens::{call, entry_path, json_body, store_owner};
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (id, token) = store_owner(&h, &admin, "Planner").await;
+        for (related, key, value) in [
+            ("employee1", "name", "Ada"),
+            ("employee1", "email", "ada@example.com"),
+            ("employee2", "name", "Bo"),
+            ("project1", "name", "Apollo"),
+        ] {
+            let put = call(
+                &h,
+                Method::PUT,
+                &entry_path(related, key),
+                &token,
+                json_body(json!({"value": value})),
+                &[],
+            )
+            .await;
+            assert!(put.status.is_success(), "{}", put.text);
+        }
+        let big = "x".repeat(1_100_000);
+        let put = call(
+            &h,
+            Method::PUT,
+            &entry_path("project1", "blob"),
+            &token,
+            json_body(json!({"value": big})),
+            &[],
+        )
+        .await;
+        assert!(put.status.is_success(), "{}", put.text);
+
+        let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+        let base = format!("/console/integrations/{id}/private-tokens");
+        let all = ada.get(&h, &base).await;
+        assert_eq!(all.status, StatusCode::OK, "{}", all.text);
+        for name in ["employee1", "employee2", "project1", "blob"] {
+            assert!(all.text.contains(name), "{name}: {}", all.text);
+        }
+        let employees = ada
+            .get(&h, &format!("{base}?relatedId_prefix=employee"))
+            .await;
+        assert!(employees.text.contains("employee2") && !employees.text.contains("project1"));
+        let names = ada.get(&h, &format!("{base}?key=name")).await;
+        assert!(names.text.contains("project1"), "{}", names.text);
+        assert!(!names.text.contains("<code>email</code>"), "{}", names.text);
+
+        let opened = ada
+            .get(&h, &format!("{base}/entry?relatedId=employee1&key=email"))
+            .await;
+        assert_eq!(opened.status, StatusCode::OK, "{}", opened.text);
+        assert!(
+            opened.text.contains(">ada@example.com</textarea>"),
+            "{}",
+            opened.text
+        );
+        let large = ada
+            .get(&h, &format!("{base}/entry?relatedId=project1&key=blob"))
+            .await;
+        assert!(large.text.contains("download it"), "{}", large.text);
+        assert!(
+            !large.text.contains(&"x".repeat(1000)),
+            "a large value is not put in the page"
+        );
+        let file = ada
+            .get(&h, &format!("{base}/download?relatedId=project1&key=blob"))
+            .await;
+        assert_eq!(file.status, StatusCode::OK);
+        assert!(file.header("content-disposition").starts_with("attachment"));
+        assert_eq!(file.body["value"].as_str().map(str::len), Some(1_100_000));
+
+        let one = ada
+            .post(
+                &h,
+                &format!("{base}/delete"),
+                &[("relatedId", "employee2"), ("key", "name")],
+            )
+            .await;
+        assert_eq!(one.status, StatusCode::SEE_OTHER, "{}", one.text);
+        assert!(ada
+            .get(&h, one.header("location"))
+            .await
+            .text
+            .contains("1 entry was deleted."));
+        let related = ada
+            .post(
+                &h,
+                &format!("{base}/delete-related"),
+                &[("relatedId", "employee1")],
+            )
+            .await;
+        let after = ada.get(&h, related.header("location")).await;
+        assert!(
+            after.text.contains("2 entries were deleted."),
+            "{}",
+            after.text
+        );
+        let left = call(&h, Method::GET, "/v1/private_tokens", &token, None, &[]).await;
+        let left: Vec<&str> = left.body["private_tokens"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["relatedId"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            left,
+            ["project1", "project1"],
+            "the integration sees what is left"
+        );
+
+        // Another tenant's integration, and entries that do not exist, are not found.
+        let other = h.add_tenant().await;
+        let theirs = ada
+            .get(
+                &h,
+                &format!("/console/integrations/{}/private-tokens", other.client_id),
+            )
+            .await;
+        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        let gone = ada
+            .get(&h, &format!("{base}/entry?relatedId=employee2&key=name"))
+            .await;
+        assert_eq!(gone.status, StatusCode::NOT_FOUND);
+        let cross = ada
+            .post(
+                &h,
+                &format!(
+                    "/console/integrations/{}/private-tokens/delete-related",
+                    other.client_id
+                ),
+                &[("relatedId", "x")],
+            )
+            .await;
+        assert_eq!(cross.status, StatusCode::NOT_FOUND);
+    }
+}

@@ -12,7 +12,7 @@ const MAX: usize = tessera_core::model::DEFAULT_MAX_VALUE_BYTES;
 type TypedBody = Option<(&'static str, Vec<u8>)>;
 
 /// An integration with `private_tokens` and its token.
-async fn store_owner(h: &Harness, admin: &str, name: &str) -> (String, String) {
+pub(crate) async fn store_owner(h: &Harness, admin: &str, name: &str) -> (String, String) {
     let (id, secret, _) = h
         .create_integration(
             admin,
@@ -25,7 +25,7 @@ async fn store_owner(h: &Harness, admin: &str, name: &str) -> (String, String) {
 }
 
 /// A request with a bearer token, a body of a content type, and extra headers.
-async fn call(
+pub(crate) async fn call(
     h: &Harness,
     method: Method,
     path: &str,
@@ -49,12 +49,12 @@ async fn call(
     h.send(req.unwrap()).await
 }
 
-fn json_body(value: Value) -> Option<(&'static str, Vec<u8>)> {
+pub(crate) fn json_body(value: Value) -> Option<(&'static str, Vec<u8>)> {
     Some(("application/json", value.to_string().into_bytes()))
 }
 
 /// `/v1/private_tokens/{relatedId}/{key}` with both names percent-encoded.
-fn entry_path(related_id: &str, key: &str) -> String {
+pub(crate) fn entry_path(related_id: &str, key: &str) -> String {
     let enc = |s: &str| {
         percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
     };
@@ -1049,5 +1049,71 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
         );
         assert_eq!(refused.error(), "server_error");
         assert!(!refused.text.contains(&stored[..20]) && !refused.text.contains("secret"));
+    }
+}
+
+#[tokio::test]
+async fn a_tenant_admin_opens_and_deletes_its_integrations_entries_and_no_one_elses() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (id, token) = store_owner(&h, &admin, "Owned").await;
+        for key in ["a", "b"] {
+            let put = call(
+                &h,
+                Method::PUT,
+                &entry_path("r/1", key),
+                &token,
+                json_body(json!({"value": format!("v-{key}")})),
+                &[],
+            )
+            .await;
+            assert!(put.status.is_success(), "{}", put.text);
+        }
+        let owned = |rest: &str| format!("/v1/integrations/{id}/private_tokens/{rest}");
+        let got = h.api(Method::GET, &owned("r%2F1/a"), &admin, None).await;
+        assert_eq!(got.status, StatusCode::OK, "{}", got.text);
+        assert_eq!(got.body["value"], "v-a");
+        assert!(!got.header("etag").is_empty());
+        let missing = h.api(Method::GET, &owned("r%2F1/zzz"), &admin, None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND);
+        assert_eq!(missing.body["error_description"], "private token not found");
+
+        // Another tenant's admin, an unknown integration and a token without `admin` get
+        // nothing.
+        let other = h.add_tenant().await;
+        let stranger = h.admin_token(&other).await;
+        for (path, token, status) in [
+            (owned("r%2F1/a"), stranger.as_str(), StatusCode::NOT_FOUND),
+            (
+                format!("/v1/integrations/{}/private_tokens/r/a", other.client_id),
+                admin.as_str(),
+                StatusCode::NOT_FOUND,
+            ),
+            (
+                "/v1/integrations/nope/private_tokens/r/a".into(),
+                admin.as_str(),
+                StatusCode::NOT_FOUND,
+            ),
+            (owned("r%2F1/a"), token.as_str(), StatusCode::FORBIDDEN),
+        ] {
+            let reply = h.api(Method::GET, &path, token, None).await;
+            assert_eq!(reply.status, status, "{path}: {}", reply.text);
+            let reply = h.api(Method::DELETE, &path, token, None).await;
+            assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        }
+
+        let deleted = h.api(Method::DELETE, &owned("r%2F1/a"), &admin, None).await;
+        assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+        let again = h.api(Method::DELETE, &owned("r%2F1/a"), &admin, None).await;
+        assert_eq!(again.status, StatusCode::NOT_FOUND);
+        let related = h.api(Method::DELETE, &owned("r%2F1"), &admin, None).await;
+        assert_eq!(related.status, StatusCode::OK, "{}", related.text);
+        assert_eq!(related.body["deleted"], 1);
+        let by_stranger = h
+            .api(Method::DELETE, &owned("r%2F1"), &stranger, None)
+            .await;
+        assert_eq!(by_stranger.status, StatusCode::NOT_FOUND);
+        let left = call(&h, Method::GET, "/v1/private_tokens", &token, None, &[]).await;
+        assert_eq!(left.body["private_tokens"], json!([]));
     }
 }

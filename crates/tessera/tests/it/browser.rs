@@ -65,13 +65,14 @@ async fn browser(port: u16) -> fantoccini::Client {
         .expect("chromedriver answers")
 }
 
-/// Saves what the browser shows as `target/<name>`, for review.
+/// Saves what the browser shows as `target/console/<name>`, for review (the copies in
+/// `docs/console/` are refreshed from there when the pages change).
 async fn screenshot(
     browser: &fantoccini::Client,
     name: &str,
 ) -> Result<(), fantoccini::error::CmdError> {
     let shot = browser.screenshot().await?;
-    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target");
+    let target = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/console");
     std::fs::create_dir_all(&target).ok();
     std::fs::write(target.join(name), shot).ok();
     Ok(())
@@ -531,4 +532,132 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
         Some(1),
         "{assets}"
     );
+}
+
+/// Seed 003 in the browser: an integration keeps entries in its private store through the API;
+/// its owner finds them in the console's Application Tokens view, filters, opens one and
+/// deletes a whole relatedId.
+#[tokio::test]
+async fn the_owner_finds_opens_and_deletes_an_integrations_private_tokens_in_the_console() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let created = post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Project tracker", "scopes": ["private_tokens"]}),
+    )
+    .await;
+    let client_id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    let mut app = String::new();
+    for _ in 0..50 {
+        if crate::token(&server.url, &client_id, &secret, None)
+            .await
+            .status()
+            == 200
+        {
+            app = access_token(&server.url, &client_id, &secret).await;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for (related, key, value) in [
+        ("project1", "name", "Apollo"),
+        ("project1", "keywords", "[\"moon\", \"rocket\"]"),
+        ("employee1", "email", "ada@example.com"),
+    ] {
+        let put = reqwest::Client::new()
+            .put(format!("{}/v1/private_tokens/{related}/{key}", server.url))
+            .bearer_auth(&app)
+            .json(&serde_json::json!({"value": value}))
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success(), "{}", put.text().await.unwrap());
+    }
+
+    let browser = browser(port).await;
+    let result = async {
+        sign_in(
+            &browser,
+            &server.url,
+            "ops@example.com",
+            "correct horse battery staple",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Integrations"),
+            Locator::LinkText("Project tracker"),
+            "integrations",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Project tracker"),
+            Locator::LinkText("Private tokens"),
+            "integration",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Private tokens"),
+            Locator::Id("prefix"),
+            "private tokens",
+        )
+        .await?;
+        fill(&browser, "prefix", "project").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Filter']"),
+            Locator::XPath("//caption"),
+            "private tokens, filtered",
+        )
+        .await?;
+        screenshot(&browser, "console-private-tokens.png").await?;
+        let page = browser.source().await?;
+        assert!(
+            page.contains("keywords") && !page.contains("employee1"),
+            "{page}"
+        );
+        visit(
+            &browser,
+            Locator::Css("a[aria-label='Open project1 keywords']"),
+            Locator::Id("value"),
+            "private token",
+        )
+        .await?;
+        screenshot(&browser, "console-private-token.png").await?;
+        let value = browser
+            .find(Locator::Id("value"))
+            .await?
+            .prop("value")
+            .await?
+            .unwrap_or_default();
+        assert_eq!(value, "[\"moon\", \"rocket\"]");
+        browser.back().await?;
+        visit(
+            &browser,
+            Locator::Css("button[aria-label='Delete every entry of project1']"),
+            Locator::XPath("//p[contains(., '2 entries were deleted.')]"),
+            "private tokens after a deletion",
+        )
+        .await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser walks through seed 003's Application Tokens view");
+    let left = crate::get_json(format!("{}/v1/private_tokens", server.url), &app).await;
+    let left: Vec<&str> = left["private_tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["relatedId"].as_str().unwrap())
+        .collect();
+    assert_eq!(left, ["employee1"]);
 }
