@@ -382,9 +382,44 @@ pub enum AuditAction {
     AppAuthorized,
     /// `app.authorization_revoked`.
     AppAuthorizationRevoked,
+    /// `signing_key.rotated`.
+    SigningKeyRotated,
 }
 
 impl AuditAction {
+    /// Every action, in the order the enum lists them (what an audit filter offers).
+    pub const ALL: [AuditAction; 29] = [
+        AuditAction::TokenIssued,
+        AuditAction::TokenRevoked,
+        AuditAction::ConnectionGranted,
+        AuditAction::ConnectionRevoked,
+        AuditAction::TenantCreated,
+        AuditAction::TenantUpdated,
+        AuditAction::TenantEnabled,
+        AuditAction::TenantDisabled,
+        AuditAction::TenantDeleted,
+        AuditAction::IntegrationCreated,
+        AuditAction::IntegrationUpdated,
+        AuditAction::IntegrationDeleted,
+        AuditAction::IntegrationPromoted,
+        AuditAction::IntegrationSecretRegenerated,
+        AuditAction::IntegrationKeyAdded,
+        AuditAction::IntegrationKeyDeleted,
+        AuditAction::UserCreated,
+        AuditAction::UserInvited,
+        AuditAction::UserUpdated,
+        AuditAction::UserDeleted,
+        AuditAction::UserPasswordReset,
+        AuditAction::AccessPolicyCreated,
+        AuditAction::AccessPolicyUpdated,
+        AuditAction::AccessPolicyDeleted,
+        AuditAction::ConsentGiven,
+        AuditAction::ConsentWithdrawn,
+        AuditAction::AppAuthorized,
+        AuditAction::AppAuthorizationRevoked,
+        AuditAction::SigningKeyRotated,
+    ];
+
     /// The action's name, as stored and listed.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -416,6 +451,7 @@ impl AuditAction {
             AuditAction::ConsentWithdrawn => "consent.withdrawn",
             AuditAction::AppAuthorized => "app.authorized",
             AuditAction::AppAuthorizationRevoked => "app.authorization_revoked",
+            AuditAction::SigningKeyRotated => "signing_key.rotated",
         }
     }
 }
@@ -457,12 +493,26 @@ pub struct AuditEntry {
 pub trait AuditStore: Send + Sync {
     /// Writes a batch in one transaction.
     async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()>;
-    /// Newest first; `page.after` = 0 starts at the newest.
+    /// The records that pass `filter`, newest first; `page.after` = 0 starts at the newest.
     async fn list_audit(
         &self,
         tenant: TenantId,
+        filter: &AuditFilter,
         page: PageRequest,
     ) -> StoreResult<Page<AuditEntry>>;
+}
+
+/// Which audit records a listing keeps; every field left `None` keeps all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this actor (`client:<id>`, `user:<id>`, `system`).
+    pub actor: Option<String>,
+    /// Only this action (an [`AuditAction`]'s name).
+    pub action: Option<String>,
+    /// Only records at or after this time.
+    pub since: Option<UnixMillis>,
+    /// Only records before this time.
+    pub until: Option<UnixMillis>,
 }
 
 /// Consents to impersonation (SPEC §3.3).

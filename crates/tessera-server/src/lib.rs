@@ -107,6 +107,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/v1/audit", get(admin::list_audit))
         .route(
+            "/v1/signing_keys",
+            get(routes::signing_keys::list_signing_keys),
+        )
+        .route(
+            "/v1/signing_keys/rotate",
+            post(routes::signing_keys::rotate_signing_key),
+        )
+        .route(
             "/v1/consents",
             post(consents::give_consent).get(consents::list_consents),
         )
@@ -289,6 +297,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/console/users/{id}/delete", post(console::users::remove))
         .route("/console/account", get(console::account::show))
+        .route("/console/audit", get(console::audit::show))
+        .route("/console/keys", get(console::keys::show))
+        .route("/console/keys/rotate", post(console::keys::rotate))
         .route(
             "/console/account/password",
             post(console::account::change_password),

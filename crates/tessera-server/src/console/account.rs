@@ -55,13 +55,8 @@ async fn page(
     problem: Option<String>,
 ) -> Response {
     let consents = consents_of(state, &own(signed), &signed.user.id.to_string()).await;
-    let status = if problem.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     html(
-        status,
+        super::shell::status_with(&problem),
         AccountPage {
             nav: signed.nav(PAGE),
             name: signed.user.display_name.clone(),

@@ -4,8 +4,10 @@
 //! URL opens (SPEC §6).
 
 pub mod account;
+pub mod audit;
 pub mod connect;
 pub mod integrations;
+pub mod keys;
 pub mod policies;
 pub mod private_tokens;
 pub mod session;

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::html;
-use super::shell::{refused, AdminPosted, Nav, SignedAdmin};
+use super::shell::{refused, status_with, AdminPosted, Nav, SignedAdmin};
 use crate::extract::TenantAdmin;
 use crate::routes::{admin, private_tokens};
 use crate::state::AppState;
@@ -165,11 +165,7 @@ pub async fn list(
         format!("{base}?{query}")
     };
     html(
-        if problem.is_some() {
-            StatusCode::BAD_REQUEST
-        } else {
-            StatusCode::OK
-        },
+        status_with(&problem),
         ListPage {
             nav: admin.0.nav(PAGE),
             client_id,

@@ -45,6 +45,7 @@ const PAGES: &[(&str, &str, Audience)] = &[
     ("/console/audit", "Audit", Audience::Admins),
     ("/console/account", "My account", Audience::Everyone),
     ("/console/tenants", "Tenants", Audience::Operator),
+    ("/console/keys", "Signing keys", Audience::Operator),
 ];
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -310,6 +311,16 @@ impl FromRequest<AppState> for AdminPosted {
         let form = Posted::from_request(req, state).await?;
         let api = form.admin()?;
         Ok(AdminPosted { api, form })
+    }
+}
+
+/// A page's status: 400 when it shows a problem with what was asked (a filter, a form), 200
+/// otherwise.
+pub fn status_with(problem: &Option<String>) -> StatusCode {
+    if problem.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
     }
 }
 

@@ -13,7 +13,7 @@ use tessera_core::model::{
     NewIntegration, Role, User, UserLink, CONNECTION_URL_TTL_SECONDS, PASSWORD_RESET_TTL_SECONDS,
 };
 use tessera_core::page::next_page_token;
-use tessera_core::ports::{AuditAction, Change};
+use tessera_core::ports::{AuditAction, AuditFilter, Change};
 use tessera_core::scope::{Scope, ScopeSet};
 
 use super::conventions::{not_found, page, parse_client_id};
@@ -655,14 +655,43 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(PageQuery),
+#[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditList, description = "Newest first"), (status = 400, body = ErrorResponse)))]
 pub async fn list_audit(
     State(state): State<AppState>,
     admin: TenantAdmin,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<AuditQuery>,
 ) -> ApiResult<Json<AuditList>> {
-    let found = state.storage.list_audit(admin.tenant, page(&q)?).await?;
+    let time = |field: &'static str, value: &Option<String>| -> ApiResult<Option<i64>> {
+        match value.as_deref().map(str::trim).filter(|v| !v.is_empty()) {
+            None => Ok(None),
+            Some(v) => {
+                time::OffsetDateTime::parse(v, &time::format_description::well_known::Rfc3339)
+                    .map(|t| Some((t.unix_timestamp_nanos() / 1_000_000) as i64))
+                    .map_err(|_| {
+                        DomainError::invalid(
+                            field,
+                            format!("is `{v}`; give an RFC 3339 time such as 2026-11-29T10:00:00Z"),
+                        )
+                        .into()
+                    })
+            }
+        }
+    };
+    let filter = AuditFilter {
+        actor: q.actor.clone().filter(|a| !a.trim().is_empty()),
+        action: q.action.clone().filter(|a| !a.trim().is_empty()),
+        since: time("since", &q.since)?,
+        until: time("until", &q.until)?,
+    };
+    let paging = PageQuery {
+        page_size: q.page_size,
+        page_token: q.page_token,
+    };
+    let found = state
+        .storage
+        .list_audit(admin.tenant, &filter, page(&paging)?)
+        .await?;
     Ok(Json(AuditList {
         entries: found.items.iter().map(AuditView::from).collect(),
         next_page_token: next_page_token(found.next_after),

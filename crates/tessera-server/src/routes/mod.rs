@@ -14,5 +14,6 @@ pub mod openapi;
 pub mod policies;
 pub mod private_tokens;
 pub mod resources;
+pub mod signing_keys;
 pub mod tenants;
 pub mod tms;

@@ -5,7 +5,7 @@ use utoipa::OpenApi;
 
 use super::{
     admin, app_authorizations, connections, consents, discovery, health, introspection, keys,
-    oauth, policies, private_tokens, resources, tenants, tms,
+    oauth, policies, private_tokens, resources, signing_keys, tenants, tms,
 };
 use crate::wire;
 
@@ -17,7 +17,8 @@ use crate::wire;
         admin::create_integration, admin::list_integrations, admin::get_integration,
         admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
-        admin::list_audit, health::healthz, health::readyz,
+        admin::list_audit, signing_keys::list_signing_keys, signing_keys::rotate_signing_key,
+        health::healthz, health::readyz,
         keys::add_key, keys::list_keys, keys::delete_key,
         consents::give_consent, consents::list_consents, consents::withdraw_consent,
         policies::create_policy, policies::list_policies, policies::get_policy,

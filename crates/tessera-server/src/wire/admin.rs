@@ -302,6 +302,23 @@ pub struct AuditList {
     pub next_page_token: String,
 }
 
+/// What `GET /v1/audit` keeps, and its page.
+#[derive(Debug, Deserialize, utoipa::IntoParams, Default)]
+pub struct AuditQuery {
+    /// Only this actor: `client:<client_id>`, `user:<id>` or `system`.
+    pub actor: Option<String>,
+    /// Only this action, e.g. `integration.created`.
+    pub action: Option<String>,
+    /// Only records at or after this time (RFC 3339).
+    pub since: Option<String>,
+    /// Only records before this time (RFC 3339).
+    pub until: Option<String>,
+    /// 1 to 1000; default 100.
+    pub page_size: Option<String>,
+    /// The `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
 /// `page_size` and `page_token` of a list request.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
@@ -399,4 +416,25 @@ impl From<&tessera_core::model::Consent> for ConsentView {
 pub struct ConsentList {
     pub consents: Vec<ConsentView>,
     pub next_page_token: String,
+}
+
+/// A signing key of the deployment, without its private part.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningKeyView {
+    pub kid: String,
+    /// `RS256`, `ES256` or `EdDSA`.
+    pub alg: String,
+    /// Whether new tokens are signed with it.
+    pub current: bool,
+    pub created_at: String,
+    /// When a newer key replaced it.
+    pub retired_at: Option<String>,
+    /// Until when tokens it signed still verify (it stays in the JWKS until then).
+    pub verify_until: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SigningKeyList {
+    /// Newest first.
+    pub keys: Vec<SigningKeyView>,
 }

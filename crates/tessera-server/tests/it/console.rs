@@ -1147,3 +1147,174 @@ async fn the_owner_pages_filters_opens_and_deletes_an_integrations_private_token
         assert_eq!(cross.status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn the_audit_page_and_api_filter_by_actor_action_and_time_newest_first() {
+    let h = Harness::new().await;
+    let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    console_integration(&h, &ada, "First").await;
+    h.clock.advance_seconds(60);
+    console_integration(&h, &ada, "Second").await;
+    let admin = h.admin_token(&h.a).await;
+    // The records are written off the request path: wait for both.
+    h.audit_entry(&admin, |e| {
+        e["action"] == "integration.created" && e["detail"].is_object()
+    })
+    .await;
+    let mine = format!("user:{}", ada.user_id);
+    let api = |query: String| {
+        let (h, admin) = (&h, &admin);
+        async move {
+            h.api(Method::GET, &format!("/v1/audit?{query}"), admin, None)
+                .await
+        }
+    };
+    for _ in 0..50 {
+        let made = api(format!("actor={mine}&action=integration.created")).await;
+        if made.body["entries"].as_array().map(Vec::len) == Some(2) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let made = api(format!("actor={mine}&action=integration.created")).await;
+    let entries = made.body["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{}", made.text);
+    let newest = entries[0]["at"].as_str().unwrap().to_owned();
+    let oldest = entries[1]["at"].as_str().unwrap().to_owned();
+    assert!(newest > oldest, "newest first");
+    let since = api(format!(
+        "actor={mine}&action=integration.created&since={newest}"
+    ))
+    .await;
+    assert_eq!(since.body["entries"].as_array().unwrap().len(), 1);
+    let until = api(format!(
+        "action=integration.created&actor={mine}&until={newest}"
+    ))
+    .await;
+    assert_eq!(until.body["entries"][0]["at"], oldest.as_str());
+    let nobody = api("actor=user:nobody".into()).await;
+    assert_eq!(nobody.body["entries"], json!([]));
+    let bad = api("since=yesterday".into()).await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad.body["field"], "since", "{}", bad.text);
+
+    let page = ada
+        .get(
+            &h,
+            &format!("/console/audit?action=integration.created&actor={mine}"),
+        )
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(
+        page.text.contains("ada@example.com"),
+        "the actor in words: {}",
+        page.text
+    );
+    assert_eq!(
+        page.text.matches("<td>integration.created</td>").count(),
+        2,
+        "{}",
+        page.text
+    );
+    assert!(page
+        .text
+        .contains("<option value=\"integration.created\" selected>"));
+    let refused = ada.get(&h, "/console/audit?until=soon").await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    assert!(refused.text.contains("RFC 3339"), "{}", refused.text);
+    let bob = ConsoleSession::start(&h, &h.a, "bob@example.com", "member").await;
+    assert_eq!(
+        bob.get(&h, "/console/audit").await.status,
+        StatusCode::FORBIDDEN
+    );
+}
+
+#[tokio::test]
+async fn the_operator_lists_and_rotates_signing_keys_through_the_api_and_the_console() {
+    for h in Harness::on_both_backends().await {
+        let platform = h.admin_token(&h.a).await;
+        let listed = h
+            .api(Method::GET, "/v1/signing_keys", &platform, None)
+            .await;
+        assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+        let first = listed.body["keys"][0]["kid"].as_str().unwrap().to_owned();
+        assert_eq!(listed.body["keys"][0]["current"], true);
+        assert!(listed.body["keys"][0].get("encrypted_pkcs8").is_none());
+        let before = h.token(&h.a.client_id, &h.a.secret, None).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+
+        let rotated = h
+            .api(Method::POST, "/v1/signing_keys/rotate", &platform, None)
+            .await;
+        assert_eq!(rotated.status, StatusCode::CREATED, "{}", rotated.text);
+        let second = rotated.body["kid"].as_str().unwrap().to_owned();
+        assert_ne!(second, first);
+        let after = h.token(&h.a.client_id, &h.a.secret, None).await.body["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let kid = |t: &str| {
+            let header = t.split('.').next().unwrap();
+            let header =
+                base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, header)
+                    .unwrap();
+            serde_json::from_slice::<Value>(&header).unwrap()["kid"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        };
+        assert_eq!(kid(&after), second, "signs with the new key at once");
+        let still = h.introspect((&h.a.client_id, &h.a.secret), &before).await;
+        assert_eq!(still.body["active"], true, "the old key still verifies");
+        let listed = h
+            .api(Method::GET, "/v1/signing_keys", &platform, None)
+            .await;
+        let keys = listed.body["keys"].as_array().unwrap();
+        assert_eq!(
+            (keys[0]["kid"].as_str(), keys[0]["current"].as_bool()),
+            (Some(second.as_str()), Some(true))
+        );
+        assert_eq!(keys[1]["current"], false);
+        assert!(keys[1]["verify_until"].is_string());
+        let audited = h
+            .audit_entry(&platform, |e| e["action"] == "signing_key.rotated")
+            .await;
+        assert_eq!(audited["target"], second.as_str());
+
+        // Another tenant's admin is not the operator.
+        let other = h.add_tenant().await;
+        let theirs = h.admin_token(&other).await;
+        for (method, path) in [
+            (Method::GET, "/v1/signing_keys"),
+            (Method::POST, "/v1/signing_keys/rotate"),
+        ] {
+            let refused = h.api(method, path, &theirs, None).await;
+            assert_eq!(
+                refused.status,
+                StatusCode::FORBIDDEN,
+                "{path}: {}",
+                refused.text
+            );
+        }
+
+        // The console: the operator's admins see the keys and rotate; others get a 403 page.
+        let ops = ConsoleSession::start(&h, &h.a, "keys@example.com", "admin").await;
+        let page = ops.get(&h, "/console/keys").await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        assert!(page.text.contains(&second) && page.text.contains("verifies only"));
+        let done = ops.post(&h, "/console/keys/rotate", &[]).await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+        let page = ops.get(&h, done.header("location")).await;
+        assert!(page.text.contains("signs new tokens now"), "{}", page.text);
+        let zed = ConsoleSession::start(&h, &other, "zed@example.com", "admin").await;
+        assert_eq!(
+            zed.get(&h, "/console/keys").await.status,
+            StatusCode::FORBIDDEN
+        );
+        let forced = zed.post(&h, "/console/keys/rotate", &[]).await;
+        assert_eq!(forced.status, StatusCode::FORBIDDEN);
+        assert!(!zed.get(&h, "/console").await.text.contains("/console/keys"));
+    }
+}

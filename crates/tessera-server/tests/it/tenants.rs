@@ -496,7 +496,12 @@ async fn deleting_a_tenant_removes_everything_of_it_and_every_grant_to_or_from_i
             .unwrap()
             .items
             .is_empty());
-        let left = h.storage.list_audit(b.tenant, page).await.unwrap().items;
+        let left = h
+            .storage
+            .list_audit(b.tenant, &Default::default(), page)
+            .await
+            .unwrap()
+            .items;
         assert!(left.is_empty(), "{left:?}");
         assert!(h.storage.app_owner("b-app").await.unwrap().is_none());
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;

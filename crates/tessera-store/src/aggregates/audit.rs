@@ -7,7 +7,7 @@ macro_rules! stamp {
 
         use tessera_core::id::TenantId;
         use tessera_core::page::{Page, PageRequest};
-        use tessera_core::ports::{AuditEntry, AuditRecord, AuditStore, StoreResult};
+        use tessera_core::ports::{AuditEntry, AuditFilter, AuditRecord, AuditStore, StoreResult};
 
         use $crate::backend_error;
         use $crate::rows::{fetch_page, AuditRow};
@@ -49,13 +49,23 @@ macro_rules! stamp {
             async fn list_audit(
                 &self,
                 tenant: TenantId,
+                filter: &AuditFilter,
                 page: PageRequest,
             ) -> StoreResult<Page<AuditEntry>> {
+                // Newest first from the cursor: `$6` is the position (0 for the newest), `$7`
+                // the limit, as `fetch_page` binds them last.
                 let query = sqlx::query_as::<_, AuditRow>(
                     "SELECT seq, tenant_id, at, actor, action, target, detail FROM audit_log \
-                     WHERE tenant_id = $1 AND ($2 = 0 OR seq < $2) ORDER BY seq DESC LIMIT $3",
+                     WHERE tenant_id = $1 AND ($2 IS NULL OR actor = $2) \
+                     AND ($3 IS NULL OR action = $3) AND ($4 IS NULL OR at >= $4) \
+                     AND ($5 IS NULL OR at < $5) AND ($6 = 0 OR seq < $6) \
+                     ORDER BY seq DESC LIMIT $7",
                 )
-                .bind(tenant.to_string());
+                .bind(tenant.to_string())
+                .bind(filter.actor.as_deref())
+                .bind(filter.action.as_deref())
+                .bind(filter.since)
+                .bind(filter.until);
                 fetch_page(query, &self.pool, page, |r| r.seq).await
             }
         }

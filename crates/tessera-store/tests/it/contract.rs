@@ -328,7 +328,7 @@ async fn audit_lists_newest_first_in_pages() {
             .collect();
         store.append_audit(&records).await.unwrap();
         let first = store
-            .list_audit(t, PageRequest { after: 0, size: 3 })
+            .list_audit(t, &Default::default(), PageRequest { after: 0, size: 3 })
             .await
             .unwrap();
         let actions: Vec<_> = first
@@ -340,6 +340,7 @@ async fn audit_lists_newest_first_in_pages() {
         let next = store
             .list_audit(
                 t,
+                &Default::default(),
                 PageRequest {
                     after: first.next_after.unwrap(),
                     size: 3,
@@ -348,6 +349,76 @@ async fn audit_lists_newest_first_in_pages() {
             .await
             .unwrap();
         assert_eq!(next.items.len(), 2);
+        // Filters: by action, by actor, by time (`since` included, `until` not), with pages.
+        let listed = |filter: tessera_core::ports::AuditFilter, size: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .list_audit(t, &filter, PageRequest { after: 0, size })
+                    .await
+                    .unwrap()
+            }
+        };
+        let names = |page: &tessera_core::page::Page<tessera_core::ports::AuditEntry>| {
+            page.items
+                .iter()
+                .map(|e| e.record.action.clone())
+                .collect::<Vec<_>>()
+        };
+        let one = listed(
+            tessera_core::ports::AuditFilter {
+                action: Some("a3".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await;
+        assert_eq!(names(&one), ["a3"]);
+        let window = listed(
+            tessera_core::ports::AuditFilter {
+                since: Some(1),
+                until: Some(3),
+                ..Default::default()
+            },
+            10,
+        )
+        .await;
+        assert_eq!(names(&window), ["a2", "a1"]);
+        let nobody = listed(
+            tessera_core::ports::AuditFilter {
+                actor: Some("user:x".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .await;
+        assert!(nobody.items.is_empty());
+        let paged = listed(
+            tessera_core::ports::AuditFilter {
+                actor: Some("system".into()),
+                since: Some(1),
+                ..Default::default()
+            },
+            2,
+        )
+        .await;
+        assert_eq!(names(&paged), ["a4", "a3"]);
+        let rest = store
+            .list_audit(
+                t,
+                &tessera_core::ports::AuditFilter {
+                    actor: Some("system".into()),
+                    since: Some(1),
+                    ..Default::default()
+                },
+                PageRequest {
+                    after: paged.next_after.unwrap(),
+                    size: 2,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(names(&rest), ["a2", "a1"]);
         assert_eq!(next.next_after, None);
     })
     .await;

@@ -83,7 +83,12 @@ async fn another_tenant_sees_nothing_and_changes_nothing() {
             store.update_user(&moved).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store.list_audit(b, first).await.unwrap().items.is_empty());
+        assert!(store
+            .list_audit(b, &Default::default(), first)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
 
         // Tenant A's objects are untouched.
         let kept = store.get_integration(a, i.client_id).await.unwrap();

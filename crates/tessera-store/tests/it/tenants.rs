@@ -166,14 +166,32 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
             Err(StoreError::NotFound)
         ));
         assert!(store.list_users(gone, PAGE).await.unwrap().items.is_empty());
-        assert!(store.list_audit(gone, PAGE).await.unwrap().items.is_empty());
+        assert!(store
+            .list_audit(gone, &Default::default(), PAGE)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
         // Records for a tenant that is gone are not written; the others are.
         store
             .append_audit(&[record(gone), record(kept)])
             .await
             .unwrap();
-        assert!(store.list_audit(gone, PAGE).await.unwrap().items.is_empty());
-        assert_eq!(store.list_audit(kept, PAGE).await.unwrap().items.len(), 2);
+        assert!(store
+            .list_audit(gone, &Default::default(), PAGE)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
+        assert_eq!(
+            store
+                .list_audit(kept, &Default::default(), PAGE)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            2
+        );
         // The other tenant keeps what is its own.
         assert!(store.find_client(own.client_id).await.unwrap().is_some());
 

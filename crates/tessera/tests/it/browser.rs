@@ -498,6 +498,25 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
             said.contains("The integration Custom integration may read every attribute of all assets, and sees all their events."),
             "{said}"
         );
+        // The other pages of the bar, each checked by axe-core.
+        for (link, then, page) in [
+            ("Users", "//h2[. = 'Invite a user']", "users"),
+            ("Audit", "//caption[contains(., 'Audit records')]", "audit"),
+            ("Signing keys", "//button[. = 'Rotate now']", "signing keys"),
+            ("My account", "//h2[. = 'Change my password']", "my account"),
+            ("Tenants", "//h2[. = 'Create a tenant']", "tenants"),
+        ] {
+            visit(&browser, Locator::LinkText(link), Locator::XPath(then), page).await?;
+        }
+        // The Tenants page has its own frame: back to the bar by address.
+        browser.goto(&format!("{}/console/users", server.url)).await?;
+        visit(
+            &browser,
+            Locator::LinkText("Administrator"),
+            Locator::XPath("//h2[. = 'Role']"),
+            "a user",
+        )
+        .await?;
         browser
             .goto(&format!("{}/console/no-such-page", server.url))
             .await?;
