@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private,tms,webhooks,scale   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private,tms,webhooks,scale,console   # which figures to take (default all)
 #   SCALE_TENANTS=10000 SCALE_INTEGRATIONS=100000 SCALE_PRIVATE=1000000   # the scale part's size
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
@@ -37,7 +37,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,scale}
+PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,scale,console}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -218,6 +218,49 @@ if [[ $PARTS == *webhooks* ]]; then
   unset TESSERA_ALLOW_PRIVATE_CALLBACKS
 fi
 
+# Console (SPEC §9, issue 17): each page of a signed-in operator admin, on a database the size
+# of the scale part's (10,000 tenants, 100,000 integrations, 1,000,000 private tokens of one
+# integration): requests/s and p99 with wrk -t1 -c4, the session cookie of a real sign-in.
+console_rows=()
+if [[ $PARTS == *console* ]]; then
+  CT=${SCALE_TENANTS:-10000}; CI=${SCALE_INTEGRATIONS:-100000}; CP=${SCALE_PRIVATE:-1000000}
+  export TESSERA_BOOTSTRAP_ADMIN_EMAIL=ops@example.com TESSERA_BOOTSTRAP_ADMIN_PASSWORD='bench console password'
+  cdb="sqlite://$OUT/console.db"
+  "$BIN/tessera" serve --data-dir "$OUT/data-console" --database "$cdb" --listen 127.0.0.1:0 >"$OUT/serve-console-first.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 300); do grep -q '^tessera listening on ' "$OUT/serve-console-first.log" && break; sleep 0.05; done
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  echo "console: $("$BIN/tessera-bench" seed-scale --database "$cdb" --tenants "$CT" --integrations "$CI" --secret "$SECRET")"
+  echo "console: $("$BIN/tessera-bench" seed-private --database "$cdb" --client "$ID" --master-key "$TESSERA_MASTER_KEY" --entries "$CP" --related 10000)"
+  "$BIN/tessera" serve --data-dir "$OUT/data-console" --database "$cdb" --listen 127.0.0.1:0 >"$OUT/serve-console.log" 2>&1 &
+  PID=$!
+  for _ in $(seq 600); do
+    URL=$(sed -n 's/^tessera listening on //p' "$OUT/serve-console.log")
+    [ -n "$URL" ] && [ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" = 200 ] && break
+    sleep 0.05
+  done
+  # Sign in as a browser would: the form's CSRF token and cookie, then the session cookie.
+  jar=$OUT/console.cookies
+  form=$(curl -s -c "$jar" "$URL/console/sign-in")
+  csrf=$(sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' <<<"$form" | head -1)
+  curl -s -o /dev/null -b "$jar" -c "$jar" --data-urlencode "email=$TESSERA_BOOTSTRAP_ADMIN_EMAIL" \
+    --data-urlencode "password=$TESSERA_BOOTSTRAP_ADMIN_PASSWORD" --data-urlencode "csrf=$csrf" \
+    --data-urlencode "next=/console" "$URL/console/sign-in"
+  session=$(awk '$6 == "tessera_session" {print $7}' "$jar")
+  [ -n "$session" ] || { echo "console: the sign-in failed" >&2; exit 1; }
+  for page in /console /console/integrations "/console/integrations/$ID" \
+      "/console/integrations/$ID/private-tokens" "/console/integrations/$ID/private-tokens?relatedId_prefix=rel-0500" \
+      "/console/integrations/$ID/private-tokens/entry?relatedId=rel-05000&key=key-00" \
+      /console/access-policies /console/users /console/audit /console/account /console/tenants /console/keys; do
+    got=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: tessera_session=$session" "$URL$page")
+    out=$(wrk -t1 -c4 -d"${SECS}s" -s bench/wrk-report.lua -H "Cookie: tessera_session=$session" "$URL$page" | grep RESULT)
+    console_rows+=("| \`$page\` | $got | $(field rps "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field non2xx "$out") |")
+    echo "${console_rows[-1]}"
+  done
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  unset TESSERA_BOOTSTRAP_ADMIN_EMAIL TESSERA_BOOTSTRAP_ADMIN_PASSWORD
+fi
+
 # Scale (SPEC §12): a small deployment (the first start alone) against a large one (10,000
 # tenants, 100,000 integrations, 1,000,000 private tokens), on SQLite and on PostgreSQL (a
 # throwaway cluster, fsync off, like the tests'): time from start to ready, resident memory,
@@ -343,6 +386,14 @@ fi
     printf '%s\n' "${scale_rows[@]}"
     echo
     printf '%s\n' "${scale_prop[@]}"
+    echo
+  fi
+  if [ ${#console_rows[@]} -gt 0 ]; then
+    echo "Console pages of a signed-in operator admin (SQLite; ${SCALE_TENANTS:-10000} tenants, ${SCALE_INTEGRATIONS:-100000} integrations, ${SCALE_PRIVATE:-1000000} private tokens of the operator's integration in 10,000 relatedIds), wrk -t1 -c4 -d${SECS}s with the session cookie. Goal (issue 17): p99 under 20 ms."
+    echo
+    echo "| page | status | requests/s | p50 ms | p99 ms | non-2xx |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${console_rows[@]}"
     echo
   fi
   echo "CPU time taken by the hypervisor (steal) during the run: $(awk -v s=$(( $(steal) - steal0 )) -v t=$(( $(total) - total0 )) 'BEGIN { printf "%.1f%%", 100 * s / t }')."

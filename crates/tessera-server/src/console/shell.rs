@@ -119,14 +119,19 @@ impl Signed {
             };
             return Err(sign_in_redirect(next));
         };
+        Ok(Signed::of(state, session, user))
+    }
+
+    /// The signed-in user of `session`, as the console's pages see them.
+    pub(crate) fn of(state: &AppState, session: Session, user: User) -> Signed {
         let tenant = state.clients.enabled_tenant(&user.tenant_id);
-        Ok(Signed {
+        Signed {
             csrf: session.csrf(&state.master_key),
             operator: tenant.as_ref().is_some_and(|t| t.operator),
             tenant_name: tenant.map(|t| t.display_name.clone()).unwrap_or_default(),
             session,
             user,
-        })
+        }
     }
 }
 

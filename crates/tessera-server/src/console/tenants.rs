@@ -15,6 +15,7 @@ use tessera_core::model::{link_token_hash, Role, TenantPatch, Tier, User};
 use tessera_core::page::{next_page_token, PageRequest};
 
 use super::session::Session;
+use super::shell::{Nav, Signed};
 use super::{
     form_cookie_matches, html, message, message_with_link, sign_in_redirect, signed_in,
     start_session, with_form_cookie,
@@ -60,7 +61,7 @@ struct ShownInvitation {
 #[derive(Template)]
 #[template(path = "tenants.html")]
 struct TenantsPage<'a> {
-    csrf: &'a str,
+    nav: Nav,
     tenants: Vec<TenantView>,
     next_page: String,
     notice: Option<&'a str>,
@@ -71,7 +72,7 @@ struct TenantsPage<'a> {
 #[derive(Template)]
 #[template(path = "tenant_delete.html")]
 struct TenantDeletePage<'a> {
-    csrf: &'a str,
+    nav: Nav,
     tenant_id: &'a str,
     name: &'a str,
 }
@@ -373,7 +374,7 @@ async fn operator_admin(
     state: &AppState,
     headers: &HeaderMap,
     here: &str,
-) -> Result<(Session, PlatformCaller), Response> {
+) -> Result<(Session, PlatformCaller, Nav), Response> {
     let Some((session, user)) = signed_in(state, headers).await else {
         return Err(sign_in_redirect(here));
     };
@@ -388,7 +389,8 @@ async fn operator_admin(
         tenant: user.tenant_id,
         actor: format!("user:{}", user.id),
     };
-    Ok((session, caller))
+    let nav = Signed::of(state, session.clone(), user).nav("/console/tenants");
+    Ok((session, caller, nav))
 }
 
 /// A form of the Tenants page from a signed-in operator admin, with the session's CSRF token;
@@ -398,8 +400,8 @@ async fn operator_form<T: HasCsrf>(
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,
     heading: &str,
-) -> Result<(Session, PlatformCaller, T), Response> {
-    let (session, caller) = operator_admin(state, headers, "/console/tenants").await?;
+) -> Result<(Session, PlatformCaller, Nav, T), Response> {
+    let (session, caller, nav) = operator_admin(state, headers, "/console/tenants").await?;
     let Ok(Form(form)) = form else {
         return Err(message(
             StatusCode::BAD_REQUEST,
@@ -414,7 +416,7 @@ async fn operator_form<T: HasCsrf>(
             "Go back to the Tenants page, reload it and try again.",
         ));
     }
-    Ok((session, caller, form))
+    Ok((session, caller, nav, form))
 }
 
 /// A form that carries the session's CSRF token.
@@ -448,7 +450,7 @@ struct Outcome<'a> {
 
 async fn tenants_list(
     state: &AppState,
-    session: &Session,
+    nav: &Nav,
     page_token: Option<&str>,
     outcome: Outcome<'_>,
     status: StatusCode,
@@ -463,7 +465,7 @@ async fn tenants_list(
     html(
         status,
         TenantsPage {
-            csrf: &session.csrf(&state.master_key),
+            nav: nav.clone(),
             tenants: found.items.iter().map(TenantView::from).collect(),
             next_page: next_page_token(found.next_after),
             notice: outcome.notice,
@@ -480,10 +482,10 @@ pub async fn tenants_page(
     Query(q): Query<TenantsQuery>,
 ) -> Response {
     match operator_admin(&state, &headers, "/console/tenants").await {
-        Ok((session, _)) => {
+        Ok((_, _, nav)) => {
             tenants_list(
                 &state,
-                &session,
+                &nav,
                 q.page_token.as_deref(),
                 Outcome::default(),
                 StatusCode::OK,
@@ -515,7 +517,7 @@ fn refusal_text(e: &ApiError) -> String {
 /// The Tenants page again, saying why an action was refused.
 async fn refused(
     state: &AppState,
-    session: &Session,
+    nav: &Nav,
     e: &ApiError,
     status: StatusCode,
 ) -> Response {
@@ -524,7 +526,7 @@ async fn refused(
         problem: Some(&problem),
         ..Outcome::default()
     };
-    tenants_list(state, session, None, outcome, status).await
+    tenants_list(state, nav, None, outcome, status).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -541,7 +543,7 @@ pub async fn create_tenant(
     headers: HeaderMap,
     form: Result<Form<CreateTenantForm>, FormRejection>,
 ) -> Response {
-    let (session, caller, form) =
+    let (_, caller, nav, form) =
         match operator_form(&state, &headers, form, "The tenant was not created").await {
             Ok(found) => found,
             Err(page) => return page,
@@ -570,9 +572,9 @@ pub async fn create_tenant(
                 }),
                 ..Outcome::default()
             };
-            tenants_list(&state, &session, None, outcome, StatusCode::CREATED).await
+            tenants_list(&state, &nav, None, outcome, StatusCode::CREATED).await
         }
-        Err(e) => refused(&state, &session, &e, StatusCode::BAD_REQUEST).await,
+        Err(e) => refused(&state, &nav, &e, StatusCode::BAD_REQUEST).await,
     }
 }
 
@@ -589,7 +591,7 @@ pub async fn change_state(
     headers: HeaderMap,
     form: Result<Form<TenantStateForm>, FormRejection>,
 ) -> Response {
-    let (session, caller, form) =
+    let (_, caller, nav, form) =
         match operator_form(&state, &headers, form, "Nothing changed").await {
             Ok(found) => found,
             Err(page) => return page,
@@ -619,9 +621,9 @@ pub async fn change_state(
                 notice: Some(&notice),
                 ..Outcome::default()
             };
-            tenants_list(&state, &session, None, outcome, StatusCode::OK).await
+            tenants_list(&state, &nav, None, outcome, StatusCode::OK).await
         }
-        Err(e) => refused(&state, &session, &e, StatusCode::CONFLICT).await,
+        Err(e) => refused(&state, &nav, &e, StatusCode::CONFLICT).await,
     }
 }
 
@@ -637,7 +639,7 @@ pub async fn delete_page(
     headers: HeaderMap,
     Query(q): Query<DeleteQuery>,
 ) -> Response {
-    let (session, _) = match operator_admin(&state, &headers, "/console/tenants").await {
+    let (_, _, nav) = match operator_admin(&state, &headers, "/console/tenants").await {
         Ok(found) => found,
         Err(page) => return page,
     };
@@ -648,7 +650,7 @@ pub async fn delete_page(
         Some(t) if !t.operator => html(
             StatusCode::OK,
             TenantDeletePage {
-                csrf: &session.csrf(&state.master_key),
+                nav: nav.clone(),
                 tenant_id: &t.id.to_string(),
                 name: &t.display_name,
             },
@@ -679,7 +681,7 @@ pub async fn delete_tenant(
     headers: HeaderMap,
     form: Result<Form<DeleteForm>, FormRejection>,
 ) -> Response {
-    let (session, caller, form) =
+    let (_, caller, nav, form) =
         match operator_form(&state, &headers, form, "Nothing was deleted").await {
             Ok(found) => found,
             Err(page) => return page,
@@ -702,7 +704,7 @@ pub async fn delete_tenant(
         return html(
             StatusCode::BAD_REQUEST,
             TenantDeletePage {
-                csrf: &session.csrf(&state.master_key),
+                nav: nav.clone(),
                 tenant_id: &tenant.id.to_string(),
                 name: &tenant.display_name,
             },
@@ -714,7 +716,7 @@ pub async fn delete_tenant(
     };
     tenants_list(
         &state,
-        &session,
+        &nav,
         None,
         Outcome {
             notice: Some(&outcome),
