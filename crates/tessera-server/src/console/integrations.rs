@@ -48,13 +48,6 @@ fn scope_choices(checked: impl Fn(&str) -> bool) -> Vec<ScopeChoice> {
         .collect()
 }
 
-const FORM_FIELDS: &[&str] = &[
-    "display_name",
-    "scopes",
-    "custom_claims",
-    "token_ttl_seconds",
-];
-
 #[derive(Template)]
 #[template(path = "integrations.html")]
 struct ListPage {
@@ -267,7 +260,7 @@ fn refused_form(
             nav,
             editing,
             values,
-            Problem::new(field, text, FORM_FIELDS),
+            Problem::new(field, text),
             StatusCode::BAD_REQUEST,
         ),
         FormProblem::Page(page) => page,

@@ -24,7 +24,6 @@ use crate::wire::{
 };
 
 const PAGE: &str = "/console/access-policies";
-const FORM_FIELDS: &[&str] = &["display_name", "filters"];
 /// How many asset types the form suggests.
 const SUGGESTED_TYPES: u32 = 50;
 
@@ -83,6 +82,8 @@ struct FormPage {
     known_types: Vec<String>,
     groups: Vec<Group>,
     problem: Problem,
+    /// Whether a permission group has a problem of its own (said next to it).
+    group_problem: bool,
 }
 
 #[derive(Template)]
@@ -433,6 +434,7 @@ async fn form_page(
             description: values.description,
             asset_types: values.asset_types,
             known_types,
+            group_problem: values.groups.iter().any(|g| g.problem.is_some()),
             groups: values.groups,
             problem,
         },
@@ -537,7 +539,7 @@ async fn refused_form(
                     values.groups[n].problem = Some(text);
                     Problem::default()
                 }
-                None => Problem::new(field, text, FORM_FIELDS),
+                None => Problem::new(field, text),
             };
             let nav = posted.by.nav(PAGE);
             form_page(

@@ -261,16 +261,13 @@ impl FromRequest<AppState> for Posted {
 pub struct Problem {
     field: Option<String>,
     text: Option<String>,
-    /// The fields the form shows a problem next to; any other is shown above the form.
-    shown: &'static [&'static str],
 }
 
 impl Problem {
-    pub fn new(field: Option<String>, text: String, shown: &'static [&'static str]) -> Problem {
+    pub fn new(field: Option<String>, text: String) -> Problem {
         Problem {
             field,
             text: Some(text),
-            shown,
         }
     }
 
@@ -284,19 +281,10 @@ impl Problem {
         about.then_some(self.text.as_deref()).flatten()
     }
 
-    /// The problem, if it is about no field the form shows.
-    pub fn general(&self) -> Option<&str> {
-        let text = self.text.as_deref()?;
-        match self.field.as_deref() {
-            Some(f)
-                if self.shown.iter().any(|s| {
-                    f == *s || f.starts_with(&format!("{s}.")) || f.starts_with(&format!("{s}["))
-                }) =>
-            {
-                None
-            }
-            _ => Some(text),
-        }
+    /// Every problem, for the summary at the top of the form (the field's own message stays
+    /// next to it).
+    pub fn summary(&self) -> Option<&str> {
+        self.text.as_deref()
     }
 }
 

@@ -515,12 +515,7 @@ fn refusal_text(e: &ApiError) -> String {
 }
 
 /// The Tenants page again, saying why an action was refused.
-async fn refused(
-    state: &AppState,
-    nav: &Nav,
-    e: &ApiError,
-    status: StatusCode,
-) -> Response {
+async fn refused(state: &AppState, nav: &Nav, e: &ApiError, status: StatusCode) -> Response {
     let problem = refusal_text(e);
     let outcome = Outcome {
         problem: Some(&problem),

@@ -70,8 +70,6 @@ pub struct NoticeQuery {
     done: Option<String>,
 }
 
-const FORM_FIELDS: &[&str] = &["email", "display_name"];
-
 /// The consents `user_id` gave in the admin's tenant, with the integrations' names.
 pub(crate) async fn consents_of(
     state: &AppState,
@@ -199,7 +197,7 @@ pub async fn invite(
         }
         Err(e) => match FormProblem::of(&e) {
             FormProblem::Field { field, text } => {
-                let problem = Problem::new(field, text, FORM_FIELDS);
+                let problem = Problem::new(field, text);
                 let shown = (
                     None,
                     f.one("email").into(),

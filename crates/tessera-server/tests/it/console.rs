@@ -1318,3 +1318,85 @@ async fn the_operator_lists_and_rotates_signing_keys_through_the_api_and_the_con
         assert!(!zed.get(&h, "/console").await.text.contains("/console/keys"));
     }
 }
+
+#[tokio::test]
+async fn every_console_form_refuses_a_post_without_the_sessions_csrf_token_and_changes_nothing() {
+    let h = Harness::new().await;
+    let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    let (id, secret) = console_integration(&h, &ada, "Kept").await;
+    let admin = h.admin_token(&h.a).await;
+    // What admins changed (tokens issued are recorded too, off the request path: not counted).
+    // The integration's record is written off the request path as well: wait for it first.
+    h.audit_entry(&admin, |e| e["action"] == "integration.created")
+        .await;
+    let changes = || async {
+        let log = h
+            .api(Method::GET, "/v1/audit?page_size=1000", &admin, None)
+            .await;
+        let entries = log.body["entries"].as_array().cloned().unwrap_or_default();
+        entries
+            .into_iter()
+            .filter(|e| e["action"] != "token.issued")
+            .map(|e| e["action"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let audit_before = changes().await;
+    let user = ada.user_id.clone();
+    let forms = [
+        "/console/integrations".to_owned(),
+        format!("/console/integrations/{id}"),
+        format!("/console/integrations/{id}/secret"),
+        format!("/console/integrations/{id}/keys"),
+        format!("/console/integrations/{id}/keys/delete"),
+        format!("/console/integrations/{id}/jwks-uri"),
+        format!("/console/integrations/{id}/delete"),
+        format!("/console/integrations/{id}/private-tokens/delete"),
+        format!("/console/integrations/{id}/private-tokens/delete-related"),
+        "/console/access-policies".to_owned(),
+        format!("/console/access-policies/{}", uuid::Uuid::new_v4()),
+        format!("/console/access-policies/{}/delete", uuid::Uuid::new_v4()),
+        "/console/users".to_owned(),
+        format!("/console/users/{user}/role"),
+        format!("/console/users/{user}/password-reset"),
+        format!("/console/users/{user}/delete"),
+        "/console/account/password".to_owned(),
+        format!(
+            "/console/account/consents/{}/withdraw",
+            uuid::Uuid::new_v4()
+        ),
+        "/console/account/sign-out-everywhere".to_owned(),
+        "/console/keys/rotate".to_owned(),
+        "/console/tenants".to_owned(),
+        "/console/tenants/state".to_owned(),
+        "/console/tenants/delete".to_owned(),
+    ];
+    for path in &forms {
+        for csrf in ["", "forged"] {
+            let reply = form_post(
+                &h,
+                path,
+                &ada.cookie,
+                &[
+                    ("csrf", csrf),
+                    ("display_name", "Forged"),
+                    ("confirm", "yes"),
+                    ("role", "member"),
+                    ("grace_seconds", "0"),
+                    ("intent", "save"),
+                ],
+            )
+            .await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{path} with `{csrf}`: {}",
+                reply.text
+            );
+            assert!(is_html(&reply), "{path}");
+        }
+    }
+    // Nothing happened: the secret works, the session stands, no audit record was added.
+    assert_eq!(h.token(&id, &secret, None).await.status, StatusCode::OK);
+    assert_eq!(ada.get(&h, "/console").await.status, StatusCode::OK);
+    assert_eq!(changes().await, audit_before);
+}

@@ -192,8 +192,16 @@ async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in(
             .unwrap_or_default();
         assert!(link.contains("/console/set-password?token="), "{link}");
 
+        visit(
+            &browser,
+            Locator::Css("a[aria-label='Delete Northwind']"),
+            Locator::Id("confirm"),
+            "delete a tenant",
+        )
+        .await?;
         // The new admin opens the link, sets a password, and signs in with it.
         browser.goto(&link).await?;
+        axe(&browser, "set password").await?;
         assert!(browser.source().await?.contains("nora@northwind.example"));
         fill(&browser, "password", "northwind is windy").await?;
         fill(&browser, "confirm", "northwind is windy").await?;
@@ -498,6 +506,37 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
             said.contains("The integration Custom integration may read every attribute of all assets, and sees all their events."),
             "{said}"
         );
+        // The edit and delete pages of the policy and of the integration, and a form that
+        // names a problem next to its field.
+        let policy = browser.current_url().await?;
+        let policy = policy.path().to_owned();
+        for (path, then, page) in [
+            (format!("{policy}/edit"), "actors_0", "edit access policy"),
+            (format!("{policy}/delete"), "main", "delete access policy"),
+            (format!("/console/integrations/{client_id}/edit"), "display_name", "edit integration"),
+            (format!("/console/integrations/{client_id}/delete"), "main", "delete integration"),
+            ("/console/integrations/new".to_owned(), "display_name", "new integration"),
+        ] {
+            browser.goto(&format!("{}{path}", server.url)).await?;
+            let wait = if then == "main" {
+                Locator::Css("main")
+            } else {
+                Locator::Id(then)
+            };
+            browser.wait().at_most(Duration::from_secs(30)).for_element(wait).await?;
+            axe(&browser, page).await?;
+        }
+        fill(&browser, "display_name", "Refused").await?;
+        fill(&browser, "claim-name-0", "iss").await?;
+        fill(&browser, "claim-value-0", "me").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Confirm']"),
+            Locator::Id("claims-problem"),
+            "a refused form",
+        )
+        .await?;
+        screenshot(&browser, "console-refused-form.png").await?;
         // The other pages of the bar, each checked by axe-core.
         for (link, then, page) in [
             ("Users", "//h2[. = 'Invite a user']", "users"),
