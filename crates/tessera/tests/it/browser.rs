@@ -546,6 +546,7 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
             ("Tenants", "//h2[. = 'Create a tenant']", "tenants"),
         ] {
             visit(&browser, Locator::LinkText(link), Locator::XPath(then), page).await?;
+            screenshot(&browser, &format!("console-{}.png", page.replace(' ', "-"))).await?;
         }
         // The Tenants page has its own frame: back to the bar by address.
         browser.goto(&format!("{}/console/users", server.url)).await?;
@@ -556,6 +557,7 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
             "a user",
         )
         .await?;
+        screenshot(&browser, "console-user.png").await?;
         browser
             .goto(&format!("{}/console/no-such-page", server.url))
             .await?;
