@@ -103,6 +103,7 @@ fn main() -> anyhow::Result<()> {
             arg(&args, "--tenants").unwrap_or("10000").parse()?,
             arg(&args, "--integrations").unwrap_or("100000").parse()?,
             arg(&args, "--secret").context("--secret (given to every seeded integration)")?,
+            args.iter().any(|a| a == "--into-operator"),
         )),
         Some("propagation") => runtime()?.block_on(scale::propagation(
             arg(&args, "--a").context("--a URL of instance A")?,

@@ -31,7 +31,7 @@ pub fn postgres(databases: usize) -> anyhow::Result<()> {
 const ROWS: usize = 500;
 
 macro_rules! seed_on {
-    ($conn:ty, $database:expr, $tenants:expr, $integrations:expr, $hash:expr) => {{
+    ($conn:ty, $database:expr, $tenants:expr, $integrations:expr, $hash:expr, $into_operator:expr) => {{
         let mut db = <$conn>::connect($database).await?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)?
@@ -53,12 +53,23 @@ macro_rules! seed_on {
             insert.build().execute(&mut *tx).await?;
         }
         tx.commit().await?;
+        // With `--into-operator`, every integration goes to the operator tenant (one tenant
+        // with a long list, as the console's pages meet it); otherwise they are spread.
+        let operator: Option<String> = if $into_operator {
+            Some(
+                sqlx::query_scalar("SELECT id FROM tenants WHERE operator = 1")
+                    .fetch_one(&mut db)
+                    .await?,
+            )
+        } else {
+            None
+        };
         let clients: Vec<(String, String)> = (0..$integrations)
             .map(|n| {
-                (
-                    uuid::Uuid::new_v4().to_string(),
-                    tenant_ids[n % tenant_ids.len()].clone(),
-                )
+                let tenant = operator
+                    .clone()
+                    .unwrap_or_else(|| tenant_ids[n % tenant_ids.len()].clone());
+                (uuid::Uuid::new_v4().to_string(), tenant)
             })
             .collect();
         for batch in clients.chunks(ROWS * 20) {
@@ -99,6 +110,7 @@ pub async fn seed(
     tenants: usize,
     integrations: usize,
     secret: &str,
+    into_operator: bool,
 ) -> anyhow::Result<()> {
     if tenants == 0 {
         bail!("--tenants must be at least 1");
@@ -113,10 +125,18 @@ pub async fn seed(
             database,
             tenants,
             integrations,
-            hash
+            hash,
+            into_operator
         );
     } else {
-        seed_on!(sqlx::PgConnection, database, tenants, integrations, hash);
+        seed_on!(
+            sqlx::PgConnection,
+            database,
+            tenants,
+            integrations,
+            hash,
+            into_operator
+        );
     }
     println!(
         "RESULT tenants={tenants} integrations={integrations} seconds={:.1}",

@@ -185,6 +185,27 @@ impl NewValues {
         }
     }
 
+    /// "Add a claim row" or a row's "Remove": changes the rows and says so (the form is shown
+    /// again, nothing saved).
+    fn edit_rows(&mut self, intent: &str) -> bool {
+        if intent == "add_claim" {
+            self.claims.push((String::new(), String::new()));
+            return true;
+        }
+        match intent
+            .strip_prefix("remove_claim_")
+            .map(str::parse::<usize>)
+        {
+            Some(Ok(n)) => {
+                if n < self.claims.len() {
+                    self.claims.remove(n);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// The claims the rows name; a row with neither a name nor a value is left out, one with
     /// a value but no name is refused.
     fn custom_claims(&self) -> Result<BTreeMap<String, String>, ApiError> {
@@ -275,8 +296,7 @@ pub async fn create(
 ) -> Response {
     let nav = posted.by.nav(PAGE);
     let mut values = NewValues::posted(&posted);
-    if posted.fields.one("intent") == "add_claim" {
-        values.claims.push((String::new(), String::new()));
+    if values.edit_rows(posted.fields.one("intent")) {
         return form_page(&nav, None, values, Problem::default(), StatusCode::OK);
     }
     let body = match request_of(&values) {
@@ -455,8 +475,7 @@ pub async fn update(
         Err(page) => return page,
     };
     let mut values = NewValues::posted(&posted);
-    if posted.fields.one("intent") == "add_claim" {
-        values.claims.push((String::new(), String::new()));
+    if values.edit_rows(posted.fields.one("intent")) {
         return form_page(
             &nav,
             Some(editing),

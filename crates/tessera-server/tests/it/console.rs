@@ -1400,3 +1400,40 @@ async fn every_console_form_refuses_a_post_without_the_sessions_csrf_token_and_c
     assert_eq!(ada.get(&h, "/console").await.status, StatusCode::OK);
     assert_eq!(changes().await, audit_before);
 }
+
+#[tokio::test]
+async fn claim_rows_are_added_and_removed_without_saving_and_enter_saves() {
+    let h = Harness::new().await;
+    let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    let rows = [
+        ("display_name", "Rows"),
+        ("claim_name", "a"),
+        ("claim_value", "1"),
+        ("claim_name", "b"),
+        ("claim_value", "2"),
+    ];
+    let mut removing = rows.to_vec();
+    removing.push(("intent", "remove_claim_0"));
+    let removed = ada.post(&h, "/console/integrations", &removing).await;
+    assert_eq!(removed.status, StatusCode::OK);
+    assert!(!removed.text.contains("value=\"a\""), "{}", removed.text);
+    assert!(removed.text.contains("value=\"b\""));
+    // The first submit button of the form, the one Enter presses, saves.
+    let form = removed
+        .text
+        .find("action=\"/console/integrations\"")
+        .unwrap();
+    let first = form + removed.text[form..].find("type=\"submit\"").unwrap();
+    assert!(
+        removed.text[first..].starts_with("type=\"submit\" name=\"intent\" value=\"save\""),
+        "{}",
+        &removed.text[first..first + 80]
+    );
+    let admin = h.admin_token(&h.a).await;
+    let listed = h.api(Method::GET, "/v1/integrations", &admin, None).await;
+    assert_eq!(
+        listed.body["integrations"].as_array().unwrap().len(),
+        1,
+        "nothing was made"
+    );
+}
