@@ -533,6 +533,20 @@ pub async fn connect_page(
             .unwrap_or_else(|| id.to_string())
     };
     let integration = &client.integration;
+    if integration.tenant_id == user.tenant_id {
+        // Said before anything is asked: an application of the owner's own organization
+        // reaches its data with its own credentials.
+        return message_with_link(
+            StatusCode::CONFLICT,
+            "Nothing to connect",
+            &format!(
+                "{} was registered by your own organization: it reaches your data with its own \
+                 credentials, and its access is set by your access policies.",
+                integration.display_name
+            ),
+            Some(("/console", "Go to the console")),
+        );
+    }
     let csrf = session.csrf(&state.master_key);
     html(
         StatusCode::OK,

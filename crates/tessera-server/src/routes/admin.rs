@@ -15,11 +15,12 @@ use tessera_core::model::{
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditFilter, Change};
 use tessera_core::scope::{Scope, ScopeSet};
+use tessera_core::token::TokenSubject;
 
 use super::conventions::{not_found, page, parse_client_id};
 use super::tenants::set_password_url;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{ApiJson, TenantAdmin};
+use crate::extract::{ApiJson, BearerToken, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
 
@@ -203,17 +204,30 @@ pub async fn promote_integration(
 }
 
 #[utoipa::path(post, path = "/v1/integrations/{client_id}/connection_url", tag = "connections", request_body = ConnectionUrlRequest,
-    responses((status = 200, body = ConnectionUrl), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+    description = "A tenant admin's token makes one for any integration of the tenant; an integration's own client-credentials token for that integration only.",
+    responses((status = 200, body = ConnectionUrl), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub async fn connection_url(
     State(state): State<AppState>,
-    admin: TenantAdmin,
+    BearerToken(claims): BearerToken,
     Path(client_id): Path<String>,
     ApiJson(body): ApiJson<ConnectionUrlRequest>,
 ) -> ApiResult<Json<ConnectionUrl>> {
     let id = parse_client_id(&client_id)?;
+    // A tenant admin makes them for any integration of the tenant; an application for itself
+    // alone, with a token of its own (seed 001: one URL per customer, made by the developer's
+    // application). A token for another tenant's data names that tenant, where the
+    // integration is not found.
+    let itself = claims.client_id == id && claims.sub == TokenSubject::Integration(id);
+    if !claims.scope.contains(Scope::Admin) && !itself {
+        return Err(ApiError::Forbidden(format!(
+            "a token without `admin` makes connection URLs for its own integration only \
+             (`{}`), not for `{id}`",
+            claims.client_id
+        )));
+    }
     let integration = state
         .storage
-        .get_integration(admin.tenant, id)
+        .get_integration(claims.tenant_id, id)
         .await
         .map_err(ApiError::from)
         .map_err(not_found("integration"))?;

@@ -1527,3 +1527,112 @@ async fn by_default_the_hand_over_never_reaches_a_private_address() {
     }
     assert!(app.events().is_empty(), "{:?}", app.events());
 }
+
+#[tokio::test]
+async fn an_application_makes_its_own_connection_urls_with_its_own_token_and_no_one_elses() {
+    for h in Harness::on_both_backends().await {
+        let developer = h.admin_token(&h.a).await;
+        let (id, secret, _) = h
+            .create_integration(
+                &developer,
+                json!({"display_name": "Self-serve", "scopes": ["assets:read", "events:read"],
+                       "authentication_url": "http://127.0.0.1:9/tessera/auth"}),
+            )
+            .await;
+        let other = application(&h, &developer).await;
+        let own = h.token(&id, &secret, None).await;
+        assert_eq!(own.status, StatusCode::OK, "{}", own.text);
+        let own = own.body["access_token"].as_str().unwrap().to_owned();
+        assert!(!own.is_empty());
+
+        // For itself, within its scopes: a URL that opens the consent flow.
+        let made = connection_link(&h, &own, &id, "customer-42").await;
+        assert!(made.starts_with("/connect?"), "{made}");
+        let page = get_page(&h, &made).await;
+        assert!(
+            page.status.is_redirection(),
+            "sign in first: {}",
+            page.status
+        );
+
+        let ask = |path: String, scopes: Value| {
+            let (h, own) = (&h, &own);
+            async move {
+                h.api(
+                    Method::POST,
+                    &path,
+                    own,
+                    Some(json!({"scopes": scopes, "state": "s"})),
+                )
+                .await
+            }
+        };
+        // Not for another integration, even of its own tenant.
+        let theirs = ask(
+            format!("/v1/integrations/{other}/connection_url"),
+            json!(["assets:read"]),
+        )
+        .await;
+        assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{}", theirs.text);
+        assert!(
+            theirs.description().contains("its own integration only"),
+            "{}",
+            theirs.text
+        );
+        // Not beyond its own scopes.
+        let wider = ask(
+            format!("/v1/integrations/{id}/connection_url"),
+            json!(["assets:read", "assets:write"]),
+        )
+        .await;
+        assert_eq!(wider.status, StatusCode::BAD_REQUEST);
+        assert_eq!(wider.body["field"], "scopes", "{}", wider.text);
+        // The tenant admin still makes them for any integration of the tenant.
+        let by_admin = connection_link(&h, &developer, &other, "from-admin").await;
+        assert!(by_admin.starts_with("/connect?"));
+        // An unknown integration is not found.
+        let unknown = ask(
+            format!("/v1/integrations/{}/connection_url", uuid::Uuid::new_v4()),
+            json!(["assets:read"]),
+        )
+        .await;
+        assert_eq!(
+            unknown.status,
+            StatusCode::FORBIDDEN,
+            "not its own: {}",
+            unknown.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_owner_is_told_before_accepting_that_the_application_is_their_organizations_own() {
+    let h = Harness::new().await;
+    let developer = h.admin_token(&h.a).await;
+    let id = application(&h, &developer).await;
+    let link = connection_link(&h, &developer, &id, "same-tenant").await;
+    let ada = crate::console::ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    let page = ada.get(&h, &link).await;
+    assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.text);
+    assert!(page.text.contains("Nothing to connect"), "{}", page.text);
+    assert!(page.text.contains("your own organization"), "{}", page.text);
+    assert!(
+        !page.text.contains("value=\"accept\""),
+        "no Accept button: {}",
+        page.text
+    );
+    // Posting an answer anyway connects nothing.
+    let query = link.trim_start_matches("/connect?");
+    let forced = ada
+        .post(
+            &h,
+            "/connect",
+            &[("request", query), ("decision", "accept")],
+        )
+        .await;
+    assert_eq!(forced.status, StatusCode::CONFLICT, "{}", forced.text);
+    let listed = h
+        .api(Method::GET, "/v1/connections", &developer, None)
+        .await;
+    assert_eq!(listed.body["connections"], json!([]));
+}

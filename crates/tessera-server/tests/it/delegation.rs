@@ -474,3 +474,36 @@ async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_n
     assert_eq!(again.error(), "invalid_grant");
     assert!(again.description().contains("disabled"), "{}", again.text);
 }
+
+#[tokio::test]
+async fn a_users_token_does_not_make_connection_urls_for_its_integration() {
+    let h = Harness::new().await;
+    let s = setup(&h, SigningAlg::EdDsa).await;
+    let given = consent(
+        &h,
+        &s.admin,
+        &s.client_id,
+        "alice@example.com",
+        &["assets:read"],
+    )
+    .await;
+    assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
+    let alices = grant(
+        &h,
+        &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}),
+        None,
+    )
+    .await;
+    let alices = alices.body["access_token"].as_str().unwrap().to_owned();
+    // Alice's token names the integration as its client, but it is Alice's: the connection
+    // URLs of the integration are the integration's (or a tenant admin's) to make.
+    let made = h
+        .api(
+            Method::POST,
+            &format!("/v1/integrations/{}/connection_url", s.client_id),
+            &alices,
+            Some(json!({"scopes": ["assets:read"], "state": "x"})),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::FORBIDDEN, "{}", made.text);
+}
