@@ -101,6 +101,10 @@ pub fn banner(b: &Bootstrapped, issuer: &str) -> String {
         }
         None => out.push_str("  (secrets taken from TESSERA_BOOTSTRAP_*; not printed)\n\n"),
     }
+    out.push_str(&format!(
+        "Or sign in to the console as the admin user: {}/console\n\n",
+        issuer.trim_end_matches('/')
+    ));
     out
 }
 

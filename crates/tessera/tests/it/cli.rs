@@ -25,6 +25,18 @@ async fn first_start_prints_a_working_curl_line_once() {
         .clone();
     let secret = secret_line.split_whitespace().last().unwrap().to_owned();
     assert!(curl.contains(&secret) && curl.contains(&first.url));
+    // The console is named too, at this server's address: a page a person can open.
+    let console = first
+        .stdout
+        .iter()
+        .find(|l| l.contains("sign in to the console"))
+        .expect("the console's address")
+        .clone();
+    let console_url = console.split_whitespace().last().unwrap().to_owned();
+    assert_eq!(console_url, format!("{}/console", first.url));
+    let page = reqwest::get(&console_url).await.unwrap();
+    assert_eq!(page.status(), 200, "the sign-in page, after the redirect");
+    assert!(page.text().await.unwrap().contains("id=\"password\""));
     let output = std::process::Command::new("sh")
         .args(["-c", &curl])
         .output()
