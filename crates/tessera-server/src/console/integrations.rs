@@ -13,7 +13,7 @@ use serde::Deserialize;
 use tessera_core::scope::Scope;
 
 use super::html;
-use super::shell::{refused, AdminPosted, FormProblem, Nav, Posted, Problem, SignedAdmin};
+use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Posted, Problem, SignedAdmin};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::{admin, keys};
@@ -518,7 +518,13 @@ pub async fn regenerate(
     Path(client_id): Path<String>,
     AdminPosted { api, form: posted }: AdminPosted,
 ) -> Response {
-    let grace = posted.fields.one("grace_seconds").parse().unwrap_or(0);
+    // A value that is not a number of seconds is refused, never taken as "now".
+    let Ok(grace) = posted.fields.one("grace_seconds").parse::<u32>() else {
+        return refused(&ApiError::BadField {
+            field: "grace_seconds".into(),
+            message: "must be a whole number of seconds; nothing was changed".into(),
+        });
+    };
     let body = RegenerateSecretRequest {
         grace_seconds: Some(grace),
     };
@@ -712,10 +718,7 @@ pub async fn delete(
         Err(page) => return page,
     };
     match admin::delete_integration(State(state), api, Path(client_id)).await {
-        Ok(_) => {
-            let name: String = form_urlencoded::byte_serialize(i.display_name.as_bytes()).collect();
-            Redirect::to(&format!("{PAGE}?deleted={name}")).into_response()
-        }
+        Ok(_) => told(PAGE, "deleted", &i.display_name),
         Err(e) => refused(&e),
     }
 }

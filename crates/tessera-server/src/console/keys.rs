@@ -4,12 +4,12 @@
 use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
 
 use super::html;
-use super::shell::{refused, Nav, Posted, Signed};
+use super::shell::{refused, told, Nav, Posted, Signed};
 use crate::extract::PlatformCaller;
 use crate::routes::signing_keys;
 use crate::state::AppState;
@@ -80,10 +80,7 @@ pub async fn rotate(State(state): State<AppState>, posted: Posted) -> Response {
         return operators_only();
     };
     match signing_keys::rotate_signing_key(State(state), caller).await {
-        Ok((_, Json(key))) => {
-            let kid: String = form_urlencoded::byte_serialize(key.kid.as_bytes()).collect();
-            Redirect::to(&format!("{PAGE}?rotated={kid}")).into_response()
-        }
+        Ok((_, Json(key))) => told(PAGE, "rotated", &key.kid),
         Err(e) => refused(&e),
     }
 }

@@ -13,7 +13,7 @@ use tessera_core::id::ClientId;
 use tessera_core::policy::EventVisibility;
 
 use super::html;
-use super::shell::{refused, AdminPosted, FormProblem, Nav, Posted, Problem, SignedAdmin};
+use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Posted, Problem, SignedAdmin};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::policies;
@@ -716,11 +716,7 @@ pub async fn delete(
         Err(page) => return page,
     };
     match policies::delete_policy(State(state), api, Path(id)).await {
-        Ok(_) => {
-            let name: String =
-                form_urlencoded::byte_serialize(view.display_name.as_bytes()).collect();
-            Redirect::to(&format!("{PAGE}?deleted={name}")).into_response()
-        }
+        Ok(_) => told(PAGE, "deleted", &view.display_name),
         Err(e) => refused(&e),
     }
 }

@@ -72,7 +72,8 @@ pub struct ListQuery {
     #[serde(default)]
     key: String,
     page_token: Option<String>,
-    deleted: Option<u64>,
+    /// How many entries a deletion removed (text: a hand-edited address still gets the page).
+    deleted: Option<String>,
 }
 
 /// Which entry: `relatedId` and `key` as query parameters (they may hold any character).
@@ -175,10 +176,13 @@ pub async fn list(
             key: q.key,
             entries,
             next_page,
-            notice: q.deleted.map(|n| match n {
-                1 => "1 entry was deleted.".to_owned(),
-                n => format!("{n} entries were deleted."),
-            }),
+            notice: q
+                .deleted
+                .and_then(|n| n.parse::<u64>().ok())
+                .map(|n| match n {
+                    1 => "1 entry was deleted.".to_owned(),
+                    n => format!("{n} entries were deleted."),
+                }),
             problem,
         },
     )

@@ -10,7 +10,7 @@
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tessera_core::model::{Role, User};
 
 use super::session::Session;
@@ -305,6 +305,13 @@ impl FromRequest<AppState> for AdminPosted {
         let api = form.admin()?;
         Ok(AdminPosted { api, form })
     }
+}
+
+/// A redirect to `page` that says what just happened (`?<key>=<value>`, the value
+/// form-encoded): after a change, so that reloading the page does not post it again.
+pub fn told(page: &str, key: &str, value: &str) -> Response {
+    let value: String = form_urlencoded::byte_serialize(value.as_bytes()).collect();
+    axum::response::Redirect::to(&format!("{page}?{key}={value}")).into_response()
 }
 
 /// A page's status: 400 when it shows a problem with what was asked (a filter, a form), 200

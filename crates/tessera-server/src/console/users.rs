@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tessera_core::id::ClientId;
 
 use super::html;
-use super::shell::{refused, AdminPosted, FormProblem, Nav, Problem, SignedAdmin};
+use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Problem, SignedAdmin};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::{admin, consents};
 use crate::state::AppState;
@@ -360,10 +360,7 @@ pub async fn remove(
         Err(e) => return refused(&e),
     };
     match admin::delete_user(State(state.clone()), api.clone(), Path(id.clone())).await {
-        Ok(_) => {
-            let email: String = form_urlencoded::byte_serialize(user.email.as_bytes()).collect();
-            Redirect::to(&format!("{PAGE}?removed={email}")).into_response()
-        }
+        Ok(_) => told(PAGE, "removed", &user.email),
         Err(e) => match FormProblem::of(&e) {
             FormProblem::Field { text, .. } => {
                 let problem = Some((e.refusal().status, text));

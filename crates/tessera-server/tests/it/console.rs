@@ -418,6 +418,17 @@ async fn an_integration_is_edited_and_its_secret_regenerated_now_or_with_a_grace
             &[("grace_seconds", "99999999")],
         )
         .await;
+    // A grace period that is not a number is refused, not taken as "now": the secret stands.
+    let junk = ada
+        .post(
+            &h,
+            &format!("/console/integrations/{id}/secret"),
+            &[("grace_seconds", "soon")],
+        )
+        .await;
+    assert_eq!(junk.status, StatusCode::BAD_REQUEST, "{}", junk.text);
+    assert!(junk.text.contains("grace_seconds"), "{}", junk.text);
+    assert_eq!(h.token(&id, &third, None).await.status, StatusCode::OK);
     assert_eq!(too_long.status, StatusCode::BAD_REQUEST);
     assert!(too_long.text.contains("grace_seconds"), "{}", too_long.text);
 }
