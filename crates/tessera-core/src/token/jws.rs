@@ -72,8 +72,13 @@ impl SigningKey {
     /// Signs any JSON payload as a compact JWS with `typ: JWT` and this key's `kid`: the client
     /// side of RFC 7523 assertions (the CLI, tests, the bench).
     pub fn sign_jwt(&self, payload: &serde_json::Value) -> Result<String, KeyError> {
-        let header =
-            serde_json::json!({"alg": self.alg().as_str(), "typ": "JWT", "kid": self.kid()});
+        self.sign_typed("JWT", payload)
+    }
+
+    /// Signs a JSON payload as a compact JWS with the given `typ` (explicit typing, RFC 8725
+    /// §3.11, so that one kind of JWT is never taken for another) and this key's `kid`.
+    pub fn sign_typed(&self, typ: &str, payload: &serde_json::Value) -> Result<String, KeyError> {
+        let header = serde_json::json!({"alg": self.alg().as_str(), "typ": typ, "kid": self.kid()});
         let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload.to_string(), &mut token);

@@ -7,6 +7,7 @@ mod jws;
 mod keys;
 
 pub mod assertion;
+pub mod callback;
 pub use claims::{AccessTokenClaims, Actor, Origin, TokenSubject};
 pub use jwk::{DecodedJws, JwkError, VerifyingKey};
 pub use jws::{JwsError, ACCESS_TOKEN_TYP};

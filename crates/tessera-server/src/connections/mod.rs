@@ -9,12 +9,14 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::json;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
+use tessera_core::crypto::random_token;
 use tessera_core::grant;
-use tessera_core::id::ConnectionId;
+use tessera_core::id::{ClientId, ConnectionId};
 use tessera_core::model::{
     Connection, ConnectionRequest, ConnectionStatus, Tenant, User, MAX_BEARER_TOKEN_LEN,
 };
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
+use tessera_core::token::callback::{sign_callback, CallbackClaims, CALLBACK_SIGNATURE_HEADER};
 
 use crate::state::AppState;
 
@@ -143,7 +145,7 @@ async fn hand_over(
         "expires_in": issued.expires_in,
         "webhook_secret": secret,
     });
-    let answer = post_event(state, url, None, &body).await?;
+    let answer = post_event(state, connection.client_id, url, None, &body).await?;
     let bearer = answer
         .get("bearer_token")
         .and_then(|t| t.as_str())
@@ -185,10 +187,12 @@ pub(crate) async fn connection_secrets(
     Some((String::from_utf8(bearer).ok()?, key))
 }
 
-/// POSTs one event to the application and reads its JSON answer; any status but 2xx, or no
-/// answer, is an error in words.
+/// POSTs one event to the application `client_id` and reads its JSON answer; any status but
+/// 2xx, or no answer, is an error in words. The body goes with its signature
+/// (`Tessera-Signature`, see `tessera_core::token::callback`).
 pub(crate) async fn post_event(
     state: &AppState,
+    client_id: ClientId,
     url: &str,
     bearer: Option<&str>,
     body: &serde_json::Value,
@@ -198,7 +202,22 @@ pub(crate) async fn post_event(
     if !crate::outbound::url_allowed(url, state.config.allow_private_callbacks) {
         return Err("it did not answer".to_owned());
     }
-    let mut request = state.outbound.post(url).json(body);
+    let bytes = body.to_string().into_bytes();
+    let claims = CallbackClaims {
+        issuer: state.config.issuer.clone(),
+        audience: client_id.to_string(),
+        event: body["event"].as_str().unwrap_or_default().to_owned(),
+        issued_at: state.clock.now_millis() / 1000,
+        jti: random_token(&*state.rng, 16),
+    };
+    let signature = sign_callback(state.keys.load().current(), &claims, &bytes)
+        .map_err(|_| "the call could not be signed".to_owned())?;
+    let mut request = state
+        .outbound
+        .post(url)
+        .header(reqwest::header::CONTENT_TYPE, "application/json")
+        .header(CALLBACK_SIGNATURE_HEADER, signature)
+        .body(bytes);
     if let Some(token) = bearer {
         request = request.bearer_auth(token);
     }
@@ -225,8 +244,9 @@ pub(crate) fn tell_revoked(state: &AppState, revoked: &Connection, bearer: Optio
     let body = json!({"event": "connection.revoked", "connection_id": revoked.id.to_string(),
                       "tenant_id": revoked.owner_tenant_id.to_string(), "state": revoked.state});
     let id = revoked.id;
+    let client_id = revoked.client_id;
     tokio::spawn(async move {
-        if let Err(why) = post_event(&state, &url, bearer.as_deref(), &body).await {
+        if let Err(why) = post_event(&state, client_id, &url, bearer.as_deref(), &body).await {
             tracing::warn!(connection = %id, %why, "the application was not told of a revocation");
         }
     });

@@ -73,6 +73,7 @@ pub async fn answer(
         "reject" => {
             let told = post_event(
                 &state,
+                client.integration.client_id,
                 &url,
                 None,
                 &json!({"event": "connection.rejected", "state": request.state}),

@@ -6,6 +6,9 @@ use axum::http::{Method, Request, StatusCode};
 use serde_json::{json, Value};
 
 use crate::harness::*;
+use tessera_core::token::callback::{verify_callback, CallbackRejection};
+use tessera_core::token::VerifyingKey;
+use tessera_core::world::Clock;
 
 /// An integration that can ask data owners for access.
 pub(crate) async fn application(h: &Harness, admin: &str) -> String {
@@ -533,6 +536,8 @@ static HOOK_FAILURES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU3
 
 /// What the application received: the `Authorization` header and the JSON body of each POST.
 type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json::Value)>>>;
+/// Each call to `/auth` as it came: its `Tessera-Signature` header and exact body.
+type Signed = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
 
 /// A real application on loopback: records every POST (its `Authorization` and JSON body) and
 /// answers `connection.granted` as `answer` says.
@@ -540,6 +545,8 @@ type Received = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, serde_json:
 pub(crate) struct FakeApp {
     url: String,
     seen: Received,
+    /// Each call to `/auth` as it came: its `Tessera-Signature` header and exact body.
+    signed: Signed,
     /// Lets a `WhenReleased` application answer the hand-over.
     release: std::sync::Arc<tokio::sync::Notify>,
 }
@@ -558,16 +565,27 @@ impl FakeApp {
         use axum::routing::post;
         let seen: Received = Default::default();
         let record = seen.clone();
+        let signed: Signed = Default::default();
+        let record_signed = signed.clone();
         let release = std::sync::Arc::new(tokio::sync::Notify::new());
         let held = release.clone();
         let app = axum::Router::new().route(
             "/auth",
             post(
-                move |headers: axum::http::HeaderMap,
-                      axum::Json(body): axum::Json<serde_json::Value>| {
+                move |headers: axum::http::HeaderMap, raw: axum::body::Bytes| {
                     let record = record.clone();
+                    let record_signed = record_signed.clone();
                     let held = held.clone();
                     async move {
+                        let body: Value = serde_json::from_slice(&raw).unwrap();
+                        let signature = headers
+                            .get("tessera-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        record_signed
+                            .lock()
+                            .unwrap()
+                            .push((signature.to_owned(), raw.to_vec()));
                         let auth = headers
                             .get("authorization")
                             .and_then(|v| v.to_str().ok())
@@ -630,11 +648,47 @@ impl FakeApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/auth", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeApp { url, seen, release }
+        FakeApp {
+            url,
+            seen,
+            signed,
+            release,
+        }
     }
 
     pub(crate) fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
         self.seen.lock().unwrap().clone()
+    }
+
+    /// Checks every call to `/auth` the way the README tells an application to: the
+    /// `Tessera-Signature` against the server's `/oauth2/jwks`, for `client_id`, over the exact
+    /// body. Returns the signed events in order.
+    pub(crate) async fn verified_events(&self, h: &Harness, client_id: &str) -> Vec<String> {
+        let jwks = h
+            .send(
+                Request::get("/oauth2/jwks")
+                    .body(axum::body::Body::empty())
+                    .unwrap(),
+            )
+            .await;
+        let keys = VerifyingKey::from_jwks(&jwks.body);
+        let now = h.clock.now_millis() / 1000;
+        let calls = self.signed.lock().unwrap().clone();
+        calls
+            .iter()
+            .map(|(signature, body)| {
+                let event = verify_callback(signature, body, &keys, ISSUER, client_id, now)
+                    .unwrap_or_else(|e| panic!("a callback that does not verify: {e}"));
+                // Any change to the body is caught.
+                let mut altered = body.clone();
+                altered.push(b' ');
+                assert_eq!(
+                    verify_callback(signature, &altered, &keys, ISSUER, client_id, now),
+                    Err(CallbackRejection::BodyChanged)
+                );
+                event
+            })
+            .collect()
     }
 }
 
@@ -753,6 +807,23 @@ async fn accepting_tells_the_application_and_a_forged_answer_reaches_nobody() {
         assert_eq!(granted["state"], "acct-7");
         assert_eq!(granted["token_type"], "Bearer");
         assert!(granted["connection_id"].is_string(), "{granted}");
+        assert_eq!(
+            app.verified_events(&h, &s.app_id).await,
+            ["connection.granted"],
+            "the callback is signed for this application"
+        );
+        let other = VerifyingKey::from_jwks(
+            &h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
+                .await
+                .body,
+        );
+        let (signature, body) = app.signed.lock().unwrap()[0].clone();
+        let now = h.clock.now_millis() / 1000;
+        assert_eq!(
+            verify_callback(&signature, &body, &other, ISSUER, "someone-else", now),
+            Err(CallbackRejection::WrongParty),
+            "another application cannot replay it as its own"
+        );
     }
 }
 
@@ -861,6 +932,10 @@ async fn revoking_a_connection_stops_its_tokens_and_tells_the_application_with_i
         let (auth, body) = told.expect("the application is told of the revocation");
         assert_eq!(auth.as_deref(), Some("Bearer app-token-1"));
         assert_eq!(body["connection_id"], connection_id);
+        assert_eq!(
+            app.verified_events(&h, &s.app_id).await,
+            ["connection.granted", "connection.revoked"]
+        );
         let shown = h.api(Method::GET, &path, &s.developer, None).await;
         assert_eq!(shown.body["status"], "revoked");
         let twice = h.api(Method::DELETE, &path, &s.developer, None).await;
@@ -883,6 +958,10 @@ async fn rejecting_tells_the_application_and_connects_nothing() {
         assert_eq!(
             events[0].1,
             json!({"event": "connection.rejected", "state": "acct-7"})
+        );
+        assert_eq!(
+            app.verified_events(&h, &s.app_id).await,
+            ["connection.rejected"]
         );
         let list = h
             .api(Method::GET, "/v1/connections", &s.owner_admin, None)
@@ -1635,4 +1714,83 @@ async fn an_owner_is_told_before_accepting_that_the_application_is_their_organiz
         .api(Method::GET, "/v1/connections", &developer, None)
         .await;
     assert_eq!(listed.body["connections"], json!([]));
+}
+
+/// The README's JavaScript, run by Node.js on a real `connection.granted`: it takes the call as
+/// it came and refuses it once its body is changed (so the README's sample cannot rot).
+#[tokio::test]
+async fn the_readmes_javascript_verifies_a_real_callback() {
+    let Ok(node) = which_node() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run the README's JavaScript: Node.js is not installed"
+        );
+        eprintln!("skipped: Node.js is not installed");
+        return;
+    };
+    // Each algorithm: the sample's ES256 needs `dsaEncoding`, EdDSA no hash.
+    for alg in tessera_core::token::SigningAlg::ALL {
+        let h = Harness::with_alg(alg).await;
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        accepted(&h, &s, &app).await;
+        let readme =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
+                .unwrap();
+        let sample = readme
+            .split("```js\n")
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .expect("the README has a ```js block");
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("verify.mjs"), sample).unwrap();
+        let (signature, body) = app.signed.lock().unwrap()[0].clone();
+        std::fs::write(dir.path().join("body.json"), &body).unwrap();
+        let jwks = h
+            .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
+            .await
+            .body;
+        std::fs::write(dir.path().join("jwks.json"), jwks.to_string()).unwrap();
+        let driver = format!(
+            r#"import {{ readFileSync }} from "node:fs";
+    import {{ verifyTesseraCall }} from "./verify.mjs";
+    const options = {{ issuer: {issuer:?}, clientId: {client:?}, jwks: JSON.parse(readFileSync("jwks.json")), now: {now} }};
+    const body = readFileSync("body.json");
+    console.log(verifyTesseraCall(body, {signature:?}, options).event);
+    for (const [what, b, o] of [["altered", Buffer.concat([body, Buffer.from(" ")]), options],
+                                ["other app", body, {{ ...options, clientId: "other" }}]]) {{
+      try {{ verifyTesseraCall(b, {signature:?}, o); console.log(what + ": accepted"); }}
+      catch (e) {{ console.log(what + ": " + e.message); }}
+    }}
+    "#,
+            issuer = ISSUER,
+            client = s.app_id,
+            now = h.clock.now_millis() / 1000,
+        );
+        std::fs::write(dir.path().join("check.mjs"), driver).unwrap();
+        let out = std::process::Command::new(&node)
+            .arg("check.mjs")
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "connection.granted\naltered: body changed\nother app: not meant for this application\n",
+                "{alg:?}"
+        );
+    }
+}
+
+fn which_node() -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|dir| dir.join("node"))
+        .find(|p| p.is_file())
+        .ok_or(())
 }
