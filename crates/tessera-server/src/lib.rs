@@ -312,6 +312,16 @@ pub fn router(state: AppState) -> Router {
             "/console/account/sign-out-everywhere",
             post(console::account::sign_out_everywhere),
         )
+        .route("/console/connections", get(console::connections::list))
+        .route("/console/connections/{id}", get(console::connections::show))
+        .route(
+            "/console/connections/{id}/revoke",
+            get(console::connections::confirm_revoke).post(console::connections::revoke),
+        )
+        .route(
+            "/console/integrations/{client_id}/connection-url",
+            get(console::connections::url_form).post(console::connections::make_url),
+        )
         .route("/console/{*rest}", any(console::not_found_page))
         .route(
             "/console/sign-in",

@@ -67,6 +67,7 @@ struct FormPage {
     scopes: Vec<ScopeChoice>,
     claims: Vec<(String, String)>,
     token_ttl_seconds: String,
+    profile: Profile,
     problem: Problem,
 }
 
@@ -141,6 +142,7 @@ pub async fn new_form(admin: SignedAdmin) -> Response {
             scopes: default_scopes(),
             claims: vec![(String::new(), String::new()); EMPTY_CLAIM_ROWS],
             token_ttl_seconds: "3600".into(),
+            profile: Profile::default(),
         },
         Problem::default(),
         StatusCode::OK,
@@ -162,6 +164,52 @@ struct NewValues {
     scopes: Vec<String>,
     claims: Vec<(String, String)>,
     token_ttl_seconds: String,
+    profile: Profile,
+}
+
+/// The application fields (SPEC §6 and §8): what data owners are shown, where Tessera calls
+/// the application, and, for a new integration only, the multi-tenant application version it is.
+#[derive(Default, Clone)]
+pub struct Profile {
+    pub description: String,
+    pub homepage_url: String,
+    pub authentication_url: String,
+    pub webhook_url: String,
+    pub multi_tenant: bool,
+    pub app_name: String,
+    pub app_version: String,
+}
+
+impl Profile {
+    fn posted(f: &super::shell::Fields) -> Profile {
+        Profile {
+            description: f.one("description").trim().to_owned(),
+            homepage_url: f.one("homepage_url").trim().to_owned(),
+            authentication_url: f.one("authentication_url").trim().to_owned(),
+            webhook_url: f.one("webhook_url").trim().to_owned(),
+            multi_tenant: f.one("multi_tenant") == "on",
+            app_name: f.one("app_name").trim().to_owned(),
+            app_version: f.one("app_version").trim().to_owned(),
+        }
+    }
+
+    fn of(i: &IntegrationView) -> Profile {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        Profile {
+            description: text(&i.description),
+            homepage_url: text(&i.homepage_url),
+            authentication_url: text(&i.authentication_url),
+            webhook_url: text(&i.webhook_url),
+            multi_tenant: i.multi_tenant,
+            app_name: text(&i.app_name),
+            app_version: text(&i.app_version),
+        }
+    }
+}
+
+/// An empty field is "none" (`None` to create, `null` to remove on a change).
+fn given(value: &str) -> Option<String> {
+    (!value.is_empty()).then(|| value.to_owned())
 }
 
 impl NewValues {
@@ -182,6 +230,7 @@ impl NewValues {
             scopes: f.all("scope").map(str::to_owned).collect(),
             claims,
             token_ttl_seconds: f.one("token_ttl_seconds").to_owned(),
+            profile: Profile::posted(f),
         }
     }
 
@@ -264,6 +313,7 @@ fn form_page(
             scopes,
             claims: values.claims,
             token_ttl_seconds: values.token_ttl_seconds,
+            profile: values.profile,
             problem,
         },
     )
@@ -321,6 +371,13 @@ fn request_of(values: &NewValues) -> Result<CreateIntegrationRequest, ApiError> 
         custom_claims: values.custom_claims()?,
         scopes: Some(values.scopes.clone()),
         token_ttl_seconds: values.token_ttl()?,
+        multi_tenant: values.profile.multi_tenant,
+        app_name: given(&values.profile.app_name),
+        app_version: given(&values.profile.app_version),
+        authentication_url: given(&values.profile.authentication_url),
+        webhook_url: given(&values.profile.webhook_url),
+        description: given(&values.profile.description),
+        homepage_url: given(&values.profile.homepage_url),
         ..CreateIntegrationRequest::default()
     })
 }
@@ -453,6 +510,7 @@ pub async fn edit_form(
         scopes: i.scopes.clone(),
         claims,
         token_ttl_seconds: i.token_ttl_seconds.to_string(),
+        profile: Profile::of(&i),
     };
     form_page(
         &admin.0.nav(PAGE),
@@ -490,6 +548,10 @@ pub async fn update(
             custom_claims: Some(claims),
             scopes: Some(values.scopes.clone()),
             token_ttl_seconds: ttl,
+            authentication_url: Some(given(&values.profile.authentication_url)),
+            webhook_url: Some(given(&values.profile.webhook_url)),
+            description: Some(given(&values.profile.description)),
+            homepage_url: Some(given(&values.profile.homepage_url)),
             ..PatchIntegrationRequest::default()
         },
         (Err(e), _) | (_, Err(e)) => return refused_form(&nav, Some(editing), values, &e),

@@ -41,6 +41,7 @@ const PAGES: &[(&str, &str, Audience)] = &[
         "Access policies",
         Audience::Admins,
     ),
+    ("/console/connections", "Connections", Audience::Admins),
     ("/console/users", "Users", Audience::Admins),
     ("/console/audit", "Audit", Audience::Admins),
     ("/console/account", "My account", Audience::Everyone),

@@ -6,7 +6,7 @@ use axum::Json;
 use serde_json::json;
 use tessera_core::crypto::hash_password;
 use tessera_core::error::DomainError;
-use tessera_core::id::{ClientId, UserId};
+use tessera_core::id::{ClientId, TenantId, UserId};
 use tessera_core::model::{
     validate_display_name, validate_email, validate_state, AppProfile, AppProfilePatch,
     ClientSecretRecord, ConnectionRequest, IntegrationPatch, LinkPurpose, NewAppVersion,
@@ -225,9 +225,22 @@ pub async fn connection_url(
             claims.client_id
         )));
     }
+    make_connection_url(&state, claims.tenant_id, id, body)
+        .await
+        .map(Json)
+}
+
+/// A connection URL for the integration `id` of `tenant` (the caller was checked): for the API
+/// and the console's connection-URL maker.
+pub(crate) async fn make_connection_url(
+    state: &AppState,
+    tenant: TenantId,
+    id: ClientId,
+    body: ConnectionUrlRequest,
+) -> ApiResult<ConnectionUrl> {
     let integration = state
         .storage
-        .get_integration(claims.tenant_id, id)
+        .get_integration(tenant, id)
         .await
         .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
@@ -261,14 +274,14 @@ pub async fn connection_url(
         state: body.state,
         expires_at,
     };
-    Ok(Json(ConnectionUrl {
+    Ok(ConnectionUrl {
         url: format!(
             "{}/connect?{}",
             state.config.issuer,
             request.to_query(&state.master_key)
         ),
         expires_at: rfc3339(expires_at * 1000),
-    }))
+    })
 }
 
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", params(PageQuery),

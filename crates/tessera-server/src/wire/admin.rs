@@ -162,7 +162,7 @@ impl From<&Integration> for IntegrationView {
 }
 
 /// `POST /v1/integrations/{client_id}/connection_url`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct ConnectionUrlRequest {
     /// What the application asks the data owner for; within the integration's scopes.
@@ -320,7 +320,7 @@ pub struct AuditQuery {
 }
 
 /// `page_size` and `page_token` of a list request.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 pub struct PageQuery {
     /// 1 to 1000; default 100.
     pub page_size: Option<String>,

@@ -543,7 +543,7 @@ type Signed = std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>;
 /// answers `connection.granted` as `answer` says.
 #[derive(Clone)]
 pub(crate) struct FakeApp {
-    url: String,
+    pub(crate) url: String,
     seen: Received,
     /// Each call to `/auth` as it came: its `Tessera-Signature` header and exact body.
     signed: Signed,
@@ -740,6 +740,19 @@ pub(crate) async fn scene(h: &Harness, auth_url: &str) -> Scene {
     }
 }
 
+/// Points the scene's application's `webhook_url` at the fake application's `/hooks`.
+pub(crate) async fn webhooks_to(h: &Harness, s: &Scene, app: &FakeApp) {
+    let patched = h
+        .api(
+            Method::PATCH,
+            &format!("/v1/integrations/{}", s.app_id),
+            &s.developer,
+            Some(json!({"webhook_url": app.url.replace("/auth", "/hooks")})),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+}
+
 pub(crate) async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
     form_post(
         h,
@@ -755,7 +768,7 @@ pub(crate) async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
 }
 
 /// Accepts the scene's connection request; the `connection.granted` callback's body.
-async fn accepted(h: &Harness, s: &Scene, app: &FakeApp) -> Value {
+pub(crate) async fn accepted(h: &Harness, s: &Scene, app: &FakeApp) -> Value {
     let done = decide(h, s, "accept").await;
     assert_eq!(done.status, StatusCode::OK, "{}", done.text);
     assert!(done.text.contains("Connected"), "{}", done.text);
@@ -1027,7 +1040,7 @@ fn hooks(app: &FakeApp) -> Vec<(Option<String>, serde_json::Value)> {
 
 /// Waits up to thirty seconds (a loaded CI machine) for `n` delivered webhooks, moving the
 /// harness's clock on a second each round so that retries come due.
-async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Value> {
+pub(crate) async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Value> {
     for _ in 0..1500 {
         h.clock.advance_seconds(1);
         let ok: Vec<_> = hooks(app)
@@ -1264,13 +1277,7 @@ async fn a_change_during_the_hand_over_waits_for_the_applications_answer() {
     for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
         let app = FakeApp::start(Answer::WhenReleased).await;
         let s = scene(&h, &app.url).await;
-        h.api(
-            Method::PATCH,
-            &format!("/v1/integrations/{}", s.app_id),
-            &s.developer,
-            Some(json!({"webhook_url": app.url.replace("/auth", "/hooks")})),
-        )
-        .await;
+        webhooks_to(&h, &s, &app).await;
         let meanwhile = async {
             // The application has the hand-over and holds its answer; the owner changes data.
             let mut granted = None;

@@ -7,6 +7,7 @@ mod admin;
 mod assertions;
 mod connections;
 mod console;
+mod console_across;
 mod delegation;
 mod exchange;
 mod harness;

@@ -1,0 +1,342 @@
+//! The console across tenants (SPEC §9, issue 18): the Connections pages of both sides, the
+//! connection-URL maker and the integration form's application fields, through the real router.
+
+use axum::http::{Method, StatusCode};
+use serde_json::json;
+
+use crate::connections::{accepted, delivered, get_page, scene, webhooks_to, Answer, FakeApp};
+use crate::console::ConsoleSession;
+use crate::harness::*;
+
+fn is_html(reply: &Reply) -> bool {
+    reply.header("content-type").starts_with("text/html")
+}
+
+#[tokio::test]
+async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_confirming() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
+        let app = FakeApp::start(Answer::Bearer).await;
+        let s = scene(&h, &app.url).await;
+        webhooks_to(&h, &s, &app).await;
+        let granted = accepted(&h, &s, &app).await;
+        let id = granted["connection_id"].as_str().unwrap().to_owned();
+        let asset = h
+            .api(
+                Method::POST,
+                "/v2/assets",
+                &s.owner_admin,
+                Some(json!({"attributes": {"arc_display_type": "pump"}})),
+            )
+            .await;
+        assert_eq!(asset.status, StatusCode::CREATED, "{}", asset.text);
+        delivered(&h, &app, 1).await;
+
+        // The data owner's side: the application, who registered it, its scopes in words.
+        let owner = ConsoleSession::start(&h, &s.owner, "owen@owner.example", "admin").await;
+        let list = owner.get(&h, "/console/connections").await;
+        assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+        for words in [
+            "Applications connected to",
+            "Fleet Planner",
+            "read assets",
+            "read events of assets",
+            "Revoke…",
+        ] {
+            assert!(list.text.contains(words), "{words}: {}", list.text);
+        }
+        // The developer's side: the owner's organization, and each delivery attempt.
+        let developer = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
+        let theirs = developer.get(&h, "/console/connections").await;
+        assert!(
+            theirs.text.contains("Our applications' connections"),
+            "{}",
+            theirs.text
+        );
+        let page = developer
+            .get(&h, &format!("/console/connections/{id}"))
+            .await;
+        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+        for words in ["Delivery attempts", "asset.created", "HTTP 204 (delivered)"] {
+            assert!(page.text.contains(words), "{words}: {}", page.text);
+        }
+
+        // Anyone else: the not-found page, and nothing revoked.
+        let third = h.add_tenant().await;
+        let stranger = ConsoleSession::start(&h, &third, "sam@third.example", "admin").await;
+        for path in [
+            format!("/console/connections/{id}"),
+            format!("/console/connections/{id}/revoke"),
+        ] {
+            let seen = stranger.get(&h, &path).await;
+            assert_eq!(seen.status, StatusCode::NOT_FOUND, "{path}");
+            assert!(is_html(&seen));
+        }
+        let forced = stranger
+            .post(&h, &format!("/console/connections/{id}/revoke"), &[])
+            .await;
+        assert_eq!(forced.status, StatusCode::NOT_FOUND);
+        let member = ConsoleSession::start(&h, &s.owner, "mia@owner.example", "member").await;
+        assert_eq!(
+            member.get(&h, "/console/connections").await.status,
+            StatusCode::FORBIDDEN
+        );
+
+        // The owner confirms, and a forged form does nothing.
+        let confirm = owner
+            .get(&h, &format!("/console/connections/{id}/revoke"))
+            .await;
+        assert!(
+            confirm.text.contains("Revoke Fleet Planner's access?"),
+            "{}",
+            confirm.text
+        );
+        let forged = crate::connections::form_post(
+            &h,
+            &format!("/console/connections/{id}/revoke"),
+            &owner.cookie,
+            &[("csrf", "forged")],
+        )
+        .await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+        let still = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{id}"),
+                &s.owner_admin,
+                None,
+            )
+            .await;
+        assert_eq!(still.body["status"], "active");
+        let done = owner
+            .post(&h, &format!("/console/connections/{id}/revoke"), &[])
+            .await;
+        assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
+        assert_eq!(
+            done.header("location"),
+            "/console/connections?revoked=Fleet+Planner"
+        );
+        let told = owner.get(&h, done.header("location")).await;
+        assert!(
+            told.text
+                .contains("Revoked: Fleet Planner can no longer reach"),
+            "{}",
+            told.text
+        );
+        let gone = h
+            .api(
+                Method::GET,
+                &format!("/v1/connections/{id}"),
+                &s.owner_admin,
+                None,
+            )
+            .await;
+        assert_eq!(gone.body["status"], "revoked");
+        let token = h
+            .form(
+                "/oauth2/token",
+                format!("grant_type=client_credentials&tenant_id={}", s.owner.tenant),
+                Some((&s.app_id, &s.app_secret)),
+            )
+            .await;
+        assert_eq!(token.error(), "invalid_grant");
+        let audit = h
+            .audit_entry(&s.owner_admin, |e| e["action"] == "connection.revoked")
+            .await;
+        assert_eq!(audit["actor"], format!("user:{}", owner.user_id));
+    }
+}
+
+#[tokio::test]
+async fn the_connection_url_maker_stays_within_the_integrations_scopes() {
+    let h = Harness::new().await;
+    let developer = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
+    let token = h.admin_token(&h.a).await;
+    let (app_id, _, _) = h
+        .create_integration(
+            &token,
+            json!({"display_name": "Fleet Planner", "scopes": ["assets:read", "events:read"],
+                   "authentication_url": "http://127.0.0.1:9/auth"}),
+        )
+        .await;
+    let (plain_id, _, _) = h
+        .create_integration(
+            &token,
+            json!({"display_name": "Plain", "scopes": ["assets:read"]}),
+        )
+        .await;
+    let detail = developer
+        .get(&h, &format!("/console/integrations/{app_id}"))
+        .await;
+    assert!(
+        detail.text.contains("Make a connection URL"),
+        "{}",
+        detail.text
+    );
+    let plain = developer
+        .get(&h, &format!("/console/integrations/{plain_id}"))
+        .await;
+    assert!(!plain.text.contains("Make a connection URL"));
+    assert!(plain
+        .text
+        .contains("it cannot ask other organizations for access"));
+
+    let maker = format!("/console/integrations/{app_id}/connection-url");
+    let form = developer.get(&h, &maker).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.text);
+    let made = developer
+        .post(&h, &maker, &[("scope", "assets:read"), ("state", "acct-9")])
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let start = made
+        .text
+        .find("http://tessera.test/connect?")
+        .expect("a URL");
+    let url = made.text[start..]
+        .split('<')
+        .next()
+        .unwrap()
+        .replace("&#38;", "&");
+    // It is a link the consent screen takes (a signed-out owner is sent to sign in first).
+    let opened = get_page(&h, url.trim_start_matches("http://tessera.test")).await;
+    assert!(
+        opened.status.is_redirection(),
+        "{}: {}",
+        opened.status,
+        opened.text
+    );
+
+    for (fields, says) in [
+        (
+            vec![("scope", "admin"), ("state", "x")],
+            "beyond what this integration may request",
+        ),
+        (vec![("state", "x")], "at least one scope"),
+        (vec![("scope", "assets:read"), ("state", "")], "state"),
+    ] {
+        let refused = developer.post(&h, &maker, &fields).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{fields:?}");
+        assert!(
+            refused.text.contains("No URL was made") && refused.text.contains(says),
+            "{says}: {}",
+            refused.text
+        );
+    }
+    let not_set = developer
+        .post(
+            &h,
+            &format!("/console/integrations/{plain_id}/connection-url"),
+            &[("scope", "assets:read"), ("state", "x")],
+        )
+        .await;
+    assert_eq!(not_set.status, StatusCode::BAD_REQUEST);
+    assert!(
+        not_set.text.contains("authentication_url"),
+        "{}",
+        not_set.text
+    );
+    let forged = crate::connections::form_post(
+        &h,
+        &maker,
+        &developer.cookie,
+        &[("csrf", "forged"), ("scope", "assets:read"), ("state", "x")],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    // Another tenant's admin cannot make one for this integration.
+    let other = h.add_tenant().await;
+    let stranger = ConsoleSession::start(&h, &other, "sam@other.example", "admin").await;
+    let theirs = stranger
+        .post(&h, &maker, &[("scope", "assets:read"), ("state", "x")])
+        .await;
+    assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+    assert_eq!(stranger.get(&h, &maker).await.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_integration_form_sets_and_clears_the_application_fields() {
+    let h = Harness::new().await;
+    let admin = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
+    let token = h.admin_token(&h.a).await;
+    let bad = admin
+        .post(
+            &h,
+            "/console/integrations",
+            &[
+                ("display_name", "Fleet"),
+                ("scope", "assets:read"),
+                ("token_ttl_seconds", "3600"),
+                ("authentication_url", "ftp://example.com/auth"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
+    assert!(
+        bad.text.contains("id=\"authentication_url-problem\""),
+        "{}",
+        bad.text
+    );
+    let made = admin
+        .post(
+            &h,
+            "/console/integrations",
+            &[
+                ("display_name", "Fleet"),
+                ("scope", "assets:read"),
+                ("token_ttl_seconds", "3600"),
+                ("description", "Plans fleets"),
+                ("homepage_url", "https://fleet.example"),
+                ("authentication_url", "http://127.0.0.1:9/auth"),
+                ("webhook_url", "http://127.0.0.1:9/hooks"),
+                ("multi_tenant", "on"),
+                ("app_name", "fleet"),
+                ("app_version", "1.0"),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::OK, "{}", made.text);
+    let list = h.api(Method::GET, "/v1/integrations", &token, None).await;
+    let fleet = list.body["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["display_name"] == "Fleet")
+        .unwrap()
+        .clone();
+    assert_eq!(fleet["description"], "Plans fleets");
+    assert_eq!(fleet["webhook_url"], "http://127.0.0.1:9/hooks");
+    assert_eq!(fleet["app_name"], "fleet");
+    assert_eq!(fleet["stage"], "development");
+    let id = fleet["client_id"].as_str().unwrap();
+    let edit = admin
+        .get(&h, &format!("/console/integrations/{id}/edit"))
+        .await;
+    assert!(
+        edit.text.contains("value=\"http://127.0.0.1:9/hooks\""),
+        "{}",
+        edit.text
+    );
+    let saved = admin
+        .post(
+            &h,
+            &format!("/console/integrations/{id}"),
+            &[
+                ("display_name", "Fleet"),
+                ("scope", "assets:read"),
+                ("token_ttl_seconds", "3600"),
+                ("description", "Plans fleets"),
+                ("authentication_url", "http://127.0.0.1:9/auth"),
+                ("webhook_url", ""),
+                ("intent", "save"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
+    let after = h
+        .api(Method::GET, &format!("/v1/integrations/{id}"), &token, None)
+        .await;
+    assert!(after.body.get("webhook_url").is_none(), "{}", after.text);
+    assert!(after.body.get("homepage_url").is_none(), "{}", after.text);
+    assert_eq!(after.body["authentication_url"], "http://127.0.0.1:9/auth");
+}
