@@ -312,6 +312,10 @@ pub fn router(state: AppState) -> Router {
             "/console/account/sign-out-everywhere",
             post(console::account::sign_out_everywhere),
         )
+        .route(
+            "/console/consent",
+            get(console::consent::show).post(console::consent::give),
+        )
         .route("/console/connections", get(console::connections::list))
         .route("/console/connections/{id}", get(console::connections::show))
         .route(

@@ -63,6 +63,22 @@ pub struct Delegation<'a> {
     pub consented: Option<ScopeSet>,
 }
 
+/// The console page where a user consents (SPEC §9), asking for the scopes requested (those
+/// that name a scope; the page offers the integration's own when there are none).
+pub fn consent_url(issuer: &str, client_id: ClientId, requested: Option<&str>) -> String {
+    let scopes: Vec<&str> = requested
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|s| Scope::parse(s).is_some())
+        .collect();
+    let mut url = format!("{issuer}/console/consent?client_id={client_id}");
+    if !scopes.is_empty() {
+        url.push_str("&scope=");
+        url.push_str(&scopes.join("%20"));
+    }
+    url
+}
+
 /// Mints the delegated token, with the user as subject and the scopes the consent allows.
 pub fn issue(
     ctx: &IssueContext<'_>,
@@ -87,8 +103,9 @@ pub fn issue(
         return Err(OAuthError::new(
             OAuthErrorCode::ConsentRequired,
             format!(
-                "user `{}` has not consented to this integration acting for them: the user consents in the console, or a tenant admin with POST /v1/consents {{\"client_id\", \"user\", \"scopes\"}}",
-                delegation.user.email
+                "user `{}` has not consented to this integration acting for them: send them to {} to consent, or a tenant admin consents with POST /v1/consents {{\"client_id\", \"user\", \"scopes\"}}",
+                delegation.user.email,
+                consent_url(ctx.issuer, integration.client_id, requested)
             ),
         ));
     };
@@ -209,6 +226,45 @@ mod tests {
         // one, not there at all.
         check(all, true, Some("events:read"), None, Ok("events:read"));
         check(all, true, None, None, Err(InvalidGrant));
+    }
+
+    #[test]
+    fn consent_required_says_where_the_user_consents() {
+        let client = fixtures::client(TenantId::random(), "assets:read impersonation");
+        let tenant = fixtures::tenant(false);
+        let user = fixtures::user(client.integration.tenant_id);
+        let delegation = Delegation {
+            asked_for: "ada@example.com",
+            user: &user,
+            tenant: &tenant,
+            consented: None,
+        };
+        let ring = fixtures::ring();
+        let ctx = fixtures::ctx(&ring);
+        let id = client.integration.client_id;
+        for (requested, url) in [
+            (
+                None,
+                format!("{}/console/consent?client_id={id}", ctx.issuer),
+            ),
+            (
+                Some("assets:read events:read nonsense&x=1"),
+                format!(
+                    "{}/console/consent?client_id={id}&scope=assets:read%20events:read",
+                    ctx.issuer
+                ),
+            ),
+        ] {
+            let refused = issue(&ctx, &client, &delegation, requested).unwrap_err();
+            assert_eq!(refused.code, OAuthErrorCode::ConsentRequired);
+            assert!(
+                refused
+                    .description
+                    .contains(&format!("send them to {url} to consent")),
+                "{}",
+                refused.description
+            );
+        }
     }
 
     struct Directory(HashMap<ClientId, Arc<RegisteredClient>>);

@@ -41,7 +41,7 @@ pub struct NoticeQuery {
 }
 
 /// The user acting on their own account, as the `/v1` handlers take a caller.
-fn own(signed: &Signed) -> TenantAdmin {
+pub(super) fn own(signed: &Signed) -> TenantAdmin {
     TenantAdmin {
         tenant: signed.user.tenant_id,
         actor: format!("user:{}", signed.user.id),

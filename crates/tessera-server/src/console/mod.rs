@@ -7,6 +7,7 @@ pub mod account;
 pub mod audit;
 pub mod connect;
 pub mod connections;
+pub mod consent;
 pub mod integrations;
 pub mod keys;
 pub mod policies;

@@ -35,6 +35,8 @@ pub struct ShownLink {
 pub struct ConsentRow {
     pub id: String,
     pub integration: String,
+    /// Given by an admin for every user of the tenant.
+    pub for_all: bool,
     pub scopes: String,
     pub created_at: String,
 }
@@ -91,7 +93,11 @@ pub(crate) async fn consents_of(
         rows.extend(
             page.consents
                 .into_iter()
-                .filter(|c| c.user_id.as_deref() == Some(user_id))
+                // Their own, and those they gave for every user (`*`) as an admin.
+                .filter(|c| {
+                    c.user_id.as_deref() == Some(user_id)
+                        || (c.user == "*" && c.granted_by == format!("user:{user_id}"))
+                })
                 .map(|c| ConsentRow {
                     integration: c
                         .client_id
@@ -100,6 +106,7 @@ pub(crate) async fn consents_of(
                         .and_then(|id| state.clients.client_name(&id))
                         .unwrap_or_else(|| c.client_id.clone()),
                     id: c.id,
+                    for_all: c.user == "*",
                     scopes: c.scopes.join(" "),
                     created_at: c.created_at,
                 }),

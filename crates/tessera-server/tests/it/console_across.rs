@@ -340,3 +340,166 @@ async fn the_integration_form_sets_and_clears_the_application_fields() {
     assert!(after.body.get("homepage_url").is_none(), "{}", after.text);
     assert_eq!(after.body["authentication_url"], "http://127.0.0.1:9/auth");
 }
+
+/// The page a `consent_required` error sends to, as its description says.
+fn consent_page_of(refused: &Reply) -> String {
+    let description = refused.description();
+    let start = description.find("send them to ").expect("a consent URL") + "send them to ".len();
+    let url = description[start..].split(" to consent").next().unwrap();
+    url.trim_start_matches(ISSUER).to_owned()
+}
+
+#[tokio::test]
+async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_follows() {
+    use crate::delegation::{assertion, create_user, grant, setup};
+    let h = Harness::new().await;
+    let s = setup(&h, tessera_core::token::SigningAlg::EdDsa).await;
+    let carol = ConsoleSession::start(&h, &h.a, "carol@example.com", "member").await;
+    let as_carol = || assertion(&h, &s.key, &s.client_id, "carol@example.com", |_| {});
+    let refused = grant(&h, &as_carol(), Some("assets:read")).await;
+    assert_eq!(refused.error(), "consent_required", "{}", refused.text);
+    let page = consent_page_of(&refused);
+    assert_eq!(
+        page,
+        format!(
+            "/console/consent?client_id={}&scope=assets:read",
+            s.client_id
+        )
+    );
+
+    // Signed out, the page asks to sign in first and comes back.
+    let signed_out = get_page(&h, &page).await;
+    assert!(signed_out.status.is_redirection());
+    assert!(
+        signed_out
+            .header("location")
+            .starts_with("/console/sign-in"),
+        "{}",
+        signed_out.header("location")
+    );
+    let shown = carol.get(&h, &page).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    for words in [
+        "connector asks to act for you",
+        "read assets",
+        "carol@example.com",
+    ] {
+        assert!(shown.text.contains(words), "{words}: {}", shown.text);
+    }
+    assert!(
+        !shown.text.contains("Every user of"),
+        "a member consents for themself only"
+    );
+    let fields = [
+        ("client_id", s.client_id.as_str()),
+        ("scope", "assets:read"),
+    ];
+    let for_all = carol
+        .post(
+            &h,
+            "/console/consent",
+            &[fields[0], fields[1], ("for", "all")],
+        )
+        .await;
+    assert_eq!(for_all.status, StatusCode::FORBIDDEN);
+    let forged = crate::connections::form_post(
+        &h,
+        "/console/consent",
+        &carol.cookie,
+        &[("csrf", "forged"), fields[0], fields[1]],
+    )
+    .await;
+    assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        grant(&h, &as_carol(), None).await.error(),
+        "consent_required"
+    );
+
+    let given = carol.post(&h, "/console/consent", &fields).await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+    assert!(
+        given
+            .text
+            .contains("connector may now act for you, to read assets"),
+        "{}",
+        given.text
+    );
+    let token = grant(&h, &as_carol(), None).await;
+    assert_eq!(token.status, StatusCode::OK, "{}", token.text);
+    assert_eq!(token.body["scope"], "assets:read");
+    // Listed in My account, and withdrawn there: the grant is refused again.
+    let account = carol.get(&h, "/console/account").await;
+    let id_at = account
+        .text
+        .find("/console/account/consents/")
+        .expect("the consent is listed");
+    let withdraw = account.text[id_at..].split('"').next().unwrap().to_owned();
+    let withdrawn = carol.post(&h, &withdraw, &[]).await;
+    assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        grant(&h, &as_carol(), None).await.error(),
+        "consent_required"
+    );
+
+    // An admin consents for every user of the organization.
+    let admin = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    let offered = admin
+        .get(&h, &format!("/console/consent?client_id={}", s.client_id))
+        .await;
+    assert!(offered.text.contains("Every user of"), "{}", offered.text);
+    assert!(
+        offered.text.contains("read events of assets"),
+        "no scope asked: the integration's own"
+    );
+    let everyone = admin
+        .post(
+            &h,
+            "/console/consent",
+            &[("client_id", &s.client_id), ("scope", ""), ("for", "all")],
+        )
+        .await;
+    assert!(
+        everyone
+            .text
+            .contains("may now act for every user of your organization"),
+        "{}",
+        everyone.text
+    );
+    create_user(&h, &s.admin, "dave@example.com").await;
+    let dave = grant(
+        &h,
+        &assertion(&h, &s.key, &s.client_id, "dave@example.com", |_| {}),
+        None,
+    )
+    .await;
+    assert_eq!(dave.status, StatusCode::OK, "{}", dave.text);
+    let mine = admin.get(&h, "/console/account").await;
+    assert!(
+        mine.text.contains("(for every user of the organization)"),
+        "{}",
+        mine.text
+    );
+
+    // Links that do not work say why.
+    for (link, status, says) in [
+        (
+            "/console/consent".to_owned(),
+            StatusCode::NOT_FOUND,
+            "No such application",
+        ),
+        (
+            format!("/console/consent?client_id={}&scope=admin", s.client_id),
+            StatusCode::BAD_REQUEST,
+            "It asks for `admin`",
+        ),
+        (
+            format!("/console/consent?client_id={}&scope=nonsense", s.client_id),
+            StatusCode::BAD_REQUEST,
+            "It asks for `nonsense`",
+        ),
+    ] {
+        let broken = admin.get(&h, &link).await;
+        assert_eq!(broken.status, status, "{link}");
+        assert!(broken.text.contains(says), "{says}: {}", broken.text);
+    }
+}
