@@ -316,6 +316,27 @@ pub fn router(state: AppState) -> Router {
             "/console/consent",
             get(console::consent::show).post(console::consent::give),
         )
+        .route("/console/applications", get(console::applications::list))
+        .route(
+            "/console/applications/{app_name}",
+            get(console::applications::show),
+        )
+        .route(
+            "/console/applications/{app_name}/authorize",
+            post(console::applications::authorize),
+        )
+        .route(
+            "/console/applications/{app_name}/revoke",
+            post(console::applications::revoke),
+        )
+        .route(
+            "/console/applications/versions/{client_id}/tms",
+            post(console::applications::switch_tms),
+        )
+        .route(
+            "/console/applications/versions/{client_id}/promote",
+            get(console::applications::confirm_promote).post(console::applications::promote),
+        )
         .route("/console/connections", get(console::connections::list))
         .route("/console/connections/{id}", get(console::connections::show))
         .route(

@@ -382,7 +382,7 @@ fn request_of(values: &NewValues) -> Result<CreateIntegrationRequest, ApiError> 
     })
 }
 
-fn secret_page(
+pub(super) fn secret_page(
     state: &AppState,
     nav: Nav,
     integration: &IntegrationView,

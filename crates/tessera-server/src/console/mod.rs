@@ -4,6 +4,7 @@
 //! URL opens (SPEC §6).
 
 pub mod account;
+pub mod applications;
 pub mod audit;
 pub mod connect;
 pub mod connections;

@@ -42,6 +42,7 @@ const PAGES: &[(&str, &str, Audience)] = &[
         Audience::Admins,
     ),
     ("/console/connections", "Connections", Audience::Admins),
+    ("/console/applications", "Applications", Audience::Admins),
     ("/console/users", "Users", Audience::Admins),
     ("/console/audit", "Audit", Audience::Admins),
     ("/console/account", "My account", Audience::Everyone),

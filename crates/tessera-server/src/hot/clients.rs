@@ -4,7 +4,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::id::{ClientId, TenantId};
-use tessera_core::model::Tenant;
+use tessera_core::model::{Integration, Tenant};
 use tessera_core::ports::IntegrationWithSecrets;
 
 /// Every integration and tenant, as the token path needs them. Changes are applied one
@@ -177,6 +177,27 @@ impl ClientSnapshot {
             .copied()
             .collect();
         found.sort();
+        found
+    }
+
+    /// The multi-tenant application versions that `keep` keeps, in application and version
+    /// order, for the console's cockpits and catalogue. A scan of the snapshot: it serves a
+    /// page view, never a token request.
+    pub fn app_versions(&self, keep: impl Fn(&Integration) -> bool) -> Vec<Arc<RegisteredClient>> {
+        let tables = self.tables.read();
+        let mut found: Vec<Arc<RegisteredClient>> = tables
+            .clients
+            .values()
+            .filter(|c| c.integration.app.is_some() && keep(&c.integration))
+            .cloned()
+            .collect();
+        let key = |c: &Arc<RegisteredClient>| {
+            c.integration
+                .app
+                .as_ref()
+                .map(|a| (a.app_name.clone(), a.app_version.clone()))
+        };
+        found.sort_by_key(key);
         found
     }
 

@@ -154,10 +154,28 @@ pub async fn list_tenants(
     Ok(Json(TmsTenantList {
         tenants: tenants
             .into_iter()
-            .map(|t| TmsTenant {
-                tenant_id: t.to_string(),
-            })
+            .filter_map(|t| authorizing_tenant(&state, t, &app.app_name))
             .collect(),
         next_page_token,
     }))
+}
+
+/// A tenant that authorized `app_name`, with its name and the access it gave, from memory
+/// (the store gave the page of ids). One revoked between the two reads is left out.
+pub(crate) fn authorizing_tenant(
+    state: &AppState,
+    tenant: TenantId,
+    app_name: &str,
+) -> Option<TmsTenant> {
+    let authorization = state.app_authorizations.find(tenant, app_name)?;
+    Some(TmsTenant {
+        tenant_id: tenant.to_string(),
+        display_name: state
+            .clients
+            .tenant(&tenant)
+            .map(|t| t.display_name)
+            .unwrap_or_default(),
+        access: authorization.access.as_str(),
+        scopes: authorization.scopes.to_vec(),
+    })
 }

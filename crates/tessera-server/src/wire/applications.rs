@@ -83,6 +83,12 @@ pub struct TmsTokensResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TmsTenant {
     pub tenant_id: String,
+    /// The tenant's display name.
+    pub display_name: String,
+    /// The access level it gave: `read_write`, `limited` or `custom`.
+    pub access: &'static str,
+    /// The scopes its tokens may carry.
+    pub scopes: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

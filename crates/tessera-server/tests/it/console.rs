@@ -59,7 +59,7 @@ impl ConsoleSession {
 }
 
 /// The value of the read-only input `id` on a page.
-fn shown(page: &str, id: &str) -> String {
+pub(crate) fn shown(page: &str, id: &str) -> String {
     let marker = format!("id=\"{id}\" type=\"text\" readonly value=\"");
     let start = page
         .find(&marker)

@@ -503,3 +503,158 @@ async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_foll
         assert!(broken.text.contains(says), "{says}: {}", broken.text);
     }
 }
+
+#[tokio::test]
+async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from_the_catalogue() {
+    use crate::tms::{app_version, error_for, tms_for, token_for};
+    for h in Harness::on_both_backends().await {
+        let vendor = h.admin_token(&h.a).await;
+        let (id, dev_secret, _) = app_version(&h, &vendor, "kpi", "1.0", false).await;
+        h.api(
+            Method::PATCH,
+            &format!("/v1/integrations/{id}"),
+            &vendor,
+            Some(json!({"description": "Key figures for fleets"})),
+        )
+        .await;
+        let dev = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
+        let customer = h.add_tenant().await;
+        let cust = ConsoleSession::start(&h, &customer, "carl@cust.example", "admin").await;
+        let tenant = customer.tenant.to_string();
+
+        // In development it is nobody else's to see.
+        let catalogue = cust.get(&h, "/console/applications").await;
+        assert!(
+            !catalogue.text.contains("Key figures"),
+            "{}",
+            catalogue.text
+        );
+        assert_eq!(
+            cust.get(&h, "/console/applications/kpi").await.status,
+            StatusCode::NOT_FOUND
+        );
+
+        // The developer cockpit: the version, its stage, TMS off; switched on.
+        let cockpit = dev.get(&h, "/console/applications/kpi").await;
+        assert_eq!(cockpit.status, StatusCode::OK, "{}", cockpit.text);
+        for words in ["development", "Switch TMS on", "Promote…"] {
+            assert!(cockpit.text.contains(words), "{words}: {}", cockpit.text);
+        }
+        let tms_path = format!("/console/applications/versions/{id}/tms");
+        let switched = dev.post(&h, &tms_path, &[("tms", "on")]).await;
+        assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.text);
+        assert_eq!(
+            switched.header("location"),
+            "/console/applications/kpi?done=tms"
+        );
+        let stored = h
+            .api(
+                Method::GET,
+                &format!("/v1/integrations/{id}"),
+                &vendor,
+                None,
+            )
+            .await;
+        assert_eq!(stored.body["tms_enabled"], true);
+        // Another organization cannot switch or promote it.
+        assert_eq!(
+            cust.post(&h, &tms_path, &[("tms", "off")]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let promote_path = format!("/console/applications/versions/{id}/promote");
+        assert_eq!(
+            cust.post(&h, &promote_path, &[]).await.status,
+            StatusCode::NOT_FOUND
+        );
+        let forged =
+            crate::connections::form_post(&h, &promote_path, &dev.cookie, &[("csrf", "forged")])
+                .await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST);
+
+        // Promoted: the new credentials once, the development ones stop.
+        let confirm = dev.get(&h, &promote_path).await;
+        assert!(
+            confirm.text.contains("Promote kpi 1.0 to production?"),
+            "{}",
+            confirm.text
+        );
+        let promoted = dev.post(&h, &promote_path, &[]).await;
+        assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
+        let secret = crate::console::shown(&promoted.text, "client_secret");
+        assert_ne!(secret, dev_secret);
+        assert_eq!(
+            h.token(&id, &dev_secret, None).await.error(),
+            "invalid_client"
+        );
+
+        // The catalogue: publisher, description, versions; authorized with `limited`.
+        let catalogue = cust.get(&h, "/console/applications").await;
+        for words in ["Key figures for fleets", "1.0", "Authorize kpi"] {
+            assert!(
+                catalogue.text.contains(words),
+                "{words}: {}",
+                catalogue.text
+            );
+        }
+        let page = cust.get(&h, "/console/applications/kpi").await;
+        for words in [
+            "Read and write",
+            "Limited",
+            "but not record events",
+            "Custom",
+        ] {
+            assert!(page.text.contains(words), "{words}: {}", page.text);
+        }
+        let authorize = "/console/applications/kpi/authorize";
+        let no_scopes = cust.post(&h, authorize, &[("access", "custom")]).await;
+        assert_eq!(no_scopes.status, StatusCode::BAD_REQUEST);
+        assert!(
+            no_scopes.text.contains("Nothing was changed"),
+            "{}",
+            no_scopes.text
+        );
+        let member = ConsoleSession::start(&h, &customer, "mo@cust.example", "member").await;
+        assert_eq!(
+            member
+                .post(&h, authorize, &[("access", "limited")])
+                .await
+                .status,
+            StatusCode::FORBIDDEN
+        );
+        let given = cust.post(&h, authorize, &[("access", "limited")]).await;
+        assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.text);
+        let shown = cust.get(&h, given.header("location")).await;
+        assert!(
+            shown
+                .text
+                .contains("Limited (assets:read assets:write events:read)"),
+            "{}",
+            shown.text
+        );
+        let answer = tms_for(&h, &id, &secret, std::slice::from_ref(&tenant)).await;
+        assert_eq!(
+            token_for(&answer, &tenant)["scope"],
+            "assets:read assets:write events:read"
+        );
+        // The developer sees who authorized it, by name and access.
+        let listed = dev.get(&h, "/console/applications/kpi").await;
+        assert!(
+            listed.text.contains(&tenant) && listed.text.contains("limited"),
+            "{}",
+            listed.text
+        );
+
+        // Revoked: the next TMS call lists the tenant in `errors`.
+        let revoked = cust.post(&h, "/console/applications/kpi/revoke", &[]).await;
+        assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.text);
+        h.clock.advance_seconds(1);
+        let after = tms_for(&h, &id, &secret, std::slice::from_ref(&tenant)).await;
+        assert!(
+            error_for(&after, &tenant)["error"].is_string(),
+            "{}",
+            after.text
+        );
+        let twice = cust.post(&h, "/console/applications/kpi/revoke", &[]).await;
+        assert_eq!(twice.status, StatusCode::NOT_FOUND);
+    }
+}

@@ -691,6 +691,12 @@ async fn tms_lists_authorizing_tenants_in_stable_pages() {
         expected.sort();
         let first = tms_tenants(&h, &id, &secret, "?page_size=2").await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+        // Each with its name and the access it gave.
+        assert_eq!(
+            first.body["tenants"][0],
+            json!({"tenant_id": expected[0], "display_name": "T", "access": "limited",
+                   "scopes": ["assets:read", "assets:write", "events:read"]})
+        );
         let ids = |r: &Reply| -> Vec<String> {
             r.body["tenants"]
                 .as_array()
