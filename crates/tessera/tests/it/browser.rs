@@ -5,14 +5,13 @@
 //! (`.ci/run` installs it and axe-core).
 
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use fantoccini::{ClientBuilder, Locator};
 
-use crate::{access_token, customer_tenant, data_dir, post_json, serve, BOOT_ID, BOOT_SECRET};
+use crate::{access_token, data_dir, post_json, serve, BOOT_ID, BOOT_SECRET};
 
-struct Driver(Child);
+pub(crate) struct Driver(Child);
 
 impl Drop for Driver {
     fn drop(&mut self) {
@@ -21,7 +20,7 @@ impl Drop for Driver {
     }
 }
 
-fn chromedriver() -> Option<(Driver, u16)> {
+pub(crate) fn chromedriver() -> Option<(Driver, u16)> {
     let binary = ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists());
@@ -47,7 +46,7 @@ fn chromedriver() -> Option<(Driver, u16)> {
 }
 
 /// A headless Chromium session through the chromedriver on `port`.
-async fn browser(port: u16) -> fantoccini::Client {
+pub(crate) async fn browser(port: u16) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
@@ -67,7 +66,7 @@ async fn browser(port: u16) -> fantoccini::Client {
 
 /// Saves what the browser shows as `target/console/<name>`, for review (the copies in
 /// `docs/console/` are refreshed from there when the pages change).
-async fn screenshot(
+pub(crate) async fn screenshot(
     browser: &fantoccini::Client,
     name: &str,
 ) -> Result<(), fantoccini::error::CmdError> {
@@ -102,7 +101,10 @@ fn axe_source() -> Option<String> {
 
 /// Runs axe-core on the page the browser shows and fails on any serious or critical violation,
 /// naming the rule and the elements.
-async fn axe(browser: &fantoccini::Client, page: &str) -> Result<(), fantoccini::error::CmdError> {
+pub(crate) async fn axe(
+    browser: &fantoccini::Client,
+    page: &str,
+) -> Result<(), fantoccini::error::CmdError> {
     let Some(source) = axe_source() else {
         return Ok(());
     };
@@ -123,7 +125,7 @@ async fn axe(browser: &fantoccini::Client, page: &str) -> Result<(), fantoccini:
 }
 
 /// Types into the field with id `id`.
-async fn fill(
+pub(crate) async fn fill(
     browser: &fantoccini::Client,
     id: &str,
     text: &str,
@@ -132,7 +134,7 @@ async fn fill(
 }
 
 /// Clicks what `locator` finds and waits for `then` on the page that loads.
-async fn click_and_wait(
+pub(crate) async fn click_and_wait(
     browser: &fantoccini::Client,
     locator: Locator<'_>,
     then: Locator<'_>,
@@ -232,137 +234,9 @@ async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in(
     result.expect("the browser walks through making a tenant and its first sign-in");
 }
 
-#[tokio::test]
-async fn a_data_owner_accepts_a_connection_in_a_real_browser() {
-    let Some((_driver, port)) = chromedriver() else {
-        return;
-    };
-    // The application: takes the hand-over and keeps what it was given.
-    let received: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
-    let keep = received.clone();
-    let app = axum::Router::new().route(
-        "/auth",
-        axum::routing::post(move |axum::Json(body): axum::Json<serde_json::Value>| {
-            let keep = keep.clone();
-            async move {
-                keep.lock().unwrap().push(body);
-                axum::Json(serde_json::json!({"bearer_token": "browser-app-token"}))
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let auth_url = format!("http://{}/auth", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
-    let developer = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    let created = post_json(
-        format!("{}/v1/integrations", server.url),
-        &developer,
-        serde_json::json!({"display_name": "Route Planner", "scopes": ["assets:read", "events:read"],
-                           "authentication_url": auth_url,
-                           "description": "Plans routes from your fleet's positions."}),
-    )
-    .await;
-    let client_id = created["client_id"].as_str().unwrap().to_owned();
-    let link = post_json(
-        format!("{}/v1/integrations/{client_id}/connection_url", server.url),
-        &developer,
-        serde_json::json!({"scopes": ["assets:read"], "state": "browser-7"}),
-    )
-    .await["url"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-
-    // The data owner: another tenant with a user who signs in.
-    let (owner, admin_id, admin_secret) = customer_tenant(&server.url).await;
-    let mut owner_admin = String::new();
-    for _ in 0..50 {
-        if crate::token(&server.url, &admin_id, &admin_secret, None)
-            .await
-            .status()
-            == 200
-        {
-            owner_admin = access_token(&server.url, &admin_id, &admin_secret).await;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let user = post_json(
-        format!("{}/v1/users", server.url),
-        &owner_admin,
-        serde_json::json!({"email": "dora@example.com", "display_name": "Dora",
-                           "password": "correct horse battery staple"}),
-    )
-    .await;
-    assert!(user["id"].is_string(), "{user}");
-
-    let browser = browser(port).await;
-    let result = async {
-        browser.goto(&link).await?;
-        // Not signed in: the sign-in form first, then back to the link.
-        browser
-            .find(Locator::Id("email"))
-            .await?
-            .send_keys("dora@example.com")
-            .await?;
-        browser
-            .find(Locator::Id("password"))
-            .await?
-            .send_keys("correct horse battery staple")
-            .await?;
-        browser
-            .find(Locator::Css("button[type=submit]"))
-            .await?
-            .click()
-            .await?;
-        // The click returns before the answer has loaded: wait for the consent screen's button.
-        browser
-            .wait()
-            .at_most(std::time::Duration::from_secs(30))
-            .for_element(Locator::Css("button[value=accept]"))
-            .await?;
-        let page = browser.source().await?;
-        assert!(page.contains("Route Planner"), "{page}");
-        assert!(page.contains("read assets"), "{page}");
-        screenshot(&browser, "consent-page.png").await?;
-        axe(&browser, "consent").await?;
-        browser
-            .find(Locator::Css("button[value=accept]"))
-            .await?
-            .click()
-            .await?;
-        browser
-            .wait()
-            .at_most(std::time::Duration::from_secs(30))
-            .for_element(Locator::XPath("//h1[contains(., 'Connected')]"))
-            .await?;
-        let done = browser.source().await?;
-        assert!(done.contains("Connected"), "{done}");
-        Ok::<_, fantoccini::error::CmdError>(())
-    }
-    .await;
-    let _ = browser.close().await;
-    result.expect("the browser walks through the consent");
-
-    let received = received.lock().unwrap().clone();
-    assert_eq!(received.len(), 1, "{received:?}");
-    assert_eq!(received[0]["event"], "connection.granted");
-    assert_eq!(received[0]["tenant_id"], owner);
-    assert_eq!(received[0]["state"], "browser-7");
-    let token = received[0]["access_token"].as_str().unwrap();
-    assert_eq!(
-        crate::assets_status(&server.url, token).await,
-        200,
-        "the token handed over works"
-    );
-}
-
 /// Follows a link or presses a button (`click`), waits for `then` on the page that loads, and
 /// runs axe-core on it (named `page` in a failure).
-async fn visit(
+pub(crate) async fn visit(
     browser: &fantoccini::Client,
     click: Locator<'_>,
     then: Locator<'_>,
@@ -373,7 +247,7 @@ async fn visit(
 }
 
 /// Signs in at `url`'s console and waits for the home page.
-async fn sign_in(
+pub(crate) async fn sign_in(
     browser: &fantoccini::Client,
     url: &str,
     email: &str,

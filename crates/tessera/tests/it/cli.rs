@@ -390,6 +390,28 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
 }
 
 /// Runs `openssl` with `args` in `dir`; panics with its stderr if it fails.
+/// `key.pem` and a self-signed `cert.pem` (RSA, two days) in `dir`, made by openssl.
+pub(crate) fn self_signed(dir: &std::path::Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=connector",
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            "key.pem",
+            "-out",
+            "cert.pem",
+        ],
+    );
+}
+
 fn openssl(dir: &std::path::Path, args: &[&str]) {
     let out = std::process::Command::new("openssl")
         .current_dir(dir)
@@ -409,24 +431,7 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     let server = crate::serve(&dir, &[], true);
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
-    openssl(
-        &keys,
-        &[
-            "req",
-            "-x509",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=connector",
-            "-newkey",
-            "rsa:2048",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-        ],
-    );
+    self_signed(&keys);
     openssl(
         &keys,
         &[

@@ -5,6 +5,7 @@
 
 mod architecture;
 mod browser;
+mod browser_across;
 mod cli;
 mod hardening;
 mod instances;
@@ -195,11 +196,16 @@ pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> ser
 /// for the new tenant (client credentials with `tenant_id`) that registers its admin
 /// integration. Returns (tenant id, client_id, secret).
 pub async fn customer_tenant(server: &str) -> (String, String, String) {
+    made_tenant(server, "Customer", "owner@customer.example").await
+}
+
+/// [`customer_tenant`] with a name and an invited first admin of the caller's choice.
+pub async fn made_tenant(server: &str, name: &str, admin_email: &str) -> (String, String, String) {
     let platform = access_token(server, BOOT_ID, BOOT_SECRET).await;
     let created = post_json(
         format!("{server}/v1/tenants"),
         &platform,
-        serde_json::json!({"display_name": "Customer", "admin_email": "owner@customer.example"}),
+        serde_json::json!({"display_name": name, "admin_email": admin_email}),
     )
     .await;
     let tenant = created["tenant_id"].as_str().expect("tenant_id").to_owned();
