@@ -251,7 +251,8 @@ if [[ $PARTS == *console* ]]; then
   for page in /console /console/integrations "/console/integrations/$ID" \
       "/console/integrations/$ID/private-tokens" "/console/integrations/$ID/private-tokens?relatedId_prefix=rel-0500" \
       "/console/integrations/$ID/private-tokens/entry?relatedId=rel-05000&key=key-00" \
-      /console/access-policies /console/users /console/audit /console/account /console/tenants /console/keys; do
+      /console/access-policies /console/users /console/audit /console/account /console/tenants /console/keys \
+      /console/connections /console/applications; do
     got=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: tessera_session=$session" "$URL$page")
     out=$(wrk -t1 -c4 -d"${SECS}s" -s bench/wrk-report.lua -H "Cookie: tessera_session=$session" "$URL$page" | grep RESULT)
     console_rows+=("| \`$page\` | $got | $(field rps "$out") | $(field p50_ms "$out") | $(field p99_ms "$out") | $(field non2xx "$out") |")

@@ -107,14 +107,16 @@ async fn accept(
     match connections::accept(state, client, user, request, url).await {
         Ok(Accepted { owner, connection }) => {
             let words: Vec<&str> = connection.scopes.iter().map(|s| s.description()).collect();
-            message(
+            super::message_with_link(
                 StatusCode::OK,
                 "Connected",
                 &format!(
-                    "{app} can now {} in {}. You can revoke this connection at any time.",
+                    "{app} can now {} in {}. An admin of {} can revoke this connection at any time on the Connections page.",
                     words.join(", "),
+                    owner.display_name,
                     owner.display_name
                 ),
+                Some(("/console/connections", "Go to Connections")),
             )
         }
         Err(NotAccepted::OwnIntegration) => message(

@@ -1522,6 +1522,31 @@ async fn plain_http_callbacks_elsewhere_than_loopback_need_the_deployment_to_all
     assert_eq!(taken.body["webhook_url"], "http://10.1.2.3/hooks");
 }
 
+/// Answers the sign-in's "Choose the organization" (`asked`) with `tenant`, for the email whose
+/// password is the tests' usual one, going on to `next`.
+pub(crate) async fn choose_organization(
+    h: &Harness,
+    asked: &Reply,
+    email: &str,
+    next: &str,
+    tenant: &str,
+) -> Reply {
+    let cookie = set_cookie(asked, "tessera_sign_in").unwrap();
+    form_post(
+        h,
+        "/console/sign-in",
+        &format!("tessera_sign_in={cookie}"),
+        &[
+            ("email", email),
+            ("password", "correct horse battery staple"),
+            ("csrf", &hidden(&asked.text, "csrf")),
+            ("next", next),
+            ("tenant", tenant),
+        ],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
     let h = Harness::new().await;
@@ -1553,21 +1578,7 @@ async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
     for t in &tenants {
         assert!(first.text.contains(t.as_str()), "{t} offered");
     }
-    let csrf = hidden(&first.text, "csrf");
-    let cookie = set_cookie(&first, "tessera_sign_in").unwrap();
-    let chosen = form_post(
-        &h,
-        "/console/sign-in",
-        &format!("tessera_sign_in={cookie}"),
-        &[
-            ("email", "sam@example.com"),
-            ("password", "correct horse battery staple"),
-            ("csrf", &csrf),
-            ("next", "/console"),
-            ("tenant", &tenants[1]),
-        ],
-    )
-    .await;
+    let chosen = choose_organization(&h, &first, "sam@example.com", "/console", &tenants[1]).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
     let session = format!(
         "tessera_session={}",
@@ -1723,74 +1734,131 @@ async fn an_owner_is_told_before_accepting_that_the_application_is_their_organiz
     assert_eq!(listed.body["connections"], json!([]));
 }
 
-/// The README's JavaScript, run by Node.js on a real `connection.granted`: it takes the call as
-/// it came and refuses it once its body is changed (so the README's sample cannot rot).
-#[tokio::test]
-async fn the_readmes_javascript_verifies_a_real_callback() {
+/// Runs `driver` (an ES module) with Node.js beside the README's ```js block (as
+/// `verify.mjs`) and `files`; its standard output. `None` where Node.js is not installed (never
+/// in CI).
+fn run_readme_js(driver: &str, files: &[(&str, &[u8])]) -> Option<String> {
     let Ok(node) = which_node() else {
         assert!(
             std::env::var_os("CI").is_none(),
             "CI must run the README's JavaScript: Node.js is not installed"
         );
         eprintln!("skipped: Node.js is not installed");
-        return;
+        return None;
     };
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let sample = readme
+        .split("```js\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the README has a ```js block");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("verify.mjs"), sample).unwrap();
+    std::fs::write(dir.path().join("check.mjs"), driver).unwrap();
+    for (name, bytes) in files {
+        std::fs::write(dir.path().join(name), bytes).unwrap();
+    }
+    let out = std::process::Command::new(&node)
+        .arg("check.mjs")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Some(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The README's JavaScript, run by Node.js on a real `connection.granted`: it takes the call as
+/// it came and refuses it once its body is changed (so the README's sample cannot rot).
+#[tokio::test]
+async fn the_readmes_javascript_verifies_a_real_callback() {
     // Each algorithm: the sample's ES256 needs `dsaEncoding`, EdDSA no hash.
     for alg in tessera_core::token::SigningAlg::ALL {
         let h = Harness::with_alg(alg).await;
         let app = FakeApp::start(Answer::Bearer).await;
         let s = scene(&h, &app.url).await;
         accepted(&h, &s, &app).await;
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md"))
-                .unwrap();
-        let sample = readme
-            .split("```js\n")
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .expect("the README has a ```js block");
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("verify.mjs"), sample).unwrap();
         let (signature, body) = app.signed.lock().unwrap()[0].clone();
-        std::fs::write(dir.path().join("body.json"), &body).unwrap();
         let jwks = h
             .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
             .await
             .body;
-        std::fs::write(dir.path().join("jwks.json"), jwks.to_string()).unwrap();
         let driver = format!(
             r#"import {{ readFileSync }} from "node:fs";
-    import {{ verifyTesseraCall }} from "./verify.mjs";
-    const options = {{ issuer: {issuer:?}, clientId: {client:?}, jwks: JSON.parse(readFileSync("jwks.json")), now: {now} }};
-    const body = readFileSync("body.json");
-    console.log(verifyTesseraCall(body, {signature:?}, options).event);
-    for (const [what, b, o] of [["altered", Buffer.concat([body, Buffer.from(" ")]), options],
-                                ["other app", body, {{ ...options, clientId: "other" }}]]) {{
-      try {{ verifyTesseraCall(b, {signature:?}, o); console.log(what + ": accepted"); }}
-      catch (e) {{ console.log(what + ": " + e.message); }}
-    }}
-    "#,
+import {{ verifyTesseraCall }} from "./verify.mjs";
+const options = {{ issuer: {issuer:?}, clientId: {client:?}, jwks: JSON.parse(readFileSync("jwks.json")), now: {now} }};
+const body = readFileSync("body.json");
+console.log(verifyTesseraCall(body, {signature:?}, options).event);
+for (const [what, b, o] of [["altered", Buffer.concat([body, Buffer.from(" ")]), options],
+                            ["other app", body, {{ ...options, clientId: "other" }}]]) {{
+  try {{ verifyTesseraCall(b, {signature:?}, o); console.log(what + ": accepted"); }}
+  catch (e) {{ console.log(what + ": " + e.message); }}
+}}
+"#,
             issuer = ISSUER,
             client = s.app_id,
             now = h.clock.now_millis() / 1000,
         );
-        std::fs::write(dir.path().join("check.mjs"), driver).unwrap();
-        let out = std::process::Command::new(&node)
-            .arg("check.mjs")
-            .current_dir(dir.path())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let jwks = jwks.to_string();
+        let files: [(&str, &[u8]); 2] = [("body.json", &body), ("jwks.json", jwks.as_bytes())];
+        let Some(out) = run_readme_js(&driver, &files) else {
+            return;
+        };
         assert_eq!(
-            String::from_utf8_lossy(&out.stdout),
+            out,
             "connection.granted\naltered: body changed\nother app: not meant for this application\n",
-                "{alg:?}"
+            "{alg:?}"
         );
     }
+}
+
+/// The README's JavaScript on a real webhook, with the secret the hand-over gave.
+#[tokio::test]
+async fn the_readmes_javascript_verifies_a_real_webhook() {
+    let h = Harness::configured(|c| c.webhook_retry_base_ms = 50).await;
+    let app = FakeApp::start(Answer::Bearer).await;
+    let s = scene(&h, &app.url).await;
+    webhooks_to(&h, &s, &app).await;
+    let granted = accepted(&h, &s, &app).await;
+    h.api(
+        Method::POST,
+        "/v2/assets",
+        &s.owner_admin,
+        Some(json!({"attributes": {"arc_display_type": "pump"}})),
+    )
+    .await;
+    let hook = delivered(&h, &app, 1).await[0].clone();
+    let headers = json!({"webhook-id": hook["id"], "webhook-timestamp": hook["timestamp"],
+                         "webhook-signature": hook["signature"]});
+    let driver = format!(
+        r#"import {{ readFileSync }} from "node:fs";
+import {{ verifyTesseraWebhook }} from "./verify.mjs";
+const headers = {headers};
+const secret = {secret};
+const now = Number(headers["webhook-timestamp"]);
+const body = readFileSync("body.json", "utf8");
+console.log(verifyTesseraWebhook(body, headers, secret, now).type);
+for (const [what, b, h, n] of [["altered", body + " ", headers, now],
+                               ["late", body, headers, now + 301],
+                               ["other secret", body, headers, now]]) {{
+  try {{ verifyTesseraWebhook(b, h, what === "other secret" ? "whsec_" + Buffer.alloc(32).toString("base64") : secret, n); console.log(what + ": accepted"); }}
+  catch (e) {{ console.log(what + ": " + e.message); }}
+}}
+"#,
+        secret = granted["webhook_secret"],
+    );
+    let body = hook["body"].as_str().unwrap().as_bytes();
+    let Some(out) = run_readme_js(&driver, &[("body.json", body)]) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "asset.created\naltered: bad signature\nlate: too old or too new\nother secret: bad signature\n"
+    );
 }
 
 fn which_node() -> Result<std::path::PathBuf, ()> {

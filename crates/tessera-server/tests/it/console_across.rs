@@ -658,3 +658,67 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
         assert_eq!(twice.status, StatusCode::NOT_FOUND);
     }
 }
+
+#[tokio::test]
+async fn an_email_in_two_organizations_chooses_one_on_the_way_to_the_consent_page() {
+    use crate::connections::{
+        choose_organization, form_post, hidden, set_cookie, sign_in, with_cookie,
+    };
+    let h = Harness::new().await;
+    let vendor = h.admin_token(&h.a).await;
+    let (client_id, _, _) = h
+        .create_integration(
+            &vendor,
+            json!({"display_name": "connector", "scopes": ["assets:read", "impersonation"]}),
+        )
+        .await;
+    let mut tenants = Vec::new();
+    for _ in 0..2 {
+        let t = h.add_tenant().await;
+        let admin = h.admin_token(&t).await;
+        h.api(Method::POST, "/v1/users", &admin, Some(json!({"email": "sam@example.com", "display_name": "Sam", "password": "correct horse battery staple"})))
+            .await;
+        tenants.push(t);
+    }
+    let page = format!("/console/consent?client_id={client_id}&scope=assets:read");
+    let asked = sign_in(&h, "sam@example.com", "correct horse battery staple", &page).await;
+    assert!(
+        asked.text.contains("Choose the organization"),
+        "{}",
+        asked.text
+    );
+    let second = tenants[1].tenant.to_string();
+    let chosen = choose_organization(&h, &asked, "sam@example.com", &page, &second).await;
+    assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
+    assert_eq!(chosen.header("location"), page);
+    let session = format!(
+        "tessera_session={}",
+        set_cookie(&chosen, "tessera_session").unwrap()
+    );
+    let shown = with_cookie(&h, &page, &session).await;
+    assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
+    assert!(
+        shown.text.contains("connector asks to act for you"),
+        "{}",
+        shown.text
+    );
+    // The consent is the chosen organization's: its admin sees it, the other's does not.
+    let given = form_post(
+        &h,
+        "/console/consent",
+        &session,
+        &[
+            ("csrf", &hidden(&shown.text, "csrf")),
+            ("client_id", &client_id),
+            ("scope", "assets:read"),
+        ],
+    )
+    .await;
+    assert_eq!(given.status, StatusCode::OK, "{}", given.text);
+    for (n, t) in tenants.iter().enumerate() {
+        let admin = h.admin_token(t).await;
+        let listed = h.api(Method::GET, "/v1/consents", &admin, None).await;
+        let count = listed.body["consents"].as_array().unwrap().len();
+        assert_eq!(count, n, "{}", listed.text);
+    }
+}
