@@ -1,4 +1,4 @@
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -20,6 +20,9 @@ struct Tables {
     clients: HashMap<ClientId, Arc<RegisteredClient>>,
     tenants: HashMap<TenantId, Tenant>,
     by_tenant: HashMap<TenantId, HashSet<ClientId>>,
+    /// The versions of each multi-tenant application, by application name: the cockpits and
+    /// the catalogue read these, not every integration.
+    apps: BTreeMap<String, BTreeSet<ClientId>>,
 }
 
 /// Why a token no longer stands as far as its integration and tenants go.
@@ -46,17 +49,35 @@ impl Tables {
 
     fn insert_client(&mut self, c: RegisteredClient) {
         let (id, tenant) = (c.integration.client_id, c.integration.tenant_id);
+        let app = c.integration.app.as_ref().map(|a| a.app_name.clone());
         if let Some(old) = self.clients.insert(id, Arc::new(c)) {
             if old.integration.tenant_id != tenant {
                 self.unindex(old.integration.tenant_id, id);
             }
+            self.unindex_app(&old, id);
         }
         self.by_tenant.entry(tenant).or_default().insert(id);
+        if let Some(name) = app {
+            self.apps.entry(name).or_default().insert(id);
+        }
     }
 
     fn remove_client(&mut self, id: ClientId) {
         if let Some(old) = self.clients.remove(&id) {
             self.unindex(old.integration.tenant_id, id);
+            self.unindex_app(&old, id);
+        }
+    }
+
+    fn unindex_app(&mut self, old: &RegisteredClient, id: ClientId) {
+        let Some(app) = &old.integration.app else {
+            return;
+        };
+        if let Some(ids) = self.apps.get_mut(&app.app_name) {
+            ids.remove(&id);
+            if ids.is_empty() {
+                self.apps.remove(&app.app_name);
+            }
         }
     }
 
@@ -126,7 +147,9 @@ impl ClientSnapshot {
     pub fn remove_tenant(&self, id: TenantId) {
         let mut tables = self.tables.write();
         for client in tables.by_tenant.remove(&id).unwrap_or_default() {
-            tables.clients.remove(&client);
+            if let Some(old) = tables.clients.remove(&client) {
+                tables.unindex_app(&old, client);
+            }
         }
         tables.tenants.remove(&id);
     }
@@ -181,14 +204,16 @@ impl ClientSnapshot {
     }
 
     /// The multi-tenant application versions that `keep` keeps, in application and version
-    /// order, for the console's cockpits and catalogue. A scan of the snapshot: it serves a
-    /// page view, never a token request.
+    /// order, for the console's cockpits and catalogue. Costs what the deployment's
+    /// applications hold (the `apps` index), not what all its integrations do.
     pub fn app_versions(&self, keep: impl Fn(&Integration) -> bool) -> Vec<Arc<RegisteredClient>> {
         let tables = self.tables.read();
         let mut found: Vec<Arc<RegisteredClient>> = tables
-            .clients
+            .apps
             .values()
-            .filter(|c| c.integration.app.is_some() && keep(&c.integration))
+            .flatten()
+            .filter_map(|id| tables.clients.get(id))
+            .filter(|c| keep(&c.integration))
             .cloned()
             .collect();
         let key = |c: &Arc<RegisteredClient>| {
@@ -238,5 +263,84 @@ impl ClientDirectory for ClientSnapshot {
             Some(t) if !t.disabled => Some(client.clone()),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use tessera_core::model::{AppVersion, Stage, Tier};
+    use tessera_core::scope::ScopeSet;
+
+    use super::*;
+
+    fn tenant() -> Tenant {
+        Tenant {
+            id: TenantId::random(),
+            display_name: "t".into(),
+            tier: Tier::Team,
+            created_at: 0,
+            operator: false,
+            disabled: false,
+            tokens_not_after: 0,
+        }
+    }
+
+    fn integration(tenant: TenantId, app: Option<(&str, &str)>) -> IntegrationWithSecrets {
+        IntegrationWithSecrets {
+            integration: Integration {
+                client_id: ClientId::random(),
+                tenant_id: tenant,
+                display_name: "i".into(),
+                scopes: ScopeSet::default(),
+                custom_claims: BTreeMap::new(),
+                token_ttl_seconds: 600,
+                jwks_uri: None,
+                app: app.map(|(name, version)| AppVersion {
+                    app_name: name.into(),
+                    app_version: version.into(),
+                    stage: Stage::Development,
+                    tms_enabled: false,
+                }),
+                profile: Default::default(),
+                created_at: 0,
+                updated_at: 0,
+            },
+            secrets: vec![],
+            keys: vec![],
+        }
+    }
+
+    fn versions(snapshot: &ClientSnapshot) -> Vec<String> {
+        snapshot
+            .app_versions(|_| true)
+            .iter()
+            .filter_map(|c| c.integration.app.as_ref())
+            .map(|a| format!("{} {}", a.app_name, a.app_version))
+            .collect()
+    }
+
+    #[test]
+    fn the_application_index_follows_every_change_of_the_snapshot() {
+        let snapshot = ClientSnapshot::default();
+        let (a, b) = (tenant(), tenant());
+        let v2 = integration(a.id, Some(("kpi", "2.0")));
+        let v1 = integration(a.id, Some(("kpi", "1.0")));
+        let other = integration(b.id, Some(("atlas", "1")));
+        let plain = integration(a.id, None);
+        let v2_id = v2.integration.client_id;
+        snapshot.replace_all(vec![a.clone(), b.clone()], vec![v2, plain]);
+        assert_eq!(versions(&snapshot), ["kpi 2.0"]);
+        snapshot.upsert_client(v1.integration.client_id, Some(v1));
+        snapshot.upsert_client(other.integration.client_id, Some(other));
+        assert_eq!(versions(&snapshot), ["atlas 1", "kpi 1.0", "kpi 2.0"]);
+        // Kept by what the caller asks for.
+        let only_b = snapshot.app_versions(|i| i.tenant_id == b.id);
+        assert_eq!(only_b.len(), 1);
+        snapshot.upsert_client(v2_id, None);
+        assert_eq!(versions(&snapshot), ["atlas 1", "kpi 1.0"]);
+        snapshot.remove_tenant(a.id);
+        assert_eq!(versions(&snapshot), ["atlas 1"]);
     }
 }
