@@ -56,7 +56,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/.well-known/oauth-authorization-server",
-            get(discovery::discovery),
+            get(discovery::authorization_server_metadata),
         )
         .route(
             "/v1/integrations",

@@ -28,6 +28,7 @@ use crate::wire::*;
 const MAX_GRACE_SECONDS: u32 = 30 * 86_400;
 const MIN_PASSWORD_CHARS: usize = 12;
 
+/// Register an integration; its secret is shown once.
 #[utoipa::path(post, path = "/v1/integrations", tag = "integrations", request_body = CreateIntegrationRequest,
     responses((status = 201, body = CreatedIntegration), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)))]
 pub async fn create_integration(
@@ -172,6 +173,7 @@ fn new_app_version(
     }))
 }
 
+/// Promote an application version to production with new credentials.
 #[utoipa::path(post, path = "/v1/integrations/{client_id}/promote", tag = "integrations",
     responses((status = 200, body = PromotedIntegration), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub async fn promote_integration(
@@ -203,6 +205,7 @@ pub async fn promote_integration(
     }))
 }
 
+/// Make a signed connection URL for one data owner.
 #[utoipa::path(post, path = "/v1/integrations/{client_id}/connection_url", tag = "connections", request_body = ConnectionUrlRequest,
     description = "A tenant admin's token makes one for any integration of the tenant; an integration's own client-credentials token for that integration only.",
     responses((status = 200, body = ConnectionUrl), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
@@ -284,6 +287,7 @@ pub(crate) async fn make_connection_url(
     })
 }
 
+/// List the tenant's integrations.
 #[utoipa::path(get, path = "/v1/integrations", tag = "integrations", params(PageQuery),
     responses((status = 200, body = IntegrationList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)))]
 pub async fn list_integrations(
@@ -301,6 +305,7 @@ pub async fn list_integrations(
     }))
 }
 
+/// Read an integration.
 #[utoipa::path(get, path = "/v1/integrations/{client_id}", tag = "integrations",
     responses((status = 200, body = IntegrationView), (status = 404, body = ErrorResponse)))]
 pub async fn get_integration(
@@ -318,6 +323,7 @@ pub async fn get_integration(
     Ok(Json(IntegrationView::from(&found)))
 }
 
+/// Change an integration.
 #[utoipa::path(patch, path = "/v1/integrations/{client_id}", tag = "integrations", request_body = PatchIntegrationRequest,
     responses((status = 200, body = IntegrationView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub async fn patch_integration(
@@ -377,6 +383,7 @@ pub async fn patch_integration(
     Ok(Json(IntegrationView::from(&integration)))
 }
 
+/// Delete an integration and end everything it holds.
 #[utoipa::path(delete, path = "/v1/integrations/{client_id}", tag = "integrations",
     responses((status = 204, description = "Deleted; its tokens stop working on every instance within a second"), (status = 404, body = ErrorResponse)))]
 pub async fn delete_integration(
@@ -411,6 +418,7 @@ pub async fn delete_integration(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Regenerate an integration's secret, now or after a grace period.
 #[utoipa::path(post, path = "/v1/integrations/{client_id}/secret", tag = "integrations", request_body = RegenerateSecretRequest,
     responses((status = 200, body = RegeneratedSecret), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub async fn regenerate_secret(
@@ -477,6 +485,7 @@ async fn checked_password_hash(state: &AppState, password: String) -> Result<Str
         .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
 }
 
+/// Create or invite a user.
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = CreateUserRequest,
     responses((status = 201, body = UserView), (status = 400, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
 pub async fn create_user(
@@ -540,6 +549,7 @@ pub async fn create_user(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// Make a one-time password reset link for a user.
 #[utoipa::path(post, path = "/v1/users/{id}/password_reset", tag = "users",
     responses((status = 200, body = PasswordResetLink, description = "A one-time link, shown once; the user's console sessions have ended"), (status = 404, body = ErrorResponse)))]
 pub async fn password_reset(
@@ -581,6 +591,7 @@ pub async fn password_reset(
     }))
 }
 
+/// List the tenant's users.
 #[utoipa::path(get, path = "/v1/users", tag = "users", params(PageQuery),
     responses((status = 200, body = UserList), (status = 400, body = ErrorResponse)))]
 pub async fn list_users(
@@ -610,6 +621,7 @@ fn parse_user_id(raw: &str) -> Result<UserId, ApiError> {
         .map_err(|_| DomainError::NotFound("user").into())
 }
 
+/// Read a user.
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", responses((status = 200, body = UserView), (status = 404, body = ErrorResponse)))]
 pub async fn get_user(
     State(state): State<AppState>,
@@ -620,6 +632,7 @@ pub async fn get_user(
     Ok(Json(UserView::from(&user)))
 }
 
+/// Change a user's name, role or password.
 #[utoipa::path(patch, path = "/v1/users/{id}", tag = "users", request_body = PatchUserRequest,
     responses((status = 200, body = UserView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
 pub async fn patch_user(
@@ -660,6 +673,7 @@ pub async fn patch_user(
     Ok(Json(UserView::from(&user)))
 }
 
+/// Remove a user.
 #[utoipa::path(delete, path = "/v1/users/{id}", tag = "users", responses((status = 204), (status = 404, body = ErrorResponse)))]
 pub async fn delete_user(
     State(state): State<AppState>,
@@ -682,6 +696,7 @@ pub async fn delete_user(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Read the tenant's audit log, newest first, filtered.
 #[utoipa::path(get, path = "/v1/audit", tag = "audit", params(AuditQuery),
     responses((status = 200, body = AuditList, description = "Newest first"), (status = 400, body = ErrorResponse)))]
 pub async fn list_audit(

@@ -18,6 +18,7 @@ use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
 
+/// Authorize a multi-tenant application to reach the tenant's data.
 #[utoipa::path(post, path = "/v1/app_authorizations", tag = "applications", request_body = AuthorizeAppRequest,
     responses((status = 201, body = AppAuthorizationView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -66,6 +67,7 @@ pub async fn authorize_app(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// List the tenant's application authorizations.
 #[utoipa::path(get, path = "/v1/app_authorizations", tag = "applications", params(PageQuery),
     responses((status = 200, body = AppAuthorizationList), (status = 400, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -84,6 +86,7 @@ pub async fn list_app_authorizations(
     }))
 }
 
+/// Revoke an application authorization.
 #[utoipa::path(delete, path = "/v1/app_authorizations/{id}", tag = "applications",
     responses((status = 204, description = "Revoked: tokens issued under it stop working on every instance within a second"), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

@@ -40,6 +40,7 @@ async fn visible_connection(
     Ok(found)
 }
 
+/// List the connections the tenant is a side of.
 #[utoipa::path(get, path = "/v1/connections", tag = "connections", params(PageQuery),
     responses((status = 200, body = ConnectionList), (status = 400, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -58,6 +59,7 @@ pub async fn list_connections(
     }))
 }
 
+/// Read a connection.
 #[utoipa::path(get, path = "/v1/connections/{id}", tag = "connections",
     responses((status = 200, body = ConnectionView), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -70,6 +72,7 @@ pub async fn get_connection(
     Ok(Json(ConnectionView::from(&found)))
 }
 
+/// List a connection's webhook delivery attempts.
 #[utoipa::path(get, path = "/v1/connections/{id}/deliveries", tag = "connections", params(PageQuery),
     responses((status = 200, body = DeliveryList), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -87,6 +90,7 @@ pub async fn list_deliveries(
     }))
 }
 
+/// Revoke a connection; its tokens and webhooks stop.
 #[utoipa::path(delete, path = "/v1/connections/{id}", tag = "connections",
     responses((status = 204, description = "Revoked: its tokens stop on every instance within a second; the application is told"), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

@@ -18,6 +18,7 @@ use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
 
+/// Consent for an integration to act for a user or all users.
 #[utoipa::path(post, path = "/v1/consents", tag = "consents", request_body = GiveConsentRequest,
     responses((status = 201, body = ConsentView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -80,6 +81,7 @@ pub async fn give_consent(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
+/// List the tenant's consents.
 #[utoipa::path(get, path = "/v1/consents", tag = "consents", params(PageQuery),
     responses((status = 200, body = ConsentList), (status = 400, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -95,6 +97,7 @@ pub async fn list_consents(
     }))
 }
 
+/// Withdraw a consent; the tokens issued under it stop.
 #[utoipa::path(delete, path = "/v1/consents/{id}", tag = "consents",
     responses((status = 204), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

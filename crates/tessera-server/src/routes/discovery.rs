@@ -12,6 +12,7 @@ use tessera_core::token::SigningAlg;
 
 use crate::state::AppState;
 
+/// The JSON Web Key Set that verifies this server's tokens (RFC 7517).
 #[utoipa::path(get, path = "/oauth2/jwks", tag = "oauth",
     responses((status = 200, description = "RFC 7517 JSON Web Key Set of every key that can verify a live token")))]
 pub async fn jwks(State(state): State<AppState>) -> Response {
@@ -32,6 +33,14 @@ pub async fn jwks(State(state): State<AppState>) -> Response {
         .into_response()
 }
 
+/// Authorization server metadata (RFC 8414): the same document as OpenID Connect Discovery.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oauth",
+    responses((status = 200, description = "RFC 8414 authorization server metadata")))]
+pub async fn authorization_server_metadata(state: State<AppState>) -> Response {
+    discovery(state).await
+}
+
+/// OpenID Connect Discovery metadata.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
     responses((status = 200, description = "OpenID Connect Discovery 1.0 / RFC 8414 metadata")))]
 pub async fn discovery(State(state): State<AppState>) -> Response {

@@ -8,11 +8,13 @@ use serde_json::json;
 
 use crate::state::AppState;
 
+/// Liveness: the process answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The process is up")))]
 pub async fn healthz() -> Json<serde_json::Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// Readiness: the database answers and the snapshots are loaded.
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses((status = 200, description = "The database answers"), (status = 503, description = "The database does not answer")))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     match state.storage.ping().await {

@@ -14,6 +14,7 @@ use crate::extract::AuthenticatedClient;
 use crate::state::AppState;
 use crate::wire::IntrospectionResponse;
 
+/// Token introspection (RFC 7662).
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=access_token], with client authentication"),
     responses((status = 200, body = IntrospectionResponse), (status = 401, body = crate::wire::ErrorResponse)))]
@@ -32,6 +33,7 @@ pub async fn introspect(
     Ok(no_store(Json(body).into_response()))
 }
 
+/// Token revocation (RFC 7009).
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "token=…[&token_type_hint=access_token], with client authentication"),
     responses((status = 200, description = "Revoked, or the token was not valid anyway (RFC 7009 §2.2)"), (status = 400, body = crate::wire::ErrorResponse), (status = 401, body = crate::wire::ErrorResponse)))]

@@ -16,6 +16,7 @@ use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
 
+/// Register a public key (JWK or X.509 certificate) on an integration.
 #[utoipa::path(post, path = "/v1/integrations/{client_id}/keys", tag = "integrations", request_body = AddClientKeyRequest,
     responses((status = 201, body = ClientKeyView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -74,6 +75,7 @@ pub async fn add_key(
     Ok((StatusCode::CREATED, Json(ClientKeyView::from(&key))))
 }
 
+/// List an integration's public keys.
 #[utoipa::path(get, path = "/v1/integrations/{client_id}/keys", tag = "integrations",
     responses((status = 200, body = ClientKeyList), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -97,6 +99,7 @@ pub async fn list_keys(
     }))
 }
 
+/// Remove a public key from an integration.
 #[utoipa::path(delete, path = "/v1/integrations/{client_id}/keys/{kid}", tag = "integrations",
     responses((status = 204), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

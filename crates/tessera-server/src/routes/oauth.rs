@@ -41,6 +41,7 @@ pub(crate) fn no_store(mut response: Response) -> Response {
     response
 }
 
+/// Issue an access token (client credentials, JWT bearer, token exchange).
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…][&tenant_id=…] with client_secret_basic, client_secret_post or private_key_jwt; or grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>[&scope=…] (RFC 7523 §2.1), client authentication optional; or grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=…&subject_token_type=…[&actor_token=…&actor_token_type=…][&scope=…][&audience=…][&requested_token_type=…] (RFC 8693), with client authentication"),
     responses((status = 200, body = TokenResponse), (status = 400, body = crate::wire::ErrorResponse), (status = 401, body = crate::wire::ErrorResponse)))]

@@ -14,6 +14,7 @@ use crate::wire;
     info(title = "Tessera", description = "OAuth 2.0 / OpenID Connect token service for data platforms"),
     paths(
         oauth::token, introspection::introspect, introspection::revoke, discovery::jwks, discovery::discovery,
+        discovery::authorization_server_metadata,
         admin::create_integration, admin::list_integrations, admin::get_integration,
         admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,

@@ -44,6 +44,7 @@ fn validate_description(description: &str) -> Result<(), DomainError> {
     Ok(())
 }
 
+/// Create an access policy.
 #[utoipa::path(post, path = "/v1/access_policies", tag = "access policies", request_body = CreateAccessPolicyRequest,
     responses((status = 201, body = AccessPolicyView), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -77,6 +78,7 @@ pub async fn create_policy(
     Ok((StatusCode::CREATED, Json(AccessPolicyView::from(&policy))))
 }
 
+/// List the tenant's access policies.
 #[utoipa::path(get, path = "/v1/access_policies", tag = "access policies", params(PageQuery),
     responses((status = 200, body = AccessPolicyList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -92,6 +94,7 @@ pub async fn list_policies(
     }))
 }
 
+/// Read an access policy.
 #[utoipa::path(get, path = "/v1/access_policies/{uuid}", tag = "access policies",
     responses((status = 200, body = AccessPolicyView), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -104,6 +107,7 @@ pub async fn get_policy(
     Ok(Json(AccessPolicyView::from(&policy)))
 }
 
+/// Change an access policy.
 #[utoipa::path(patch, path = "/v1/access_policies/{uuid}", tag = "access policies", request_body = PatchAccessPolicyRequest,
     responses((status = 200, body = AccessPolicyView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -147,6 +151,7 @@ pub async fn patch_policy(
     Ok(Json(AccessPolicyView::from(&policy)))
 }
 
+/// Delete an access policy.
 #[utoipa::path(delete, path = "/v1/access_policies/{uuid}", tag = "access policies",
     responses((status = 204), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

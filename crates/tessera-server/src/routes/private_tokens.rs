@@ -363,6 +363,7 @@ async fn store(
     Ok(with_etag(status, &info, view))
 }
 
+/// Create or replace a private token.
 #[utoipa::path(put, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
     params(("relatedId" = String, Path, description = "Any characters; percent-encode `/`"), ("key" = String, Path)),
     request_body(content = PutPrivateTokenRequest, description = "`{\"value\": …}` as JSON, or the value itself as the body with any other content type"),
@@ -389,6 +390,7 @@ pub async fn put_entry(
     store(&state, &caller, name, value, &condition).await
 }
 
+/// Create or replace a private token (relatedId and key in the body).
 #[utoipa::path(post, path = "/v1/private_tokens", tag = "private tokens", request_body = PostPrivateTokenRequest,
     responses((status = 201, body = PrivateTokenView), (status = 200, body = PrivateTokenView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 413, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -413,6 +415,7 @@ pub async fn post_entry(
     store(&state, &caller, name, value, &condition).await
 }
 
+/// Read a private token's value.
 #[utoipa::path(get, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
     params(("relatedId" = String, Path), ("key" = String, Path)),
     responses((status = 200, body = PrivateTokenView), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
@@ -503,6 +506,7 @@ fn entry_not_found(e: ApiError) -> ApiError {
     }
 }
 
+/// Delete a private token.
 #[utoipa::path(delete, path = "/v1/private_tokens/{relatedId}/{key}", tag = "private tokens",
     params(("relatedId" = String, Path), ("key" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse)),
@@ -523,6 +527,7 @@ pub async fn delete_entry(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Delete every private token of a relatedId.
 #[utoipa::path(delete, path = "/v1/private_tokens/{relatedId}", tag = "private tokens",
     params(("relatedId" = String, Path)),
     responses((status = 200, body = DeletedPrivateTokens)),
@@ -540,6 +545,7 @@ pub async fn delete_related(
     Ok(Json(DeletedPrivateTokens { deleted }))
 }
 
+/// List private tokens, filtered and paged.
 #[utoipa::path(get, path = "/v1/private_tokens", tag = "private tokens", params(PrivateTokenQuery),
     responses((status = 200, body = PrivateTokenList), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -551,6 +557,7 @@ pub async fn list_entries(
     list(&state, caller.client, q).await.map(Json)
 }
 
+/// List an integration's private tokens (tenant admin).
 #[utoipa::path(get, path = "/v1/integrations/{client_id}/private_tokens", tag = "private tokens", params(PrivateTokenQuery),
     responses((status = 200, body = PrivateTokenList), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -582,6 +589,7 @@ fn owned(state: &AppState, admin: &TenantAdmin, client_id: &str) -> ApiResult<Pr
     })
 }
 
+/// Read one of an integration's private tokens (tenant admin).
 #[utoipa::path(get, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}/{key}", tag = "private tokens",
     params(("client_id" = String, Path), ("relatedId" = String, Path), ("key" = String, Path)),
     responses((status = 200, body = PrivateTokenView), (status = 404, body = ErrorResponse)),
@@ -595,6 +603,7 @@ pub async fn get_for_integration(
     get_entry(State(state), caller, Path((related_id, key))).await
 }
 
+/// Delete one of an integration's private tokens (tenant admin).
 #[utoipa::path(delete, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}/{key}", tag = "private tokens",
     params(("client_id" = String, Path), ("relatedId" = String, Path), ("key" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorResponse), (status = 412, body = ErrorResponse)),
@@ -609,6 +618,7 @@ pub async fn delete_for_integration(
     delete_entry(State(state), caller, Path((related_id, key)), headers).await
 }
 
+/// Delete a relatedId of an integration's private tokens (tenant admin).
 #[utoipa::path(delete, path = "/v1/integrations/{client_id}/private_tokens/{relatedId}", tag = "private tokens",
     params(("client_id" = String, Path), ("relatedId" = String, Path)),
     responses((status = 200, body = DeletedPrivateTokens), (status = 404, body = ErrorResponse)),

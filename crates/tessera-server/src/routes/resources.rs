@@ -104,6 +104,7 @@ fn list_query(
     Ok((page, AttributeFilter(filter)))
 }
 
+/// List the assets the caller may see.
 #[utoipa::path(get, path = "/v2/assets", tag = "assets", params(PageQuery),
     responses((status = 200, body = AssetList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -199,6 +200,7 @@ fn asset_data(asset: &Asset) -> AssetView {
     AssetView::new(asset, asset.attributes.clone())
 }
 
+/// Create an asset.
 #[utoipa::path(post, path = "/v2/assets", tag = "assets", request_body = CreateAssetRequest,
     responses((status = 201, body = AssetView), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -232,6 +234,7 @@ pub async fn create_asset(
     Ok((StatusCode::CREATED, Json(AssetView::new(&asset, visible))))
 }
 
+/// Read an asset.
 #[utoipa::path(get, path = "/v2/assets/{uuid}", tag = "assets",
     responses((status = 200, body = AssetView), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -249,6 +252,7 @@ pub async fn get_asset(
     )))
 }
 
+/// Change an asset's attributes.
 #[utoipa::path(patch, path = "/v2/assets/{uuid}", tag = "assets", request_body = PatchAssetRequest,
     responses((status = 200, body = AssetView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -290,6 +294,7 @@ pub async fn patch_asset(
     Ok(Json(AssetView::new(&patched, visible)))
 }
 
+/// Delete an asset.
 #[utoipa::path(delete, path = "/v2/assets/{uuid}", tag = "assets",
     responses((status = 204), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -321,6 +326,7 @@ pub async fn delete_asset(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// List an asset's events.
 #[utoipa::path(get, path = "/v2/assets/{uuid}/events", tag = "assets", params(PageQuery),
     responses((status = 200, body = EventList), (status = 401, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -356,6 +362,7 @@ pub async fn list_events(
     }))
 }
 
+/// Record an event on an asset.
 #[utoipa::path(post, path = "/v2/assets/{uuid}/events", tag = "assets", request_body = AppendEventRequest,
     responses((status = 201, body = EventView), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]

@@ -27,6 +27,7 @@ fn view(key: &StoredSigningKey, current: bool) -> SigningKeyView {
     }
 }
 
+/// List the deployment's signing keys (operator).
 #[utoipa::path(get, path = "/v1/signing_keys", tag = "keys",
     responses((status = 200, body = SigningKeyList), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -46,6 +47,7 @@ pub async fn list_signing_keys(
     }))
 }
 
+/// Rotate the signing key now (operator).
 #[utoipa::path(post, path = "/v1/signing_keys/rotate", tag = "keys",
     responses((status = 201, body = SigningKeyView, description = "The new current key"), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]

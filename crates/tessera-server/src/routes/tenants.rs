@@ -167,6 +167,7 @@ pub(crate) async fn store_new_tenant(
     })
 }
 
+/// Create a tenant and invite its first admin (operator).
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants", request_body = CreateTenantRequest,
     responses((status = 201, body = CreatedTenant, description = "Created; the admin's invitation_url is shown once"), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -188,6 +189,7 @@ pub async fn create_tenant(
     Ok((StatusCode::CREATED, Json(created)))
 }
 
+/// List tenants (operator).
 #[utoipa::path(get, path = "/v1/tenants", tag = "tenants", params(PageQuery),
     responses((status = 200, body = TenantList), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -211,6 +213,7 @@ async fn find_tenant(state: &AppState, raw: &str) -> ApiResult<Tenant> {
     })
 }
 
+/// Read a tenant (operator).
 #[utoipa::path(get, path = "/v1/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "`tenant/<uuid>` (slash percent-encoded) or the bare UUID")),
     responses((status = 200, body = TenantView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse)),
@@ -223,6 +226,7 @@ pub async fn get_tenant(
     Ok(Json(TenantView::from(&find_tenant(&state, &id).await?)))
 }
 
+/// Rename, re-tier, disable or enable a tenant (operator).
 #[utoipa::path(patch, path = "/v1/tenants/{id}", tag = "tenants", request_body = PatchTenantRequest,
     params(("id" = String, Path, description = "`tenant/<uuid>` (slash percent-encoded) or the bare UUID")),
     responses((status = 200, body = TenantView), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "The operator tenant cannot be disabled")),
@@ -321,6 +325,7 @@ pub(crate) async fn delete_tenant_everywhere(
     Ok(())
 }
 
+/// Delete a tenant and all its data (operator).
 #[utoipa::path(delete, path = "/v1/tenants/{id}", tag = "tenants",
     params(("id" = String, Path, description = "`tenant/<uuid>` (slash percent-encoded) or the bare UUID")),
     responses((status = 204, description = "Deleted with all of its data; every grant to or from it ended, connected applications told"), (status = 400, body = ErrorResponse), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse, description = "The operator tenant cannot be deleted")),

@@ -25,7 +25,8 @@ use crate::wire::*;
 /// How the audit log and the metrics name a TMS issuance.
 const GRANT_TMS: &str = "tms";
 
-#[utoipa::path(post, path = "/tms/v1/tokens", tag = "tms", request_body = TmsTokensRequest,
+/// Issue tokens for up to five tenants that authorized the application.
+#[utoipa::path(post, path = "/tms/v1/tokens", tag = "tms", operation_id = "tms_issue_tokens", request_body = TmsTokensRequest,
     responses((status = 200, body = TmsTokensResponse), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)),
     security(("basic" = [])))]
 pub async fn issue_tokens(
@@ -108,6 +109,7 @@ pub async fn issue_tokens(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TmsTenantsQuery {
     /// 1 to 1000; default 100.
     pub page_size: Option<String>,
@@ -125,7 +127,8 @@ fn parse_tenant_page_token(token: &str) -> Result<TenantId, DomainError> {
         .map_err(|_| bad_page_token())
 }
 
-#[utoipa::path(get, path = "/tms/v1/tenants", tag = "tms", params(TmsTenantsQuery),
+/// List the tenants that authorized the application.
+#[utoipa::path(get, path = "/tms/v1/tenants", tag = "tms", operation_id = "tms_list_tenants", params(TmsTenantsQuery),
     responses((status = 200, body = TmsTenantList), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)),
     security(("basic" = [])))]
 pub async fn list_tenants(

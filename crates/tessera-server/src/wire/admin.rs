@@ -304,6 +304,7 @@ pub struct AuditList {
 
 /// What `GET /v1/audit` keeps, and its page.
 #[derive(Debug, Deserialize, utoipa::IntoParams, Default)]
+#[into_params(parameter_in = Query)]
 pub struct AuditQuery {
     /// Only this actor: `client:<client_id>`, `user:<id>` or `system`.
     pub actor: Option<String>,
@@ -321,6 +322,7 @@ pub struct AuditQuery {
 
 /// `page_size` and `page_token` of a list request.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// 1 to 1000; default 100.
     pub page_size: Option<String>,

@@ -70,6 +70,7 @@ pub struct DeletedPrivateTokens {
 
 /// The filters and paging of a listing.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PrivateTokenQuery {
     /// Only the entries of this `relatedId`.
     #[serde(rename = "relatedId")]

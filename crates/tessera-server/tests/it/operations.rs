@@ -53,6 +53,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
         "/oauth2/revoke",
         "/oauth2/jwks",
         "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
         "/v1/integrations",
         "/v1/integrations/{client_id}",
         "/v1/integrations/{client_id}/secret",
@@ -76,4 +77,55 @@ async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
             "{path} missing from /openapi.json"
         );
     }
+}
+
+/// `/openapi.json` passes the OpenAPI 3.1 JSON Schema, and every operation says in a summary
+/// what it does.
+#[tokio::test]
+async fn the_openapi_document_is_valid_3_1_and_every_operation_has_a_summary() {
+    let h = Harness::new().await;
+    let doc = h
+        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
+        .await
+        .body;
+    let schema: serde_json::Value =
+        serde_json::from_str(include_str!("../data/openapi-3.1.schema.json")).unwrap();
+    let validator = jsonschema::draft202012::new(&schema).expect("the OpenAPI 3.1 schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(&doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    assert!(problems.is_empty(), "{problems:#?}");
+    // What the JSON Schema cannot say and validators check: each path parameter is a `{name}`
+    // of its path and each `{name}` has one; operation ids are unique; each has a summary.
+    let mut without = Vec::new();
+    let mut ids = std::collections::HashSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let templated: std::collections::BTreeSet<&str> = path
+            .split('{')
+            .skip(1)
+            .filter_map(|rest| rest.split('}').next())
+            .collect();
+        for (method, operation) in item.as_object().unwrap() {
+            let summary = operation["summary"].as_str().unwrap_or_default();
+            if summary.trim().is_empty() {
+                without.push(format!("{method} {path}"));
+            }
+            let in_path: std::collections::BTreeSet<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "path")
+                .filter_map(|p| p["name"].as_str())
+                .collect();
+            assert_eq!(in_path, templated, "{method} {path}: path parameters");
+            if let Some(id) = operation["operationId"].as_str() {
+                assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            }
+        }
+    }
+    assert!(
+        without.is_empty(),
+        "operations without a summary: {without:#?}"
+    );
 }
