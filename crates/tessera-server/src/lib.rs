@@ -9,6 +9,7 @@ pub mod connections;
 pub mod console;
 pub mod error;
 pub mod extract;
+pub mod forwarded;
 pub mod hot;
 pub mod listener;
 pub mod metrics;
@@ -42,7 +43,7 @@ pub const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 /// The whole HTTP surface of Tessera.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(
             "/oauth2/token",
             post(oauth::token).get(oauth::token_wrong_method),
@@ -385,8 +386,18 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), body_budget))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state.clone(), observe));
+    // Outermost: every layer and handler sees the client's address, not the proxy's. Without
+    // trusted proxies there is nothing to resolve, and no layer to pass through.
+    let router = if state.config.trusted_proxies.is_empty() {
+        router
+    } else {
+        router.layer(middleware::from_fn_with_state(
+            state.clone(),
+            forwarded::client_address,
+        ))
+    };
+    router.with_state(state)
 }
 
 async fn not_found() -> ApiError {

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub allow_private_callbacks: bool,
     /// Whether anyone may make a tenant at `/console/sign-up` (SPEC §4.1).
     pub allow_sign_up: bool,
+    /// The proxies whose `Forwarded` / `X-Forwarded-*` headers say who the client is (SPEC §13).
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// How long an invitation link stays usable, in seconds.
     pub invitation_ttl_seconds: i64,
     /// The memory that request bodies being received may hold together, in bytes (SPEC §11):

@@ -12,6 +12,7 @@ use tessera_core::crypto::MasterKey;
 use tessera_core::model::DEFAULT_MAX_VALUE_BYTES;
 use tessera_core::ports::Rng;
 use tessera_core::token::SigningAlg;
+use tessera_server::forwarded::TrustedProxies;
 
 /// Where the data lives: used by `serve`, `migrate` and the admin commands.
 #[derive(Args, Debug, Clone, Default)]
@@ -69,6 +70,12 @@ pub struct ServeArgs {
     /// per address); off by default, and /console/sign-up answers 404 then.
     #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
     pub allow_sign_up: bool,
+    /// The proxies in front of Tessera, as `CIDR,CIDR,…` (e.g. `10.0.0.0/8,127.0.0.1`): only from
+    /// these addresses do `Forwarded`, `X-Forwarded-For` and `X-Forwarded-Proto` say who the
+    /// client is (rate limits, logs) and whether it used https (cookies). Headers from anyone
+    /// else are ignored [default: none].
+    #[arg(long, env = "TESSERA_TRUSTED_PROXIES")]
+    pub trusted_proxies: Option<String>,
     /// Seconds a client may take to send a request's head, from connecting or from its last
     /// response on a kept-alive connection [default: 20].
     #[arg(long, env = "TESSERA_HEADER_TIMEOUT_SECONDS")]
@@ -125,6 +132,7 @@ struct FileConfig {
     allow_plain_http_callbacks: Option<bool>,
     allow_sign_up: Option<bool>,
     allow_private_callbacks: Option<bool>,
+    trusted_proxies: Option<String>,
     invitation_ttl_seconds: Option<u32>,
     header_timeout_seconds: Option<u64>,
     keep_alive_idle_seconds: Option<u64>,
@@ -157,6 +165,7 @@ pub struct Settings {
     pub allow_plain_http_callbacks: bool,
     pub allow_sign_up: bool,
     pub allow_private_callbacks: bool,
+    pub trusted_proxies: TrustedProxies,
     pub invitation_ttl_seconds: u32,
     pub header_timeout_seconds: u64,
     pub keep_alive_idle_seconds: u64,
@@ -280,6 +289,13 @@ impl ServeArgs {
         if !(60..=90 * 86_400).contains(&invitation_ttl_seconds) {
             bail!("invitation_ttl_seconds must be between 60 and 7776000 (90 days)");
         }
+        let trusted_proxies = TrustedProxies::parse(
+            self.trusted_proxies
+                .as_deref()
+                .or(file.trusted_proxies.as_deref())
+                .unwrap_or_default(),
+        )
+        .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?;
         Ok(Settings {
             listen: self
                 .listen
@@ -302,6 +318,7 @@ impl ServeArgs {
             allow_sign_up: self.allow_sign_up || file.allow_sign_up.unwrap_or(false),
             allow_private_callbacks: self.allow_private_callbacks
                 || file.allow_private_callbacks.unwrap_or(false),
+            trusted_proxies,
             invitation_ttl_seconds,
             header_timeout_seconds: seconds(
                 "header_timeout_seconds",
@@ -353,7 +370,7 @@ impl Settings {
     pub fn printable(&self) -> String {
         let database = redact_url(&self.database);
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\n# master key: {}\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ntrusted_proxies = \"{}\"\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\n# master key: {}\n",
             self.listen,
             self.data_dir.display(),
             database,
@@ -363,6 +380,7 @@ impl Settings {
             self.key_rotation_days,
             self.private_token_max_bytes,
             self.allow_sign_up,
+            self.trusted_proxies,
             self.invitation_ttl_seconds,
             if self.json_logs { "json" } else { "text" },
             if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },

@@ -63,6 +63,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         key_rotation_days: settings.key_rotation_days,
         allow_sign_up: settings.allow_sign_up,
         allow_private_callbacks: settings.allow_private_callbacks,
+        trusted_proxies: settings.trusted_proxies.clone(),
         invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),
         body_budget_bytes: settings.body_budget_mib * 1024 * 1024,
         session_seconds: settings.session_seconds,

@@ -27,7 +27,12 @@ use crate::state::AppState;
 pub struct PeerAddress(pub Option<IpAddr>);
 
 impl PeerAddress {
+    /// The client's address: as resolved behind trusted proxies (`forwarded`), else the
+    /// connection's peer.
     pub fn of(extensions: &Extensions) -> Self {
+        if let Some(crate::forwarded::ClientAddress(ip)) = extensions.get() {
+            return PeerAddress(Some(*ip));
+        }
         PeerAddress(
             extensions
                 .get::<ConnectInfo<SocketAddr>>()

@@ -268,20 +268,18 @@ async fn form_post_from(
     let body: String = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(body)
         .finish();
-    let mut request = Request::builder()
+    let request = Request::builder()
         .method(Method::POST)
         .uri(uri)
         .header("content-type", "application/x-www-form-urlencoded")
         .header("cookie", cookies)
         .body(Body::from(body))
         .unwrap();
-    if let Some(peer) = peer {
-        let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
-        request
-            .extensions_mut()
-            .insert(axum::extract::ConnectInfo(addr));
-    }
-    h.send(request).await
+    h.send(match peer {
+        Some(peer) => with_peer(request, peer),
+        None => request,
+    })
+    .await
 }
 
 /// Signs `email` in through the form; returns the session cookie.

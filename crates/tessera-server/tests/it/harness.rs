@@ -131,6 +131,7 @@ impl Harness {
             // The tests' applications and key sets listen on loopback.
             allow_private_callbacks: true,
             allow_sign_up: false,
+            trusted_proxies: Default::default(),
             invitation_ttl_seconds: 7 * 86_400,
             body_budget_bytes: 256 * 1024 * 1024,
             session_seconds: 12 * 3600,
@@ -369,4 +370,13 @@ async fn operator_tenant(storage: &dyn Storage, now: i64) -> TenantAdmin {
 
 pub fn reader() -> Value {
     json!({"display_name": "reader", "scopes": ["assets:read", "events:read"], "custom_claims": {"department": "ops"}})
+}
+
+/// `request` as if it came over a connection from `peer` (an IP address).
+pub fn with_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
+    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
+    request
+        .extensions_mut()
+        .insert(axum::extract::ConnectInfo(addr));
+    request
 }

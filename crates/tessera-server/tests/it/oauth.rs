@@ -198,16 +198,28 @@ async fn failed_authentication_is_rate_limited_per_client() {
 
 /// A token request with Basic credentials from `peer`, as a connection from there would carry.
 async fn token_from(h: &Harness, peer: &str, id: &str, secret: &str) -> Reply {
+    h.send(token_request(peer, &[], id, secret)).await
+}
+
+/// A client-credentials request from `peer` with `headers` added.
+pub(crate) fn token_request(
+    peer: &str,
+    headers: &[(&str, &str)],
+    id: &str,
+    secret: &str,
+) -> Request<Body> {
     let mut request = Request::post("/oauth2/token")
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::AUTHORIZATION, basic(id, secret))
-        .body(Body::from("grant_type=client_credentials"))
-        .unwrap();
-    let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
-    request
-        .extensions_mut()
-        .insert(axum::extract::ConnectInfo(addr));
-    h.send(request).await
+        .header(header::AUTHORIZATION, basic(id, secret));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    with_peer(
+        request
+            .body(Body::from("grant_type=client_credentials"))
+            .unwrap(),
+        peer,
+    )
 }
 
 #[tokio::test]

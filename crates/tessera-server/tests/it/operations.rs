@@ -129,3 +129,71 @@ async fn the_openapi_document_is_valid_3_1_and_every_operation_has_a_summary() {
         "operations without a summary: {without:#?}"
     );
 }
+
+/// A token request from `peer` (the connection's address) with an `X-Forwarded-For`, as a
+/// proxy would send it.
+fn from_peer(peer: &str, forwarded_for: &str, id: &str, secret: &str) -> Request<Body> {
+    crate::oauth::token_request(peer, &[("x-forwarded-for", forwarded_for)], id, secret)
+}
+
+/// Behind a trusted proxy the limiter counts failures against the client the proxy names;
+/// anyone else's `X-Forwarded-For` is ignored, so a client cannot spread its failures over
+/// made-up addresses. `X-Forwarded-Proto: https` from the proxy marks cookies `Secure`.
+#[tokio::test]
+async fn forwarding_headers_count_only_from_trusted_proxies() {
+    let h = Harness::configured(|c| {
+        c.trusted_proxies = tessera_server::forwarded::TrustedProxies::parse("10.0.0.0/8").unwrap()
+    })
+    .await;
+    let (id, secret) = (h.a.client_id.as_str(), h.a.secret.as_str());
+    for _ in 0..20 {
+        let failed = h
+            .send(from_peer("10.0.0.2", "198.51.100.1", id, "wrong"))
+            .await;
+        assert_eq!(failed.error(), "invalid_client");
+    }
+    let slowed = h
+        .send(from_peer("10.0.0.2", "198.51.100.1", id, secret))
+        .await;
+    assert_eq!(
+        slowed.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        slowed.text
+    );
+    assert_eq!(slowed.error(), "slow_down");
+    // Another client behind the same proxy is not slowed by the first one's failures.
+    let other = h
+        .send(from_peer("10.0.0.2", "198.51.100.2", id, secret))
+        .await;
+    assert_eq!(other.status, StatusCode::OK, "{}", other.text);
+
+    // Not a trusted proxy: the header is ignored and the failures count against the peer.
+    for n in 0..20 {
+        let failed = h
+            .send(from_peer(
+                "203.0.113.9",
+                &format!("192.0.2.{n}"),
+                id,
+                "wrong",
+            ))
+            .await;
+        assert_eq!(failed.error(), "invalid_client");
+    }
+    let caught = h
+        .send(from_peer("203.0.113.9", "192.0.2.99", id, secret))
+        .await;
+    assert_eq!(caught.error(), "slow_down", "{}", caught.text);
+
+    // The scheme: https at the proxy makes the console's cookies Secure; from anyone else not.
+    for (peer, secure) in [("10.0.0.2", true), ("203.0.113.9", false)] {
+        let page = Request::get("/console/sign-in")
+            .header("x-forwarded-proto", "https")
+            .body(Body::empty())
+            .unwrap();
+        let shown = h.send(with_peer(page, peer)).await;
+        let cookie = shown.header("set-cookie");
+        assert!(cookie.starts_with("tessera_sign_in="), "{cookie}");
+        assert_eq!(cookie.ends_with("; Secure"), secure, "{peer}: {cookie}");
+    }
+}

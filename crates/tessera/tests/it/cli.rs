@@ -311,6 +311,33 @@ async fn print_config_redacts_secrets() {
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&zero.stderr).contains("private_token_max_bytes"));
+    // Trusted proxies: shown as parsed; a range that does not parse is named, and nothing runs.
+    let proxies = tessera()
+        .args([
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/8, 127.0.0.1",
+            "--print-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&proxies.stdout)
+        .contains("trusted_proxies = \"10.0.0.0/8,127.0.0.1/32\""));
+    let wrong = tessera()
+        .args([
+            "serve",
+            "--trusted-proxies",
+            "10.0.0.0/33",
+            "--print-config",
+        ])
+        .output()
+        .unwrap();
+    assert!(!wrong.status.success());
+    let said = String::from_utf8_lossy(&wrong.stderr);
+    assert!(
+        said.contains("--trusted-proxies") && said.contains("`10.0.0.0/33`"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
