@@ -10,6 +10,7 @@
 //! Architecture invariant: nothing here knows HTTP; the server never sees sqlx.
 
 mod aggregates;
+pub mod backup;
 mod dialect;
 pub mod postgres;
 mod rows;

@@ -32,6 +32,10 @@ enum Command {
     Serve(Box<config::ServeArgs>),
     /// Bring the database schema up to date, then exit.
     Migrate(config::StorageArgs),
+    /// Copy a live SQLite database consistently to a new file, while the server runs.
+    ///
+    /// Example: tessera backup --data-dir /var/lib/tessera --to /backups/tessera-2026-11-29.db
+    Backup(admin::BackupArgs),
     /// Client commands: get and decode tokens.
     #[command(subcommand)]
     Token(client::TokenCommand),
@@ -62,6 +66,7 @@ fn main() -> std::process::ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(*args).await,
             Command::Migrate(args) => admin::migrate(args).await,
+            Command::Backup(args) => admin::backup(args).await,
             Command::Token(cmd) => client::run(cmd).await,
             Command::Keys(cmd) => admin::keys(cmd).await,
             Command::Integration(cmd) => admin::integration(cmd).await,

@@ -709,3 +709,76 @@ async fn tenant_commands_manage_tenants_through_the_api() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("TESSERA_CLIENT_SECRET"));
 }
+
+/// `tessera backup` copies the database while the server runs; the copy is a working database
+/// with what was there, private (0600); an existing file is never replaced and nothing
+/// half-written stays; PostgreSQL is refused with the reason.
+#[tokio::test]
+async fn backup_copies_a_live_database_and_never_replaces_a_file() {
+    use std::os::unix::fs::PermissionsExt;
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let made = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "kept in the backup"}),
+    )
+    .await;
+    assert!(made["client_id"].is_string(), "{made}");
+    let to = guard.path().join("copy.db");
+    let backup = || {
+        tessera()
+            .args(["backup", "--data-dir"])
+            .arg(&dir)
+            .arg("--to")
+            .arg(&to)
+            .output()
+            .unwrap()
+    };
+    let done = backup();
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("integrity checked"));
+    let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let listed = tessera()
+        .args(["integration", "list", "--database"])
+        .arg(format!("sqlite://{}", to.display()))
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("kept in the backup"),
+        "{}{}",
+        String::from_utf8_lossy(&listed.stdout),
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    // Again to the same name: refused, the first copy untouched, nothing left beside it.
+    let before = std::fs::read(&to).unwrap();
+    let again = backup();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("exists already"));
+    assert_eq!(std::fs::read(&to).unwrap(), before);
+    let leftovers: Vec<_> = std::fs::read_dir(guard.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().contains("partial"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let pg = tessera()
+        .args(["backup", "--database", "postgres://db/tessera", "--to"])
+        .arg(guard.path().join("pg.db"))
+        .output()
+        .unwrap();
+    assert!(!pg.status.success());
+    assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
+    let missing = tessera()
+        .args(["backup", "--database"])
+        .arg(format!("sqlite://{}", guard.path().join("none.db").display()))
+        .arg("--to")
+        .arg(guard.path().join("none-copy.db"))
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open the database"));
+    assert!(!guard.path().join("none-copy.db").exists());
+}
