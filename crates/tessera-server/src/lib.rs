@@ -4,6 +4,7 @@
 //! Architecture invariant: no sqlx here and no dependency on `tessera-store`; storage is reached
 //! only through the core's ports inside [`state::AppState`].
 
+pub mod access_log;
 pub mod bootstrap;
 pub mod connections;
 pub mod console;
@@ -382,6 +383,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .route("/openapi.json", get(openapi::openapi_json))
+        // Notes the route template for the access log and the latency metrics.
+        .route_layer(middleware::from_fn(access_log::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
@@ -458,6 +461,9 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         }
     };
     let method = metrics::method_label(req.method());
+    let notes = access_log::RequestNotes::default();
+    req.extensions_mut().insert(notes.clone());
+    let extract::PeerAddress(peer) = extract::PeerAddress::of(req.extensions());
     let span = tracing::info_span!(
         "request",
         method,
@@ -467,13 +473,15 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
-    span.in_scope(|| {
-        tracing::debug!(
-            status,
-            micros = started.elapsed().as_micros() as u64,
-            "answered"
-        )
-    });
+    access_log::record(
+        state.config.access_log,
+        &notes,
+        method,
+        status,
+        started.elapsed().as_micros() as u64,
+        peer,
+        id.to_str().unwrap_or("-"),
+    );
     response.headers_mut().insert(REQUEST_ID, id);
     state
         .metrics

@@ -52,6 +52,8 @@ pub struct ServerConfig {
     pub allow_sign_up: bool,
     /// The proxies whose `Forwarded` / `X-Forwarded-*` headers say who the client is (SPEC §13).
     pub trusted_proxies: crate::forwarded::TrustedProxies,
+    /// Which requests get an access log line (SPEC §13).
+    pub access_log: crate::access_log::AccessLog,
     /// How long an invitation link stays usable, in seconds.
     pub invitation_ttl_seconds: i64,
     /// The memory that request bodies being received may hold together, in bytes (SPEC §11):

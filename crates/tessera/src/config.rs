@@ -12,6 +12,7 @@ use tessera_core::crypto::MasterKey;
 use tessera_core::model::DEFAULT_MAX_VALUE_BYTES;
 use tessera_core::ports::Rng;
 use tessera_core::token::SigningAlg;
+use tessera_server::access_log::AccessLog;
 use tessera_server::forwarded::TrustedProxies;
 
 /// Where the data lives: used by `serve`, `migrate` and the admin commands.
@@ -110,6 +111,10 @@ pub struct ServeArgs {
     /// Log format: `text` or `json` [default: text].
     #[arg(long, env = "TESSERA_LOG_FORMAT")]
     pub log_format: Option<String>,
+    /// Access log lines (target `tessera::access`, level info): `all` requests, only `errors`
+    /// (4xx and 5xx), or `off` [default: all].
+    #[arg(long, env = "TESSERA_ACCESS_LOG")]
+    pub access_log: Option<String>,
     /// Print the effective configuration (secrets redacted) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -143,6 +148,7 @@ struct FileConfig {
     session_idle_minutes: Option<u32>,
     body_memory_budget_mib: Option<usize>,
     log_format: Option<String>,
+    access_log: Option<String>,
 }
 
 /// The most a deployment may allow one private token to hold: a JSON body is parsed whole, so
@@ -177,6 +183,7 @@ pub struct Settings {
     pub session_idle_seconds: i64,
     pub body_budget_mib: usize,
     pub json_logs: bool,
+    pub access_log: AccessLog,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -289,6 +296,12 @@ impl ServeArgs {
         if !(60..=90 * 86_400).contains(&invitation_ttl_seconds) {
             bail!("invitation_ttl_seconds must be between 60 and 7776000 (90 days)");
         }
+        let access_log = match self.access_log.as_deref().or(file.access_log.as_deref()) {
+            None => AccessLog::default(),
+            Some(level) => AccessLog::parse(level).with_context(|| {
+                format!("access_log must be all, errors or off (got `{level}`)")
+            })?,
+        };
         let trusted_proxies = TrustedProxies::parse(
             self.trusted_proxies
                 .as_deref()
@@ -361,6 +374,7 @@ impl ServeArgs {
                     .clamp(1, 24 * 60),
             ) * 60,
             json_logs,
+            access_log,
         })
     }
 }
@@ -370,7 +384,7 @@ impl Settings {
     pub fn printable(&self) -> String {
         let database = redact_url(&self.database);
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ntrusted_proxies = \"{}\"\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\n# master key: {}\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ntrusted_proxies = \"{}\"\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\naccess_log = \"{}\"\n# master key: {}\n",
             self.listen,
             self.data_dir.display(),
             database,
@@ -383,6 +397,7 @@ impl Settings {
             self.trusted_proxies,
             self.invitation_ttl_seconds,
             if self.json_logs { "json" } else { "text" },
+            self.access_log.as_str(),
             if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },
         )
     }

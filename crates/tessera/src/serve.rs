@@ -22,7 +22,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         print!("{}", settings.printable());
         return Ok(());
     }
-    init_logging(settings.json_logs);
+    // Held to the end: dropping it flushes the lines still queued for the writer thread.
+    let _log_writer = init_logging(settings.json_logs);
     let clock = Arc::new(SystemClock);
     let rng = Arc::new(OsRng);
     let master_key = Arc::new(crate::config::master_key(&settings.data_dir, &OsRng)?);
@@ -64,6 +65,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         allow_sign_up: settings.allow_sign_up,
         allow_private_callbacks: settings.allow_private_callbacks,
         trusted_proxies: settings.trusted_proxies.clone(),
+        access_log: settings.access_log,
         invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),
         body_budget_bytes: settings.body_budget_mib * 1024 * 1024,
         session_seconds: settings.session_seconds,
@@ -120,15 +122,24 @@ async fn stop_signal() {
     }
 }
 
-fn init_logging(json: bool) {
+/// Logs go to stderr from a thread of their own (`tracing_appender::non_blocking`): a request
+/// only queues its line, so a slow terminal or disk never holds it up. If the queue is full
+/// (128,000 lines), lines are dropped rather than requests slowed. `TESSERA_LOG` is the filter
+/// (`info` by default; `tessera::access=off` silences the access log, `debug` says more).
+fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
+    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours for a terminal only: a journal or a file gets plain text.
+    let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_ansi(terminal)
+        .with_writer(writer);
     if json {
         builder.json().init();
     } else {
         builder.init();
     }
+    guard
 }

@@ -387,6 +387,7 @@ pub async fn sign_in(
         [one] => *one,
         [] => {
             state.auth_limiter.record_failure(&limited, peer, now);
+            crate::access_log::failed_authentication(&email, peer, "wrong email or password");
             return sign_in_form(
                 &state,
                 &next,

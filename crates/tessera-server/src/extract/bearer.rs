@@ -36,10 +36,11 @@ impl FromRequestParts<AppState> for BearerToken {
             .ok_or_else(|| {
                 ApiError::InvalidToken("the Authorization header is not `Bearer <token>`".into())
             })?;
-        state
+        let claims = state
             .validate_token(token)
-            .map(BearerToken)
-            .map_err(|reason| ApiError::InvalidToken(reason.to_string()))
+            .map_err(|reason| ApiError::InvalidToken(reason.to_string()))?;
+        crate::access_log::RequestNotes::client(&parts.extensions, claims.client_id);
+        Ok(BearerToken(claims))
     }
 }
 

@@ -18,6 +18,7 @@ use tessera_core::id::ClientId;
 use tessera_core::id::Secret;
 use tessera_core::token::assertion::{self, AssertionError};
 
+use crate::access_log::RequestNotes;
 use crate::error::ApiError;
 use crate::extract::OAuthForm;
 use crate::state::AppState;
@@ -111,6 +112,7 @@ impl FromRequest<AppState> for TokenCaller {
             .get(header::AUTHORIZATION)
             .map(|v| v.to_str().map(str::to_owned));
         let PeerAddress(peer) = PeerAddress::of(req.extensions());
+        let notes = req.extensions().get::<RequestNotes>().cloned();
         let path = req.uri().path().to_owned();
         let mut form = OAuthForm::from_request(req, state).await?;
         if let Some(assertion) = form.take("client_assertion") {
@@ -121,6 +123,9 @@ impl FromRequest<AppState> for TokenCaller {
                 .into());
             }
             let client = assertion_client(state, &mut form, &assertion, &path, peer).await?;
+            if let Some(notes) = &notes {
+                notes.set_client(client.integration.client_id);
+            }
             return Ok(TokenCaller {
                 client: Some((client, AuthMethod::PrivateKeyJwt)),
                 form,
@@ -167,6 +172,9 @@ impl FromRequest<AppState> for TokenCaller {
         };
         let method = credentials.method;
         let client = authenticate_limited(state, &credentials, peer)?;
+        if let Some(notes) = &notes {
+            notes.set_client(client.integration.client_id);
+        }
         Ok(TokenCaller {
             client: Some((client, method)),
             form,
@@ -191,6 +199,7 @@ fn authenticate_limited(
         state
             .auth_limiter
             .record_failure(&credentials.client_id, peer, now);
+        crate::access_log::failed_authentication(&credentials.client_id, peer, &e.description);
         e.into()
     })
 }
@@ -220,7 +229,9 @@ impl FromRequestParts<AppState> for BasicClient {
             secret: Secret::new(secret),
             method: AuthMethod::ClientSecretBasic,
         };
-        authenticate_limited(state, &credentials, peer).map(BasicClient)
+        let client = authenticate_limited(state, &credentials, peer)?;
+        RequestNotes::client(&parts.extensions, client.integration.client_id);
+        Ok(BasicClient(client))
     }
 }
 
@@ -262,8 +273,9 @@ async fn assertion_client(
         return Err(slow_down());
     }
     let result = verify_client_assertion(state, &decoded, &iss, path).await;
-    if result.is_err() {
+    if let Err(e) = &result {
         state.auth_limiter.record_failure(&iss, peer, now);
+        crate::access_log::failed_authentication(&iss, peer, &e.refusal().description);
     }
     result
 }

@@ -132,6 +132,7 @@ impl Harness {
             allow_private_callbacks: true,
             allow_sign_up: false,
             trusted_proxies: Default::default(),
+            access_log: Default::default(),
             invitation_ttl_seconds: 7 * 86_400,
             body_budget_bytes: 256 * 1024 * 1024,
             session_seconds: 12 * 3600,

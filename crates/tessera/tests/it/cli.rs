@@ -737,7 +737,11 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
             .unwrap()
     };
     let done = backup();
-    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
+    assert!(
+        done.status.success(),
+        "{}",
+        String::from_utf8_lossy(&done.stderr)
+    );
     assert!(String::from_utf8_lossy(&done.stdout).contains("integrity checked"));
     let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
@@ -773,7 +777,10 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
     let missing = tessera()
         .args(["backup", "--database"])
-        .arg(format!("sqlite://{}", guard.path().join("none.db").display()))
+        .arg(format!(
+            "sqlite://{}",
+            guard.path().join("none.db").display()
+        ))
         .arg("--to")
         .arg(guard.path().join("none-copy.db"))
         .output()
@@ -781,4 +788,68 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     assert!(!missing.status.success());
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot open the database"));
     assert!(!guard.path().join("none-copy.db").exists());
+}
+
+/// Collects the server's stderr lines that arrive within `wait`.
+fn lines_within(rx: &std::sync::mpsc::Receiver<String>, wait: std::time::Duration) -> Vec<String> {
+    let until = std::time::Instant::now() + wait;
+    let mut lines = Vec::new();
+    while let Some(left) = until.checked_duration_since(std::time::Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) => lines.push(line),
+            Err(_) => break,
+        }
+    }
+    lines
+}
+
+/// At the default level every request has an access line (route template, status, the
+/// integration, the address, the request id) and a failed authentication a `warn` line
+/// without the secret; `--access-log errors` keeps only 4xx and 5xx.
+#[tokio::test]
+async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
+    for (level, expect_ok_line) in [("all", true), ("errors", false)] {
+        let (_guard, dir) = crate::data_dir();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let server = crate::serve_logging(&dir, &["--access-log", level], true, "info", Some(tx));
+        let ok = token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
+        assert_eq!(ok.status(), 200);
+        let wrong = token(&server.url, crate::BOOT_ID, "not-the-secret-xyz", None).await;
+        assert_eq!(wrong.status(), 401);
+        let lines = lines_within(&rx, std::time::Duration::from_millis(1500));
+        let access: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("tessera::access"))
+            .collect();
+        let ok_line = access.iter().find(|l| l.contains("status=200"));
+        assert_eq!(ok_line.is_some(), expect_ok_line, "{level}: {lines:#?}");
+        if let Some(line) = ok_line {
+            for part in [
+                "method=\"POST\"",
+                "route=\"/oauth2/token\"",
+                "client_id=0f8fad5b",
+                "peer=127.0.0.1",
+                "request_id=",
+                "micros=",
+            ] {
+                assert!(line.contains(part), "{part} in {line}");
+            }
+        }
+        assert!(
+            access.iter().any(|l| l.contains("status=401")),
+            "{level}: {lines:#?}"
+        );
+        let warned = lines
+            .iter()
+            .find(|l| l.contains("WARN") && l.contains("authentication failed"))
+            .unwrap_or_else(|| panic!("{lines:#?}"));
+        assert!(
+            warned.contains(crate::BOOT_ID) && warned.contains("peer=127.0.0.1"),
+            "{warned}"
+        );
+        assert!(lines
+            .iter()
+            .all(|l| !l.contains("not-the-secret-xyz") && !l.contains(crate::BOOT_SECRET)));
+        drop(server);
+    }
 }

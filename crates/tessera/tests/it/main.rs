@@ -56,13 +56,26 @@ pub fn tessera() -> Command {
 // The child is waited for by `Server::drop`; only a test that already failed leaves it early.
 #[allow(clippy::zombie_processes)]
 pub fn serve(data_dir: &Path, extra: &[&str], bootstrap: bool) -> Server {
+    serve_logging(data_dir, extra, bootstrap, "warn", None)
+}
+
+/// [`serve`] with the log filter `log` (`TESSERA_LOG`), its stderr lines sent to `stderr`
+/// when given (else shown with the test's).
+#[allow(clippy::zombie_processes)]
+pub fn serve_logging(
+    data_dir: &Path,
+    extra: &[&str],
+    bootstrap: bool,
+    log: &str,
+    stderr: Option<mpsc::Sender<String>>,
+) -> Server {
     let mut cmd = tessera();
     cmd.arg("serve")
         .arg("--data-dir")
         .arg(data_dir)
         .args(["--listen", "127.0.0.1:0"])
         .args(extra);
-    cmd.env("TESSERA_LOG", "warn");
+    cmd.env("TESSERA_LOG", log);
     if bootstrap {
         // The tests' applications and key sets listen on loopback.
         cmd.env("TESSERA_ALLOW_PRIVATE_CALLBACKS", "true");
@@ -77,9 +90,22 @@ pub fn serve(data_dir: &Path, extra: &[&str], bootstrap: bool) -> Server {
     }
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(if stderr.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .spawn()
         .expect("tessera starts");
+    if let (Some(tx), Some(err)) = (stderr, child.stderr.take()) {
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+    }
     let stdout = child.stdout.take().expect("stdout");
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
