@@ -473,12 +473,21 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
     let started = std::time::Instant::now();
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    state
+        .metrics
+        .request_seconds
+        .get_or_create(&metrics::LatencyLabel {
+            route: notes.route().to_owned(),
+            status: metrics::status_class(status),
+        })
+        .observe(elapsed.as_secs_f64());
     access_log::record(
         state.config.access_log,
         &notes,
         method,
         status,
-        started.elapsed().as_micros() as u64,
+        elapsed.as_micros() as u64,
         peer,
         id.to_str().unwrap_or("-"),
     );

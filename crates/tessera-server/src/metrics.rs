@@ -1,8 +1,14 @@
-//! Prometheus metrics, served at `/metrics`.
+//! Prometheus metrics, served at `/metrics`: Tessera's own under `tessera_`, and the
+//! process's (`process_resident_memory_bytes`, `process_cpu_seconds_total`,
+//! `process_open_fds`, read from `/proc` when scraped).
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -19,6 +25,33 @@ pub struct ErrorLabel {
 pub struct RequestLabel {
     pub method: &'static str,
     pub status: u16,
+}
+
+/// A request's route template (`/v1/integrations/{client_id}`, or `unmatched`) and status
+/// class (`2xx` …), for the latency histograms.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LatencyLabel {
+    pub route: String,
+    pub status: &'static str,
+}
+
+/// `2xx` and the like.
+pub fn status_class(status: u16) -> &'static str {
+    match status / 100 {
+        1 => "1xx",
+        2 => "2xx",
+        3 => "3xx",
+        4 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// The latency histograms, one per route and status class.
+pub type LatencyFamily = Family<LatencyLabel, Histogram, fn() -> Histogram>;
+
+/// 100 µs to about 2.4 s, each bucket 2.5 times the last.
+fn latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.0001, 2.5, 12))
 }
 
 /// The method as a label without allocating; unusual methods share one label.
@@ -43,17 +76,88 @@ pub struct Metrics {
     pub introspections: Counter,
     pub revocations: Counter,
     pub http_requests: Family<RequestLabel, Counter>,
+    pub request_seconds: LatencyFamily,
     pub audit_records_written: Counter,
+    process: ProcessMetrics,
+}
+
+/// What the process uses, read from `/proc/self` at each scrape.
+#[derive(Default)]
+struct ProcessMetrics {
+    resident_bytes: Gauge,
+    open_fds: Gauge,
+    cpu_seconds: Counter<f64, AtomicU64>,
+}
+
+impl ProcessMetrics {
+    /// Reads `/proc/self` (Linux); elsewhere the figures stay 0.
+    fn refresh(&self) {
+        if let Some(kb) = std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find_map(|l| l.strip_prefix("VmRSS:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            })
+        {
+            self.resident_bytes.set(kb * 1024);
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            self.open_fds
+                .set(i64::try_from(fds.count()).unwrap_or(i64::MAX));
+        }
+        // utime and stime, the 14th and 15th fields after the command's closing parenthesis,
+        // in clock ticks of 1/100 s (USER_HZ).
+        if let Some(ticks) = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| {
+                let rest = s.rsplit_once(')')?.1;
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let user: f64 = fields.get(11)?.parse().ok()?;
+                let system: f64 = fields.get(12)?.parse().ok()?;
+                Some(user + system)
+            })
+        {
+            let seconds = ticks / 100.0;
+            let delta = seconds - self.cpu_seconds.get();
+            if delta > 0.0 {
+                self.cpu_seconds.inc_by(delta);
+            }
+        }
+    }
 }
 
 impl Default for Metrics {
     fn default() -> Self {
-        let mut registry = Registry::with_prefix("tessera");
+        let mut root = Registry::default();
+        let process = ProcessMetrics::default();
+        root.register(
+            "process_resident_memory_bytes",
+            "Resident memory of the process, in bytes",
+            process.resident_bytes.clone(),
+        );
+        root.register(
+            "process_open_fds",
+            "Open file descriptors of the process",
+            process.open_fds.clone(),
+        );
+        root.register(
+            "process_cpu_seconds",
+            "CPU time the process used (user and system), in seconds",
+            process.cpu_seconds.clone(),
+        );
+        let registry = root.sub_registry_with_prefix("tessera");
         let tokens_issued = Family::<GrantLabel, Counter>::default();
         let token_errors = Family::<ErrorLabel, Counter>::default();
         let introspections = Counter::default();
         let revocations = Counter::default();
         let http_requests = Family::<RequestLabel, Counter>::default();
+        let request_seconds = LatencyFamily::new_with_constructor(latency_histogram);
+        registry.register(
+            "request_duration_seconds",
+            "Time from a request's arrival to its response, by route template and status class",
+            request_seconds.clone(),
+        );
         let audit_records_written = Counter::default();
         registry.register(
             "tokens_issued",
@@ -82,13 +186,15 @@ impl Default for Metrics {
             audit_records_written.clone(),
         );
         Metrics {
-            registry,
+            registry: root,
             tokens_issued,
             token_errors,
             introspections,
             revocations,
             http_requests,
+            request_seconds,
             audit_records_written,
+            process,
         }
     }
 }
@@ -96,6 +202,7 @@ impl Default for Metrics {
 impl Metrics {
     /// The text exposition format.
     pub fn render(&self) -> String {
+        self.process.refresh();
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

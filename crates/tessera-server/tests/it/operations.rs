@@ -197,3 +197,41 @@ async fn forwarding_headers_count_only_from_trusted_proxies() {
         assert_eq!(cookie.ends_with("; Secure"), secure, "{peer}: {cookie}");
     }
 }
+
+/// `/metrics` has request latency by route template and status class, and the process's
+/// memory, CPU time and open files.
+#[tokio::test]
+async fn metrics_have_latency_by_route_and_the_process_figures() {
+    let h = Harness::new().await;
+    let ok = h.token(&h.a.client_id, &h.a.secret, None).await;
+    assert_eq!(ok.status, StatusCode::OK);
+    let missing = h
+        .send(
+            Request::get("/v1/no-such-thing")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let text = h
+        .send(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .text;
+    for wanted in [
+        "tessera_request_duration_seconds_bucket{le=\"0.0001\",route=\"/oauth2/token\",status=\"2xx\"}",
+        "tessera_request_duration_seconds_count{route=\"/oauth2/token\",status=\"2xx\"} 1",
+        "tessera_request_duration_seconds_count{route=\"unmatched\",status=\"4xx\"} 1",
+        "# TYPE process_cpu_seconds counter",
+    ] {
+        assert!(text.contains(wanted), "{wanted} in {text}");
+    }
+    let value = |name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {text}"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1_000_000.0);
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_cpu_seconds_total") > 0.0);
+}
