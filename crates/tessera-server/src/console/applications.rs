@@ -196,11 +196,13 @@ async fn app_page(
     problem: Option<String>,
 ) -> Response {
     let me = admin.0.user.tenant_id;
-    let ours_only = state.clients.app_versions(|i| {
+    let versions = state.clients.app_versions(|i| {
         i.app.as_ref().is_some_and(|a| a.app_name == name)
             && (i.tenant_id == me || i.app.as_ref().is_some_and(|a| a.stage == Stage::Production))
     });
-    let Some(app) = apps(state, me, ours_only).into_iter().next() else {
+    // Application names are one tenant's (`app_owner`): ours if any version is.
+    let ours = versions.iter().any(|c| c.integration.tenant_id == me);
+    let Some(app) = apps(state, me, versions).into_iter().next() else {
         return super::message_with_link(
             StatusCode::NOT_FOUND,
             "No such application",
@@ -208,10 +210,6 @@ async fn app_page(
             Some((PAGE, "Back to Applications")),
         );
     };
-    let ours = !state
-        .clients
-        .app_versions(|i| i.tenant_id == me && i.app.as_ref().is_some_and(|a| a.app_name == name))
-        .is_empty();
     let (tenants, more_tenants) = if ours {
         match state
             .storage

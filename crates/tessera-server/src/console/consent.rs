@@ -125,10 +125,12 @@ pub async fn show(
         .tenant(&integration.tenant_id)
         .map(|t| t.display_name.clone())
         .unwrap_or_default();
+    let nav = signed.nav(PAGE);
     html(
         StatusCode::OK,
         ConsentPage {
-            nav: signed.nav(PAGE),
+            organization: nav.tenant.clone(),
+            nav,
             app: integration.display_name.clone(),
             client_id: integration.client_id.to_string(),
             developer,
@@ -140,7 +142,6 @@ pub async fn show(
                 .collect(),
             scope: scopes.to_string(),
             admin: signed.is_admin(),
-            organization: signed.nav(PAGE).tenant,
         },
     )
 }

@@ -338,6 +338,16 @@ async fn print_config_redacts_secrets() {
         said.contains("--trusted-proxies") && said.contains("`10.0.0.0/33`"),
         "{said}"
     );
+    let level = tessera()
+        .args(["serve", "--access-log", "some", "--print-config"])
+        .output()
+        .unwrap();
+    assert!(!level.status.success());
+    let said = String::from_utf8_lossy(&level.stderr);
+    assert!(
+        said.contains("access_log must be all, errors or off (got `some`)"),
+        "{said}"
+    );
 }
 
 #[tokio::test]
