@@ -12,9 +12,9 @@ use crate::id::{
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
-    DataChange, EntryFilter, EntryName, Integration, LinkRefusal, PendingWebhook, PrivateToken,
-    PrivateTokenInfo, Tenant, UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome,
-    WriteCondition,
+    DataChange, EntryFilter, EntryName, Integration, LinkRefusal, OutboxState, PendingWebhook,
+    PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User, UserLink, WebhookAttempt,
+    WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -638,8 +638,12 @@ pub trait WebhookOutbox: Send + Sync {
         connection: ConnectionId,
         page: PageRequest,
     ) -> StoreResult<Page<WebhookAttempt>>;
-    /// How many outbox entries are still pending (for tests and metrics).
-    async fn pending_webhooks(&self) -> StoreResult<u64>;
+    /// How many outbox entries are still pending (for tests).
+    async fn pending_webhooks(&self) -> StoreResult<u64> {
+        Ok(self.outbox_state().await?.pending)
+    }
+    /// Pending and failing entries and the oldest one's age (for the metrics).
+    async fn outbox_state(&self) -> StoreResult<OutboxState>;
 }
 
 /// What a private token write did.

@@ -8,6 +8,7 @@
 //! same hyper-util connection builder with a timer and the limits.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -18,13 +19,16 @@ use axum::extract::ConnectInfo;
 use axum::Router;
 use bytes::Bytes;
 use hyper::body::{Frame, Incoming};
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::{sleep_until, Instant, Sleep};
 use tower::ServiceExt;
+
+use crate::tls::Tls;
 
 /// How long a client may take, and how many may be connected at once.
 #[derive(Debug, Clone, Copy)]
@@ -55,23 +59,25 @@ impl Default for ConnectionLimits {
     }
 }
 
-/// Serves `app` on `listener` within `limits` until `shutdown` completes; open requests then
-/// finish before this returns.
+/// Serves `app` on `listener` within `limits` (over TLS when `tls` is given) until
+/// `shutdown` completes; open requests then finish before this returns.
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     limits: ConnectionLimits,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let graceful = GracefulShutdown::new();
-    // HTTP/1 only: detecting HTTP/2 first would wait, without a timeout, for a client that
-    // connects and sends nothing. Clients of plain-http APIs speak HTTP/1.1; HTTP/2 comes with
-    // TLS (issue 19).
-    let mut builder = hyper::server::conn::http1::Builder::new();
-    builder
+    // Plain http is HTTP/1 only: detecting HTTP/2 first would wait, without a timeout, for a
+    // client that connects and sends nothing. Over TLS, ALPN says which one the client speaks.
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout);
+    let mut http2 = hyper::server::conn::http2::Builder::new(TokioExecutor::new());
+    http2.timer(TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
         // At the cap, wait for a slot before accepting: the next clients queue in the backlog.
@@ -95,43 +101,77 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::default());
-        let (started, ended) = (activity.clone(), activity.clone());
-        let service = app
-            .clone()
-            .map_request(move |request: http::Request<Incoming>| {
-                started.open.fetch_add(1, Ordering::AcqRel);
-                let (mut parts, body) = request.into_parts();
-                parts.extensions.insert(ConnectInfo(peer));
-                let body = axum::body::Body::new(BodyDeadline::new(body, limits));
-                http::Request::from_parts(parts, body)
-            })
-            .map_response(move |response: axum::response::Response| {
-                let (parts, body) = response.into_parts();
-                let body = axum::body::Body::new(ResponseEnd {
-                    inner: body,
-                    activity: Some(ended.clone()),
-                });
-                axum::response::Response::from_parts(parts, body)
+        let service = connection_service(&app, peer, limits, &activity);
+        let Some(tls) = &tls else {
+            let io = IdleLimit::new(stream, activity, limits.keep_alive_idle);
+            let connection = graceful.watch(http1.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                let _ = connection.await;
+                drop(slot);
             });
-        let service = hyper_util::service::TowerToHyperService::new(service);
-        let io = IdleLimit {
-            inner: stream,
-            activity,
-            idle_for: limits.keep_alive_idle,
-            seen: 0,
-            waiting: false,
-            timer: None,
+            continue;
         };
-        let connection = builder.serve_connection(TokioIo::new(io), service);
-        let connection = graceful.watch(connection);
+        let (acceptor, watcher) = (tls.acceptor.clone(), graceful.watcher());
+        let (http1, http2) = (http1.clone(), http2.clone());
         tokio::spawn(async move {
-            let _ = connection.await;
+            // The handshake is part of the request head's time.
+            let Ok(Ok(stream)) =
+                tokio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await
+            else {
+                drop(slot);
+                return;
+            };
+            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
+            let io = TokioIo::new(IdleLimit::new(stream, activity, limits.keep_alive_idle));
+            let _ = if h2 {
+                watcher.watch(http2.serve_connection(io, service)).await
+            } else {
+                watcher.watch(http1.serve_connection(io, service)).await
+            };
             drop(slot);
         });
     }
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The app as one connection serves it: each request carries the peer's address and a body
+/// with deadlines, and each response tells the connection's activity when it has been sent.
+fn connection_service(
+    app: &Router,
+    peer: SocketAddr,
+    limits: ConnectionLimits,
+    activity: &Arc<Activity>,
+) -> TowerToHyperService<
+    impl tower::Service<
+            http::Request<Incoming>,
+            Response = axum::response::Response,
+            Error = std::convert::Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + 'static,
+> {
+    let (started, ended) = (activity.clone(), activity.clone());
+    let service = app
+        .clone()
+        .map_request(move |request: http::Request<Incoming>| {
+            started.open.fetch_add(1, Ordering::AcqRel);
+            let (mut parts, body) = request.into_parts();
+            parts.extensions.insert(ConnectInfo(peer));
+            let body = axum::body::Body::new(BodyDeadline::new(body, limits));
+            http::Request::from_parts(parts, body)
+        })
+        .map_response(move |response: axum::response::Response| {
+            let (parts, body) = response.into_parts();
+            let body = axum::body::Body::new(ResponseEnd {
+                inner: body,
+                activity: Some(ended.clone()),
+            });
+            axum::response::Response::from_parts(parts, body)
+        });
+    TowerToHyperService::new(service)
 }
 
 /// A request body that must end within `body_timeout` of the head, with no pause longer than
@@ -254,8 +294,8 @@ impl http_body::Body for ResponseEnd {
 /// The socket, closed (a read error) when it has been idle for `idle_for` after a response:
 /// no request open and no byte of the next one arrived. Before the first response the header
 /// timeout alone applies.
-struct IdleLimit {
-    inner: TcpStream,
+struct IdleLimit<S> {
+    inner: S,
     activity: Arc<Activity>,
     idle_for: Duration,
     /// Responses ended when this last looked; a change starts a new idle period.
@@ -265,7 +305,20 @@ struct IdleLimit {
     timer: Option<Pin<Box<Sleep>>>,
 }
 
-impl AsyncRead for IdleLimit {
+impl<S> IdleLimit<S> {
+    fn new(inner: S, activity: Arc<Activity>, idle_for: Duration) -> Self {
+        IdleLimit {
+            inner,
+            activity,
+            idle_for,
+            seen: 0,
+            waiting: false,
+            timer: None,
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for IdleLimit<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -299,7 +352,7 @@ impl AsyncRead for IdleLimit {
     }
 }
 
-impl AsyncWrite for IdleLimit {
+impl<S: AsyncWrite + Unpin> AsyncWrite for IdleLimit<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -16,6 +16,14 @@ pub struct GrantLabel {
     pub grant: &'static str,
 }
 
+/// A token request's grant (`client_credentials`, `jwt_bearer`, `token_exchange`, `tms`, or
+/// `other` for one not supported) and outcome (`issued`, or the error code).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TokenLabel {
+    pub grant: &'static str,
+    pub outcome: &'static str,
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabel {
     pub error: &'static str,
@@ -31,8 +39,44 @@ pub struct RequestLabel {
 /// class (`2xx` …), for the latency histograms.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct LatencyLabel {
-    pub route: String,
+    pub route: RouteLabel,
     pub status: &'static str,
+}
+
+/// A route template as a label: the matched path axum already holds (shared, not copied per
+/// request), or `unmatched`.
+#[derive(Clone, Debug, Default)]
+pub struct RouteLabel(pub Option<axum::extract::MatchedPath>);
+
+impl RouteLabel {
+    pub fn as_str(&self) -> &str {
+        self.0
+            .as_ref()
+            .map_or("unmatched", axum::extract::MatchedPath::as_str)
+    }
+}
+
+impl PartialEq for RouteLabel {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for RouteLabel {}
+
+impl std::hash::Hash for RouteLabel {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl prometheus_client::encoding::EncodeLabelValue for RouteLabel {
+    fn encode(
+        &self,
+        encoder: &mut prometheus_client::encoding::LabelValueEncoder,
+    ) -> Result<(), std::fmt::Error> {
+        std::fmt::Write::write_str(encoder, self.as_str())
+    }
 }
 
 /// `2xx` and the like.
@@ -77,8 +121,19 @@ pub struct Metrics {
     pub revocations: Counter,
     pub http_requests: Family<RequestLabel, Counter>,
     pub request_seconds: LatencyFamily,
+    pub token_requests: Family<TokenLabel, Counter>,
     pub audit_records_written: Counter,
     process: ProcessMetrics,
+    outbox: OutboxGauges,
+    access_log_dropped: Counter,
+}
+
+/// The webhook outbox as it stood at the scrape.
+#[derive(Default)]
+struct OutboxGauges {
+    pending: Gauge,
+    failing: Gauge,
+    oldest_seconds: Gauge<f64, AtomicU64>,
 }
 
 /// What the process uses, read from `/proc/self` at each scrape.
@@ -158,6 +213,34 @@ impl Default for Metrics {
             "Time from a request's arrival to its response, by route template and status class",
             request_seconds.clone(),
         );
+        let token_requests = Family::<TokenLabel, Counter>::default();
+        registry.register(
+            "token_requests",
+            "Token requests, by grant and outcome (`issued` or the error code)",
+            token_requests.clone(),
+        );
+        let outbox = OutboxGauges::default();
+        registry.register(
+            "webhooks_pending",
+            "Webhook outbox entries not yet delivered",
+            outbox.pending.clone(),
+        );
+        registry.register(
+            "webhooks_failing",
+            "Pending webhook outbox entries at least one attempt has failed for",
+            outbox.failing.clone(),
+        );
+        registry.register(
+            "webhooks_oldest_pending_age_seconds",
+            "Age of the oldest pending webhook outbox entry (0 when none is pending)",
+            outbox.oldest_seconds.clone(),
+        );
+        let access_log_dropped = Counter::default();
+        registry.register(
+            "access_log_dropped",
+            "Access log lines dropped because the log writer fell behind",
+            access_log_dropped.clone(),
+        );
         let audit_records_written = Counter::default();
         registry.register(
             "tokens_issued",
@@ -193,16 +276,44 @@ impl Default for Metrics {
             revocations,
             http_requests,
             request_seconds,
+            token_requests,
             audit_records_written,
             process,
+            outbox,
+            access_log_dropped,
         }
     }
 }
 
 impl Metrics {
-    /// The text exposition format.
-    pub fn render(&self) -> String {
+    /// Counts a token request by grant and outcome.
+    pub fn token_request(&self, grant: &'static str, outcome: &'static str) {
+        self.token_requests
+            .get_or_create(&TokenLabel { grant, outcome })
+            .inc();
+    }
+
+    /// The text exposition format, with the outbox as `outbox` says it stands at `now`
+    /// (`None`: it could not be read, and the gauges keep their last values).
+    pub fn render(
+        &self,
+        outbox: Option<tessera_core::model::OutboxState>,
+        now: tessera_core::model::UnixMillis,
+    ) -> String {
         self.process.refresh();
+        if let Some(outbox) = outbox {
+            self.outbox
+                .pending
+                .set(i64::try_from(outbox.pending).unwrap_or(i64::MAX));
+            self.outbox
+                .failing
+                .set(i64::try_from(outbox.failing).unwrap_or(i64::MAX));
+            let age = outbox.oldest_at.map_or(0, |at| (now - at).max(0));
+            self.outbox.oldest_seconds.set(age as f64 / 1000.0);
+        }
+        let dropped = crate::access_log::dropped();
+        self.access_log_dropped
+            .inc_by(dropped.saturating_sub(self.access_log_dropped.get()));
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

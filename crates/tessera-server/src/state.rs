@@ -63,6 +63,9 @@ pub struct ServerConfig {
     pub session_seconds: i64,
     /// How long a console session lasts unused, in seconds.
     pub session_idle_seconds: i64,
+    /// Whether `/metrics` is served with the API; `false` when `--admin-listen` serves it on
+    /// an address of its own (SPEC §13).
+    pub public_metrics: bool,
 }
 
 /// Shared state; clones share one `Inner`.

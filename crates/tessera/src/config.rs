@@ -14,6 +14,7 @@ use tessera_core::ports::Rng;
 use tessera_core::token::SigningAlg;
 use tessera_server::access_log::AccessLog;
 use tessera_server::forwarded::TrustedProxies;
+use tessera_server::tls::CertificateFiles;
 
 /// Where the data lives: used by `serve`, `migrate` and the admin commands.
 #[derive(Args, Debug, Clone, Default)]
@@ -115,6 +116,17 @@ pub struct ServeArgs {
     /// (4xx and 5xx), or `off` [default: all].
     #[arg(long, env = "TESSERA_ACCESS_LOG")]
     pub access_log: Option<String>,
+    /// A PEM certificate chain to serve HTTPS (HTTP/2 and HTTP/1.1) with; needs --tls-key.
+    /// Read again when it changes [default: plain http].
+    #[arg(long, env = "TESSERA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
+    /// A second address serving /metrics, /healthz and /readyz for the operator's network;
+    /// /metrics then leaves the API's address [default: none, /metrics is on --listen].
+    #[arg(long, env = "TESSERA_ADMIN_LISTEN")]
+    pub admin_listen: Option<SocketAddr>,
     /// Print the effective configuration (secrets redacted) and exit.
     #[arg(long)]
     pub print_config: bool,
@@ -149,6 +161,9 @@ struct FileConfig {
     body_memory_budget_mib: Option<usize>,
     log_format: Option<String>,
     access_log: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    admin_listen: Option<SocketAddr>,
 }
 
 /// The most a deployment may allow one private token to hold: a JSON body is parsed whole, so
@@ -184,6 +199,8 @@ pub struct Settings {
     pub body_budget_mib: usize,
     pub json_logs: bool,
     pub access_log: AccessLog,
+    pub tls: Option<CertificateFiles>,
+    pub admin_listen: Option<SocketAddr>,
 }
 
 fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
@@ -309,6 +326,15 @@ impl ServeArgs {
                 .unwrap_or_default(),
         )
         .map_err(|e| anyhow::anyhow!("--trusted-proxies: {e}"))?;
+        let tls = match (
+            self.tls_cert.clone().or(file.tls_cert),
+            self.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some(CertificateFiles { cert, key }),
+            (None, None) => None,
+            (Some(_), None) => bail!("--tls-cert needs --tls-key: the certificate's private key"),
+            (None, Some(_)) => bail!("--tls-key needs --tls-cert: the certificate chain"),
+        };
         Ok(Settings {
             listen: self
                 .listen
@@ -375,20 +401,31 @@ impl ServeArgs {
             ) * 60,
             json_logs,
             access_log,
+            tls,
+            admin_listen: self.admin_listen.or(file.admin_listen),
         })
     }
 }
 
 impl Settings {
+    /// `https` with --tls-cert, else `http`: the default issuer's scheme.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
     /// The configuration as TOML, with the database password redacted.
     pub fn printable(&self) -> String {
         let database = redact_url(&self.database);
         format!(
-            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ntrusted_proxies = \"{}\"\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\naccess_log = \"{}\"\n# master key: {}\n",
+            "listen = \"{}\"\ndata_dir = \"{}\"\ndatabase = \"{}\"\nissuer = \"{}\"\naudience = \"{}\"\nsigning_alg = \"{}\"\nkey_rotation_days = {}\nprivate_token_max_bytes = {}\nallow_sign_up = {}\ntrusted_proxies = \"{}\"\ninvitation_ttl_seconds = {}\nlog_format = \"{}\"\naccess_log = \"{}\"\n{}{}# master key: {}\n",
             self.listen,
             self.data_dir.display(),
             database,
-            self.issuer.clone().unwrap_or_else(|| format!("http://{}", self.listen)),
+            self.issuer.clone().unwrap_or_else(|| format!("{}://{}", self.scheme(), self.listen)),
             self.audience.clone().unwrap_or_else(|| "(the issuer)".into()),
             self.signing_alg.as_str(),
             self.key_rotation_days,
@@ -398,6 +435,12 @@ impl Settings {
             self.invitation_ttl_seconds,
             if self.json_logs { "json" } else { "text" },
             self.access_log.as_str(),
+            self.tls.as_ref().map_or(String::new(), |t| format!(
+                "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+                t.cert.display(),
+                t.key.display()
+            )),
+            self.admin_listen.map_or(String::new(), |a| format!("admin_listen = \"{a}\"\n")),
             if std::env::var_os("TESSERA_MASTER_KEY").is_some() { "[redacted] from TESSERA_MASTER_KEY" } else { "from the data folder" },
         )
     }

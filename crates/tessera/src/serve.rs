@@ -36,15 +36,30 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             )
         })?;
 
+    // The certificate is checked before anything listens: a bad pair stops the start.
+    let tls = settings
+        .tls
+        .clone()
+        .map(tessera_server::tls::Tls::new)
+        .transpose()
+        .context("cannot serve HTTPS")?;
     // Bind first, so that `--listen 127.0.0.1:0` knows its port before it names the issuer.
     let listener = tokio::net::TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.listen))?;
     let bound = listener.local_addr()?;
+    let admin_listener = match settings.admin_listen {
+        Some(address) => Some(
+            tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("cannot listen on {address} (--admin-listen)"))?,
+        ),
+        None => None,
+    };
     let issuer = settings
         .issuer
         .clone()
-        .unwrap_or_else(|| format!("http://{bound}"));
+        .unwrap_or_else(|| format!("{}://{bound}", settings.scheme()));
 
     if let Some(made) = bootstrap::first_start(&*storage, &*clock, &*rng).await? {
         print!("{}", bootstrap::banner(&made, &issuer));
@@ -70,6 +85,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_budget_bytes: settings.body_budget_mib * 1024 * 1024,
         session_seconds: settings.session_seconds,
         session_idle_seconds: settings.session_idle_seconds,
+        public_metrics: admin_listener.is_none(),
     };
     let (state, audit_rx) = AppState::load(config, storage, clock, rng, master_key)
         .await
@@ -78,9 +94,33 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let tasks = workers::spawn(state.clone(), audit_rx, shutdown.clone());
 
     let limits = connection_limits(&settings);
-    println!("tessera listening on http://{bound}");
-    tracing::info!(%bound, backend = state.storage.backend_name(), max_connections = limits.max_connections, "serving");
-    tessera_server::listener::serve(listener, router(state), limits, stop_signal())
+    let mut tasks = tasks;
+    if let Some(tls) = &tls {
+        tasks.push(tokio::spawn(
+            tls.clone().watch(Duration::from_secs(1), shutdown.clone()),
+        ));
+    }
+    if let Some(admin) = admin_listener {
+        let address = admin.local_addr()?;
+        println!("tessera admin listening on http://{address}");
+        let app = tessera_server::admin_router(state.clone());
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = tessera_server::listener::serve(
+                admin,
+                app,
+                ConnectionLimits::default(),
+                None,
+                stop.cancelled_owned(),
+            );
+            if let Err(e) = served.await {
+                tracing::error!(error = %e, "the admin listener stopped");
+            }
+        }));
+    }
+    println!("tessera listening on {}://{bound}", settings.scheme());
+    tracing::info!(%bound, backend = state.storage.backend_name(), max_connections = limits.max_connections, tls = tls.is_some(), "serving");
+    tessera_server::listener::serve(listener, router(state), limits, tls, stop_signal())
         .await
         .context("the server stopped with an error")?;
     // Workers stop last, so the audit flusher writes what the last requests queued.
@@ -88,6 +128,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     for task in tasks {
         let _ = task.await;
     }
+    tessera_server::access_log::flush();
     Ok(())
 }
 
@@ -129,6 +170,8 @@ async fn stop_signal() {
 fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // The access lines take a faster path to the same writer: formatted by Tessera, in batches.
+    tessera_server::access_log::install(Box::new(writer.clone()), json);
     let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours for a terminal only: a journal or a file gets plain text.
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -44,8 +44,8 @@ pub use user::{
 };
 pub use web_url::{validate_web_url, UrlRules, MAX_URL_LEN};
 pub use webhook::{
-    after_failure, retry_delay_ms, rfc3339, DataChange, PendingWebhook, WebhookAttempt,
-    WebhookMessage, WebhookOutcome, MAX_RETRY_DELAY_MS,
+    after_failure, retry_delay_ms, rfc3339, DataChange, OutboxState, PendingWebhook,
+    WebhookAttempt, WebhookMessage, WebhookOutcome, MAX_RETRY_DELAY_MS,
 };
 
 /// Milliseconds since the Unix epoch; every stored time is one.

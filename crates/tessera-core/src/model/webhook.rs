@@ -23,6 +23,17 @@ pub struct DataChange {
     pub at: UnixMillis,
 }
 
+/// How the webhook outbox stands, for the metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct OutboxState {
+    /// Entries not yet delivered (nor given up on).
+    pub pending: u64,
+    /// Of those, the ones at least one attempt has failed for.
+    pub failing: u64,
+    /// When the oldest pending entry was written.
+    pub oldest_at: Option<UnixMillis>,
+}
+
 /// An outbox entry claimed for delivery.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingWebhook {

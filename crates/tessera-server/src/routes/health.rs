@@ -32,12 +32,20 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> Response {
+    let outbox = match state.storage.outbox_state().await {
+        Ok(outbox) => Some(outbox),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the webhook outbox for the metrics");
+            None
+        }
+    };
+    let body = state.metrics.render(outbox, state.clock.now_millis());
     (
         [(
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
         )],
-        state.metrics.render(),
+        body,
     )
         .into_response()
 }

@@ -11,8 +11,8 @@ use axum::Json;
 use tessera_core::client_auth::RegisteredClient;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{
-    self, Delegation, Exchange, ExchangeRequest, IssueContext, TokenRequest, GRANT_TOKEN_EXCHANGE,
-    TOKEN_TYPE_ACCESS_TOKEN,
+    self, Delegation, Exchange, ExchangeRequest, IssueContext, TokenRequest,
+    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::assertion::{self, AssertionError};
@@ -55,6 +55,9 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
                 error: e.code.as_str(),
             })
             .inc();
+        state
+            .metrics
+            .token_request(grant_label(&caller), e.code.as_str());
     }
     let (issued, grant) = result?;
     state
@@ -62,6 +65,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
         .tokens_issued
         .get_or_create(&GrantLabel { grant })
         .inc();
+    state.metrics.token_request(grant_label(&caller), "issued");
     // Recorded in the tenant whose data the token reaches.
     state.audit(AuditRecord {
         tenant_id: issued.claims.tenant_id,
@@ -91,6 +95,16 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
 
 /// Parses the request, gathers from memory (or, for a user, the store) what its grant needs,
 /// and lets the core decide.
+/// The request's grant as a metrics label: a short name, or `other` for one not supported.
+fn grant_label(caller: &TokenCaller) -> &'static str {
+    match caller.form.get("grant_type") {
+        Some(GRANT_CLIENT_CREDENTIALS) => "client_credentials",
+        Some(GRANT_JWT_BEARER) => "jwt_bearer",
+        Some(GRANT_TOKEN_EXCHANGE) => "token_exchange",
+        _ => "other",
+    }
+}
+
 async fn issue(
     state: &AppState,
     caller: &TokenCaller,

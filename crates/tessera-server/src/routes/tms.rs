@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 use super::oauth::no_store;
 use crate::error::ApiResult;
 use crate::extract::{ApiJson, BasicClient};
-use crate::metrics::GrantLabel;
+use crate::metrics::{GrantLabel, TokenLabel};
 use crate::state::AppState;
 use crate::wire::*;
 
@@ -93,17 +93,28 @@ pub async fn issue_tokens(
                     scope: issued.scope.to_string(),
                 });
             }
-            Err(refusal) => answer.errors.push(TmsError {
-                tenant_id: tenant_id.to_string(),
-                error: refusal.code(),
-                error_description: refusal.description(),
-            }),
+            Err(refusal) => {
+                state.metrics.token_request(GRANT_TMS, refusal.code());
+                answer.errors.push(TmsError {
+                    tenant_id: tenant_id.to_string(),
+                    error: refusal.code(),
+                    error_description: refusal.description(),
+                })
+            }
         }
     }
     state
         .metrics
         .tokens_issued
         .get_or_create(&GrantLabel { grant: GRANT_TMS })
+        .inc_by(answer.tokens.len() as u64);
+    state
+        .metrics
+        .token_requests
+        .get_or_create(&TokenLabel {
+            grant: GRANT_TMS,
+            outcome: "issued",
+        })
         .inc_by(answer.tokens.len() as u64);
     Ok(no_store(Json(answer).into_response()))
 }

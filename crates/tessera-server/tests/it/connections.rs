@@ -1367,6 +1367,27 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
             .await;
         }
         assert_eq!(h.storage.pending_webhooks().await.unwrap(), 3);
+        // The metrics see them: three pending, the first failing once the worker has tried
+        // it, and the oldest's age as the clock moves on.
+        h.clock.advance_seconds(90);
+        let mut metrics = String::new();
+        for _ in 0..250 {
+            metrics = h
+                .send(Request::get("/metrics").body(Body::empty()).unwrap())
+                .await
+                .text;
+            if metrics.contains("tessera_webhooks_failing 1") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        for wanted in [
+            "tessera_webhooks_pending 3",
+            "tessera_webhooks_failing 1",
+            "tessera_webhooks_oldest_pending_age_seconds 90.0",
+        ] {
+            assert!(metrics.contains(wanted), "{wanted} in {metrics}");
+        }
         let revoked = h
             .api(
                 Method::DELETE,

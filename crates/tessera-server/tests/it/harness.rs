@@ -137,6 +137,7 @@ impl Harness {
             body_budget_bytes: 256 * 1024 * 1024,
             session_seconds: 12 * 3600,
             session_idle_seconds: 3600,
+            public_metrics: true,
         };
         change(&mut config);
         let (master, _) = MasterKey::generate(&OsRng);

@@ -205,6 +205,17 @@ async fn metrics_have_latency_by_route_and_the_process_figures() {
     let h = Harness::new().await;
     let ok = h.token(&h.a.client_id, &h.a.secret, None).await;
     assert_eq!(ok.status, StatusCode::OK);
+    let refused = h.token(&h.a.client_id, &h.a.secret, Some("nonsense")).await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+    let unsupported = h
+        .send(
+            Request::post("/oauth2/token")
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(Body::from("grant_type=password&username=a&password=b"))
+                .unwrap(),
+        )
+        .await;
+    assert_eq!(unsupported.status, StatusCode::BAD_REQUEST);
     let missing = h
         .send(
             Request::get("/v1/no-such-thing")
@@ -222,6 +233,13 @@ async fn metrics_have_latency_by_route_and_the_process_figures() {
         "tessera_request_duration_seconds_count{route=\"/oauth2/token\",status=\"2xx\"} 1",
         "tessera_request_duration_seconds_count{route=\"unmatched\",status=\"4xx\"} 1",
         "# TYPE process_cpu_seconds counter",
+        "tessera_token_requests_total{grant=\"client_credentials\",outcome=\"issued\"} 1",
+        "tessera_token_requests_total{grant=\"client_credentials\",outcome=\"invalid_scope\"} 1",
+        "tessera_token_requests_total{grant=\"other\",outcome=\"unsupported_grant_type\"} 1",
+        "tessera_webhooks_pending 0",
+        "tessera_webhooks_failing 0",
+        "tessera_webhooks_oldest_pending_age_seconds 0",
+        "tessera_access_log_dropped_total 0",
     ] {
         assert!(text.contains(wanted), "{wanted} in {text}");
     }

@@ -6,7 +6,7 @@ macro_rules! stamp {
         use async_trait::async_trait;
 
         use tessera_core::id::ConnectionId;
-        use tessera_core::model::{PendingWebhook, UnixMillis, WebhookAttempt, WebhookOutcome};
+        use tessera_core::model::{OutboxState, PendingWebhook, UnixMillis, WebhookAttempt, WebhookOutcome};
         use tessera_core::page::{Page, PageRequest};
         use tessera_core::ports::{StoreError, StoreResult, WebhookOutbox};
 
@@ -121,14 +121,19 @@ macro_rules! stamp {
                 fetch_page(query, &self.pool, page, |r| r.seq).await
             }
 
-            async fn pending_webhooks(&self) -> StoreResult<u64> {
-                let n: i64 = sqlx::query_scalar(
-                    "SELECT COUNT(*) FROM webhook_events WHERE status = 'pending'",
+            async fn outbox_state(&self) -> StoreResult<OutboxState> {
+                let (pending, failing, oldest): (i64, i64, Option<i64>) = sqlx::query_as(
+                    "SELECT COUNT(*), COUNT(*) FILTER (WHERE attempts > 0), MIN(created_at) \
+                     FROM webhook_events WHERE status = 'pending'",
                 )
                 .fetch_one(&self.pool)
                 .await
                 .map_err(backend_error)?;
-                Ok(u64::try_from(n).unwrap_or_default())
+                Ok(OutboxState {
+                    pending: u64::try_from(pending).unwrap_or_default(),
+                    failing: u64::try_from(failing).unwrap_or_default(),
+                    oldest_at: oldest,
+                })
             }
         }
     };

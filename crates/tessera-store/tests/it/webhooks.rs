@@ -4,7 +4,8 @@
 
 use tessera_core::id::{ConnectionId, TenantId};
 use tessera_core::model::{
-    Connection, ConnectionStatus, DataChange, PendingWebhook, WebhookAttempt, WebhookOutcome,
+    Connection, ConnectionStatus, DataChange, OutboxState, PendingWebhook, WebhookAttempt,
+    WebhookOutcome,
 };
 use tessera_core::page::PageRequest;
 use tessera_core::ports::Storage;
@@ -101,6 +102,15 @@ async fn each_connection_is_delivered_oldest_first_one_at_a_time() {
             ])
             .await
             .unwrap();
+        // For the metrics: three pending (A's two, B's one), B's failing, all written at 100.
+        assert_eq!(
+            store.outbox_state().await.unwrap(),
+            OutboxState {
+                pending: 3,
+                failing: 1,
+                oldest_at: Some(100)
+            }
+        );
         let next = store.claim_webhooks(2_000, 32_000, 32).await.unwrap();
         assert_eq!(next.len(), 1, "B's entry is not due yet");
         assert_eq!(
@@ -130,6 +140,7 @@ async fn each_connection_is_delivered_oldest_first_one_at_a_time() {
             .await
             .unwrap();
         assert_eq!(store.pending_webhooks().await.unwrap(), 0);
+        assert_eq!(store.outbox_state().await.unwrap(), OutboxState::default());
         assert!(store
             .claim_webhooks(200_000, 230_000, 32)
             .await

@@ -449,7 +449,7 @@ pub(crate) fn self_signed(dir: &std::path::Path) {
     );
 }
 
-fn openssl(dir: &std::path::Path, args: &[&str]) {
+pub(crate) fn openssl(dir: &std::path::Path, args: &[&str]) {
     let out = std::process::Command::new("openssl")
         .current_dir(dir)
         .args(args)
@@ -822,6 +822,14 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
         let (_guard, dir) = crate::data_dir();
         let (tx, rx) = std::sync::mpsc::channel();
         let server = crate::serve_logging(&dir, &["--access-log", level], true, "info", Some(tx));
+        // A request id of the client's choosing is quoted and escaped, never a line of its own.
+        let odd = reqwest::Client::new()
+            .get(format!("{}/healthz", server.url))
+            .header("x-request-id", "a\"b c")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(odd.status(), 200);
         let ok = token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
         assert_eq!(ok.status(), 200);
         let wrong = token(&server.url, crate::BOOT_ID, "not-the-secret-xyz", None).await;
@@ -831,7 +839,9 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
             .iter()
             .filter(|l| l.contains("tessera::access"))
             .collect();
-        let ok_line = access.iter().find(|l| l.contains("status=200"));
+        let ok_line = access
+            .iter()
+            .find(|l| l.contains("status=200") && l.contains("/oauth2/token"));
         assert_eq!(ok_line.is_some(), expect_ok_line, "{level}: {lines:#?}");
         if let Some(line) = ok_line {
             for part in [
@@ -844,6 +854,13 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
             ] {
                 assert!(line.contains(part), "{part} in {line}");
             }
+            assert!(
+                access
+                    .iter()
+                    .any(|l| l.contains("route=\"/healthz\"")
+                        && l.contains(r#"request_id="a\"b c""#)),
+                "{access:#?}"
+            );
         }
         assert!(
             access.iter().any(|l| l.contains("status=401")),
@@ -862,4 +879,28 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
             .all(|l| !l.contains("not-the-secret-xyz") && !l.contains(crate::BOOT_SECRET)));
         drop(server);
     }
+
+    // As JSON with --log-format json: one object a line, the fields by name.
+    let (_guard, dir) = crate::data_dir();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let server = crate::serve_logging(&dir, &["--log-format", "json"], true, "info", Some(tx));
+    let ok = token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
+    assert_eq!(ok.status(), 200);
+    let lines = lines_within(&rx, std::time::Duration::from_millis(1500));
+    let access: serde_json::Value = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|l| l["target"] == "tessera::access")
+        .unwrap_or_else(|| panic!("{lines:#?}"));
+    assert_eq!(access["level"], "INFO");
+    let fields = &access["fields"];
+    assert_eq!(fields["method"], "POST");
+    assert_eq!(fields["route"], "/oauth2/token");
+    assert_eq!(fields["status"], 200);
+    assert_eq!(fields["client_id"], crate::BOOT_ID);
+    assert_eq!(fields["peer"], "127.0.0.1");
+    assert!(
+        fields["micros"].is_u64() && fields["request_id"].is_string(),
+        "{access}"
+    );
 }

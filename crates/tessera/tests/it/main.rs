@@ -10,6 +10,7 @@ mod cli;
 mod hardening;
 mod instances;
 mod interop;
+mod production;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};

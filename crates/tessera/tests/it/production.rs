@@ -1,0 +1,366 @@
+//! Running it in production (SPEC §13) through the binary: HTTPS with a test CA and a
+//! certificate replaced while serving, HTTP/2, the refusals of a bad pair, and the admin
+//! address.
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::openssl;
+
+/// A test CA in `dir` (`ca.pem`, `ca.key`).
+fn certificate_authority(dir: &Path) {
+    openssl(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=Tessera test CA",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+        ],
+    );
+}
+
+/// A server certificate for 127.0.0.1 signed by the test CA: `{name}.pem`, `{name}.key`, and
+/// its DER form `{name}.der`.
+fn server_certificate(dir: &Path, name: &str) {
+    let (key, csr, pem, der) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+        format!("{name}.der"),
+    );
+    openssl(
+        dir,
+        &[
+            "req",
+            "-new",
+            "-nodes",
+            "-subj",
+            &format!("/CN={name}"),
+            "-newkey",
+            "rsa:2048",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+        ],
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1\n").unwrap();
+    openssl(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+            "-out",
+            &pem,
+        ],
+    );
+    openssl(dir, &["x509", "-in", &pem, "-outform", "DER", "-out", &der]);
+}
+
+/// A client that trusts the test CA only, tells which certificate it was shown, and speaks
+/// HTTP/2 when the server offers it.
+fn trusting_client(dir: &Path) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(dir.join("ca.pem")).unwrap()).unwrap();
+    reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .tls_info(true)
+        .build()
+        .unwrap()
+}
+
+fn shown_certificate(response: &reqwest::Response) -> Vec<u8> {
+    response
+        .extensions()
+        .get::<reqwest::tls::TlsInfo>()
+        .and_then(|info| info.peer_certificate())
+        .expect("the server showed a certificate")
+        .to_vec()
+}
+
+/// Copies `{name}.pem` and `{name}.key` over the served `cert.pem` and `key.pem`, each
+/// written to a temporary name and renamed, as certbot and cert-manager do.
+fn install(dir: &Path, name: &str) {
+    for (from, to) in [
+        (format!("{name}.pem"), "cert.pem"),
+        (format!("{name}.key"), "key.pem"),
+    ] {
+        let staged = dir.join(format!("{to}.new"));
+        std::fs::copy(dir.join(from), &staged).unwrap();
+        std::fs::rename(staged, dir.join(to)).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certificate() {
+    let (_guard, dir) = crate::data_dir();
+    let tls = dir.parent().unwrap().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    certificate_authority(&tls);
+    server_certificate(&tls, "first");
+    server_certificate(&tls, "second");
+    install(&tls, "first");
+    let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
+    let server = crate::serve(
+        &dir,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+        true,
+    );
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let client = trusting_client(&tls);
+
+    let discovery = client
+        .get(format!("{}/.well-known/openid-configuration", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(discovery.version(), reqwest::Version::HTTP_2);
+    assert_eq!(
+        shown_certificate(&discovery),
+        std::fs::read(tls.join("first.der")).unwrap()
+    );
+    let document: serde_json::Value = discovery.json().await.unwrap();
+    assert_eq!(document["issuer"], server.url.as_str());
+    assert_eq!(
+        document["token_endpoint"],
+        format!("{}/oauth2/token", server.url)
+    );
+
+    // A token over HTTP/2, and the console's cookie marked Secure.
+    let issued = client
+        .post(format!("{}/oauth2/token", server.url))
+        .basic_auth(crate::BOOT_ID, Some(crate::BOOT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 200);
+    let token: serde_json::Value = issued.json().await.unwrap();
+    let sign_in = client
+        .get(format!("{}/console/sign-in", server.url))
+        .send()
+        .await
+        .unwrap();
+    let cookie = sign_in
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(cookie.contains("; Secure"), "{cookie}");
+
+    // A connection kept open across the replacement goes on with the old certificate.
+    let kept = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(&std::fs::read(tls.join("ca.pem")).unwrap()).unwrap(),
+        )
+        .tls_info(true)
+        .build()
+        .unwrap();
+    let introspect = |client: reqwest::Client| {
+        let url = format!("{}/oauth2/introspect", server.url);
+        let token = token["access_token"].as_str().unwrap().to_owned();
+        async move {
+            client
+                .post(url)
+                .basic_auth(crate::BOOT_ID, Some(crate::BOOT_SECRET))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(introspect(kept.clone()).await.status(), 200);
+
+    install(&tls, "second");
+    let second = std::fs::read(tls.join("second.der")).unwrap();
+    let mut shown = Vec::new();
+    for _ in 0..100 {
+        // A new client, so a new connection and handshake.
+        let response = trusting_client(&tls)
+            .get(format!("{}/healthz", server.url))
+            .send()
+            .await
+            .unwrap();
+        shown = shown_certificate(&response);
+        if shown == second {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        shown == second,
+        "new handshakes get the replaced certificate"
+    );
+    let answered = introspect(kept).await;
+    assert_eq!(answered.status(), 200);
+    assert!(
+        shown_certificate(&answered) == std::fs::read(tls.join("first.der")).unwrap(),
+        "the kept connection was not dropped: it still has the first handshake's certificate"
+    );
+    let body: serde_json::Value = answered.json().await.unwrap();
+    assert_eq!(body["active"], true);
+
+    // A broken replacement (a key that is not the certificate's) is refused; the second pair
+    // keeps serving.
+    std::fs::copy(tls.join("first.key"), tls.join("key.pem.new")).unwrap();
+    std::fs::rename(tls.join("key.pem.new"), &key).unwrap();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let still = trusting_client(&tls)
+        .get(format!("{}/healthz", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        shown_certificate(&still) == second,
+        "the second pair still serves"
+    );
+}
+
+/// Runs `tessera serve` with `args`, expecting it to stop at once with `expected` in stderr.
+fn refused_start(dir: &Path, args: &[&str], expected: &str) {
+    let out = crate::tessera()
+        .arg("serve")
+        .arg("--data-dir")
+        .arg(dir)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{args:?} started");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("listening"));
+}
+
+#[test]
+fn a_bad_certificate_or_key_stops_the_start_with_a_message() {
+    let (_guard, dir) = crate::data_dir();
+    let tls = dir.parent().unwrap().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    certificate_authority(&tls);
+    server_certificate(&tls, "one");
+    server_certificate(&tls, "other");
+    let path = |name: &str| tls.join(name).to_str().unwrap().to_owned();
+    refused_start(
+        &dir,
+        &[
+            "--tls-cert",
+            &path("one.pem"),
+            "--tls-key",
+            &path("other.key"),
+        ],
+        "does not belong to the certificate",
+    );
+    refused_start(
+        &dir,
+        &[
+            "--tls-cert",
+            &path("missing.pem"),
+            "--tls-key",
+            &path("one.key"),
+        ],
+        "cannot read",
+    );
+    refused_start(
+        &dir,
+        &[
+            "--tls-cert",
+            &path("one.key"),
+            "--tls-key",
+            &path("one.key"),
+        ],
+        "holds no PEM certificate",
+    );
+    refused_start(
+        &dir,
+        &[
+            "--tls-cert",
+            &path("one.pem"),
+            "--tls-key",
+            &path("one.pem"),
+        ],
+        "holds no PEM private key",
+    );
+    refused_start(
+        &dir,
+        &["--tls-cert", &path("one.pem")],
+        "--tls-cert needs --tls-key",
+    );
+}
+
+#[tokio::test]
+async fn the_admin_address_serves_metrics_and_health_and_the_api_address_no_metrics() {
+    let (_guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &["--admin-listen", "127.0.0.1:0"], true);
+    let admin = server
+        .stdout
+        .iter()
+        .find_map(|l| l.strip_prefix("tessera admin listening on "))
+        .expect("the admin address is printed")
+        .to_owned();
+    let issued = crate::token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
+    assert_eq!(issued.status(), 200);
+    let get = |url: String| async move { reqwest::get(url).await.unwrap() };
+
+    let metrics = get(format!("{admin}/metrics")).await;
+    assert_eq!(metrics.status(), 200);
+    let text = metrics.text().await.unwrap();
+    for wanted in [
+        "tessera_token_requests_total{grant=\"client_credentials\",outcome=\"issued\"} 1",
+        "tessera_request_duration_seconds_count{route=\"/oauth2/token\",status=\"2xx\"} 1",
+        "process_resident_memory_bytes",
+    ] {
+        assert!(text.contains(wanted), "{wanted} in {text}");
+    }
+    for path in ["/healthz", "/readyz"] {
+        assert_eq!(get(format!("{admin}{path}")).await.status(), 200, "{path}");
+        assert_eq!(
+            get(format!("{}{path}", server.url)).await.status(),
+            200,
+            "{path}"
+        );
+    }
+    assert_eq!(get(format!("{}/metrics", server.url)).await.status(), 404);
+    // The admin address serves nothing else.
+    assert_eq!(get(format!("{admin}/oauth2/jwks")).await.status(), 404);
+    assert_eq!(
+        get(format!("{admin}/.well-known/openid-configuration"))
+            .await
+            .status(),
+        404
+    );
+}
