@@ -15,6 +15,7 @@ mod dialect;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
+pub mod transfer;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -107,9 +107,64 @@ pub async fn backup(args: BackupArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub async fn migrate(args: StorageArgs) -> anyhow::Result<()> {
-    let storage = open(&args).await?;
-    println!("the {} schema is up to date", storage.backend_name());
+#[derive(Args)]
+pub struct MigrateArgs {
+    #[command(flatten)]
+    storage: StorageArgs,
+    /// The SQLite database to move (sqlite://<path>) [default: the data folder's].
+    #[arg(long, requires = "to")]
+    from: Option<String>,
+    /// Move the deployment to this PostgreSQL database (postgres://…): every table is copied
+    /// and checked by counts and checksums, in one transaction. It must be empty.
+    #[arg(long, env = "TESSERA_MIGRATE_TO")]
+    to: Option<String>,
+    /// Delete everything in the --to database first (only with --to).
+    #[arg(long, requires = "to")]
+    replace: bool,
+}
+
+/// `tessera migrate`: brings the schema up to date; with `--to`, moves a SQLite deployment
+/// to PostgreSQL.
+pub async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let Some(to) = args.to else {
+        let storage = open(&args.storage).await?;
+        println!("the {} schema is up to date", storage.backend_name());
+        return Ok(());
+    };
+    let from = match args.from {
+        Some(from) => from,
+        None => args.storage.resolve()?.1,
+    };
+    let (shown_from, shown_to) = (
+        crate::config::redact_url(&from),
+        crate::config::redact_url(&to),
+    );
+    let moved = tessera_store::transfer::sqlite_to_postgres(&from, &to, args.replace)
+        .await
+        .with_context(|| format!("nothing was moved to {shown_to}"))?;
+    let width = moved.tables.iter().map(|t| t.name.len()).max().unwrap_or(0);
+    println!(
+        "moved {shown_from} to {shown_to}{}:",
+        if moved.replaced {
+            " (its previous rows deleted)"
+        } else {
+            ""
+        }
+    );
+    for table in &moved.tables {
+        println!(
+            "  {:width$}  {:>9} rows  checksum {}  (source = target)",
+            table.name, table.rows, table.checksum
+        );
+    }
+    let rows: u64 = moved.tables.iter().map(|t| t.rows).sum();
+    println!(
+        "{} tables, {rows} rows, counts and checksums equal on both sides.\n\
+         Start the servers with --database {shown_to} and the same master key (the data folder's \
+         master.key or TESSERA_MASTER_KEY): the secrets are encrypted with it. Leave the SQLite \
+         deployment stopped, or changes made to it after the move stay behind.",
+        moved.tables.len()
+    );
     Ok(())
 }
 

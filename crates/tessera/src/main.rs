@@ -30,8 +30,11 @@ struct Cli {
 enum Command {
     /// Run the server.
     Serve(Box<config::ServeArgs>),
-    /// Bring the database schema up to date, then exit.
-    Migrate(config::StorageArgs),
+    /// Bring the database schema up to date, then exit; with --to, move a SQLite deployment
+    /// to PostgreSQL.
+    ///
+    /// Example: tessera migrate --data-dir /var/lib/tessera --to postgres://tessera@db/tessera
+    Migrate(admin::MigrateArgs),
     /// Copy a live SQLite database consistently to a new file, while the server runs.
     ///
     /// Example: tessera backup --data-dir /var/lib/tessera --to /backups/tessera-2026-11-29.db

@@ -737,22 +737,66 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     .await;
     assert!(made["client_id"].is_string(), "{made}");
     let to = guard.path().join("copy.db");
-    let backup = || {
-        tessera()
-            .args(["backup", "--data-dir"])
-            .arg(&dir)
-            .arg("--to")
-            .arg(&to)
-            .output()
-            .unwrap()
+    let backup = {
+        let (dir, to) = (dir.clone(), to.clone());
+        move || {
+            tessera()
+                .args(["backup", "--data-dir"])
+                .arg(&dir)
+                .arg("--to")
+                .arg(&to)
+                .output()
+                .unwrap()
+        }
     };
-    let done = backup();
+    // Writes go on while the copy is taken.
+    let writing = tokio::spawn({
+        let (url, admin) = (server.url.clone(), admin.clone());
+        async move {
+            let mut made = 0;
+            for n in 0..40 {
+                let reply = crate::post_json(
+                    format!("{url}/v1/integrations"),
+                    &admin,
+                    serde_json::json!({"display_name": format!("written meanwhile {n}")}),
+                )
+                .await;
+                if reply["client_id"].is_string() {
+                    made += 1;
+                }
+            }
+            made
+        }
+    });
+    let done = tokio::task::spawn_blocking(backup.clone()).await.unwrap();
+    assert_eq!(
+        writing.await.unwrap(),
+        40,
+        "every write during the backup succeeded"
+    );
     assert!(
         done.status.success(),
         "{}",
         String::from_utf8_lossy(&done.stderr)
     );
     assert!(String::from_utf8_lossy(&done.stdout).contains("integrity checked"));
+    // A server started on the copy (with the same master key) serves what it holds.
+    let restored = guard.path().join("restored");
+    std::fs::create_dir_all(&restored).unwrap();
+    std::fs::copy(&to, restored.join("tessera.db")).unwrap();
+    let on_copy = crate::serve(&restored, &[], true);
+    assert_eq!(
+        crate::token(
+            &on_copy.url,
+            made["client_id"].as_str().unwrap(),
+            made["client_secret"].as_str().unwrap(),
+            None
+        )
+        .await
+        .status(),
+        200
+    );
+    drop(on_copy);
     let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let listed = tessera()

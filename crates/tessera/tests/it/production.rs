@@ -364,3 +364,163 @@ async fn the_admin_address_serves_metrics_and_health_and_the_api_address_no_metr
         404
     );
 }
+
+/// `tessera migrate` with `args`, its exit status and output.
+fn migrate(args: &[&str]) -> (bool, String, String) {
+    let out = crate::tessera().arg("migrate").args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_and_secrets_hold() {
+    let Some(target) = crate::postgres_or_skip() else {
+        return;
+    };
+    let (_guard, dir) = crate::data_dir();
+    // The issuer stays the same across the move (a deployment's public URL); the listening
+    // ports of the two test servers differ.
+    const ISSUER: &str = "https://tessera.example";
+    let server = crate::serve(&dir, &["--issuer", ISSUER], true);
+    let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let made = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "moved along", "scopes": ["private_tokens"]}),
+    )
+    .await;
+    let (id, secret) = (
+        made["client_id"].as_str().unwrap().to_owned(),
+        made["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let kept = crate::access_token(&server.url, &id, &secret).await;
+    let revoked = crate::access_token(&server.url, &id, &secret).await;
+    let client = reqwest::Client::new();
+    let put = client
+        .put(format!("{}/v1/private_tokens/project/api-key", server.url))
+        .bearer_auth(&kept)
+        .header("content-type", "text/plain")
+        .body("sealed with the master key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 201);
+    let revoke = client
+        .post(format!("{}/oauth2/revoke", server.url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", revoked.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoke.status(), 200);
+    // Stopped first, as docs/operations.md says (SIGTERM: the queued audit records written).
+    let mut server = server;
+    let stopped = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    assert!(server.child.wait().unwrap().success());
+    let from = format!("sqlite://{}", dir.join("tessera.db").display());
+
+    let (ok, _, stderr) = migrate(&[
+        "--from",
+        &from,
+        "--to",
+        "postgres://nobody@127.0.0.1:1/none",
+    ]);
+    assert!(
+        !ok && stderr.contains("cannot reach the PostgreSQL database"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = migrate(&["--from", "sqlite:///no/such/tessera.db", "--to", &target]);
+    assert!(!ok && stderr.contains("no SQLite database at"), "{stderr}");
+
+    let (ok, stdout, stderr) = migrate(&["--from", &from, "--to", &target]);
+    assert!(ok, "{stdout}{stderr}");
+    for part in [
+        "tenants",
+        "integrations",
+        "signing_keys",
+        "revoked_tokens",
+        "private_tokens",
+        "checksum",
+        "(source = target)",
+        "same master key",
+    ] {
+        assert!(stdout.contains(part), "{part} in {stdout}");
+    }
+    // Counts: the tenants' line says how many rows (the operator's tenant at least).
+    let tenants = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("tenants "))
+        .unwrap();
+    assert!(!tenants.contains(" 0 rows"), "{tenants}");
+    let audit = stdout
+        .lines()
+        .find(|l| l.trim_start().starts_with("audit_log "))
+        .unwrap();
+    assert!(!audit.contains(" 0 rows"), "{audit}");
+    // Into a database that has rows now: refused, and it is left as it was.
+    let (ok, _, stderr) = migrate(&["--from", &from, "--to", &target]);
+    assert!(
+        !ok && stderr.contains("not empty") && stderr.contains("--replace"),
+        "{stderr}"
+    );
+    let (ok, again, stderr) = migrate(&["--from", &from, "--to", &target, "--replace"]);
+    assert!(
+        ok && again.contains("previous rows deleted"),
+        "{again}{stderr}"
+    );
+    // The same rows and checksums both times.
+    let table_lines = |s: &str| -> Vec<String> {
+        s.lines()
+            .filter(|l| l.contains("checksum"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(table_lines(&stdout), table_lines(&again));
+
+    // The PostgreSQL deployment, with the same master key.
+    let moved = crate::serve(&dir, &["--database", &target, "--issuer", ISSUER], true);
+    let introspect = |token: String| {
+        let url = format!("{}/oauth2/introspect", moved.url);
+        let (id, secret) = (id.clone(), secret.clone());
+        async move {
+            let reply = reqwest::Client::new()
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("token", token)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(reply.status(), 200);
+            reply.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    assert_eq!(introspect(kept.clone()).await["active"], true);
+    assert_eq!(introspect(revoked.clone()).await["active"], false);
+    // The secrets: the integration's, the operator's, and the sealed private token.
+    crate::access_token(&moved.url, &id, &secret).await;
+    crate::access_token(&moved.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let value = client
+        .get(format!("{}/v1/private_tokens/project/api-key", moved.url))
+        .bearer_auth(&kept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(value.status(), 200);
+    let value: serde_json::Value = value.json().await.unwrap();
+    assert_eq!(value["value"], "sealed with the master key");
+    // New rows get new ids: the sequences were moved past the copied ones.
+    let another = crate::post_json(
+        format!("{}/v1/integrations", moved.url),
+        &crate::access_token(&moved.url, crate::BOOT_ID, crate::BOOT_SECRET).await,
+        serde_json::json!({"display_name": "made after the move"}),
+    )
+    .await;
+    assert!(another["client_id"].is_string(), "{another}");
+}
