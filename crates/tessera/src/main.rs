@@ -51,6 +51,39 @@ enum Command {
     /// Tenants, over the server's API with a `platform` token (the operator's).
     #[command(subcommand)]
     Tenant(tenant_cli::TenantCommand),
+    /// Exit 0 when a server answers its readiness check, 1 otherwise: for a container's
+    /// HEALTHCHECK, where there is no shell or curl.
+    ///
+    /// Example: tessera health --url http://127.0.0.1:8080/readyz
+    Health(HealthArgs),
+}
+
+#[derive(clap::Args)]
+struct HealthArgs {
+    /// The readiness URL to ask.
+    #[arg(
+        long,
+        env = "TESSERA_HEALTH_URL",
+        default_value = "http://127.0.0.1:8080/readyz"
+    )]
+    url: String,
+}
+
+/// `tessera health`: 200 within five seconds, or a failure that says what came instead.
+async fn health(args: HealthArgs) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()?;
+    let reply = client
+        .get(&args.url)
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("{} did not answer: {e}", args.url))?;
+    if reply.status() != reqwest::StatusCode::OK {
+        anyhow::bail!("{} answered {}", args.url, reply.status());
+    }
+    println!("ready");
+    Ok(())
 }
 
 fn main() -> std::process::ExitCode {
@@ -74,6 +107,7 @@ fn main() -> std::process::ExitCode {
             Command::Keys(cmd) => admin::keys(cmd).await,
             Command::Integration(cmd) => admin::integration(cmd).await,
             Command::Tenant(cmd) => tenant_cli::run(cmd).await,
+            Command::Health(args) => health(args).await,
         }
     });
     match result {

@@ -524,3 +524,31 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
     .await;
     assert!(another["client_id"].is_string(), "{another}");
 }
+
+#[tokio::test]
+async fn the_health_command_tells_a_ready_server_from_none() {
+    let (_guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let ready = crate::tessera()
+        .args(["health", "--url", &format!("{}/readyz", server.url)])
+        .output()
+        .unwrap();
+    assert!(ready.status.success(), "{ready:?}");
+    assert_eq!(String::from_utf8_lossy(&ready.stdout).trim(), "ready");
+    let missing = crate::tessera()
+        .args(["health", "--url", &format!("{}/no-such-check", server.url)])
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("answered 404"));
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/readyz", listener.local_addr().unwrap())
+    };
+    let none = crate::tessera()
+        .args(["health", "--url", &closed])
+        .output()
+        .unwrap();
+    assert!(!none.status.success());
+    assert!(String::from_utf8_lossy(&none.stderr).contains("did not answer"));
+}
