@@ -1,6 +1,7 @@
-//! Admin commands that work on the database directly: `migrate`, `keys rotate`,
-//! `integration create|list|delete`. Running servers learn of the changes through the change
-//! feed within a second.
+//! Admin commands that work on the database directly: `migrate`, `backup`, `keys rotate`,
+//! `admin offline integration create|list|delete` (for an operator with only the database; the
+//! everyday `tessera integration …` goes through the API, `api_cli.rs`). Running servers learn
+//! of the changes through the change feed within a second.
 
 use std::sync::Arc;
 

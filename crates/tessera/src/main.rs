@@ -1,10 +1,12 @@
 //! `tessera`: the server, its admin commands and its client, in one binary.
 
 mod admin;
+mod api_cli;
 mod bootstrap;
 mod client;
 mod config;
 mod key_store;
+mod remote;
 mod serve;
 mod tenant_cli;
 
@@ -45,9 +47,53 @@ enum Command {
     /// Signing keys.
     #[command(subcommand)]
     Keys(admin::KeysCommand),
-    /// Integrations (OAuth clients), directly in the database.
+    /// Save a server and the integration to call it as (the secret from a prompt, a file or
+    /// TESSERA_CLIENT_SECRET); the admin commands below use it.
+    ///
+    /// Example: tessera login --server https://auth.example.com --client-id 0f8fad5b-…
+    Login(remote::LoginArgs),
+    /// Forget a saved profile and its secret.
+    ///
+    /// Example: tessera logout --profile staging
+    Logout(remote::LogoutArgs),
+    /// Integrations (OAuth clients), over the API.
+    ///
+    /// Example: tessera integration create --set display_name=Billing --set 'scopes=["assets:read"]'
     #[command(subcommand)]
-    Integration(admin::IntegrationCommand),
+    Integration(api_cli::ApiCommand),
+    /// Access policies, over the API.
+    ///
+    /// Example: tessera policy list --output json | jq '.access_policies[].identity'
+    #[command(subcommand)]
+    Policy(api_cli::ApiCommand),
+    /// Users of the tenant, over the API.
+    ///
+    /// Example: tessera user create --set email=ana@example.com --set role=member
+    #[command(subcommand)]
+    User(api_cli::ApiCommand),
+    /// Consents (JWT bearer), over the API.
+    ///
+    /// Example: tessera consent list
+    #[command(subcommand)]
+    Consent(api_cli::ApiCommand),
+    /// Connections with other organizations' applications, over the API.
+    ///
+    /// Example: tessera connection delete <id>
+    #[command(subcommand)]
+    Connection(api_cli::ApiCommand),
+    /// Authorizations of multi-tenant applications, over the API.
+    ///
+    /// Example: tessera app-authorization create --set app_name=kpi --set access=read_write
+    #[command(subcommand)]
+    AppAuthorization(api_cli::ApiCommand),
+    /// The tenant's audit log, over the API.
+    ///
+    /// Example: tessera audit list --output json
+    #[command(subcommand)]
+    Audit(api_cli::ApiCommand),
+    /// Commands for an operator who has only the database (no server running).
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Tenants, over the server's API with a `platform` token (the operator's).
     #[command(subcommand)]
     Tenant(tenant_cli::TenantCommand),
@@ -56,6 +102,23 @@ enum Command {
     ///
     /// Example: tessera health --url http://127.0.0.1:8080/readyz
     Health(HealthArgs),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Straight to the database: for an operator without a running server. Running servers
+    /// learn of the changes within a second.
+    #[command(subcommand)]
+    Offline(OfflineCommand),
+}
+
+#[derive(Subcommand)]
+enum OfflineCommand {
+    /// Integrations, written to the database.
+    ///
+    /// Example: tessera admin offline integration list --data-dir /var/lib/tessera
+    #[command(subcommand)]
+    Integration(admin::IntegrationCommand),
 }
 
 #[derive(clap::Args)]
@@ -105,7 +168,18 @@ fn main() -> std::process::ExitCode {
             Command::Backup(args) => admin::backup(args).await,
             Command::Token(cmd) => client::run(cmd).await,
             Command::Keys(cmd) => admin::keys(cmd).await,
-            Command::Integration(cmd) => admin::integration(cmd).await,
+            Command::Login(args) => remote::login(args).await,
+            Command::Logout(args) => remote::logout(args).await,
+            Command::Integration(cmd) => api_cli::run(&api_cli::INTEGRATION, cmd).await,
+            Command::Policy(cmd) => api_cli::run(&api_cli::POLICY, cmd).await,
+            Command::User(cmd) => api_cli::run(&api_cli::USER, cmd).await,
+            Command::Consent(cmd) => api_cli::run(&api_cli::CONSENT, cmd).await,
+            Command::Connection(cmd) => api_cli::run(&api_cli::CONNECTION, cmd).await,
+            Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
+            Command::Audit(cmd) => api_cli::run(&api_cli::AUDIT, cmd).await,
+            Command::Admin(AdminCommand::Offline(OfflineCommand::Integration(cmd))) => {
+                admin::integration(cmd).await
+            }
             Command::Tenant(cmd) => tenant_cli::run(cmd).await,
             Command::Health(args) => health(args).await,
         }
@@ -114,7 +188,7 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            std::process::ExitCode::FAILURE
+            std::process::ExitCode::from(remote::exit_status(&e))
         }
     }
 }

@@ -4,9 +4,11 @@
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Context};
-use clap::{Args, Subcommand, ValueEnum};
+use anyhow::bail;
+use clap::{Args, Subcommand};
 use serde_json::{json, Value};
+
+use crate::remote::{read_secret, Output, Profile, Session};
 
 /// Where the server is and who calls it.
 #[derive(Args, Debug, Clone)]
@@ -23,12 +25,6 @@ pub struct RemoteArgs {
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
-}
-
-#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
-    Table,
-    Json,
 }
 
 #[derive(Subcommand)]
@@ -85,81 +81,34 @@ pub enum TenantCommand {
     },
 }
 
-/// A caller of the management API with a `platform` token.
-struct Remote {
-    base: String,
-    token: String,
-    http: reqwest::Client,
-    output: Output,
+/// A session with the operator's `platform` token.
+async fn connect(args: &RemoteArgs) -> anyhow::Result<Session> {
+    let profile = Profile {
+        server: args.server.clone(),
+        client_id: args.client_id.clone(),
+        client_secret: read_secret(args.client_secret_file.as_deref())?,
+    };
+    Session::with(&profile, args.output).await
 }
 
-impl Remote {
-    async fn connect(args: &RemoteArgs) -> anyhow::Result<Remote> {
-        let secret = match &args.client_secret_file {
-            Some(path) => std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read the secret file {}", path.display()))?
-                .trim()
-                .to_owned(),
-            None => std::env::var("TESSERA_CLIENT_SECRET").map_err(|_| {
-                anyhow::anyhow!(
-                    "no client secret: set TESSERA_CLIENT_SECRET or pass --client-secret-file"
-                )
-            })?,
-        };
-        let base = args.server.trim_end_matches('/').to_owned();
-        let token_url = format!("{base}/oauth2/token");
-        let token = crate::client::get_token(&args.client_id, &secret, &token_url, None).await?;
-        Ok(Remote {
-            base,
-            token,
-            http: reqwest::Client::new(),
-            output: args.output,
-        })
-    }
+const COLUMNS: &[(&str, &str)] = &[
+    ("TENANT_ID", "tenant_id"),
+    ("NAME", "display_name"),
+    ("TIER", "tier"),
+    ("STATE", "state"),
+    ("CREATED", "created_at"),
+];
 
-    /// Sends a request; a non-2xx answer is an error with the server's words.
-    async fn call(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut request = self.http.request(method, &url).bearer_auth(&self.token);
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if !status.is_success() {
-            let why = body["error_description"]
-                .as_str()
-                .or(body["error"].as_str())
-                .unwrap_or(text.as_str());
-            bail!("{status}: {why}");
-        }
-        Ok(body)
+/// Tenants as JSON, or as a table with their state in a word.
+fn print(session: &Session, value: &Value, rows: &[Value]) {
+    if session.output == Output::Json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(value).unwrap_or_default()
+        );
+        return;
     }
-
-    fn print(&self, value: &Value, rows: &[Value]) {
-        match self.output {
-            Output::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(value).unwrap_or_default()
-            ),
-            Output::Table => print_table(rows),
-        }
-    }
-}
-
-/// Tenants as an aligned table: id, name, tier, state, created.
-fn print_table(rows: &[Value]) {
-    let cells: Vec<[String; 5]> = rows
+    let rows: Vec<Value> = rows
         .iter()
         .map(|t| {
             let state = if t["operator"] == true {
@@ -169,38 +118,12 @@ fn print_table(rows: &[Value]) {
             } else {
                 "active"
             };
-            [
-                t["tenant_id"].as_str().unwrap_or_default().to_owned(),
-                t["display_name"].as_str().unwrap_or_default().to_owned(),
-                t["tier"].as_str().unwrap_or_default().to_owned(),
-                state.to_owned(),
-                t["created_at"].as_str().unwrap_or_default().to_owned(),
-            ]
+            let mut row = t.clone();
+            row["state"] = json!(state);
+            row
         })
         .collect();
-    let head = ["TENANT_ID", "NAME", "TIER", "STATE", "CREATED"];
-    let widths: Vec<usize> = (0..5)
-        .map(|i| {
-            cells
-                .iter()
-                .map(|r| r[i].chars().count())
-                .chain([head[i].len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |row: [&str; 5]| {
-        let padded: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(head);
-    for row in &cells {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4]]);
-    }
+    crate::api_cli::table(COLUMNS, &rows);
 }
 
 /// The path of one tenant: the full id's slash percent-encoded, or the bare UUID as it is.
@@ -217,7 +140,7 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
             admin_email,
             admin_name,
         } => {
-            let remote = Remote::connect(&remote).await?;
+            let remote = connect(&remote).await?;
             let mut body = json!({"display_name": name, "admin_email": admin_email});
             if let Some(tier) = tier {
                 body["tier"] = json!(tier);
@@ -226,9 +149,9 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
                 body["admin_display_name"] = json!(admin_name);
             }
             let made = remote
-                .call(reqwest::Method::POST, "/v1/tenants", Some(body))
+                .call(reqwest::Method::POST, "/v1/tenants", Some(&body))
                 .await?;
-            remote.print(&made, std::slice::from_ref(&made));
+            print(&remote, &made, std::slice::from_ref(&made));
             if remote.output == Output::Table {
                 println!(
                     "\nSend this one-time link to {}; it sets their password (expires {}):\n  {}",
@@ -241,34 +164,16 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
             }
         }
         TenantCommand::List { remote } => {
-            let remote = Remote::connect(&remote).await?;
-            let mut all = Vec::new();
-            let mut page_token = String::new();
-            loop {
-                let page = remote
-                    .call(
-                        reqwest::Method::GET,
-                        &format!("/v1/tenants?page_size=500&page_token={page_token}"),
-                        None,
-                    )
-                    .await?;
-                all.extend(page["tenants"].as_array().cloned().unwrap_or_default());
-                page_token = page["next_page_token"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                if page_token.is_empty() {
-                    break;
-                }
-            }
-            remote.print(&json!({ "tenants": all }), &all);
+            let remote = connect(&remote).await?;
+            let all = remote.list_all("/v1/tenants", "tenants", 500).await?;
+            print(&remote, &json!({ "tenants": all }), &all);
         }
         TenantCommand::Show { remote, id } => {
-            let remote = Remote::connect(&remote).await?;
+            let remote = connect(&remote).await?;
             let found = remote
                 .call(reqwest::Method::GET, &tenant_path(&id), None)
                 .await?;
-            remote.print(&found, std::slice::from_ref(&found));
+            print(&remote, &found, std::slice::from_ref(&found));
         }
         TenantCommand::Disable { remote, id } => set_disabled(&remote, &id, true).await?,
         TenantCommand::Enable { remote, id } => set_disabled(&remote, &id, false).await?,
@@ -276,7 +181,7 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
             if !yes {
                 bail!("deleting {id} removes all of its data for good: add --yes to confirm");
             }
-            let remote = Remote::connect(&remote).await?;
+            let remote = connect(&remote).await?;
             remote
                 .call(reqwest::Method::DELETE, &tenant_path(&id), None)
                 .await?;
@@ -287,14 +192,14 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
 }
 
 async fn set_disabled(args: &RemoteArgs, id: &str, disabled: bool) -> anyhow::Result<()> {
-    let remote = Remote::connect(args).await?;
+    let remote = connect(args).await?;
     let changed = remote
         .call(
             reqwest::Method::PATCH,
             &tenant_path(id),
-            Some(json!({ "disabled": disabled })),
+            Some(&json!({ "disabled": disabled })),
         )
         .await?;
-    remote.print(&changed, std::slice::from_ref(&changed));
+    print(&remote, &changed, std::slice::from_ref(&changed));
     Ok(())
 }

@@ -198,6 +198,8 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
     let storage = ["--data-dir", dir.to_str().unwrap()];
     let created = tessera()
         .args([
+            "admin",
+            "offline",
             "integration",
             "create",
             "--name",
@@ -229,7 +231,7 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
     assert_eq!(token(&server.url, &id, &secret, None).await.status(), 200);
 
     let listed = tessera()
-        .args(["integration", "list"])
+        .args(["admin", "offline", "integration", "list"])
         .args(storage)
         .output()
         .unwrap();
@@ -268,7 +270,7 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
     );
 
     let deleted = tessera()
-        .args(["integration", "delete", &id])
+        .args(["admin", "offline", "integration", "delete", &id])
         .args(storage)
         .output()
         .unwrap();
@@ -800,7 +802,7 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     let listed = tessera()
-        .args(["integration", "list", "--database"])
+        .args(["admin", "offline", "integration", "list", "--database"])
         .arg(format!("sqlite://{}", to.display()))
         .output()
         .unwrap();

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod admin_cli;
 mod architecture;
 mod browser;
 mod browser_across;

@@ -1,0 +1,364 @@
+//! The admin commands over the HTTP API (SPEC §10), one shape for every kind of object:
+//! `tessera <noun> list|get|create|update|delete`, in the manner of `kcadm.sh`. A body is given
+//! as JSON in a file (`--file`, `-` for standard input) and/or as `--set field=value` pairs (the
+//! value read as JSON when it parses, else as text) — the API's own field names, so what
+//! `get --output json` prints can be edited and sent back.
+
+use std::path::PathBuf;
+
+use anyhow::{bail, Context};
+use clap::Subcommand;
+use serde_json::{Map, Value};
+
+use crate::remote::{Output, Session, SessionArgs, Usage};
+
+/// One kind of object the API manages.
+pub struct Resource {
+    /// As the command line says it.
+    pub noun: &'static str,
+    pub path: &'static str,
+    /// The array of a listing's page.
+    pub list_key: &'static str,
+    /// The field that names one object in its path.
+    pub id_field: &'static str,
+    /// The table's columns: heading, field.
+    pub columns: &'static [(&'static str, &'static str)],
+    pub create: bool,
+    pub update: bool,
+    pub get: bool,
+}
+
+pub const INTEGRATION: Resource = Resource {
+    noun: "integration",
+    path: "/v1/integrations",
+    list_key: "integrations",
+    id_field: "client_id",
+    columns: &[
+        ("CLIENT_ID", "client_id"),
+        ("NAME", "display_name"),
+        ("SCOPES", "scopes"),
+        ("TTL", "token_ttl_seconds"),
+    ],
+    create: true,
+    update: true,
+    get: true,
+};
+
+pub const POLICY: Resource = Resource {
+    noun: "policy",
+    path: "/v1/access_policies",
+    list_key: "access_policies",
+    id_field: "identity",
+    columns: &[
+        ("ID", "identity"),
+        ("NAME", "display_name"),
+        ("DESCRIPTION", "description"),
+    ],
+    create: true,
+    update: true,
+    get: true,
+};
+
+pub const USER: Resource = Resource {
+    noun: "user",
+    path: "/v1/users",
+    list_key: "users",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("EMAIL", "email"),
+        ("NAME", "display_name"),
+        ("ROLE", "role"),
+    ],
+    create: true,
+    update: true,
+    get: true,
+};
+
+pub const CONSENT: Resource = Resource {
+    noun: "consent",
+    path: "/v1/consents",
+    list_key: "consents",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("CLIENT_ID", "client_id"),
+        ("USER", "user"),
+        ("SCOPES", "scopes"),
+    ],
+    create: true,
+    update: false,
+    get: false,
+};
+
+pub const CONNECTION: Resource = Resource {
+    noun: "connection",
+    path: "/v1/connections",
+    list_key: "connections",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("TENANT_ID", "tenant_id"),
+        ("CLIENT_ID", "client_id"),
+        ("SCOPES", "scopes"),
+        ("STATUS", "status"),
+    ],
+    create: false,
+    update: false,
+    get: true,
+};
+
+pub const APP_AUTHORIZATION: Resource = Resource {
+    noun: "app-authorization",
+    path: "/v1/app_authorizations",
+    list_key: "app_authorizations",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("APP", "app_name"),
+        ("ACCESS", "access"),
+        ("SCOPES", "scopes"),
+    ],
+    create: true,
+    update: false,
+    get: false,
+};
+
+pub const AUDIT: Resource = Resource {
+    noun: "audit",
+    path: "/v1/audit",
+    list_key: "entries",
+    id_field: "",
+    columns: &[
+        ("AT", "at"),
+        ("ACTOR", "actor"),
+        ("ACTION", "action"),
+        ("TARGET", "target"),
+    ],
+    create: false,
+    update: false,
+    get: false,
+};
+
+#[derive(Subcommand)]
+pub enum ApiCommand {
+    /// Every object, all pages followed.
+    List {
+        #[command(flatten)]
+        session: SessionArgs,
+        /// Objects asked for per page (every page is followed).
+        #[arg(long, default_value_t = 200)]
+        page_size: u32,
+    },
+    /// One object.
+    Get {
+        #[command(flatten)]
+        session: SessionArgs,
+        id: String,
+    },
+    /// Make one from JSON (`--file`) and/or `--set field=value`; secrets made by the server
+    /// (an integration's) are printed this once.
+    Create {
+        #[command(flatten)]
+        session: SessionArgs,
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Change the fields given (a JSON merge of `--file` and `--set`).
+    Update {
+        #[command(flatten)]
+        session: SessionArgs,
+        id: String,
+        #[command(flatten)]
+        body: BodyArgs,
+    },
+    /// Delete one.
+    Delete {
+        #[command(flatten)]
+        session: SessionArgs,
+        id: String,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BodyArgs {
+    /// A JSON object with the API's field names; `-` reads standard input.
+    #[arg(long, short = 'f')]
+    file: Option<PathBuf>,
+    /// `field=value`, repeated: the value as JSON when it parses (`scopes=["admin"]`,
+    /// `token_ttl_seconds=600`), else as text (`display_name=Billing`).
+    #[arg(long = "set", short = 's', value_name = "FIELD=VALUE")]
+    set: Vec<String>,
+}
+
+impl BodyArgs {
+    fn body(&self) -> anyhow::Result<Value> {
+        let mut object = match &self.file {
+            None => Map::new(),
+            Some(path) => {
+                let text = if path.as_os_str() == "-" {
+                    let mut text = String::new();
+                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                        .context("cannot read standard input")?;
+                    text
+                } else {
+                    std::fs::read_to_string(path)
+                        .with_context(|| format!("cannot read {}", path.display()))?
+                };
+                match serde_json::from_str::<Value>(&text)
+                    .with_context(|| format!("{} is not JSON", path.display()))?
+                {
+                    Value::Object(map) => map,
+                    _ => bail!("{} must hold a JSON object", path.display()),
+                }
+            }
+        };
+        for pair in &self.set {
+            let Some((field, value)) = pair.split_once('=') else {
+                return Err(Usage(format!("--set {pair}: write it as field=value")).into());
+            };
+            let value =
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()));
+            object.insert(field.trim().to_owned(), value);
+        }
+        if object.is_empty() {
+            return Err(Usage("nothing to send: give --file or --set field=value".into()).into());
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// An object's path: its id's slashes percent-encoded (`access_policies/<uuid>`).
+fn item_path(resource: &Resource, id: &str) -> String {
+    format!("{}/{}", resource.path, id.trim().replace('/', "%2F"))
+}
+
+pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
+    let refuse = |what: &str| -> anyhow::Error {
+        Usage(format!(
+            "`tessera {} {what}` is not something the API offers",
+            resource.noun
+        ))
+        .into()
+    };
+    match cmd {
+        ApiCommand::List { session, page_size } => {
+            let session = Session::open(&session).await?;
+            let all = session
+                .list_all(resource.path, resource.list_key, page_size)
+                .await?;
+            let mut wrapped = Map::new();
+            wrapped.insert(resource.list_key.to_owned(), Value::Array(all.clone()));
+            print(&session, resource, &Value::Object(wrapped), &all);
+        }
+        ApiCommand::Get { session, id } => {
+            if !resource.get {
+                return Err(refuse("get"));
+            }
+            let session = Session::open(&session).await?;
+            let found = session
+                .call(reqwest::Method::GET, &item_path(resource, &id), None)
+                .await?;
+            print(&session, resource, &found, std::slice::from_ref(&found));
+        }
+        ApiCommand::Create { session, body } => {
+            if !resource.create {
+                return Err(refuse("create"));
+            }
+            let body = body.body()?;
+            let session = Session::open(&session).await?;
+            let made = session
+                .call(reqwest::Method::POST, resource.path, Some(&body))
+                .await?;
+            print(&session, resource, &made, std::slice::from_ref(&made));
+            if session.output == Output::Table {
+                if let Some(secret) = made["client_secret"].as_str() {
+                    println!("\nclient_secret: {secret}\nSave it now: it is not shown again.");
+                }
+                if let Some(link) = made["invitation_url"].as_str() {
+                    println!(
+                        "\nSend this one-time link to the user; it sets their password:\n  {link}"
+                    );
+                }
+            }
+        }
+        ApiCommand::Update { session, id, body } => {
+            if !resource.update {
+                return Err(refuse("update"));
+            }
+            let body = body.body()?;
+            let session = Session::open(&session).await?;
+            let changed = session
+                .call(
+                    reqwest::Method::PATCH,
+                    &item_path(resource, &id),
+                    Some(&body),
+                )
+                .await?;
+            print(&session, resource, &changed, std::slice::from_ref(&changed));
+        }
+        ApiCommand::Delete { session, id } => {
+            if resource.id_field.is_empty() {
+                return Err(refuse("delete"));
+            }
+            let session = Session::open(&session).await?;
+            session
+                .call(reqwest::Method::DELETE, &item_path(resource, &id), None)
+                .await?;
+            eprintln!("deleted {} {id}", resource.noun);
+        }
+    }
+    Ok(())
+}
+
+fn print(session: &Session, resource: &Resource, whole: &Value, rows: &[Value]) {
+    match session.output {
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(whole).unwrap_or_default()
+        ),
+        Output::Table => table(resource.columns, rows),
+    }
+}
+
+/// A cell: text as it is, a list joined by spaces, anything else as JSON.
+fn cell(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
+        other => other.to_string(),
+    }
+}
+
+/// Rows as an aligned table under the headings.
+pub fn table(columns: &[(&str, &str)], rows: &[Value]) {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| columns.iter().map(|(_, f)| cell(&row[*f])).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (head, _))| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([head.len()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |row: Vec<&str>| {
+        let padded: Vec<String> = row
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", padded.join("  ").trim_end());
+    };
+    line(columns.iter().map(|(h, _)| *h).collect());
+    for row in &cells {
+        line(row.iter().map(String::as_str).collect());
+    }
+}

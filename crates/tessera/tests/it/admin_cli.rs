@@ -1,0 +1,334 @@
+//! The admin command line over the API (SPEC §10): `login`/`logout` with profiles, and the
+//! `list|get|create|update|delete` commands, against a spawned server, their JSON parsed.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use serde_json::Value;
+
+/// `tessera <args>` with the profiles kept under `config`; status code, stdout, stderr.
+fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
+    cli_env(config, args, &[])
+}
+
+fn cli_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = crate::tessera()
+        .args(args)
+        .env("XDG_CONFIG_HOME", config)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `tessera login` to `server` as the operator's integration, the secret from `secret_file`.
+fn login(config: &Path, server: &str, secret_file: &str, profile: &str) -> (i32, String, String) {
+    cli(
+        config,
+        &[
+            "login",
+            "--profile",
+            profile,
+            "--server",
+            server,
+            "--client-id",
+            crate::BOOT_ID,
+            "--client-secret-file",
+            secret_file,
+        ],
+    )
+}
+
+fn json(stdout: &str) -> Value {
+    serde_json::from_str(stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"))
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integrations_over_the_api() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let secret_file = guard.path().join("secret");
+    std::fs::write(&secret_file, format!("{}\n", crate::BOOT_SECRET)).unwrap();
+    let secret_arg = secret_file.to_str().unwrap();
+
+    // Not logged in yet: said so, with what to do.
+    let (code, _, stderr) = cli(&config, &["integration", "list"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("not logged in") && stderr.contains("tessera login"),
+        "{stderr}"
+    );
+    // A wrong secret saves nothing.
+    std::fs::write(guard.path().join("wrong"), "not-the-secret").unwrap();
+    let wrong = guard.path().join("wrong");
+    let (code, _, stderr) = login(&config, &server.url, wrong.to_str().unwrap(), "default");
+    assert_ne!(code, 0);
+    assert!(stderr.contains("cannot get a token"), "{stderr}");
+    assert!(!config.join("tessera/profiles.toml").exists());
+
+    let (code, stdout, stderr) = login(&config, &server.url, secret_arg, "default");
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("logged in to") && stdout.contains("admin"),
+        "{stdout}"
+    );
+    let profiles = config.join("tessera/profiles.toml");
+    assert_eq!(mode(&profiles), 0o600);
+    assert_eq!(mode(&config.join("tessera")), 0o700);
+
+    // Create from --set pairs (JSON values where they parse); the secret printed this once.
+    let (code, stdout, stderr) = cli(
+        &config,
+        &[
+            "integration",
+            "create",
+            "--set",
+            "display_name=Billing export",
+            "--set",
+            r#"scopes=["assets:read"]"#,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let made = json(&stdout);
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    let secret = made["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(made["scopes"], serde_json::json!(["assets:read"]));
+    assert_eq!(
+        crate::token(&server.url, &id, &secret, None).await.status(),
+        200
+    );
+
+    // Listing follows every page (two a page here), as JSON with the API's field names.
+    for n in 0..3 {
+        let (code, _, stderr) = cli(
+            &config,
+            &[
+                "integration",
+                "create",
+                "--set",
+                &format!("display_name=extra {n}"),
+            ],
+        );
+        assert_eq!(code, 0, "{stderr}");
+    }
+    let (code, stdout, _) = cli(
+        &config,
+        &[
+            "integration",
+            "list",
+            "--page-size",
+            "2",
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0);
+    let listed = json(&stdout);
+    let names: Vec<&str> = listed["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["display_name"].as_str().unwrap())
+        .collect();
+    for wanted in ["Billing export", "extra 0", "extra 1", "extra 2"] {
+        assert!(names.contains(&wanted), "{wanted} in {names:?}");
+    }
+    assert!(
+        listed["integrations"].as_array().unwrap().len() >= 5,
+        "{names:?}"
+    );
+    // As a table for people.
+    let (_, table, _) = cli(&config, &["integration", "list"]);
+    assert!(table.starts_with("CLIENT_ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains(&id) && l.contains("Billing export") && l.contains("assets:read")),
+        "{table}"
+    );
+
+    // Get, update, delete; the server's refusal is exit status 3 with its words.
+    let (code, stdout, _) = cli(&config, &["integration", "get", &id, "--output", "json"]);
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["display_name"], "Billing export");
+    assert!(
+        json(&stdout).get("client_secret").is_none(),
+        "never shown again"
+    );
+    let body = guard.path().join("patch.json");
+    std::fs::write(
+        &body,
+        r#"{"display_name": "Billing", "token_ttl_seconds": 600}"#,
+    )
+    .unwrap();
+    let (code, stdout, stderr) = cli(
+        &config,
+        &[
+            "integration",
+            "update",
+            &id,
+            "--file",
+            body.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json(&stdout)["display_name"], "Billing");
+    assert_eq!(json(&stdout)["token_ttl_seconds"], 600);
+    let (code, _, stderr) = cli(
+        &config,
+        &[
+            "integration",
+            "update",
+            &id,
+            "--set",
+            r#"scopes=["no-such-scope"]"#,
+        ],
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("400") && stderr.contains("no-such-scope"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = cli(&config, &["integration", "delete", &id]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli(&config, &["integration", "get", &id]);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("404"), "{stderr}");
+
+    // Usage errors are exit status 2, as clap's own.
+    let (code, _, stderr) = cli(&config, &["integration", "create"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nothing to send"), "{stderr}");
+    let (code, _, stderr) = cli(&config, &["integration", "create", "--set", "display_name"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("field=value"), "{stderr}");
+    let (code, _, _) = cli(&config, &["integration", "frobnicate"]);
+    assert_eq!(code, 2);
+    let (code, _, stderr) = cli(&config, &["audit", "get", "x"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("not something the API offers"), "{stderr}");
+
+    // The audit log, as JSON.
+    let (code, stdout, stderr) = cli(&config, &["audit", "list", "--output", "json"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!json(&stdout)["entries"].as_array().unwrap().is_empty());
+
+    // A second profile; and the environment instead of a profile, for scripts.
+    let (code, _, _) = login(&config, &server.url, secret_arg, "other");
+    assert_eq!(code, 0);
+    let (code, _, _) = cli(&config, &["integration", "list", "--profile", "other"]);
+    assert_eq!(code, 0);
+    let (code, _, stderr) = cli(&config, &["logout"]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli(&config, &["integration", "list"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("not logged in"), "{stderr}");
+    let (code, _, _) = cli(&config, &["integration", "list", "--profile", "other"]);
+    assert_eq!(code, 0, "the other profile stays");
+    let (code, _, stderr) = cli_env(
+        &config,
+        &["integration", "list", "--output", "json"],
+        &[
+            ("TESSERA_SERVER", &server.url),
+            ("TESSERA_CLIENT_ID", crate::BOOT_ID),
+            ("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let text = std::fs::read_to_string(&profiles).unwrap();
+    assert!(!text.contains("[profiles.default]"), "{text}");
+}
+
+#[tokio::test]
+async fn policies_and_users_are_managed_with_the_same_commands() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let env = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_CLIENT_ID", crate::BOOT_ID),
+        ("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET),
+    ];
+    let policy = guard.path().join("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::json!({
+            "display_name": "Read crates",
+            "description": "crates only",
+            "filters": [{"asset_types": ["Crate"]}],
+            "permissions": [{"actors": [{"client_id": crate::BOOT_ID}], "attributes": ["*"]}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "policy",
+            "create",
+            "--file",
+            policy.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}{stdout}");
+    let made = json(&stdout);
+    let identity = made["identity"].as_str().unwrap().to_owned();
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &["policy", "get", &identity, "--output", "json"],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json(&stdout)["display_name"], "Read crates");
+    let (code, table, _) = cli_env(&config, &["policy", "list"], &env);
+    assert_eq!(code, 0);
+    assert!(
+        table.contains(&identity) && table.contains("Read crates"),
+        "{table}"
+    );
+    let (code, _, stderr) = cli_env(&config, &["policy", "delete", &identity], &env);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "user",
+            "create",
+            "--set",
+            "email=ana@example.com",
+            "--set",
+            "display_name=Ana",
+            "--set",
+            "role=member",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("ana@example.com") && stdout.contains("one-time link"),
+        "{stdout}"
+    );
+    let (code, stdout, _) = cli_env(&config, &["user", "list", "--output", "json"], &env);
+    assert_eq!(code, 0);
+    assert!(json(&stdout)["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|u| u["email"] == "ana@example.com" && u["role"] == "member"));
+}
