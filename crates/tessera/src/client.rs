@@ -11,14 +11,52 @@ use time::OffsetDateTime;
 
 #[derive(Subcommand)]
 pub enum TokenCommand {
-    /// Get an access token with client credentials and print it.
+    /// Get an access token with client credentials and print it (the secret from
+    /// --client-secret-file, TESSERA_CLIENT_SECRET or a prompt; never the command line).
+    ///
+    /// Example: tessera token get --client-id "$CLIENT_ID" --bearer-file ~/.tessera/bearer.txt
     Get {
         #[arg(long, env = "TESSERA_CLIENT_ID")]
         client_id: String,
-        #[arg(long, env = "TESSERA_CLIENT_SECRET", hide_env_values = true)]
-        client_secret: String,
+        /// A file holding the secret.
+        #[arg(long)]
+        client_secret_file: Option<PathBuf>,
+        /// A connection's token: the tenant that accepted the connection (`tenant/<uuid>`).
+        #[arg(long)]
+        tenant_id: Option<String>,
         #[command(flatten)]
         endpoint: Endpoint,
+    },
+    /// Ask the server about a token (RFC 7662), as the logged-in integration; the token from
+    /// --token-file or standard input.
+    ///
+    /// Example: tessera token get --client-id "$ID" | tessera token introspect --output json
+    Introspect {
+        #[command(flatten)]
+        session: crate::remote::SessionArgs,
+        /// A file holding the token (`Authorization: Bearer` prefix allowed); default: stdin.
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Revoke a token (RFC 7009), as the logged-in integration; the token from --token-file or
+    /// standard input.
+    ///
+    /// Example: tessera token revoke --token-file ~/.tessera/bearer.txt
+    Revoke {
+        #[command(flatten)]
+        session: crate::remote::SessionArgs,
+        #[arg(long)]
+        token_file: Option<PathBuf>,
+    },
+    /// Tokens for up to five tenants that authorized the logged-in application (TMS).
+    ///
+    /// Example: tessera token tms --tenant tenant/6f1c… --tenant tenant/0a2e… --output json
+    Tms {
+        #[command(flatten)]
+        session: crate::remote::SessionArgs,
+        /// A tenant id; repeat for up to five.
+        #[arg(long = "tenant", required = true)]
+        tenants: Vec<String>,
     },
     /// Get a user's token with the JWT bearer grant (RFC 7523): sign an assertion with a key
     /// from a key store (PEM or PKCS#12) registered on the integration.
@@ -78,17 +116,101 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     match cmd {
         TokenCommand::Get {
             client_id,
-            client_secret,
+            client_secret_file,
+            tenant_id,
             endpoint,
         } => {
-            let token = get_token(
-                &client_id,
-                &client_secret,
-                &endpoint.token_url,
-                endpoint.scope.as_deref(),
-            )
-            .await?;
+            let secret = crate::remote::read_secret(client_secret_file.as_deref())?;
+            let mut form = vec![("grant_type", "client_credentials")];
+            if let Some(scope) = endpoint.scope.as_deref() {
+                form.push(("scope", scope));
+            }
+            if let Some(tenant) = tenant_id.as_deref() {
+                form.push(("tenant_id", tenant));
+            }
+            let request = reqwest::Client::new()
+                .post(&endpoint.token_url)
+                .basic_auth(&client_id, Some(&secret))
+                .form(&form);
+            let token = token_from(request, &endpoint.token_url).await?;
             finish(&token, endpoint.bearer_file.as_deref())
+        }
+        TokenCommand::Introspect {
+            session,
+            token_file,
+        } => {
+            let token = read_token(token_file.as_deref())?;
+            let session = crate::remote::Session::open(&session).await?;
+            let answer = session
+                .post_as_client(
+                    "/oauth2/introspect",
+                    Some(&[("token", token.as_str())]),
+                    None,
+                )
+                .await?;
+            match session.output {
+                crate::remote::Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&answer).unwrap_or_default()
+                ),
+                crate::remote::Output::Table => print!("{}", describe_introspection(&answer)),
+            }
+            Ok(())
+        }
+        TokenCommand::Revoke {
+            session,
+            token_file,
+        } => {
+            let token = read_token(token_file.as_deref())?;
+            let session = crate::remote::Session::open(&session).await?;
+            session
+                .post_as_client("/oauth2/revoke", Some(&[("token", token.as_str())]), None)
+                .await?;
+            eprintln!("revoked");
+            Ok(())
+        }
+        TokenCommand::Tms { session, tenants } => {
+            if tenants.len() > 5 {
+                return Err(crate::remote::Usage(format!(
+                    "at most 5 tenants a call ({} given)",
+                    tenants.len()
+                ))
+                .into());
+            }
+            let session = crate::remote::Session::open(&session).await?;
+            let answer = session
+                .post_as_client(
+                    "/tms/v1/tokens",
+                    None,
+                    Some(&serde_json::json!({ "tenants": tenants })),
+                )
+                .await?;
+            match session.output {
+                crate::remote::Output::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&answer).unwrap_or_default()
+                ),
+                crate::remote::Output::Table => {
+                    crate::api_cli::table(
+                        &[
+                            ("TENANT_ID", "tenant_id"),
+                            ("SCOPE", "scope"),
+                            ("EXPIRES_IN", "expires_in"),
+                            ("ACCESS_TOKEN", "access_token"),
+                        ],
+                        answer["tokens"].as_array().map_or(&[][..], Vec::as_slice),
+                    );
+                    for error in answer["errors"].as_array().into_iter().flatten() {
+                        eprintln!(
+                            "{}: {} ({})",
+                            error["tenant_id"].as_str().unwrap_or_default(),
+                            error["error"].as_str().unwrap_or_default(),
+                            error["error_description"].as_str().unwrap_or_default()
+                        );
+                    }
+                }
+            }
+            Ok(())
         }
         TokenCommand::JwtBearer {
             issuer,
@@ -188,6 +310,53 @@ pub(crate) async fn get_token(
         .basic_auth(client_id, Some(secret))
         .form(&form);
     token_from(request, url).await
+}
+
+/// A token from a file or standard input, with an `Authorization: Bearer ` prefix dropped.
+fn read_token(file: Option<&Path>) -> anyhow::Result<String> {
+    let text = match file {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read the token file {}", path.display()))?,
+        None => {
+            let mut buf = String::new();
+            std::io::stdin()
+                .read_to_string(&mut buf)
+                .context("cannot read the token from standard input")?;
+            buf
+        }
+    };
+    let token = text
+        .trim()
+        .trim_start_matches("Authorization: Bearer ")
+        .trim()
+        .to_owned();
+    if token.is_empty() {
+        return Err(crate::remote::Usage(
+            "no token: give --token-file or pipe the token in".into(),
+        )
+        .into());
+    }
+    Ok(token)
+}
+
+/// An introspection answer for people: active or not, and who and what it is for.
+fn describe_introspection(answer: &serde_json::Value) -> String {
+    if answer["active"] != true {
+        return "active: false\n".into();
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let mut out = String::from("active: true\n");
+    for field in ["client_id", "sub", "scope", "tenant_id", "aud", "iss"] {
+        match &answer[field] {
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => out.push_str(&format!("{field}: {s}\n")),
+            other => out.push_str(&format!("{field}: {other}\n")),
+        }
+    }
+    if let Some(exp) = answer["exp"].as_i64() {
+        out.push_str(&format!("exp: {exp} ({})\n", in_words(exp - now)));
+    }
+    out
 }
 
 /// Prints the token, and writes the bearer file if one was asked for.

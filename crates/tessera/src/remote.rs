@@ -214,6 +214,7 @@ pub struct Session {
     base: String,
     token: String,
     http: reqwest::Client,
+    profile: Profile,
     pub output: Output,
 }
 
@@ -257,8 +258,31 @@ impl Session {
             base,
             token,
             http: reqwest::Client::new(),
+            profile: profile.clone(),
             output,
         })
+    }
+
+    /// A form POST authenticated as the integration itself (HTTP Basic), as introspection,
+    /// revocation and TMS want; the answer as JSON (`null` when empty).
+    pub async fn post_as_client(
+        &self,
+        path: &str,
+        form: Option<&[(&str, &str)]>,
+        json: Option<&Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut request = self
+            .http
+            .post(&url)
+            .basic_auth(&self.profile.client_id, Some(&self.profile.client_secret));
+        if let Some(form) = form {
+            request = request.form(form);
+        }
+        if let Some(json) = json {
+            request = request.json(json);
+        }
+        answer(request, &url).await
     }
 
     /// Sends a request; a non-2xx answer is [`Refused`] with the server's words.
@@ -273,29 +297,7 @@ impl Session {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .with_context(|| format!("cannot reach {url}"))?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let body: Value = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
-        };
-        if !status.is_success() {
-            let message = body["error_description"]
-                .as_str()
-                .or(body["error"].as_str())
-                .map_or_else(|| text.clone(), str::to_owned);
-            return Err(Refused {
-                status: status.as_u16(),
-                message,
-            }
-            .into());
-        }
-        Ok(body)
+        answer(request, &url).await
     }
 
     /// Every item of a paged listing: `key` of each page, following `next_page_token`.
@@ -326,4 +328,31 @@ impl Session {
             }
         }
     }
+}
+
+/// Sends `request`; a non-2xx answer is [`Refused`] with the server's words.
+async fn answer(request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<Value> {
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+    };
+    if !status.is_success() {
+        let message = body["error_description"]
+            .as_str()
+            .or(body["error"].as_str())
+            .map_or_else(|| text.clone(), str::to_owned);
+        return Err(Refused {
+            status: status.as_u16(),
+            message,
+        }
+        .into());
+    }
+    Ok(body)
 }

@@ -332,3 +332,157 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
         .iter()
         .any(|u| u["email"] == "ana@example.com" && u["role"] == "member"));
 }
+
+#[tokio::test]
+async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_integration() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let secret_file = guard.path().join("secret");
+    std::fs::write(&secret_file, crate::BOOT_SECRET).unwrap();
+    let (code, _, stderr) = login(
+        &config,
+        &server.url,
+        secret_file.to_str().unwrap(),
+        "default",
+    );
+    assert_eq!(code, 0, "{stderr}");
+
+    // token get: the secret from the environment, never argv.
+    let (code, token, stderr) = cli_env(
+        &config,
+        &[
+            "token",
+            "get",
+            "--client-id",
+            crate::BOOT_ID,
+            "--token-url",
+            &format!("{}/oauth2/token", server.url),
+        ],
+        &[("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET)],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let token_file = guard.path().join("token");
+    std::fs::write(&token_file, token.trim()).unwrap();
+    let token_arg = token_file.to_str().unwrap();
+    let (code, stdout, stderr) = cli(&config, &["token", "introspect", "--token-file", token_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.starts_with("active: true") && stdout.contains(crate::BOOT_ID),
+        "{stdout}"
+    );
+    // From standard input, as JSON.
+    let piped = crate::tessera()
+        .args(["token", "introspect", "--output", "json"])
+        .env("XDG_CONFIG_HOME", &config)
+        .stdin(std::fs::File::open(&token_file).unwrap())
+        .output()
+        .unwrap();
+    let answer = json(&String::from_utf8_lossy(&piped.stdout));
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["client_id"], crate::BOOT_ID);
+    let (code, _, stderr) = cli(&config, &["token", "revoke", "--token-file", token_arg]);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = cli(&config, &["token", "introspect", "--token-file", token_arg]);
+    assert_eq!(stdout.trim(), "active: false");
+    let empty = guard.path().join("empty");
+    std::fs::write(&empty, "").unwrap();
+    let (code, _, stderr) = cli(
+        &config,
+        &[
+            "token",
+            "introspect",
+            "--token-file",
+            empty.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{stderr}");
+
+    // TMS: an application of the operator's organization, promoted; a customer authorizes it
+    // with the CLI; the application gets the customer's token with the CLI.
+    let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let app = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "KPI", "multi_tenant": true, "app_name": "kpi",
+                           "app_version": "1.0", "tms_enabled": true,
+                           "scopes": ["assets:read"]}),
+    )
+    .await;
+    let app_id = app["client_id"].as_str().unwrap().to_owned();
+    let promoted = crate::post_json(
+        format!("{}/v1/integrations/{app_id}/promote", server.url),
+        &admin,
+        serde_json::json!({}),
+    )
+    .await;
+    let app_secret = guard.path().join("app-secret");
+    std::fs::write(&app_secret, promoted["client_secret"].as_str().unwrap()).unwrap();
+    let (customer, customer_id, customer_secret) =
+        crate::made_tenant(&server.url, "Customer", "owner@customer.example").await;
+    let as_customer = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_CLIENT_ID", customer_id.as_str()),
+        ("TESSERA_CLIENT_SECRET", customer_secret.as_str()),
+    ];
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "app-authorization",
+            "create",
+            "--set",
+            "app_name=kpi",
+            "--set",
+            "access=read_write",
+            "--output",
+            "json",
+        ],
+        &as_customer,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(json(&stdout)["app_name"], "kpi");
+    let (code, _, stderr) = cli(
+        &config,
+        &[
+            "login",
+            "--profile",
+            "kpi",
+            "--server",
+            &server.url,
+            "--client-id",
+            &app_id,
+            "--client-secret-file",
+            app_secret.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, stdout, stderr) = cli(
+        &config,
+        &[
+            "token",
+            "tms",
+            "--profile",
+            "kpi",
+            "--tenant",
+            &customer,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let answer = json(&stdout);
+    assert_eq!(
+        answer["tokens"][0]["tenant_id"],
+        customer.as_str(),
+        "{answer}"
+    );
+    assert!(answer["tokens"][0]["access_token"].is_string());
+    let six: Vec<&str> = (0..6)
+        .flat_map(|_| ["--tenant", customer.as_str()])
+        .collect();
+    let mut args = vec!["token", "tms", "--profile", "kpi"];
+    args.extend(six);
+    let (code, _, stderr) = cli(&config, &args);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("at most 5"), "{stderr}");
+}

@@ -175,16 +175,8 @@ async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("NOT valid"));
 
     let wrong = tessera()
-        .args([
-            "token",
-            "get",
-            "--client-id",
-            BOOT_ID,
-            "--client-secret",
-            "wrong",
-            "--token-url",
-            &url,
-        ])
+        .args(["token", "get", "--client-id", BOOT_ID, "--token-url", &url])
+        .env("TESSERA_CLIENT_SECRET", "wrong")
         .output()
         .unwrap();
     assert!(!wrong.status.success());
