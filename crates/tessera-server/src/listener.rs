@@ -121,12 +121,21 @@ pub async fn serve(
                 drop(slot);
                 return;
             };
-            let h2 = stream.get_ref().1.alpn_protocol() == Some(b"h2");
-            let io = TokioIo::new(IdleLimit::new(stream, activity, limits.keep_alive_idle));
-            let _ = if h2 {
-                watcher.watch(http2.serve_connection(io, service)).await
+            let _ = if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                let io = IdleLimit::multiplexed(
+                    stream,
+                    activity,
+                    limits.keep_alive_idle,
+                    limits.header_timeout,
+                );
+                watcher
+                    .watch(http2.serve_connection(TokioIo::new(io), service))
+                    .await
             } else {
-                watcher.watch(http1.serve_connection(io, service)).await
+                let io = IdleLimit::new(stream, activity, limits.keep_alive_idle);
+                watcher
+                    .watch(http1.serve_connection(TokioIo::new(io), service))
+                    .await
             };
             drop(slot);
         });
@@ -294,18 +303,26 @@ impl http_body::Body for ResponseEnd {
 /// The socket, closed (a read error) when it has been idle for `idle_for` after a response:
 /// no request open and no byte of the next one arrived. Before the first response the header
 /// timeout alone applies.
+///
+/// HTTP/2 multiplexes, and a client's PING and SETTINGS frames are bytes that are not
+/// requests: there (`multiplexed`) only a request ends an idle period, and the first one must
+/// come within the header timeout — hyper's HTTP/2 server has no header timeout of its own, so
+/// without this a client could hold a connection by sending the preface and nothing else.
 struct IdleLimit<S> {
     inner: S,
     activity: Arc<Activity>,
     idle_for: Duration,
     /// Responses ended when this last looked; a change starts a new idle period.
     seen: u64,
-    /// Whether the current idle period is still waiting for the next request's first byte.
+    /// Whether the current idle period is still waiting for the next request.
     waiting: bool,
+    /// HTTP/1: the next request's first byte ends the idle period.
+    bytes_end_idle: bool,
     timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<S> IdleLimit<S> {
+    /// For HTTP/1.
     fn new(inner: S, activity: Arc<Activity>, idle_for: Duration) -> Self {
         IdleLimit {
             inner,
@@ -313,7 +330,26 @@ impl<S> IdleLimit<S> {
             idle_for,
             seen: 0,
             waiting: false,
+            bytes_end_idle: true,
             timer: None,
+        }
+    }
+
+    /// For HTTP/2: idle from the start, the first request due within `first_within`.
+    fn multiplexed(
+        inner: S,
+        activity: Arc<Activity>,
+        idle_for: Duration,
+        first_within: Duration,
+    ) -> Self {
+        IdleLimit {
+            inner,
+            activity,
+            idle_for,
+            seen: 0,
+            waiting: true,
+            bytes_end_idle: false,
+            timer: Some(Box::pin(sleep_until(Instant::now() + first_within))),
         }
     }
 }
@@ -337,7 +373,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for IdleLimit<S> {
             }
         }
         match polled {
-            Poll::Ready(Ok(())) if buf.filled().len() > before => self.waiting = false,
+            Poll::Ready(Ok(())) if self.bytes_end_idle && buf.filled().len() > before => {
+                self.waiting = false;
+            }
             Poll::Pending if self.waiting && self.activity.open.load(Ordering::Acquire) == 0 => {
                 if let Some(timer) = &mut self.timer {
                     if timer.as_mut().poll(cx).is_ready() {

@@ -552,3 +552,72 @@ async fn the_health_command_tells_a_ready_server_from_none() {
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("did not answer"));
 }
+
+#[tokio::test]
+async fn an_http2_connection_that_sends_no_request_is_closed_within_the_header_timeout() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (_guard, dir) = crate::data_dir();
+    let tls = dir.parent().unwrap().join("tls");
+    std::fs::create_dir_all(&tls).unwrap();
+    certificate_authority(&tls);
+    server_certificate(&tls, "server");
+    let server = crate::serve(
+        &dir,
+        &[
+            "--tls-cert",
+            tls.join("server.pem").to_str().unwrap(),
+            "--tls-key",
+            tls.join("server.key").to_str().unwrap(),
+            "--header-timeout-seconds",
+            "1",
+            "--keep-alive-idle-seconds",
+            "1",
+        ],
+        true,
+    );
+    let mut roots = rustls::RootCertStore::empty();
+    let ca = std::fs::read(tls.join("ca.pem")).unwrap();
+    for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&ca) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let address = server.url.trim_start_matches("https://").to_owned();
+    let tcp = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let mut stream = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    // The client preface and an empty SETTINGS frame, then nothing: no request.
+    stream
+        .write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x00\x00\x04\x00\x00\x00\x00\x00")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {} // the server's SETTINGS, its ACK, a GOAWAY
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the idle HTTP/2 connection was still open after 10 s"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed after {:?}",
+        started.elapsed()
+    );
+}
