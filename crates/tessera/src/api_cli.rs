@@ -271,7 +271,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
                 .call(reqwest::Method::POST, resource.path, Some(&body))
                 .await?;
             print(&session, resource, &made, std::slice::from_ref(&made));
-            if session.output == Output::Table {
+            if session.output == Output::Table && session.fields.is_empty() {
                 if let Some(secret) = made["client_secret"].as_str() {
                     println!("\nclient_secret: {secret}\nSave it now: it is not shown again.");
                 }
@@ -312,17 +312,11 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
 }
 
 fn print(session: &Session, resource: &Resource, whole: &Value, rows: &[Value]) {
-    match session.output {
-        Output::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(whole).unwrap_or_default()
-        ),
-        Output::Table => table(resource.columns, rows),
-    }
+    session.print(whole, rows, resource.columns);
 }
 
 /// A cell: text as it is, a list joined by spaces, anything else as JSON.
-fn cell(value: &Value) -> String {
+pub fn cell(value: &Value) -> String {
     match value {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
@@ -361,4 +355,53 @@ pub fn table(columns: &[(&str, &str)], rows: &[Value]) {
     for row in &cells {
         line(row.iter().map(String::as_str).collect());
     }
+}
+
+#[derive(clap::Args)]
+pub struct RawArgs {
+    #[command(flatten)]
+    session: SessionArgs,
+    /// GET, POST, PUT, PATCH or DELETE.
+    method: String,
+    /// The API path, e.g. /v1/integrations/<client_id>/keys.
+    path: String,
+    #[command(flatten)]
+    body: BodyArgs,
+}
+
+/// `tessera api METHOD PATH`: any call of the API as the logged-in integration, for what has no
+/// command of its own; the answer as JSON.
+pub async fn raw(args: RawArgs) -> anyhow::Result<()> {
+    let method = match args.method.to_ascii_uppercase().as_str() {
+        "GET" => reqwest::Method::GET,
+        "POST" => reqwest::Method::POST,
+        "PUT" => reqwest::Method::PUT,
+        "PATCH" => reqwest::Method::PATCH,
+        "DELETE" => reqwest::Method::DELETE,
+        other => {
+            return Err(Usage(format!("{other} is not GET, POST, PUT, PATCH or DELETE")).into())
+        }
+    };
+    if !args.path.starts_with('/') {
+        return Err(Usage(format!("the path must start with / (got `{}`)", args.path)).into());
+    }
+    let body = if args.body.file.is_some() || !args.body.set.is_empty() {
+        Some(args.body.body()?)
+    } else {
+        None
+    };
+    let session = Session::open(&args.session).await?;
+    let answer = session.call(method, &args.path, body.as_ref()).await?;
+    if answer.is_null() {
+        return Ok(());
+    }
+    if session.fields.is_empty() {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&answer).unwrap_or_default()
+        );
+    } else {
+        session.print(&answer, std::slice::from_ref(&answer), &[]);
+    }
+    Ok(())
 }

@@ -91,6 +91,10 @@ enum Command {
     /// Example: tessera audit list --output json
     #[command(subcommand)]
     Audit(api_cli::ApiCommand),
+    /// Any call of the API as the logged-in integration, for what has no command of its own.
+    ///
+    /// Example: tessera api POST /v1/integrations/<client_id>/keys --set certificate="$(cat cert.pem)"
+    Api(api_cli::RawArgs),
     /// Commands for an operator who has only the database (no server running).
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -177,6 +181,7 @@ fn main() -> std::process::ExitCode {
             Command::Connection(cmd) => api_cli::run(&api_cli::CONNECTION, cmd).await,
             Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
             Command::Audit(cmd) => api_cli::run(&api_cli::AUDIT, cmd).await,
+            Command::Api(args) => api_cli::raw(args).await,
             Command::Admin(AdminCommand::Offline(OfflineCommand::Integration(cmd))) => {
                 admin::integration(cmd).await
             }

@@ -56,6 +56,10 @@ pub struct SessionArgs {
     /// `table` for people, `json` (the API's field names) for scripts and jq.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
+    /// Print only these fields' values, space-separated, a line per object (for shell
+    /// variables: `ID=$(tessera integration create … --field client_id)`).
+    #[arg(long = "field", value_name = "FIELD")]
+    pub fields: Vec<String>,
 }
 
 /// One saved server and the integration that calls it.
@@ -216,6 +220,8 @@ pub struct Session {
     http: reqwest::Client,
     profile: Profile,
     pub output: Output,
+    /// `--field`: only these values are printed.
+    pub fields: Vec<String>,
 }
 
 impl Session {
@@ -247,7 +253,9 @@ impl Session {
                     })?
             }
         };
-        Session::with(&profile, args.output).await
+        let mut session = Session::with(&profile, args.output).await?;
+        session.fields.clone_from(&args.fields);
+        Ok(session)
     }
 
     /// A session as `profile`'s integration.
@@ -260,6 +268,7 @@ impl Session {
             http: reqwest::Client::new(),
             profile: profile.clone(),
             output,
+            fields: Vec::new(),
         })
     }
 
@@ -298,6 +307,28 @@ impl Session {
             request = request.json(body);
         }
         answer(request, &url).await
+    }
+
+    /// Prints `whole` as JSON, the `--field` values of `rows`, or `rows` as a table.
+    pub fn print(&self, whole: &Value, rows: &[Value], columns: &[(&str, &str)]) {
+        if !self.fields.is_empty() {
+            for row in rows {
+                let values: Vec<String> = self
+                    .fields
+                    .iter()
+                    .map(|f| crate::api_cli::cell(&row[f]))
+                    .collect();
+                println!("{}", values.join(" "));
+            }
+            return;
+        }
+        match self.output {
+            Output::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(whole).unwrap_or_default()
+            ),
+            Output::Table => crate::api_cli::table(columns, rows),
+        }
     }
 
     /// Every item of a paged listing: `key` of each page, following `next_page_token`.

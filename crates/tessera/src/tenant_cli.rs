@@ -25,6 +25,9 @@ pub struct RemoteArgs {
     /// `table` for people, `json` for scripts.
     #[arg(long, value_enum, default_value = "table")]
     pub output: Output,
+    /// Print only these fields' values (e.g. `--field tenant_id`), a line per tenant.
+    #[arg(long = "field", value_name = "FIELD")]
+    pub fields: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -88,7 +91,9 @@ async fn connect(args: &RemoteArgs) -> anyhow::Result<Session> {
         client_id: args.client_id.clone(),
         client_secret: read_secret(args.client_secret_file.as_deref())?,
     };
-    Session::with(&profile, args.output).await
+    let mut session = Session::with(&profile, args.output).await?;
+    session.fields.clone_from(&args.fields);
+    Ok(session)
 }
 
 const COLUMNS: &[(&str, &str)] = &[
@@ -101,13 +106,6 @@ const COLUMNS: &[(&str, &str)] = &[
 
 /// Tenants as JSON, or as a table with their state in a word.
 fn print(session: &Session, value: &Value, rows: &[Value]) {
-    if session.output == Output::Json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(value).unwrap_or_default()
-        );
-        return;
-    }
     let rows: Vec<Value> = rows
         .iter()
         .map(|t| {
@@ -123,7 +121,7 @@ fn print(session: &Session, value: &Value, rows: &[Value]) {
             row
         })
         .collect();
-    crate::api_cli::table(COLUMNS, &rows);
+    session.print(value, &rows, COLUMNS);
 }
 
 /// The path of one tenant: the full id's slash percent-encoded, or the bare UUID as it is.
@@ -152,7 +150,7 @@ pub async fn run(cmd: TenantCommand) -> anyhow::Result<()> {
                 .call(reqwest::Method::POST, "/v1/tenants", Some(&body))
                 .await?;
             print(&remote, &made, std::slice::from_ref(&made));
-            if remote.output == Output::Table {
+            if remote.output == Output::Table && remote.fields.is_empty() {
                 println!(
                     "\nSend this one-time link to {}; it sets their password (expires {}):\n  {}",
                     made["admin"]["email"].as_str().unwrap_or_default(),

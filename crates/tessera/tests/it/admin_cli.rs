@@ -324,6 +324,28 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
         stdout.contains("ana@example.com") && stdout.contains("one-time link"),
         "{stdout}"
     );
+    // Any other call with `tessera api`; --field for shell variables.
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "api",
+            "GET",
+            "/v1/users?page_size=1",
+            "--field",
+            "next_page_token",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stdout.trim().is_empty(), "two users: a next page");
+    let (code, _, stderr) = cli_env(&config, &["api", "FETCH", "/v1/users"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    let (code, _, stderr) = cli_env(&config, &["api", "GET", "v1/users"], &env);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("must start with /"), "{stderr}");
+    let (code, _, stderr) = cli_env(&config, &["api", "GET", "/v1/nothing-here"], &env);
+    assert_eq!(code, 3);
+    assert!(stderr.contains("404"), "{stderr}");
     let (code, stdout, _) = cli_env(&config, &["user", "list", "--output", "json"], &env);
     assert_eq!(code, 0);
     assert!(json(&stdout)["users"]

@@ -12,6 +12,7 @@ mod hardening;
 mod instances;
 mod interop;
 mod production;
+mod readme;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};
