@@ -19,6 +19,8 @@ use crate::config::StorageArgs;
 #[derive(Subcommand)]
 pub enum KeysCommand {
     /// Make a new signing key current; the old one stays in JWKS until its tokens expire.
+    ///
+    /// Example: tessera keys rotate --data-dir /var/lib/tessera --signing-alg EdDSA
     Rotate {
         #[command(flatten)]
         storage: StorageArgs,
@@ -31,8 +33,12 @@ pub enum KeysCommand {
 #[derive(Subcommand)]
 pub enum IntegrationCommand {
     /// Register an integration and print its secret once.
+    ///
+    /// Example: tessera admin offline integration create --data-dir /var/lib/tessera --name ops --scopes admin
     Create(CreateArgs),
     /// List the integrations of a tenant.
+    ///
+    /// Example: tessera admin offline integration list --data-dir /var/lib/tessera
     List {
         #[command(flatten)]
         storage: StorageArgs,
@@ -41,6 +47,8 @@ pub enum IntegrationCommand {
         tenant: Option<String>,
     },
     /// Delete an integration; its tokens stop working.
+    ///
+    /// Example: tessera admin offline integration delete <client_id> --data-dir /var/lib/tessera
     Delete {
         #[command(flatten)]
         storage: StorageArgs,

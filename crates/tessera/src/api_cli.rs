@@ -143,6 +143,8 @@ pub const AUDIT: Resource = Resource {
 #[derive(Subcommand)]
 pub enum ApiCommand {
     /// Every object, all pages followed.
+    ///
+    /// Example: tessera integration list --output json | jq -r '.integrations[].client_id'
     List {
         #[command(flatten)]
         session: SessionArgs,
@@ -151,6 +153,8 @@ pub enum ApiCommand {
         page_size: u32,
     },
     /// One object.
+    ///
+    /// Example: tessera policy get access_policies/<uuid> --output json
     Get {
         #[command(flatten)]
         session: SessionArgs,
@@ -158,6 +162,8 @@ pub enum ApiCommand {
     },
     /// Make one from JSON (`--file`) and/or `--set field=value`; secrets made by the server
     /// (an integration's) are printed this once.
+    ///
+    /// Example: tessera user create --set email=ana@example.com --set role=member
     Create {
         #[command(flatten)]
         session: SessionArgs,
@@ -165,6 +171,8 @@ pub enum ApiCommand {
         body: BodyArgs,
     },
     /// Change the fields given (a JSON merge of `--file` and `--set`).
+    ///
+    /// Example: tessera integration update <client_id> --set token_ttl_seconds=600
     Update {
         #[command(flatten)]
         session: SessionArgs,
@@ -173,6 +181,8 @@ pub enum ApiCommand {
         body: BodyArgs,
     },
     /// Delete one.
+    ///
+    /// Example: tessera consent delete <id>
     Delete {
         #[command(flatten)]
         session: SessionArgs,

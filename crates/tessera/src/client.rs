@@ -60,6 +60,8 @@ pub enum TokenCommand {
     },
     /// Get a user's token with the JWT bearer grant (RFC 7523): sign an assertion with a key
     /// from a key store (PEM or PKCS#12) registered on the integration.
+    ///
+    /// Example: tessera token jwt-bearer --issuer "$CLIENT_ID" --subject jsmith@example.com --key-store connector.p12 --key-store-password-file pw.txt
     JwtBearer {
         /// The claims issuer: the integration's client_id.
         #[arg(long, env = "TESSERA_CLIENT_ID")]
@@ -70,9 +72,10 @@ pub enum TokenCommand {
         /// The key store: a PEM file (PKCS#8 key, optionally its certificate) or PKCS#12.
         #[arg(long)]
         key_store: PathBuf,
-        /// The PKCS#12 password.
-        #[arg(long, env = "TESSERA_KEY_STORE_PASSWORD", hide_env_values = true)]
-        key_store_password: Option<String>,
+        /// A file holding the PKCS#12 password; otherwise TESSERA_KEY_STORE_PASSWORD (never
+        /// the command line, where `ps` would show it).
+        #[arg(long)]
+        key_store_password_file: Option<PathBuf>,
         /// The alias of the key in a PKCS#12 key store; default: its only (first) key.
         #[arg(long)]
         key_alias: Option<String>,
@@ -80,6 +83,8 @@ pub enum TokenCommand {
         endpoint: Endpoint,
     },
     /// Print a token's header and payload as pretty JSON, with times in words.
+    ///
+    /// Example: tessera token decode --verify --server https://auth.example.com < bearer.txt
     Decode {
         /// The token; `-` or nothing reads it from standard input.
         token: Option<String>,
@@ -216,7 +221,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             issuer,
             subject,
             key_store,
-            key_store_password,
+            key_store_password_file,
             key_alias,
             endpoint,
         } => {
@@ -225,6 +230,17 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                 scope,
                 bearer_file,
             } = endpoint;
+            let key_store_password = match key_store_password_file {
+                Some(path) => Some(
+                    std::fs::read_to_string(&path)
+                        .with_context(|| {
+                            format!("cannot read the password file {}", path.display())
+                        })?
+                        .trim_end_matches(['\n', '\r'])
+                        .to_owned(),
+                ),
+                None => std::env::var("TESSERA_KEY_STORE_PASSWORD").ok(),
+            };
             let bytes = std::fs::read(&key_store)
                 .with_context(|| format!("cannot read the key store {}", key_store.display()))?;
             let now = OffsetDateTime::now_utc().unix_timestamp();

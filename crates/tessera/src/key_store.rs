@@ -51,7 +51,7 @@ fn from_pem(bytes: &[u8], alias: Option<&str>) -> anyhow::Result<LoadedKey> {
     }
     let text = std::str::from_utf8(bytes).context("the PEM key store is not text")?;
     if text.contains("-----BEGIN ENCRYPTED PRIVATE KEY-----") {
-        bail!("encrypted PEM keys are not supported: use a PKCS#12 key store with --key-store-password");
+        bail!("encrypted PEM keys are not supported: use a PKCS#12 key store and its password (--key-store-password-file or TESSERA_KEY_STORE_PASSWORD)");
     }
     let mut key_der = None;
     let mut cert_der = None;
@@ -108,11 +108,12 @@ fn from_pkcs12(
 ) -> anyhow::Result<LoadedKey> {
     use p12_keystore::{KeyStore, KeyStoreEntry, Pkcs12ImportPolicy};
     let password = password.unwrap_or("");
-    let store = KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed).map_err(|e| {
-        anyhow::anyhow!(
-            "cannot open the PKCS#12 key store: wrong --key-store-password, or not a PKCS#12 file ({e})"
-        )
-    })?;
+    let store =
+        KeyStore::from_pkcs12(bytes, password, Pkcs12ImportPolicy::Relaxed).map_err(|e| {
+            anyhow::anyhow!(
+                "cannot open the PKCS#12 key store: wrong password, or not a PKCS#12 file ({e})"
+            )
+        })?;
     let aliases: Vec<String> = store
         .entries()
         .filter(|(_, e)| matches!(e, KeyStoreEntry::PrivateKeyChain(_)))

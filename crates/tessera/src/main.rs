@@ -31,6 +31,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server.
+    ///
+    /// Example: tessera serve --listen 0.0.0.0:8080 --issuer https://auth.example.com --data-dir /var/lib/tessera
     Serve(Box<config::ServeArgs>),
     /// Bring the database schema up to date, then exit; with --to, move a SQLite deployment
     /// to PostgreSQL.

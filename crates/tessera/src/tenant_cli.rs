@@ -33,6 +33,8 @@ pub struct RemoteArgs {
 #[derive(Subcommand)]
 pub enum TenantCommand {
     /// Make a tenant and its first admin, who gets a one-time invitation link.
+    ///
+    /// Example: tessera tenant create --name Northwind --admin-email nora@northwind.example
     Create {
         #[command(flatten)]
         remote: RemoteArgs,
@@ -50,11 +52,15 @@ pub enum TenantCommand {
         admin_name: Option<String>,
     },
     /// List every tenant.
+    ///
+    /// Example: tessera tenant list --output json
     List {
         #[command(flatten)]
         remote: RemoteArgs,
     },
     /// Show one tenant.
+    ///
+    /// Example: tessera tenant show tenant/<uuid>
     Show {
         #[command(flatten)]
         remote: RemoteArgs,
@@ -62,18 +68,24 @@ pub enum TenantCommand {
         id: String,
     },
     /// Stop a tenant's tokens, grants and sessions on every instance.
+    ///
+    /// Example: tessera tenant disable tenant/<uuid>
     Disable {
         #[command(flatten)]
         remote: RemoteArgs,
         id: String,
     },
     /// Let a disabled tenant work again (its old tokens stay ended).
+    ///
+    /// Example: tessera tenant enable tenant/<uuid>
     Enable {
         #[command(flatten)]
         remote: RemoteArgs,
         id: String,
     },
     /// Delete a tenant and everything in it; needs `--yes`.
+    ///
+    /// Example: tessera tenant delete tenant/<uuid> --yes
     Delete {
         #[command(flatten)]
         remote: RemoteArgs,

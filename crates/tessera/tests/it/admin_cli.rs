@@ -508,3 +508,43 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("at most 5"), "{stderr}");
 }
+
+/// The subcommands a `--help` lists under "Commands:" (without `help`).
+fn subcommands(help: &str) -> Vec<String> {
+    let Some(start) = help.find("Commands:\n") else {
+        return Vec::new();
+    };
+    help[start + "Commands:\n".len()..]
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|name| *name != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_command_says_what_it_does_with_an_example() {
+    let mut pending = vec![Vec::<String>::new()];
+    let mut leaves = 0;
+    while let Some(path) = pending.pop() {
+        let out = crate::tessera().args(&path).arg("--help").output().unwrap();
+        let help = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(out.status.success(), "{path:?}: {help}");
+        let children = subcommands(&help);
+        if children.is_empty() {
+            leaves += 1;
+            assert!(
+                help.contains("Example: tessera "),
+                "`tessera {} --help` has no example:\n{help}",
+                path.join(" ")
+            );
+        }
+        for child in children {
+            let mut next = path.clone();
+            next.push(child);
+            pending.push(next);
+        }
+    }
+    assert!(leaves > 40, "{leaves} commands");
+}

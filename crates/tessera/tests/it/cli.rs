@@ -509,18 +509,22 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
         ])
         .arg("--key-store")
         .arg(keys.join(store))
-        .args([
-            "--key-store-password",
-            password,
-            "--token-url",
-            &token_url,
-            "--scope",
-            "assets:read",
-        ])
+        .args(["--token-url", &token_url, "--scope", "assets:read"])
         .arg("--bearer-file")
         .arg(keys.join("out").join("bearer.txt"));
         if let Some(alias) = alias {
             cmd.args(["--key-alias", alias]);
+        }
+        // `file:<password>`: the password from a file; otherwise from the environment.
+        match password.strip_prefix("file:") {
+            Some(password) => {
+                let file = keys.join("password.txt");
+                std::fs::write(&file, format!("{password}\n")).unwrap();
+                cmd.arg("--key-store-password-file").arg(file);
+            }
+            None => {
+                cmd.env("TESSERA_KEY_STORE_PASSWORD", password);
+            }
         }
         cmd.output().unwrap()
     };
@@ -539,6 +543,12 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
         bearer.trim(),
         format!("Authorization: Bearer {}", token.trim())
     );
+    let from_file = run("store.p12", "file:s3cret", Some("connector"));
+    assert!(
+        from_file.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_file.stderr)
+    );
     // PEM works too, without a password.
     let pem = run("key.pem", "", None);
     assert!(
@@ -550,7 +560,7 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     // Clear messages for a wrong password, a missing alias and an expired certificate.
     let wrong = run("store.p12", "wrong", Some("connector"));
     assert!(!wrong.status.success());
-    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong --key-store-password"));
+    assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong password"));
     let missing = run("store.p12", "s3cret", Some("nobody"));
     let message = String::from_utf8_lossy(&missing.stderr).into_owned();
     assert!(
