@@ -133,8 +133,14 @@ pub struct AccessLine {
 struct Sink {
     buffer: Mutex<Vec<u8>>,
     writer: Mutex<Box<dyn Write + Send>>,
+    /// How many writes the writer has dropped so far: a non-blocking writer that falls behind
+    /// drops a write and still answers `Ok`, so this is how a dropped batch is seen.
+    writes_dropped: WritesDropped,
     json: bool,
 }
+
+/// The writer's count of the writes it dropped.
+pub type WritesDropped = Box<dyn Fn() -> usize + Send + Sync>;
 
 /// A batch is handed over at this size even before the timer.
 const BATCH: usize = 64 * 1024;
@@ -146,10 +152,11 @@ static SINK: OnceLock<Sink> = OnceLock::new();
 /// Sends the access lines to `writer` (the process's non-blocking log writer), as text or
 /// JSON like the other log lines, flushed every 100 ms by a thread of its own. Without it
 /// (the tests' routers), lines go through `tracing` one by one.
-pub fn install(writer: Box<dyn Write + Send>, json: bool) {
+pub fn install(writer: Box<dyn Write + Send>, writes_dropped: WritesDropped, json: bool) {
     let installed = SINK.set(Sink {
         buffer: Mutex::new(Vec::with_capacity(BATCH)),
         writer: Mutex::new(writer),
+        writes_dropped,
         json,
     });
     if installed.is_ok() {
@@ -164,7 +171,7 @@ pub fn install(writer: Box<dyn Write + Send>, json: bool) {
 
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 
-/// Access lines dropped because they could not be written.
+/// Access lines dropped: not written, or dropped by a writer that fell behind.
 pub fn dropped() -> u64 {
     DROPPED.load(Ordering::Relaxed)
 }
@@ -203,7 +210,10 @@ pub fn record(log: AccessLog, line: AccessLine) {
 impl Sink {
     fn write(&self, batch: &[u8]) {
         let mut writer = self.writer.lock().unwrap_or_else(|e| e.into_inner());
-        if writer.write_all(batch).is_err() {
+        let before = (self.writes_dropped)();
+        // Another thread's log line dropped meanwhile is counted here too: an overcount only
+        // when the writer is already dropping.
+        if writer.write_all(batch).is_err() || (self.writes_dropped)() > before {
             let lines = batch.iter().filter(|b| **b == b'\n').count();
             DROPPED.fetch_add(lines as u64, Ordering::Relaxed);
         }
@@ -319,6 +329,38 @@ pub fn failed_authentication(who: &str, peer: Option<IpAddr>, reason: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that drops every second write yet answers `Ok`, as a lagging
+    /// `tracing_appender::non_blocking` writer does.
+    struct Lagging(Arc<std::sync::atomic::AtomicUsize>);
+
+    impl Write for Lagging {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.fetch_add(1, Ordering::Relaxed);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_batch_the_writer_drops_is_counted_line_by_line() {
+        let writes = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let seen = writes.clone();
+        let sink = Sink {
+            buffer: Mutex::new(Vec::new()),
+            writer: Mutex::new(Box::new(Lagging(writes))),
+            // Every other write is a dropped one.
+            writes_dropped: Box::new(move || seen.load(Ordering::Relaxed) / 2),
+            json: false,
+        };
+        let before = dropped();
+        sink.write(b"one\ntwo\nthree\n"); // write 1: kept
+        assert_eq!(dropped(), before);
+        sink.write(b"four\nfive\n"); // write 2: dropped
+        assert_eq!(dropped(), before + 2);
+    }
 
     #[test]
     fn the_levels_parse_and_choose_the_lines() {

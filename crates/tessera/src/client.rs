@@ -273,21 +273,12 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             verify,
             server,
         } => {
+            // `decode` sends the token nowhere, so it may come on the command line too.
             let token = match token.filter(|t| t != "-") {
-                Some(t) => t,
-                None => {
-                    let mut buf = String::new();
-                    std::io::stdin()
-                        .read_to_string(&mut buf)
-                        .context("cannot read standard input")?;
-                    buf
-                }
+                Some(t) => bare_token(&t)?,
+                None => read_token(None)?,
             };
-            let token = token
-                .trim()
-                .trim_start_matches("Authorization: Bearer ")
-                .trim();
-            let decoded = DecodedJws::decode(token)?;
+            let decoded = DecodedJws::decode(&token)?;
             print!(
                 "{}",
                 describe(&decoded, OffsetDateTime::now_utc().unix_timestamp())
@@ -341,6 +332,11 @@ fn read_token(file: Option<&Path>) -> anyhow::Result<String> {
             buf
         }
     };
+    bare_token(&text)
+}
+
+/// The token of `text`, with an `Authorization: Bearer ` prefix (a bearer file's) dropped.
+fn bare_token(text: &str) -> anyhow::Result<String> {
     let token = text
         .trim()
         .trim_start_matches("Authorization: Bearer ")

@@ -171,7 +171,12 @@ fn init_logging(json: bool) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     // The access lines take a faster path to the same writer: formatted by Tessera, in batches.
-    tessera_server::access_log::install(Box::new(writer.clone()), json);
+    let dropped = writer.error_counter();
+    tessera_server::access_log::install(
+        Box::new(writer.clone()),
+        Box::new(move || dropped.dropped_lines()),
+        json,
+    );
     let filter = EnvFilter::try_from_env("TESSERA_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours for a terminal only: a journal or a file gets plain text.
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());

@@ -233,6 +233,9 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
     assert_eq!(code, 0);
     let (code, _, stderr) = cli(&config, &["logout"]);
     assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli(&config, &["logout"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("there is no profile `default`"), "{stderr}");
     let (code, _, stderr) = cli(&config, &["integration", "list"]);
     assert_eq!(code, 1);
     assert!(stderr.contains("not logged in"), "{stderr}");
