@@ -2,6 +2,7 @@
 
 mod admin;
 mod api_cli;
+mod apply;
 mod bootstrap;
 mod client;
 mod config;
@@ -93,6 +94,11 @@ enum Command {
     /// Example: tessera audit list --output json
     #[command(subcommand)]
     Audit(api_cli::ApiCommand),
+    /// Make the tenant's integrations, access policies, users and app authorizations match a
+    /// file (YAML): --dry-run prints the plan, --prune deletes what the file does not name.
+    ///
+    /// Example: tessera apply -f tessera.yaml --dry-run
+    Apply(apply::ApplyArgs),
     /// Any call of the API as the logged-in integration, for what has no command of its own.
     ///
     /// Example: tessera api POST /v1/integrations/<client_id>/keys --set certificate="$(cat cert.pem)"
@@ -184,6 +190,7 @@ fn main() -> std::process::ExitCode {
             Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
             Command::Audit(cmd) => api_cli::run(&api_cli::AUDIT, cmd).await,
             Command::Api(args) => api_cli::raw(args).await,
+            Command::Apply(args) => apply::run(args).await,
             Command::Admin(AdminCommand::Offline(OfflineCommand::Integration(cmd))) => {
                 admin::integration(cmd).await
             }

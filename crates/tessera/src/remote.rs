@@ -258,6 +258,11 @@ impl Session {
         Ok(session)
     }
 
+    /// The integration the session runs as.
+    pub fn client_id(&self) -> &str {
+        &self.profile.client_id
+    }
+
     /// A session as `profile`'s integration.
     pub async fn with(profile: &Profile, output: Output) -> anyhow::Result<Session> {
         let base = profile.server.trim_end_matches('/').to_owned();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod admin_cli;
+mod apply;
 mod architecture;
 mod browser;
 mod browser_across;
@@ -153,6 +154,16 @@ pub async fn token(url: &str, id: &str, secret: &str, scope: Option<&str>) -> re
         .send()
         .await
         .expect("token request")
+}
+
+/// A JWT's payload, unverified.
+pub fn claims(token: &str) -> serde_json::Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .expect("base64url"),
+    )
+    .expect("a JSON payload")
 }
 
 pub async fn access_token(url: &str, id: &str, secret: &str) -> String {
