@@ -393,11 +393,15 @@ async fn token_from(request: reqwest::RequestBuilder, url: &str) -> anyhow::Resu
         .await
         .with_context(|| format!("{url} did not answer JSON"))?;
     if !status.is_success() {
-        bail!(
-            "{status}: {} — {}",
-            body["error"].as_str().unwrap_or("error"),
-            body["error_description"].as_str().unwrap_or("")
-        );
+        return Err(crate::remote::Refused {
+            status: status.as_u16(),
+            message: format!(
+                "{} — {}",
+                body["error"].as_str().unwrap_or("error"),
+                body["error_description"].as_str().unwrap_or("")
+            ),
+        }
+        .into());
     }
     body["access_token"]
         .as_str()

@@ -7,6 +7,7 @@ mod bootstrap;
 mod client;
 mod config;
 mod key_store;
+mod private_token_cli;
 mod remote;
 mod serve;
 mod tenant_cli;
@@ -89,6 +90,12 @@ enum Command {
     /// Example: tessera app-authorization create --set app_name=kpi --set access=read_write
     #[command(subcommand)]
     AppAuthorization(api_cli::ApiCommand),
+    /// The logged-in integration's private tokens (its key/value store), or with
+    /// --integration another integration's, over the API.
+    ///
+    /// Example: tessera private-token put customer-42 erp.password --value-file erp-password
+    #[command(subcommand)]
+    PrivateToken(private_token_cli::PrivateTokenCommand),
     /// The tenant's audit log, over the API.
     ///
     /// Example: tessera audit list --output json
@@ -188,6 +195,7 @@ fn main() -> std::process::ExitCode {
             Command::Consent(cmd) => api_cli::run(&api_cli::CONSENT, cmd).await,
             Command::Connection(cmd) => api_cli::run(&api_cli::CONNECTION, cmd).await,
             Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
+            Command::PrivateToken(cmd) => private_token_cli::run(cmd).await,
             Command::Audit(cmd) => api_cli::run(&api_cli::AUDIT, cmd).await,
             Command::Api(args) => api_cli::raw(args).await,
             Command::Apply(args) => apply::run(args).await,

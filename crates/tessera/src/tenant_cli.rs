@@ -1,6 +1,7 @@
 //! `tessera tenant …` (SPEC §4.1, §10): tenants managed over the server's API with a `platform`
-//! token, never by writing to the database. The secret comes from `TESSERA_CLIENT_SECRET` or a
-//! file, never from the command line.
+//! token, never by writing to the database: as the saved profile (`tessera login`), or an
+//! integration named with `--client-id`, its secret from `TESSERA_CLIENT_SECRET` or a file,
+//! never from the command line.
 
 use std::path::PathBuf;
 
@@ -8,26 +9,24 @@ use anyhow::bail;
 use clap::{Args, Subcommand};
 use serde_json::{json, Value};
 
-use crate::remote::{read_secret, Output, Profile, Session};
+use crate::remote::{read_secret, Output, Profile, Session, SessionArgs};
 
-/// Where the server is and who calls it.
+/// Who calls the server: a saved profile (`tessera login`), or an integration named here.
 #[derive(Args, Debug, Clone)]
 pub struct RemoteArgs {
-    /// The server's base URL.
-    #[arg(long, env = "TESSERA_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
-    /// An integration of the operator tenant that holds `platform`.
-    #[arg(long, env = "TESSERA_CLIENT_ID")]
-    pub client_id: String,
-    /// A file holding its secret; otherwise `TESSERA_CLIENT_SECRET` is read.
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Instead of a profile: the server's base URL [default: $TESSERA_SERVER, else
+    /// http://127.0.0.1:8080].
     #[arg(long)]
+    pub server: Option<String>,
+    /// Instead of a profile: an integration of the operator tenant that holds `platform`; its
+    /// secret from `--client-secret-file` or `TESSERA_CLIENT_SECRET`.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// A file holding that integration's secret.
+    #[arg(long, requires = "client_id")]
     pub client_secret_file: Option<PathBuf>,
-    /// `table` for people, `json` for scripts.
-    #[arg(long, value_enum, default_value = "table")]
-    pub output: Output,
-    /// Print only these fields' values (e.g. `--field tenant_id`), a line per tenant.
-    #[arg(long = "field", value_name = "FIELD")]
-    pub fields: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -96,15 +95,23 @@ pub enum TenantCommand {
     },
 }
 
-/// A session with the operator's `platform` token.
+/// A session with the operator's `platform` token: the integration named on the command line,
+/// else the environment or the profile, as for every admin command.
 async fn connect(args: &RemoteArgs) -> anyhow::Result<Session> {
+    let Some(client_id) = &args.client_id else {
+        return Session::open(&args.session).await;
+    };
     let profile = Profile {
-        server: args.server.clone(),
-        client_id: args.client_id.clone(),
+        server: args
+            .server
+            .clone()
+            .or_else(|| std::env::var("TESSERA_SERVER").ok())
+            .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+        client_id: client_id.clone(),
         client_secret: read_secret(args.client_secret_file.as_deref())?,
     };
-    let mut session = Session::with(&profile, args.output).await?;
-    session.fields.clone_from(&args.fields);
+    let mut session = Session::with(&profile, args.session.output).await?;
+    session.fields.clone_from(&args.session.fields);
     Ok(session)
 }
 

@@ -512,6 +512,316 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     assert!(stderr.contains("at most 5"), "{stderr}");
 }
 
+#[tokio::test]
+async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let (_, app_id, app_secret) =
+        crate::made_tenant(&server.url, "Vault", "val@vault.example").await;
+    let as_app = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_CLIENT_ID", app_id.as_str()),
+        ("TESSERA_CLIENT_SECRET", app_secret.as_str()),
+    ];
+    // The value from a file, as it is (a trailing newline kept), never from argv; a key with a
+    // slash and a relatedId with dots are one path segment each.
+    let value_file = guard.path().join("erp-password");
+    std::fs::write(&value_file, "s3cr3t: with spaces\n").unwrap();
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "put",
+            "crm.customer-42",
+            "erp/password",
+            "--value-file",
+            value_file.to_str().unwrap(),
+            "--output",
+            "json",
+        ],
+        &as_app,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let stored = json(&stdout);
+    assert_eq!(stored["relatedId"], "crm.customer-42");
+    assert_eq!(stored["key"], "erp/password");
+    assert!(
+        !stdout.contains("s3cr3t"),
+        "a put does not echo the value: {stdout}"
+    );
+    // From standard input, through the `create` alias.
+    let piped = crate::tessera()
+        .args(["private-token", "create", "crm.customer-43", "api-key"])
+        .env("XDG_CONFIG_HOME", &config)
+        .envs(as_app)
+        .stdin(std::fs::File::open(&value_file).unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        piped.status.success(),
+        "{}",
+        String::from_utf8_lossy(&piped.stderr)
+    );
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &["private-token", "get", "crm.customer-42", "erp/password"],
+        &as_app,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout, "s3cr3t: with spaces\n",
+        "the value alone, as stored"
+    );
+
+    // Listing: every page, filtered by prefix; values only when asked for.
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "list",
+            "--related-id-prefix",
+            "crm.",
+            "--page-size",
+            "1",
+            "--output",
+            "json",
+        ],
+        &as_app,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 2);
+    assert!(
+        listed.iter().all(|e| e.get("value").is_none()),
+        "{listed:?}"
+    );
+    let (_, stdout, _) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "list",
+            "--key",
+            "api-key",
+            "--include-values",
+            "--output",
+            "json",
+        ],
+        &as_app,
+    );
+    let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["value"], "s3cr3t: with spaces\n");
+    let (_, table, _) = cli_env(&config, &["private-token", "list"], &as_app);
+    assert!(
+        table.starts_with("RELATED_ID") && table.contains("erp/password"),
+        "{table}"
+    );
+
+    // A tenant admin sees another integration's entries with --integration.
+    let other = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &crate::access_token(&server.url, &app_id, &app_secret).await,
+        serde_json::json!({"display_name": "other", "scopes": ["private_tokens"]}),
+    )
+    .await;
+    let as_other = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_CLIENT_ID", other["client_id"].as_str().unwrap()),
+        (
+            "TESSERA_CLIENT_SECRET",
+            other["client_secret"].as_str().unwrap(),
+        ),
+    ];
+    // ...while another integration's own store does not have them: 404, exit 3.
+    let (code, _, stderr) = cli_env(
+        &config,
+        &["private-token", "get", "crm.customer-42", "erp/password"],
+        &as_other,
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("404"), "{stderr}");
+    std::fs::write(&value_file, "theirs").unwrap();
+    let (code, _, stderr) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "put",
+            "mine",
+            "k",
+            "--value-file",
+            value_file.to_str().unwrap(),
+        ],
+        &as_other,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let other_id = other["client_id"].as_str().unwrap();
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "get",
+            "mine",
+            "k",
+            "--integration",
+            other_id,
+        ],
+        &as_app,
+    );
+    assert_eq!((code, stdout.as_str()), (0, "theirs"), "{stderr}");
+
+    // Delete one key, then a whole relatedId; a missing file is a local failure (exit 1).
+    let (code, _, stderr) = cli_env(
+        &config,
+        &["private-token", "delete", "crm.customer-42", "erp/password"],
+        &as_app,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, _) = cli_env(
+        &config,
+        &["private-token", "get", "crm.customer-42", "erp/password"],
+        &as_app,
+    );
+    assert_eq!(code, 3);
+    let (code, _, stderr) = cli_env(
+        &config,
+        &["private-token", "delete", "crm.customer-43"],
+        &as_app,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("deleted 1 entries of crm.customer-43"),
+        "{stderr}"
+    );
+    let (_, stdout, _) = cli_env(
+        &config,
+        &["private-token", "list", "--output", "json"],
+        &as_app,
+    );
+    assert_eq!(json(&stdout)["private_tokens"], serde_json::json!([]));
+    let (code, _, stderr) = cli_env(
+        &config,
+        &[
+            "private-token",
+            "put",
+            "a",
+            "b",
+            "--value-file",
+            "/nonexistent/value",
+        ],
+        &as_app,
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("cannot read /nonexistent/value"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let secret_file = guard.path().join("secret");
+    std::fs::write(&secret_file, crate::BOOT_SECRET).unwrap();
+    let (code, _, stderr) = login(&config, &server.url, secret_file.to_str().unwrap(), "ops");
+    assert_eq!(code, 0, "{stderr}");
+
+    // `tessera tenant` with the profile alone: no --server, --client-id or secret.
+    let (code, stdout, stderr) = cli(
+        &config,
+        &[
+            "tenant",
+            "create",
+            "--profile",
+            "ops",
+            "--name",
+            "Northwind",
+            "--admin-email",
+            "nora@northwind.example",
+            "--field",
+            "tenant_id",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let northwind = stdout.trim().to_owned();
+    assert!(northwind.starts_with("tenant/"), "{stdout}");
+    let (code, stdout, stderr) = cli(
+        &config,
+        &["tenant", "list", "--profile", "ops", "--output", "json"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let tenants = json(&stdout)["tenants"].as_array().unwrap().clone();
+    assert!(
+        tenants.iter().any(|t| t["tenant_id"] == northwind.as_str()),
+        "{stdout}"
+    );
+    // Without a profile of that name, it says so.
+    let (code, _, stderr) = cli(&config, &["tenant", "list", "--profile", "nobody"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("no profile `nobody`"), "{stderr}");
+
+    // token get --tenant-id: an application's token for a tenant that connected to it.
+    let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
+    let app = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Receiver", "scopes": ["assets:read"]}),
+    )
+    .await;
+    let app_id = app["client_id"].as_str().unwrap().to_owned();
+    let database = format!("sqlite://{}/tessera.db", dir.display());
+    crate::connect_owner(
+        &database,
+        app_id.parse().unwrap(),
+        app["tenant_id"].as_str().unwrap().parse().unwrap(),
+        northwind.parse().unwrap(),
+    )
+    .await;
+    let get = |tenant: &str| {
+        cli_env(
+            &config,
+            &[
+                "token",
+                "get",
+                "--client-id",
+                &app_id,
+                "--token-url",
+                &format!("{}/oauth2/token", server.url),
+                "--tenant-id",
+                tenant,
+            ],
+            &[(
+                "TESSERA_CLIENT_SECRET",
+                app["client_secret"].as_str().unwrap(),
+            )],
+        )
+    };
+    // The connection is on the change feed; the server learns of it within a second.
+    let mut answer = get(&northwind);
+    for _ in 0..30 {
+        if answer.0 == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        answer = get(&northwind);
+    }
+    let (code, token, stderr) = answer;
+    assert_eq!(code, 0, "{stderr}");
+    let claims = crate::claims(token.trim());
+    assert_eq!(claims["tenant_id"], northwind.as_str(), "{claims}");
+    assert_eq!(claims["scope"], "assets:read", "{claims}");
+    // A tenant that never connected: the server's refusal, exit 3.
+    let (code, _, stderr) = get(&format!("tenant/{}", uuid::Uuid::new_v4()));
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("400: invalid_grant")
+            && stderr.contains("no tenant with an active connection"),
+        "{stderr}"
+    );
+}
+
 /// The subcommands a `--help` lists under "Commands:" (without `help`).
 fn subcommands(help: &str) -> Vec<String> {
     let Some(start) = help.find("Commands:\n") else {

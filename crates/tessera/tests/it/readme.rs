@@ -82,6 +82,9 @@ async fn the_tour_runs() {
         "Northwind",
         "\"sub\": \"",
         "\"act\"",
+        "+ create integration `billing`",
+        "Applied.",
+        "Nothing to change: tenant/",
     ] {
         assert!(
             stdout.contains(wanted),
