@@ -1030,7 +1030,13 @@ async fn carry_out(
                     "integrations",
                     &change.name,
                     json!({"client_id": id, "client_secret": answer["client_secret"]}),
-                )?;
+                )
+                .with_context(|| {
+                    format!(
+                        "integration `{}` was made, but its secret could not be saved",
+                        change.name
+                    )
+                })?;
                 ids.insert(change.name.clone(), id);
             }
             "user" if answer["invitation_url"].is_string() => made.record(
@@ -1125,6 +1131,8 @@ async fn step(
 struct Secrets {
     file: Option<PathBuf>,
     made: Map<String, Value>,
+    /// A write to `file` failed: what was made is printed rather than lost.
+    unsaved: bool,
 }
 
 impl Secrets {
@@ -1132,6 +1140,7 @@ impl Secrets {
         Secrets {
             file,
             made: Map::new(),
+            unsaved: false,
         }
     }
 
@@ -1142,6 +1151,8 @@ impl Secrets {
         let Some(path) = &self.file else {
             return Ok(());
         };
+        // Until the file holds it, the secret exists only here.
+        self.unsaved = true;
         let mut all: Value = match std::fs::read_to_string(path) {
             Ok(text) => serde_json::from_str(&text)
                 .with_context(|| format!("{} (secrets_file) is not JSON", path.display()))?,
@@ -1152,7 +1163,9 @@ impl Secrets {
             all[section] = json!({});
         }
         all[section][name] = value;
-        write_private(path, &serde_json::to_vec_pretty(&all)?)
+        write_private(path, &serde_json::to_vec_pretty(&all)?)?;
+        self.unsaved = false;
+        Ok(())
     }
 
     fn print_once(&self) {
@@ -1173,7 +1186,7 @@ impl Secrets {
 
     /// After a failed step: secrets already made are not lost with the error.
     fn rescue(&self) {
-        if self.file.is_none() && !self.made.is_empty() {
+        if (self.file.is_none() || self.unsaved) && !self.made.is_empty() {
             eprintln!(
                 "made before the failure, not shown again — save them:\n{}",
                 serde_json::to_string_pretty(&self.made).unwrap_or_default()

@@ -395,6 +395,21 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
         "{report}"
     );
 
+    // A secrets_file that cannot be written: the secret made is printed rather than lost.
+    std::fs::write(dir.join("not-a-folder"), "").unwrap();
+    let (code, _, stderr) = try_file(
+        "version: 1\nsecrets_file: not-a-folder/secrets.json\nintegrations:\n  - display_name: Stranded\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("`Stranded` was made, but its secret could not be saved"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Stranded") && stderr.contains("client_secret"),
+        "{stderr}"
+    );
+
     // A field the API sets only at creation: refused with what to do, nothing changed.
     let (code, _, stderr) = try_file(
         "version: 1\nintegrations:\n  - display_name: App\n    multi_tenant: true\n    app_name: app\n    app_version: '2'\n",
