@@ -172,7 +172,7 @@ pub enum Role {
 }
 
 /// A multi-tenant application's access to this tenant (SPEC §8), matched by `app_name`. A
-/// change is made by revoking and authorizing again (the API has no update).
+/// change authorizes it anew, which replaces the old authorization (and ends its tokens).
 #[derive(Debug, Deserialize, Serialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppAuthorizationSpec {
@@ -223,7 +223,7 @@ struct Kind {
     name_field: &'static str,
     /// Fields the API sets only when an object is made.
     create_only: &'static [&'static str],
-    /// No PATCH: a change is a delete and a create.
+    /// No PATCH: a change is a new POST, which replaces the object.
     replace: bool,
 }
 
@@ -1109,7 +1109,9 @@ async fn step(
         resource.path,
         change.id.as_deref().unwrap_or_default().replace('/', "%2F")
     );
-    if matches!(change.action, Action::Delete | Action::Replace) {
+    // A replacement is a create: the API replaces the authorization of the same app_name in one
+    // statement, under a new id (so the tokens of the old one end).
+    if change.action == Action::Delete {
         session.call(reqwest::Method::DELETE, &item, None).await?;
     }
     match change.action {
