@@ -17,6 +17,9 @@ pub enum AuthMethod {
     ClientSecretPost,
     /// RFC 7523 §2.2: a JWT signed with a key registered on the integration.
     PrivateKeyJwt,
+    /// RFC 7523 §2.2 with a platform's identity token that a federated credential of the
+    /// integration accepts (SPEC §14).
+    FederatedJwt,
 }
 
 /// RFC 7523 §2.2: the `client_assertion_type` of `private_key_jwt`.

@@ -131,6 +131,17 @@ uuid_id!(
     AppAuthorizationId, "app authorization id", "app_authorizations/"
 );
 
+uuid_id!(
+    /// A platform a tenant trusts to vouch for its workloads (SPEC §14).
+    TrustedIssuerId, "trusted issuer id", "trusted_issuers/"
+);
+
+uuid_id!(
+    /// A platform identity an integration accepts in place of a secret (SPEC §14); tokens
+    /// issued through one name it in `tessera_federated`.
+    FederatedCredentialId, "federated credential id", "federated_credentials/"
+);
+
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant time.
 #[derive(Clone, Zeroize, ZeroizeOnDrop, Deserialize)]
 #[serde(transparent)]

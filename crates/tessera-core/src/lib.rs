@@ -10,6 +10,7 @@
 pub mod client_auth;
 pub mod crypto;
 pub mod error;
+pub mod federation;
 pub mod grant;
 pub mod id;
 pub mod model;

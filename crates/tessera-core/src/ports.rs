@@ -7,14 +7,14 @@
 use async_trait::async_trait;
 
 use crate::id::{
-    AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConnectionId, ConsentId, TenantId,
-    UserId,
+    AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConnectionId, ConsentId,
+    FederatedCredentialId, TenantId, TrustedIssuerId, UserId,
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
-    DataChange, EntryFilter, EntryName, Integration, LinkRefusal, OutboxState, PendingWebhook,
-    PrivateToken, PrivateTokenInfo, Tenant, UnixMillis, User, UserLink, WebhookAttempt,
-    WebhookOutcome, WriteCondition,
+    DataChange, EntryFilter, EntryName, FederatedCredential, Integration, LinkRefusal, OutboxState,
+    PendingWebhook, PrivateToken, PrivateTokenInfo, Tenant, TrustedIssuer, UnixMillis, User,
+    UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -298,6 +298,8 @@ pub enum Change {
     AppAuthorizations(TenantId),
     /// A connection was activated or revoked.
     Connection(ConnectionId),
+    /// A tenant's trusted issuers or federated credentials changed.
+    Federation(TenantId),
 }
 
 /// A change with its position in the feed.
@@ -384,11 +386,19 @@ pub enum AuditAction {
     AppAuthorizationRevoked,
     /// `signing_key.rotated`.
     SigningKeyRotated,
+    /// `trusted_issuer.added`.
+    TrustedIssuerAdded,
+    /// `trusted_issuer.removed`.
+    TrustedIssuerRemoved,
+    /// `federated_credential.added`.
+    FederatedCredentialAdded,
+    /// `federated_credential.removed`.
+    FederatedCredentialRemoved,
 }
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 29] = [
+    pub const ALL: [AuditAction; 33] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -418,6 +428,10 @@ impl AuditAction {
         AuditAction::AppAuthorized,
         AuditAction::AppAuthorizationRevoked,
         AuditAction::SigningKeyRotated,
+        AuditAction::TrustedIssuerAdded,
+        AuditAction::TrustedIssuerRemoved,
+        AuditAction::FederatedCredentialAdded,
+        AuditAction::FederatedCredentialRemoved,
     ];
 
     /// The action's name, as stored and listed.
@@ -452,6 +466,10 @@ impl AuditAction {
             AuditAction::AppAuthorized => "app.authorized",
             AuditAction::AppAuthorizationRevoked => "app.authorization_revoked",
             AuditAction::SigningKeyRotated => "signing_key.rotated",
+            AuditAction::TrustedIssuerAdded => "trusted_issuer.added",
+            AuditAction::TrustedIssuerRemoved => "trusted_issuer.removed",
+            AuditAction::FederatedCredentialAdded => "federated_credential.added",
+            AuditAction::FederatedCredentialRemoved => "federated_credential.removed",
         }
     }
 }
@@ -532,6 +550,52 @@ pub trait ConsentStore: Send + Sync {
     /// Every consent, or one tenant's: what the server holds in memory to check delegated
     /// tokens on each use.
     async fn consents_of(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Consent>>;
+}
+
+/// Trusted issuers and federated credentials (SPEC §14).
+#[async_trait]
+pub trait FederationStore: Send + Sync {
+    /// Registers a trusted issuer; `Conflict` when the tenant already trusts that issuer.
+    async fn create_trusted_issuer(&self, issuer: &TrustedIssuer) -> StoreResult<()>;
+    /// A page of the tenant's trusted issuers, in the order they were registered.
+    async fn list_trusted_issuers(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<TrustedIssuer>>;
+    /// Removes the tenant's trusted issuer and every federated credential that names it;
+    /// what it was and how many credentials went with it.
+    async fn delete_trusted_issuer(
+        &self,
+        tenant: TenantId,
+        id: TrustedIssuerId,
+    ) -> StoreResult<(TrustedIssuer, u64)>;
+    /// Registers a federated credential; `Conflict` when the integration has one for that
+    /// issuer and subject, `NotFound` when the issuer is not trusted or the integration is
+    /// not the tenant's.
+    async fn create_federated_credential(
+        &self,
+        credential: &FederatedCredential,
+    ) -> StoreResult<()>;
+    /// A page of an integration's federated credentials.
+    async fn list_federated_credentials(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        page: PageRequest,
+    ) -> StoreResult<Page<FederatedCredential>>;
+    /// Removes one of an integration's federated credentials; what it was.
+    async fn delete_federated_credential(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        id: FederatedCredentialId,
+    ) -> StoreResult<FederatedCredential>;
+    /// Every trusted issuer and federated credential of one tenant, or of all (the snapshot).
+    async fn federation_of(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> StoreResult<(Vec<TrustedIssuer>, Vec<FederatedCredential>)>;
 }
 
 /// Multi-tenant applications and the tenants' authorizations of them (SPEC §8).
@@ -837,6 +901,7 @@ pub trait Storage:
     + ConnectionStore
     + WebhookOutbox
     + ConsentStore
+    + FederationStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

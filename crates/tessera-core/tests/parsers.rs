@@ -70,6 +70,7 @@ fn claims(client: ClientId, scope: ScopeSet, now: i64) -> AccessTokenClaims {
         exchanged_from: Vec::new(),
         grant: None,
         consent: None,
+        federated: None,
         custom: Default::default(),
     }
 }

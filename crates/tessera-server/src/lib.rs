@@ -188,6 +188,24 @@ pub fn router(state: AppState) -> Router {
             "/v1/app_authorizations/{id}",
             axum::routing::delete(app_authorizations::revoke_app_authorization),
         )
+        .route(
+            "/v1/trusted_issuers",
+            post(routes::federation::create_trusted_issuer)
+                .get(routes::federation::list_trusted_issuers),
+        )
+        .route(
+            "/v1/trusted_issuers/{id}",
+            delete(routes::federation::delete_trusted_issuer),
+        )
+        .route(
+            "/v1/integrations/{client_id}/federated_credentials",
+            post(routes::federation::create_federated_credential)
+                .get(routes::federation::list_federated_credentials),
+        )
+        .route(
+            "/v1/integrations/{client_id}/federated_credentials/{id}",
+            delete(routes::federation::delete_federated_credential),
+        )
         .route("/tms/v1/tokens", post(tms::issue_tokens))
         .route("/tms/v1/tenants", get(tms::list_tenants))
         .route(

@@ -1,5 +1,6 @@
-//! Public keys an integration publishes at its `jwks_uri` (RFC 7517), fetched on demand and
-//! cached. The cache keeps a set for `ttl`; an assertion naming a `kid` the cached set lacks
+//! Public keys an integration publishes at its `jwks_uri` (RFC 7517), and those of the
+//! platforms tenants trust (SPEC §14: at their `jwks_uri`, or the one their OpenID discovery
+//! document names), fetched on demand and cached. The cache keeps a set for `ttl`; an assertion naming a `kid` the cached set lacks
 //! refetches it, but not more often than `min_refresh`, so a stream of bad assertions cannot
 //! turn Tessera into a load generator against the integration. Failures are cached for
 //! `min_refresh` as well. Bodies over `max_bytes` are refused while reading.
@@ -7,8 +8,36 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_core::id::ClientId;
-use tessera_core::model::{ClientKey, UnixMillis};
+use tessera_core::id::{ClientId, TrustedIssuerId};
+use tessera_core::model::{ClientKey, TrustedIssuer, UnixMillis};
+
+/// Whose key set: an integration's, or a trusted issuer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum KeySetOwner {
+    Integration(ClientId),
+    Issuer(TrustedIssuerId),
+}
+
+impl KeySetOwner {
+    /// The id the keys are recorded under: for an issuer's, its id's UUID (the keys verify
+    /// platform tokens, never an integration's assertions).
+    fn client_id(self) -> ClientId {
+        match self {
+            KeySetOwner::Integration(id) => id,
+            KeySetOwner::Issuer(id) => ClientId::from_uuid(id.uuid()),
+        }
+    }
+}
+
+/// Where a key set is found.
+#[derive(Debug, Clone, Copy)]
+pub enum KeySetSource<'a> {
+    /// A JWK Set URL.
+    Jwks(&'a str),
+    /// The issuer's OpenID discovery document names it (OpenID Connect Discovery §4): its
+    /// `issuer` must be this one.
+    Discovery { issuer: &'a str },
+}
 
 /// How the cache and the fetches behave.
 #[derive(Debug, Clone)]
@@ -45,7 +74,7 @@ pub struct RemoteKeySets {
     http: reqwest::Client,
     config: RemoteKeyConfig,
     allow_private: bool,
-    cache: quick_cache::sync::Cache<ClientId, Arc<Entry>>,
+    cache: quick_cache::sync::Cache<KeySetOwner, Arc<Entry>>,
     /// (second, fetches started in it).
     fetches: parking_lot::Mutex<(i64, u32)>,
 }
@@ -69,9 +98,7 @@ impl RemoteKeySets {
         })
     }
 
-    /// The keys published at `uri` for `client`, fetched when the cached set is stale, or
-    /// lacks `kid` and was fetched more than `min_refresh` ago. The error says why none could
-    /// be had.
+    /// The keys an integration publishes at `uri`; see [`Self::keys`].
     pub async fn keys(
         &self,
         client: ClientId,
@@ -79,8 +106,48 @@ impl RemoteKeySets {
         kid: Option<&str>,
         now: UnixMillis,
     ) -> Result<Arc<[ClientKey]>, String> {
+        self.keys_of(
+            KeySetOwner::Integration(client),
+            KeySetSource::Jwks(uri),
+            kid,
+            now,
+        )
+        .await
+    }
+
+    /// The keys of a trusted issuer: at its `jwks_uri`, or the one its discovery document
+    /// names.
+    pub async fn issuer_keys(
+        &self,
+        issuer: &TrustedIssuer,
+        kid: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Arc<[ClientKey]>, String> {
+        let source = match &issuer.jwks_uri {
+            Some(uri) => KeySetSource::Jwks(uri),
+            None => KeySetSource::Discovery {
+                issuer: &issuer.issuer,
+            },
+        };
+        self.keys_of(KeySetOwner::Issuer(issuer.id), source, kid, now)
+            .await
+    }
+
+    /// The keys of `owner` found at `source`, fetched when the cached set is stale, or lacks
+    /// `kid` and was fetched more than `min_refresh` ago. The error says why none could be had.
+    async fn keys_of(
+        &self,
+        owner: KeySetOwner,
+        source: KeySetSource<'_>,
+        kid: Option<&str>,
+        now: UnixMillis,
+    ) -> Result<Arc<[ClientKey]>, String> {
+        let uri = match source {
+            KeySetSource::Jwks(uri) => uri.to_owned(),
+            KeySetSource::Discovery { issuer } => discovery_url(issuer),
+        };
         let millis = |d: Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
-        if let Some(entry) = self.cache.get(&client).filter(|e| e.uri == uri) {
+        if let Some(entry) = self.cache.get(&owner).filter(|e| e.uri == uri) {
             let age = now - entry.fetched_at;
             let has_kid = match (&entry.keys, kid) {
                 (Ok(keys), Some(kid)) => keys.iter().any(|k| k.kid == kid),
@@ -93,32 +160,55 @@ impl RemoteKeySets {
         }
         if !self.may_fetch(now) {
             // Not cached: the next second may fetch it.
-            tracing::debug!(%client, "jwks_uri fetch deferred: too many this second");
+            tracing::debug!(?owner, "key set fetch deferred: too many this second");
             return Err(FETCH_FAILED.to_owned());
         }
-        let fetched = if crate::outbound::url_allowed(uri, self.allow_private) {
-            self.fetch(uri).await
-        } else {
-            Err("its address is not a public one".to_owned())
+        let fetched = match source {
+            KeySetSource::Jwks(uri) => self.fetch_allowed(uri).await,
+            KeySetSource::Discovery { issuer } => self.discover(issuer, &uri).await,
         };
         let keys = fetched
             .and_then(|body| {
-                ClientKey::from_key_set(client, &body, now).map_err(|e| format!("the key set {e}"))
+                ClientKey::from_key_set(owner.client_id(), &body, now)
+                    .map_err(|e| format!("the key set {e}"))
             })
             .map(Arc::from)
             .map_err(|reason| {
-                tracing::warn!(%client, uri, reason, "jwks_uri fetch failed");
+                tracing::warn!(?owner, uri, reason, "key set fetch failed");
                 FETCH_FAILED.to_owned()
             });
         self.cache.insert(
-            client,
+            owner,
             Arc::new(Entry {
-                uri: uri.to_owned(),
+                uri,
                 fetched_at: now,
                 keys: keys.clone(),
             }),
         );
         keys
+    }
+
+    /// `uri`'s body, if it is an address outgoing calls may reach.
+    async fn fetch_allowed(&self, uri: &str) -> Result<Vec<u8>, String> {
+        if crate::outbound::url_allowed(uri, self.allow_private) {
+            self.fetch(uri).await
+        } else {
+            Err("its address is not a public one".to_owned())
+        }
+    }
+
+    /// The key set the discovery document at `document` names, for `issuer`.
+    async fn discover(&self, issuer: &str, document: &str) -> Result<Vec<u8>, String> {
+        let body = self.fetch_allowed(document).await?;
+        let metadata: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|_| "its discovery document is not JSON".to_owned())?;
+        if metadata["issuer"].as_str() != Some(issuer) {
+            return Err("its discovery document names another `issuer`".to_owned());
+        }
+        let jwks_uri = metadata["jwks_uri"]
+            .as_str()
+            .ok_or_else(|| "its discovery document has no `jwks_uri`".to_owned())?;
+        self.fetch_allowed(jwks_uri).await
     }
 
     /// Counts a fetch against the second's allowance; `false` once it is used up.
@@ -167,6 +257,14 @@ impl RemoteKeySets {
         }
         Ok(body)
     }
+}
+
+/// OpenID Connect Discovery §4: the document's address for `issuer`.
+fn discovery_url(issuer: &str) -> String {
+    format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    )
 }
 
 fn describe(e: &reqwest::Error) -> &'static str {

@@ -6,8 +6,9 @@ use arc_swap::ArcSwap;
 use tessera_core::client_auth::{ClientDirectory, RegisteredClient};
 use tessera_core::crypto::MasterKey;
 use tessera_core::error::OAuthError;
+use tessera_core::federation::{self, FederationError, PlatformToken};
 use tessera_core::grant::{IssueContext, TenantReach};
-use tessera_core::id::{ClientId, TenantId, UserId};
+use tessera_core::id::{ClientId, FederatedCredentialId, TenantId, UserId};
 use tessera_core::model::{Connection, Tenant};
 use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
 use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
@@ -18,7 +19,8 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
     keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
-    DelegationFacts, LiveConsents, PolicyCache, RevocationSet, TenantRefusal, VerifiedTokens,
+    DelegationFacts, Federation, LiveConsents, PolicyCache, RevocationSet, TenantRefusal,
+    VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -87,6 +89,7 @@ pub struct Inner {
     pub app_authorizations: AppAuthorizations,
     pub connections: ActiveConnections,
     pub consents: LiveConsents,
+    pub federation: Federation,
     /// For calls to applications (connection hand-overs, webhooks): no redirects, bounded.
     pub outbound: reqwest::Client,
     /// Wakes the webhook worker when a change was just written here.
@@ -135,6 +138,8 @@ pub enum TokenRejection {
     OriginRevoked,
     #[error("the integration of the token it was exchanged from no longer exists")]
     OriginIntegrationGone,
+    #[error("the federated credential (or the trusted issuer) the token was issued through has been removed")]
+    FederationRevoked,
 }
 
 impl AppState {
@@ -170,6 +175,7 @@ impl AppState {
             app_authorizations: AppAuthorizations::default(),
             connections: ActiveConnections::default(),
             consents: LiveConsents::default(),
+            federation: Federation::default(),
             webhooks_due: tokio::sync::Notify::new(),
             outbound: crate::outbound::client(std::time::Duration::from_secs(10), allow_private)
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
@@ -203,6 +209,8 @@ impl AppState {
             .replace_all(self.storage.active_connections().await?);
         self.consents
             .replace_all(self.storage.consents_of(None).await?);
+        let (issuers, credentials) = self.storage.federation_of(None).await?;
+        self.federation.replace_all(issuers, credentials);
         Ok(())
     }
 
@@ -246,6 +254,7 @@ impl AppState {
                     self.clients.remove_tenant(*id);
                     self.consents.replace_tenant(*id, Vec::new());
                     self.app_authorizations.replace_tenant(*id, Vec::new());
+                    self.federation.replace_tenant(*id, Vec::new(), Vec::new());
                     self.policies.invalidate(id);
                     self.delegations.invalidate();
                 }
@@ -268,6 +277,11 @@ impl AppState {
             Change::AppAuthorizations(tenant) => {
                 let current = self.storage.app_authorizations_of(Some(*tenant)).await?;
                 self.app_authorizations.replace_tenant(*tenant, current);
+            }
+            Change::Federation(tenant) => {
+                let (issuers, credentials) = self.storage.federation_of(Some(*tenant)).await?;
+                self.federation
+                    .replace_tenant(*tenant, issuers, credentials);
             }
         }
         Ok(())
@@ -336,6 +350,7 @@ impl AppState {
             now_seconds: self.clock.now_seconds(),
             key: ring.current(),
             rng: &*self.rng,
+            federated: None,
         }
     }
 
@@ -386,6 +401,55 @@ impl AppState {
         }
     }
 
+    /// The integration a platform token authenticates (SPEC §14): the one `client_id` names,
+    /// or the only one with a federated credential for the token's issuer and subject; then its
+    /// tenant's trust in the issuer, the issuer's keys (cached), and the checks of the core. All
+    /// from memory but the key set, which is fetched when it is not cached.
+    pub async fn federated_client(
+        &self,
+        platform: &PlatformToken,
+        client_id: Option<&str>,
+    ) -> Result<(Arc<RegisteredClient>, FederatedCredentialId), FederationError> {
+        let id = match client_id {
+            Some(id) => id.parse::<ClientId>().ok(),
+            None => match self
+                .federation
+                .integrations_for(&platform.issuer, &platform.subject)
+                .as_slice()
+            {
+                [one] => Some(*one),
+                [] => None,
+                _ => return Err(FederationError::Ambiguous),
+            },
+        };
+        let client = id
+            .and_then(|id| ClientDirectory::client(&self.clients, &id))
+            .ok_or(FederationError::NoIntegration)?;
+        let tenant = client.integration.tenant_id;
+        let issuer = self
+            .federation
+            .issuer(tenant, &platform.issuer)
+            .ok_or_else(|| {
+                FederationError::UntrustedIssuer(platform.issuer.chars().take(100).collect())
+            })?;
+        let keys = self
+            .remote_keys
+            .issuer_keys(&issuer, platform.kid(), self.clock.now_millis())
+            .await
+            .map_err(FederationError::KeySetUnavailable)?;
+        let credentials = self
+            .federation
+            .credentials_of(tenant, client.integration.client_id);
+        let credential = federation::check(
+            platform,
+            &issuer,
+            &keys,
+            &credentials,
+            self.clock.now_seconds(),
+        )?;
+        Ok((client, credential))
+    }
+
     /// Checks an access token: signature (once, then cached), `typ`, issuer, validity window,
     /// revocation and that its integration still exists.
     pub fn validate_token(&self, token: &str) -> Result<Arc<AccessTokenClaims>, TokenRejection> {
@@ -418,6 +482,11 @@ impl AppState {
         if let Some(grant) = &claims.grant {
             if !self.app_authorizations.is_live(grant) && !self.connections.is_active(grant) {
                 return Err(TokenRejection::GrantRevoked);
+            }
+        }
+        if let Some(credential) = &claims.federated {
+            if !self.federation.is_live(credential) {
+                return Err(TokenRejection::FederationRevoked);
             }
         }
         if let Some(consented_to) = &claims.consent {

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
     AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
-    ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, Integration, Role,
-    Stage, Tenant, Tier, User, WebhookAttempt,
+    ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, FederatedCredential,
+    Integration, Role, Stage, Tenant, Tier, TrustedIssuer, User, WebhookAttempt,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -225,6 +225,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::People(id) => ("people", id.to_string(), None),
         Change::AppAuthorizations(id) => ("app_authorizations", id.to_string(), None),
         Change::Connection(id) => ("connection", id.to_string(), None),
+        Change::Federation(id) => ("federation", id.to_string(), None),
     }
 }
 
@@ -252,6 +253,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             "people" => Change::People(r.subject.parse().map_err(|_| corrupt("change subject"))?),
             "connection" => {
                 Change::Connection(r.subject.parse().map_err(|_| corrupt("change subject"))?)
+            }
+            "federation" => {
+                Change::Federation(r.subject.parse().map_err(|_| corrupt("change subject"))?)
             }
             _ => return Err(corrupt("change kind")),
         };
@@ -469,6 +473,69 @@ impl TryFrom<AppAuthorizationRow> for AppAuthorization {
     }
 }
 
+pub(crate) const TRUSTED_ISSUER_COLUMNS: &str =
+    "seq, id, tenant_id, issuer, jwks_uri, audiences, max_token_lifetime_seconds, created_at";
+pub(crate) const FEDERATED_CREDENTIAL_COLUMNS: &str =
+    "seq, id, tenant_id, client_id, issuer, subject, claims, created_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TrustedIssuerRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub issuer: String,
+    pub jwks_uri: Option<String>,
+    pub audiences: String,
+    pub max_token_lifetime_seconds: i64,
+    pub created_at: i64,
+}
+
+impl TryFrom<TrustedIssuerRow> for TrustedIssuer {
+    type Error = StoreError;
+    fn try_from(r: TrustedIssuerRow) -> Result<Self, StoreError> {
+        Ok(TrustedIssuer {
+            id: r.id.parse().map_err(|_| corrupt("trusted issuer id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            issuer: r.issuer,
+            jwks_uri: r.jwks_uri,
+            audiences: serde_json::from_str(&r.audiences).map_err(|_| corrupt("audiences"))?,
+            max_token_lifetime_seconds: u32::try_from(r.max_token_lifetime_seconds)
+                .map_err(|_| corrupt("max_token_lifetime_seconds"))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct FederatedCredentialRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub issuer: String,
+    pub subject: String,
+    pub claims: String,
+    pub created_at: i64,
+}
+
+impl TryFrom<FederatedCredentialRow> for FederatedCredential {
+    type Error = StoreError;
+    fn try_from(r: FederatedCredentialRow) -> Result<Self, StoreError> {
+        Ok(FederatedCredential {
+            id: r
+                .id
+                .parse()
+                .map_err(|_| corrupt("federated credential id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            client_id: r.client_id.parse().map_err(|_| corrupt("client id"))?,
+            issuer: r.issuer,
+            subject: r.subject,
+            claims: serde_json::from_str(&r.claims).map_err(|_| corrupt("claims"))?,
+            created_at: r.created_at,
+        })
+    }
+}
+
 /// The columns `ConnectionRow` reads.
 pub(crate) const CONNECTION_COLUMNS: &str = "seq, id, owner_tenant_id, client_id, \
      client_tenant_id, scopes, state, status, granted_by, created_at, updated_at";
@@ -611,6 +678,12 @@ tenant_table!(
     "id"
 );
 tenant_table!(AssetRow, "assets", ASSET_COLUMNS, "id");
+tenant_table!(
+    TrustedIssuerRow,
+    "trusted_issuers",
+    TRUSTED_ISSUER_COLUMNS,
+    "id"
+);
 
 /// A page of a tenant's rows, in `seq` order after `page.after`.
 pub(crate) async fn tenant_page<DB, R, T>(

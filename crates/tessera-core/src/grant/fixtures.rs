@@ -73,5 +73,6 @@ pub fn ctx(ring: &KeyRing) -> IssueContext<'_> {
         now_seconds: NOW,
         key: ring.current(),
         rng: &OsRng,
+        federated: None,
     }
 }

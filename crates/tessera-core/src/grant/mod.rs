@@ -48,6 +48,9 @@ pub struct IssueContext<'a> {
     pub key: &'a SigningKey,
     /// Where token ids come from.
     pub rng: &'a dyn Rng,
+    /// The federated credential that authenticated the client (SPEC §14), named in the token
+    /// so that removing the credential ends it.
+    pub federated: Option<crate::id::FederatedCredentialId>,
 }
 
 /// A minted token and what the response and the audit log say of it.
@@ -110,6 +113,8 @@ struct Subject {
     grant: Option<String>,
     /// The integration whose consent from the user the token acts under.
     consent: Option<crate::id::ClientId>,
+    /// The federated credential the token it was exchanged from was issued through.
+    federated: Option<crate::id::FederatedCredentialId>,
 }
 
 impl Subject {
@@ -129,6 +134,7 @@ impl Subject {
             exchanged_from: Vec::new(),
             grant: None,
             consent: None,
+            federated: None,
         }
     }
 }
@@ -162,6 +168,7 @@ fn mint(
         exchanged_from: subject.exchanged_from,
         grant: subject.grant,
         consent: subject.consent,
+        federated: subject.federated.or(ctx.federated),
         custom: integration
             .custom_claims
             .iter()

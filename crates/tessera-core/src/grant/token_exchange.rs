@@ -153,6 +153,8 @@ pub fn issue(
         grant: subject.grant.clone(),
         // So does withdrawing the consent the subject token acted under.
         consent: subject.consent,
+        // And removing the federated credential the subject token came through.
+        federated: subject.federated,
     };
     mint(ctx, client, minted, scope)
 }
@@ -198,6 +200,7 @@ mod tests {
             exchanged_from: vec![],
             grant: None,
             consent: None,
+            federated: None,
             custom: BTreeMap::new(),
         }
     }
@@ -223,6 +226,7 @@ mod tests {
             now_seconds: NOW,
             key: ring.current(),
             rng: &OsRng,
+            federated: None,
         };
         let issued = issue(&ctx, client, exchange)?;
         assert_eq!(issued.expires_in as i64, issued.claims.exp - NOW);

@@ -5,6 +5,7 @@ mod asset;
 mod client_key;
 mod connection;
 mod consent;
+mod federation;
 mod integration;
 mod private_token;
 mod tenant;
@@ -26,6 +27,11 @@ pub use connection::{
     CONNECTION_URL_TTL_SECONDS, MAX_BEARER_TOKEN_LEN, MAX_STATE_LEN,
 };
 pub use consent::{consented_scopes, consents_allow, Consent, ConsentUser};
+pub use federation::{
+    FederatedCredential, TrustedIssuer, TrustedIssuerRequest, DEFAULT_MAX_TOKEN_LIFETIME_SECONDS,
+    MAX_AUDIENCES, MAX_FEDERATED_CREDENTIALS, MAX_FEDERATION_TEXT, MAX_MAX_TOKEN_LIFETIME_SECONDS,
+    MAX_REQUIRED_CLAIMS, MAX_TRUSTED_ISSUERS,
+};
 pub use integration::{
     validate_custom_claims, validate_display_name, AppProfile, AppProfilePatch, ClientSecretRecord,
     Integration, IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,

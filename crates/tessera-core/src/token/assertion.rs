@@ -124,12 +124,14 @@ pub fn assertion_issuer(token: &str) -> Result<(DecodedJws, String), AssertionEr
     Ok((decoded, iss))
 }
 
-/// Checks signature, audience and times of an assertion whose issuer's keys are `keys`.
-pub fn verify_assertion(
+/// Checks that one of `keys` (the one the header's `kid` names, if it names one) signed the
+/// JWT with an accepted algorithm: the part of an assertion's check that a platform token's
+/// (SPEC §14) shares.
+pub fn check_signature(
     decoded: &DecodedJws,
     keys: &[ClientKey],
-    rules: &AssertionRules<'_>,
-) -> Result<VerifiedAssertion, AssertionError> {
+    now_millis: UnixMillis,
+) -> Result<(), AssertionError> {
     let alg = decoded
         .header
         .get("alg")
@@ -140,13 +142,6 @@ pub fn verify_assertion(
             alg.chars().take(20).collect(),
         ));
     }
-    let payload = &decoded.payload;
-    let iss = claim_str(payload, "iss")?.to_owned();
-    let sub = claim_str(payload, "sub")?.to_owned();
-    let jti = claim_str(payload, "jti")?.to_owned();
-    let exp = claim_time(payload, "exp")?.ok_or(AssertionError::MissingClaim("exp"))?;
-
-    let now_millis: UnixMillis = rules.now_seconds * 1000;
     let kid = decoded.header.get("kid").and_then(|k| k.as_str());
     let named: Vec<&ClientKey> = keys
         .iter()
@@ -173,10 +168,24 @@ pub fn verify_assertion(
         return Err(AssertionError::KeyExpired);
     }
     match decoded.verify_with(&live) {
-        Ok(()) => {}
-        Err(JwsError::UnsupportedAlg(a)) => return Err(AssertionError::AlgorithmNotAllowed(a)),
-        Err(_) => return Err(AssertionError::BadSignature),
+        Ok(()) => Ok(()),
+        Err(JwsError::UnsupportedAlg(a)) => Err(AssertionError::AlgorithmNotAllowed(a)),
+        Err(_) => Err(AssertionError::BadSignature),
     }
+}
+
+/// Checks signature, audience and times of an assertion whose issuer's keys are `keys`.
+pub fn verify_assertion(
+    decoded: &DecodedJws,
+    keys: &[ClientKey],
+    rules: &AssertionRules<'_>,
+) -> Result<VerifiedAssertion, AssertionError> {
+    let payload = &decoded.payload;
+    let iss = claim_str(payload, "iss")?.to_owned();
+    let sub = claim_str(payload, "sub")?.to_owned();
+    let jti = claim_str(payload, "jti")?.to_owned();
+    let exp = claim_time(payload, "exp")?.ok_or(AssertionError::MissingClaim("exp"))?;
+    check_signature(decoded, keys, rules.now_seconds * 1000)?;
 
     let audience_ok = match payload.get("aud") {
         Some(serde_json::Value::String(a)) => rules.audiences.contains(&a.as_str()),

@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::id::{ClientId, TenantId, UserId};
+use crate::id::{ClientId, FederatedCredentialId, TenantId, UserId};
 use crate::scope::ScopeSet;
 
 /// Whom a token is for: the integration it was issued to, or a user it acts for. On the wire
@@ -102,6 +102,15 @@ pub struct AccessTokenClaims {
         skip_serializing_if = "Option::is_none"
     )]
     pub consent: Option<ClientId>,
+    /// The federated credential (SPEC §14) whose platform token authenticated the request
+    /// this token answered, or the token it was exchanged from. Removing the credential, or
+    /// the trust in its issuer, ends the token.
+    #[serde(
+        rename = "tessera_federated",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub federated: Option<FederatedCredentialId>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,
@@ -134,6 +143,8 @@ struct WireClaims {
     grant: Option<String>,
     #[serde(rename = "tessera_consent", default)]
     consent: Option<ClientId>,
+    #[serde(rename = "tessera_federated", default)]
+    federated: Option<FederatedCredentialId>,
     #[serde(flatten)]
     custom: BTreeMap<String, serde_json::Value>,
 }
@@ -164,6 +175,7 @@ impl TryFrom<WireClaims> for AccessTokenClaims {
             exchanged_from: w.exchanged_from,
             grant: w.grant,
             consent: w.consent,
+            federated: w.federated,
             custom: w.custom,
         })
     }
@@ -209,6 +221,7 @@ pub(crate) fn sample_claims() -> AccessTokenClaims {
         exchanged_from: Vec::new(),
         grant: None,
         consent: None,
+        federated: None,
         custom: BTreeMap::from([("department".into(), "ops".into())]),
     }
 }

@@ -14,8 +14,8 @@ use tessera_core::client_auth::{
     authenticate, AuthMethod, ClientCredentials, RegisteredClient, CLIENT_ASSERTION_TYPE_JWT,
 };
 use tessera_core::error::{OAuthError, OAuthErrorCode};
-use tessera_core::id::ClientId;
-use tessera_core::id::Secret;
+use tessera_core::federation::{FederationError, PlatformToken};
+use tessera_core::id::{ClientId, FederatedCredentialId, Secret};
 use tessera_core::token::assertion::{self, AssertionError};
 
 use crate::access_log::RequestNotes;
@@ -84,7 +84,7 @@ impl FromRequest<AppState> for AuthenticatedClient {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let TokenCaller { client, form } = TokenCaller::from_request(req, state).await?;
+        let TokenCaller { client, form, .. } = TokenCaller::from_request(req, state).await?;
         let (client, method) = client.ok_or_else(|| {
             OAuthError::no_client_authentication(OAuthError::CLIENT_AUTHENTICATION_METHODS)
         })?;
@@ -101,6 +101,18 @@ impl FromRequest<AppState> for AuthenticatedClient {
 pub struct TokenCaller {
     pub client: Option<(Arc<RegisteredClient>, AuthMethod)>,
     pub form: OAuthForm,
+    /// The federated credential whose platform token authenticated the client (SPEC §14).
+    pub federated: Option<FederatedCredentialId>,
+    /// A `client_id` sent without credentials beside a platform token as an RFC 8693
+    /// `subject_token`, which proves the caller.
+    pub named_client: Option<String>,
+}
+
+/// Whether the request exchanges a JWT (RFC 8693 `subject_token_type` `…:jwt`), which may be
+/// a platform's identity token.
+fn presents_platform_token(form: &OAuthForm) -> bool {
+    form.get("grant_type") == Some(tessera_core::grant::GRANT_TOKEN_EXCHANGE)
+        && form.get("subject_token_type") == Some(tessera_core::grant::TOKEN_TYPE_JWT)
 }
 
 impl FromRequest<AppState> for TokenCaller {
@@ -122,13 +134,21 @@ impl FromRequest<AppState> for TokenCaller {
                 )
                 .into());
             }
-            let client = assertion_client(state, &mut form, &assertion, &path, peer).await?;
+            let (client, federated) =
+                assertion_client(state, &mut form, &assertion, &path, peer).await?;
             if let Some(notes) = &notes {
                 notes.set_client(client.integration.client_id);
             }
+            let method = if federated.is_some() {
+                AuthMethod::FederatedJwt
+            } else {
+                AuthMethod::PrivateKeyJwt
+            };
             return Ok(TokenCaller {
-                client: Some((client, AuthMethod::PrivateKeyJwt)),
+                client: Some((client, method)),
                 form,
+                federated,
+                named_client: None,
             });
         }
         let form_id = form.take("client_id");
@@ -162,13 +182,30 @@ impl FromRequest<AppState> for TokenCaller {
                 secret: Secret::new(secret),
                 method: AuthMethod::ClientSecretPost,
             },
+            // RFC 8693 with a platform token as the subject (SPEC §14): the token proves the
+            // caller, `client_id` only says which integration it is for.
+            (None, Some(client_id), None) if presents_platform_token(&form) => {
+                return Ok(TokenCaller {
+                    client: None,
+                    form,
+                    federated: None,
+                    named_client: Some(client_id),
+                })
+            }
             (None, Some(_), None) => {
                 return Err(OAuthError::invalid_client(
                     "`client_secret` is missing: authenticate with HTTP Basic or client_id and client_secret in the body",
                 )
                 .into())
             }
-            (None, None, _) => return Ok(TokenCaller { client: None, form }),
+            (None, None, _) => {
+                return Ok(TokenCaller {
+                    client: None,
+                    form,
+                    federated: None,
+                    named_client: None,
+                })
+            }
         };
         let method = credentials.method;
         let client = authenticate_limited(state, &credentials, peer)?;
@@ -178,6 +215,8 @@ impl FromRequest<AppState> for TokenCaller {
         Ok(TokenCaller {
             client: Some((client, method)),
             form,
+            federated: None,
+            named_client: None,
         })
     }
 }
@@ -243,15 +282,17 @@ fn slow_down() -> ApiError {
     .into()
 }
 
-/// `private_key_jwt`: the client is the assertion's `iss`, proven by a signature of one of its
-/// registered keys; its `jti` is claimed in shared storage so no instance accepts it twice.
+/// A client assertion (RFC 7523 §2.2): `private_key_jwt` when its `iss` is an integration's
+/// `client_id` (proven by a signature of one of its registered keys, its `jti` claimed in shared
+/// storage so no instance accepts it twice); otherwise a platform's identity token that a
+/// federated credential accepts (SPEC §14), whose credential is returned too.
 async fn assertion_client(
     state: &AppState,
     form: &mut OAuthForm,
     token: &str,
     path: &str,
     peer: Option<std::net::IpAddr>,
-) -> Result<Arc<RegisteredClient>, ApiError> {
+) -> Result<(Arc<RegisteredClient>, Option<FederatedCredentialId>), ApiError> {
     match form.take("client_assertion_type").as_deref() {
         Some(CLIENT_ASSERTION_TYPE_JWT) => {}
         Some(_) | None => {
@@ -261,7 +302,63 @@ async fn assertion_client(
             .into())
         }
     }
-    let (decoded, iss) = assertion::assertion_issuer(token).map_err(reject)?;
+    let platform = match assertion::assertion_issuer(token) {
+        Ok((decoded, iss)) if iss.parse::<ClientId>().is_ok() => {
+            return private_key_jwt(state, form, decoded, iss, path, peer)
+                .await
+                .map(|client| (client, None));
+        }
+        Ok((decoded, _)) => PlatformToken::from_decoded(decoded),
+        // A SPIFFE JWT-SVID may come without `iss`.
+        Err(AssertionError::MissingClaim("iss")) => PlatformToken::read(token),
+        Err(e) => return Err(reject(e)),
+    }
+    .map_err(refuse_federated)?;
+    let client_id = form.take("client_id");
+    let (client, credential) =
+        platform_client(state, &platform, client_id.as_deref(), peer).await?;
+    Ok((client, Some(credential)))
+}
+
+/// The integration a platform token authenticates (SPEC §14), rate-limited on failure as any
+/// client authentication is.
+pub(crate) async fn platform_client(
+    state: &AppState,
+    platform: &PlatformToken,
+    client_id: Option<&str>,
+    peer: Option<std::net::IpAddr>,
+) -> Result<(Arc<RegisteredClient>, FederatedCredentialId), ApiError> {
+    let who = client_id.unwrap_or(&platform.issuer).to_owned();
+    let now = state.clock.now_seconds();
+    if state.auth_limiter.is_blocked(&who, peer, now) {
+        return Err(slow_down());
+    }
+    let result = state
+        .federated_client(platform, client_id)
+        .await
+        .map_err(refuse_federated);
+    if let Err(e) = &result {
+        state.auth_limiter.record_failure(&who, peer, now);
+        crate::access_log::failed_authentication(&who, peer, &e.refusal().description);
+    }
+    result
+}
+
+/// A platform token that does not authenticate the client: `invalid_client`, saying which
+/// check failed.
+pub(crate) fn refuse_federated(e: FederationError) -> ApiError {
+    OAuthError::invalid_client(e.to_string()).into()
+}
+
+/// `private_key_jwt` with the assertion's `iss` (a `client_id`).
+async fn private_key_jwt(
+    state: &AppState,
+    form: &mut OAuthForm,
+    decoded: tessera_core::token::DecodedJws,
+    iss: String,
+    path: &str,
+    peer: Option<std::net::IpAddr>,
+) -> Result<Arc<RegisteredClient>, ApiError> {
     if form.take("client_id").is_some_and(|id| id != iss) {
         return Err(OAuthError::invalid_request(
             "`client_id` differs from the client assertion's `iss`",

@@ -7,6 +7,7 @@ mod form;
 mod json;
 
 pub use bearer::{BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin};
+pub(crate) use client::{platform_client, refuse_federated};
 pub use client::{AuthenticatedClient, BasicClient, PeerAddress, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;

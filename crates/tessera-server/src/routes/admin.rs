@@ -409,6 +409,10 @@ pub async fn delete_integration(
         .map_err(not_found("integration"))?;
     // Tokens name their client; a client that is gone makes them inactive everywhere.
     state.publish(Change::Client(id)).await?;
+    // Its federated credentials went with it.
+    if !state.federation.credentials_of(admin.tenant, id).is_empty() {
+        state.publish(Change::Federation(admin.tenant)).await?;
+    }
     admin.audit(
         &state,
         AuditAction::IntegrationDeleted,

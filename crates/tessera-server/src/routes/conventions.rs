@@ -21,6 +21,22 @@ pub(crate) fn parse_client_id(raw: &str) -> Result<ClientId, ApiError> {
         .map_err(|_| DomainError::NotFound("integration").into())
 }
 
+/// The caller's integration named by the path's `raw` id: 404 for any other (or another
+/// tenant's), as if it did not exist.
+pub(crate) async fn own_integration(
+    state: &crate::state::AppState,
+    tenant: tessera_core::id::TenantId,
+    raw: &str,
+) -> Result<ClientId, ApiError> {
+    let client_id = parse_client_id(raw)?;
+    state
+        .storage
+        .get_integration(tenant, client_id)
+        .await
+        .map_err(|e| not_found("integration")(e.into()))?;
+    Ok(client_id)
+}
+
 pub(crate) fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
     move |e| match e {
         ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound(what).into(),

@@ -10,7 +10,7 @@ use tessera_core::error::DomainError;
 use tessera_core::model::{ClientKey, MAX_KEYS_PER_INTEGRATION};
 use tessera_core::ports::{AuditAction, Change};
 
-use super::conventions::{not_found, parse_client_id};
+use super::conventions::{not_found, own_integration, parse_client_id};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
@@ -84,12 +84,7 @@ pub async fn list_keys(
     admin: TenantAdmin,
     Path(client_id): Path<String>,
 ) -> ApiResult<Json<ClientKeyList>> {
-    let client_id = parse_client_id(&client_id)?;
-    state
-        .storage
-        .get_integration(admin.tenant, client_id)
-        .await
-        .map_err(|e| not_found("integration")(e.into()))?;
+    let client_id = own_integration(&state, admin.tenant, &client_id).await?;
     let keys = state
         .storage
         .list_client_keys(admin.tenant, client_id)

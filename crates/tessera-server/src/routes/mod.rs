@@ -6,6 +6,7 @@ pub mod connections;
 pub mod consents;
 pub mod conventions;
 pub mod discovery;
+pub mod federation;
 pub mod health;
 pub mod introspection;
 pub mod keys;

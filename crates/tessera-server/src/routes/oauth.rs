@@ -10,9 +10,11 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tessera_core::client_auth::RegisteredClient;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
+use tessera_core::federation::PlatformToken;
 use tessera_core::grant::{
     self, Delegation, Exchange, ExchangeRequest, IssueContext, TokenRequest,
     GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
+    TOKEN_TYPE_JWT,
 };
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::assertion::{self, AssertionError};
@@ -31,6 +33,9 @@ struct IssuedDetail<'a> {
     scope: String,
     sub: &'a TokenSubject,
     exp: i64,
+    /// The federated credential whose platform token authenticated the client (SPEC §14).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    federated_credential: Option<&'a tessera_core::id::FederatedCredentialId>,
 }
 
 /// RFC 6749 §5.1: token responses MUST NOT be cached.
@@ -78,6 +83,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
             scope: issued.claims.scope.to_string(),
             sub: &issued.claims.sub,
             exp: issued.claims.exp,
+            federated_credential: issued.claims.federated.as_ref(),
         })
         .unwrap_or_default(),
     });
@@ -119,7 +125,10 @@ async fn issue(
         })
     };
     let ring = state.keys.load();
-    let ctx = state.issue_context(&ring);
+    let ctx = IssueContext {
+        federated: caller.federated,
+        ..state.issue_context(&ring)
+    };
     let grant = request.grant_type();
     let issued = match &request {
         TokenRequest::ClientCredentials { scope, tenant } => grant::issue_client_credentials(
@@ -131,6 +140,9 @@ async fn issue(
         )?,
         TokenRequest::JwtBearer { assertion, scope } => {
             jwt_bearer(state, &ctx, authenticated, assertion, scope.as_deref()).await?
+        }
+        TokenRequest::TokenExchange(exchange) if is_platform_token(state, exchange) => {
+            platform_exchange(state, &ctx, caller, exchange).await?
         }
         TokenRequest::TokenExchange(exchange) => token_exchange(state, &ctx, client()?, exchange)?,
     };
@@ -198,6 +210,76 @@ async fn jwt_bearer(
     let issued = grant::issue_jwt_bearer(ctx, &client, &delegation, scope)?;
     state.claim_assertion(&verified, invalid_grant).await?;
     Ok(issued)
+}
+
+/// Whether the exchange's subject is a JWT that some other issuer than this server signed: a
+/// platform's identity token (SPEC §14).
+fn is_platform_token(state: &AppState, exchange: &ExchangeRequest) -> bool {
+    exchange.subject_token_type == TOKEN_TYPE_JWT
+        && PlatformToken::read(&exchange.subject_token)
+            .is_ok_and(|t| t.issuer != state.config.issuer)
+}
+
+/// RFC 8693 with a platform's identity token as the subject (SPEC §14): the token proves the
+/// workload, a federated credential names its integration (`client_id`, the authenticated
+/// client, or the only integration that accepts the token's issuer and subject), and the
+/// answer is that integration's own token, as client credentials would give it.
+async fn platform_exchange(
+    state: &AppState,
+    ctx: &IssueContext<'_>,
+    caller: &TokenCaller,
+    exchange: &ExchangeRequest,
+) -> Result<grant::IssuedToken, ApiError> {
+    if exchange.actor.is_some() {
+        return Err(OAuthError::invalid_request(
+            "an `actor_token` cannot go with a platform token as the `subject_token`",
+        )
+        .into());
+    }
+    if exchange
+        .requested_token_type
+        .as_deref()
+        .is_some_and(|t| t != TOKEN_TYPE_ACCESS_TOKEN)
+    {
+        return Err(OAuthError::invalid_request(format!(
+            "`requested_token_type` must be `{TOKEN_TYPE_ACCESS_TOKEN}`"
+        ))
+        .into());
+    }
+    if exchange
+        .audience
+        .as_deref()
+        .is_some_and(|a| a != state.config.audience)
+    {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "a platform token is exchanged for the integration's own token: leave `audience` out",
+        )
+        .into());
+    }
+    let invalid = |e: String| OAuthError::new(OAuthErrorCode::InvalidGrant, e);
+    let platform =
+        PlatformToken::read(&exchange.subject_token).map_err(|e| invalid(e.to_string()))?;
+    let authenticated = caller
+        .client
+        .as_ref()
+        .map(|(c, _)| c.integration.client_id.to_string());
+    let named = authenticated.as_deref().or(caller.named_client.as_deref());
+    let (client, credential) = state
+        .federated_client(&platform, named)
+        .await
+        .map_err(|e| invalid(format!("`subject_token`: {e}")))?;
+    let ctx = IssueContext {
+        federated: Some(credential),
+        ..*ctx
+    };
+    Ok(grant::issue_client_credentials(
+        &ctx,
+        &client,
+        exchange.scope.as_deref(),
+        None,
+        state,
+    )?)
 }
 
 /// RFC 8693. The subject token (and an actor token) must be live access tokens of this server.

@@ -4,8 +4,8 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    admin, app_authorizations, connections, consents, discovery, health, introspection, keys,
-    oauth, policies, private_tokens, resources, signing_keys, tenants, tms,
+    admin, app_authorizations, connections, consents, discovery, federation, health, introspection,
+    keys, oauth, policies, private_tokens, resources, signing_keys, tenants, tms,
 };
 use crate::wire;
 
@@ -38,6 +38,9 @@ use crate::wire;
         connections::list_deliveries,
         admin::password_reset, tenants::create_tenant, tenants::list_tenants,
         tenants::get_tenant, tenants::patch_tenant, tenants::delete_tenant,
+        federation::create_trusted_issuer, federation::list_trusted_issuers,
+        federation::delete_trusted_issuer, federation::create_federated_credential,
+        federation::list_federated_credentials, federation::delete_federated_credential,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

@@ -55,6 +55,13 @@ pub struct AppAuthorizationList {
 pub struct TmsTokensRequest {
     /// 1 to 5 distinct tenant ids (`tenant/<uuid>`).
     pub tenants: Vec<String>,
+    /// Without HTTP Basic: `urn:ietf:params:oauth:client-assertion-type:jwt-bearer`, with a
+    /// platform token as `client_assertion` (SPEC §14).
+    pub client_assertion_type: Option<String>,
+    /// A platform's identity token that a federated credential of the integration accepts.
+    pub client_assertion: Option<String>,
+    /// The integration, when more than one accepts the platform token.
+    pub client_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

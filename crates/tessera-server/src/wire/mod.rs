@@ -2,6 +2,7 @@
 
 mod admin;
 mod applications;
+mod federation;
 mod oauth;
 mod private_tokens;
 mod resources;
@@ -9,6 +10,7 @@ mod tenants;
 
 pub use admin::*;
 pub use applications::*;
+pub use federation::*;
 pub use oauth::*;
 pub use private_tokens::*;
 pub use resources::*;

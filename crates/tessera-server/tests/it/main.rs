@@ -10,6 +10,7 @@ mod console;
 mod console_across;
 mod delegation;
 mod exchange;
+mod federation;
 mod harness;
 mod hostile;
 mod isolation;

@@ -160,15 +160,18 @@ macro_rules! stamp {
 
             async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
-                sqlx::query(
+                for sql in [
                     "DELETE FROM client_secrets WHERE client_id IN \
                      (SELECT client_id FROM integrations WHERE tenant_id = $1 AND client_id = $2)",
-                )
-                .bind(tenant.to_string())
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(backend_error)?;
+                    "DELETE FROM federated_credentials WHERE tenant_id = $1 AND client_id = $2",
+                ] {
+                    sqlx::query(sql)
+                        .bind(tenant.to_string())
+                        .bind(id.to_string())
+                        .execute(&mut *tx)
+                        .await
+                        .map_err(backend_error)?;
+                }
                 let done = sqlx::query("DELETE FROM integrations WHERE tenant_id = $1 AND client_id = $2")
                     .bind(tenant.to_string())
                     .bind(id.to_string())

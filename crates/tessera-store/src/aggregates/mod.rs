@@ -13,6 +13,7 @@ pub(crate) mod changes;
 pub(crate) mod connections;
 pub(crate) mod consents;
 pub(crate) mod console_sessions;
+pub(crate) mod federation;
 pub(crate) mod integrations;
 pub(crate) mod private_tokens;
 pub(crate) mod revocations;
@@ -90,6 +91,9 @@ macro_rules! stamp_storage {
         }
         mod private_tokens {
             $crate::aggregates::private_tokens::stamp!(super::$store);
+        }
+        mod federation {
+            $crate::aggregates::federation::stamp!(super::$store);
         }
 
         #[async_trait::async_trait]

@@ -281,6 +281,7 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
             Change::People(t),
             Change::AppAuthorizations(t),
             Change::Connection(tessera_core::id::ConnectionId::random()),
+            Change::Federation(t),
             Change::TokenRevoked(RevokedToken {
                 jti: "j2".into(),
                 expires_at: 9,
@@ -296,6 +297,7 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
                 | Change::People(_)
                 | Change::AppAuthorizations(_)
                 | Change::Connection(_)
+                | Change::Federation(_)
                 | Change::TokenRevoked(_) => {}
             }
             store.publish(10_000, change).await.unwrap();

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod contract;
+mod federation;
 mod isolation;
 mod keys;
 mod private_tokens;
