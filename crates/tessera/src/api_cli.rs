@@ -124,6 +124,39 @@ pub const APP_AUTHORIZATION: Resource = Resource {
     get: false,
 };
 
+pub const TRUSTED_ISSUER: Resource = Resource {
+    noun: "trusted-issuer",
+    path: "/v1/trusted_issuers",
+    list_key: "trusted_issuers",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("ISSUER", "issuer"),
+        ("AUDIENCES", "audiences"),
+        ("JWKS_URI", "jwks_uri"),
+    ],
+    create: true,
+    update: false,
+    get: false,
+};
+
+/// Under `/v1/integrations/{client_id}`: [`run_under`] gives the path.
+pub const FEDERATED_CREDENTIAL: Resource = Resource {
+    noun: "federated-credential",
+    path: "federated_credentials",
+    list_key: "federated_credentials",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("ISSUER", "issuer"),
+        ("SUBJECT", "subject"),
+        ("CLAIMS", "claims"),
+    ],
+    create: true,
+    update: false,
+    get: false,
+};
+
 pub const AUDIT: Resource = Resource {
     noun: "audit",
     path: "/v1/audit",
@@ -238,12 +271,45 @@ impl BodyArgs {
     }
 }
 
-/// An object's path: its id's slashes percent-encoded (`access_policies/<uuid>`).
-fn item_path(resource: &Resource, id: &str) -> String {
-    format!("{}/{}", resource.path, id.trim().replace('/', "%2F"))
+/// An object's path under `base`: its id's slashes percent-encoded (`access_policies/<uuid>`).
+fn item_path(base: &str, id: &str) -> String {
+    format!("{base}/{}", id.trim().replace('/', "%2F"))
+}
+
+/// Objects that belong to one integration (`--integration CLIENT_ID`, before or after the
+/// operation): federated credentials.
+#[derive(clap::Args)]
+pub struct OfIntegration {
+    /// The integration (its client_id) whose objects these are.
+    #[arg(long, global = true, value_name = "CLIENT_ID")]
+    integration: Option<String>,
+    #[command(subcommand)]
+    cmd: ApiCommand,
+}
+
+/// `tessera <noun> … --integration CLIENT_ID`: `resource` under that integration.
+pub async fn run_under(resource: &Resource, args: OfIntegration) -> anyhow::Result<()> {
+    let Some(client_id) = args.integration else {
+        return Err(Usage(format!(
+            "`tessera {}` needs --integration CLIENT_ID",
+            resource.noun
+        ))
+        .into());
+    };
+    let base = format!(
+        "/v1/integrations/{}/{}",
+        client_id.trim().replace('/', "%2F"),
+        resource.path
+    );
+    run_at(resource, &base, args.cmd).await
 }
 
 pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
+    run_at(resource, resource.path, cmd).await
+}
+
+/// The command on `resource`'s objects at `base`.
+async fn run_at(resource: &Resource, base: &str, cmd: ApiCommand) -> anyhow::Result<()> {
     let refuse = |what: &str| -> anyhow::Error {
         Usage(format!(
             "`tessera {} {what}` is not something the API offers",
@@ -254,9 +320,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
     match cmd {
         ApiCommand::List { session, page_size } => {
             let session = Session::open(&session).await?;
-            let all = session
-                .list_all(resource.path, resource.list_key, page_size)
-                .await?;
+            let all = session.list_all(base, resource.list_key, page_size).await?;
             let mut wrapped = Map::new();
             wrapped.insert(resource.list_key.to_owned(), Value::Array(all.clone()));
             print(&session, resource, &Value::Object(wrapped), &all);
@@ -267,7 +331,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
             }
             let session = Session::open(&session).await?;
             let found = session
-                .call(reqwest::Method::GET, &item_path(resource, &id), None)
+                .call(reqwest::Method::GET, &item_path(base, &id), None)
                 .await?;
             print(&session, resource, &found, std::slice::from_ref(&found));
         }
@@ -278,7 +342,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
             let body = body.body()?;
             let session = Session::open(&session).await?;
             let made = session
-                .call(reqwest::Method::POST, resource.path, Some(&body))
+                .call(reqwest::Method::POST, base, Some(&body))
                 .await?;
             print(&session, resource, &made, std::slice::from_ref(&made));
             if session.output == Output::Table && session.fields.is_empty() {
@@ -299,11 +363,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
             let body = body.body()?;
             let session = Session::open(&session).await?;
             let changed = session
-                .call(
-                    reqwest::Method::PATCH,
-                    &item_path(resource, &id),
-                    Some(&body),
-                )
+                .call(reqwest::Method::PATCH, &item_path(base, &id), Some(&body))
                 .await?;
             print(&session, resource, &changed, std::slice::from_ref(&changed));
         }
@@ -313,7 +373,7 @@ pub async fn run(resource: &Resource, cmd: ApiCommand) -> anyhow::Result<()> {
             }
             let session = Session::open(&session).await?;
             session
-                .call(reqwest::Method::DELETE, &item_path(resource, &id), None)
+                .call(reqwest::Method::DELETE, &item_path(base, &id), None)
                 .await?;
             eprintln!("deleted {} {id}", resource.noun);
         }

@@ -96,6 +96,16 @@ enum Command {
     /// Example: tessera private-token put customer-42 erp.password --value-file erp-password
     #[command(subcommand)]
     PrivateToken(private_token_cli::PrivateTokenCommand),
+    /// Platforms whose identity tokens the tenant accepts in place of secrets (Kubernetes,
+    /// GitHub Actions, SPIFFE), over the API.
+    ///
+    /// Example: tessera trusted-issuer create --set issuer=https://token.actions.githubusercontent.com --set 'audiences=["https://github.com/acme"]'
+    #[command(subcommand)]
+    TrustedIssuer(api_cli::ApiCommand),
+    /// Platform identities an integration accepts in place of its secret, over the API.
+    ///
+    /// Example: tessera federated-credential create --integration <client_id> --set issuer=https://token.actions.githubusercontent.com --set subject=repo:acme/app:ref:refs/heads/main
+    FederatedCredential(api_cli::OfIntegration),
     /// The tenant's audit log, over the API.
     ///
     /// Example: tessera audit list --output json
@@ -196,6 +206,10 @@ fn main() -> std::process::ExitCode {
             Command::Connection(cmd) => api_cli::run(&api_cli::CONNECTION, cmd).await,
             Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
             Command::PrivateToken(cmd) => private_token_cli::run(cmd).await,
+            Command::TrustedIssuer(cmd) => api_cli::run(&api_cli::TRUSTED_ISSUER, cmd).await,
+            Command::FederatedCredential(args) => {
+                api_cli::run_under(&api_cli::FEDERATED_CREDENTIAL, args).await
+            }
             Command::Audit(cmd) => api_cli::run(&api_cli::AUDIT, cmd).await,
             Command::Api(args) => api_cli::raw(args).await,
             Command::Apply(args) => apply::run(args).await,

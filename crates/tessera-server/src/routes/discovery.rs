@@ -6,7 +6,11 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use tessera_core::grant::{GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE};
+use tessera_core::client_auth::CLIENT_ASSERTION_TYPE_JWT;
+use tessera_core::grant::{
+    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
+    TOKEN_TYPE_JWT,
+};
 use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::SigningAlg;
 
@@ -71,7 +75,19 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "id_token_signing_alg_values_supported": algs,
         "access_token_signing_alg_values_supported": algs,
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act"],
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act", "tessera_federated"],
+        // Workload identity federation (SPEC §14): a platform's identity token as the client
+        // assertion, or as an RFC 8693 subject token of type jwt; no standard metadata names
+        // it yet, so it is said here in Tessera's own words.
+        "client_assertion_types_supported": [CLIENT_ASSERTION_TYPE_JWT],
+        "subject_token_types_supported": [TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT],
+        "tessera_workload_identity_federation": {
+            "trusted_issuers_endpoint": format!("{issuer}/v1/trusted_issuers"),
+            "platform_token_signing_alg_values_supported": assertion_algs,
+            "client_assertion": true,
+            "token_exchange_subject_token_type": TOKEN_TYPE_JWT,
+            "tms_client_assertion": true,
+        },
         "service_documentation": format!("{issuer}/openapi.json"),
     }))
     .into_response()

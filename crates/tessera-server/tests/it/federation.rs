@@ -804,3 +804,35 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
         );
     }
 }
+
+#[tokio::test]
+async fn discovery_says_platform_tokens_are_accepted_and_how() {
+    let h = Harness::new().await;
+    let reply = h
+        .send(
+            axum::http::Request::builder()
+                .uri("/.well-known/openid-configuration")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await;
+    let meta = &reply.body;
+    assert_eq!(
+        meta["client_assertion_types_supported"],
+        json!(["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"])
+    );
+    assert!(meta["subject_token_types_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("urn:ietf:params:oauth:token-type:jwt")));
+    let federation = &meta["tessera_workload_identity_federation"];
+    assert_eq!(
+        federation["trusted_issuers_endpoint"],
+        format!("{ISSUER}/v1/trusted_issuers")
+    );
+    assert_eq!(federation["client_assertion"], true);
+    assert!(meta["claims_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("tessera_federated")));
+}

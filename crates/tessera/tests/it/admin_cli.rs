@@ -822,6 +822,120 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
     );
 }
 
+#[tokio::test]
+async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_line() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let config = guard.path().join("config");
+    let (_, id, secret) = crate::made_tenant(&server.url, "Fed", "fay@fed.example").await;
+    let env = [
+        ("TESSERA_SERVER", server.url.as_str()),
+        ("TESSERA_CLIENT_ID", id.as_str()),
+        ("TESSERA_CLIENT_SECRET", secret.as_str()),
+    ];
+    let github = "https://token.actions.githubusercontent.com";
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "trusted-issuer",
+            "create",
+            "--set",
+            &format!("issuer={github}"),
+            "--set",
+            r#"audiences=["https://github.com/acme"]"#,
+            "--field",
+            "id",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let issuer_id = stdout.trim().to_owned();
+    assert!(issuer_id.starts_with("trusted_issuers/"), "{stdout}");
+    let (code, stdout, _) = cli_env(&config, &["trusted-issuer", "list"], &env);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.starts_with("ID") && stdout.contains(github),
+        "{stdout}"
+    );
+
+    // Credentials belong to an integration: --integration before or after the operation.
+    let (code, _, stderr) = cli_env(&config, &["federated-credential", "list"], &env);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--integration"), "{stderr}");
+    let (code, stdout, stderr) = cli_env(
+        &config,
+        &[
+            "federated-credential",
+            "create",
+            "--integration",
+            &id,
+            "--set",
+            &format!("issuer={github}"),
+            "--set",
+            "subject=repo:acme/app:ref:refs/heads/main",
+            "--set",
+            r#"claims={"repository_id": "42"}"#,
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let made = json(&stdout);
+    assert_eq!(made["claims"]["repository_id"], "42");
+    let (code, stdout, _) = cli_env(
+        &config,
+        &[
+            "federated-credential",
+            "--integration",
+            &id,
+            "list",
+            "--output",
+            "json",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0);
+    assert_eq!(json(&stdout)["federated_credentials"][0]["id"], made["id"]);
+    // The server's refusal: an issuer the tenant does not trust.
+    let (code, _, stderr) = cli_env(
+        &config,
+        &[
+            "federated-credential",
+            "create",
+            "--integration",
+            &id,
+            "--set",
+            "issuer=https://gitlab.example",
+            "--set",
+            "subject=x",
+        ],
+        &env,
+    );
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("register it first"), "{stderr}");
+    let (code, _, stderr) = cli_env(
+        &config,
+        &[
+            "federated-credential",
+            "delete",
+            made["id"].as_str().unwrap(),
+            "--integration",
+            &id,
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli_env(&config, &["trusted-issuer", "delete", &issuer_id], &env);
+    assert_eq!(code, 0, "{stderr}");
+    let (_, stdout, _) = cli_env(
+        &config,
+        &["trusted-issuer", "list", "--output", "json"],
+        &env,
+    );
+    assert_eq!(json(&stdout)["trusted_issuers"], serde_json::json!([]));
+}
+
 /// The subcommands a `--help` lists under "Commands:" (without `help`).
 fn subcommands(help: &str) -> Vec<String> {
     let Some(start) = help.find("Commands:\n") else {
