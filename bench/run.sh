@@ -126,7 +126,8 @@ if [[ $PARTS == *delegation* ]]; then
     --audience "$URL/oauth2/token" --out "$OUT/signed" --jwk-out "$OUT/jwk.json"
   head -n "$count" "$OUT/signed" >"$OUT/assertions"
   api "/v1/integrations/$cid/keys" "{\"jwk\": $(cat "$OUT/jwk.json")}" >/dev/null
-  bearer=$(ASSERTIONS=$OUT/assertions wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-jwt-bearer.lua "$URL/oauth2/token" | grep RESULT)
+  bearer=$(ASSERTIONS=$OUT/assertions PREFIX="grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&scope=assets%3Aread&assertion=" \
+    wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-assertions.lua "$URL/oauth2/token" | grep RESULT)
   delegation_rows+=("| JWT bearer grant (EdDSA assertion, \`jti\` recorded, user by email, consent) | $(field rps "$bearer") | $(field p50_ms "$bearer") | $(field p99_ms "$bearer") |")
   echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$bearer")"
   user_token=$(json_field access_token "$(curl -s -d grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer \
@@ -137,6 +138,45 @@ if [[ $PARTS == *delegation* ]]; then
   delegation_rows+=("| token exchange (the user's token narrowed, \`client_secret_basic\`) | $(field rps "$exchange") | $(field p50_ms "$exchange") | $(field p99_ms "$exchange") |")
   echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$exchange")"
   kill "$PID"; wait "$PID" 2>/dev/null || true
+
+  # Client authentication by assertion (SPEC §12, §14), both ES256: private_key_jwt (a new
+  # assertion per request, its jti recorded) against a platform's identity token that a
+  # federated credential accepts (one Kubernetes-shaped token reused, as platforms reuse them;
+  # the platform's keys served on loopback by python3's http.server and cached by Tessera).
+  TESSERA_ALLOW_PRIVATE_CALLBACKS=true start_tessera EdDSA federation
+  admin=$(token_of "$ID" "$SECRET")
+  created=$(api /v1/integrations '{"display_name": "workload", "scopes": ["assets:read"]}')
+  wid=$(json_field client_id "$created")
+  "$BIN/tessera-bench" assertions --alg ES256 --count $((count + 1)) --issuer "$wid" --subject "$wid" \
+    --audience "$URL/oauth2/token" --out "$OUT/pkj" --jwk-out "$OUT/pkj.jwk"
+  api "/v1/integrations/$wid/keys" "{\"jwk\": $(cat "$OUT/pkj.jwk")}" >/dev/null
+  assertion_prefix="grant_type=client_credentials&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion="
+  pkj=$(ASSERTIONS=$OUT/pkj PREFIX=$assertion_prefix wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-assertions.lua "$URL/oauth2/token" | grep RESULT)
+  delegation_rows+=("| client credentials, \`private_key_jwt\` (ES256, a new assertion each time, \`jti\` recorded) | $(field rps "$pkj") | $(field p50_ms "$pkj") | $(field p99_ms "$pkj") |")
+  echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$pkj")"
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  cluster="http://127.0.0.1:$port"
+  mkdir -p "$OUT/platform/.well-known"
+  "$BIN/tessera-bench" assertions --alg ES256 --count 1 --issuer "$cluster" \
+    --subject system:serviceaccount:bench:workload --audience tessera --out "$OUT/platform-token" --jwk-out "$OUT/platform.jwk"
+  echo "{\"keys\": [$(cat "$OUT/platform.jwk")]}" >"$OUT/platform/keys"
+  echo "{\"issuer\": \"$cluster\", \"jwks_uri\": \"$cluster/keys\"}" >"$OUT/platform/.well-known/openid-configuration"
+  python3 -m http.server --bind 127.0.0.1 --directory "$OUT/platform" "$port" >/dev/null 2>&1 &
+  platform_pid=$!
+  sleep 1
+  api /v1/trusted_issuers "{\"issuer\": \"$cluster\", \"audiences\": [\"tessera\"]}" >/dev/null
+  api "/v1/integrations/$wid/federated_credentials" "{\"issuer\": \"$cluster\", \"subject\": \"system:serviceaccount:bench:workload\"}" >/dev/null
+  fed_body="grant_type=client_credentials&client_id=$wid&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=$(cat "$OUT/platform-token")"
+  for _ in $(seq 50); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' -d "$fed_body" "$URL/oauth2/token")" = 200 ] && break
+    sleep 0.1
+  done
+  fed=$(BODY=$fed_body wrk -t1 -c16 -d"${SECS}s" -s bench/wrk-form.lua "$URL/oauth2/token" | grep RESULT)
+  delegation_rows+=("| client credentials, a platform token (ES256, Kubernetes-shaped, key set cached) and a federated credential | $(field rps "$fed") | $(field p50_ms "$fed") | $(field p99_ms "$fed") |")
+  echo "${delegation_rows[-1]} $(grep -o 'non2xx=[0-9]*' <<<"$fed")"
+  federation_row="Federated client authentication costs $(awk -v p="$(field rps "$pkj")" -v f="$(field rps "$fed")" 'BEGIN { printf "%.2f", p / f }')× \`private_key_jwt\` (time per request; target ≤ 1.5)."
+  echo "$federation_row"
+  kill "$platform_pid" "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
 # Application private tokens: 1,000,000 entries over 10,000 relatedIds on SQLite, read at random;
@@ -372,6 +412,7 @@ fi
   [ ${#webhook_rows[@]} -gt 0 ] && printf '%s\n' "${webhook_rows[@]}"
   [ -n "${big_row:-}" ] && printf '\n%s\n' "$big_row"
   [ -n "${tms_row:-}" ] && printf '\n%s\n' "$tms_row"
+  [ -n "${federation_row:-}" ] && printf '\n%s\n' "$federation_row"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

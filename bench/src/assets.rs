@@ -93,6 +93,7 @@ pub async fn list(url: &str, bearer: &str, page_size: u32) -> anyhow::Result<()>
 /// fresh Ed25519 key, and the key's public JWK to `jwk_out`, for a wrk script to send.
 pub fn assertions(
     count: usize,
+    alg: &str,
     issuer: &str,
     subject: &str,
     audience: &str,
@@ -102,8 +103,9 @@ pub fn assertions(
     use std::io::Write;
     use tessera_core::ports::OsRng;
     use tessera_core::token::{SigningAlg, SigningKey};
-    let (key, _) = SigningKey::generate(SigningAlg::EdDsa, &OsRng)
-        .map_err(|e| anyhow::anyhow!("cannot make a key: {e}"))?;
+    let alg = SigningAlg::parse(alg).context("--alg: RS256, ES256 or EdDSA")?;
+    let (key, _) =
+        SigningKey::generate(alg, &OsRng).map_err(|e| anyhow::anyhow!("cannot make a key: {e}"))?;
     std::fs::write(jwk_out, key.public_jwk().to_string())?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

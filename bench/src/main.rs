@@ -76,6 +76,7 @@ fn main() -> anyhow::Result<()> {
             let count: usize = arg(&args, "--count").context("--count")?.parse()?;
             assets::assertions(
                 count,
+                arg(&args, "--alg").unwrap_or("EdDSA"),
                 arg(&args, "--issuer").context("--issuer")?,
                 arg(&args, "--subject").context("--subject")?,
                 arg(&args, "--audience").context("--audience")?,
@@ -118,7 +119,7 @@ fn main() -> anyhow::Result<()> {
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N [--alg RS256|ES256|EdDSA] --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
     }
 }
 

@@ -71,7 +71,9 @@ pub async fn run(
         updated_at: now,
     };
     let (_, secret) = ClientSecretRecord::generate(client_id, &OsRng, now);
-    store.create_integration(&integration, &secret).await?;
+    store
+        .create_integration(&integration, Some(&secret))
+        .await?;
     store.publish(now, &Change::Client(client_id)).await?;
     let mut ids = Vec::with_capacity(connections);
     for n in 0..connections {

@@ -149,11 +149,12 @@ pub struct IntegrationWithSecrets {
 /// Integrations, their secrets and their public keys.
 #[async_trait]
 pub trait IntegrationStore: Send + Sync {
-    /// Stores a new integration and its first secret in one transaction.
+    /// Stores a new integration and its first secret (none for a secretless one, SPEC §14) in
+    /// one transaction.
     async fn create_integration(
         &self,
         integration: &Integration,
-        secret: &ClientSecretRecord,
+        secret: Option<&ClientSecretRecord>,
     ) -> StoreResult<()>;
     /// The tenant's integration with this id.
     async fn get_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<Integration>;
@@ -167,6 +168,9 @@ pub trait IntegrationStore: Send + Sync {
     async fn update_integration(&self, integration: &Integration) -> StoreResult<()>;
     /// Removes the integration with its secrets and keys.
     async fn delete_integration(&self, tenant: TenantId, id: ClientId) -> StoreResult<()>;
+    /// Removes every secret of the tenant's integration at once (it authenticates with keys
+    /// or platform tokens from then on, SPEC §14); how many there were.
+    async fn remove_secrets(&self, tenant: TenantId, id: ClientId) -> StoreResult<u64>;
     /// Adds a new secret; the others expire at `old_expire_at` (now, or after a grace period).
     async fn replace_secret(
         &self,
@@ -356,6 +360,8 @@ pub enum AuditAction {
     IntegrationPromoted,
     /// `integration.secret_regenerated`.
     IntegrationSecretRegenerated,
+    /// `integration.secret_removed`.
+    IntegrationSecretRemoved,
     /// `integration.key_added`.
     IntegrationKeyAdded,
     /// `integration.key_deleted`.
@@ -398,7 +404,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 33] = [
+    pub const ALL: [AuditAction; 34] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -413,6 +419,7 @@ impl AuditAction {
         AuditAction::IntegrationDeleted,
         AuditAction::IntegrationPromoted,
         AuditAction::IntegrationSecretRegenerated,
+        AuditAction::IntegrationSecretRemoved,
         AuditAction::IntegrationKeyAdded,
         AuditAction::IntegrationKeyDeleted,
         AuditAction::UserCreated,
@@ -451,6 +458,7 @@ impl AuditAction {
             AuditAction::IntegrationDeleted => "integration.deleted",
             AuditAction::IntegrationPromoted => "integration.promoted",
             AuditAction::IntegrationSecretRegenerated => "integration.secret_regenerated",
+            AuditAction::IntegrationSecretRemoved => "integration.secret_removed",
             AuditAction::IntegrationKeyAdded => "integration.key_added",
             AuditAction::IntegrationKeyDeleted => "integration.key_deleted",
             AuditAction::UserCreated => "user.created",

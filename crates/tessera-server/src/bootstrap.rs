@@ -78,7 +78,9 @@ pub async fn create_operator_tenant(
         updated_at: now,
     };
     let record = ClientSecretRecord::for_secret(seed.client_id, &seed.client_secret, now);
-    storage.create_integration(&integration, &record).await?;
+    storage
+        .create_integration(&integration, Some(&record))
+        .await?;
     // Instances that lost the race have loaded their snapshots already: tell them.
     storage.publish(now, &Change::Tenant(tenant.id)).await?;
     storage

@@ -73,7 +73,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/integrations/{client_id}/secret",
-            post(admin::regenerate_secret),
+            post(admin::regenerate_secret).delete(admin::remove_secrets),
         )
         .route(
             "/v1/integrations/{client_id}/keys",
@@ -319,6 +319,22 @@ pub fn router(state: AppState) -> Router {
         .route("/console/users/{id}/delete", post(console::users::remove))
         .route("/console/account", get(console::account::show))
         .route("/console/audit", get(console::audit::show))
+        .route(
+            "/console/trusted-issuers",
+            get(console::federation::show).post(console::federation::add),
+        )
+        .route(
+            "/console/trusted-issuers/delete",
+            post(console::federation::remove),
+        )
+        .route(
+            "/console/integrations/{client_id}/federated-credentials",
+            post(console::federation::add_credential),
+        )
+        .route(
+            "/console/integrations/{client_id}/federated-credentials/delete",
+            post(console::federation::remove_credential),
+        )
         .route("/console/keys", get(console::keys::show))
         .route("/console/keys/rotate", post(console::keys::rotate))
         .route(

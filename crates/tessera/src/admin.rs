@@ -220,7 +220,9 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
             }
             .validate(ClientId::generate(&OsRng), tenant, now)?;
             let (secret, record) = ClientSecretRecord::generate(integration.client_id, &OsRng, now);
-            storage.create_integration(&integration, &record).await?;
+            storage
+                .create_integration(&integration, Some(&record))
+                .await?;
             storage
                 .publish(now, &Change::Client(integration.client_id))
                 .await?;

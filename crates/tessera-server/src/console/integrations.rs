@@ -19,8 +19,8 @@ use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::{admin, keys};
 use crate::state::AppState;
 use crate::wire::{
-    AddClientKeyRequest, ClientKeyView, CreateIntegrationRequest, IntegrationView, PageQuery,
-    PatchIntegrationRequest, RegenerateSecretRequest,
+    AddClientKeyRequest, ClientKeyView, CreateIntegrationRequest, FederatedCredentialView,
+    IntegrationView, PageQuery, PatchIntegrationRequest, RegenerateSecretRequest,
 };
 
 /// How many empty custom-claim rows a new form offers.
@@ -90,6 +90,9 @@ struct DetailPage {
     i: IntegrationView,
     scopes: Vec<ScopeChoice>,
     keys: Vec<ClientKeyView>,
+    /// Its platform identities (SPEC §14), and the issuers the tenant trusts to add one.
+    credentials: Vec<FederatedCredentialView>,
+    issuers: Vec<String>,
     notice: Option<&'static str>,
     problem: Option<String>,
 }
@@ -354,13 +357,11 @@ pub async fn create(
         Err(e) => return refused_form(&nav, None, values, &e),
     };
     match admin::create_integration(State(state.clone()), api, ApiJson(body)).await {
-        Ok((_, Json(created))) => secret_page(
-            &state,
-            nav,
-            &created.integration,
-            created.client_secret,
-            None,
-        ),
+        Ok((_, Json(created))) => match created.client_secret {
+            Some(secret) => secret_page(&state, nav, &created.integration, secret, None),
+            // The form never asks for a secretless one; the API could make one.
+            None => done(&created.integration.client_id, "saved"),
+        },
         Err(e) => refused_form(&nav, None, values, &e),
     }
 }
@@ -443,6 +444,10 @@ pub async fn show(
         Some("key_added") => Some("The key was added."),
         Some("key_removed") => Some("The key was removed."),
         Some("jwks_uri") => Some("The key set URL was saved."),
+        Some("identity_added") => Some("The platform identity is accepted now."),
+        Some("identity_removed") => {
+            Some("The platform identity was removed; its tokens stopped working.")
+        }
         _ => None,
     };
     detail_page(
@@ -468,6 +473,11 @@ async fn detail_page(
         Ok(found) => found,
         Err(page) => return page,
     };
+    let (credentials, issuers) =
+        match super::federation::of_integration(state, api, client_id).await {
+            Ok(found) => found,
+            Err(e) => return refused(&e),
+        };
     let scopes = scope_choices(|s| i.scopes.iter().any(|c| c == s))
         .into_iter()
         .filter(|s| s.checked)
@@ -483,6 +493,8 @@ async fn detail_page(
             i,
             scopes,
             keys,
+            credentials,
+            issuers,
             notice,
             problem,
         },
@@ -669,7 +681,7 @@ pub async fn add_key(
 }
 
 /// Where a change on the detail page leads: back to it, saying what happened or why not.
-async fn after(
+pub(super) async fn after(
     state: &AppState,
     posted: &Posted,
     api: &TenantAdmin,

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod connect;
 pub mod connections;
 pub mod consent;
+pub mod federation;
 pub mod integrations;
 pub mod keys;
 pub mod policies;

@@ -37,6 +37,11 @@ const PAGES: &[(&str, &str, Audience)] = &[
     ("/console", "Home", Audience::Everyone),
     ("/console/integrations", "Integrations", Audience::Admins),
     (
+        "/console/trusted-issuers",
+        "Trusted issuers",
+        Audience::Admins,
+    ),
+    (
         "/console/access-policies",
         "Access policies",
         Audience::Admins,

@@ -65,23 +65,24 @@ pub async fn create_integration(
         urls: state.config.url_rules,
     }
     .validate(ClientId::generate(&*state.rng), admin.tenant, now)?;
-    let (secret, record) = ClientSecretRecord::generate(integration.client_id, &*state.rng, now);
+    let first = (!body.secretless)
+        .then(|| ClientSecretRecord::generate(integration.client_id, &*state.rng, now));
     state
         .storage
-        .create_integration(&integration, &record)
+        .create_integration(&integration, first.as_ref().map(|(_, record)| record))
         .await?;
     state.publish(Change::Client(integration.client_id)).await?;
     admin.audit(
         &state,
         AuditAction::IntegrationCreated,
         integration.client_id.to_string(),
-        json!({"display_name": integration.display_name}),
+        json!({"display_name": integration.display_name, "secretless": body.secretless}),
     );
     Ok((
         StatusCode::CREATED,
         Json(CreatedIntegration {
             integration: IntegrationView::from(&integration),
-            client_secret: secret.expose().to_owned(),
+            client_secret: first.map(|(secret, _)| secret.expose().to_owned()),
         }),
     ))
 }
@@ -418,6 +419,33 @@ pub async fn delete_integration(
         AuditAction::IntegrationDeleted,
         id.to_string(),
         json!({}),
+    );
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Remove every secret of an integration at once: from then on it authenticates only with
+/// platform tokens (SPEC §14) or its keys. A new one can be made with `POST …/secret`.
+#[utoipa::path(delete, path = "/v1/integrations/{client_id}/secret", tag = "integrations",
+    responses((status = 204), (status = 404, body = ErrorResponse)),
+    security(("bearer" = [])))]
+pub async fn remove_secrets(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+) -> ApiResult<StatusCode> {
+    let id = parse_client_id(&client_id)?;
+    let removed = state
+        .storage
+        .remove_secrets(admin.tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    state.publish(Change::Client(id)).await?;
+    admin.audit(
+        &state,
+        AuditAction::IntegrationSecretRemoved,
+        id.to_string(),
+        json!({"secrets_removed": removed}),
     );
     Ok(StatusCode::NO_CONTENT)
 }

@@ -17,6 +17,7 @@ use crate::wire;
         discovery::authorization_server_metadata,
         admin::create_integration, admin::list_integrations, admin::get_integration,
         admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
+        admin::remove_secrets,
         admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
         admin::list_audit, signing_keys::list_signing_keys, signing_keys::rotate_signing_key,
         health::healthz, health::readyz,

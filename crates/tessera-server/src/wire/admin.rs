@@ -56,6 +56,10 @@ pub struct CreateIntegrationRequest {
     /// Shown to data owners on the consent screen; at most 1,000 characters.
     pub description: Option<String>,
     pub homepage_url: Option<String>,
+    /// Make it with no secret at all: it authenticates with platform tokens (federated
+    /// credentials, SPEC §14) or its keys (`private_key_jwt`). Default false.
+    #[serde(default)]
+    pub secretless: bool,
 }
 
 #[derive(Debug, Deserialize, ToSchema, Default)]
@@ -192,7 +196,9 @@ pub struct PromotedIntegration {
 pub struct CreatedIntegration {
     #[serde(flatten)]
     pub integration: IntegrationView,
-    pub client_secret: String,
+    /// Shown this once; absent for a `secretless` integration.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

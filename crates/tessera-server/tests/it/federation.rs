@@ -836,3 +836,70 @@ async fn discovery_says_platform_tokens_are_accepted_and_how() {
         .unwrap()
         .contains(&json!("tessera_federated")));
 }
+
+#[tokio::test]
+async fn an_integration_may_have_no_secret_at_all() {
+    for h in Harness::on_both_backends().await {
+        // Made without one: the answer holds no secret, and a platform token is its only way in.
+        let workload =
+            json!({"display_name": "secretless", "scopes": ["assets:read"], "secretless": true});
+        let made = h
+            .api(
+                Method::POST,
+                "/v1/integrations",
+                &h.admin_token(&h.a).await,
+                Some(workload.clone()),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        assert!(made.body.get("client_secret").is_none(), "{}", made.text);
+        let scene = K8sScene::new(
+            &h,
+            SigningAlg::Es256,
+            json!({"display_name": "with a secret", "scopes": ["assets:read"]}),
+            "billing",
+        )
+        .await;
+        let id = made.body["client_id"].as_str().unwrap();
+        accept(
+            &h,
+            &scene.admin,
+            id,
+            json!({"issuer": scene.cluster.url, "subject": "system:serviceaccount:prod:job"}),
+        )
+        .await;
+        let reply = federated_token(&h, &scene.token(&h, &scene.key, "job"), Some(id)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let guessed = h.token(id, "", None).await;
+        assert_eq!(guessed.status, StatusCode::UNAUTHORIZED);
+
+        // An integration with a secret gives it up: its secret stops at once, its platform
+        // identity goes on working.
+        let before = h.token(&scene.client_id, &scene.secret, None).await;
+        assert_eq!(before.status, StatusCode::OK);
+        let path = format!("/v1/integrations/{}/secret", scene.client_id);
+        let removed = h.api(Method::DELETE, &path, &scene.admin, None).await;
+        assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+        let after = h.token(&scene.client_id, &scene.secret, None).await;
+        assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text);
+        let reply = federated_token(
+            &h,
+            &scene.token(&h, &scene.key, "billing"),
+            Some(&scene.client_id),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let entry = h
+            .audit_entry(&scene.admin, |e| {
+                e["action"] == "integration.secret_removed"
+            })
+            .await;
+        assert_eq!(entry["detail"]["secrets_removed"], 1);
+        // Another tenant's integration, or none: not found.
+        let b = h.add_tenant().await;
+        let other = h
+            .api(Method::DELETE, &path, &h.admin_token(&b).await, None)
+            .await;
+        assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.text);
+    }
+}

@@ -43,7 +43,7 @@ macro_rules! stamp {
             async fn create_integration(
                 &self,
                 i: &Integration,
-                secret: &ClientSecretRecord,
+                secret: Option<&ClientSecretRecord>,
             ) -> StoreResult<()> {
                 let mut tx = self.begin_write().await?;
                 if let Some(app) = &i.app {
@@ -108,8 +108,33 @@ macro_rules! stamp {
                     ),
                     other => other,
                 })?;
-                insert_secret(&mut tx, secret).await?;
+                if let Some(secret) = secret {
+                    insert_secret(&mut tx, secret).await?;
+                }
                 tx.commit().await.map_err(backend_error)
+            }
+
+            async fn remove_secrets(&self, tenant: TenantId, id: ClientId) -> StoreResult<u64> {
+                let mut tx = self.begin_write().await?;
+                let owned: Option<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM integrations WHERE tenant_id = $1 AND client_id = $2",
+                )
+                .bind(tenant.to_string())
+                .bind(id.to_string())
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(backend_error)?;
+                if owned.is_none() {
+                    return Err(StoreError::NotFound);
+                }
+                let removed = sqlx::query("DELETE FROM client_secrets WHERE client_id = $1")
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?
+                    .rows_affected();
+                tx.commit().await.map_err(backend_error)?;
+                Ok(removed)
             }
 
             async fn get_integration(

@@ -65,7 +65,7 @@ async fn integrations_are_created_read_updated_and_deleted_with_their_secrets() 
         let t = tenant(&*store).await;
         let mut i = integration(t);
         store
-            .create_integration(&i, &secret(i.client_id, 1, 10))
+            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
             .await
             .unwrap();
         assert_eq!(store.get_integration(t, i.client_id).await.unwrap(), i);
@@ -96,7 +96,7 @@ async fn replacing_a_secret_expires_the_old_one_at_the_given_time() {
         let t = tenant(&*store).await;
         let i = integration(t);
         store
-            .create_integration(&i, &secret(i.client_id, 1, 10))
+            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
             .await
             .unwrap();
         store
@@ -123,7 +123,7 @@ async fn listing_pages_neither_skip_nor_repeat() {
         for n in 0..7 {
             let i = integration(t);
             store
-                .create_integration(&i, &secret(i.client_id, n, 10))
+                .create_integration(&i, Some(&secret(i.client_id, n, 10)))
                 .await
                 .unwrap();
             made.push(i.client_id);
@@ -137,7 +137,7 @@ async fn listing_pages_neither_skip_nor_repeat() {
             if seen.len() == 3 {
                 let late = integration(t);
                 store
-                    .create_integration(&late, &secret(late.client_id, 9, 10))
+                    .create_integration(&late, Some(&secret(late.client_id, 9, 10)))
                     .await
                     .unwrap();
                 made.push(late.client_id);

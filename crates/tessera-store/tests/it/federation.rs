@@ -53,7 +53,7 @@ async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_th
         let (a, b) = (tenant(&*store).await, tenant(&*store).await);
         let app = integration(a);
         store
-            .create_integration(&app, &secret(app.client_id, 1, 10))
+            .create_integration(&app, Some(&secret(app.client_id, 1, 10)))
             .await
             .unwrap();
         let k8s = trusted(a, K8S);

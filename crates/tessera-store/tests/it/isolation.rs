@@ -17,7 +17,7 @@ async fn another_tenant_sees_nothing_and_changes_nothing() {
         let b = tenant(&*store).await;
         let mut i = integration(a);
         store
-            .create_integration(&i, &secret(i.client_id, 1, 10))
+            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
             .await
             .unwrap();
         let user = User {

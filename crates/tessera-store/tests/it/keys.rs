@@ -25,7 +25,7 @@ async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
         let t = tenant(&*store).await;
         let i = integration(t);
         store
-            .create_integration(&i, &secret(i.client_id, 1, 10))
+            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
             .await
             .unwrap();
         store

@@ -14,7 +14,7 @@ use crate::on_both_backends;
 async fn client(store: &dyn Storage, t: TenantId) -> ClientId {
     let i = integration(t);
     store
-        .create_integration(&i, &secret(i.client_id, 1, 10))
+        .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
         .await
         .unwrap();
     i.client_id

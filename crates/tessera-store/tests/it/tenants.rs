@@ -110,12 +110,12 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
         let gone = tenant(&*store).await;
         let app = integration(gone);
         store
-            .create_integration(&app, &secret(app.client_id, 1, 1))
+            .create_integration(&app, Some(&secret(app.client_id, 1, 1)))
             .await
             .unwrap();
         let own = integration(kept);
         store
-            .create_integration(&own, &secret(own.client_id, 2, 1))
+            .create_integration(&own, Some(&secret(own.client_id, 2, 1)))
             .await
             .unwrap();
         // A connection from the kept tenant to the deleted one's integration.

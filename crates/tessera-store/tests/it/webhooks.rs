@@ -22,7 +22,7 @@ async fn connection(store: &dyn Storage) -> (TenantId, ConnectionId) {
     let mut app = integration(developer);
     app.profile.webhook_url = Some("https://app.example.com/hooks".into());
     store
-        .create_integration(&app, &secret(app.client_id, 1, 10))
+        .create_integration(&app, Some(&secret(app.client_id, 1, 10)))
         .await
         .unwrap();
     let c = Connection {

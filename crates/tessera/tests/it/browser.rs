@@ -590,3 +590,135 @@ async fn the_owner_finds_opens_and_deletes_an_integrations_private_tokens_in_the
         .collect();
     assert_eq!(left, ["employee1"]);
 }
+
+/// SPEC §14 in the browser: the admin trusts a platform's issuer (a refused form first), accepts
+/// one of its workloads on an integration's page; that workload gets tokens with no secret;
+/// removing the identity in the console ends them.
+#[tokio::test]
+async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_console() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let (cluster, key) = crate::platform().await;
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let made = post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Billing job", "scopes": ["assets:read"]}),
+    )
+    .await;
+    let client_id = made["client_id"].as_str().unwrap().to_owned();
+    let browser = browser(port).await;
+    let platform_token = crate::k8s_token(&key, &cluster, "billing");
+    let result = async {
+        sign_in(
+            &browser,
+            &server.url,
+            "ops@example.com",
+            "correct horse battery staple",
+        )
+        .await?;
+        visit(
+            &browser,
+            Locator::LinkText("Trusted issuers"),
+            Locator::XPath("//h2[. = 'Trust an issuer']"),
+            "trusted issuers",
+        )
+        .await?;
+        // A SPIFFE trust domain needs its key set URL: said next to the field.
+        fill(&browser, "issuer", "spiffe://example.org").await?;
+        fill(&browser, "audiences", "tessera").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Trust this issuer']"),
+            Locator::Id("jwks_uri-error"),
+            "a refused issuer",
+        )
+        .await?;
+        browser.find(Locator::Id("issuer")).await?.clear().await?;
+        browser
+            .find(Locator::Id("audiences"))
+            .await?
+            .clear()
+            .await?;
+        fill(&browser, "issuer", &cluster).await?;
+        fill(&browser, "audiences", "tessera, other").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Trust this issuer']"),
+            Locator::XPath("//p[contains(., 'is trusted now')]"),
+            "an issuer trusted",
+        )
+        .await?;
+        screenshot(&browser, "console-trusted-issuers.png").await?;
+        browser
+            .goto(&format!("{}/console/integrations/{client_id}", server.url))
+            .await?;
+        browser
+            .wait()
+            .at_most(Duration::from_secs(30))
+            .for_element(Locator::XPath(
+                "//h2[. = 'Platform identities (no secret)']",
+            ))
+            .await?;
+        axe(&browser, "integration with identities").await?;
+        fill(&browser, "fc_subject", "system:serviceaccount:prod:billing").await?;
+        fill(&browser, "fc_claims", "/kubernetes.io/namespace=prod").await?;
+        visit(
+            &browser,
+            Locator::XPath("//button[. = 'Accept this identity']"),
+            Locator::XPath("//p[contains(., 'accepted now')]"),
+            "an identity accepted",
+        )
+        .await?;
+        browser
+            .execute(
+                "document.evaluate(\"//h2[. = 'Platform identities (no secret)']\", document, \
+                 null, 9, null).singleNodeValue.scrollIntoView()",
+                Vec::new(),
+            )
+            .await?;
+        screenshot(&browser, "console-platform-identities.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = browser.close().await;
+        panic!("the browser sets up a platform identity: {e}");
+    }
+
+    // The workload's platform token gets a token, which reads the tenant's resources.
+    let reply = crate::federated_token(&server.url, &client_id, &platform_token).await;
+    assert_eq!(reply.status(), 200);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(crate::assets_status(&server.url, &token).await, 200);
+
+    let removed = async {
+        visit(
+            &browser,
+            Locator::Css("button[aria-label^='Remove the identity']"),
+            Locator::XPath("//p[contains(., 'its tokens stopped working')]"),
+            "an identity removed",
+        )
+        .await?;
+        browser
+            .goto(&format!("{}/console/trusted-issuers", server.url))
+            .await?;
+        visit(
+            &browser,
+            Locator::Css("button[aria-label^='Stop trusting']"),
+            Locator::XPath("//p[contains(., 'is no longer trusted')]"),
+            "an issuer no longer trusted",
+        )
+        .await
+    }
+    .await;
+    let _ = browser.close().await;
+    removed.expect("the browser removes the identity and the trust");
+    assert_eq!(crate::assets_status(&server.url, &token).await, 401);
+    let refused = crate::federated_token(&server.url, &client_id, &platform_token).await;
+    assert_eq!(refused.status(), 401);
+}

@@ -856,54 +856,6 @@ async fn on_postgres_tokens_are_issued_and_introspected_while_the_database_is_cu
     .await;
 }
 
-/// A platform's token service on loopback (SPEC §14): discovery and one key; its URL and key.
-async fn platform() -> (String, tessera_core::token::SigningKey) {
-    use tessera_core::token::{SigningAlg, SigningKey};
-    let (key, _) = SigningKey::generate(SigningAlg::Es256, &tessera_core::ports::OsRng).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let (issuer, keys) = (url.clone(), serde_json::json!({"keys": [key.public_jwk()]}));
-    let app = axum::Router::new()
-        .route(
-            "/.well-known/openid-configuration",
-            axum::routing::get(move || {
-                let issuer = issuer.clone();
-                async move {
-                    axum::Json(
-                        serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys")}),
-                    )
-                }
-            }),
-        )
-        .route(
-            "/keys",
-            axum::routing::get(move || {
-                let keys = keys.clone();
-                async move { axum::Json(keys) }
-            }),
-        );
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, key)
-}
-
-/// Client credentials with a platform token as the client assertion.
-async fn federated_token(url: &str, client_id: &str, platform_token: &str) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{url}/oauth2/token"))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_id", client_id),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
-            ("client_assertion", platform_token),
-        ])
-        .send()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_ends_tokens_on_the_other(
 ) {
@@ -912,7 +864,7 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
         return;
     };
     let (a, b, admin) = (&both.a, &both.b, &both.admin);
-    let (cluster, key) = platform().await;
+    let (cluster, key) = crate::platform().await;
     let issuer = post_json(
         format!("{}/v1/trusted_issuers", a.url),
         admin,
@@ -931,26 +883,17 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
     let subject =
         serde_json::json!({"issuer": cluster, "subject": "system:serviceaccount:prod:billing"});
     let credential = post_json(format!("{}{credentials}", a.url), admin, subject.clone()).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    let platform_token = key
-        .sign_jwt(
-            &serde_json::json!({"iss": cluster, "sub": "system:serviceaccount:prod:billing",
-            "aud": ["tessera"], "iat": now, "exp": now + 600}),
-        )
-        .unwrap();
+    let platform_token = crate::k8s_token(&key, &cluster, "billing");
 
     // Registered on A, accepted on B within a second; B's token works on A.
     within_a_second("a credential made on the other instance", || async {
-        federated_token(&b.url, &client_id, &platform_token)
+        crate::federated_token(&b.url, &client_id, &platform_token)
             .await
             .status()
             == 200
     })
     .await;
-    let reply: serde_json::Value = federated_token(&b.url, &client_id, &platform_token)
+    let reply: serde_json::Value = crate::federated_token(&b.url, &client_id, &platform_token)
         .await
         .json()
         .await
@@ -976,7 +919,7 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
     .await;
     eprintln!("the removal reached the other instance in {took:?}");
     assert_eq!(
-        federated_token(&b.url, &client_id, &platform_token)
+        crate::federated_token(&b.url, &client_id, &platform_token)
             .await
             .status(),
         401
@@ -984,7 +927,7 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
 
     // Again; then the trust in the issuer removed on B ends A's token.
     post_json(format!("{}{credentials}", a.url), admin, subject).await;
-    let second: serde_json::Value = federated_token(&a.url, &client_id, &platform_token)
+    let second: serde_json::Value = crate::federated_token(&a.url, &client_id, &platform_token)
         .await
         .json()
         .await

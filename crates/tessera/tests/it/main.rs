@@ -335,3 +335,68 @@ pub async fn connect_owner(
         .unwrap();
     connection.id
 }
+
+/// A platform's token service on loopback (SPEC §14): discovery and one key; its URL and key.
+pub async fn platform() -> (String, tessera_core::token::SigningKey) {
+    use tessera_core::token::{SigningAlg, SigningKey};
+    let (key, _) = SigningKey::generate(SigningAlg::Es256, &tessera_core::ports::OsRng).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (issuer, keys) = (url.clone(), serde_json::json!({"keys": [key.public_jwk()]}));
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let issuer = issuer.clone();
+                async move {
+                    axum::Json(
+                        serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/keys")}),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/keys",
+            axum::routing::get(move || {
+                let keys = keys.clone();
+                async move { axum::Json(keys) }
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, key)
+}
+
+/// Client credentials with a platform token as the client assertion.
+pub async fn federated_token(
+    url: &str,
+    client_id: &str,
+    platform_token: &str,
+) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{url}/oauth2/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", platform_token),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A Kubernetes-shaped service-account token of `iss` for `system:serviceaccount:prod:<account>`
+/// with the audience `tessera`, valid ten minutes from now.
+pub fn k8s_token(key: &tessera_core::token::SigningKey, iss: &str, account: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    key.sign_jwt(&serde_json::json!({"iss": iss,
+        "sub": format!("system:serviceaccount:prod:{account}"), "aud": ["tessera"],
+        "iat": now, "exp": now + 600, "kubernetes.io": {"namespace": "prod"}}))
+        .unwrap()
+}
