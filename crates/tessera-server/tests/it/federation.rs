@@ -415,6 +415,10 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
                 "claim `repository_id` is missing or differs",
             ),
             (
+                github_token(&h, &gh_key, &github.url, json!({"repository_id": null})),
+                "claim `repository_id` is missing or differs",
+            ),
+            (
                 github_token(&h, &key(SigningAlg::Es256), &github.url, json!({})),
                 "the issuer publishes no key with kid",
             ),
@@ -454,28 +458,53 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
 
 #[tokio::test]
 async fn a_key_rotated_at_the_platform_is_fetched_again_and_the_old_one_refused() {
-    let h = Harness::new().await;
-    let billing = json!({"display_name": "billing", "scopes": ["assets:read"]});
-    let scene = K8sScene::new(&h, SigningAlg::Rs256, billing, "billing").await;
-    let (k8s, client_id, old) = (&scene.cluster, &scene.client_id, &scene.key);
-    let new = key(SigningAlg::Rs256);
-    let reply = federated_token(&h, &scene.token(&h, old, "billing"), Some(client_id)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    for h in Harness::on_both_backends().await {
+        let billing = json!({"display_name": "billing", "scopes": ["assets:read"]});
+        let scene = K8sScene::new(&h, SigningAlg::Rs256, billing, "billing").await;
+        let (k8s, client_id, old) = (&scene.cluster, &scene.client_id, &scene.key);
+        let new = key(SigningAlg::Rs256);
+        let reply = federated_token(&h, &scene.token(&h, old, "billing"), Some(client_id)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 
-    // The platform rotates: the new key is looked for once the cached set is 30 s old (a
-    // stream of unknown kids cannot make Tessera hammer the platform).
-    k8s.publish(&[&new]);
-    h.clock.advance_seconds(31);
-    let reply = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
-    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-    assert_eq!(k8s.key_fetches(), 2);
-    let reply = federated_token(&h, &scene.token(&h, old, "billing"), Some(client_id)).await;
-    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        reply.description().contains("publishes no key"),
-        "{}",
-        reply.text
-    );
+        // The platform rotates. Within 30 s of the last fetch a new kid is not looked for (a
+        // stream of unknown kids cannot make Tessera hammer the platform); after, it is.
+        k8s.publish(&[&new]);
+        let early = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
+        assert!(
+            early.description().contains("publishes no key"),
+            "{}",
+            early.text
+        );
+        h.clock.advance_seconds(31);
+        let reply = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(k8s.key_fetches(), 2);
+        // The old key is gone from the platform's set: its tokens are refused.
+        let reply = federated_token(&h, &scene.token(&h, old, "billing"), Some(client_id)).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply.description().contains("publishes no key"),
+            "{}",
+            reply.text
+        );
+        // Revocation (RFC 7009) authenticates with the platform token too.
+        let token = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
+        let token = token.body["access_token"].as_str().unwrap().to_owned();
+        let platform_token = scene.token(&h, &new, "billing");
+        let revoked = h
+            .form(
+                "/oauth2/revoke",
+                assertion_form(
+                    &platform_token,
+                    &format!("&client_id={client_id}&token={token}"),
+                ),
+                None,
+            )
+            .await;
+        assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+        let gone = h.api(Method::GET, "/v2/assets", &token, None).await;
+        assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
+    }
 }
 
 #[tokio::test]
