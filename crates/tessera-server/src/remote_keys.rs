@@ -200,15 +200,8 @@ impl RemoteKeySets {
     /// The key set the discovery document at `document` names, for `issuer`.
     async fn discover(&self, issuer: &str, document: &str) -> Result<Vec<u8>, String> {
         let body = self.fetch_allowed(document).await?;
-        let metadata: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|_| "its discovery document is not JSON".to_owned())?;
-        if metadata["issuer"].as_str() != Some(issuer) {
-            return Err("its discovery document names another `issuer`".to_owned());
-        }
-        let jwks_uri = metadata["jwks_uri"]
-            .as_str()
-            .ok_or_else(|| "its discovery document has no `jwks_uri`".to_owned())?;
-        self.fetch_allowed(jwks_uri).await
+        let jwks_uri = discovered_jwks_uri(issuer, &body)?;
+        self.fetch_allowed(&jwks_uri).await
     }
 
     /// Counts a fetch against the second's allowance; `false` once it is used up.
@@ -259,6 +252,24 @@ impl RemoteKeySets {
     }
 }
 
+/// The `jwks_uri` an issuer's discovery document names, if the document is the issuer's own
+/// (OpenID Connect Discovery §4.3) and, for an https issuer, the keys come over https too (or
+/// anyone on the path could swap them).
+fn discovered_jwks_uri(issuer: &str, document: &[u8]) -> Result<String, String> {
+    let metadata: serde_json::Value = serde_json::from_slice(document)
+        .map_err(|_| "its discovery document is not JSON".to_owned())?;
+    if metadata["issuer"].as_str() != Some(issuer) {
+        return Err("its discovery document names another `issuer`".to_owned());
+    }
+    let jwks_uri = metadata["jwks_uri"]
+        .as_str()
+        .ok_or_else(|| "its discovery document has no `jwks_uri`".to_owned())?;
+    if issuer.starts_with("https://") && !jwks_uri.starts_with("https://") {
+        return Err("its discovery document names a `jwks_uri` that is not https".to_owned());
+    }
+    Ok(jwks_uri.to_owned())
+}
+
 /// OpenID Connect Discovery §4: the document's address for `issuer`.
 fn discovery_url(issuer: &str) -> String {
     format!(
@@ -276,5 +287,40 @@ fn describe(e: &reqwest::Error) -> &'static str {
         "it redirected, and redirects are not followed"
     } else {
         "the request failed"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::discovered_jwks_uri;
+
+    #[test]
+    fn a_discovery_document_must_be_the_issuers_own_and_keep_https() {
+        let issuer = "https://k8s.example";
+        let doc = |iss: &str, jwks: &str| format!(r#"{{"issuer": "{iss}", "jwks_uri": "{jwks}"}}"#);
+        assert_eq!(
+            discovered_jwks_uri(issuer, doc(issuer, "https://k8s.example/keys").as_bytes()),
+            Ok("https://k8s.example/keys".to_owned())
+        );
+        for (document, says) in [
+            (
+                doc("https://other.example", "https://k8s.example/keys"),
+                "another `issuer`",
+            ),
+            (doc(issuer, "http://k8s.example/keys"), "not https"),
+            (
+                r#"{"issuer": "https://k8s.example"}"#.to_owned(),
+                "no `jwks_uri`",
+            ),
+            ("not json".to_owned(), "not JSON"),
+        ] {
+            let refused = discovered_jwks_uri(issuer, document.as_bytes()).unwrap_err();
+            assert!(refused.contains(says), "{refused}");
+        }
+        // A loopback issuer over http (tests, closed networks) keeps http.
+        let local = "http://127.0.0.1:8081";
+        assert!(
+            discovered_jwks_uri(local, doc(local, "http://127.0.0.1:8081/keys").as_bytes()).is_ok()
+        );
     }
 }

@@ -546,21 +546,21 @@ fn key_body(spec: &KeySpec, base: &Path, integration: &str) -> anyhow::Result<Wa
     let in_words = |e: tessera_core::error::DomainError| {
         Usage(format!("integration `{integration}`, a key: {e}"))
     };
-    let (key, body) = match (&spec.certificate_file, &spec.certificate, &spec.jwk) {
+    let (key, (field, value)) = match (&spec.certificate_file, &spec.certificate, &spec.jwk) {
         (Some(file), None, None) => {
             let path = base.join(file);
             let pem = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             let key = ClientKey::from_certificate_pem(placeholder, &pem, now).map_err(in_words)?;
-            (key, json!({"certificate": pem}))
+            (key, ("certificate", json!(pem)))
         }
         (None, Some(pem), None) => {
             let key = ClientKey::from_certificate_pem(placeholder, pem, now).map_err(in_words)?;
-            (key, json!({"certificate": pem}))
+            (key, ("certificate", json!(pem)))
         }
         (None, None, Some(jwk)) => {
             let key = ClientKey::from_jwk(placeholder, jwk, now).map_err(in_words)?;
-            (key, json!({"jwk": jwk}))
+            (key, ("jwk", jwk.clone()))
         }
         _ => {
             return Err(Usage(format!(
@@ -569,9 +569,8 @@ fn key_body(spec: &KeySpec, base: &Path, integration: &str) -> anyhow::Result<Wa
             .into())
         }
     };
-    let Value::Object(body) = body else {
-        unreachable!("json! of an object")
-    };
+    let mut body = Map::new();
+    body.insert(field.to_owned(), value);
     Ok((key.kid, body))
 }
 
