@@ -150,17 +150,6 @@ pub async fn create_federated_credential(
     )?;
     if state
         .federation
-        .issuer(admin.tenant, &credential.issuer)
-        .is_none()
-    {
-        return Err(DomainError::invalid(
-            "issuer",
-            "is not a trusted issuer of this tenant: register it first (POST /v1/trusted_issuers)",
-        )
-        .into());
-    }
-    if state
-        .federation
         .credentials_of(admin.tenant, client_id)
         .len()
         >= MAX_FEDERATED_CREDENTIALS
@@ -179,7 +168,8 @@ pub async fn create_federated_credential(
             StoreError::Conflict(_) => ApiError::Domain(DomainError::Conflict(
                 "the integration already accepts this issuer and subject".into(),
             )),
-            // The issuer was removed meanwhile, or the integration.
+            // The integration is the tenant's (checked above): the issuer is not trusted. The
+            // store decides, not this instance's snapshot, which may be a second behind.
             StoreError::NotFound => DomainError::invalid(
                 "issuer",
                 "is not a trusted issuer of this tenant: register it first (POST /v1/trusted_issuers)",
