@@ -18,7 +18,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use crate::api_cli::{Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, USER};
+use crate::api_cli::{Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, TRUSTED_ISSUER, USER};
 use crate::remote::{Output, Session, SessionArgs, Usage};
 
 /// The only version of the file format so far.
@@ -29,7 +29,7 @@ const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "tessera apply",
-    description = "A tenant's integrations, access policies, users and app authorizations, as `tessera apply -f` makes them (docs/cli.md)."
+    description = "A tenant's trusted issuers, integrations, access policies, users and app authorizations, as `tessera apply -f` makes them (docs/cli.md)."
 )]
 pub struct TenantFile {
     /// The file format's version: 1.
@@ -43,6 +43,9 @@ pub struct TenantFile {
     /// are printed once.
     #[serde(default)]
     pub secrets_file: Option<PathBuf>,
+    /// Platforms whose identity tokens stand in for secrets (SPEC §14).
+    #[serde(default)]
+    pub trusted_issuers: Vec<TrustedIssuerSpec>,
     #[serde(default)]
     pub integrations: Vec<IntegrationSpec>,
     #[serde(default)]
@@ -80,6 +83,44 @@ pub struct IntegrationSpec {
     /// given, `--prune` also removes the integration's keys not listed.
     #[serde(skip_serializing)]
     pub keys: Option<Vec<KeySpec>>,
+    /// Platform identities that authenticate it in place of a secret (SPEC §14), matched by
+    /// issuer and subject. When given, `--prune` also removes the integration's others.
+    #[serde(skip_serializing)]
+    pub federated_credentials: Option<Vec<FederatedCredentialSpec>>,
+    /// Made with no secret at all (it authenticates with platform tokens or keys). Used when
+    /// the integration is made.
+    #[serde(skip_serializing)]
+    pub secretless: Option<bool>,
+}
+
+/// A platform identity an integration accepts (`POST
+/// /v1/integrations/{client_id}/federated_credentials`).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FederatedCredentialSpec {
+    /// A trusted issuer of the tenant (in this file or already trusted).
+    pub issuer: String,
+    /// The platform tokens' `sub`, exactly.
+    pub subject: String,
+    /// Claims the tokens must also carry with these values (a name, or a JSON Pointer).
+    #[serde(default)]
+    pub claims: BTreeMap<String, String>,
+}
+
+/// A platform whose identity tokens the tenant trusts (`POST /v1/trusted_issuers`), matched by
+/// `issuer`. The API changes none of its fields in place: a different value is refused (remove
+/// it, which removes its credentials, and apply again).
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TrustedIssuerSpec {
+    /// The tokens' `iss` (`https://…`), or a SPIFFE trust domain (`spiffe://…`).
+    pub issuer: String,
+    /// The `aud` values accepted.
+    pub audiences: Vec<String>,
+    /// Where its keys are; without it, from its discovery document.
+    pub jwks_uri: Option<String>,
+    /// The longest `exp` − `iat` accepted [default: 3600].
+    pub max_token_lifetime_seconds: Option<u32>,
 }
 
 /// One public key: exactly one of the three.
@@ -234,6 +275,13 @@ const INTEGRATIONS: Kind = Kind {
     create_only: &["multi_tenant", "app_name", "app_version"],
     replace: false,
 };
+const TRUSTED_ISSUERS: Kind = Kind {
+    resource: &TRUSTED_ISSUER,
+    label: "trusted_issuer",
+    name_field: "issuer",
+    create_only: &["audiences", "jwks_uri", "max_token_lifetime_seconds"],
+    replace: false,
+};
 const USERS: Kind = Kind {
     resource: &USER,
     label: "user",
@@ -333,8 +381,12 @@ struct Current {
     policies: Vec<Value>,
     users: Vec<Value>,
     app_authorizations: Vec<Value>,
+    trusted_issuers: Vec<Value>,
     /// kids of the integrations whose keys the file manages, by client_id.
     keys: HashMap<String, Vec<String>>,
+    /// Federated credentials of the integrations whose credentials the file manages, by
+    /// client_id.
+    credentials: HashMap<String, Vec<Value>>,
 }
 
 pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
@@ -437,7 +489,10 @@ fn read_file(path: &Path) -> anyhow::Result<(TenantFile, PathBuf)> {
 
 /// Every object the file asks for, as the API spells it.
 struct Desired {
+    trusted_issuers: Vec<Wanted>,
     integrations: Vec<Wanted>,
+    /// Platform identities by integration name, for the integrations that list them.
+    credentials: BTreeMap<String, Vec<Wanted>>,
     /// Keys by integration name, for the integrations that list them: (kid, body to send).
     keys: BTreeMap<String, Vec<WantedKey>>,
     policies: Vec<Wanted>,
@@ -456,18 +511,46 @@ fn fields_of(spec: &impl Serialize) -> anyhow::Result<Map<String, Value>> {
 impl Desired {
     fn from_file(file: &TenantFile, base: &Path) -> anyhow::Result<Desired> {
         let mut desired = Desired {
+            trusted_issuers: Vec::new(),
             integrations: Vec::new(),
+            credentials: BTreeMap::new(),
             keys: BTreeMap::new(),
             policies: Vec::new(),
             users: Vec::new(),
             app_authorizations: Vec::new(),
         };
-        for spec in &file.integrations {
-            desired.integrations.push(Wanted {
-                name: spec.display_name.clone(),
+        for spec in &file.trusted_issuers {
+            desired.trusted_issuers.push(Wanted {
+                name: spec.issuer.clone(),
                 fields: fields_of(spec)?,
                 on_create: Map::new(),
             });
+        }
+        for spec in &file.integrations {
+            let mut on_create = Map::new();
+            if spec.secretless == Some(true) {
+                on_create.insert("secretless".into(), json!(true));
+            }
+            desired.integrations.push(Wanted {
+                name: spec.display_name.clone(),
+                fields: fields_of(spec)?,
+                on_create,
+            });
+            if let Some(credentials) = &spec.federated_credentials {
+                let wanted = credentials
+                    .iter()
+                    .map(|c| {
+                        Ok(Wanted {
+                            name: c.subject.clone(),
+                            fields: fields_of(c)?,
+                            on_create: Map::new(),
+                        })
+                    })
+                    .collect::<anyhow::Result<Vec<_>>>()?;
+                desired
+                    .credentials
+                    .insert(spec.display_name.clone(), wanted);
+            }
             if let Some(keys) = &spec.keys {
                 let keys = keys
                     .iter()
@@ -514,7 +597,20 @@ impl Desired {
                 on_create: Map::new(),
             });
         }
+        for (integration, credentials) in &desired.credentials {
+            let mut seen = std::collections::HashSet::new();
+            for c in credentials {
+                if !seen.insert((c.fields["issuer"].to_string(), c.name.clone())) {
+                    return Err(Usage(format!(
+                        "integration `{integration}`: the platform identity `{}` is listed twice for one issuer",
+                        c.name
+                    ))
+                    .into());
+                }
+            }
+        }
         for (label, list) in [
+            ("trusted_issuers", &desired.trusted_issuers),
             ("integrations", &desired.integrations),
             ("access_policies", &desired.policies),
             ("users", &desired.users),
@@ -615,8 +711,24 @@ async fn read_tenant(session: &Session, desired: &Desired) -> anyhow::Result<Cur
         policies: list(&POLICY).await?,
         users: list(&USER).await?,
         app_authorizations: list(&APP_AUTHORIZATION).await?,
+        trusted_issuers: list(&TRUSTED_ISSUER).await?,
         keys: HashMap::new(),
+        credentials: HashMap::new(),
     };
+    for name in desired.credentials.keys() {
+        if let Some(id) = current
+            .integrations
+            .iter()
+            .find(|i| i["display_name"] == name.as_str())
+            .and_then(|i| i["client_id"].as_str())
+        {
+            let path = format!("/v1/integrations/{id}/federated_credentials");
+            let found = session
+                .list_all(&path, "federated_credentials", 100)
+                .await?;
+            current.credentials.insert(id.to_owned(), found);
+        }
+    }
     for name in desired.keys.keys() {
         if let Some(found) = current
             .integrations
@@ -850,6 +962,67 @@ fn spare_the_last_admins(
     }
 }
 
+/// The platform identities of the integrations whose list the file gives, matched by issuer
+/// and subject: made, replaced when their required claims differ (the API changes none in
+/// place), and with `prune` removed when the file does not list them.
+fn plan_credentials(
+    desired: &Desired,
+    current: &Current,
+    ids: &HashMap<String, String>,
+    plan: &mut Plan,
+    deletions: &mut Vec<Change>,
+    prune: bool,
+) {
+    for (integration, wanted) in &desired.credentials {
+        let have = ids
+            .get(integration)
+            .and_then(|id| current.credentials.get(id))
+            .cloned()
+            .unwrap_or_default();
+        let same_identity = |a: &Map<String, Value>, b: &Value| {
+            a["issuer"] == b["issuer"] && a["subject"] == b["subject"]
+        };
+        for want in wanted {
+            let found = have.iter().find(|h| same_identity(&want.fields, h));
+            let mut change = match found {
+                None => Change::new(Action::Create, "federated_credential", &want.name),
+                Some(h) if h["claims"] == want.fields["claims"] => {
+                    plan.unchanged += 1;
+                    continue;
+                }
+                Some(h) => {
+                    let mut change =
+                        Change::new(Action::Replace, "federated_credential", &want.name);
+                    change.id = h["id"].as_str().map(str::to_owned);
+                    change.fields.insert(
+                        "claims".into(),
+                        json!({"from": h["claims"], "to": want.fields["claims"]}),
+                    );
+                    change
+                }
+            };
+            change.integration = Some(integration.clone());
+            change.body = want.fields.clone();
+            plan.changes.push(change);
+        }
+        for extra in have
+            .iter()
+            .filter(|h| !wanted.iter().any(|w| same_identity(&w.fields, h)))
+        {
+            let subject = extra["subject"].as_str().unwrap_or_default();
+            if prune {
+                let mut change = Change::new(Action::Delete, "federated_credential", subject);
+                change.integration = Some(integration.clone());
+                change.id = extra["id"].as_str().map(str::to_owned);
+                deletions.push(change);
+            } else {
+                plan.not_in_file.push(json!({"kind": "federated_credential",
+                    "name": subject, "integration": integration}));
+            }
+        }
+    }
+}
+
 fn make_plan(desired: &Desired, current: &Current, prune: bool) -> anyhow::Result<Plan> {
     let mut plan = Plan {
         tenant_id: current.tenant_id.clone(),
@@ -858,6 +1031,15 @@ fn make_plan(desired: &Desired, current: &Current, prune: bool) -> anyhow::Resul
         not_in_file: Vec::new(),
     };
     let mut deletions = Vec::new();
+    plan_kind(
+        &TRUSTED_ISSUERS,
+        &desired.trusted_issuers,
+        &current.trusted_issuers,
+        &HashMap::new(),
+        &mut plan,
+        &mut deletions,
+        prune,
+    )?;
     plan_kind(
         &INTEGRATIONS,
         &desired.integrations,
@@ -896,6 +1078,7 @@ fn make_plan(desired: &Desired, current: &Current, prune: bool) -> anyhow::Resul
             }
         }
     }
+    plan_credentials(desired, current, &ids, &mut plan, &mut deletions, prune);
     plan_kind(
         &USERS,
         &desired.users,
@@ -943,13 +1126,31 @@ fn make_plan(desired: &Desired, current: &Current, prune: bool) -> anyhow::Resul
         prune,
     )?;
     spare_the_last_admins(&mut deletions, current, &desired.users, &plan.changes);
-    // Deletions last, the dependents first: policies and authorizations, keys, users,
-    // then integrations.
+    // A trusted issuer --prune removes takes its credentials with it: none the file lists may
+    // name it.
+    for gone in deletions.iter().filter(|c| c.kind == "trusted_issuer") {
+        let named = desired
+            .credentials
+            .values()
+            .flatten()
+            .find(|c| c.fields["issuer"] == gone.name.as_str());
+        if let Some(c) = named {
+            return Err(Usage(format!(
+                "the platform identity `{}` names the issuer `{}`, which --prune would stop trusting: list it under trusted_issuers",
+                c.name, gone.name
+            ))
+            .into());
+        }
+    }
+    // Deletions last, the dependents first: policies and authorizations, keys and
+    // credentials, users, integrations, then trusted issuers.
     let order = |c: &Change| match c.kind {
         "access_policy" | "app_authorization" => 0,
-        "key" => 1,
+        "key" | "federated_credential" => 1,
         "user" => 2,
-        _ => 3,
+        "integration" => 3,
+        // Last: removing a trusted issuer removes the credentials that name it.
+        _ => 4,
     };
     deletions.sort_by_key(order);
     plan.changes.extend(deletions);
@@ -1022,6 +1223,10 @@ async fn carry_out(
                 change.name
             )
         })?;
+        // A new integration's id, for the steps that name it (a secretless one too).
+        if let (true, Some(id)) = (change.kind == "integration", answer["client_id"].as_str()) {
+            ids.insert(change.name.clone(), id.to_owned());
+        }
         match change.kind {
             "integration" if answer["client_secret"].is_string() => {
                 let id = answer["client_id"].as_str().unwrap_or_default().to_owned();
@@ -1036,7 +1241,6 @@ async fn carry_out(
                         change.name
                     )
                 })?;
-                ids.insert(change.name.clone(), id);
             }
             "user" if answer["invitation_url"].is_string() => made.record(
                 "users",
@@ -1097,7 +1301,33 @@ async fn step(
             _ => Ok(Value::Null),
         };
     }
+    if change.kind == "federated_credential" {
+        let integration = change.integration.as_deref().unwrap_or_default();
+        let id = ids
+            .get(integration)
+            .with_context(|| format!("integration `{integration}` was not made"))?;
+        let base = format!("/v1/integrations/{id}/federated_credentials");
+        if matches!(change.action, Action::Delete | Action::Replace) {
+            let credential = change.id.as_deref().unwrap_or_default().replace('/', "%2F");
+            session
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("{base}/{credential}"),
+                    None,
+                )
+                .await?;
+        }
+        return match change.action {
+            Action::Create | Action::Replace => {
+                session
+                    .call(reqwest::Method::POST, &base, Some(&body))
+                    .await
+            }
+            _ => Ok(Value::Null),
+        };
+    }
     let resource = match change.kind {
+        "trusted_issuer" => TRUSTED_ISSUERS.resource,
         "integration" => INTEGRATIONS.resource,
         "user" => USERS.resource,
         "access_policy" => POLICIES.resource,

@@ -492,7 +492,125 @@ async fn the_docs_example_applies_to_a_new_tenant() {
     .unwrap();
     let made = apply_json(&admin, &dir, &[]);
     assert_eq!(made["applied"], true, "{made}");
-    assert_eq!(steps(&made).len(), 6, "{made}");
+    assert_eq!(steps(&made).len(), 9, "{made}");
     assert!(dir.join("tessera-secrets.json").exists());
     assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn apply_manages_trusted_issuers_and_platform_identities() {
+    let (guard, data) = crate::data_dir();
+    let server = crate::serve(&data, &[], true);
+    let (_, id, secret) = crate::made_tenant(&server.url, "Federated", "fed@fed.example").await;
+    let admin = (server.url.clone(), id, secret);
+    let dir = guard.path().to_path_buf();
+    let github = "https://token.actions.githubusercontent.com";
+    let file = |repository_id: &str, audience: &str| {
+        format!(
+            "version: 1\nsecrets_file: secrets.json\ntrusted_issuers:\n  - issuer: {github}\n    audiences: [\"{audience}\"]\nintegrations:\n  - display_name: deployer\n    secretless: true\n    scopes: [assets:read]\n    federated_credentials:\n      - issuer: {github}\n        subject: repo:acme/app:ref:refs/heads/main\n        claims: {{repository_id: \"{repository_id}\"}}\n"
+        )
+    };
+    std::fs::write(
+        dir.join("tessera.yaml"),
+        file("42", "https://github.com/acme"),
+    )
+    .unwrap();
+    let plan = apply_json(&admin, &dir, &["--dry-run"]);
+    assert_eq!(
+        steps(&plan),
+        [
+            format!("create trusted_issuer {github}"),
+            "create integration deployer".into(),
+            "create federated_credential repo:acme/app:ref:refs/heads/main".into(),
+        ]
+    );
+    let made = apply_json(&admin, &dir, &[]);
+    assert_eq!(made["applied"], true, "{made}");
+    // Secretless: no secret was made, so none is written.
+    assert!(!dir.join("secrets.json").exists());
+    let deployer = list(&admin, &dir, "integration", "integrations")
+        .into_iter()
+        .find(|i| i["display_name"] == "deployer")
+        .unwrap();
+    let deployer_id = deployer["client_id"].as_str().unwrap().to_owned();
+    let credentials = || {
+        let (_, out, _) = as_admin(
+            &admin,
+            &dir,
+            &[
+                "federated-credential",
+                "list",
+                "--integration",
+                &deployer_id,
+                "--output",
+                "json",
+            ],
+        );
+        json(&out)["federated_credentials"]
+            .as_array()
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(credentials()[0]["claims"]["repository_id"], "42");
+    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+
+    // A required claim changed: the identity is replaced.
+    std::fs::write(
+        dir.join("tessera.yaml"),
+        file("43", "https://github.com/acme"),
+    )
+    .unwrap();
+    let replaced = apply_json(&admin, &dir, &[]);
+    assert_eq!(
+        steps(&replaced),
+        ["replace federated_credential repo:acme/app:ref:refs/heads/main"]
+    );
+    assert_eq!(credentials().len(), 1);
+    assert_eq!(credentials()[0]["claims"]["repository_id"], "43");
+
+    // A trusted issuer's audiences cannot change in place: said, and nothing done.
+    std::fs::write(
+        dir.join("tessera.yaml"),
+        file("43", "https://github.com/other"),
+    )
+    .unwrap();
+    let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("trusted_issuer") && stderr.contains("audiences"),
+        "{stderr}"
+    );
+
+    // Pruning the issuer while an identity still names it is refused; without both, both go.
+    std::fs::write(
+        dir.join("tessera.yaml"),
+        format!("version: 1\nintegrations:\n  - display_name: deployer\n    federated_credentials:\n      - issuer: {github}\n        subject: repo:acme/app:ref:refs/heads/main\n        claims: {{repository_id: \"43\"}}\n"),
+    )
+    .unwrap();
+    let (code, _, stderr) = as_admin(
+        &admin,
+        &dir,
+        &["apply", "-f", "tessera.yaml", "--prune", "--dry-run"],
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("list it under trusted_issuers"), "{stderr}");
+    std::fs::write(
+        dir.join("tessera.yaml"),
+        "version: 1\nintegrations:\n  - display_name: deployer\n    federated_credentials: []\n",
+    )
+    .unwrap();
+    let pruned = apply_json(&admin, &dir, &["--prune"]);
+    let done = steps(&pruned);
+    let position = |step: &str| done.iter().position(|s| s.starts_with(step)).unwrap();
+    assert!(
+        position("delete federated_credential") < position("delete trusted_issuer"),
+        "{done:?}"
+    );
+    assert!(credentials().is_empty());
+    let (_, out, _) = as_admin(
+        &admin,
+        &dir,
+        &["trusted-issuer", "list", "--output", "json"],
+    );
+    assert_eq!(json(&out)["trusted_issuers"], json!([]));
 }
