@@ -239,15 +239,7 @@ impl BodyArgs {
         let mut object = match &self.file {
             None => Map::new(),
             Some(path) => {
-                let text = if path.as_os_str() == "-" {
-                    let mut text = String::new();
-                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                        .context("cannot read standard input")?;
-                    text
-                } else {
-                    std::fs::read_to_string(path)
-                        .with_context(|| format!("cannot read {}", path.display()))?
-                };
+                let text = crate::remote::read_input(Some(path), "the body")?;
                 match serde_json::from_str::<Value>(&text)
                     .with_context(|| format!("{} is not JSON", path.display()))?
                 {

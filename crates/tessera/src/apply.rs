@@ -456,20 +456,12 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
 
 /// The file parsed (YAML is a superset of JSON), and the folder its relative paths start from.
 fn read_file(path: &Path) -> anyhow::Result<(TenantFile, PathBuf)> {
-    let (text, base) = if path.as_os_str() == "-" {
-        let mut text = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-            .context("cannot read standard input")?;
-        (text, PathBuf::from("."))
-    } else {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let base = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-        (text, base)
-    };
+    let text = crate::remote::read_input(Some(path), "the file")?;
+    // Relative paths in the file start from its folder (from here for standard input).
+    let base = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let file: TenantFile = serde_yaml_ng::from_str(&text).map_err(|e| {
         Usage(format!(
             "{}: {e} (the format: tessera apply --schema)",

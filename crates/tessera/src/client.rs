@@ -1,7 +1,6 @@
 //! The client side: `token get` and `token decode`. Nothing is sent anywhere but the server the
 //! user names.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -321,18 +320,7 @@ pub(crate) async fn get_token(
 
 /// A token from a file or standard input, with an `Authorization: Bearer ` prefix dropped.
 fn read_token(file: Option<&Path>) -> anyhow::Result<String> {
-    let text = match file {
-        Some(path) => std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the token file {}", path.display()))?,
-        None => {
-            let mut buf = String::new();
-            std::io::stdin()
-                .read_to_string(&mut buf)
-                .context("cannot read the token from standard input")?;
-            buf
-        }
-    };
-    bare_token(&text)
+    bare_token(&crate::remote::read_input(file, "the token")?)
 }
 
 /// The token of `text`, with an `Authorization: Bearer ` prefix (a bearer file's) dropped.

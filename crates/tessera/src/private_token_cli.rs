@@ -5,7 +5,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Args, Subcommand};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
@@ -176,22 +175,14 @@ pub async fn run(cmd: PrivateTokenCommand) -> anyhow::Result<()> {
             key,
             value_file,
         } => {
-            let value = match &value_file {
-                Some(path) => std::fs::read_to_string(path)
-                    .with_context(|| format!("cannot read {}", path.display()))?,
-                None => {
-                    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
-                        return Err(Usage(
-                            "give the value with --value-file FILE or on standard input".into(),
-                        )
-                        .into());
-                    }
-                    let mut text = String::new();
-                    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
-                        .context("cannot read the value from standard input")?;
-                    text
-                }
-            };
+            // A value typed on a terminal would end with whatever the shell adds: not offered.
+            if value_file.is_none() && std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+                return Err(Usage(
+                    "give the value with --value-file FILE or on standard input".into(),
+                )
+                .into());
+            }
+            let value = crate::remote::read_input(value_file.as_deref(), "the value")?;
             let session = Session::open(&session).await?;
             let stored = session
                 .call(

@@ -123,6 +123,21 @@ fn write_profiles(path: &Path, profiles: &Profiles) -> anyhow::Result<()> {
     std::fs::rename(&staged, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
+/// What a command reads from `path`, or from standard input when there is no path or it is
+/// `-`; `what` names it in the error (`the token`, `the value`).
+pub fn read_input(path: Option<&Path>, what: &str) -> anyhow::Result<String> {
+    match path.filter(|p| p.as_os_str() != "-") {
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {what} from {}", path.display())),
+        None => {
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .with_context(|| format!("cannot read {what} from standard input"))?;
+            Ok(text)
+        }
+    }
+}
+
 /// The secret: from a file, `TESSERA_CLIENT_SECRET`, or a prompt on the terminal — never argv.
 pub fn read_secret(file: Option<&Path>) -> anyhow::Result<String> {
     if let Some(path) = file {

@@ -694,6 +694,61 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             )
             .await;
         assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
+        // At most 20 platform identities an integration, 50 trusted issuers a tenant.
+        for n in 1..20 {
+            accept(
+                &h,
+                &admin,
+                &client_id,
+                json!({"issuer": "https://k8s.example", "subject": format!("s{n}")}),
+            )
+            .await;
+        }
+        let one_more = h
+            .api(
+                Method::POST,
+                &path,
+                &admin,
+                Some(json!({"issuer": "https://k8s.example", "subject": "s20"})),
+            )
+            .await;
+        assert_eq!(
+            one_more.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            one_more.text
+        );
+        assert!(
+            one_more.description().contains("already has 20"),
+            "{}",
+            one_more.text
+        );
+        for n in 1..50 {
+            let made = trust(
+                &h,
+                &admin,
+                json!({"issuer": format!("https://k8s{n}.example"), "audiences": ["a"]}),
+            )
+            .await;
+            assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        }
+        let one_more = trust(
+            &h,
+            &admin,
+            json!({"issuer": "https://k8s50.example", "audiences": ["a"]}),
+        )
+        .await;
+        assert_eq!(
+            one_more.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            one_more.text
+        );
+        assert!(
+            one_more.description().contains("already trusts 50"),
+            "{}",
+            one_more.text
+        );
 
         // Another tenant sees none of it and can remove none of it.
         let b = h.add_tenant().await;
@@ -717,14 +772,17 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
                 reply.text
             );
         }
-        assert_eq!(
-            h.api(Method::GET, "/v1/trusted_issuers", &admin, None)
-                .await
-                .body["trusted_issuers"]
+        let ours = h
+            .api(Method::GET, "/v1/trusted_issuers", &admin, None)
+            .await;
+        assert!(
+            ours.body["trusted_issuers"]
                 .as_array()
                 .unwrap()
-                .len(),
-            1
+                .iter()
+                .any(|t| t["issuer"] == "https://k8s.example"),
+            "{}",
+            ours.text
         );
     }
 }
@@ -769,6 +827,11 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
                 "&audience=https%3A%2F%2Felsewhere",
                 "invalid_target",
                 "audience",
+            ),
+            (
+                "&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token",
+                "invalid_request",
+                "requested_token_type",
             ),
         ] {
             let reply = h.form("/oauth2/token", exchange(extra), None).await;
@@ -824,6 +887,28 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
             "client_assertion": stranger}))
         .await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+        // HTTP Basic and an assertion together: one method, please.
+        let twice = h
+            .send(
+                axum::http::Request::builder()
+                    .method(Method::POST)
+                    .uri("/tms/v1/tokens")
+                    .header("content-type", "application/json")
+                    .header("authorization", basic(client_id, &scene.secret))
+                    .body(axum::body::Body::from(
+                        json!({"tenants": [own], "client_assertion": platform_token,
+                               "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"})
+                        .to_string(),
+                    ))
+                    .unwrap(),
+            )
+            .await;
+        assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.text);
+        assert!(
+            twice.description().contains("authenticated twice"),
+            "{}",
+            twice.text
+        );
         let bare = tms(json!({"tenants": [own]})).await;
         assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{}", bare.text);
         assert!(

@@ -145,32 +145,20 @@ macro_rules! stamp {
                 &self,
                 tenant: Option<TenantId>,
             ) -> StoreResult<(Vec<TrustedIssuer>, Vec<FederatedCredential>)> {
-                let filter = if tenant.is_some() {
-                    "WHERE tenant_id = $1"
-                } else {
-                    ""
-                };
                 let tenant = tenant.map(|t| t.to_string());
-                let issuers_sql = format!(
-                    "SELECT {TRUSTED_ISSUER_COLUMNS} FROM trusted_issuers {filter} ORDER BY seq"
-                );
-                let issuers = sqlx::query_as::<_, TrustedIssuerRow>(&issuers_sql);
-                let issuers = match &tenant {
-                    Some(t) => issuers.bind(t.clone()),
-                    None => issuers,
-                }
+                let issuers = sqlx::query_as::<_, TrustedIssuerRow>(&format!(
+                    "SELECT {TRUSTED_ISSUER_COLUMNS} FROM trusted_issuers \
+                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
+                ))
+                .bind(&tenant)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_error)?;
-                let credentials_sql = format!(
-                    "SELECT {FEDERATED_CREDENTIAL_COLUMNS} FROM federated_credentials {filter} \
-                     ORDER BY seq"
-                );
-                let credentials = sqlx::query_as::<_, FederatedCredentialRow>(&credentials_sql);
-                let credentials = match &tenant {
-                    Some(t) => credentials.bind(t.clone()),
-                    None => credentials,
-                }
+                let credentials = sqlx::query_as::<_, FederatedCredentialRow>(&format!(
+                    "SELECT {FEDERATED_CREDENTIAL_COLUMNS} FROM federated_credentials \
+                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
+                ))
+                .bind(&tenant)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(backend_error)?;

@@ -713,7 +713,7 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("cannot read /nonexistent/value"),
+        stderr.contains("cannot read the value from /nonexistent/value"),
         "{stderr}"
     );
 }

@@ -375,6 +375,21 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
         assert!(stderr.contains(says), "{text}: {stderr}");
     }
 
+    let (code, _, stderr) = try_file(
+        "version: 1\nusers:\n  - email: a@b.example\n    display_name: A\n    password_file: p\n    password_env: P\n",
+    );
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("not both"), "{stderr}");
+    // A first password from an environment variable that is not set: said, nothing made.
+    let (code, _, stderr) = try_file(
+        "version: 1\nusers:\n  - email: a@b.example\n    display_name: A\n    password_env: TESSERA_TEST_NO_SUCH_VARIABLE\n",
+    );
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("TESSERA_TEST_NO_SUCH_VARIABLE (password_env) is not set"),
+        "{stderr}"
+    );
+
     // Another tenant's file is refused before anything is made.
     let (code, _, stderr) = try_file(&format!(
         "version: 1\ntenant: tenant/{}\nintegrations:\n  - display_name: A\n",

@@ -637,6 +637,7 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
             "a refused issuer",
         )
         .await?;
+        screenshot(&browser, "console-trusted-issuer-refused.png").await?;
         browser.find(Locator::Id("issuer")).await?.clear().await?;
         browser
             .find(Locator::Id("audiences"))
