@@ -175,6 +175,9 @@ pub fn webhook_signature(key: &[u8], id: &str, timestamp: i64, body: &str) -> St
     )
 }
 
+/// The shortest password a user may set.
+pub const MIN_PASSWORD_CHARS: usize = 12;
+
 /// Hashes a user's password with argon2id (PHC string) under a fresh salt from `rng`, for the
 /// console sign-in.
 pub fn hash_password(

@@ -2,7 +2,8 @@
 //! reads the system clock or the operating system's randomness itself; ids and secrets are
 //! made from an [`Rng`] it is handed, so tests can fix both.
 
-use crate::model::UnixMillis;
+/// Milliseconds since the Unix epoch; every stored time is one.
+pub type UnixMillis = i64;
 
 /// The current time. The core never reads the system clock itself.
 pub trait Clock: Send + Sync {

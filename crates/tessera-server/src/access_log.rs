@@ -97,9 +97,9 @@ impl RequestNotes {
         self.0.route.get().map_or("unmatched", MatchedPath::as_str)
     }
 
-    /// The route template as a metrics label.
-    pub fn route_label(&self) -> crate::metrics::RouteLabel {
-        crate::metrics::RouteLabel(self.0.route.get().cloned())
+    /// The route template matched, shared with axum's (not copied), if one matched.
+    pub fn matched(&self) -> Option<MatchedPath> {
+        self.0.route.get().cloned()
     }
 }
 

@@ -17,8 +17,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use ipnet::IpNet;
 
-use crate::state::AppState;
-
 /// The proxies whose forwarding headers count.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrustedProxies(Vec<IpNet>);
@@ -168,11 +166,11 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
 /// address on the request; a request that reached a trusted
 /// proxy over https gets its cookies marked `Secure` even when the last hop was plain http.
 pub async fn client_address(
-    State(state): State<AppState>,
+    State(trusted): State<std::sync::Arc<TrustedProxies>>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let trusted = &state.config.trusted_proxies;
+    let trusted = &*trusted;
     let peer = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -33,8 +33,8 @@ use tracing::Instrument;
 use crate::error::ApiError;
 use crate::metrics::RequestLabel;
 use crate::routes::{
-    admin, app_authorizations, consents, discovery, health, introspection, keys, oauth, openapi,
-    policies, private_tokens, resources, tenants, tms,
+    app_authorizations, audit, consents, discovery, health, integrations, introspection, keys,
+    oauth, openapi, policies, private_tokens, resources, secrets, tenants, tms, users,
 };
 pub use crate::state::{AppState, ServerConfig};
 
@@ -63,17 +63,17 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/integrations",
-            post(admin::create_integration).get(admin::list_integrations),
+            post(integrations::create_integration).get(integrations::list_integrations),
         )
         .route(
             "/v1/integrations/{client_id}",
-            get(admin::get_integration)
-                .patch(admin::patch_integration)
-                .delete(admin::delete_integration),
+            get(integrations::get_integration)
+                .patch(integrations::patch_integration)
+                .delete(integrations::delete_integration),
         )
         .route(
             "/v1/integrations/{client_id}/secret",
-            post(admin::regenerate_secret).delete(admin::remove_secrets),
+            post(secrets::regenerate_secret).delete(secrets::remove_secrets),
         )
         .route(
             "/v1/integrations/{client_id}/keys",
@@ -83,14 +83,14 @@ pub fn router(state: AppState) -> Router {
             "/v1/integrations/{client_id}/keys/{kid}",
             axum::routing::delete(keys::delete_key),
         )
-        .route("/v1/users", post(admin::create_user).get(admin::list_users))
+        .route("/v1/users", post(users::create_user).get(users::list_users))
         .route(
             "/v1/users/{id}",
-            get(admin::get_user)
-                .patch(admin::patch_user)
-                .delete(admin::delete_user),
+            get(users::get_user)
+                .patch(users::patch_user)
+                .delete(users::delete_user),
         )
-        .route("/v1/users/{id}/password_reset", post(admin::password_reset))
+        .route("/v1/users/{id}/password_reset", post(users::password_reset))
         .route(
             "/v1/tenants",
             post(tenants::create_tenant).get(tenants::list_tenants),
@@ -108,7 +108,7 @@ pub fn router(state: AppState) -> Router {
                 .patch(tenants::patch_tenant)
                 .delete(tenants::delete_tenant),
         )
-        .route("/v1/audit", get(admin::list_audit))
+        .route("/v1/audit", get(audit::list_audit))
         .route(
             "/v1/signing_keys",
             get(routes::signing_keys::list_signing_keys),
@@ -177,7 +177,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/v1/integrations/{client_id}/promote",
-            post(admin::promote_integration),
+            post(app_authorizations::promote_integration),
         )
         .route(
             "/v1/app_authorizations",
@@ -210,7 +210,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tms/v1/tenants", get(tms::list_tenants))
         .route(
             "/v1/integrations/{client_id}/connection_url",
-            post(admin::connection_url),
+            post(routes::connections::connection_url),
         )
         .route(
             "/v1/connections",
@@ -329,11 +329,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/console/integrations/{client_id}/federated-credentials",
-            post(console::federation::add_credential),
+            post(console::integrations::add_credential),
         )
         .route(
             "/console/integrations/{client_id}/federated-credentials/delete",
-            post(console::federation::remove_credential),
+            post(console::integrations::remove_credential),
         )
         .route("/console/keys", get(console::keys::show))
         .route("/console/keys/rotate", post(console::keys::rotate))
@@ -429,7 +429,7 @@ pub fn router(state: AppState) -> Router {
         router
     } else {
         router.layer(middleware::from_fn_with_state(
-            state.clone(),
+            std::sync::Arc::new(state.config.trusted_proxies.clone()),
             forwarded::client_address,
         ))
     };
@@ -533,7 +533,7 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
         .metrics
         .request_seconds
         .get_or_create(&metrics::LatencyLabel {
-            route: notes.route_label(),
+            route: metrics::RouteLabel(notes.matched()),
             status: metrics::status_class(status),
         })
         .observe(elapsed.as_secs_f64());

@@ -294,11 +294,13 @@ impl Metrics {
     }
 
     /// The text exposition format, with the outbox as `outbox` says it stands at `now`
-    /// (`None`: it could not be read, and the gauges keep their last values).
+    /// (`None`: it could not be read, and the gauges keep their last values) and the access log
+    /// lines dropped so far.
     pub fn render(
         &self,
         outbox: Option<tessera_core::model::OutboxState>,
         now: tessera_core::model::UnixMillis,
+        access_log_dropped: u64,
     ) -> String {
         self.process.refresh();
         if let Some(outbox) = outbox {
@@ -311,9 +313,8 @@ impl Metrics {
             let age = outbox.oldest_at.map_or(0, |at| (now - at).max(0));
             self.outbox.oldest_seconds.set(age as f64 / 1000.0);
         }
-        let dropped = crate::access_log::dropped();
         self.access_log_dropped
-            .inc_by(dropped.saturating_sub(self.access_log_dropped.get()));
+            .inc_by(access_log_dropped.saturating_sub(self.access_log_dropped.get()));
         let mut out = String::new();
         if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
             out.clear();

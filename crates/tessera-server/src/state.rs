@@ -215,6 +215,16 @@ impl AppState {
     }
 
     /// Queues an audit record; the flusher writes it in a batch, off the request path.
+    /// The argon2id hash of a user's password, off the async workers (argon2 is slow on
+    /// purpose): for the API and the console alike.
+    pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
+        let rng = self.rng.clone();
+        tokio::task::spawn_blocking(move || tessera_core::crypto::hash_password(&password, &*rng))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(|e| ApiError::Internal(format!("password hashing failed: {e}")))
+    }
+
     pub fn audit(&self, record: AuditRecord) {
         // The receiver lives as long as the server; after shutdown there is nothing to tell.
         let _ = self.audit.send(record);

@@ -48,13 +48,16 @@ pub enum IntegrationCommand {
     },
     /// Delete an integration; its tokens stop working.
     ///
-    /// Example: tessera admin offline integration delete <client_id> --data-dir /var/lib/tessera
+    /// Example: tessera admin offline integration delete <client_id> --data-dir /var/lib/tessera --yes
     Delete {
         #[command(flatten)]
         storage: StorageArgs,
         client_id: String,
         #[arg(long)]
         tenant: Option<String>,
+        /// Delete without asking (what a script passes).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -253,7 +256,9 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
             storage: args,
             client_id,
             tenant: given,
+            yes,
         } => {
+            crate::remote::confirm(&format!("delete integration {client_id}"), yes)?;
             let storage = open(&args).await?;
             let tenant = tenant(&*storage, given.as_deref()).await?;
             let id: ClientId = client_id.parse()?;

@@ -10,7 +10,7 @@ use anyhow::{bail, Context};
 use clap::Subcommand;
 use serde_json::{Map, Value};
 
-use crate::remote::{Output, Session, SessionArgs, Usage};
+use crate::remote::{confirm, Output, Session, SessionArgs, Usage};
 
 /// One kind of object the API manages.
 pub struct Resource {
@@ -26,6 +26,8 @@ pub struct Resource {
     pub create: bool,
     pub update: bool,
     pub get: bool,
+    /// What a row shows beyond the API's fields (a tenant's state in a word), if anything.
+    pub decorate: Option<fn(&mut Value)>,
 }
 
 pub const INTEGRATION: Resource = Resource {
@@ -42,6 +44,7 @@ pub const INTEGRATION: Resource = Resource {
     create: true,
     update: true,
     get: true,
+    decorate: None,
 };
 
 pub const POLICY: Resource = Resource {
@@ -57,6 +60,7 @@ pub const POLICY: Resource = Resource {
     create: true,
     update: true,
     get: true,
+    decorate: None,
 };
 
 pub const USER: Resource = Resource {
@@ -73,6 +77,7 @@ pub const USER: Resource = Resource {
     create: true,
     update: true,
     get: true,
+    decorate: None,
 };
 
 pub const CONSENT: Resource = Resource {
@@ -89,6 +94,7 @@ pub const CONSENT: Resource = Resource {
     create: true,
     update: false,
     get: false,
+    decorate: None,
 };
 
 pub const CONNECTION: Resource = Resource {
@@ -106,6 +112,7 @@ pub const CONNECTION: Resource = Resource {
     create: false,
     update: false,
     get: true,
+    decorate: None,
 };
 
 pub const APP_AUTHORIZATION: Resource = Resource {
@@ -122,6 +129,7 @@ pub const APP_AUTHORIZATION: Resource = Resource {
     create: true,
     update: false,
     get: false,
+    decorate: None,
 };
 
 pub const TRUSTED_ISSUER: Resource = Resource {
@@ -138,6 +146,7 @@ pub const TRUSTED_ISSUER: Resource = Resource {
     create: true,
     update: false,
     get: false,
+    decorate: None,
 };
 
 /// Under `/v1/integrations/{client_id}`: [`run_under`] gives the path.
@@ -155,6 +164,7 @@ pub const FEDERATED_CREDENTIAL: Resource = Resource {
     create: true,
     update: false,
     get: false,
+    decorate: None,
 };
 
 pub const AUDIT: Resource = Resource {
@@ -171,7 +181,40 @@ pub const AUDIT: Resource = Resource {
     create: false,
     update: false,
     get: false,
+    decorate: None,
 };
+
+/// Tenants (SPEC §4.1): the operator's, with a `platform` token; `disable` and `enable` are
+/// `tenant_cli`'s.
+pub const TENANT: Resource = Resource {
+    noun: "tenant",
+    path: "/v1/tenants",
+    list_key: "tenants",
+    id_field: "tenant_id",
+    columns: &[
+        ("TENANT_ID", "tenant_id"),
+        ("NAME", "display_name"),
+        ("TIER", "tier"),
+        ("STATE", "state"),
+        ("CREATED", "created_at"),
+    ],
+    create: true,
+    update: true,
+    get: true,
+    decorate: Some(tenant_state),
+};
+
+/// A tenant's state in a word, for the table.
+fn tenant_state(tenant: &mut Value) {
+    let state = if tenant["operator"] == true {
+        "operator"
+    } else if tenant["disabled"] == true {
+        "disabled"
+    } else {
+        "active"
+    };
+    tenant["state"] = Value::String(state.into());
+}
 
 #[derive(Subcommand)]
 pub enum ApiCommand {
@@ -188,6 +231,7 @@ pub enum ApiCommand {
     /// One object.
     ///
     /// Example: tessera policy get access_policies/<uuid> --output json
+    #[command(alias = "show")]
     Get {
         #[command(flatten)]
         session: SessionArgs,
@@ -213,13 +257,16 @@ pub enum ApiCommand {
         #[command(flatten)]
         body: BodyArgs,
     },
-    /// Delete one.
+    /// Delete one: asks on a terminal, or give `--yes`.
     ///
-    /// Example: tessera consent delete <id>
+    /// Example: tessera consent delete <id> --yes
     Delete {
         #[command(flatten)]
         session: SessionArgs,
         id: String,
+        /// Delete without asking (what a script passes).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -264,7 +311,7 @@ impl BodyArgs {
 }
 
 /// An object's path under `base`: its id's slashes percent-encoded (`access_policies/<uuid>`).
-fn item_path(base: &str, id: &str) -> String {
+pub fn item_path(base: &str, id: &str) -> String {
     format!("{base}/{}", id.trim().replace('/', "%2F"))
 }
 
@@ -341,9 +388,13 @@ async fn run_at(resource: &Resource, base: &str, cmd: ApiCommand) -> anyhow::Res
                 if let Some(secret) = made["client_secret"].as_str() {
                     println!("\nclient_secret: {secret}\nSave it now: it is not shown again.");
                 }
-                if let Some(link) = made["invitation_url"].as_str() {
+                // A user's invitation, or a new tenant's first admin's.
+                let invited = made.get("admin").unwrap_or(&made);
+                if let Some(link) = invited["invitation_url"].as_str() {
                     println!(
-                        "\nSend this one-time link to the user; it sets their password:\n  {link}"
+                        "\nSend this one-time link to {}; it sets their password (expires {}):\n  {link}",
+                        invited["email"].as_str().unwrap_or("the user"),
+                        invited["invitation_expires_at"].as_str().unwrap_or("soon"),
                     );
                 }
             }
@@ -359,10 +410,11 @@ async fn run_at(resource: &Resource, base: &str, cmd: ApiCommand) -> anyhow::Res
                 .await?;
             print(&session, resource, &changed, std::slice::from_ref(&changed));
         }
-        ApiCommand::Delete { session, id } => {
+        ApiCommand::Delete { session, id, yes } => {
             if resource.id_field.is_empty() {
                 return Err(refuse("delete"));
             }
+            confirm(&format!("delete {} {id}", resource.noun), yes)?;
             let session = Session::open(&session).await?;
             session
                 .call(reqwest::Method::DELETE, &item_path(base, &id), None)
@@ -373,49 +425,20 @@ async fn run_at(resource: &Resource, base: &str, cmd: ApiCommand) -> anyhow::Res
     Ok(())
 }
 
-fn print(session: &Session, resource: &Resource, whole: &Value, rows: &[Value]) {
-    session.print(whole, rows, resource.columns);
-}
-
-/// A cell: text as it is, a list joined by spaces, anything else as JSON.
-pub fn cell(value: &Value) -> String {
-    match value {
-        Value::Null => String::new(),
-        Value::String(s) => s.clone(),
-        Value::Array(items) => items.iter().map(cell).collect::<Vec<_>>().join(" "),
-        other => other.to_string(),
-    }
-}
-
-/// Rows as an aligned table under the headings.
-pub fn table(columns: &[(&str, &str)], rows: &[Value]) {
-    let cells: Vec<Vec<String>> = rows
-        .iter()
-        .map(|row| columns.iter().map(|(_, f)| cell(&row[*f])).collect())
-        .collect();
-    let widths: Vec<usize> = columns
-        .iter()
-        .enumerate()
-        .map(|(i, (head, _))| {
-            cells
+pub fn print(session: &Session, resource: &Resource, whole: &Value, rows: &[Value]) {
+    match resource.decorate {
+        None => session.print(whole, rows, resource.columns),
+        Some(decorate) => {
+            let rows: Vec<Value> = rows
                 .iter()
-                .map(|r| r[i].chars().count())
-                .chain([head.len()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let line = |row: Vec<&str>| {
-        let padded: Vec<String> = row
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
-        println!("{}", padded.join("  ").trim_end());
-    };
-    line(columns.iter().map(|(h, _)| *h).collect());
-    for row in &cells {
-        line(row.iter().map(String::as_str).collect());
+                .map(|row| {
+                    let mut row = row.clone();
+                    decorate(&mut row);
+                    row
+                })
+                .collect();
+            session.print(whole, &rows, resource.columns);
+        }
     }
 }
 

@@ -250,6 +250,10 @@ pub struct ApplyArgs {
     /// tenant's last admin user).
     #[arg(long)]
     prune: bool,
+    /// Carry out deletions and replacements without asking (what a script passes); without it
+    /// they are asked about on a terminal.
+    #[arg(long)]
+    yes: bool,
     /// Print the file format's JSON Schema and exit.
     #[arg(long, conflicts_with_all = ["file", "dry_run", "prune"])]
     schema: bool,
@@ -425,6 +429,16 @@ pub async fn run(args: ApplyArgs) -> anyhow::Result<()> {
     let applied = if args.dry_run || plan.pending() == 0 {
         false
     } else {
+        let destroyed = plan.destructive();
+        if destroyed > 0 {
+            crate::remote::confirm(
+                &format!(
+                    "apply deletes or replaces {destroyed} object(s) of {}",
+                    plan.tenant_id
+                ),
+                args.yes,
+            )?;
+        }
         let result = carry_out(&session, &plan, &current, &mut made).await;
         if let Err(e) = result {
             made.rescue();
@@ -801,6 +815,14 @@ impl Action {
 
 impl Plan {
     /// Steps that change something (a kept object changes nothing).
+    /// How many changes delete an object (a replacement deletes it and makes it anew).
+    fn destructive(&self) -> usize {
+        self.changes
+            .iter()
+            .filter(|c| matches!(c.action, Action::Delete | Action::Replace))
+            .count()
+    }
+
     fn pending(&self) -> usize {
         self.changes
             .iter()

@@ -8,6 +8,8 @@ use clap::Subcommand;
 use tessera_core::token::{DecodedJws, VerifyingKey};
 use time::OffsetDateTime;
 
+use crate::remote::token_from;
+
 #[derive(Subcommand)]
 pub enum TokenCommand {
     /// Get an access token with client credentials and print it (the secret from
@@ -195,7 +197,7 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
                     serde_json::to_string_pretty(&answer).unwrap_or_default()
                 ),
                 crate::remote::Output::Table => {
-                    crate::api_cli::table(
+                    crate::output::table(
                         &[
                             ("TENANT_ID", "tenant_id"),
                             ("SCOPE", "scope"),
@@ -301,23 +303,6 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
     }
 }
 
-pub(crate) async fn get_token(
-    client_id: &str,
-    secret: &str,
-    url: &str,
-    scope: Option<&str>,
-) -> anyhow::Result<String> {
-    let mut form = vec![("grant_type", "client_credentials")];
-    if let Some(scope) = scope {
-        form.push(("scope", scope));
-    }
-    let request = reqwest::Client::new()
-        .post(url)
-        .basic_auth(client_id, Some(secret))
-        .form(&form);
-    token_from(request, url).await
-}
-
 /// A token from a file or standard input, with an `Authorization: Bearer ` prefix dropped.
 fn read_token(file: Option<&Path>) -> anyhow::Result<String> {
     bare_token(&crate::remote::read_input(file, "the token")?)
@@ -367,34 +352,6 @@ fn finish(token: &str, bearer_file: Option<&Path>) -> anyhow::Result<()> {
     }
     println!("{token}");
     Ok(())
-}
-
-/// Sends a token request and returns the access token, or the server's error in words.
-async fn token_from(request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<String> {
-    let response = request
-        .send()
-        .await
-        .with_context(|| format!("cannot reach {url}"))?;
-    let status = response.status();
-    let body: serde_json::Value = response
-        .json()
-        .await
-        .with_context(|| format!("{url} did not answer JSON"))?;
-    if !status.is_success() {
-        return Err(crate::remote::Refused {
-            status: status.as_u16(),
-            message: format!(
-                "{} — {}",
-                body["error"].as_str().unwrap_or("error"),
-                body["error_description"].as_str().unwrap_or("")
-            ),
-        }
-        .into());
-    }
-    body["access_token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("the response has no access_token")
 }
 
 fn write_bearer_file(path: &Path, token: &str) -> anyhow::Result<()> {

@@ -7,6 +7,7 @@ mod bootstrap;
 mod client;
 mod config;
 mod key_store;
+mod output;
 mod private_token_cli;
 mod remote;
 mod serve;

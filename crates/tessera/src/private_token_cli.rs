@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::json;
 
-use crate::remote::{Output, Session, SessionArgs, Usage};
+use crate::remote::{confirm, Output, Session, SessionArgs, Usage};
 
 /// What a path segment keeps as it is: RFC 3986's unreserved characters; the rest, `/`
 /// included, is percent-encoded so that a `relatedId` or key is one segment whatever it holds.
@@ -107,14 +107,18 @@ pub enum PrivateTokenCommand {
         #[arg(long)]
         value_file: Option<PathBuf>,
     },
-    /// Delete one entry, or every entry of a relatedId when no key is given.
+    /// Delete one entry, or every entry of a relatedId when no key is given: asks on a
+    /// terminal, or give `--yes`.
     ///
-    /// Example: tessera private-token delete customer-42 erp.password
+    /// Example: tessera private-token delete customer-42 erp.password --yes
     Delete {
         #[command(flatten)]
         store: Store,
         related_id: String,
         key: Option<String>,
+        /// Delete without asking (what a script passes).
+        #[arg(long)]
+        yes: bool,
     },
 }
 
@@ -197,7 +201,13 @@ pub async fn run(cmd: PrivateTokenCommand) -> anyhow::Result<()> {
             store,
             related_id,
             key,
+            yes,
         } => {
+            let what = match &key {
+                Some(key) => format!("delete the private token {related_id} {key}"),
+                None => format!("delete every private token of {related_id}"),
+            };
+            confirm(&what, yes)?;
             let session = Session::open(&store.session).await?;
             let answer = session
                 .call(
@@ -233,6 +243,9 @@ mod tests {
                 profile: "default".into(),
                 output: Output::Table,
                 fields: Vec::new(),
+                server: None,
+                client_id: None,
+                client_secret_file: None,
             },
             integration: None,
         };

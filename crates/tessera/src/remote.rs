@@ -60,6 +60,17 @@ pub struct SessionArgs {
     /// variables: `ID=$(tessera integration create … --field client_id)`).
     #[arg(long = "field", value_name = "FIELD")]
     pub fields: Vec<String>,
+    /// Instead of a profile: the server's base URL [default: $TESSERA_SERVER, else
+    /// http://127.0.0.1:8080].
+    #[arg(long, requires = "client_id")]
+    pub server: Option<String>,
+    /// Instead of a profile: the integration to act as; its secret from `--client-secret-file`,
+    /// `TESSERA_CLIENT_SECRET` or a prompt.
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// A file holding that integration's secret.
+    #[arg(long, requires = "client_id")]
+    pub client_secret_file: Option<PathBuf>,
 }
 
 /// One saved server and the integration that calls it.
@@ -135,6 +146,31 @@ pub fn read_input(path: Option<&Path>, what: &str) -> anyhow::Result<String> {
                 .with_context(|| format!("cannot read {what} from standard input"))?;
             Ok(text)
         }
+    }
+}
+
+/// Whether to go on with what cannot be undone (`what`: "delete integration <id>"): yes with
+/// `--yes`; otherwise asked on the terminal; without one, a usage error that says to add
+/// `--yes`. Every destructive command asks this one way.
+pub fn confirm(what: &str, yes: bool) -> anyhow::Result<()> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage(format!(
+            "{what} cannot be undone: add --yes to confirm (there is no terminal to ask on)"
+        ))
+        .into());
+    }
+    eprint!("{what}? This cannot be undone. [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the answer")?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Usage(format!("{what}: not confirmed, nothing changed")).into())
     }
 }
 
@@ -223,7 +259,7 @@ pub async fn logout(args: LogoutArgs) -> anyhow::Result<()> {
 }
 
 async fn token(server: &str, client_id: &str, secret: &str) -> anyhow::Result<String> {
-    crate::client::get_token(client_id, secret, &format!("{server}/oauth2/token"), None)
+    get_token(client_id, secret, &format!("{server}/oauth2/token"), None)
         .await
         .with_context(|| format!("cannot get a token from {server} as {client_id}"))
 }
@@ -240,9 +276,23 @@ pub struct Session {
 }
 
 impl Session {
-    /// From `TESSERA_SERVER` + `TESSERA_CLIENT_ID` + `TESSERA_CLIENT_SECRET` when all are set,
-    /// else from the profile.
+    /// As the integration `--client-id` names, else from `TESSERA_SERVER` +
+    /// `TESSERA_CLIENT_ID` + `TESSERA_CLIENT_SECRET` when all are set, else from the profile.
     pub async fn open(args: &SessionArgs) -> anyhow::Result<Session> {
+        if let Some(client_id) = &args.client_id {
+            let profile = Profile {
+                server: args
+                    .server
+                    .clone()
+                    .or_else(|| std::env::var("TESSERA_SERVER").ok())
+                    .unwrap_or_else(|| "http://127.0.0.1:8080".into()),
+                client_id: client_id.clone(),
+                client_secret: read_secret(args.client_secret_file.as_deref())?,
+            };
+            let mut session = Session::with(&profile, args.output).await?;
+            session.fields.clone_from(&args.fields);
+            return Ok(session);
+        }
         let from_env = (
             std::env::var("TESSERA_SERVER"),
             std::env::var("TESSERA_CLIENT_ID"),
@@ -336,7 +386,7 @@ impl Session {
                 let values: Vec<String> = self
                     .fields
                     .iter()
-                    .map(|f| crate::api_cli::cell(&row[f]))
+                    .map(|f| crate::output::cell(&row[f]))
                     .collect();
                 println!("{}", values.join(" "));
             }
@@ -347,7 +397,7 @@ impl Session {
                 "{}",
                 serde_json::to_string_pretty(whole).unwrap_or_default()
             ),
-            Output::Table => crate::api_cli::table(columns, rows),
+            Output::Table => crate::output::table(columns, rows),
         }
     }
 
@@ -406,4 +456,52 @@ async fn answer(request: reqwest::RequestBuilder, url: &str) -> anyhow::Result<V
         .into());
     }
     Ok(body)
+}
+
+pub(crate) async fn get_token(
+    client_id: &str,
+    secret: &str,
+    url: &str,
+    scope: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut form = vec![("grant_type", "client_credentials")];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    let request = reqwest::Client::new()
+        .post(url)
+        .basic_auth(client_id, Some(secret))
+        .form(&form);
+    token_from(request, url).await
+}
+
+/// Sends a token request and returns the access token, or the server's error in words.
+pub(crate) async fn token_from(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> anyhow::Result<String> {
+    let response = request
+        .send()
+        .await
+        .with_context(|| format!("cannot reach {url}"))?;
+    let status = response.status();
+    let body: serde_json::Value = response
+        .json()
+        .await
+        .with_context(|| format!("{url} did not answer JSON"))?;
+    if !status.is_success() {
+        return Err(Refused {
+            status: status.as_u16(),
+            message: format!(
+                "{} — {}",
+                body["error"].as_str().unwrap_or("error"),
+                body["error_description"].as_str().unwrap_or("")
+            ),
+        }
+        .into());
+    }
+    body["access_token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("the response has no access_token")
 }

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::error::DomainError;
 use crate::id::ClientId;
 use crate::model::UnixMillis;
-use crate::token::{SigningAlg, VerifyingKey};
+use tessera_jose::{SigningAlg, VerifyingKey};
 
 /// The most keys one integration may register.
 pub const MAX_KEYS_PER_INTEGRATION: usize = 20;
@@ -210,7 +210,7 @@ impl ClientKey {
     }
 
     /// The key, ready to verify signatures.
-    pub fn verifying_key(&self) -> Result<VerifyingKey, crate::token::JwkError> {
+    pub fn verifying_key(&self) -> Result<VerifyingKey, tessera_jose::JwkError> {
         VerifyingKey::from_jwk(&self.jwk)
     }
 
@@ -268,8 +268,8 @@ fn spki_to_jwk(spki: &x509_cert::spki::SubjectPublicKeyInfoOwned) -> Result<Valu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRng;
     use crate::token::SigningKey;
+    use crate::world::OsRng;
 
     fn public_jwk(alg: SigningAlg) -> Value {
         let (key, _) = SigningKey::generate(alg, &OsRng).unwrap();

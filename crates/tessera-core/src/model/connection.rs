@@ -127,7 +127,7 @@ impl ConnectionRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRng;
+    use crate::world::OsRng;
 
     fn request() -> ConnectionRequest {
         ConnectionRequest {

@@ -145,6 +145,42 @@ pub struct NewAppVersion {
     pub tms_enabled: bool,
 }
 
+impl NewAppVersion {
+    /// The application part of a new integration from the request's fields: all of it with
+    /// `multi_tenant: true`, none of it otherwise; each field out of place named.
+    pub fn from_request(
+        multi_tenant: bool,
+        app_name: Option<String>,
+        app_version: Option<String>,
+        tms_enabled: Option<bool>,
+    ) -> Result<Option<NewAppVersion>, DomainError> {
+        if !multi_tenant {
+            let given = [
+                ("app_name", app_name.is_some()),
+                ("app_version", app_version.is_some()),
+                ("tms_enabled", tms_enabled.is_some()),
+            ];
+            if let Some((field, _)) = given.into_iter().find(|(_, given)| *given) {
+                return Err(DomainError::invalid(
+                    field,
+                    "applies only to a multi-tenant integration: add `\"multi_tenant\": true`",
+                ));
+            }
+            return Ok(None);
+        }
+        let required = |field: &'static str, value: Option<String>| {
+            value.ok_or_else(|| {
+                DomainError::invalid(field, "is required for a multi-tenant integration")
+            })
+        };
+        Ok(Some(NewAppVersion {
+            app_name: required("app_name", app_name)?,
+            app_version: required("app_version", app_version)?,
+            tms_enabled: tms_enabled.unwrap_or(false),
+        }))
+    }
+}
+
 impl NewIntegration {
     /// Checks every field and builds the integration.
     pub fn validate(
@@ -277,7 +313,7 @@ impl ClientSecretRecord {
     /// A new secret for `client_id` and its stored form; the secret is shown to its owner once.
     pub fn generate(
         client_id: ClientId,
-        rng: &dyn crate::ports::Rng,
+        rng: &dyn crate::world::Rng,
         now: UnixMillis,
     ) -> (crate::id::Secret, ClientSecretRecord) {
         let secret = crate::crypto::generate_client_secret(rng);

@@ -54,5 +54,4 @@ pub use webhook::{
     WebhookAttempt, WebhookMessage, WebhookOutcome, MAX_RETRY_DELAY_MS,
 };
 
-/// Milliseconds since the Unix epoch; every stored time is one.
-pub type UnixMillis = i64;
+pub use crate::world::UnixMillis;

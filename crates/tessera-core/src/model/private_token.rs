@@ -9,7 +9,7 @@ use crate::crypto::{DecryptError, MasterKey};
 use crate::error::DomainError;
 use crate::id::ClientId;
 use crate::page::{bad_page_token, decode_page_token, encode_page_token};
-use crate::ports::Rng;
+use crate::world::Rng;
 
 use super::UnixMillis;
 
@@ -205,7 +205,7 @@ pub fn prefix_successor(prefix: &str) -> Option<String> {
 }
 
 /// A fresh ETag: random, so one never repeats after a delete and a create.
-pub fn new_etag(rng: &dyn crate::ports::Rng) -> String {
+pub fn new_etag(rng: &dyn crate::world::Rng) -> String {
     crate::crypto::random_token(rng, 12)
 }
 
@@ -302,7 +302,7 @@ pub fn open_stored_value(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRng;
+    use crate::world::OsRng;
 
     #[test]
     fn parts_end_on_character_boundaries() {

@@ -109,7 +109,7 @@ impl UserLink {
     pub fn generate(
         user: &User,
         purpose: LinkPurpose,
-        rng: &dyn crate::ports::Rng,
+        rng: &dyn crate::world::Rng,
         now: UnixMillis,
         ttl_seconds: i64,
     ) -> (crate::id::Secret, UserLink) {

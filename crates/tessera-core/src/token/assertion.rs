@@ -4,9 +4,9 @@
 //! own description, so the caller learns what to fix. The `jti` replay check needs shared
 //! storage and is left to the caller.
 
-use super::jwk::DecodedJws;
-use super::jws::JwsError;
 use crate::model::{ClientKey, UnixMillis};
+use tessera_jose::DecodedJws;
+use tessera_jose::JwsError;
 
 /// An assertion may not claim to live longer than this (SPEC §3.3).
 pub const MAX_ASSERTION_LIFETIME_SECONDS: i64 = 3600;

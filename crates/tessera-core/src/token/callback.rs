@@ -14,8 +14,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-use super::jwk::{DecodedJws, VerifyingKey};
 use super::keys::{KeyError, SigningKey};
+use tessera_jose::{DecodedJws, VerifyingKey};
 
 /// The `typ` of a callback signature.
 pub const CALLBACK_TYP: &str = "tessera-callback+jwt";

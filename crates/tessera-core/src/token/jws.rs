@@ -1,59 +1,13 @@
-//! JWS compact serialization (RFC 7515) for access tokens: mint with the current key, verify
-//! against the key ring. Only the algorithms of [`SigningAlg`] are accepted; `none` never is.
+//! Minting access tokens (JWS compact serialization, RFC 7515) with the current key, and
+//! verifying them against the key ring with `tessera-jose`'s RFC 9068 checks, the same ones a
+//! resource server runs.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::Deserialize;
+use tessera_jose::{check_times, verify_access_token, JwsError};
 
 use super::claims::AccessTokenClaims;
-use super::keys::{KeyError, KeyRing, SigningAlg, SigningKey};
-
-/// RFC 9068 §2.1: access tokens carry `typ: at+jwt`.
-pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
-
-/// Tokens longer than this are refused before any parsing.
-const MAX_TOKEN_LEN: usize = 16 * 1024;
-
-/// Why a token did not verify. The messages are safe to show to the caller.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum JwsError {
-    /// Not a compact JWS; says what is wrong.
-    #[error("the token is not a JWS in compact form ({0})")]
-    Malformed(&'static str),
-    /// An algorithm other than RS256, ES256 or EdDSA.
-    #[error(
-        "the token's algorithm `{0}` is not accepted; tokens are signed with RS256, ES256 or EdDSA"
-    )]
-    UnsupportedAlg(String),
-    /// A `typ` other than `at+jwt`: not an access token.
-    #[error("the token's `typ` is not `at+jwt`: it is not an access token (RFC 9068 §4)")]
-    WrongType,
-    /// No key with this `kid`.
-    #[error("the token was signed by a key this server does not know (`kid` {0})")]
-    UnknownKey(String),
-    /// The signature does not verify.
-    #[error("the token's signature does not verify")]
-    BadSignature,
-    /// The claims are not an access token's.
-    #[error("the token's claims are not those of an access token")]
-    BadClaims,
-    /// Past its `exp`.
-    #[error("the token has expired")]
-    Expired,
-    /// Before its `nbf`.
-    #[error("the token is not valid yet")]
-    NotYetValid,
-    /// Issued by someone else.
-    #[error("the token was issued by another issuer")]
-    WrongIssuer,
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: Option<String>,
-    typ: Option<String>,
-    kid: Option<String>,
-}
+use super::keys::{KeyError, KeyRing, SigningKey};
 
 impl SigningKey {
     /// Signs the claims into a compact JWS.
@@ -93,47 +47,7 @@ impl KeyRing {
     /// Verifies the signature and `typ` of an access token and returns its claims. Time, issuer
     /// and revocation are checked by [`AccessTokenClaims::check_validity`] and the caller.
     pub fn verify(&self, token: &str) -> Result<AccessTokenClaims, JwsError> {
-        if token.len() > MAX_TOKEN_LEN {
-            return Err(JwsError::Malformed("longer than 16 KiB"));
-        }
-        let mut parts = token.splitn(4, '.');
-        let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(JwsError::Malformed("expected three dot-separated parts"));
-        };
-        let header_bytes = URL_SAFE_NO_PAD
-            .decode(header_b64)
-            .map_err(|_| JwsError::Malformed("the header is not base64url"))?;
-        let header: Header = serde_json::from_slice(&header_bytes)
-            .map_err(|_| JwsError::Malformed("the header is not a JSON object"))?;
-        let alg = header.alg.unwrap_or_default();
-        let Some(alg) = SigningAlg::parse(&alg) else {
-            return Err(JwsError::UnsupportedAlg(alg.chars().take(20).collect()));
-        };
-        // RFC 9068 §4: resource servers MUST check typ; "application/at+jwt" is the same type.
-        let typ = header.typ.unwrap_or_default().to_ascii_lowercase();
-        if typ != ACCESS_TOKEN_TYP && typ != "application/at+jwt" {
-            return Err(JwsError::WrongType);
-        }
-        let kid = header.kid.unwrap_or_default();
-        let key = self
-            .get(&kid)
-            .ok_or_else(|| JwsError::UnknownKey(kid.chars().take(64).collect()))?;
-        // The key decides the algorithm, never the token alone (RFC 8725 §3.1).
-        if key.alg() != alg {
-            return Err(JwsError::UnsupportedAlg(alg.as_str().to_owned()));
-        }
-        let signature = URL_SAFE_NO_PAD
-            .decode(sig_b64)
-            .map_err(|_| JwsError::Malformed("the signature is not base64url"))?;
-        let signed_len = header_b64.len() + 1 + payload_b64.len();
-        if !key.verify(&token.as_bytes()[..signed_len], &signature) {
-            return Err(JwsError::BadSignature);
-        }
-        let payload = URL_SAFE_NO_PAD
-            .decode(payload_b64)
-            .map_err(|_| JwsError::Malformed("the payload is not base64url"))?;
+        let payload = verify_access_token(token, |kid| self.get(kid))?;
         serde_json::from_slice(&payload).map_err(|_| JwsError::BadClaims)
     }
 }
@@ -144,16 +58,14 @@ impl AccessTokenClaims {
 
     /// Checks issuer and validity window at `now` (seconds).
     pub fn check_validity(&self, issuer: &str, now: i64) -> Result<(), JwsError> {
-        if self.iss != issuer {
-            return Err(JwsError::WrongIssuer);
-        }
-        if now >= self.exp + Self::LEEWAY_SECONDS {
-            return Err(JwsError::Expired);
-        }
-        if now + Self::LEEWAY_SECONDS < self.nbf {
-            return Err(JwsError::NotYetValid);
-        }
-        Ok(())
+        check_times(
+            &self.iss,
+            self.exp,
+            self.nbf,
+            issuer,
+            now,
+            Self::LEEWAY_SECONDS,
+        )
     }
 }
 
@@ -161,6 +73,8 @@ impl AccessTokenClaims {
 mod tests {
     use super::*;
     use crate::ports::OsRng;
+    use crate::token::SigningAlg;
+    use tessera_jose::{DecodedJws, VerifyingKey};
 
     fn claims() -> AccessTokenClaims {
         super::super::claims::sample_claims()
@@ -223,5 +137,23 @@ mod tests {
             c.check_validity("http://other", 1500),
             Err(JwsError::WrongIssuer)
         );
+    }
+
+    #[test]
+    fn tokens_verify_against_the_published_jwks_for_every_algorithm() {
+        for alg in SigningAlg::ALL {
+            let ring = ring(alg);
+            let token = ring.current().mint(&claims()).unwrap();
+            let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
+            let keys = VerifyingKey::from_jwks(&jwks);
+            let decoded = DecodedJws::decode(&token).unwrap();
+            assert_eq!(decoded.verify_with(&keys), Ok(()), "{alg:?}");
+            let mut tampered = token.clone();
+            tampered.replace_range(tampered.len() - 4.., "AAAA");
+            assert!(DecodedJws::decode(&tampered)
+                .unwrap()
+                .verify_with(&keys)
+                .is_err());
+        }
     }
 }

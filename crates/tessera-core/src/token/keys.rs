@@ -10,45 +10,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde_json::json;
 
+pub use tessera_jose::SigningAlg;
+
 use crate::ports::Rng;
-
-/// The algorithms Tessera signs access tokens with (SPEC §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum SigningAlg {
-    /// RSASSA-PKCS1-v1_5 with SHA-256.
-    Rs256,
-    /// ECDSA on P-256 with SHA-256.
-    Es256,
-    /// Ed25519.
-    EdDsa,
-}
-
-impl SigningAlg {
-    /// Every algorithm, in the order they are offered.
-    pub const ALL: [SigningAlg; 3] = [SigningAlg::Rs256, SigningAlg::Es256, SigningAlg::EdDsa];
-
-    /// The JOSE name (RFC 7518, RFC 8037).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SigningAlg::Rs256 => "RS256",
-            SigningAlg::Es256 => "ES256",
-            SigningAlg::EdDsa => "EdDSA",
-        }
-    }
-
-    /// The algorithm named `s` (`RS256`, `ES256`, `EdDSA`), if it is one.
-    pub fn parse(s: &str) -> Option<SigningAlg> {
-        SigningAlg::ALL.into_iter().find(|a| a.as_str() == s)
-    }
-
-    fn verification(self) -> &'static dyn signature::VerificationAlgorithm {
-        match self {
-            SigningAlg::Rs256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-            SigningAlg::Es256 => &signature::ECDSA_P256_SHA256_FIXED,
-            SigningAlg::EdDsa => &signature::ED25519,
-        }
-    }
-}
 
 /// A key could not be made, read or used.
 #[derive(Debug, thiserror::Error)]
@@ -210,8 +174,13 @@ impl SigningKey {
             Pair::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
     }
+}
 
-    pub(crate) fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+impl tessera_jose::PublicKey for SigningKey {
+    fn alg(&self) -> SigningAlg {
+        self.alg
+    }
+    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         self.public.verify_sig(message, sig).is_ok()
     }
 }

@@ -1,14 +1,12 @@
-//! Access tokens: the claims of RFC 9068, signing keys, minting and verification. This module is
-//! the only place that signs or verifies a JWT.
+//! Access tokens: the claims of RFC 9068, signing keys, minting and verification. The JOSE
+//! checks themselves (JWKs, JWS, `typ`, times) are `tessera-jose`'s, shared with resource servers.
 
 mod claims;
-mod jwk;
 mod jws;
 mod keys;
 
 pub mod assertion;
 pub mod callback;
 pub use claims::{AccessTokenClaims, Actor, Origin, TokenSubject};
-pub use jwk::{DecodedJws, JwkError, VerifyingKey};
-pub use jws::{JwsError, ACCESS_TOKEN_TYP};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};
+pub use tessera_jose::{DecodedJws, JwkError, JwsError, VerifyingKey, ACCESS_TOKEN_TYP};

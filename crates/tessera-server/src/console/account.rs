@@ -16,7 +16,8 @@ use super::shell::{refused, Nav, Posted, Signed};
 use super::users::{consents_of, ConsentRow};
 use super::{message, sign_in_redirect};
 use crate::extract::{ApiJson, TenantAdmin};
-use crate::routes::{admin, consents};
+use crate::routes;
+use crate::routes::consents;
 use crate::state::AppState;
 use crate::wire::PatchUserRequest;
 
@@ -106,7 +107,7 @@ pub async fn change_password(State(state): State<AppState>, posted: Posted) -> R
         password: Some(password.to_owned()),
     };
     let id = posted.by.user.id.to_string();
-    match admin::patch_user(
+    match routes::users::patch_user(
         State(state.clone()),
         own(&posted.by),
         Path(id),

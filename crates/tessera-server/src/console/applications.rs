@@ -19,7 +19,8 @@ use tessera_core::model::{Stage, DATA_SCOPES};
 use super::shell::{refused, told, AdminPosted, FormProblem, Nav, SignedAdmin};
 use super::{html, integrations};
 use crate::extract::ApiJson;
-use crate::routes::{admin, app_authorizations, tms};
+use crate::routes;
+use crate::routes::{app_authorizations, tms};
 use crate::state::AppState;
 use crate::wire::{AuthorizeAppRequest, PatchIntegrationRequest, TmsTenant};
 
@@ -305,7 +306,9 @@ pub async fn switch_tms(
         tms_enabled: Some(form.fields.one("tms") == "on"),
         ..PatchIntegrationRequest::default()
     };
-    match admin::patch_integration(State(state), api, Path(client_id), ApiJson(body)).await {
+    match routes::integrations::patch_integration(State(state), api, Path(client_id), ApiJson(body))
+        .await
+    {
         Ok(Json(i)) => told(
             &format!("{PAGE}/{}", i.app_name.unwrap_or_default()),
             "done",
@@ -329,7 +332,7 @@ pub async fn confirm_promote(
     admin: SignedAdmin,
     Path(client_id): Path<String>,
 ) -> Response {
-    match admin::get_integration(State(state), admin.api(), Path(client_id)).await {
+    match routes::integrations::get_integration(State(state), admin.api(), Path(client_id)).await {
         Ok(Json(i)) if i.multi_tenant => html(
             StatusCode::OK,
             PromotePage {
@@ -357,7 +360,13 @@ pub async fn promote(
     Path(client_id): Path<String>,
     AdminPosted { api, form }: AdminPosted,
 ) -> Response {
-    match admin::promote_integration(State(state.clone()), api, Path(client_id)).await {
+    match routes::app_authorizations::promote_integration(
+        State(state.clone()),
+        api,
+        Path(client_id),
+    )
+    .await
+    {
         Ok(Json(promoted)) => integrations::secret_page(
             &state,
             form.by.nav(PAGE),

@@ -14,7 +14,8 @@ use tessera_core::ports::AuditAction;
 
 use super::html;
 use super::shell::{refused, status_with, Nav, SignedAdmin};
-use crate::routes::admin;
+use crate::routes;
+
 use crate::state::AppState;
 use crate::wire::{AuditQuery, AuditView};
 
@@ -66,7 +67,7 @@ pub async fn show(
         ..q
     };
     let (entries, next, problem) =
-        match admin::list_audit(State(state.clone()), admin.api(), Query(query)).await {
+        match routes::audit::list_audit(State(state.clone()), admin.api(), Query(query)).await {
             Ok(Json(list)) => (list.entries, list.next_page_token, None),
             Err(e) if e.refusal().status == StatusCode::BAD_REQUEST => {
                 (Vec::new(), String::new(), Some(e.refusal().description))

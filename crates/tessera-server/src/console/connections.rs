@@ -16,7 +16,9 @@ use tessera_core::scope::Scope;
 
 use super::html;
 use super::shell::{refused, told, AdminPosted, FormProblem, Nav, SignedAdmin};
-use crate::routes::{admin, connections};
+use crate::routes;
+use crate::routes::connections;
+
 use crate::state::AppState;
 use crate::wire::{ConnectionUrlRequest, ConnectionView, DeliveryView, PageQuery};
 
@@ -262,7 +264,9 @@ pub async fn make_url(
         state: form.fields.one("state").to_owned(),
     };
     let made = match client_id.parse::<ClientId>() {
-        Ok(id) => admin::make_connection_url(&state, api.tenant, id, body.clone()).await,
+        Ok(id) => {
+            routes::connections::make_connection_url(&state, api.tenant, id, body.clone()).await
+        }
         Err(_) => Err(tessera_core::error::DomainError::NotFound("integration").into()),
     };
     match made {
@@ -284,7 +288,7 @@ async fn url_page(
     asked: Option<ConnectionUrlRequest>,
     made: Option<Result<crate::wire::ConnectionUrl, String>>,
 ) -> Response {
-    let i = match admin::get_integration(
+    let i = match routes::integrations::get_integration(
         State(state.clone()),
         api.clone(),
         Path(client_id.to_owned()),

@@ -1,9 +1,7 @@
-//! Secretless integrations in the console (SPEC §14): the Trusted issuers page, and the
-//! Platform identities section of an integration's page. Every action calls the
+//! Secretless integrations in the console (SPEC §14): the Trusted issuers page, and what an
+//! integration's page shows of its platform identities (its own posts are `integrations::identities`). Every action calls the
 //! `/v1/trusted_issuers` or `/v1/integrations/{client_id}/federated_credentials` handler it
 //! stands for, as the signed-in admin.
-
-use std::collections::BTreeMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -13,15 +11,13 @@ use axum::Json;
 use serde::Deserialize;
 
 use super::html;
-use super::integrations::after;
 use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Problem, SignedAdmin};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::federation;
 use crate::state::AppState;
 use crate::wire::{
-    CreateFederatedCredentialRequest, CreateTrustedIssuerRequest, FederatedCredentialView,
-    PageQuery, TrustedIssuerView,
+    CreateTrustedIssuerRequest, FederatedCredentialView, PageQuery, TrustedIssuerView,
 };
 
 const PAGE: &str = "/console/trusted-issuers";
@@ -225,93 +221,5 @@ pub async fn remove(
     match federation::delete_trusted_issuer(State(state), api, Path(id)).await {
         Ok(_) => told(PAGE, "removed", &issuer),
         Err(e) => refused(&e),
-    }
-}
-
-/// `claim=value` lines, as a credential's required claims.
-fn claims_of(text: &str) -> Result<BTreeMap<String, String>, String> {
-    text.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(|line| {
-            line.split_once('=')
-                .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-                .ok_or_else(|| format!("`{line}`: write each required claim as claim=value."))
-        })
-        .collect()
-}
-
-/// `POST /console/integrations/{client_id}/federated-credentials`.
-pub async fn add_credential(
-    State(state): State<AppState>,
-    Path(client_id): Path<String>,
-    AdminPosted { api, form: posted }: AdminPosted,
-) -> Response {
-    let claims = match claims_of(posted.fields.one("claims")) {
-        Ok(claims) => claims,
-        Err(text) => {
-            let e = ApiError::Domain(tessera_core::error::DomainError::invalid("claims", text));
-            return after(&state, &posted, &api, &client_id, Err(e), "").await;
-        }
-    };
-    let body = CreateFederatedCredentialRequest {
-        issuer: posted.fields.one("issuer").to_owned(),
-        subject: posted.fields.one("subject").to_owned(),
-        claims,
-    };
-    let added = federation::create_federated_credential(
-        State(state.clone()),
-        api.clone(),
-        Path(client_id.clone()),
-        ApiJson(body),
-    )
-    .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        added.map(drop),
-        "identity_added",
-    )
-    .await
-}
-
-/// `POST /console/integrations/{client_id}/federated-credentials/delete`: removes `id`.
-pub async fn remove_credential(
-    State(state): State<AppState>,
-    Path(client_id): Path<String>,
-    AdminPosted { api, form: posted }: AdminPosted,
-) -> Response {
-    let id = posted.fields.one("id").to_owned();
-    let removed = federation::delete_federated_credential(
-        State(state.clone()),
-        api.clone(),
-        Path((client_id.clone(), id)),
-    )
-    .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        removed.map(drop),
-        "identity_removed",
-    )
-    .await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::claims_of;
-
-    #[test]
-    fn required_claims_are_read_a_line_each() {
-        let claims = claims_of("repository_id = 42\n\n/kubernetes.io/namespace=prod\n").unwrap();
-        assert_eq!(claims["repository_id"], "42");
-        assert_eq!(claims["/kubernetes.io/namespace"], "prod");
-        assert!(claims_of("no equals sign")
-            .unwrap_err()
-            .contains("claim=value"));
     }
 }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use super::html;
 use super::shell::{refused, status_with, AdminPosted, Nav, SignedAdmin};
 use crate::extract::TenantAdmin;
-use crate::routes::{admin, private_tokens};
+use crate::routes;
+use crate::routes::private_tokens;
 use crate::state::AppState;
 use crate::wire::{PrivateTokenQuery, PrivateTokenView};
 
@@ -96,7 +97,7 @@ async fn integration_name(
     api: &TenantAdmin,
     client_id: &str,
 ) -> Result<String, Response> {
-    admin::get_integration(
+    routes::integrations::get_integration(
         State(state.clone()),
         api.clone(),
         Path(client_id.to_owned()),

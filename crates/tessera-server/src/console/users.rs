@@ -13,7 +13,8 @@ use tessera_core::id::ClientId;
 use super::html;
 use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Problem, SignedAdmin};
 use crate::extract::{ApiJson, TenantAdmin};
-use crate::routes::{admin, consents};
+use crate::routes;
+use crate::routes::consents;
 use crate::state::AppState;
 use crate::wire::{CreateUserRequest, PageQuery, PatchUserRequest, UserView};
 
@@ -128,7 +129,7 @@ async fn list_page(
     shown: (Option<ShownLink>, String, String, Problem),
     status: StatusCode,
 ) -> Response {
-    match admin::list_users(State(state.clone()), api.clone(), Query(q)).await {
+    match routes::users::list_users(State(state.clone()), api.clone(), Query(q)).await {
         Ok(Json(list)) => {
             let (link, email, display_name, problem) = shown;
             html(
@@ -190,7 +191,7 @@ pub async fn invite(
         password: None,
     };
     let nav = posted.by.nav(PAGE);
-    match admin::create_user(State(state.clone()), api.clone(), ApiJson(body)).await {
+    match routes::users::create_user(State(state.clone()), api.clone(), ApiJson(body)).await {
         Ok((_, Json(user))) => {
             let link = ShownLink {
                 what: "An invitation link",
@@ -236,7 +237,9 @@ async fn user_page(
     problem: Option<(StatusCode, String)>,
     link: Option<ShownLink>,
 ) -> Response {
-    let u = match admin::get_user(State(state.clone()), api.clone(), Path(id.to_owned())).await {
+    let u = match routes::users::get_user(State(state.clone()), api.clone(), Path(id.to_owned()))
+        .await
+    {
         Ok(Json(u)) => u,
         Err(e) => return refused(&e),
     };
@@ -292,7 +295,7 @@ pub async fn change_role(
         role: Some(posted.fields.one("role").to_owned()),
         password: None,
     };
-    match admin::patch_user(
+    match routes::users::patch_user(
         State(state.clone()),
         api.clone(),
         Path(id.clone()),
@@ -317,11 +320,13 @@ pub async fn password_reset(
     Path(id): Path<String>,
     AdminPosted { api, form: posted }: AdminPosted,
 ) -> Response {
-    let user = match admin::get_user(State(state.clone()), api.clone(), Path(id.clone())).await {
-        Ok(Json(u)) => u,
-        Err(e) => return refused(&e),
-    };
-    let made = admin::password_reset(State(state.clone()), api.clone(), Path(id.clone())).await;
+    let user =
+        match routes::users::get_user(State(state.clone()), api.clone(), Path(id.clone())).await {
+            Ok(Json(u)) => u,
+            Err(e) => return refused(&e),
+        };
+    let made =
+        routes::users::password_reset(State(state.clone()), api.clone(), Path(id.clone())).await;
     let Json(made) = match made {
         Ok(made) => made,
         Err(e) => return refused(&e),
@@ -362,11 +367,12 @@ pub async fn remove(
         ));
         return user_page(&state, posted.by.nav(PAGE), &api, &id, None, problem, None).await;
     }
-    let user = match admin::get_user(State(state.clone()), api.clone(), Path(id.clone())).await {
-        Ok(Json(u)) => u,
-        Err(e) => return refused(&e),
-    };
-    match admin::delete_user(State(state.clone()), api.clone(), Path(id.clone())).await {
+    let user =
+        match routes::users::get_user(State(state.clone()), api.clone(), Path(id.clone())).await {
+            Ok(Json(u)) => u,
+            Err(e) => return refused(&e),
+        };
+    match routes::users::delete_user(State(state.clone()), api.clone(), Path(id.clone())).await {
         Ok(_) => told(PAGE, "removed", &user.email),
         Err(e) => match FormProblem::of(&e) {
             FormProblem::Field { text, .. } => {

@@ -5,9 +5,10 @@ mod bearer;
 mod client;
 mod form;
 mod json;
+mod tms;
 
 pub use bearer::{BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin};
-pub(crate) use client::{platform_client, refuse_federated};
 pub use client::{AuthenticatedClient, BasicClient, PeerAddress, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;
+pub use tms::TmsCaller;

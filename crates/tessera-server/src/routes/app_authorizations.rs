@@ -8,12 +8,12 @@ use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::AppAuthorizationId;
-use tessera_core::model::{validate_app_label, AppAccess, AppAuthorization};
+use tessera_core::model::{validate_app_label, AppAccess, AppAuthorization, ClientSecretRecord};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
 
-use super::conventions::{not_found, page};
-use crate::error::ApiResult;
+use super::conventions::{not_found, page, parse_client_id};
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
@@ -116,4 +116,36 @@ pub async fn revoke_app_authorization(
         json!({"app_name": revoked.app_name}),
     );
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Promote an application version to production with new credentials.
+#[utoipa::path(post, path = "/v1/integrations/{client_id}/promote", tag = "integrations",
+    responses((status = 200, body = PromotedIntegration), (status = 404, body = ErrorResponse), (status = 409, body = ErrorResponse)))]
+pub async fn promote_integration(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+    Path(client_id): Path<String>,
+) -> ApiResult<Json<PromotedIntegration>> {
+    let id = parse_client_id(&client_id)?;
+    let now = state.clock.now_millis();
+    let (secret, record) = ClientSecretRecord::generate(id, &*state.rng, now);
+    state
+        .storage
+        .promote_integration(admin.tenant, &record)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    // Every instance reloads the integration: the development secret stops at once.
+    state.publish(Change::Client(id)).await?;
+    let integration = state.storage.get_integration(admin.tenant, id).await?;
+    admin.audit(
+        &state,
+        AuditAction::IntegrationPromoted,
+        id.to_string(),
+        json!({}),
+    );
+    Ok(Json(PromotedIntegration {
+        integration: IntegrationView::from(&integration),
+        client_secret: secret.expose().to_owned(),
+    }))
 }

@@ -7,15 +7,18 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
-use tessera_core::id::ConnectionId;
+use tessera_core::id::{ClientId, ConnectionId, TenantId};
 use tessera_core::model::Connection;
+use tessera_core::model::{validate_state, ConnectionRequest, CONNECTION_URL_TTL_SECONDS};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
+use tessera_core::scope::Scope;
+use tessera_core::token::TokenSubject;
 
-use super::conventions::{not_found, page};
+use super::conventions::{not_found, page, parse_client_id};
 use crate::connections::{connection_secrets, tell_revoked};
-use crate::error::ApiResult;
-use crate::extract::TenantAdmin;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, BearerToken, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
 
@@ -123,4 +126,86 @@ pub async fn revoke_connection(
     }
     tell_revoked(&state, &revoked, bearer);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Make a signed connection URL for one data owner.
+#[utoipa::path(post, path = "/v1/integrations/{client_id}/connection_url", tag = "connections", request_body = ConnectionUrlRequest,
+    description = "A tenant admin's token makes one for any integration of the tenant; an integration's own client-credentials token for that integration only.",
+    responses((status = 200, body = ConnectionUrl), (status = 400, body = ErrorResponse), (status = 403, body = ErrorResponse), (status = 404, body = ErrorResponse)))]
+pub async fn connection_url(
+    State(state): State<AppState>,
+    BearerToken(claims): BearerToken,
+    Path(client_id): Path<String>,
+    ApiJson(body): ApiJson<ConnectionUrlRequest>,
+) -> ApiResult<Json<ConnectionUrl>> {
+    let id = parse_client_id(&client_id)?;
+    // A tenant admin makes them for any integration of the tenant; an application for itself
+    // alone, with a token of its own (seed 001: one URL per customer, made by the developer's
+    // application). A token for another tenant's data names that tenant, where the
+    // integration is not found.
+    let itself = claims.client_id == id && claims.sub == TokenSubject::Integration(id);
+    if !claims.scope.contains(Scope::Admin) && !itself {
+        return Err(ApiError::Forbidden(format!(
+            "a token without `admin` makes connection URLs for its own integration only \
+             (`{}`), not for `{id}`",
+            claims.client_id
+        )));
+    }
+    make_connection_url(&state, claims.tenant_id, id, body)
+        .await
+        .map(Json)
+}
+
+/// A connection URL for the integration `id` of `tenant` (the caller was checked): for the API
+/// and the console's connection-URL maker.
+pub(crate) async fn make_connection_url(
+    state: &AppState,
+    tenant: TenantId,
+    id: ClientId,
+    body: ConnectionUrlRequest,
+) -> ApiResult<ConnectionUrl> {
+    let integration = state
+        .storage
+        .get_integration(tenant, id)
+        .await
+        .map_err(ApiError::from)
+        .map_err(not_found("integration"))?;
+    if integration.profile.authentication_url.is_none() {
+        return Err(DomainError::invalid(
+            "authentication_url",
+            "is not set on this integration: set it first, Tessera hands the owner's answer to it",
+        )
+        .into());
+    }
+    let scopes = parse_scope_list("scopes", &body.scopes)?;
+    if scopes.is_empty() {
+        return Err(DomainError::invalid("scopes", "must name at least one scope").into());
+    }
+    let beyond = scopes.difference(integration.scopes);
+    if !beyond.is_empty() {
+        return Err(DomainError::invalid(
+            "scopes",
+            format!(
+                "`{beyond}` is beyond what this integration may request ({})",
+                integration.scopes
+            ),
+        )
+        .into());
+    }
+    validate_state(&body.state)?;
+    let expires_at = state.clock.now_seconds() + CONNECTION_URL_TTL_SECONDS;
+    let request = ConnectionRequest {
+        client_id: id,
+        scopes,
+        state: body.state,
+        expires_at,
+    };
+    Ok(ConnectionUrl {
+        url: format!(
+            "{}/connect?{}",
+            state.config.issuer,
+            request.to_query(&state.master_key)
+        ),
+        expires_at: rfc3339(expires_at * 1000),
+    })
 }

@@ -1,6 +1,7 @@
 //! The admin API's conventions, which every route module follows: paging, ids from paths, one "not
 //! found" per kind, and the audit record of a tenant admin's change.
 
+use tessera_core::crypto::MIN_PASSWORD_CHARS;
 use tessera_core::error::DomainError;
 use tessera_core::id::ClientId;
 use tessera_core::page::PageRequest;
@@ -61,4 +62,57 @@ impl TenantAdmin {
             detail: detail.to_string(),
         });
     }
+}
+
+/// Which kind of admin a change would take away.
+pub(crate) enum Kept {
+    User,
+    Integration,
+}
+
+/// SPEC §11: a tenant keeps at least one admin user and one integration holding `admin` (of
+/// each kind it has): the last one cannot be deleted or demoted, so nobody locks a tenant out
+/// of its own management by mistake.
+pub(crate) async fn keeps_an_admin(
+    state: &AppState,
+    tenant: tessera_core::id::TenantId,
+    kind: Kept,
+    change: &str,
+) -> Result<(), ApiError> {
+    let counts = state.storage.admin_counts(tenant).await?;
+    let (left, what, instead) = match kind {
+        Kept::User => (
+            counts.users,
+            "admin user",
+            "make another user an admin first",
+        ),
+        Kept::Integration => (
+            counts.integrations,
+            "integration holding `admin`",
+            "give another integration `admin` first",
+        ),
+    };
+    if left <= 1 {
+        return Err(DomainError::Conflict(format!(
+            "the tenant's last {what} cannot be {change}: {instead}"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// The argon2id hash of a password long enough, off the async workers (argon2 is deliberately
+/// slow).
+pub(crate) async fn checked_password_hash(
+    state: &AppState,
+    password: String,
+) -> Result<String, ApiError> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(DomainError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        )
+        .into());
+    }
+    state.hash_password(password).await
 }

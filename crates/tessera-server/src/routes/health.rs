@@ -39,7 +39,11 @@ pub async fn metrics(State(state): State<AppState>) -> Response {
             None
         }
     };
-    let body = state.metrics.render(outbox, state.clock.now_millis());
+    let body = state.metrics.render(
+        outbox,
+        state.clock.now_millis(),
+        crate::access_log::dropped(),
+    );
     (
         [(
             header::CONTENT_TYPE,

@@ -1,13 +1,14 @@
 //! The routes, one module per area. Handlers are thin: extract, call the core, map.
 
-pub mod admin;
 pub mod app_authorizations;
+pub mod audit;
 pub mod connections;
 pub mod consents;
 pub mod conventions;
 pub mod discovery;
 pub mod federation;
 pub mod health;
+pub mod integrations;
 pub mod introspection;
 pub mod keys;
 pub mod oauth;
@@ -15,6 +16,8 @@ pub mod openapi;
 pub mod policies;
 pub mod private_tokens;
 pub mod resources;
+pub mod secrets;
 pub mod signing_keys;
 pub mod tenants;
 pub mod tms;
+pub mod users;

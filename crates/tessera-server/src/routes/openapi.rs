@@ -4,8 +4,9 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    admin, app_authorizations, connections, consents, discovery, federation, health, introspection,
-    keys, oauth, policies, private_tokens, resources, signing_keys, tenants, tms,
+    app_authorizations, audit, connections, consents, discovery, federation, health, integrations,
+    introspection, keys, oauth, policies, private_tokens, resources, secrets, signing_keys,
+    tenants, tms, users,
 };
 use crate::wire;
 
@@ -15,11 +16,11 @@ use crate::wire;
     paths(
         oauth::token, introspection::introspect, introspection::revoke, discovery::jwks, discovery::discovery,
         discovery::authorization_server_metadata,
-        admin::create_integration, admin::list_integrations, admin::get_integration,
-        admin::patch_integration, admin::delete_integration, admin::regenerate_secret,
-        admin::remove_secrets,
-        admin::create_user, admin::list_users, admin::get_user, admin::patch_user, admin::delete_user,
-        admin::list_audit, signing_keys::list_signing_keys, signing_keys::rotate_signing_key,
+        integrations::create_integration, integrations::list_integrations, integrations::get_integration,
+        integrations::patch_integration, integrations::delete_integration, secrets::regenerate_secret,
+        secrets::remove_secrets,
+        users::create_user, users::list_users, users::get_user, users::patch_user, users::delete_user,
+        audit::list_audit, signing_keys::list_signing_keys, signing_keys::rotate_signing_key,
         health::healthz, health::readyz,
         keys::add_key, keys::list_keys, keys::delete_key,
         consents::give_consent, consents::list_consents, consents::withdraw_consent,
@@ -32,12 +33,12 @@ use crate::wire;
         private_tokens::delete_entry, private_tokens::delete_related, private_tokens::list_entries,
         private_tokens::list_for_integration, private_tokens::get_for_integration,
         private_tokens::delete_for_integration, private_tokens::delete_related_for_integration,
-        admin::promote_integration, admin::connection_url, app_authorizations::authorize_app,
+        app_authorizations::promote_integration, connections::connection_url, app_authorizations::authorize_app,
         app_authorizations::list_app_authorizations, app_authorizations::revoke_app_authorization,
         tms::issue_tokens, tms::list_tenants,
         connections::list_connections, connections::get_connection, connections::revoke_connection,
         connections::list_deliveries,
-        admin::password_reset, tenants::create_tenant, tenants::list_tenants,
+        users::password_reset, tenants::create_tenant, tenants::list_tenants,
         tenants::get_tenant, tenants::patch_tenant, tenants::delete_tenant,
         federation::create_trusted_issuer, federation::list_trusted_issuers,
         federation::delete_trusted_issuer, federation::create_federated_credential,

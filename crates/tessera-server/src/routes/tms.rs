@@ -3,18 +3,13 @@
 //! authorized its application. Everything it reads is in memory (clients, tenants,
 //! authorizations), so a batch costs about what its signatures do.
 
-use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
-use axum::http::header;
+use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
-use tessera_core::client_auth::{RegisteredClient, CLIENT_ASSERTION_TYPE_JWT};
 use tessera_core::error::DomainError;
-use tessera_core::error::OAuthError;
-use tessera_core::federation::PlatformToken;
 use tessera_core::grant::IssueContext;
 use tessera_core::grant::{self, tms_version};
-use tessera_core::id::FederatedCredentialId;
 use tessera_core::id::TenantId;
 use tessera_core::model::parse_tms_tenants;
 use tessera_core::page::{bad_page_token, decode_page_token, encode_page_token, parse_page_size};
@@ -22,10 +17,8 @@ use tessera_core::ports::{AuditAction, AuditRecord, StoreError};
 use utoipa::IntoParams;
 
 use super::oauth::no_store;
-use crate::access_log::RequestNotes;
 use crate::error::ApiResult;
-use crate::extract::{platform_client, refuse_federated, PeerAddress};
-use crate::extract::{ApiJson, BasicClient};
+use crate::extract::{BasicClient, TmsCaller};
 use crate::metrics::{GrantLabel, TokenLabel};
 use crate::state::AppState;
 use crate::wire::*;
@@ -33,61 +26,18 @@ use crate::wire::*;
 /// How the audit log and the metrics name a TMS issuance.
 const GRANT_TMS: &str = "tms";
 
-/// The integration calling TMS: HTTP Basic, or (SPEC §14) a platform token as the body's
-/// `client_assertion`; and the body.
-async fn tms_caller(
-    state: &AppState,
-    request: axum::extract::Request,
-) -> ApiResult<(
-    std::sync::Arc<RegisteredClient>,
-    Option<FederatedCredentialId>,
-    TmsTokensRequest,
-)> {
-    let (mut parts, body) = request.into_parts();
-    if parts.headers.contains_key(header::AUTHORIZATION) {
-        let BasicClient(client) = BasicClient::from_request_parts(&mut parts, state).await?;
-        let ApiJson(body) =
-            ApiJson::<TmsTokensRequest>::from_request(Request::from_parts(parts, body), state)
-                .await?;
-        if body.client_assertion.is_some() {
-            return Err(OAuthError::invalid_request(
-                "the client authenticated twice (HTTP Basic and a client assertion); use one method",
-            )
-            .into());
-        }
-        return Ok((client, None, body));
-    }
-    let peer = PeerAddress::of(&parts.extensions).0;
-    let notes = parts.extensions.get::<RequestNotes>().cloned();
-    let ApiJson(body) =
-        ApiJson::<TmsTokensRequest>::from_request(Request::from_parts(parts, body), state).await?;
-    let (Some(CLIENT_ASSERTION_TYPE_JWT), Some(assertion)) = (
-        body.client_assertion_type.as_deref(),
-        body.client_assertion.as_deref(),
-    ) else {
-        return Err(OAuthError::no_client_authentication(
-            "send the integration's client_id and client_secret with HTTP Basic, or a platform token as `client_assertion` with `client_assertion_type` urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        )
-        .into());
-    };
-    let platform = PlatformToken::read(assertion).map_err(refuse_federated)?;
-    let (client, credential) =
-        platform_client(state, &platform, body.client_id.as_deref(), peer).await?;
-    if let Some(notes) = notes {
-        notes.set_client(client.integration.client_id);
-    }
-    Ok((client, Some(credential), body))
-}
-
 /// Issue tokens for up to five tenants that authorized the application.
 #[utoipa::path(post, path = "/tms/v1/tokens", tag = "tms", operation_id = "tms_issue_tokens", request_body = TmsTokensRequest,
     responses((status = 200, body = TmsTokensResponse), (status = 400, body = ErrorResponse), (status = 401, body = ErrorResponse)),
     security(("basic" = [])))]
 pub async fn issue_tokens(
     State(state): State<AppState>,
-    request: axum::extract::Request,
+    TmsCaller {
+        client,
+        federated,
+        body,
+    }: TmsCaller,
 ) -> ApiResult<Response> {
-    let (client, federated, body) = tms_caller(&state, request).await?;
     let app = tms_version(&client)?;
     let tenants = parse_tms_tenants(&body.tenants)?;
     let ring = state.keys.load();

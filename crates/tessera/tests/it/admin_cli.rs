@@ -202,7 +202,13 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
         stderr.contains("400") && stderr.contains("no-such-scope"),
         "{stderr}"
     );
+    // Deleting asks first: with no terminal to ask on, it needs --yes and changes nothing.
     let (code, _, stderr) = cli(&config, &["integration", "delete", &id]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    let (code, _, stderr) = cli(&config, &["integration", "get", &id]);
+    assert_eq!(code, 0, "{stderr}");
+    let (code, _, stderr) = cli(&config, &["integration", "delete", &id, "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     let (code, _, stderr) = cli(&config, &["integration", "get", &id]);
     assert_eq!(code, 3);
@@ -305,7 +311,7 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
         table.contains(&identity) && table.contains("Read crates"),
         "{table}"
     );
-    let (code, _, stderr) = cli_env(&config, &["policy", "delete", &identity], &env);
+    let (code, _, stderr) = cli_env(&config, &["policy", "delete", &identity, "--yes"], &env);
     assert_eq!(code, 0, "{stderr}");
 
     let (code, stdout, stderr) = cli_env(
@@ -673,7 +679,13 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     // Delete one key, then a whole relatedId; a missing file is a local failure (exit 1).
     let (code, _, stderr) = cli_env(
         &config,
-        &["private-token", "delete", "crm.customer-42", "erp/password"],
+        &[
+            "private-token",
+            "delete",
+            "crm.customer-42",
+            "erp/password",
+            "--yes",
+        ],
         &as_app,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -685,7 +697,7 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     assert_eq!(code, 3);
     let (code, _, stderr) = cli_env(
         &config,
-        &["private-token", "delete", "crm.customer-43"],
+        &["private-token", "delete", "crm.customer-43", "--yes"],
         &as_app,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -736,10 +748,10 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
             "create",
             "--profile",
             "ops",
-            "--name",
-            "Northwind",
-            "--admin-email",
-            "nora@northwind.example",
+            "--set",
+            "display_name=Northwind",
+            "--set",
+            "admin_email=nora@northwind.example",
             "--field",
             "tenant_id",
         ],
@@ -920,13 +932,18 @@ async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_
             "federated-credential",
             "delete",
             made["id"].as_str().unwrap(),
+            "--yes",
             "--integration",
             &id,
         ],
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli_env(&config, &["trusted-issuer", "delete", &issuer_id], &env);
+    let (code, _, stderr) = cli_env(
+        &config,
+        &["trusted-issuer", "delete", &issuer_id, "--yes"],
+        &env,
+    );
     assert_eq!(code, 0, "{stderr}");
     let (_, stdout, _) = cli_env(
         &config,

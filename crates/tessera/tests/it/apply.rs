@@ -42,7 +42,7 @@ fn json(stdout: &str) -> Value {
 
 /// `apply … --output json` that must succeed; its report.
 fn apply_json(admin: &(String, String, String), dir: &Path, extra: &[&str]) -> Value {
-    let mut args = vec!["apply", "-f", "tessera.yaml", "--output", "json"];
+    let mut args = vec!["apply", "-f", "tessera.yaml", "--output", "json", "--yes"];
     args.extend_from_slice(extra);
     let (code, stdout, stderr) = as_admin(admin, dir, &args);
     assert_eq!(code, 0, "{stderr}");
@@ -307,8 +307,20 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
         2,
         "a dry run deletes nothing"
     );
-    let (code, stdout, stderr) =
-        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune"]);
+    // Deletions are asked about: with no terminal to ask on, they need --yes.
+    let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("add --yes"), "{stderr}");
+    assert_eq!(
+        list(&admin, &dir, "user", "users").len(),
+        2,
+        "nothing deleted unasked"
+    );
+    let (code, stdout, stderr) = as_admin(
+        &admin,
+        &dir,
+        &["apply", "-f", "tessera.yaml", "--prune", "--yes"],
+    );
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains("kept: the tenant's last admin user"),

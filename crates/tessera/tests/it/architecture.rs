@@ -46,25 +46,32 @@ fn assert_none_of(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: 
     assert!(found.is_empty(), "{krate} must not depend on {found:?}");
 }
 
+/// What neither the core nor the JOSE crate may depend on: I/O, and the crates above them.
+const NO_IO: [&str; 10] = [
+    "tessera-store",
+    "tessera-server",
+    "tessera",
+    "tokio",
+    "sqlx",
+    "axum",
+    "hyper",
+    "reqwest",
+    "tower",
+    "http",
+];
+
 #[test]
-fn the_core_knows_no_io_and_no_crate_of_ours() {
+fn the_core_knows_no_io_and_of_ours_only_the_jose_crate() {
     let deps = dependencies();
-    assert_none_of(
-        &deps,
-        "tessera-core",
-        &[
-            "tessera-store",
-            "tessera-server",
-            "tessera",
-            "tokio",
-            "sqlx",
-            "axum",
-            "hyper",
-            "reqwest",
-            "tower",
-            "http",
-        ],
-    );
+    assert_none_of(&deps, "tessera-core", &NO_IO);
+    assert!(deps["tessera-core"].contains(&"tessera-jose".to_owned()));
+}
+
+#[test]
+fn the_jose_crate_knows_no_io_and_no_crate_of_ours() {
+    let deps = dependencies();
+    assert_none_of(&deps, "tessera-jose", &NO_IO);
+    assert_none_of(&deps, "tessera-jose", &["tessera-core"]);
 }
 
 #[test]
@@ -94,10 +101,10 @@ fn only_the_binary_and_the_bench_know_store_and_server_together() {
 }
 
 #[test]
-fn only_the_core_signs_or_verifies_jwts() {
+fn only_the_core_and_the_jose_crate_sign_or_verify_jwts() {
     let deps = dependencies();
     for (krate, list) in &deps {
-        if krate != "tessera-core" {
+        if krate != "tessera-core" && krate != "tessera-jose" {
             for jose in ["aws-lc-rs", "jsonwebtoken", "ring"] {
                 assert!(!list.iter().any(|d| d == jose), "{krate} depends on {jose}");
             }
@@ -305,6 +312,176 @@ fn rows_that_do_not_convert_are_errors_never_panics() {
         ] {
             if !path.ends_with("/testing.rs") {
                 assert!(!text.contains(panic), "{path} may panic ({panic})");
+            }
+        }
+    }
+}
+
+/// The module a source file is, as a path from the crate root: `console/integrations/mod.rs`
+/// is `["console", "integrations"]`, `lib.rs` and `main.rs` are `[]`.
+fn module_of(src: &std::path::Path, file: &str) -> Vec<String> {
+    let relative = std::path::Path::new(file)
+        .strip_prefix(src)
+        .unwrap()
+        .with_extension("");
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if matches!(
+        parts.last().map(String::as_str),
+        Some("mod" | "lib" | "main")
+    ) {
+        parts.pop();
+    }
+    parts
+}
+
+/// The module paths a source names through `crate::` or `super::`, resolved from `module`
+/// (the first level of a `{…}` group included).
+fn referenced_modules(module: &[String], is_mod_file: bool, text: &str) -> Vec<Vec<String>> {
+    let code: String = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = Vec::new();
+    for start in ["crate::", "super::"] {
+        let mut rest = code.as_str();
+        while let Some(at) = rest.find(start) {
+            let before = rest[..at].chars().last();
+            rest = &rest[at..];
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
+                rest = &rest[start.len()..];
+                continue;
+            }
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
+                .unwrap_or(rest.len());
+            let path = &rest[..end];
+            // `super` is the parent of the file's module; a `mod.rs` is its module itself.
+            let mut base: Vec<String> = if start == "crate::" {
+                Vec::new()
+            } else {
+                let mut m = module.to_vec();
+                if !is_mod_file || !m.is_empty() {
+                    m.pop();
+                }
+                m
+            };
+            let mut segments: Vec<&str> = path.split("::").filter(|s| !s.is_empty()).collect();
+            if start == "crate::" {
+                segments.remove(0);
+            } else {
+                segments.remove(0);
+                while segments.first() == Some(&"super") {
+                    segments.remove(0);
+                    base.pop();
+                }
+            }
+            let mut heads = vec![segments.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+            if rest[end..].starts_with('{') && path.ends_with("::") {
+                let group = &rest[end + 1..rest[end..].find('}').map_or(end + 1, |e| end + e)];
+                heads = group
+                    .split(',')
+                    .map(|item| {
+                        let first = item.trim().split("::").next().unwrap_or("").trim();
+                        let mut head: Vec<String> =
+                            segments.iter().map(|s| s.to_string()).collect();
+                        if first != "self" && !first.is_empty() {
+                            head.push(first.to_owned());
+                        }
+                        head
+                    })
+                    .collect();
+            }
+            for head in heads {
+                let mut full = base.clone();
+                full.extend(head);
+                found.push(full);
+            }
+            rest = &rest[end..];
+        }
+    }
+    found
+}
+
+#[test]
+fn no_two_modules_import_each_other() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for krate in [
+        "tessera-jose",
+        "tessera-core",
+        "tessera-store",
+        "tessera-server",
+        "tessera",
+    ] {
+        let src = root.join(krate).join("src");
+        let src = src.canonicalize().unwrap();
+        let files: Vec<(Vec<String>, bool, String)> = sources(krate)
+            .into_iter()
+            .map(|(path, text)| {
+                let path = std::path::Path::new(&path).canonicalize().unwrap();
+                let name = path.to_string_lossy().into_owned();
+                (module_of(&src, &name), name.ends_with("/mod.rs"), text)
+            })
+            .collect();
+        let modules: Vec<&Vec<String>> = files.iter().map(|(m, _, _)| m).collect();
+        let mut edges = std::collections::BTreeSet::new();
+        for (module, is_mod, text) in &files {
+            for target in referenced_modules(module, *is_mod, text) {
+                // The longest known module the path starts with (the rest names an item).
+                let Some(target) = modules
+                    .iter()
+                    .filter(|m| target.starts_with(m))
+                    .max_by_key(|m| m.len())
+                else {
+                    continue;
+                };
+                // Compare the two as the children of their common ancestor: a module and its
+                // own parent or child always know each other.
+                let common = module
+                    .iter()
+                    .zip(target.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if common == module.len() || common == target.len() {
+                    continue;
+                }
+                let from = module[..=common].join("::");
+                let to = target[..=common].join("::");
+                edges.insert((from, to));
+            }
+        }
+        let cycles: Vec<_> = edges
+            .iter()
+            .filter(|(a, b)| a < b && edges.contains(&(b.clone(), a.clone())))
+            .collect();
+        assert!(
+            cycles.is_empty(),
+            "{krate}: modules importing each other: {cycles:?}"
+        );
+    }
+}
+
+#[test]
+fn route_and_console_files_stay_short() {
+    for (path, limit) in [("/src/routes/", 250), ("/src/console/", 450)] {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tessera-server");
+        let mut dirs = vec![root.join(path.trim_matches('/'))];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let file = entry.unwrap().path();
+                if file.is_dir() {
+                    dirs.push(file);
+                } else if file.extension().is_some_and(|e| e == "rs") {
+                    let lines = std::fs::read_to_string(&file).unwrap().lines().count();
+                    assert!(
+                        lines < limit,
+                        "{} has {lines} lines: split it (under {limit})",
+                        file.display()
+                    );
+                }
             }
         }
     }

@@ -262,7 +262,7 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
     );
 
     let deleted = tessera()
-        .args(["admin", "offline", "integration", "delete", &id])
+        .args(["admin", "offline", "integration", "delete", &id, "--yes"])
         .args(storage)
         .output()
         .unwrap();
@@ -651,12 +651,12 @@ async fn tenant_commands_manage_tenants_through_the_api() {
         url,
         &[
             "create",
-            "--name",
-            "Acme",
-            "--tier",
-            "ENTERPRISE",
-            "--admin-email",
-            "ada@acme.example",
+            "--set",
+            "display_name=Acme",
+            "--set",
+            "tier=ENTERPRISE",
+            "--set",
+            "admin_email=ada@acme.example",
         ],
     );
     assert!(ok, "{err}");
@@ -703,12 +703,12 @@ async fn tenant_commands_manage_tenants_through_the_api() {
         url,
         &[
             "create",
-            "--name",
-            "X",
-            "--tier",
-            "GOLD",
-            "--admin-email",
-            "x@x.example",
+            "--set",
+            "display_name=X",
+            "--set",
+            "tier=GOLD",
+            "--set",
+            "admin_email=x@x.example",
         ],
     );
     assert!(!ok && err.contains("tier"), "{err}");

@@ -1,13 +1,13 @@
-//! Verification with public keys given as JWKs (RFC 7517): the client side of `token decode
-//! --verify`, and later the keys integrations register.
+//! Public keys given as JWKs (RFC 7517): the keys integrations register, the key sets of
+//! trusted platforms, and the client side of `token decode --verify`.
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::Deserialize;
 
-use super::jws::JwsError;
-use super::keys::SigningAlg;
+use crate::alg::PublicKey;
+use crate::alg::SigningAlg;
 
 /// A public key that verifies one algorithm.
 pub struct VerifyingKey {
@@ -108,7 +108,8 @@ impl VerifyingKey {
             .unwrap_or_default()
     }
 
-    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+    /// Whether `sig` is this key's signature of `message`.
+    pub fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
         match &self.key {
             KeyMaterial::Rsa { n, e } => RsaPublicKeyComponents { n, e }
                 .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, sig)
@@ -118,94 +119,18 @@ impl VerifyingKey {
     }
 }
 
-/// A JWS's header and payload, decoded but not yet trusted.
-#[derive(Debug, Clone)]
-pub struct DecodedJws {
-    /// The JOSE header.
-    pub header: serde_json::Value,
-    /// The claims.
-    pub payload: serde_json::Value,
-    signing_input: String,
-    signature: Vec<u8>,
-}
-
-impl DecodedJws {
-    /// Splits and decodes a compact JWS without verifying it.
-    pub fn decode(token: &str) -> Result<DecodedJws, JwsError> {
-        let token = token.trim();
-        let parts: Vec<&str> = token.split('.').collect();
-        let [header, payload, signature] = parts.as_slice() else {
-            return Err(JwsError::Malformed("expected three dot-separated parts"));
-        };
-        let json = |part: &str, what| {
-            URL_SAFE_NO_PAD
-                .decode(part)
-                .ok()
-                .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-                .filter(|v| v.is_object())
-                .ok_or(JwsError::Malformed(what))
-        };
-        Ok(DecodedJws {
-            header: json(header, "the header is not base64url JSON")?,
-            payload: json(payload, "the payload is not base64url JSON")?,
-            signing_input: format!("{header}.{payload}"),
-            signature: URL_SAFE_NO_PAD
-                .decode(signature)
-                .map_err(|_| JwsError::Malformed("the signature is not base64url"))?,
-        })
+impl PublicKey for VerifyingKey {
+    fn alg(&self) -> SigningAlg {
+        self.alg
     }
-
-    /// Verifies the signature with the key the header's `kid` names (or the only key of the
-    /// right algorithm when there is no `kid`). The key decides the algorithm (RFC 8725 §3.1).
-    pub fn verify_with(&self, keys: &[VerifyingKey]) -> Result<(), JwsError> {
-        let alg = self
-            .header
-            .get("alg")
-            .and_then(|a| a.as_str())
-            .unwrap_or_default();
-        let Some(alg) = SigningAlg::parse(alg) else {
-            return Err(JwsError::UnsupportedAlg(alg.chars().take(20).collect()));
-        };
-        let kid = self.header.get("kid").and_then(|k| k.as_str());
-        let mut candidates = keys
-            .iter()
-            .filter(|k| k.alg == alg && (kid.is_none() || k.kid.as_deref() == kid));
-        let key = candidates.next().ok_or_else(|| {
-            JwsError::UnknownKey(kid.unwrap_or("none").chars().take(64).collect())
-        })?;
-        if key.verify(self.signing_input.as_bytes(), &self.signature) {
-            Ok(())
-        } else {
-            Err(JwsError::BadSignature)
-        }
+    fn verify(&self, message: &[u8], sig: &[u8]) -> bool {
+        VerifyingKey::verify(self, message, sig)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ports::OsRng;
-    use crate::token::{KeyRing, SigningKey};
-
-    #[test]
-    fn tokens_verify_against_the_published_jwks_for_every_algorithm() {
-        for alg in SigningAlg::ALL {
-            let (key, _) = SigningKey::generate(alg, &OsRng).unwrap();
-            let ring = KeyRing::new(vec![key]).unwrap();
-            let claims = crate::token::claims::sample_claims();
-            let token = ring.current().mint(&claims).unwrap();
-            let jwks: serde_json::Value = serde_json::from_str(ring.jwks_json()).unwrap();
-            let keys = VerifyingKey::from_jwks(&jwks);
-            let decoded = DecodedJws::decode(&token).unwrap();
-            assert_eq!(decoded.verify_with(&keys), Ok(()), "{alg:?}");
-            let mut tampered = token.clone();
-            tampered.replace_range(tampered.len() - 4.., "AAAA");
-            assert!(DecodedJws::decode(&tampered)
-                .unwrap()
-                .verify_with(&keys)
-                .is_err());
-        }
-    }
 
     #[test]
     fn unsupported_keys_are_named() {
@@ -222,6 +147,7 @@ mod tests {
 #[cfg(test)]
 mod rfc_vectors {
     use super::*;
+    use crate::jws::{DecodedJws, JwsError};
 
     /// RFC 7520 §3.3: the RSA key's public part.
     const RFC7520_RSA: &str = r#"{"kty":"RSA","kid":"bilbo.baggins@hobbiton.example","use":"sig",

@@ -2,6 +2,9 @@
 //! self-service sign-up, and the operator's Tenants page. Every action goes through the same
 //! functions as `/v1/tenants`.
 
+mod links;
+mod sign_up;
+
 use askama::Template;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
@@ -9,26 +12,22 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
 use serde::Deserialize;
-use tessera_core::crypto::hash_password;
 use tessera_core::error::DomainError;
-use tessera_core::model::{link_token_hash, Role, TenantPatch, Tier, User};
+use tessera_core::model::{Role, TenantPatch, User};
 use tessera_core::page::{next_page_token, PageRequest};
 
-use super::session::Session;
-use super::shell::{Nav, Signed};
-use super::{
-    form_cookie_matches, html, message, message_with_link, sign_in_redirect, signed_in,
-    start_session, with_form_cookie,
-};
+use crate::console::session::Session;
+use crate::console::shell::{Nav, Signed};
+use crate::console::{html, message, sign_in_redirect, signed_in};
 use crate::error::ApiError;
-use crate::extract::{PeerAddress, PlatformCaller};
+use crate::extract::PlatformCaller;
 use crate::routes::tenants::{
     change_tenant, delete_tenant_everywhere, new_tenant, parse_tenant_id, store_new_tenant,
 };
 use crate::state::AppState;
 use crate::wire::TenantView;
-
-const MIN_PASSWORD_CHARS: usize = 12;
+pub use links::*;
+pub use sign_up::*;
 
 /// Sign-ups allowed per address per minute (the failed-authentication limiter's window).
 const SIGN_UPS_PER_ADDRESS: u32 = 5;
@@ -75,289 +74,6 @@ struct TenantDeletePage<'a> {
     nav: Nav,
     tenant_id: &'a str,
     name: &'a str,
-}
-
-fn password_problem(password: &str, confirm: &str) -> Option<&'static str> {
-    if password.chars().count() < MIN_PASSWORD_CHARS {
-        Some("The password must be at least 12 characters.")
-    } else if password != confirm {
-        Some("The two passwords differ; type the same one twice.")
-    } else {
-        None
-    }
-}
-
-/// argon2 is slow on purpose: off the async workers.
-async fn hashed(state: &AppState, password: String) -> Option<String> {
-    let rng = state.rng.clone();
-    tokio::task::spawn_blocking(move || hash_password(&password, &*rng).ok())
-        .await
-        .ok()
-        .flatten()
-}
-
-fn unavailable() -> Response {
-    message(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Something went wrong",
-        "The service cannot do this right now; try again in a moment.",
-    )
-}
-
-#[derive(Debug, Deserialize)]
-pub struct LinkQuery {
-    #[serde(default)]
-    token: String,
-}
-
-/// `GET /console/set-password?token=…`: the form, or why the link does not work.
-pub async fn set_password_page(
-    State(state): State<AppState>,
-    Query(q): Query<LinkQuery>,
-) -> Response {
-    let found = state
-        .storage
-        .user_link(&link_token_hash(&q.token), state.clock.now_millis())
-        .await;
-    match found {
-        Ok(Ok(user)) => html(
-            StatusCode::OK,
-            SetPasswordPage {
-                token: &q.token,
-                email: &user.email,
-                organization: &organization(&state, &user),
-                problem: None,
-            },
-        ),
-        Ok(Err(refusal)) => message(
-            StatusCode::GONE,
-            "This link does not work",
-            &refusal.to_string(),
-        ),
-        Err(_) => unavailable(),
-    }
-}
-
-fn organization(state: &AppState, user: &User) -> String {
-    state
-        .clients
-        .tenant(&user.tenant_id)
-        .map(|t| t.display_name)
-        .unwrap_or_default()
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SetPasswordForm {
-    token: String,
-    password: String,
-    confirm: String,
-}
-
-/// `POST /console/set-password`: sets the password once; the token in the form is the proof.
-pub async fn set_password(
-    State(state): State<AppState>,
-    form: Result<Form<SetPasswordForm>, FormRejection>,
-) -> Response {
-    let Ok(Form(form)) = form else {
-        return message(
-            StatusCode::BAD_REQUEST,
-            "The password was not set",
-            "The form was incomplete; open the link again.",
-        );
-    };
-    let token_hash = link_token_hash(&form.token);
-    let now = state.clock.now_millis();
-    if let Some(problem) = password_problem(&form.password, &form.confirm) {
-        return match state.storage.user_link(&token_hash, now).await {
-            Ok(Ok(user)) => html(
-                StatusCode::BAD_REQUEST,
-                SetPasswordPage {
-                    token: &form.token,
-                    email: &user.email,
-                    organization: &organization(&state, &user),
-                    problem: Some(problem),
-                },
-            ),
-            Ok(Err(refusal)) => message(
-                StatusCode::GONE,
-                "This link does not work",
-                &refusal.to_string(),
-            ),
-            Err(_) => unavailable(),
-        };
-    }
-    let Some(password_hash) = hashed(&state, form.password).await else {
-        return unavailable();
-    };
-    match state
-        .storage
-        .redeem_user_link(&token_hash, &password_hash, now)
-        .await
-    {
-        Ok(Ok(user)) => {
-            let _ = state
-                .publish(tessera_core::ports::Change::People(user.tenant_id))
-                .await;
-            message_with_link(
-                StatusCode::OK,
-                "Your password is set",
-                &format!("Sign in as {} with your new password.", user.email),
-                Some(("/console/sign-in", "Sign in")),
-            )
-        }
-        Ok(Err(refusal)) => message(
-            StatusCode::GONE,
-            "This link does not work",
-            &refusal.to_string(),
-        ),
-        Err(_) => unavailable(),
-    }
-}
-
-fn not_found_page() -> Response {
-    message(
-        StatusCode::NOT_FOUND,
-        "Page not found",
-        "There is no such page in the console.",
-    )
-}
-
-/// The sign-up form with a fresh double-submit token in a cookie, as the sign-in form has.
-fn sign_up_form(
-    state: &AppState,
-    organization: &str,
-    email: &str,
-    problem: Option<&str>,
-    status: StatusCode,
-) -> Response {
-    with_form_cookie(state, |csrf| {
-        html(
-            status,
-            SignUpPage {
-                csrf,
-                organization,
-                email,
-                problem,
-            },
-        )
-    })
-}
-
-/// `GET /console/sign-up`: 404 unless the deployment allows sign-up.
-pub async fn sign_up_page(State(state): State<AppState>) -> Response {
-    if !state.config.allow_sign_up {
-        return not_found_page();
-    }
-    sign_up_form(&state, "", "", None, StatusCode::OK)
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SignUpForm {
-    organization: String,
-    email: String,
-    password: String,
-    csrf: String,
-}
-
-/// `POST /console/sign-up`: a new tenant with the signer as its admin, signed in at once.
-pub async fn sign_up(
-    State(state): State<AppState>,
-    PeerAddress(peer): PeerAddress,
-    headers: HeaderMap,
-    form: Result<Form<SignUpForm>, FormRejection>,
-) -> Response {
-    if !state.config.allow_sign_up {
-        return not_found_page();
-    }
-    let Ok(Form(form)) = form else {
-        return sign_up_form(
-            &state,
-            "",
-            "",
-            Some("The form was incomplete; fill in every field."),
-            StatusCode::BAD_REQUEST,
-        );
-    };
-    if !form_cookie_matches(&state, &headers, &form.csrf) {
-        return sign_up_form(
-            &state,
-            &form.organization,
-            &form.email,
-            Some("The form expired; please send it again."),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    // Every attempt counts against the address: making tenants is not free for anyone.
-    let limited = format!(
-        "sign-up:{}",
-        peer.map(|ip| ip.to_string()).unwrap_or_default()
-    );
-    let now_seconds = state.clock.now_seconds();
-    if state
-        .auth_limiter
-        .key_exhausted(&limited, SIGN_UPS_PER_ADDRESS, now_seconds)
-    {
-        return message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Sign-up failed",
-            "Too many sign-ups from this address; wait a minute and try again.",
-        );
-    }
-    state
-        .auth_limiter
-        .record_failure(&limited, None, now_seconds);
-    if let Some(problem) = password_problem(&form.password, &form.password) {
-        return sign_up_form(
-            &state,
-            &form.organization,
-            &form.email,
-            Some(problem),
-            StatusCode::BAD_REQUEST,
-        );
-    }
-    let now = state.clock.now_millis();
-    let checked = new_tenant(
-        &*state.rng,
-        &form.organization,
-        Some(Tier::Free.as_str()),
-        &form.email,
-        None,
-        String::new(),
-        now,
-    );
-    let mut new = match checked {
-        Ok(new) => new,
-        Err(e) => {
-            let problem = match e.field() {
-                Some("display_name") => "The organization name must be 1 to 200 characters.",
-                Some("admin_email") => "The email must be an address such as jane@example.com.",
-                _ => "Something in the form is not right; check each field.",
-            };
-            return sign_up_form(
-                &state,
-                &form.organization,
-                &form.email,
-                Some(problem),
-                StatusCode::BAD_REQUEST,
-            );
-        }
-    };
-    let Some(password_hash) = hashed(&state, form.password).await else {
-        return unavailable();
-    };
-    new.admin.password_hash = password_hash;
-    let Some(operator) = state.clients.operator_tenant() else {
-        return unavailable();
-    };
-    let caller = PlatformCaller {
-        tenant: operator,
-        actor: "system:sign-up".into(),
-    };
-    let admin = new.admin.clone();
-    if store_new_tenant(&state, &caller, new).await.is_err() {
-        return unavailable();
-    }
-    start_session(&state, &admin, "/console").await
 }
 
 /// Whether the user administers the operator tenant (and so every tenant).

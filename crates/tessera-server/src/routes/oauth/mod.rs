@@ -2,22 +2,19 @@
 //! memory (a user from the store), and lets the core decide. Introspection and revocation are
 //! in `introspection`, the key set and metadata in `discovery`.
 
-use std::sync::Arc;
+mod exchange;
+mod jwt_bearer;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use tessera_core::client_auth::RegisteredClient;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
-use tessera_core::federation::PlatformToken;
 use tessera_core::grant::{
-    self, Delegation, Exchange, ExchangeRequest, IssueContext, TokenRequest,
-    GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
-    TOKEN_TYPE_JWT,
+    self, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER,
+    GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::ports::{AuditAction, AuditRecord};
-use tessera_core::token::assertion::{self, AssertionError};
 use tessera_core::token::TokenSubject;
 
 use crate::error::{ApiError, ApiResult};
@@ -25,6 +22,8 @@ use crate::extract::TokenCaller;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::TokenResponse;
+use exchange::{is_platform_token, platform_exchange, token_exchange};
+use jwt_bearer::jwt_bearer;
 
 /// What the audit log says of an issued token (never the token itself).
 #[derive(serde::Serialize)]
@@ -167,157 +166,6 @@ fn refuse_for_disabled_tenant(
             )
             .into()
         })
-}
-
-/// RFC 7523 §2.1 and §3.1: every problem with the assertion is `invalid_grant`.
-fn invalid_grant(e: AssertionError) -> OAuthError {
-    OAuthError::new(OAuthErrorCode::InvalidGrant, e.to_string())
-}
-
-/// RFC 7523 §2.1. The assertion names the integration (`iss`) and the user (`sub`).
-async fn jwt_bearer(
-    state: &AppState,
-    ctx: &IssueContext<'_>,
-    authenticated: Option<&Arc<RegisteredClient>>,
-    assertion: &str,
-    scope: Option<&str>,
-) -> Result<grant::IssuedToken, ApiError> {
-    let (decoded, iss) = assertion::assertion_issuer(assertion).map_err(invalid_grant)?;
-    let client = grant::assertion_client(authenticated, &iss, &state.clients)?;
-    let verified = state
-        .verify_assertion(&decoded, &client, "/oauth2/token")
-        .await
-        .map_err(invalid_grant)?;
-    let facts = state.delegation_facts(&client, &verified.sub).await?;
-    let user = &facts.user;
-    let tenant = match state.clients.tenant(&user.tenant_id) {
-        Some(tenant) => tenant,
-        None => state.storage.get_tenant(user.tenant_id).await?,
-    };
-    let foreign = user.tenant_id != client.integration.tenant_id;
-    let delegation = Delegation {
-        asked_for: &verified.sub,
-        user,
-        tenant: &tenant,
-        consented: state.consents.scopes(
-            user.tenant_id,
-            client.integration.client_id,
-            user.id,
-            foreign,
-        ),
-    };
-    // Decided before the jti is spent, so a request refused for consent can be retried as is.
-    let issued = grant::issue_jwt_bearer(ctx, &client, &delegation, scope)?;
-    state.claim_assertion(&verified, invalid_grant).await?;
-    Ok(issued)
-}
-
-/// Whether the exchange's subject is a JWT that some other issuer than this server signed: a
-/// platform's identity token (SPEC §14).
-fn is_platform_token(state: &AppState, exchange: &ExchangeRequest) -> bool {
-    exchange.subject_token_type == TOKEN_TYPE_JWT
-        && PlatformToken::read(&exchange.subject_token)
-            .is_ok_and(|t| t.issuer != state.config.issuer)
-}
-
-/// RFC 8693 with a platform's identity token as the subject (SPEC §14): the token proves the
-/// workload, a federated credential names its integration (`client_id`, the authenticated
-/// client, or the only integration that accepts the token's issuer and subject), and the
-/// answer is that integration's own token, as client credentials would give it.
-async fn platform_exchange(
-    state: &AppState,
-    ctx: &IssueContext<'_>,
-    caller: &TokenCaller,
-    exchange: &ExchangeRequest,
-) -> Result<grant::IssuedToken, ApiError> {
-    if exchange.actor.is_some() {
-        return Err(OAuthError::invalid_request(
-            "an `actor_token` cannot go with a platform token as the `subject_token`",
-        )
-        .into());
-    }
-    if exchange
-        .requested_token_type
-        .as_deref()
-        .is_some_and(|t| t != TOKEN_TYPE_ACCESS_TOKEN)
-    {
-        return Err(OAuthError::invalid_request(format!(
-            "`requested_token_type` must be `{TOKEN_TYPE_ACCESS_TOKEN}`"
-        ))
-        .into());
-    }
-    if exchange
-        .audience
-        .as_deref()
-        .is_some_and(|a| a != state.config.audience)
-    {
-        return Err(OAuthError::new(
-            OAuthErrorCode::InvalidTarget,
-            "a platform token is exchanged for the integration's own token: leave `audience` out",
-        )
-        .into());
-    }
-    let invalid = |e: String| OAuthError::new(OAuthErrorCode::InvalidGrant, e);
-    let platform =
-        PlatformToken::read(&exchange.subject_token).map_err(|e| invalid(e.to_string()))?;
-    let authenticated = caller
-        .client
-        .as_ref()
-        .map(|(c, _)| c.integration.client_id.to_string());
-    let named = authenticated.as_deref().or(caller.named_client.as_deref());
-    let (client, credential) = state
-        .federated_client(&platform, named)
-        .await
-        .map_err(|e| invalid(format!("`subject_token`: {e}")))?;
-    let ctx = IssueContext {
-        federated: Some(credential),
-        ..*ctx
-    };
-    Ok(grant::issue_client_credentials(
-        &ctx,
-        &client,
-        exchange.scope.as_deref(),
-        None,
-        state,
-    )?)
-}
-
-/// RFC 8693. The subject token (and an actor token) must be live access tokens of this server.
-fn token_exchange(
-    state: &AppState,
-    ctx: &IssueContext<'_>,
-    client: &RegisteredClient,
-    request: &ExchangeRequest,
-) -> Result<grant::IssuedToken, ApiError> {
-    let live = |parameter: &str, token: &str| -> Result<_, OAuthError> {
-        state.validate_token(token).map_err(|reason| {
-            OAuthError::new(
-                OAuthErrorCode::InvalidGrant,
-                format!("`{parameter}` is not a live access token of this server: {reason}"),
-            )
-        })
-    };
-    let subject = live("subject_token", &request.subject_token)?;
-    let actor = match &request.actor {
-        Some((token, kind)) => Some((live("actor_token", token)?, kind.as_str())),
-        None => None,
-    };
-    let audience = grant::exchange_audience(
-        request.audience.as_deref(),
-        &state.config.audience,
-        &state.config.issuer,
-        subject.tenant_id,
-        &state.clients,
-    )?;
-    let exchange = Exchange {
-        subject: &subject,
-        subject_token_type: &request.subject_token_type,
-        actor: actor.as_ref().map(|(claims, kind)| (&**claims, *kind)),
-        scope: request.scope.as_deref(),
-        requested_token_type: request.requested_token_type.as_deref(),
-    };
-    let ctx = IssueContext { audience, ..*ctx };
-    Ok(grant::issue_token_exchange(&ctx, client, &exchange)?)
 }
 
 /// RFC 6749 §3.2: the token endpoint takes POST only.
