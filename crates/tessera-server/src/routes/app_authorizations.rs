@@ -13,7 +13,7 @@ use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
 
 use super::conventions::{not_found, page, parse_client_id};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
@@ -105,7 +105,7 @@ pub async fn revoke_app_authorization(
         .storage
         .delete_app_authorization(admin.tenant, id)
         .await
-        .map_err(|e| not_found("app authorization")(e.into()))?;
+        .map_err(not_found("app authorization"))?;
     state
         .publish(Change::AppAuthorizations(admin.tenant))
         .await?;
@@ -133,7 +133,6 @@ pub async fn promote_integration(
         .storage
         .promote_integration(admin.tenant, &record)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     // Every instance reloads the integration: the development secret stops at once.
     state.publish(Change::Client(id)).await?;

@@ -36,7 +36,7 @@ async fn visible_connection(
         .storage
         .get_connection(parse_id(raw)?)
         .await
-        .map_err(|e| not_found("connection")(e.into()))?;
+        .map_err(not_found("connection"))?;
     if !found.involves(admin.tenant) {
         return Err(DomainError::NotFound("connection").into());
     }
@@ -112,7 +112,7 @@ pub async fn revoke_connection(
         .storage
         .revoke_connection(admin.tenant, id, now)
         .await
-        .map_err(|e| not_found("connection")(e.into()))?;
+        .map_err(not_found("connection"))?;
     state.publish(Change::Connection(id)).await?;
     for tenant_id in [revoked.owner_tenant_id, revoked.client_tenant_id] {
         state.audit(AuditRecord {
@@ -168,7 +168,6 @@ pub(crate) async fn make_connection_url(
         .storage
         .get_integration(tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     if integration.profile.authentication_url.is_none() {
         return Err(DomainError::invalid(

@@ -111,7 +111,7 @@ pub async fn withdraw_consent(
         .storage
         .delete_consent(admin.tenant, id)
         .await
-        .map_err(|e| not_found("consent")(e.into()))?;
+        .map_err(not_found("consent"))?;
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
         &state,

@@ -34,12 +34,12 @@ pub(crate) async fn own_integration(
         .storage
         .get_integration(tenant, client_id)
         .await
-        .map_err(|e| not_found("integration")(e.into()))?;
+        .map_err(not_found("integration"))?;
     Ok(client_id)
 }
 
-pub(crate) fn not_found(what: &'static str) -> impl Fn(ApiError) -> ApiError {
-    move |e| match e {
+pub(crate) fn not_found<E: Into<ApiError>>(what: &'static str) -> impl Fn(E) -> ApiError {
+    move |e| match e.into() {
         ApiError::Domain(DomainError::NotFound(_)) => DomainError::NotFound(what).into(),
         other => other,
     }

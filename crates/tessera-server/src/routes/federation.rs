@@ -116,7 +116,7 @@ pub async fn delete_trusted_issuer(
         .storage
         .delete_trusted_issuer(admin.tenant, id)
         .await
-        .map_err(|e| not_found("trusted issuer")(e.into()))?;
+        .map_err(not_found("trusted issuer"))?;
     state.publish(Change::Federation(admin.tenant)).await?;
     admin.audit(
         &state,
@@ -231,7 +231,7 @@ pub async fn delete_federated_credential(
         .storage
         .delete_federated_credential(admin.tenant, client_id, id)
         .await
-        .map_err(|e| not_found("federated credential")(e.into()))?;
+        .map_err(not_found("federated credential"))?;
     state.publish(Change::Federation(admin.tenant)).await?;
     admin.audit(
         &state,

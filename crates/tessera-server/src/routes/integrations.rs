@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
-use tessera_core::id::ClientId;
+use tessera_core::id::{ClientId, TenantId};
 use tessera_core::model::{
     AppProfile, AppProfilePatch, ClientSecretRecord, IntegrationPatch, NewAppVersion,
     NewIntegration,
@@ -16,7 +16,7 @@ use tessera_core::scope::{Scope, ScopeSet};
 
 use super::conventions::{keeps_an_admin, Kept};
 use super::conventions::{not_found, page, parse_client_id};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
@@ -29,12 +29,7 @@ pub async fn create_integration(
     admin: TenantAdmin,
     ApiJson(body): ApiJson<CreateIntegrationRequest>,
 ) -> ApiResult<(StatusCode, Json<CreatedIntegration>)> {
-    let scopes = body
-        .scopes
-        .as_deref()
-        .map(|s| parse_scope_list("scopes", s))
-        .transpose()?;
-    platform_only_for_operator(&state, admin.tenant, scopes)?;
+    let scopes = requested_scopes(&state, admin.tenant, body.scopes.as_deref())?;
     let now = state.clock.now_millis();
     let app = NewAppVersion::from_request(
         body.multi_tenant,
@@ -80,10 +75,22 @@ pub async fn create_integration(
     ))
 }
 
+/// The scopes a create or change asks for, if any: known names, and `platform` only for the
+/// operator tenant.
+fn requested_scopes(
+    state: &AppState,
+    tenant: TenantId,
+    names: Option<&[String]>,
+) -> Result<Option<ScopeSet>, DomainError> {
+    let scopes = names.map(|s| parse_scope_list("scopes", s)).transpose()?;
+    platform_only_for_operator(state, tenant, scopes)?;
+    Ok(scopes)
+}
+
 /// `platform` manages every tenant: only the operator tenant's integrations may hold it.
 fn platform_only_for_operator(
     state: &AppState,
-    tenant: tessera_core::id::TenantId,
+    tenant: TenantId,
     scopes: Option<ScopeSet>,
 ) -> Result<(), DomainError> {
     let wants_platform = scopes.is_some_and(|s| s.contains(Scope::Platform));
@@ -127,7 +134,6 @@ pub async fn get_integration(
         .storage
         .get_integration(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     Ok(Json(IntegrationView::from(&found)))
 }
@@ -146,14 +152,8 @@ pub async fn patch_integration(
         .storage
         .get_integration(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
-    let scopes = body
-        .scopes
-        .as_deref()
-        .map(|s| parse_scope_list("scopes", s))
-        .transpose()?;
-    platform_only_for_operator(&state, admin.tenant, scopes)?;
+    let scopes = requested_scopes(&state, admin.tenant, body.scopes.as_deref())?;
     if integration.scopes.contains(Scope::Admin)
         && scopes.is_some_and(|s| !s.contains(Scope::Admin))
     {
@@ -205,7 +205,6 @@ pub async fn delete_integration(
         .storage
         .get_integration(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     if integration.scopes.contains(Scope::Admin) {
         keeps_an_admin(&state, admin.tenant, Kept::Integration, "deleted").await?;
@@ -214,7 +213,6 @@ pub async fn delete_integration(
         .storage
         .delete_integration(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     // Tokens name their client; a client that is gone makes them inactive everywhere.
     state.publish(Change::Client(id)).await?;

@@ -63,7 +63,7 @@ pub async fn add_key(
                     key.kid
                 )))
             }
-            other => not_found("integration")(other.into()),
+            other => not_found("integration")(other),
         })?;
     state.publish(Change::Client(client_id)).await?;
     admin.audit(
@@ -108,7 +108,7 @@ pub async fn delete_key(
         .storage
         .delete_client_key(admin.tenant, client_id, &kid)
         .await
-        .map_err(|e| not_found("key")(e.into()))?;
+        .map_err(not_found("key"))?;
     state.publish(Change::Client(client_id)).await?;
     admin.audit(
         &state,

@@ -31,7 +31,7 @@ async fn find(state: &AppState, admin: &TenantAdmin, raw: &str) -> ApiResult<Acc
         .storage
         .get_policy(admin.tenant, policy_id(raw)?)
         .await
-        .map_err(|e| not_found("access policy")(e.into()))
+        .map_err(not_found("access policy"))
 }
 
 fn validate_description(description: &str) -> Result<(), DomainError> {
@@ -140,7 +140,7 @@ pub async fn patch_policy(
         .storage
         .update_policy(&policy)
         .await
-        .map_err(|e| not_found("access policy")(e.into()))?;
+        .map_err(not_found("access policy"))?;
     state.publish(Change::AccessPolicies(admin.tenant)).await?;
     admin.audit(
         &state,
@@ -165,7 +165,7 @@ pub async fn delete_policy(
         .storage
         .delete_policy(admin.tenant, id)
         .await
-        .map_err(|e| not_found("access policy")(e.into()))?;
+        .map_err(not_found("access policy"))?;
     state.publish(Change::AccessPolicies(admin.tenant)).await?;
     admin.audit(
         &state,

@@ -10,7 +10,7 @@ use tessera_core::model::ClientSecretRecord;
 use tessera_core::ports::{AuditAction, Change};
 
 use super::conventions::{not_found, parse_client_id};
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::state::AppState;
 use crate::wire::*;
@@ -33,7 +33,6 @@ pub async fn remove_secrets(
         .storage
         .remove_secrets(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     state.publish(Change::Client(id)).await?;
     admin.audit(
@@ -72,7 +71,6 @@ pub async fn regenerate_secret(
         .storage
         .replace_secret(admin.tenant, &record, old_expire_at)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("integration"))?;
     state.publish(Change::Client(id)).await?;
     admin.audit(

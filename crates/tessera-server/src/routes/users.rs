@@ -118,7 +118,6 @@ pub async fn password_reset(
         .storage
         .put_user_link(&link, now + 1)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("user"))?;
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(
@@ -155,7 +154,6 @@ async fn tenant_user(state: &AppState, admin: &TenantAdmin, raw: &str) -> ApiRes
         .storage
         .get_user(admin.tenant, parse_user_id(raw)?)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("user"))
 }
 
@@ -232,7 +230,6 @@ pub async fn delete_user(
         .storage
         .delete_user(admin.tenant, id)
         .await
-        .map_err(ApiError::from)
         .map_err(not_found("user"))?;
     state.publish(Change::People(admin.tenant)).await?;
     admin.audit(&state, AuditAction::UserDeleted, id.to_string(), json!({}));

@@ -56,8 +56,7 @@ async fn management_needs_a_token_with_the_admin_scope() {
 
 #[tokio::test]
 async fn integrations_are_created_listed_read_patched_and_never_show_the_secret_again() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, created) = h.create_integration(&admin, reader()).await;
     assert_eq!(secret.len(), 43, "256 random bits, base64url");
     assert_eq!(created["scopes"], json!(["assets:read", "events:read"]));
@@ -118,8 +117,7 @@ async fn integrations_are_created_listed_read_patched_and_never_show_the_secret_
 
 #[tokio::test]
 async fn bad_integration_input_names_the_field() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let cases = [
         (
             json!({"display_name": "x", "custom_claims": {"sub": "me"}}),
@@ -150,12 +148,7 @@ async fn bad_integration_input_names_the_field() {
         let reply = h
             .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{body}: {}",
-            reply.text
-        );
+        reply.bad_request(&body);
         assert!(
             reply.description().contains(expected),
             "{body}: {}",
@@ -186,8 +179,7 @@ async fn bad_integration_input_names_the_field() {
 
 #[tokio::test]
 async fn regenerating_a_secret_stops_the_old_one_at_once_or_after_the_grace_period() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, first, _) = h.create_integration(&admin, reader()).await;
 
     let now = h
@@ -266,8 +258,7 @@ async fn regenerating_a_secret_stops_the_old_one_at_once_or_after_the_grace_peri
 
 #[tokio::test]
 async fn deleting_an_integration_revokes_its_tokens() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let token = h.token(&id, &secret, None).await.body["access_token"]
         .as_str()
@@ -318,8 +309,7 @@ async fn deleting_an_integration_revokes_its_tokens() {
 
 #[tokio::test]
 async fn users_are_managed_without_ever_showing_a_password() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let body = json!({"email": "Jane@Example.com", "display_name": "Jane", "role": "admin", "password": "correct horse battery"});
     let created = h
         .api(Method::POST, "/v1/users", &admin, Some(body.clone()))
@@ -402,8 +392,7 @@ async fn users_are_managed_without_ever_showing_a_password() {
 
 #[tokio::test]
 async fn the_audit_log_records_admin_actions_and_issued_tokens_newest_first() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, _, _) = h.create_integration(&admin, reader()).await;
     let entries = h.audit_actions(&admin, "integration.created").await;
     let created = entries
@@ -518,8 +507,7 @@ async fn a_tenant_keeps_its_last_admin_user_and_its_last_admin_integration() {
 
 #[tokio::test]
 async fn a_body_of_the_wrong_shape_is_told_by_field_and_json_form_not_rust_type() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     for (path, body, field) in [
         (
             "/v1/integrations",

@@ -82,8 +82,7 @@ fn certificate(dir: &std::path::Path, algorithm: &[&str]) -> String {
 
 #[tokio::test]
 async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, _, _) = h.create_integration(&admin, reader()).await;
     let (key, kid) = register_key(&h, &admin, &id, SigningAlg::EdDsa).await;
 
@@ -232,8 +231,7 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
 
 #[tokio::test]
 async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertion() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     for alg in SigningAlg::ALL {
         let (key, _) = register_key(&h, &admin, &id, alg).await;

@@ -234,12 +234,7 @@ async fn every_rejection_of_a_bearer_assertion_says_why() {
     ];
     for (assertion, error, why) in cases {
         let reply = grant(&h, &assertion, None).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{why}: {}",
-            reply.text
-        );
+        reply.bad_request(&why);
         assert_eq!(reply.error(), error, "{why}: {}", reply.text);
         assert!(reply.description().contains(why), "{why}: {}", reply.text);
     }

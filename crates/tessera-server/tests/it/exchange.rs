@@ -170,8 +170,7 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
 
 #[tokio::test]
 async fn deleting_the_subject_tokens_integration_ends_exchanged_tokens() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (origin_id, origin_secret, _) = h
         .create_integration(
             &admin,
@@ -313,12 +312,7 @@ async fn every_refusal_of_a_token_exchange_says_why() {
     ];
     for (caller, params, error, words) in cases {
         let reply = exchange(&h, caller, &params).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{params}: {}",
-            reply.text
-        );
+        reply.bad_request(&params);
         assert_eq!(reply.error(), error, "{params}: {}", reply.text);
         assert!(
             reply.description().contains(words),

@@ -625,12 +625,7 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             ),
         ] {
             let reply = trust(&h, &admin, body.clone()).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::BAD_REQUEST,
-                "{body}: {}",
-                reply.text
-            );
+            reply.bad_request(&body);
             assert_eq!(reply.body["field"], field, "{}", reply.text);
         }
         let made = trust(

@@ -64,6 +64,25 @@ impl Reply {
     pub fn description(&self) -> &str {
         self.body["error_description"].as_str().unwrap_or("")
     }
+
+    /// Asserts a 400; `what` (the request's body, say) names the case when it is not one.
+    #[track_caller]
+    pub fn bad_request(&self, what: &dyn std::fmt::Display) -> &Self {
+        assert_eq!(
+            self.status,
+            StatusCode::BAD_REQUEST,
+            "{what}: {}",
+            self.text
+        );
+        self
+    }
+
+    /// Asserts a 400 whose answer contains `says` (a field named in backquotes, say).
+    #[track_caller]
+    pub fn refused(&self, what: &dyn std::fmt::Display, says: &str) {
+        self.bad_request(what);
+        assert!(self.text.contains(says), "{what}: {}", self.text);
+    }
 }
 
 pub fn basic(id: &str, secret: &str) -> String {
@@ -76,6 +95,13 @@ pub fn basic(id: &str, secret: &str) -> String {
 impl Harness {
     pub async fn new() -> Harness {
         Self::with_alg(SigningAlg::EdDsa).await
+    }
+
+    /// A harness and an `admin` token of its tenant A: how most tests begin.
+    pub async fn with_admin() -> (Harness, String) {
+        let h = Self::new().await;
+        let admin = h.admin_token(&h.a).await;
+        (h, admin)
     }
 
     pub async fn with_alg(alg: SigningAlg) -> Harness {
@@ -321,27 +347,26 @@ impl Harness {
     /// Waits until the audit flusher has written an entry with this action.
     pub async fn audit_actions(&self, token: &str, wanted: &str) -> Vec<Value> {
         let entry = self.audit_entry(token, |e| e["action"] == wanted).await;
+        let entries = self.audit_entries(token).await;
+        assert!(entries.contains(&entry));
+        entries
+    }
+
+    /// The tenant's audit log as it stands, newest first.
+    pub async fn audit_entries(&self, token: &str) -> Vec<Value> {
         let reply = self
             .api(Method::GET, "/v1/audit?page_size=1000", token, None)
             .await;
-        let entries = reply.body["entries"]
+        reply.body["entries"]
             .as_array()
             .cloned()
-            .unwrap_or_default();
-        assert!(entries.contains(&entry));
-        entries
+            .unwrap_or_default()
     }
 
     /// Waits until the audit flusher has written an entry that `matches`, and returns it.
     pub async fn audit_entry(&self, token: &str, matches: impl Fn(&Value) -> bool) -> Value {
         for _ in 0..100 {
-            let reply = self
-                .api(Method::GET, "/v1/audit?page_size=1000", token, None)
-                .await;
-            let entries = reply.body["entries"]
-                .as_array()
-                .cloned()
-                .unwrap_or_default();
+            let entries = self.audit_entries(token).await;
             if let Some(found) = entries.into_iter().find(|e| matches(e)) {
                 return found;
             }

@@ -58,8 +58,7 @@ async fn malformed_oauth_requests_are_refused_with_a_reason() {
 
 #[tokio::test]
 async fn tampered_and_unsigned_tokens_are_refused_everywhere() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let parts: Vec<&str> = admin.split('.').collect();
     let b64 = |v: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
@@ -108,8 +107,7 @@ async fn tampered_and_unsigned_tokens_are_refused_everywhere() {
 
 #[tokio::test]
 async fn malformed_json_is_refused_and_nothing_is_stored() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let asset = h
         .api(
             Method::POST,

@@ -65,8 +65,7 @@ async fn client_credentials_with_basic_auth_issues_an_rfc9068_token() {
 
 #[tokio::test]
 async fn client_secret_post_works_and_scope_narrows() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let body = format!(
         "grant_type=client_credentials&client_id={id}&client_secret={secret}&scope=events%3Aread"
@@ -78,8 +77,7 @@ async fn client_secret_post_works_and_scope_narrows() {
 
 #[tokio::test]
 async fn scope_beyond_the_integration_is_invalid_scope_naming_it() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let reply = h.token(&id, &secret, Some("assets:read admin")).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
@@ -249,8 +247,7 @@ async fn wrong_secrets_slow_the_address_that_sent_them_not_the_owner_elsewhere()
 
 #[tokio::test]
 async fn introspection_answers_active_with_claims_and_inactive_otherwise() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let token = h.token(&id, &secret, None).await.body["access_token"]
         .as_str()
@@ -299,8 +296,7 @@ async fn introspection_answers_active_with_claims_and_inactive_otherwise() {
 
 #[tokio::test]
 async fn a_revoked_token_is_inactive_and_refused_by_the_management_api() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let second_admin = h.admin_token(&h.a).await;
     let caller = (h.a.client_id.as_str(), h.a.secret.as_str());
     assert_eq!(
@@ -349,8 +345,7 @@ async fn a_revoked_token_is_inactive_and_refused_by_the_management_api() {
 
 #[tokio::test]
 async fn an_integration_cannot_revoke_another_integrations_token() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let (other_id, other_secret, _) = h.create_integration(&admin, reader()).await;
     let token = h.token(&id, &secret, None).await.body["access_token"]

@@ -71,8 +71,7 @@ async fn authenticate(h: &Harness, key: &SigningKey, client_id: &str) -> Reply {
 
 #[tokio::test]
 async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (server, url) = KeyServer::start().await;
     let (first, _) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
     let (second, _) = SigningKey::generate(SigningAlg::Rs256, &OsRng).unwrap();
@@ -170,8 +169,7 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
 
 #[tokio::test]
 async fn jwks_uri_is_validated_and_can_be_removed() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (client_id, _, body) = h
         .create_integration(&admin, json!({"display_name": "plain"}))
         .await;
@@ -185,12 +183,7 @@ async fn jwks_uri_is_validated_and_can_be_removed() {
         let refused = h
             .api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": bad})))
             .await;
-        assert_eq!(
-            refused.status,
-            StatusCode::BAD_REQUEST,
-            "{bad}: {}",
-            refused.text
-        );
+        refused.bad_request(&bad);
         assert_eq!(refused.body["field"], "jwks_uri", "{}", refused.text);
     }
     let refused = h

@@ -57,8 +57,7 @@ const ALL: &[&str] = &["assets:read", "assets:write", "events:read", "events:wri
 
 #[tokio::test]
 async fn an_integration_without_a_policy_sees_an_empty_list_not_an_error() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     create_asset(&h, &admin, json!({"arc_display_type": "Crate"})).await;
     let (_, token) = integration(&h, &admin, READ).await;
     let reply = h.api(Method::GET, "/v2/assets", &token, None).await;
@@ -68,8 +67,7 @@ async fn an_integration_without_a_policy_sees_an_empty_list_not_an_error() {
 
 #[tokio::test]
 async fn policies_decide_types_attributes_and_events() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let crate_id = create_asset(
         &h,
         &admin,
@@ -211,8 +209,7 @@ async fn policies_decide_types_attributes_and_events() {
 
 #[tokio::test]
 async fn writes_need_a_policy_that_allows_them() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, token) = integration(&h, &admin, ALL).await;
     let denied = h
         .api(
@@ -346,8 +343,7 @@ async fn writes_need_a_policy_that_allows_them() {
 
 #[tokio::test]
 async fn tokens_are_checked_before_anything_else() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (_, reader) = integration(&h, &admin, &["events:read"]).await;
 
     let none = h
@@ -423,8 +419,7 @@ async fn tokens_are_checked_before_anything_else() {
 
 #[tokio::test]
 async fn pages_cover_every_visible_asset_once_while_others_write() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (id, token) = integration(&h, &admin, READ).await;
     create_policy(
         &h,
@@ -505,8 +500,7 @@ async fn pages_cover_every_visible_asset_once_while_others_write() {
 
 #[tokio::test]
 async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let asset = create_asset(
         &h,
         &admin,
@@ -596,8 +590,7 @@ async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
 
 #[tokio::test]
 async fn access_policies_are_managed_by_admins_with_clear_errors() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (_, reader) = integration(&h, &admin, READ).await;
     let body = json!({"display_name": "ops", "description": "ops can see crates",
         "filters": [{"asset_types": ["Crate"]}],
@@ -729,8 +722,7 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
 
 #[tokio::test]
 async fn time_issuer_and_the_verified_token_cache() {
-    let h = Harness::new().await;
-    let admin = h.admin_token(&h.a).await;
+    let (h, admin) = Harness::with_admin().await;
     let (_, token) = integration(&h, &admin, READ).await;
 
     // The first use verifies the signature and remembers the result; later uses look it up.

@@ -1047,48 +1047,32 @@ async fn a_role_or_password_change_ends_the_users_console_sessions() {
                 cookie
             }
         };
-        // Demoted: the admin's open session ends, on this and (through the store) every instance.
-        let session = session_for(PASSWORD).await;
-        let demoted = h
-            .api(
-                Method::PATCH,
-                &path,
-                &admin,
-                Some(json!({"role": "member"})),
-            )
-            .await;
-        assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.text);
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::SEE_OTHER
-        );
-        // A new password: sessions begun with the old one end too.
-        let session = session_for(PASSWORD).await;
-        let changed = h
-            .api(
-                Method::PATCH,
-                &path,
-                &admin,
-                Some(json!({"password": "a brand new passphrase"})),
-            )
-            .await;
-        assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::SEE_OTHER
-        );
-        // A name change is not a reason to sign anyone out.
-        let session = session_for("a brand new passphrase").await;
-        h.api(
-            Method::PATCH,
-            &path,
-            &admin,
-            Some(json!({"display_name": "Rae B"})),
-        )
-        .await;
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::OK
-        );
+        // Each change, made while a session is open, and whether that session still stands:
+        // demoted or a new password ends it, on this and (through the store) every instance; a
+        // name change is not a reason to sign anyone out.
+        for (signed_in_with, change, stands) in [
+            (PASSWORD, json!({"role": "member"}), StatusCode::SEE_OTHER),
+            (
+                PASSWORD,
+                json!({"password": "a brand new passphrase"}),
+                StatusCode::SEE_OTHER,
+            ),
+            (
+                "a brand new passphrase",
+                json!({"display_name": "Rae B"}),
+                StatusCode::OK,
+            ),
+        ] {
+            let session = session_for(signed_in_with).await;
+            let changed = h
+                .api(Method::PATCH, &path, &admin, Some(change.clone()))
+                .await;
+            assert_eq!(changed.status, StatusCode::OK, "{change}: {}", changed.text);
+            assert_eq!(
+                with_cookie(&h, "/console", &session).await.status,
+                stands,
+                "{change}"
+            );
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! authorized from the catalogue and revoked. axe-core runs on each new page; screenshots go to
 //! `target/console/`.
 
+use crate::Answer;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -58,20 +59,12 @@ async fn issuer_and_keys(server: &str) -> (String, Vec<VerifyingKey>) {
     let http = reqwest::Client::new();
     let discovery: Value = http
         .get(format!("{server}/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let jwks: Value = http
         .get(discovery["jwks_uri"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     (
         discovery["issuer"].as_str().unwrap().to_owned(),
         VerifyingKey::from_jwks(&jwks),
@@ -496,12 +489,8 @@ async fn tms(server: &str, id: &str, secret: &str, tenants: &[&str]) -> Value {
         .post(format!("{server}/tms/v1/tokens"))
         .basic_auth(id, Some(secret))
         .json(&json!({ "tenants": tenants }))
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Seed 004: the developer promotes a version and sees its new credentials once; a customer

@@ -1,6 +1,7 @@
 //! Several instances on one PostgreSQL database behave as one service (SPEC §2): what one issues,
 //! revokes, regenerates or rotates, the others honour within a second.
 
+use crate::Answer;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -14,12 +15,8 @@ async fn introspect(url: &str, token: &str) -> serde_json::Value {
         .post(format!("{url}/oauth2/introspect"))
         .basic_auth(BOOT_ID, Some(BOOT_SECRET))
         .form(&[("token", token)])
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// Polls `check` until it holds, and returns how long that took.
@@ -126,12 +123,8 @@ impl TwoInstances {
                 ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
                 ("assertion", assertion.as_str()),
             ])
-            .send()
+            .answer()
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
     }
 
     /// Dora, a user of the tenant, and a consent for the bootstrap integration to act for any
@@ -214,12 +207,8 @@ async fn on_postgres_a_secret_regenerated_on_one_instance_stops_on_the_other() {
     let regenerated: serde_json::Value = reqwest::Client::new()
         .post(format!("{}/v1/integrations/{id}/secret", two.a.url))
         .bearer_auth(&two.admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     let new = regenerated["client_secret"].as_str().unwrap().to_owned();
     within_a_second("secret regeneration", || async {
         token(&two.b.url, &id, &old, None).await.status() == 401
@@ -329,12 +318,8 @@ async fn on_postgres_an_exchanged_token_dies_when_the_other_instance_revokes_its
                 "urn:ietf:params:oauth:token-type:access_token",
             ),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+        .answer::<serde_json::Value>()
+        .await;
     let exchanged = exchanged["access_token"].as_str().unwrap().to_owned();
     assert_eq!(introspect(&two.a.url, &exchanged).await["active"], true);
     revoke(&two.b.url, BOOT_ID, BOOT_SECRET, &doras).await;
@@ -494,12 +479,8 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
             .post(format!("{}/tms/v1/tokens", b.url))
             .basic_auth(&app_id, Some(&app_secret))
             .json(&serde_json::json!({"tenants": [customer]}))
-            .send()
+            .answer::<serde_json::Value>()
             .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
     };
     within_a_second("an app authorization", || async {
         tms().await["tokens"]
@@ -629,12 +610,8 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
             ("grant_type", "client_credentials"),
             ("tenant_id", owner.as_str()),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json::<serde_json::Value>()
-        .await
-        .unwrap();
+        .answer::<serde_json::Value>()
+        .await;
     let connection_token = connection_token["access_token"]
         .as_str()
         .unwrap_or_else(|| panic!("a token under the connection: {connection_token}"))
@@ -763,12 +740,8 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
                 made["admin"]["user_id"].as_str().unwrap()
             ))
             .bearer_auth(&crate::operator_token(&a.url, made["tenant_id"].as_str().unwrap()).await)
-            .send()
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap();
+            .answer::<serde_json::Value>()
+            .await;
         let url_of = |v: &serde_json::Value, key: &str| {
             v[key]
                 .as_str()

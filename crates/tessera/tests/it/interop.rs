@@ -1,6 +1,7 @@
 //! A third-party OAuth client gets a token, and a third-party JWT library verifies it with
 //! nothing but the JWKS fetched over HTTP.
 
+use crate::Answer;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use oauth2::basic::BasicClient;
@@ -136,12 +137,8 @@ async fn assertions_signed_by_jsonwebtoken_authenticate_and_get_user_tokens() {
             ),
             ("client_assertion", &assertion),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert!(reply["access_token"].is_string(), "{reply}");
 
     // The JWT bearer grant for the admin user, after consent.
@@ -158,11 +155,7 @@ async fn assertions_signed_by_jsonwebtoken_authenticate_and_get_user_tokens() {
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
             ("assertion", &assertion),
         ])
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        .answer()
+        .await;
     assert_eq!(reply["scope"], "assets:read", "{reply}");
 }

@@ -192,17 +192,24 @@ pub fn postgres_or_skip() -> Option<String> {
     }
 }
 
+/// A request sent and its answer read as JSON (or any type), as every suite here asks of one.
+pub trait Answer {
+    fn answer<T: serde::de::DeserializeOwned>(self) -> impl std::future::Future<Output = T>;
+}
+
+impl Answer for reqwest::RequestBuilder {
+    async fn answer<T: serde::de::DeserializeOwned>(self) -> T {
+        self.send().await.unwrap().json().await.unwrap()
+    }
+}
+
 /// `GET` with a bearer token, answered with JSON.
 pub async fn get_json(url: String, token: &str) -> serde_json::Value {
     reqwest::Client::new()
         .get(url)
         .bearer_auth(token)
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// The status of `GET /v2/assets` with `token`: whether the server takes the token.
@@ -223,12 +230,8 @@ pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> ser
         .post(url)
         .bearer_auth(token)
         .json(&body)
-        .send()
+        .answer()
         .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
 }
 
 /// A second tenant with an admin integration, made through the API as an operator would:

@@ -281,28 +281,20 @@ pub async fn add_key(
         ApiJson(body),
     )
     .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        added.map(drop),
-        "key_added",
-    )
-    .await
+    after(&state, &posted, &api, &client_id, added, "key_added").await
 }
 
 /// Where a change on the detail page leads: back to it, saying what happened or why not.
-pub(super) async fn after(
+pub(super) async fn after<T>(
     state: &AppState,
     posted: &Posted,
     api: &TenantAdmin,
     client_id: &str,
-    result: Result<(), ApiError>,
+    result: Result<T, ApiError>,
     what: &str,
 ) -> Response {
     match result {
-        Ok(()) => done(client_id, what),
+        Ok(_) => done(client_id, what),
         Err(e) => match FormProblem::of(&e) {
             FormProblem::Field { text, .. } => {
                 let nav = posted.by.nav(PAGE);
@@ -334,15 +326,7 @@ pub async fn delete_key(
         Path((client_id.clone(), kid)),
     )
     .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        removed.map(drop),
-        "key_removed",
-    )
-    .await
+    after(&state, &posted, &api, &client_id, removed, "key_removed").await
 }
 
 /// `POST /console/integrations/{client_id}/jwks-uri`: sets (or, empty, removes) the key set
@@ -363,15 +347,7 @@ pub async fn set_jwks_uri(
         ApiJson(body),
     )
     .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        patched.map(drop),
-        "jwks_uri",
-    )
-    .await
+    after(&state, &posted, &api, &client_id, patched, "jwks_uri").await
 }
 
 /// `GET /console/integrations/{client_id}/delete`: asks first.

@@ -38,7 +38,7 @@ pub async fn add_credential(
         Ok(claims) => claims,
         Err(text) => {
             let e = ApiError::Domain(tessera_core::error::DomainError::invalid("claims", text));
-            return after(&state, &posted, &api, &client_id, Err(e), "").await;
+            return after(&state, &posted, &api, &client_id, Err::<(), _>(e), "").await;
         }
     };
     let body = CreateFederatedCredentialRequest {
@@ -53,15 +53,7 @@ pub async fn add_credential(
         ApiJson(body),
     )
     .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        added.map(drop),
-        "identity_added",
-    )
-    .await
+    after(&state, &posted, &api, &client_id, added, "identity_added").await
 }
 
 /// `POST /console/integrations/{client_id}/federated-credentials/delete`: removes `id`.
@@ -71,21 +63,13 @@ pub async fn remove_credential(
     AdminPosted { api, form: posted }: AdminPosted,
 ) -> Response {
     let id = posted.fields.one("id").to_owned();
-    let removed = federation::delete_federated_credential(
+    let gone = federation::delete_federated_credential(
         State(state.clone()),
         api.clone(),
         Path((client_id.clone(), id)),
     )
     .await;
-    after(
-        &state,
-        &posted,
-        &api,
-        &client_id,
-        removed.map(drop),
-        "identity_removed",
-    )
-    .await
+    after(&state, &posted, &api, &client_id, gone, "identity_removed").await
 }
 
 #[cfg(test)]
