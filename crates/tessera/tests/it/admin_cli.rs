@@ -1,6 +1,7 @@
 //! The admin command line over the API (SPEC §10): `login`/`logout` with profiles, and the
 //! `list|get|create|update|delete` commands, against a spawned server, their JSON parsed.
 
+use crate::Run;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -12,17 +13,11 @@ fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn cli_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = crate::tessera()
+    crate::tessera()
         .args(args)
         .env("XDG_CONFIG_HOME", config)
         .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
 }
 
 /// `tessera login` to `server` as the operator's integration, the secret from `secret_file`.
@@ -557,18 +552,12 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
         "a put does not echo the value: {stdout}"
     );
     // From standard input, through the `create` alias.
-    let piped = crate::tessera()
+    crate::tessera()
         .args(["private-token", "create", "crm.customer-43", "api-key"])
         .env("XDG_CONFIG_HOME", &config)
         .envs(as_app)
         .stdin(std::fs::File::open(&value_file).unwrap())
-        .output()
-        .unwrap();
-    assert!(
-        piped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&piped.stderr)
-    );
+        .succeeds();
     let (code, stdout, stderr) = cli_env(
         &config,
         &["private-token", "get", "crm.customer-42", "erp/password"],

@@ -3,6 +3,7 @@
 //! updates, replacement, pruning that spares the last admins, the refusals; and the published
 //! JSON Schema, checked against the parser and the docs' example.
 
+use crate::Run;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -20,20 +21,14 @@ fn as_admin_with(
     args: &[&str],
     env: &[(&str, &str)],
 ) -> (i32, String, String) {
-    let out = crate::tessera()
+    crate::tessera()
         .args(args)
         .current_dir(dir)
         .env("TESSERA_SERVER", &admin.0)
         .env("TESSERA_CLIENT_ID", &admin.1)
         .env("TESSERA_CLIENT_SECRET", &admin.2)
         .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+        .run()
 }
 
 fn json(stdout: &str) -> Value {

@@ -2,6 +2,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
+use crate::Run;
 use crate::{
     access_token, data_dir, get_json, post_json, serve, tessera, token, BOOT_ID, BOOT_SECRET,
     MASTER_KEY,
@@ -98,13 +99,7 @@ async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
         ])
         .arg(&bearer)
         .env("TESSERA_CLIENT_SECRET", BOOT_SECRET)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let file = std::fs::read_to_string(&bearer).unwrap();
     assert_eq!(file, format!("Authorization: Bearer {token}\n"));
@@ -201,13 +196,7 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
         ])
         .args(storage)
         .env("TESSERA_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
+        .succeeds();
     let text = String::from_utf8(created.stdout).unwrap();
     let field = |name: &str| {
         text.lines()
@@ -241,17 +230,11 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
         .as_array()
         .unwrap()
         .len();
-    let rotated = tessera()
+    tessera()
         .args(["keys", "rotate"])
         .args(storage)
         .env("TESSERA_MASTER_KEY", MASTER_KEY)
-        .output()
-        .unwrap();
-    assert!(
-        rotated.status.success(),
-        "{}",
-        String::from_utf8_lossy(&rotated.stderr)
-    );
+        .succeeds();
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(
         jwks(format!("{}/oauth2/jwks", server.url)).await["keys"]

@@ -7,6 +7,7 @@ use jsonwebtoken::{decode, decode_header, DecodingKey, Validation};
 use oauth2::basic::BasicClient;
 use oauth2::{AuthUrl, ClientId, ClientSecret, Scope, TokenResponse, TokenUrl};
 
+use crate::Run;
 use crate::{data_dir, serve, BOOT_ID, BOOT_SECRET};
 
 #[tokio::test]
@@ -60,7 +61,7 @@ async fn the_oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_with_the_jwks(
 /// An EC P-256 key and a self-signed certificate for it, made by the `openssl` tool.
 pub fn openssl_ec_certificate(dir: &std::path::Path) -> (String, Vec<u8>) {
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
-    let out = std::process::Command::new("openssl")
+    std::process::Command::new("openssl")
         .args([
             "req",
             "-x509",
@@ -80,13 +81,7 @@ pub fn openssl_ec_certificate(dir: &std::path::Path) -> (String, Vec<u8>) {
         .arg(&key)
         .arg("-out")
         .arg(&cert)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+        .succeeds();
     (
         std::fs::read_to_string(cert).unwrap(),
         std::fs::read(key).unwrap(),

@@ -192,6 +192,35 @@ pub fn postgres_or_skip() -> Option<String> {
     }
 }
 
+/// What the suites ask of a command they spawn.
+pub trait Run {
+    /// Runs it and asserts that it succeeded, showing its standard error if not.
+    fn succeeds(&mut self) -> std::process::Output;
+    /// Runs it: its exit status (-1 if killed), standard output and standard error.
+    fn run(&mut self) -> (i32, String, String);
+}
+
+impl Run for Command {
+    fn succeeds(&mut self) -> std::process::Output {
+        let out = self.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
+    fn run(&mut self) -> (i32, String, String) {
+        let out = self.output().unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+}
+
 /// A request sent and its answer read as JSON (or any type), as every suite here asks of one.
 pub trait Answer {
     fn answer<T: serde::de::DeserializeOwned>(self) -> impl std::future::Future<Output = T>;
