@@ -15,7 +15,7 @@ use tessera_core::id::{ClientId, TenantId};
 use tessera_core::scope::Scope;
 
 use super::html;
-use super::shell::{refused, told, AdminPosted, FormProblem, Nav, SignedAdmin};
+use super::shell::{refused, told, AdminPosted, FormProblem, Listing, Nav, SignedAdmin};
 use crate::routes;
 use crate::routes::connections;
 
@@ -99,8 +99,7 @@ pub struct NoticeQuery {
 pub async fn list(
     State(state): State<AppState>,
     admin: SignedAdmin,
-    Query(q): Query<PageQuery>,
-    Query(notice): Query<NoticeQuery>,
+    Listing { page: q, notice }: Listing<NoticeQuery>,
 ) -> Response {
     let me = admin.0.user.tenant_id.to_string();
     match connections::list_connections(State(state.clone()), admin.api(), Query(q)).await {

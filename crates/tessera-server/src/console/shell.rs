@@ -371,3 +371,26 @@ impl FormProblem {
         }
     }
 }
+
+/// A list page's query: the page asked for (`page_size`, `page_token`) and what the page says
+/// happened (`?deleted=…`, `?removed=…`), each read as the API reads its own.
+pub struct Listing<N> {
+    pub page: crate::wire::PageQuery,
+    pub notice: N,
+}
+
+impl<N, S> FromRequestParts<S> for Listing<N>
+where
+    N: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = axum::extract::rejection::QueryRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let axum::extract::Query(page) =
+            axum::extract::Query::from_request_parts(parts, state).await?;
+        let axum::extract::Query(notice) =
+            axum::extract::Query::from_request_parts(parts, state).await?;
+        Ok(Listing { page, notice })
+    }
+}

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use tessera_core::id::ClientId;
 
 use super::html;
-use super::shell::{refused, told, AdminPosted, FormProblem, Nav, Problem, SignedAdmin};
+use super::shell::{refused, told, AdminPosted, FormProblem, Listing, Nav, Problem, SignedAdmin};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes;
 use crate::routes::consents;
@@ -154,8 +154,7 @@ async fn list_page(
 pub async fn list(
     State(state): State<AppState>,
     admin: SignedAdmin,
-    Query(q): Query<PageQuery>,
-    Query(notice): Query<NoticeQuery>,
+    Listing { page: q, notice }: Listing<NoticeQuery>,
 ) -> Response {
     let notice = notice.removed.map(|email| format!("{email} was removed."));
     let empty = (None, String::new(), String::new(), Problem::default());

@@ -15,11 +15,11 @@ use serde::Deserialize;
 use tessera_core::scope::Scope;
 
 use crate::console::html;
-use crate::console::shell::{refused, AdminPosted, Nav, Problem, SignedAdmin};
+use crate::console::shell::{refused, AdminPosted, Listing, Nav, Problem, SignedAdmin};
 use crate::extract::ApiJson;
 use crate::routes;
 use crate::state::AppState;
-use crate::wire::{ClientKeyView, FederatedCredentialView, IntegrationView, PageQuery};
+use crate::wire::{ClientKeyView, FederatedCredentialView, IntegrationView};
 pub use detail::*;
 pub use form::*;
 pub use identities::*;
@@ -112,8 +112,7 @@ const PAGE: &str = "/console/integrations";
 pub async fn list(
     State(state): State<AppState>,
     admin: SignedAdmin,
-    Query(q): Query<PageQuery>,
-    Query(notice): Query<NoticeQuery>,
+    Listing { page: q, notice }: Listing<NoticeQuery>,
 ) -> Response {
     match routes::integrations::list_integrations(State(state), admin.api(), Query(q)).await {
         Ok(Json(list)) => html(

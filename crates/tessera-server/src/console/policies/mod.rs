@@ -14,13 +14,12 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::console::html;
-use crate::console::shell::{refused, told, AdminPosted, Nav, Problem, SignedAdmin};
+use crate::console::shell::{refused, told, AdminPosted, Listing, Nav, Problem, SignedAdmin};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::policies;
 use crate::state::AppState;
 use crate::wire::{
-    AccessPolicyView, AssetFilterWire, CreateAccessPolicyRequest, PageQuery,
-    PatchAccessPolicyRequest,
+    AccessPolicyView, AssetFilterWire, CreateAccessPolicyRequest, PatchAccessPolicyRequest,
 };
 pub use form::*;
 use words::*;
@@ -127,8 +126,7 @@ fn uuid_of(view: &AccessPolicyView) -> String {
 pub async fn list(
     State(state): State<AppState>,
     admin: SignedAdmin,
-    Query(q): Query<PageQuery>,
-    Query(notice): Query<NoticeQuery>,
+    Listing { page: q, notice }: Listing<NoticeQuery>,
 ) -> Response {
     match policies::list_policies(State(state), admin.api(), Query(q)).await {
         Ok(Json(list)) => html(
