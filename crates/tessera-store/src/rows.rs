@@ -684,6 +684,38 @@ tenant_table!(
     TRUSTED_ISSUER_COLUMNS,
     "id"
 );
+tenant_table!(
+    FederatedCredentialRow,
+    "federated_credentials",
+    FEDERATED_CREDENTIAL_COLUMNS,
+    "id"
+);
+
+/// Every row of one tenant's, or of all tenants' (`None`, for the snapshots), in `seq` order.
+pub(crate) async fn tenant_rows<DB, R, T>(
+    pool: &sqlx::Pool<DB>,
+    tenant: Option<tessera_core::id::TenantId>,
+) -> Result<Vec<T>, StoreError>
+where
+    DB: sqlx::Database,
+    R: TenantTable + for<'r> sqlx::FromRow<'r, DB::Row> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    for<'q> Option<String>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> <DB as sqlx::Database>::Arguments<'q>: sqlx::IntoArguments<'q, DB>,
+    for<'c> &'c sqlx::Pool<DB>: sqlx::Executor<'c, Database = DB>,
+{
+    let sql = format!(
+        "SELECT {} FROM {} WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq",
+        R::COLUMNS,
+        R::TABLE
+    );
+    let rows = sqlx::query_as::<DB, R>(&sql)
+        .bind(tenant.map(|t| t.to_string()))
+        .fetch_all(pool)
+        .await
+        .map_err(crate::backend_error)?;
+    convert(rows)
+}
 
 /// A page of a tenant's rows, in `seq` order after `page.after`.
 pub(crate) async fn tenant_page<DB, R, T>(

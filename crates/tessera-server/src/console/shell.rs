@@ -19,6 +19,19 @@ use crate::error::ApiError;
 use crate::extract::TenantAdmin;
 use crate::state::AppState;
 
+/// "Delete X?" with what deleting does, a button that posts to `{page}/delete` and a way back
+/// to `page`: one confirmation for every kind the console deletes by its own page.
+#[derive(askama::Template)]
+#[template(path = "delete.html")]
+pub struct DeletePage {
+    pub nav: Nav,
+    /// The page of what is deleted.
+    pub page: String,
+    pub name: String,
+    /// What deleting it does, in a sentence or two.
+    pub consequence: &'static str,
+}
+
 /// The navigation bar: the tenant, the signed-in user, and the pages they may open.
 #[derive(Clone)]
 pub struct Nav {

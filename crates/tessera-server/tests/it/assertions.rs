@@ -56,15 +56,7 @@ fn certificate(dir: &std::path::Path, algorithm: &[&str]) -> String {
     let key = dir.join("key.pem");
     let cert = dir.join("cert.pem");
     let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=connector",
-        ])
+        .args(["req", "-x509", "-nodes", "-days", "1", "-subj", "/CN=connector"])
         .args(algorithm)
         .arg("-keyout")
         .arg(&key)
@@ -72,11 +64,7 @@ fn certificate(dir: &std::path::Path, algorithm: &[&str]) -> String {
         .arg(&cert)
         .output()
         .expect("the openssl command runs");
-    assert!(
-        status.status.success(),
-        "{}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
     std::fs::read_to_string(cert).unwrap()
 }
 
@@ -89,10 +77,7 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
     let dir = tempfile::tempdir().unwrap();
     for (args, alg) in [
         (vec!["-newkey", "rsa:2048"], "RS256"),
-        (
-            vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
-            "ES256",
-        ),
+        (vec!["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], "ES256"),
         (vec!["-newkey", "ed25519"], "EdDSA"),
     ] {
         let pem = certificate(dir.path(), &args);
@@ -108,14 +93,7 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
         assert_eq!(reply.body["alg"], alg);
         assert!(reply.body["not_after"].as_str().unwrap().ends_with('Z'));
     }
-    let listed = h
-        .api(
-            Method::GET,
-            &format!("/v1/integrations/{id}/keys"),
-            &admin,
-            None,
-        )
-        .await;
+    let listed = h.api(Method::GET, &format!("/v1/integrations/{id}/keys"), &admin, None).await;
     let keys = listed.body["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 4);
     assert!(keys.iter().all(|k| k["jwk"].get("d").is_none()));
@@ -134,14 +112,8 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
             "certificate",
         ),
     ] {
-        let reply = h
-            .api(
-                Method::POST,
-                &format!("/v1/integrations/{id}/keys"),
-                &admin,
-                Some(body),
-            )
-            .await;
+        let reply =
+            h.api(Method::POST, &format!("/v1/integrations/{id}/keys"), &admin, Some(body)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
         assert_eq!(reply.body["field"], field, "{}", reply.text);
     }
@@ -167,11 +139,7 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
         )
         .await;
     assert_eq!(expired.status, StatusCode::BAD_REQUEST);
-    assert!(
-        expired.description().contains("expired"),
-        "{}",
-        expired.text
-    );
+    assert!(expired.description().contains("expired"), "{}", expired.text);
 
     // Another tenant cannot see, add or delete.
     let b = h.add_tenant().await;
@@ -185,47 +153,19 @@ async fn keys_are_registered_as_jwks_or_certificates_and_listed_without_secrets(
                 json!({"jwk": SigningKey::generate(SigningAlg::EdDsa, &OsRng).unwrap().0.public_jwk()}),
             ),
         ),
-        (
-            Method::DELETE,
-            format!("/v1/integrations/{id}/keys/{kid}"),
-            None,
-        ),
+        (Method::DELETE, format!("/v1/integrations/{id}/keys/{kid}"), None),
     ] {
         let reply = h.api(method.clone(), &path, &admin_b, body).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "{method} {path}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
     }
 
-    let deleted = h
-        .api(
-            Method::DELETE,
-            &format!("/v1/integrations/{id}/keys/{kid}"),
-            &admin,
-            None,
-        )
-        .await;
+    let deleted =
+        h.api(Method::DELETE, &format!("/v1/integrations/{id}/keys/{kid}"), &admin, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    let again = h
-        .api(
-            Method::DELETE,
-            &format!("/v1/integrations/{id}/keys/{kid}"),
-            &admin,
-            None,
-        )
-        .await;
+    let again =
+        h.api(Method::DELETE, &format!("/v1/integrations/{id}/keys/{kid}"), &admin, None).await;
     assert_eq!(again.status, StatusCode::NOT_FOUND);
-    let listed = h
-        .api(
-            Method::GET,
-            &format!("/v1/integrations/{id}/keys"),
-            &admin,
-            None,
-        )
-        .await;
+    let listed = h.api(Method::GET, &format!("/v1/integrations/{id}/keys"), &admin, None).await;
     assert_eq!(listed.body["keys"].as_array().unwrap().len(), 3);
 }
 
@@ -247,35 +187,20 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
         let replay = h.form("/oauth2/token", form, None).await;
         assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
         assert_eq!(replay.error(), "invalid_client");
-        assert!(
-            replay.description().contains("used before"),
-            "{}",
-            replay.text
-        );
+        assert!(replay.description().contains("used before"), "{}", replay.text);
 
         // Introspection and revocation take assertions for themselves or for the issuer.
         let intro = client_assertion(&h, &key, &id, "http://tessera.test/oauth2/introspect");
         let reply = h
-            .form(
-                "/oauth2/introspect",
-                assertion_form(&intro, &format!("&token={token}")),
-                None,
-            )
+            .form("/oauth2/introspect", assertion_form(&intro, &format!("&token={token}")), None)
             .await;
         assert_eq!(reply.body["active"], true, "{}", reply.text);
         let revoke = client_assertion(&h, &key, &id, ISSUER);
         let reply = h
-            .form(
-                "/oauth2/revoke",
-                assertion_form(&revoke, &format!("&token={token}")),
-                None,
-            )
+            .form("/oauth2/revoke", assertion_form(&revoke, &format!("&token={token}")), None)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        assert_eq!(
-            h.introspect((&id, &secret), &token).await.body["active"],
-            false
-        );
+        assert_eq!(h.introspect((&id, &secret), &token).await.body["active"], false);
     }
 
     let (key, kid) = register_key(&h, &admin, &id, SigningAlg::Es256).await;
@@ -298,10 +223,7 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
             sign(json!({"iss": id, "sub": id, "aud": TOKEN_URL, "exp": now - 3600, "jti": jti()})),
             "expired",
         ),
-        (
-            sign(json!({"iss": id, "sub": id, "aud": TOKEN_URL, "exp": now + 60})),
-            "`jti`",
-        ),
+        (sign(json!({"iss": id, "sub": id, "aud": TOKEN_URL, "exp": now + 60})), "`jti`"),
         (
             sign(
                 json!({"iss": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "sub": "x", "aud": TOKEN_URL, "exp": now + 60, "jti": jti()}),
@@ -318,12 +240,7 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
                 None,
             )
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::UNAUTHORIZED,
-            "{why}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}: {}", reply.text);
         assert_eq!(reply.error(), "invalid_client");
         assert!(reply.description().contains(why), "{why}: {}", reply.text);
         assert!(reply.header("www-authenticate").contains("invalid_client"));
@@ -354,13 +271,7 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
     assert_eq!(wrong_type.error(), "invalid_request");
 
     // A deleted key stops working at once.
-    h.api(
-        Method::DELETE,
-        &format!("/v1/integrations/{id}/keys/{kid}"),
-        &admin,
-        None,
-    )
-    .await;
+    h.api(Method::DELETE, &format!("/v1/integrations/{id}/keys/{kid}"), &admin, None).await;
     let gone = h
         .form(
             "/oauth2/token",
@@ -372,9 +283,5 @@ async fn private_key_jwt_authenticates_at_every_oauth_endpoint_once_per_assertio
         )
         .await;
     assert_eq!(gone.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        gone.description().contains("no public key"),
-        "{}",
-        gone.text
-    );
+    assert!(gone.description().contains("no public key"), "{}", gone.text);
 }

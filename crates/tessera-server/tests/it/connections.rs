@@ -22,10 +22,7 @@ pub(crate) async fn application(h: &Harness, admin: &str) -> String {
                    "homepage_url": "https://planner.example.com"}),
         )
         .await;
-    assert_eq!(
-        view["authentication_url"],
-        "http://127.0.0.1:9/tessera/auth"
-    );
+    assert_eq!(view["authentication_url"], "http://127.0.0.1:9/tessera/auth");
     assert_eq!(view["description"], "Plans your fleet's routes.");
     id
 }
@@ -46,16 +43,11 @@ pub(crate) async fn connection_link(
         )
         .await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.text);
-    made.body["url"]
-        .as_str()
-        .unwrap()
-        .trim_start_matches(ISSUER)
-        .to_owned()
+    made.body["url"].as_str().unwrap().trim_start_matches(ISSUER).to_owned()
 }
 
 pub(crate) async fn get_page(h: &Harness, uri: &str) -> Reply {
-    h.send(Request::builder().uri(uri).body(Body::empty()).unwrap())
-        .await
+    h.send(Request::builder().uri(uri).body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]
@@ -72,19 +64,11 @@ async fn an_application_profile_is_validated_and_patched() {
                 json!({"display_name": "x", "webhook_url": "ftp://planner.example.com"}),
                 "webhook_url",
             ),
-            (
-                json!({"display_name": "x", "homepage_url": "not a url"}),
-                "homepage_url",
-            ),
-            (
-                json!({"display_name": "x", "description": "d".repeat(1001)}),
-                "description",
-            ),
+            (json!({"display_name": "x", "homepage_url": "not a url"}), "homepage_url"),
+            (json!({"display_name": "x", "description": "d".repeat(1001)}), "description"),
         ];
         for (body, field) in refused {
-            let reply = h
-                .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
-                .await;
+            let reply = h.api(Method::POST, "/v1/integrations", &admin, Some(body.clone())).await;
             reply.refused(&body, &format!("`{field}`"));
         }
         let path = format!("/v1/integrations/{id}");
@@ -101,12 +85,7 @@ async fn an_application_profile_is_validated_and_patched() {
         assert_eq!(patched.body["description"], "New words.");
         assert_eq!(patched.body["homepage_url"], "https://planner.example.com/");
         let bad = h
-            .api(
-                Method::PATCH,
-                &path,
-                &admin,
-                Some(json!({"homepage_url": "http://example.com"})),
-            )
+            .api(Method::PATCH, &path, &admin, Some(json!({"homepage_url": "http://example.com"})))
             .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
         let kept = h.api(Method::GET, &path, &admin, None).await;
@@ -154,11 +133,7 @@ async fn a_connection_url_is_signed_and_any_change_to_it_is_an_error_page() {
             )
             .await;
         assert_eq!(no_callback.status, StatusCode::BAD_REQUEST);
-        assert!(
-            no_callback.text.contains("`authentication_url`"),
-            "{}",
-            no_callback.text
-        );
+        assert!(no_callback.text.contains("`authentication_url`"), "{}", no_callback.text);
         let other = h.add_tenant().await;
         let other_admin = h.admin_token(&other).await;
         let foreign = h
@@ -175,9 +150,7 @@ async fn a_connection_url_is_signed_and_any_change_to_it_is_an_error_page() {
         let local = url.trim_start_matches(ISSUER).to_owned();
         let opened = get_page(&h, &local).await;
         assert_eq!(opened.status, StatusCode::SEE_OTHER, "{}", opened.text);
-        assert!(opened
-            .header("location")
-            .starts_with("/console/sign-in?next="));
+        assert!(opened.header("location").starts_with("/console/sign-in?next="));
         for altered in [
             local.replace("events%3Aread", "events%3Awrite"),
             local.replace("account-42", "account-43"),
@@ -213,10 +186,7 @@ pub(crate) fn set_cookie(reply: &Reply, name: &str) -> Option<String> {
 /// The value of the hidden input `name` in a page.
 pub(crate) fn hidden(page: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} in {page}"))
-        + marker.len();
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
     let escaped = page[start..].split('"').next().unwrap();
     // What a browser would send back: the HTML entities undone.
     [
@@ -231,9 +201,7 @@ pub(crate) fn hidden(page: &str, name: &str) -> String {
         ("&gt;", ">"),
     ]
     .iter()
-    .fold(escaped.to_owned(), |text, (entity, c)| {
-        text.replace(entity, c)
-    })
+    .fold(escaped.to_owned(), |text, (entity, c)| text.replace(entity, c))
 }
 
 pub(crate) async fn form_post(
@@ -253,9 +221,7 @@ async fn form_post_from(
     cookies: &str,
     body: &[(&str, &str)],
 ) -> Reply {
-    let body: String = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(body)
-        .finish();
+    let body: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(body).finish();
     let request = Request::builder()
         .method(Method::POST)
         .uri(uri)
@@ -310,14 +276,7 @@ async fn sign_in_from(
 }
 
 pub(crate) async fn with_cookie(h: &Harness, uri: &str, cookie: &str) -> Reply {
-    h.send(
-        Request::builder()
-            .uri(uri)
-            .header("cookie", cookie)
-            .body(Body::empty())
-            .unwrap(),
-    )
-    .await
+    h.send(Request::builder().uri(uri).header("cookie", cookie).body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]
@@ -363,24 +322,12 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         assert_eq!(away.header("location"), "/console");
         // Browsers drop tabs from a `Location` and read `\` as `/`: both would leave the site.
         for next in ["/\t/evil.example.com/x", "/\\evil.example.com/x"] {
-            let away = sign_in(
-                &h,
-                "owner@example.com",
-                "correct horse battery staple",
-                next,
-            )
-            .await;
+            let away = sign_in(&h, "owner@example.com", "correct horse battery staple", next).await;
             assert_eq!(away.status, StatusCode::SEE_OTHER);
             assert_eq!(away.header("location"), "/console", "{next:?}");
         }
 
-        let signed = sign_in(
-            &h,
-            "OWNER@example.com",
-            "correct horse battery staple",
-            &link,
-        )
-        .await;
+        let signed = sign_in(&h, "OWNER@example.com", "correct horse battery staple", &link).await;
         assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
         assert_eq!(signed.header("location"), link);
         let raw = signed
@@ -390,14 +337,9 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
             .map(|v| v.to_str().unwrap().to_owned())
             .collect::<Vec<_>>()
             .join("\n");
-        assert!(
-            raw.contains("HttpOnly") && raw.contains("SameSite=Lax"),
-            "{raw}"
-        );
-        let session = format!(
-            "tessera_session={}",
-            set_cookie(&signed, "tessera_session").unwrap()
-        );
+        assert!(raw.contains("HttpOnly") && raw.contains("SameSite=Lax"), "{raw}");
+        let session =
+            format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
 
         let consent = with_cookie(&h, &link, &session).await;
         assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
@@ -416,10 +358,7 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
                 consent.text
             );
         }
-        assert!(
-            !consent.text.contains("create, change and delete assets"),
-            "only what was asked"
-        );
+        assert!(!consent.text.contains("create, change and delete assets"), "only what was asked");
         assert!(!hidden(&consent.text, "csrf").is_empty());
         let home = with_cookie(&h, "/console", &session).await;
         assert!(home.text.contains("owner@example.com"));
@@ -428,13 +367,7 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         assert_eq!(tampered.status, StatusCode::SEE_OTHER);
         // Deleting the user ends the session.
         let user_id = created.body["id"].as_str().unwrap();
-        h.api(
-            Method::DELETE,
-            &format!("/v1/users/{user_id}"),
-            &owner_admin,
-            None,
-        )
-        .await;
+        h.api(Method::DELETE, &format!("/v1/users/{user_id}"), &owner_admin, None).await;
         let after = with_cookie(&h, &link, &session).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
     }
@@ -451,13 +384,8 @@ async fn failed_sign_ins_are_limited_per_account() {
             assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
         }
         // An email with no account is told the same as a wrong password.
-        let nobody = sign_in(
-            &h,
-            "nobody@example.com",
-            "correct horse battery staple",
-            "/console",
-        )
-        .await;
+        let nobody =
+            sign_in(&h, "nobody@example.com", "correct horse battery staple", "/console").await;
         assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
         assert!(nobody.text.contains("not right"), "{}", nobody.text);
         for _ in 0..20 {
@@ -465,19 +393,9 @@ async fn failed_sign_ins_are_limited_per_account() {
             assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
         }
         // Then even the right password waits out the minute.
-        let blocked = sign_in(
-            &h,
-            "kim@example.com",
-            "correct horse battery staple",
-            "/console",
-        )
-        .await;
-        assert_eq!(
-            blocked.status,
-            StatusCode::TOO_MANY_REQUESTS,
-            "{}",
-            blocked.text
-        );
+        let blocked =
+            sign_in(&h, "kim@example.com", "correct horse battery staple", "/console").await;
+        assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS, "{}", blocked.text);
         assert!(blocked.text.contains("wait a minute"), "{}", blocked.text);
         assert!(set_cookie(&blocked, "tessera_session").is_none());
         // The owner, at an address that has not failed, signs in at once (SPEC §11: wrong
@@ -490,29 +408,14 @@ async fn failed_sign_ins_are_limited_per_account() {
             "/console",
         )
         .await;
-        assert_eq!(
-            elsewhere.status,
-            StatusCode::SEE_OTHER,
-            "{}",
-            elsewhere.text
-        );
+        assert_eq!(elsewhere.status, StatusCode::SEE_OTHER, "{}", elsewhere.text);
         // Another account is not held up by it.
-        let other = sign_in(
-            &h,
-            "lee@example.com",
-            "correct horse battery staple",
-            "/console",
-        )
-        .await;
+        let other =
+            sign_in(&h, "lee@example.com", "correct horse battery staple", "/console").await;
         assert_eq!(other.status, StatusCode::SEE_OTHER, "{}", other.text);
         h.clock.advance_seconds(61);
-        let later = sign_in(
-            &h,
-            "kim@example.com",
-            "correct horse battery staple",
-            "/console",
-        )
-        .await;
+        let later =
+            sign_in(&h, "kim@example.com", "correct horse battery staple", "/console").await;
         assert_eq!(later.status, StatusCode::SEE_OTHER, "{}", later.text);
     }
 }
@@ -557,45 +460,37 @@ impl FakeApp {
         let held = release.clone();
         let app = axum::Router::new().route(
             "/auth",
-            post(
-                move |headers: axum::http::HeaderMap, raw: axum::body::Bytes| {
-                    let record = record.clone();
-                    let record_signed = record_signed.clone();
-                    let held = held.clone();
-                    async move {
-                        let body: Value = serde_json::from_slice(&raw).unwrap();
-                        let signature = headers
-                            .get("tessera-signature")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        record_signed
-                            .lock()
-                            .unwrap()
-                            .push((signature.to_owned(), raw.to_vec()));
-                        let auth = headers
-                            .get("authorization")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        let granted = body["event"] == "connection.granted";
-                        record.lock().unwrap().push((auth, body));
-                        if granted && matches!(answer, Answer::WhenReleased) {
-                            held.notified().await;
-                        }
-                        match (granted, answer) {
-                            (true, Answer::Fails) => {
-                                (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
-                            }
-                            (true, Answer::NoBearer) => {
-                                (StatusCode::OK, axum::Json(json!({"ok": true})))
-                            }
-                            _ => (
-                                StatusCode::OK,
-                                axum::Json(json!({"bearer_token": "app-token-1"})),
-                            ),
-                        }
+            post(move |headers: axum::http::HeaderMap, raw: axum::body::Bytes| {
+                let record = record.clone();
+                let record_signed = record_signed.clone();
+                let held = held.clone();
+                async move {
+                    let body: Value = serde_json::from_slice(&raw).unwrap();
+                    let signature = headers
+                        .get("tessera-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    record_signed.lock().unwrap().push((signature.to_owned(), raw.to_vec()));
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    let granted = body["event"] == "connection.granted";
+                    record.lock().unwrap().push((auth, body));
+                    if granted && matches!(answer, Answer::WhenReleased) {
+                        held.notified().await;
                     }
-                },
-            ),
+                    match (granted, answer) {
+                        (true, Answer::Fails) => {
+                            (StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({})))
+                        }
+                        (true, Answer::NoBearer) => {
+                            (StatusCode::OK, axum::Json(json!({"ok": true})))
+                        }
+                        _ => (StatusCode::OK, axum::Json(json!({"bearer_token": "app-token-1"}))),
+                    }
+                }
+            }),
         );
         let hooks = seen.clone();
         let failures = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
@@ -606,11 +501,7 @@ impl FakeApp {
                 let failures = failures.clone();
                 async move {
                     let header = |n: &str| {
-                        headers
-                            .get(n)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("")
-                            .to_owned()
+                        headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned()
                     };
                     let fail = failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst)
                         < HOOK_FAILURES.load(std::sync::atomic::Ordering::SeqCst);
@@ -619,10 +510,7 @@ impl FakeApp {
                         "id": header("webhook-id"), "timestamp": header("webhook-timestamp"),
                         "signature": header("webhook-signature"),
                     });
-                    hooks
-                        .lock()
-                        .unwrap()
-                        .push((Some(header("authorization")), record));
+                    hooks.lock().unwrap().push((Some(header("authorization")), record));
                     if fail {
                         StatusCode::INTERNAL_SERVER_ERROR
                     } else {
@@ -634,12 +522,7 @@ impl FakeApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/auth", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        FakeApp {
-            url,
-            seen,
-            signed,
-            release,
-        }
+        FakeApp { url, seen, signed, release }
     }
 
     pub(crate) fn events(&self) -> Vec<(Option<String>, serde_json::Value)> {
@@ -650,13 +533,8 @@ impl FakeApp {
     /// `Tessera-Signature` against the server's `/oauth2/jwks`, for `client_id`, over the exact
     /// body. Returns the signed events in order.
     pub(crate) async fn verified_events(&self, h: &Harness, client_id: &str) -> Vec<String> {
-        let jwks = h
-            .send(
-                Request::get("/oauth2/jwks")
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await;
+        let jwks =
+            h.send(Request::get("/oauth2/jwks").body(axum::body::Body::empty()).unwrap()).await;
         let keys = VerifyingKey::from_jwks(&jwks.body);
         let now = h.clock.now_millis() / 1000;
         let calls = self.signed.lock().unwrap().clone();
@@ -708,10 +586,7 @@ pub(crate) async fn scene(h: &Harness, auth_url: &str) -> Scene {
     h.api(Method::POST, "/v1/users", &owner_admin, Some(json!({"email": email, "display_name": "Olive", "password": "correct horse battery staple"})))
         .await;
     let signed = sign_in(h, &email, "correct horse battery staple", &link).await;
-    let session = format!(
-        "tessera_session={}",
-        set_cookie(&signed, "tessera_session").unwrap()
-    );
+    let session = format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
     let consent = with_cookie(h, &link, &session).await;
     assert_eq!(consent.status, StatusCode::OK, "{}", consent.text);
     Scene {
@@ -744,11 +619,7 @@ pub(crate) async fn decide(h: &Harness, s: &Scene, decision: &str) -> Reply {
         h,
         "/connect",
         &s.session,
-        &[
-            ("csrf", &s.csrf),
-            ("request", &s.request),
-            ("decision", decision),
-        ],
+        &[("csrf", &s.csrf), ("request", &s.request), ("decision", decision)],
     )
     .await
 }
@@ -789,11 +660,7 @@ async fn accepting_tells_the_application_and_a_forged_answer_reaches_nobody() {
             &h,
             "/connect",
             &s.session,
-            &[
-                ("csrf", "nope"),
-                ("request", &s.request),
-                ("decision", "accept"),
-            ],
+            &[("csrf", "nope"), ("request", &s.request), ("decision", "accept")],
         )
         .await;
         assert_eq!(forged.status, StatusCode::BAD_REQUEST);
@@ -812,9 +679,7 @@ async fn accepting_tells_the_application_and_a_forged_answer_reaches_nobody() {
             "the callback is signed for this application"
         );
         let other = VerifyingKey::from_jwks(
-            &h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
-                .await
-                .body,
+            &h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await.body,
         );
         let (signature, body) = app.signed.lock().unwrap()[0].clone();
         let now = h.clock.now_millis() / 1000;
@@ -837,12 +702,7 @@ async fn connection_tokens_reach_only_the_owners_data_within_the_granted_scopes(
         let seen = h.api(Method::GET, "/v2/assets", handed, None).await;
         assert_eq!(seen.status, StatusCode::OK, "{}", seen.text);
         let write = h
-            .api(
-                Method::POST,
-                "/v2/assets",
-                handed,
-                Some(json!({"attributes": {"name": "x"}})),
-            )
+            .api(Method::POST, "/v2/assets", handed, Some(json!({"attributes": {"name": "x"}})))
             .await;
         assert_eq!(write.status, StatusCode::FORBIDDEN);
         // Fresh tokens with client credentials and tenant_id; narrowing works, widening not.
@@ -919,10 +779,7 @@ async fn revoking_a_connection_stops_its_tokens_and_tells_the_application_with_i
         assert_eq!(again.error(), "invalid_grant");
         let mut told = None;
         for _ in 0..100 {
-            told = app
-                .events()
-                .into_iter()
-                .find(|(_, b)| b["event"] == "connection.revoked");
+            told = app.events().into_iter().find(|(_, b)| b["event"] == "connection.revoked");
             if told.is_some() {
                 break;
             }
@@ -954,17 +811,9 @@ async fn rejecting_tells_the_application_and_connects_nothing() {
         assert!(done.text.contains("declined"), "{}", done.text);
         let events = app.events();
         assert_eq!(events.len(), 1);
-        assert_eq!(
-            events[0].1,
-            json!({"event": "connection.rejected", "state": "acct-7"})
-        );
-        assert_eq!(
-            app.verified_events(&h, &s.app_id).await,
-            ["connection.rejected"]
-        );
-        let list = h
-            .api(Method::GET, "/v1/connections", &s.owner_admin, None)
-            .await;
+        assert_eq!(events[0].1, json!({"event": "connection.rejected", "state": "acct-7"}));
+        assert_eq!(app.verified_events(&h, &s.app_id).await, ["connection.rejected"]);
+        let list = h.api(Method::GET, "/v1/connections", &s.owner_admin, None).await;
         assert_eq!(list.body["connections"], json!([]));
         let odd = decide(&h, &s, "maybe").await;
         assert_eq!(odd.status, StatusCode::BAD_REQUEST);
@@ -993,9 +842,7 @@ async fn an_application_that_does_not_take_the_hand_over_leaves_nothing_behind()
                 "{}",
                 done.text
             );
-            let list = h
-                .api(Method::GET, "/v1/connections", &s.owner_admin, None)
-                .await;
+            let list = h.api(Method::GET, "/v1/connections", &s.owner_admin, None).await;
             assert_eq!(list.body["connections"], json!([]), "{}", list.text);
             let token = h
                 .form(
@@ -1007,10 +854,7 @@ async fn an_application_that_does_not_take_the_hand_over_leaves_nothing_behind()
             assert_eq!(token.error(), "invalid_grant");
         }
         // The token the failing application was handed does not work.
-        let handed = failing.events()[0].1["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let handed = failing.events()[0].1["access_token"].as_str().unwrap().to_owned();
         let refused = h.api(Method::GET, "/v2/assets", &handed, None).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     }
@@ -1018,10 +862,7 @@ async fn an_application_that_does_not_take_the_hand_over_leaves_nothing_behind()
 
 /// The webhooks received, in arrival order: (authorization, record).
 fn hooks(app: &FakeApp) -> Vec<(Option<String>, serde_json::Value)> {
-    app.events()
-        .into_iter()
-        .filter(|(_, r)| r["webhook"] == true)
-        .collect()
+    app.events().into_iter().filter(|(_, r)| r["webhook"] == true).collect()
 }
 
 /// Waits up to thirty seconds (a loaded CI machine) for `n` delivered webhooks, moving the
@@ -1029,11 +870,8 @@ fn hooks(app: &FakeApp) -> Vec<(Option<String>, serde_json::Value)> {
 pub(crate) async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde_json::Value> {
     for _ in 0..1500 {
         h.clock.advance_seconds(1);
-        let ok: Vec<_> = hooks(app)
-            .into_iter()
-            .filter(|(_, r)| r["failed"] == false)
-            .map(|(_, r)| r)
-            .collect();
+        let ok: Vec<_> =
+            hooks(app).into_iter().filter(|(_, r)| r["failed"] == false).map(|(_, r)| r).collect();
         if ok.len() >= n {
             return ok;
         }
@@ -1042,10 +880,7 @@ pub(crate) async fn delivered(h: &Harness, app: &FakeApp, n: usize) -> Vec<serde
     // Say what became of them, for whoever reads the failure.
     let mut attempts = Vec::new();
     for c in h.storage.active_connections().await.unwrap_or_default() {
-        let page = tessera_core::page::PageRequest {
-            after: 0,
-            size: 100,
-        };
+        let page = tessera_core::page::PageRequest { after: 0, size: 100 };
         if let Ok(found) = h.storage.webhook_attempts(c.id, page).await {
             attempts.extend(found.items.into_iter().map(|a| format!("{a:?}")));
         }
@@ -1135,8 +970,7 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
             )
             .await;
         let b_id = b.body["identity"].as_str().unwrap().to_owned();
-        h.api(Method::DELETE, &format!("/v2/{b_id}"), &s.owner_admin, None)
-            .await;
+        h.api(Method::DELETE, &format!("/v2/{b_id}"), &s.owner_admin, None).await;
         h.api(
             Method::POST,
             "/v2/assets",
@@ -1158,13 +992,7 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
             .collect();
         assert_eq!(
             kinds,
-            [
-                "asset.created",
-                "asset.updated",
-                "event.created",
-                "asset.created",
-                "asset.deleted"
-            ]
+            ["asset.created", "asset.updated", "event.created", "asset.created", "asset.deleted"]
         );
         for record in &ok {
             assert!(verify(&secret, record), "bad signature: {record}");
@@ -1178,9 +1006,7 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         assert_eq!(first["data"]["identity"], a_id.as_str());
         assert_eq!(first["data"]["attributes"]["name"], "p1");
         let all = hooks(&app);
-        assert!(all
-            .iter()
-            .all(|(auth, _)| auth.as_deref() == Some("Bearer app-token-1")));
+        assert!(all.iter().all(|(auth, _)| auth.as_deref() == Some("Bearer app-token-1")));
         // The first message failed twice and came again with the same id: 7 attempts in all.
         assert_eq!(all.len(), 7, "{all:?}");
         assert_eq!(all[0].1["id"], all[2].1["id"]);
@@ -1201,10 +1027,7 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
                 )
                 .await
                 .body;
-            if listed["deliveries"]
-                .as_array()
-                .is_some_and(|d| d.len() == 7)
-            {
+            if listed["deliveries"].as_array().is_some_and(|d| d.len() == 7) {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -1212,24 +1035,15 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         let deliveries = listed["deliveries"].as_array().unwrap();
         assert_eq!(deliveries.len(), 7, "{listed}");
         assert_eq!(
-            (
-                deliveries[0]["status"].as_u64(),
-                deliveries[0]["attempt"].as_u64()
-            ),
+            (deliveries[0]["status"].as_u64(), deliveries[0]["attempt"].as_u64()),
             (Some(500), Some(1))
         );
         assert_eq!(
-            (
-                deliveries[1]["status"].as_u64(),
-                deliveries[1]["attempt"].as_u64()
-            ),
+            (deliveries[1]["status"].as_u64(), deliveries[1]["attempt"].as_u64()),
             (Some(500), Some(2))
         );
         assert_eq!(
-            (
-                deliveries[2]["status"].as_u64(),
-                deliveries[2]["attempt"].as_u64()
-            ),
+            (deliveries[2]["status"].as_u64(), deliveries[2]["attempt"].as_u64()),
             (Some(204), Some(3))
         );
         assert_eq!(deliveries[0]["type"], "asset.created");
@@ -1341,10 +1155,7 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
         )
         .await;
         decide(&h, &s, "accept").await;
-        let connection = app.events()[0].1["connection_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let connection = app.events()[0].1["connection_id"].as_str().unwrap().to_owned();
         for n in 0..3 {
             h.api(
                 Method::POST,
@@ -1360,10 +1171,7 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
         h.clock.advance_seconds(90);
         let mut metrics = String::new();
         for _ in 0..250 {
-            metrics = h
-                .send(Request::get("/metrics").body(Body::empty()).unwrap())
-                .await
-                .text;
+            metrics = h.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.text;
             if metrics.contains("tessera_webhooks_failing 1") {
                 break;
             }
@@ -1377,12 +1185,7 @@ async fn revoking_a_connection_drops_its_pending_webhooks() {
             assert!(metrics.contains(wanted), "{wanted} in {metrics}");
         }
         let revoked = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/connections/{connection}"),
-                &s.owner_admin,
-                None,
-            )
+            .api(Method::DELETE, &format!("/v1/connections/{connection}"), &s.owner_admin, None)
             .await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT);
         assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
@@ -1413,37 +1216,18 @@ async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_t
 
         // Disabled: the connection's tokens stop and none are issued; enabled: it works again.
         let path = format!("/v1/tenants/{}", s.owner.tenant);
-        h.api(
-            Method::PATCH,
-            &path,
-            &platform,
-            Some(json!({"disabled": true})),
-        )
-        .await;
+        h.api(Method::PATCH, &path, &platform, Some(json!({"disabled": true}))).await;
         let seen = h.api(Method::GET, "/v2/assets", &handed, None).await;
         assert_eq!(seen.status, StatusCode::UNAUTHORIZED, "{}", seen.text);
         let refused = fresh(&h).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
-        assert!(
-            refused.description().contains("disabled"),
-            "{}",
-            refused.text
-        );
-        h.api(
-            Method::PATCH,
-            &path,
-            &platform,
-            Some(json!({"disabled": false})),
-        )
-        .await;
+        assert!(refused.description().contains("disabled"), "{}", refused.text);
+        h.api(Method::PATCH, &path, &platform, Some(json!({"disabled": false}))).await;
         h.clock.advance_seconds(1);
         let again = fresh(&h).await;
         assert_eq!(again.status, StatusCode::OK, "{}", again.text);
         let again = again.body["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(
-            h.api(Method::GET, "/v2/assets", &again, None).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(h.api(Method::GET, "/v2/assets", &again, None).await.status, StatusCode::OK);
 
         // Deleted: the application is told, with its own bearer token, and the connection is
         // gone for its side too.
@@ -1451,10 +1235,7 @@ async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_t
         assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
         let mut told = None;
         for _ in 0..100 {
-            told = app
-                .events()
-                .into_iter()
-                .find(|(_, e)| e["event"] == "connection.revoked");
+            told = app.events().into_iter().find(|(_, e)| e["event"] == "connection.revoked");
             if told.is_some() {
                 break;
             }
@@ -1468,9 +1249,7 @@ async fn deleting_or_disabling_the_owners_tenant_ends_the_connection_and_tells_t
             h.api(Method::GET, "/v2/assets", &again, None).await.status,
             StatusCode::UNAUTHORIZED
         );
-        let listed = h
-            .api(Method::GET, "/v1/connections", &s.developer, None)
-            .await;
+        let listed = h.api(Method::GET, "/v1/connections", &s.developer, None).await;
         assert_eq!(listed.body["connections"], json!([]), "{}", listed.text);
     }
 }
@@ -1503,10 +1282,7 @@ async fn a_hand_over_cut_short_by_a_stop_is_swept_away() {
         }
         tessera_server::workers::sweep::sweep_connections(&h.state).await;
         assert!(h.storage.get_connection(stale.id).await.is_err(), "swept");
-        assert!(
-            h.storage.get_connection(fresh.id).await.is_ok(),
-            "still being handed over"
-        );
+        assert!(h.storage.get_connection(fresh.id).await.is_ok(), "still being handed over");
     }
 }
 
@@ -1515,16 +1291,12 @@ async fn plain_http_callbacks_elsewhere_than_loopback_need_the_deployment_to_all
     let body = json!({"display_name": "x", "webhook_url": "http://10.1.2.3/hooks"});
     let strict = Harness::new().await;
     let admin = strict.admin_token(&strict.a).await;
-    let refused = strict
-        .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
-        .await;
+    let refused = strict.api(Method::POST, "/v1/integrations", &admin, Some(body.clone())).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert!(refused.text.contains("`webhook_url`"), "{}", refused.text);
     let open = Harness::configured(|c| c.url_rules.plain_http_anywhere = true).await;
     let admin = open.admin_token(&open.a).await;
-    let taken = open
-        .api(Method::POST, "/v1/integrations", &admin, Some(body))
-        .await;
+    let taken = open.api(Method::POST, "/v1/integrations", &admin, Some(body)).await;
     assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
     assert_eq!(taken.body["webhook_url"], "http://10.1.2.3/hooks");
 }
@@ -1568,29 +1340,16 @@ async fn an_email_in_two_tenants_chooses_one_at_sign_in_and_signs_out() {
         tenants.push(t.tenant.to_string());
     }
     // The same password in both: the form asks which organization.
-    let first = sign_in(
-        &h,
-        "sam@example.com",
-        "correct horse battery staple",
-        "/console",
-    )
-    .await;
+    let first = sign_in(&h, "sam@example.com", "correct horse battery staple", "/console").await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-    assert!(
-        first.text.contains("Choose the organization"),
-        "{}",
-        first.text
-    );
+    assert!(first.text.contains("Choose the organization"), "{}", first.text);
     assert!(set_cookie(&first, "tessera_session").is_none());
     for t in &tenants {
         assert!(first.text.contains(t.as_str()), "{t} offered");
     }
     let chosen = choose_organization(&h, &first, "sam@example.com", "/console", &tenants[1]).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
-    let session = format!(
-        "tessera_session={}",
-        set_cookie(&chosen, "tessera_session").unwrap()
-    );
+    let session = format!("tessera_session={}", set_cookie(&chosen, "tessera_session").unwrap());
     let home = with_cookie(&h, "/console", &session).await;
     assert!(home.text.contains("sam@example.com"), "{}", home.text);
     // Signing out takes the form of the console's page: another site's form cannot do it.
@@ -1624,9 +1383,7 @@ async fn by_default_the_hand_over_never_reaches_a_private_address() {
         let done = decide(&h, &s, "accept").await;
         assert_eq!(done.status, StatusCode::BAD_GATEWAY, "{}", done.text);
         assert!(done.text.contains("did not answer"), "{}", done.text);
-        let list = h
-            .api(Method::GET, "/v1/connections", &s.owner_admin, None)
-            .await;
+        let list = h.api(Method::GET, "/v1/connections", &s.owner_admin, None).await;
         assert_eq!(list.body["connections"], json!([]), "{}", list.text);
     }
     assert!(app.events().is_empty(), "{:?}", app.events());
@@ -1653,36 +1410,19 @@ async fn an_application_makes_its_own_connection_urls_with_its_own_token_and_no_
         let made = connection_link(&h, &own, &id, "customer-42").await;
         assert!(made.starts_with("/connect?"), "{made}");
         let page = get_page(&h, &made).await;
-        assert!(
-            page.status.is_redirection(),
-            "sign in first: {}",
-            page.status
-        );
+        assert!(page.status.is_redirection(), "sign in first: {}", page.status);
 
         let ask = |path: String, scopes: Value| {
             let (h, own) = (&h, &own);
             async move {
-                h.api(
-                    Method::POST,
-                    &path,
-                    own,
-                    Some(json!({"scopes": scopes, "state": "s"})),
-                )
-                .await
+                h.api(Method::POST, &path, own, Some(json!({"scopes": scopes, "state": "s"}))).await
             }
         };
         // Not for another integration, even of its own tenant.
-        let theirs = ask(
-            format!("/v1/integrations/{other}/connection_url"),
-            json!(["assets:read"]),
-        )
-        .await;
+        let theirs =
+            ask(format!("/v1/integrations/{other}/connection_url"), json!(["assets:read"])).await;
         assert_eq!(theirs.status, StatusCode::FORBIDDEN, "{}", theirs.text);
-        assert!(
-            theirs.description().contains("its own integration only"),
-            "{}",
-            theirs.text
-        );
+        assert!(theirs.description().contains("its own integration only"), "{}", theirs.text);
         // Not beyond its own scopes.
         let wider = ask(
             format!("/v1/integrations/{id}/connection_url"),
@@ -1700,12 +1440,7 @@ async fn an_application_makes_its_own_connection_urls_with_its_own_token_and_no_
             json!(["assets:read"]),
         )
         .await;
-        assert_eq!(
-            unknown.status,
-            StatusCode::FORBIDDEN,
-            "not its own: {}",
-            unknown.text
-        );
+        assert_eq!(unknown.status, StatusCode::FORBIDDEN, "not its own: {}", unknown.text);
     }
 }
 
@@ -1720,24 +1455,12 @@ async fn an_owner_is_told_before_accepting_that_the_application_is_their_organiz
     assert_eq!(page.status, StatusCode::CONFLICT, "{}", page.text);
     assert!(page.text.contains("Nothing to connect"), "{}", page.text);
     assert!(page.text.contains("your own organization"), "{}", page.text);
-    assert!(
-        !page.text.contains("value=\"accept\""),
-        "no Accept button: {}",
-        page.text
-    );
+    assert!(!page.text.contains("value=\"accept\""), "no Accept button: {}", page.text);
     // Posting an answer anyway connects nothing.
     let query = link.trim_start_matches("/connect?");
-    let forced = ada
-        .post(
-            &h,
-            "/connect",
-            &[("request", query), ("decision", "accept")],
-        )
-        .await;
+    let forced = ada.post(&h, "/connect", &[("request", query), ("decision", "accept")]).await;
     assert_eq!(forced.status, StatusCode::CONFLICT, "{}", forced.text);
-    let listed = h
-        .api(Method::GET, "/v1/connections", &developer, None)
-        .await;
+    let listed = h.api(Method::GET, "/v1/connections", &developer, None).await;
     assert_eq!(listed.body["connections"], json!([]));
 }
 
@@ -1771,11 +1494,7 @@ fn run_readme_js(driver: &str, files: &[(&str, &[u8])]) -> Option<String> {
         .current_dir(dir.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
@@ -1790,10 +1509,7 @@ async fn the_readmes_javascript_verifies_a_real_callback() {
         let s = scene(&h, &app.url).await;
         accepted(&h, &s, &app).await;
         let (signature, body) = app.signed.lock().unwrap()[0].clone();
-        let jwks = h
-            .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
-            .await
-            .body;
+        let jwks = h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await.body;
         let driver = format!(
             r#"import {{ readFileSync }} from "node:fs";
 import {{ verifyTesseraCall }} from "./verify.mjs";

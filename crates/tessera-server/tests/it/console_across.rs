@@ -47,14 +47,8 @@ async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_con
         // The developer's side: the owner's organization, and each delivery attempt.
         let developer = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
         let theirs = developer.get(&h, "/console/connections").await;
-        assert!(
-            theirs.text.contains("Our applications' connections"),
-            "{}",
-            theirs.text
-        );
-        let page = developer
-            .get(&h, &format!("/console/connections/{id}"))
-            .await;
+        assert!(theirs.text.contains("Our applications' connections"), "{}", theirs.text);
+        let page = developer.get(&h, &format!("/console/connections/{id}")).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         for words in ["Delivery attempts", "asset.created", "HTTP 204 (delivered)"] {
             assert!(page.text.contains(words), "{words}: {}", page.text);
@@ -63,33 +57,21 @@ async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_con
         // Anyone else: the not-found page, and nothing revoked.
         let third = h.add_tenant().await;
         let stranger = ConsoleSession::start(&h, &third, "sam@third.example", "admin").await;
-        for path in [
-            format!("/console/connections/{id}"),
-            format!("/console/connections/{id}/revoke"),
-        ] {
+        for path in
+            [format!("/console/connections/{id}"), format!("/console/connections/{id}/revoke")]
+        {
             let seen = stranger.get(&h, &path).await;
             assert_eq!(seen.status, StatusCode::NOT_FOUND, "{path}");
             assert!(is_html(&seen));
         }
-        let forced = stranger
-            .post(&h, &format!("/console/connections/{id}/revoke"), &[])
-            .await;
+        let forced = stranger.post(&h, &format!("/console/connections/{id}/revoke"), &[]).await;
         assert_eq!(forced.status, StatusCode::NOT_FOUND);
         let member = ConsoleSession::start(&h, &s.owner, "mia@owner.example", "member").await;
-        assert_eq!(
-            member.get(&h, "/console/connections").await.status,
-            StatusCode::FORBIDDEN
-        );
+        assert_eq!(member.get(&h, "/console/connections").await.status, StatusCode::FORBIDDEN);
 
         // The owner confirms, and a forged form does nothing.
-        let confirm = owner
-            .get(&h, &format!("/console/connections/{id}/revoke"))
-            .await;
-        assert!(
-            confirm.text.contains("Revoke Fleet Planner's access?"),
-            "{}",
-            confirm.text
-        );
+        let confirm = owner.get(&h, &format!("/console/connections/{id}/revoke")).await;
+        assert!(confirm.text.contains("Revoke Fleet Planner's access?"), "{}", confirm.text);
         let forged = crate::connections::form_post(
             &h,
             &format!("/console/connections/{id}/revoke"),
@@ -98,38 +80,15 @@ async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_con
         )
         .await;
         assert_eq!(forged.status, StatusCode::BAD_REQUEST);
-        let still = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{id}"),
-                &s.owner_admin,
-                None,
-            )
-            .await;
+        let still =
+            h.api(Method::GET, &format!("/v1/connections/{id}"), &s.owner_admin, None).await;
         assert_eq!(still.body["status"], "active");
-        let done = owner
-            .post(&h, &format!("/console/connections/{id}/revoke"), &[])
-            .await;
+        let done = owner.post(&h, &format!("/console/connections/{id}/revoke"), &[]).await;
         assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.text);
-        assert_eq!(
-            done.header("location"),
-            "/console/connections?revoked=Fleet+Planner"
-        );
+        assert_eq!(done.header("location"), "/console/connections?revoked=Fleet+Planner");
         let told = owner.get(&h, done.header("location")).await;
-        assert!(
-            told.text
-                .contains("Revoked: Fleet Planner can no longer reach"),
-            "{}",
-            told.text
-        );
-        let gone = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{id}"),
-                &s.owner_admin,
-                None,
-            )
-            .await;
+        assert!(told.text.contains("Revoked: Fleet Planner can no longer reach"), "{}", told.text);
+        let gone = h.api(Method::GET, &format!("/v1/connections/{id}"), &s.owner_admin, None).await;
         assert_eq!(gone.body["status"], "revoked");
         let token = h
             .form(
@@ -139,9 +98,7 @@ async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_con
             )
             .await;
         assert_eq!(token.error(), "invalid_grant");
-        let audit = h
-            .audit_entry(&s.owner_admin, |e| e["action"] == "connection.revoked")
-            .await;
+        let audit = h.audit_entry(&s.owner_admin, |e| e["action"] == "connection.revoked").await;
         assert_eq!(audit["actor"], format!("user:{}", owner.user_id));
     }
 }
@@ -159,57 +116,27 @@ async fn the_connection_url_maker_stays_within_the_integrations_scopes() {
         )
         .await;
     let (plain_id, _, _) = h
-        .create_integration(
-            &token,
-            json!({"display_name": "Plain", "scopes": ["assets:read"]}),
-        )
+        .create_integration(&token, json!({"display_name": "Plain", "scopes": ["assets:read"]}))
         .await;
-    let detail = developer
-        .get(&h, &format!("/console/integrations/{app_id}"))
-        .await;
-    assert!(
-        detail.text.contains("Make a connection URL"),
-        "{}",
-        detail.text
-    );
-    let plain = developer
-        .get(&h, &format!("/console/integrations/{plain_id}"))
-        .await;
+    let detail = developer.get(&h, &format!("/console/integrations/{app_id}")).await;
+    assert!(detail.text.contains("Make a connection URL"), "{}", detail.text);
+    let plain = developer.get(&h, &format!("/console/integrations/{plain_id}")).await;
     assert!(!plain.text.contains("Make a connection URL"));
-    assert!(plain
-        .text
-        .contains("it cannot ask other organizations for access"));
+    assert!(plain.text.contains("it cannot ask other organizations for access"));
 
     let maker = format!("/console/integrations/{app_id}/connection-url");
     let form = developer.get(&h, &maker).await;
     assert_eq!(form.status, StatusCode::OK, "{}", form.text);
-    let made = developer
-        .post(&h, &maker, &[("scope", "assets:read"), ("state", "acct-9")])
-        .await;
+    let made = developer.post(&h, &maker, &[("scope", "assets:read"), ("state", "acct-9")]).await;
     assert_eq!(made.status, StatusCode::OK, "{}", made.text);
-    let start = made
-        .text
-        .find("http://tessera.test/connect?")
-        .expect("a URL");
-    let url = made.text[start..]
-        .split('<')
-        .next()
-        .unwrap()
-        .replace("&#38;", "&");
+    let start = made.text.find("http://tessera.test/connect?").expect("a URL");
+    let url = made.text[start..].split('<').next().unwrap().replace("&#38;", "&");
     // It is a link the consent screen takes (a signed-out owner is sent to sign in first).
     let opened = get_page(&h, url.trim_start_matches("http://tessera.test")).await;
-    assert!(
-        opened.status.is_redirection(),
-        "{}: {}",
-        opened.status,
-        opened.text
-    );
+    assert!(opened.status.is_redirection(), "{}: {}", opened.status, opened.text);
 
     for (fields, says) in [
-        (
-            vec![("scope", "admin"), ("state", "x")],
-            "beyond what this integration may request",
-        ),
+        (vec![("scope", "admin"), ("state", "x")], "beyond what this integration may request"),
         (vec![("state", "x")], "at least one scope"),
         (vec![("scope", "assets:read"), ("state", "")], "state"),
     ] {
@@ -229,11 +156,7 @@ async fn the_connection_url_maker_stays_within_the_integrations_scopes() {
         )
         .await;
     assert_eq!(not_set.status, StatusCode::BAD_REQUEST);
-    assert!(
-        not_set.text.contains("authentication_url"),
-        "{}",
-        not_set.text
-    );
+    assert!(not_set.text.contains("authentication_url"), "{}", not_set.text);
     let forged = crate::connections::form_post(
         &h,
         &maker,
@@ -245,9 +168,7 @@ async fn the_connection_url_maker_stays_within_the_integrations_scopes() {
     // Another tenant's admin cannot make one for this integration.
     let other = h.add_tenant().await;
     let stranger = ConsoleSession::start(&h, &other, "sam@other.example", "admin").await;
-    let theirs = stranger
-        .post(&h, &maker, &[("scope", "assets:read"), ("state", "x")])
-        .await;
+    let theirs = stranger.post(&h, &maker, &[("scope", "assets:read"), ("state", "x")]).await;
     assert_eq!(theirs.status, StatusCode::NOT_FOUND);
     assert_eq!(stranger.get(&h, &maker).await.status, StatusCode::NOT_FOUND);
 }
@@ -271,11 +192,7 @@ async fn the_integration_form_sets_and_clears_the_application_fields() {
         )
         .await;
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.text);
-    assert!(
-        bad.text.contains("id=\"authentication_url-problem\""),
-        "{}",
-        bad.text
-    );
+    assert!(bad.text.contains("id=\"authentication_url-problem\""), "{}", bad.text);
     let made = admin
         .post(
             &h,
@@ -309,14 +226,8 @@ async fn the_integration_form_sets_and_clears_the_application_fields() {
     assert_eq!(fleet["app_name"], "fleet");
     assert_eq!(fleet["stage"], "development");
     let id = fleet["client_id"].as_str().unwrap();
-    let edit = admin
-        .get(&h, &format!("/console/integrations/{id}/edit"))
-        .await;
-    assert!(
-        edit.text.contains("value=\"http://127.0.0.1:9/hooks\""),
-        "{}",
-        edit.text
-    );
+    let edit = admin.get(&h, &format!("/console/integrations/{id}/edit")).await;
+    assert!(edit.text.contains("value=\"http://127.0.0.1:9/hooks\""), "{}", edit.text);
     let saved = admin
         .post(
             &h,
@@ -333,9 +244,7 @@ async fn the_integration_form_sets_and_clears_the_application_fields() {
         )
         .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
-    let after = h
-        .api(Method::GET, &format!("/v1/integrations/{id}"), &token, None)
-        .await;
+    let after = h.api(Method::GET, &format!("/v1/integrations/{id}"), &token, None).await;
     assert!(after.body.get("webhook_url").is_none(), "{}", after.text);
     assert!(after.body.get("homepage_url").is_none(), "{}", after.text);
     assert_eq!(after.body["authentication_url"], "http://127.0.0.1:9/auth");
@@ -359,48 +268,24 @@ async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_foll
     let refused = grant(&h, &as_carol(), Some("assets:read")).await;
     assert_eq!(refused.error(), "consent_required", "{}", refused.text);
     let page = consent_page_of(&refused);
-    assert_eq!(
-        page,
-        format!(
-            "/console/consent?client_id={}&scope=assets:read",
-            s.client_id
-        )
-    );
+    assert_eq!(page, format!("/console/consent?client_id={}&scope=assets:read", s.client_id));
 
     // Signed out, the page asks to sign in first and comes back.
     let signed_out = get_page(&h, &page).await;
     assert!(signed_out.status.is_redirection());
     assert!(
-        signed_out
-            .header("location")
-            .starts_with("/console/sign-in"),
+        signed_out.header("location").starts_with("/console/sign-in"),
         "{}",
         signed_out.header("location")
     );
     let shown = carol.get(&h, &page).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
-    for words in [
-        "connector asks to act for you",
-        "read assets",
-        "carol@example.com",
-    ] {
+    for words in ["connector asks to act for you", "read assets", "carol@example.com"] {
         assert!(shown.text.contains(words), "{words}: {}", shown.text);
     }
-    assert!(
-        !shown.text.contains("Every user of"),
-        "a member consents for themself only"
-    );
-    let fields = [
-        ("client_id", s.client_id.as_str()),
-        ("scope", "assets:read"),
-    ];
-    let for_all = carol
-        .post(
-            &h,
-            "/console/consent",
-            &[fields[0], fields[1], ("for", "all")],
-        )
-        .await;
+    assert!(!shown.text.contains("Every user of"), "a member consents for themself only");
+    let fields = [("client_id", s.client_id.as_str()), ("scope", "assets:read")];
+    let for_all = carol.post(&h, "/console/consent", &[fields[0], fields[1], ("for", "all")]).await;
     assert_eq!(for_all.status, StatusCode::FORBIDDEN);
     let forged = crate::connections::form_post(
         &h,
@@ -410,83 +295,48 @@ async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_foll
     )
     .await;
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        grant(&h, &as_carol(), None).await.error(),
-        "consent_required"
-    );
+    assert_eq!(grant(&h, &as_carol(), None).await.error(), "consent_required");
 
     let given = carol.post(&h, "/console/consent", &fields).await;
     assert_eq!(given.status, StatusCode::OK, "{}", given.text);
-    assert!(
-        given
-            .text
-            .contains("connector may now act for you, to read assets"),
-        "{}",
-        given.text
-    );
+    assert!(given.text.contains("connector may now act for you, to read assets"), "{}", given.text);
     let token = grant(&h, &as_carol(), None).await;
     assert_eq!(token.status, StatusCode::OK, "{}", token.text);
     assert_eq!(token.body["scope"], "assets:read");
     // Listed in My account, and withdrawn there: the grant is refused again.
     let account = carol.get(&h, "/console/account").await;
-    let id_at = account
-        .text
-        .find("/console/account/consents/")
-        .expect("the consent is listed");
+    let id_at = account.text.find("/console/account/consents/").expect("the consent is listed");
     let withdraw = account.text[id_at..].split('"').next().unwrap().to_owned();
     let withdrawn = carol.post(&h, &withdraw, &[]).await;
     assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
-    assert_eq!(
-        grant(&h, &as_carol(), None).await.error(),
-        "consent_required"
-    );
+    assert_eq!(grant(&h, &as_carol(), None).await.error(), "consent_required");
 
     // An admin consents for every user of the organization.
     let admin = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
-    let offered = admin
-        .get(&h, &format!("/console/consent?client_id={}", s.client_id))
-        .await;
+    let offered = admin.get(&h, &format!("/console/consent?client_id={}", s.client_id)).await;
     assert!(offered.text.contains("Every user of"), "{}", offered.text);
     assert!(
         offered.text.contains("read events of assets"),
         "no scope asked: the integration's own"
     );
     let everyone = admin
-        .post(
-            &h,
-            "/console/consent",
-            &[("client_id", &s.client_id), ("scope", ""), ("for", "all")],
-        )
+        .post(&h, "/console/consent", &[("client_id", &s.client_id), ("scope", ""), ("for", "all")])
         .await;
     assert!(
-        everyone
-            .text
-            .contains("may now act for every user of your organization"),
+        everyone.text.contains("may now act for every user of your organization"),
         "{}",
         everyone.text
     );
     create_user(&h, &s.admin, "dave@example.com").await;
-    let dave = grant(
-        &h,
-        &assertion(&h, &s.key, &s.client_id, "dave@example.com", |_| {}),
-        None,
-    )
-    .await;
+    let dave =
+        grant(&h, &assertion(&h, &s.key, &s.client_id, "dave@example.com", |_| {}), None).await;
     assert_eq!(dave.status, StatusCode::OK, "{}", dave.text);
     let mine = admin.get(&h, "/console/account").await;
-    assert!(
-        mine.text.contains("(for every user of the organization)"),
-        "{}",
-        mine.text
-    );
+    assert!(mine.text.contains("(for every user of the organization)"), "{}", mine.text);
 
     // Links that do not work say why.
     for (link, status, says) in [
-        (
-            "/console/consent".to_owned(),
-            StatusCode::NOT_FOUND,
-            "No such application",
-        ),
+        ("/console/consent".to_owned(), StatusCode::NOT_FOUND, "No such application"),
         (
             format!("/console/consent?client_id={}&scope=admin", s.client_id),
             StatusCode::BAD_REQUEST,
@@ -524,15 +374,8 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
 
         // In development it is nobody else's to see.
         let catalogue = cust.get(&h, "/console/applications").await;
-        assert!(
-            !catalogue.text.contains("Key figures"),
-            "{}",
-            catalogue.text
-        );
-        assert_eq!(
-            cust.get(&h, "/console/applications/kpi").await.status,
-            StatusCode::NOT_FOUND
-        );
+        assert!(!catalogue.text.contains("Key figures"), "{}", catalogue.text);
+        assert_eq!(cust.get(&h, "/console/applications/kpi").await.status, StatusCode::NOT_FOUND);
 
         // The developer cockpit: the version, its stage, TMS off; switched on.
         let cockpit = dev.get(&h, "/console/applications/kpi").await;
@@ -543,29 +386,13 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
         let tms_path = format!("/console/applications/versions/{id}/tms");
         let switched = dev.post(&h, &tms_path, &[("tms", "on")]).await;
         assert_eq!(switched.status, StatusCode::SEE_OTHER, "{}", switched.text);
-        assert_eq!(
-            switched.header("location"),
-            "/console/applications/kpi?done=tms"
-        );
-        let stored = h
-            .api(
-                Method::GET,
-                &format!("/v1/integrations/{id}"),
-                &vendor,
-                None,
-            )
-            .await;
+        assert_eq!(switched.header("location"), "/console/applications/kpi?done=tms");
+        let stored = h.api(Method::GET, &format!("/v1/integrations/{id}"), &vendor, None).await;
         assert_eq!(stored.body["tms_enabled"], true);
         // Another organization cannot switch or promote it.
-        assert_eq!(
-            cust.post(&h, &tms_path, &[("tms", "off")]).await.status,
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(cust.post(&h, &tms_path, &[("tms", "off")]).await.status, StatusCode::NOT_FOUND);
         let promote_path = format!("/console/applications/versions/{id}/promote");
-        assert_eq!(
-            cust.post(&h, &promote_path, &[]).await.status,
-            StatusCode::NOT_FOUND
-        );
+        assert_eq!(cust.post(&h, &promote_path, &[]).await.status, StatusCode::NOT_FOUND);
         let forged =
             crate::connections::form_post(&h, &promote_path, &dev.cookie, &[("csrf", "forged")])
                 .await;
@@ -573,69 +400,41 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
 
         // Promoted: the new credentials once, the development ones stop.
         let confirm = dev.get(&h, &promote_path).await;
-        assert!(
-            confirm.text.contains("Promote kpi 1.0 to production?"),
-            "{}",
-            confirm.text
-        );
+        assert!(confirm.text.contains("Promote kpi 1.0 to production?"), "{}", confirm.text);
         let promoted = dev.post(&h, &promote_path, &[]).await;
         assert_eq!(promoted.status, StatusCode::OK, "{}", promoted.text);
         let secret = crate::console::shown(&promoted.text, "client_secret");
         assert_ne!(secret, dev_secret);
-        assert_eq!(
-            h.token(&id, &dev_secret, None).await.error(),
-            "invalid_client"
-        );
+        assert_eq!(h.token(&id, &dev_secret, None).await.error(), "invalid_client");
 
         // The catalogue: publisher, description, versions; authorized with `limited`.
         let catalogue = cust.get(&h, "/console/applications").await;
         for words in ["Key figures for fleets", "1.0", "Authorize kpi"] {
-            assert!(
-                catalogue.text.contains(words),
-                "{words}: {}",
-                catalogue.text
-            );
+            assert!(catalogue.text.contains(words), "{words}: {}", catalogue.text);
         }
         let page = cust.get(&h, "/console/applications/kpi").await;
-        for words in [
-            "Read and write",
-            "Limited",
-            "but not record events",
-            "Custom",
-        ] {
+        for words in ["Read and write", "Limited", "but not record events", "Custom"] {
             assert!(page.text.contains(words), "{words}: {}", page.text);
         }
         let authorize = "/console/applications/kpi/authorize";
         let no_scopes = cust.post(&h, authorize, &[("access", "custom")]).await;
         assert_eq!(no_scopes.status, StatusCode::BAD_REQUEST);
-        assert!(
-            no_scopes.text.contains("Nothing was changed"),
-            "{}",
-            no_scopes.text
-        );
+        assert!(no_scopes.text.contains("Nothing was changed"), "{}", no_scopes.text);
         let member = ConsoleSession::start(&h, &customer, "mo@cust.example", "member").await;
         assert_eq!(
-            member
-                .post(&h, authorize, &[("access", "limited")])
-                .await
-                .status,
+            member.post(&h, authorize, &[("access", "limited")]).await.status,
             StatusCode::FORBIDDEN
         );
         let given = cust.post(&h, authorize, &[("access", "limited")]).await;
         assert_eq!(given.status, StatusCode::SEE_OTHER, "{}", given.text);
         let shown = cust.get(&h, given.header("location")).await;
         assert!(
-            shown
-                .text
-                .contains("Limited (assets:read assets:write events:read)"),
+            shown.text.contains("Limited (assets:read assets:write events:read)"),
             "{}",
             shown.text
         );
         let answer = tms_for(&h, &id, &secret, std::slice::from_ref(&tenant)).await;
-        assert_eq!(
-            token_for(&answer, &tenant)["scope"],
-            "assets:read assets:write events:read"
-        );
+        assert_eq!(token_for(&answer, &tenant)["scope"], "assets:read assets:write events:read");
         // The developer sees who authorized it, by name and access.
         let listed = dev.get(&h, "/console/applications/kpi").await;
         assert!(
@@ -649,11 +448,7 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
         assert_eq!(revoked.status, StatusCode::SEE_OTHER, "{}", revoked.text);
         h.clock.advance_seconds(1);
         let after = tms_for(&h, &id, &secret, std::slice::from_ref(&tenant)).await;
-        assert!(
-            error_for(&after, &tenant)["error"].is_string(),
-            "{}",
-            after.text
-        );
+        assert!(error_for(&after, &tenant)["error"].is_string(), "{}", after.text);
         let twice = cust.post(&h, "/console/applications/kpi/revoke", &[]).await;
         assert_eq!(twice.status, StatusCode::NOT_FOUND);
     }
@@ -682,26 +477,15 @@ async fn an_email_in_two_organizations_chooses_one_on_the_way_to_the_consent_pag
     }
     let page = format!("/console/consent?client_id={client_id}&scope=assets:read");
     let asked = sign_in(&h, "sam@example.com", "correct horse battery staple", &page).await;
-    assert!(
-        asked.text.contains("Choose the organization"),
-        "{}",
-        asked.text
-    );
+    assert!(asked.text.contains("Choose the organization"), "{}", asked.text);
     let second = tenants[1].tenant.to_string();
     let chosen = choose_organization(&h, &asked, "sam@example.com", &page, &second).await;
     assert_eq!(chosen.status, StatusCode::SEE_OTHER, "{}", chosen.text);
     assert_eq!(chosen.header("location"), page);
-    let session = format!(
-        "tessera_session={}",
-        set_cookie(&chosen, "tessera_session").unwrap()
-    );
+    let session = format!("tessera_session={}", set_cookie(&chosen, "tessera_session").unwrap());
     let shown = with_cookie(&h, &page, &session).await;
     assert_eq!(shown.status, StatusCode::OK, "{}", shown.text);
-    assert!(
-        shown.text.contains("connector asks to act for you"),
-        "{}",
-        shown.text
-    );
+    assert!(shown.text.contains("connector asks to act for you"), "{}", shown.text);
     // The consent is the chosen organization's: its admin sees it, the other's does not.
     let given = form_post(
         &h,

@@ -25,13 +25,7 @@ pub async fn setup(h: &Harness, alg: SigningAlg) -> Setup {
         .await;
     let (key, _) = register_key(h, &admin, &client_id, alg).await;
     let alice = create_user(h, &admin, "alice@example.com").await;
-    Setup {
-        admin,
-        client_id,
-        secret,
-        key,
-        alice,
-    }
+    Setup { admin, client_id, secret, key, alice }
 }
 
 pub async fn create_user(h: &Harness, admin: &str, email: &str) -> String {
@@ -68,15 +62,9 @@ fn unsigned(claims: &Value) -> String {
 }
 
 pub async fn grant(h: &Harness, assertion: &str, scope: Option<&str>) -> Reply {
-    let scope = scope
-        .map(|s| format!("&scope={}", s.replace(' ', "+")))
-        .unwrap_or_default();
-    h.form(
-        "/oauth2/token",
-        format!("grant_type={JWT_BEARER}&assertion={assertion}{scope}"),
-        None,
-    )
-    .await
+    let scope = scope.map(|s| format!("&scope={}", s.replace(' ', "+"))).unwrap_or_default();
+    h.form("/oauth2/token", format!("grant_type={JWT_BEARER}&assertion={assertion}{scope}"), None)
+        .await
 }
 
 pub async fn consent(
@@ -100,29 +88,16 @@ async fn an_integration_gets_a_users_token_once_the_user_consented() {
     for alg in SigningAlg::ALL {
         let h = Harness::new().await;
         let s = setup(&h, alg).await;
-        let refused = grant(
-            &h,
-            &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}),
-            None,
-        )
-        .await;
+        let refused =
+            grant(&h, &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}), None)
+                .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST);
         assert_eq!(refused.error(), "consent_required", "{}", refused.text);
-        assert!(
-            refused.description().contains("/v1/consents"),
-            "{}",
-            refused.text
-        );
+        assert!(refused.description().contains("/v1/consents"), "{}", refused.text);
         assert_eq!(refused.header("cache-control"), "no-store");
 
-        let given = consent(
-            &h,
-            &s.admin,
-            &s.client_id,
-            "Alice@Example.com",
-            &["assets:read"],
-        )
-        .await;
+        let given =
+            consent(&h, &s.admin, &s.client_id, "Alice@Example.com", &["assets:read"]).await;
         assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
         assert_eq!(given.body["user_id"], s.alice.as_str());
 
@@ -131,39 +106,23 @@ async fn an_integration_gets_a_users_token_once_the_user_consented() {
         let issued = grant(&h, &by_email, None).await;
         assert_eq!(issued.status, StatusCode::OK, "{alg:?}: {}", issued.text);
         assert_eq!(issued.body["scope"], "assets:read");
-        let claims = h
-            .state
-            .validate_token(issued.body["access_token"].as_str().unwrap())
-            .unwrap();
+        let claims = h.state.validate_token(issued.body["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(claims.sub.to_string(), s.alice);
         assert_eq!(claims.client_id.to_string(), s.client_id);
-        assert_eq!(
-            serde_json::to_value(&claims.act).unwrap(),
-            json!({"sub": s.client_id})
-        );
+        assert_eq!(serde_json::to_value(&claims.act).unwrap(), json!({"sub": s.client_id}));
         assert_eq!(claims.tenant_id, h.a.tenant);
         let replay = grant(&h, &by_email, None).await;
         assert_eq!(replay.error(), "invalid_grant");
-        assert!(
-            replay.description().contains("used before"),
-            "{}",
-            replay.text
-        );
-        let by_id = grant(
-            &h,
-            &assertion(&h, &s.key, &s.client_id, &s.alice, |_| {}),
-            Some("assets:read"),
-        )
-        .await;
+        assert!(replay.description().contains("used before"), "{}", replay.text);
+        let by_id =
+            grant(&h, &assertion(&h, &s.key, &s.client_id, &s.alice, |_| {}), Some("assets:read"))
+                .await;
         assert_eq!(by_id.status, StatusCode::OK, "{}", by_id.text);
 
         // More than was consented is invalid_scope.
-        let more = grant(
-            &h,
-            &assertion(&h, &s.key, &s.client_id, &s.alice, |_| {}),
-            Some("events:read"),
-        )
-        .await;
+        let more =
+            grant(&h, &assertion(&h, &s.key, &s.client_id, &s.alice, |_| {}), Some("events:read"))
+                .await;
         assert_eq!(more.error(), "invalid_scope", "{}", more.text);
     }
 }
@@ -188,12 +147,8 @@ async fn the_users_token_sees_what_policies_grant_the_user() {
             "permissions": [{"actors": [{"email": "alice@example.com"}], "attributes": ["owner"]}]})),
     )
     .await;
-    let token = grant(
-        &h,
-        &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}),
-        None,
-    )
-    .await;
+    let token =
+        grant(&h, &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}), None).await;
     let token = token.body["access_token"].as_str().unwrap().to_owned();
     let listed = h.api(Method::GET, "/v2/assets", &token, None).await;
     assert_eq!(
@@ -238,9 +193,7 @@ async fn every_rejection_of_a_bearer_assertion_says_why() {
         assert_eq!(reply.error(), error, "{why}: {}", reply.text);
         assert!(reply.description().contains(why), "{why}: {}", reply.text);
     }
-    let missing = h
-        .form("/oauth2/token", format!("grant_type={JWT_BEARER}"), None)
-        .await;
+    let missing = h.form("/oauth2/token", format!("grant_type={JWT_BEARER}"), None).await;
     assert_eq!(missing.error(), "invalid_request");
     assert!(missing.description().contains("`assertion`"));
 
@@ -259,12 +212,8 @@ async fn every_rejection_of_a_bearer_assertion_says_why() {
     let (plain, _, _) = h.create_integration(&s.admin, reader()).await;
     let (plain_key, _) = register_key(&h, &s.admin, &plain, SigningAlg::EdDsa).await;
     consent(&h, &s.admin, &plain, "*", &["assets:read"]).await;
-    let reply = grant(
-        &h,
-        &assertion(&h, &plain_key, &plain, "alice@example.com", |_| {}),
-        None,
-    )
-    .await;
+    let reply =
+        grant(&h, &assertion(&h, &plain_key, &plain, "alice@example.com", |_| {}), None).await;
     assert_eq!(reply.error(), "unauthorized_client", "{}", reply.text);
     assert!(reply.description().contains("impersonation"));
 
@@ -292,10 +241,7 @@ async fn consents_are_given_by_admins_with_clear_errors() {
     let h = Harness::new().await;
     let s = setup(&h, SigningAlg::EdDsa).await;
     for (body, field) in [
-        (
-            json!({"client_id": "nope", "user": "*", "scopes": ["assets:read"]}),
-            "client_id",
-        ),
+        (json!({"client_id": "nope", "user": "*", "scopes": ["assets:read"]}), "client_id"),
         (
             json!({"client_id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427", "user": "*", "scopes": ["assets:read"]}),
             "client_id",
@@ -304,87 +250,43 @@ async fn consents_are_given_by_admins_with_clear_errors() {
             json!({"client_id": s.client_id, "user": "ghost@example.com", "scopes": ["assets:read"]}),
             "user",
         ),
-        (
-            json!({"client_id": s.client_id, "user": "*", "scopes": ["everything"]}),
-            "scopes",
-        ),
-        (
-            json!({"client_id": s.client_id, "user": "*", "scopes": []}),
-            "scopes",
-        ),
+        (json!({"client_id": s.client_id, "user": "*", "scopes": ["everything"]}), "scopes"),
+        (json!({"client_id": s.client_id, "user": "*", "scopes": []}), "scopes"),
     ] {
-        let reply = h
-            .api(Method::POST, "/v1/consents", &s.admin, Some(body))
-            .await;
+        let reply = h.api(Method::POST, "/v1/consents", &s.admin, Some(body)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
         assert_eq!(reply.body["field"], field, "{}", reply.text);
     }
-    let first = consent(
-        &h,
-        &s.admin,
-        &s.client_id,
-        "alice@example.com",
-        &["assets:read"],
-    )
-    .await;
-    let again = consent(
-        &h,
-        &s.admin,
-        &s.client_id,
-        "alice@example.com",
-        &["assets:read", "events:read"],
-    )
-    .await;
-    assert_eq!(
-        first.body["id"], again.body["id"],
-        "one consent per integration and user"
-    );
+    let first = consent(&h, &s.admin, &s.client_id, "alice@example.com", &["assets:read"]).await;
+    let again =
+        consent(&h, &s.admin, &s.client_id, "alice@example.com", &["assets:read", "events:read"])
+            .await;
+    assert_eq!(first.body["id"], again.body["id"], "one consent per integration and user");
     let listed = h.api(Method::GET, "/v1/consents", &s.admin, None).await;
     assert_eq!(listed.body["consents"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        listed.body["consents"][0]["scopes"],
-        json!(["assets:read", "events:read"])
-    );
+    assert_eq!(listed.body["consents"][0]["scopes"], json!(["assets:read", "events:read"]));
 
     let (_, reader_token) = {
         let (id, secret, _) = h.create_integration(&s.admin, reader()).await;
         let t = h.token(&id, &secret, None).await;
         (id, t.body["access_token"].as_str().unwrap().to_owned())
     };
-    let forbidden = h
-        .api(Method::GET, "/v1/consents", &reader_token, None)
-        .await;
+    let forbidden = h.api(Method::GET, "/v1/consents", &reader_token, None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     for id in ["nope", "1b4e28ba-2fa1-11d2-883f-0016d3cca427"] {
-        let reply = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/consents/{id}"),
-                &s.admin,
-                None,
-            )
-            .await;
+        let reply = h.api(Method::DELETE, &format!("/v1/consents/{id}"), &s.admin, None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
     }
     // Another tenant does not see or withdraw it.
     let b = h.add_tenant().await;
     let admin_b = h.admin_token(&b).await;
     assert_eq!(
-        h.api(Method::GET, "/v1/consents", &admin_b, None)
-            .await
-            .body["consents"],
+        h.api(Method::GET, "/v1/consents", &admin_b, None).await.body["consents"],
         json!([])
     );
     let id = first.body["id"].as_str().unwrap();
     assert_eq!(
-        h.api(
-            Method::DELETE,
-            &format!("/v1/consents/{id}"),
-            &admin_b,
-            None
-        )
-        .await
-        .status,
+        h.api(Method::DELETE, &format!("/v1/consents/{id}"), &admin_b, None).await.status,
         StatusCode::NOT_FOUND
     );
     let audit = h.audit_actions(&s.admin, "consent.given").await;
@@ -406,26 +308,13 @@ async fn another_tenants_users_only_where_that_tenant_granted_impersonation() {
     assert_eq!(reply.error(), "invalid_grant", "{}", reply.text);
     assert!(reply.description().contains("not a user"));
     // B's email means nothing in A's tenant.
-    assert_eq!(
-        grant(&h, &ask("bob@b.example"), None).await.error(),
-        "invalid_grant"
-    );
+    assert_eq!(grant(&h, &ask("bob@b.example"), None).await.error(), "invalid_grant");
 
-    consent(
-        &h,
-        &admin_b,
-        &s.client_id,
-        "*",
-        &["assets:read", "impersonation"],
-    )
-    .await;
+    consent(&h, &admin_b, &s.client_id, "*", &["assets:read", "impersonation"]).await;
     let reply = grant(&h, &ask(&bob), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["scope"], "assets:read");
-    let claims = h
-        .state
-        .validate_token(reply.body["access_token"].as_str().unwrap())
-        .unwrap();
+    let claims = h.state.validate_token(reply.body["access_token"].as_str().unwrap()).unwrap();
     assert_eq!(claims.tenant_id, b.tenant, "the token reaches B's data");
     assert_eq!(claims.sub.to_string(), bob);
 }
@@ -437,14 +326,7 @@ async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_n
     let b = h.add_tenant().await;
     let admin_b = h.admin_token(&b).await;
     let bob = create_user(&h, &admin_b, "bob@b.example").await;
-    consent(
-        &h,
-        &admin_b,
-        &s.client_id,
-        "*",
-        &["assets:read", "impersonation"],
-    )
-    .await;
+    consent(&h, &admin_b, &s.client_id, "*", &["assets:read", "impersonation"]).await;
     let ask = || assertion(&h, &s.key, &s.client_id, &bob, |_| {});
     let reply = grant(&h, &ask(), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -460,10 +342,7 @@ async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_n
     )
     .await;
     let refused = h.state.validate_token(&token).unwrap_err();
-    assert_eq!(
-        refused,
-        tessera_server::state::TokenRejection::TenantDisabled
-    );
+    assert_eq!(refused, tessera_server::state::TokenRejection::TenantDisabled);
     let again = grant(&h, &ask(), None).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert_eq!(again.error(), "invalid_grant");
@@ -474,21 +353,10 @@ async fn a_disabled_tenant_ends_the_impersonation_tokens_reaching_it_and_gives_n
 async fn a_users_token_does_not_make_connection_urls_for_its_integration() {
     let h = Harness::new().await;
     let s = setup(&h, SigningAlg::EdDsa).await;
-    let given = consent(
-        &h,
-        &s.admin,
-        &s.client_id,
-        "alice@example.com",
-        &["assets:read"],
-    )
-    .await;
+    let given = consent(&h, &s.admin, &s.client_id, "alice@example.com", &["assets:read"]).await;
     assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
-    let alices = grant(
-        &h,
-        &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}),
-        None,
-    )
-    .await;
+    let alices =
+        grant(&h, &assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {}), None).await;
     let alices = alices.body["access_token"].as_str().unwrap().to_owned();
     // Alice's token names the integration as its client, but it is Alice's: the connection
     // URLs of the integration are the integration's (or a tenant admin's) to make.

@@ -12,31 +12,15 @@ const ACCESS_TOKEN: &str = "urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aaccess_to
 
 /// Alice's token, got by the connector with the JWT bearer grant.
 async fn users_token(h: &Harness, s: &Setup) -> String {
-    consent(
-        h,
-        &s.admin,
-        &s.client_id,
-        "alice@example.com",
-        &["assets:read", "events:read"],
-    )
-    .await;
-    let issued = grant(
-        h,
-        &assertion(h, &s.key, &s.client_id, "alice@example.com", |_| {}),
-        None,
-    )
-    .await;
+    consent(h, &s.admin, &s.client_id, "alice@example.com", &["assets:read", "events:read"]).await;
+    let issued =
+        grant(h, &assertion(h, &s.key, &s.client_id, "alice@example.com", |_| {}), None).await;
     assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
     issued.body["access_token"].as_str().unwrap().to_owned()
 }
 
 async fn exchange(h: &Harness, caller: (&str, &str), params: &str) -> Reply {
-    h.form(
-        "/oauth2/token",
-        format!("grant_type={EXCHANGE}&{params}"),
-        Some(caller),
-    )
-    .await
+    h.form("/oauth2/token", format!("grant_type={EXCHANGE}&{params}"), Some(caller)).await
 }
 
 fn subject(token: &str) -> String {
@@ -65,22 +49,14 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
         )
         .await;
     let gateway = (gateway_id.as_str(), gateway_secret.as_str());
-    let (downstream_id, _, _) = h
-        .create_integration(&s.admin, json!({"display_name": "downstream"}))
-        .await;
+    let (downstream_id, _, _) =
+        h.create_integration(&s.admin, json!({"display_name": "downstream"})).await;
 
     // The connector narrows its own token: same subject and actor, less scope.
-    let narrowed = exchange(
-        &h,
-        connector,
-        &format!("{}&scope=assets:read", subject(&alice_token)),
-    )
-    .await;
+    let narrowed =
+        exchange(&h, connector, &format!("{}&scope=assets:read", subject(&alice_token))).await;
     assert_eq!(narrowed.header("cache-control"), "no-store");
-    assert_eq!(
-        narrowed.body["issued_token_type"],
-        "urn:ietf:params:oauth:token-type:access_token"
-    );
+    assert_eq!(narrowed.body["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token");
     assert_eq!(narrowed.body["token_type"], "Bearer");
     assert_eq!(narrowed.body["scope"], "assets:read");
     let narrowed = token_of(&narrowed);
@@ -92,29 +68,14 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
 
     // The gateway acts with Alice's token; the scope is what both have, never more.
     let by_gateway = exchange(&h, gateway, &subject(&alice_token)).await;
-    assert_eq!(
-        by_gateway.body["scope"], "assets:read",
-        "{}",
-        by_gateway.text
-    );
+    assert_eq!(by_gateway.body["scope"], "assets:read", "{}", by_gateway.text);
     let by_gateway = token_of(&by_gateway);
-    assert_eq!(
-        act_of(&h, &by_gateway),
-        json!({"sub": gateway_id, "act": {"sub": s.client_id}})
-    );
-    let wider = exchange(
-        &h,
-        gateway,
-        &format!("{}&scope=assets:write", subject(&alice_token)),
-    )
-    .await;
+    assert_eq!(act_of(&h, &by_gateway), json!({"sub": gateway_id, "act": {"sub": s.client_id}}));
+    let wider =
+        exchange(&h, gateway, &format!("{}&scope=assets:write", subject(&alice_token))).await;
     assert_eq!(wider.status, StatusCode::BAD_REQUEST);
     assert_eq!(wider.error(), "invalid_scope", "{}", wider.text);
-    assert!(
-        wider.description().contains("assets:write"),
-        "{}",
-        wider.text
-    );
+    assert!(wider.description().contains("assets:write"), "{}", wider.text);
 
     // With an actor token and for another audience; then exchanged once more.
     let service_token = token_of(&h.token(&gateway_id, &gateway_secret, None).await);
@@ -136,19 +97,11 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
         json!({"sub": gateway_id, "act": {"sub": gateway_id, "act": {"sub": s.client_id}}})
     );
     // Another audience: not for this server's resource API.
-    let refused = h
-        .api(Method::GET, "/v2/assets", &for_downstream, None)
-        .await;
+    let refused = h.api(Method::GET, "/v2/assets", &for_downstream, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
 
     // Revoking Alice's token ends everything exchanged from it, at any depth.
-    let revoked = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={alice_token}"),
-            Some(connector),
-        )
-        .await;
+    let revoked = h.form("/oauth2/revoke", format!("token={alice_token}"), Some(connector)).await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     for token in [&narrowed, &by_gateway, &for_downstream] {
         let seen = h.introspect((&h.a.client_id, &h.a.secret), token).await;
@@ -158,11 +111,7 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
     assert_eq!(listed.status, StatusCode::UNAUTHORIZED);
     let again = exchange(&h, connector, &subject(&narrowed)).await;
     assert_eq!(again.error(), "invalid_grant", "{}", again.text);
-    assert!(
-        again.description().contains("subject_token"),
-        "{}",
-        again.text
-    );
+    assert!(again.description().contains("subject_token"), "{}", again.text);
     // The gateway's own service token is untouched.
     let seen = h.introspect(gateway, &service_token).await;
     assert_eq!(seen.body["active"], true);
@@ -172,10 +121,7 @@ async fn exchanged_tokens_nest_actors_narrow_scope_and_die_with_their_subject() 
 async fn deleting_the_subject_tokens_integration_ends_exchanged_tokens() {
     let (h, admin) = Harness::with_admin().await;
     let (origin_id, origin_secret, _) = h
-        .create_integration(
-            &admin,
-            json!({"display_name": "origin", "scopes": ["assets:read"]}),
-        )
+        .create_integration(&admin, json!({"display_name": "origin", "scopes": ["assets:read"]}))
         .await;
     let (gateway_id, gateway_secret, _) = h
         .create_integration(
@@ -191,18 +137,10 @@ async fn deleting_the_subject_tokens_integration_ends_exchanged_tokens() {
         json!({"sub": gateway_id}),
         "the first actor of a client's own token"
     );
-    let deleted = h
-        .api(
-            Method::DELETE,
-            &format!("/v1/integrations/{origin_id}"),
-            &admin,
-            None,
-        )
-        .await;
+    let deleted =
+        h.api(Method::DELETE, &format!("/v1/integrations/{origin_id}"), &admin, None).await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{}", deleted.text);
-    let seen = h
-        .introspect((&gateway_id, &gateway_secret), &exchanged)
-        .await;
+    let seen = h.introspect((&gateway_id, &gateway_secret), &exchanged).await;
     assert_eq!(seen.body, json!({"active": false}));
 }
 
@@ -213,10 +151,7 @@ async fn every_refusal_of_a_token_exchange_says_why() {
     let alice_token = users_token(&h, &s).await;
     let connector = (s.client_id.as_str(), s.secret.as_str());
     let (plain_id, plain_secret, _) = h
-        .create_integration(
-            &s.admin,
-            json!({"display_name": "plain", "scopes": ["assets:read"]}),
-        )
+        .create_integration(&s.admin, json!({"display_name": "plain", "scopes": ["assets:read"]}))
         .await;
     let other = h.add_tenant().await;
     let other_admin = h.admin_token(&other).await;
@@ -314,21 +249,13 @@ async fn every_refusal_of_a_token_exchange_says_why() {
         let reply = exchange(&h, caller, &params).await;
         reply.bad_request(&params);
         assert_eq!(reply.error(), error, "{params}: {}", reply.text);
-        assert!(
-            reply.description().contains(words),
-            "{params}: {}",
-            reply.text
-        );
+        assert!(reply.description().contains(words), "{params}: {}", reply.text);
         assert_eq!(reply.header("cache-control"), "no-store");
     }
 
     // Without client authentication: invalid_client, 401.
     let anonymous = h
-        .form(
-            "/oauth2/token",
-            format!("grant_type={EXCHANGE}&{}", subject(&alice_token)),
-            None,
-        )
+        .form("/oauth2/token", format!("grant_type={EXCHANGE}&{}", subject(&alice_token)), None)
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.error(), "invalid_client");
@@ -352,53 +279,29 @@ async fn withdrawing_a_consent_ends_the_tokens_issued_under_it() {
     for h in Harness::on_both_backends().await {
         let s = setup(&h, SigningAlg::EdDsa).await;
         let connector = (s.client_id.as_str(), s.secret.as_str());
-        let own = consent(
-            &h,
-            &s.admin,
-            &s.client_id,
-            "alice@example.com",
-            &["assets:read"],
-        )
-        .await;
+        let own = consent(&h, &s.admin, &s.client_id, "alice@example.com", &["assets:read"]).await;
         let everyone = consent(&h, &s.admin, &s.client_id, "*", &["events:read"]).await;
         let fresh = || assertion(&h, &s.key, &s.client_id, "alice@example.com", |_| {});
         let both = token_of(&grant(&h, &fresh(), Some("assets:read events:read")).await);
         let assets_only = token_of(&grant(&h, &fresh(), Some("assets:read")).await);
         let exchanged = token_of(
-            &exchange(
-                &h,
-                connector,
-                &format!("{}&scope=assets%3Aread", subject(&both)),
-            )
-            .await,
+            &exchange(&h, connector, &format!("{}&scope=assets%3Aread", subject(&both))).await,
         );
         for token in [&both, &assets_only, &exchanged] {
             assert_eq!(h.introspect(connector, token).await.body["active"], true);
-            assert_eq!(
-                h.api(Method::GET, "/v2/assets", token, None).await.status,
-                StatusCode::OK
-            );
+            assert_eq!(h.api(Method::GET, "/v2/assets", token, None).await.status, StatusCode::OK);
         }
         let withdraw =
             |reply: &Reply| format!("/v1/consents/{}", reply.body["id"].as_str().unwrap());
 
         // The consent for all users withdrawn: the token that needed `events:read` ends; the
         // others are still within Alice's own consent.
-        let gone = h
-            .api(Method::DELETE, &withdraw(&everyone), &s.admin, None)
-            .await;
+        let gone = h.api(Method::DELETE, &withdraw(&everyone), &s.admin, None).await;
         assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
-        assert_eq!(
-            h.introspect(connector, &both).await.body,
-            json!({"active": false})
-        );
+        assert_eq!(h.introspect(connector, &both).await.body, json!({"active": false}));
         let refused = h.api(Method::GET, "/v2/assets", &both, None).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-        assert!(
-            refused.text.contains("no longer consents"),
-            "{}",
-            refused.text
-        );
+        assert!(refused.text.contains("no longer consents"), "{}", refused.text);
         for token in [&assets_only, &exchanged] {
             assert_eq!(h.introspect(connector, token).await.body["active"], true);
         }
@@ -407,10 +310,7 @@ async fn withdrawing_a_consent_ends_the_tokens_issued_under_it() {
         // exchanged from a token of hers too.
         h.api(Method::DELETE, &withdraw(&own), &s.admin, None).await;
         for token in [&assets_only, &exchanged] {
-            assert_eq!(
-                h.introspect(connector, token).await.body,
-                json!({"active": false})
-            );
+            assert_eq!(h.introspect(connector, token).await.body, json!({"active": false}));
             assert_eq!(
                 h.api(Method::GET, "/v2/assets", token, None).await.status,
                 StatusCode::UNAUTHORIZED
@@ -418,9 +318,6 @@ async fn withdrawing_a_consent_ends_the_tokens_issued_under_it() {
         }
         // The integration's own token does not act for anyone and is untouched.
         let own_token = token_of(&h.token(&s.client_id, &s.secret, None).await);
-        assert_eq!(
-            h.introspect(connector, &own_token).await.body["active"],
-            true
-        );
+        assert_eq!(h.introspect(connector, &own_token).await.body["active"], true);
     }
 }

@@ -103,11 +103,9 @@ fn github_token(h: &Harness, key: &SigningKey, iss: &str, claims: Value) -> Stri
 
 fn spiffe_svid(h: &Harness, key: &SigningKey) -> String {
     let now = now(h);
-    key.sign_jwt(
-        &json!({"sub": "spiffe://example.org/ns/prod/sa/billing", "aud": ["tessera"],
-                         "exp": now + 300, "iat": now}),
-    )
-    .unwrap()
+    key.sign_jwt(&json!({"sub": "spiffe://example.org/ns/prod/sa/billing", "aud": ["tessera"],
+                         "exp": now + 300, "iat": now}))
+        .unwrap()
 }
 
 /// Client credentials authenticated with a platform token (and `client_id` when given).
@@ -116,14 +114,12 @@ pub async fn federated_token(h: &Harness, platform_token: &str, client_id: Optio
     if let Some(id) = client_id {
         rest.push_str(&format!("&client_id={id}"));
     }
-    h.form("/oauth2/token", assertion_form(platform_token, &rest), None)
-        .await
+    h.form("/oauth2/token", assertion_form(platform_token, &rest), None).await
 }
 
 /// Registers a trusted issuer; its answer.
 pub async fn trust(h: &Harness, admin: &str, body: Value) -> Reply {
-    h.api(Method::POST, "/v1/trusted_issuers", admin, Some(body))
-        .await
+    h.api(Method::POST, "/v1/trusted_issuers", admin, Some(body)).await
 }
 
 /// Adds a federated credential to `client_id`; its id.
@@ -158,12 +154,8 @@ impl K8sScene {
         let cluster = Platform::start().await;
         let key = key(alg);
         cluster.publish(&[&key]);
-        let issuer = trust(
-            h,
-            &admin,
-            json!({"issuer": cluster.url, "audiences": ["tessera"]}),
-        )
-        .await;
+        let issuer =
+            trust(h, &admin, json!({"issuer": cluster.url, "audiences": ["tessera"]})).await;
         assert_eq!(issuer.status, StatusCode::CREATED, "{}", issuer.text);
         let (client_id, secret, _) = h.create_integration(&admin, integration).await;
         let credential = accept(
@@ -203,16 +195,10 @@ fn claims_of(token: &str) -> Value {
 async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() {
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
-        let (k8s, github, spire) = (
-            Platform::start().await,
-            Platform::start().await,
-            Platform::start().await,
-        );
-        let (k8s_key, gh_key, svid_key) = (
-            key(SigningAlg::Rs256),
-            key(SigningAlg::Es256),
-            key(SigningAlg::Es256),
-        );
+        let (k8s, github, spire) =
+            (Platform::start().await, Platform::start().await, Platform::start().await);
+        let (k8s_key, gh_key, svid_key) =
+            (key(SigningAlg::Rs256), key(SigningAlg::Es256), key(SigningAlg::Es256));
         k8s.publish(&[&k8s_key]);
         github.publish(&[&gh_key]);
         spire.publish(&[&svid_key]);
@@ -226,9 +212,7 @@ async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() 
             let reply = trust(&h, &admin, body).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         }
-        let listed = h
-            .api(Method::GET, "/v1/trusted_issuers", &admin, None)
-            .await;
+        let listed = h.api(Method::GET, "/v1/trusted_issuers", &admin, None).await;
         assert_eq!(listed.body["trusted_issuers"].as_array().unwrap().len(), 3);
         assert_eq!(listed.body["trusted_issuers"][0]["jwks_uri"], Value::Null);
 
@@ -273,33 +257,16 @@ async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() 
                 None,
             )
             .await;
-        assert_eq!(
-            listed.body["federated_credentials"]
-                .as_array()
-                .unwrap()
-                .len(),
-            3
-        );
+        assert_eq!(listed.body["federated_credentials"].as_array().unwrap().len(), 3);
 
         for (platform_token, credential, with_client_id) in [
-            (
-                k8s_token(&h, &k8s_key, &k8s.url, "prod", "billing"),
-                &by_k8s,
-                true,
-            ),
-            (
-                github_token(&h, &gh_key, &github.url, json!({})),
-                &by_github,
-                false,
-            ),
+            (k8s_token(&h, &k8s_key, &k8s.url, "prod", "billing"), &by_k8s, true),
+            (github_token(&h, &gh_key, &github.url, json!({})), &by_github, false),
             (spiffe_svid(&h, &svid_key), &by_spiffe, true),
         ] {
-            let reply = federated_token(
-                &h,
-                &platform_token,
-                with_client_id.then_some(client_id.as_str()),
-            )
-            .await;
+            let reply =
+                federated_token(&h, &platform_token, with_client_id.then_some(client_id.as_str()))
+                    .await;
             assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
             let token = reply.body["access_token"].as_str().unwrap();
             let claims = claims_of(token);
@@ -322,10 +289,7 @@ async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() 
         let introspected = h
             .form(
                 "/oauth2/introspect",
-                assertion_form(
-                    &platform_token,
-                    &format!("&client_id={client_id}&token={token}"),
-                ),
+                assertion_form(&platform_token, &format!("&client_id={client_id}&token={token}")),
                 None,
             )
             .await;
@@ -359,10 +323,7 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
         .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         let (client_id, _, _) = h
-            .create_integration(
-                &admin,
-                json!({"display_name": "ci", "scopes": ["assets:read"]}),
-            )
+            .create_integration(&admin, json!({"display_name": "ci", "scopes": ["assets:read"]}))
             .await;
         accept(
             &h,
@@ -380,12 +341,7 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
                 "is not a trusted issuer of the integration's tenant",
             ),
             (
-                github_token(
-                    &h,
-                    &gh_key,
-                    &github.url,
-                    json!({"aud": "https://github.com/other"}),
-                ),
+                github_token(&h, &gh_key, &github.url, json!({"aud": "https://github.com/other"})),
                 "`aud` names none of the audiences",
             ),
             (
@@ -425,18 +381,10 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
         ];
         for (platform_token, says) in cases {
             let reply = federated_token(&h, &platform_token, Some(&client_id)).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::UNAUTHORIZED,
-                "{says}: {}",
-                reply.text
-            );
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{says}: {}", reply.text);
             assert_eq!(reply.error(), "invalid_client");
             assert!(reply.description().contains(says), "{says}: {}", reply.text);
-            assert!(
-                !reply.text.contains(&platform_token),
-                "the token is not echoed"
-            );
+            assert!(!reply.text.contains(&platform_token), "the token is not echoed");
         }
         // Without client_id, a subject no credential names.
         let unknown = github_token(
@@ -447,9 +395,7 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
         );
         let reply = federated_token(&h, &unknown, None).await;
         assert!(
-            reply
-                .description()
-                .contains("no integration has a federated credential"),
+            reply.description().contains("no integration has a federated credential"),
             "{}",
             reply.text
         );
@@ -470,11 +416,7 @@ async fn a_key_rotated_at_the_platform_is_fetched_again_and_the_old_one_refused(
         // stream of unknown kids cannot make Tessera hammer the platform); after, it is.
         k8s.publish(&[&new]);
         let early = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
-        assert!(
-            early.description().contains("publishes no key"),
-            "{}",
-            early.text
-        );
+        assert!(early.description().contains("publishes no key"), "{}", early.text);
         h.clock.advance_seconds(31);
         let reply = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
@@ -482,11 +424,7 @@ async fn a_key_rotated_at_the_platform_is_fetched_again_and_the_old_one_refused(
         // The old key is gone from the platform's set: its tokens are refused.
         let reply = federated_token(&h, &scene.token(&h, old, "billing"), Some(client_id)).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        assert!(
-            reply.description().contains("publishes no key"),
-            "{}",
-            reply.text
-        );
+        assert!(reply.description().contains("publishes no key"), "{}", reply.text);
         // Revocation (RFC 7009) authenticates with the platform token too.
         let token = federated_token(&h, &scene.token(&h, &new, "billing"), Some(client_id)).await;
         let token = token.body["access_token"].as_str().unwrap().to_owned();
@@ -494,10 +432,7 @@ async fn a_key_rotated_at_the_platform_is_fetched_again_and_the_old_one_refused(
         let revoked = h
             .form(
                 "/oauth2/revoke",
-                assertion_form(
-                    &platform_token,
-                    &format!("&client_id={client_id}&token={token}"),
-                ),
+                assertion_form(&platform_token, &format!("&client_id={client_id}&token={token}")),
                 None,
             )
             .await;
@@ -512,15 +447,7 @@ async fn removing_a_credential_or_the_trust_in_its_issuer_ends_its_tokens() {
     for h in Harness::on_both_backends().await {
         let billing = json!({"display_name": "billing", "scopes": ["assets:read"]});
         let scene = K8sScene::new(&h, SigningAlg::Es256, billing, "billing").await;
-        let K8sScene {
-            admin,
-            cluster: k8s,
-            issuer_id,
-            client_id,
-            secret,
-            credential,
-            ..
-        } = &scene;
+        let K8sScene { admin, cluster: k8s, issuer_id, client_id, secret, credential, .. } = &scene;
         let platform_token = scene.token(&h, &scene.key, "billing");
         let live = |token: String| {
             let h = &h;
@@ -539,10 +466,7 @@ async fn removing_a_credential_or_the_trust_in_its_issuer_ends_its_tokens() {
             .await;
         assert_eq!(exchanged.status, StatusCode::OK, "{}", exchanged.text);
         let exchanged = exchanged.body["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(
-            claims_of(&exchanged)["tessera_federated"],
-            credential.as_str()
-        );
+        assert_eq!(claims_of(&exchanged)["tessera_federated"], credential.as_str());
         // The secret still authenticates too; its tokens carry no credential.
         let by_secret = h.token(client_id, secret, None).await;
         let by_secret = by_secret.body["access_token"].as_str().unwrap().to_owned();
@@ -598,9 +522,7 @@ async fn removing_a_credential_or_the_trust_in_its_issuer_ends_its_tokens() {
             )
             .await;
         assert_eq!(listed.body["federated_credentials"], json!([]));
-        let entry = h
-            .audit_entry(admin, |e| e["action"] == "trusted_issuer.removed")
-            .await;
+        let entry = h.audit_entry(admin, |e| e["action"] == "trusted_issuer.removed").await;
         assert_eq!(entry["detail"]["federated_credentials_removed"], 1);
     }
 }
@@ -610,15 +532,9 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
         for (body, field) in [
-            (
-                json!({"issuer": "https://k8s.example", "audiences": []}),
-                "audiences",
-            ),
+            (json!({"issuer": "https://k8s.example", "audiences": []}), "audiences"),
             (json!({"issuer": "k8s", "audiences": ["a"]}), "issuer"),
-            (
-                json!({"issuer": "spiffe://example.org", "audiences": ["a"]}),
-                "jwks_uri",
-            ),
+            (json!({"issuer": "spiffe://example.org", "audiences": ["a"]}), "jwks_uri"),
             (
                 json!({"issuer": "https://k8s.example", "audiences": ["a"], "max_token_lifetime_seconds": 10}),
                 "max_token_lifetime_seconds",
@@ -628,31 +544,16 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             reply.bad_request(&body);
             assert_eq!(reply.body["field"], field, "{}", reply.text);
         }
-        let made = trust(
-            &h,
-            &admin,
-            json!({"issuer": "https://k8s.example", "audiences": ["a"]}),
-        )
-        .await;
+        let made =
+            trust(&h, &admin, json!({"issuer": "https://k8s.example", "audiences": ["a"]})).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
-        let twice = trust(
-            &h,
-            &admin,
-            json!({"issuer": "https://k8s.example", "audiences": ["b"]}),
-        )
-        .await;
+        let twice =
+            trust(&h, &admin, json!({"issuer": "https://k8s.example", "audiences": ["b"]})).await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
-        assert!(
-            twice.description().contains("already trusts"),
-            "{}",
-            twice.text
-        );
+        assert!(twice.description().contains("already trusts"), "{}", twice.text);
 
         let (client_id, _, _) = h
-            .create_integration(
-                &admin,
-                json!({"display_name": "w", "scopes": ["assets:read"]}),
-            )
+            .create_integration(&admin, json!({"display_name": "w", "scopes": ["assets:read"]}))
             .await;
         let path = format!("/v1/integrations/{client_id}/federated_credentials");
         let untrusted = h
@@ -664,22 +565,13 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             )
             .await;
         assert_eq!(untrusted.status, StatusCode::BAD_REQUEST);
-        assert!(
-            untrusted.description().contains("register it first"),
-            "{}",
-            untrusted.text
-        );
+        assert!(untrusted.description().contains("register it first"), "{}", untrusted.text);
         let pinned = h
             .api(Method::POST, &path, &admin, Some(json!({"issuer": "https://k8s.example", "subject": "s", "claims": {"aud": "x"}})))
             .await;
         assert_eq!(pinned.body["field"], "claims", "{}", pinned.text);
-        accept(
-            &h,
-            &admin,
-            &client_id,
-            json!({"issuer": "https://k8s.example", "subject": "s"}),
-        )
-        .await;
+        accept(&h, &admin, &client_id, json!({"issuer": "https://k8s.example", "subject": "s"}))
+            .await;
         let duplicate = h
             .api(
                 Method::POST,
@@ -707,17 +599,8 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
                 Some(json!({"issuer": "https://k8s.example", "subject": "s20"})),
             )
             .await;
-        assert_eq!(
-            one_more.status,
-            StatusCode::BAD_REQUEST,
-            "{}",
-            one_more.text
-        );
-        assert!(
-            one_more.description().contains("already has 20"),
-            "{}",
-            one_more.text
-        );
+        assert_eq!(one_more.status, StatusCode::BAD_REQUEST, "{}", one_more.text);
+        assert!(one_more.description().contains("already has 20"), "{}", one_more.text);
         for n in 1..50 {
             let made = trust(
                 &h,
@@ -727,30 +610,15 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             .await;
             assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
         }
-        let one_more = trust(
-            &h,
-            &admin,
-            json!({"issuer": "https://k8s50.example", "audiences": ["a"]}),
-        )
-        .await;
-        assert_eq!(
-            one_more.status,
-            StatusCode::BAD_REQUEST,
-            "{}",
-            one_more.text
-        );
-        assert!(
-            one_more.description().contains("already trusts 50"),
-            "{}",
-            one_more.text
-        );
+        let one_more =
+            trust(&h, &admin, json!({"issuer": "https://k8s50.example", "audiences": ["a"]})).await;
+        assert_eq!(one_more.status, StatusCode::BAD_REQUEST, "{}", one_more.text);
+        assert!(one_more.description().contains("already trusts 50"), "{}", one_more.text);
 
         // Another tenant sees none of it and can remove none of it.
         let b = h.add_tenant().await;
         let other = h.admin_token(&b).await;
-        let theirs = h
-            .api(Method::GET, "/v1/trusted_issuers", &other, None)
-            .await;
+        let theirs = h.api(Method::GET, "/v1/trusted_issuers", &other, None).await;
         assert_eq!(theirs.body["trusted_issuers"], json!([]));
         let id = made.body["id"].as_str().unwrap().replace('/', "%2F");
         for (method, path) in [
@@ -767,9 +635,7 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
                 reply.text
             );
         }
-        let ours = h
-            .api(Method::GET, "/v1/trusted_issuers", &admin, None)
-            .await;
+        let ours = h.api(Method::GET, "/v1/trusted_issuers", &admin, None).await;
         assert!(
             ours.body["trusted_issuers"]
                 .as_array()
@@ -818,11 +684,7 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
                 "invalid_request",
                 "actor_token",
             ),
-            (
-                "&audience=https%3A%2F%2Felsewhere",
-                "invalid_target",
-                "audience",
-            ),
+            ("&audience=https%3A%2F%2Felsewhere", "invalid_target", "audience"),
             (
                 "&requested_token_type=urn%3Aietf%3Aparams%3Aoauth%3Atoken-type%3Aid_token",
                 "invalid_request",
@@ -848,9 +710,7 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
             .await;
         assert_eq!(reply.error(), "invalid_grant", "{}", reply.text);
         assert!(
-            reply
-                .description()
-                .starts_with("`subject_token`: no federated credential"),
+            reply.description().starts_with("`subject_token`: no federated credential"),
             "{}",
             reply.text
         );
@@ -899,18 +759,10 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
             )
             .await;
         assert_eq!(twice.status, StatusCode::BAD_REQUEST, "{}", twice.text);
-        assert!(
-            twice.description().contains("authenticated twice"),
-            "{}",
-            twice.text
-        );
+        assert!(twice.description().contains("authenticated twice"), "{}", twice.text);
         let bare = tms(json!({"tenants": [own]})).await;
         assert_eq!(bare.status, StatusCode::UNAUTHORIZED, "{}", bare.text);
-        assert!(
-            bare.description().contains("client_assertion"),
-            "{}",
-            bare.text
-        );
+        assert!(bare.description().contains("client_assertion"), "{}", bare.text);
     }
 }
 
@@ -935,15 +787,9 @@ async fn discovery_says_platform_tokens_are_accepted_and_how() {
         .unwrap()
         .contains(&json!("urn:ietf:params:oauth:token-type:jwt")));
     let federation = &meta["tessera_workload_identity_federation"];
-    assert_eq!(
-        federation["trusted_issuers_endpoint"],
-        format!("{ISSUER}/v1/trusted_issuers")
-    );
+    assert_eq!(federation["trusted_issuers_endpoint"], format!("{ISSUER}/v1/trusted_issuers"));
     assert_eq!(federation["client_assertion"], true);
-    assert!(meta["claims_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("tessera_federated")));
+    assert!(meta["claims_supported"].as_array().unwrap().contains(&json!("tessera_federated")));
 }
 
 #[tokio::test]
@@ -991,24 +837,16 @@ async fn an_integration_may_have_no_secret_at_all() {
         assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
         let after = h.token(&scene.client_id, &scene.secret, None).await;
         assert_eq!(after.status, StatusCode::UNAUTHORIZED, "{}", after.text);
-        let reply = federated_token(
-            &h,
-            &scene.token(&h, &scene.key, "billing"),
-            Some(&scene.client_id),
-        )
-        .await;
+        let reply =
+            federated_token(&h, &scene.token(&h, &scene.key, "billing"), Some(&scene.client_id))
+                .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        let entry = h
-            .audit_entry(&scene.admin, |e| {
-                e["action"] == "integration.secret_removed"
-            })
-            .await;
+        let entry =
+            h.audit_entry(&scene.admin, |e| e["action"] == "integration.secret_removed").await;
         assert_eq!(entry["detail"]["secrets_removed"], 1);
         // Another tenant's integration, or none: not found.
         let b = h.add_tenant().await;
-        let other = h
-            .api(Method::DELETE, &path, &h.admin_token(&b).await, None)
-            .await;
+        let other = h.api(Method::DELETE, &path, &h.admin_token(&b).await, None).await;
         assert_eq!(other.status, StatusCode::NOT_FOUND, "{}", other.text);
     }
 }

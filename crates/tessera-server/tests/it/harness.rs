@@ -53,10 +53,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
     pub fn error(&self) -> &str {
         self.body["error"].as_str().unwrap_or("")
@@ -68,12 +65,7 @@ impl Reply {
     /// Asserts a 400; `what` (the request's body, say) names the case when it is not one.
     #[track_caller]
     pub fn bad_request(&self, what: &dyn std::fmt::Display) -> &Self {
-        assert_eq!(
-            self.status,
-            StatusCode::BAD_REQUEST,
-            "{what}: {}",
-            self.text
-        );
+        assert_eq!(self.status, StatusCode::BAD_REQUEST, "{what}: {}", self.text);
         self
     }
 
@@ -86,10 +78,7 @@ impl Reply {
 }
 
 pub fn basic(id: &str, secret: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
-    )
+    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}")))
 }
 
 impl Harness {
@@ -125,10 +114,9 @@ impl Harness {
         let mut both = vec![Self::configured(&change).await];
         match tessera_store::testing::postgres_url() {
             Ok(url) => both.push(Self::on(&url, None, &change).await),
-            Err(why) => assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL half: {why}"
-            ),
+            Err(why) => {
+                assert!(std::env::var_os("CI").is_none(), "CI must run the PostgreSQL half: {why}")
+            }
         }
         both
     }
@@ -138,9 +126,7 @@ impl Harness {
         dir: Option<tempfile::TempDir>,
         change: impl FnOnce(&mut ServerConfig),
     ) -> Harness {
-        let storage = tessera_store::connect(url)
-            .await
-            .expect("the database opens");
+        let storage = tessera_store::connect(url).await.expect("the database opens");
         let clock = Arc::new(FixedClock::at(SystemClock.now_millis()));
         let a = operator_tenant(&*storage, clock.now_millis()).await;
         let mut config = ServerConfig {
@@ -178,15 +164,7 @@ impl Harness {
         .expect("state loads");
         let shutdown = CancellationToken::new();
         workers::spawn(state.clone(), audit_rx, shutdown.clone());
-        Harness {
-            router: router(state.clone()),
-            state,
-            clock,
-            storage,
-            a,
-            shutdown,
-            _dir: dir,
-        }
+        Harness { router: router(state.clone()), state, clock, storage, a, shutdown, _dir: dir }
     }
 
     /// Another tenant with its own admin integration, made as an operator would: `POST
@@ -203,11 +181,8 @@ impl Harness {
             )
             .await;
         assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
-        let tenant: TenantId = created.body["tenant_id"]
-            .as_str()
-            .expect("tenant_id")
-            .parse()
-            .expect("a tenant id");
+        let tenant: TenantId =
+            created.body["tenant_id"].as_str().expect("tenant_id").parse().expect("a tenant id");
         let operator = self.operator_token(tenant).await;
         let (client_id, secret, _) = self
             .create_integration(
@@ -217,11 +192,7 @@ impl Harness {
                     "private_tokens", "admin", "impersonation"]}),
             )
             .await;
-        TenantAdmin {
-            tenant,
-            client_id,
-            secret,
-        }
+        TenantAdmin { tenant, client_id, secret }
     }
 
     /// An `admin` token for `tenant` from the operator's integration (SPEC §4.1).
@@ -234,35 +205,17 @@ impl Harness {
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        reply.body["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        reply.body["access_token"].as_str().expect("token").to_owned()
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("router answers");
+        let response = self.router.clone().oneshot(request).await.expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = response
-            .into_body()
-            .collect()
-            .await
-            .expect("body")
-            .to_bytes();
+        let bytes = response.into_body().collect().await.expect("body").to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        Reply { status, headers, body, text }
     }
 
     /// POSTs a form body with optional Basic credentials.
@@ -282,10 +235,7 @@ impl Harness {
 
     pub async fn token(&self, id: &str, secret: &str, scope: Option<&str>) -> Reply {
         let body = match scope {
-            Some(s) => format!(
-                "grant_type=client_credentials&scope={}",
-                s.replace(' ', "+")
-            ),
+            Some(s) => format!("grant_type=client_credentials&scope={}", s.replace(' ', "+")),
             None => "grant_type=client_credentials".to_owned(),
         };
         self.form("/oauth2/token", body, Some((id, secret))).await
@@ -295,10 +245,7 @@ impl Harness {
     pub async fn admin_token(&self, admin: &TenantAdmin) -> String {
         let reply = self.token(&admin.client_id, &admin.secret, None).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        reply.body["access_token"]
-            .as_str()
-            .expect("token")
-            .to_owned()
+        reply.body["access_token"].as_str().expect("token").to_owned()
     }
 
     /// A JSON request with a bearer token.
@@ -308,9 +255,9 @@ impl Harness {
             .uri(path)
             .header(header::AUTHORIZATION, format!("Bearer {token}"));
         let req = match body {
-            Some(b) => req
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(Body::from(b.to_string())),
+            Some(b) => {
+                req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string()))
+            }
             None => req.body(Body::empty()),
         };
         self.send(req.expect("request")).await
@@ -322,26 +269,17 @@ impl Harness {
         admin_token: &str,
         body: Value,
     ) -> (String, String, Value) {
-        let reply = self
-            .api(Method::POST, "/v1/integrations", admin_token, Some(body))
-            .await;
+        let reply = self.api(Method::POST, "/v1/integrations", admin_token, Some(body)).await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         (
-            reply.body["client_id"]
-                .as_str()
-                .expect("client_id")
-                .to_owned(),
-            reply.body["client_secret"]
-                .as_str()
-                .expect("secret")
-                .to_owned(),
+            reply.body["client_id"].as_str().expect("client_id").to_owned(),
+            reply.body["client_secret"].as_str().expect("secret").to_owned(),
             reply.body,
         )
     }
 
     pub async fn introspect(&self, caller: (&str, &str), token: &str) -> Reply {
-        self.form("/oauth2/introspect", format!("token={token}"), Some(caller))
-            .await
+        self.form("/oauth2/introspect", format!("token={token}"), Some(caller)).await
     }
 
     /// Waits until the audit flusher has written an entry with this action.
@@ -354,13 +292,8 @@ impl Harness {
 
     /// The tenant's audit log as it stands, newest first.
     pub async fn audit_entries(&self, token: &str) -> Vec<Value> {
-        let reply = self
-            .api(Method::GET, "/v1/audit?page_size=1000", token, None)
-            .await;
-        reply.body["entries"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        let reply = self.api(Method::GET, "/v1/audit?page_size=1000", token, None).await;
+        reply.body["entries"].as_array().cloned().unwrap_or_default()
     }
 
     /// Waits until the audit flusher has written an entry that `matches`, and returns it.
@@ -402,8 +335,6 @@ pub fn reader() -> Value {
 /// `request` as if it came over a connection from `peer` (an IP address).
 pub fn with_peer(mut request: Request<Body>, peer: &str) -> Request<Body> {
     let addr: std::net::SocketAddr = format!("{peer}:40000").parse().unwrap();
-    request
-        .extensions_mut()
-        .insert(axum::extract::ConnectInfo(addr));
+    request.extensions_mut().insert(axum::extract::ConnectInfo(addr));
     request
 }

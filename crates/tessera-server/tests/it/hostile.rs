@@ -13,26 +13,13 @@ async fn malformed_oauth_requests_are_refused_with_a_reason() {
     let auth = Some((h.a.client_id.as_str(), h.a.secret.as_str()));
     for path in ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] {
         let repeated = h
-            .form(
-                path,
-                "grant_type=client_credentials&token=a&token=b&scope=x&scope=y",
-                auth,
-            )
+            .form(path, "grant_type=client_credentials&token=a&token=b&scope=x&scope=y", auth)
             .await;
         assert_eq!(repeated.status, StatusCode::BAD_REQUEST, "{path}");
-        assert!(
-            repeated.description().contains("repeated"),
-            "{path}: {}",
-            repeated.text
-        );
+        assert!(repeated.description().contains("repeated"), "{path}: {}", repeated.text);
 
-        let not_utf8 = h
-            .form(
-                path,
-                &b"grant_type=client_credentials&token=%C3%28&scope=%FF"[..],
-                auth,
-            )
-            .await;
+        let not_utf8 =
+            h.form(path, &b"grant_type=client_credentials&token=%C3%28&scope=%FF"[..], auth).await;
         assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST, "{path}");
         assert!(not_utf8.description().contains("UTF-8"));
 
@@ -46,9 +33,7 @@ async fn malformed_oauth_requests_are_refused_with_a_reason() {
             )
             .await;
         assert_eq!(json_body.status, StatusCode::BAD_REQUEST, "{path}");
-        assert!(json_body
-            .description()
-            .contains("application/x-www-form-urlencoded"));
+        assert!(json_body.description().contains("application/x-www-form-urlencoded"));
 
         let huge = h.form(path, vec![b'a'; 10 * 1024 * 1024], auth).await;
         assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE, "{path}");
@@ -63,21 +48,11 @@ async fn tampered_and_unsigned_tokens_are_refused_everywhere() {
     let b64 = |v: serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
     };
-    let none = format!(
-        "{}.{}.",
-        b64(json!({"alg": "none", "typ": "at+jwt"})),
-        parts[1]
-    );
-    let hs256 = format!(
-        "{}.{}.{}",
-        b64(json!({"alg": "HS256", "typ": "at+jwt"})),
-        parts[1],
-        parts[2]
-    );
+    let none = format!("{}.{}.", b64(json!({"alg": "none", "typ": "at+jwt"})), parts[1]);
+    let hs256 =
+        format!("{}.{}.{}", b64(json!({"alg": "HS256", "typ": "at+jwt"})), parts[1], parts[2]);
     let mut payload: serde_json::Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(parts[1])
-            .unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(parts[1]).unwrap(),
     )
     .unwrap();
     payload["tenant_id"] = json!("tenant/00000000-0000-4000-8000-000000000000");
@@ -121,12 +96,7 @@ async fn malformed_json_is_refused_and_nothing_is_stored() {
         .unwrap()
         .to_owned();
     let events = format!("/v2/{asset}/events");
-    for path in [
-        "/v1/integrations",
-        "/v1/access_policies",
-        "/v2/assets",
-        events.as_str(),
-    ] {
+    for path in ["/v1/integrations", "/v1/access_policies", "/v2/assets", events.as_str()] {
         let send = |body: Body, content_type: &'static str| {
             Request::post(path)
                 .header(header::AUTHORIZATION, format!("Bearer {admin}"))
@@ -134,25 +104,14 @@ async fn malformed_json_is_refused_and_nothing_is_stored() {
                 .body(body)
                 .unwrap()
         };
-        let syntax = h
-            .send(send(Body::from("{,\"display_name\": "), "application/json"))
-            .await;
+        let syntax = h.send(send(Body::from("{,\"display_name\": "), "application/json")).await;
         assert_eq!(syntax.status, StatusCode::BAD_REQUEST, "{path}");
         assert!(syntax.description().contains("not valid JSON"), "{path}");
-        let wrong_type = h
-            .send(send(Body::from("display_name=x"), "text/plain"))
-            .await;
+        let wrong_type = h.send(send(Body::from("display_name=x"), "text/plain")).await;
         assert_eq!(wrong_type.status, StatusCode::BAD_REQUEST, "{path}");
-        assert!(
-            wrong_type.description().contains("application/json"),
-            "{path}"
-        );
-        let not_utf8 = h
-            .send(send(
-                Body::from(vec![b'{', 0xff, 0xfe, b'}']),
-                "application/json",
-            ))
-            .await;
+        assert!(wrong_type.description().contains("application/json"), "{path}");
+        let not_utf8 =
+            h.send(send(Body::from(vec![b'{', 0xff, 0xfe, b'}']), "application/json")).await;
         assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST, "{path}");
         let huge = format!("{{\"display_name\": \"{}\"}}", "a".repeat(10 * 1024 * 1024));
         let too_big = h.send(send(Body::from(huge), "application/json")).await;
@@ -164,15 +123,11 @@ async fn malformed_json_is_refused_and_nothing_is_stored() {
     assert_eq!(assets.body["assets"].as_array().unwrap().len(), 1);
     let events = h.api(Method::GET, &events, &admin, None).await;
     assert_eq!(events.body["events"], json!([]));
-    let policies = h
-        .api(Method::GET, "/v1/access_policies", &admin, None)
-        .await;
+    let policies = h.api(Method::GET, "/v1/access_policies", &admin, None).await;
     assert_eq!(policies.body["access_policies"], json!([]));
     // The server is still up.
     assert_eq!(
-        h.send(Request::get("/healthz").body(Body::empty()).unwrap())
-            .await
-            .status,
+        h.send(Request::get("/healthz").body(Body::empty()).unwrap()).await.status,
         StatusCode::OK
     );
 }
@@ -180,18 +135,10 @@ async fn malformed_json_is_refused_and_nothing_is_stored() {
 #[tokio::test]
 async fn unknown_paths_and_methods_answer_json_errors() {
     let h = Harness::new().await;
-    let missing = h
-        .send(Request::get("/nowhere").body(Body::empty()).unwrap())
-        .await;
+    let missing = h.send(Request::get("/nowhere").body(Body::empty()).unwrap()).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
     assert_eq!(missing.error(), "not_found");
-    let wrong = h
-        .send(
-            Request::put("/v1/integrations")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let wrong = h.send(Request::put("/v1/integrations").body(Body::empty()).unwrap()).await;
     assert_eq!(wrong.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong.error(), "invalid_request");
 }
@@ -200,14 +147,10 @@ async fn unknown_paths_and_methods_answer_json_errors() {
 fn slow_put(
     token: &str,
     path: &str,
-) -> (
-    Request<Body>,
-    tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
-) {
+) -> (Request<Body>, tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>) {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
-    let stream = futures::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|item| (item, rx))
-    });
+    let stream =
+        futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|item| (item, rx)) });
     let request = Request::put(path)
         .header(header::AUTHORIZATION, format!("Bearer {token}"))
         .header(header::CONTENT_TYPE, "text/plain")
@@ -225,39 +168,25 @@ async fn large_bodies_in_flight_share_one_memory_budget() {
     let (first, feed) = slow_put(&token, "/v1/private_tokens/big/one");
     let router = h.router.clone();
     let pending = tokio::spawn(async move { router.oneshot(first).await.unwrap() });
-    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1000])))
-        .await
-        .unwrap();
+    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1000]))).await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
 
     // A second megabyte while the first is still arriving: past the budget.
     let (second, _feed) = slow_put(&token, "/v1/private_tokens/big/two");
     let busy = h.send(second).await;
-    assert_eq!(
-        busy.status,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "{}",
-        busy.text
-    );
+    assert_eq!(busy.status, StatusCode::SERVICE_UNAVAILABLE, "{}", busy.text);
     assert_eq!(busy.header("retry-after"), "1");
     assert!(busy.description().contains("retry"), "{}", busy.text);
     // Small bodies never wait for it.
-    assert_eq!(
-        h.token(&h.a.client_id, &h.a.secret, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(h.token(&h.a.client_id, &h.a.secret, None).await.status, StatusCode::OK);
 
     // Once the first has arrived, there is room again.
-    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1024 * 1024 - 1000])))
-        .await
-        .unwrap();
+    feed.send(Ok(bytes::Bytes::from(vec![b'x'; 1024 * 1024 - 1000]))).await.unwrap();
     drop(feed);
     let done = pending.await.unwrap();
     assert!(done.status().is_success(), "{}", done.status());
     let (third, feed) = slow_put(&token, "/v1/private_tokens/big/three");
-    feed.send(Ok(bytes::Bytes::from(vec![b'y'; 1024 * 1024])))
-        .await
-        .unwrap();
+    feed.send(Ok(bytes::Bytes::from(vec![b'y'; 1024 * 1024]))).await.unwrap();
     drop(feed);
     let accepted = h.send(third).await;
     assert!(accepted.status.is_success(), "{}", accepted.text);

@@ -15,10 +15,8 @@ async fn another_tenant_can_neither_see_nor_touch_anything() {
     let (id, secret, _) = h.create_integration(&admin_a, reader()).await;
     let user = h.api(Method::POST, "/v1/users", &admin_a, Some(json!({"email": "a@a.test", "display_name": "A", "password": "correct horse battery"}))).await;
     let user_id = user.body["id"].as_str().unwrap().to_owned();
-    let token_a = h.token(&id, &secret, None).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token_a =
+        h.token(&id, &secret, None).await.body["access_token"].as_str().unwrap().to_owned();
 
     // Management: B sees only its own things, and A's ids are not found.
     let listed = h.api(Method::GET, "/v1/integrations", &admin_b, None).await;
@@ -39,20 +37,11 @@ async fn another_tenant_can_neither_see_nor_touch_anything() {
         (Method::DELETE, format!("/v1/integrations/{id}"), None),
         (Method::POST, format!("/v1/integrations/{id}/secret"), None),
         (Method::GET, format!("/v1/users/{user_id}"), None),
-        (
-            Method::PATCH,
-            format!("/v1/users/{user_id}"),
-            Some(json!({"role": "admin"})),
-        ),
+        (Method::PATCH, format!("/v1/users/{user_id}"), Some(json!({"role": "admin"}))),
         (Method::DELETE, format!("/v1/users/{user_id}"), None),
     ] {
         let reply = h.api(method.clone(), &path, &admin_b, body).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "{method} {path}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
     }
     // Tenant B sees only its own first admin, invited when it was made.
     let users_b = h.api(Method::GET, "/v1/users", &admin_b, None).await;
@@ -68,42 +57,19 @@ async fn another_tenant_can_neither_see_nor_touch_anything() {
         h.introspect((&b.client_id, &b.secret), &token_a).await.body,
         json!({"active": false})
     );
-    let revoke = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={token_a}"),
-            Some((&b.client_id, &b.secret)),
-        )
-        .await;
+    let revoke =
+        h.form("/oauth2/revoke", format!("token={token_a}"), Some((&b.client_id, &b.secret))).await;
     assert_eq!(revoke.error(), "unauthorized_client");
 
     // A's objects are intact.
-    assert_eq!(
-        h.introspect((&h.a.client_id, &h.a.secret), &token_a)
-            .await
-            .body["active"],
-        true
-    );
-    let kept = h
-        .api(
-            Method::GET,
-            &format!("/v1/integrations/{id}"),
-            &admin_a,
-            None,
-        )
-        .await;
+    assert_eq!(h.introspect((&h.a.client_id, &h.a.secret), &token_a).await.body["active"], true);
+    let kept = h.api(Method::GET, &format!("/v1/integrations/{id}"), &admin_a, None).await;
     assert_eq!(kept.body["display_name"], "reader");
     assert_eq!(
-        h.api(Method::GET, &format!("/v1/users/{user_id}"), &admin_a, None)
-            .await
-            .body["role"],
+        h.api(Method::GET, &format!("/v1/users/{user_id}"), &admin_a, None).await.body["role"],
         "member"
     );
-    assert_eq!(
-        h.token(&id, &secret, None).await.status,
-        StatusCode::OK,
-        "secret unchanged"
-    );
+    assert_eq!(h.token(&id, &secret, None).await.status, StatusCode::OK, "secret unchanged");
 }
 
 #[tokio::test]
@@ -141,43 +107,23 @@ async fn another_tenant_cannot_reach_assets_events_or_policies() {
                 "permissions": [{"actors": [{"client_id": b_client}], "attributes": ["*"], "event_visibility": "all", "write": true}]})),
         )
         .await;
-    let policy_id = policy.body["identity"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_owned();
-    let b_token = h.token(&b_client, &b_secret, None).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let policy_id =
+        policy.body["identity"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let b_token =
+        h.token(&b_client, &b_secret, None).await.body["access_token"].as_str().unwrap().to_owned();
 
     for token in [&admin_b, &b_token] {
         let listed = h.api(Method::GET, "/v2/assets", token, None).await;
         assert_eq!(listed.body, json!({"assets": [], "next_page_token": ""}));
         for (method, path, body) in [
             (Method::GET, format!("/v2/{asset}"), None),
-            (
-                Method::PATCH,
-                format!("/v2/{asset}"),
-                Some(json!({"attributes": {"weight": "0"}})),
-            ),
+            (Method::PATCH, format!("/v2/{asset}"), Some(json!({"attributes": {"weight": "0"}}))),
             (Method::DELETE, format!("/v2/{asset}"), None),
             (Method::GET, format!("/v2/{asset}/events"), None),
-            (
-                Method::POST,
-                format!("/v2/{asset}/events"),
-                Some(json!({"event_attributes": {}})),
-            ),
+            (Method::POST, format!("/v2/{asset}/events"), Some(json!({"event_attributes": {}}))),
         ] {
             let reply = h.api(method.clone(), &path, token, body).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::NOT_FOUND,
-                "{method} {path}: {}",
-                reply.text
-            );
+            assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method} {path}: {}", reply.text);
         }
     }
     for (method, body) in [
@@ -186,41 +132,18 @@ async fn another_tenant_cannot_reach_assets_events_or_policies() {
         (Method::DELETE, None),
     ] {
         let reply = h
-            .api(
-                method.clone(),
-                &format!("/v1/access_policies/{policy_id}"),
-                &admin_b,
-                body,
-            )
+            .api(method.clone(), &format!("/v1/access_policies/{policy_id}"), &admin_b, body)
             .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::NOT_FOUND,
-            "{method}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{method}: {}", reply.text);
     }
-    let policies_b = h
-        .api(Method::GET, "/v1/access_policies", &admin_b, None)
-        .await;
+    let policies_b = h.api(Method::GET, "/v1/access_policies", &admin_b, None).await;
     assert_eq!(policies_b.body["access_policies"], json!([]));
 
     // A's data is intact.
-    let kept = h
-        .api(Method::GET, &format!("/v2/{asset}"), &admin_a, None)
-        .await;
+    let kept = h.api(Method::GET, &format!("/v2/{asset}"), &admin_a, None).await;
     assert_eq!(kept.body["attributes"]["weight"], "1t");
-    let events = h
-        .api(Method::GET, &format!("/v2/{asset}/events"), &admin_a, None)
-        .await;
+    let events = h.api(Method::GET, &format!("/v2/{asset}/events"), &admin_a, None).await;
     assert_eq!(events.body["events"].as_array().unwrap().len(), 1);
-    let p = h
-        .api(
-            Method::GET,
-            &format!("/v1/access_policies/{policy_id}"),
-            &admin_a,
-            None,
-        )
-        .await;
+    let p = h.api(Method::GET, &format!("/v1/access_policies/{policy_id}"), &admin_a, None).await;
     assert_eq!(p.body["display_name"], "p");
 }

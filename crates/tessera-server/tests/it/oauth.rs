@@ -21,13 +21,9 @@ async fn client_credentials_with_basic_auth_issues_an_rfc9068_token() {
         assert_eq!(reply.body["scope"], "assets:read events:read");
         let token = reply.body["access_token"].as_str().unwrap();
 
-        let jwks = h
-            .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
-            .await;
+        let jwks = h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await;
         let decoded = DecodedJws::decode(token).unwrap();
-        decoded
-            .verify_with(&VerifyingKey::from_jwks(&jwks.body))
-            .unwrap();
+        decoded.verify_with(&VerifyingKey::from_jwks(&jwks.body)).unwrap();
         assert_eq!(decoded.header["typ"], "at+jwt");
         assert_eq!(decoded.header["alg"], alg.as_str());
         assert!(decoded.header["kid"].is_string());
@@ -56,10 +52,7 @@ async fn client_credentials_with_basic_auth_issues_an_rfc9068_token() {
         assert_eq!(p["tier"], "ENTERPRISE");
         assert_eq!(p["name"], "reader");
         assert_eq!(p["department"], "ops");
-        assert_eq!(
-            p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(),
-            3600
-        );
+        assert_eq!(p["exp"].as_i64().unwrap() - p["iat"].as_i64().unwrap(), 3600);
     }
 }
 
@@ -93,16 +86,12 @@ async fn scope_beyond_the_integration_is_invalid_scope_naming_it() {
 async fn wrong_or_unknown_credentials_are_invalid_client_with_a_challenge() {
     let h = Harness::new().await;
     let wrong = h.token(&h.a.client_id, "not-the-secret", None).await;
-    let unknown = h
-        .token("8d3f4c1e-0000-4000-8000-000000000000", "whatever", None)
-        .await;
+    let unknown = h.token("8d3f4c1e-0000-4000-8000-000000000000", "whatever", None).await;
     let not_uuid = h.token("nope", "whatever", None).await;
     for reply in [&wrong, &unknown, &not_uuid] {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(reply.error(), "invalid_client");
-        assert!(reply
-            .header("www-authenticate")
-            .starts_with("Basic realm=\"tessera\""));
+        assert!(reply.header("www-authenticate").starts_with("Basic realm=\"tessera\""));
         assert_eq!(reply.header("cache-control"), "no-store");
     }
     // The same words for both, so that client ids cannot be discovered.
@@ -112,9 +101,7 @@ async fn wrong_or_unknown_credentials_are_invalid_client_with_a_challenge() {
 #[tokio::test]
 async fn missing_or_doubled_client_authentication_is_refused() {
     let h = Harness::new().await;
-    let none = h
-        .form("/oauth2/token", "grant_type=client_credentials", None)
-        .await;
+    let none = h.form("/oauth2/token", "grant_type=client_credentials", None).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
     assert_eq!(none.error(), "invalid_client");
     let no_secret = h
@@ -179,19 +166,13 @@ async fn get_on_the_token_endpoint_is_refused_with_allow_post() {
 async fn failed_authentication_is_rate_limited_per_client() {
     let h = Harness::new().await;
     for _ in 0..20 {
-        assert_eq!(
-            h.token(&h.a.client_id, "wrong", None).await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(h.token(&h.a.client_id, "wrong", None).await.status, StatusCode::UNAUTHORIZED);
     }
     let blocked = h.token(&h.a.client_id, &h.a.secret, None).await;
     assert_eq!(blocked.status, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(blocked.header("retry-after"), "60");
     h.clock.advance_seconds(61);
-    assert_eq!(
-        h.token(&h.a.client_id, &h.a.secret, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(h.token(&h.a.client_id, &h.a.secret, None).await.status, StatusCode::OK);
 }
 
 /// A token request with Basic credentials from `peer`, as a connection from there would carry.
@@ -212,12 +193,7 @@ pub(crate) fn token_request(
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
-    with_peer(
-        request
-            .body(Body::from("grant_type=client_credentials"))
-            .unwrap(),
-        peer,
-    )
+    with_peer(request.body(Body::from("grant_type=client_credentials")).unwrap(), peer)
 }
 
 #[tokio::test]
@@ -239,20 +215,14 @@ async fn wrong_secrets_slow_the_address_that_sent_them_not_the_owner_elsewhere()
     }
     let flood = token_from(&h, "192.0.2.77", &id, &secret).await;
     assert_eq!(flood.status, StatusCode::TOO_MANY_REQUESTS);
-    assert_eq!(
-        token_from(&h, "198.51.100.7", &id, &secret).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(token_from(&h, "198.51.100.7", &id, &secret).await.status, StatusCode::OK);
 }
 
 #[tokio::test]
 async fn introspection_answers_active_with_claims_and_inactive_otherwise() {
     let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
-    let token = h.token(&id, &secret, None).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = h.token(&id, &secret, None).await.body["access_token"].as_str().unwrap().to_owned();
     let caller = (h.a.client_id.as_str(), h.a.secret.as_str());
 
     let active = h.introspect(caller, &token).await;
@@ -266,31 +236,17 @@ async fn introspection_answers_active_with_claims_and_inactive_otherwise() {
 
     let mut tampered = token.clone();
     tampered.replace_range(tampered.len() - 6.., "AAAAAA");
-    assert_eq!(
-        h.introspect(caller, &tampered).await.body,
-        serde_json::json!({"active": false})
-    );
-    assert_eq!(
-        h.introspect(caller, "not.a.jwt").await.body["active"],
-        false
-    );
+    assert_eq!(h.introspect(caller, &tampered).await.body, serde_json::json!({"active": false}));
+    assert_eq!(h.introspect(caller, "not.a.jwt").await.body["active"], false);
 
     h.clock.advance_seconds(3600 + 10);
     let expired = h.introspect(caller, &token).await;
     assert_eq!(expired.body, serde_json::json!({"active": false}));
 
-    let missing = h
-        .form(
-            "/oauth2/introspect",
-            "token_type_hint=access_token",
-            Some(caller),
-        )
-        .await;
+    let missing = h.form("/oauth2/introspect", "token_type_hint=access_token", Some(caller)).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert!(missing.description().contains("`token`"));
-    let unauthenticated = h
-        .form("/oauth2/introspect", format!("token={token}"), None)
-        .await;
+    let unauthenticated = h.form("/oauth2/introspect", format!("token={token}"), None).await;
     assert_eq!(unauthenticated.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -299,46 +255,29 @@ async fn a_revoked_token_is_inactive_and_refused_by_the_management_api() {
     let (h, admin) = Harness::with_admin().await;
     let second_admin = h.admin_token(&h.a).await;
     let caller = (h.a.client_id.as_str(), h.a.secret.as_str());
-    assert_eq!(
-        h.api(Method::GET, "/v1/integrations", &admin, None)
-            .await
-            .status,
-        StatusCode::OK
-    );
+    assert_eq!(h.api(Method::GET, "/v1/integrations", &admin, None).await.status, StatusCode::OK);
 
     let revoked = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={admin}&token_type_hint=access_token"),
-            Some(caller),
-        )
+        .form("/oauth2/revoke", format!("token={admin}&token_type_hint=access_token"), Some(caller))
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     assert_eq!(h.introspect(caller, &admin).await.body["active"], false);
     let refused = h.api(Method::GET, "/v1/integrations", &admin, None).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    assert!(refused
-        .header("www-authenticate")
-        .contains("error=\"invalid_token\""));
+    assert!(refused.header("www-authenticate").contains("error=\"invalid_token\""));
     assert!(refused.description().contains("revoked"));
     // Other tokens of the same integration still work.
     assert_eq!(
-        h.api(Method::GET, "/v1/integrations", &second_admin, None)
-            .await
-            .status,
+        h.api(Method::GET, "/v1/integrations", &second_admin, None).await.status,
         StatusCode::OK
     );
     // RFC 7009 §2.2: revoking garbage or twice is not an error.
     assert_eq!(
-        h.form("/oauth2/revoke", "token=garbage", Some(caller))
-            .await
-            .status,
+        h.form("/oauth2/revoke", "token=garbage", Some(caller)).await.status,
         StatusCode::OK
     );
     assert_eq!(
-        h.form("/oauth2/revoke", format!("token={admin}"), Some(caller))
-            .await
-            .status,
+        h.form("/oauth2/revoke", format!("token={admin}"), Some(caller)).await.status,
         StatusCode::OK
     );
 }
@@ -348,72 +287,37 @@ async fn an_integration_cannot_revoke_another_integrations_token() {
     let (h, admin) = Harness::with_admin().await;
     let (id, secret, _) = h.create_integration(&admin, reader()).await;
     let (other_id, other_secret, _) = h.create_integration(&admin, reader()).await;
-    let token = h.token(&id, &secret, None).await.body["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let refused = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={token}"),
-            Some((&other_id, &other_secret)),
-        )
-        .await;
+    let token = h.token(&id, &secret, None).await.body["access_token"].as_str().unwrap().to_owned();
+    let refused =
+        h.form("/oauth2/revoke", format!("token={token}"), Some((&other_id, &other_secret))).await;
     assert_eq!(refused.status, StatusCode::BAD_REQUEST);
     assert_eq!(refused.error(), "unauthorized_client");
-    assert_eq!(
-        h.introspect((&h.a.client_id, &h.a.secret), &token)
-            .await
-            .body["active"],
-        true
-    );
+    assert_eq!(h.introspect((&h.a.client_id, &h.a.secret), &token).await.body["active"], true);
     // Its own tenant's admin integration may.
     let by_admin = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={token}"),
-            Some((&h.a.client_id, &h.a.secret)),
-        )
+        .form("/oauth2/revoke", format!("token={token}"), Some((&h.a.client_id, &h.a.secret)))
         .await;
     assert_eq!(by_admin.status, StatusCode::OK);
-    assert_eq!(
-        h.introspect((&h.a.client_id, &h.a.secret), &token)
-            .await
-            .body["active"],
-        false
-    );
+    assert_eq!(h.introspect((&h.a.client_id, &h.a.secret), &token).await.body["active"], false);
 }
 
 #[tokio::test]
 async fn jwks_and_both_discovery_documents_describe_the_server() {
     let h = Harness::with_alg(SigningAlg::Es256).await;
-    let jwks = h
-        .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
-        .await;
+    let jwks = h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await;
     assert_eq!(jwks.status, StatusCode::OK);
     let key = &jwks.body["keys"][0];
     assert_eq!(key["kty"], "EC");
     assert_eq!(key["alg"], "ES256");
     assert!(key.get("d").is_none(), "no private part");
-    for path in [
-        "/.well-known/openid-configuration",
-        "/.well-known/oauth-authorization-server",
-    ] {
-        let d = h
-            .send(Request::get(path).body(Body::empty()).unwrap())
-            .await;
+    for path in ["/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"] {
+        let d = h.send(Request::get(path).body(Body::empty()).unwrap()).await;
         assert_eq!(d.status, StatusCode::OK);
         assert_eq!(d.body["issuer"], ISSUER);
         assert_eq!(d.body["token_endpoint"], format!("{ISSUER}/oauth2/token"));
         assert_eq!(d.body["jwks_uri"], format!("{ISSUER}/oauth2/jwks"));
-        assert_eq!(
-            d.body["introspection_endpoint"],
-            format!("{ISSUER}/oauth2/introspect")
-        );
-        assert_eq!(
-            d.body["revocation_endpoint"],
-            format!("{ISSUER}/oauth2/revoke")
-        );
+        assert_eq!(d.body["introspection_endpoint"], format!("{ISSUER}/oauth2/introspect"));
+        assert_eq!(d.body["revocation_endpoint"], format!("{ISSUER}/oauth2/revoke"));
         assert_eq!(
             d.body["grant_types_supported"],
             serde_json::json!([
@@ -426,10 +330,8 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
             d.body["token_endpoint_auth_signing_alg_values_supported"],
             serde_json::json!(["RS256", "ES256", "EdDSA"])
         );
-        let methods: Vec<Value> = d.body["token_endpoint_auth_methods_supported"]
-            .as_array()
-            .unwrap()
-            .clone();
+        let methods: Vec<Value> =
+            d.body["token_endpoint_auth_methods_supported"].as_array().unwrap().clone();
         assert!(
             methods.contains(&Value::from("client_secret_basic"))
                 && methods.contains(&Value::from("client_secret_post"))
@@ -439,10 +341,7 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
             .as_array()
             .unwrap()
             .contains(&Value::from("assets:read")));
-        assert_eq!(
-            d.body["id_token_signing_alg_values_supported"],
-            serde_json::json!(["ES256"])
-        );
+        assert_eq!(d.body["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
     }
 }
 
@@ -459,16 +358,11 @@ async fn key_rotation_keeps_old_tokens_valid_and_publishes_both_keys() {
     )
     .await
     .unwrap();
-    h.state
-        .apply(&tessera_core::ports::Change::SigningKeys)
-        .await
-        .unwrap();
+    h.state.apply(&tessera_core::ports::Change::SigningKeys).await.unwrap();
     let after = h.admin_token(&h.a).await;
     let kid = |t: &str| DecodedJws::decode(t).unwrap().header["kid"].clone();
     assert_ne!(kid(&before), kid(&after));
-    let jwks = h
-        .send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap())
-        .await;
+    let jwks = h.send(Request::get("/oauth2/jwks").body(Body::empty()).unwrap()).await;
     assert_eq!(jwks.body["keys"].as_array().unwrap().len(), 2);
     let caller = (h.a.client_id.as_str(), h.a.secret.as_str());
     assert_eq!(h.introspect(caller, &before).await.body["active"], true);

@@ -16,22 +16,14 @@ async fn health_readiness_and_metrics_answer() {
     h.admin_token(&h.a).await;
     let metrics = h.send(get("/metrics")).await;
     assert!(
-        metrics
-            .text
-            .contains("tessera_tokens_issued_total{grant=\"client_credentials\"} 1"),
+        metrics.text.contains("tessera_tokens_issued_total{grant=\"client_credentials\"} 1"),
         "{}",
         metrics.text
     );
     assert!(metrics.text.contains("tessera_http_requests_total"));
-    assert!(!h
-        .send(get("/healthz"))
-        .await
-        .header("x-request-id")
-        .is_empty());
-    let traced = Request::get("/healthz")
-        .header("x-request-id", "trace-me-42")
-        .body(Body::empty())
-        .unwrap();
+    assert!(!h.send(get("/healthz")).await.header("x-request-id").is_empty());
+    let traced =
+        Request::get("/healthz").header("x-request-id", "trace-me-42").body(Body::empty()).unwrap();
     assert_eq!(
         h.send(traced).await.header("x-request-id"),
         "trace-me-42",
@@ -42,9 +34,7 @@ async fn health_readiness_and_metrics_answer() {
 #[tokio::test]
 async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
     let h = Harness::new().await;
-    let doc = h
-        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
-        .await;
+    let doc = h.send(Request::get("/openapi.json").body(Body::empty()).unwrap()).await;
     assert_eq!(doc.status, StatusCode::OK);
     assert!(doc.body["openapi"].as_str().unwrap().starts_with("3.1"));
     for path in [
@@ -72,10 +62,7 @@ async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
         "/healthz",
         "/readyz",
     ] {
-        assert!(
-            doc.body["paths"].get(path).is_some(),
-            "{path} missing from /openapi.json"
-        );
+        assert!(doc.body["paths"].get(path).is_some(), "{path} missing from /openapi.json");
     }
 }
 
@@ -84,28 +71,20 @@ async fn the_openapi_document_is_3_1_and_lists_every_json_endpoint() {
 #[tokio::test]
 async fn the_openapi_document_is_valid_3_1_and_every_operation_has_a_summary() {
     let h = Harness::new().await;
-    let doc = h
-        .send(Request::get("/openapi.json").body(Body::empty()).unwrap())
-        .await
-        .body;
+    let doc = h.send(Request::get("/openapi.json").body(Body::empty()).unwrap()).await.body;
     let schema: serde_json::Value =
         serde_json::from_str(include_str!("../data/openapi-3.1.schema.json")).unwrap();
     let validator = jsonschema::draft202012::new(&schema).expect("the OpenAPI 3.1 schema compiles");
-    let problems: Vec<String> = validator
-        .iter_errors(&doc)
-        .map(|e| format!("{} at {}", e, e.instance_path()))
-        .collect();
+    let problems: Vec<String> =
+        validator.iter_errors(&doc).map(|e| format!("{} at {}", e, e.instance_path())).collect();
     assert!(problems.is_empty(), "{problems:#?}");
     // What the JSON Schema cannot say and validators check: each path parameter is a `{name}`
     // of its path and each `{name}` has one; operation ids are unique; each has a summary.
     let mut without = Vec::new();
     let mut ids = std::collections::HashSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let templated: std::collections::BTreeSet<&str> = path
-            .split('{')
-            .skip(1)
-            .filter_map(|rest| rest.split('}').next())
-            .collect();
+        let templated: std::collections::BTreeSet<&str> =
+            path.split('{').skip(1).filter_map(|rest| rest.split('}').next()).collect();
         for (method, operation) in item.as_object().unwrap() {
             let summary = operation["summary"].as_str().unwrap_or_default();
             if summary.trim().is_empty() {
@@ -124,10 +103,7 @@ async fn the_openapi_document_is_valid_3_1_and_every_operation_has_a_summary() {
             }
         }
     }
-    assert!(
-        without.is_empty(),
-        "operations without a summary: {without:#?}"
-    );
+    assert!(without.is_empty(), "operations without a summary: {without:#?}");
 }
 
 /// A token request from `peer` (the connection's address) with an `X-Forwarded-For`, as a
@@ -147,42 +123,22 @@ async fn forwarding_headers_count_only_from_trusted_proxies() {
     .await;
     let (id, secret) = (h.a.client_id.as_str(), h.a.secret.as_str());
     for _ in 0..20 {
-        let failed = h
-            .send(from_peer("10.0.0.2", "198.51.100.1", id, "wrong"))
-            .await;
+        let failed = h.send(from_peer("10.0.0.2", "198.51.100.1", id, "wrong")).await;
         assert_eq!(failed.error(), "invalid_client");
     }
-    let slowed = h
-        .send(from_peer("10.0.0.2", "198.51.100.1", id, secret))
-        .await;
-    assert_eq!(
-        slowed.status,
-        StatusCode::TOO_MANY_REQUESTS,
-        "{}",
-        slowed.text
-    );
+    let slowed = h.send(from_peer("10.0.0.2", "198.51.100.1", id, secret)).await;
+    assert_eq!(slowed.status, StatusCode::TOO_MANY_REQUESTS, "{}", slowed.text);
     assert_eq!(slowed.error(), "slow_down");
     // Another client behind the same proxy is not slowed by the first one's failures.
-    let other = h
-        .send(from_peer("10.0.0.2", "198.51.100.2", id, secret))
-        .await;
+    let other = h.send(from_peer("10.0.0.2", "198.51.100.2", id, secret)).await;
     assert_eq!(other.status, StatusCode::OK, "{}", other.text);
 
     // Not a trusted proxy: the header is ignored and the failures count against the peer.
     for n in 0..20 {
-        let failed = h
-            .send(from_peer(
-                "203.0.113.9",
-                &format!("192.0.2.{n}"),
-                id,
-                "wrong",
-            ))
-            .await;
+        let failed = h.send(from_peer("203.0.113.9", &format!("192.0.2.{n}"), id, "wrong")).await;
         assert_eq!(failed.error(), "invalid_client");
     }
-    let caught = h
-        .send(from_peer("203.0.113.9", "192.0.2.99", id, secret))
-        .await;
+    let caught = h.send(from_peer("203.0.113.9", "192.0.2.99", id, secret)).await;
     assert_eq!(caught.error(), "slow_down", "{}", caught.text);
 
     // The scheme: https at the proxy makes the console's cookies Secure; from anyone else not.
@@ -216,18 +172,9 @@ async fn metrics_have_latency_by_route_and_the_process_figures() {
         )
         .await;
     assert_eq!(unsupported.status, StatusCode::BAD_REQUEST);
-    let missing = h
-        .send(
-            Request::get("/v1/no-such-thing")
-                .body(Body::empty())
-                .unwrap(),
-        )
-        .await;
+    let missing = h.send(Request::get("/v1/no-such-thing").body(Body::empty()).unwrap()).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let text = h
-        .send(Request::get("/metrics").body(Body::empty()).unwrap())
-        .await
-        .text;
+    let text = h.send(Request::get("/metrics").body(Body::empty()).unwrap()).await.text;
     for wanted in [
         "tessera_request_duration_seconds_bucket{le=\"0.0001\",route=\"/oauth2/token\",status=\"2xx\"}",
         "tessera_request_duration_seconds_count{route=\"/oauth2/token\",status=\"2xx\"} 1",

@@ -41,9 +41,9 @@ pub(crate) async fn call(
         req = req.header(*name, *value);
     }
     let req = match body {
-        Some((content_type, bytes)) => req
-            .header(header::CONTENT_TYPE, content_type)
-            .body(Body::from(bytes)),
+        Some((content_type, bytes)) => {
+            req.header(header::CONTENT_TYPE, content_type).body(Body::from(bytes))
+        }
         None => req.body(Body::empty()),
     };
     h.send(req.unwrap()).await
@@ -67,10 +67,7 @@ fn listed(reply: &Reply) -> Vec<(String, String)> {
         .unwrap_or_else(|| panic!("{}", reply.text))
         .iter()
         .map(|e| {
-            (
-                e["relatedId"].as_str().unwrap().to_owned(),
-                e["key"].as_str().unwrap().to_owned(),
-            )
+            (e["relatedId"].as_str().unwrap().to_owned(), e["key"].as_str().unwrap().to_owned())
         })
         .collect()
 }
@@ -110,12 +107,7 @@ impl Scene {
                 .await;
                 assert_eq!(posted.status, StatusCode::CREATED, "{}", posted.text);
             }
-            scenes.push(Scene {
-                h,
-                admin,
-                owner_id,
-                owner,
-            });
+            scenes.push(Scene { h, admin, owner_id, owner });
         }
         scenes
     }
@@ -143,17 +135,9 @@ async fn a_put_creates_then_replaces_with_a_new_etag() {
             &[],
         )
         .await;
-        assert_eq!(
-            created.status,
-            StatusCode::CREATED,
-            "{backend}: {}",
-            created.text
-        );
+        assert_eq!(created.status, StatusCode::CREATED, "{backend}: {}", created.text);
         let etag = created.header("etag").to_owned();
-        assert_eq!(
-            etag,
-            format!("\"{}\"", created.body["etag"].as_str().unwrap())
-        );
+        assert_eq!(etag, format!("\"{}\"", created.body["etag"].as_str().unwrap()));
         assert_eq!(created.body["size"], 22);
         assert!(created.body.get("value").is_none());
         let replaced = call(
@@ -165,12 +149,7 @@ async fn a_put_creates_then_replaces_with_a_new_etag() {
             &[],
         )
         .await;
-        assert_eq!(
-            replaced.status,
-            StatusCode::OK,
-            "{backend}: {}",
-            replaced.text
-        );
+        assert_eq!(replaced.status, StatusCode::OK, "{backend}: {}", replaced.text);
         assert_ne!(replaced.header("etag"), etag);
         assert_eq!(replaced.body["created_at"], created.body["created_at"]);
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
@@ -191,15 +170,7 @@ async fn names_take_any_character_and_a_raw_body_is_the_value() {
         for (related_id, key) in odd {
             let path = entry_path(related_id, key);
             let value = format!("{related_id}={key}").into_bytes();
-            let put = call(
-                &h,
-                Method::PUT,
-                &path,
-                &owner,
-                Some(("text/plain", value)),
-                &[],
-            )
-            .await;
+            let put = call(&h, Method::PUT, &path, &owner, Some(("text/plain", value)), &[]).await;
             assert_eq!(
                 put.status,
                 StatusCode::CREATED,
@@ -207,12 +178,7 @@ async fn names_take_any_character_and_a_raw_body_is_the_value() {
                 put.text
             );
             let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
-            assert_eq!(
-                got.body["value"],
-                format!("{related_id}={key}"),
-                "{backend}: {}",
-                got.text
-            );
+            assert_eq!(got.body["value"], format!("{related_id}={key}"), "{backend}: {}", got.text);
             assert_eq!(got.body["relatedId"], related_id);
             assert_eq!(got.body["key"], key);
         }
@@ -235,10 +201,7 @@ async fn listings_page_and_filter_and_carry_values_only_when_asked() {
         .await;
         assert_eq!(
             listed(&first),
-            [
-                ("employee1".into(), "email".into()),
-                ("employee1".into(), "name".into())
-            ],
+            [("employee1".into(), "email".into()), ("employee1".into(), "name".into())],
             "{backend}"
         );
         assert!(first.body["private_tokens"][0].get("value").is_none());
@@ -246,36 +209,15 @@ async fn listings_page_and_filter_and_carry_values_only_when_asked() {
         let token = first.body["next_page_token"].as_str().unwrap();
         assert!(!token.is_empty());
         let second = call(h, Method::GET, &format!("/v1/private_tokens?relatedId=employee1&page_size=2&page_token={token}&include_values=true"), owner, None, &[]).await;
-        assert_eq!(
-            listed(&second),
-            [("employee1".into(), "project".into())],
-            "{backend}"
-        );
-        assert_eq!(
-            second.body["private_tokens"][0]["value"],
-            "project of employee1"
-        );
+        assert_eq!(listed(&second), [("employee1".into(), "project".into())], "{backend}");
+        assert_eq!(second.body["private_tokens"][0]["value"], "project of employee1");
         assert_eq!(second.body["next_page_token"], "");
         // Over all entries: by prefix, by key.
-        let prefixed = call(
-            h,
-            Method::GET,
-            "/v1/private_tokens?relatedId_prefix=employee",
-            owner,
-            None,
-            &[],
-        )
-        .await;
+        let prefixed =
+            call(h, Method::GET, "/v1/private_tokens?relatedId_prefix=employee", owner, None, &[])
+                .await;
         assert_eq!(listed(&prefixed).len(), 4, "{backend}");
-        let names = call(
-            h,
-            Method::GET,
-            "/v1/private_tokens?key=name",
-            owner,
-            None,
-            &[],
-        )
-        .await;
+        let names = call(h, Method::GET, "/v1/private_tokens?key=name", owner, None, &[]).await;
         assert_eq!(
             listed(&names),
             [
@@ -305,15 +247,8 @@ async fn another_integration_of_any_tenant_sees_nothing_and_changes_nothing() {
             assert_eq!(deleted.status, StatusCode::NOT_FOUND, "{backend}");
             let all = call(h, Method::GET, "/v1/private_tokens", token, None, &[]).await;
             assert_eq!(listed(&all), Vec::<(String, String)>::new(), "{backend}");
-            let gone = call(
-                h,
-                Method::DELETE,
-                "/v1/private_tokens/employee1",
-                token,
-                None,
-                &[],
-            )
-            .await;
+            let gone =
+                call(h, Method::DELETE, "/v1/private_tokens/employee1", token, None, &[]).await;
             assert_eq!(gone.body["deleted"], 0, "{backend}");
         }
         let still = call(h, Method::GET, &path, &scene.owner, None, &[]).await;
@@ -326,15 +261,9 @@ async fn the_tenants_admin_lists_an_integrations_entries_and_no_other_tenant_doe
     for scene in Scene::on_both_backends().await {
         let (h, backend, owner_id) = (&scene.h, scene.backend(), &scene.owner_id);
         let path = format!("/v1/integrations/{owner_id}/private_tokens");
-        let by_admin = call(
-            h,
-            Method::GET,
-            &format!("{path}?relatedId=employee1"),
-            &scene.admin,
-            None,
-            &[],
-        )
-        .await;
+        let by_admin =
+            call(h, Method::GET, &format!("{path}?relatedId=employee1"), &scene.admin, None, &[])
+                .await;
         assert_eq!(listed(&by_admin).len(), 3, "{backend}: {}", by_admin.text);
         let other = h.add_tenant().await;
         let other_admin = h.admin_token(&other).await;
@@ -354,15 +283,7 @@ async fn entries_go_by_key_by_related_id_and_with_their_integration() {
         assert_eq!(deleted.status, StatusCode::NO_CONTENT, "{backend}");
         let again = call(h, Method::DELETE, &email, owner, None, &[]).await;
         assert_eq!(again.status, StatusCode::NOT_FOUND, "{backend}");
-        let whole = call(
-            h,
-            Method::DELETE,
-            "/v1/private_tokens/employee1",
-            owner,
-            None,
-            &[],
-        )
-        .await;
+        let whole = call(h, Method::DELETE, "/v1/private_tokens/employee1", owner, None, &[]).await;
         assert_eq!(whole.body["deleted"], 2, "{backend}: {}", whole.text);
         // Deleting the integration deletes its store.
         let removed = h
@@ -407,22 +328,9 @@ async fn if_match_stops_lost_updates() {
             &[("if-match", "*")],
         )
         .await;
-        assert_eq!(
-            missing.status,
-            StatusCode::PRECONDITION_FAILED,
-            "{}",
-            missing.text
-        );
+        assert_eq!(missing.status, StatusCode::PRECONDITION_FAILED, "{}", missing.text);
         assert_eq!(missing.error(), "precondition_failed");
-        let v1 = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "v1"})),
-            &[],
-        )
-        .await;
+        let v1 = call(&h, Method::PUT, &path, &owner, json_body(json!({"value": "v1"})), &[]).await;
         let etag1 = v1.header("etag").to_owned();
         // Two writers read v1; the first write wins, the second is refused.
         let first = call(
@@ -469,26 +377,11 @@ async fn if_match_stops_lost_updates() {
         .await;
         assert_eq!(exists.status, StatusCode::OK);
         // Deletes too.
-        let stale = call(
-            &h,
-            Method::DELETE,
-            &path,
-            &owner,
-            None,
-            &[("if-match", &etag1)],
-        )
-        .await;
+        let stale = call(&h, Method::DELETE, &path, &owner, None, &[("if-match", &etag1)]).await;
         assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED);
         let current = exists.header("etag").to_owned();
-        let deleted = call(
-            &h,
-            Method::DELETE,
-            &path,
-            &owner,
-            None,
-            &[("if-match", &current)],
-        )
-        .await;
+        let deleted =
+            call(&h, Method::DELETE, &path, &owner, None, &[("if-match", &current)]).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         let malformed = call(
             &h,
@@ -522,16 +415,12 @@ async fn every_refusal_of_the_private_token_api_says_why() {
         let path = entry_path("r", "k");
 
         // No token, or one without the scope.
-        let anonymous = h
-            .send(Request::get(&path).body(Body::empty()).unwrap())
-            .await;
+        let anonymous = h.send(Request::get(&path).body(Body::empty()).unwrap()).await;
         assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
         let unscoped = call(&h, Method::GET, &path, &reader, None, &[]).await;
         assert_eq!(unscoped.status, StatusCode::FORBIDDEN);
         assert_eq!(unscoped.error(), "insufficient_scope");
-        assert!(unscoped
-            .header("www-authenticate")
-            .contains("private_tokens"));
+        assert!(unscoped.header("www-authenticate").contains("private_tokens"));
 
         // One byte over the limit, raw or in JSON: 413 naming the limit; exactly the limit is fine.
         let exact = call(
@@ -565,36 +454,16 @@ async fn every_refusal_of_the_private_token_api_says_why() {
             &[],
         )
         .await;
-        assert_eq!(
-            over_json.status,
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "{}",
-            over_json.text
-        );
+        assert_eq!(over_json.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", over_json.text);
         assert!(over_json.description().contains("16 MiB"));
         let kept = call(&h, Method::GET, &path, &owner, None, &[]).await;
         assert_eq!(kept.body["size"], MAX, "nothing stored is lost");
 
         // Bad bodies and names.
         let cases: Vec<(Method, String, TypedBody, &str)> = vec![
-            (
-                Method::PUT,
-                path.clone(),
-                Some(("text/plain", vec![0xff, 0xfe])),
-                "UTF-8",
-            ),
-            (
-                Method::PUT,
-                path.clone(),
-                json_body(json!({"value": 1})),
-                "JSON",
-            ),
-            (
-                Method::PUT,
-                path.clone(),
-                json_body(json!({"value": "v", "extra": 1})),
-                "extra",
-            ),
+            (Method::PUT, path.clone(), Some(("text/plain", vec![0xff, 0xfe])), "UTF-8"),
+            (Method::PUT, path.clone(), json_body(json!({"value": 1})), "JSON"),
+            (Method::PUT, path.clone(), json_body(json!({"value": "v", "extra": 1})), "extra"),
             (
                 Method::POST,
                 "/v1/private_tokens".into(),
@@ -613,24 +482,9 @@ async fn every_refusal_of_the_private_token_api_says_why() {
                 Some(("text/plain", b"v".to_vec())),
                 "Content-Type",
             ),
-            (
-                Method::GET,
-                "/v1/private_tokens?page_token=garbage".into(),
-                None,
-                "page_token",
-            ),
-            (
-                Method::GET,
-                "/v1/private_tokens?page_size=0".into(),
-                None,
-                "page_size",
-            ),
-            (
-                Method::GET,
-                "/v1/private_tokens?include_values=yes".into(),
-                None,
-                "include_values",
-            ),
+            (Method::GET, "/v1/private_tokens?page_token=garbage".into(), None, "page_token"),
+            (Method::GET, "/v1/private_tokens?page_size=0".into(), None, "page_size"),
+            (Method::GET, "/v1/private_tokens?include_values=yes".into(), None, "include_values"),
             (
                 Method::GET,
                 "/v1/private_tokens?relatedId=a&relatedId_prefix=a".into(),
@@ -640,33 +494,12 @@ async fn every_refusal_of_the_private_token_api_says_why() {
         ];
         for (method, path, body, words) in cases {
             let reply = call(&h, method.clone(), &path, &owner, body, &[]).await;
-            assert_eq!(
-                reply.status,
-                StatusCode::BAD_REQUEST,
-                "{method} {path}: {}",
-                reply.text
-            );
-            assert!(
-                reply.description().contains(words),
-                "{method} {path}: {}",
-                reply.text
-            );
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", reply.text);
+            assert!(reply.description().contains(words), "{method} {path}: {}", reply.text);
         }
-        let missing = call(
-            &h,
-            Method::GET,
-            &entry_path("r", "nothing"),
-            &owner,
-            None,
-            &[],
-        )
-        .await;
+        let missing = call(&h, Method::GET, &entry_path("r", "nothing"), &owner, None, &[]).await;
         assert_eq!(missing.status, StatusCode::NOT_FOUND);
-        assert!(
-            missing.description().contains("private token"),
-            "{}",
-            missing.text
-        );
+        assert!(missing.description().contains("private token"), "{}", missing.text);
     }
 }
 
@@ -702,9 +535,7 @@ async fn pages_with_values_stop_at_one_values_worth_of_bytes() {
         .await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         let entries = page.body["private_tokens"].as_array().unwrap().clone();
-        assert!(entries
-            .iter()
-            .all(|e| e["value"].as_str().unwrap().len() == 600));
+        assert!(entries.iter().all(|e| e["value"].as_str().unwrap().len() == 600));
         pages.push(listed(&page));
         token = page.body["next_page_token"].as_str().unwrap().to_owned();
         if token.is_empty() {
@@ -774,10 +605,7 @@ async fn large_values_stream_in_parts_and_read_back_whole() {
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
         assert_eq!(got.status, StatusCode::OK);
         assert_eq!(got.headers[header::ETAG].to_str().unwrap(), etag);
-        assert!(
-            got.body["value"].as_str() == Some(value.as_str()),
-            "value differs"
-        );
+        assert!(got.body["value"].as_str() == Some(value.as_str()), "value differs");
         assert_eq!(got.body["size"], value.len() as u64);
         assert_eq!(got.body["relatedId"], "big");
 
@@ -816,27 +644,14 @@ async fn large_values_stream_in_parts_and_read_back_whole() {
         .await;
         assert_eq!(put.status, StatusCode::OK, "{}", put.text);
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
-        assert!(
-            got.body["value"].as_str() == Some(again.as_str()),
-            "JSON value differs"
-        );
+        assert!(got.body["value"].as_str() == Some(again.as_str()), "JSON value differs");
 
         // Refused writes leave the stored value and no parts behind: a stale If-Match, text
         // that stops being UTF-8 after the first part.
-        let stale = put_streamed(
-            &h,
-            &owner,
-            &path,
-            value.clone().into_bytes(),
-            &[("if-match", &etag)],
-        )
-        .await;
-        assert_eq!(
-            stale.status,
-            StatusCode::PRECONDITION_FAILED,
-            "{}",
-            stale.text
-        );
+        let stale =
+            put_streamed(&h, &owner, &path, value.clone().into_bytes(), &[("if-match", &etag)])
+                .await;
+        assert_eq!(stale.status, StatusCode::PRECONDITION_FAILED, "{}", stale.text);
         let mut broken = value.clone().into_bytes();
         broken[2_500_000] = 0xFF;
         let bad = put_streamed(&h, &owner, &path, broken, &[]).await;
@@ -883,12 +698,7 @@ async fn stored_pieces(h: &Harness, owner_id: &str, related_id: &str, key: &str)
     let entry = h.storage.get_private_token(client, &name).await.unwrap();
     let mut pieces = vec![entry.value.clone()];
     for n in 0.. {
-        match h
-            .storage
-            .private_token_part(client, &entry.info.etag, n)
-            .await
-            .unwrap()
-        {
+        match h.storage.private_token_part(client, &entry.info.etag, n).await.unwrap() {
             Some(part) => pieces.push(part),
             None => break,
         }
@@ -916,16 +726,10 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
             .await;
             assert_eq!(put.status, StatusCode::CREATED, "{}", put.text);
             let pieces = stored_pieces(&h, &owner_id, "r", key).await;
-            assert!(
-                !pieces.iter().any(|p| p.contains("secret")),
-                "{key} is stored plain"
-            );
+            assert!(!pieces.iter().any(|p| p.contains("secret")), "{key} is stored plain");
             assert!(pieces.iter().map(String::len).sum::<usize>() > value.len());
             let got = call(&h, Method::GET, &entry_path("r", key), &owner, None, &[]).await;
-            assert!(
-                got.body["value"].as_str() == Some(value),
-                "{key} reads back"
-            );
+            assert!(got.body["value"].as_str() == Some(value), "{key} reads back");
         }
 
         // Values stored plain by an older version read as they are, then the sweep at start
@@ -946,29 +750,19 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
         };
         let t = h.a.tenant;
         h.storage
-            .put_private_token(
-                t,
-                plain("a", "olda", "old plain", 9),
-                &WriteCondition::Always,
-            )
+            .put_private_token(t, plain("a", "olda", "old plain", 9), &WriteCondition::Always)
             .await
             .unwrap();
         let mut rest = plain_large.as_str();
         let mut n = 0;
         while !rest.is_empty() {
             let (part, tail) = rest.split_at(tessera_core::model::next_part_len(rest));
-            h.storage
-                .put_private_token_part(client, "oldb", n, part.into(), 1)
-                .await
-                .unwrap();
+            h.storage.put_private_token_part(client, "oldb", n, part.into(), 1).await.unwrap();
             rest = tail;
             n += 1;
         }
         let big = plain("b", "oldb", "", plain_large.len());
-        h.storage
-            .put_private_token(t, big, &WriteCondition::Always)
-            .await
-            .unwrap();
+        h.storage.put_private_token(t, big, &WriteCondition::Always).await.unwrap();
         let read_old = || async {
             let page = call(
                 &h,
@@ -990,24 +784,14 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
             assert_eq!(one.headers[header::ETAG], "\"oldb\"");
         };
         read_old().await;
-        let sealed = tessera_server::workers::sweep::seal_plain_values(&h.state)
-            .await
-            .unwrap();
+        let sealed = tessera_server::workers::sweep::seal_plain_values(&h.state).await.unwrap();
         assert_eq!(sealed, 2);
         for key in ["a", "b"] {
             let pieces = stored_pieces(&h, &owner_id, "old", key).await;
-            assert!(
-                !pieces.iter().any(|p| p.contains("old plain")),
-                "{key} is still plain"
-            );
+            assert!(!pieces.iter().any(|p| p.contains("old plain")), "{key} is still plain");
         }
         read_old().await;
-        assert_eq!(
-            tessera_server::workers::sweep::seal_plain_values(&h.state)
-                .await
-                .unwrap(),
-            0
-        );
+        assert_eq!(tessera_server::workers::sweep::seal_plain_values(&h.state).await.unwrap(), 0);
 
         // A value that no longer opens (altered in the database, or a different master key) is
         // a server error whose answer tells nothing of what is stored.
@@ -1015,38 +799,14 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
         let mut altered = stored.clone().into_bytes();
         altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
         let name = EntryName::new("r", "small").unwrap();
-        let info = h
-            .storage
-            .get_private_token(client, &name)
-            .await
-            .unwrap()
-            .info;
+        let info = h.storage.get_private_token(client, &name).await.unwrap().info;
         let broken = PrivateToken {
-            info: PrivateTokenInfo {
-                etag: info.etag.clone(),
-                ..info
-            },
+            info: PrivateTokenInfo { etag: info.etag.clone(), ..info },
             value: String::from_utf8(altered).unwrap(),
         };
-        h.storage
-            .put_private_token(t, broken, &WriteCondition::Always)
-            .await
-            .unwrap();
-        let refused = call(
-            &h,
-            Method::GET,
-            &entry_path("r", "small"),
-            &owner,
-            None,
-            &[],
-        )
-        .await;
-        assert_eq!(
-            refused.status,
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{}",
-            refused.text
-        );
+        h.storage.put_private_token(t, broken, &WriteCondition::Always).await.unwrap();
+        let refused = call(&h, Method::GET, &entry_path("r", "small"), &owner, None, &[]).await;
+        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", refused.text);
         assert_eq!(refused.error(), "server_error");
         assert!(!refused.text.contains(&stored[..20]) && !refused.text.contains("secret"));
     }
@@ -1109,9 +869,7 @@ async fn a_tenant_admin_opens_and_deletes_its_integrations_entries_and_no_one_el
         let related = h.api(Method::DELETE, &owned("r%2F1"), &admin, None).await;
         assert_eq!(related.status, StatusCode::OK, "{}", related.text);
         assert_eq!(related.body["deleted"], 1);
-        let by_stranger = h
-            .api(Method::DELETE, &owned("r%2F1"), &stranger, None)
-            .await;
+        let by_stranger = h.api(Method::DELETE, &owned("r%2F1"), &stranger, None).await;
         assert_eq!(by_stranger.status, StatusCode::NOT_FOUND);
         let left = call(&h, Method::GET, "/v1/private_tokens", &token, None, &[]).await;
         assert_eq!(left.body["private_tokens"], json!([]));

@@ -61,12 +61,8 @@ impl KeyServer {
 
 async fn authenticate(h: &Harness, key: &SigningKey, client_id: &str) -> Reply {
     let assertion = client_assertion(h, key, client_id, TOKEN_URL);
-    h.form(
-        "/oauth2/token",
-        assertion_form(&assertion, "&grant_type=client_credentials"),
-        None,
-    )
-    .await
+    h.form("/oauth2/token", assertion_form(&assertion, "&grant_type=client_credentials"), None)
+        .await
 }
 
 #[tokio::test]
@@ -76,12 +72,8 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
     let (first, _) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
     let (second, _) = SigningKey::generate(SigningAlg::Rs256, &OsRng).unwrap();
     server.publish(&[&first]);
-    let (client_id, _, body) = h
-        .create_integration(
-            &admin,
-            json!({"display_name": "publisher", "jwks_uri": url}),
-        )
-        .await;
+    let (client_id, _, body) =
+        h.create_integration(&admin, json!({"display_name": "publisher", "jwks_uri": url})).await;
     assert_eq!(body["jwks_uri"], url.as_str());
 
     for _ in 0..3 {
@@ -94,11 +86,7 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
     server.publish(&[&first, &second]);
     let early = authenticate(&h, &second, &client_id).await;
     assert_eq!(early.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        early.description().contains("no public key"),
-        "{}",
-        early.text
-    );
+    assert!(early.description().contains("no public key"), "{}", early.text);
     assert_eq!(server.hits(), 1);
     h.clock.advance_seconds(31);
     let found = authenticate(&h, &second, &client_id).await;
@@ -109,22 +97,13 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
     server.publish(&[&second]);
     h.clock.advance_seconds(301);
     let withdrawn = authenticate(&h, &first, &client_id).await;
-    assert_eq!(
-        withdrawn.status,
-        StatusCode::UNAUTHORIZED,
-        "{}",
-        withdrawn.text
-    );
+    assert_eq!(withdrawn.status, StatusCode::UNAUTHORIZED, "{}", withdrawn.text);
     assert_eq!(server.hits(), 3);
 
     // Broken answers are refused, all in the same words (what the target is stays unsaid:
     // SPEC §11), and cached for 30 s too.
     let cases = [
-        (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "oops".to_owned(),
-            "could not be fetched",
-        ),
+        (StatusCode::INTERNAL_SERVER_ERROR, "oops".to_owned(), "could not be fetched"),
         (StatusCode::OK, "<html>".to_owned(), "could not be fetched"),
         (
             StatusCode::OK,
@@ -137,11 +116,7 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
         h.clock.advance_seconds(301);
         let refused = authenticate(&h, &second, &client_id).await;
         assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
-        assert!(
-            refused.description().contains("jwks_uri"),
-            "{}",
-            refused.text
-        );
+        assert!(refused.description().contains("jwks_uri"), "{}", refused.text);
         assert!(refused.description().contains(words), "{}", refused.text);
         let hits = server.hits();
         authenticate(&h, &second, &client_id).await;
@@ -160,29 +135,17 @@ async fn keys_published_at_a_jwks_uri_are_fetched_cached_and_refreshed() {
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     h.state.resync().await.unwrap();
     let unreachable = authenticate(&h, &second, &client_id).await;
-    assert!(
-        unreachable.description().contains("could not be fetched"),
-        "{}",
-        unreachable.text
-    );
+    assert!(unreachable.description().contains("could not be fetched"), "{}", unreachable.text);
 }
 
 #[tokio::test]
 async fn jwks_uri_is_validated_and_can_be_removed() {
     let (h, admin) = Harness::with_admin().await;
-    let (client_id, _, body) = h
-        .create_integration(&admin, json!({"display_name": "plain"}))
-        .await;
+    let (client_id, _, body) = h.create_integration(&admin, json!({"display_name": "plain"})).await;
     assert!(body.get("jwks_uri").is_none());
     let path = format!("/v1/integrations/{client_id}");
-    for bad in [
-        "http://keys.example.com/jwks",
-        "not a url",
-        "ftp://keys.example.com/",
-    ] {
-        let refused = h
-            .api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": bad})))
-            .await;
+    for bad in ["http://keys.example.com/jwks", "not a url", "ftp://keys.example.com/"] {
+        let refused = h.api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": bad}))).await;
         refused.bad_request(&bad);
         assert_eq!(refused.body["field"], "jwks_uri", "{}", refused.text);
     }
@@ -197,27 +160,11 @@ async fn jwks_uri_is_validated_and_can_be_removed() {
     assert_eq!(refused.body["field"], "jwks_uri", "{}", refused.text);
 
     let uri = "https://keys.example.com/.well-known/jwks.json";
-    let set = h
-        .api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": uri})))
-        .await;
+    let set = h.api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": uri}))).await;
     assert_eq!(set.body["jwks_uri"], uri);
-    let kept = h
-        .api(
-            Method::PATCH,
-            &path,
-            &admin,
-            Some(json!({"display_name": "renamed"})),
-        )
-        .await;
+    let kept = h.api(Method::PATCH, &path, &admin, Some(json!({"display_name": "renamed"}))).await;
     assert_eq!(kept.body["jwks_uri"], uri, "absent leaves it");
-    let removed = h
-        .api(
-            Method::PATCH,
-            &path,
-            &admin,
-            Some(json!({"jwks_uri": null})),
-        )
-        .await;
+    let removed = h.api(Method::PATCH, &path, &admin, Some(json!({"jwks_uri": null}))).await;
     assert_eq!(removed.status, StatusCode::OK);
     assert!(removed.body.get("jwks_uri").is_none(), "{}", removed.text);
     let shown = h.api(Method::GET, &path, &admin, None).await;
@@ -231,14 +178,7 @@ async fn by_default_no_call_reaches_loopback_or_private_addresses_and_failures_a
     let (server, url) = KeyServer::start().await;
     let (key, _) = SigningKey::generate(SigningAlg::Es256, &OsRng).unwrap();
     server.publish(&[&key]);
-    let port = url
-        .split(':')
-        .nth(2)
-        .unwrap()
-        .split('/')
-        .next()
-        .unwrap()
-        .to_owned();
+    let port = url.split(':').nth(2).unwrap().split('/').next().unwrap().to_owned();
     let closed = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -250,16 +190,10 @@ async fn by_default_no_call_reaches_loopback_or_private_addresses_and_failures_a
         format!("http://localhost:{port}/jwks.json"),
         format!("http://127.0.0.1:{closed}/jwks.json"),
     ] {
-        let (client_id, _, _) = h
-            .create_integration(&admin, json!({"display_name": "p", "jwks_uri": uri}))
-            .await;
+        let (client_id, _, _) =
+            h.create_integration(&admin, json!({"display_name": "p", "jwks_uri": uri})).await;
         let refused = authenticate(&h, &key, &client_id).await;
-        assert_eq!(
-            refused.status,
-            StatusCode::UNAUTHORIZED,
-            "{uri}: {}",
-            refused.text
-        );
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{uri}: {}", refused.text);
         said.push(refused.description().to_owned());
     }
     assert_eq!(server.hits(), 0, "nothing reached the loopback server");
@@ -276,9 +210,8 @@ async fn key_set_fetches_that_anyone_can_set_off_are_limited_per_second() {
     server.publish(&[&key]);
     let mut clients = Vec::new();
     for _ in 0..4 {
-        let (client_id, _, _) = h
-            .create_integration(&admin, json!({"display_name": "p", "jwks_uri": url}))
-            .await;
+        let (client_id, _, _) =
+            h.create_integration(&admin, json!({"display_name": "p", "jwks_uri": url})).await;
         clients.push(client_id);
     }
     let mut statuses = Vec::new();
@@ -287,10 +220,7 @@ async fn key_set_fetches_that_anyone_can_set_off_are_limited_per_second() {
     }
     assert_eq!(server.hits(), 2, "{statuses:?}");
     assert_eq!(statuses[..2], [StatusCode::OK, StatusCode::OK]);
-    assert_eq!(
-        statuses[2..],
-        [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]
-    );
+    assert_eq!(statuses[2..], [StatusCode::UNAUTHORIZED, StatusCode::UNAUTHORIZED]);
     // The next second fetches again.
     h.clock.advance_seconds(1);
     let later = authenticate(&h, &key, &clients[2]).await;

@@ -10,31 +10,22 @@ use crate::harness::*;
 
 /// An integration with the resource scopes and no policy: (client_id, token).
 async fn integration(h: &Harness, admin: &str, scopes: &[&str]) -> (String, String) {
-    let (id, secret, _) = h
-        .create_integration(admin, json!({"display_name": "app", "scopes": scopes}))
-        .await;
+    let (id, secret, _) =
+        h.create_integration(admin, json!({"display_name": "app", "scopes": scopes})).await;
     let reply = h.token(&id, &secret, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     (id, reply.body["access_token"].as_str().unwrap().to_owned())
 }
 
 async fn create_asset(h: &Harness, token: &str, attributes: Value) -> String {
-    let reply = h
-        .api(
-            Method::POST,
-            "/v2/assets",
-            token,
-            Some(json!({ "attributes": attributes })),
-        )
-        .await;
+    let reply =
+        h.api(Method::POST, "/v2/assets", token, Some(json!({ "attributes": attributes }))).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.body["identity"].as_str().unwrap().to_owned()
 }
 
 async fn create_policy(h: &Harness, admin: &str, body: Value) -> String {
-    let reply = h
-        .api(Method::POST, "/v1/access_policies", admin, Some(body))
-        .await;
+    let reply = h.api(Method::POST, "/v1/access_policies", admin, Some(body)).await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
     reply.body["identity"].as_str().unwrap().to_owned()
 }
@@ -74,12 +65,8 @@ async fn policies_decide_types_attributes_and_events() {
         json!({"arc_display_type": "Crate", "weight": "20t", "owner_notes": "secret", "colour": "red"}),
     )
     .await;
-    let pallet = create_asset(
-        &h,
-        &admin,
-        json!({"arc_display_type": "Pallet", "weight": "1t"}),
-    )
-    .await;
+    let pallet =
+        create_asset(&h, &admin, json!({"arc_display_type": "Pallet", "weight": "1t"})).await;
     let (id, token) = integration(&h, &admin, READ).await;
     let e = h
         .api(
@@ -91,10 +78,7 @@ async fn policies_decide_types_attributes_and_events() {
         .await;
     assert_eq!(e.status, StatusCode::CREATED, "{}", e.text);
     assert_eq!(e.body["operation"], "Inspect");
-    assert!(e.body["identity"]
-        .as_str()
-        .unwrap()
-        .starts_with(&format!("{crate_id}/events/")));
+    assert!(e.body["identity"].as_str().unwrap().starts_with(&format!("{crate_id}/events/")));
 
     // Crates only, weight and colour only, no events.
     let policy = create_policy(
@@ -111,56 +95,26 @@ async fn policies_decide_types_attributes_and_events() {
         shown["attributes"],
         json!({"arc_display_type": "Crate", "weight": "20t", "colour": "red"})
     );
-    assert!(shown["tenant_identity"]
-        .as_str()
-        .unwrap()
-        .starts_with("tenant/"));
+    assert!(shown["tenant_identity"].as_str().unwrap().starts_with("tenant/"));
     assert!(shown["at_time"].as_str().unwrap().ends_with('Z'));
     assert!(!list.text.contains("secret"));
 
-    let one = h
-        .api(Method::GET, &format!("/v2/{crate_id}"), &token, None)
-        .await;
+    let one = h.api(Method::GET, &format!("/v2/{crate_id}"), &token, None).await;
     assert_eq!(one.status, StatusCode::OK);
     assert_eq!(one.body["attributes"]["weight"], "20t");
     assert!(one.body["attributes"].get("owner_notes").is_none());
     // A type the policy does not cover does not exist for this caller.
-    let hidden = h
-        .api(Method::GET, &format!("/v2/{pallet}"), &token, None)
-        .await;
+    let hidden = h.api(Method::GET, &format!("/v2/{pallet}"), &token, None).await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
-    let events = h
-        .api(Method::GET, &format!("/v2/{crate_id}/events"), &token, None)
-        .await;
+    let events = h.api(Method::GET, &format!("/v2/{crate_id}/events"), &token, None).await;
     assert_eq!(events.body, json!({"events": [], "next_page_token": ""}));
 
     // Filters match visible attributes only: a hidden one cannot be probed.
-    let by_colour = h
-        .api(
-            Method::GET,
-            "/v2/assets?attributes.colour=red",
-            &token,
-            None,
-        )
-        .await;
+    let by_colour = h.api(Method::GET, "/v2/assets?attributes.colour=red", &token, None).await;
     assert_eq!(identities(&by_colour), vec![crate_id.clone()]);
-    let other = h
-        .api(
-            Method::GET,
-            "/v2/assets?attributes.colour=blue",
-            &token,
-            None,
-        )
-        .await;
+    let other = h.api(Method::GET, "/v2/assets?attributes.colour=blue", &token, None).await;
     assert!(identities(&other).is_empty());
-    let probe = h
-        .api(
-            Method::GET,
-            "/v2/assets?attributes.owner_notes=secret",
-            &token,
-            None,
-        )
-        .await;
+    let probe = h.api(Method::GET, "/v2/assets?attributes.owner_notes=secret", &token, None).await;
     assert!(identities(&probe).is_empty());
 
     // Event visibility, granted by a PATCH, takes effect on the next request.
@@ -173,37 +127,20 @@ async fn policies_decide_types_attributes_and_events() {
         )
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
-    let events = h
-        .api(Method::GET, &format!("/v2/{crate_id}/events"), &token, None)
-        .await;
-    assert_eq!(
-        events.body["events"][0]["event_attributes"],
-        json!({"result": "ok"})
-    );
-    assert_eq!(
-        events.body["events"][0]["asset_identity"],
-        crate_id.as_str()
-    );
-    let all = h
-        .api(Method::GET, &format!("/v2/{crate_id}"), &token, None)
-        .await;
+    let events = h.api(Method::GET, &format!("/v2/{crate_id}/events"), &token, None).await;
+    assert_eq!(events.body["events"][0]["event_attributes"], json!({"result": "ok"}));
+    assert_eq!(events.body["events"][0]["asset_identity"], crate_id.as_str());
+    let all = h.api(Method::GET, &format!("/v2/{crate_id}"), &token, None).await;
     assert_eq!(all.body["attributes"]["owner_notes"], "secret");
 
     // Deleting the policy hides everything again.
     let deleted = h
-        .api(
-            Method::DELETE,
-            &format!("/v1/access_policies/{}", uuid_of(&policy)),
-            &admin,
-            None,
-        )
+        .api(Method::DELETE, &format!("/v1/access_policies/{}", uuid_of(&policy)), &admin, None)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
     let list = h.api(Method::GET, "/v2/assets", &token, None).await;
     assert!(identities(&list).is_empty());
-    let gone = h
-        .api(Method::GET, &format!("/v2/{crate_id}"), &token, None)
-        .await;
+    let gone = h.api(Method::GET, &format!("/v2/{crate_id}"), &token, None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 }
 
@@ -230,37 +167,20 @@ async fn writes_need_a_policy_that_allows_them() {
                "permissions": [{"actors": [{"client_id": id}], "attributes": ["*"]}]}),
     )
     .await;
-    let existing = create_asset(
-        &h,
-        &admin,
-        json!({"arc_display_type": "Crate", "weight": "1t"}),
-    )
-    .await;
+    let existing =
+        create_asset(&h, &admin, json!({"arc_display_type": "Crate", "weight": "1t"})).await;
     for (method, path, body) in [
         (
             Method::POST,
             "/v2/assets".to_owned(),
             Some(json!({"attributes": {"arc_display_type": "Crate"}})),
         ),
-        (
-            Method::PATCH,
-            format!("/v2/{existing}"),
-            Some(json!({"attributes": {"weight": "2t"}})),
-        ),
+        (Method::PATCH, format!("/v2/{existing}"), Some(json!({"attributes": {"weight": "2t"}}))),
         (Method::DELETE, format!("/v2/{existing}"), None),
-        (
-            Method::POST,
-            format!("/v2/{existing}/events"),
-            Some(json!({"event_attributes": {}})),
-        ),
+        (Method::POST, format!("/v2/{existing}/events"), Some(json!({"event_attributes": {}}))),
     ] {
         let reply = h.api(method.clone(), &path, &token, body).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::FORBIDDEN,
-            "{method} {path}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", reply.text);
     }
 
     create_policy(
@@ -270,12 +190,7 @@ async fn writes_need_a_policy_that_allows_them() {
                "permissions": [{"actors": [{"client_id": id}], "attributes": ["arc_display_type", "weight"], "write": true}]}),
     )
     .await;
-    let mine = create_asset(
-        &h,
-        &token,
-        json!({"arc_display_type": "Crate", "weight": "5t"}),
-    )
-    .await;
+    let mine = create_asset(&h, &token, json!({"arc_display_type": "Crate", "weight": "5t"})).await;
     let changed = h
         .api(
             Method::PATCH,
@@ -296,11 +211,7 @@ async fn writes_need_a_policy_that_allows_them() {
         )
         .await;
     assert_eq!(unlisted.status, StatusCode::FORBIDDEN);
-    assert!(
-        unlisted.description().contains("`price`"),
-        "{}",
-        unlisted.text
-    );
+    assert!(unlisted.description().contains("`price`"), "{}", unlisted.text);
     // Turning a crate into a type it may not write is refused, and nothing changes.
     let retype = h
         .api(
@@ -311,13 +222,8 @@ async fn writes_need_a_policy_that_allows_them() {
         )
         .await;
     assert_eq!(retype.status, StatusCode::FORBIDDEN, "{}", retype.text);
-    let kept = h
-        .api(Method::GET, &format!("/v2/{mine}"), &admin, None)
-        .await;
-    assert_eq!(
-        kept.body["attributes"],
-        json!({"arc_display_type": "Crate", "weight": "6t"})
-    );
+    let kept = h.api(Method::GET, &format!("/v2/{mine}"), &admin, None).await;
+    assert_eq!(kept.body["attributes"], json!({"arc_display_type": "Crate", "weight": "6t"}));
 
     let event = h
         .api(
@@ -330,13 +236,9 @@ async fn writes_need_a_policy_that_allows_them() {
     assert_eq!(event.status, StatusCode::CREATED, "{}", event.text);
     assert_eq!(event.body["principal"], format!("client:{id}"));
     assert_eq!(event.body["operation"], "Record");
-    let removed = h
-        .api(Method::DELETE, &format!("/v2/{mine}"), &token, None)
-        .await;
+    let removed = h.api(Method::DELETE, &format!("/v2/{mine}"), &token, None).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    let after = h
-        .api(Method::GET, &format!("/v2/{mine}"), &admin, None)
-        .await;
+    let after = h.api(Method::GET, &format!("/v2/{mine}"), &admin, None).await;
     assert_eq!(after.status, StatusCode::NOT_FOUND);
     let _ = read_only;
 }
@@ -346,18 +248,10 @@ async fn tokens_are_checked_before_anything_else() {
     let (h, admin) = Harness::with_admin().await;
     let (_, reader) = integration(&h, &admin, &["events:read"]).await;
 
-    let none = h
-        .send(Request::get("/v2/assets").body(Body::empty()).unwrap())
-        .await;
+    let none = h.send(Request::get("/v2/assets").body(Body::empty()).unwrap()).await;
     assert_eq!(none.status, StatusCode::UNAUTHORIZED);
-    assert!(
-        none.header("www-authenticate").starts_with("Bearer"),
-        "{:?}",
-        none.headers
-    );
-    assert!(none
-        .header("www-authenticate")
-        .contains("error=\"invalid_token\""));
+    assert!(none.header("www-authenticate").starts_with("Bearer"), "{:?}", none.headers);
+    assert!(none.header("www-authenticate").contains("error=\"invalid_token\""));
 
     let garbage = h.api(Method::GET, "/v2/assets", "not.a.token", None).await;
     assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
@@ -383,33 +277,15 @@ async fn tokens_are_checked_before_anything_else() {
     let reply = h.api(Method::GET, "/v2/assets", &reader, None).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     assert_eq!(reply.error(), "insufficient_scope");
-    assert!(reply
-        .header("www-authenticate")
-        .contains("scope=\"assets:read\""));
-    let write = h
-        .api(
-            Method::POST,
-            "/v2/assets",
-            &reader,
-            Some(json!({"attributes": {}})),
-        )
-        .await;
-    assert!(write
-        .header("www-authenticate")
-        .contains("scope=\"assets:write\""));
+    assert!(reply.header("www-authenticate").contains("scope=\"assets:read\""));
+    let write = h.api(Method::POST, "/v2/assets", &reader, Some(json!({"attributes": {}}))).await;
+    assert!(write.header("www-authenticate").contains("scope=\"assets:write\""));
 
     // A revoked token is refused at once.
     let (_, token) = integration(&h, &admin, READ).await;
-    assert_eq!(
-        h.api(Method::GET, "/v2/assets", &token, None).await.status,
-        StatusCode::OK
-    );
+    assert_eq!(h.api(Method::GET, "/v2/assets", &token, None).await.status, StatusCode::OK);
     let revoked = h
-        .form(
-            "/oauth2/revoke",
-            format!("token={token}"),
-            Some((&h.a.client_id, &h.a.secret)),
-        )
+        .form("/oauth2/revoke", format!("token={token}"), Some((&h.a.client_id, &h.a.secret)))
         .await;
     assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
     let reply = h.api(Method::GET, "/v2/assets", &token, None).await;
@@ -456,8 +332,7 @@ async fn pages_cover_every_visible_asset_once_while_others_write() {
             let late = create_asset(&h, &admin, json!({"arc_display_type": "Even", "n": 99})).await;
             visible.push(late);
             let first = &visible[0];
-            h.api(Method::DELETE, &format!("/v2/{first}"), &admin, None)
-                .await;
+            h.api(Method::DELETE, &format!("/v2/{first}"), &admin, None).await;
         }
         pages += 1;
         token_param = reply.body["next_page_token"].as_str().unwrap().to_owned();
@@ -466,9 +341,7 @@ async fn pages_cover_every_visible_asset_once_while_others_write() {
         }
     }
     assert_eq!(seen, visible, "every visible asset once, in order");
-    let filtered = h
-        .api(Method::GET, "/v2/assets?attributes.n=4", &token, None)
-        .await;
+    let filtered = h.api(Method::GET, "/v2/assets?attributes.n=4", &token, None).await;
     assert_eq!(identities(&filtered), vec![visible[2].clone()]);
 
     for (query, field) in [
@@ -476,37 +349,22 @@ async fn pages_cover_every_visible_asset_once_while_others_write() {
         ("page_size=x", "page_size"),
         ("page_token=zzz", "page_token"),
     ] {
-        let reply = h
-            .api(Method::GET, &format!("/v2/assets?{query}"), &token, None)
-            .await;
+        let reply = h.api(Method::GET, &format!("/v2/assets?{query}"), &token, None).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
         assert_eq!(reply.body["field"], field, "{}", reply.text);
     }
-    let unknown = h
-        .api(Method::GET, "/v2/assets?colour=red", &token, None)
-        .await;
+    let unknown = h.api(Method::GET, "/v2/assets?colour=red", &token, None).await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
     assert!(unknown.description().contains("colour"), "{}", unknown.text);
-    let twice = h
-        .api(
-            Method::GET,
-            "/v2/assets?page_size=1&page_size=2",
-            &token,
-            None,
-        )
-        .await;
+    let twice = h.api(Method::GET, "/v2/assets?page_size=1&page_size=2", &token, None).await;
     assert_eq!(twice.status, StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
 async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
     let (h, admin) = Harness::with_admin().await;
-    let asset = create_asset(
-        &h,
-        &admin,
-        json!({"arc_display_type": "Crate", "weight": "1t"}),
-    )
-    .await;
+    let asset =
+        create_asset(&h, &admin, json!({"arc_display_type": "Crate", "weight": "1t"})).await;
     for (method, path, body, field) in [
         (
             Method::POST,
@@ -520,24 +378,14 @@ async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
             json!({"attributes": {"": "v"}}),
             Some("attributes"),
         ),
-        (
-            Method::POST,
-            "/v2/assets".to_owned(),
-            json!({"attrs": {}}),
-            None,
-        ),
+        (Method::POST, "/v2/assets".to_owned(), json!({"attrs": {}}), None),
         (
             Method::PATCH,
             format!("/v2/{asset}"),
             json!({"attributes": {"weight": "x".repeat(70_000)}}),
             Some("attributes"),
         ),
-        (
-            Method::POST,
-            format!("/v2/{asset}/events"),
-            json!({"operation": ""}),
-            Some("operation"),
-        ),
+        (Method::POST, format!("/v2/{asset}/events"), json!({"operation": ""}), Some("operation")),
         (
             Method::POST,
             format!("/v2/{asset}/events"),
@@ -546,12 +394,7 @@ async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
         ),
     ] {
         let reply = h.api(method.clone(), &path, &admin, Some(body)).await;
-        assert_eq!(
-            reply.status,
-            StatusCode::BAD_REQUEST,
-            "{method} {path}: {}",
-            reply.text
-        );
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{method} {path}: {}", reply.text);
         if let Some(field) = field {
             assert_eq!(reply.body["field"], field, "{}", reply.text);
         }
@@ -566,24 +409,14 @@ async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
         )
         .await;
     assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
-    for path in [
-        "/v2/assets/not-a-uuid",
-        "/v2/assets/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-    ] {
+    for path in ["/v2/assets/not-a-uuid", "/v2/assets/1b4e28ba-2fa1-11d2-883f-0016d3cca427"] {
         let reply = h.api(Method::GET, path, &admin, None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND, "{path}");
-        let events = h
-            .api(Method::GET, &format!("{path}/events"), &admin, None)
-            .await;
+        let events = h.api(Method::GET, &format!("{path}/events"), &admin, None).await;
         assert_eq!(events.status, StatusCode::NOT_FOUND, "{path}");
     }
-    let kept = h
-        .api(Method::GET, &format!("/v2/{asset}"), &admin, None)
-        .await;
-    assert_eq!(
-        kept.body["attributes"],
-        json!({"arc_display_type": "Crate", "weight": "1t"})
-    );
+    let kept = h.api(Method::GET, &format!("/v2/{asset}"), &admin, None).await;
+    assert_eq!(kept.body["attributes"], json!({"arc_display_type": "Crate", "weight": "1t"}));
     let listed = h.api(Method::GET, "/v2/assets", &admin, None).await;
     assert_eq!(identities(&listed).len(), 1);
 }
@@ -595,41 +428,16 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
     let body = json!({"display_name": "ops", "description": "ops can see crates",
         "filters": [{"asset_types": ["Crate"]}],
         "permissions": [{"actors": [{"email": "Ops@Example.com"}], "attributes": ["*"], "event_visibility": "all"}]});
-    let made = h
-        .api(
-            Method::POST,
-            "/v1/access_policies",
-            &admin,
-            Some(body.clone()),
-        )
-        .await;
+    let made = h.api(Method::POST, "/v1/access_policies", &admin, Some(body.clone())).await;
     assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
-    assert_eq!(
-        made.body["permissions"][0]["actors"][0],
-        json!({"email": "ops@example.com"})
-    );
+    assert_eq!(made.body["permissions"][0]["actors"][0], json!({"email": "ops@example.com"}));
     assert_eq!(made.body["permissions"][0]["write"], false);
     let id = uuid_of(made.body["identity"].as_str().unwrap()).to_owned();
 
-    let got = h
-        .api(
-            Method::GET,
-            &format!("/v1/access_policies/{id}"),
-            &admin,
-            None,
-        )
-        .await;
+    let got = h.api(Method::GET, &format!("/v1/access_policies/{id}"), &admin, None).await;
     assert_eq!(got.body, made.body);
-    h.api(
-        Method::POST,
-        "/v1/access_policies",
-        &admin,
-        Some(body.clone()),
-    )
-    .await;
-    let page = h
-        .api(Method::GET, "/v1/access_policies?page_size=1", &admin, None)
-        .await;
+    h.api(Method::POST, "/v1/access_policies", &admin, Some(body.clone())).await;
+    let page = h.api(Method::GET, "/v1/access_policies?page_size=1", &admin, None).await;
     assert_eq!(page.body["access_policies"].as_array().unwrap().len(), 1);
     assert_ne!(page.body["next_page_token"], "");
     let renamed = h
@@ -648,10 +456,7 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
             json!({"display_name": "", "filters": [{"asset_types": ["*"]}], "permissions": []}),
             "display_name",
         ),
-        (
-            json!({"display_name": "x", "filters": [], "permissions": []}),
-            "filters",
-        ),
+        (json!({"display_name": "x", "filters": [], "permissions": []}), "filters"),
         (
             json!({"display_name": "x", "filters": [{"asset_types": ["*"]}], "permissions": [{"actors": [{"client_id": "nope"}], "attributes": ["*"]}]}),
             "actors",
@@ -669,9 +474,7 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
             "description",
         ),
     ] {
-        let reply = h
-            .api(Method::POST, "/v1/access_policies", &admin, Some(bad))
-            .await;
+        let reply = h.api(Method::POST, "/v1/access_policies", &admin, Some(bad)).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
         assert_eq!(reply.body["field"], field, "{}", reply.text);
     }
@@ -689,32 +492,16 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
         .await;
     assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
 
-    let forbidden = h
-        .api(Method::GET, "/v1/access_policies", &reader, None)
-        .await;
+    let forbidden = h.api(Method::GET, "/v1/access_policies", &reader, None).await;
     assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
     assert_eq!(forbidden.error(), "insufficient_scope");
-    for path in [
-        "/v1/access_policies/nope",
-        "/v1/access_policies/1b4e28ba-2fa1-11d2-883f-0016d3cca427",
-    ] {
-        assert_eq!(
-            h.api(Method::GET, path, &admin, None).await.status,
-            StatusCode::NOT_FOUND
-        );
-        assert_eq!(
-            h.api(Method::DELETE, path, &admin, None).await.status,
-            StatusCode::NOT_FOUND
-        );
+    for path in
+        ["/v1/access_policies/nope", "/v1/access_policies/1b4e28ba-2fa1-11d2-883f-0016d3cca427"]
+    {
+        assert_eq!(h.api(Method::GET, path, &admin, None).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(h.api(Method::DELETE, path, &admin, None).await.status, StatusCode::NOT_FOUND);
     }
-    let still = h
-        .api(
-            Method::GET,
-            &format!("/v1/access_policies/{id}"),
-            &admin,
-            None,
-        )
-        .await;
+    let still = h.api(Method::GET, &format!("/v1/access_policies/{id}"), &admin, None).await;
     assert_eq!(still.body["display_name"], "renamed");
     let audit = h.audit_actions(&admin, "access_policy.updated").await;
     assert!(audit.iter().any(|e| e["action"] == "access_policy.created"));
@@ -727,14 +514,8 @@ async fn time_issuer_and_the_verified_token_cache() {
 
     // The first use verifies the signature and remembers the result; later uses look it up.
     assert!(h.state.verified.get(&token).is_none());
-    assert_eq!(
-        h.api(Method::GET, "/v2/assets", &token, None).await.status,
-        StatusCode::OK
-    );
-    assert!(
-        h.state.verified.get(&token).is_some(),
-        "a verified token is cached"
-    );
+    assert_eq!(h.api(Method::GET, "/v2/assets", &token, None).await.status, StatusCode::OK);
+    assert!(h.state.verified.get(&token).is_some(), "a verified token is cached");
 
     // Signed by us, but from another issuer or not valid yet.
     let claims = h.state.validate_token(&token).unwrap().as_ref().clone();
@@ -746,10 +527,7 @@ async fn time_issuer_and_the_verified_token_cache() {
         let minted = h.state.keys.load().current().mint(&bad).unwrap();
         let reply = h.api(Method::GET, "/v2/assets", &minted, None).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{why}");
-        assert!(
-            reply.header("www-authenticate").contains("invalid_token"),
-            "{why}"
-        );
+        assert!(reply.header("www-authenticate").contains("invalid_token"), "{why}");
     }
 
     // Cached or not, an expired token is refused.

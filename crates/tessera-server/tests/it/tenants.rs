@@ -12,29 +12,20 @@ use crate::tms::{app_version, authorize, promote, tms_for, token_for};
 const PASSWORD: &str = "correct horse battery staple";
 
 async fn create(h: &Harness, platform: &str, body: Value) -> Reply {
-    h.api(Method::POST, "/v1/tenants", platform, Some(body))
-        .await
+    h.api(Method::POST, "/v1/tenants", platform, Some(body)).await
 }
 
 /// The path and query of a link on this server.
 fn local(url: &str) -> String {
-    url.strip_prefix(ISSUER)
-        .expect("a link on this server")
-        .to_owned()
+    url.strip_prefix(ISSUER).expect("a link on this server").to_owned()
 }
 
 /// Whether the server takes `token`: on the management API for an admin token, on the
 /// resource API otherwise.
 async fn works(h: &Harness, token: &str) -> bool {
-    let scope = decode_claims(token)["scope"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    let path = if scope.split(' ').any(|s| s == "admin") {
-        "/v1/integrations"
-    } else {
-        "/v2/assets"
-    };
+    let scope = decode_claims(token)["scope"].as_str().unwrap_or_default().to_owned();
+    let path =
+        if scope.split(' ').any(|s| s == "admin") { "/v1/integrations" } else { "/v2/assets" };
     h.api(Method::GET, path, token, None).await.status == StatusCode::OK
 }
 
@@ -63,9 +54,7 @@ async fn the_operator_creates_lists_reads_and_changes_tenants() {
             "{invitation}"
         );
         // Seven days by default.
-        let expires = made.body["admin"]["invitation_expires_at"]
-            .as_str()
-            .unwrap();
+        let expires = made.body["admin"]["invitation_expires_at"].as_str().unwrap();
         let expires =
             time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
                 .unwrap()
@@ -88,9 +77,7 @@ async fn the_operator_creates_lists_reads_and_changes_tenants() {
         assert_eq!(all.len(), 2, "{}", listed.text);
         assert_eq!(all[0]["operator"], true, "the operator tenant comes first");
         assert_eq!(all[1]["tenant_id"], id.as_str());
-        let first = h
-            .api(Method::GET, "/v1/tenants?page_size=1", &platform, None)
-            .await;
+        let first = h.api(Method::GET, "/v1/tenants?page_size=1", &platform, None).await;
         let next = first.body["next_page_token"].as_str().unwrap();
         assert!(!next.is_empty());
         let second = h
@@ -132,16 +119,13 @@ async fn the_operator_creates_lists_reads_and_changes_tenants() {
         assert_eq!(integrations.body["integrations"], json!([]));
 
         // Audited in the operator tenant and in the tenant concerned.
-        h.audit_entry(&platform, |e| {
-            e["action"] == "tenant.created" && e["target"] == id.as_str()
-        })
-        .await;
+        h.audit_entry(&platform, |e| e["action"] == "tenant.created" && e["target"] == id.as_str())
+            .await;
         h.audit_entry(&admin, |e| {
             e["action"] == "tenant.created" && e["actor"] == format!("client:{}", h.a.client_id)
         })
         .await;
-        h.audit_entry(&admin, |e| e["action"] == "tenant.updated")
-            .await;
+        h.audit_entry(&admin, |e| e["action"] == "tenant.updated").await;
     }
 }
 
@@ -150,9 +134,7 @@ fn decode_claims(token: &str) -> Value {
     use base64::Engine;
     let payload = token.split('.').nth(1).unwrap();
     serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(payload)
-            .unwrap(),
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap(),
     )
     .unwrap()
 }
@@ -176,18 +158,13 @@ async fn bad_tenant_requests_name_the_field_or_the_rule_and_make_nothing() {
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
             assert_eq!(reply.body["field"], field, "{}", reply.text);
         }
-        let unknown = create(
-            &h,
-            &platform,
-            json!({"display_name": "x", "admin_email": "a@b", "owner": 1}),
-        )
-        .await;
+        let unknown =
+            create(&h, &platform, json!({"display_name": "x", "admin_email": "a@b", "owner": 1}))
+                .await;
         assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
         assert!(unknown.text.contains("owner"), "{}", unknown.text);
 
-        let malformed = h
-            .api(Method::GET, "/v1/tenants/not-a-tenant", &platform, None)
-            .await;
+        let malformed = h.api(Method::GET, "/v1/tenants/not-a-tenant", &platform, None).await;
         assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
         assert_eq!(malformed.body["field"], "tenant_id");
         let nobody = format!("/v1/tenants/{}", uuid::Uuid::new_v4());
@@ -195,39 +172,18 @@ async fn bad_tenant_requests_name_the_field_or_the_rule_and_make_nothing() {
             let reply = h.api(method, &nobody, &platform, None).await;
             assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
         }
-        let reply = h
-            .api(
-                Method::PATCH,
-                &nobody,
-                &platform,
-                Some(json!({"tier": "FREE"})),
-            )
-            .await;
+        let reply = h.api(Method::PATCH, &nobody, &platform, Some(json!({"tier": "FREE"}))).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
 
         // The operator tenant stays.
         let operator = format!("/v1/tenants/{}", h.a.tenant);
-        let disable = h
-            .api(
-                Method::PATCH,
-                &operator,
-                &platform,
-                Some(json!({"disabled": true})),
-            )
-            .await;
+        let disable =
+            h.api(Method::PATCH, &operator, &platform, Some(json!({"disabled": true}))).await;
         assert_eq!(disable.status, StatusCode::CONFLICT);
-        assert!(
-            disable.text.contains("operator tenant cannot be disabled"),
-            "{}",
-            disable.text
-        );
+        assert!(disable.text.contains("operator tenant cannot be disabled"), "{}", disable.text);
         let delete = h.api(Method::DELETE, &operator, &platform, None).await;
         assert_eq!(delete.status, StatusCode::CONFLICT);
-        assert!(
-            delete.text.contains("operator tenant cannot be deleted"),
-            "{}",
-            delete.text
-        );
+        assert!(delete.text.contains("operator tenant cannot be deleted"), "{}", delete.text);
 
         // Nothing half-made.
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
@@ -309,12 +265,8 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
         // B authorized an application of tenant A: a TMS token reaches B's data.
         let (app, _, _) = app_version(&h, &platform, "fleet", "1", true).await;
         let app_secret = promote(&h, &platform, &app).await;
-        let given = authorize(
-            &h,
-            &admin_b,
-            json!({"app_name": "fleet", "access": "read_write"}),
-        )
-        .await;
+        let given =
+            authorize(&h, &admin_b, json!({"app_name": "fleet", "access": "read_write"})).await;
         assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
         let tms_reply = tms_for(&h, &app, &app_secret, &[b.tenant.to_string()]).await;
         let tms_token = token_for(&tms_reply, &b.tenant.to_string())["access_token"]
@@ -322,9 +274,7 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
             .unwrap()
             .to_owned();
         let operator_token = h.operator_token(b.tenant).await;
-        for (n, token) in [&admin_b, &reader_token, &tms_token, &operator_token]
-            .iter()
-            .enumerate()
+        for (n, token) in [&admin_b, &reader_token, &tms_token, &operator_token].iter().enumerate()
         {
             assert!(works(&h, token).await, "token {n}");
         }
@@ -342,11 +292,7 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
         for token in [&admin_b, &reader_token, &tms_token, &operator_token] {
             let reply = h.api(Method::GET, "/v1/users", token, None).await;
             assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.text);
-            assert!(
-                reply.header("www-authenticate").contains("disabled"),
-                "{:?}",
-                reply.headers
-            );
+            assert!(reply.header("www-authenticate").contains("disabled"), "{:?}", reply.headers);
             assert!(!works(&h, token).await);
         }
         // Nothing new for it: its integrations, the operator, TMS.
@@ -361,17 +307,9 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
             )
             .await;
         assert_eq!(operator.status, StatusCode::BAD_REQUEST);
-        assert!(
-            operator.description().contains("disabled"),
-            "{}",
-            operator.text
-        );
+        assert!(operator.description().contains("disabled"), "{}", operator.text);
         let refused = tms_for(&h, &app, &app_secret, &[b.tenant.to_string()]).await;
-        assert_eq!(
-            refused.body["errors"][0]["error"], "access_denied",
-            "{}",
-            refused.text
-        );
+        assert_eq!(refused.body["errors"][0]["error"], "access_denied", "{}", refused.text);
         assert_eq!(refused.body["tokens"], json!([]));
 
         let enabled = h
@@ -392,15 +330,11 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
         assert_eq!(fresh.status, StatusCode::OK, "{}", fresh.text);
         assert!(works(&h, fresh.body["access_token"].as_str().unwrap()).await);
         let again = tms_for(&h, &app, &app_secret, &[b.tenant.to_string()]).await;
-        let again = token_for(&again, &b.tenant.to_string())["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let again =
+            token_for(&again, &b.tenant.to_string())["access_token"].as_str().unwrap().to_owned();
         assert!(works(&h, &again).await);
-        h.audit_entry(&platform, |e| e["action"] == "tenant.disabled")
-            .await;
-        h.audit_entry(&platform, |e| e["action"] == "tenant.enabled")
-            .await;
+        h.audit_entry(&platform, |e| e["action"] == "tenant.disabled").await;
+        h.audit_entry(&platform, |e| e["action"] == "tenant.enabled").await;
     }
 }
 
@@ -423,12 +357,8 @@ async fn deleting_a_tenant_removes_everything_of_it_and_every_grant_to_or_from_i
         // B's application, authorized by tenant A: that grant goes with B.
         let (app, _, _) = app_version(&h, &admin_b, "b-app", "1", true).await;
         let app_secret = promote(&h, &admin_b, &app).await;
-        let given = authorize(
-            &h,
-            &platform,
-            json!({"app_name": "b-app", "access": "limited"}),
-        )
-        .await;
+        let given =
+            authorize(&h, &platform, json!({"app_name": "b-app", "access": "limited"})).await;
         assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
         let tms_reply = tms_for(&h, &app, &app_secret, &[h.a.tenant.to_string()]).await;
         let tms_token = token_for(&tms_reply, &h.a.tenant.to_string())["access_token"]
@@ -437,78 +367,28 @@ async fn deleting_a_tenant_removes_everything_of_it_and_every_grant_to_or_from_i
             .to_owned();
         assert!(works(&h, &tms_token).await);
 
-        let gone = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/tenants/{}", b.tenant),
-                &platform,
-                None,
-            )
-            .await;
+        let gone =
+            h.api(Method::DELETE, &format!("/v1/tenants/{}", b.tenant), &platform, None).await;
         assert_eq!(gone.status, StatusCode::NO_CONTENT, "{}", gone.text);
-        let again = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/tenants/{}", b.tenant),
-                &platform,
-                None,
-            )
-            .await;
+        let again =
+            h.api(Method::DELETE, &format!("/v1/tenants/{}", b.tenant), &platform, None).await;
         assert_eq!(again.status, StatusCode::NOT_FOUND);
         assert!(!works(&h, &admin_b).await);
         assert!(!works(&h, &tms_token).await);
-        assert_eq!(
-            h.token(&reader, &reader_secret, None).await.status,
-            StatusCode::UNAUTHORIZED
-        );
+        assert_eq!(h.token(&reader, &reader_secret, None).await.status, StatusCode::UNAUTHORIZED);
         // A's authorization of B's application is gone, and nothing of B is stored.
-        let authorizations = h
-            .api(Method::GET, "/v1/app_authorizations", &platform, None)
-            .await;
-        assert_eq!(
-            authorizations.body["app_authorizations"],
-            json!([]),
-            "{}",
-            authorizations.text
-        );
-        let page = tessera_core::page::PageRequest {
-            after: 0,
-            size: 100,
-        };
-        assert!(h
-            .storage
-            .list_users(b.tenant, page)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert!(h
-            .storage
-            .list_integrations(b.tenant, page)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert!(h
-            .storage
-            .list_assets(b.tenant, None, page)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        let left = h
-            .storage
-            .list_audit(b.tenant, &Default::default(), page)
-            .await
-            .unwrap()
-            .items;
+        let authorizations = h.api(Method::GET, "/v1/app_authorizations", &platform, None).await;
+        assert_eq!(authorizations.body["app_authorizations"], json!([]), "{}", authorizations.text);
+        let page = tessera_core::page::PageRequest { after: 0, size: 100 };
+        assert!(h.storage.list_users(b.tenant, page).await.unwrap().items.is_empty());
+        assert!(h.storage.list_integrations(b.tenant, page).await.unwrap().items.is_empty());
+        assert!(h.storage.list_assets(b.tenant, None, page).await.unwrap().items.is_empty());
+        let left = h.storage.list_audit(b.tenant, &Default::default(), page).await.unwrap().items;
         assert!(left.is_empty(), "{left:?}");
         assert!(h.storage.app_owner("b-app").await.unwrap().is_none());
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
         assert_eq!(listed.body["tenants"].as_array().unwrap().len(), 1);
-        let entry = h
-            .audit_entry(&platform, |e| e["action"] == "tenant.deleted")
-            .await;
+        let entry = h.audit_entry(&platform, |e| e["action"] == "tenant.deleted").await;
         assert_eq!(entry["target"], b.tenant.to_string());
     }
 }
@@ -538,11 +418,7 @@ async fn set_password(h: &Harness, link: &str, password: &str, confirm: &str) ->
         h,
         "/console/set-password",
         "",
-        &[
-            ("token", &token),
-            ("password", password),
-            ("confirm", confirm),
-        ],
+        &[("token", &token), ("password", password), ("confirm", confirm)],
     )
     .await
 }
@@ -583,14 +459,9 @@ async fn invitations_and_password_resets_set_a_password_once_before_they_expire(
         assert_eq!(reuse.status, StatusCode::GONE);
         let signed = sign_in(&h, "ivy@b.example", PASSWORD, "/console").await;
         assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
-        let session = format!(
-            "tessera_session={}",
-            set_cookie(&signed, "tessera_session").unwrap()
-        );
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::OK
-        );
+        let session =
+            format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
+        assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::OK);
 
         // A reset ends the sessions at once; a newer link replaces the older one.
         let reset_path = format!("/v1/users/{user_id}/password_reset");
@@ -599,11 +470,8 @@ async fn invitations_and_password_resets_set_a_password_once_before_they_expire(
         let home = with_cookie(&h, "/console", &session).await;
         assert_eq!(home.status, StatusCode::SEE_OTHER, "the session ended");
         let second = h.api(Method::POST, &reset_path, &admin_b, None).await;
-        let replaced = get_page(
-            &h,
-            &local(first.body["password_reset_url"].as_str().unwrap()),
-        )
-        .await;
+        let replaced =
+            get_page(&h, &local(first.body["password_reset_url"].as_str().unwrap())).await;
         assert_eq!(replaced.status, StatusCode::GONE);
         assert!(replaced.text.contains("newer link"), "{}", replaced.text);
         let newest = local(second.body["password_reset_url"].as_str().unwrap());
@@ -629,10 +497,8 @@ async fn invitations_and_password_resets_set_a_password_once_before_they_expire(
         let platform = h.admin_token(&h.a).await;
         let foreign = h.api(Method::POST, &reset_path, &platform, None).await;
         assert_eq!(foreign.status, StatusCode::NOT_FOUND);
-        h.audit_entry(&admin_b, |e| e["action"] == "user.invited")
-            .await;
-        h.audit_entry(&admin_b, |e| e["action"] == "user.password_reset")
-            .await;
+        h.audit_entry(&admin_b, |e| e["action"] == "user.invited").await;
+        h.audit_entry(&admin_b, |e| e["action"] == "user.password_reset").await;
     }
 }
 
@@ -643,15 +509,10 @@ async fn a_disabled_tenant_ends_its_console_sessions_and_refuses_sign_in() {
         let b = h.add_tenant().await;
         let (_, made) = invited(&h, &b, "ivy@b.example").await;
         let link = local(made.body["invitation_url"].as_str().unwrap());
-        assert_eq!(
-            set_password(&h, &link, PASSWORD, PASSWORD).await.status,
-            StatusCode::OK
-        );
+        assert_eq!(set_password(&h, &link, PASSWORD, PASSWORD).await.status, StatusCode::OK);
         let signed = sign_in(&h, "ivy@b.example", PASSWORD, "/console").await;
-        let session = format!(
-            "tessera_session={}",
-            set_cookie(&signed, "tessera_session").unwrap()
-        );
+        let session =
+            format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
         h.api(
             Method::PATCH,
             &format!("/v1/tenants/{}", b.tenant),
@@ -659,10 +520,7 @@ async fn a_disabled_tenant_ends_its_console_sessions_and_refuses_sign_in() {
             Some(json!({"disabled": true})),
         )
         .await;
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::SEE_OTHER);
         let refused = sign_in(&h, "ivy@b.example", PASSWORD, "/console").await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert!(refused.text.contains("disabled"), "{}", refused.text);
@@ -686,17 +544,10 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
         assert!(reply.header("content-type").starts_with("text/html"));
     }
 
-    assert!(!get_page(&h, "/console/sign-in")
-        .await
-        .text
-        .contains("/console/sign-up"));
+    assert!(!get_page(&h, "/console/sign-in").await.text.contains("/console/sign-up"));
     for h in Harness::on_both_backends_configured(|c| c.allow_sign_up = true).await {
         let sign_in_page = get_page(&h, "/console/sign-in").await;
-        assert!(
-            sign_in_page.text.contains("/console/sign-up"),
-            "{}",
-            sign_in_page.text
-        );
+        assert!(sign_in_page.text.contains("/console/sign-up"), "{}", sign_in_page.text);
         // Console pages cannot be framed or sniffed, load nothing from elsewhere, and send no
         // Referer (SPEC §9, §11).
         assert_eq!(sign_in_page.header("x-frame-options"), "DENY");
@@ -750,22 +601,14 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
             &h,
             "/console/sign-up",
             "",
-            &[
-                ("organization", "x"),
-                ("email", "a@b.c"),
-                ("password", PASSWORD),
-                ("csrf", "x"),
-            ],
+            &[("organization", "x"), ("email", "a@b.c"), ("password", PASSWORD), ("csrf", "x")],
         )
         .await;
         assert_eq!(forged.status, StatusCode::BAD_REQUEST);
 
         let made = sign_up("Solo Co", "sam@solo.example", PASSWORD).await;
         assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
-        let session = format!(
-            "tessera_session={}",
-            set_cookie(&made, "tessera_session").unwrap()
-        );
+        let session = format!("tessera_session={}", set_cookie(&made, "tessera_session").unwrap());
         let home = with_cookie(&h, "/console", &session).await;
         assert!(home.text.contains("sam@solo.example"), "{}", home.text);
         let platform = h.admin_token(&h.a).await;
@@ -783,12 +626,7 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
             sign_up("More Co", "more@more.example", PASSWORD).await;
         }
         let limited = sign_up("Late Co", "late@late.example", PASSWORD).await;
-        assert_eq!(
-            limited.status,
-            StatusCode::TOO_MANY_REQUESTS,
-            "{}",
-            limited.text
-        );
+        assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
         h.clock.advance_seconds(61);
         let later = sign_up("Late Co", "late@late.example", PASSWORD).await;
         assert_eq!(later.status, StatusCode::SEE_OTHER, "{}", later.text);
@@ -800,10 +638,8 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
     for h in Harness::on_both_backends().await {
         let signed = sign_in(&h, "ops@operator.example", PASSWORD, "/console").await;
         assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
-        let session = format!(
-            "tessera_session={}",
-            set_cookie(&signed, "tessera_session").unwrap()
-        );
+        let session =
+            format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
         let home = with_cookie(&h, "/console", &session).await;
         assert!(home.text.contains("/console/tenants"), "{}", home.text);
         let page = with_cookie(&h, "/console/tenants", &session).await;
@@ -815,12 +651,7 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
             &h,
             "/console/tenants",
             &session,
-            &[
-                ("csrf", &csrf),
-                ("display_name", "Acme"),
-                ("tier", "TEAM"),
-                ("admin_email", "nope"),
-            ],
+            &[("csrf", &csrf), ("display_name", "Acme"), ("tier", "TEAM"), ("admin_email", "nope")],
         )
         .await;
         assert_eq!(bad.status, StatusCode::BAD_REQUEST);
@@ -859,10 +690,7 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
         assert!(invitation.starts_with(&format!("{ISSUER}/console/set-password?token=")));
         let platform = h.admin_token(&h.a).await;
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
-        let acme = listed.body["tenants"][1]["tenant_id"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let acme = listed.body["tenants"][1]["tenant_id"].as_str().unwrap().to_owned();
 
         let disabled = form_post(
             &h,
@@ -873,9 +701,7 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
         .await;
         assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
         assert!(disabled.text.contains("Disabled Acme"), "{}", disabled.text);
-        let got = h
-            .api(Method::GET, &format!("/v1/tenants/{acme}"), &platform, None)
-            .await;
+        let got = h.api(Method::GET, &format!("/v1/tenants/{acme}"), &platform, None).await;
         assert_eq!(got.body["disabled"], true);
 
         let confirm_path = format!(
@@ -889,11 +715,7 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
             &h,
             "/console/tenants/delete",
             &session,
-            &[
-                ("csrf", &csrf),
-                ("tenant_id", &acme),
-                ("confirm", "Acme Inc"),
-            ],
+            &[("csrf", &csrf), ("tenant_id", &acme), ("confirm", "Acme Inc")],
         )
         .await;
         assert_eq!(wrong.status, StatusCode::BAD_REQUEST);
@@ -906,18 +728,13 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
         .await;
         assert_eq!(deleted.status, StatusCode::OK, "{}", deleted.text);
         assert!(deleted.text.contains("Deleted Acme"), "{}", deleted.text);
-        let got = h
-            .api(Method::GET, &format!("/v1/tenants/{acme}"), &platform, None)
-            .await;
+        let got = h.api(Method::GET, &format!("/v1/tenants/{acme}"), &platform, None).await;
         assert_eq!(got.status, StatusCode::NOT_FOUND);
         let operator = format!(
             "/console/tenants/delete?tenant_id={}",
             form_urlencoded::byte_serialize(h.a.tenant.to_string().as_bytes()).collect::<String>()
         );
-        assert_eq!(
-            with_cookie(&h, &operator, &session).await.status,
-            StatusCode::CONFLICT
-        );
+        assert_eq!(with_cookie(&h, &operator, &session).await.status, StatusCode::CONFLICT);
 
         // Another tenant's admin: not their page.
         let b = h.add_tenant().await;
@@ -925,37 +742,20 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
         let link = local(made.body["invitation_url"].as_str().unwrap());
         set_password(&h, &link, PASSWORD, PASSWORD).await;
         let other = sign_in(&h, "ivy@b.example", PASSWORD, "/console").await;
-        let other = format!(
-            "tessera_session={}",
-            set_cookie(&other, "tessera_session").unwrap()
-        );
+        let other = format!("tessera_session={}", set_cookie(&other, "tessera_session").unwrap());
         let refused = with_cookie(&h, "/console/tenants", &other).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
-        assert!(!with_cookie(&h, "/console", &other)
-            .await
-            .text
-            .contains("/console/tenants"));
+        assert!(!with_cookie(&h, "/console", &other).await.text.contains("/console/tenants"));
         // Without a session: the sign-in.
-        assert_eq!(
-            get_page(&h, "/console/tenants").await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(get_page(&h, "/console/tenants").await.status, StatusCode::SEE_OTHER);
     }
 }
 
 /// The value of the input with id `id` in a page.
 fn hidden_value(page: &str, id: &str) -> String {
     let marker = format!("id=\"{id}\" type=\"text\" readonly value=\"");
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {id} in {page}"))
-        + marker.len();
-    page[start..]
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&#38;", "&")
-        .replace("&amp;", "&")
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {id} in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
 }
 
 #[tokio::test]
@@ -982,36 +782,22 @@ async fn console_sessions_live_on_the_server_and_end_at_sign_out_or_when_unused(
         let session = session_of(&sign_in(&h, "ops@operator.example", PASSWORD, "/console").await);
         for _ in 0..3 {
             h.clock.advance_seconds(50 * 60);
-            assert_eq!(
-                with_cookie(&h, "/console", &session).await.status,
-                StatusCode::OK
-            );
+            assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::OK);
         }
         h.clock.advance_seconds(61 * 60);
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::SEE_OTHER);
 
         // However used, it ends twelve hours after it began.
         let session = session_of(&sign_in(&h, "ops@operator.example", PASSWORD, "/console").await);
         for _ in 0..14 {
             h.clock.advance_seconds(50 * 60);
-            assert_eq!(
-                with_cookie(&h, "/console", &session).await.status,
-                StatusCode::OK
-            );
+            assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::OK);
         }
         h.clock.advance_seconds(50 * 60);
-        assert_eq!(
-            with_cookie(&h, "/console", &session).await.status,
-            StatusCode::SEE_OTHER
-        );
+        assert_eq!(with_cookie(&h, "/console", &session).await.status, StatusCode::SEE_OTHER);
         // A made-up cookie opens nothing.
         assert_eq!(
-            with_cookie(&h, "/console", "tessera_session=made-up")
-                .await
-                .status,
+            with_cookie(&h, "/console", "tessera_session=made-up").await.status,
             StatusCode::SEE_OTHER
         );
     }
@@ -1052,27 +838,13 @@ async fn a_role_or_password_change_ends_the_users_console_sessions() {
         // name change is not a reason to sign anyone out.
         for (signed_in_with, change, stands) in [
             (PASSWORD, json!({"role": "member"}), StatusCode::SEE_OTHER),
-            (
-                PASSWORD,
-                json!({"password": "a brand new passphrase"}),
-                StatusCode::SEE_OTHER,
-            ),
-            (
-                "a brand new passphrase",
-                json!({"display_name": "Rae B"}),
-                StatusCode::OK,
-            ),
+            (PASSWORD, json!({"password": "a brand new passphrase"}), StatusCode::SEE_OTHER),
+            ("a brand new passphrase", json!({"display_name": "Rae B"}), StatusCode::OK),
         ] {
             let session = session_for(signed_in_with).await;
-            let changed = h
-                .api(Method::PATCH, &path, &admin, Some(change.clone()))
-                .await;
+            let changed = h.api(Method::PATCH, &path, &admin, Some(change.clone())).await;
             assert_eq!(changed.status, StatusCode::OK, "{change}: {}", changed.text);
-            assert_eq!(
-                with_cookie(&h, "/console", &session).await.status,
-                stands,
-                "{change}"
-            );
+            assert_eq!(with_cookie(&h, "/console", &session).await.status, stands, "{change}");
         }
     }
 }

@@ -25,22 +25,15 @@ pub(crate) async fn app_version(
 
 /// Promotes a version; returns its new secret.
 pub(crate) async fn promote(h: &Harness, admin: &str, client_id: &str) -> String {
-    let reply = h
-        .api(
-            Method::POST,
-            &format!("/v1/integrations/{client_id}/promote"),
-            admin,
-            None,
-        )
-        .await;
+    let reply =
+        h.api(Method::POST, &format!("/v1/integrations/{client_id}/promote"), admin, None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["stage"], "production");
     reply.body["client_secret"].as_str().unwrap().to_owned()
 }
 
 pub(crate) async fn authorize(h: &Harness, admin: &str, body: Value) -> Reply {
-    h.api(Method::POST, "/v1/app_authorizations", admin, Some(body))
-        .await
+    h.api(Method::POST, "/v1/app_authorizations", admin, Some(body)).await
 }
 
 /// `POST /tms/v1/tokens` with HTTP Basic and a raw JSON body.
@@ -108,27 +101,16 @@ async fn application_versions_have_stages_and_promotion_replaces_their_credentia
         // What a create or patch may not do, each naming its field.
         let refused = [
             (json!({"display_name": "x", "app_name": "kpi"}), "app_name"),
-            (
-                json!({"display_name": "x", "tms_enabled": true}),
-                "tms_enabled",
-            ),
-            (
-                json!({"display_name": "x", "multi_tenant": true, "app_name": "kpi"}),
-                "app_version",
-            ),
-            (
-                json!({"display_name": "x", "multi_tenant": true, "app_version": "1"}),
-                "app_name",
-            ),
+            (json!({"display_name": "x", "tms_enabled": true}), "tms_enabled"),
+            (json!({"display_name": "x", "multi_tenant": true, "app_name": "kpi"}), "app_version"),
+            (json!({"display_name": "x", "multi_tenant": true, "app_version": "1"}), "app_name"),
             (
                 json!({"display_name": "x", "multi_tenant": true, "app_name": "k p i", "app_version": "1"}),
                 "app_name",
             ),
         ];
         for (body, field) in refused {
-            let reply = h
-                .api(Method::POST, "/v1/integrations", &admin, Some(body.clone()))
-                .await;
+            let reply = h.api(Method::POST, "/v1/integrations", &admin, Some(body.clone())).await;
             reply.refused(&body, &format!("`{field}`"));
         }
         let twice = h
@@ -162,25 +144,15 @@ async fn application_versions_have_stages_and_promotion_replaces_their_credentia
         let old = h.token(&id, &dev_secret, None).await;
         assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
         assert_eq!(old.error(), "invalid_client");
-        assert_eq!(
-            h.token(&id, &prod_secret, None).await.status,
-            StatusCode::OK
-        );
-        let shown = h
-            .api(Method::GET, &format!("/v1/integrations/{id}"), &admin, None)
-            .await;
+        assert_eq!(h.token(&id, &prod_secret, None).await.status, StatusCode::OK);
+        let shown = h.api(Method::GET, &format!("/v1/integrations/{id}"), &admin, None).await;
         assert_eq!(shown.body["stage"], "production");
         assert!(shown.body.get("client_secret").is_none());
         let path = format!("/v1/integrations/{id}/promote");
         let again = h.api(Method::POST, &path, &admin, None).await;
         assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
         let not_app = h
-            .api(
-                Method::POST,
-                &format!("/v1/integrations/{plain_id}/promote"),
-                &admin,
-                None,
-            )
+            .api(Method::POST, &format!("/v1/integrations/{plain_id}/promote"), &admin, None)
             .await;
         assert_eq!(not_app.status, StatusCode::CONFLICT, "{}", not_app.text);
         let foreign = h.api(Method::POST, &path, &other_admin, None).await;
@@ -200,10 +172,7 @@ async fn app_authorizations_are_given_listed_and_revoked_by_tenant_admins() {
 
         let given = authorize(&h, &admin, json!({"app_name": "kpi", "access": "limited"})).await;
         assert_eq!(given.status, StatusCode::CREATED, "{}", given.text);
-        assert_eq!(
-            given.body["scopes"],
-            json!(["assets:read", "assets:write", "events:read"])
-        );
+        assert_eq!(given.body["scopes"], json!(["assets:read", "assets:write", "events:read"]));
         assert_eq!(given.body["tenant_id"], customer.tenant.to_string());
         let id = given.body["id"].as_str().unwrap().to_owned();
         assert!(id.starts_with("app_authorizations/"));
@@ -211,41 +180,23 @@ async fn app_authorizations_are_given_listed_and_revoked_by_tenant_admins() {
         let refused = [
             (json!({"app_name": "kpi", "access": "all"}), "access"),
             (json!({"app_name": "kpi", "access": "custom"}), "scopes"),
-            (
-                json!({"app_name": "kpi", "access": "custom", "scopes": ["admin"]}),
-                "scopes",
-            ),
-            (
-                json!({"app_name": "kpi", "access": "custom", "scopes": ["nope"]}),
-                "scopes",
-            ),
-            (
-                json!({"app_name": "kpi", "access": "limited", "scopes": ["assets:read"]}),
-                "scopes",
-            ),
-            (
-                json!({"app_name": "unknown-app", "access": "read_write"}),
-                "app_name",
-            ),
+            (json!({"app_name": "kpi", "access": "custom", "scopes": ["admin"]}), "scopes"),
+            (json!({"app_name": "kpi", "access": "custom", "scopes": ["nope"]}), "scopes"),
+            (json!({"app_name": "kpi", "access": "limited", "scopes": ["assets:read"]}), "scopes"),
+            (json!({"app_name": "unknown-app", "access": "read_write"}), "app_name"),
             (json!({"app_name": "", "access": "read_write"}), "app_name"),
         ];
         for (body, field) in refused {
             let reply = authorize(&h, &admin, body.clone()).await;
             reply.refused(&body, &format!("`{field}`"));
         }
-        let extra = authorize(
-            &h,
-            &admin,
-            json!({"app_name": "kpi", "access": "limited", "why": 1}),
-        )
-        .await;
+        let extra =
+            authorize(&h, &admin, json!({"app_name": "kpi", "access": "limited", "why": 1})).await;
         assert_eq!(extra.status, StatusCode::BAD_REQUEST);
         // Only admins authorize.
         let (rid, rsecret, _) = h.create_integration(&admin, reader()).await;
-        let member = h.token(&rid, &rsecret, None).await.body["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let member =
+            h.token(&rid, &rsecret, None).await.body["access_token"].as_str().unwrap().to_owned();
         let forbidden =
             authorize(&h, &member, json!({"app_name": "kpi", "access": "limited"})).await;
         assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
@@ -260,36 +211,22 @@ async fn app_authorizations_are_given_listed_and_revoked_by_tenant_admins() {
         assert_eq!(custom.status, StatusCode::CREATED, "{}", custom.text);
         let new_id = custom.body["id"].as_str().unwrap().to_owned();
         assert_ne!(new_id, id);
-        let listed = h
-            .api(Method::GET, "/v1/app_authorizations", &admin, None)
-            .await;
+        let listed = h.api(Method::GET, "/v1/app_authorizations", &admin, None).await;
         let all = listed.body["app_authorizations"].as_array().unwrap();
         assert_eq!(all.len(), 1, "{}", listed.text);
         assert_eq!(all[0]["access"], "custom");
         assert_eq!(all[0]["scopes"], json!(["events:read"]));
-        let vendor_list = h
-            .api(Method::GET, "/v1/app_authorizations", &vendor, None)
-            .await;
+        let vendor_list = h.api(Method::GET, "/v1/app_authorizations", &vendor, None).await;
         assert_eq!(vendor_list.body["app_authorizations"], json!([]));
 
         // Revocation by id: another tenant's, a gone one or a malformed id is 404.
         let uuid = new_id.trim_start_matches("app_authorizations/");
         let by_id = format!("/v1/app_authorizations/{uuid}");
         for (path, token, expected, what) in [
-            (
-                by_id.as_str(),
-                &vendor,
-                StatusCode::NOT_FOUND,
-                "another tenant's",
-            ),
+            (by_id.as_str(), &vendor, StatusCode::NOT_FOUND, "another tenant's"),
             (by_id.as_str(), &admin, StatusCode::NO_CONTENT, "its own"),
             (by_id.as_str(), &admin, StatusCode::NOT_FOUND, "a gone one"),
-            (
-                "/v1/app_authorizations/not-an-id",
-                &admin,
-                StatusCode::NOT_FOUND,
-                "junk",
-            ),
+            ("/v1/app_authorizations/not-an-id", &admin, StatusCode::NOT_FOUND, "junk"),
         ] {
             let reply = h.api(Method::DELETE, path, token, None).await;
             assert_eq!(reply.status, expected, "{what}: {}", reply.text);
@@ -335,30 +272,16 @@ impl KpiScene {
             customers.push((c.tenant.to_string(), admin));
         }
         let nowhere = tessera_core::id::TenantId::random().to_string();
-        let asked: Vec<String> = customers
-            .iter()
-            .map(|(t, _)| t.clone())
-            .chain([nowhere.clone()])
-            .collect();
+        let asked: Vec<String> =
+            customers.iter().map(|(t, _)| t.clone()).chain([nowhere.clone()]).collect();
         let reply = tms_for(h, &id, &secret, &asked).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        KpiScene {
-            vendor,
-            id,
-            dev_secret,
-            secret,
-            customers,
-            nowhere,
-            reply,
-        }
+        KpiScene { vendor, id, dev_secret, secret, customers, nowhere, reply }
     }
 
     /// The access token TMS issued for customer `n`.
     fn token(&self, n: usize) -> String {
-        token_for(&self.reply, &self.customers[n].0)["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        token_for(&self.reply, &self.customers[n].0)["access_token"].as_str().unwrap().to_owned()
     }
 }
 
@@ -367,35 +290,22 @@ async fn tms_issues_one_token_per_authorizing_tenant_with_the_access_it_gave() {
     for h in Harness::on_both_backends().await {
         let kpi = KpiScene::new(&h).await;
         let development = tms_for(&h, &kpi.id, &kpi.dev_secret, &[h.a.tenant.to_string()]).await;
-        assert_eq!(
-            development.status,
-            StatusCode::UNAUTHORIZED,
-            "{}",
-            h.storage.backend_name()
-        );
+        assert_eq!(development.status, StatusCode::UNAUTHORIZED, "{}", h.storage.backend_name());
         let reply = &kpi.reply;
         assert_eq!(reply.header("cache-control"), "no-store");
         assert_eq!(reply.body["tokens"].as_array().unwrap().len(), 3);
         let rw = token_for(reply, &kpi.customers[0].0);
-        assert_eq!(
-            rw["scope"],
-            "assets:read assets:write events:read events:write"
-        );
+        assert_eq!(rw["scope"], "assets:read assets:write events:read events:write");
         assert_eq!(rw["token_type"], "Bearer");
         assert!(rw["expires_in"].as_u64().unwrap() > 0);
         assert_eq!(
             token_for(reply, &kpi.customers[1].0)["scope"],
             "assets:read assets:write events:read"
         );
-        assert_eq!(
-            token_for(reply, &kpi.customers[2].0)["scope"],
-            "events:read"
-        );
+        assert_eq!(token_for(reply, &kpi.customers[2].0)["scope"], "events:read");
         // Not authorized and not existing look the same.
-        let (unauthorized, missing) = (
-            error_for(reply, &kpi.customers[3].0),
-            error_for(reply, &kpi.nowhere),
-        );
+        let (unauthorized, missing) =
+            (error_for(reply, &kpi.customers[3].0), error_for(reply, &kpi.nowhere));
         assert_eq!(unauthorized["error"], "access_denied");
         assert_eq!(
             (&unauthorized["error"], &unauthorized["error_description"]),
@@ -410,10 +320,7 @@ async fn tms_tokens_reach_only_their_tenants_data_and_only_within_their_scopes()
         let kpi = KpiScene::new(&h).await;
         let rw_token = kpi.token(0);
         let claims = h.introspect((&h.a.client_id, &h.a.secret), &rw_token).await;
-        assert_eq!(
-            claims.body["active"], false,
-            "another tenant's admin cannot introspect it"
-        );
+        assert_eq!(claims.body["active"], false, "another tenant's admin cannot introspect it");
         let (c0, c0_admin) = &kpi.customers[0];
         let created = h
             .api(
@@ -486,21 +393,14 @@ async fn revoking_an_app_authorization_ends_its_tms_tokens_and_stops_new_ones() 
         let kpi = KpiScene::new(&h).await;
         let (c0, c0_admin) = &kpi.customers[0];
         let rw_token = kpi.token(0);
-        let listed = h
-            .api(Method::GET, "/v1/app_authorizations", c0_admin, None)
-            .await;
+        let listed = h.api(Method::GET, "/v1/app_authorizations", c0_admin, None).await;
         let auth_id = listed.body["app_authorizations"][0]["id"]
             .as_str()
             .unwrap()
             .trim_start_matches("app_authorizations/")
             .to_owned();
         let revoked = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/app_authorizations/{auth_id}"),
-                c0_admin,
-                None,
-            )
+            .api(Method::DELETE, &format!("/v1/app_authorizations/{auth_id}"), c0_admin, None)
             .await;
         assert_eq!(revoked.status, StatusCode::NO_CONTENT);
         let after = h.api(Method::GET, "/v2/assets", &rw_token, None).await;
@@ -524,14 +424,8 @@ async fn deregistering_the_application_ends_its_tms_tokens() {
             async move { h.api(Method::GET, "/v2/assets", &token, None).await.status }
         };
         assert_eq!(status(limited_token.clone()).await, StatusCode::OK);
-        let deleted = h
-            .api(
-                Method::DELETE,
-                &format!("/v1/integrations/{}", kpi.id),
-                &kpi.vendor,
-                None,
-            )
-            .await;
+        let deleted =
+            h.api(Method::DELETE, &format!("/v1/integrations/{}", kpi.id), &kpi.vendor, None).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
         assert_eq!(status(limited_token).await, StatusCode::UNAUTHORIZED);
         let customer = [kpi.customers[1].0.clone()];
@@ -550,19 +444,10 @@ async fn tms_refuses_bad_requests_and_versions_not_enabled_for_it() {
         let one = t(0);
         let bad = [
             (json!({"tenants": []}).to_string(), "names 0"),
-            (
-                json!({"tenants": (0..6).map(t).collect::<Vec<_>>()}).to_string(),
-                "names 6",
-            ),
-            (
-                json!({"tenants": [one.clone(), one.clone()]}).to_string(),
-                "twice",
-            ),
+            (json!({"tenants": (0..6).map(t).collect::<Vec<_>>()}).to_string(), "names 6"),
+            (json!({"tenants": [one.clone(), one.clone()]}).to_string(), "twice"),
             (json!({"tenants": ["tenant/nope"]}).to_string(), "entry 0"),
-            (
-                json!({"tenants": [one.clone()], "scope": "x"}).to_string(),
-                "scope",
-            ),
+            (json!({"tenants": [one.clone()], "scope": "x"}).to_string(), "scope"),
             (json!({"tenant": [one.clone()]}).to_string(), "tenant"),
             ("{not json".to_owned(), "JSON"),
         ];
@@ -594,10 +479,7 @@ async fn tms_refuses_bad_requests_and_versions_not_enabled_for_it() {
         assert_eq!(off.status, StatusCode::BAD_REQUEST);
         assert_eq!(off.error(), "unauthorized_client");
         assert!(off.description().contains("tms_enabled"), "{}", off.text);
-        assert_eq!(
-            tms_tenants(&h, &v2, &v2_secret, "").await.error(),
-            "unauthorized_client"
-        );
+        assert_eq!(tms_tenants(&h, &v2, &v2_secret, "").await.error(), "unauthorized_client");
         let (plain, plain_secret, _) = h.create_integration(&vendor, reader()).await;
         let not_app = tms_for(&h, &plain, &plain_secret, &[h.a.tenant.to_string()]).await;
         assert_eq!(not_app.error(), "unauthorized_client");
@@ -605,12 +487,7 @@ async fn tms_refuses_bad_requests_and_versions_not_enabled_for_it() {
         // Enabled on its own, the new version works; the authorization is by application.
         let customer = h.add_tenant().await;
         let cadmin = h.admin_token(&customer).await;
-        authorize(
-            &h,
-            &cadmin,
-            json!({"app_name": "kpi", "access": "read_write"}),
-        )
-        .await;
+        authorize(&h, &cadmin, json!({"app_name": "kpi", "access": "read_write"})).await;
         let on = h
             .api(
                 Method::PATCH,
@@ -627,16 +504,10 @@ async fn tms_refuses_bad_requests_and_versions_not_enabled_for_it() {
         let own = h.a.tenant.to_string();
         let dev_answer = tms_for(&h, &v2, &v2_secret, &[own.clone(), c.clone()]).await;
         assert_eq!(dev_answer.status, StatusCode::OK, "{}", dev_answer.text);
-        assert!(token_for(&dev_answer, &own)["scope"]
-            .as_str()
-            .unwrap()
-            .contains("assets:read"));
+        assert!(token_for(&dev_answer, &own)["scope"].as_str().unwrap().contains("assets:read"));
         let refused = error_for(&dev_answer, &c);
         assert!(
-            refused["error_description"]
-                .as_str()
-                .unwrap()
-                .contains("development"),
+            refused["error_description"].as_str().unwrap().contains("development"),
             "{refused}"
         );
         let v2_prod = promote(&h, &vendor, &v2).await;
@@ -684,48 +555,26 @@ async fn tms_lists_authorizing_tenants_in_stable_pages() {
         // Meanwhile the first listed tenant revokes and a new one authorizes: the tenants that
         // stay are each listed once.
         let (gone_tenant, gone_admin) = admins.iter().find(|(t, _)| *t == expected[0]).unwrap();
-        let listed = h
-            .api(Method::GET, "/v1/app_authorizations", gone_admin, None)
-            .await;
+        let listed = h.api(Method::GET, "/v1/app_authorizations", gone_admin, None).await;
         let auth = listed.body["app_authorizations"][0]["id"]
             .as_str()
             .unwrap()
             .trim_start_matches("app_authorizations/")
             .to_owned();
-        h.api(
-            Method::DELETE,
-            &format!("/v1/app_authorizations/{auth}"),
-            gone_admin,
-            None,
-        )
-        .await;
+        h.api(Method::DELETE, &format!("/v1/app_authorizations/{auth}"), gone_admin, None).await;
         let late = h.add_tenant().await;
         let late_admin = h.admin_token(&late).await;
-        authorize(
-            &h,
-            &late_admin,
-            json!({"app_name": "kpi", "access": "limited"}),
-        )
-        .await;
+        authorize(&h, &late_admin, json!({"app_name": "kpi", "access": "limited"})).await;
         let mut token = first.body["next_page_token"].as_str().unwrap().to_owned();
         while !token.is_empty() {
-            let page = tms_tenants(
-                &h,
-                &id,
-                &secret,
-                &format!("?page_size=2&page_token={token}"),
-            )
-            .await;
+            let page =
+                tms_tenants(&h, &id, &secret, &format!("?page_size=2&page_token={token}")).await;
             assert_eq!(page.status, StatusCode::OK, "{}", page.text);
             seen.extend(ids(&page));
             token = page.body["next_page_token"].as_str().unwrap().to_owned();
         }
         for stayed in &expected[1..] {
-            assert_eq!(
-                seen.iter().filter(|t| *t == stayed).count(),
-                1,
-                "{stayed} in {seen:?}"
-            );
+            assert_eq!(seen.iter().filter(|t| *t == stayed).count(), 1, "{stayed} in {seen:?}");
         }
         assert!(seen.contains(gone_tenant), "listed before it revoked");
         let mut sorted = seen.clone();

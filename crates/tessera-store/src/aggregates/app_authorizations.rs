@@ -11,10 +11,7 @@ macro_rules! stamp {
         use tessera_core::ports::{AppAuthorizationStore, StoreError, StoreResult};
 
         use $crate::backend_error;
-        use $crate::rows::{
-            convert, tenant_page, tenant_row, AppAuthorizationRow,
-            APP_AUTHORIZATION_COLUMNS as COLUMNS,
-        };
+        use $crate::rows::{tenant_page, tenant_row, tenant_rows, AppAuthorizationRow};
 
         #[async_trait]
         impl AppAuthorizationStore for $store {
@@ -77,15 +74,7 @@ macro_rules! stamp {
                 &self,
                 tenant: Option<TenantId>,
             ) -> StoreResult<Vec<AppAuthorization>> {
-                sqlx::query_as::<_, AppAuthorizationRow>(&format!(
-                    "SELECT {COLUMNS} FROM app_authorizations \
-                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
-                ))
-                .bind(tenant.map(|t| t.to_string()))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)
-                .and_then(convert)
+                tenant_rows::<_, AppAuthorizationRow, _>(&self.pool, tenant).await
             }
 
             async fn authorizing_tenants(

@@ -12,7 +12,7 @@ macro_rules! stamp {
 
         use $crate::backend_error;
         use $crate::rows::{
-            consent_user_columns, convert, tenant_page, tenant_row, ConsentRow, CONSENT_COLUMNS,
+            consent_user_columns, tenant_page, tenant_row, tenant_rows, ConsentRow, CONSENT_COLUMNS,
         };
 
         #[async_trait]
@@ -59,15 +59,7 @@ macro_rules! stamp {
             }
 
             async fn consents_of(&self, tenant: Option<TenantId>) -> StoreResult<Vec<Consent>> {
-                sqlx::query_as::<_, ConsentRow>(&format!(
-                    "SELECT {CONSENT_COLUMNS} FROM consents \
-                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
-                ))
-                .bind(tenant.map(|t| t.to_string()))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)
-                .and_then(convert)
+                tenant_rows::<_, ConsentRow, _>(&self.pool, tenant).await
             }
         }
     };

@@ -12,7 +12,8 @@ macro_rules! stamp {
 
         use $crate::backend_error;
         use $crate::rows::{
-            convert, fetch_page, tenant_page, FederatedCredentialRow,
+            tenant_rows,
+            fetch_page, tenant_page, FederatedCredentialRow,
             TrustedIssuerRow, FEDERATED_CREDENTIAL_COLUMNS, TRUSTED_ISSUER_COLUMNS,
         };
 
@@ -145,24 +146,10 @@ macro_rules! stamp {
                 &self,
                 tenant: Option<TenantId>,
             ) -> StoreResult<(Vec<TrustedIssuer>, Vec<FederatedCredential>)> {
-                let tenant = tenant.map(|t| t.to_string());
-                let issuers = sqlx::query_as::<_, TrustedIssuerRow>(&format!(
-                    "SELECT {TRUSTED_ISSUER_COLUMNS} FROM trusted_issuers \
-                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
-                ))
-                .bind(&tenant)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                let credentials = sqlx::query_as::<_, FederatedCredentialRow>(&format!(
-                    "SELECT {FEDERATED_CREDENTIAL_COLUMNS} FROM federated_credentials \
-                     WHERE ($1 IS NULL OR tenant_id = $1) ORDER BY seq"
-                ))
-                .bind(&tenant)
-                .fetch_all(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok((convert(issuers)?, convert(credentials)?))
+                let issuers = tenant_rows::<_, TrustedIssuerRow, _>(&self.pool, tenant).await?;
+                let credentials =
+                    tenant_rows::<_, FederatedCredentialRow, _>(&self.pool, tenant).await?;
+                Ok((issuers, credentials))
             }
         }
     };

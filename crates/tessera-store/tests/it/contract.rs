@@ -12,10 +12,7 @@ use crate::on_both_backends;
 
 pub async fn tenant(store: &dyn Storage) -> TenantId {
     let id = TenantId::random();
-    store
-        .create_tenant(&Tenant::new(id, "Acme", Tier::Team, 1).unwrap())
-        .await
-        .unwrap();
+    store.create_tenant(&Tenant::new(id, "Acme", Tier::Team, 1).unwrap()).await.unwrap();
     id
 }
 
@@ -36,12 +33,7 @@ pub fn integration(tenant: TenantId) -> Integration {
 }
 
 pub fn secret(client: ClientId, byte: u8, at: i64) -> ClientSecretRecord {
-    ClientSecretRecord {
-        client_id: client,
-        hash: [byte; 32],
-        created_at: at,
-        expires_at: None,
-    }
+    ClientSecretRecord { client_id: client, hash: [byte; 32], created_at: at, expires_at: None }
 }
 
 #[tokio::test]
@@ -50,10 +42,7 @@ async fn tenants_round_trip() {
         let id = tenant(&*store).await;
         let got = store.get_tenant(id).await.unwrap();
         assert_eq!(got.tier, Tier::Team);
-        assert!(matches!(
-            store.get_tenant(TenantId::random()).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.get_tenant(TenantId::random()).await, Err(StoreError::NotFound)));
         assert_eq!(store.list_all_tenants().await.unwrap().len(), 1);
     })
     .await;
@@ -64,10 +53,7 @@ async fn integrations_are_created_read_updated_and_deleted_with_their_secrets() 
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
         let mut i = integration(t);
-        store
-            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
-            .await
-            .unwrap();
+        store.create_integration(&i, Some(&secret(i.client_id, 1, 10))).await.unwrap();
         assert_eq!(store.get_integration(t, i.client_id).await.unwrap(), i);
 
         i.display_name = "renamed".into();
@@ -95,14 +81,8 @@ async fn replacing_a_secret_expires_the_old_one_at_the_given_time() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
         let i = integration(t);
-        store
-            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
-            .await
-            .unwrap();
-        store
-            .replace_secret(t, &secret(i.client_id, 2, 100), 5_000)
-            .await
-            .unwrap();
+        store.create_integration(&i, Some(&secret(i.client_id, 1, 10))).await.unwrap();
+        store.replace_secret(t, &secret(i.client_id, 2, 100), 5_000).await.unwrap();
         let found = store.find_client(i.client_id).await.unwrap().unwrap();
         let old = found.secrets.iter().find(|s| s.hash == [1; 32]).unwrap();
         let new = found.secrets.iter().find(|s| s.hash == [2; 32]).unwrap();
@@ -122,10 +102,7 @@ async fn listing_pages_neither_skip_nor_repeat() {
         let mut made = Vec::new();
         for n in 0..7 {
             let i = integration(t);
-            store
-                .create_integration(&i, Some(&secret(i.client_id, n, 10)))
-                .await
-                .unwrap();
+            store.create_integration(&i, Some(&secret(i.client_id, n, 10))).await.unwrap();
             made.push(i.client_id);
         }
         let mut seen = Vec::new();
@@ -168,19 +145,10 @@ async fn users_are_unique_per_tenant_by_email() {
             sessions_not_before: 0,
         };
         store.create_user(&user).await.unwrap();
-        let twin = User {
-            id: UserId::random(),
-            ..user.clone()
-        };
-        assert!(matches!(
-            store.create_user(&twin).await,
-            Err(StoreError::Conflict(_))
-        ));
+        let twin = User { id: UserId::random(), ..user.clone() };
+        assert!(matches!(store.create_user(&twin).await, Err(StoreError::Conflict(_))));
         assert_eq!(
-            store
-                .find_user_by_email(t, "jane@example.com")
-                .await
-                .unwrap(),
+            store.find_user_by_email(t, "jane@example.com").await.unwrap(),
             Some(user.clone())
         );
         let mut changed = user.clone();
@@ -188,19 +156,11 @@ async fn users_are_unique_per_tenant_by_email() {
         store.update_user(&changed).await.unwrap();
         assert_eq!(store.get_user(t, user.id).await.unwrap().role, Role::Member);
         assert_eq!(
-            store
-                .list_users(t, PageRequest { after: 0, size: 10 })
-                .await
-                .unwrap()
-                .items
-                .len(),
+            store.list_users(t, PageRequest { after: 0, size: 10 }).await.unwrap().items.len(),
             1
         );
         store.delete_user(t, user.id).await.unwrap();
-        assert!(matches!(
-            store.get_user(t, user.id).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.get_user(t, user.id).await, Err(StoreError::NotFound)));
     })
     .await;
 }
@@ -217,21 +177,12 @@ async fn rotating_keys_keeps_the_old_one_until_it_stops_verifying() {
             verify_until: None,
         };
         store.rotate_signing_key(&key("a", 100), 0).await.unwrap();
-        store
-            .rotate_signing_key(&key("b", 200), 5_000)
-            .await
-            .unwrap();
+        store.rotate_signing_key(&key("b", 200), 5_000).await.unwrap();
         let live = store.live_signing_keys(1_000).await.unwrap();
-        assert_eq!(
-            live.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-            ["b", "a"]
-        );
+        assert_eq!(live.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["b", "a"]);
         assert_eq!(live[1].retired_at, Some(200));
         let later = store.live_signing_keys(6_000).await.unwrap();
-        assert_eq!(
-            later.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
-            ["b"]
-        );
+        assert_eq!(later.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), ["b"]);
     })
     .await;
 }
@@ -240,34 +191,21 @@ async fn rotating_keys_keeps_the_old_one_until_it_stops_verifying() {
 async fn revocations_and_changes_are_visible_until_they_lapse() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let token = RevokedToken {
-            jti: "j1".into(),
-            expires_at: 500,
-        };
+        let token = RevokedToken { jti: "j1".into(), expires_at: 500 };
         store.revoke_token(t, &token).await.unwrap();
         store.revoke_token(t, &token).await.unwrap(); // idempotent
-        assert_eq!(
-            store.live_revocations(100).await.unwrap(),
-            vec![token.clone()]
-        );
+        assert_eq!(store.live_revocations(100).await.unwrap(), vec![token.clone()]);
         assert!(store.live_revocations(600).await.unwrap().is_empty());
 
         let client = ClientId::random();
         store.publish(1_000, &Change::Client(client)).await.unwrap();
-        store
-            .publish(2_000, &Change::TokenRevoked(token.clone()))
-            .await
-            .unwrap();
+        store.publish(2_000, &Change::TokenRevoked(token.clone())).await.unwrap();
         store.publish(3_000, &Change::SigningKeys).await.unwrap();
         store.publish(3_000, &Change::Tenant(t)).await.unwrap();
         let changes = store.changes_since(2_000).await.unwrap();
         assert_eq!(
             changes.iter().map(|c| c.change.clone()).collect::<Vec<_>>(),
-            vec![
-                Change::TokenRevoked(token),
-                Change::SigningKeys,
-                Change::Tenant(t)
-            ]
+            vec![Change::TokenRevoked(token), Change::SigningKeys, Change::Tenant(t)]
         );
         assert_eq!(store.prune_changes(2_500).await.unwrap(), 2);
 
@@ -282,10 +220,7 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
             Change::AppAuthorizations(t),
             Change::Connection(tessera_core::id::ConnectionId::random()),
             Change::Federation(t),
-            Change::TokenRevoked(RevokedToken {
-                jti: "j2".into(),
-                expires_at: 9,
-            }),
+            Change::TokenRevoked(RevokedToken { jti: "j2".into(), expires_at: 9 }),
         ];
         for change in &every {
             // A new kind of change fails to compile here until it is added to `every`.
@@ -302,13 +237,8 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
             }
             store.publish(10_000, change).await.unwrap();
         }
-        let read: Vec<Change> = store
-            .changes_since(10_000)
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|c| c.change)
-            .collect();
+        let read: Vec<Change> =
+            store.changes_since(10_000).await.unwrap().into_iter().map(|c| c.change).collect();
         assert_eq!(read, every);
     })
     .await;

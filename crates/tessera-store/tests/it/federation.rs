@@ -42,20 +42,14 @@ fn credential(
     }
 }
 
-const ALL: PageRequest = PageRequest {
-    after: 0,
-    size: 100,
-};
+const ALL: PageRequest = PageRequest { after: 0, size: 100 };
 
 #[tokio::test]
 async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_they_rely_on() {
     on_both_backends(|store: std::sync::Arc<dyn Storage>| async move {
         let (a, b) = (tenant(&*store).await, tenant(&*store).await);
         let app = integration(a);
-        store
-            .create_integration(&app, Some(&secret(app.client_id, 1, 10)))
-            .await
-            .unwrap();
+        store.create_integration(&app, Some(&secret(app.client_id, 1, 10))).await.unwrap();
         let k8s = trusted(a, K8S);
         store.create_trusted_issuer(&k8s).await.unwrap();
         // One trust per issuer and tenant; another tenant may trust the same issuer.
@@ -64,10 +58,7 @@ async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_th
             Err(StoreError::Conflict(_))
         ));
         store.create_trusted_issuer(&trusted(b, K8S)).await.unwrap();
-        assert_eq!(
-            store.list_trusted_issuers(a, ALL).await.unwrap().items,
-            vec![k8s.clone()]
-        );
+        assert_eq!(store.list_trusted_issuers(a, ALL).await.unwrap().items, vec![k8s.clone()]);
 
         let billing = credential(a, app.client_id, K8S, "system:serviceaccount:prod:billing");
         store.create_federated_credential(&billing).await.unwrap();
@@ -88,11 +79,7 @@ async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_th
             ));
         }
         assert_eq!(
-            store
-                .list_federated_credentials(a, app.client_id, ALL)
-                .await
-                .unwrap()
-                .items,
+            store.list_federated_credentials(a, app.client_id, ALL).await.unwrap().items,
             vec![billing.clone()]
         );
         assert!(store
@@ -102,21 +89,13 @@ async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_th
             .items
             .is_empty());
         let (issuers, credentials) = store.federation_of(Some(a)).await.unwrap();
-        assert_eq!(
-            (issuers, credentials),
-            (vec![k8s.clone()], vec![billing.clone()])
-        );
+        assert_eq!((issuers, credentials), (vec![k8s.clone()], vec![billing.clone()]));
         let (issuers, _) = store.federation_of(None).await.unwrap();
         assert_eq!(issuers.len(), 2);
         // Tenant B can remove neither.
+        assert!(matches!(store.delete_trusted_issuer(b, k8s.id).await, Err(StoreError::NotFound)));
         assert!(matches!(
-            store.delete_trusted_issuer(b, k8s.id).await,
-            Err(StoreError::NotFound)
-        ));
-        assert!(matches!(
-            store
-                .delete_federated_credential(b, app.client_id, billing.id)
-                .await,
+            store.delete_federated_credential(b, app.client_id, billing.id).await,
             Err(StoreError::NotFound)
         ));
 
@@ -124,25 +103,16 @@ async fn trusted_issuers_and_credentials_are_kept_per_tenant_and_go_with_what_th
         let deploy = credential(a, app.client_id, K8S, "system:serviceaccount:prod:deploy");
         store.create_federated_credential(&deploy).await.unwrap();
         assert_eq!(
-            store
-                .delete_federated_credential(a, app.client_id, deploy.id)
-                .await
-                .unwrap(),
+            store.delete_federated_credential(a, app.client_id, deploy.id).await.unwrap(),
             deploy
         );
         let (gone, with) = store.delete_trusted_issuer(a, k8s.id).await.unwrap();
         assert_eq!((gone, with), (k8s, 1));
-        assert_eq!(
-            store.federation_of(Some(a)).await.unwrap(),
-            (vec![], vec![])
-        );
+        assert_eq!(store.federation_of(Some(a)).await.unwrap(), (vec![], vec![]));
 
         // Deleting the integration takes its credentials; deleting the tenant, everything.
         store.create_trusted_issuer(&trusted(a, K8S)).await.unwrap();
-        store
-            .create_federated_credential(&credential(a, app.client_id, K8S, "s"))
-            .await
-            .unwrap();
+        store.create_federated_credential(&credential(a, app.client_id, K8S, "s")).await.unwrap();
         store.delete_integration(a, app.client_id).await.unwrap();
         assert!(store.federation_of(Some(a)).await.unwrap().1.is_empty());
         store.delete_tenant(a).await.unwrap();

@@ -24,18 +24,9 @@ async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
         let i = integration(t);
-        store
-            .create_integration(&i, Some(&secret(i.client_id, 1, 10)))
-            .await
-            .unwrap();
-        store
-            .add_client_key(t, &key(i.client_id, "k1"))
-            .await
-            .unwrap();
-        store
-            .add_client_key(t, &key(i.client_id, "k2"))
-            .await
-            .unwrap();
+        store.create_integration(&i, Some(&secret(i.client_id, 1, 10))).await.unwrap();
+        store.add_client_key(t, &key(i.client_id, "k1")).await.unwrap();
+        store.add_client_key(t, &key(i.client_id, "k2")).await.unwrap();
         assert!(matches!(
             store.add_client_key(t, &key(i.client_id, "k1")).await,
             Err(StoreError::Conflict(_))
@@ -53,11 +44,7 @@ async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
             store.add_client_key(other, &key(i.client_id, "k3")).await,
             Err(StoreError::NotFound)
         ));
-        assert!(store
-            .list_client_keys(other, i.client_id)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.list_client_keys(other, i.client_id).await.unwrap().is_empty());
         assert!(matches!(
             store.delete_client_key(other, i.client_id, "k1").await,
             Err(StoreError::NotFound)
@@ -68,17 +55,10 @@ async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
             store.delete_client_key(t, i.client_id, "k1").await,
             Err(StoreError::NotFound)
         ));
-        assert_eq!(
-            store.list_client_keys(t, i.client_id).await.unwrap().len(),
-            1
-        );
+        assert_eq!(store.list_client_keys(t, i.client_id).await.unwrap().len(), 1);
         // Deleting the integration takes its keys along.
         store.delete_integration(t, i.client_id).await.unwrap();
-        assert!(store
-            .list_client_keys(t, i.client_id)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.list_client_keys(t, i.client_id).await.unwrap().is_empty());
     })
     .await;
 }
@@ -86,23 +66,11 @@ async fn keys_belong_to_an_integration_of_the_tenant_and_reach_the_snapshot() {
 #[tokio::test]
 async fn an_assertion_id_is_accepted_once_per_issuer() {
     on_both_backends(|store| async move {
-        assert!(store
-            .claim_assertion("client-a", "jti-1", 100)
-            .await
-            .unwrap());
-        assert!(!store
-            .claim_assertion("client-a", "jti-1", 100)
-            .await
-            .unwrap());
-        assert!(store
-            .claim_assertion("client-b", "jti-1", 100)
-            .await
-            .unwrap());
+        assert!(store.claim_assertion("client-a", "jti-1", 100).await.unwrap());
+        assert!(!store.claim_assertion("client-a", "jti-1", 100).await.unwrap());
+        assert!(store.claim_assertion("client-b", "jti-1", 100).await.unwrap());
         assert_eq!(store.prune_assertions(101).await.unwrap(), 2);
-        assert!(store
-            .claim_assertion("client-a", "jti-1", 200)
-            .await
-            .unwrap());
+        assert!(store.claim_assertion("client-a", "jti-1", 200).await.unwrap());
     })
     .await;
 }
@@ -143,55 +111,31 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
         };
         let first = store
             .put_consent(&consent(
-                ConsentUser::User {
-                    id: user.id,
-                    email: user.email.clone(),
-                },
+                ConsentUser::User { id: user.id, email: user.email.clone() },
                 "assets:read",
             ))
             .await
             .unwrap();
         let replaced = store
             .put_consent(&consent(
-                ConsentUser::User {
-                    id: user.id,
-                    email: user.email.clone(),
-                },
+                ConsentUser::User { id: user.id, email: user.email.clone() },
                 "assets:read events:read",
             ))
             .await
             .unwrap();
-        assert_eq!(
-            replaced.id, first.id,
-            "the same integration and user: one consent"
-        );
-        assert_eq!(
-            replaced.scopes,
-            ScopeSet::parse("assets:read events:read").unwrap()
-        );
-        let all = store
-            .put_consent(&consent(ConsentUser::All, "events:read"))
-            .await
-            .unwrap();
-        let page = store
-            .list_consents(t, PageRequest { after: 0, size: 1 })
-            .await
-            .unwrap();
+        assert_eq!(replaced.id, first.id, "the same integration and user: one consent");
+        assert_eq!(replaced.scopes, ScopeSet::parse("assets:read events:read").unwrap());
+        let all = store.put_consent(&consent(ConsentUser::All, "events:read")).await.unwrap();
+        let page = store.list_consents(t, PageRequest { after: 0, size: 1 }).await.unwrap();
         assert_eq!(page.items, vec![replaced.clone()]);
         assert!(page.next_after.is_some());
 
         let other = tenant(&*store).await;
-        assert_eq!(
-            store.consents_of(Some(t)).await.unwrap(),
-            vec![replaced.clone(), all.clone()]
-        );
+        assert_eq!(store.consents_of(Some(t)).await.unwrap(), vec![replaced.clone(), all.clone()]);
         assert!(store.consents_of(Some(other)).await.unwrap().is_empty());
         let everyone = store.consents_of(None).await.unwrap();
         assert!(everyone.contains(&replaced) && everyone.contains(&all));
-        assert!(matches!(
-            store.delete_consent(other, all.id).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.delete_consent(other, all.id).await, Err(StoreError::NotFound)));
         assert_eq!(store.delete_consent(t, all.id).await.unwrap(), all);
         assert_eq!(store.consents_of(Some(t)).await.unwrap(), vec![replaced]);
     })

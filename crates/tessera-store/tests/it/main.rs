@@ -28,10 +28,7 @@ where
     match tessera_store::testing::postgres_url() {
         Ok(url) => test(tessera_store::connect(&url).await.expect("postgres opens")).await,
         Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run the PostgreSQL half: {why}"
-            );
+            assert!(std::env::var_os("CI").is_none(), "CI must run the PostgreSQL half: {why}");
             eprintln!("PostgreSQL half skipped: {why}");
         }
     }

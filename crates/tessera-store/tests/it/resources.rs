@@ -56,68 +56,32 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
         assert_eq!(store.asset_types(t, 10).await.unwrap(), ["Crate", "Pallet"]);
         assert_eq!(store.asset_types(t, 1).await.unwrap(), ["Crate"]);
         let other = tenant(&*store).await;
-        store
-            .create_asset(&asset(other, "Secret", 0), None)
-            .await
-            .unwrap();
+        store.create_asset(&asset(other, "Secret", 0), None).await.unwrap();
         assert_eq!(store.asset_types(t, 10).await.unwrap(), ["Crate", "Pallet"]);
 
         // Only crates, three at a time; a write between pages neither skips nor repeats.
         let crates = vec!["Crate".to_owned()];
-        let first = store
-            .list_assets(t, Some(&crates), PageRequest { after: 0, size: 3 })
-            .await
-            .unwrap();
+        let first =
+            store.list_assets(t, Some(&crates), PageRequest { after: 0, size: 3 }).await.unwrap();
         assert_eq!(first.items.len(), 3);
         store.delete_asset(t, made[0].id, None).await.unwrap();
-        let late = store
-            .create_asset(&asset(t, "Crate", 99), None)
-            .await
-            .unwrap();
+        let late = store.create_asset(&asset(t, "Crate", 99), None).await.unwrap();
         let second = store
             .list_assets(
                 t,
                 Some(&crates),
-                PageRequest {
-                    after: first.next_after.unwrap(),
-                    size: 3,
-                },
+                PageRequest { after: first.next_after.unwrap(), size: 3 },
             )
             .await
             .unwrap();
-        let ids: Vec<_> = first
-            .items
-            .iter()
-            .chain(&second.items)
-            .map(|a| a.id)
-            .collect();
-        assert_eq!(
-            ids,
-            vec![made[0].id, made[2].id, made[4].id, made[6].id, late.id]
-        );
+        let ids: Vec<_> = first.items.iter().chain(&second.items).map(|a| a.id).collect();
+        assert_eq!(ids, vec![made[0].id, made[2].id, made[4].id, made[6].id, late.id]);
         assert_eq!(second.next_after, None);
 
-        let all = store
-            .list_assets(
-                t,
-                None,
-                PageRequest {
-                    after: 0,
-                    size: 100,
-                },
-            )
-            .await
-            .unwrap();
+        let all = store.list_assets(t, None, PageRequest { after: 0, size: 100 }).await.unwrap();
         assert_eq!(all.items.len(), 7);
         let none = store
-            .list_assets(
-                t,
-                Some(&["Truck".to_owned()]),
-                PageRequest {
-                    after: 0,
-                    size: 100,
-                },
-            )
+            .list_assets(t, Some(&["Truck".to_owned()]), PageRequest { after: 0, size: 100 })
             .await
             .unwrap();
         assert!(none.items.is_empty());
@@ -129,10 +93,7 @@ async fn assets_round_trip_and_list_by_type_in_stable_pages() {
 async fn a_stale_update_is_refused_and_nothing_is_lost() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let a = store
-            .create_asset(&asset(t, "Crate", 1), None)
-            .await
-            .unwrap();
+        let a = store.create_asset(&asset(t, "Crate", 1), None).await.unwrap();
         let one = a.patched(&attrs(json!({"colour": "red"})), 200).unwrap();
         let two = a.patched(&attrs(json!({"size": "L"})), 200).unwrap();
         store.update_asset(&one, a.updated_at, None).await.unwrap();
@@ -156,10 +117,7 @@ async fn a_stale_update_is_refused_and_nothing_is_lost() {
 async fn events_append_to_an_existing_asset_and_go_with_it() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let a = store
-            .create_asset(&asset(t, "Crate", 1), None)
-            .await
-            .unwrap();
+        let a = store.create_asset(&asset(t, "Crate", 1), None).await.unwrap();
         let mut seqs = Vec::new();
         for n in 0..3 {
             let e = AssetEvent::new(
@@ -173,45 +131,24 @@ async fn events_append_to_an_existing_asset_and_go_with_it() {
             .unwrap();
             seqs.push(store.append_event(&e, None).await.unwrap().seq);
         }
-        let page = store
-            .list_events(t, a.id, PageRequest { after: 0, size: 2 })
-            .await
-            .unwrap();
+        let page = store.list_events(t, a.id, PageRequest { after: 0, size: 2 }).await.unwrap();
         assert_eq!(page.items.len(), 2);
         assert_eq!(page.items[0].operation, "Record");
         assert_eq!(page.next_after, Some(seqs[1]));
 
         // Another tenant's asset id cannot take an event.
         let other = tenant(&*store).await;
-        let mut stray = AssetEvent::new(
-            EventId::random(),
-            &a,
-            None,
-            attrs(json!({})),
-            "client:y".into(),
-            1,
-        )
-        .unwrap();
+        let mut stray =
+            AssetEvent::new(EventId::random(), &a, None, attrs(json!({})), "client:y".into(), 1)
+                .unwrap();
         stray.tenant_id = other;
-        assert!(matches!(
-            store.append_event(&stray, None).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.append_event(&stray, None).await, Err(StoreError::NotFound)));
 
         store.delete_asset(t, a.id, None).await.unwrap();
-        assert!(matches!(
-            store.get_asset(t, a.id).await,
-            Err(StoreError::NotFound)
-        ));
-        let orphan = store
-            .list_events(t, a.id, PageRequest { after: 0, size: 10 })
-            .await
-            .unwrap();
+        assert!(matches!(store.get_asset(t, a.id).await, Err(StoreError::NotFound)));
+        let orphan = store.list_events(t, a.id, PageRequest { after: 0, size: 10 }).await.unwrap();
         assert!(orphan.items.is_empty());
-        assert!(matches!(
-            store.delete_asset(t, a.id, None).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.delete_asset(t, a.id, None).await, Err(StoreError::NotFound)));
     })
     .await;
 }
@@ -228,17 +165,11 @@ async fn policies_round_trip_and_publish_their_change() {
         store.update_policy(&p).await.unwrap();
         assert_eq!(store.tenant_policies(t).await.unwrap(), vec![p.clone()]);
         let second = store.create_policy(&policy(t)).await.unwrap();
-        let page = store
-            .list_policies(t, PageRequest { after: 0, size: 1 })
-            .await
-            .unwrap();
+        let page = store.list_policies(t, PageRequest { after: 0, size: 1 }).await.unwrap();
         assert_eq!(page.items, vec![p.clone()]);
         assert_eq!(page.next_after, Some(p.seq));
         store.delete_policy(t, second.id).await.unwrap();
-        assert!(matches!(
-            store.delete_policy(t, second.id).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.delete_policy(t, second.id).await, Err(StoreError::NotFound)));
 
         for change in [Change::AccessPolicies(t), Change::People(t)] {
             store.publish(50, &change).await.unwrap();

@@ -26,10 +26,7 @@ fn user(tenant: TenantId, email: &str) -> User {
     }
 }
 
-const PAGE: PageRequest = PageRequest {
-    after: 0,
-    size: 100,
-};
+const PAGE: PageRequest = PageRequest { after: 0, size: 100 };
 
 #[tokio::test]
 async fn a_link_sets_the_password_once_before_it_expires_and_a_newer_one_replaces_it() {
@@ -37,37 +34,18 @@ async fn a_link_sets_the_password_once_before_it_expires_and_a_newer_one_replace
         let t = Tenant::new(TenantId::random(), "Acme", Tier::Team, 1).unwrap();
         let admin = user(t.id, "ivy@acme.example");
         let (token, link) = UserLink::generate(&admin, LinkPurpose::Invitation, &OsRng, 1000, 60);
-        store
-            .create_tenant_with_admin(&t, &admin, Some(&link))
-            .await
-            .unwrap();
+        store.create_tenant_with_admin(&t, &admin, Some(&link)).await.unwrap();
         let hash = link_token_hash(token.expose());
-        assert_eq!(
-            store.user_link(&hash, 2000).await.unwrap(),
-            Ok(admin.clone())
-        );
-        assert_eq!(
-            store.user_link(&hash, 61_000).await.unwrap(),
-            Err(LinkRefusal::Expired)
-        );
-        let set = store
-            .redeem_user_link(&hash, "$argon2id$new", 2000)
-            .await
-            .unwrap()
-            .unwrap();
+        assert_eq!(store.user_link(&hash, 2000).await.unwrap(), Ok(admin.clone()));
+        assert_eq!(store.user_link(&hash, 61_000).await.unwrap(), Err(LinkRefusal::Expired));
+        let set = store.redeem_user_link(&hash, "$argon2id$new", 2000).await.unwrap().unwrap();
         assert_eq!(set.password_hash, "$argon2id$new");
         assert_eq!(set.sessions_not_before, 2000);
         assert_eq!(
-            store
-                .redeem_user_link(&hash, "$argon2id$again", 3000)
-                .await
-                .unwrap(),
+            store.redeem_user_link(&hash, "$argon2id$again", 3000).await.unwrap(),
             Err(LinkRefusal::Used)
         );
-        assert_eq!(
-            store.user_link(&[7; 32], 3000).await.unwrap(),
-            Err(LinkRefusal::Unknown)
-        );
+        assert_eq!(store.user_link(&[7; 32], 3000).await.unwrap(), Err(LinkRefusal::Unknown));
 
         // A reset link replaces the unused ones and ends the sessions.
         let (first, one) = UserLink::generate(&admin, LinkPurpose::PasswordReset, &OsRng, 4000, 60);
@@ -76,17 +54,11 @@ async fn a_link_sets_the_password_once_before_it_expires_and_a_newer_one_replace
             UserLink::generate(&admin, LinkPurpose::PasswordReset, &OsRng, 4000, 60);
         store.put_user_link(&two, 5).await.unwrap();
         assert_eq!(
-            store
-                .user_link(&link_token_hash(first.expose()), 4500)
-                .await
-                .unwrap(),
+            store.user_link(&link_token_hash(first.expose()), 4500).await.unwrap(),
             Err(LinkRefusal::Unknown)
         );
-        let found = store
-            .user_link(&link_token_hash(second.expose()), 4500)
-            .await
-            .unwrap()
-            .unwrap();
+        let found =
+            store.user_link(&link_token_hash(second.expose()), 4500).await.unwrap().unwrap();
         assert_eq!(found.sessions_not_before, 5);
         let (_, stray) = UserLink::generate(
             &user(t.id, "x@acme.example"),
@@ -95,10 +67,7 @@ async fn a_link_sets_the_password_once_before_it_expires_and_a_newer_one_replace
             1,
             60,
         );
-        assert!(matches!(
-            store.put_user_link(&stray, 1).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.put_user_link(&stray, 1).await, Err(StoreError::NotFound)));
     })
     .await;
 }
@@ -109,15 +78,9 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
         let kept = tenant(&*store).await;
         let gone = tenant(&*store).await;
         let app = integration(gone);
-        store
-            .create_integration(&app, Some(&secret(app.client_id, 1, 1)))
-            .await
-            .unwrap();
+        store.create_integration(&app, Some(&secret(app.client_id, 1, 1))).await.unwrap();
         let own = integration(kept);
-        store
-            .create_integration(&own, Some(&secret(own.client_id, 2, 1)))
-            .await
-            .unwrap();
+        store.create_integration(&own, Some(&secret(own.client_id, 2, 1))).await.unwrap();
         // A connection from the kept tenant to the deleted one's integration.
         let connection = Connection {
             id: ConnectionId::random(),
@@ -132,10 +95,7 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
             updated_at: 1,
         };
         store.create_connection(&connection).await.unwrap();
-        store
-            .create_user(&user(gone, "ivy@gone.example"))
-            .await
-            .unwrap();
+        store.create_user(&user(gone, "ivy@gone.example")).await.unwrap();
         let record = |tenant| AuditRecord {
             tenant_id: tenant,
             at: 1,
@@ -144,54 +104,21 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
             target: String::new(),
             detail: "{}".into(),
         };
-        store
-            .append_audit(&[record(gone), record(kept)])
-            .await
-            .unwrap();
+        store.append_audit(&[record(gone), record(kept)]).await.unwrap();
 
         let deleted = store.delete_tenant(gone).await.unwrap();
         assert_eq!(deleted.clients, vec![app.client_id]);
         assert_eq!(deleted.connections, vec![connection.clone()]);
-        assert!(matches!(
-            store.get_tenant(gone).await,
-            Err(StoreError::NotFound)
-        ));
-        assert!(matches!(
-            store.delete_tenant(gone).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.get_tenant(gone).await, Err(StoreError::NotFound)));
+        assert!(matches!(store.delete_tenant(gone).await, Err(StoreError::NotFound)));
         assert!(store.find_client(app.client_id).await.unwrap().is_none());
-        assert!(matches!(
-            store.get_connection(connection.id).await,
-            Err(StoreError::NotFound)
-        ));
+        assert!(matches!(store.get_connection(connection.id).await, Err(StoreError::NotFound)));
         assert!(store.list_users(gone, PAGE).await.unwrap().items.is_empty());
-        assert!(store
-            .list_audit(gone, &Default::default(), PAGE)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
+        assert!(store.list_audit(gone, &Default::default(), PAGE).await.unwrap().items.is_empty());
         // Records for a tenant that is gone are not written; the others are.
-        store
-            .append_audit(&[record(gone), record(kept)])
-            .await
-            .unwrap();
-        assert!(store
-            .list_audit(gone, &Default::default(), PAGE)
-            .await
-            .unwrap()
-            .items
-            .is_empty());
-        assert_eq!(
-            store
-                .list_audit(kept, &Default::default(), PAGE)
-                .await
-                .unwrap()
-                .items
-                .len(),
-            2
-        );
+        store.append_audit(&[record(gone), record(kept)]).await.unwrap();
+        assert!(store.list_audit(gone, &Default::default(), PAGE).await.unwrap().items.is_empty());
+        assert_eq!(store.list_audit(kept, &Default::default(), PAGE).await.unwrap().items.len(), 2);
         // The other tenant keeps what is its own.
         assert!(store.find_client(own.client_id).await.unwrap().is_some());
 
@@ -201,18 +128,12 @@ async fn deleting_a_tenant_removes_its_rows_and_the_grants_to_or_from_it() {
             ..Tenant::new(TenantId::random(), "Ops", Tier::Enterprise, 1).unwrap()
         };
         store.create_tenant(&operator).await.unwrap();
-        assert!(matches!(
-            store.delete_tenant(operator.id).await,
-            Err(StoreError::Conflict(_))
-        ));
+        assert!(matches!(store.delete_tenant(operator.id).await, Err(StoreError::Conflict(_))));
         let second = Tenant {
             operator: true,
             ..Tenant::new(TenantId::random(), "Ops 2", Tier::Enterprise, 1).unwrap()
         };
-        assert!(matches!(
-            store.create_tenant(&second).await,
-            Err(StoreError::Conflict(_))
-        ));
+        assert!(matches!(store.create_tenant(&second).await, Err(StoreError::Conflict(_))));
     })
     .await;
 }
@@ -222,16 +143,10 @@ async fn tenants_page_in_creation_order_and_keep_their_state() {
     on_both_backends(|store| async move {
         let a = tenant(&*store).await;
         let b = tenant(&*store).await;
-        let first = store
-            .list_tenants(PageRequest { after: 0, size: 1 })
-            .await
-            .unwrap();
+        let first = store.list_tenants(PageRequest { after: 0, size: 1 }).await.unwrap();
         assert_eq!(first.items[0].id, a);
         let next = store
-            .list_tenants(PageRequest {
-                after: first.next_after.unwrap(),
-                size: 1,
-            })
+            .list_tenants(PageRequest { after: first.next_after.unwrap(), size: 1 })
             .await
             .unwrap();
         assert_eq!(next.items[0].id, b);
@@ -282,18 +197,12 @@ async fn an_existing_database_upgrades_with_its_first_tenant_as_the_operator() {
     let mut urls = vec![sqlite];
     match tessera_store::testing::postgres_url() {
         Ok(url) => {
-            old_database!(
-                sqlx::PgPool,
-                &url,
-                sqlx::migrate!("./migrations/postgres"),
-                ids
-            );
+            old_database!(sqlx::PgPool, &url, sqlx::migrate!("./migrations/postgres"), ids);
             urls.push(url);
         }
-        Err(why) => assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the PostgreSQL half: {why}"
-        ),
+        Err(why) => {
+            assert!(std::env::var_os("CI").is_none(), "CI must run the PostgreSQL half: {why}")
+        }
     }
     for url in urls {
         let store = tessera_store::connect(&url).await.unwrap();
@@ -301,9 +210,6 @@ async fn an_existing_database_upgrades_with_its_first_tenant_as_the_operator() {
         assert_eq!(tenants.len(), 2);
         assert!(tenants[0].operator && tenants[0].id == first, "{tenants:?}");
         assert!(!tenants[1].operator && !tenants[1].disabled);
-        assert!(matches!(
-            store.delete_tenant(first).await,
-            Err(StoreError::Conflict(_))
-        ));
+        assert!(matches!(store.delete_tenant(first).await, Err(StoreError::Conflict(_))));
     }
 }

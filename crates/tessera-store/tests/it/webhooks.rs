@@ -21,10 +21,7 @@ async fn connection(store: &dyn Storage) -> (TenantId, ConnectionId) {
     let owner = tenant(store).await;
     let mut app = integration(developer);
     app.profile.webhook_url = Some("https://app.example.com/hooks".into());
-    store
-        .create_integration(&app, Some(&secret(app.client_id, 1, 10)))
-        .await
-        .unwrap();
+    store.create_integration(&app, Some(&secret(app.client_id, 1, 10))).await.unwrap();
     let c = Connection {
         id: ConnectionId::random(),
         owner_tenant_id: owner,
@@ -49,10 +46,7 @@ async fn change(store: &dyn Storage, owner: TenantId, n: usize) {
         payload: format!("{{\"n\":{n}}}"),
         at: 100,
     };
-    store
-        .create_asset(&asset(owner, "Crate", n), Some(&change))
-        .await
-        .unwrap();
+    store.create_asset(&asset(owner, "Crate", n), Some(&change)).await.unwrap();
 }
 
 fn done(entry: &PendingWebhook, outcome: WebhookOutcome) -> (WebhookAttempt, WebhookOutcome) {
@@ -88,11 +82,7 @@ async fn each_connection_is_delivered_oldest_first_one_at_a_time() {
         assert_eq!(round[0].payload, "{\"n\":0}");
         assert_eq!(round[0].kind, "asset.created");
         // Leased: a second claimer (another instance) gets nothing until the lease ends.
-        assert!(store
-            .claim_webhooks(1_000, 31_000, 32)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.claim_webhooks(1_000, 31_000, 32).await.unwrap().is_empty());
 
         // A's first delivered and B's failed for later, in one call.
         store
@@ -105,28 +95,16 @@ async fn each_connection_is_delivered_oldest_first_one_at_a_time() {
         // For the metrics: three pending (A's two, B's one), B's failing, all written at 100.
         assert_eq!(
             store.outbox_state().await.unwrap(),
-            OutboxState {
-                pending: 3,
-                failing: 1,
-                oldest_at: Some(100)
-            }
+            OutboxState { pending: 3, failing: 1, oldest_at: Some(100) }
         );
         let next = store.claim_webhooks(2_000, 32_000, 32).await.unwrap();
         assert_eq!(next.len(), 1, "B's entry is not due yet");
-        assert_eq!(
-            (next[0].connection_id, next[0].payload.as_str()),
-            (a, "{\"n\":1}")
-        );
+        assert_eq!((next[0].connection_id, next[0].payload.as_str()), (a, "{\"n\":1}"));
         // B's comes back once due, as its second attempt.
-        store
-            .finish_webhooks(&[done(&next[0], WebhookOutcome::Delivered)])
-            .await
-            .unwrap();
+        store.finish_webhooks(&[done(&next[0], WebhookOutcome::Delivered)]).await.unwrap();
         let later = store.claim_webhooks(60_000, 90_000, 32).await.unwrap();
-        let seen: Vec<(ConnectionId, u32)> = later
-            .iter()
-            .map(|e| (e.connection_id, e.attempts))
-            .collect();
+        let seen: Vec<(ConnectionId, u32)> =
+            later.iter().map(|e| (e.connection_id, e.attempts)).collect();
         assert_eq!(seen, vec![(a, 0), (b, 1)]);
 
         // A lease that ran out is claimed again (the instance holding it died).
@@ -141,31 +119,15 @@ async fn each_connection_is_delivered_oldest_first_one_at_a_time() {
             .unwrap();
         assert_eq!(store.pending_webhooks().await.unwrap(), 0);
         assert_eq!(store.outbox_state().await.unwrap(), OutboxState::default());
-        assert!(store
-            .claim_webhooks(200_000, 230_000, 32)
-            .await
-            .unwrap()
-            .is_empty());
+        assert!(store.claim_webhooks(200_000, 230_000, 32).await.unwrap().is_empty());
 
         // Every attempt but the dropped one is listed for its connection, oldest first.
-        let attempts = store
-            .webhook_attempts(a, PageRequest { after: 0, size: 10 })
-            .await
-            .unwrap();
+        let attempts = store.webhook_attempts(a, PageRequest { after: 0, size: 10 }).await.unwrap();
         assert_eq!(attempts.items.len(), 3);
-        assert!(attempts
-            .items
-            .windows(2)
-            .all(|w| w[0].event_seq < w[1].event_seq));
-        let b_attempts = store
-            .webhook_attempts(b, PageRequest { after: 0, size: 10 })
-            .await
-            .unwrap();
-        assert_eq!(
-            b_attempts.items.len(),
-            1,
-            "the dropped entry left no attempt"
-        );
+        assert!(attempts.items.windows(2).all(|w| w[0].event_seq < w[1].event_seq));
+        let b_attempts =
+            store.webhook_attempts(b, PageRequest { after: 0, size: 10 }).await.unwrap();
+        assert_eq!(b_attempts.items.len(), 1, "the dropped entry left no attempt");
         // Finishing nothing is no transaction and no error.
         store.finish_webhooks(&[]).await.unwrap();
     })

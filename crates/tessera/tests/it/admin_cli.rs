@@ -13,11 +13,7 @@ fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
 }
 
 fn cli_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    crate::tessera()
-        .args(args)
-        .env("XDG_CONFIG_HOME", config)
-        .envs(env.iter().copied())
-        .run()
+    crate::tessera().args(args).env("XDG_CONFIG_HOME", config).envs(env.iter().copied()).run()
 }
 
 /// `tessera login` to `server` as the operator's integration, the secret from `secret_file`.
@@ -58,10 +54,7 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
     // Not logged in yet: said so, with what to do.
     let (code, _, stderr) = cli(&config, &["integration", "list"]);
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("not logged in") && stderr.contains("tessera login"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("not logged in") && stderr.contains("tessera login"), "{stderr}");
     // A wrong secret saves nothing.
     std::fs::write(guard.path().join("wrong"), "not-the-secret").unwrap();
     let wrong = guard.path().join("wrong");
@@ -72,10 +65,7 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
 
     let (code, stdout, stderr) = login(&config, &server.url, secret_arg, "default");
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("logged in to") && stdout.contains("admin"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("logged in to") && stdout.contains("admin"), "{stdout}");
     let profiles = config.join("tessera/profiles.toml");
     assert_eq!(mode(&profiles), 0o600);
     assert_eq!(mode(&config.join("tessera")), 0o700);
@@ -99,35 +89,16 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
     let id = made["client_id"].as_str().unwrap().to_owned();
     let secret = made["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(made["scopes"], serde_json::json!(["assets:read"]));
-    assert_eq!(
-        crate::token(&server.url, &id, &secret, None).await.status(),
-        200
-    );
+    assert_eq!(crate::token(&server.url, &id, &secret, None).await.status(), 200);
 
     // Listing follows every page (two a page here), as JSON with the API's field names.
     for n in 0..3 {
-        let (code, _, stderr) = cli(
-            &config,
-            &[
-                "integration",
-                "create",
-                "--set",
-                &format!("display_name=extra {n}"),
-            ],
-        );
+        let (code, _, stderr) =
+            cli(&config, &["integration", "create", "--set", &format!("display_name=extra {n}")]);
         assert_eq!(code, 0, "{stderr}");
     }
-    let (code, stdout, _) = cli(
-        &config,
-        &[
-            "integration",
-            "list",
-            "--page-size",
-            "2",
-            "--output",
-            "json",
-        ],
-    );
+    let (code, stdout, _) =
+        cli(&config, &["integration", "list", "--page-size", "2", "--output", "json"]);
     assert_eq!(code, 0);
     let listed = json(&stdout);
     let names: Vec<&str> = listed["integrations"]
@@ -139,10 +110,7 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
     for wanted in ["Billing export", "extra 0", "extra 1", "extra 2"] {
         assert!(names.contains(&wanted), "{wanted} in {names:?}");
     }
-    assert!(
-        listed["integrations"].as_array().unwrap().len() >= 5,
-        "{names:?}"
-    );
+    assert!(listed["integrations"].as_array().unwrap().len() >= 5, "{names:?}");
     // As a table for people.
     let (_, table, _) = cli(&config, &["integration", "list"]);
     assert!(table.starts_with("CLIENT_ID"), "{table}");
@@ -157,46 +125,20 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
     let (code, stdout, _) = cli(&config, &["integration", "get", &id, "--output", "json"]);
     assert_eq!(code, 0);
     assert_eq!(json(&stdout)["display_name"], "Billing export");
-    assert!(
-        json(&stdout).get("client_secret").is_none(),
-        "never shown again"
-    );
+    assert!(json(&stdout).get("client_secret").is_none(), "never shown again");
     let body = guard.path().join("patch.json");
-    std::fs::write(
-        &body,
-        r#"{"display_name": "Billing", "token_ttl_seconds": 600}"#,
-    )
-    .unwrap();
+    std::fs::write(&body, r#"{"display_name": "Billing", "token_ttl_seconds": 600}"#).unwrap();
     let (code, stdout, stderr) = cli(
         &config,
-        &[
-            "integration",
-            "update",
-            &id,
-            "--file",
-            body.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
+        &["integration", "update", &id, "--file", body.to_str().unwrap(), "--output", "json"],
     );
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(json(&stdout)["display_name"], "Billing");
     assert_eq!(json(&stdout)["token_ttl_seconds"], 600);
-    let (code, _, stderr) = cli(
-        &config,
-        &[
-            "integration",
-            "update",
-            &id,
-            "--set",
-            r#"scopes=["no-such-scope"]"#,
-        ],
-    );
+    let (code, _, stderr) =
+        cli(&config, &["integration", "update", &id, "--set", r#"scopes=["no-such-scope"]"#]);
     assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("400") && stderr.contains("no-such-scope"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("400") && stderr.contains("no-such-scope"), "{stderr}");
     // Deleting asks first: with no terminal to ask on, it needs --yes and changes nothing.
     let (code, _, stderr) = cli(&config, &["integration", "delete", &id]);
     assert_eq!(code, 2, "{stderr}");
@@ -280,32 +222,19 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
     .unwrap();
     let (code, stdout, stderr) = cli_env(
         &config,
-        &[
-            "policy",
-            "create",
-            "--file",
-            policy.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
+        &["policy", "create", "--file", policy.to_str().unwrap(), "--output", "json"],
         &env,
     );
     assert_eq!(code, 0, "{stderr}{stdout}");
     let made = json(&stdout);
     let identity = made["identity"].as_str().unwrap().to_owned();
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &["policy", "get", &identity, "--output", "json"],
-        &env,
-    );
+    let (code, stdout, stderr) =
+        cli_env(&config, &["policy", "get", &identity, "--output", "json"], &env);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(json(&stdout)["display_name"], "Read crates");
     let (code, table, _) = cli_env(&config, &["policy", "list"], &env);
     assert_eq!(code, 0);
-    assert!(
-        table.contains(&identity) && table.contains("Read crates"),
-        "{table}"
-    );
+    assert!(table.contains(&identity) && table.contains("Read crates"), "{table}");
     let (code, _, stderr) = cli_env(&config, &["policy", "delete", &identity, "--yes"], &env);
     assert_eq!(code, 0, "{stderr}");
 
@@ -324,20 +253,11 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("ana@example.com") && stdout.contains("one-time link"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("ana@example.com") && stdout.contains("one-time link"), "{stdout}");
     // Any other call with `tessera api`; --field for shell variables.
     let (code, stdout, stderr) = cli_env(
         &config,
-        &[
-            "api",
-            "GET",
-            "/v1/users?page_size=1",
-            "--field",
-            "next_page_token",
-        ],
+        &["api", "GET", "/v1/users?page_size=1", "--field", "next_page_token"],
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
@@ -366,12 +286,7 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     let config = guard.path().join("config");
     let secret_file = guard.path().join("secret");
     std::fs::write(&secret_file, crate::BOOT_SECRET).unwrap();
-    let (code, _, stderr) = login(
-        &config,
-        &server.url,
-        secret_file.to_str().unwrap(),
-        "default",
-    );
+    let (code, _, stderr) = login(&config, &server.url, secret_file.to_str().unwrap(), "default");
     assert_eq!(code, 0, "{stderr}");
 
     // token get: the secret from the environment, never argv.
@@ -393,10 +308,7 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     let token_arg = token_file.to_str().unwrap();
     let (code, stdout, stderr) = cli(&config, &["token", "introspect", "--token-file", token_arg]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.starts_with("active: true") && stdout.contains(crate::BOOT_ID),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with("active: true") && stdout.contains(crate::BOOT_ID), "{stdout}");
     // From standard input, as JSON.
     let piped = crate::tessera()
         .args(["token", "introspect", "--output", "json"])
@@ -413,15 +325,8 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     assert_eq!(stdout.trim(), "active: false");
     let empty = guard.path().join("empty");
     std::fs::write(&empty, "").unwrap();
-    let (code, _, stderr) = cli(
-        &config,
-        &[
-            "token",
-            "introspect",
-            "--token-file",
-            empty.to_str().unwrap(),
-        ],
-    );
+    let (code, _, stderr) =
+        cli(&config, &["token", "introspect", "--token-file", empty.to_str().unwrap()]);
     assert_eq!(code, 2, "{stderr}");
 
     // TMS: an application of the operator's organization, promoted; a customer authorizes it
@@ -484,28 +389,13 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     assert_eq!(code, 0, "{stderr}");
     let (code, stdout, stderr) = cli(
         &config,
-        &[
-            "token",
-            "tms",
-            "--profile",
-            "kpi",
-            "--tenant",
-            &customer,
-            "--output",
-            "json",
-        ],
+        &["token", "tms", "--profile", "kpi", "--tenant", &customer, "--output", "json"],
     );
     assert_eq!(code, 0, "{stderr}");
     let answer = json(&stdout);
-    assert_eq!(
-        answer["tokens"][0]["tenant_id"],
-        customer.as_str(),
-        "{answer}"
-    );
+    assert_eq!(answer["tokens"][0]["tenant_id"], customer.as_str(), "{answer}");
     assert!(answer["tokens"][0]["access_token"].is_string());
-    let six: Vec<&str> = (0..6)
-        .flat_map(|_| ["--tenant", customer.as_str()])
-        .collect();
+    let six: Vec<&str> = (0..6).flat_map(|_| ["--tenant", customer.as_str()]).collect();
     let mut args = vec!["token", "tms", "--profile", "kpi"];
     args.extend(six);
     let (code, _, stderr) = cli(&config, &args);
@@ -547,10 +437,7 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     let stored = json(&stdout);
     assert_eq!(stored["relatedId"], "crm.customer-42");
     assert_eq!(stored["key"], "erp/password");
-    assert!(
-        !stdout.contains("s3cr3t"),
-        "a put does not echo the value: {stdout}"
-    );
+    assert!(!stdout.contains("s3cr3t"), "a put does not echo the value: {stdout}");
     // From standard input, through the `create` alias.
     crate::tessera()
         .args(["private-token", "create", "crm.customer-43", "api-key"])
@@ -558,16 +445,10 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
         .envs(as_app)
         .stdin(std::fs::File::open(&value_file).unwrap())
         .succeeds();
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &["private-token", "get", "crm.customer-42", "erp/password"],
-        &as_app,
-    );
+    let (code, stdout, stderr) =
+        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_app);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout, "s3cr3t: with spaces\n",
-        "the value alone, as stored"
-    );
+    assert_eq!(stdout, "s3cr3t: with spaces\n", "the value alone, as stored");
 
     // Listing: every page, filtered by prefix; values only when asked for.
     let (code, stdout, stderr) = cli_env(
@@ -587,31 +468,17 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     assert_eq!(code, 0, "{stderr}");
     let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
     assert_eq!(listed.len(), 2);
-    assert!(
-        listed.iter().all(|e| e.get("value").is_none()),
-        "{listed:?}"
-    );
+    assert!(listed.iter().all(|e| e.get("value").is_none()), "{listed:?}");
     let (_, stdout, _) = cli_env(
         &config,
-        &[
-            "private-token",
-            "list",
-            "--key",
-            "api-key",
-            "--include-values",
-            "--output",
-            "json",
-        ],
+        &["private-token", "list", "--key", "api-key", "--include-values", "--output", "json"],
         &as_app,
     );
     let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["value"], "s3cr3t: with spaces\n");
     let (_, table, _) = cli_env(&config, &["private-token", "list"], &as_app);
-    assert!(
-        table.starts_with("RELATED_ID") && table.contains("erp/password"),
-        "{table}"
-    );
+    assert!(table.starts_with("RELATED_ID") && table.contains("erp/password"), "{table}");
 
     // A tenant admin sees another integration's entries with --integration.
     let other = crate::post_json(
@@ -623,44 +490,24 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     let as_other = [
         ("TESSERA_SERVER", server.url.as_str()),
         ("TESSERA_CLIENT_ID", other["client_id"].as_str().unwrap()),
-        (
-            "TESSERA_CLIENT_SECRET",
-            other["client_secret"].as_str().unwrap(),
-        ),
+        ("TESSERA_CLIENT_SECRET", other["client_secret"].as_str().unwrap()),
     ];
     // ...while another integration's own store does not have them: 404, exit 3.
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["private-token", "get", "crm.customer-42", "erp/password"],
-        &as_other,
-    );
+    let (code, _, stderr) =
+        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_other);
     assert_eq!(code, 3, "{stderr}");
     assert!(stderr.contains("404"), "{stderr}");
     std::fs::write(&value_file, "theirs").unwrap();
     let (code, _, stderr) = cli_env(
         &config,
-        &[
-            "private-token",
-            "put",
-            "mine",
-            "k",
-            "--value-file",
-            value_file.to_str().unwrap(),
-        ],
+        &["private-token", "put", "mine", "k", "--value-file", value_file.to_str().unwrap()],
         &as_other,
     );
     assert_eq!(code, 0, "{stderr}");
     let other_id = other["client_id"].as_str().unwrap();
     let (code, stdout, stderr) = cli_env(
         &config,
-        &[
-            "private-token",
-            "get",
-            "mine",
-            "k",
-            "--integration",
-            other_id,
-        ],
+        &["private-token", "get", "mine", "k", "--integration", other_id],
         &as_app,
     );
     assert_eq!((code, stdout.as_str()), (0, "theirs"), "{stderr}");
@@ -668,55 +515,26 @@ async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line()
     // Delete one key, then a whole relatedId; a missing file is a local failure (exit 1).
     let (code, _, stderr) = cli_env(
         &config,
-        &[
-            "private-token",
-            "delete",
-            "crm.customer-42",
-            "erp/password",
-            "--yes",
-        ],
+        &["private-token", "delete", "crm.customer-42", "erp/password", "--yes"],
         &as_app,
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, _) = cli_env(
-        &config,
-        &["private-token", "get", "crm.customer-42", "erp/password"],
-        &as_app,
-    );
+    let (code, _, _) =
+        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_app);
     assert_eq!(code, 3);
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["private-token", "delete", "crm.customer-43", "--yes"],
-        &as_app,
-    );
+    let (code, _, stderr) =
+        cli_env(&config, &["private-token", "delete", "crm.customer-43", "--yes"], &as_app);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stderr.contains("deleted 1 entries of crm.customer-43"),
-        "{stderr}"
-    );
-    let (_, stdout, _) = cli_env(
-        &config,
-        &["private-token", "list", "--output", "json"],
-        &as_app,
-    );
+    assert!(stderr.contains("deleted 1 entries of crm.customer-43"), "{stderr}");
+    let (_, stdout, _) = cli_env(&config, &["private-token", "list", "--output", "json"], &as_app);
     assert_eq!(json(&stdout)["private_tokens"], serde_json::json!([]));
     let (code, _, stderr) = cli_env(
         &config,
-        &[
-            "private-token",
-            "put",
-            "a",
-            "b",
-            "--value-file",
-            "/nonexistent/value",
-        ],
+        &["private-token", "put", "a", "b", "--value-file", "/nonexistent/value"],
         &as_app,
     );
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("cannot read the value from /nonexistent/value"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("cannot read the value from /nonexistent/value"), "{stderr}");
 }
 
 #[tokio::test]
@@ -748,16 +566,11 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
     assert_eq!(code, 0, "{stderr}");
     let northwind = stdout.trim().to_owned();
     assert!(northwind.starts_with("tenant/"), "{stdout}");
-    let (code, stdout, stderr) = cli(
-        &config,
-        &["tenant", "list", "--profile", "ops", "--output", "json"],
-    );
+    let (code, stdout, stderr) =
+        cli(&config, &["tenant", "list", "--profile", "ops", "--output", "json"]);
     assert_eq!(code, 0, "{stderr}");
     let tenants = json(&stdout)["tenants"].as_array().unwrap().clone();
-    assert!(
-        tenants.iter().any(|t| t["tenant_id"] == northwind.as_str()),
-        "{stdout}"
-    );
+    assert!(tenants.iter().any(|t| t["tenant_id"] == northwind.as_str()), "{stdout}");
     // Without a profile of that name, it says so.
     let (code, _, stderr) = cli(&config, &["tenant", "list", "--profile", "nobody"]);
     assert_eq!(code, 1);
@@ -793,10 +606,7 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
                 "--tenant-id",
                 tenant,
             ],
-            &[(
-                "TESSERA_CLIENT_SECRET",
-                app["client_secret"].as_str().unwrap(),
-            )],
+            &[("TESSERA_CLIENT_SECRET", app["client_secret"].as_str().unwrap())],
         )
     };
     // The connection is on the change feed; the server learns of it within a second.
@@ -854,10 +664,7 @@ async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_
     assert!(issuer_id.starts_with("trusted_issuers/"), "{stdout}");
     let (code, stdout, _) = cli_env(&config, &["trusted-issuer", "list"], &env);
     assert_eq!(code, 0);
-    assert!(
-        stdout.starts_with("ID") && stdout.contains(github),
-        "{stdout}"
-    );
+    assert!(stdout.starts_with("ID") && stdout.contains(github), "{stdout}");
 
     // Credentials belong to an integration: --integration before or after the operation.
     let (code, _, stderr) = cli_env(&config, &["federated-credential", "list"], &env);
@@ -886,14 +693,7 @@ async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_
     assert_eq!(made["claims"]["repository_id"], "42");
     let (code, stdout, _) = cli_env(
         &config,
-        &[
-            "federated-credential",
-            "--integration",
-            &id,
-            "list",
-            "--output",
-            "json",
-        ],
+        &["federated-credential", "--integration", &id, "list", "--output", "json"],
         &env,
     );
     assert_eq!(code, 0);
@@ -928,17 +728,10 @@ async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_
         &env,
     );
     assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["trusted-issuer", "delete", &issuer_id, "--yes"],
-        &env,
-    );
+    let (code, _, stderr) =
+        cli_env(&config, &["trusted-issuer", "delete", &issuer_id, "--yes"], &env);
     assert_eq!(code, 0, "{stderr}");
-    let (_, stdout, _) = cli_env(
-        &config,
-        &["trusted-issuer", "list", "--output", "json"],
-        &env,
-    );
+    let (_, stdout, _) = cli_env(&config, &["trusted-issuer", "list", "--output", "json"], &env);
     assert_eq!(json(&stdout)["trusted_issuers"], serde_json::json!([]));
 }
 

@@ -99,8 +99,17 @@ app_authorizations:
     access: limited
 "#;
 
-#[tokio::test]
-async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_no_change() {
+/// A tenant "Applied" on a fresh server, and a repository holding [`FIRST`] as `tessera.yaml`
+/// with the certificate and password file it names.
+struct Repo {
+    server: crate::Server,
+    tenant: String,
+    admin: (String, String, String),
+    dir: std::path::PathBuf,
+    _guard: tempfile::TempDir,
+}
+
+async fn repo() -> Repo {
     let (guard, data) = crate::data_dir();
     let server = crate::serve(&data, &[], true);
     let (tenant, id, secret) =
@@ -130,14 +139,35 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
     );
     std::fs::write(dir.join("ana-password"), "correct horse battery staple\n").unwrap();
     std::fs::write(dir.join("tessera.yaml"), FIRST).unwrap();
+    Repo { server, tenant, admin, dir, _guard: guard }
+}
 
+/// [`repo`] with [`FIRST`] applied: the repository and Billing's client_id.
+async fn applied() -> (Repo, String) {
+    let repo = repo().await;
+    let done = apply_json(&repo.admin, &repo.dir, &[]);
+    assert_eq!(done["applied"], true, "{done}");
+    let secrets = json(&std::fs::read_to_string(repo.dir.join("out/secrets.json")).unwrap());
+    let billing_id = secrets["integrations"]["Billing"]["client_id"].as_str().unwrap().to_owned();
+    (repo, billing_id)
+}
+
+/// The second version of the file: a ttl, an attribute and an authorization's access changed.
+fn second() -> String {
+    FIRST
+        .replace("token_ttl_seconds: 600", "token_ttl_seconds: 900")
+        .replace("attributes: [weight]", "attributes: [weight, colour]")
+        .replace("access: limited", "access: read_write")
+}
+
+#[tokio::test]
+async fn a_dry_run_plans_in_dependency_order_and_makes_nothing() {
+    let repo = repo().await;
+    let Repo { tenant, admin, dir, .. } = &repo;
     // A dry run: the plan, in dependency order, and nothing made.
     let plan = apply_json(&admin, &dir, &["--dry-run"]);
     assert_eq!(plan["tenant_id"], tenant.as_str());
-    assert_eq!(
-        (plan["dry_run"].clone(), plan["applied"].clone()),
-        (json!(true), json!(false))
-    );
+    assert_eq!((plan["dry_run"].clone(), plan["applied"].clone()), (json!(true), json!(false)));
     let key_step = steps(&plan)[2].clone();
     assert!(key_step.starts_with("create key "), "{key_step}");
     assert_eq!(
@@ -155,83 +185,62 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
     assert_eq!(plan["not_in_file"].as_array().unwrap().len(), 2, "{plan}");
     assert_eq!(list(&admin, &dir, "integration", "integrations").len(), 1);
     assert!(!dir.join("out/secrets.json").exists());
+}
 
+#[tokio::test]
+async fn apply_makes_what_the_file_says_and_the_same_file_again_changes_nothing() {
+    let repo = repo().await;
+    let Repo { server, tenant, admin, dir, .. } = &repo;
     // Applied: made as the file says; the new secret written 0600, not printed.
     let (code, stdout, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("Plan: 6 to create, 0 to change, 0 to delete"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("Plan: 6 to create, 0 to change, 0 to delete"), "{stdout}");
     assert!(stdout.contains("Applied."), "{stdout}");
     let secrets_path = dir.join("out/secrets.json");
-    assert_eq!(
-        std::fs::metadata(&secrets_path)
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&secrets_path).unwrap().permissions().mode() & 0o777, 0o600);
     let secrets = json(&std::fs::read_to_string(&secrets_path).unwrap());
     let billing = secrets["integrations"]["Billing"].clone();
     let billing_id = billing["client_id"].as_str().unwrap().to_owned();
     assert!(!stdout.contains(billing["client_secret"].as_str().unwrap()));
     assert!(secrets["integrations"]["KPI app"]["client_secret"].is_string());
-    let token = crate::access_token(
-        &server.url,
-        &billing_id,
-        billing["client_secret"].as_str().unwrap(),
-    )
-    .await;
+    let token =
+        crate::access_token(&server.url, &billing_id, billing["client_secret"].as_str().unwrap())
+            .await;
     let claims = crate::claims(&token);
     assert_eq!(claims["team"], "billing");
-    assert_eq!(
-        claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(),
-        600
-    );
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
     let policies = list(&admin, &dir, "policy", "access_policies");
     assert_eq!(
         policies[0]["permissions"][0]["actors"],
         json!([{"client_id": billing_id}, {"email": "ana@example.com"}])
     );
-    let (_, keys, _) = as_admin(
-        &admin,
-        &dir,
-        &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")],
-    );
+    let (_, keys, _) =
+        as_admin(&admin, &dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
     assert_eq!(json(&keys)["keys"].as_array().unwrap().len(), 1);
     let users = list(&admin, &dir, "user", "users");
-    let ana = users
-        .iter()
-        .find(|u| u["email"] == "ana@example.com")
-        .unwrap();
-    assert_eq!(
-        (ana["role"].as_str(), ana["password_set"].as_bool()),
-        (Some("member"), Some(true))
-    );
+    let ana = users.iter().find(|u| u["email"] == "ana@example.com").unwrap();
+    assert_eq!((ana["role"].as_str(), ana["password_set"].as_bool()), (Some("member"), Some(true)));
     let auths = list(&admin, &dir, "app-authorization", "app_authorizations");
     assert_eq!(auths[0]["access"], "limited");
 
     // The same file again: nothing to change, and it says so.
     let again = apply_json(&admin, &dir, &[]);
     assert_eq!(steps(&again), Vec::<String>::new());
-    assert_eq!(
-        (again["unchanged"].as_u64(), again["applied"].as_bool()),
-        (Some(6), Some(false))
-    );
+    assert_eq!((again["unchanged"].as_u64(), again["applied"].as_bool()), (Some(6), Some(false)));
     let (code, stdout, _) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains(&format!("Nothing to change: {tenant} matches tessera.yaml")),
         "{stdout}"
     );
+}
 
+#[tokio::test]
+async fn apply_updates_changed_fields_in_place_and_replaces_an_authorization() {
+    let (repo, billing_id) = applied().await;
+    let Repo { server, admin, dir, .. } = &repo;
+    let second = second();
     // Changed fields are updated in place (only those), an authorization replaced.
-    let second = FIRST
-        .replace("token_ttl_seconds: 600", "token_ttl_seconds: 900")
-        .replace("attributes: [weight]", "attributes: [weight, colour]")
-        .replace("access: limited", "access: read_write");
     std::fs::write(dir.join("tessera.yaml"), &second).unwrap();
     let plan = apply_json(&admin, &dir, &["--dry-run"]);
     assert_eq!(
@@ -254,17 +263,21 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
     )
     .await;
     assert_eq!(billing_now["token_ttl_seconds"], 900);
-    assert_eq!(
-        billing_now["client_id"],
-        billing_id.as_str(),
-        "updated, not made anew"
-    );
+    assert_eq!(billing_now["client_id"], billing_id.as_str(), "updated, not made anew");
     assert_eq!(
         list(&admin, &dir, "app-authorization", "app_authorizations")[0]["access"],
         "read_write"
     );
     assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+}
 
+#[tokio::test]
+async fn prune_deletes_what_the_file_leaves_out_but_never_the_runner_or_the_last_admin() {
+    let (repo, billing_id) = applied().await;
+    let Repo { admin, dir, .. } = &repo;
+    let second = second();
+    std::fs::write(dir.join("tessera.yaml"), &second).unwrap();
+    assert_eq!(apply_json(&admin, &dir, &[])["applied"], true);
     // Prune: what the file leaves out goes, but never the integration apply runs as nor the
     // tenant's last admin user (nora, invited with the tenant).
     let third = second
@@ -277,11 +290,7 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
         .replace("users:\n", "");
     std::fs::write(dir.join("tessera.yaml"), &third).unwrap();
     let without_prune = apply_json(&admin, &dir, &["--dry-run"]);
-    assert_eq!(
-        steps(&without_prune),
-        Vec::<String>::new(),
-        "nothing deleted without --prune"
-    );
+    assert_eq!(steps(&without_prune), Vec::<String>::new(), "nothing deleted without --prune");
     assert_eq!(without_prune["not_in_file"].as_array().unwrap().len(), 5);
     let plan = apply_json(&admin, &dir, &["--dry-run", "--prune"]);
     let planned = steps(&plan);
@@ -293,52 +302,29 @@ async fn apply_plans_creates_updates_prunes_and_applies_the_same_file_twice_to_n
     ] {
         assert!(planned.contains(&expected.to_owned()), "{planned:?}");
     }
-    assert!(
-        planned.iter().any(|s| s.starts_with("delete key ")),
-        "{planned:?}"
-    );
-    assert_eq!(
-        list(&admin, &dir, "user", "users").len(),
-        2,
-        "a dry run deletes nothing"
-    );
+    assert!(planned.iter().any(|s| s.starts_with("delete key ")), "{planned:?}");
+    assert_eq!(list(&admin, &dir, "user", "users").len(), 2, "a dry run deletes nothing");
     // Deletions are asked about: with no terminal to ask on, they need --yes.
     let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("add --yes"), "{stderr}");
-    assert_eq!(
-        list(&admin, &dir, "user", "users").len(),
-        2,
-        "nothing deleted unasked"
-    );
-    let (code, stdout, stderr) = as_admin(
-        &admin,
-        &dir,
-        &["apply", "-f", "tessera.yaml", "--prune", "--yes"],
-    );
+    assert_eq!(list(&admin, &dir, "user", "users").len(), 2, "nothing deleted unasked");
+    let (code, stdout, stderr) =
+        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.contains("kept: the tenant's last admin user"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("kept: the tenant's last admin user"), "{stdout}");
     let users = list(&admin, &dir, "user", "users");
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["email"], "nora@applied.example");
     assert!(list(&admin, &dir, "app-authorization", "app_authorizations").is_empty());
-    let (_, keys, _) = as_admin(
-        &admin,
-        &dir,
-        &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")],
-    );
+    let (_, keys, _) =
+        as_admin(&admin, &dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
     assert!(json(&keys)["keys"].as_array().unwrap().is_empty());
     assert_eq!(list(&admin, &dir, "integration", "integrations").len(), 3);
     let settled = apply_json(&admin, &dir, &["--prune"]);
     assert_eq!(
         steps(&settled),
-        [
-            "keep user nora@applied.example",
-            "keep integration customer admin"
-        ]
+        ["keep user nora@applied.example", "keep integration customer admin"]
     );
     assert_eq!(settled["applied"], false);
 }
@@ -392,10 +378,7 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
         "version: 1\nusers:\n  - email: a@b.example\n    display_name: A\n    password_env: TESSERA_TEST_NO_SUCH_VARIABLE\n",
     );
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("TESSERA_TEST_NO_SUCH_VARIABLE (password_env) is not set"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("TESSERA_TEST_NO_SUCH_VARIABLE (password_env) is not set"), "{stderr}");
 
     // Another tenant's file is refused before anything is made.
     let (code, _, stderr) = try_file(&format!(
@@ -412,10 +395,7 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
     )
     .unwrap();
     let report = apply_json(&admin, &dir, &[]);
-    assert!(
-        report["secrets"]["integrations"]["App"]["client_secret"].is_string(),
-        "{report}"
-    );
+    assert!(report["secrets"]["integrations"]["App"]["client_secret"].is_string(), "{report}");
 
     // A secrets_file that cannot be written: the secret made is printed rather than lost.
     std::fs::write(dir.join("not-a-folder"), "").unwrap();
@@ -423,48 +403,30 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
         "version: 1\nsecrets_file: not-a-folder/secrets.json\nintegrations:\n  - display_name: Stranded\n",
     );
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("`Stranded` was made, but its secret could not be saved"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("Stranded") && stderr.contains("client_secret"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("`Stranded` was made, but its secret could not be saved"), "{stderr}");
+    assert!(stderr.contains("Stranded") && stderr.contains("client_secret"), "{stderr}");
 
     // A field the API sets only at creation: refused with what to do, nothing changed.
     let (code, _, stderr) = try_file(
         "version: 1\nintegrations:\n  - display_name: App\n    multi_tenant: true\n    app_name: app\n    app_version: '2'\n",
     );
     assert_eq!(code, 1);
-    assert!(
-        stderr.contains("app_version is set when it is made"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("app_version is set when it is made"), "{stderr}");
 
     // The server's refusal: exit 3, its words, and what was made before it kept.
     let (code, stdout, stderr) = try_file(
         "version: 1\nintegrations:\n  - display_name: Early\n  - display_name: Late\n    scopes: [no-such-scope]\n",
     );
     assert_eq!(code, 3, "{stdout}{stderr}");
-    assert!(
-        stderr.contains("could not create integration `Late`"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("could not create integration `Late`"), "{stderr}");
     assert!(stderr.contains("no-such-scope"), "{stderr}");
-    assert!(
-        stderr.contains("Early"),
-        "the secret made before the failure is not lost: {stderr}"
-    );
+    assert!(stderr.contains("Early"), "the secret made before the failure is not lost: {stderr}");
 }
 
 #[test]
 fn the_published_schema_is_the_one_apply_reads_and_the_docs_example_fits_it() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let out = crate::tessera()
-        .args(["apply", "--schema"])
-        .output()
-        .unwrap();
+    let out = crate::tessera().args(["apply", "--schema"]).output().unwrap();
     assert!(out.status.success());
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     let published: Value = serde_json::from_str(
@@ -480,10 +442,7 @@ fn the_published_schema_is_the_one_apply_reads_and_the_docs_example_fits_it() {
         &std::fs::read_to_string(root.join("docs/examples/tessera.yaml")).unwrap(),
     )
     .unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(&example)
-        .map(|e| e.to_string())
-        .collect();
+    let errors: Vec<String> = validator.iter_errors(&example).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:?}");
     // What the parser refuses, the schema refuses too.
     for bad in [
@@ -507,11 +466,7 @@ async fn the_docs_example_applies_to_a_new_tenant() {
     let admin = (server.url.clone(), id, secret);
     let dir = guard.path().to_path_buf();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    std::fs::copy(
-        root.join("docs/examples/tessera.yaml"),
-        dir.join("tessera.yaml"),
-    )
-    .unwrap();
+    std::fs::copy(root.join("docs/examples/tessera.yaml"), dir.join("tessera.yaml")).unwrap();
     let made = apply_json(&admin, &dir, &[]);
     assert_eq!(made["applied"], true, "{made}");
     assert_eq!(steps(&made).len(), 9, "{made}");
@@ -532,11 +487,7 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
             "version: 1\nsecrets_file: secrets.json\ntrusted_issuers:\n  - issuer: {github}\n    audiences: [\"{audience}\"]\nintegrations:\n  - display_name: deployer\n    secretless: true\n    scopes: [assets:read]\n    federated_credentials:\n      - issuer: {github}\n        subject: repo:acme/app:ref:refs/heads/main\n        claims: {{repository_id: \"{repository_id}\"}}\n"
         )
     };
-    std::fs::write(
-        dir.join("tessera.yaml"),
-        file("42", "https://github.com/acme"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("tessera.yaml"), file("42", "https://github.com/acme")).unwrap();
     let plan = apply_json(&admin, &dir, &["--dry-run"]);
     assert_eq!(
         steps(&plan),
@@ -559,29 +510,15 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         let (_, out, _) = as_admin(
             &admin,
             &dir,
-            &[
-                "federated-credential",
-                "list",
-                "--integration",
-                &deployer_id,
-                "--output",
-                "json",
-            ],
+            &["federated-credential", "list", "--integration", &deployer_id, "--output", "json"],
         );
-        json(&out)["federated_credentials"]
-            .as_array()
-            .unwrap()
-            .clone()
+        json(&out)["federated_credentials"].as_array().unwrap().clone()
     };
     assert_eq!(credentials()[0]["claims"]["repository_id"], "42");
     assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
 
     // A required claim changed: the identity is replaced.
-    std::fs::write(
-        dir.join("tessera.yaml"),
-        file("43", "https://github.com/acme"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("tessera.yaml"), file("43", "https://github.com/acme")).unwrap();
     let replaced = apply_json(&admin, &dir, &[]);
     assert_eq!(
         steps(&replaced),
@@ -591,17 +528,10 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
     assert_eq!(credentials()[0]["claims"]["repository_id"], "43");
 
     // A trusted issuer's audiences cannot change in place: said, and nothing done.
-    std::fs::write(
-        dir.join("tessera.yaml"),
-        file("43", "https://github.com/other"),
-    )
-    .unwrap();
+    std::fs::write(dir.join("tessera.yaml"), file("43", "https://github.com/other")).unwrap();
     let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 1, "{stderr}");
-    assert!(
-        stderr.contains("trusted_issuer") && stderr.contains("audiences"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("trusted_issuer") && stderr.contains("audiences"), "{stderr}");
 
     // Pruning the issuer while an identity still names it is refused; without both, both go.
     std::fs::write(
@@ -609,11 +539,8 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         format!("version: 1\nintegrations:\n  - display_name: deployer\n    federated_credentials:\n      - issuer: {github}\n        subject: repo:acme/app:ref:refs/heads/main\n        claims: {{repository_id: \"43\"}}\n"),
     )
     .unwrap();
-    let (code, _, stderr) = as_admin(
-        &admin,
-        &dir,
-        &["apply", "-f", "tessera.yaml", "--prune", "--dry-run"],
-    );
+    let (code, _, stderr) =
+        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune", "--dry-run"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("list it under trusted_issuers"), "{stderr}");
     std::fs::write(
@@ -629,10 +556,6 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         "{done:?}"
     );
     assert!(credentials().is_empty());
-    let (_, out, _) = as_admin(
-        &admin,
-        &dir,
-        &["trusted-issuer", "list", "--output", "json"],
-    );
+    let (_, out, _) = as_admin(&admin, &dir, &["trusted-issuer", "list", "--output", "json"]);
     assert_eq!(json(&out)["trusted_issuers"], json!([]));
 }

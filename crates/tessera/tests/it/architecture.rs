@@ -5,21 +5,11 @@ use std::collections::BTreeMap;
 /// Normal (non-dev) dependencies of each workspace crate.
 fn dependencies() -> BTreeMap<String, Vec<String>> {
     let output = std::process::Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--no-deps",
-            "--offline",
-        ])
+        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     metadata["packages"]
         .as_array()
@@ -39,10 +29,8 @@ fn dependencies() -> BTreeMap<String, Vec<String>> {
 }
 
 fn assert_none_of(deps: &BTreeMap<String, Vec<String>>, krate: &str, forbidden: &[&str]) {
-    let found: Vec<&String> = deps[krate]
-        .iter()
-        .filter(|d| forbidden.contains(&d.as_str()))
-        .collect();
+    let found: Vec<&String> =
+        deps[krate].iter().filter(|d| forbidden.contains(&d.as_str())).collect();
     assert!(found.is_empty(), "{krate} must not depend on {found:?}");
 }
 
@@ -147,10 +135,7 @@ fn the_core_reads_no_clock_and_no_randomness_of_its_own() {
     for (path, text) in sources("tessera-core") {
         // `world.rs` is where the real clock and generator live; the other two are test-only
         // (feature `testing`, and the grants' `#[cfg(test)] mod fixtures`).
-        if ["/world.rs", "/testing.rs", "/grant/fixtures.rs"]
-            .iter()
-            .any(|f| path.ends_with(f))
-        {
+        if ["/world.rs", "/testing.rs", "/grant/fixtures.rs"].iter().any(|f| path.ends_with(f)) {
             continue;
         }
         for ambient in [
@@ -201,10 +186,7 @@ fn audit_actions_are_named_by_the_enum_at_every_call_site() {
                     "{path}: an audit call without an AuditAction: {call}"
                 );
             }
-            assert!(
-                !text.contains("action: \""),
-                "{path}: an audit action as a string"
-            );
+            assert!(!text.contains("action: \""), "{path}: an audit action as a string");
         }
     }
 }
@@ -213,15 +195,9 @@ fn audit_actions_are_named_by_the_enum_at_every_call_site() {
 fn store_bodies_reach_their_backend_only_through_backend() {
     for (path, text) in sources("tessera-store") {
         assert!(!text.contains("use super::*"), "{path} imports by glob");
-        assert!(
-            !text.contains("#[macro_use]"),
-            "{path} relies on #[macro_use]"
-        );
+        assert!(!text.contains("#[macro_use]"), "{path} relies on #[macro_use]");
         if !path.ends_with("/dialect.rs") {
-            assert!(
-                !text.contains("\"BEGIN"),
-                "{path} begins its own transactions"
-            );
+            assert!(!text.contains("\"BEGIN"), "{path} begins its own transactions");
         }
         if path.contains("/aggregates/") {
             for backend in ["sqlx::Sqlite", "sqlx::Postgres", "SqlitePool", "PgPool"] {
@@ -241,13 +217,8 @@ fn store_bodies_reach_their_backend_only_through_backend() {
 fn openapi_schemas_live_in_wire_and_connections_render_no_html() {
     for (path, text) in sources("tessera-server") {
         if !path.contains("/src/wire/") {
-            let schema = text
-                .lines()
-                .find(|l| l.contains("derive(") && l.contains("ToSchema"));
-            assert!(
-                schema.is_none(),
-                "{path} defines an OpenAPI schema: {schema:?}"
-            );
+            let schema = text.lines().find(|l| l.contains("derive(") && l.contains("ToSchema"));
+            assert!(schema.is_none(), "{path} defines an OpenAPI schema: {schema:?}");
         }
         if path.contains("/src/connections/") {
             for html in ["askama", "Html", "<html"] {
@@ -271,11 +242,7 @@ fn the_console_runs_no_inline_script_and_only_its_copy_buttons() {
                 path.display()
             );
         }
-        assert!(
-            !text.contains(" onclick="),
-            "{} has an inline handler",
-            path.display()
-        );
+        assert!(!text.contains(" onclick="), "{} has an inline handler", path.display());
     }
 }
 
@@ -303,13 +270,7 @@ fn every_crate_forbids_unsafe_and_warns_on_unwrap() {
 #[test]
 fn rows_that_do_not_convert_are_errors_never_panics() {
     for (path, text) in sources("tessera-store") {
-        for panic in [
-            "panic!(",
-            ".expect(",
-            "unreachable!(",
-            "unimplemented!(",
-            "todo!(",
-        ] {
+        for panic in ["panic!(", ".expect(", "unreachable!(", "unimplemented!(", "todo!("] {
             if !path.ends_with("/testing.rs") {
                 assert!(!text.contains(panic), "{path} may panic ({panic})");
             }
@@ -320,18 +281,10 @@ fn rows_that_do_not_convert_are_errors_never_panics() {
 /// The module a source file is, as a path from the crate root: `console/integrations/mod.rs`
 /// is `["console", "integrations"]`, `lib.rs` and `main.rs` are `[]`.
 fn module_of(src: &std::path::Path, file: &str) -> Vec<String> {
-    let relative = std::path::Path::new(file)
-        .strip_prefix(src)
-        .unwrap()
-        .with_extension("");
-    let mut parts: Vec<String> = relative
-        .iter()
-        .map(|p| p.to_string_lossy().into_owned())
-        .collect();
-    if matches!(
-        parts.last().map(String::as_str),
-        Some("mod" | "lib" | "main")
-    ) {
+    let relative = std::path::Path::new(file).strip_prefix(src).unwrap().with_extension("");
+    let mut parts: Vec<String> =
+        relative.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+    if matches!(parts.last().map(String::as_str), Some("mod" | "lib" | "main")) {
         parts.pop();
     }
     parts
@@ -340,11 +293,8 @@ fn module_of(src: &std::path::Path, file: &str) -> Vec<String> {
 /// The module paths a source names through `crate::` or `super::`, resolved from `module`
 /// (the first level of a `{…}` group included).
 fn referenced_modules(module: &[String], is_mod_file: bool, text: &str) -> Vec<Vec<String>> {
-    let code: String = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with("//"))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let code: String =
+        text.lines().filter(|l| !l.trim_start().starts_with("//")).collect::<Vec<_>>().join("\n");
     let mut found = Vec::new();
     for start in ["crate::", "super::"] {
         let mut rest = code.as_str();
@@ -409,13 +359,7 @@ fn referenced_modules(module: &[String], is_mod_file: bool, text: &str) -> Vec<V
 #[test]
 fn no_two_modules_import_each_other() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for krate in [
-        "tessera-jose",
-        "tessera-core",
-        "tessera-store",
-        "tessera-server",
-        "tessera",
-    ] {
+    for krate in ["tessera-jose", "tessera-core", "tessera-store", "tessera-server", "tessera"] {
         let src = root.join(krate).join("src");
         let src = src.canonicalize().unwrap();
         let files: Vec<(Vec<String>, bool, String)> = sources(krate)
@@ -431,20 +375,14 @@ fn no_two_modules_import_each_other() {
         for (module, is_mod, text) in &files {
             for target in referenced_modules(module, *is_mod, text) {
                 // The longest known module the path starts with (the rest names an item).
-                let Some(target) = modules
-                    .iter()
-                    .filter(|m| target.starts_with(m))
-                    .max_by_key(|m| m.len())
+                let Some(target) =
+                    modules.iter().filter(|m| target.starts_with(m)).max_by_key(|m| m.len())
                 else {
                     continue;
                 };
                 // Compare the two as the children of their common ancestor: a module and its
                 // own parent or child always know each other.
-                let common = module
-                    .iter()
-                    .zip(target.iter())
-                    .take_while(|(a, b)| a == b)
-                    .count();
+                let common = module.iter().zip(target.iter()).take_while(|(a, b)| a == b).count();
                 if common == module.len() || common == target.len() {
                     continue;
                 }
@@ -457,10 +395,7 @@ fn no_two_modules_import_each_other() {
             .iter()
             .filter(|(a, b)| a < b && edges.contains(&(b.clone(), a.clone())))
             .collect();
-        assert!(
-            cycles.is_empty(),
-            "{krate}: modules importing each other: {cycles:?}"
-        );
+        assert!(cycles.is_empty(), "{krate}: modules importing each other: {cycles:?}");
     }
 }
 

@@ -8,17 +8,14 @@ use crate::Answer;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use fantoccini::{Client, Locator};
+use fantoccini::Client;
+use fantoccini::Locator::{self, Css, Id, XPath};
 use serde_json::{json, Value};
 use tessera_core::token::callback::verify_callback;
 use tessera_core::token::VerifyingKey;
 
-use crate::browser::{
-    axe, browser, chromedriver, click_and_wait, fill, screenshot, sign_in, visit,
-};
+use crate::browser::{browser, chromedriver, Browsed, Walk};
 use crate::{access_token, assets_status, data_dir, made_tenant, post_json, serve, token};
-
-type Browsed = Result<(), fantoccini::error::CmdError>;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -40,10 +37,7 @@ async fn organization(server: &str, name: &str, email: &str, role: &str) -> Orga
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(
-        !admin.is_empty(),
-        "the new tenant's admin integration gets tokens"
-    );
+    assert!(!admin.is_empty(), "the new tenant's admin integration gets tokens");
     let user = post_json(
         format!("{server}/v1/users"),
         &admin,
@@ -57,18 +51,10 @@ async fn organization(server: &str, name: &str, email: &str, role: &str) -> Orga
 /// The server's issuer and key set, as an application reads them.
 async fn issuer_and_keys(server: &str) -> (String, Vec<VerifyingKey>) {
     let http = reqwest::Client::new();
-    let discovery: Value = http
-        .get(format!("{server}/.well-known/openid-configuration"))
-        .answer()
-        .await;
-    let jwks: Value = http
-        .get(discovery["jwks_uri"].as_str().unwrap())
-        .answer()
-        .await;
-    (
-        discovery["issuer"].as_str().unwrap().to_owned(),
-        VerifyingKey::from_jwks(&jwks),
-    )
+    let discovery: Value =
+        http.get(format!("{server}/.well-known/openid-configuration")).answer().await;
+    let jwks: Value = http.get(discovery["jwks_uri"].as_str().unwrap()).answer().await;
+    (discovery["issuer"].as_str().unwrap().to_owned(), VerifyingKey::from_jwks(&jwks))
 }
 
 /// What the application received: each call to `/auth` (its `Tessera-Signature` and exact
@@ -115,20 +101,18 @@ async fn application() -> (String, Received) {
     let app = axum::Router::new()
         .route(
             "/auth",
-            post(
-                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let calls = calls.clone();
-                    async move {
-                        let signature = headers
-                            .get("tessera-signature")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default()
-                            .to_owned();
-                        calls.lock().unwrap().push((signature, body.to_vec()));
-                        axum::Json(json!({"bearer_token": "browser-app-token"}))
-                    }
-                },
-            ),
+            post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let calls = calls.clone();
+                async move {
+                    let signature = headers
+                        .get("tessera-signature")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    calls.lock().unwrap().push((signature, body.to_vec()));
+                    axum::Json(json!({"bearer_token": "browser-app-token"}))
+                }
+            }),
         )
         .route(
             "/hooks",
@@ -151,10 +135,8 @@ async fn application() -> (String, Received) {
 /// signature against the JWKS, `typ`, `iss`, `aud`, `exp`, the body's digest); its JSON.
 async fn verified(server: &str, client_id: &str, call: &(String, Vec<u8>)) -> Value {
     let (issuer, keys) = issuer_and_keys(server).await;
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        as i64;
     let event = verify_callback(&call.0, &call.1, &keys, &issuer, client_id, now)
         .unwrap_or_else(|e| panic!("the call does not verify: {e}"));
     let body: Value = serde_json::from_slice(&call.1).unwrap();
@@ -171,9 +153,9 @@ async fn follow_signed_out(
     then: Locator<'_>,
 ) -> Browsed {
     browser.goto(link).await?;
-    fill(browser, "email", email).await?;
-    fill(browser, "password", PASSWORD).await?;
-    click_and_wait(browser, Locator::Css("button[type=submit]"), then).await
+    browser.fill("email", email).await?;
+    browser.fill("password", PASSWORD).await?;
+    browser.click_and_wait(Css("button[type=submit]"), then).await
 }
 
 /// Checks that the page shows each of `words`, and saves it as `shot` for review.
@@ -182,13 +164,13 @@ async fn shows(browser: &Client, words: &[&str], shot: &str) -> Browsed {
     for w in words {
         assert!(page.contains(w), "{shot} lacks {w:?}: {page}");
     }
-    screenshot(browser, shot).await
+    browser.shot(shot).await
 }
 
 /// Signs out by forgetting the session (a second person at the same browser).
 async fn next_person(browser: &Client, server: &str, email: &str) -> Browsed {
     browser.delete_all_cookies().await?;
-    sign_in(browser, server, email, PASSWORD).await
+    browser.sign_in(server, email, PASSWORD).await
 }
 
 /// Seed 001: the application makes a connection URL with its own token; the owner signs in,
@@ -224,46 +206,31 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
         json!({"scopes": ["assets:read", "events:read"], "state": "customer-42"}),
     )
     .await;
-    let link = made["url"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{made}"))
-        .to_owned();
+    let link = made["url"].as_str().unwrap_or_else(|| panic!("{made}")).to_owned();
 
     let browser = browser(port).await;
     let result = async {
         // The owner opens the link, signs in, and accepts.
-        follow_signed_out(
-            &browser,
-            &link,
-            "olga@owner.example",
-            Locator::Css("button[value=accept]"),
-        )
-        .await?;
+        follow_signed_out(&browser, &link, "olga@owner.example", Css("button[value=accept]"))
+            .await?;
         let page = browser.source().await?;
-        assert!(
-            page.contains("Route Planner") && page.contains("Route Co"),
-            "{page}"
-        );
+        assert!(page.contains("Route Planner") && page.contains("Route Co"), "{page}");
         assert!(page.contains("read events of assets"), "{page}");
-        screenshot(&browser, "consent-page.png").await?;
-        axe(&browser, "consent").await?;
-        visit(
-            &browser,
-            Locator::Css("button[value=accept]"),
-            Locator::XPath("//h1[contains(., 'Connected')]"),
-            "connected",
-        )
-        .await?;
+        browser.shot("consent-page.png").await?;
+        browser.axe("consent").await?;
+        browser
+            .visit(
+                Css("button[value=accept]"),
+                XPath("//h1[contains(., 'Connected')]"),
+                "connected",
+            )
+            .await?;
         let granted = verified(&url, &client_id, &received.calls(1).await[0]).await;
         assert_eq!(granted["event"], "connection.granted");
         assert_eq!(granted["tenant_id"], owner.tenant);
         assert_eq!(granted["state"], "customer-42");
         let handed = granted["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(
-            assets_status(&url, &handed).await,
-            200,
-            "the token handed over works"
-        );
+        assert_eq!(assets_status(&url, &handed).await, 200, "the token handed over works");
 
         // A change in the owner's data reaches the application as a webhook.
         let asset = post_json(
@@ -277,34 +244,25 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
 
         // The owner's Connections page, and the revocation after a confirmation.
         browser.goto(&format!("{url}/console")).await?;
-        visit(
-            &browser,
-            Locator::LinkText("Connections"),
-            Locator::XPath("//h2[contains(., 'Applications connected to')]"),
-            "connections (owner)",
-        )
-        .await?;
-        shows(
-            &browser,
-            &["Route Planner", "read assets"],
-            "console-connections-owner.png",
-        )
-        .await?;
-        visit(
-            &browser,
-            Locator::Css("a[aria-label='Revoke Route Planner']"),
-            Locator::XPath("//button[. = 'Revoke']"),
-            "revoke a connection",
-        )
-        .await?;
-        screenshot(&browser, "console-connection-revoke.png").await?;
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Revoke']"),
-            Locator::XPath("//p[contains(., 'Revoked: Route Planner')]"),
-            "revoked",
-        )
-        .await?;
+        browser
+            .follow(
+                "Connections",
+                XPath("//h2[contains(., 'Applications connected to')]"),
+                "connections (owner)",
+            )
+            .await?;
+        shows(&browser, &["Route Planner", "read assets"], "console-connections-owner.png").await?;
+        browser
+            .visit(
+                Css("a[aria-label='Revoke Route Planner']"),
+                XPath("//button[. = 'Revoke']"),
+                "revoke a connection",
+            )
+            .await?;
+        browser.shot("console-connection-revoke.png").await?;
+        browser
+            .press("Revoke", XPath("//p[contains(., 'Revoked: Route Planner')]"), "revoked")
+            .await?;
         let calls = received.calls(2).await;
         let revoked = verified(&url, &client_id, &calls[1]).await;
         assert_eq!(revoked["event"], "connection.revoked");
@@ -321,52 +279,30 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
 
         // The developer: the connected organization, its deliveries, and the URL maker.
         next_person(&browser, &url, "dev@route.example").await?;
-        visit(
-            &browser,
-            Locator::LinkText("Connections"),
-            Locator::XPath("//caption[contains(., \"Our applications' connections\")]"),
-            "connections (developer)",
-        )
-        .await?;
-        screenshot(&browser, "console-connections-developer.png").await?;
-        visit(
-            &browser,
-            Locator::LinkText("Fleet Owner"),
-            Locator::XPath("//caption[contains(., 'Delivery attempts')]"),
-            "a connection's deliveries",
-        )
-        .await?;
-        shows(
-            &browser,
-            &["asset.created", "HTTP 204"],
-            "console-connection-deliveries.png",
-        )
-        .await?;
         browser
-            .goto(&format!("{url}/console/integrations/{client_id}"))
+            .follow(
+                "Connections",
+                XPath("//caption[contains(., \"Our applications' connections\")]"),
+                "connections (developer)",
+            )
             .await?;
-        visit(
-            &browser,
-            Locator::LinkText("Make a connection URL"),
-            Locator::Id("state"),
-            "connection-URL maker",
-        )
-        .await?;
-        fill(&browser, "state", "customer-43").await?;
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Make URL']"),
-            Locator::Id("url"),
-            "a connection URL made",
-        )
-        .await?;
-        let made = browser
-            .find(Locator::Id("url"))
-            .await?
-            .prop("value")
+        browser.shot("console-connections-developer.png").await?;
+        browser
+            .follow(
+                "Fleet Owner",
+                XPath("//caption[contains(., 'Delivery attempts')]"),
+                "a connection's deliveries",
+            )
             .await?;
+        shows(&browser, &["asset.created", "HTTP 204"], "console-connection-deliveries.png")
+            .await?;
+        browser.goto(&format!("{url}/console/integrations/{client_id}")).await?;
+        browser.follow("Make a connection URL", Id("state"), "connection-URL maker").await?;
+        browser.fill("state", "customer-43").await?;
+        browser.press("Make URL", Id("url"), "a connection URL made").await?;
+        let made = browser.find(Id("url")).await?.prop("value").await?;
         assert!(made.unwrap_or_default().contains("state=customer-43"));
-        screenshot(&browser, "console-connection-url.png").await?;
+        browser.shot("console-connection-url.png").await?;
         Browsed::Ok(())
     }
     .await;
@@ -426,10 +362,7 @@ async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_the
     let said = String::from_utf8_lossy(&refused.stderr).into_owned();
     assert!(said.contains("consent_required"), "{said}");
     let consent_url = format!("{url}/console/consent?client_id={client_id}&scope=assets:read");
-    assert!(
-        said.contains(&consent_url),
-        "the error names the page: {said}"
-    );
+    assert!(said.contains(&consent_url), "the error names the page: {said}");
 
     let browser = browser(port).await;
     let result = async {
@@ -438,32 +371,23 @@ async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_the
             &browser,
             &consent_url,
             "uma@sheets.example",
-            Locator::XPath("//button[. = 'Consent']"),
+            XPath("//button[. = 'Consent']"),
         )
         .await?;
         let page = browser.source().await?;
-        assert!(
-            page.contains("Spreadsheet connector asks to act for you"),
-            "{page}"
-        );
+        assert!(page.contains("Spreadsheet connector asks to act for you"), "{page}");
         assert!(page.contains("read assets"), "{page}");
-        axe(&browser, "user consent").await?;
-        screenshot(&browser, "console-user-consent.png").await?;
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Consent']"),
-            Locator::XPath("//h1[. = 'Consent given']"),
-            "consent given",
-        )
-        .await?;
-        visit(
-            &browser,
-            Locator::LinkText("Go to My account"),
-            Locator::XPath("//td[contains(., 'Spreadsheet connector')]"),
-            "my account with a consent",
-        )
-        .await?;
-        screenshot(&browser, "console-account-consents.png").await?;
+        browser.axe("user consent").await?;
+        browser.shot("console-user-consent.png").await?;
+        browser.press("Consent", XPath("//h1[. = 'Consent given']"), "consent given").await?;
+        browser
+            .follow(
+                "Go to My account",
+                XPath("//td[contains(., 'Spreadsheet connector')]"),
+                "my account with a consent",
+            )
+            .await?;
+        browser.shot("console-account-consents.png").await?;
         Browsed::Ok(())
     }
     .await;
@@ -471,11 +395,7 @@ async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_the
     result.expect("the browser walks through seed 002's consent");
 
     let given = jwt_bearer();
-    assert!(
-        given.status.success(),
-        "{}",
-        String::from_utf8_lossy(&given.stderr)
-    );
+    assert!(given.status.success(), "{}", String::from_utf8_lossy(&given.stderr));
     let user_token = String::from_utf8(given.stdout).unwrap().trim().to_owned();
     let decoded = tessera_core::token::DecodedJws::decode(&user_token).unwrap();
     assert_eq!(decoded.payload["sub"], user["id"]);
@@ -522,79 +442,56 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
     let browser = browser(port).await;
     let mut secret = String::new();
     let result = async {
-        sign_in(&browser, &url, "vic@metrics.example", PASSWORD).await?;
-        visit(
-            &browser,
-            Locator::LinkText("Applications"),
-            Locator::XPath("//caption[contains(., \"Our applications' versions\")]"),
-            "applications (developer)",
-        )
-        .await?;
-        visit(
-            &browser,
-            Locator::LinkText("kpi"),
-            Locator::Css("a[aria-label='Promote version 1.0 to production']"),
-            "an application's versions",
-        )
-        .await?;
-        screenshot(&browser, "console-application-versions.png").await?;
-        visit(
-            &browser,
-            Locator::Css("a[aria-label='Promote version 1.0 to production']"),
-            Locator::XPath("//button[. = 'Promote']"),
-            "promote",
-        )
-        .await?;
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Promote']"),
-            Locator::Id("client_secret"),
-            "the promoted version's credentials",
-        )
-        .await?;
-        secret = browser
-            .find(Locator::Id("client_secret"))
-            .await?
-            .prop("value")
-            .await?
-            .unwrap_or_default();
-        screenshot(&browser, "console-promoted-secret.png").await?;
+        browser.sign_in(&url, "vic@metrics.example", PASSWORD).await?;
+        browser
+            .follow(
+                "Applications",
+                XPath("//caption[contains(., \"Our applications' versions\")]"),
+                "applications (developer)",
+            )
+            .await?;
+        browser
+            .follow(
+                "kpi",
+                Css("a[aria-label='Promote version 1.0 to production']"),
+                "an application's versions",
+            )
+            .await?;
+        browser.shot("console-application-versions.png").await?;
+        browser
+            .visit(
+                Css("a[aria-label='Promote version 1.0 to production']"),
+                XPath("//button[. = 'Promote']"),
+                "promote",
+            )
+            .await?;
+        browser.press("Promote", Id("client_secret"), "the promoted version's credentials").await?;
+        secret = browser.find(Id("client_secret")).await?.prop("value").await?.unwrap_or_default();
+        browser.shot("console-promoted-secret.png").await?;
 
         // The customer: the catalogue, authorize with `limited`.
         next_person(&browser, &url, "cora@acme.example").await?;
-        visit(
-            &browser,
-            Locator::LinkText("Applications"),
-            Locator::XPath("//caption[contains(., 'Applications in production')]"),
-            "the catalogue",
-        )
-        .await?;
-        shows(
-            &browser,
-            &["Metrics Co", "Key figures for every plant."],
-            "console-catalogue.png",
-        )
-        .await?;
-        visit(
-            &browser,
-            Locator::Css("a[aria-label='Authorize kpi']"),
-            Locator::Id("access-limited"),
-            "authorize an application",
-        )
-        .await?;
         browser
-            .find(Locator::Id("access-limited"))
-            .await?
-            .click()
+            .follow(
+                "Applications",
+                XPath("//caption[contains(., 'Applications in production')]"),
+                "the catalogue",
+            )
             .await?;
-        screenshot(&browser, "console-authorize.png").await?;
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Authorize']"),
-            Locator::XPath("//p[contains(., 'kpi is authorized')]"),
-            "authorized",
-        )
-        .await?;
+        shows(&browser, &["Metrics Co", "Key figures for every plant."], "console-catalogue.png")
+            .await?;
+        browser
+            .visit(
+                Css("a[aria-label='Authorize kpi']"),
+                Id("access-limited"),
+                "authorize an application",
+            )
+            .await?;
+        browser.find(Id("access-limited")).await?.click().await?;
+        browser.shot("console-authorize.png").await?;
+        browser
+            .press("Authorize", XPath("//p[contains(., 'kpi is authorized')]"), "authorized")
+            .await?;
         Browsed::Ok(())
     }
     .await;
@@ -607,20 +504,12 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
     );
 
     let issued = tms(&url, &id, &secret, &[&customer.tenant]).await;
-    let tokens = issued["tokens"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{issued}"));
+    let tokens = issued["tokens"].as_array().unwrap_or_else(|| panic!("{issued}"));
     assert_eq!(tokens.len(), 1, "{issued}");
     assert_eq!(tokens[0]["scope"], "assets:read assets:write events:read");
 
     let result = async {
-        visit(
-            &browser,
-            Locator::XPath("//button[. = 'Revoke']"),
-            Locator::XPath("//p[contains(., 'Revoked: kpi')]"),
-            "revoked",
-        )
-        .await
+        browser.press("Revoke", XPath("//p[contains(., 'Revoked: kpi')]"), "revoked").await
     }
     .await;
     let _ = browser.close().await;

@@ -18,12 +18,8 @@ async fn first_start_prints_a_working_curl_line_once() {
         .find(|l| l.trim_start().starts_with("curl "))
         .expect("a curl line")
         .clone();
-    let secret_line = first
-        .stdout
-        .iter()
-        .find(|l| l.contains("admin secret:"))
-        .expect("the secret")
-        .clone();
+    let secret_line =
+        first.stdout.iter().find(|l| l.contains("admin secret:")).expect("the secret").clone();
     let secret = secret_line.split_whitespace().last().unwrap().to_owned();
     assert!(curl.contains(&secret) && curl.contains(&first.url));
     // The console is named too, at this server's address: a page a person can open.
@@ -38,16 +34,10 @@ async fn first_start_prints_a_working_curl_line_once() {
     let page = reqwest::get(&console_url).await.unwrap();
     assert_eq!(page.status(), 200, "the sign-in page, after the redirect");
     assert!(page.text().await.unwrap().contains("id=\"password\""));
-    let output = std::process::Command::new("sh")
-        .args(["-c", &curl])
-        .output()
-        .expect("curl runs");
+    let output = std::process::Command::new("sh").args(["-c", &curl]).output().expect("curl runs");
     let body: serde_json::Value = serde_json::from_slice(&output.stdout).expect("curl got JSON");
     assert_eq!(body["token_type"], "Bearer", "{body}");
-    let mode = std::fs::metadata(dir.join("master.key"))
-        .unwrap()
-        .permissions()
-        .mode();
+    let mode = std::fs::metadata(dir.join("master.key")).unwrap().permissions().mode();
     drop(first);
     // A second start creates nothing and prints no secret.
     let second = serve(&dir, &[], false);
@@ -71,12 +61,7 @@ async fn bootstrap_from_the_environment_prints_no_secret() {
     let server = serve(&dir, &[], true);
     let printed = server.stdout.join("\n");
     assert!(!printed.contains(BOOT_SECRET) && !printed.contains("correct horse"));
-    assert_eq!(
-        token(&server.url, BOOT_ID, BOOT_SECRET, None)
-            .await
-            .status(),
-        200
-    );
+    assert_eq!(token(&server.url, BOOT_ID, BOOT_SECRET, None).await.status(), 200);
 }
 
 #[tokio::test]
@@ -104,17 +89,10 @@ async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
     let file = std::fs::read_to_string(&bearer).unwrap();
     assert_eq!(file, format!("Authorization: Bearer {token}\n"));
     assert_eq!(
-        std::fs::metadata(bearer.parent().unwrap())
-            .unwrap()
-            .permissions()
-            .mode()
-            & 0o777,
+        std::fs::metadata(bearer.parent().unwrap()).unwrap().permissions().mode() & 0o777,
         0o700
     );
-    assert_eq!(
-        std::fs::metadata(&bearer).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(std::fs::metadata(&bearer).unwrap().permissions().mode() & 0o777, 0o600);
 
     // curl -H @file works with the file as written.
     let listed = std::process::Command::new("curl")
@@ -127,26 +105,12 @@ async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
     assert_eq!(listed["integrations"][0]["client_id"], BOOT_ID);
 
     let decoded = tessera()
-        .args([
-            "token",
-            "decode",
-            &token,
-            "--verify",
-            "--server",
-            &server.url,
-        ])
+        .args(["token", "decode", &token, "--verify", "--server", &server.url])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&decoded.stdout);
-    assert!(
-        decoded.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&decoded.stderr)
-    );
-    assert!(
-        text.contains("\"typ\": \"at+jwt\"") && text.contains("\"alg\": \"ES256\""),
-        "{text}"
-    );
+    assert!(decoded.status.success(), "{text}{}", String::from_utf8_lossy(&decoded.stderr));
+    assert!(text.contains("\"typ\": \"at+jwt\"") && text.contains("\"alg\": \"ES256\""), "{text}");
     assert!(
         text.contains("exp  ") && text.contains("(in 59 minutes)") || text.contains("(in 1 hour)"),
         "{text}"
@@ -156,14 +120,7 @@ async fn token_get_writes_a_private_bearer_file_and_decode_verifies_it() {
     let mut tampered = token.clone();
     tampered.replace_range(tampered.len() - 5.., "AAAAA");
     let refused = tessera()
-        .args([
-            "token",
-            "decode",
-            &tampered,
-            "--verify",
-            "--server",
-            &server.url,
-        ])
+        .args(["token", "decode", &tampered, "--verify", "--server", &server.url])
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -211,25 +168,15 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(token(&server.url, &id, &secret, None).await.status(), 200);
 
-    let listed = tessera()
-        .args(["admin", "offline", "integration", "list"])
-        .args(storage)
-        .output()
-        .unwrap();
+    let listed =
+        tessera().args(["admin", "offline", "integration", "list"]).args(storage).output().unwrap();
     assert!(String::from_utf8_lossy(&listed.stdout).contains("cli-made"));
 
     let jwks = |url: String| async move {
-        reqwest::get(url)
-            .await
-            .unwrap()
-            .json::<serde_json::Value>()
-            .await
-            .unwrap()
+        reqwest::get(url).await.unwrap().json::<serde_json::Value>().await.unwrap()
     };
-    let before = jwks(format!("{}/oauth2/jwks", server.url)).await["keys"]
-        .as_array()
-        .unwrap()
-        .len();
+    let before =
+        jwks(format!("{}/oauth2/jwks", server.url)).await["keys"].as_array().unwrap().len();
     tessera()
         .args(["keys", "rotate"])
         .args(storage)
@@ -237,10 +184,7 @@ async fn integration_and_key_commands_change_the_running_server_within_a_second(
         .succeeds();
     tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
     assert_eq!(
-        jwks(format!("{}/oauth2/jwks", server.url)).await["keys"]
-            .as_array()
-            .unwrap()
-            .len(),
+        jwks(format!("{}/oauth2/jwks", server.url)).await["keys"].as_array().unwrap().len(),
         before + 1
     );
 
@@ -273,15 +217,10 @@ async fn print_config_redacts_secrets() {
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success());
-    assert!(
-        !text.contains("hunter2") && !text.contains(MASTER_KEY),
-        "{text}"
-    );
+    assert!(!text.contains("hunter2") && !text.contains(MASTER_KEY), "{text}");
     assert!(text.contains("signing_alg = \"EdDSA\""));
-    let bad = tessera()
-        .args(["serve", "--signing-alg", "HS256", "--print-config"])
-        .output()
-        .unwrap();
+    let bad =
+        tessera().args(["serve", "--signing-alg", "HS256", "--print-config"]).output().unwrap();
     assert!(String::from_utf8_lossy(&bad.stderr).contains("HS256"));
     let zero = tessera()
         .args(["serve", "--private-token-max-bytes", "0", "--print-config"])
@@ -290,41 +229,23 @@ async fn print_config_redacts_secrets() {
     assert!(String::from_utf8_lossy(&zero.stderr).contains("private_token_max_bytes"));
     // Trusted proxies: shown as parsed; a range that does not parse is named, and nothing runs.
     let proxies = tessera()
-        .args([
-            "serve",
-            "--trusted-proxies",
-            "10.0.0.0/8, 127.0.0.1",
-            "--print-config",
-        ])
+        .args(["serve", "--trusted-proxies", "10.0.0.0/8, 127.0.0.1", "--print-config"])
         .output()
         .unwrap();
     assert!(String::from_utf8_lossy(&proxies.stdout)
         .contains("trusted_proxies = \"10.0.0.0/8,127.0.0.1/32\""));
     let wrong = tessera()
-        .args([
-            "serve",
-            "--trusted-proxies",
-            "10.0.0.0/33",
-            "--print-config",
-        ])
+        .args(["serve", "--trusted-proxies", "10.0.0.0/33", "--print-config"])
         .output()
         .unwrap();
     assert!(!wrong.status.success());
     let said = String::from_utf8_lossy(&wrong.stderr);
-    assert!(
-        said.contains("--trusted-proxies") && said.contains("`10.0.0.0/33`"),
-        "{said}"
-    );
-    let level = tessera()
-        .args(["serve", "--access-log", "some", "--print-config"])
-        .output()
-        .unwrap();
+    assert!(said.contains("--trusted-proxies") && said.contains("`10.0.0.0/33`"), "{said}");
+    let level =
+        tessera().args(["serve", "--access-log", "some", "--print-config"]).output().unwrap();
     assert!(!level.status.success());
     let said = String::from_utf8_lossy(&level.stderr);
-    assert!(
-        said.contains("access_log must be all, errors or off (got `some`)"),
-        "{said}"
-    );
+    assert!(said.contains("access_log must be all, errors or off (got `some`)"), "{said}");
 }
 
 #[tokio::test]
@@ -344,13 +265,7 @@ async fn the_private_token_limit_is_configurable() {
     let over = put(1025).await.unwrap();
     assert_eq!(over.status(), 413);
     let body: serde_json::Value = over.json().await.unwrap();
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("1024 bytes"),
-        "{body}"
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("1024 bytes"), "{body}");
 }
 
 #[tokio::test]
@@ -377,9 +292,7 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
     let (_guard, dir) = data_dir();
     let mut server = serve(&dir, &[], true);
     let token = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    let jti = tessera_core::token::DecodedJws::decode(&token)
-        .unwrap()
-        .payload["jti"]
+    let jti = tessera_core::token::DecodedJws::decode(&token).unwrap().payload["jti"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -396,9 +309,7 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
     let audit = get_json(format!("{}/v1/audit?page_size=100", again.url), &admin).await;
     let entries = audit["entries"].as_array().unwrap();
     assert!(
-        entries
-            .iter()
-            .any(|e| e["action"] == "token.issued" && e["target"] == jti.as_str()),
+        entries.iter().any(|e| e["action"] == "token.issued" && e["target"] == jti.as_str()),
         "the token issued just before the stop is in the audit log"
     );
 }
@@ -432,11 +343,7 @@ pub(crate) fn openssl(dir: &std::path::Path, args: &[&str]) {
         .args(args)
         .output()
         .expect("the openssl command runs");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[tokio::test]
@@ -512,33 +419,18 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
         cmd.output().unwrap()
     };
     let ok = run("store.p12", "s3cret", Some("connector"));
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let token = String::from_utf8(ok.stdout).unwrap();
     let decoded = tessera_core::token::DecodedJws::decode(token.trim()).unwrap();
     assert_eq!(decoded.payload["act"]["sub"], crate::BOOT_ID);
     assert_eq!(decoded.payload["scope"], "assets:read");
     let bearer = std::fs::read_to_string(keys.join("out").join("bearer.txt")).unwrap();
-    assert_eq!(
-        bearer.trim(),
-        format!("Authorization: Bearer {}", token.trim())
-    );
+    assert_eq!(bearer.trim(), format!("Authorization: Bearer {}", token.trim()));
     let from_file = run("store.p12", "file:s3cret", Some("connector"));
-    assert!(
-        from_file.status.success(),
-        "{}",
-        String::from_utf8_lossy(&from_file.stderr)
-    );
+    assert!(from_file.status.success(), "{}", String::from_utf8_lossy(&from_file.stderr));
     // PEM works too, without a password.
     let pem = run("key.pem", "", None);
-    assert!(
-        pem.status.success(),
-        "{}",
-        String::from_utf8_lossy(&pem.stderr)
-    );
+    assert!(pem.status.success(), "{}", String::from_utf8_lossy(&pem.stderr));
 
     // Clear messages for a wrong password, a missing alias and an expired certificate.
     let wrong = run("store.p12", "wrong", Some("connector"));
@@ -559,12 +451,7 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
         "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
     )
     .unwrap();
-    openssl(
-        &keys,
-        &[
-            "req", "-new", "-key", "key.pem", "-subj", "/CN=old", "-out", "csr.pem",
-        ],
-    );
+    openssl(&keys, &["req", "-new", "-key", "key.pem", "-subj", "/CN=old", "-out", "csr.pem"]);
     openssl(
         &keys,
         &[
@@ -652,24 +539,15 @@ async fn tenant_commands_manage_tenants_through_the_api() {
     assert_eq!(tenants.len(), 2, "{out}");
     let id = tenants[1]["tenant_id"].as_str().unwrap().to_owned();
     let (ok, out, _) = tenant_cli(url, &["list"]);
-    assert!(
-        ok && out.starts_with("TENANT_ID") && out.contains("operator"),
-        "{out}"
-    );
+    assert!(ok && out.starts_with("TENANT_ID") && out.contains("operator"), "{out}");
 
     let (ok, out, err) = tenant_cli(url, &["disable", &id, "--output", "json"]);
     assert!(ok, "{err}");
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"],
-        true
-    );
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"], true);
     let bare = id.trim_start_matches("tenant/");
     let (ok, out, _) = tenant_cli(url, &["enable", bare, "--output", "json"]);
     assert!(ok);
-    assert_eq!(
-        serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"],
-        false
-    );
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&out).unwrap()["disabled"], false);
     let (ok, out, _) = tenant_cli(url, &["show", &id]);
     assert!(ok && out.contains("active"), "{out}");
 
@@ -678,10 +556,7 @@ async fn tenant_commands_manage_tenants_through_the_api() {
     let (ok, _, err) = tenant_cli(url, &["delete", &id, "--yes"]);
     assert!(ok, "{err}");
     let (ok, _, err) = tenant_cli(url, &["show", &id]);
-    assert!(
-        !ok && err.contains("404") && err.contains("tenant not found"),
-        "{err}"
-    );
+    assert!(!ok && err.contains("404") && err.contains("tenant not found"), "{err}");
     let (ok, _, err) = tenant_cli(
         url,
         &[
@@ -756,16 +631,8 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
         }
     });
     let done = tokio::task::spawn_blocking(backup.clone()).await.unwrap();
-    assert_eq!(
-        writing.await.unwrap(),
-        40,
-        "every write during the backup succeeded"
-    );
-    assert!(
-        done.status.success(),
-        "{}",
-        String::from_utf8_lossy(&done.stderr)
-    );
+    assert_eq!(writing.await.unwrap(), 40, "every write during the backup succeeded");
+    assert!(done.status.success(), "{}", String::from_utf8_lossy(&done.stderr));
     assert!(String::from_utf8_lossy(&done.stdout).contains("integrity checked"));
     // A server started on the copy (with the same master key) serves what it holds.
     let restored = guard.path().join("restored");
@@ -818,10 +685,7 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     assert!(String::from_utf8_lossy(&pg.stderr).contains("pg_dump"));
     let missing = tessera()
         .args(["backup", "--database"])
-        .arg(format!(
-            "sqlite://{}",
-            guard.path().join("none.db").display()
-        ))
+        .arg(format!("sqlite://{}", guard.path().join("none.db").display()))
         .arg("--to")
         .arg(guard.path().join("none-copy.db"))
         .output()
@@ -866,13 +730,9 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
         let wrong = token(&server.url, crate::BOOT_ID, "not-the-secret-xyz", None).await;
         assert_eq!(wrong.status(), 401);
         let lines = lines_within(&rx, std::time::Duration::from_millis(1500));
-        let access: Vec<&String> = lines
-            .iter()
-            .filter(|l| l.contains("tessera::access"))
-            .collect();
-        let ok_line = access
-            .iter()
-            .find(|l| l.contains("status=200") && l.contains("/oauth2/token"));
+        let access: Vec<&String> = lines.iter().filter(|l| l.contains("tessera::access")).collect();
+        let ok_line =
+            access.iter().find(|l| l.contains("status=200") && l.contains("/oauth2/token"));
         assert_eq!(ok_line.is_some(), expect_ok_line, "{level}: {lines:#?}");
         if let Some(line) = ok_line {
             for part in [
@@ -893,18 +753,12 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
                 "{access:#?}"
             );
         }
-        assert!(
-            access.iter().any(|l| l.contains("status=401")),
-            "{level}: {lines:#?}"
-        );
+        assert!(access.iter().any(|l| l.contains("status=401")), "{level}: {lines:#?}");
         let warned = lines
             .iter()
             .find(|l| l.contains("WARN") && l.contains("authentication failed"))
             .unwrap_or_else(|| panic!("{lines:#?}"));
-        assert!(
-            warned.contains(crate::BOOT_ID) && warned.contains("peer=127.0.0.1"),
-            "{warned}"
-        );
+        assert!(warned.contains(crate::BOOT_ID) && warned.contains("peer=127.0.0.1"), "{warned}");
         assert!(lines
             .iter()
             .all(|l| !l.contains("not-the-secret-xyz") && !l.contains(crate::BOOT_SECRET)));
@@ -930,8 +784,5 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
     assert_eq!(fields["status"], 200);
     assert_eq!(fields["client_id"], crate::BOOT_ID);
     assert_eq!(fields["peer"], "127.0.0.1");
-    assert!(
-        fields["micros"].is_u64() && fields["request_id"].is_string(),
-        "{access}"
-    );
+    assert!(fields["micros"].is_u64() && fields["request_id"].is_string(), "{access}");
 }

@@ -19,10 +19,7 @@ async fn random_ids(url: &str, count: usize, len: usize) {
     let mut pending = Vec::new();
     for n in 0..count {
         let from = std::net::IpAddr::from([127, 0, (n >> 8) as u8 % 255 + 1, n as u8]);
-        let http = reqwest::Client::builder()
-            .local_address(from)
-            .build()
-            .unwrap();
+        let http = reqwest::Client::builder().local_address(from).build().unwrap();
         let id: String = std::iter::repeat_n(char::from(b'a' + (n % 26) as u8), len - 12)
             .chain(format!("{n:012}").chars())
             .collect();
@@ -109,17 +106,11 @@ async fn thousands_of_slow_and_idle_connections_neither_starve_the_server_nor_st
 
     // The server still answers at once, health and tokens alike.
     let asked = Instant::now();
-    let health = reqwest::get(format!("{}/healthz", server.url))
-        .await
-        .unwrap();
+    let health = reqwest::get(format!("{}/healthz", server.url)).await.unwrap();
     assert_eq!(health.status(), 200);
     let token = crate::token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET, None).await;
     assert_eq!(token.status(), 200);
-    assert!(
-        asked.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        asked.elapsed()
-    );
+    assert!(asked.elapsed() < Duration::from_secs(2), "{:?}", asked.elapsed());
 
     // And it closes every slow one once its time is up.
     let started = Instant::now();
@@ -148,17 +139,9 @@ async fn connections_beyond_the_cap_wait_outside_the_process() {
     let _serial = crate::TIMING.lock().await;
     use std::time::Duration;
     let (_guard, dir) = data_dir();
-    let server = serve(
-        &dir,
-        &["--max-connections", "100", "--header-timeout-seconds", "2"],
-        true,
-    );
+    let server = serve(&dir, &["--max-connections", "100", "--header-timeout-seconds", "2"], true);
     let pid = server.child.id();
-    let open_files = || {
-        std::fs::read_dir(format!("/proc/{pid}/fd"))
-            .unwrap()
-            .count()
-    };
+    let open_files = || std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap().count();
     let before = open_files();
     let addr = server.url.trim_start_matches("http://").to_owned();
     let held = slow_clients(&addr, 400).await;
@@ -188,11 +171,7 @@ async fn read_health_response(stream: &mut tokio::net::TcpStream) -> String {
         || !String::from_utf8_lossy(&got).ends_with('}')
     {
         let n = stream.read(&mut buf).await.unwrap();
-        assert!(
-            n > 0,
-            "closed before the response: {:?}",
-            String::from_utf8_lossy(&got)
-        );
+        assert!(n > 0, "closed before the response: {:?}", String::from_utf8_lossy(&got));
         got.extend_from_slice(&buf[..n]);
     }
     String::from_utf8_lossy(&got).into_owned()
@@ -204,16 +183,8 @@ async fn an_idle_kept_alive_connection_is_closed_but_a_slow_next_request_is_not_
     use std::time::{Duration, Instant};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let (_guard, dir) = data_dir();
-    let server = serve(
-        &dir,
-        &[
-            "--header-timeout-seconds",
-            "6",
-            "--keep-alive-idle-seconds",
-            "1",
-        ],
-        true,
-    );
+    let server =
+        serve(&dir, &["--header-timeout-seconds", "6", "--keep-alive-idle-seconds", "1"], true);
     let addr = server.url.trim_start_matches("http://").to_owned();
     let request = b"GET /healthz HTTP/1.1\r\nHost: tessera\r\n\r\n";
 
@@ -227,15 +198,9 @@ async fn an_idle_kept_alive_connection_is_closed_but_a_slow_next_request_is_not_
     let since = Instant::now();
     let mut rest = Vec::new();
     let closed = tokio::time::timeout(Duration::from_secs(4), idle.read_to_end(&mut rest)).await;
-    assert!(
-        closed.is_ok(),
-        "an idle kept-alive connection stayed open 4 s"
-    );
+    assert!(closed.is_ok(), "an idle kept-alive connection stayed open 4 s");
     let after = since.elapsed();
-    assert!(
-        after >= Duration::from_millis(900),
-        "closed after {after:?}"
-    );
+    assert!(after >= Duration::from_millis(900), "closed after {after:?}");
 
     // A next request whose head trickles in over 2 s (past the keep-alive time) is answered.
     let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
@@ -250,8 +215,5 @@ async fn an_idle_kept_alive_connection_is_closed_but_a_slow_next_request_is_not_
 
     let mut nothing = [0u8; 1];
     let early = tokio::time::timeout(Duration::from_millis(100), fresh.read(&mut nothing)).await;
-    assert!(
-        early.is_err(),
-        "a fresh connection was closed within 3 s: {early:?}"
-    );
+    assert!(early.is_err(), "a fresh connection was closed within 3 s: {early:?}");
 }

@@ -68,14 +68,7 @@ impl TwoInstances {
         let a = serve(&dir_a, &shared, true);
         let b = serve(&dir_b, &shared, true);
         let admin = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
-        Some(TwoInstances {
-            a,
-            b,
-            database,
-            dir_a,
-            admin,
-            _dirs: (g1, g2),
-        })
+        Some(TwoInstances { a, b, database, dir_a, admin, _dirs: (g1, g2) })
     }
 
     /// A new integration made on A, once B lets it in: its id and secret.
@@ -158,10 +151,7 @@ async fn with_assertion(url: &str, assertion: String) -> reqwest::Response {
         .post(format!("{url}/oauth2/token"))
         .form(&[
             ("grant_type", "client_credentials"),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
             ("client_assertion", assertion.as_str()),
         ])
         .send()
@@ -247,12 +237,7 @@ async fn on_postgres_policies_and_revocations_made_on_one_instance_govern_the_ot
     )
     .await;
     within_a_second("a new access policy", sees_asset).await;
-    let policy_id = policy["identity"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap();
+    let policy_id = policy["identity"].as_str().unwrap().rsplit('/').next().unwrap();
     let deleted = reqwest::Client::new()
         .delete(format!("{}/v1/access_policies/{policy_id}", two.a.url))
         .bearer_auth(&two.admin)
@@ -284,13 +269,7 @@ async fn on_postgres_a_key_registered_on_one_instance_works_on_the_other_and_an_
     let replayed = with_assertion(&two.a.url, once).await;
     assert_eq!(replayed.status(), 401);
     let body: serde_json::Value = replayed.json().await.unwrap();
-    assert!(
-        body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("used before"),
-        "{body}"
-    );
+    assert!(body["error_description"].as_str().unwrap().contains("used before"), "{body}");
 }
 
 #[tokio::test]
@@ -301,23 +280,15 @@ async fn on_postgres_an_exchanged_token_dies_when_the_other_instance_revokes_its
     };
     let key = two.key_known_to_both().await;
     two.consent_known_to_both(&key).await;
-    let doras = two.bearer_grant(&two.b.url, &key).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let doras =
+        two.bearer_grant(&two.b.url, &key).await["access_token"].as_str().unwrap().to_owned();
     let exchanged = reqwest::Client::new()
         .post(format!("{}/oauth2/token", two.a.url))
         .basic_auth(BOOT_ID, Some(BOOT_SECRET))
         .form(&[
-            (
-                "grant_type",
-                "urn:ietf:params:oauth:grant-type:token-exchange",
-            ),
+            ("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange"),
             ("subject_token", doras.as_str()),
-            (
-                "subject_token_type",
-                "urn:ietf:params:oauth:token-type:access_token",
-            ),
+            ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
         ])
         .answer::<serde_json::Value>()
         .await;
@@ -338,10 +309,8 @@ async fn on_postgres_a_consent_withdrawn_on_one_instance_ends_grants_and_tokens_
     };
     let key = two.key_known_to_both().await;
     let consent = two.consent_known_to_both(&key).await;
-    let live = two.bearer_grant(&two.b.url, &key).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let live =
+        two.bearer_grant(&two.b.url, &key).await["access_token"].as_str().unwrap().to_owned();
     assert_eq!(introspect(&two.b.url, &live).await["active"], true);
     let withdrawn = reqwest::Client::new()
         .delete(format!("{}/v1/consents/{consent}", two.a.url))
@@ -385,12 +354,7 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
     let Some(url) = postgres_or_skip() else {
         return;
     };
-    let shared = [
-        "--database",
-        url.as_str(),
-        "--issuer",
-        "https://tokens.example.test",
-    ];
+    let shared = ["--database", url.as_str(), "--issuer", "https://tokens.example.test"];
     let dirs: Vec<_> = (0..3).map(|_| data_dir()).collect();
     let starts: Vec<_> = dirs
         .iter()
@@ -403,26 +367,17 @@ async fn instances_started_together_on_an_empty_database_bootstrap_once() {
             })
         })
         .collect();
-    let servers: Vec<_> = starts
-        .into_iter()
-        .map(|t| t.join().expect("every instance starts"))
-        .collect();
+    let servers: Vec<_> =
+        starts.into_iter().map(|t| t.join().expect("every instance starts")).collect();
     for server in &servers {
         within_a_second("the admin integration", || async {
-            token(&server.url, BOOT_ID, BOOT_SECRET, None)
-                .await
-                .status()
-                == 200
+            token(&server.url, BOOT_ID, BOOT_SECRET, None).await.status() == 200
         })
         .await;
     }
     let admin = access_token(&servers[0].url, BOOT_ID, BOOT_SECRET).await;
     let listed = get_json(format!("{}/v1/integrations", servers[0].url), &admin).await;
-    assert_eq!(
-        listed["integrations"].as_array().unwrap().len(),
-        1,
-        "one admin integration"
-    );
+    assert_eq!(listed["integrations"].as_array().unwrap().len(), 1, "one admin integration");
 }
 
 #[tokio::test]
@@ -478,16 +433,11 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
             .await
     };
     within_a_second("an app authorization", || async {
-        tms().await["tokens"]
-            .as_array()
-            .is_some_and(|t| t.len() == 1)
+        tms().await["tokens"].as_array().is_some_and(|t| t.len() == 1)
     })
     .await;
     let issued = tms().await;
-    let technical = issued["tokens"][0]["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let technical = issued["tokens"][0]["access_token"].as_str().unwrap().to_owned();
     let assets = || assets_status(&b.url, &technical);
     assert_eq!(assets().await, 200);
 
@@ -503,10 +453,8 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
         .await
         .unwrap();
     assert_eq!(revoked.status(), 204);
-    let took = within_a_second("a revoked app authorization", || async {
-        assets().await == 401
-    })
-    .await;
+    let took =
+        within_a_second("a revoked app authorization", || async { assets().await == 401 }).await;
     eprintln!("the revocation reached the other instance in {took:?}");
     assert_eq!(tms().await["errors"][0]["error"], "access_denied");
 }
@@ -518,9 +466,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
         return;
     };
     let hooks = crate::webhooks::receiver().await;
-    hooks
-        .accept
-        .store(true, std::sync::atomic::Ordering::SeqCst);
+    hooks.accept.store(true, std::sync::atomic::Ordering::SeqCst);
     let (_g1, dir_a) = data_dir();
     let (_g2, dir_b) = data_dir();
     let shared = ["--database", url.as_str()];
@@ -545,21 +491,14 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
     let mut tokens = Vec::new();
     for server in [&a, &b] {
         within_a_second("the owner's admin", || async {
-            token(&server.url, &owner_id, &owner_secret, None)
-                .await
-                .status()
-                == 200
+            token(&server.url, &owner_id, &owner_secret, None).await.status() == 200
         })
         .await;
         tokens.push(access_token(&server.url, &owner_id, &owner_secret).await);
     }
     // Thirty changes, written alternately through both instances; both deliver.
     for n in 0..30 {
-        let (server, token) = if n % 2 == 0 {
-            (&a, &tokens[0])
-        } else {
-            (&b, &tokens[1])
-        };
+        let (server, token) = if n % 2 == 0 { (&a, &tokens[0]) } else { (&b, &tokens[1]) };
         let made = post_json(
             format!("{}/v2/assets", server.url),
             token,
@@ -588,11 +527,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
             body["data"]["attributes"]["n"].as_str().unwrap().to_owned()
         })
         .collect();
-    assert_eq!(
-        numbers,
-        (0..30).map(|n| n.to_string()).collect::<Vec<_>>(),
-        "in order"
-    );
+    assert_eq!(numbers, (0..30).map(|n| n.to_string()).collect::<Vec<_>>(), "in order");
 
     // The application's token for the connection, from B; the owner revokes on A; B refuses
     // the token within a second.
@@ -601,10 +536,7 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
     let connection_token = reqwest::Client::new()
         .post(format!("{}/oauth2/token", b.url))
         .basic_auth(app_id, Some(app_secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("tenant_id", owner.as_str()),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("tenant_id", owner.as_str())])
         .answer::<serde_json::Value>()
         .await;
     let connection_token = connection_token["access_token"]
@@ -661,12 +593,7 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
     };
     let (_g1, dir_a) = data_dir();
     let (_g2, dir_b) = data_dir();
-    let shared = [
-        "--database",
-        url.as_str(),
-        "--issuer",
-        "https://tokens.example.test",
-    ];
+    let shared = ["--database", url.as_str(), "--issuer", "https://tokens.example.test"];
     let a = serve(&dir_a, &shared, true);
     let b = serve(&dir_b, &shared, true);
     let platform = access_token(&a.url, BOOT_ID, BOOT_SECRET).await;
@@ -693,10 +620,7 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
     })
     .await;
     eprintln!("disabling reached the other instance in {took:?}");
-    assert_eq!(
-        token(&b.url, &admin_id, &admin_secret, None).await.status(),
-        401
-    );
+    assert_eq!(token(&b.url, &admin_id, &admin_secret, None).await.status(), 401);
 
     // Enabled again: new tokens work on B, the old one stays refused.
     let enable = patch_status(
@@ -738,9 +662,7 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
             .answer::<serde_json::Value>()
             .await;
         let url_of = |v: &serde_json::Value, key: &str| {
-            v[key]
-                .as_str()
-                .map(|u| u.split("token=").nth(1).unwrap().to_owned())
+            v[key].as_str().map(|u| u.split("token=").nth(1).unwrap().to_owned())
         };
         let raced = url_of(&fresh, "password_reset_url").unwrap_or_else(|| link_token.clone());
         let (one, two) = tokio::join!(set_password(&a.url, &raced), set_password(&b.url, &raced));
@@ -766,20 +688,12 @@ async fn on_postgres_tokens_are_issued_and_introspected_while_the_database_is_cu
     let before = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
     let database = url.rsplit('/').next().unwrap().to_owned();
     let admin = tessera_store::testing::postgres_admin;
-    admin(&format!(
-        "ALTER DATABASE {database} ALLOW_CONNECTIONS false"
-    ))
-    .unwrap();
+    admin(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS false")).unwrap();
     admin(&format!(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{database}'"
     ))
     .unwrap();
-    let ready = || async {
-        reqwest::get(format!("{}/readyz", server.url))
-            .await
-            .unwrap()
-            .status()
-    };
+    let ready = || async { reqwest::get(format!("{}/readyz", server.url)).await.unwrap().status() };
     assert_eq!(ready().await, 503, "the database is out of reach");
 
     for _ in 0..20 {
@@ -795,32 +709,17 @@ async fn on_postgres_tokens_are_issued_and_introspected_while_the_database_is_cu
     }
 
     admin(&format!("ALTER DATABASE {database} ALLOW_CONNECTIONS true")).unwrap();
-    within(
-        Duration::from_secs(15),
-        "the database coming back",
-        || async { ready().await == 200 },
-    )
-    .await;
+    within(Duration::from_secs(15), "the database coming back", || async { ready().await == 200 })
+        .await;
     // The audit records of the tokens issued meanwhile were kept and are written now.
     let admin_token = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    within(
-        Duration::from_secs(15),
-        "the queued audit records",
-        || async {
-            let log = get_json(
-                format!("{}/v1/audit?page_size=100", server.url),
-                &admin_token,
-            )
-            .await;
-            let issued = log["entries"].as_array().map_or(0, |entries| {
-                entries
-                    .iter()
-                    .filter(|e| e["action"] == "token.issued")
-                    .count()
-            });
-            issued >= 22
-        },
-    )
+    within(Duration::from_secs(15), "the queued audit records", || async {
+        let log = get_json(format!("{}/v1/audit?page_size=100", server.url), &admin_token).await;
+        let issued = log["entries"]
+            .as_array()
+            .map_or(0, |entries| entries.iter().filter(|e| e["action"] == "token.issued").count());
+        issued >= 22
+    })
     .await;
 }
 
@@ -855,17 +754,11 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
 
     // Registered on A, accepted on B within a second; B's token works on A.
     within_a_second("a credential made on the other instance", || async {
-        crate::federated_token(&b.url, &client_id, &platform_token)
-            .await
-            .status()
-            == 200
+        crate::federated_token(&b.url, &client_id, &platform_token).await.status() == 200
     })
     .await;
-    let reply: serde_json::Value = crate::federated_token(&b.url, &client_id, &platform_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let reply: serde_json::Value =
+        crate::federated_token(&b.url, &client_id, &platform_token).await.json().await.unwrap();
     let first = reply["access_token"].as_str().unwrap().to_owned();
     assert_eq!(assets_status(&a.url, &first).await, 200);
 
@@ -886,20 +779,12 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
     })
     .await;
     eprintln!("the removal reached the other instance in {took:?}");
-    assert_eq!(
-        crate::federated_token(&b.url, &client_id, &platform_token)
-            .await
-            .status(),
-        401
-    );
+    assert_eq!(crate::federated_token(&b.url, &client_id, &platform_token).await.status(), 401);
 
     // Again; then the trust in the issuer removed on B ends A's token.
     post_json(format!("{}{credentials}", a.url), admin, subject).await;
-    let second: serde_json::Value = crate::federated_token(&a.url, &client_id, &platform_token)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let second: serde_json::Value =
+        crate::federated_token(&a.url, &client_id, &platform_token).await.json().await.unwrap();
     let second = second["access_token"].as_str().unwrap().to_owned();
     assert_eq!(assets_status(&a.url, &second).await, 200);
     let gone = reqwest::Client::new()

@@ -40,9 +40,8 @@ async fn the_oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_with_the_jwks(
             .unwrap();
         let header = decode_header(token).unwrap();
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
-        let jwk = jwks
-            .find(header.kid.as_deref().unwrap())
-            .expect("the token's kid is in the JWKS");
+        let jwk =
+            jwks.find(header.kid.as_deref().unwrap()).expect("the token's kid is in the JWKS");
         let key = DecodingKey::from_jwk(jwk).unwrap();
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[server.url.as_str()]);
@@ -51,10 +50,7 @@ async fn the_oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_with_the_jwks(
             .expect("jsonwebtoken verifies it");
         assert_eq!(data.claims["client_id"], BOOT_ID);
         assert_eq!(data.claims["scope"], "assets:read");
-        assert!(data.claims["tenant_id"]
-            .as_str()
-            .unwrap()
-            .starts_with("tenant/"));
+        assert!(data.claims["tenant_id"].as_str().unwrap().starts_with("tenant/"));
     }
 }
 
@@ -62,38 +58,18 @@ async fn the_oauth2_crate_gets_a_token_that_jsonwebtoken_verifies_with_the_jwks(
 pub fn openssl_ec_certificate(dir: &std::path::Path) -> (String, Vec<u8>) {
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
     std::process::Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=connector",
-        ])
-        .args([
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-keyout",
-        ])
+        .args(["req", "-x509", "-nodes", "-days", "1", "-subj", "/CN=connector"])
+        .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-keyout"])
         .arg(&key)
         .arg("-out")
         .arg(&cert)
         .succeeds();
-    (
-        std::fs::read_to_string(cert).unwrap(),
-        std::fs::read(key).unwrap(),
-    )
+    (std::fs::read_to_string(cert).unwrap(), std::fs::read(key).unwrap())
 }
 
 /// An assertion signed by the `jsonwebtoken` crate, not by Tessera's code.
 pub fn third_party_assertion(pem_key: &[u8], iss: &str, sub: &str, aud: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
     let claims = serde_json::json!({"iss": iss, "sub": sub, "aud": aud, "iat": now, "exp": now + 300,
         "jti": uuid::Uuid::new_v4().to_string()});
     jsonwebtoken::encode(
@@ -126,10 +102,7 @@ async fn assertions_signed_by_jsonwebtoken_authenticate_and_get_user_tokens() {
         .post(&token_url)
         .form(&[
             ("grant_type", "client_credentials"),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
             ("client_assertion", &assertion),
         ])
         .answer()

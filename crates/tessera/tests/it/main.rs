@@ -74,11 +74,7 @@ pub fn serve_logging(
     stderr: Option<mpsc::Sender<String>>,
 ) -> Server {
     let mut cmd = tessera();
-    cmd.arg("serve")
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra);
+    cmd.arg("serve").arg("--data-dir").arg(data_dir).args(["--listen", "127.0.0.1:0"]).args(extra);
     cmd.env("TESSERA_LOG", log);
     if bootstrap {
         // The tests' applications and key sets listen on loopback.
@@ -87,18 +83,11 @@ pub fn serve_logging(
         cmd.env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_ID", BOOT_ID)
             .env("TESSERA_BOOTSTRAP_ADMIN_CLIENT_SECRET", BOOT_SECRET)
             .env("TESSERA_BOOTSTRAP_ADMIN_EMAIL", "ops@example.com")
-            .env(
-                "TESSERA_BOOTSTRAP_ADMIN_PASSWORD",
-                "correct horse battery staple",
-            );
+            .env("TESSERA_BOOTSTRAP_ADMIN_PASSWORD", "correct horse battery staple");
     }
     let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(if stderr.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::inherit()
-        })
+        .stderr(if stderr.is_some() { Stdio::piped() } else { Stdio::inherit() })
         .spawn()
         .expect("tessera starts");
     if let (Some(tx), Some(err)) = (stderr, child.stderr.take()) {
@@ -121,16 +110,10 @@ pub fn serve_logging(
     });
     let mut lines = Vec::new();
     loop {
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("tessera prints its address");
+        let line = rx.recv_timeout(Duration::from_secs(60)).expect("tessera prints its address");
         lines.push(line.clone());
         if let Some(addr) = line.strip_prefix("tessera listening on ") {
-            return Server {
-                child,
-                url: addr.to_owned(),
-                stdout: lines,
-            };
+            return Server { child, url: addr.to_owned(), stdout: lines };
         }
     }
 }
@@ -170,10 +153,7 @@ pub async fn access_token(url: &str, id: &str, secret: &str) -> String {
     let reply = token(url, id, secret, None).await;
     assert_eq!(reply.status(), 200);
     let body: serde_json::Value = reply.json().await.expect("json");
-    body["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    body["access_token"].as_str().expect("access_token").to_owned()
 }
 
 /// A fresh PostgreSQL database, or `None` (with a notice) where the server binaries are missing.
@@ -182,10 +162,7 @@ pub fn postgres_or_skip() -> Option<String> {
     match tessera_store::testing::postgres_url() {
         Ok(url) => Some(url),
         Err(why) => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI must run this test: {why}"
-            );
+            assert!(std::env::var_os("CI").is_none(), "CI must run this test: {why}");
             eprintln!("skipped: {why}");
             None
         }
@@ -203,11 +180,7 @@ pub trait Run {
 impl Run for Command {
     fn succeeds(&mut self) -> std::process::Output {
         let out = self.output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         out
     }
 
@@ -234,11 +207,7 @@ impl Answer for reqwest::RequestBuilder {
 
 /// `GET` with a bearer token, answered with JSON.
 pub async fn get_json(url: String, token: &str) -> serde_json::Value {
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .answer()
-        .await
+    reqwest::Client::new().get(url).bearer_auth(token).answer().await
 }
 
 /// The status of `GET /v2/assets` with `token`: whether the server takes the token.
@@ -255,12 +224,7 @@ pub async fn assets_status(url: &str, token: &str) -> u16 {
 
 /// `POST` of a JSON body with a bearer token, answered with JSON.
 pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
-    reqwest::Client::new()
-        .post(url)
-        .bearer_auth(token)
-        .json(&body)
-        .answer()
-        .await
+    reqwest::Client::new().post(url).bearer_auth(token).json(&body).answer().await
 }
 
 /// A second tenant with an admin integration, made through the API as an operator would:
@@ -302,11 +266,7 @@ pub async fn operator_token(server: &str, tenant: &str) -> String {
     let reply = reqwest::Client::new()
         .post(format!("{server}/oauth2/token"))
         .basic_auth(BOOT_ID, Some(BOOT_SECRET))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("tenant_id", tenant),
-            ("scope", "admin"),
-        ])
+        .form(&[("grant_type", "client_credentials"), ("tenant_id", tenant), ("scope", "admin")])
         .send()
         .await
         .unwrap();
@@ -331,10 +291,9 @@ pub async fn connect_owner(
     let store = tessera_store::connect(database).await.unwrap();
     let key = MasterKey::parse(MASTER_KEY).unwrap();
     // The feed is read by time: a change must carry the real one to reach running instances.
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis()
+            as i64;
     let connection = Connection {
         id: tessera_core::id::ConnectionId::random(),
         owner_tenant_id: owner,
@@ -361,10 +320,7 @@ pub async fn connect_owner(
         )
         .await
         .unwrap();
-    store
-        .publish(now, &Change::Connection(connection.id))
-        .await
-        .unwrap();
+    store.publish(now, &Change::Connection(connection.id)).await.unwrap();
     connection.id
 }
 
@@ -409,10 +365,7 @@ pub async fn federated_token(
         .form(&[
             ("grant_type", "client_credentials"),
             ("client_id", client_id),
-            (
-                "client_assertion_type",
-                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-            ),
+            ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
             ("client_assertion", platform_token),
         ])
         .send()
@@ -423,10 +376,8 @@ pub async fn federated_token(
 /// A Kubernetes-shaped service-account token of `iss` for `system:serviceaccount:prod:<account>`
 /// with the audience `tessera`, valid ten minutes from now.
 pub fn k8s_token(key: &tessera_core::token::SigningKey, iss: &str, account: &str) -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+        as i64;
     key.sign_jwt(&serde_json::json!({"iss": iss,
         "sub": format!("system:serviceaccount:prod:{account}"), "aud": ["tessera"],
         "iat": now, "exp": now + 600, "kubernetes.io": {"namespace": "prod"}}))

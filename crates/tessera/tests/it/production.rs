@@ -104,10 +104,7 @@ fn shown_certificate(response: &reqwest::Response) -> Vec<u8> {
 /// Copies `{name}.pem` and `{name}.key` over the served `cert.pem` and `key.pem`, each
 /// written to a temporary name and renamed, as certbot and cert-manager do.
 fn install(dir: &Path, name: &str) {
-    for (from, to) in [
-        (format!("{name}.pem"), "cert.pem"),
-        (format!("{name}.key"), "key.pem"),
-    ] {
+    for (from, to) in [(format!("{name}.pem"), "cert.pem"), (format!("{name}.key"), "key.pem")] {
         let staged = dir.join(format!("{to}.new"));
         std::fs::copy(dir.join(from), &staged).unwrap();
         std::fs::rename(staged, dir.join(to)).unwrap();
@@ -126,19 +123,10 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
     let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
     let server = crate::serve(
         &dir,
-        &[
-            "--tls-cert",
-            cert.to_str().unwrap(),
-            "--tls-key",
-            key.to_str().unwrap(),
-        ],
+        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
         true,
     );
-    assert!(
-        server.url.starts_with("https://127.0.0.1:"),
-        "{}",
-        server.url
-    );
+    assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
     let client = trusting_client(&tls);
 
     let discovery = client
@@ -147,16 +135,10 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
         .await
         .unwrap();
     assert_eq!(discovery.version(), reqwest::Version::HTTP_2);
-    assert_eq!(
-        shown_certificate(&discovery),
-        std::fs::read(tls.join("first.der")).unwrap()
-    );
+    assert_eq!(shown_certificate(&discovery), std::fs::read(tls.join("first.der")).unwrap());
     let document: serde_json::Value = discovery.json().await.unwrap();
     assert_eq!(document["issuer"], server.url.as_str());
-    assert_eq!(
-        document["token_endpoint"],
-        format!("{}/oauth2/token", server.url)
-    );
+    assert_eq!(document["token_endpoint"], format!("{}/oauth2/token", server.url));
 
     // A token over HTTP/2, and the console's cookie marked Secure.
     let issued = client
@@ -168,11 +150,7 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
         .unwrap();
     assert_eq!(issued.status(), 200);
     let token: serde_json::Value = issued.json().await.unwrap();
-    let sign_in = client
-        .get(format!("{}/console/sign-in", server.url))
-        .send()
-        .await
-        .unwrap();
+    let sign_in = client.get(format!("{}/console/sign-in", server.url)).send().await.unwrap();
     let cookie = sign_in
         .headers()
         .get("set-cookie")
@@ -210,21 +188,15 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
     let mut shown = Vec::new();
     for _ in 0..100 {
         // A new client, so a new connection and handshake.
-        let response = trusting_client(&tls)
-            .get(format!("{}/healthz", server.url))
-            .send()
-            .await
-            .unwrap();
+        let response =
+            trusting_client(&tls).get(format!("{}/healthz", server.url)).send().await.unwrap();
         shown = shown_certificate(&response);
         if shown == second {
             break;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        shown == second,
-        "new handshakes get the replaced certificate"
-    );
+    assert!(shown == second, "new handshakes get the replaced certificate");
     let answered = introspect(kept).await;
     assert_eq!(answered.status(), 200);
     assert!(
@@ -239,15 +211,8 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
     std::fs::copy(tls.join("first.key"), tls.join("key.pem.new")).unwrap();
     std::fs::rename(tls.join("key.pem.new"), &key).unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let still = trusting_client(&tls)
-        .get(format!("{}/healthz", server.url))
-        .send()
-        .await
-        .unwrap();
-    assert!(
-        shown_certificate(&still) == second,
-        "the second pair still serves"
-    );
+    let still = trusting_client(&tls).get(format!("{}/healthz", server.url)).send().await.unwrap();
+    assert!(shown_certificate(&still) == second, "the second pair still serves");
 }
 
 /// Runs `tessera serve` with `args`, expecting it to stop at once with `expected` in stderr.
@@ -277,49 +242,25 @@ fn a_bad_certificate_or_key_stops_the_start_with_a_message() {
     let path = |name: &str| tls.join(name).to_str().unwrap().to_owned();
     refused_start(
         &dir,
-        &[
-            "--tls-cert",
-            &path("one.pem"),
-            "--tls-key",
-            &path("other.key"),
-        ],
+        &["--tls-cert", &path("one.pem"), "--tls-key", &path("other.key")],
         "does not belong to the certificate",
     );
     refused_start(
         &dir,
-        &[
-            "--tls-cert",
-            &path("missing.pem"),
-            "--tls-key",
-            &path("one.key"),
-        ],
+        &["--tls-cert", &path("missing.pem"), "--tls-key", &path("one.key")],
         "cannot read",
     );
     refused_start(
         &dir,
-        &[
-            "--tls-cert",
-            &path("one.key"),
-            "--tls-key",
-            &path("one.key"),
-        ],
+        &["--tls-cert", &path("one.key"), "--tls-key", &path("one.key")],
         "holds no PEM certificate",
     );
     refused_start(
         &dir,
-        &[
-            "--tls-cert",
-            &path("one.pem"),
-            "--tls-key",
-            &path("one.pem"),
-        ],
+        &["--tls-cert", &path("one.pem"), "--tls-key", &path("one.pem")],
         "holds no PEM private key",
     );
-    refused_start(
-        &dir,
-        &["--tls-cert", &path("one.pem")],
-        "--tls-cert needs --tls-key",
-    );
+    refused_start(&dir, &["--tls-cert", &path("one.pem")], "--tls-cert needs --tls-key");
 }
 
 #[tokio::test]
@@ -348,21 +289,12 @@ async fn the_admin_address_serves_metrics_and_health_and_the_api_address_no_metr
     }
     for path in ["/healthz", "/readyz"] {
         assert_eq!(get(format!("{admin}{path}")).await.status(), 200, "{path}");
-        assert_eq!(
-            get(format!("{}{path}", server.url)).await.status(),
-            200,
-            "{path}"
-        );
+        assert_eq!(get(format!("{}{path}", server.url)).await.status(), 200, "{path}");
     }
     assert_eq!(get(format!("{}/metrics", server.url)).await.status(), 404);
     // The admin address serves nothing else.
     assert_eq!(get(format!("{admin}/oauth2/jwks")).await.status(), 404);
-    assert_eq!(
-        get(format!("{admin}/.well-known/openid-configuration"))
-            .await
-            .status(),
-        404
-    );
+    assert_eq!(get(format!("{admin}/.well-known/openid-configuration")).await.status(), 404);
 }
 
 /// `tessera migrate` with `args`, its exit status and output.
@@ -426,16 +358,8 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
     assert!(server.child.wait().unwrap().success());
     let from = format!("sqlite://{}", dir.join("tessera.db").display());
 
-    let (ok, _, stderr) = migrate(&[
-        "--from",
-        &from,
-        "--to",
-        "postgres://nobody@127.0.0.1:1/none",
-    ]);
-    assert!(
-        !ok && stderr.contains("cannot reach the PostgreSQL database"),
-        "{stderr}"
-    );
+    let (ok, _, stderr) = migrate(&["--from", &from, "--to", "postgres://nobody@127.0.0.1:1/none"]);
+    assert!(!ok && stderr.contains("cannot reach the PostgreSQL database"), "{stderr}");
     let (ok, _, stderr) = migrate(&["--from", "sqlite:///no/such/tessera.db", "--to", &target]);
     assert!(!ok && stderr.contains("no SQLite database at"), "{stderr}");
 
@@ -454,33 +378,18 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
         assert!(stdout.contains(part), "{part} in {stdout}");
     }
     // Counts: the tenants' line says how many rows (the operator's tenant at least).
-    let tenants = stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("tenants "))
-        .unwrap();
+    let tenants = stdout.lines().find(|l| l.trim_start().starts_with("tenants ")).unwrap();
     assert!(!tenants.contains(" 0 rows"), "{tenants}");
-    let audit = stdout
-        .lines()
-        .find(|l| l.trim_start().starts_with("audit_log "))
-        .unwrap();
+    let audit = stdout.lines().find(|l| l.trim_start().starts_with("audit_log ")).unwrap();
     assert!(!audit.contains(" 0 rows"), "{audit}");
     // Into a database that has rows now: refused, and it is left as it was.
     let (ok, _, stderr) = migrate(&["--from", &from, "--to", &target]);
-    assert!(
-        !ok && stderr.contains("not empty") && stderr.contains("--replace"),
-        "{stderr}"
-    );
+    assert!(!ok && stderr.contains("not empty") && stderr.contains("--replace"), "{stderr}");
     let (ok, again, stderr) = migrate(&["--from", &from, "--to", &target, "--replace"]);
-    assert!(
-        ok && again.contains("previous rows deleted"),
-        "{again}{stderr}"
-    );
+    assert!(ok && again.contains("previous rows deleted"), "{again}{stderr}");
     // The same rows and checksums both times.
     let table_lines = |s: &str| -> Vec<String> {
-        s.lines()
-            .filter(|l| l.contains("checksum"))
-            .map(str::to_owned)
-            .collect()
+        s.lines().filter(|l| l.contains("checksum")).map(str::to_owned).collect()
     };
     assert_eq!(table_lines(&stdout), table_lines(&again));
 
@@ -545,10 +454,7 @@ async fn the_health_command_tells_a_ready_server_from_none() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}/readyz", listener.local_addr().unwrap())
     };
-    let none = crate::tessera()
-        .args(["health", "--url", &closed])
-        .output()
-        .unwrap();
+    let none = crate::tessera().args(["health", "--url", &closed]).output().unwrap();
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("did not answer"));
 }
@@ -611,13 +517,6 @@ async fn an_http2_connection_that_sends_no_request_is_closed_within_the_header_t
         }
     })
     .await;
-    assert!(
-        closed.is_ok(),
-        "the idle HTTP/2 connection was still open after 10 s"
-    );
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "closed after {:?}",
-        started.elapsed()
-    );
+    assert!(closed.is_ok(), "the idle HTTP/2 connection was still open after 10 s");
+    assert!(started.elapsed() < Duration::from_secs(5), "closed after {:?}", started.elapsed());
 }

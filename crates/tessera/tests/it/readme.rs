@@ -34,11 +34,7 @@ async fn the_tour_runs() {
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(&work).unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_tessera")).parent().unwrap();
-    let path = format!(
-        "{}:{}",
-        bin.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
     let script = blocks.join("\n");
     let out = tokio::task::spawn_blocking({
         let (home, work) = (home.clone(), work.clone());
@@ -59,10 +55,8 @@ async fn the_tour_runs() {
     })
     .await
     .unwrap();
-    let (stdout, stderr) = (
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-    );
+    let (stdout, stderr) =
+        (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the tour failed:\n{stdout}\n{stderr}");
     // What the comments say each step shows.
     let lines: Vec<&str> = stdout.lines().collect();
@@ -86,13 +80,7 @@ async fn the_tour_runs() {
         "Applied.",
         "Nothing to change: tenant/",
     ] {
-        assert!(
-            stdout.contains(wanted),
-            "{wanted} in the tour's output:\n{stdout}\n{stderr}"
-        );
+        assert!(stdout.contains(wanted), "{wanted} in the tour's output:\n{stdout}\n{stderr}");
     }
-    assert!(
-        home.join(".config/tessera/profiles.toml").exists(),
-        "the tour logged in"
-    );
+    assert!(home.join(".config/tessera/profiles.toml").exists(), "the tour logged in");
 }

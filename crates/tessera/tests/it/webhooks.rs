@@ -71,11 +71,7 @@ async fn pending_webhooks_survive_sigkill_and_are_all_delivered_in_order() {
     // Ten changes while the receiver refuses: all pending, retried.
     let mut owner_token = String::new();
     for _ in 0..50 {
-        if crate::token(&server.url, &owner_id, &owner_secret, None)
-            .await
-            .status()
-            == 200
-        {
+        if crate::token(&server.url, &owner_id, &owner_secret, None).await.status() == 200 {
             owner_token = access_token(&server.url, &owner_id, &owner_secret).await;
             break;
         }
@@ -107,15 +103,9 @@ async fn pending_webhooks_survive_sigkill_and_are_all_delivered_in_order() {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let ids: Vec<i64> = delivered
-        .iter()
-        .map(|(id, _)| id.trim_start_matches("msg_").parse().unwrap())
-        .collect();
-    assert_eq!(
-        ids.iter().collect::<BTreeSet<_>>().len(),
-        10,
-        "every change delivered: {ids:?}"
-    );
+    let ids: Vec<i64> =
+        delivered.iter().map(|(id, _)| id.trim_start_matches("msg_").parse().unwrap()).collect();
+    assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), 10, "every change delivered: {ids:?}");
     let mut sorted = ids.clone();
     sorted.sort();
     assert_eq!(ids, sorted, "in order");

@@ -7,7 +7,7 @@ use axum::Json;
 
 use crate::console::html;
 use crate::console::shell::{
-    refused, told, AdminPosted, FormProblem, Nav, Posted, Problem, SignedAdmin,
+    refused, told, AdminPosted, DeletePage, FormProblem, Nav, Posted, Problem, SignedAdmin,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, TenantAdmin};
@@ -361,8 +361,10 @@ pub async fn delete_page(
             StatusCode::OK,
             DeletePage {
                 nav: admin.0.nav(PAGE),
-                client_id: i.client_id,
+                page: format!("{PAGE}/{}", i.client_id),
                 name: i.display_name,
+                consequence: "The integration, its SECRET, its keys and its private tokens are \
+                              removed, and every token it holds stops working at once.",
             },
         ),
         Err(page) => page,

@@ -98,14 +98,6 @@ struct DetailPage {
     problem: Option<String>,
 }
 
-#[derive(Template)]
-#[template(path = "integration_delete.html")]
-struct DeletePage {
-    nav: Nav,
-    client_id: String,
-    name: String,
-}
-
 const PAGE: &str = "/console/integrations";
 
 /// `GET /console/integrations`: the tenant's integrations, a page at a time.

@@ -256,35 +256,27 @@ pub(super) async fn read_form(
 ) -> Asked {
     let nav = posted.by.nav(PAGE);
     let mut values = Values::posted(posted);
-    if posted.fields.one("intent") == "add_group" {
+    // Adding a group is not a save: the form again, one group longer, with nothing refused.
+    let status = if posted.fields.one("intent") == "add_group" {
         values.groups.push(Group::empty(values.groups.len()));
-        let page = form_page(
-            state,
-            &nav,
-            api,
-            editing,
-            values,
-            Problem::default(),
-            StatusCode::OK,
-        );
-        return Asked::Form(page.await);
-    }
-    let filters = values.filters();
-    match values.permissions(state, api) {
-        Some(permissions) => Asked::Save(filters, permissions, values),
-        None => {
-            let page = form_page(
-                state,
-                &nav,
-                api,
-                editing,
-                values,
-                Problem::default(),
-                StatusCode::BAD_REQUEST,
-            );
-            Asked::Form(page.await)
+        StatusCode::OK
+    } else {
+        let filters = values.filters();
+        match values.permissions(state, api) {
+            Some(permissions) => return Asked::Save(filters, permissions, values),
+            None => StatusCode::BAD_REQUEST,
         }
-    }
+    };
+    let page = form_page(
+        state,
+        &nav,
+        api,
+        editing,
+        values,
+        Problem::default(),
+        status,
+    );
+    Asked::Form(page.await)
 }
 
 /// The form again with the API's refusal next to its field (a group's problem on its group).

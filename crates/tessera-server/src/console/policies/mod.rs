@@ -14,7 +14,9 @@ use axum::Json;
 use serde::Deserialize;
 
 use crate::console::html;
-use crate::console::shell::{refused, told, AdminPosted, Listing, Nav, Problem, SignedAdmin};
+use crate::console::shell::{
+    refused, told, AdminPosted, DeletePage, Listing, Nav, Problem, SignedAdmin,
+};
 use crate::extract::{ApiJson, TenantAdmin};
 use crate::routes::policies;
 use crate::state::AppState;
@@ -96,14 +98,6 @@ struct DetailPage {
     description: String,
     sentences: Vec<String>,
     notice: Option<&'static str>,
-}
-
-#[derive(Template)]
-#[template(path = "policy_delete.html")]
-struct DeletePage {
-    nav: Nav,
-    id: String,
-    name: String,
 }
 
 /// `?deleted=<name>` or `?done=…`: what the page says happened.
@@ -300,8 +294,10 @@ pub async fn delete_page(
             StatusCode::OK,
             DeletePage {
                 nav: admin.0.nav(PAGE),
-                id: uuid_of(&view),
+                page: format!("{PAGE}/{}", uuid_of(&view)),
                 name: view.display_name,
+                consequence: "Whatever this policy lets its actors see or change, they lose at \
+                              once.",
             },
         ),
         Err(page) => page,

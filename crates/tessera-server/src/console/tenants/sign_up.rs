@@ -99,14 +99,17 @@ pub async fn sign_up(
     state
         .auth_limiter
         .record_failure(&limited, None, now_seconds);
-    if let Some(problem) = password_problem(&form.password, &form.password) {
-        return sign_up_form(
+    let refused = |problem| {
+        sign_up_form(
             &state,
             &form.organization,
             &form.email,
             Some(problem),
             StatusCode::BAD_REQUEST,
-        );
+        )
+    };
+    if let Some(problem) = password_problem(&form.password, &form.password) {
+        return refused(problem);
     }
     let now = state.clock.now_millis();
     let checked = new_tenant(
@@ -126,13 +129,7 @@ pub async fn sign_up(
                 Some("admin_email") => "The email must be an address such as jane@example.com.",
                 _ => "Something in the form is not right; check each field.",
             };
-            return sign_up_form(
-                &state,
-                &form.organization,
-                &form.email,
-                Some(problem),
-                StatusCode::BAD_REQUEST,
-            );
+            return refused(problem);
         }
     };
     let Some(password_hash) = hashed(&state, form.password).await else {
