@@ -61,6 +61,7 @@ pub async fn run(
         custom_claims: Default::default(),
         token_ttl_seconds: 3600,
         jwks_uri: None,
+        redirect_uris: Vec::new(),
         app: None,
         profile: tessera_core::model::AppProfile {
             webhook_url: Some(url.clone()),

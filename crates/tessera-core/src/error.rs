@@ -17,6 +17,10 @@ pub enum OAuthErrorCode {
     UnsupportedGrantType,
     /// RFC 6749 `invalid_scope`.
     InvalidScope,
+    /// RFC 6749 §4.1.2.1 `unsupported_response_type`.
+    UnsupportedResponseType,
+    /// RFC 6749 §4.1.2.1 `access_denied`: the person said no.
+    AccessDenied,
     /// RFC 8693 `invalid_target`.
     InvalidTarget,
     /// OpenID Connect `consent_required`.
@@ -39,6 +43,8 @@ impl OAuthErrorCode {
             OAuthErrorCode::UnauthorizedClient => "unauthorized_client",
             OAuthErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             OAuthErrorCode::InvalidScope => "invalid_scope",
+            OAuthErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            OAuthErrorCode::AccessDenied => "access_denied",
             OAuthErrorCode::InvalidTarget => "invalid_target",
             OAuthErrorCode::ConsentRequired => "consent_required",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",

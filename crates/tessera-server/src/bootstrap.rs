@@ -72,6 +72,7 @@ pub async fn create_operator_tenant(
         custom_claims: Default::default(),
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
         jwks_uri: None,
+        redirect_uris: Vec::new(),
         app: None,
         profile: Default::default(),
         created_at: now,

@@ -411,6 +411,10 @@ pub fn router(state: AppState) -> Router {
             get(console::tenants::delete_page).post(console::tenants::delete_tenant),
         )
         .route(
+            "/oauth2/authorize",
+            get(console::authorize::authorize).post(console::authorize::answer),
+        )
+        .route(
             "/connect",
             get(console::connect_page).post(console::connect::answer),
         )

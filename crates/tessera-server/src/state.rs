@@ -10,7 +10,9 @@ use tessera_core::federation::{self, FederationError, PlatformToken};
 use tessera_core::grant::{IssueContext, TenantReach};
 use tessera_core::id::{ClientId, FederatedCredentialId, TenantId, UserId};
 use tessera_core::model::{Connection, Tenant};
-use tessera_core::ports::{AuditRecord, Change, Clock, Rng, Storage, StoreError};
+use tessera_core::ports::{
+    AuditAction, AuditRecord, Change, Clock, RevokedToken, Rng, Storage, StoreError,
+};
 use tessera_core::token::assertion::{self, AssertionError, AssertionRules, VerifiedAssertion};
 use tessera_core::token::{AccessTokenClaims, DecodedJws, KeyRing, SigningAlg};
 use tokio::sync::mpsc;
@@ -390,6 +392,30 @@ impl AppState {
         self.delegations
             .insert(client_id, sub, facts.clone(), generation);
         Ok(facts)
+    }
+
+    /// Revokes a token by its `jti` on every instance, counted and audited in `tenant` as done
+    /// by `actor` (`client:<id>`), with `detail` (JSON) saying why.
+    pub async fn revoke(
+        &self,
+        tenant: TenantId,
+        revoked: RevokedToken,
+        actor: String,
+        detail: String,
+    ) -> Result<(), ApiError> {
+        self.storage.revoke_token(tenant, &revoked).await?;
+        let target = revoked.jti.clone();
+        self.publish(Change::TokenRevoked(revoked)).await?;
+        self.metrics.revocations.inc();
+        self.audit(AuditRecord {
+            tenant_id: tenant,
+            at: self.clock.now_millis(),
+            actor,
+            action: AuditAction::TokenRevoked.into(),
+            target,
+            detail,
+        });
+        Ok(())
     }
 
     /// Records the assertion's `jti` in shared storage; a second use anywhere is refused, in

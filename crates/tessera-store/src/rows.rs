@@ -52,7 +52,8 @@ impl TryFrom<TenantRow> for Tenant {
 
 pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
-     authentication_url, webhook_url, description, homepage_url, created_at, updated_at";
+     authentication_url, webhook_url, description, homepage_url, created_at, updated_at, \
+     redirect_uris";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -74,6 +75,7 @@ pub(crate) struct IntegrationRow {
     pub homepage_url: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub redirect_uris: String,
 }
 
 impl TryFrom<IntegrationRow> for Integration {
@@ -89,6 +91,8 @@ impl TryFrom<IntegrationRow> for Integration {
             custom_claims,
             token_ttl_seconds: u32::try_from(r.token_ttl_seconds).map_err(|_| corrupt("ttl"))?,
             jwks_uri: r.jwks_uri,
+            redirect_uris: serde_json::from_str(&r.redirect_uris)
+                .map_err(|_| corrupt("redirect_uris"))?,
             app: match (r.app_name, r.app_version, r.stage) {
                 (Some(app_name), Some(app_version), Some(stage)) => Some(AppVersion {
                     app_name,

@@ -217,6 +217,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 custom_claims: Default::default(),
                 token_ttl_seconds: None,
                 jwks_uri: None,
+                redirect_uris: Vec::new(),
                 app: None,
                 profile: Default::default(),
                 urls: Default::default(),

@@ -24,6 +24,7 @@ pub fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
             custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
             token_ttl_seconds: 600,
             jwks_uri: None,
+            redirect_uris: Vec::new(),
             app: None,
             profile: Default::default(),
             created_at: 0,

@@ -1,6 +1,7 @@
 //! Grants: a parsed token request in, a signed access token out. No I/O: the caller hands in the
 //! authenticated client, the signing key, the time and the randomness.
 
+mod authorization_code;
 mod client_credentials;
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -9,6 +10,11 @@ mod request;
 mod tms;
 mod token_exchange;
 
+pub use authorization_code::{
+    issue as issue_authorization_code, personal_scopes, pkce_matches, read_authorization_request,
+    redirect_uri_registered, AuthorizationRequest, AuthorizeRefusal, CodeGrant, CODE_TTL_SECONDS,
+    GRANT_AUTHORIZATION_CODE,
+};
 pub use client_credentials::{
     issue as issue_client_credentials, issue_for_connection, TenantReach,
 };
@@ -115,6 +121,10 @@ struct Subject {
     consent: Option<crate::id::ClientId>,
     /// The federated credential the token it was exchanged from was issued through.
     federated: Option<crate::id::FederatedCredentialId>,
+    /// The token's id, when the grant decides it (a code's id); random otherwise.
+    jti: Option<String>,
+    /// The token's `aud`, when the grant names a resource (RFC 8707); the context's otherwise.
+    audience: Option<String>,
 }
 
 impl Subject {
@@ -135,6 +145,8 @@ impl Subject {
             grant: None,
             consent: None,
             federated: None,
+            jti: None,
+            audience: None,
         }
     }
 }
@@ -154,11 +166,13 @@ fn mint(
     let claims = AccessTokenClaims {
         iss: ctx.issuer.to_owned(),
         sub: subject.sub,
-        aud: ctx.audience.to_owned(),
+        aud: subject.audience.unwrap_or_else(|| ctx.audience.to_owned()),
         exp,
         iat: ctx.now_seconds,
         nbf: ctx.now_seconds,
-        jti: crate::crypto::random_token(ctx.rng, 16),
+        jti: subject
+            .jti
+            .unwrap_or_else(|| crate::crypto::random_token(ctx.rng, 16)),
         client_id: integration.client_id,
         scope,
         tenant_id: subject.tenant_id,

@@ -2,7 +2,9 @@
 //! read and checked here, so neither the grants nor the edge read the form again. The form
 //! itself (content type, size, no parameter twice) is the edge's; this takes a lookup.
 
-use super::{GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE};
+use super::{
+    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE,
+};
 use crate::error::{OAuthError, OAuthErrorCode};
 
 /// A token request, parsed at the edge (SPEC §3).
@@ -25,6 +27,19 @@ pub enum TokenRequest {
     },
     /// RFC 8693.
     TokenExchange(ExchangeRequest),
+    /// RFC 6749 §4.1.3 with RFC 7636 §4.5: a code from `/oauth2/authorize` and its verifier.
+    AuthorizationCode {
+        /// The `code` the authorization endpoint gave.
+        code: String,
+        /// The `redirect_uri`, when the authorization request named one.
+        redirect_uri: Option<String>,
+        /// The PKCE `code_verifier`.
+        code_verifier: String,
+        /// The `client_id`: a public client names itself here (RFC 6749 §4.1.3).
+        client_id: Option<String>,
+        /// The `resource` (RFC 8707), which must be the one the code was given for.
+        resource: Option<String>,
+    },
 }
 
 /// The parameters of an RFC 8693 token exchange.
@@ -59,6 +74,17 @@ impl TokenRequest {
             Some(GRANT_CLIENT_CREDENTIALS) => Ok(TokenRequest::ClientCredentials {
                 scope: optional("scope"),
                 tenant: optional("tenant_id"),
+            }),
+            Some(GRANT_AUTHORIZATION_CODE) => Ok(TokenRequest::AuthorizationCode {
+                code: required("code")?,
+                redirect_uri: optional("redirect_uri"),
+                code_verifier: param("code_verifier").map(str::to_owned).ok_or_else(|| {
+                    OAuthError::invalid_request(
+                        "the `code_verifier` parameter is missing: Tessera requires PKCE (RFC 7636) for every code",
+                    )
+                })?,
+                client_id: optional("client_id"),
+                resource: optional("resource"),
             }),
             Some(GRANT_JWT_BEARER) => Ok(TokenRequest::JwtBearer {
                 assertion: required("assertion")?,
@@ -95,7 +121,7 @@ impl TokenRequest {
             Some(other) => Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_JWT_BEARER}, {GRANT_TOKEN_EXCHANGE}",
+                    "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_AUTHORIZATION_CODE}, {GRANT_JWT_BEARER}, {GRANT_TOKEN_EXCHANGE}",
                     other.chars().take(80).collect::<String>()
                 ),
             )),
@@ -108,6 +134,7 @@ impl TokenRequest {
             TokenRequest::ClientCredentials { .. } => GRANT_CLIENT_CREDENTIALS,
             TokenRequest::JwtBearer { .. } => GRANT_JWT_BEARER,
             TokenRequest::TokenExchange(_) => GRANT_TOKEN_EXCHANGE,
+            TokenRequest::AuthorizationCode { .. } => GRANT_AUTHORIZATION_CODE,
         }
     }
 }

@@ -155,6 +155,8 @@ pub fn issue(
         consent: subject.consent,
         // And removing the federated credential the subject token came through.
         federated: subject.federated,
+        jti: None,
+        audience: None,
     };
     mint(ctx, client, minted, scope)
 }

@@ -29,6 +29,9 @@ pub struct Integration {
     /// Where the integration publishes its public keys (RFC 7517), as an alternative or an
     /// addition to keys registered one by one.
     pub jwks_uri: Option<String>,
+    /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15): matched
+    /// exactly, but for the port of a loopback address (RFC 8252 §7.3).
+    pub redirect_uris: Vec<String>,
     /// Set for a multi-tenant integration: the application version it is (SPEC §8).
     pub app: Option<AppVersion>,
     /// What data owners see and where Tessera calls the application (SPEC §6).
@@ -125,6 +128,8 @@ pub struct NewIntegration {
     pub token_ttl_seconds: Option<u32>,
     /// Where its public keys are published, if it signs assertions.
     pub jwks_uri: Option<String>,
+    /// Where the authorization endpoint may redirect to.
+    pub redirect_uris: Vec<String>,
     /// For a multi-tenant integration: its application, version and TMS switch. A new version
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
@@ -196,6 +201,7 @@ impl NewIntegration {
             .jwks_uri
             .map(|uri| validate_web_url("jwks_uri", &uri, self.urls))
             .transpose()?;
+        let redirect_uris = validate_redirect_uris(self.redirect_uris, self.urls)?;
         let app = match self.app {
             Some(app) => {
                 validate_app_label("app_name", &app.app_name)?;
@@ -220,6 +226,7 @@ impl NewIntegration {
             custom_claims: self.custom_claims,
             token_ttl_seconds,
             jwks_uri,
+            redirect_uris,
             app,
             profile,
             created_at: now,
@@ -241,6 +248,8 @@ pub struct IntegrationPatch {
     pub token_ttl_seconds: Option<u32>,
     /// `Some(None)` removes it.
     pub jwks_uri: Option<Option<String>>,
+    /// New redirect URIs, replacing all of them.
+    pub redirect_uris: Option<Vec<String>>,
     /// Switches TMS on or off for this version (multi-tenant integrations only).
     pub tms_enabled: Option<bool>,
     /// Changes to what the consent screen and the portal show.
@@ -265,6 +274,10 @@ impl IntegrationPatch {
             Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri, self.urls)?)),
             other => other,
         };
+        let redirect_uris = self
+            .redirect_uris
+            .map(|uris| validate_redirect_uris(uris, self.urls))
+            .transpose()?;
         let profile = self.profile.applied_to(&integration.profile, self.urls)?;
         if self.tms_enabled.is_some() && integration.app.is_none() {
             return Err(DomainError::invalid(
@@ -287,6 +300,9 @@ impl IntegrationPatch {
         if let Some(uri) = jwks_uri {
             integration.jwks_uri = uri;
         }
+        if let Some(uris) = redirect_uris {
+            integration.redirect_uris = uris;
+        }
         if let (Some(on), Some(app)) = (self.tms_enabled, integration.app.as_mut()) {
             app.tms_enabled = on;
         }
@@ -294,6 +310,38 @@ impl IntegrationPatch {
         integration.updated_at = now;
         Ok(())
     }
+}
+
+/// The most redirect URIs an integration registers.
+pub const MAX_REDIRECT_URIS: usize = 20;
+
+/// Each redirect URI an absolute https URL (plain http to loopback only, RFC 8252 §7.3), with no
+/// fragment (RFC 6749 §3.1.2) and no repeat; kept as written, since they are matched exactly.
+fn validate_redirect_uris(uris: Vec<String>, rules: UrlRules) -> Result<Vec<String>, DomainError> {
+    if uris.len() > MAX_REDIRECT_URIS {
+        return Err(DomainError::invalid(
+            "redirect_uris",
+            format!("has {} entries; at most {MAX_REDIRECT_URIS}", uris.len()),
+        ));
+    }
+    let mut kept: Vec<String> = Vec::with_capacity(uris.len());
+    for uri in uris {
+        let uri = uri.trim().to_owned();
+        validate_web_url("redirect_uris", &uri, rules).map_err(|e| match e {
+            DomainError::Invalid { message, .. } => {
+                DomainError::invalid("redirect_uris", format!("entry `{uri}` {message}"))
+            }
+            other => other,
+        })?;
+        if kept.contains(&uri) {
+            return Err(DomainError::invalid(
+                "redirect_uris",
+                format!("names `{uri}` twice"),
+            ));
+        }
+        kept.push(uri);
+    }
+    Ok(kept)
 }
 
 /// One client secret of an integration, as stored: only its hash.

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod applications;
 pub mod audit;
+pub mod authorize;
 pub mod connect;
 pub mod connections;
 pub mod consent;

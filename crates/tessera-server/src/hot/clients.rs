@@ -297,6 +297,7 @@ mod tests {
                 custom_claims: BTreeMap::new(),
                 token_ttl_seconds: 600,
                 jwks_uri: None,
+                redirect_uris: Vec::new(),
                 app: app.map(|(name, version)| AppVersion {
                     app_name: name.into(),
                     app_version: version.into(),

@@ -43,6 +43,7 @@ pub async fn create_integration(
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
+        redirect_uris: body.redirect_uris.unwrap_or_default(),
         app,
         profile: AppProfile {
             authentication_url: body.authentication_url,
@@ -171,6 +172,7 @@ pub async fn patch_integration(
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
         jwks_uri: body.jwks_uri,
+        redirect_uris: body.redirect_uris,
         tms_enabled: body.tms_enabled,
         profile: AppProfilePatch {
             authentication_url: body.authentication_url,

@@ -5,7 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
-use tessera_core::ports::{AuditAction, AuditRecord, Change, RevokedToken};
+use tessera_core::ports::RevokedToken;
 use tessera_core::scope::Scope;
 
 use super::oauth::no_store;
@@ -63,20 +63,11 @@ pub async fn revoke(
             jti: claims.jti.clone(),
             expires_at: claims.exp,
         };
+        let actor = format!("client:{}", integration.client_id);
+        let detail = json!({"client_id": claims.client_id}).to_string();
         state
-            .storage
-            .revoke_token(integration.tenant_id, &revoked)
+            .revoke(integration.tenant_id, revoked, actor, detail)
             .await?;
-        state.publish(Change::TokenRevoked(revoked)).await?;
-        state.metrics.revocations.inc();
-        state.audit(AuditRecord {
-            tenant_id: integration.tenant_id,
-            at: state.clock.now_millis(),
-            actor: format!("client:{}", integration.client_id),
-            action: AuditAction::TokenRevoked.into(),
-            target: claims.jti.clone(),
-            detail: json!({"client_id": claims.client_id}).to_string(),
-        });
     }
     Ok(no_store(().into_response()))
 }

@@ -41,6 +41,9 @@ pub struct CreateIntegrationRequest {
     pub token_ttl_seconds: Option<u32>,
     /// Where the integration publishes its public keys (a JWK Set): https, or http to loopback.
     pub jwks_uri: Option<String>,
+    /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15): https URLs,
+    /// or http to loopback (any port matches there, RFC 8252 §7.3); at most 20.
+    pub redirect_uris: Option<Vec<String>>,
     /// A version of an application that reaches other tenants' data (SPEC §8); needs
     /// `app_name` and `app_version`. Starts in stage `development`.
     #[serde(default)]
@@ -73,6 +76,8 @@ pub struct PatchIntegrationRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
     pub jwks_uri: Option<Option<String>>,
+    /// Replaces every redirect URI (`[]` removes them all).
+    pub redirect_uris: Option<Vec<String>>,
     /// Switches the Token Management Service on or off for this version.
     pub tms_enabled: Option<bool>,
     /// For these four: a value sets it, `null` removes it, absent leaves it.
@@ -118,6 +123,7 @@ pub struct IntegrationView {
     pub token_ttl_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    pub redirect_uris: Vec<String>,
     pub multi_tenant: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
@@ -150,6 +156,7 @@ impl From<&Integration> for IntegrationView {
             custom_claims: i.custom_claims.clone(),
             token_ttl_seconds: i.token_ttl_seconds,
             jwks_uri: i.jwks_uri.clone(),
+            redirect_uris: i.redirect_uris.clone(),
             multi_tenant: i.app.is_some(),
             app_name: i.app.as_ref().map(|a| a.app_name.clone()),
             app_version: i.app.as_ref().map(|a| a.app_version.clone()),

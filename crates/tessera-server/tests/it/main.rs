@@ -5,6 +5,7 @@
 
 mod admin;
 mod assertions;
+mod authorize;
 mod connections;
 mod console;
 mod console_across;

@@ -322,6 +322,7 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
             d.body["grant_types_supported"],
             serde_json::json!([
                 "client_credentials",
+                "authorization_code",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "urn:ietf:params:oauth:grant-type:token-exchange"
             ])

@@ -38,6 +38,10 @@ macro_rules! stamp {
             serde_json::to_string(&integration.custom_claims).unwrap_or_else(|_| "{}".into())
         }
 
+        fn redirect_uris_json(integration: &Integration) -> String {
+            serde_json::to_string(&integration.redirect_uris).unwrap_or_else(|_| "[]".into())
+        }
+
         #[async_trait]
         impl IntegrationStore for $store {
             async fn create_integration(
@@ -77,9 +81,9 @@ macro_rules! stamp {
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
                      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
                      tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
-                     description, homepage_url) \
+                     description, homepage_url, redirect_uris) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17)",
+                     $16, $17, $18)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -98,6 +102,7 @@ macro_rules! stamp {
                 .bind(&i.profile.webhook_url)
                 .bind(&i.profile.description)
                 .bind(&i.profile.homepage_url)
+                .bind(redirect_uris_json(i))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {
@@ -160,7 +165,7 @@ macro_rules! stamp {
                     "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
                      token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6, stage = $9, \
                      tms_enabled = $10, authentication_url = $11, webhook_url = $12, \
-                     description = $13, homepage_url = $14 \
+                     description = $13, homepage_url = $14, redirect_uris = $15 \
                      WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
@@ -177,6 +182,7 @@ macro_rules! stamp {
                 .bind(&i.profile.webhook_url)
                 .bind(&i.profile.description)
                 .bind(&i.profile.homepage_url)
+                .bind(redirect_uris_json(i))
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;

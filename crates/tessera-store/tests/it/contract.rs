@@ -25,6 +25,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
         token_ttl_seconds: 600,
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
+        redirect_uris: vec!["https://app.example.com/callback".into()],
         app: None,
         profile: Default::default(),
         created_at: 10,
@@ -58,6 +59,7 @@ async fn integrations_are_created_read_updated_and_deleted_with_their_secrets() 
 
         i.display_name = "renamed".into();
         i.jwks_uri = None;
+        i.redirect_uris.push("http://127.0.0.1/callback".into());
         i.updated_at = 20;
         store.update_integration(&i).await.unwrap();
         assert_eq!(store.get_integration(t, i.client_id).await.unwrap(), i);

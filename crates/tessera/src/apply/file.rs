@@ -58,6 +58,8 @@ pub struct IntegrationSpec {
     pub authentication_url: Option<String>,
     pub webhook_url: Option<String>,
     pub jwks_uri: Option<String>,
+    /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15).
+    pub redirect_uris: Option<Vec<String>>,
     pub tms_enabled: Option<bool>,
     /// Set when the integration is made; a different value later is refused.
     pub multi_tenant: Option<bool>,

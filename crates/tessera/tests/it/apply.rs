@@ -75,6 +75,7 @@ integrations:
     scopes: [assets:read]
     custom_claims: {team: billing}
     token_ttl_seconds: 600
+    redirect_uris: [https://billing.example/callback]
     keys:
       - certificate_file: billing.pem
   - display_name: KPI app
@@ -165,7 +166,7 @@ async fn a_dry_run_plans_in_dependency_order_and_makes_nothing() {
     let repo = repo().await;
     let Repo { tenant, admin, dir, .. } = &repo;
     // A dry run: the plan, in dependency order, and nothing made.
-    let plan = apply_json(&admin, &dir, &["--dry-run"]);
+    let plan = apply_json(admin, dir, &["--dry-run"]);
     assert_eq!(plan["tenant_id"], tenant.as_str());
     assert_eq!((plan["dry_run"].clone(), plan["applied"].clone()), (json!(true), json!(false)));
     let key_step = steps(&plan)[2].clone();
@@ -183,7 +184,7 @@ async fn a_dry_run_plans_in_dependency_order_and_makes_nothing() {
     );
     // The tenant's own admin integration and invited admin are not in the file: left alone.
     assert_eq!(plan["not_in_file"].as_array().unwrap().len(), 2, "{plan}");
-    assert_eq!(list(&admin, &dir, "integration", "integrations").len(), 1);
+    assert_eq!(list(admin, dir, "integration", "integrations").len(), 1);
     assert!(!dir.join("out/secrets.json").exists());
 }
 
@@ -192,7 +193,7 @@ async fn apply_makes_what_the_file_says_and_the_same_file_again_changes_nothing(
     let repo = repo().await;
     let Repo { server, tenant, admin, dir, .. } = &repo;
     // Applied: made as the file says; the new secret written 0600, not printed.
-    let (code, stdout, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
+    let (code, stdout, stderr) = as_admin(admin, dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Plan: 6 to create, 0 to change, 0 to delete"), "{stdout}");
     assert!(stdout.contains("Applied."), "{stdout}");
@@ -208,26 +209,29 @@ async fn apply_makes_what_the_file_says_and_the_same_file_again_changes_nothing(
             .await;
     let claims = crate::claims(&token);
     assert_eq!(claims["team"], "billing");
+    let integrations = list(admin, dir, "integration", "integrations");
+    let made = integrations.iter().find(|i| i["display_name"] == "Billing").unwrap();
+    assert_eq!(made["redirect_uris"], json!(["https://billing.example/callback"]));
     assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 600);
-    let policies = list(&admin, &dir, "policy", "access_policies");
+    let policies = list(admin, dir, "policy", "access_policies");
     assert_eq!(
         policies[0]["permissions"][0]["actors"],
         json!([{"client_id": billing_id}, {"email": "ana@example.com"}])
     );
     let (_, keys, _) =
-        as_admin(&admin, &dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
+        as_admin(admin, dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
     assert_eq!(json(&keys)["keys"].as_array().unwrap().len(), 1);
-    let users = list(&admin, &dir, "user", "users");
+    let users = list(admin, dir, "user", "users");
     let ana = users.iter().find(|u| u["email"] == "ana@example.com").unwrap();
     assert_eq!((ana["role"].as_str(), ana["password_set"].as_bool()), (Some("member"), Some(true)));
-    let auths = list(&admin, &dir, "app-authorization", "app_authorizations");
+    let auths = list(admin, dir, "app-authorization", "app_authorizations");
     assert_eq!(auths[0]["access"], "limited");
 
     // The same file again: nothing to change, and it says so.
-    let again = apply_json(&admin, &dir, &[]);
+    let again = apply_json(admin, dir, &[]);
     assert_eq!(steps(&again), Vec::<String>::new());
     assert_eq!((again["unchanged"].as_u64(), again["applied"].as_bool()), (Some(6), Some(false)));
-    let (code, stdout, _) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
+    let (code, stdout, _) = as_admin(admin, dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains(&format!("Nothing to change: {tenant} matches tessera.yaml")),
@@ -242,7 +246,7 @@ async fn apply_updates_changed_fields_in_place_and_replaces_an_authorization() {
     let second = second();
     // Changed fields are updated in place (only those), an authorization replaced.
     std::fs::write(dir.join("tessera.yaml"), &second).unwrap();
-    let plan = apply_json(&admin, &dir, &["--dry-run"]);
+    let plan = apply_json(admin, dir, &["--dry-run"]);
     assert_eq!(
         steps(&plan),
         [
@@ -255,7 +259,7 @@ async fn apply_updates_changed_fields_in_place_and_replaces_an_authorization() {
         plan["changes"][0]["fields"],
         json!({"token_ttl_seconds": {"from": 600, "to": 900}})
     );
-    let done = apply_json(&admin, &dir, &[]);
+    let done = apply_json(admin, dir, &[]);
     assert_eq!(done["applied"], true);
     let billing_now = crate::get_json(
         format!("{}/v1/integrations/{billing_id}", server.url),
@@ -265,10 +269,10 @@ async fn apply_updates_changed_fields_in_place_and_replaces_an_authorization() {
     assert_eq!(billing_now["token_ttl_seconds"], 900);
     assert_eq!(billing_now["client_id"], billing_id.as_str(), "updated, not made anew");
     assert_eq!(
-        list(&admin, &dir, "app-authorization", "app_authorizations")[0]["access"],
+        list(admin, dir, "app-authorization", "app_authorizations")[0]["access"],
         "read_write"
     );
-    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+    assert_eq!(steps(&apply_json(admin, dir, &[])), Vec::<String>::new());
 }
 
 #[tokio::test]
@@ -277,7 +281,7 @@ async fn prune_deletes_what_the_file_leaves_out_but_never_the_runner_or_the_last
     let Repo { admin, dir, .. } = &repo;
     let second = second();
     std::fs::write(dir.join("tessera.yaml"), &second).unwrap();
-    assert_eq!(apply_json(&admin, &dir, &[])["applied"], true);
+    assert_eq!(apply_json(admin, dir, &[])["applied"], true);
     // Prune: what the file leaves out goes, but never the integration apply runs as nor the
     // tenant's last admin user (nora, invited with the tenant).
     let third = second
@@ -289,10 +293,10 @@ async fn prune_deletes_what_the_file_leaves_out_but_never_the_runner_or_the_last
         )
         .replace("users:\n", "");
     std::fs::write(dir.join("tessera.yaml"), &third).unwrap();
-    let without_prune = apply_json(&admin, &dir, &["--dry-run"]);
+    let without_prune = apply_json(admin, dir, &["--dry-run"]);
     assert_eq!(steps(&without_prune), Vec::<String>::new(), "nothing deleted without --prune");
     assert_eq!(without_prune["not_in_file"].as_array().unwrap().len(), 5);
-    let plan = apply_json(&admin, &dir, &["--dry-run", "--prune"]);
+    let plan = apply_json(admin, dir, &["--dry-run", "--prune"]);
     let planned = steps(&plan);
     for expected in [
         "delete app_authorization kpi",
@@ -303,25 +307,25 @@ async fn prune_deletes_what_the_file_leaves_out_but_never_the_runner_or_the_last
         assert!(planned.contains(&expected.to_owned()), "{planned:?}");
     }
     assert!(planned.iter().any(|s| s.starts_with("delete key ")), "{planned:?}");
-    assert_eq!(list(&admin, &dir, "user", "users").len(), 2, "a dry run deletes nothing");
+    assert_eq!(list(admin, dir, "user", "users").len(), 2, "a dry run deletes nothing");
     // Deletions are asked about: with no terminal to ask on, they need --yes.
-    let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune"]);
+    let (code, _, stderr) = as_admin(admin, dir, &["apply", "-f", "tessera.yaml", "--prune"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("add --yes"), "{stderr}");
-    assert_eq!(list(&admin, &dir, "user", "users").len(), 2, "nothing deleted unasked");
+    assert_eq!(list(admin, dir, "user", "users").len(), 2, "nothing deleted unasked");
     let (code, stdout, stderr) =
-        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune", "--yes"]);
+        as_admin(admin, dir, &["apply", "-f", "tessera.yaml", "--prune", "--yes"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("kept: the tenant's last admin user"), "{stdout}");
-    let users = list(&admin, &dir, "user", "users");
+    let users = list(admin, dir, "user", "users");
     assert_eq!(users.len(), 1);
     assert_eq!(users[0]["email"], "nora@applied.example");
-    assert!(list(&admin, &dir, "app-authorization", "app_authorizations").is_empty());
+    assert!(list(admin, dir, "app-authorization", "app_authorizations").is_empty());
     let (_, keys, _) =
-        as_admin(&admin, &dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
+        as_admin(admin, dir, &["api", "GET", &format!("/v1/integrations/{billing_id}/keys")]);
     assert!(json(&keys)["keys"].as_array().unwrap().is_empty());
-    assert_eq!(list(&admin, &dir, "integration", "integrations").len(), 3);
-    let settled = apply_json(&admin, &dir, &["--prune"]);
+    assert_eq!(list(admin, dir, "integration", "integrations").len(), 3);
+    let settled = apply_json(admin, dir, &["--prune"]);
     assert_eq!(
         steps(&settled),
         ["keep user nora@applied.example", "keep integration customer admin"]

@@ -549,3 +549,97 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
     let refused = crate::federated_token(&server.url, &client_id, &platform_token).await;
     assert_eq!(refused.status(), 401);
 }
+
+/// SPEC §15 in the browser: an application sends a person to `/oauth2/authorize`; they sign in,
+/// see who asks for what on which resource, allow; the application gets a code at its loopback
+/// redirect URI (any port, RFC 8252) and redeems it with its PKCE verifier; My account lists the
+/// application as one with access.
+#[tokio::test]
+async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_code() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let made = post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Research agent", "scopes": ["assets:read", "events:read"],
+                           "redirect_uris": ["http://127.0.0.1/callback"],
+                           "description": "Answers questions about your fleet."}),
+    )
+    .await;
+    let (id, secret) = (
+        made["client_id"].as_str().unwrap().to_owned(),
+        made["client_secret"].as_str().unwrap().to_owned(),
+    );
+    // RFC 7636 Appendix B; port 9 answers nothing, so the browser stays on the address.
+    let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    let link = format!(
+        "{}/oauth2/authorize?response_type=code&client_id={id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcallback\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s-42&scope=assets%3Aread",
+        server.url
+    );
+    let browser = browser(port).await;
+    let result = async {
+        browser.goto(&link).await?;
+        browser.fill("email", "ops@example.com").await?;
+        browser.fill("password", "correct horse battery staple").await?;
+        browser
+            .visit(
+                Css("button[type=submit]"),
+                XPath("//h1[. = 'Research agent asks for access']"),
+                "authorize",
+            )
+            .await?;
+        let page = browser.source().await?;
+        for words in
+            ["read assets", "Answers questions about your fleet.", "127.0.0.1", "My account"]
+        {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+        browser.shot("authorize-consent.png").await?;
+        browser.find(XPath("//button[. = 'Allow']")).await?.click().await?;
+        let mut landed = String::new();
+        for _ in 0..100 {
+            landed = browser.current_url().await?.to_string();
+            if landed.starts_with("http://127.0.0.1:9/callback") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let url = reqwest::Url::parse(&landed).expect("a URL");
+        let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+        assert_eq!(
+            (params["state"].as_str(), params["iss"].as_str()),
+            ("s-42", server.url.as_str()),
+            "{landed}"
+        );
+        let code = params["code"].clone();
+        browser.goto_console(&server.url, "account").await?;
+        browser.axe("my account").await?;
+        assert!(browser.source().await?.contains("Research agent"));
+        browser.shot("account-apps-with-access.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(code)
+    }
+    .await;
+    let _ = browser.close().await;
+    let code = result.expect("the browser walks through the consent page");
+    let issued = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", server.url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", "http://127.0.0.1:9/callback"),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issued.status(), 200);
+    let body: serde_json::Value = issued.json().await.unwrap();
+    assert_eq!(body["scope"], "assets:read");
+    assert_eq!(crate::claims(body["access_token"].as_str().unwrap())["aud"], server.url.as_str());
+}

@@ -127,3 +127,103 @@ async fn assertions_signed_by_jsonwebtoken_authenticate_and_get_user_tokens() {
         .await;
     assert_eq!(reply["scope"], "assets:read", "{reply}");
 }
+
+/// The value of the hidden input `name` on an HTML page (askama escapes `&` as `&#38;`).
+fn hidden(page: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.find(&marker).unwrap_or_else(|| panic!("no {name} in {page}")) + marker.len();
+    page[start..].split('"').next().unwrap().replace("&#38;", "&").replace("&amp;", "&")
+}
+
+/// The `name=value` of each cookie a response sets, joined as a request's `Cookie` header.
+fn cookies(response: &reqwest::Response) -> String {
+    let set = response.headers().get_all("set-cookie").iter();
+    set.filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// SPEC §15 with a third-party client: the `oauth2` crate makes the authorization URL with its
+/// own PKCE S256 challenge and state, a person signs in and allows over plain HTTP (the
+/// console's forms, as a browser posts them), and the crate redeems the code with its verifier.
+#[tokio::test]
+async fn the_oauth2_crate_completes_the_authorization_code_flow_with_pkce() {
+    use oauth2::{AuthorizationCode, CsrfToken, PkceCodeChallenge, RedirectUrl};
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = crate::access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let made = crate::post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Agent", "scopes": ["assets:read"], "redirect_uris": ["http://127.0.0.1/cb"]}),
+    )
+    .await;
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    let client = BasicClient::new(ClientId::new(id.clone()))
+        .set_client_secret(ClientSecret::new(made["client_secret"].as_str().unwrap().into()))
+        .set_auth_uri(AuthUrl::new(format!("{}/oauth2/authorize", server.url)).unwrap())
+        .set_token_uri(TokenUrl::new(format!("{}/oauth2/token", server.url)).unwrap())
+        .set_redirect_uri(RedirectUrl::new("http://127.0.0.1:8976/cb".into()).unwrap());
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (authorize_url, csrf) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_scope(Scope::new("assets:read".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+
+    // The person: the sign-in form (its double-submit cookie), then the consent page.
+    let form = http.get(format!("{}/console/sign-in", server.url)).send().await.unwrap();
+    let form_cookie = cookies(&form);
+    let csrf_field = hidden(&form.text().await.unwrap(), "csrf");
+    let signed = http
+        .post(format!("{}/console/sign-in", server.url))
+        .header("cookie", form_cookie)
+        .form(&[
+            ("csrf", csrf_field.as_str()),
+            ("next", "/console"),
+            ("email", "ops@example.com"),
+            ("password", "correct horse battery staple"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let session = cookies(&signed);
+    let page = http.get(authorize_url.as_str()).header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let allowed = http
+        .post(format!("{}/oauth2/authorize", server.url))
+        .header("cookie", &session)
+        .form(&[
+            ("csrf", hidden(&page, "csrf")),
+            ("request", hidden(&page, "request")),
+            ("decision", "allow".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 303);
+    let back = oauth2::url::Url::parse(allowed.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(back.as_str().split('?').next(), Some("http://127.0.0.1:8976/cb"));
+    let params: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
+    assert_eq!(&params["state"], csrf.secret());
+    assert_eq!(params["iss"], server.url);
+
+    let token = client
+        .exchange_code(AuthorizationCode::new(params["code"].clone()))
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await
+        .expect("the oauth2 crate redeems the code");
+    assert_eq!(token.scopes().map(|s| s[0].to_string()), Some("assets:read".into()));
+    let claims = crate::claims(token.access_token().secret());
+    assert_eq!(claims["client_id"], id.as_str());
+    // The person's token, with the application as its actor.
+    assert_eq!(claims["act"]["sub"], id.as_str());
+    assert_ne!(claims["sub"], id.as_str(), "{claims}");
+}

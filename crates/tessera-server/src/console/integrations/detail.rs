@@ -176,6 +176,7 @@ pub async fn update(
             webhook_url: Some(given(&values.profile.webhook_url)),
             description: Some(given(&values.profile.description)),
             homepage_url: Some(given(&values.profile.homepage_url)),
+            redirect_uris: Some(values.profile.redirect_uri_list()),
             ..PatchIntegrationRequest::default()
         },
         (Err(e), _) | (_, Err(e)) => return refused_form(&nav, Some(editing), values, &e),

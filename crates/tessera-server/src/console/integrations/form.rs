@@ -42,6 +42,8 @@ pub struct Profile {
     pub multi_tenant: bool,
     pub app_name: String,
     pub app_version: String,
+    /// The redirect URIs, one a line.
+    pub redirect_uris: String,
 }
 
 impl Profile {
@@ -54,6 +56,7 @@ impl Profile {
             multi_tenant: f.one("multi_tenant") == "on",
             app_name: f.one("app_name").trim().to_owned(),
             app_version: f.one("app_version").trim().to_owned(),
+            redirect_uris: f.one("redirect_uris").trim().to_owned(),
         }
     }
 
@@ -67,7 +70,18 @@ impl Profile {
             multi_tenant: i.multi_tenant,
             app_name: text(&i.app_name),
             app_version: text(&i.app_version),
+            redirect_uris: i.redirect_uris.join("\n"),
         }
+    }
+
+    /// The redirect URIs as the API takes them: each non-empty line.
+    pub(super) fn redirect_uri_list(&self) -> Vec<String> {
+        self.redirect_uris
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
     }
 }
 
@@ -215,6 +229,7 @@ pub(super) fn request_of(values: &NewValues) -> Result<CreateIntegrationRequest,
         webhook_url: given(&values.profile.webhook_url),
         description: given(&values.profile.description),
         homepage_url: given(&values.profile.homepage_url),
+        redirect_uris: Some(values.profile.redirect_uri_list()),
         ..CreateIntegrationRequest::default()
     })
 }

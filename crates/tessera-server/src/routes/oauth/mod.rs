@@ -2,6 +2,7 @@
 //! memory (a user from the store), and lets the core decide. Introspection and revocation are
 //! in `introspection`, the key set and metadata in `discovery`.
 
+mod authorization_code;
 mod exchange;
 mod jwt_bearer;
 
@@ -11,8 +12,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{
-    self, IssueContext, TokenRequest, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER,
-    GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
+    self, IssueContext, TokenRequest, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
+    GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::TokenSubject;
@@ -22,6 +23,7 @@ use crate::extract::TokenCaller;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::TokenResponse;
+use authorization_code::{authorization_code, Redemption};
 use exchange::{is_platform_token, platform_exchange, token_exchange};
 use jwt_bearer::jwt_bearer;
 
@@ -106,6 +108,7 @@ fn grant_label(caller: &TokenCaller) -> &'static str {
         Some(GRANT_CLIENT_CREDENTIALS) => "client_credentials",
         Some(GRANT_JWT_BEARER) => "jwt_bearer",
         Some(GRANT_TOKEN_EXCHANGE) => "token_exchange",
+        Some(GRANT_AUTHORIZATION_CODE) => "authorization_code",
         _ => "other",
     }
 }
@@ -144,6 +147,31 @@ async fn issue(
             platform_exchange(state, &ctx, caller, exchange).await?
         }
         TokenRequest::TokenExchange(exchange) => token_exchange(state, &ctx, client()?, exchange)?,
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            client_id,
+            resource,
+        } => {
+            let client = client()?;
+            if client_id
+                .as_deref()
+                .is_some_and(|id| id != client.integration.client_id.to_string())
+            {
+                return Err(OAuthError::invalid_request(
+                    "`client_id` is not the client that authenticated",
+                )
+                .into());
+            }
+            let asked = Redemption {
+                code,
+                redirect_uri: redirect_uri.as_deref(),
+                code_verifier,
+                resource: resource.as_deref(),
+            };
+            authorization_code(state, &ctx, client, asked).await?
+        }
     };
     refuse_for_disabled_tenant(state, &issued.claims)?;
     Ok((issued, grant))

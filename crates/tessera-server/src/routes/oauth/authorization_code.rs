@@ -1,0 +1,86 @@
+//! The authorization code grant at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.5): the
+//! code opened and checked by the core, the person and their consent from memory, the code's
+//! single use recorded in the shared replay store.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tessera_core::client_auth::RegisteredClient;
+use tessera_core::error::{OAuthError, OAuthErrorCode};
+use tessera_core::grant::{self, CodeGrant, IssueContext};
+use tessera_core::ports::RevokedToken;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What the token request says of its code.
+pub(super) struct Redemption<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: &'a str,
+    pub resource: Option<&'a str>,
+}
+
+/// Redeems the code once: a second use refuses and revokes the token the first one got
+/// (RFC 6749 §4.1.2, RFC 9700 §4.2.4), on every instance.
+pub(super) async fn authorization_code(
+    state: &AppState,
+    ctx: &IssueContext<'_>,
+    client: &Arc<RegisteredClient>,
+    asked: Redemption<'_>,
+) -> Result<grant::IssuedToken, ApiError> {
+    let integration = &client.integration;
+    let code = CodeGrant::redeem(
+        &state.master_key,
+        asked.code,
+        integration.client_id,
+        asked.redirect_uri,
+        asked.code_verifier,
+        asked.resource,
+        ctx.now_seconds,
+    )?;
+    let facts = state
+        .delegation_facts(client, &code.user_id.to_string())
+        .await
+        .map_err(|_| gone("the person who authorized it no longer exists"))?;
+    let user = &facts.user;
+    let Some(tenant) = state.clients.enabled_tenant(&user.tenant_id) else {
+        return Err(gone("the person's organization is disabled").into());
+    };
+    let foreign = user.tenant_id != integration.tenant_id;
+    let consented = state
+        .consents
+        .scopes(user.tenant_id, integration.client_id, user.id, foreign);
+    let issued = grant::issue_authorization_code(ctx, client, &code, user, &tenant, consented)?;
+    let until = code.exp + i64::from(integration.token_ttl_seconds);
+    let first = state
+        .storage
+        .claim_assertion(&format!("code:{}", integration.client_id), &code.id, until)
+        .await?;
+    if !first {
+        // The token of the first use has the code's id as its `jti`.
+        let revoked = RevokedToken {
+            jti: code.id.clone(),
+            expires_at: until,
+        };
+        let actor = format!("client:{}", integration.client_id);
+        let detail =
+            json!({"client_id": integration.client_id, "reason": "authorization code used twice"});
+        state
+            .revoke(user.tenant_id, revoked, actor, detail.to_string())
+            .await?;
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "`code` was used already: a code is good for one token, and the token the first use got is revoked",
+        )
+        .into());
+    }
+    Ok(issued)
+}
+
+fn gone(why: &str) -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::InvalidGrant,
+        format!("`code` no longer holds: {why}"),
+    )
+}
