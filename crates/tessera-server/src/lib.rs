@@ -62,6 +62,10 @@ pub fn router(state: AppState) -> Router {
             get(discovery::authorization_server_metadata),
         )
         .route(
+            discovery::PROTECTED_RESOURCE_PATH,
+            get(discovery::protected_resource_metadata),
+        )
+        .route(
             "/v1/integrations",
             post(integrations::create_integration).get(integrations::list_integrations),
         )
@@ -424,6 +428,10 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn(access_log::remember_route))
         .fallback(not_found)
         .method_not_allowed_fallback(wrong_method)
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            discovery::point_to_resource_metadata,
+        ))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         .layer(middleware::from_fn_with_state(state.clone(), body_budget))
         .layer(middleware::from_fn_with_state(state.clone(), observe));

@@ -44,6 +44,55 @@ pub async fn authorization_server_metadata(state: State<AppState>) -> Response {
     discovery(state).await
 }
 
+/// Where Tessera's own resource API describes itself (RFC 9728): named in every Bearer
+/// challenge, so a client that meets a 401 finds the authorization server from it.
+pub const PROTECTED_RESOURCE_PATH: &str = "/.well-known/oauth-protected-resource";
+
+/// Protected resource metadata (RFC 9728 §3) of Tessera's own API (`/v1`, `/v2`): the built-in
+/// resource server whose identifier is the tokens' default audience.
+#[utoipa::path(get, path = "/.well-known/oauth-protected-resource", tag = "oauth",
+    responses((status = 200, description = "RFC 9728 protected resource metadata")))]
+pub async fn protected_resource_metadata(State(state): State<AppState>) -> Response {
+    let issuer = state.config.issuer.trim_end_matches('/');
+    (
+        [(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("public, max-age=60"),
+        )],
+        Json(json!({
+            "resource": state.config.audience,
+            "authorization_servers": [issuer],
+            "scopes_supported": ScopeSet::from_iter(Scope::ALL).to_vec(),
+            "bearer_methods_supported": ["header"],
+            "resource_signing_alg_values_supported": [state.keys.load().current().alg().as_str()],
+            "resource_name": "Tessera API",
+            "resource_documentation": format!("{issuer}/openapi.json"),
+        })),
+    )
+        .into_response()
+}
+
+/// RFC 9728 §5.1: a Bearer challenge of ours names the metadata; other headers pass as they are.
+pub async fn point_to_resource_metadata(
+    State(state): State<AppState>,
+    mut response: Response,
+) -> Response {
+    let challenge = response.headers().get(header::WWW_AUTHENTICATE);
+    if let Some(bearer) = challenge
+        .and_then(|c| c.to_str().ok())
+        .filter(|c| c.starts_with("Bearer "))
+    {
+        let issuer = state.config.issuer.trim_end_matches('/');
+        let pointed = format!("{bearer}, resource_metadata=\"{issuer}{PROTECTED_RESOURCE_PATH}\"");
+        if let Ok(value) = HeaderValue::from_str(&pointed) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+    }
+    response
+}
+
 /// OpenID Connect Discovery metadata.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oauth",
     responses((status = 200, description = "OpenID Connect Discovery 1.0 / RFC 8414 metadata")))]

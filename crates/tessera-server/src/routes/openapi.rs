@@ -15,7 +15,7 @@ use crate::wire;
     info(title = "Tessera", description = "OAuth 2.0 / OpenID Connect token service for data platforms"),
     paths(
         oauth::token, introspection::introspect, introspection::revoke, discovery::jwks, discovery::discovery,
-        discovery::authorization_server_metadata,
+        discovery::authorization_server_metadata, discovery::protected_resource_metadata,
         integrations::create_integration, integrations::list_integrations, integrations::get_integration,
         integrations::patch_integration, integrations::delete_integration, secrets::regenerate_secret,
         secrets::remove_secrets,

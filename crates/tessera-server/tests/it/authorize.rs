@@ -418,3 +418,38 @@ async fn the_console_sets_redirect_uris_one_a_line_and_names_a_bad_one_next_to_t
     let page = admin.get(&h, &format!("/console/integrations/{id}")).await;
     assert!(page.text.contains("<code>http://127.0.0.1/cb</code>"), "{}", page.text);
 }
+
+#[tokio::test]
+async fn the_resource_api_describes_itself_and_every_bearer_challenge_points_there() {
+    let h = Harness::new().await;
+    let meta = signed_out(&h, "/.well-known/oauth-protected-resource").await;
+    assert_eq!(meta.status, StatusCode::OK, "{}", meta.text);
+    assert_eq!(meta.body["resource"], ISSUER);
+    assert_eq!(meta.body["authorization_servers"], json!([ISSUER]));
+    assert_eq!(meta.body["bearer_methods_supported"], json!(["header"]));
+    assert!(meta.body["scopes_supported"].as_array().unwrap().contains(&json!("assets:read")));
+    let pointer = format!("resource_metadata=\"{ISSUER}/.well-known/oauth-protected-resource\"");
+    // No token at the resource API, a bad one, one without the scope: each challenge names it.
+    let no_token = signed_out(&h, "/v2/assets").await;
+    assert_eq!(no_token.status, StatusCode::UNAUTHORIZED);
+    let bad = h.api(Method::GET, "/v2/assets", "not-a-token", None).await;
+    let admin = h.admin_token(&h.a).await;
+    let (id, secret, _) =
+        h.create_integration(&admin, json!({"display_name": "r", "scopes": ["events:read"]})).await;
+    let narrow =
+        h.token(&id, &secret, None).await.body["access_token"].as_str().unwrap().to_owned();
+    let forbidden = h.api(Method::GET, "/v1/integrations", &narrow, None).await;
+    for reply in [&no_token, &bad, &forbidden] {
+        let challenge = reply.header("www-authenticate");
+        assert!(challenge.starts_with("Bearer realm=\"tessera\""), "{challenge}");
+        assert!(challenge.ends_with(&pointer), "{challenge}");
+    }
+    // A client-authentication challenge (Basic) is left as it is.
+    let basic =
+        h.form("/oauth2/token", "grant_type=client_credentials", Some(("nobody", "wrong"))).await;
+    assert!(
+        !basic.header("www-authenticate").contains("resource_metadata"),
+        "{}",
+        basic.header("www-authenticate")
+    );
+}
