@@ -62,6 +62,7 @@ pub async fn run(
         token_ttl_seconds: 3600,
         jwks_uri: None,
         redirect_uris: Vec::new(),
+        public_client: false,
         app: None,
         profile: tessera_core::model::AppProfile {
             webhook_url: Some(url.clone()),

@@ -73,6 +73,7 @@ pub async fn create_operator_tenant(
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
         jwks_uri: None,
         redirect_uris: Vec::new(),
+        public_client: false,
         app: None,
         profile: Default::default(),
         created_at: now,

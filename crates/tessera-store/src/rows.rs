@@ -53,7 +53,7 @@ impl TryFrom<TenantRow> for Tenant {
 pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
      authentication_url, webhook_url, description, homepage_url, created_at, updated_at, \
-     redirect_uris";
+     redirect_uris, public_client";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -76,6 +76,7 @@ pub(crate) struct IntegrationRow {
     pub created_at: i64,
     pub updated_at: i64,
     pub redirect_uris: String,
+    pub public_client: i64,
 }
 
 impl TryFrom<IntegrationRow> for Integration {
@@ -93,6 +94,7 @@ impl TryFrom<IntegrationRow> for Integration {
             jwks_uri: r.jwks_uri,
             redirect_uris: serde_json::from_str(&r.redirect_uris)
                 .map_err(|_| corrupt("redirect_uris"))?,
+            public_client: r.public_client != 0,
             app: match (r.app_name, r.app_version, r.stage) {
                 (Some(app_name), Some(app_version), Some(stage)) => Some(AppVersion {
                     app_name,

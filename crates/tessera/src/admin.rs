@@ -218,6 +218,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 token_ttl_seconds: None,
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
+                public_client: false,
                 app: None,
                 profile: Default::default(),
                 urls: Default::default(),

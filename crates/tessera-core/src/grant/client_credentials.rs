@@ -28,6 +28,13 @@ pub fn issue(
     tenant_id: Option<&str>,
     reach: &dyn TenantReach,
 ) -> Result<IssuedToken, OAuthError> {
+    if client.integration.public_client {
+        // SPEC §15: a public client acts only for a person who authorized it.
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "a public client (`token_endpoint_auth_method: none`) gets no client_credentials token; it gets tokens through /oauth2/authorize",
+        ));
+    }
     let own = client.integration.tenant_id;
     let Some(tenant_id) = tenant_id.filter(|t| *t != own.to_string()) else {
         return issue_own(ctx, client, scope);
@@ -261,5 +268,18 @@ mod tests {
             Err(InvalidGrant),
         );
         check(&reader, None, Some("tenant/not-a-uuid"), Err(InvalidGrant));
+    }
+
+    #[test]
+    fn a_public_client_gets_no_client_credentials_token() {
+        let mut public = client("assets:read");
+        public.integration.public_client = true;
+        check(&public, None, None, Err(OAuthErrorCode::UnauthorizedClient));
+        check(
+            &public,
+            None,
+            Some("connected"),
+            Err(OAuthErrorCode::UnauthorizedClient),
+        );
     }
 }

@@ -25,6 +25,7 @@ pub fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
             token_ttl_seconds: 600,
             jwks_uri: None,
             redirect_uris: Vec::new(),
+            public_client: false,
             app: None,
             profile: Default::default(),
             created_at: 0,

@@ -32,6 +32,10 @@ pub struct Integration {
     /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15): matched
     /// exactly, but for the port of a loopback address (RFC 8252 §7.3).
     pub redirect_uris: Vec<String>,
+    /// A public client (RFC 6749 §2.1, `token_endpoint_auth_method: none`): it has no secret,
+    /// names itself with `client_id`, proves a code with PKCE alone and gets no
+    /// `client_credentials` token. Set when it is made.
+    pub public_client: bool,
     /// Set for a multi-tenant integration: the application version it is (SPEC §8).
     pub app: Option<AppVersion>,
     /// What data owners see and where Tessera calls the application (SPEC §6).
@@ -130,6 +134,8 @@ pub struct NewIntegration {
     pub jwks_uri: Option<String>,
     /// Where the authorization endpoint may redirect to.
     pub redirect_uris: Vec<String>,
+    /// Whether it is a public client (no secret; PKCE alone).
+    pub public_client: bool,
     /// For a multi-tenant integration: its application, version and TMS switch. A new version
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
@@ -227,6 +233,7 @@ impl NewIntegration {
             token_ttl_seconds,
             jwks_uri,
             redirect_uris,
+            public_client: self.public_client,
             app,
             profile,
             created_at: now,

@@ -103,8 +103,8 @@ pub struct TokenCaller {
     pub form: OAuthForm,
     /// The federated credential whose platform token authenticated the client (SPEC §14).
     pub federated: Option<FederatedCredentialId>,
-    /// A `client_id` sent without credentials beside a platform token as an RFC 8693
-    /// `subject_token`, which proves the caller.
+    /// A `client_id` sent without credentials: beside a platform token as an RFC 8693
+    /// `subject_token`, which proves the caller, or by a public client redeeming a code.
     pub named_client: Option<String>,
 }
 
@@ -185,6 +185,18 @@ impl FromRequest<AppState> for TokenCaller {
             // RFC 8693 with a platform token as the subject (SPEC §14): the token proves the
             // caller, `client_id` only says which integration it is for.
             (None, Some(client_id), None) if presents_platform_token(&form) => {
+                return Ok(TokenCaller {
+                    client: None,
+                    form,
+                    federated: None,
+                    named_client: Some(client_id),
+                })
+            }
+            // A public client redeeming a code names itself; PKCE proves it (SPEC §15). The
+            // grant checks that it is public.
+            (None, Some(client_id), None)
+                if form.get("grant_type") == Some(tessera_core::grant::GRANT_AUTHORIZATION_CODE) =>
+            {
                 return Ok(TokenCaller {
                     client: None,
                     form,

@@ -298,6 +298,7 @@ mod tests {
                 token_ttl_seconds: 600,
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
+                public_client: false,
                 app: app.map(|(name, version)| AppVersion {
                     app_name: name.into(),
                     app_version: version.into(),

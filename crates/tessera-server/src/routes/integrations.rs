@@ -37,7 +37,22 @@ pub async fn create_integration(
         body.app_version,
         body.tms_enabled,
     )?;
+    let public_client = match body.token_endpoint_auth_method.as_deref() {
+        None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt") => false,
+        Some("none") => true,
+        Some(other) => {
+            return Err(DomainError::invalid(
+                "token_endpoint_auth_method",
+                format!(
+                    "`{}` is not one Tessera knows: `none` (a public client), `client_secret_basic`, `client_secret_post` or `private_key_jwt`",
+                    other.chars().take(40).collect::<String>()
+                ),
+            )
+            .into())
+        }
+    };
     let integration = NewIntegration {
+        public_client,
         display_name: body.display_name,
         scopes,
         custom_claims: body.custom_claims,
@@ -54,7 +69,8 @@ pub async fn create_integration(
         urls: state.config.url_rules,
     }
     .validate(ClientId::generate(&*state.rng), admin.tenant, now)?;
-    let first = (!body.secretless)
+    // A public client has nothing to keep secret (SPEC §15).
+    let first = (!body.secretless && !public_client)
         .then(|| ClientSecretRecord::generate(integration.client_id, &*state.rng, now));
     state
         .storage

@@ -5,6 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
+use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::model::ClientSecretRecord;
 use tessera_core::ports::{AuditAction, Change};
@@ -61,6 +62,17 @@ pub async fn regenerate_secret(
         return Err(DomainError::invalid(
             "grace_seconds",
             format!("is {grace}; at most {MAX_GRACE_SECONDS} (30 days)"),
+        )
+        .into());
+    }
+    // Only this tenant's: another tenant's integration is not found, below, as any other.
+    let public = ClientDirectory::client(&state.clients, &id)
+        .is_some_and(|c| c.integration.tenant_id == admin.tenant && c.integration.public_client);
+    if public {
+        // SPEC §15: it proves its codes with PKCE; a secret would make it something else.
+        return Err(DomainError::Conflict(
+            "a public client (`token_endpoint_auth_method: none`) has no secret to regenerate"
+                .into(),
         )
         .into());
     }

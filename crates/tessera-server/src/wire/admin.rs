@@ -44,6 +44,10 @@ pub struct CreateIntegrationRequest {
     /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15): https URLs,
     /// or http to loopback (any port matches there, RFC 8252 §7.3); at most 20.
     pub redirect_uris: Option<Vec<String>>,
+    /// `none` makes a public client (RFC 6749 §2.1, SPEC §15): no secret, PKCE alone at the
+    /// token endpoint, no client_credentials. Default `client_secret_basic` (a confidential
+    /// client, which may also authenticate with `client_secret_post` or `private_key_jwt`).
+    pub token_endpoint_auth_method: Option<String>,
     /// A version of an application that reaches other tenants' data (SPEC §8); needs
     /// `app_name` and `app_version`. Starts in stage `development`.
     #[serde(default)]
@@ -124,6 +128,8 @@ pub struct IntegrationView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     pub redirect_uris: Vec<String>,
+    /// `none` for a public client, else `client_secret_basic`.
+    pub token_endpoint_auth_method: &'static str,
     pub multi_tenant: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
@@ -157,6 +163,11 @@ impl From<&Integration> for IntegrationView {
             token_ttl_seconds: i.token_ttl_seconds,
             jwks_uri: i.jwks_uri.clone(),
             redirect_uris: i.redirect_uris.clone(),
+            token_endpoint_auth_method: if i.public_client {
+                "none"
+            } else {
+                "client_secret_basic"
+            },
             multi_tenant: i.app.is_some(),
             app_name: i.app.as_ref().map(|a| a.app_name.clone()),
             app_version: i.app.as_ref().map(|a| a.app_version.clone()),

@@ -453,3 +453,63 @@ async fn the_resource_api_describes_itself_and_every_bearer_challenge_points_the
         basic.header("www-authenticate")
     );
 }
+
+#[tokio::test]
+async fn a_public_client_has_no_secret_and_redeems_its_code_with_pkce_alone() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let made = h
+            .api(Method::POST, "/v1/integrations", &admin, Some(json!({"display_name": "CLI agent", "scopes": ["assets:read"], "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"})))
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        assert!(
+            made.body["client_secret"].is_null(),
+            "a public client has nothing to keep secret: {}",
+            made.text
+        );
+        assert_eq!(made.body["token_endpoint_auth_method"], "none");
+        let c = Client {
+            id: made.body["client_id"].as_str().unwrap().to_owned(),
+            secret: String::new(),
+        };
+        let pia = ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
+        let code = consented_code(&h, &c, &pia).await;
+        let body = |verifier: &str| {
+            format!("grant_type=authorization_code&client_id={}&code={}&redirect_uri={}&code_verifier={verifier}", c.id, enc(&code), enc(CALLBACK))
+        };
+        let wrong = h
+            .form("/oauth2/token", body("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"), None)
+            .await;
+        wrong.refused(&"a public client's wrong verifier", "does not match");
+        let issued = h.form("/oauth2/token", body(VERIFIER), None).await;
+        assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+        assert_eq!(issued.body["scope"], "assets:read");
+
+        // A confidential client may not skip authentication by naming itself.
+        let confidential = client(&h).await;
+        let code = consented_code(&h, &confidential, &pia).await;
+        let named = format!("grant_type=authorization_code&client_id={}&code={}&redirect_uri={}&code_verifier={VERIFIER}", confidential.id, enc(&code), enc(CALLBACK));
+        let refused = h.form("/oauth2/token", named, None).await;
+        assert_eq!(
+            (refused.status, refused.error()),
+            (StatusCode::UNAUTHORIZED, "invalid_client"),
+            "{}",
+            refused.text
+        );
+
+        let regenerated =
+            h.api(Method::POST, &format!("/v1/integrations/{}/secret", c.id), &admin, None).await;
+        assert_eq!(regenerated.status, StatusCode::CONFLICT, "{}", regenerated.text);
+        assert!(regenerated.text.contains("no secret to regenerate"), "{}", regenerated.text);
+
+        let odd = h
+            .api(
+                Method::POST,
+                "/v1/integrations",
+                &admin,
+                Some(json!({"display_name": "x", "token_endpoint_auth_method": "tls_client_auth"})),
+            )
+            .await;
+        odd.refused(&"an unknown method", "`token_endpoint_auth_method`");
+    }
+}

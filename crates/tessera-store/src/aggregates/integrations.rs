@@ -81,9 +81,9 @@ macro_rules! stamp {
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
                      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
                      tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
-                     description, homepage_url, redirect_uris) \
+                     description, homepage_url, redirect_uris, public_client) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18)",
+                     $16, $17, $18, $19)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -103,6 +103,7 @@ macro_rules! stamp {
                 .bind(&i.profile.description)
                 .bind(&i.profile.homepage_url)
                 .bind(redirect_uris_json(i))
+                .bind(i64::from(i.public_client))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {

@@ -26,6 +26,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         token_ttl_seconds: 600,
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
         redirect_uris: vec!["https://app.example.com/callback".into()],
+        public_client: true,
         app: None,
         profile: Default::default(),
         created_at: 10,

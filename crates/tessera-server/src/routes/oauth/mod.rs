@@ -154,16 +154,18 @@ async fn issue(
             client_id,
             resource,
         } => {
-            let client = client()?;
-            if client_id
-                .as_deref()
-                .is_some_and(|id| id != client.integration.client_id.to_string())
-            {
-                return Err(OAuthError::invalid_request(
-                    "`client_id` is not the client that authenticated",
-                )
-                .into());
-            }
+            let public;
+            let client = match (
+                authenticated,
+                caller.named_client.as_deref().or(client_id.as_deref()),
+            ) {
+                (Some(client), _) => client,
+                (None, Some(named)) => {
+                    public = public_client(state, named)?;
+                    &public
+                }
+                (None, None) => client()?,
+            };
             let asked = Redemption {
                 code,
                 redirect_uri: redirect_uri.as_deref(),
@@ -175,6 +177,21 @@ async fn issue(
     };
     refuse_for_disabled_tenant(state, &issued.claims)?;
     Ok((issued, grant))
+}
+
+/// The public client a code redemption names (SPEC §15); a confidential one must authenticate.
+fn public_client(
+    state: &AppState,
+    named: &str,
+) -> Result<std::sync::Arc<tessera_core::client_auth::RegisteredClient>, OAuthError> {
+    use tessera_core::client_auth::ClientDirectory;
+    let found = named.parse().ok().and_then(|id| state.clients.client(&id));
+    match found {
+        Some(client) if client.integration.public_client => Ok(client),
+        _ => Err(OAuthError::no_client_authentication(
+            OAuthError::CLIENT_AUTHENTICATION_METHODS,
+        )),
+    }
 }
 
 /// Nothing new is issued for a disabled tenant (SPEC §4.1), whichever grant asked: checked once
