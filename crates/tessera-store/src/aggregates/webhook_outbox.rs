@@ -24,15 +24,17 @@ macro_rules! stamp {
             ) -> StoreResult<Vec<PendingWebhook>> {
                 // Each connection's oldest pending entry (one pass over the pending part of
                 // the index), if due and not leased. The lease is checked again by the
-                // UPDATE itself: of two instances that pick the same row, the second finds
-                // it leased and leaves it.
+                // UPDATE itself, and so is the status: of two instances that pick the same
+                // row, the second finds it leased — or, if the first has delivered it between
+                // the second's snapshot and its row lock, no longer pending — and leaves it
+                // (PostgreSQL re-evaluates the outer WHERE on the row it waited for).
                 let mut rows: Vec<(i64, String, String, String, i64, i64)> = sqlx::query_as(
                     "UPDATE webhook_events SET lease_until = $2 WHERE seq IN ( \
                      SELECT e.seq FROM (SELECT MIN(seq) AS seq FROM webhook_events \
                      WHERE status = 'pending' GROUP BY connection_id) heads \
                      JOIN webhook_events e ON e.seq = heads.seq \
                      WHERE e.next_attempt_at <= $1 AND e.lease_until <= $1 \
-                     ORDER BY e.seq LIMIT $3) AND lease_until <= $1 \
+                     ORDER BY e.seq LIMIT $3) AND lease_until <= $1 AND status = 'pending' \
                      RETURNING seq, connection_id, kind, payload, attempts, created_at",
                 )
                 .bind(now)
