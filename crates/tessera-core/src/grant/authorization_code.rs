@@ -622,76 +622,126 @@ mod tests {
         assert!(narrowed.redirect_uri_given);
     }
 
-    #[test]
-    fn a_code_redeems_only_for_its_client_uri_verifier_resource_and_minute() {
+    /// One redemption's arguments, so each case below changes only what it is about.
+    #[derive(Clone, Copy)]
+    struct Try<'a> {
+        key: &'a MasterKey,
+        code: &'a str,
+        client: ClientId,
+        uri: Option<&'a str>,
+        verifier: &'a str,
+        resource: Option<&'a str>,
+        now: i64,
+    }
+
+    impl Try<'_> {
+        fn redeem(self) -> Result<CodeGrant, OAuthError> {
+            let Try {
+                key,
+                code,
+                client,
+                uri,
+                verifier,
+                resource,
+                now,
+            } = self;
+            CodeGrant::redeem(key, code, client, uri, verifier, resource, now)
+        }
+    }
+
+    /// A sealed code of `user` for [`read`]'s request with a redirect URI, the key that sealed
+    /// it, and the redemption that succeeds at its last second.
+    fn sealed(user: UserId) -> (MasterKey, String, ClientId) {
         let c = client(&["https://app.example.com/cb"]);
         let asked = read(&c, &[("redirect_uri", "https://app.example.com/cb")]).unwrap();
         let rng = crate::ports::OsRng;
         let (key, _) = MasterKey::generate(&rng);
-        let user = UserId::random();
         let code = CodeGrant::new(&asked, user, 1000, &rng).seal(&key, &rng);
-        let id = c.0.integration.client_id;
-        let uri = Some("https://app.example.com/cb");
-        let ok = CodeGrant::redeem(&key, &code, id, uri, VERIFIER, None, 1060).unwrap();
+        (key, code, c.0.integration.client_id)
+    }
+
+    fn good<'a>(key: &'a MasterKey, code: &'a str, client: ClientId) -> Try<'a> {
+        Try {
+            key,
+            code,
+            client,
+            uri: Some("https://app.example.com/cb"),
+            verifier: VERIFIER,
+            resource: None,
+            now: 1060,
+        }
+    }
+
+    fn refused(t: Try<'_>, code: OAuthErrorCode, words: &str) {
+        let e = t.redeem().unwrap_err();
+        assert_eq!(e.code, code, "{e}");
+        assert!(e.description.contains(words), "{e}");
+    }
+
+    #[test]
+    fn a_code_redeems_within_its_minute_for_its_client_and_redirect_uri_only() {
+        let user = UserId::random();
+        let (key, code, id) = sealed(user);
+        let good = good(&key, &code, id);
+        let ok = good.redeem().unwrap();
         assert_eq!(
             (ok.user_id, ok.scope.as_str()),
             (user, "assets:read events:read")
         );
-        let refused = |got: Result<CodeGrant, OAuthError>, code: OAuthErrorCode, words: &str| {
-            let e = got.unwrap_err();
-            assert_eq!(e.code, code, "{e}");
-            assert!(e.description.contains(words), "{e}");
-        };
         use OAuthErrorCode::*;
+        refused(Try { now: 1061, ..good }, InvalidGrant, "expired");
         refused(
-            CodeGrant::redeem(&key, &code, id, uri, VERIFIER, None, 1061),
-            InvalidGrant,
-            "expired",
-        );
-        refused(
-            CodeGrant::redeem(&key, &code, ClientId::random(), uri, VERIFIER, None, 1000),
+            Try {
+                client: ClientId::random(),
+                ..good
+            },
             InvalidGrant,
             "another client",
         );
+        let elsewhere = Some("https://app.example.com/x");
         refused(
-            CodeGrant::redeem(
-                &key,
-                &code,
-                id,
-                Some("https://app.example.com/x"),
-                VERIFIER,
-                None,
-                1000,
-            ),
+            Try {
+                uri: elsewhere,
+                ..good
+            },
             InvalidGrant,
             "`redirect_uri`",
         );
         refused(
-            CodeGrant::redeem(&key, &code, id, None, VERIFIER, None, 1000),
+            Try { uri: None, ..good },
             InvalidRequest,
             "`redirect_uri` parameter is missing",
         );
+    }
+
+    #[test]
+    fn a_code_redeems_only_with_its_verifier_resource_and_key_and_unchanged() {
+        let (key, code, id) = sealed(UserId::random());
+        let good = good(&key, &code, id);
+        use OAuthErrorCode::*;
         refused(
-            CodeGrant::redeem(&key, &code, id, uri, "x", None, 1000),
+            Try {
+                verifier: "x",
+                ..good
+            },
             InvalidRequest,
             "43 to 128",
         );
         let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj";
         refused(
-            CodeGrant::redeem(&key, &code, id, uri, wrong, None, 1000),
+            Try {
+                verifier: wrong,
+                ..good
+            },
             InvalidGrant,
             "does not match",
         );
+        let other = Some("https://x.example");
         refused(
-            CodeGrant::redeem(
-                &key,
-                &code,
-                id,
-                uri,
-                VERIFIER,
-                Some("https://x.example"),
-                1000,
-            ),
+            Try {
+                resource: other,
+                ..good
+            },
             InvalidTarget,
             "`resource`",
         );
@@ -699,15 +749,21 @@ mod tests {
         changed[20] = if changed[20] == b'A' { b'B' } else { b'A' };
         let changed = String::from_utf8(changed).unwrap();
         refused(
-            CodeGrant::redeem(&key, &changed, id, uri, VERIFIER, None, 1000),
+            Try {
+                code: &changed,
+                ..good
+            },
             InvalidGrant,
             "not a code Tessera issued",
         );
-        let (other_key, _) = MasterKey::generate(&rng);
+        let (other_key, _) = MasterKey::generate(&crate::ports::OsRng);
         refused(
-            CodeGrant::redeem(&other_key, &code, id, uri, VERIFIER, None, 1000),
+            Try {
+                key: &other_key,
+                ..good
+            },
             InvalidGrant,
-            "not a code",
+            "not a code Tessera issued",
         );
     }
 

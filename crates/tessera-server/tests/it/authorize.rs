@@ -246,83 +246,48 @@ async fn the_token_endpoint_refuses_each_wrong_redemption_and_names_why() {
         let c = client(&h).await;
         let pia = ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
         let code = consented_code(&h, &c, &pia).await;
-        let form =
-            |extra: &str| format!("grant_type=authorization_code&code={}{extra}", enc(&code));
-        let with_uri = format!("&redirect_uri={}", enc(CALLBACK));
+        let admin = h.admin_token(&h.a).await;
+        let other = json!({"display_name": "Other", "redirect_uris": [CALLBACK]});
+        let (other_id, other_secret, _) = h.create_integration(&admin, other).await;
+        let uri = format!("&redirect_uri={}", enc(CALLBACK));
+        let right = format!("{uri}&code_verifier={VERIFIER}");
         let wrong = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj";
-        let other = h
-            .create_integration(
-                &h.admin_token(&h.a).await,
-                json!({"display_name": "Other", "redirect_uris": [CALLBACK]}),
-            )
-            .await;
-        for (body, auth, error, says) in [
+        let loopback =
+            format!("&redirect_uri={}&code_verifier={VERIFIER}", enc("http://127.0.0.1/cb"));
+        // (the parameters after `code`, who asks, the error, what it says)
+        for (params, by, error, says) in [
+            (uri.clone(), "own", "invalid_request", "`code_verifier` parameter is missing"),
+            (format!("{uri}&code_verifier={wrong}"), "own", "invalid_grant", "does not match"),
+            (format!("{uri}&code_verifier=short"), "own", "invalid_request", "43 to 128"),
             (
-                form(&with_uri),
-                Some((c.id.as_str(), c.secret.as_str())),
+                format!("&code_verifier={VERIFIER}"),
+                "own",
                 "invalid_request",
-                "`code_verifier` parameter is missing",
+                "`redirect_uri` parameter",
             ),
+            (loopback, "own", "invalid_grant", "not the one the code was sent to"),
+            (right.clone(), "other", "invalid_grant", "another client"),
+            (right.clone(), "nobody", "invalid_client", "no client authentication"),
             (
-                form(&format!("{with_uri}&code_verifier={wrong}")),
-                Some((&c.id, &c.secret)),
-                "invalid_grant",
-                "does not match",
-            ),
-            (
-                form(&format!("{with_uri}&code_verifier=short")),
-                Some((&c.id, &c.secret)),
-                "invalid_request",
-                "43 to 128",
-            ),
-            (
-                form(&format!("&code_verifier={VERIFIER}")),
-                Some((&c.id, &c.secret)),
-                "invalid_request",
-                "`redirect_uri` parameter is missing",
-            ),
-            (
-                form(&format!(
-                    "&redirect_uri={}&code_verifier={VERIFIER}",
-                    enc("http://127.0.0.1/cb")
-                )),
-                Some((&c.id, &c.secret)),
-                "invalid_grant",
-                "not the one the code was sent to",
-            ),
-            (
-                form(&format!("{with_uri}&code_verifier={VERIFIER}")),
-                Some((&other.0, &other.1)),
-                "invalid_grant",
-                "another client",
-            ),
-            (
-                form(&format!("{with_uri}&code_verifier={VERIFIER}")),
-                None,
-                "invalid_client",
-                "no client authentication",
-            ),
-            (
-                format!(
-                    "grant_type=authorization_code&code=forged{with_uri}&code_verifier={VERIFIER}"
-                ),
-                Some((&c.id, &c.secret)),
-                "invalid_grant",
-                "not a code Tessera issued",
-            ),
-            (
-                form(&format!(
-                    "{with_uri}&code_verifier={VERIFIER}&resource=https%3A%2F%2Fx.example"
-                )),
-                Some((&c.id, &c.secret)),
+                format!("{right}&resource=https%3A%2F%2Fx.example"),
+                "own",
                 "invalid_target",
                 "`resource`",
             ),
         ] {
+            let body = format!("grant_type=authorization_code&code={}{params}", enc(&code));
+            let auth = match by {
+                "own" => Some((c.id.as_str(), c.secret.as_str())),
+                "other" => Some((other_id.as_str(), other_secret.as_str())),
+                _ => None,
+            };
             let reply = h.form("/oauth2/token", body.clone(), auth).await;
             assert_eq!(reply.error(), error, "{body}: {}", reply.text);
             assert!(reply.description().contains(says), "{body}: {}", reply.text);
         }
+        let forged = format!("grant_type=authorization_code&code=forged{right}");
+        let reply = h.form("/oauth2/token", forged, Some((&c.id, &c.secret))).await;
+        reply.refused(&"a forged code", "not a code Tessera issued");
         // None of those spent the code; a minute later it is gone.
         h.clock.advance_seconds(61);
         redeem(&h, &c, &code, VERIFIER).await.refused(&"an expired code", "expired");

@@ -601,14 +601,7 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
         }
         browser.shot("authorize-consent.png").await?;
         browser.find(XPath("//button[. = 'Allow']")).await?.click().await?;
-        let mut landed = String::new();
-        for _ in 0..100 {
-            landed = browser.current_url().await?.to_string();
-            if landed.starts_with("http://127.0.0.1:9/callback") {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        let landed = landed_at(&browser, "http://127.0.0.1:9/callback").await?;
         let url = reqwest::Url::parse(&landed).expect("a URL");
         let params: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
         assert_eq!(
@@ -626,20 +619,45 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
     .await;
     let _ = browser.close().await;
     let code = result.expect("the browser walks through the consent page");
+    let form = [
+        ("code", code.as_str()),
+        ("redirect_uri", "http://127.0.0.1:9/callback"),
+        ("code_verifier", verifier),
+    ];
+    let body = redeem(&server.url, (&id, &secret), &form).await;
+    assert_eq!(body["scope"], "assets:read");
+    assert_eq!(crate::claims(body["access_token"].as_str().unwrap())["aud"], server.url.as_str());
+}
+
+/// `grant_type=authorization_code` with `form` at `url`, as the client `(id, secret)`: the token
+/// response, which must be a 200.
+async fn redeem(url: &str, (id, secret): (&str, &str), form: &[(&str, &str)]) -> serde_json::Value {
+    let mut fields = vec![("grant_type", "authorization_code")];
+    fields.extend_from_slice(form);
     let issued = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", server.url))
-        .basic_auth(&id, Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", "http://127.0.0.1:9/callback"),
-            ("code_verifier", verifier),
-        ])
+        .post(format!("{url}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&fields)
         .send()
         .await
         .unwrap();
     assert_eq!(issued.status(), 200);
-    let body: serde_json::Value = issued.json().await.unwrap();
-    assert_eq!(body["scope"], "assets:read");
-    assert_eq!(crate::claims(body["access_token"].as_str().unwrap())["aud"], server.url.as_str());
+    issued.json().await.unwrap()
+}
+
+/// Where the browser is once its address starts with `prefix` (a page that may not load, such
+/// as an application's redirect URI), or after ten seconds.
+async fn landed_at(
+    browser: &fantoccini::Client,
+    prefix: &str,
+) -> Result<String, fantoccini::error::CmdError> {
+    let mut landed = String::new();
+    for _ in 0..100 {
+        landed = browser.current_url().await?.to_string();
+        if landed.starts_with(prefix) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Ok(landed)
 }

@@ -175,40 +175,7 @@ async fn the_oauth2_crate_completes_the_authorization_code_flow_with_pkce() {
         .build()
         .unwrap();
 
-    // The person: the sign-in form (its double-submit cookie), then the consent page.
-    let form = http.get(format!("{}/console/sign-in", server.url)).send().await.unwrap();
-    let form_cookie = cookies(&form);
-    let csrf_field = hidden(&form.text().await.unwrap(), "csrf");
-    let signed = http
-        .post(format!("{}/console/sign-in", server.url))
-        .header("cookie", form_cookie)
-        .form(&[
-            ("csrf", csrf_field.as_str()),
-            ("next", "/console"),
-            ("email", "ops@example.com"),
-            ("password", "correct horse battery staple"),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(signed.status(), 303);
-    let session = cookies(&signed);
-    let page = http.get(authorize_url.as_str()).header("cookie", &session).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let page = page.text().await.unwrap();
-    let allowed = http
-        .post(format!("{}/oauth2/authorize", server.url))
-        .header("cookie", &session)
-        .form(&[
-            ("csrf", hidden(&page, "csrf")),
-            ("request", hidden(&page, "request")),
-            ("decision", "allow".into()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(allowed.status(), 303);
-    let back = oauth2::url::Url::parse(allowed.headers()["location"].to_str().unwrap()).unwrap();
+    let back = allow_over_http(&http, &server.url, authorize_url.as_str()).await;
     assert_eq!(back.as_str().split('?').next(), Some("http://127.0.0.1:8976/cb"));
     let params: std::collections::HashMap<_, _> = back.query_pairs().into_owned().collect();
     assert_eq!(&params["state"], csrf.secret());
@@ -226,4 +193,49 @@ async fn the_oauth2_crate_completes_the_authorization_code_flow_with_pkce() {
     // The person's token, with the application as its actor.
     assert_eq!(claims["act"]["sub"], id.as_str());
     assert_ne!(claims["sub"], id.as_str(), "{claims}");
+}
+
+/// The operator signs in over plain HTTP (the sign-in form with its double-submit cookie), opens
+/// `authorize_url` and allows on the consent page, as a browser posts it: where Tessera sends
+/// them back.
+async fn allow_over_http(
+    http: &reqwest::Client,
+    server: &str,
+    authorize_url: &str,
+) -> oauth2::url::Url {
+    let form = http.get(format!("{server}/console/sign-in")).send().await.unwrap();
+    let form_cookie = cookies(&form);
+    let csrf = hidden(&form.text().await.unwrap(), "csrf");
+    let fields = [
+        ("csrf", csrf.as_str()),
+        ("next", "/console"),
+        ("email", "ops@example.com"),
+        ("password", "correct horse battery staple"),
+    ];
+    let signed = http
+        .post(format!("{server}/console/sign-in"))
+        .header("cookie", form_cookie)
+        .form(&fields)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let session = cookies(&signed);
+    let page = http.get(authorize_url).header("cookie", &session).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    let answer = [
+        ("csrf", hidden(&page, "csrf")),
+        ("request", hidden(&page, "request")),
+        ("decision", "allow".into()),
+    ];
+    let allowed = http
+        .post(format!("{server}/oauth2/authorize"))
+        .header("cookie", &session)
+        .form(&answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allowed.status(), 303);
+    oauth2::url::Url::parse(allowed.headers()["location"].to_str().unwrap()).unwrap()
 }
