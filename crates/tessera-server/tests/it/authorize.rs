@@ -138,6 +138,11 @@ async fn a_person_signs_in_allows_and_the_client_redeems_the_code_once() {
         assert_eq!(again.error(), "invalid_grant");
         assert_eq!(h.introspect((&c.id, &c.secret), &token).await.body["active"], false);
 
+        let account = pia.get(&h, "/console/account").await;
+        assert!(
+            account.text.contains("Apps and agents with access")
+                && account.text.contains("Research agent")
+        );
         // Remembered: the next request for no more goes straight back with a code.
         let (_, params) =
             location(&pia.get(&h, &authorize_path(&c.id, &[("scope", Some("assets:read"))])).await);
@@ -172,6 +177,14 @@ async fn a_withdrawn_consent_ends_the_token_and_refuses_an_unredeemed_code() {
     // Remembered: the second code comes without asking again.
     let (_, params) = location(&pia.get(&h, &authorize_path(&c.id, &[])).await);
     let unredeemed = params["code"].clone();
+    // The tenant's admins see it on the person's page.
+    let dana = ConsoleSession::start(&h, &h.a, "dana@a.example", "admin").await;
+    let page = dana.get(&h, &format!("/console/users/{}", pia.user_id)).await;
+    assert!(
+        page.text.contains("Apps and agents with access") && page.text.contains("Research agent"),
+        "{}",
+        page.text
+    );
     let admin = h.admin_token(&h.a).await;
     let consents = h.api(Method::GET, "/v1/consents", &admin, None).await;
     let id = consents.body["consents"][0]["id"].as_str().unwrap().to_owned();

@@ -612,7 +612,10 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
         let code = params["code"].clone();
         browser.goto_console(&server.url, "account").await?;
         browser.axe("my account").await?;
-        assert!(browser.source().await?.contains("Research agent"));
+        let account = browser.source().await?;
+        assert!(
+            account.contains("Apps and agents with access") && account.contains("Research agent")
+        );
         browser.shot("account-apps-with-access.png").await?;
         Ok::<_, fantoccini::error::CmdError>(code)
     }

@@ -799,3 +799,93 @@ async fn on_postgres_a_federated_credential_or_issuer_removed_on_one_instance_en
     })
     .await;
 }
+
+/// `grant_type=authorization_code` for the bootstrap-made `(id, secret)` at `url`.
+async fn redeem_code(url: &str, (id, secret): (&str, &str), code: &str) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(format!("{url}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", "http://127.0.0.1:7/cb"),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .answer()
+        .await
+}
+
+/// SPEC §15 on two instances: a code given on A is redeemed on B once — a second use on A is
+/// refused and ends B's token —, and a consent withdrawn on B ends the token A issued.
+#[tokio::test]
+async fn on_postgres_a_code_works_once_across_instances_and_withdrawing_the_consent_ends_its_tokens(
+) {
+    let _serial = crate::TIMING.lock().await;
+    let Some(two) = TwoInstances::start().await else {
+        return;
+    };
+    let made = post_json(
+        format!("{}/v1/integrations", two.a.url),
+        &two.admin,
+        serde_json::json!({"display_name": "Agent", "scopes": ["assets:read"], "redirect_uris": ["http://127.0.0.1/cb"]}),
+    )
+    .await;
+    let client = (
+        made["client_id"].as_str().unwrap().to_owned(),
+        made["client_secret"].as_str().unwrap().to_owned(),
+    );
+    let client = (client.0.as_str(), client.1.as_str());
+    let path = format!(
+        "/oauth2/authorize?response_type=code&client_id={}&redirect_uri=http%3A%2F%2F127.0.0.1%3A7%2Fcb\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s",
+        client.0
+    );
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let code_on = |url: String| {
+        let (http, path) = (&http, &path);
+        async move {
+            let back = crate::interop::allow_over_http(http, &url, &format!("{url}{path}")).await;
+            back.query_pairs()
+                .find(|(k, _)| k == "code")
+                .map(|(_, v)| v.into_owned())
+                .expect("a code")
+        }
+    };
+    within_a_second("a new integration", || async {
+        token(&two.b.url, client.0, client.1, None).await.status() == 200
+    })
+    .await;
+
+    let code = code_on(two.a.url.clone()).await;
+    let on_b = redeem_code(&two.b.url, client, &code).await;
+    let live = on_b["access_token"].as_str().expect("a token from B").to_owned();
+    let again = redeem_code(&two.a.url, client, &code).await;
+    assert_eq!(again["error"], "invalid_grant", "{again}");
+    within_a_second("the token of a code used twice", || async {
+        introspect(&two.b.url, &live).await["active"] == false
+    })
+    .await;
+
+    // Remembered on B; the token from A; the consent withdrawn on B ends it on A.
+    let code = code_on(two.b.url.clone()).await;
+    let from_a =
+        redeem_code(&two.a.url, client, &code).await["access_token"].as_str().unwrap().to_owned();
+    assert_eq!(introspect(&two.a.url, &from_a).await["active"], true);
+    let consents = get_json(format!("{}/v1/consents", two.b.url), &two.admin).await;
+    let id = consents["consents"][0]["id"].as_str().unwrap().to_owned();
+    let withdrawn = reqwest::Client::new()
+        .delete(format!("{}/v1/consents/{id}", two.b.url))
+        .bearer_auth(&two.admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+    let took = within_a_second("a withdrawn consent", || async {
+        introspect(&two.a.url, &from_a).await["active"] == false
+    })
+    .await;
+    eprintln!("withdrawing reached the other instance in {took:?}");
+}

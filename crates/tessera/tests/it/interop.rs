@@ -196,9 +196,9 @@ async fn the_oauth2_crate_completes_the_authorization_code_flow_with_pkce() {
 }
 
 /// The operator signs in over plain HTTP (the sign-in form with its double-submit cookie), opens
-/// `authorize_url` and allows on the consent page, as a browser posts it: where Tessera sends
-/// them back.
-async fn allow_over_http(
+/// `authorize_url` and allows on the consent page, as a browser posts it (or, with a consent
+/// remembered, is sent straight back): where Tessera sends them back.
+pub(crate) async fn allow_over_http(
     http: &reqwest::Client,
     server: &str,
     authorize_url: &str,
@@ -222,6 +222,9 @@ async fn allow_over_http(
     assert_eq!(signed.status(), 303);
     let session = cookies(&signed);
     let page = http.get(authorize_url).header("cookie", &session).send().await.unwrap();
+    if page.status() == 303 {
+        return oauth2::url::Url::parse(page.headers()["location"].to_str().unwrap()).unwrap();
+    }
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     let answer = [

@@ -8,7 +8,7 @@ use serde_json::json;
 use tessera_core::client_auth::RegisteredClient;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{self, CodeGrant, IssueContext};
-use tessera_core::ports::RevokedToken;
+use tessera_core::ports::{Change, RevokedToken};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -48,9 +48,22 @@ pub(super) async fn authorization_code(
         return Err(gone("the person's organization is disabled").into());
     };
     let foreign = user.tenant_id != integration.tenant_id;
-    let consented = state
-        .consents
-        .scopes(user.tenant_id, integration.client_id, user.id, foreign);
+    let consents = || {
+        state
+            .consents
+            .scopes(user.tenant_id, integration.client_id, user.id, foreign)
+    };
+    let covers = |c: Option<tessera_core::scope::ScopeSet>| {
+        tessera_core::scope::ScopeSet::parse(&code.scope)
+            .is_ok_and(|asked| c.is_some_and(|c| asked.difference(c).is_empty()))
+    };
+    let mut consented = consents();
+    if !covers(consented) {
+        // The consent may have been given on another instance a moment ago, before the change
+        // feed brought it here: read the person's tenant once before refusing.
+        state.apply(&Change::People(user.tenant_id)).await?;
+        consented = consents();
+    }
     let issued = grant::issue_authorization_code(ctx, client, &code, user, &tenant, consented)?;
     let until = code.exp + i64::from(integration.token_ttl_seconds);
     let first = state
