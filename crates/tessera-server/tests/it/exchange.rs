@@ -144,134 +144,115 @@ async fn deleting_the_subject_tokens_integration_ends_exchanged_tokens() {
     assert_eq!(seen.body, json!({"active": false}));
 }
 
+/// Asserts each `(caller, params)` exchange is a 400 with `error` and a description that
+/// contains `words`, never cached.
+async fn refused_each(h: &Harness, cases: Vec<((&str, &str), String, &str, &str)>) {
+    for (caller, params, error, words) in cases {
+        let reply = exchange(h, caller, &params).await;
+        reply.bad_request(&params);
+        assert_eq!(reply.error(), error, "{params}: {}", reply.text);
+        assert!(reply.description().contains(words), "{params}: {}", reply.text);
+        assert_eq!(reply.header("cache-control"), "no-store");
+    }
+}
+
 #[tokio::test]
-async fn every_refusal_of_a_token_exchange_says_why() {
+async fn every_malformed_exchange_is_refused_with_the_parameter_named() {
     let h = Harness::new().await;
     let s = setup(&h, SigningAlg::Es256).await;
-    let alice_token = users_token(&h, &s).await;
+    let alice = users_token(&h, &s).await;
+    let c = (s.client_id.as_str(), s.secret.as_str());
+    let (plain_id, plain_secret, _) = h
+        .create_integration(&s.admin, json!({"display_name": "plain", "scopes": ["assets:read"]}))
+        .await;
+    let plain_token = token_of(&h.token(&plain_id, &plain_secret, None).await);
+    let with = |extra: &str| format!("{}{extra}", subject(&alice));
+    let saml = "urn:ietf:params:oauth:token-type:saml2";
+    let refresh = "urn:ietf:params:oauth:token-type:refresh_token";
+    // (caller, params, error, words the description must contain)
+    refused_each(
+        &h,
+        vec![
+            (c, String::new(), "invalid_request", "subject_token"),
+            (c, format!("subject_token={alice}"), "invalid_request", "subject_token_type"),
+            (
+                c,
+                format!("subject_token={alice}&subject_token_type={saml}"),
+                "invalid_request",
+                "subject_token_type",
+            ),
+            (c, subject("not.a.token"), "invalid_grant", "subject_token"),
+            (
+                c,
+                with(&format!("&requested_token_type={refresh}")),
+                "invalid_request",
+                "requested_token_type",
+            ),
+            (
+                c,
+                with(&format!("&actor_token_type={ACCESS_TOKEN}")),
+                "invalid_request",
+                "actor_token",
+            ),
+            (c, with(&format!("&actor_token={alice}")), "invalid_request", "actor_token_type"),
+            (
+                c,
+                with(&format!("&actor_token={plain_token}&actor_token_type={ACCESS_TOKEN}")),
+                "invalid_grant",
+                "actor_token",
+            ),
+            (c, with("&audience=https://elsewhere.example"), "invalid_target", "audience"),
+            (c, with("&resource=https://api.example"), "invalid_target", "resource"),
+            (c, with("&scope=admin"), "invalid_scope", "admin"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn only_an_integration_that_may_act_for_users_exchanges_and_only_toward_its_tenant() {
+    let h = Harness::new().await;
+    let s = setup(&h, SigningAlg::Es256).await;
+    let alice = users_token(&h, &s).await;
     let connector = (s.client_id.as_str(), s.secret.as_str());
     let (plain_id, plain_secret, _) = h
         .create_integration(&s.admin, json!({"display_name": "plain", "scopes": ["assets:read"]}))
         .await;
     let other = h.add_tenant().await;
     let other_admin = h.admin_token(&other).await;
-    let (foreign_id, foreign_secret, _) = h
-        .create_integration(
-            &other_admin,
-            json!({"display_name": "foreign", "scopes": ["assets:read", "impersonation"]}),
-        )
-        .await;
-    let plain_token = token_of(&h.token(&plain_id, &plain_secret, None).await);
-
-    // (caller, params, error, words the description must contain)
-    let cases: Vec<((&str, &str), String, &str, &str)> = vec![
-        (connector, String::new(), "invalid_request", "subject_token"),
-        (
-            connector,
-            format!("subject_token={alice_token}"),
-            "invalid_request",
-            "subject_token_type",
-        ),
-        (
-            connector,
-            format!("subject_token={alice_token}&subject_token_type=urn:ietf:params:oauth:token-type:saml2"),
-            "invalid_request",
-            "subject_token_type",
-        ),
-        (
-            connector,
-            subject("not.a.token"),
-            "invalid_grant",
-            "subject_token",
-        ),
-        (
-            connector,
-            format!("{}&requested_token_type=urn:ietf:params:oauth:token-type:refresh_token", subject(&alice_token)),
-            "invalid_request",
-            "requested_token_type",
-        ),
-        (
-            connector,
-            format!("{}&actor_token_type={ACCESS_TOKEN}", subject(&alice_token)),
-            "invalid_request",
-            "actor_token",
-        ),
-        (
-            connector,
-            format!("{}&actor_token={alice_token}", subject(&alice_token)),
-            "invalid_request",
-            "actor_token_type",
-        ),
-        (
-            connector,
-            format!("{}&actor_token={plain_token}&actor_token_type={ACCESS_TOKEN}", subject(&alice_token)),
-            "invalid_grant",
-            "actor_token",
-        ),
-        (
-            connector,
-            format!("{}&audience=https://elsewhere.example", subject(&alice_token)),
-            "invalid_target",
-            "audience",
-        ),
-        (
-            connector,
-            format!("{}&audience={foreign_id}", subject(&alice_token)),
-            "invalid_target",
-            "audience",
-        ),
-        (
-            connector,
-            format!("{}&resource=https://api.example", subject(&alice_token)),
-            "invalid_target",
-            "resource",
-        ),
-        (
-            connector,
-            format!("{}&scope=admin", subject(&alice_token)),
-            "invalid_scope",
-            "admin",
-        ),
-        (
-            (&plain_id, &plain_secret),
-            subject(&alice_token),
-            "unauthorized_client",
-            "impersonation",
-        ),
-        (
-            (&foreign_id, &foreign_secret),
-            subject(&alice_token),
-            "unauthorized_client",
-            "another integration",
-        ),
-    ];
-    for (caller, params, error, words) in cases {
-        let reply = exchange(&h, caller, &params).await;
-        reply.bad_request(&params);
-        assert_eq!(reply.error(), error, "{params}: {}", reply.text);
-        assert!(reply.description().contains(words), "{params}: {}", reply.text);
-        assert_eq!(reply.header("cache-control"), "no-store");
-    }
+    let foreign = json!({"display_name": "foreign", "scopes": ["assets:read", "impersonation"]});
+    let (foreign_id, foreign_secret, _) = h.create_integration(&other_admin, foreign).await;
+    refused_each(
+        &h,
+        vec![
+            (
+                connector,
+                format!("{}&audience={foreign_id}", subject(&alice)),
+                "invalid_target",
+                "audience",
+            ),
+            ((&plain_id, &plain_secret), subject(&alice), "unauthorized_client", "impersonation"),
+            (
+                (&foreign_id, &foreign_secret),
+                subject(&alice),
+                "unauthorized_client",
+                "another integration",
+            ),
+        ],
+    )
+    .await;
 
     // Without client authentication: invalid_client, 401.
-    let anonymous = h
-        .form("/oauth2/token", format!("grant_type={EXCHANGE}&{}", subject(&alice_token)), None)
-        .await;
+    let anonymous =
+        h.form("/oauth2/token", format!("grant_type={EXCHANGE}&{}", subject(&alice)), None).await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
     assert_eq!(anonymous.error(), "invalid_client");
 
     // Discovery names the grant.
-    let discovery = h
-        .send(
-            axum::http::Request::get("/.well-known/oauth-authorization-server")
-                .body(axum::body::Body::empty())
-                .unwrap(),
-        )
-        .await;
-    assert!(discovery.body["grant_types_supported"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("urn:ietf:params:oauth:grant-type:token-exchange")));
+    let get = axum::http::Request::get("/.well-known/oauth-authorization-server");
+    let discovery = h.send(get.body(axum::body::Body::empty()).unwrap()).await;
+    let grants = discovery.body["grant_types_supported"].as_array().unwrap().clone();
+    assert!(grants.contains(&json!("urn:ietf:params:oauth:grant-type:token-exchange")));
 }
 
 #[tokio::test]

@@ -527,80 +527,34 @@ async fn removing_a_credential_or_the_trust_in_its_issuer_ends_its_tokens() {
     }
 }
 
+/// Tenant `a` trusts `https://k8s.example` (audience `a`): the admin token and the answer.
+async fn trusting_k8s(h: &Harness) -> (String, Reply) {
+    let admin = h.admin_token(&h.a).await;
+    let made = trust(h, &admin, json!({"issuer": "https://k8s.example", "audiences": ["a"]})).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    (admin, made)
+}
+
 #[tokio::test]
-async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() {
+async fn a_trusted_issuer_is_checked_once_per_tenant_and_at_most_fifty() {
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
+        let short = json!({"issuer": "https://k8s.example", "audiences": ["a"], "max_token_lifetime_seconds": 10});
         for (body, field) in [
             (json!({"issuer": "https://k8s.example", "audiences": []}), "audiences"),
             (json!({"issuer": "k8s", "audiences": ["a"]}), "issuer"),
             (json!({"issuer": "spiffe://example.org", "audiences": ["a"]}), "jwks_uri"),
-            (
-                json!({"issuer": "https://k8s.example", "audiences": ["a"], "max_token_lifetime_seconds": 10}),
-                "max_token_lifetime_seconds",
-            ),
+            (short, "max_token_lifetime_seconds"),
         ] {
             let reply = trust(&h, &admin, body.clone()).await;
             reply.bad_request(&body);
             assert_eq!(reply.body["field"], field, "{}", reply.text);
         }
-        let made =
-            trust(&h, &admin, json!({"issuer": "https://k8s.example", "audiences": ["a"]})).await;
-        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let (admin, _) = trusting_k8s(&h).await;
         let twice =
             trust(&h, &admin, json!({"issuer": "https://k8s.example", "audiences": ["b"]})).await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "{}", twice.text);
         assert!(twice.description().contains("already trusts"), "{}", twice.text);
-
-        let (client_id, _, _) = h
-            .create_integration(&admin, json!({"display_name": "w", "scopes": ["assets:read"]}))
-            .await;
-        let path = format!("/v1/integrations/{client_id}/federated_credentials");
-        let untrusted = h
-            .api(
-                Method::POST,
-                &path,
-                &admin,
-                Some(json!({"issuer": "https://gitlab.example", "subject": "s"})),
-            )
-            .await;
-        assert_eq!(untrusted.status, StatusCode::BAD_REQUEST);
-        assert!(untrusted.description().contains("register it first"), "{}", untrusted.text);
-        let pinned = h
-            .api(Method::POST, &path, &admin, Some(json!({"issuer": "https://k8s.example", "subject": "s", "claims": {"aud": "x"}})))
-            .await;
-        assert_eq!(pinned.body["field"], "claims", "{}", pinned.text);
-        accept(&h, &admin, &client_id, json!({"issuer": "https://k8s.example", "subject": "s"}))
-            .await;
-        let duplicate = h
-            .api(
-                Method::POST,
-                &path,
-                &admin,
-                Some(json!({"issuer": "https://k8s.example", "subject": "s"})),
-            )
-            .await;
-        assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
-        // At most 20 platform identities an integration, 50 trusted issuers a tenant.
-        for n in 1..20 {
-            accept(
-                &h,
-                &admin,
-                &client_id,
-                json!({"issuer": "https://k8s.example", "subject": format!("s{n}")}),
-            )
-            .await;
-        }
-        let one_more = h
-            .api(
-                Method::POST,
-                &path,
-                &admin,
-                Some(json!({"issuer": "https://k8s.example", "subject": "s20"})),
-            )
-            .await;
-        assert_eq!(one_more.status, StatusCode::BAD_REQUEST, "{}", one_more.text);
-        assert!(one_more.description().contains("already has 20"), "{}", one_more.text);
         for n in 1..50 {
             let made = trust(
                 &h,
@@ -612,10 +566,46 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
         }
         let one_more =
             trust(&h, &admin, json!({"issuer": "https://k8s50.example", "audiences": ["a"]})).await;
-        assert_eq!(one_more.status, StatusCode::BAD_REQUEST, "{}", one_more.text);
-        assert!(one_more.description().contains("already trusts 50"), "{}", one_more.text);
+        one_more.refused(&"a 51st issuer", "already trusts 50");
+    }
+}
 
-        // Another tenant sees none of it and can remove none of it.
+#[tokio::test]
+async fn a_federated_credential_needs_a_trusted_issuer_is_unique_and_at_most_twenty() {
+    for h in Harness::on_both_backends().await {
+        let (admin, _) = trusting_k8s(&h).await;
+        let (client_id, _, _) = h
+            .create_integration(&admin, json!({"display_name": "w", "scopes": ["assets:read"]}))
+            .await;
+        let path = format!("/v1/integrations/{client_id}/federated_credentials");
+        let post = |body: Value| h.api(Method::POST, &path, &admin, Some(body));
+        let untrusted = post(json!({"issuer": "https://gitlab.example", "subject": "s"})).await;
+        untrusted.refused(&"an untrusted issuer", "register it first");
+        let pinned =
+            post(json!({"issuer": "https://k8s.example", "subject": "s", "claims": {"aud": "x"}}))
+                .await;
+        assert_eq!(pinned.body["field"], "claims", "{}", pinned.text);
+        accept(&h, &admin, &client_id, json!({"issuer": "https://k8s.example", "subject": "s"}))
+            .await;
+        let duplicate = post(json!({"issuer": "https://k8s.example", "subject": "s"})).await;
+        assert_eq!(duplicate.status, StatusCode::CONFLICT, "{}", duplicate.text);
+        for n in 1..20 {
+            let more = json!({"issuer": "https://k8s.example", "subject": format!("s{n}")});
+            accept(&h, &admin, &client_id, more).await;
+        }
+        let one_more = post(json!({"issuer": "https://k8s.example", "subject": "s20"})).await;
+        one_more.refused(&"a 21st identity", "already has 20");
+    }
+}
+
+#[tokio::test]
+async fn another_tenant_sees_and_removes_none_of_a_tenants_federation() {
+    for h in Harness::on_both_backends().await {
+        let (admin, made) = trusting_k8s(&h).await;
+        let (client_id, _, _) = h
+            .create_integration(&admin, json!({"display_name": "w", "scopes": ["assets:read"]}))
+            .await;
+        let path = format!("/v1/integrations/{client_id}/federated_credentials");
         let b = h.add_tenant().await;
         let other = h.admin_token(&b).await;
         let theirs = h.api(Method::GET, "/v1/trusted_issuers", &other, None).await;
@@ -629,22 +619,13 @@ async fn trusted_issuers_and_credentials_are_checked_and_kept_to_their_tenant() 
             let body = (method == Method::POST)
                 .then(|| json!({"issuer": "https://k8s.example", "subject": "t"}));
             let reply = h.api(method.clone(), &path, &other, body).await;
-            assert!(
-                reply.status == StatusCode::NOT_FOUND || reply.status == StatusCode::BAD_REQUEST,
-                "{method} {path}: {}",
-                reply.text
-            );
+            let refused =
+                reply.status == StatusCode::NOT_FOUND || reply.status == StatusCode::BAD_REQUEST;
+            assert!(refused, "{method} {path}: {}", reply.text);
         }
         let ours = h.api(Method::GET, "/v1/trusted_issuers", &admin, None).await;
-        assert!(
-            ours.body["trusted_issuers"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|t| t["issuer"] == "https://k8s.example"),
-            "{}",
-            ours.text
-        );
+        let issuers = ours.body["trusted_issuers"].as_array().unwrap().clone();
+        assert!(issuers.iter().any(|t| t["issuer"] == "https://k8s.example"), "{}", ours.text);
     }
 }
 
