@@ -398,7 +398,7 @@ async fn if_match_stops_lost_updates() {
 }
 
 #[tokio::test]
-async fn every_refusal_of_the_private_token_api_says_why() {
+async fn the_private_token_api_needs_its_scope_and_keeps_to_its_size_limit() {
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
         let (_, owner) = store_owner(&h, &admin, "owner").await;
@@ -458,8 +458,15 @@ async fn every_refusal_of_the_private_token_api_says_why() {
         assert!(over_json.description().contains("16 MiB"));
         let kept = call(&h, Method::GET, &path, &owner, None, &[]).await;
         assert_eq!(kept.body["size"], MAX, "nothing stored is lost");
+    }
+}
 
-        // Bad bodies and names.
+#[tokio::test]
+async fn a_bad_private_token_body_name_or_listing_is_a_400_that_names_it() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (_, owner) = store_owner(&h, &admin, "owner").await;
+        let path = entry_path("r", "k");
         let cases: Vec<(Method, String, TypedBody, &str)> = vec![
             (Method::PUT, path.clone(), Some(("text/plain", vec![0xff, 0xfe])), "UTF-8"),
             (Method::PUT, path.clone(), json_body(json!({"value": 1})), "JSON"),

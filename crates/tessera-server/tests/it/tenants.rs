@@ -188,7 +188,14 @@ async fn bad_tenant_requests_name_the_field_or_the_rule_and_make_nothing() {
         // Nothing half-made.
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
         assert_eq!(listed.body["tenants"].as_array().unwrap().len(), 1);
+    }
+}
 
+#[tokio::test]
+async fn only_a_platform_token_manages_tenants_and_only_the_operator_gives_platform() {
+    for h in Harness::on_both_backends().await {
+        let platform = h.admin_token(&h.a).await;
+        let good = json!({"display_name": "Acme", "admin_email": "ada@acme.example"});
         // Without `platform`: the operator's token narrowed to admin, another tenant's admin.
         let narrowed = h.token(&h.a.client_id, &h.a.secret, Some("admin")).await;
         let narrowed = narrowed.body["access_token"].as_str().unwrap();
