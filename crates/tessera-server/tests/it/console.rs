@@ -231,7 +231,18 @@ async fn the_integration_form_refuses_with_the_apis_words_next_to_the_field() {
     assert_eq!(forged.status, StatusCode::BAD_REQUEST);
     assert!(forged.text.contains("The form expired"), "{}", forged.text);
     assert_eq!(count().await, before, "nothing was created");
+}
 
+#[tokio::test]
+async fn another_tenants_integrations_are_not_found_and_members_do_not_manage_any() {
+    let h = Harness::new().await;
+    let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
+    let admin = h.admin_token(&h.a).await;
+    let count = || async {
+        let listed = h.api(Method::GET, "/v1/integrations", &admin, None).await;
+        listed.body["integrations"].as_array().unwrap().len()
+    };
+    let before = count().await;
     // Another tenant's integration is not found, as a page.
     let other = h.add_tenant().await;
     for path in [

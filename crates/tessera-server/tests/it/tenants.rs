@@ -29,18 +29,24 @@ async fn works(h: &Harness, token: &str) -> bool {
     h.api(Method::GET, path, token, None).await.status == StatusCode::OK
 }
 
+/// The operator makes "Acme Logistics" (ENTERPRISE, admin Ada): the platform token and the answer.
+async fn acme(h: &Harness) -> (String, Reply) {
+    let platform = h.admin_token(&h.a).await;
+    let made = create(
+        h,
+        &platform,
+        json!({"display_name": " Acme Logistics ", "tier": "ENTERPRISE",
+               "admin_email": "Ada@Acme.example", "admin_display_name": "Ada"}),
+    )
+    .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    (platform, made)
+}
+
 #[tokio::test]
-async fn the_operator_creates_lists_reads_and_changes_tenants() {
+async fn the_operator_creates_a_tenant_whose_admin_is_invited_for_seven_days() {
     for h in Harness::on_both_backends().await {
-        let platform = h.admin_token(&h.a).await;
-        let made = create(
-            &h,
-            &platform,
-            json!({"display_name": " Acme Logistics ", "tier": "ENTERPRISE",
-                   "admin_email": "Ada@Acme.example", "admin_display_name": "Ada"}),
-        )
-        .await;
-        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let (_, made) = acme(&h).await;
         let id = made.body["tenant_id"].as_str().unwrap().to_owned();
         assert!(id.starts_with("tenant/"), "{id}");
         assert_eq!(made.body["display_name"], "Acme Logistics");
@@ -60,7 +66,14 @@ async fn the_operator_creates_lists_reads_and_changes_tenants() {
                 .unwrap()
                 .unix_timestamp();
         assert!((expires - h.clock.now_seconds() - 7 * 86_400).abs() <= 1);
+    }
+}
 
+#[tokio::test]
+async fn a_tenant_is_read_by_any_form_of_its_id_and_listed_in_stable_pages() {
+    for h in Harness::on_both_backends().await {
+        let (platform, made) = acme(&h).await;
+        let id = made.body["tenant_id"].as_str().unwrap().to_owned();
         // Read by the full id (percent-encoded, or as it is under /tenant/) or the bare UUID.
         let uuid = id.strip_prefix("tenant/").unwrap();
         for path in [
@@ -90,7 +103,15 @@ async fn the_operator_creates_lists_reads_and_changes_tenants() {
             .await;
         assert_eq!(second.body["tenants"][0]["tenant_id"], id.as_str());
         assert_eq!(second.body["next_page_token"], "");
+    }
+}
 
+#[tokio::test]
+async fn a_changed_tenant_holds_one_invited_admin_and_its_tokens_carry_the_new_tier() {
+    for h in Harness::on_both_backends().await {
+        let (platform, made) = acme(&h).await;
+        let id = made.body["tenant_id"].as_str().unwrap().to_owned();
+        let uuid = id.strip_prefix("tenant/").unwrap();
         let patched = h
             .api(
                 Method::PATCH,
@@ -534,24 +555,31 @@ async fn a_disabled_tenant_ends_its_console_sessions_and_refuses_sign_in() {
     }
 }
 
+/// The sign-up form filled in and posted, with its cookie and token.
+async fn sign_up(h: &Harness, organization: &str, email: &str, password: &str) -> Reply {
+    let page = get_page(h, "/console/sign-up").await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = set_cookie(&page, "tessera_sign_in").unwrap();
+    let csrf = hidden(&page.text, "csrf");
+    let fields =
+        [("organization", organization), ("email", email), ("password", password), ("csrf", &csrf)];
+    form_post(h, "/console/sign-up", &format!("tessera_sign_in={cookie}"), &fields).await
+}
+
 #[tokio::test]
-async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
+async fn sign_up_is_off_by_default() {
     let h = Harness::new().await;
     for method in [Method::GET, Method::POST] {
-        let reply = h
-            .send(
-                axum::http::Request::builder()
-                    .method(method)
-                    .uri("/console/sign-up")
-                    .body(axum::body::Body::empty())
-                    .unwrap(),
-            )
-            .await;
+        let request = axum::http::Request::builder().method(method).uri("/console/sign-up");
+        let reply = h.send(request.body(axum::body::Body::empty()).unwrap()).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
         assert!(reply.header("content-type").starts_with("text/html"));
     }
-
     assert!(!get_page(&h, "/console/sign-in").await.text.contains("/console/sign-up"));
+}
+
+#[tokio::test]
+async fn sign_up_when_on_makes_a_free_tenant_whose_admin_signs_in() {
     for h in Harness::on_both_backends_configured(|c| c.allow_sign_up = true).await {
         let sign_in_page = get_page(&h, "/console/sign-in").await;
         assert!(sign_in_page.text.contains("/console/sign-up"), "{}", sign_in_page.text);
@@ -567,53 +595,18 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
         );
         // A cookie and a form token of an attacker's choosing do not match: the form's token
         // is the server's MAC of the cookie's nonce.
-        let planted = form_post(
-            &h,
-            "/console/sign-up",
-            "tessera_sign_in=chosen",
-            &[
-                ("organization", "x"),
-                ("email", "a@b.c"),
-                ("password", PASSWORD),
-                ("csrf", "chosen"),
-            ],
-        )
-        .await;
+        let chosen =
+            [("organization", "x"), ("email", "a@b.c"), ("password", PASSWORD), ("csrf", "chosen")];
+        let planted = form_post(&h, "/console/sign-up", "tessera_sign_in=chosen", &chosen).await;
         assert_eq!(planted.status, StatusCode::BAD_REQUEST, "{}", planted.text);
         assert!(planted.text.contains("expired"), "{}", planted.text);
-        let sign_up = |organization: &'static str, email: &'static str, password: &'static str| {
-            let h = &h;
-            async move {
-                let page = get_page(h, "/console/sign-up").await;
-                assert_eq!(page.status, StatusCode::OK);
-                let cookie = set_cookie(&page, "tessera_sign_in").unwrap();
-                form_post(
-                    h,
-                    "/console/sign-up",
-                    &format!("tessera_sign_in={cookie}"),
-                    &[
-                        ("organization", organization),
-                        ("email", email),
-                        ("password", password),
-                        ("csrf", &hidden(&page.text, "csrf")),
-                    ],
-                )
-                .await
-            }
-        };
-        let short = sign_up("Solo Co", "sam@solo.example", "short").await;
+        let short = sign_up(&h, "Solo Co", "sam@solo.example", "short").await;
         assert_eq!(short.status, StatusCode::BAD_REQUEST);
         assert!(short.text.contains("at least 12"), "{}", short.text);
-        let forged = form_post(
-            &h,
-            "/console/sign-up",
-            "",
-            &[("organization", "x"), ("email", "a@b.c"), ("password", PASSWORD), ("csrf", "x")],
-        )
-        .await;
+        let forged = form_post(&h, "/console/sign-up", "", &chosen).await;
         assert_eq!(forged.status, StatusCode::BAD_REQUEST);
 
-        let made = sign_up("Solo Co", "sam@solo.example", PASSWORD).await;
+        let made = sign_up(&h, "Solo Co", "sam@solo.example", PASSWORD).await;
         assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
         let session = format!("tessera_session={}", set_cookie(&made, "tessera_session").unwrap());
         let home = with_cookie(&h, "/console", &session).await;
@@ -621,38 +614,53 @@ async fn sign_up_is_off_by_default_and_limited_per_address_when_on() {
         let platform = h.admin_token(&h.a).await;
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
         let solo = &listed.body["tenants"][1];
-        assert_eq!(solo["display_name"], "Solo Co");
-        assert_eq!(solo["tier"], "FREE");
+        assert_eq!(
+            (solo["display_name"].as_str(), solo["tier"].as_str()),
+            (Some("Solo Co"), Some("FREE"))
+        );
         // It signs in with that password later too.
         let again = sign_in(&h, "sam@solo.example", PASSWORD, "/console").await;
         assert_eq!(again.status, StatusCode::SEE_OTHER);
+    }
+}
 
-        // Five attempts a minute from one address (the tests' requests have none, so they
-        // share one); more wait.
-        for _ in 0..3 {
-            sign_up("More Co", "more@more.example", PASSWORD).await;
+#[tokio::test]
+async fn sign_up_takes_five_attempts_a_minute_from_one_address() {
+    for h in Harness::on_both_backends_configured(|c| c.allow_sign_up = true).await {
+        // The tests' requests have no address, so they share one.
+        let short = sign_up(&h, "Solo Co", "sam@solo.example", "short").await;
+        assert_eq!(short.status, StatusCode::BAD_REQUEST, "a refused attempt counts too");
+        for n in 0..4 {
+            let made = sign_up(&h, &format!("Co {n}"), &format!("a{n}@co.example"), PASSWORD).await;
+            assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.text);
         }
-        let limited = sign_up("Late Co", "late@late.example", PASSWORD).await;
+        let limited = sign_up(&h, "Late Co", "late@late.example", PASSWORD).await;
         assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.text);
         h.clock.advance_seconds(61);
-        let later = sign_up("Late Co", "late@late.example", PASSWORD).await;
+        let later = sign_up(&h, "Late Co", "late@late.example", PASSWORD).await;
         assert_eq!(later.status, StatusCode::SEE_OTHER, "{}", later.text);
     }
+}
+
+/// The operator's admin signed in to the console, on the Tenants page: the session cookie and
+/// the page's CSRF token.
+async fn operator_console(h: &Harness) -> (String, String) {
+    let signed = sign_in(h, "ops@operator.example", PASSWORD, "/console").await;
+    assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
+    let session = format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
+    let home = with_cookie(h, "/console", &session).await;
+    assert!(home.text.contains("/console/tenants"), "{}", home.text);
+    let page = with_cookie(h, "/console/tenants", &session).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
+    assert!(page.text.contains("Operator"), "{}", page.text);
+    let csrf = hidden(&page.text, "csrf");
+    (session, csrf)
 }
 
 #[tokio::test]
 async fn the_console_tenants_page_is_for_the_operators_admins() {
     for h in Harness::on_both_backends().await {
-        let signed = sign_in(&h, "ops@operator.example", PASSWORD, "/console").await;
-        assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
-        let session =
-            format!("tessera_session={}", set_cookie(&signed, "tessera_session").unwrap());
-        let home = with_cookie(&h, "/console", &session).await;
-        assert!(home.text.contains("/console/tenants"), "{}", home.text);
-        let page = with_cookie(&h, "/console/tenants", &session).await;
-        assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-        assert!(page.text.contains("Operator"), "{}", page.text);
-        let csrf = hidden(&page.text, "csrf");
+        let (session, csrf) = operator_console(&h).await;
 
         let bad = form_post(
             &h,
@@ -697,8 +705,25 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
         assert!(invitation.starts_with(&format!("{ISSUER}/console/set-password?token=")));
         let platform = h.admin_token(&h.a).await;
         let listed = h.api(Method::GET, "/v1/tenants", &platform, None).await;
-        let acme = listed.body["tenants"][1]["tenant_id"].as_str().unwrap().to_owned();
+        assert_eq!(listed.body["tenants"][1]["display_name"], "Acme", "{}", listed.text);
+    }
+}
 
+#[tokio::test]
+async fn the_operator_disables_and_deletes_a_tenant_in_the_console_after_typing_its_name() {
+    for h in Harness::on_both_backends().await {
+        let (session, csrf) = operator_console(&h).await;
+        let platform = h.admin_token(&h.a).await;
+        let made = h
+            .api(
+                Method::POST,
+                "/v1/tenants",
+                &platform,
+                Some(json!({"display_name": "Acme", "admin_email": "ada@acme.example"})),
+            )
+            .await;
+        assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+        let acme = made.body["tenant_id"].as_str().unwrap().to_owned();
         let disabled = form_post(
             &h,
             "/console/tenants/state",
@@ -742,7 +767,12 @@ async fn the_console_tenants_page_is_for_the_operators_admins() {
             form_urlencoded::byte_serialize(h.a.tenant.to_string().as_bytes()).collect::<String>()
         );
         assert_eq!(with_cookie(&h, &operator, &session).await.status, StatusCode::CONFLICT);
+    }
+}
 
+#[tokio::test]
+async fn the_console_tenants_page_is_nobody_elses() {
+    for h in Harness::on_both_backends().await {
         // Another tenant's admin: not their page.
         let b = h.add_tenant().await;
         let (_, made) = invited(&h, &b, "ivy@b.example").await;
