@@ -483,7 +483,14 @@ async fn tms_refuses_bad_requests_and_versions_not_enabled_for_it() {
         let (plain, plain_secret, _) = h.create_integration(&vendor, reader()).await;
         let not_app = tms_for(&h, &plain, &plain_secret, &[h.a.tenant.to_string()]).await;
         assert_eq!(not_app.error(), "unauthorized_client");
+    }
+}
 
+#[tokio::test]
+async fn a_version_switched_on_for_tms_works_at_home_in_development_and_everywhere_in_production() {
+    for h in Harness::on_both_backends().await {
+        let vendor = h.admin_token(&h.a).await;
+        let (v2, v2_secret, _) = app_version(&h, &vendor, "kpi", "2.0", false).await;
         // Enabled on its own, the new version works; the authorization is by application.
         let customer = h.add_tenant().await;
         let cadmin = h.admin_token(&customer).await;
