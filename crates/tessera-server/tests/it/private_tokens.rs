@@ -313,68 +313,40 @@ async fn entries_go_by_key_by_related_id_and_with_their_integration() {
     }
 }
 
+/// `PUT` of the JSON value `value` at `path` as `owner`, with `headers`.
+async fn put_value(
+    h: &Harness,
+    path: &str,
+    owner: &str,
+    value: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    call(h, Method::PUT, path, owner, json_body(json!({"value": value})), headers).await
+}
+
 #[tokio::test]
 async fn if_match_stops_lost_updates() {
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
         let (_, owner) = store_owner(&h, &admin, "owner").await;
         let path = entry_path("doc", "body");
-        let missing = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "v0"})),
-            &[("if-match", "*")],
-        )
-        .await;
+        let missing = put_value(&h, &path, &owner, "v0", &[("if-match", "*")]).await;
         assert_eq!(missing.status, StatusCode::PRECONDITION_FAILED, "{}", missing.text);
         assert_eq!(missing.error(), "precondition_failed");
-        let v1 = call(&h, Method::PUT, &path, &owner, json_body(json!({"value": "v1"})), &[]).await;
+        let v1 = put_value(&h, &path, &owner, "v1", &[]).await;
         let etag1 = v1.header("etag").to_owned();
         // Two writers read v1; the first write wins, the second is refused.
-        let first = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "writer A"})),
-            &[("if-match", &etag1)],
-        )
-        .await;
+        let first = put_value(&h, &path, &owner, "writer A", &[("if-match", &etag1)]).await;
         assert_eq!(first.status, StatusCode::OK, "{}", first.text);
-        let second = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "writer B"})),
-            &[("if-match", &etag1)],
-        )
-        .await;
+        let second = put_value(&h, &path, &owner, "writer B", &[("if-match", &etag1)]).await;
         assert_eq!(second.status, StatusCode::PRECONDITION_FAILED);
         assert!(second.description().contains("If-Match"), "{}", second.text);
-        let weak = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "x"})),
-            &[("if-match", &format!("W/{}", first.header("etag")))],
-        )
-        .await;
+        let weak_tag = format!("W/{}", first.header("etag"));
+        let weak = put_value(&h, &path, &owner, "x", &[("if-match", &weak_tag)]).await;
         assert_eq!(weak.status, StatusCode::PRECONDITION_FAILED);
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
         assert_eq!(got.body["value"], "writer A");
-        let exists = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "any version"})),
-            &[("if-match", "*")],
-        )
-        .await;
+        let exists = put_value(&h, &path, &owner, "any version", &[("if-match", "*")]).await;
         assert_eq!(exists.status, StatusCode::OK);
         // Deletes too.
         let stale = call(&h, Method::DELETE, &path, &owner, None, &[("if-match", &etag1)]).await;
@@ -383,15 +355,7 @@ async fn if_match_stops_lost_updates() {
         let deleted =
             call(&h, Method::DELETE, &path, &owner, None, &[("if-match", &current)]).await;
         assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-        let malformed = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": "x"})),
-            &[("if-match", "no-quotes")],
-        )
-        .await;
+        let malformed = put_value(&h, &path, &owner, "x", &[("if-match", "no-quotes")]).await;
         assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
         assert_eq!(malformed.body["field"], "If-Match");
     }
@@ -640,15 +604,7 @@ async fn large_values_stream_in_parts_and_read_back_whole() {
 
         // JSON: the same value escaped, replacing the first under If-Match.
         let again = format!("{value}{value}");
-        let put = call(
-            &h,
-            Method::PUT,
-            &path,
-            &owner,
-            json_body(json!({"value": again})),
-            &[("if-match", &etag)],
-        )
-        .await;
+        let put = put_value(&h, &path, &owner, &again, &[("if-match", &etag)]).await;
         assert_eq!(put.status, StatusCode::OK, "{}", put.text);
         let got = call(&h, Method::GET, &path, &owner, None, &[]).await;
         assert!(got.body["value"].as_str() == Some(again.as_str()), "JSON value differs");
