@@ -422,9 +422,8 @@ async fn bad_asset_input_is_a_clear_400_and_changes_nothing() {
 }
 
 #[tokio::test]
-async fn access_policies_are_managed_by_admins_with_clear_errors() {
+async fn access_policies_are_made_read_paged_and_renamed() {
     let (h, admin) = Harness::with_admin().await;
-    let (_, reader) = integration(&h, &admin, READ).await;
     let body = json!({"display_name": "ops", "description": "ops can see crates",
         "filters": [{"asset_types": ["Crate"]}],
         "permissions": [{"actors": [{"email": "Ops@Example.com"}], "attributes": ["*"], "event_visibility": "all"}]});
@@ -450,7 +449,18 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
         .await;
     assert_eq!(renamed.body["display_name"], "renamed");
     assert_eq!(renamed.body["filters"], made.body["filters"]);
+    let audit = h.audit_actions(&admin, "access_policy.updated").await;
+    assert!(audit.iter().any(|e| e["action"] == "access_policy.created"));
+}
 
+#[tokio::test]
+async fn a_bad_access_policy_is_refused_by_its_field_and_only_admins_manage_them() {
+    let (h, admin) = Harness::with_admin().await;
+    let (_, reader) = integration(&h, &admin, READ).await;
+    let good =
+        json!({"display_name": "ops", "filters": [{"asset_types": ["*"]}], "permissions": []});
+    let made = h.api(Method::POST, "/v1/access_policies", &admin, Some(good)).await;
+    let id = uuid_of(made.body["identity"].as_str().unwrap()).to_owned();
     for (bad, field) in [
         (
             json!({"display_name": "", "filters": [{"asset_types": ["*"]}], "permissions": []}),
@@ -502,9 +512,10 @@ async fn access_policies_are_managed_by_admins_with_clear_errors() {
         assert_eq!(h.api(Method::DELETE, path, &admin, None).await.status, StatusCode::NOT_FOUND);
     }
     let still = h.api(Method::GET, &format!("/v1/access_policies/{id}"), &admin, None).await;
-    assert_eq!(still.body["display_name"], "renamed");
-    let audit = h.audit_actions(&admin, "access_policy.updated").await;
-    assert!(audit.iter().any(|e| e["action"] == "access_policy.created"));
+    assert_eq!(
+        (still.body["display_name"].as_str(), still.body["filters"].clone()),
+        (Some("ops"), made.body["filters"].clone())
+    );
 }
 
 #[tokio::test]

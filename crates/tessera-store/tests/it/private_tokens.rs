@@ -44,7 +44,7 @@ fn names(listed: &[(PrivateTokenInfo, Option<String>)]) -> Vec<(String, String)>
 }
 
 #[tokio::test]
-async fn entries_are_put_read_replaced_conditionally_and_deleted() {
+async fn entries_are_put_read_and_replaced_conditionally() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
         let c = client(&*store, t).await;
@@ -82,7 +82,17 @@ async fn entries_are_put_read_replaced_conditionally_and_deleted() {
             store.get_private_token(c, &missing.info.name).await,
             Err(StoreError::NotFound)
         ));
+    })
+    .await;
+}
 
+#[tokio::test]
+async fn entries_are_deleted_conditionally_by_relatedid_and_with_their_integration() {
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        let c = client(&*store, t).await;
+        let fresh = entry(c, "project.1", "name", "third", "e4", 300);
+        store.put_private_token(t, fresh.clone(), &WriteCondition::Always).await.unwrap();
         // Deletes: conditional, unconditional, a whole relatedId.
         assert!(matches!(
             store
