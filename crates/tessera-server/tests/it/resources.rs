@@ -56,23 +56,24 @@ async fn an_integration_without_a_policy_sees_an_empty_list_not_an_error() {
     assert_eq!(reply.body, json!({"assets": [], "next_page_token": ""}));
 }
 
-#[tokio::test]
-async fn policies_decide_types_attributes_and_events() {
-    let (h, admin) = Harness::with_admin().await;
+/// A crate (with an event and a secret attribute) and a pallet; an integration that reads
+/// under a policy of crates only, some attributes, no events: (crate, pallet, client id, its
+/// token, the policy).
+async fn crates_only(h: &Harness, admin: &str) -> (String, String, String, String, String) {
     let crate_id = create_asset(
-        &h,
-        &admin,
+        h,
+        admin,
         json!({"arc_display_type": "Crate", "weight": "20t", "owner_notes": "secret", "colour": "red"}),
     )
     .await;
     let pallet =
-        create_asset(&h, &admin, json!({"arc_display_type": "Pallet", "weight": "1t"})).await;
-    let (id, token) = integration(&h, &admin, READ).await;
+        create_asset(h, admin, json!({"arc_display_type": "Pallet", "weight": "1t"})).await;
+    let (id, token) = integration(h, admin, READ).await;
     let e = h
         .api(
             Method::POST,
             &format!("/v2/{crate_id}/events"),
-            &admin,
+            admin,
             Some(json!({"operation": "Inspect", "event_attributes": {"result": "ok"}})),
         )
         .await;
@@ -82,12 +83,19 @@ async fn policies_decide_types_attributes_and_events() {
 
     // Crates only, weight and colour only, no events.
     let policy = create_policy(
-        &h,
-        &admin,
+        h,
+        admin,
         json!({"display_name": "crates", "filters": [{"asset_types": ["Crate"]}],
                "permissions": [{"actors": [{"client_id": id}], "attributes": ["weight", "colour", "arc_display_type"]}]}),
     )
     .await;
+    (crate_id, pallet, id, token, policy)
+}
+
+#[tokio::test]
+async fn a_policy_shows_only_its_types_and_attributes_and_filters_see_no_further() {
+    let (h, admin) = Harness::with_admin().await;
+    let (crate_id, pallet, _, token, _) = crates_only(&h, &admin).await;
     let list = h.api(Method::GET, "/v2/assets", &token, None).await;
     assert_eq!(identities(&list), vec![crate_id.clone()]);
     let shown = &list.body["assets"][0];
@@ -116,7 +124,12 @@ async fn policies_decide_types_attributes_and_events() {
     assert!(identities(&other).is_empty());
     let probe = h.api(Method::GET, "/v2/assets?attributes.owner_notes=secret", &token, None).await;
     assert!(identities(&probe).is_empty());
+}
 
+#[tokio::test]
+async fn a_changed_policy_shows_events_at_once_and_a_deleted_one_hides_everything() {
+    let (h, admin) = Harness::with_admin().await;
+    let (crate_id, _, id, token, policy) = crates_only(&h, &admin).await;
     // Event visibility, granted by a PATCH, takes effect on the next request.
     let patched = h
         .api(
@@ -145,7 +158,7 @@ async fn policies_decide_types_attributes_and_events() {
 }
 
 #[tokio::test]
-async fn writes_need_a_policy_that_allows_them() {
+async fn writes_need_a_policy_that_allows_them_and_reading_is_not_writing() {
     let (h, admin) = Harness::with_admin().await;
     let (id, token) = integration(&h, &admin, ALL).await;
     let denied = h
@@ -182,7 +195,13 @@ async fn writes_need_a_policy_that_allows_them() {
         let reply = h.api(method.clone(), &path, &token, body).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}: {}", reply.text);
     }
+    let _ = read_only;
+}
 
+#[tokio::test]
+async fn a_write_policy_lets_it_write_only_the_attributes_and_types_it_names() {
+    let (h, admin) = Harness::with_admin().await;
+    let (id, token) = integration(&h, &admin, ALL).await;
     create_policy(
         &h,
         &admin,
@@ -240,7 +259,6 @@ async fn writes_need_a_policy_that_allows_them() {
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
     let after = h.api(Method::GET, &format!("/v2/{mine}"), &admin, None).await;
     assert_eq!(after.status, StatusCode::NOT_FOUND);
-    let _ = read_only;
 }
 
 #[tokio::test]
