@@ -276,6 +276,12 @@ async fn only_a_platform_token_manages_tenants_and_only_the_operator_gives_platf
     }
 }
 
+/// `PATCH /v1/tenants/{id}` `{"disabled": …}` with the operator's `platform` token.
+async fn set_disabled(h: &Harness, platform: &str, tenant: &TenantAdmin, disabled: bool) -> Reply {
+    let path = format!("/v1/tenants/{}", tenant.tenant);
+    h.api(Method::PATCH, &path, platform, Some(json!({"disabled": disabled}))).await
+}
+
 #[tokio::test]
 async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tokens() {
     for h in Harness::on_both_backends().await {
@@ -307,14 +313,7 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
             assert!(works(&h, token).await, "token {n}");
         }
 
-        let disabled = h
-            .api(
-                Method::PATCH,
-                &format!("/v1/tenants/{}", b.tenant),
-                &platform,
-                Some(json!({"disabled": true})),
-            )
-            .await;
+        let disabled = set_disabled(&h, &platform, &b, true).await;
         assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.text);
         assert_eq!(disabled.body["disabled"], true);
         for token in [&admin_b, &reader_token, &tms_token, &operator_token] {
@@ -340,14 +339,7 @@ async fn a_disabled_tenant_stops_everywhere_and_enabling_restores_grants_not_tok
         assert_eq!(refused.body["errors"][0]["error"], "access_denied", "{}", refused.text);
         assert_eq!(refused.body["tokens"], json!([]));
 
-        let enabled = h
-            .api(
-                Method::PATCH,
-                &format!("/v1/tenants/{}", b.tenant),
-                &platform,
-                Some(json!({"disabled": false})),
-            )
-            .await;
+        let enabled = set_disabled(&h, &platform, &b, false).await;
         assert_eq!(enabled.body["disabled"], false);
         // Old tokens stay dead; the grants are back for new ones.
         h.clock.advance_seconds(1);
