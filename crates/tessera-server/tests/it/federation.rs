@@ -335,45 +335,22 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
         )
         .await;
         let n = now(&h);
+        let gh = |claims: Value| github_token(&h, &gh_key, &github.url, claims);
+        let expired = json!({"iat": n - 900, "nbf": n - 900, "exp": n - 300});
         let cases: Vec<(String, &str)> = vec![
             (
                 github_token(&h, &gh_key, &stranger.url, json!({})),
                 "is not a trusted issuer of the integration's tenant",
             ),
+            (gh(json!({"aud": "https://github.com/other"})), "`aud` names none of the audiences"),
+            (gh(expired), "has expired"),
+            (gh(json!({"exp": n + 7200})), "lives longer than the 3600 seconds"),
             (
-                github_token(&h, &gh_key, &github.url, json!({"aud": "https://github.com/other"})),
-                "`aud` names none of the audiences",
-            ),
-            (
-                github_token(
-                    &h,
-                    &gh_key,
-                    &github.url,
-                    json!({"iat": n - 900, "nbf": n - 900, "exp": n - 300}),
-                ),
-                "has expired",
-            ),
-            (
-                github_token(&h, &gh_key, &github.url, json!({"exp": n + 7200})),
-                "lives longer than the 3600 seconds",
-            ),
-            (
-                github_token(
-                    &h,
-                    &gh_key,
-                    &github.url,
-                    json!({"sub": "repo:acme/app:ref:refs/heads/dev"}),
-                ),
+                gh(json!({"sub": "repo:acme/app:ref:refs/heads/dev"})),
                 "no federated credential of the integration accepts the platform token's subject",
             ),
-            (
-                github_token(&h, &gh_key, &github.url, json!({"repository_id": "43"})),
-                "claim `repository_id` is missing or differs",
-            ),
-            (
-                github_token(&h, &gh_key, &github.url, json!({"repository_id": null})),
-                "claim `repository_id` is missing or differs",
-            ),
+            (gh(json!({"repository_id": "43"})), "claim `repository_id` is missing or differs"),
+            (gh(json!({"repository_id": null})), "claim `repository_id` is missing or differs"),
             (
                 github_token(&h, &key(SigningAlg::Es256), &github.url, json!({})),
                 "the issuer publishes no key with kid",
@@ -387,12 +364,7 @@ async fn each_refusal_names_the_check_that_failed_and_never_the_token() {
             assert!(!reply.text.contains(&platform_token), "the token is not echoed");
         }
         // Without client_id, a subject no credential names.
-        let unknown = github_token(
-            &h,
-            &gh_key,
-            &github.url,
-            json!({"sub": "repo:acme/other:ref:refs/heads/main"}),
-        );
+        let unknown = gh(json!({"sub": "repo:acme/other:ref:refs/heads/main"}));
         let reply = federated_token(&h, &unknown, None).await;
         assert!(
             reply.description().contains("no integration has a federated credential"),
