@@ -163,7 +163,7 @@ mod tests {
     const AT: &str = "urn:ietf:params:oauth:token-type:access_token";
 
     #[test]
-    fn each_grant_reads_its_parameters_and_names_what_is_wrong() {
+    fn client_credentials_and_the_jwt_bearer_grant_read_their_parameters() {
         use OAuthErrorCode::*;
         check(
             &[("grant_type", "client_credentials")],
@@ -196,6 +196,35 @@ mod tests {
             &[("grant_type", "password")],
             Err((UnsupportedGrantType, "`password`")),
         );
+    }
+
+    #[test]
+    fn the_code_grant_needs_its_code_and_verifier() {
+        use OAuthErrorCode::*;
+        let code = GRANT_AUTHORIZATION_CODE;
+        check(
+            &[("grant_type", code), ("code", "c"), ("code_verifier", "v")],
+            Ok(TokenRequest::AuthorizationCode {
+                code: "c".into(),
+                redirect_uri: None,
+                code_verifier: "v".into(),
+                client_id: None,
+                resource: None,
+            }),
+        );
+        check(
+            &[("grant_type", code), ("code_verifier", "v")],
+            Err((InvalidRequest, "`code`")),
+        );
+        check(
+            &[("grant_type", code), ("code", "c")],
+            Err((InvalidRequest, "requires PKCE")),
+        );
+    }
+
+    #[test]
+    fn the_exchange_reads_its_tokens_in_pairs_and_takes_no_resource() {
+        use OAuthErrorCode::*;
         check(
             &[
                 ("grant_type", EXCHANGE),
