@@ -291,97 +291,42 @@ mod tests {
         };
         let unsigned = format!("{}.{}.", b64(json!({"alg": "none"})), b64(claims()));
         let hs256 = format!("{}.{}.c2ln", b64(json!({"alg": "HS256"})), b64(claims()));
+        let without = |name: &str| {
+            with(&|c| {
+                c.as_object_mut().unwrap().remove(name);
+            })
+        };
+        let g = || vec![good.clone()];
+        let same_kid_other_key = vec![ClientKey {
+            kid: good.kid.clone(),
+            ..other.clone()
+        }];
+        use AssertionError::*;
         let cases: Vec<(String, Vec<ClientKey>, AssertionError)> = vec![
-            (
-                "garbage".into(),
-                vec![good.clone()],
-                AssertionError::Malformed(String::new()),
-            ),
-            (
-                unsigned,
-                vec![good.clone()],
-                AssertionError::AlgorithmNotAllowed("none".into()),
-            ),
-            (
-                hs256,
-                vec![good.clone()],
-                AssertionError::AlgorithmNotAllowed("HS256".into()),
-            ),
-            (
-                with(&|c| {
-                    c.as_object_mut().unwrap().remove("jti");
-                }),
-                vec![good.clone()],
-                AssertionError::MissingClaim("jti"),
-            ),
-            (
-                with(&|c| {
-                    c.as_object_mut().unwrap().remove("sub");
-                }),
-                vec![good.clone()],
-                AssertionError::MissingClaim("sub"),
-            ),
-            (
-                with(&|c| {
-                    c.as_object_mut().unwrap().remove("exp");
-                }),
-                vec![good.clone()],
-                AssertionError::MissingClaim("exp"),
-            ),
-            (
-                with(&|c| {
-                    c.as_object_mut().unwrap().remove("aud");
-                }),
-                vec![good.clone()],
-                AssertionError::MissingClaim("aud"),
-            ),
-            (with(&|_| {}), vec![], AssertionError::NoKey(String::new())),
-            (
-                with(&|_| {}),
-                vec![expired_cert],
-                AssertionError::KeyExpired,
-            ),
+            ("garbage".into(), g(), Malformed(String::new())),
+            (unsigned, g(), AlgorithmNotAllowed("none".into())),
+            (hs256, g(), AlgorithmNotAllowed("HS256".into())),
+            (without("jti"), g(), MissingClaim("jti")),
+            (without("sub"), g(), MissingClaim("sub")),
+            (without("exp"), g(), MissingClaim("exp")),
+            (without("aud"), g(), MissingClaim("aud")),
+            (with(&|_| {}), vec![], NoKey(String::new())),
+            (with(&|_| {}), vec![expired_cert], KeyExpired),
             (
                 other_key.sign_jwt(&claims()).unwrap(),
-                vec![good.clone(), other.clone()]
-                    .into_iter()
-                    .filter(|k| k.kid != other.kid)
-                    .collect(),
-                AssertionError::NoKey(String::new()),
+                g(),
+                NoKey(String::new()),
             ),
-            (
-                with(&|_| {}),
-                vec![ClientKey {
-                    kid: good.kid.clone(),
-                    ..other.clone()
-                }],
-                AssertionError::BadSignature,
-            ),
+            (with(&|_| {}), same_kid_other_key, BadSignature),
             (
                 with(&|c| c["aud"] = json!("https://evil.example")),
-                vec![good.clone()],
-                AssertionError::WrongAudience(String::new()),
+                g(),
+                WrongAudience(String::new()),
             ),
-            (
-                with(&|c| c["exp"] = json!(NOW - 120)),
-                vec![good.clone()],
-                AssertionError::Expired,
-            ),
-            (
-                with(&|c| c["exp"] = json!(NOW + 7200)),
-                vec![good.clone()],
-                AssertionError::LivesTooLong,
-            ),
-            (
-                with(&|c| c["nbf"] = json!(NOW + 600)),
-                vec![good.clone()],
-                AssertionError::NotYetValid,
-            ),
-            (
-                with(&|c| c["iat"] = json!(NOW + 600)),
-                vec![good.clone()],
-                AssertionError::IssuedInFuture,
-            ),
+            (with(&|c| c["exp"] = json!(NOW - 120)), g(), Expired),
+            (with(&|c| c["exp"] = json!(NOW + 7200)), g(), LivesTooLong),
+            (with(&|c| c["nbf"] = json!(NOW + 600)), g(), NotYetValid),
+            (with(&|c| c["iat"] = json!(NOW + 600)), g(), IssuedInFuture),
         ];
         let mut descriptions = std::collections::HashSet::new();
         for (token, keys, expected) in cases {
