@@ -235,12 +235,21 @@ mod tests {
         assert!(TrustedProxies::parse("").unwrap().is_empty());
     }
 
+    /// (peer, headers, the client, https)
+    type Case<'a> = (&'a str, &'a [(&'static str, &'a str)], &'a str, bool);
+
+    /// Resolves each case behind proxies in 10.0.0.0/8.
+    fn resolves(cases: &[Case]) {
+        let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        for (peer, given, client, https) in cases {
+            let got = resolve(ip(peer), &headers(given), &t);
+            assert_eq!(got, (ip(client), *https), "{peer} {given:?}");
+        }
+    }
+
     #[test]
     fn only_a_trusted_peer_may_name_the_client_and_the_walk_stops_at_the_first_untrusted_hop() {
-        let t = TrustedProxies::parse("10.0.0.0/8").unwrap();
-        // (peer, headers, the client, https)
-        type Case<'a> = (&'a str, &'a [(&'static str, &'a str)], &'a str, bool);
-        let cases: &[Case] = &[
+        resolves(&[
             // Not from a trusted proxy: the headers do not count.
             (
                 "203.0.113.9",
@@ -292,6 +301,19 @@ mod tests {
                 "10.0.0.7",
                 false,
             ),
+        ]);
+        // With no trusted proxy nothing counts.
+        let none = TrustedProxies::default();
+        let forged = headers(&[("x-forwarded-for", "1.2.3.4")]);
+        assert_eq!(
+            resolve(ip("10.0.0.2"), &forged, &none),
+            (ip("10.0.0.2"), false)
+        );
+    }
+
+    #[test]
+    fn the_forwarded_header_of_rfc_7239_is_read_and_wins_over_x_forwarded_for() {
+        resolves(&[
             // RFC 7239, with ports, quotes, IPv6 and the nearest element's proto.
             (
                 "10.0.0.2",
@@ -326,19 +348,7 @@ mod tests {
             ),
             // No header: the proxy itself.
             ("10.0.0.2", &[], "10.0.0.2", false),
-        ];
-        for (peer, given, client, https) in cases {
-            let got = resolve(ip(peer), &headers(given), &t);
-            assert_eq!(got, (ip(client), *https), "{peer} {given:?}");
-        }
-        // With no trusted proxy nothing counts.
-        let none = TrustedProxies::default();
-        let got = resolve(
-            ip("10.0.0.2"),
-            &headers(&[("x-forwarded-for", "1.2.3.4")]),
-            &none,
-        );
-        assert_eq!(got, (ip("10.0.0.2"), false));
+        ]);
     }
 
     #[test]
