@@ -4,7 +4,7 @@ use tessera_core::id::{ClientId, TenantId, UserId};
 use tessera_core::model::{ClientSecretRecord, Integration, Role, Tenant, Tier, User};
 use tessera_core::page::PageRequest;
 use tessera_core::ports::{
-    AuditRecord, Change, RevokedToken, Storage, StoreError, StoredSigningKey,
+    AuditFilter, AuditRecord, Change, RevokedToken, Storage, StoreError, StoredSigningKey,
 };
 use tessera_core::scope::ScopeSet;
 
@@ -247,114 +247,47 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
     .await;
 }
 
+/// The actions of one page of `t`'s audit under `filter`, and where the next page starts.
+async fn audit_page(
+    store: &dyn Storage,
+    t: TenantId,
+    filter: AuditFilter,
+    after: i64,
+    size: u32,
+) -> (Vec<String>, Option<i64>) {
+    let page = store.list_audit(t, &filter, PageRequest { after, size }).await.unwrap();
+    (page.items.iter().map(|e| e.record.action.clone()).collect(), page.next_after)
+}
+
 #[tokio::test]
 async fn audit_lists_newest_first_in_pages() {
     on_both_backends(|store| async move {
         let t = tenant(&*store).await;
-        let records: Vec<AuditRecord> = (0..5)
-            .map(|n| AuditRecord {
-                tenant_id: t,
-                at: n,
-                actor: "system".into(),
-                action: format!("a{n}"),
-                target: String::new(),
-                detail: "{}".into(),
-            })
-            .collect();
-        store.append_audit(&records).await.unwrap();
-        let first = store
-            .list_audit(t, &Default::default(), PageRequest { after: 0, size: 3 })
-            .await
-            .unwrap();
-        let actions: Vec<_> = first
-            .items
-            .iter()
-            .map(|e| e.record.action.clone())
-            .collect();
-        assert_eq!(actions, ["a4", "a3", "a2"]);
-        let next = store
-            .list_audit(
-                t,
-                &Default::default(),
-                PageRequest {
-                    after: first.next_after.unwrap(),
-                    size: 3,
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(next.items.len(), 2);
+        let record = |n: i64| AuditRecord {
+            tenant_id: t,
+            at: n,
+            actor: "system".into(),
+            action: format!("a{n}"),
+            target: String::new(),
+            detail: "{}".into(),
+        };
+        store.append_audit(&(0..5).map(record).collect::<Vec<_>>()).await.unwrap();
+        let (first, after) = audit_page(&*store, t, AuditFilter::default(), 0, 3).await;
+        assert_eq!(first, ["a4", "a3", "a2"]);
+        let (next, end) = audit_page(&*store, t, AuditFilter::default(), after.unwrap(), 3).await;
+        assert_eq!((next.len(), end), (2, None));
         // Filters: by action, by actor, by time (`since` included, `until` not), with pages.
-        let listed = |filter: tessera_core::ports::AuditFilter, size: u32| {
-            let store = store.clone();
-            async move {
-                store
-                    .list_audit(t, &filter, PageRequest { after: 0, size })
-                    .await
-                    .unwrap()
-            }
-        };
-        let names = |page: &tessera_core::page::Page<tessera_core::ports::AuditEntry>| {
-            page.items
-                .iter()
-                .map(|e| e.record.action.clone())
-                .collect::<Vec<_>>()
-        };
-        let one = listed(
-            tessera_core::ports::AuditFilter {
-                action: Some("a3".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .await;
-        assert_eq!(names(&one), ["a3"]);
-        let window = listed(
-            tessera_core::ports::AuditFilter {
-                since: Some(1),
-                until: Some(3),
-                ..Default::default()
-            },
-            10,
-        )
-        .await;
-        assert_eq!(names(&window), ["a2", "a1"]);
-        let nobody = listed(
-            tessera_core::ports::AuditFilter {
-                actor: Some("user:x".into()),
-                ..Default::default()
-            },
-            10,
-        )
-        .await;
-        assert!(nobody.items.is_empty());
-        let paged = listed(
-            tessera_core::ports::AuditFilter {
-                actor: Some("system".into()),
-                since: Some(1),
-                ..Default::default()
-            },
-            2,
-        )
-        .await;
-        assert_eq!(names(&paged), ["a4", "a3"]);
-        let rest = store
-            .list_audit(
-                t,
-                &tessera_core::ports::AuditFilter {
-                    actor: Some("system".into()),
-                    since: Some(1),
-                    ..Default::default()
-                },
-                PageRequest {
-                    after: paged.next_after.unwrap(),
-                    size: 2,
-                },
-            )
-            .await
-            .unwrap();
-        assert_eq!(names(&rest), ["a2", "a1"]);
-        assert_eq!(next.next_after, None);
+        let by_action = AuditFilter { action: Some("a3".into()), ..Default::default() };
+        assert_eq!(audit_page(&*store, t, by_action, 0, 10).await.0, ["a3"]);
+        let window = AuditFilter { since: Some(1), until: Some(3), ..Default::default() };
+        assert_eq!(audit_page(&*store, t, window, 0, 10).await.0, ["a2", "a1"]);
+        let nobody = AuditFilter { actor: Some("user:x".into()), ..Default::default() };
+        assert!(audit_page(&*store, t, nobody, 0, 10).await.0.is_empty());
+        let system =
+            || AuditFilter { actor: Some("system".into()), since: Some(1), ..Default::default() };
+        let (paged, after) = audit_page(&*store, t, system(), 0, 2).await;
+        assert_eq!(paged, ["a4", "a3"]);
+        assert_eq!(audit_page(&*store, t, system(), after.unwrap(), 2).await.0, ["a2", "a1"]);
     })
     .await;
 }
