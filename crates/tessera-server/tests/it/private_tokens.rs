@@ -670,7 +670,7 @@ async fn stored_pieces(h: &Harness, owner_id: &str, related_id: &str, key: &str)
 }
 
 #[tokio::test]
-async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_start() {
+async fn values_are_sealed_at_rest_and_one_that_no_longer_opens_says_nothing() {
     use tessera_core::model::{EntryName, PrivateToken, PrivateTokenInfo, WriteCondition};
     for h in Harness::on_both_backends().await {
         let admin = h.admin_token(&h.a).await;
@@ -695,6 +695,32 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
             assert!(got.body["value"].as_str() == Some(value), "{key} reads back");
         }
 
+        // A value that no longer opens (altered in the database, or a different master key) is
+        // a server error whose answer tells nothing of what is stored.
+        let client: tessera_core::id::ClientId = owner_id.parse().unwrap();
+        let stored = stored_pieces(&h, &owner_id, "r", "small").await.remove(0);
+        let mut altered = stored.clone().into_bytes();
+        altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
+        let name = EntryName::new("r", "small").unwrap();
+        let info = h.storage.get_private_token(client, &name).await.unwrap().info;
+        let broken = PrivateToken {
+            info: PrivateTokenInfo { etag: info.etag.clone(), ..info },
+            value: String::from_utf8(altered).unwrap(),
+        };
+        h.storage.put_private_token(h.a.tenant, broken, &WriteCondition::Always).await.unwrap();
+        let refused = call(&h, Method::GET, &entry_path("r", "small"), &owner, None, &[]).await;
+        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", refused.text);
+        assert_eq!(refused.error(), "server_error");
+        assert!(!refused.text.contains(&stored[..20]) && !refused.text.contains("secret"));
+    }
+}
+
+#[tokio::test]
+async fn plain_values_from_before_read_as_they_are_and_are_sealed_at_start() {
+    use tessera_core::model::{EntryName, PrivateToken, PrivateTokenInfo, WriteCondition};
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let (owner_id, owner) = store_owner(&h, &admin, "owner").await;
         // Values stored plain by an older version read as they are, then the sweep at start
         // seals them in place: the same values and ETags, nothing plain left.
         let client: tessera_core::id::ClientId = owner_id.parse().unwrap();
@@ -755,23 +781,6 @@ async fn values_are_sealed_at_rest_and_plain_ones_from_before_are_sealed_at_star
         }
         read_old().await;
         assert_eq!(tessera_server::workers::sweep::seal_plain_values(&h.state).await.unwrap(), 0);
-
-        // A value that no longer opens (altered in the database, or a different master key) is
-        // a server error whose answer tells nothing of what is stored.
-        let stored = stored_pieces(&h, &owner_id, "r", "small").await.remove(0);
-        let mut altered = stored.clone().into_bytes();
-        altered[20] = if altered[20] == b'A' { b'B' } else { b'A' };
-        let name = EntryName::new("r", "small").unwrap();
-        let info = h.storage.get_private_token(client, &name).await.unwrap().info;
-        let broken = PrivateToken {
-            info: PrivateTokenInfo { etag: info.etag.clone(), ..info },
-            value: String::from_utf8(altered).unwrap(),
-        };
-        h.storage.put_private_token(t, broken, &WriteCondition::Always).await.unwrap();
-        let refused = call(&h, Method::GET, &entry_path("r", "small"), &owner, None, &[]).await;
-        assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", refused.text);
-        assert_eq!(refused.error(), "server_error");
-        assert!(!refused.text.contains(&stored[..20]) && !refused.text.contains("secret"));
     }
 }
 
