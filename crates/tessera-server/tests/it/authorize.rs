@@ -491,3 +491,17 @@ async fn a_public_client_has_no_secret_and_redeems_its_code_with_pkce_alone() {
         odd.refused(&"an unknown method", "`token_endpoint_auth_method`");
     }
 }
+
+#[tokio::test]
+async fn a_code_of_a_person_removed_since_is_refused() {
+    let h = Harness::new().await;
+    let c = client(&h).await;
+    let pia = ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
+    let code = consented_code(&h, &c, &pia).await;
+    let admin = h.admin_token(&h.a).await;
+    let removed = h.api(Method::DELETE, &format!("/v1/users/{}", pia.user_id), &admin, None).await;
+    assert_eq!(removed.status, StatusCode::NO_CONTENT, "{}", removed.text);
+    let reply = redeem(&h, &c, &code, VERIFIER).await;
+    reply.refused(&"a removed person's code", "no longer exists");
+    assert_eq!(reply.error(), "invalid_grant");
+}

@@ -13,6 +13,10 @@ use tessera_core::ports::{Change, RevokedToken};
 use crate::error::ApiError;
 use crate::state::AppState;
 
+/// How long a consent given on another instance may take to arrive here by the change feed
+/// (polled four times a second; SPEC §2 promises a second).
+const FEED_LAG_SECONDS: i64 = 2;
+
 /// What the token request says of its code.
 pub(super) struct Redemption<'a> {
     pub code: &'a str,
@@ -42,7 +46,11 @@ pub(super) async fn authorization_code(
     let facts = state
         .delegation_facts(client, &code.user_id.to_string())
         .await
-        .map_err(|_| gone("the person who authorized it no longer exists"))?;
+        .map_err(|e| match e {
+            // The user is gone; a failing store stays what it is.
+            ApiError::OAuth(_) => gone("the person who authorized it no longer exists").into(),
+            other => other,
+        })?;
     let user = &facts.user;
     let Some(tenant) = state.clients.enabled_tenant(&user.tenant_id) else {
         return Err(gone("the person's organization is disabled").into());
@@ -58,9 +66,11 @@ pub(super) async fn authorization_code(
             .is_ok_and(|asked| c.is_some_and(|c| asked.difference(c).is_empty()))
     };
     let mut consented = consents();
-    if !covers(consented) {
-        // The consent may have been given on another instance a moment ago, before the change
-        // feed brought it here: read the person's tenant once before refusing.
+    // The consent may have been given on another instance a moment ago, before the change feed
+    // brought it here: for a code that new, read the person's tenant once before refusing.
+    // Older codes are refused from memory, so a refused code replayed costs no reads.
+    let fresh = ctx.now_seconds - (code.exp - grant::CODE_TTL_SECONDS) <= FEED_LAG_SECONDS;
+    if fresh && !covers(consented) {
         state.apply(&Change::People(user.tenant_id)).await?;
         consented = consents();
     }
