@@ -137,6 +137,11 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// An API of a tenant that tokens may be issued for (SPEC §15, RFC 8707).
+    ResourceServerId, "resource server id", "resource_servers/"
+);
+
+uuid_id!(
     /// A platform identity an integration accepts in place of a secret (SPEC §14); tokens
     /// issued through one name it in `tessera_federated`.
     FederatedCredentialId, "federated credential id", "federated_credentials/"

@@ -8,13 +8,13 @@ use async_trait::async_trait;
 
 use crate::id::{
     AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConnectionId, ConsentId,
-    FederatedCredentialId, TenantId, TrustedIssuerId, UserId,
+    FederatedCredentialId, ResourceServerId, TenantId, TrustedIssuerId, UserId,
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
     DataChange, EntryFilter, EntryName, FederatedCredential, Integration, LinkRefusal, OutboxState,
-    PendingWebhook, PrivateToken, PrivateTokenInfo, Tenant, TrustedIssuer, UnixMillis, User,
-    UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
+    PendingWebhook, PrivateToken, PrivateTokenInfo, ResourceServer, Tenant, TrustedIssuer,
+    UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -304,6 +304,8 @@ pub enum Change {
     Connection(ConnectionId),
     /// A tenant's trusted issuers or federated credentials changed.
     Federation(TenantId),
+    /// A tenant's resource servers changed.
+    ResourceServers(TenantId),
 }
 
 /// A change with its position in the feed.
@@ -392,6 +394,12 @@ pub enum AuditAction {
     AppAuthorizationRevoked,
     /// `signing_key.rotated`.
     SigningKeyRotated,
+    /// `resource_server.created`.
+    ResourceServerCreated,
+    /// `resource_server.updated`.
+    ResourceServerUpdated,
+    /// `resource_server.deleted`.
+    ResourceServerDeleted,
     /// `trusted_issuer.added`.
     TrustedIssuerAdded,
     /// `trusted_issuer.removed`.
@@ -404,7 +412,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 34] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -435,6 +443,9 @@ impl AuditAction {
         AuditAction::AppAuthorized,
         AuditAction::AppAuthorizationRevoked,
         AuditAction::SigningKeyRotated,
+        AuditAction::ResourceServerCreated,
+        AuditAction::ResourceServerUpdated,
+        AuditAction::ResourceServerDeleted,
         AuditAction::TrustedIssuerAdded,
         AuditAction::TrustedIssuerRemoved,
         AuditAction::FederatedCredentialAdded,
@@ -474,6 +485,9 @@ impl AuditAction {
             AuditAction::AppAuthorized => "app.authorized",
             AuditAction::AppAuthorizationRevoked => "app.authorization_revoked",
             AuditAction::SigningKeyRotated => "signing_key.rotated",
+            AuditAction::ResourceServerCreated => "resource_server.created",
+            AuditAction::ResourceServerUpdated => "resource_server.updated",
+            AuditAction::ResourceServerDeleted => "resource_server.deleted",
             AuditAction::TrustedIssuerAdded => "trusted_issuer.added",
             AuditAction::TrustedIssuerRemoved => "trusted_issuer.removed",
             AuditAction::FederatedCredentialAdded => "federated_credential.added",
@@ -604,6 +618,38 @@ pub trait FederationStore: Send + Sync {
         &self,
         tenant: Option<TenantId>,
     ) -> StoreResult<(Vec<TrustedIssuer>, Vec<FederatedCredential>)>;
+}
+
+/// Resource servers (SPEC §15).
+#[async_trait]
+pub trait ResourceServerStore: Send + Sync {
+    /// Registers a resource server; `Conflict` when the tenant has one of that identifier.
+    async fn create_resource_server(&self, server: &ResourceServer) -> StoreResult<()>;
+    /// One of the tenant's resource servers.
+    async fn get_resource_server(
+        &self,
+        tenant: TenantId,
+        id: ResourceServerId,
+    ) -> StoreResult<ResourceServer>;
+    /// A page of the tenant's resource servers, in the order they were registered.
+    async fn list_resource_servers(
+        &self,
+        tenant: TenantId,
+        page: PageRequest,
+    ) -> StoreResult<Page<ResourceServer>>;
+    /// Stores a change; `NotFound` when it is gone, `Conflict` on a taken identifier.
+    async fn update_resource_server(&self, server: &ResourceServer) -> StoreResult<()>;
+    /// Removes one; what it was.
+    async fn delete_resource_server(
+        &self,
+        tenant: TenantId,
+        id: ResourceServerId,
+    ) -> StoreResult<ResourceServer>;
+    /// Every resource server of one tenant, or of all (the snapshot).
+    async fn resource_servers_of(
+        &self,
+        tenant: Option<TenantId>,
+    ) -> StoreResult<Vec<ResourceServer>>;
 }
 
 /// Multi-tenant applications and the tenants' authorizations of them (SPEC §8).
@@ -910,6 +956,7 @@ pub trait Storage:
     + WebhookOutbox
     + ConsentStore
     + FederationStore
+    + ResourceServerStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

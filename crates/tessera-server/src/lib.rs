@@ -130,6 +130,17 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(consents::withdraw_consent),
         )
         .route(
+            "/v1/resource_servers",
+            post(routes::resource_servers::create_resource_server)
+                .get(routes::resource_servers::list_resource_servers),
+        )
+        .route(
+            "/v1/resource_servers/{id}",
+            get(routes::resource_servers::get_resource_server)
+                .patch(routes::resource_servers::patch_resource_server)
+                .delete(routes::resource_servers::delete_resource_server),
+        )
+        .route(
             "/v1/access_policies",
             post(policies::create_policy).get(policies::list_policies),
         )
@@ -326,6 +337,18 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/console/trusted-issuers",
             get(console::federation::show).post(console::federation::add),
+        )
+        .route(
+            "/console/resource-servers",
+            get(console::resource_servers::show).post(console::resource_servers::add),
+        )
+        .route(
+            "/console/resource-servers/{id}",
+            post(console::resource_servers::change),
+        )
+        .route(
+            "/console/resource-servers/{id}/delete",
+            post(console::resource_servers::remove),
         )
         .route(
             "/console/trusted-issuers/delete",

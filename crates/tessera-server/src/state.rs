@@ -21,8 +21,8 @@ use crate::error::ApiError;
 use crate::hot::policies::TenantPolicies;
 use crate::hot::{
     keys, ActiveConnections, AppAuthorizations, AuthLimiter, ClientSnapshot, DelegationCache,
-    DelegationFacts, Federation, LiveConsents, PolicyCache, RevocationSet, TenantRefusal,
-    VerifiedTokens,
+    DelegationFacts, Federation, LiveConsents, PolicyCache, ResourceServers, RevocationSet,
+    TenantRefusal, VerifiedTokens,
 };
 use crate::metrics::Metrics;
 use crate::remote_keys::{RemoteKeyConfig, RemoteKeySets};
@@ -92,6 +92,7 @@ pub struct Inner {
     pub connections: ActiveConnections,
     pub consents: LiveConsents,
     pub federation: Federation,
+    pub resource_servers: ResourceServers,
     /// For calls to applications (connection hand-overs, webhooks): no redirects, bounded.
     pub outbound: reqwest::Client,
     /// Wakes the webhook worker when a change was just written here.
@@ -178,6 +179,7 @@ impl AppState {
             connections: ActiveConnections::default(),
             consents: LiveConsents::default(),
             federation: Federation::default(),
+            resource_servers: ResourceServers::default(),
             webhooks_due: tokio::sync::Notify::new(),
             outbound: crate::outbound::client(std::time::Duration::from_secs(10), allow_private)
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
@@ -213,6 +215,8 @@ impl AppState {
             .replace_all(self.storage.consents_of(None).await?);
         let (issuers, credentials) = self.storage.federation_of(None).await?;
         self.federation.replace_all(issuers, credentials);
+        self.resource_servers
+            .replace_all(self.storage.resource_servers_of(None).await?);
         Ok(())
     }
 
@@ -267,6 +271,7 @@ impl AppState {
                     self.consents.replace_tenant(*id, Vec::new());
                     self.app_authorizations.replace_tenant(*id, Vec::new());
                     self.federation.replace_tenant(*id, Vec::new(), Vec::new());
+                    self.resource_servers.replace_tenant(*id, Vec::new());
                     self.policies.invalidate(id);
                     self.delegations.invalidate();
                 }
@@ -294,6 +299,10 @@ impl AppState {
                 let (issuers, credentials) = self.storage.federation_of(Some(*tenant)).await?;
                 self.federation
                     .replace_tenant(*tenant, issuers, credentials);
+            }
+            Change::ResourceServers(tenant) => {
+                let current = self.storage.resource_servers_of(Some(*tenant)).await?;
+                self.resource_servers.replace_tenant(*tenant, current);
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
     AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
     ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, FederatedCredential,
-    Integration, Role, Stage, Tenant, Tier, TrustedIssuer, User, WebhookAttempt,
+    Integration, ResourceServer, Role, Stage, Tenant, Tier, TrustedIssuer, User, WebhookAttempt,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -232,6 +232,7 @@ pub(crate) fn change_columns(change: &Change) -> (&'static str, String, Option<i
         Change::AppAuthorizations(id) => ("app_authorizations", id.to_string(), None),
         Change::Connection(id) => ("connection", id.to_string(), None),
         Change::Federation(id) => ("federation", id.to_string(), None),
+        Change::ResourceServers(id) => ("resource_servers", id.to_string(), None),
     }
 }
 
@@ -262,6 +263,9 @@ impl TryFrom<ChangeRow> for ChangeRecord {
             }
             "federation" => {
                 Change::Federation(r.subject.parse().map_err(|_| corrupt("change subject"))?)
+            }
+            "resource_servers" => {
+                Change::ResourceServers(r.subject.parse().map_err(|_| corrupt("change subject"))?)
             }
             _ => return Err(corrupt("change kind")),
         };
@@ -419,6 +423,7 @@ pub(crate) struct ConsentRow {
     pub scopes: String,
     pub granted_by: String,
     pub created_at: i64,
+    pub resources: String,
 }
 
 impl TryFrom<ConsentRow> for Consent {
@@ -440,6 +445,8 @@ impl TryFrom<ConsentRow> for Consent {
             scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
             granted_by: r.granted_by,
             created_at: r.created_at,
+            resources: serde_json::from_str(&r.resources)
+                .map_err(|_| corrupt("consent resources"))?,
         })
     }
 }
@@ -475,6 +482,33 @@ impl TryFrom<AppAuthorizationRow> for AppAuthorization {
             scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("scopes"))?,
             granted_by: r.granted_by,
             created_at: r.created_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ResourceServerRow {
+    pub seq: i64,
+    pub id: String,
+    pub tenant_id: String,
+    pub identifier: String,
+    pub display_name: String,
+    pub scopes: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<ResourceServerRow> for ResourceServer {
+    type Error = StoreError;
+    fn try_from(r: ResourceServerRow) -> Result<Self, StoreError> {
+        Ok(ResourceServer {
+            id: r.id.parse().map_err(|_| corrupt("resource server id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            identifier: r.identifier,
+            display_name: r.display_name,
+            scopes: ScopeSet::parse(&r.scopes).map_err(|_| corrupt("resource server scopes"))?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
         })
     }
 }
@@ -639,7 +673,9 @@ where
 pub(crate) const POLICY_COLUMNS: &str =
     "seq, id, tenant_id, display_name, description, rules, created_at, updated_at";
 pub(crate) const CONSENT_COLUMNS: &str =
-    "seq, id, tenant_id, client_id, user_key, user_email, scopes, granted_by, created_at";
+    "seq, id, tenant_id, client_id, user_key, user_email, scopes, granted_by, created_at, resources";
+pub(crate) const RESOURCE_SERVER_COLUMNS: &str =
+    "seq, id, tenant_id, identifier, display_name, scopes, created_at, updated_at";
 pub(crate) const APP_AUTHORIZATION_COLUMNS: &str =
     "seq, id, tenant_id, app_name, access, scopes, granted_by, created_at";
 pub(crate) const ASSET_COLUMNS: &str = "seq, id, tenant_id, attributes, created_at, updated_at";
@@ -677,6 +713,12 @@ tenant_table!(
 tenant_table!(UserRow, "users", USER_COLUMNS, "id");
 tenant_table!(PolicyRow, "access_policies", POLICY_COLUMNS, "id");
 tenant_table!(ConsentRow, "consents", CONSENT_COLUMNS, "id");
+tenant_table!(
+    ResourceServerRow,
+    "resource_servers",
+    RESOURCE_SERVER_COLUMNS,
+    "id"
+);
 tenant_table!(
     AppAuthorizationRow,
     "app_authorizations",

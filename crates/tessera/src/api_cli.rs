@@ -149,6 +149,23 @@ pub const TRUSTED_ISSUER: Resource = Resource {
     decorate: None,
 };
 
+pub const RESOURCE_SERVER: Resource = Resource {
+    noun: "resource-server",
+    path: "/v1/resource_servers",
+    list_key: "resource_servers",
+    id_field: "id",
+    columns: &[
+        ("ID", "id"),
+        ("IDENTIFIER", "identifier"),
+        ("NAME", "display_name"),
+        ("SCOPES", "scopes"),
+    ],
+    create: true,
+    update: true,
+    get: true,
+    decorate: None,
+};
+
 /// Under `/v1/integrations/{client_id}`: [`run_under`] gives the path.
 pub const FEDERATED_CREDENTIAL: Resource = Resource {
     noun: "federated-credential",

@@ -103,6 +103,12 @@ enum Command {
     /// Example: tessera trusted-issuer create --set issuer=https://token.actions.githubusercontent.com --set 'audiences=["https://github.com/acme"]'
     #[command(subcommand)]
     TrustedIssuer(api_cli::ApiCommand),
+    /// The tenant's APIs tokens may be issued for (RFC 8707 `resource`): an MCP server, a
+    /// service of the platform, over the API.
+    ///
+    /// Example: tessera resource-server create --set identifier=https://mcp.example.com/mcp --set display_name='Fleet tools' --set 'scopes=["assets:read"]'
+    #[command(subcommand)]
+    ResourceServer(api_cli::ApiCommand),
     /// Platform identities an integration accepts in place of its secret, over the API.
     ///
     /// Example: tessera federated-credential create --integration <client_id> --set issuer=https://token.actions.githubusercontent.com --set subject=repo:acme/app:ref:refs/heads/main
@@ -208,6 +214,7 @@ fn main() -> std::process::ExitCode {
             Command::AppAuthorization(cmd) => api_cli::run(&api_cli::APP_AUTHORIZATION, cmd).await,
             Command::PrivateToken(cmd) => private_token_cli::run(cmd).await,
             Command::TrustedIssuer(cmd) => api_cli::run(&api_cli::TRUSTED_ISSUER, cmd).await,
+            Command::ResourceServer(cmd) => api_cli::run(&api_cli::RESOURCE_SERVER, cmd).await,
             Command::FederatedCredential(args) => {
                 api_cli::run_under(&api_cli::FEDERATED_CREDENTIAL, args).await
             }

@@ -66,6 +66,72 @@ pub struct AuthorizationRequest {
     pub code_challenge: String,
     /// The resource the token is for (RFC 8707): its `aud`.
     pub resource: String,
+    /// Its name, for the consent page.
+    pub resource_name: String,
+    /// Whether it is a registered resource server (not Tessera's own API), which a remembered
+    /// consent must name.
+    pub resource_registered: bool,
+}
+
+/// A resource a token may be for (RFC 8707): Tessera's own API, or a tenant's resource server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KnownResource {
+    /// The tokens' `aud`, as registered.
+    pub identifier: String,
+    /// The name people see.
+    pub display_name: String,
+    /// The scopes its tokens may carry.
+    pub scopes: ScopeSet,
+    /// A tenant's resource server, not Tessera's own API.
+    pub registered: bool,
+}
+
+impl KnownResource {
+    /// Tessera's own `/v2` API: every scope a person may give.
+    pub fn own_api(audience: &str) -> Self {
+        KnownResource {
+            identifier: audience.to_owned(),
+            display_name: "the Tessera API".to_owned(),
+            scopes: crate::model::resource_scopes(),
+            registered: false,
+        }
+    }
+
+    /// A tenant's resource server.
+    pub fn registered(server: &crate::model::ResourceServer) -> Self {
+        KnownResource {
+            identifier: server.identifier.clone(),
+            display_name: server.display_name.clone(),
+            scopes: server.scopes,
+            registered: true,
+        }
+    }
+}
+
+/// The resource a request's `resource` names (RFC 8707 §2): Tessera's own API when it names
+/// none or that one, else what `find` knows by canonical identifier; `invalid_target` otherwise.
+pub fn resolve_resource(
+    asked: Option<&str>,
+    own: &KnownResource,
+    find: &dyn Fn(&str) -> Option<KnownResource>,
+) -> Result<KnownResource, OAuthError> {
+    let Some(asked) = asked else {
+        return Ok(own.clone());
+    };
+    let unknown = || {
+        OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            format!(
+                "`resource` `{}` is not a resource server registered with Tessera",
+                asked.chars().take(200).collect::<String>()
+            ),
+        )
+    };
+    let canonical = crate::model::canonical_resource(asked).ok_or_else(unknown)?;
+    if crate::model::canonical_resource(&own.identifier).as_deref() == Some(canonical.as_str()) {
+        return Ok(own.clone());
+    }
+    find(&canonical).ok_or_else(unknown)
 }
 
 /// Scopes a person may give an application: never the tenant's administration, the platform
@@ -120,12 +186,13 @@ fn pkce_form(value: &str) -> bool {
 
 /// Reads an authorization request (`param` gives a query parameter; the edge refused repeats):
 /// the client and redirect URI first, whose faults are a page; then the rest, whose faults go
-/// back to the client. `resources` are the resource identifiers Tessera knows (RFC 8707); the
-/// first is the default.
+/// back to the client. `own` is Tessera's own API, the default resource; `find` looks up a
+/// canonical identifier among the resource servers of the person's tenant (RFC 8707).
 pub fn read_authorization_request<'a>(
     param: impl Fn(&str) -> Option<&'a str>,
     directory: &dyn ClientDirectory,
-    resources: &[&str],
+    own: &KnownResource,
+    find: &dyn Fn(&str) -> Option<KnownResource>,
 ) -> Result<AuthorizationRequest, AuthorizeRefusal> {
     let Some(client_id) = param("client_id") else {
         return Err(AuthorizeRefusal::Page(
@@ -219,43 +286,48 @@ pub fn read_authorization_request<'a>(
             "`code_challenge` must be 43 to 128 characters of A-Z, a-z, 0-9, `-`, `.`, `_`, `~` (the base64url SHA-256 of the verifier)".into(),
         ));
     }
+    let back = |error: OAuthError| AuthorizeRefusal::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        error,
+        state: state.clone(),
+    };
+    let resource = resolve_resource(param("resource"), own, find).map_err(back)?;
     let offered = personal_scopes(&client);
-    let scope = narrow_scope_within(
+    let mut scope = narrow_scope_within(
         param("scope"),
         offered,
         "a person cannot give this application",
     )
-    .map_err(|e| AuthorizeRefusal::Redirect {
-        redirect_uri: redirect_uri.clone(),
-        error: e,
-        state: state.clone(),
-    })?;
+    .map_err(back)?;
+    let outside = scope.difference(resource.scopes);
+    if param("scope").is_some() && !outside.is_empty() {
+        return Err(refuse(
+            OAuthErrorCode::InvalidScope,
+            format!(
+                "`scope` contains `{outside}`, which {} does not accept; it accepts: {}",
+                resource.display_name, resource.scopes
+            ),
+        ));
+    }
+    scope = scope.intersection(resource.scopes);
     if scope.is_empty() {
         return Err(refuse(
             OAuthErrorCode::InvalidScope,
-            format!("{name} may ask a person for no scope: give the integration a scope other than `admin` and `impersonation`"),
+            format!(
+                "{name} may ask a person for no scope {} accepts: give the integration one of `{}`",
+                resource.display_name, resource.scopes
+            ),
         ));
     }
-    let resource = match param("resource") {
-        None => resources.first().copied().unwrap_or_default().to_owned(),
-        Some(r) if resources.contains(&r) => r.to_owned(),
-        Some(r) => {
-            return Err(refuse(
-                OAuthErrorCode::InvalidTarget,
-                format!(
-                    "`resource` `{}` is not a resource server registered with Tessera",
-                    r.chars().take(200).collect::<String>()
-                ),
-            ))
-        }
-    };
     Ok(AuthorizationRequest {
         redirect_uri: redirect_uri.clone(),
         redirect_uri_given,
         scope,
         state: state.clone(),
         code_challenge: code_challenge.to_owned(),
-        resource,
+        resource: resource.identifier,
+        resource_name: resource.display_name,
+        resource_registered: resource.registered,
         client,
     })
 }
@@ -350,7 +422,9 @@ impl CodeGrant {
             }
             None => {}
         }
-        if resource.is_some_and(|r| r != grant.resource) {
+        let canonical =
+            |r: &str| crate::model::canonical_resource(r).unwrap_or_else(|| r.to_owned());
+        if resource.is_some_and(|r| canonical(r) != canonical(&grant.resource)) {
             return Err(OAuthError::new(
                 OAuthErrorCode::InvalidTarget,
                 "`resource` is not the one the person authorized",
@@ -469,10 +543,17 @@ mod tests {
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect();
+        let tools = KnownResource {
+            identifier: "https://Tools.example.com".into(),
+            display_name: "Tools".into(),
+            scopes: ScopeSet::parse("events:read").unwrap(),
+            registered: true,
+        };
         read_authorization_request(
             |name| owned.get(name).map(String::as_str),
             directory,
-            &["https://api.example.com"],
+            &KnownResource::own_api("https://api.example.com"),
+            &|canonical| (canonical == "https://tools.example.com/").then(|| tools.clone()),
         )
     }
 
@@ -620,6 +701,53 @@ mod tests {
         .unwrap();
         assert_eq!(narrowed.scope.to_string(), "events:read");
         assert!(narrowed.redirect_uri_given);
+    }
+
+    #[test]
+    fn a_resource_server_sets_the_audience_and_bounds_the_scopes() {
+        let c = client(&["https://app.example.com/cb"]);
+        let tools = read(&c, &[("resource", "https://tools.example.com")]).unwrap();
+        assert_eq!(
+            (
+                tools.resource.as_str(),
+                tools.resource_name.as_str(),
+                tools.resource_registered
+            ),
+            ("https://Tools.example.com", "Tools", true),
+            "the aud is the identifier as registered"
+        );
+        assert_eq!(
+            tools.scope.to_string(),
+            "events:read",
+            "only what Tools accepts"
+        );
+        let own = read(&c, &[("resource", "https://api.example.com/")]).unwrap();
+        assert_eq!(
+            (own.resource.as_str(), own.resource_registered),
+            ("https://api.example.com", false)
+        );
+        match read(
+            &c,
+            &[
+                ("resource", "https://tools.example.com"),
+                ("scope", "assets:read"),
+            ],
+        ) {
+            Err(AuthorizeRefusal::Redirect { error, .. }) => {
+                assert_eq!(error.code, OAuthErrorCode::InvalidScope);
+                assert!(
+                    error.description.contains("Tools does not accept"),
+                    "{error}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        match read(&c, &[("resource", "not a uri")]) {
+            Err(AuthorizeRefusal::Redirect { error, .. }) => {
+                assert_eq!(error.code, OAuthErrorCode::InvalidTarget)
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     /// One redemption's arguments, so each case below changes only what it is about.

@@ -12,8 +12,8 @@ mod token_exchange;
 
 pub use authorization_code::{
     issue as issue_authorization_code, personal_scopes, pkce_matches, read_authorization_request,
-    redirect_uri_registered, AuthorizationRequest, AuthorizeRefusal, CodeGrant, CODE_TTL_SECONDS,
-    GRANT_AUTHORIZATION_CODE,
+    redirect_uri_registered, resolve_resource, AuthorizationRequest, AuthorizeRefusal, CodeGrant,
+    KnownResource, CODE_TTL_SECONDS, GRANT_AUTHORIZATION_CODE,
 };
 pub use client_credentials::{
     issue as issue_client_credentials, issue_for_connection, TenantReach,

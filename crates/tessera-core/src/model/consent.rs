@@ -37,6 +37,9 @@ pub struct Consent {
     pub granted_by: String,
     /// When it was given.
     pub created_at: UnixMillis,
+    /// The resource servers it covers besides Tessera's own API, by canonical identifier
+    /// (SPEC §15): a token for one of them needs a consent that names it.
+    pub resources: Vec<String>,
 }
 
 impl Consent {
@@ -84,6 +87,7 @@ mod tests {
             scopes: ScopeSet::parse(scopes).unwrap(),
             granted_by: "client:x".into(),
             created_at: 0,
+            resources: Vec::new(),
         }
     }
 

@@ -8,6 +8,7 @@ mod consent;
 mod federation;
 mod integration;
 mod private_token;
+mod resource_server;
 mod tenant;
 mod user;
 mod web_url;
@@ -42,6 +43,10 @@ pub use private_token::{
     prefix_successor, seal_value, validate_entry_name, EntryFilter, EntryName, PrivateToken,
     PrivateTokenInfo, ValuePiece, WriteCondition, DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES,
     VALUE_PART_BYTES,
+};
+pub use resource_server::{
+    canonical_resource, resource_scopes, ResourceServer, ResourceServerRequest,
+    MAX_RESOURCE_SERVERS,
 };
 pub use tenant::{validate_tenant_name, Tenant, TenantPatch, Tier};
 pub use user::{

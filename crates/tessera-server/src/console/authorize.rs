@@ -13,7 +13,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use tessera_core::error::OAuthError;
 use tessera_core::error::OAuthErrorCode;
 use tessera_core::grant::CodeGrant;
-use tessera_core::grant::{read_authorization_request, AuthorizationRequest, AuthorizeRefusal};
+use tessera_core::grant::{
+    read_authorization_request, AuthorizationRequest, AuthorizeRefusal, KnownResource,
+};
+use tessera_core::id::TenantId;
+use tessera_core::model::canonical_resource;
 use tessera_core::scope::Scope;
 
 use super::account::own;
@@ -36,6 +40,7 @@ struct AuthorizePage {
     /// (scope, what it allows)
     scopes: Vec<(&'static str, &'static str)>,
     resource: String,
+    resource_name: String,
     organization: String,
     /// Where the person goes afterwards, by host.
     redirect_host: String,
@@ -51,16 +56,20 @@ pub async fn authorize(
     RawQuery(query): RawQuery,
 ) -> Response {
     let query = query.unwrap_or_default();
-    let request = match read(&state, &query) {
-        Ok(request) => request,
-        Err(page) => return page,
-    };
     let Some((session, user)) = signed_in(&state, &headers).await else {
+        // A bad link is told before anyone signs in; the resource is the person's tenant's,
+        // checked once they have.
+        if let Err(page) = read(&state, &query, None) {
+            return page;
+        }
         return sign_in_redirect(uri.path_and_query().map_or("/console", |p| p.as_str()));
     };
     let signed = Signed::of(&state, session, user);
-    if consented(&state, &signed, &request).is_some_and(|c| request.scope.difference(c).is_empty())
-    {
+    let request = match read(&state, &query, Some(signed.user.tenant_id)) {
+        Ok(request) => request,
+        Err(page) => return page,
+    };
+    if remembered(&state, &signed, &request) {
         return with_code(&state, &signed, &request);
     }
     consent_page(&state, &signed, &request, query)
@@ -68,7 +77,8 @@ pub async fn authorize(
 
 /// `POST /oauth2/authorize`: the person's answer on the consent page.
 pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
-    let request = match read(&state, posted.fields.one("request")) {
+    let tenant = posted.by.user.tenant_id;
+    let request = match read(&state, posted.fields.one("request"), Some(tenant)) {
         Ok(request) => request,
         Err(page) => return page,
     };
@@ -94,10 +104,16 @@ pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
     if foreign {
         stored = stored.union([Scope::Impersonation].into_iter().collect());
     }
+    let client = request.client.integration.client_id;
+    let mut resources = state.consents.resources(tenant, client, signed.user.id);
+    if request.resource_registered {
+        resources.push(request.resource.clone());
+    }
     let body = GiveConsentRequest {
-        client_id: request.client.integration.client_id.to_string(),
+        client_id: client.to_string(),
         user: signed.user.email.clone(),
         scopes: stored.to_vec(),
+        resources,
     };
     if let Err(e) = consents::give_consent(State(state.clone()), own(signed), ApiJson(body)).await {
         return match FormProblem::of(&e) {
@@ -116,10 +132,25 @@ pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
 /// The request checked, or the page (a bad link) or redirect (any other fault) that refuses it.
 // The page is the error: it is built once, on the way out of the request.
 #[allow(clippy::result_large_err)]
-fn read(state: &AppState, query: &str) -> Result<AuthorizationRequest, Response> {
+fn read(
+    state: &AppState,
+    query: &str,
+    tenant: Option<TenantId>,
+) -> Result<AuthorizationRequest, Response> {
     let params = OAuthForm::parse(query.as_bytes()).map_err(|e| broken(&e.description))?;
-    let resources = [state.config.audience.as_str()];
-    read_authorization_request(|name| params.get(name), &state.clients, &resources).map_err(
+    let own = KnownResource::own_api(&state.config.audience);
+    // Before sign-in any resource passes: whose it must be is not known yet.
+    let find = |canonical: &str| match tenant {
+        Some(tenant) => state
+            .resource_servers
+            .find(tenant, canonical)
+            .map(|server| KnownResource::registered(&server)),
+        None => Some(KnownResource {
+            identifier: canonical.to_owned(),
+            ..own.clone()
+        }),
+    };
+    read_authorization_request(|name| params.get(name), &state.clients, &own, &find).map_err(
         |refusal| match refusal {
             AuthorizeRefusal::Page(text) => broken(&text),
             AuthorizeRefusal::Redirect {
@@ -151,6 +182,20 @@ fn consented(
     state
         .consents
         .scopes(signed.user.tenant_id, client, signed.user.id, foreign)
+}
+
+/// Whether the person's consents already cover the request: its scopes, and its resource when
+/// that is a registered resource server.
+fn remembered(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> bool {
+    let client = request.client.integration.client_id;
+    consented(state, signed, request).is_some_and(|c| request.scope.difference(c).is_empty())
+        && (!request.resource_registered
+            || canonical_resource(&request.resource).is_some_and(|r| {
+                state
+                    .consents
+                    .resources(signed.user.tenant_id, client, signed.user.id)
+                    .contains(&r)
+            }))
 }
 
 fn with_code(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> Response {
@@ -225,6 +270,7 @@ fn consent_page(
             .map(|s| (s.as_str(), s.description()))
             .collect(),
         resource: request.resource.clone(),
+        resource_name: request.resource_name.clone(),
         redirect_host: target
             .as_ref()
             .and_then(|u| u.host_str().map(str::to_owned))

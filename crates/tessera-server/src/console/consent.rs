@@ -179,6 +179,15 @@ pub async fn give(State(state): State<AppState>, posted: Posted) -> Response {
             posted.by.user.email.clone()
         },
         scopes: stored.to_vec(),
+        // What the person consented to for resource servers stays (SPEC §15).
+        resources: if for_all {
+            Vec::new()
+        } else {
+            let by = &posted.by.user;
+            state
+                .consents
+                .resources(by.tenant_id, client.integration.client_id, by.id)
+        },
     };
     let app = client.integration.display_name.clone();
     match consents::give_consent(State(state), own(&posted.by), ApiJson(body)).await {

@@ -15,6 +15,7 @@ pub mod integrations;
 pub mod keys;
 pub mod policies;
 pub mod private_tokens;
+pub mod resource_servers;
 pub mod session;
 pub mod shell;
 mod sign_in;

@@ -55,6 +55,11 @@ const PAGES: &[(&str, &str, Audience)] = &[
         Audience::Admins,
     ),
     (
+        "/console/resource-servers",
+        "Resource servers",
+        Audience::Admins,
+    ),
+    (
         "/console/access-policies",
         "Access policies",
         Audience::Admins,

@@ -46,6 +46,26 @@ impl LiveConsents {
             .is_some_and(|consents| consents_allow(consents, user, foreign, scope))
     }
 
+    /// The resource servers (canonical identifiers) `tenant`'s consents to `client` name for
+    /// `user`, besides Tessera's own API.
+    pub fn resources(&self, tenant: TenantId, client: ClientId, user: UserId) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .0
+            .load()
+            .get(&(tenant, client))
+            .map(|consents| {
+                consents
+                    .iter()
+                    .filter(|c| c.covers(user))
+                    .flat_map(|c| c.resources.iter().cloned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        found.dedup();
+        found
+    }
+
     pub fn replace_all(&self, all: Vec<Consent>) {
         let mut by_pair = ByPair::new();
         add(&mut by_pair, all);

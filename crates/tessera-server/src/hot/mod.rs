@@ -13,6 +13,7 @@ pub mod delegations;
 pub mod federation;
 pub mod keys;
 pub mod policies;
+pub mod resource_servers;
 pub mod tokens;
 
 pub use app_authorizations::AppAuthorizations;
@@ -23,4 +24,5 @@ pub use consents::LiveConsents;
 pub use delegations::{DelegationCache, DelegationFacts};
 pub use federation::Federation;
 pub use policies::PolicyCache;
+pub use resource_servers::ResourceServers;
 pub use tokens::{RevocationSet, VerifiedTokens};

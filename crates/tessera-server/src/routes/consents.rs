@@ -8,7 +8,7 @@ use serde_json::json;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, ConsentId};
-use tessera_core::model::{Consent, ConsentUser};
+use tessera_core::model::{canonical_resource, Consent, ConsentUser};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
 
@@ -37,6 +37,23 @@ pub async fn give_consent(
     if scopes.is_empty() {
         return Err(DomainError::invalid("scopes", "must name at least one scope").into());
     }
+    let mut resources = Vec::new();
+    for identifier in &body.resources {
+        let found = canonical_resource(identifier)
+            .and_then(|canonical| state.resource_servers.find(admin.tenant, &canonical))
+            .ok_or_else(|| {
+                DomainError::invalid(
+                    "resources",
+                    format!(
+                        "`{}` is not a resource server of this tenant (GET /v1/resource_servers lists them)",
+                        identifier.chars().take(200).collect::<String>()
+                    ),
+                )
+            })?;
+        resources.push(found.canonical());
+    }
+    resources.sort();
+    resources.dedup();
     let user = if body.user.trim() == "*" {
         ConsentUser::All
     } else {
@@ -68,6 +85,7 @@ pub async fn give_consent(
             scopes,
             granted_by: admin.actor.clone(),
             created_at: state.clock.now_millis(),
+            resources,
         })
         .await?;
     state.publish(Change::People(admin.tenant)).await?;

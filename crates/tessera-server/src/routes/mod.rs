@@ -15,6 +15,7 @@ pub mod oauth;
 pub mod openapi;
 pub mod policies;
 pub mod private_tokens;
+pub mod resource_servers;
 pub mod resources;
 pub mod secrets;
 pub mod signing_keys;

@@ -5,8 +5,8 @@ use utoipa::OpenApi;
 
 use super::{
     app_authorizations, audit, connections, consents, discovery, federation, health, integrations,
-    introspection, keys, oauth, policies, private_tokens, resources, secrets, signing_keys,
-    tenants, tms, users,
+    introspection, keys, oauth, policies, private_tokens, resource_servers, resources, secrets,
+    signing_keys, tenants, tms, users,
 };
 use crate::wire;
 
@@ -43,6 +43,9 @@ use crate::wire;
         federation::create_trusted_issuer, federation::list_trusted_issuers,
         federation::delete_trusted_issuer, federation::create_federated_credential,
         federation::list_federated_credentials, federation::delete_federated_credential,
+        resource_servers::create_resource_server, resource_servers::list_resource_servers,
+        resource_servers::get_resource_server, resource_servers::patch_resource_server,
+        resource_servers::delete_resource_server,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

@@ -405,6 +405,10 @@ pub struct GiveConsentRequest {
     /// The most a token issued under the consent may carry. Include `impersonation` to let an
     /// integration of another tenant act here.
     pub scopes: Vec<String>,
+    /// Resource servers of the tenant (their identifiers) the consent also covers besides
+    /// Tessera's own API (SPEC §15) [default: none].
+    #[serde(default)]
+    pub resources: Vec<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -415,6 +419,8 @@ pub struct ConsentView {
     pub user: String,
     pub user_id: Option<String>,
     pub scopes: Vec<String>,
+    /// The resource servers it covers besides Tessera's own API (canonical identifiers).
+    pub resources: Vec<String>,
     pub granted_by: String,
     pub created_at: String,
 }
@@ -432,6 +438,7 @@ impl From<&tessera_core::model::Consent> for ConsentView {
             user,
             user_id,
             scopes: c.scopes.to_vec(),
+            resources: c.resources.clone(),
             granted_by: c.granted_by.clone(),
             created_at: rfc3339(c.created_at),
         }

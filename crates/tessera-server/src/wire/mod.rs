@@ -5,6 +5,7 @@ mod applications;
 mod federation;
 mod oauth;
 mod private_tokens;
+mod resource_servers;
 mod resources;
 mod tenants;
 
@@ -13,6 +14,7 @@ pub use applications::*;
 pub use federation::*;
 pub use oauth::*;
 pub use private_tokens::*;
+pub use resource_servers::*;
 pub use resources::*;
 pub use tenants::*;
 

@@ -10,17 +10,17 @@ use crate::console::ConsoleSession;
 use crate::harness::*;
 
 /// RFC 7636 Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-const CALLBACK: &str = "https://agent.example/callback";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const CALLBACK: &str = "https://agent.example/callback";
 
 /// An application of tenant `a` that may be sent back to [`CALLBACK`] or a loopback address.
-struct Client {
-    id: String,
-    secret: String,
+pub(crate) struct Client {
+    pub(crate) id: String,
+    pub(crate) secret: String,
 }
 
-async fn client(h: &Harness) -> Client {
+pub(crate) async fn client(h: &Harness) -> Client {
     let admin = h.admin_token(&h.a).await;
     let (id, secret, body) = h
         .create_integration(
@@ -36,7 +36,7 @@ async fn client(h: &Harness) -> Client {
 
 /// `/oauth2/authorize` for `client_id` with a good request's parameters, each of `change`
 /// replacing (`Some`) or removing (`None`) one.
-fn authorize_path(client_id: &str, change: &[(&str, Option<&str>)]) -> String {
+pub(crate) fn authorize_path(client_id: &str, change: &[(&str, Option<&str>)]) -> String {
     let mut params: Vec<(&str, &str)> = vec![
         ("response_type", "code"),
         ("client_id", client_id),
@@ -54,23 +54,23 @@ fn authorize_path(client_id: &str, change: &[(&str, Option<&str>)]) -> String {
 }
 
 /// A GET without a session.
-async fn signed_out(h: &Harness, path: &str) -> Reply {
+pub(crate) async fn signed_out(h: &Harness, path: &str) -> Reply {
     h.send(axum::http::Request::get(path).body(axum::body::Body::empty()).unwrap()).await
 }
 
-fn enc(s: &str) -> String {
+pub(crate) fn enc(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
 /// The query parameters of a redirect's `Location`.
-fn location(reply: &Reply) -> (String, std::collections::HashMap<String, String>) {
+pub(crate) fn location(reply: &Reply) -> (String, std::collections::HashMap<String, String>) {
     assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.text);
     let url = url::Url::parse(reply.header("location")).expect("an absolute location");
     let params = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     (format!("{}{}", url.origin().ascii_serialization(), url.path()), params)
 }
 
-async fn redeem(h: &Harness, c: &Client, code: &str, verifier: &str) -> Reply {
+pub(crate) async fn redeem(h: &Harness, c: &Client, code: &str, verifier: &str) -> Reply {
     let body = format!(
         "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={verifier}",
         enc(code),
@@ -236,7 +236,9 @@ async fn every_other_fault_goes_back_to_the_client_with_the_error_and_state() {
         (vec![("response_type", Some("token"))], "unsupported_response_type", "`token`"),
         (vec![("scope", Some("admin"))], "invalid_scope", "admin"),
         (
-            vec![("resource", Some("https://other.example"))],
+            // A resource that is no URL; a URL's owner is the person's tenant, known once
+            // they signed in (resource_servers.rs).
+            vec![("resource", Some("not-a-uri"))],
             "invalid_target",
             "not a resource server",
         ),

@@ -20,6 +20,7 @@ mod operations;
 mod parsers;
 mod private_tokens;
 mod remote_keys;
+mod resource_servers;
 mod resources;
 mod tenants;
 mod tms;

@@ -22,9 +22,9 @@ macro_rules! stamp {
                 // One statement, so two instances giving the same consent cannot both insert.
                 sqlx::query_as::<_, ConsentRow>(&format!(
                     "INSERT INTO consents (id, tenant_id, client_id, user_key, user_email, \
-                     scopes, granted_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     scopes, granted_by, created_at, resources) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                      ON CONFLICT (tenant_id, client_id, user_key) DO UPDATE SET \
-                     scopes = excluded.scopes, user_email = excluded.user_email, \
+                     scopes = excluded.scopes, resources = excluded.resources, user_email = excluded.user_email, \
                      granted_by = excluded.granted_by, created_at = excluded.created_at \
                      RETURNING {CONSENT_COLUMNS}"
                 ))
@@ -36,6 +36,7 @@ macro_rules! stamp {
                 .bind(c.scopes.to_string())
                 .bind(&c.granted_by)
                 .bind(c.created_at)
+                .bind(serde_json::to_string(&c.resources).unwrap_or_else(|_| "[]".into()))
                 .fetch_one(&self.pool)
                 .await
                 .map_err(backend_error)?

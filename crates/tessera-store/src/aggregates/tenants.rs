@@ -75,6 +75,7 @@ macro_rules! stamp {
              (SELECT client_id FROM integrations WHERE tenant_id = $1)",
             "DELETE FROM federated_credentials WHERE tenant_id = $1",
             "DELETE FROM trusted_issuers WHERE tenant_id = $1",
+            "DELETE FROM resource_servers WHERE tenant_id = $1",
             "DELETE FROM client_keys WHERE client_id IN \
              (SELECT client_id FROM integrations WHERE tenant_id = $1)",
             "DELETE FROM client_secrets WHERE client_id IN \

@@ -223,6 +223,7 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
             Change::AppAuthorizations(t),
             Change::Connection(tessera_core::id::ConnectionId::random()),
             Change::Federation(t),
+            Change::ResourceServers(t),
             Change::TokenRevoked(RevokedToken { jti: "j2".into(), expires_at: 9 }),
         ];
         for change in &every {
@@ -236,6 +237,7 @@ async fn revocations_and_changes_are_visible_until_they_lapse() {
                 | Change::AppAuthorizations(_)
                 | Change::Connection(_)
                 | Change::Federation(_)
+                | Change::ResourceServers(_)
                 | Change::TokenRevoked(_) => {}
             }
             store.publish(10_000, change).await.unwrap();

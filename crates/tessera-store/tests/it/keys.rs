@@ -108,6 +108,7 @@ async fn consents_are_one_per_integration_and_user_and_stay_in_their_tenant() {
             scopes: ScopeSet::parse(scopes).unwrap(),
             granted_by: "client:admin".into(),
             created_at: 5,
+            resources: vec!["https://tools.example.com/".into()],
         };
         let first = store
             .put_consent(&consent(

@@ -182,6 +182,7 @@ pub(super) async fn step(
     }
     let resource = match change.kind {
         "trusted_issuer" => TRUSTED_ISSUERS.resource,
+        "resource_server" => RESOURCE_SERVERS.resource,
         "integration" => INTEGRATIONS.resource,
         "user" => USERS.resource,
         "access_policy" => POLICIES.resource,

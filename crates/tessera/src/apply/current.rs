@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use anyhow::Context;
 
-use crate::api_cli::{Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, TRUSTED_ISSUER, USER};
+use crate::api_cli::{
+    Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, RESOURCE_SERVER, TRUSTED_ISSUER, USER,
+};
 use crate::remote::Session;
 
 use super::*;
@@ -28,6 +30,7 @@ pub(super) async fn read_tenant(session: &Session, desired: &Desired) -> anyhow:
         users: list(&USER).await?,
         app_authorizations: list(&APP_AUTHORIZATION).await?,
         trusted_issuers: list(&TRUSTED_ISSUER).await?,
+        resource_servers: list(&RESOURCE_SERVER).await?,
         keys: HashMap::new(),
         credentials: HashMap::new(),
     };

@@ -14,6 +14,7 @@ use super::*;
 /// Every object the file asks for, as the API spells it.
 pub(super) struct Desired {
     pub(super) trusted_issuers: Vec<Wanted>,
+    pub(super) resource_servers: Vec<Wanted>,
     pub(super) integrations: Vec<Wanted>,
     /// Platform identities by integration name, for the integrations that list them.
     pub(super) credentials: BTreeMap<String, Vec<Wanted>>,
@@ -36,6 +37,7 @@ impl Desired {
     pub(super) fn from_file(file: &TenantFile, base: &Path) -> anyhow::Result<Desired> {
         let mut desired = Desired {
             trusted_issuers: Vec::new(),
+            resource_servers: Vec::new(),
             integrations: Vec::new(),
             credentials: BTreeMap::new(),
             keys: BTreeMap::new(),
@@ -46,6 +48,13 @@ impl Desired {
         for spec in &file.trusted_issuers {
             desired.trusted_issuers.push(Wanted {
                 name: spec.issuer.clone(),
+                fields: fields_of(spec)?,
+                on_create: Map::new(),
+            });
+        }
+        for spec in &file.resource_servers {
+            desired.resource_servers.push(Wanted {
+                name: spec.identifier.clone(),
                 fields: fields_of(spec)?,
                 on_create: Map::new(),
             });
@@ -135,6 +144,7 @@ impl Desired {
         }
         for (label, list) in [
             ("trusted_issuers", &desired.trusted_issuers),
+            ("resource_servers", &desired.resource_servers),
             ("integrations", &desired.integrations),
             ("access_policies", &desired.policies),
             ("users", &desired.users),

@@ -15,7 +15,7 @@ pub(super) const FORMAT_VERSION: u32 = 1;
 #[serde(deny_unknown_fields)]
 #[schemars(
     title = "tessera apply",
-    description = "A tenant's trusted issuers, integrations, access policies, users and app authorizations, as `tessera apply -f` makes them (docs/cli.md)."
+    description = "A tenant's trusted issuers, resource servers, integrations, access policies, users and app authorizations, as `tessera apply -f` makes them (docs/cli.md)."
 )]
 pub struct TenantFile {
     /// The file format's version: 1.
@@ -32,6 +32,9 @@ pub struct TenantFile {
     /// Platforms whose identity tokens stand in for secrets (SPEC §14).
     #[serde(default)]
     pub trusted_issuers: Vec<TrustedIssuerSpec>,
+    /// The APIs tokens may be issued for (SPEC §15, RFC 8707 `resource`).
+    #[serde(default)]
+    pub resource_servers: Vec<ResourceServerSpec>,
     #[serde(default)]
     pub integrations: Vec<IntegrationSpec>,
     #[serde(default)]
@@ -109,6 +112,19 @@ pub struct TrustedIssuerSpec {
     pub jwks_uri: Option<String>,
     /// The longest `exp` − `iat` accepted [default: 3600].
     pub max_token_lifetime_seconds: Option<u32>,
+}
+
+/// An API of the tenant tokens may be issued for (`POST /v1/resource_servers`), matched by
+/// `identifier`.
+#[derive(Debug, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceServerSpec {
+    /// The `resource` clients send and the tokens' `aud`: an https URL.
+    pub identifier: String,
+    /// The name the consent page shows [default: the identifier].
+    pub display_name: Option<String>,
+    /// The scopes its tokens may carry [default: every data scope].
+    pub scopes: Option<Vec<String>>,
 }
 
 /// One public key: exactly one of the three.

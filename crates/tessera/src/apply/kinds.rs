@@ -5,7 +5,9 @@ use std::collections::HashMap;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::api_cli::{Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, TRUSTED_ISSUER, USER};
+use crate::api_cli::{
+    Resource, APP_AUTHORIZATION, INTEGRATION, POLICY, RESOURCE_SERVER, TRUSTED_ISSUER, USER,
+};
 
 /// One kind of object apply manages.
 pub(super) struct Kind {
@@ -32,6 +34,13 @@ pub(super) const TRUSTED_ISSUERS: Kind = Kind {
     label: "trusted_issuer",
     name_field: "issuer",
     create_only: &["audiences", "jwks_uri", "max_token_lifetime_seconds"],
+    replace: false,
+};
+pub(super) const RESOURCE_SERVERS: Kind = Kind {
+    resource: &RESOURCE_SERVER,
+    label: "resource_server",
+    name_field: "identifier",
+    create_only: &[],
     replace: false,
 };
 pub(super) const USERS: Kind = Kind {
@@ -134,6 +143,7 @@ pub(super) struct Current {
     pub(super) users: Vec<Value>,
     pub(super) app_authorizations: Vec<Value>,
     pub(super) trusted_issuers: Vec<Value>,
+    pub(super) resource_servers: Vec<Value>,
     /// kids of the integrations whose keys the file manages, by client_id.
     pub(super) keys: HashMap<String, Vec<String>>,
     /// Federated credentials of the integrations whose credentials the file manages, by

@@ -301,6 +301,15 @@ pub(super) fn make_plan(desired: &Desired, current: &Current, prune: bool) -> an
         prune,
     )?;
     plan_kind(
+        &RESOURCE_SERVERS,
+        &desired.resource_servers,
+        &current.resource_servers,
+        &HashMap::new(),
+        &mut plan,
+        &mut deletions,
+        prune,
+    )?;
+    plan_kind(
         &INTEGRATIONS,
         &desired.integrations,
         &current.integrations,
@@ -405,7 +414,7 @@ pub(super) fn make_plan(desired: &Desired, current: &Current, prune: bool) -> an
     // Deletions last, the dependents first: policies and authorizations, keys and
     // credentials, users, integrations, then trusted issuers.
     let order = |c: &Change| match c.kind {
-        "access_policy" | "app_authorization" => 0,
+        "access_policy" | "app_authorization" | "resource_server" => 0,
         "key" | "federated_credential" => 1,
         "user" => 2,
         "integration" => 3,

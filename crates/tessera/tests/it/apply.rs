@@ -563,3 +563,71 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
     let (_, out, _) = as_admin(&admin, &dir, &["trusted-issuer", "list", "--output", "json"]);
     assert_eq!(json(&out)["trusted_issuers"], json!([]));
 }
+
+#[tokio::test]
+async fn apply_and_the_cli_manage_resource_servers() {
+    let (guard, data) = crate::data_dir();
+    let server = crate::serve(&data, &[], true);
+    let (_, id, secret) = crate::made_tenant(&server.url, "Agents", "ops@agents.example").await;
+    let admin = (server.url.clone(), id, secret);
+    let dir = guard.path().to_path_buf();
+    let file = |scopes: &str| {
+        format!("version: 1\nresource_servers:\n  - identifier: https://mcp.agents.example/mcp\n    display_name: Fleet tools\n    scopes: [{scopes}]\n")
+    };
+    std::fs::write(dir.join("tessera.yaml"), file("assets:read")).unwrap();
+    assert_eq!(
+        steps(&apply_json(&admin, &dir, &[])),
+        ["create resource_server https://mcp.agents.example/mcp"]
+    );
+    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+    std::fs::write(dir.join("tessera.yaml"), file("assets:read, events:read")).unwrap();
+    assert_eq!(
+        steps(&apply_json(&admin, &dir, &[])),
+        ["update resource_server https://mcp.agents.example/mcp"]
+    );
+    let listed = list(&admin, &dir, "resource-server", "resource_servers");
+    assert_eq!(listed[0]["scopes"], json!(["assets:read", "events:read"]));
+
+    // The CLI's one shape: --set field=value, and a delete that asks.
+    let (code, out, stderr) = as_admin(
+        &admin,
+        &dir,
+        &[
+            "resource-server",
+            "create",
+            "--set",
+            "identifier=https://reports.agents.example",
+            "--set",
+            r#"scopes=["events:read"]"#,
+            "--output",
+            "json",
+        ],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let made = json(&out);
+    let rs = made["id"].as_str().unwrap().to_owned();
+    let (code, _, stderr) = as_admin(
+        &admin,
+        &dir,
+        &["resource-server", "update", &rs, "--set", "display_name=Reports"],
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let (_, out, _) = as_admin(&admin, &dir, &["resource-server", "get", &rs, "--output", "json"]);
+    assert_eq!(json(&out)["display_name"], "Reports");
+    let (code, _, stderr) = as_admin(
+        &admin,
+        &dir,
+        &["resource-server", "create", "--set", "identifier=http://reports.agents.example"],
+    );
+    assert_eq!(code, 3, "the server refused: {stderr}");
+    assert!(stderr.contains("`identifier` must use https"), "{stderr}");
+    let (code, _, _) = as_admin(&admin, &dir, &["resource-server", "delete", &rs]);
+    assert_eq!(code, 2, "no terminal and no --yes: nothing deleted");
+    let (code, _, stderr) = as_admin(&admin, &dir, &["resource-server", "delete", &rs, "--yes"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    std::fs::write(dir.join("tessera.yaml"), "version: 1\n").unwrap();
+    let pruned = apply_json(&admin, &dir, &["--prune"]);
+    assert_eq!(steps(&pruned)[0], "delete resource_server https://mcp.agents.example/mcp");
+    assert!(list(&admin, &dir, "resource-server", "resource_servers").is_empty());
+}

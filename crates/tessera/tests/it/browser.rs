@@ -550,6 +550,95 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
     assert_eq!(refused.status(), 401);
 }
 
+/// SPEC §15 in the browser: an admin registers a resource server (a refused identifier is said
+/// next to its field), narrows the scopes it accepts and removes it; what the page shows is
+/// what the API lists.
+#[tokio::test]
+async fn an_admin_registers_changes_and_removes_a_resource_server_in_the_console() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let listed = || async {
+        let reply = reqwest::Client::new()
+            .get(format!("{}/v1/resource_servers", server.url))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        reply.json::<serde_json::Value>().await.unwrap()["resource_servers"].clone()
+    };
+    let browser = browser(port).await;
+    let result = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        browser
+            .follow(
+                "Resource servers",
+                XPath("//h2[. = 'Register a resource server']"),
+                "resource servers",
+            )
+            .await?;
+        browser.fill("identifier", "http://mcp.example.com/mcp").await?;
+        browser.press("Register", Id("identifier-error"), "a refused resource server").await?;
+        browser.find(Id("identifier")).await?.clear().await?;
+        browser.fill("identifier", "https://mcp.example.com/mcp").await?;
+        browser.fill("display_name", "Fleet tools").await?;
+        browser.find(Id("new-assets:write")).await?.click().await?;
+        browser
+            .press(
+                "Register",
+                XPath("//p[contains(., 'is registered')]"),
+                "a resource server registered",
+            )
+            .await?;
+        browser.shot("console-resource-servers.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = browser.close().await;
+        panic!("the browser registers a resource server: {e}");
+    }
+    let made = listed().await;
+    assert_eq!(made[0]["identifier"], "https://mcp.example.com/mcp");
+    assert_eq!(
+        made[0]["scopes"],
+        serde_json::json!(["assets:read", "events:read", "events:write", "private_tokens"])
+    );
+    let uuid = made[0]["id"].as_str().unwrap().trim_start_matches("resource_servers/").to_owned();
+    let changed = async {
+        for scope in ["events:write", "private_tokens"] {
+            browser.find(Id(&format!("{uuid}-{scope}"))).await?.click().await?;
+        }
+        browser
+            .visit(
+                Css("button[aria-label^='Save the scopes']"),
+                XPath("//p[contains(., 'was changed')]"),
+                "scopes changed",
+            )
+            .await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = changed {
+        let _ = browser.close().await;
+        panic!("the browser changes the scopes: {e}");
+    }
+    assert_eq!(listed().await[0]["scopes"], serde_json::json!(["assets:read", "events:read"]));
+    let removed = browser
+        .visit(
+            Css("button[aria-label='Remove Fleet tools']"),
+            XPath("//p[contains(., 'was removed')]"),
+            "removed",
+        )
+        .await;
+    let _ = browser.close().await;
+    removed.expect("the browser removes the resource server");
+    assert_eq!(listed().await, serde_json::json!([]));
+}
+
 /// SPEC §15 in the browser: an application sends a person to `/oauth2/authorize`; they sign in,
 /// see who asks for what on which resource, allow; the application gets a code at its loopback
 /// redirect URI (any port, RFC 8252) and redeems it with its PKCE verifier; My account lists the

@@ -35,7 +35,7 @@ pub struct ScopeChoice {
 }
 
 /// The scopes a tenant admin may give an integration, checked as `checked` says.
-fn scope_choices(checked: impl Fn(&str) -> bool) -> Vec<ScopeChoice> {
+pub(super) fn scope_choices(checked: impl Fn(&str) -> bool) -> Vec<ScopeChoice> {
     Scope::ALL
         .into_iter()
         // `platform` is the operator's alone and is given at first start; the API refuses it
