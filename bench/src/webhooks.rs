@@ -60,6 +60,7 @@ pub async fn run(
         scopes: ScopeSet::parse("assets:read")?,
         custom_claims: Default::default(),
         token_ttl_seconds: 3600,
+        refresh: Default::default(),
         jwks_uri: None,
         redirect_uris: Vec::new(),
         public_client: false,

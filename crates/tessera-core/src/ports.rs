@@ -13,8 +13,8 @@ use crate::id::{
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
     DataChange, EntryFilter, EntryName, FederatedCredential, Integration, LinkRefusal, OutboxState,
-    PendingWebhook, PrivateToken, PrivateTokenInfo, ResourceServer, Tenant, TrustedIssuer,
-    UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
+    PendingWebhook, PrivateToken, PrivateTokenInfo, RefreshFamily, ResourceServer, Tenant,
+    TrustedIssuer, UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -400,6 +400,10 @@ pub enum AuditAction {
     ResourceServerUpdated,
     /// `resource_server.deleted`.
     ResourceServerDeleted,
+    /// `refresh_token.revoked`: by `/oauth2/revoke` or a withdrawn consent.
+    RefreshTokenRevoked,
+    /// `refresh_token.reused`: a replaced refresh token came back and its family ended.
+    RefreshTokenReused,
     /// `trusted_issuer.added`.
     TrustedIssuerAdded,
     /// `trusted_issuer.removed`.
@@ -412,7 +416,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 37] = [
+    pub const ALL: [AuditAction; 39] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -446,6 +450,8 @@ impl AuditAction {
         AuditAction::ResourceServerCreated,
         AuditAction::ResourceServerUpdated,
         AuditAction::ResourceServerDeleted,
+        AuditAction::RefreshTokenRevoked,
+        AuditAction::RefreshTokenReused,
         AuditAction::TrustedIssuerAdded,
         AuditAction::TrustedIssuerRemoved,
         AuditAction::FederatedCredentialAdded,
@@ -488,6 +494,8 @@ impl AuditAction {
             AuditAction::ResourceServerCreated => "resource_server.created",
             AuditAction::ResourceServerUpdated => "resource_server.updated",
             AuditAction::ResourceServerDeleted => "resource_server.deleted",
+            AuditAction::RefreshTokenRevoked => "refresh_token.revoked",
+            AuditAction::RefreshTokenReused => "refresh_token.reused",
             AuditAction::TrustedIssuerAdded => "trusted_issuer.added",
             AuditAction::TrustedIssuerRemoved => "trusted_issuer.removed",
             AuditAction::FederatedCredentialAdded => "federated_credential.added",
@@ -650,6 +658,39 @@ pub trait ResourceServerStore: Send + Sync {
         &self,
         tenant: Option<TenantId>,
     ) -> StoreResult<Vec<ResourceServer>>;
+}
+
+/// Refresh token families (SPEC §15): one row each, holding the hash of its newest token.
+#[async_trait]
+pub trait RefreshTokenStore: Send + Sync {
+    /// Stores a new family.
+    async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()>;
+    /// The family of that id, if it is stored.
+    async fn refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>>;
+    /// Replaces the family with its next generation, if its newest token is still
+    /// `current_hash`: false when another use got there first or it is gone.
+    async fn rotate_refresh_family(
+        &self,
+        next: &RefreshFamily,
+        current_hash: &[u8; 32],
+    ) -> StoreResult<bool>;
+    /// Ends a family; what it was.
+    async fn delete_refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>>;
+    /// Ends the families `tenant`'s person (`user`, or every one) gave `client`; how many.
+    async fn delete_refresh_families(
+        &self,
+        tenant: TenantId,
+        client: ClientId,
+        user: Option<UserId>,
+    ) -> StoreResult<u64>;
+    /// The families of one person, newest first (what My account lists).
+    async fn refresh_families_of(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> StoreResult<Vec<RefreshFamily>>;
+    /// Removes the families that ended before `now_seconds`; how many.
+    async fn sweep_refresh_families(&self, now_seconds: i64) -> StoreResult<u64>;
 }
 
 /// Multi-tenant applications and the tenants' authorizations of them (SPEC §8).
@@ -957,6 +998,7 @@ pub trait Storage:
     + ConsentStore
     + FederationStore
     + ResourceServerStore
+    + RefreshTokenStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

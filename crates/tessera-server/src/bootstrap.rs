@@ -71,6 +71,7 @@ pub async fn create_operator_tenant(
         scopes: ScopeSet::from_iter(Scope::ALL),
         custom_claims: Default::default(),
         token_ttl_seconds: DEFAULT_TOKEN_TTL_SECONDS,
+        refresh: Default::default(),
         jwks_uri: None,
         redirect_uris: Vec::new(),
         public_client: false,

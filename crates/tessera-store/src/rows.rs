@@ -53,7 +53,7 @@ impl TryFrom<TenantRow> for Tenant {
 pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
      authentication_url, webhook_url, description, homepage_url, created_at, updated_at, \
-     redirect_uris, public_client";
+     redirect_uris, public_client, refresh_idle_seconds, refresh_absolute_seconds";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -77,6 +77,8 @@ pub(crate) struct IntegrationRow {
     pub updated_at: i64,
     pub redirect_uris: String,
     pub public_client: i64,
+    pub refresh_idle_seconds: i64,
+    pub refresh_absolute_seconds: i64,
 }
 
 impl TryFrom<IntegrationRow> for Integration {
@@ -95,6 +97,12 @@ impl TryFrom<IntegrationRow> for Integration {
             redirect_uris: serde_json::from_str(&r.redirect_uris)
                 .map_err(|_| corrupt("redirect_uris"))?,
             public_client: r.public_client != 0,
+            refresh: tessera_core::model::RefreshLifetimes {
+                idle_seconds: u32::try_from(r.refresh_idle_seconds)
+                    .map_err(|_| corrupt("refresh_idle_seconds"))?,
+                absolute_seconds: u32::try_from(r.refresh_absolute_seconds)
+                    .map_err(|_| corrupt("refresh_absolute_seconds"))?,
+            },
             app: match (r.app_name, r.app_version, r.stage) {
                 (Some(app_name), Some(app_version), Some(stage)) => Some(AppVersion {
                     app_name,
@@ -496,6 +504,49 @@ pub(crate) struct ResourceServerRow {
     pub scopes: String,
     pub created_at: i64,
     pub updated_at: i64,
+}
+
+pub(crate) const REFRESH_FAMILY_COLUMNS: &str = "id, tenant_id, client_id, user_id, scope, \
+     resource, token_hash, generation, created_at, last_used_at, idle_expires_at, \
+     absolute_expires_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshFamilyRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub scope: String,
+    pub resource: String,
+    pub token_hash: Vec<u8>,
+    pub generation: i64,
+    pub created_at: i64,
+    pub last_used_at: i64,
+    pub idle_expires_at: i64,
+    pub absolute_expires_at: i64,
+}
+
+impl TryFrom<RefreshFamilyRow> for tessera_core::model::RefreshFamily {
+    type Error = StoreError;
+    fn try_from(r: RefreshFamilyRow) -> Result<Self, StoreError> {
+        Ok(tessera_core::model::RefreshFamily {
+            id: r.id,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            client_id: r.client_id.parse().map_err(|_| corrupt("client_id"))?,
+            user_id: r.user_id.parse().map_err(|_| corrupt("user id"))?,
+            scope: ScopeSet::parse(&r.scope).map_err(|_| corrupt("refresh scope"))?,
+            resource: r.resource,
+            token_hash: r
+                .token_hash
+                .try_into()
+                .map_err(|_| corrupt("refresh token hash"))?,
+            generation: u32::try_from(r.generation).map_err(|_| corrupt("generation"))?,
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            idle_expires_at: r.idle_expires_at,
+            absolute_expires_at: r.absolute_expires_at,
+        })
+    }
 }
 
 impl TryFrom<ResourceServerRow> for ResourceServer {

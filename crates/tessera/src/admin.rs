@@ -216,6 +216,8 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 scopes,
                 custom_claims: Default::default(),
                 token_ttl_seconds: None,
+                refresh_token_idle_seconds: None,
+                refresh_token_absolute_seconds: None,
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
                 public_client: false,

@@ -464,6 +464,42 @@ pub fn issue(
     let scope = ScopeSet::parse(&grant.scope).map_err(|_| {
         OAuthError::new(OAuthErrorCode::InvalidGrant, "`code` names unknown scopes")
     })?;
+    let person = PersonToken {
+        user,
+        tenant,
+        consented,
+        scope,
+        resource: &grant.resource,
+        jti: grant.id.clone(),
+    };
+    issue_for_person(ctx, client, person)
+}
+
+/// What a token a person authorized is made of (a redeemed code's or a refresh's).
+pub(super) struct PersonToken<'a> {
+    pub user: &'a User,
+    pub tenant: &'a Tenant,
+    /// What the person's consents allow now (`None`: no consent covers them).
+    pub consented: Option<ScopeSet>,
+    pub scope: ScopeSet,
+    pub resource: &'a str,
+    pub jti: String,
+}
+
+/// The person's token, with the client as actor, no more than they still consent to.
+pub(super) fn issue_for_person(
+    ctx: &IssueContext<'_>,
+    client: &RegisteredClient,
+    person: PersonToken<'_>,
+) -> Result<IssuedToken, OAuthError> {
+    let PersonToken {
+        user,
+        tenant,
+        consented,
+        scope,
+        resource,
+        jti,
+    } = person;
     let allowed = consented
         .unwrap_or_default()
         .intersection(personal_scopes(client));
@@ -487,8 +523,8 @@ pub fn issue(
         }),
     );
     subject.consent = Some(client.integration.client_id);
-    subject.jti = Some(grant.id.clone());
-    subject.audience = Some(grant.resource.clone());
+    subject.jti = Some(jti);
+    subject.audience = Some(resource.to_owned());
     mint(ctx, client, subject, scope)
 }
 

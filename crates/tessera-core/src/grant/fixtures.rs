@@ -23,6 +23,7 @@ pub fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
             scopes: ScopeSet::parse(scopes).unwrap(),
             custom_claims: BTreeMap::from([("department".into(), "ops".into())]),
             token_ttl_seconds: 600,
+            refresh: Default::default(),
             jwks_uri: None,
             redirect_uris: Vec::new(),
             public_client: false,

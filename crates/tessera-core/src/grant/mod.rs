@@ -6,6 +6,7 @@ mod client_credentials;
 #[cfg(test)]
 pub(crate) mod fixtures;
 mod jwt_bearer;
+mod refresh_token;
 mod request;
 mod tms;
 mod token_exchange;
@@ -19,6 +20,10 @@ pub use client_credentials::{
     issue as issue_client_credentials, issue_for_connection, TenantReach,
 };
 pub use jwt_bearer::{assertion_client, issue as issue_jwt_bearer, no_such_user, Delegation};
+pub use refresh_token::{
+    issue as issue_refresh, refresh_token_family, refresh_token_hash, rotate as rotate_refresh,
+    start_family as start_refresh_family, RefreshAsk, RefreshRefusal, GRANT_REFRESH_TOKEN,
+};
 pub use request::{ExchangeRequest, TokenRequest};
 pub use tms::{issue as issue_tms, tms_version, TmsRefusal};
 pub use token_exchange::{

@@ -3,7 +3,8 @@
 //! itself (content type, size, no parameter twice) is the edge's; this takes a lookup.
 
 use super::{
-    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE,
+    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE,
 };
 use crate::error::{OAuthError, OAuthErrorCode};
 
@@ -38,6 +39,17 @@ pub enum TokenRequest {
         /// The `client_id`: a public client names itself here (RFC 6749 §4.1.3).
         client_id: Option<String>,
         /// The `resource` (RFC 8707), which must be the one the code was given for.
+        resource: Option<String>,
+    },
+    /// RFC 6749 §6: a refresh token for a new access token (and the next refresh token).
+    RefreshToken {
+        /// The `refresh_token`.
+        refresh_token: String,
+        /// The `scope` parameter: at most what the person authorized.
+        scope: Option<String>,
+        /// The `client_id`: a public client names itself here.
+        client_id: Option<String>,
+        /// The `resource` (RFC 8707), which must be the one the person authorized.
         resource: Option<String>,
     },
 }
@@ -86,6 +98,12 @@ impl TokenRequest {
                 client_id: optional("client_id"),
                 resource: optional("resource"),
             }),
+            Some(GRANT_REFRESH_TOKEN) => Ok(TokenRequest::RefreshToken {
+                refresh_token: required("refresh_token")?,
+                scope: optional("scope"),
+                client_id: optional("client_id"),
+                resource: optional("resource"),
+            }),
             Some(GRANT_JWT_BEARER) => Ok(TokenRequest::JwtBearer {
                 assertion: required("assertion")?,
                 scope: optional("scope"),
@@ -121,7 +139,7 @@ impl TokenRequest {
             Some(other) => Err(OAuthError::new(
                 OAuthErrorCode::UnsupportedGrantType,
                 format!(
-                    "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_AUTHORIZATION_CODE}, {GRANT_JWT_BEARER}, {GRANT_TOKEN_EXCHANGE}",
+                    "grant_type `{}` is not supported; supported: {GRANT_CLIENT_CREDENTIALS}, {GRANT_AUTHORIZATION_CODE}, {GRANT_REFRESH_TOKEN}, {GRANT_JWT_BEARER}, {GRANT_TOKEN_EXCHANGE}",
                     other.chars().take(80).collect::<String>()
                 ),
             )),
@@ -135,6 +153,7 @@ impl TokenRequest {
             TokenRequest::JwtBearer { .. } => GRANT_JWT_BEARER,
             TokenRequest::TokenExchange(_) => GRANT_TOKEN_EXCHANGE,
             TokenRequest::AuthorizationCode { .. } => GRANT_AUTHORIZATION_CODE,
+            TokenRequest::RefreshToken { .. } => GRANT_REFRESH_TOKEN,
         }
     }
 }

@@ -11,6 +11,77 @@ pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
 /// The longest lifetime an integration may ask for: one day.
 pub const MAX_TOKEN_TTL_SECONDS: u32 = 86_400;
 
+/// How long a refresh token family lives unused unless the integration says otherwise (SPEC §15).
+pub const DEFAULT_REFRESH_IDLE_SECONDS: u32 = 14 * 86_400;
+/// How long a refresh token family lives at most unless the integration says otherwise.
+pub const DEFAULT_REFRESH_ABSOLUTE_SECONDS: u32 = 90 * 86_400;
+/// The longest either refresh lifetime may be: a year.
+pub const MAX_REFRESH_SECONDS: u32 = 365 * 86_400;
+/// The shortest either refresh lifetime may be: five minutes.
+pub const MIN_REFRESH_SECONDS: u32 = 300;
+
+/// How long the refresh tokens an integration gets live (RFC 9700 §4.14): a family ends when
+/// it was not used for `idle_seconds`, and `absolute_seconds` after the person authorized,
+/// whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshLifetimes {
+    /// Unused for this long, a family ends.
+    pub idle_seconds: u32,
+    /// This long after the authorization, a family ends however often it is used.
+    pub absolute_seconds: u32,
+}
+
+impl Default for RefreshLifetimes {
+    fn default() -> Self {
+        RefreshLifetimes {
+            idle_seconds: DEFAULT_REFRESH_IDLE_SECONDS,
+            absolute_seconds: DEFAULT_REFRESH_ABSOLUTE_SECONDS,
+        }
+    }
+}
+
+impl RefreshLifetimes {
+    /// These lifetimes with each given one replaced, checked: each within bounds, the idle one no
+    /// longer than the absolute one.
+    pub fn with(self, idle: Option<u32>, absolute: Option<u32>) -> Result<Self, DomainError> {
+        let bounded = |field: &'static str, value: u32| {
+            if (MIN_REFRESH_SECONDS..=MAX_REFRESH_SECONDS).contains(&value) {
+                Ok(value)
+            } else {
+                Err(DomainError::invalid(
+                    field,
+                    format!("is {value}; it must be between {MIN_REFRESH_SECONDS} and {MAX_REFRESH_SECONDS} (a year)"),
+                ))
+            }
+        };
+        let next = RefreshLifetimes {
+            idle_seconds: bounded(
+                "refresh_token_idle_seconds",
+                idle.unwrap_or(self.idle_seconds),
+            )?,
+            absolute_seconds: bounded(
+                "refresh_token_absolute_seconds",
+                absolute.unwrap_or(self.absolute_seconds),
+            )?,
+        };
+        if next.idle_seconds > next.absolute_seconds {
+            let field = if idle.is_some() {
+                "refresh_token_idle_seconds"
+            } else {
+                "refresh_token_absolute_seconds"
+            };
+            return Err(DomainError::invalid(
+                field,
+                format!(
+                    "makes the idle lifetime ({}) longer than the absolute one ({}); the idle one must be at most the absolute one",
+                    next.idle_seconds, next.absolute_seconds
+                ),
+            ));
+        }
+        Ok(next)
+    }
+}
+
 /// An OAuth client registered in one tenant (seed 000's Custom Integration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Integration {
@@ -26,6 +97,8 @@ pub struct Integration {
     pub custom_claims: BTreeMap<String, String>,
     /// How long its tokens live.
     pub token_ttl_seconds: u32,
+    /// How long the refresh tokens it gets for a person live (SPEC §15).
+    pub refresh: RefreshLifetimes,
     /// Where the integration publishes its public keys (RFC 7517), as an alternative or an
     /// addition to keys registered one by one.
     pub jwks_uri: Option<String>,
@@ -130,6 +203,10 @@ pub struct NewIntegration {
     pub custom_claims: BTreeMap<String, String>,
     /// How long its tokens live; the default when absent.
     pub token_ttl_seconds: Option<u32>,
+    /// How long an unused refresh token family lives; the default when absent.
+    pub refresh_token_idle_seconds: Option<u32>,
+    /// How long a refresh token family lives at most; the default when absent.
+    pub refresh_token_absolute_seconds: Option<u32>,
     /// Where its public keys are published, if it signs assertions.
     pub jwks_uri: Option<String>,
     /// Where the authorization endpoint may redirect to.
@@ -203,6 +280,10 @@ impl NewIntegration {
         validate_display_name(&self.display_name)?;
         validate_custom_claims(&self.custom_claims)?;
         let token_ttl_seconds = validate_ttl(self.token_ttl_seconds)?;
+        let refresh = RefreshLifetimes::default().with(
+            self.refresh_token_idle_seconds,
+            self.refresh_token_absolute_seconds,
+        )?;
         let jwks_uri = self
             .jwks_uri
             .map(|uri| validate_web_url("jwks_uri", &uri, self.urls))
@@ -231,6 +312,7 @@ impl NewIntegration {
                 .unwrap_or_else(ScopeSet::default_for_integration),
             custom_claims: self.custom_claims,
             token_ttl_seconds,
+            refresh,
             jwks_uri,
             redirect_uris,
             public_client: self.public_client,
@@ -253,6 +335,10 @@ pub struct IntegrationPatch {
     pub custom_claims: Option<BTreeMap<String, String>>,
     /// A new token lifetime.
     pub token_ttl_seconds: Option<u32>,
+    /// A new idle lifetime for refresh tokens.
+    pub refresh_token_idle_seconds: Option<u32>,
+    /// A new absolute lifetime for refresh tokens.
+    pub refresh_token_absolute_seconds: Option<u32>,
     /// `Some(None)` removes it.
     pub jwks_uri: Option<Option<String>>,
     /// New redirect URIs, replacing all of them.
@@ -277,6 +363,10 @@ impl IntegrationPatch {
         if self.token_ttl_seconds.is_some() {
             validate_ttl(self.token_ttl_seconds)?;
         }
+        let refresh = integration.refresh.with(
+            self.refresh_token_idle_seconds,
+            self.refresh_token_absolute_seconds,
+        )?;
         let jwks_uri = match self.jwks_uri {
             Some(Some(uri)) => Some(Some(validate_web_url("jwks_uri", &uri, self.urls)?)),
             other => other,
@@ -304,6 +394,7 @@ impl IntegrationPatch {
         if let Some(ttl) = self.token_ttl_seconds {
             integration.token_ttl_seconds = ttl;
         }
+        integration.refresh = refresh;
         if let Some(uri) = jwks_uri {
             integration.jwks_uri = uri;
         }

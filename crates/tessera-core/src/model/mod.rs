@@ -8,6 +8,7 @@ mod consent;
 mod federation;
 mod integration;
 mod private_token;
+mod refresh_token;
 mod resource_server;
 mod tenant;
 mod user;
@@ -35,8 +36,9 @@ pub use federation::{
 };
 pub use integration::{
     validate_custom_claims, validate_display_name, AppProfile, AppProfilePatch, ClientSecretRecord,
-    Integration, IntegrationPatch, NewAppVersion, NewIntegration, DEFAULT_TOKEN_TTL_SECONDS,
-    MAX_DESCRIPTION_CHARS, MAX_TOKEN_TTL_SECONDS,
+    Integration, IntegrationPatch, NewAppVersion, NewIntegration, RefreshLifetimes,
+    DEFAULT_REFRESH_ABSOLUTE_SECONDS, DEFAULT_REFRESH_IDLE_SECONDS, DEFAULT_TOKEN_TTL_SECONDS,
+    MAX_DESCRIPTION_CHARS, MAX_REFRESH_SECONDS, MAX_TOKEN_TTL_SECONDS, MIN_REFRESH_SECONDS,
 };
 pub use private_token::{
     new_etag, next_part_len, next_part_len_of_bytes, open_stored_value, open_value,
@@ -44,6 +46,7 @@ pub use private_token::{
     PrivateTokenInfo, ValuePiece, WriteCondition, DEFAULT_MAX_VALUE_BYTES, MAX_NAME_BYTES,
     VALUE_PART_BYTES,
 };
+pub use refresh_token::RefreshFamily;
 pub use resource_server::{
     canonical_resource, resource_scopes, ResourceServer, ResourceServerRequest,
     MAX_RESOURCE_SERVERS,

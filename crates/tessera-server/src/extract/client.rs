@@ -192,11 +192,10 @@ impl FromRequest<AppState> for TokenCaller {
                     named_client: Some(client_id),
                 })
             }
-            // A public client redeeming a code names itself; PKCE proves it (SPEC §15). The
-            // grant checks that it is public.
-            (None, Some(client_id), None)
-                if form.get("grant_type") == Some(tessera_core::grant::GRANT_AUTHORIZATION_CODE) =>
-            {
+            // A public client redeeming a code or a refresh token, or revoking one, names
+            // itself; PKCE or the refresh token proves it (SPEC §15). The grant checks that it
+            // is public.
+            (None, Some(client_id), None) if public_client_may_name_itself(&form, &path) => {
                 return Ok(TokenCaller {
                     client: None,
                     form,
@@ -230,6 +229,17 @@ impl FromRequest<AppState> for TokenCaller {
             federated: None,
             named_client: None,
         })
+    }
+}
+
+/// Where a public client may name itself without credentials (RFC 6749 §4.1.3, §6; RFC 7009
+/// §5): redeeming a code, refreshing, revoking.
+fn public_client_may_name_itself(form: &OAuthForm, path: &str) -> bool {
+    use tessera_core::grant::{GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN};
+    match form.get("grant_type") {
+        Some(GRANT_AUTHORIZATION_CODE | GRANT_REFRESH_TOKEN) => true,
+        None => path == "/oauth2/revoke",
+        Some(_) => false,
     }
 }
 

@@ -296,6 +296,7 @@ mod tests {
                 scopes: ScopeSet::default(),
                 custom_claims: BTreeMap::new(),
                 token_ttl_seconds: 600,
+                refresh: Default::default(),
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
                 public_client: false,

@@ -115,7 +115,8 @@ pub async fn list_consents(
     }))
 }
 
-/// Withdraw a consent; the tokens issued under it stop.
+/// Withdraw a consent; the tokens issued under it stop, and the refresh tokens of the
+/// authorizations it covered end (SPEC §15).
 #[utoipa::path(delete, path = "/v1/consents/{id}", tag = "consents",
     responses((status = 204), (status = 404, body = ErrorResponse)),
     security(("bearer" = [])))]
@@ -131,11 +132,20 @@ pub async fn withdraw_consent(
         .await
         .map_err(not_found("consent"))?;
     state.publish(Change::People(admin.tenant)).await?;
+    // Withdrawn and given again, a consent must not bring old refresh tokens back.
+    let person = match &consent.user {
+        tessera_core::model::ConsentUser::User { id, .. } => Some(*id),
+        tessera_core::model::ConsentUser::All => None,
+    };
+    let ended = state
+        .storage
+        .delete_refresh_families(admin.tenant, consent.client_id, person)
+        .await?;
     admin.audit(
         &state,
         AuditAction::ConsentWithdrawn,
         consent.id.to_string(),
-        json!({"client_id": consent.client_id.to_string()}),
+        json!({"client_id": consent.client_id.to_string(), "refresh_families_ended": ended}),
     );
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,8 +8,8 @@ use axum::Json;
 use serde_json::json;
 use tessera_core::client_auth::CLIENT_ASSERTION_TYPE_JWT;
 use tessera_core::grant::{
-    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE,
-    TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
+    GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS, GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN,
+    GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_JWT,
 };
 use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::SigningAlg;
@@ -113,7 +113,7 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "jwks_uri": format!("{issuer}/oauth2/jwks"),
         "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
         "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_AUTHORIZATION_CODE, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
+        "grant_types_supported": [GRANT_CLIENT_CREDENTIALS, GRANT_AUTHORIZATION_CODE, GRANT_REFRESH_TOKEN, GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE],
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
         // SPEC §15: PKCE with S256 on every code; RFC 9207's `iss` in every answer.

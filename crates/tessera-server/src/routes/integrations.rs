@@ -31,32 +31,21 @@ pub async fn create_integration(
 ) -> ApiResult<(StatusCode, Json<CreatedIntegration>)> {
     let scopes = requested_scopes(&state, admin.tenant, body.scopes.as_deref())?;
     let now = state.clock.now_millis();
+    let public_client = body.public_client()?;
     let app = NewAppVersion::from_request(
         body.multi_tenant,
         body.app_name,
         body.app_version,
         body.tms_enabled,
     )?;
-    let public_client = match body.token_endpoint_auth_method.as_deref() {
-        None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt") => false,
-        Some("none") => true,
-        Some(other) => {
-            return Err(DomainError::invalid(
-                "token_endpoint_auth_method",
-                format!(
-                    "`{}` is not one Tessera knows: `none` (a public client), `client_secret_basic`, `client_secret_post` or `private_key_jwt`",
-                    other.chars().take(40).collect::<String>()
-                ),
-            )
-            .into())
-        }
-    };
     let integration = NewIntegration {
         public_client,
         display_name: body.display_name,
         scopes,
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
+        refresh_token_idle_seconds: body.refresh_token_idle_seconds,
+        refresh_token_absolute_seconds: body.refresh_token_absolute_seconds,
         jwks_uri: body.jwks_uri,
         redirect_uris: body.redirect_uris.unwrap_or_default(),
         app,
@@ -187,6 +176,8 @@ pub async fn patch_integration(
         scopes,
         custom_claims: body.custom_claims,
         token_ttl_seconds: body.token_ttl_seconds,
+        refresh_token_idle_seconds: body.refresh_token_idle_seconds,
+        refresh_token_absolute_seconds: body.refresh_token_absolute_seconds,
         jwks_uri: body.jwks_uri,
         redirect_uris: body.redirect_uris,
         tms_enabled: body.tms_enabled,

@@ -39,6 +39,11 @@ pub struct CreateIntegrationRequest {
     pub scopes: Option<Vec<String>>,
     /// Token lifetime, 60 to 86400 seconds; default 3600.
     pub token_ttl_seconds: Option<u32>,
+    /// A refresh token family unused this long ends (300 to 31536000 seconds); default 14 days.
+    pub refresh_token_idle_seconds: Option<u32>,
+    /// A refresh token family ends this long after the person authorized, however often it is
+    /// used (300 to 31536000 seconds, at least the idle lifetime); default 90 days.
+    pub refresh_token_absolute_seconds: Option<u32>,
     /// Where the integration publishes its public keys (a JWK Set): https, or http to loopback.
     pub jwks_uri: Option<String>,
     /// Where `/oauth2/authorize` may send a person back with a code (SPEC §15): https URLs,
@@ -69,6 +74,24 @@ pub struct CreateIntegrationRequest {
     pub secretless: bool,
 }
 
+impl CreateIntegrationRequest {
+    /// Whether `token_endpoint_auth_method` makes a public client (RFC 6749 §2.1).
+    pub fn public_client(&self) -> Result<bool, tessera_core::error::DomainError> {
+        use tessera_core::error::DomainError;
+        match self.token_endpoint_auth_method.as_deref() {
+            None | Some("client_secret_basic" | "client_secret_post" | "private_key_jwt") => Ok(false),
+            Some("none") => Ok(true),
+            Some(other) => Err(DomainError::invalid(
+                "token_endpoint_auth_method",
+                format!(
+                    "`{}` is not one Tessera knows: `none` (a public client), `client_secret_basic`, `client_secret_post` or `private_key_jwt`",
+                    other.chars().take(40).collect::<String>()
+                ),
+            )),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct PatchIntegrationRequest {
@@ -76,6 +99,8 @@ pub struct PatchIntegrationRequest {
     pub custom_claims: Option<BTreeMap<String, String>>,
     pub scopes: Option<Vec<String>>,
     pub token_ttl_seconds: Option<u32>,
+    pub refresh_token_idle_seconds: Option<u32>,
+    pub refresh_token_absolute_seconds: Option<u32>,
     /// A URL sets it, `null` removes it, absent leaves it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -125,6 +150,8 @@ pub struct IntegrationView {
     pub scopes: Vec<String>,
     pub custom_claims: BTreeMap<String, String>,
     pub token_ttl_seconds: u32,
+    pub refresh_token_idle_seconds: u32,
+    pub refresh_token_absolute_seconds: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
     pub redirect_uris: Vec<String>,
@@ -161,6 +188,8 @@ impl From<&Integration> for IntegrationView {
             scopes: i.scopes.to_vec(),
             custom_claims: i.custom_claims.clone(),
             token_ttl_seconds: i.token_ttl_seconds,
+            refresh_token_idle_seconds: i.refresh.idle_seconds,
+            refresh_token_absolute_seconds: i.refresh.absolute_seconds,
             jwks_uri: i.jwks_uri.clone(),
             redirect_uris: i.redirect_uris.clone(),
             token_endpoint_auth_method: if i.public_client {

@@ -17,6 +17,10 @@ pub struct TokenResponse {
     /// RFC 8693 §2.2.1: the type of the issued token, for token exchange only.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
+    /// For the authorization code and refresh token grants (SPEC §15): the next refresh token.
+    /// Each works once; keep the newest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
 }
 
 /// RFC 6749 §5.2 / RFC 6750 error body, used by every endpoint.

@@ -52,6 +52,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             state.revoked.prune(state.clock.now_seconds());
             let _ = state.storage.prune_changes(now - 3_600_000).await;
             let _ = state.storage.prune_assertions(now / 1000).await;
+            let _ = state.storage.sweep_refresh_families(now / 1000).await;
         }
     }
 }

@@ -80,7 +80,7 @@ pub(crate) async fn redeem(h: &Harness, c: &Client, code: &str, verifier: &str) 
 }
 
 /// Signs in as a member of tenant `a`, allows on the consent page; the code.
-async fn consented_code(h: &Harness, c: &Client, person: &ConsoleSession) -> String {
+pub(crate) async fn consented_code(h: &Harness, c: &Client, person: &ConsoleSession) -> String {
     let page = person.get(h, &authorize_path(&c.id, &[])).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     let request = crate::connections::hidden(&page.text, "request");

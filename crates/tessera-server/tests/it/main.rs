@@ -19,6 +19,7 @@ mod oauth;
 mod operations;
 mod parsers;
 mod private_tokens;
+mod refresh_tokens;
 mod remote_keys;
 mod resource_servers;
 mod resources;

@@ -323,6 +323,7 @@ async fn jwks_and_both_discovery_documents_describe_the_server() {
             serde_json::json!([
                 "client_credentials",
                 "authorization_code",
+                "refresh_token",
                 "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "urn:ietf:params:oauth:grant-type:token-exchange"
             ])

@@ -81,9 +81,10 @@ macro_rules! stamp {
                     "INSERT INTO integrations (client_id, tenant_id, display_name, scopes, \
                      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
                      tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
-                     description, homepage_url, redirect_uris, public_client) \
+                     description, homepage_url, redirect_uris, public_client, \
+                     refresh_idle_seconds, refresh_absolute_seconds) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19)",
+                     $16, $17, $18, $19, $20, $21)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -104,6 +105,8 @@ macro_rules! stamp {
                 .bind(&i.profile.homepage_url)
                 .bind(redirect_uris_json(i))
                 .bind(i64::from(i.public_client))
+                .bind(i64::from(i.refresh.idle_seconds))
+                .bind(i64::from(i.refresh.absolute_seconds))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {
@@ -166,7 +169,8 @@ macro_rules! stamp {
                     "UPDATE integrations SET display_name = $1, scopes = $2, custom_claims = $3, \
                      token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6, stage = $9, \
                      tms_enabled = $10, authentication_url = $11, webhook_url = $12, \
-                     description = $13, homepage_url = $14, redirect_uris = $15 \
+                     description = $13, homepage_url = $14, redirect_uris = $15, \
+                     refresh_idle_seconds = $16, refresh_absolute_seconds = $17 \
                      WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
@@ -184,6 +188,8 @@ macro_rules! stamp {
                 .bind(&i.profile.description)
                 .bind(&i.profile.homepage_url)
                 .bind(redirect_uris_json(i))
+                .bind(i64::from(i.refresh.idle_seconds))
+                .bind(i64::from(i.refresh.absolute_seconds))
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;
@@ -196,6 +202,8 @@ macro_rules! stamp {
                     "DELETE FROM client_secrets WHERE client_id IN \
                      (SELECT client_id FROM integrations WHERE tenant_id = $1 AND client_id = $2)",
                     "DELETE FROM federated_credentials WHERE tenant_id = $1 AND client_id = $2",
+                    "DELETE FROM refresh_families WHERE client_id IN \
+                     (SELECT client_id FROM integrations WHERE tenant_id = $1 AND client_id = $2)",
                 ] {
                     sqlx::query(sql)
                         .bind(tenant.to_string())

@@ -16,6 +16,7 @@ pub(crate) mod console_sessions;
 pub(crate) mod federation;
 pub(crate) mod integrations;
 pub(crate) mod private_tokens;
+pub(crate) mod refresh_tokens;
 pub(crate) mod resource_servers;
 pub(crate) mod revocations;
 pub(crate) mod signing_keys;
@@ -83,6 +84,9 @@ macro_rules! stamp_storage {
         }
         mod resource_servers {
             $crate::aggregates::resource_servers::stamp!(super::$store);
+        }
+        mod refresh_tokens {
+            $crate::aggregates::refresh_tokens::stamp!(super::$store);
         }
         mod app_authorizations {
             $crate::aggregates::app_authorizations::stamp!(super::$store);

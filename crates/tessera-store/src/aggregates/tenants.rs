@@ -76,6 +76,8 @@ macro_rules! stamp {
             "DELETE FROM federated_credentials WHERE tenant_id = $1",
             "DELETE FROM trusted_issuers WHERE tenant_id = $1",
             "DELETE FROM resource_servers WHERE tenant_id = $1",
+            "DELETE FROM refresh_families WHERE tenant_id = $1 OR client_id IN \
+             (SELECT client_id FROM integrations WHERE tenant_id = $1)",
             "DELETE FROM client_keys WHERE client_id IN \
              (SELECT client_id FROM integrations WHERE tenant_id = $1)",
             "DELETE FROM client_secrets WHERE client_id IN \

@@ -185,13 +185,22 @@ macro_rules! stamp {
             }
 
             async fn delete_user(&self, tenant: TenantId, id: UserId) -> StoreResult<()> {
+                let mut tx = self.begin_write().await?;
+                // What the person authorized ends with them (SPEC §15).
+                sqlx::query("DELETE FROM refresh_families WHERE tenant_id = $1 AND user_id = $2")
+                    .bind(tenant.to_string())
+                    .bind(id.to_string())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
                 let done = sqlx::query("DELETE FROM users WHERE tenant_id = $1 AND id = $2")
                     .bind(tenant.to_string())
                     .bind(id.to_string())
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await
                     .map_err(backend_error)?;
-                affected(done.rows_affected())
+                affected(done.rows_affected())?;
+                tx.commit().await.map_err(backend_error)
             }
         }
 

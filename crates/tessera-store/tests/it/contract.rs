@@ -27,6 +27,10 @@ pub fn integration(tenant: TenantId) -> Integration {
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
         redirect_uris: vec!["https://app.example.com/callback".into()],
         public_client: true,
+        refresh: tessera_core::model::RefreshLifetimes {
+            idle_seconds: 600,
+            absolute_seconds: 7200,
+        },
         app: None,
         profile: Default::default(),
         created_at: 10,

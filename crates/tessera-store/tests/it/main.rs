@@ -8,6 +8,7 @@ mod federation;
 mod isolation;
 mod keys;
 mod private_tokens;
+mod refresh_tokens;
 mod resource_servers;
 mod resources;
 mod tenants;

@@ -56,6 +56,12 @@ pub struct IntegrationSpec {
     pub custom_claims: Option<BTreeMap<String, String>>,
     #[schemars(range(min = 60, max = 86400))]
     pub token_ttl_seconds: Option<u32>,
+    /// A refresh token family unused this long ends (SPEC §15).
+    #[schemars(range(min = 300, max = 31536000))]
+    pub refresh_token_idle_seconds: Option<u32>,
+    /// A refresh token family ends this long after the person authorized.
+    #[schemars(range(min = 300, max = 31536000))]
+    pub refresh_token_absolute_seconds: Option<u32>,
     pub description: Option<String>,
     pub homepage_url: Option<String>,
     pub authentication_url: Option<String>,

@@ -166,12 +166,18 @@ pub async fn update(
             StatusCode::OK,
         );
     }
-    let body = match (values.custom_claims(), values.token_ttl()) {
-        (Ok(claims), Ok(ttl)) => PatchIntegrationRequest {
+    let body = match (
+        values.custom_claims(),
+        values.token_ttl(),
+        values.profile.refresh_lifetimes(),
+    ) {
+        (Ok(claims), Ok(ttl), Ok((idle, absolute))) => PatchIntegrationRequest {
             display_name: Some(values.display_name.clone()),
             custom_claims: Some(claims),
             scopes: Some(values.scopes.clone()),
             token_ttl_seconds: ttl,
+            refresh_token_idle_seconds: idle,
+            refresh_token_absolute_seconds: absolute,
             authentication_url: Some(given(&values.profile.authentication_url)),
             webhook_url: Some(given(&values.profile.webhook_url)),
             description: Some(given(&values.profile.description)),
@@ -179,7 +185,9 @@ pub async fn update(
             redirect_uris: Some(values.profile.redirect_uri_list()),
             ..PatchIntegrationRequest::default()
         },
-        (Err(e), _) | (_, Err(e)) => return refused_form(&nav, Some(editing), values, &e),
+        (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
+            return refused_form(&nav, Some(editing), values, &e)
+        }
     };
     let patched = routes::integrations::patch_integration(
         State(state.clone()),

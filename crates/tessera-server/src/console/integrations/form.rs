@@ -44,6 +44,9 @@ pub struct Profile {
     pub app_version: String,
     /// The redirect URIs, one a line.
     pub redirect_uris: String,
+    /// The refresh token lifetimes in seconds (SPEC §15); empty keeps the default.
+    pub refresh_token_idle_seconds: String,
+    pub refresh_token_absolute_seconds: String,
 }
 
 impl Profile {
@@ -57,6 +60,11 @@ impl Profile {
             app_name: f.one("app_name").trim().to_owned(),
             app_version: f.one("app_version").trim().to_owned(),
             redirect_uris: f.one("redirect_uris").trim().to_owned(),
+            refresh_token_idle_seconds: f.one("refresh_token_idle_seconds").trim().to_owned(),
+            refresh_token_absolute_seconds: f
+                .one("refresh_token_absolute_seconds")
+                .trim()
+                .to_owned(),
         }
     }
 
@@ -71,7 +79,25 @@ impl Profile {
             app_name: text(&i.app_name),
             app_version: text(&i.app_version),
             redirect_uris: i.redirect_uris.join("\n"),
+            refresh_token_idle_seconds: i.refresh_token_idle_seconds.to_string(),
+            refresh_token_absolute_seconds: i.refresh_token_absolute_seconds.to_string(),
         }
+    }
+
+    /// The refresh token lifetimes as the API takes them.
+    pub(super) fn refresh_lifetimes(&self) -> Result<(Option<u32>, Option<u32>), ApiError> {
+        Ok((
+            seconds(
+                "refresh_token_idle_seconds",
+                &self.refresh_token_idle_seconds,
+                "300 to 31536000",
+            )?,
+            seconds(
+                "refresh_token_absolute_seconds",
+                &self.refresh_token_absolute_seconds,
+                "300 to 31536000",
+            )?,
+        ))
     }
 
     /// The redirect URIs as the API takes them: each non-empty line.
@@ -155,20 +181,19 @@ impl NewValues {
     }
 
     pub(super) fn token_ttl(&self) -> Result<Option<u32>, ApiError> {
-        if self.token_ttl_seconds.is_empty() {
-            return Ok(None);
-        }
-        self.token_ttl_seconds
-            .parse()
-            .map(Some)
-            .map_err(|_| ApiError::BadField {
-                field: "token_ttl_seconds".into(),
-                message: format!(
-                    "is `{}`; give a whole number of seconds from 60 to 86400",
-                    self.token_ttl_seconds
-                ),
-            })
+        seconds("token_ttl_seconds", &self.token_ttl_seconds, "60 to 86400")
     }
+}
+
+/// A field of whole seconds: empty is `None` (the default), anything else a number.
+fn seconds(field: &str, value: &str, range: &str) -> Result<Option<u32>, ApiError> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    value.parse().map(Some).map_err(|_| ApiError::BadField {
+        field: field.into(),
+        message: format!("is `{value}`; give a whole number of seconds from {range}"),
+    })
 }
 
 pub(super) fn form_page(
@@ -222,6 +247,8 @@ pub(super) fn request_of(values: &NewValues) -> Result<CreateIntegrationRequest,
         custom_claims: values.custom_claims()?,
         scopes: Some(values.scopes.clone()),
         token_ttl_seconds: values.token_ttl()?,
+        refresh_token_idle_seconds: values.profile.refresh_lifetimes()?.0,
+        refresh_token_absolute_seconds: values.profile.refresh_lifetimes()?.1,
         multi_tenant: values.profile.multi_tenant,
         app_name: given(&values.profile.app_name),
         app_version: given(&values.profile.app_version),

@@ -8,10 +8,13 @@ use serde_json::json;
 use tessera_core::client_auth::RegisteredClient;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{self, CodeGrant, IssueContext};
-use tessera_core::ports::{Change, RevokedToken};
+use tessera_core::id::Secret;
+use tessera_core::ports::{AuditAction, Change, RevokedToken};
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+use super::refresh::end_family;
 
 /// How long a consent given on another instance may take to arrive here by the change feed
 /// (polled four times a second; SPEC §2 promises a second).
@@ -25,14 +28,15 @@ pub(super) struct Redemption<'a> {
     pub resource: Option<&'a str>,
 }
 
-/// Redeems the code once: a second use refuses and revokes the token the first one got
-/// (RFC 6749 §4.1.2, RFC 9700 §4.2.4), on every instance.
+/// Redeems the code once, starting its refresh token family: a second use refuses and revokes
+/// what the first one got, the access token and the family (RFC 6749 §4.1.2, RFC 9700 §4.2.4),
+/// on every instance.
 pub(super) async fn authorization_code(
     state: &AppState,
     ctx: &IssueContext<'_>,
     client: &Arc<RegisteredClient>,
     asked: Redemption<'_>,
-) -> Result<grant::IssuedToken, ApiError> {
+) -> Result<(grant::IssuedToken, Secret), ApiError> {
     let integration = &client.integration;
     let code = CodeGrant::redeem(
         &state.master_key,
@@ -92,13 +96,41 @@ pub(super) async fn authorization_code(
         state
             .revoke(user.tenant_id, revoked, actor, detail.to_string())
             .await?;
+        if let Some(family) = state.storage.refresh_family(&code.id).await? {
+            let why = "authorization code used twice";
+            end_family(state, &family, AuditAction::RefreshTokenRevoked, why).await?;
+        }
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidGrant,
             "`code` was used already: a code is good for one token, and the token the first use got is revoked",
         )
         .into());
     }
-    Ok(issued)
+    let (refresh_token, family) = grant::start_refresh_family(
+        &code,
+        user.tenant_id,
+        integration.refresh,
+        ctx.now_seconds,
+        ctx.rng,
+    )?;
+    state.storage.create_refresh_family(&family).await?;
+    Ok((issued, refresh_token))
+}
+
+/// The public client a code redemption, a refresh or a revocation names (SPEC §15); a
+/// confidential one must authenticate.
+pub(crate) fn public_client(
+    state: &AppState,
+    named: &str,
+) -> Result<std::sync::Arc<tessera_core::client_auth::RegisteredClient>, OAuthError> {
+    use tessera_core::client_auth::ClientDirectory;
+    let found = named.parse().ok().and_then(|id| state.clients.client(&id));
+    match found {
+        Some(client) if client.integration.public_client => Ok(client),
+        _ => Err(OAuthError::no_client_authentication(
+            OAuthError::CLIENT_AUTHENTICATION_METHODS,
+        )),
+    }
 }
 
 fn gone(why: &str) -> OAuthError {

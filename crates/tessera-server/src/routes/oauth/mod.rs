@@ -5,6 +5,7 @@
 mod authorization_code;
 mod exchange;
 mod jwt_bearer;
+mod refresh;
 
 use axum::extract::State;
 use axum::http::{header, HeaderValue};
@@ -13,7 +14,7 @@ use axum::Json;
 use tessera_core::error::{OAuthError, OAuthErrorCode};
 use tessera_core::grant::{
     self, IssueContext, TokenRequest, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
-    GRANT_JWT_BEARER, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
+    GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::TokenSubject;
@@ -23,9 +24,12 @@ use crate::extract::TokenCaller;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::TokenResponse;
+pub(crate) use authorization_code::public_client;
 use authorization_code::{authorization_code, Redemption};
 use exchange::{is_platform_token, platform_exchange, token_exchange};
 use jwt_bearer::jwt_bearer;
+pub(crate) use refresh::end_family;
+use refresh::{refresh, RefreshRequest};
 
 /// What the audit log says of an issued token (never the token itself).
 #[derive(serde::Serialize)]
@@ -65,7 +69,11 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
             .metrics
             .token_request(grant_label(&caller), e.code.as_str());
     }
-    let (issued, grant) = result?;
+    let Issued {
+        token: issued,
+        grant,
+        refresh_token,
+    } = result?;
     state
         .metrics
         .tokens_issued
@@ -95,6 +103,7 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
             expires_in: issued.expires_in,
             scope: issued.scope.to_string(),
             issued_token_type: (grant == GRANT_TOKEN_EXCHANGE).then_some(TOKEN_TYPE_ACCESS_TOKEN),
+            refresh_token: refresh_token.map(|t| t.expose().to_owned()),
         })
         .into_response(),
     ))
@@ -109,14 +118,20 @@ fn grant_label(caller: &TokenCaller) -> &'static str {
         Some(GRANT_JWT_BEARER) => "jwt_bearer",
         Some(GRANT_TOKEN_EXCHANGE) => "token_exchange",
         Some(GRANT_AUTHORIZATION_CODE) => "authorization_code",
+        Some(GRANT_REFRESH_TOKEN) => "refresh_token",
         _ => "other",
     }
 }
 
-async fn issue(
-    state: &AppState,
-    caller: &TokenCaller,
-) -> Result<(grant::IssuedToken, &'static str), ApiError> {
+/// What the token endpoint hands out.
+struct Issued {
+    token: grant::IssuedToken,
+    grant: &'static str,
+    /// For a person's grants (SPEC §15): the refresh token, shown this once.
+    refresh_token: Option<tessera_core::id::Secret>,
+}
+
+async fn issue(state: &AppState, caller: &TokenCaller) -> Result<Issued, ApiError> {
     let request = TokenRequest::parse(|name| caller.form.get(name))?;
     let authenticated = caller.client.as_ref().map(|(client, _)| client);
     // Every grant but the JWT bearer one needs the client to authenticate here: that one's
@@ -132,6 +147,19 @@ async fn issue(
         ..state.issue_context(&ring)
     };
     let grant = request.grant_type();
+    // A public client names itself with `client_id` (RFC 6749 §4.1.3, §6); a confidential one
+    // authenticates.
+    let person_client = |client_id: &Option<String>| -> Result<_, ApiError> {
+        match (
+            authenticated,
+            caller.named_client.as_deref().or(client_id.as_deref()),
+        ) {
+            (Some(client), _) => Ok(client.clone()),
+            (None, Some(named)) => Ok(public_client(state, named)?),
+            (None, None) => Ok(client()?.clone()),
+        }
+    };
+    let mut refresh_token = None;
     let issued = match &request {
         TokenRequest::ClientCredentials { scope, tenant } => grant::issue_client_credentials(
             &ctx,
@@ -154,44 +182,40 @@ async fn issue(
             client_id,
             resource,
         } => {
-            let public;
-            let client = match (
-                authenticated,
-                caller.named_client.as_deref().or(client_id.as_deref()),
-            ) {
-                (Some(client), _) => client,
-                (None, Some(named)) => {
-                    public = public_client(state, named)?;
-                    &public
-                }
-                (None, None) => client()?,
-            };
+            let client = person_client(client_id)?;
             let asked = Redemption {
                 code,
                 redirect_uri: redirect_uri.as_deref(),
                 code_verifier,
                 resource: resource.as_deref(),
             };
-            authorization_code(state, &ctx, client, asked).await?
+            let (issued, refresh) = authorization_code(state, &ctx, &client, asked).await?;
+            refresh_token = Some(refresh);
+            issued
+        }
+        TokenRequest::RefreshToken {
+            refresh_token: token,
+            scope,
+            client_id,
+            resource,
+        } => {
+            let client = person_client(client_id)?;
+            let asked = RefreshRequest {
+                token,
+                scope: scope.as_deref(),
+                resource: resource.as_deref(),
+            };
+            let (issued, refresh) = refresh(state, &ctx, &client, asked).await?;
+            refresh_token = Some(refresh);
+            issued
         }
     };
     refuse_for_disabled_tenant(state, &issued.claims)?;
-    Ok((issued, grant))
-}
-
-/// The public client a code redemption names (SPEC §15); a confidential one must authenticate.
-fn public_client(
-    state: &AppState,
-    named: &str,
-) -> Result<std::sync::Arc<tessera_core::client_auth::RegisteredClient>, OAuthError> {
-    use tessera_core::client_auth::ClientDirectory;
-    let found = named.parse().ok().and_then(|id| state.clients.client(&id));
-    match found {
-        Some(client) if client.integration.public_client => Ok(client),
-        _ => Err(OAuthError::no_client_authentication(
-            OAuthError::CLIENT_AUTHENTICATION_METHODS,
-        )),
-    }
+    Ok(Issued {
+        token: issued,
+        grant,
+        refresh_token,
+    })
 }
 
 /// Nothing new is issued for a disabled tenant (SPEC §4.1), whichever grant asked: checked once

@@ -1,0 +1,146 @@
+//! Refresh token families (SPEC §15): one row each, the hash of its newest token only.
+
+/// Implements `RefreshTokenStore` on `$store` (a `crate::dialect::Backend`).
+macro_rules! stamp {
+    ($store:ty) => {
+        use async_trait::async_trait;
+
+        use tessera_core::id::{ClientId, TenantId, UserId};
+        use tessera_core::model::RefreshFamily;
+        use tessera_core::ports::{RefreshTokenStore, StoreError, StoreResult};
+
+        use $crate::backend_error;
+        use $crate::rows::{RefreshFamilyRow, REFRESH_FAMILY_COLUMNS};
+
+        fn family(row: RefreshFamilyRow) -> StoreResult<RefreshFamily> {
+            RefreshFamily::try_from(row)
+        }
+
+        #[async_trait]
+        impl RefreshTokenStore for $store {
+            async fn create_refresh_family(&self, f: &RefreshFamily) -> StoreResult<()> {
+                sqlx::query(&format!(
+                    "INSERT INTO refresh_families ({REFRESH_FAMILY_COLUMNS}) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+                ))
+                .bind(&f.id)
+                .bind(f.tenant_id.to_string())
+                .bind(f.client_id.to_string())
+                .bind(f.user_id.to_string())
+                .bind(f.scope.to_string())
+                .bind(&f.resource)
+                .bind(f.token_hash.as_slice())
+                .bind(i64::from(f.generation))
+                .bind(f.created_at)
+                .bind(f.last_used_at)
+                .bind(f.idle_expires_at)
+                .bind(f.absolute_expires_at)
+                .execute(&self.pool)
+                .await
+                .map_err(|e| match backend_error(e) {
+                    StoreError::Conflict(_) => {
+                        StoreError::Conflict("this code started a refresh token family already".into())
+                    }
+                    other => other,
+                })?;
+                Ok(())
+            }
+
+            async fn refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>> {
+                let row: Option<RefreshFamilyRow> = sqlx::query_as(&format!(
+                    "SELECT {REFRESH_FAMILY_COLUMNS} FROM refresh_families WHERE id = $1"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                row.map(family).transpose()
+            }
+
+            async fn rotate_refresh_family(
+                &self,
+                next: &RefreshFamily,
+                current_hash: &[u8; 32],
+            ) -> StoreResult<bool> {
+                // One conditional statement: of two uses racing with the same token, one
+                // matches the old hash and the other finds it replaced.
+                let done = sqlx::query(
+                    "UPDATE refresh_families SET token_hash = $1, generation = $2, \
+                     last_used_at = $3, idle_expires_at = $4 \
+                     WHERE id = $5 AND token_hash = $6",
+                )
+                .bind(next.token_hash.as_slice())
+                .bind(i64::from(next.generation))
+                .bind(next.last_used_at)
+                .bind(next.idle_expires_at)
+                .bind(&next.id)
+                .bind(current_hash.as_slice())
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>> {
+                let row: Option<RefreshFamilyRow> = sqlx::query_as(&format!(
+                    "DELETE FROM refresh_families WHERE id = $1 RETURNING {REFRESH_FAMILY_COLUMNS}"
+                ))
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                row.map(family).transpose()
+            }
+
+            async fn delete_refresh_families(
+                &self,
+                tenant: TenantId,
+                client: ClientId,
+                user: Option<UserId>,
+            ) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM refresh_families WHERE tenant_id = $1 AND client_id = $2 \
+                     AND ($3 IS NULL OR user_id = $3)",
+                )
+                .bind(tenant.to_string())
+                .bind(client.to_string())
+                .bind(user.map(|u| u.to_string()))
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+
+            async fn refresh_families_of(
+                &self,
+                tenant: TenantId,
+                user: UserId,
+            ) -> StoreResult<Vec<RefreshFamily>> {
+                let rows: Vec<RefreshFamilyRow> = sqlx::query_as(&format!(
+                    "SELECT {REFRESH_FAMILY_COLUMNS} FROM refresh_families \
+                     WHERE tenant_id = $1 AND user_id = $2 ORDER BY created_at DESC, id"
+                ))
+                .bind(tenant.to_string())
+                .bind(user.to_string())
+                .fetch_all(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                rows.into_iter().map(family).collect()
+            }
+
+            async fn sweep_refresh_families(&self, now_seconds: i64) -> StoreResult<u64> {
+                let done = sqlx::query(
+                    "DELETE FROM refresh_families \
+                     WHERE idle_expires_at <= $1 OR absolute_expires_at <= $1",
+                )
+                .bind(now_seconds)
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use stamp;
