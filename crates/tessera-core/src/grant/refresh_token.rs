@@ -1,11 +1,14 @@
 //! The refresh token grant (RFC 6749 §6) under RFC 9700 §4.14 (SPEC §15). I/O-free: the edge
 //! finds the family, hands it in, and stores what comes out.
 //!
-//! A refresh token is `<family id>.<secret>`: the family id finds the one stored row, the
-//! secret (256 random bits) proves the holder; only SHA-256 of the whole token is stored, a fast
-//! hash being enough for so much entropy (as for client secrets). Each use replaces the family's
-//! token with a new one; a replaced token coming back means two parties hold the family, so
-//! the edge ends it (and the newest access token with it).
+//! A refresh token is `<family id>.<generation>.<secret>.<tag>`: the family id finds the one
+//! stored row, the secret (256 random bits) proves the holder, and the tag (an HMAC under the
+//! master key) proves Tessera issued it. Only SHA-256 of the whole token is stored, a fast hash
+//! being enough for so much entropy (as for client secrets). Each use replaces the family's
+//! token with the next generation's; a genuine older generation coming back means two parties
+//! hold the family, so the edge ends it (and the newest access token with it). The family id is
+//! no secret (it is the first access token's `jti` and the audit's target): without the tag a
+//! token naming it is refused as unknown and cannot end someone else's family.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -13,6 +16,7 @@ use base64::Engine;
 use super::authorization_code::{issue_for_person, PersonToken};
 use super::{narrow_scope_within, CodeGrant, IssueContext, IssuedToken};
 use crate::client_auth::RegisteredClient;
+use crate::crypto::MasterKey;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::id::{Secret, TenantId};
 use crate::model::{canonical_resource, RefreshFamily, RefreshLifetimes, Tenant, User};
@@ -21,31 +25,64 @@ use crate::scope::ScopeSet;
 
 /// RFC 6749 §6.
 pub const GRANT_REFRESH_TOKEN: &str = "refresh_token";
+/// What the master key's MAC proves here: a refresh token Tessera issued.
+const TAG_PURPOSE: &str = "tessera refresh token v1";
 
 /// The stored form of a refresh token.
 pub fn refresh_token_hash(token: &str) -> [u8; 32] {
     crate::crypto::hash_client_secret(token)
 }
 
-/// The family a presented refresh token names, when it has the shape Tessera gives them.
-pub fn refresh_token_family(token: &str) -> Option<&str> {
-    let (family, secret) = token.split_once('.')?;
+/// A presented refresh token, read: what it names, not yet whether it is genuine.
+struct Presented<'a> {
+    family: &'a str,
+    generation: u32,
+    /// Everything the tag covers.
+    signed: &'a str,
+    tag: &'a str,
+}
+
+fn read(token: &str) -> Option<Presented<'_>> {
+    let (signed, tag) = token.rsplit_once('.')?;
+    let mut parts = signed.split('.');
+    let (family, generation, secret) = (parts.next()?, parts.next()?, parts.next()?);
     let shaped = |part: &str, bytes: usize| {
         URL_SAFE_NO_PAD
             .decode(part)
             .is_ok_and(|decoded| decoded.len() == bytes)
     };
-    (shaped(family, 16) && shaped(secret, 32)).then_some(family)
+    (parts.next().is_none() && shaped(family, 16) && shaped(secret, 32)).then_some(())?;
+    Some(Presented {
+        family,
+        generation: generation.parse().ok()?,
+        signed,
+        tag,
+    })
 }
 
-fn new_token(family_id: &str, rng: &dyn Rng) -> (Secret, [u8; 32]) {
-    let token = format!("{family_id}.{}", crate::crypto::random_token(rng, 32));
+/// The family a presented refresh token names, when it has the shape Tessera gives them.
+pub fn refresh_token_family(token: &str) -> Option<&str> {
+    read(token).map(|p| p.family)
+}
+
+fn new_token(
+    key: &MasterKey,
+    family_id: &str,
+    generation: u32,
+    rng: &dyn Rng,
+) -> (Secret, [u8; 32]) {
+    let signed = format!(
+        "{family_id}.{generation}.{}",
+        crate::crypto::random_token(rng, 32)
+    );
+    let token = format!("{signed}.{}", key.mac(TAG_PURPOSE, signed.as_bytes()));
     let hash = refresh_token_hash(&token);
     (Secret::new(token), hash)
 }
 
 /// The family a redeemed code starts, in the person's tenant, and its first token.
 pub fn start_family(
+    key: &MasterKey,
     code: &CodeGrant,
     tenant: TenantId,
     lifetimes: RefreshLifetimes,
@@ -55,7 +92,7 @@ pub fn start_family(
     let scope = ScopeSet::parse(&code.scope).map_err(|_| {
         OAuthError::new(OAuthErrorCode::InvalidGrant, "`code` names unknown scopes")
     })?;
-    let (token, token_hash) = new_token(&code.id, rng);
+    let (token, token_hash) = new_token(key, &code.id, 0, rng);
     let absolute_expires_at = now_seconds + i64::from(lifetimes.absolute_seconds);
     Ok((
         token,
@@ -106,6 +143,7 @@ pub struct RefreshAsk<'a> {
 /// gives the family's next generation: the token to hand out and the family to store in place
 /// of `found` (only if `found` is still what is stored: the edge's conditional write).
 pub fn rotate(
+    key: &MasterKey,
     found: Option<&RefreshFamily>,
     ask: &RefreshAsk<'_>,
     client: &RegisteredClient,
@@ -114,24 +152,35 @@ pub fn rotate(
 ) -> Result<(Secret, RefreshFamily), RefreshRefusal> {
     let refused =
         |text: &str| RefreshRefusal::Refused(OAuthError::new(OAuthErrorCode::InvalidGrant, text));
-    let Some(family) = found else {
-        return Err(refused(
+    let unknown = || {
+        refused(
             "`refresh_token` is not one Tessera holds: it was never issued, was revoked, or expired; send the person through /oauth2/authorize again",
-        ));
+        )
+    };
+    let presented = read(ask.token)
+        .filter(|p| key.mac_matches(TAG_PURPOSE, p.signed.as_bytes(), p.tag))
+        .ok_or_else(unknown)?;
+    let Some(family) = found.filter(|f| f.id == presented.family) else {
+        return Err(unknown());
     };
     let integration = &client.integration;
     if family.client_id != integration.client_id {
         return Err(refused("`refresh_token` was issued to another client"));
     }
-    let presented = refresh_token_hash(ask.token);
-    if !bool::from(subtle::ConstantTimeEq::ct_eq(
-        presented.as_slice(),
+    let current = bool::from(subtle::ConstantTimeEq::ct_eq(
+        refresh_token_hash(ask.token).as_slice(),
         family.token_hash.as_slice(),
-    )) {
-        return Err(RefreshRefusal::Reused(OAuthError::new(
-            OAuthErrorCode::InvalidGrant,
-            "`refresh_token` was already used and replaced: since someone else may hold it, every refresh token of this authorization is revoked; send the person through /oauth2/authorize again",
-        )));
+    ));
+    if !current {
+        // Genuine (the tag holds) but not the newest: an earlier generation came back.
+        return Err(if presented.generation < family.generation {
+            RefreshRefusal::Reused(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "`refresh_token` was already used and replaced: since someone else may hold it, every refresh token of this authorization is revoked; send the person through /oauth2/authorize again",
+            ))
+        } else {
+            unknown()
+        });
     }
     if !family.live_at(now_seconds) {
         return Err(refused(if now_seconds >= family.absolute_expires_at {
@@ -150,13 +199,14 @@ pub fn rotate(
             "`resource` is not the one the person authorized",
         )));
     }
-    let (token, token_hash) = new_token(&family.id, rng);
+    let generation = family.generation.saturating_add(1);
+    let (token, token_hash) = new_token(key, &family.id, generation, rng);
     let idle = i64::from(integration.refresh.idle_seconds);
     Ok((
         token,
         RefreshFamily {
             token_hash,
-            generation: family.generation.saturating_add(1),
+            generation,
             last_used_at: now_seconds,
             idle_expires_at: (now_seconds + idle).min(family.absolute_expires_at),
             ..family.clone()
@@ -218,6 +268,7 @@ mod tests {
         };
         let code = code(client.integration.client_id);
         let (token, family) = start_family(
+            &key(),
             &code,
             client.integration.tenant_id,
             client.integration.refresh,
@@ -226,6 +277,10 @@ mod tests {
         )
         .unwrap();
         (Arc::new(client), token, family)
+    }
+
+    fn key() -> MasterKey {
+        MasterKey::from_bytes(&[7; 32]).unwrap()
     }
 
     fn ask(token: &Secret) -> RefreshAsk<'_> {
@@ -253,7 +308,7 @@ mod tests {
     fn rotation_replaces_the_token_and_moves_the_idle_end() {
         let (client, token, family) = setup();
         let (next_token, next) =
-            rotate(Some(&family), &ask(&token), &client, 1_500, &OsRng).unwrap();
+            rotate(&key(), Some(&family), &ask(&token), &client, 1_500, &OsRng).unwrap();
         assert_ne!(next_token, token);
         assert_eq!(next.generation, 1);
         assert_eq!(next.idle_expires_at, 2_100);
@@ -264,6 +319,7 @@ mod tests {
             ..next
         };
         let (_, late) = rotate(
+            &key(),
             Some(&kept_in_use),
             &ask(&next_token),
             &client,
@@ -277,8 +333,9 @@ mod tests {
     #[test]
     fn a_replaced_token_is_reuse() {
         let (client, token, family) = setup();
-        let (_, next) = rotate(Some(&family), &ask(&token), &client, 1_100, &OsRng).unwrap();
-        let refusal = rotate(Some(&next), &ask(&token), &client, 1_200, &OsRng);
+        let (_, next) =
+            rotate(&key(), Some(&family), &ask(&token), &client, 1_100, &OsRng).unwrap();
+        let refusal = rotate(&key(), Some(&next), &ask(&token), &client, 1_200, &OsRng);
         assert!(
             matches!(refusal, Err(RefreshRefusal::Reused(e)) if e.code == OAuthErrorCode::InvalidGrant)
         );
@@ -291,32 +348,89 @@ mod tests {
             Err(RefreshRefusal::Refused(e)) => e,
             other => panic!("expected a refusal, got {other:?}"),
         };
-        let idle = refused(rotate(Some(&family), &ask(&token), &client, 1_600, &OsRng));
+        let idle = refused(rotate(
+            &key(),
+            Some(&family),
+            &ask(&token),
+            &client,
+            1_600,
+            &OsRng,
+        ));
         assert!(idle.description.contains("idle"), "{}", idle.description);
         let mut aged = family.clone();
         aged.idle_expires_at = 10_000;
-        let absolute = refused(rotate(Some(&aged), &ask(&token), &client, 4_600, &OsRng));
+        let absolute = refused(rotate(
+            &key(),
+            Some(&aged),
+            &ask(&token),
+            &client,
+            4_600,
+            &OsRng,
+        ));
         assert!(
             absolute.description.contains("older"),
             "{}",
             absolute.description
         );
-        let unknown = refused(rotate(None, &ask(&token), &client, 1_100, &OsRng));
+        let unknown = refused(rotate(&key(), None, &ask(&token), &client, 1_100, &OsRng));
         assert!(unknown.description.contains("not one Tessera holds"));
         let other = Arc::new(fixtures::client(TenantId::random(), "assets:read"));
-        let foreign = refused(rotate(Some(&family), &ask(&token), &other, 1_100, &OsRng));
+        let foreign = refused(rotate(
+            &key(),
+            Some(&family),
+            &ask(&token),
+            &other,
+            1_100,
+            &OsRng,
+        ));
         assert!(foreign.description.contains("another client"));
         let elsewhere = RefreshAsk {
             token: token.expose(),
             resource: Some("https://other.example.com"),
         };
-        let target = refused(rotate(Some(&family), &elsewhere, &client, 1_100, &OsRng));
+        let target = refused(rotate(
+            &key(),
+            Some(&family),
+            &elsewhere,
+            &client,
+            1_100,
+            &OsRng,
+        ));
         assert_eq!(target.code, OAuthErrorCode::InvalidTarget);
         let same = RefreshAsk {
             token: token.expose(),
             resource: Some("https://TOOLS.example.com"),
         };
-        assert!(rotate(Some(&family), &same, &client, 1_100, &OsRng).is_ok());
+        assert!(rotate(&key(), Some(&family), &same, &client, 1_100, &OsRng).is_ok());
+    }
+
+    #[test]
+    fn a_token_naming_a_family_without_tessera_s_tag_cannot_end_it() {
+        let (client, token, family) = setup();
+        // The family id is no secret (the first access token's `jti`): a forged token naming
+        // it is unknown, not reuse.
+        let forged = format!("{}.0.{}.{}", family.id, "A".repeat(43), "B".repeat(43));
+        let refusal = rotate(
+            &key(),
+            Some(&family),
+            &RefreshAsk {
+                token: &forged,
+                resource: None,
+            },
+            &client,
+            1_100,
+            &OsRng,
+        );
+        assert!(
+            matches!(refusal, Err(RefreshRefusal::Refused(e)) if e.description.contains("not one Tessera holds"))
+        );
+        // Nor does a genuine token under another master key count.
+        let other = MasterKey::from_bytes(&[8; 32]).unwrap();
+        assert!(matches!(
+            rotate(&other, Some(&family), &ask(&token), &client, 1_100, &OsRng),
+            Err(RefreshRefusal::Refused(_))
+        ));
+        assert!(rotate(&key(), Some(&family), &ask(&token), &client, 1_100, &OsRng).is_ok());
     }
 
     #[test]

@@ -296,3 +296,35 @@ async fn the_console_sets_refresh_lifetimes_and_names_a_bad_one_next_to_its_fiel
     let page = admin.get(&h, &format!("/console/integrations/{id}")).await;
     assert!(page.text.contains("end unused after 3600 seconds"), "{}", page.text);
 }
+
+#[tokio::test]
+async fn of_two_uses_at_once_one_wins_and_a_forged_token_ends_nothing() {
+    for h in Harness::on_both_backends().await {
+        let c = client(&h).await;
+        let pia = ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
+        let (access, token) =
+            tokens(&redeem(&h, &c, &consented_code(&h, &c, &pia).await, VERIFIER).await);
+
+        // The family id is the first access token's `jti`, which resource servers see: a token
+        // made up around it is unknown, and the family goes on.
+        let jti = h.state.keys.load().verify(&access).unwrap().jti;
+        let forged = format!("{jti}.0.{}.{}", "A".repeat(43), "B".repeat(43));
+        refresh(&h, &c, &forged, "").await.refused(&"a forged token", "not one Tessera holds");
+        let revoke = h
+            .form("/oauth2/revoke", format!("token={}", enc(&forged)), Some((&c.id, &c.secret)))
+            .await;
+        assert_eq!(revoke.status, StatusCode::OK, "{}", revoke.text);
+        let (_, token) = tokens(&refresh(&h, &c, &token, "").await);
+
+        // Two uses of the same token at once: exactly one gets the next token.
+        let (one, two) = tokio::join!(refresh(&h, &c, &token, ""), refresh(&h, &c, &token, ""));
+        let won: Vec<&Reply> =
+            [&one, &two].into_iter().filter(|r| r.status == StatusCode::OK).collect();
+        assert_eq!(won.len(), 1, "{} / {}", one.text, two.text);
+        let lost = if one.status == StatusCode::OK { &two } else { &one };
+        assert_eq!(lost.error(), "invalid_grant", "{}", lost.text);
+        // Whoever lost, the family is in two hands and ends: the winner's token is dead too.
+        let (_, winner) = tokens(won[0]);
+        refresh(&h, &c, &winner, "").await.refused(&"the winner's token after the race", "");
+    }
+}

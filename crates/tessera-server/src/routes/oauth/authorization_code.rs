@@ -12,6 +12,7 @@ use tessera_core::id::Secret;
 use tessera_core::ports::{AuditAction, Change, RevokedToken};
 
 use crate::error::ApiError;
+use crate::hot::DelegationFacts;
 use crate::state::AppState;
 
 use super::refresh::end_family;
@@ -47,18 +48,8 @@ pub(super) async fn authorization_code(
         asked.resource,
         ctx.now_seconds,
     )?;
-    let facts = state
-        .delegation_facts(client, &code.user_id.to_string())
-        .await
-        .map_err(|e| match e {
-            // The user is gone; a failing store stays what it is.
-            ApiError::OAuth(_) => gone("the person who authorized it no longer exists").into(),
-            other => other,
-        })?;
+    let (facts, tenant) = person(state, client, code.user_id, gone).await?;
     let user = &facts.user;
-    let Some(tenant) = state.clients.enabled_tenant(&user.tenant_id) else {
-        return Err(gone("the person's organization is disabled").into());
-    };
     let foreign = user.tenant_id != integration.tenant_id;
     let consents = || {
         state
@@ -107,6 +98,7 @@ pub(super) async fn authorization_code(
         .into());
     }
     let (refresh_token, family) = grant::start_refresh_family(
+        &state.master_key,
         &code,
         user.tenant_id,
         integration.refresh,
@@ -131,6 +123,28 @@ pub(crate) fn public_client(
             OAuthError::CLIENT_AUTHENTICATION_METHODS,
         )),
     }
+}
+
+/// The person a code or a refresh token was given by, and their tenant while it is enabled;
+/// `gone` says why the grant no longer holds.
+pub(super) async fn person(
+    state: &AppState,
+    client: &RegisteredClient,
+    user: tessera_core::id::UserId,
+    gone: fn(&str) -> OAuthError,
+) -> Result<(Arc<DelegationFacts>, tessera_core::model::Tenant), ApiError> {
+    let facts = state
+        .delegation_facts(client, &user.to_string())
+        .await
+        .map_err(|e| match e {
+            // The user is gone; a failing store stays what it is.
+            ApiError::OAuth(_) => gone("the person who authorized it no longer exists").into(),
+            other => other,
+        })?;
+    let Some(tenant) = state.clients.enabled_tenant(&facts.user.tenant_id) else {
+        return Err(gone("the person's organization is disabled").into());
+    };
+    Ok((facts, tenant))
 }
 
 fn gone(why: &str) -> OAuthError {

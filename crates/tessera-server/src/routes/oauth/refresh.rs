@@ -38,35 +38,33 @@ pub(super) async fn refresh(
         token: asked.token,
         resource: asked.resource,
     };
-    let (next_token, next) =
-        match grant::rotate_refresh(found.as_ref(), &ask, client, ctx.now_seconds, ctx.rng) {
-            Ok(rotated) => rotated,
-            Err(RefreshRefusal::Reused(e)) => {
-                if let Some(family) = &found {
-                    end_family(
-                        state,
-                        family,
-                        AuditAction::RefreshTokenReused,
-                        "refresh token reused",
-                    )
-                    .await?;
-                }
-                return Err(e.into());
+    let (next_token, next) = match grant::rotate_refresh(
+        &state.master_key,
+        found.as_ref(),
+        &ask,
+        client,
+        ctx.now_seconds,
+        ctx.rng,
+    ) {
+        Ok(rotated) => rotated,
+        Err(RefreshRefusal::Reused(e)) => {
+            if let Some(family) = &found {
+                end_family(
+                    state,
+                    family,
+                    AuditAction::RefreshTokenReused,
+                    "refresh token reused",
+                )
+                .await?;
             }
-            Err(RefreshRefusal::Refused(e)) => return Err(e.into()),
-        };
-    let integration = &client.integration;
-    let facts = state
-        .delegation_facts(client, &next.user_id.to_string())
-        .await
-        .map_err(|e| match e {
-            ApiError::OAuth(_) => gone("the person who authorized it no longer exists").into(),
-            other => other,
-        })?;
-    let user = &facts.user;
-    let Some(tenant) = state.clients.enabled_tenant(&user.tenant_id) else {
-        return Err(gone("the person's organization is disabled").into());
+            return Err(e.into());
+        }
+        Err(RefreshRefusal::Refused(e)) => return Err(e.into()),
     };
+    let integration = &client.integration;
+    let (facts, tenant) =
+        super::authorization_code::person(state, client, next.user_id, gone).await?;
+    let user = &facts.user;
     let foreign = user.tenant_id != integration.tenant_id;
     if !resource_still_consented(state, ctx, &next) {
         return Err(gone("the person no longer consents to this resource").into());
