@@ -12,9 +12,9 @@ use tessera_core::id::Secret;
 use tessera_core::ports::{AuditAction, Change, RevokedToken};
 
 use crate::error::ApiError;
-use crate::hot::DelegationFacts;
 use crate::state::AppState;
 
+use super::grantor::person;
 use super::refresh::end_family;
 
 /// How long a consent given on another instance may take to arrive here by the change feed
@@ -107,44 +107,6 @@ pub(super) async fn authorization_code(
     )?;
     state.storage.create_refresh_family(&family).await?;
     Ok((issued, refresh_token))
-}
-
-/// The public client a code redemption, a refresh or a revocation names (SPEC §15); a
-/// confidential one must authenticate.
-pub(crate) fn public_client(
-    state: &AppState,
-    named: &str,
-) -> Result<std::sync::Arc<tessera_core::client_auth::RegisteredClient>, OAuthError> {
-    use tessera_core::client_auth::ClientDirectory;
-    let found = named.parse().ok().and_then(|id| state.clients.client(&id));
-    match found {
-        Some(client) if client.integration.public_client => Ok(client),
-        _ => Err(OAuthError::no_client_authentication(
-            OAuthError::CLIENT_AUTHENTICATION_METHODS,
-        )),
-    }
-}
-
-/// The person a code or a refresh token was given by, and their tenant while it is enabled;
-/// `gone` says why the grant no longer holds.
-pub(super) async fn person(
-    state: &AppState,
-    client: &RegisteredClient,
-    user: tessera_core::id::UserId,
-    gone: fn(&str) -> OAuthError,
-) -> Result<(Arc<DelegationFacts>, tessera_core::model::Tenant), ApiError> {
-    let facts = state
-        .delegation_facts(client, &user.to_string())
-        .await
-        .map_err(|e| match e {
-            // The user is gone; a failing store stays what it is.
-            ApiError::OAuth(_) => gone("the person who authorized it no longer exists").into(),
-            other => other,
-        })?;
-    let Some(tenant) = state.clients.enabled_tenant(&facts.user.tenant_id) else {
-        return Err(gone("the person's organization is disabled").into());
-    };
-    Ok((facts, tenant))
 }
 
 fn gone(why: &str) -> OAuthError {

@@ -4,6 +4,7 @@
 
 mod authorization_code;
 mod exchange;
+mod grantor;
 mod jwt_bearer;
 mod refresh;
 
@@ -24,9 +25,9 @@ use crate::extract::TokenCaller;
 use crate::metrics::{ErrorLabel, GrantLabel};
 use crate::state::AppState;
 use crate::wire::TokenResponse;
-pub(crate) use authorization_code::public_client;
 use authorization_code::{authorization_code, Redemption};
 use exchange::{is_platform_token, platform_exchange, token_exchange};
+pub(crate) use grantor::public_client;
 use jwt_bearer::jwt_bearer;
 pub(crate) use refresh::end_family;
 use refresh::{refresh, RefreshRequest};

@@ -62,8 +62,7 @@ pub(super) async fn refresh(
         Err(RefreshRefusal::Refused(e)) => return Err(e.into()),
     };
     let integration = &client.integration;
-    let (facts, tenant) =
-        super::authorization_code::person(state, client, next.user_id, gone).await?;
+    let (facts, tenant) = super::grantor::person(state, client, next.user_id, gone).await?;
     let user = &facts.user;
     let foreign = user.tenant_id != integration.tenant_id;
     if !resource_still_consented(state, ctx, &next) {
