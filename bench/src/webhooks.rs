@@ -70,6 +70,7 @@ pub async fn run(
             authentication_url: Some(url),
             ..Default::default()
         },
+        origin: Default::default(),
         created_at: now,
         updated_at: now,
     };

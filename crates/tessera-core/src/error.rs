@@ -29,6 +29,10 @@ pub enum OAuthErrorCode {
     UnsupportedTokenType,
     /// Too many failed client authentications (SPEC §11); served with 429.
     SlowDown,
+    /// RFC 7591 §3.2.2 `invalid_redirect_uri`.
+    InvalidRedirectUri,
+    /// RFC 7591 §3.2.2 `invalid_client_metadata`.
+    InvalidClientMetadata,
     /// RFC 6749 `server_error`.
     ServerError,
 }
@@ -49,6 +53,8 @@ impl OAuthErrorCode {
             OAuthErrorCode::ConsentRequired => "consent_required",
             OAuthErrorCode::UnsupportedTokenType => "unsupported_token_type",
             OAuthErrorCode::SlowDown => "slow_down",
+            OAuthErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
+            OAuthErrorCode::InvalidClientMetadata => "invalid_client_metadata",
             OAuthErrorCode::ServerError => "server_error",
         }
     }

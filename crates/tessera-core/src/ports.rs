@@ -75,6 +75,12 @@ pub trait TenantStore: Send + Sync {
     async fn list_tenants(&self, page: PageRequest) -> StoreResult<Page<Tenant>>;
     /// Writes name, tier and state.
     async fn update_tenant(&self, tenant: &Tenant) -> StoreResult<()>;
+    /// Writes the tenant's rules for clients nobody typed in (SPEC §15), and nothing else.
+    async fn set_client_registration(
+        &self,
+        tenant: TenantId,
+        policy: &crate::model::ClientRegistrationPolicy,
+    ) -> StoreResult<()>;
     /// Removes the tenant and every row of it, and every grant to or from it, in one
     /// transaction. `NotFound` if there is none; `Conflict` for the operator tenant.
     async fn delete_tenant(&self, id: TenantId) -> StoreResult<DeletedTenant>;
@@ -412,11 +418,16 @@ pub enum AuditAction {
     FederatedCredentialAdded,
     /// `federated_credential.removed`.
     FederatedCredentialRemoved,
+    /// `client.registered`: a client registered itself, or a metadata document's client was
+    /// first authorized (SPEC §15).
+    ClientRegistered,
+    /// `client_registration.changed`: the tenant's rules for such clients.
+    ClientRegistrationChanged,
 }
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 39] = [
+    pub const ALL: [AuditAction; 41] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -456,6 +467,8 @@ impl AuditAction {
         AuditAction::TrustedIssuerRemoved,
         AuditAction::FederatedCredentialAdded,
         AuditAction::FederatedCredentialRemoved,
+        AuditAction::ClientRegistered,
+        AuditAction::ClientRegistrationChanged,
     ];
 
     /// The action's name, as stored and listed.
@@ -500,6 +513,8 @@ impl AuditAction {
             AuditAction::TrustedIssuerRemoved => "trusted_issuer.removed",
             AuditAction::FederatedCredentialAdded => "federated_credential.added",
             AuditAction::FederatedCredentialRemoved => "federated_credential.removed",
+            AuditAction::ClientRegistered => "client.registered",
+            AuditAction::ClientRegistrationChanged => "client_registration.changed",
         }
     }
 }

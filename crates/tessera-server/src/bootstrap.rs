@@ -77,6 +77,7 @@ pub async fn create_operator_tenant(
         public_client: false,
         app: None,
         profile: Default::default(),
+        origin: Default::default(),
         created_at: now,
         updated_at: now,
     };

@@ -13,6 +13,7 @@ pub mod extract;
 pub mod forwarded;
 pub mod hot;
 pub mod listener;
+pub mod metadata_documents;
 pub mod metrics;
 pub mod outbound;
 pub mod remote_keys;
@@ -52,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/oauth2/introspect", post(introspection::introspect))
         .route("/oauth2/revoke", post(introspection::revoke))
+        .route(
+            "/oauth2/register",
+            post(routes::client_registration::register),
+        )
         .route("/oauth2/jwks", get(discovery::jwks))
         .route(
             "/.well-known/openid-configuration",
@@ -128,6 +133,11 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/v1/consents/{id}",
             axum::routing::delete(consents::withdraw_consent),
+        )
+        .route(
+            "/v1/client_registration",
+            get(routes::client_registration::get_client_registration)
+                .put(routes::client_registration::put_client_registration),
         )
         .route(
             "/v1/resource_servers",

@@ -104,8 +104,120 @@ pub fn client(timeout: Duration, allow_private: bool) -> Result<reqwest::Client,
         .build()
 }
 
+/// Fetches started per second, over everything a cache fetches: a fetch can be set off by
+/// anyone, without credentials (SPEC §11), and must not make Tessera a load generator.
+pub struct FetchAllowance {
+    per_second: u32,
+    /// (second, fetches started in it).
+    window: parking_lot::Mutex<(i64, u32)>,
+}
+
+impl FetchAllowance {
+    pub fn new(per_second: u32) -> Self {
+        FetchAllowance {
+            per_second,
+            window: parking_lot::Mutex::new((0, 0)),
+        }
+    }
+
+    /// Counts a fetch at `now` (milliseconds); `false` once the second's allowance is used up.
+    pub fn take(&self, now: i64) -> bool {
+        let second = now.div_euclid(1000);
+        let mut window = self.window.lock();
+        if window.0 != second {
+            *window = (second, 0);
+        }
+        if window.1 >= self.per_second {
+            return false;
+        }
+        window.1 += 1;
+        true
+    }
+}
+
+/// A body fetched within its limits, and how long its server lets it be kept.
+pub struct Fetched {
+    pub body: Vec<u8>,
+    /// `Cache-Control: max-age` in seconds; `Some(0)` for `no-store` or `no-cache`.
+    pub max_age: Option<u64>,
+}
+
+/// GETs `uri` with `client`: a success status and at most `max` bytes, refused while reading
+/// (a length announced or not). The error says why, for the log.
+pub async fn fetch_bounded(
+    client: &reqwest::Client,
+    uri: &str,
+    accept: &'static str,
+    max: usize,
+) -> Result<Fetched, String> {
+    let mut response = client
+        .get(uri)
+        .header(reqwest::header::ACCEPT, accept)
+        .send()
+        .await
+        .map_err(|e| format!("could not be fetched: {}", describe(&e)))?;
+    if !response.status().is_success() {
+        return Err(format!("answered HTTP {}", response.status().as_u16()));
+    }
+    let too_large = || format!("answered more than {} KiB", max.div_ceil(1024));
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let max_age = response
+        .headers()
+        .get(reqwest::header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .and_then(cache_max_age);
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| format!("could not be read: {}", describe(&e)))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Fetched { body, max_age })
+}
+
+/// RFC 9111 §5.2.2: `no-store` and `no-cache` keep nothing; otherwise `max-age`, if given.
+fn cache_max_age(header: &str) -> Option<u64> {
+    let mut max_age = None;
+    for directive in header.split(',').map(str::trim) {
+        let (name, value) = directive.split_once('=').unwrap_or((directive, ""));
+        match name.to_ascii_lowercase().as_str() {
+            "no-store" | "no-cache" => return Some(0),
+            "max-age" => max_age = value.trim_matches('"').parse().ok(),
+            _ => {}
+        }
+    }
+    max_age
+}
+
+fn describe(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "it timed out"
+    } else if e.is_connect() {
+        "the connection failed"
+    } else if e.is_redirect() {
+        "it redirected, and redirects are not followed"
+    } else {
+        "the request failed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn cache_control_is_read_as_rfc_9111_says() {
+        assert_eq!(cache_max_age("public, max-age=600"), Some(600));
+        assert_eq!(cache_max_age("max-age=600, no-store"), Some(0));
+        assert_eq!(cache_max_age("No-Cache"), Some(0));
+        assert_eq!(cache_max_age("public"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -75,8 +75,7 @@ pub struct RemoteKeySets {
     config: RemoteKeyConfig,
     allow_private: bool,
     cache: quick_cache::sync::Cache<KeySetOwner, Arc<Entry>>,
-    /// (second, fetches started in it).
-    fetches: parking_lot::Mutex<(i64, u32)>,
+    fetches: crate::outbound::FetchAllowance,
 }
 
 /// What any failed fetch says: the same words whatever went wrong (refused, closed port, no
@@ -91,10 +90,10 @@ impl RemoteKeySets {
     pub fn new(config: RemoteKeyConfig, allow_private: bool) -> Result<Self, reqwest::Error> {
         Ok(RemoteKeySets {
             http: crate::outbound::client(config.timeout, allow_private)?,
+            fetches: crate::outbound::FetchAllowance::new(config.max_fetches_per_second),
             config,
             allow_private,
             cache: quick_cache::sync::Cache::new(10_000),
-            fetches: parking_lot::Mutex::new((0, 0)),
         })
     }
 
@@ -158,7 +157,7 @@ impl RemoteKeySets {
                 return entry.keys.clone();
             }
         }
-        if !self.may_fetch(now) {
+        if !self.fetches.take(now) {
             // Not cached: the next second may fetch it.
             tracing::debug!(?owner, "key set fetch deferred: too many this second");
             return Err(FETCH_FAILED.to_owned());
@@ -204,51 +203,11 @@ impl RemoteKeySets {
         self.fetch_allowed(&jwks_uri).await
     }
 
-    /// Counts a fetch against the second's allowance; `false` once it is used up.
-    fn may_fetch(&self, now: UnixMillis) -> bool {
-        let second = now.div_euclid(1000);
-        let mut window = self.fetches.lock();
-        if window.0 != second {
-            *window = (second, 0);
-        }
-        if window.1 >= self.config.max_fetches_per_second {
-            return false;
-        }
-        window.1 += 1;
-        true
-    }
-
     async fn fetch(&self, uri: &str) -> Result<Vec<u8>, String> {
-        let max = self.config.max_bytes;
-        let mut response = self
-            .http
-            .get(uri)
-            .header(
-                reqwest::header::ACCEPT,
-                "application/json, application/jwk-set+json",
-            )
-            .send()
+        let accept = "application/json, application/jwk-set+json";
+        crate::outbound::fetch_bounded(&self.http, uri, accept, self.config.max_bytes)
             .await
-            .map_err(|e| format!("could not be fetched: {}", describe(&e)))?;
-        if !response.status().is_success() {
-            return Err(format!("answered HTTP {}", response.status().as_u16()));
-        }
-        let too_large = || format!("answered more than {} KiB", max / 1024);
-        if response.content_length().is_some_and(|n| n > max as u64) {
-            return Err(too_large());
-        }
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| format!("could not be read: {}", describe(&e)))?
-        {
-            if body.len() + chunk.len() > max {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
-        Ok(body)
+            .map(|fetched| fetched.body)
     }
 }
 
@@ -276,18 +235,6 @@ fn discovery_url(issuer: &str) -> String {
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     )
-}
-
-fn describe(e: &reqwest::Error) -> &'static str {
-    if e.is_timeout() {
-        "it timed out"
-    } else if e.is_connect() {
-        "the connection failed"
-    } else if e.is_redirect() {
-        "it redirected, and redirects are not followed"
-    } else {
-        "the request failed"
-    }
 }
 
 #[cfg(test)]

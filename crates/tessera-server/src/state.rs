@@ -108,6 +108,8 @@ pub struct Inner {
     /// KiB of request bodies in flight (see `ServerConfig::body_budget_bytes`).
     pub body_budget: Arc<tokio::sync::Semaphore>,
     pub remote_keys: RemoteKeySets,
+    /// Client ID Metadata Documents fetched lately (SPEC §15).
+    pub metadata_documents: crate::metadata_documents::MetadataDocuments,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
 }
@@ -165,6 +167,12 @@ impl AppState {
             verified: VerifiedTokens::new(config.verified_token_cache),
             remote_keys: RemoteKeySets::new(config.remote_keys.clone(), allow_private)
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
+            metadata_documents: crate::metadata_documents::MetadataDocuments::new(
+                config.remote_keys.timeout,
+                allow_private,
+                config.remote_keys.max_fetches_per_second,
+            )
+            .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             config,
             storage,
             clock,

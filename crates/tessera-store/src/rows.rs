@@ -6,8 +6,9 @@ use std::collections::BTreeMap;
 use tessera_core::id::{AccessPolicyId, AssetId, ClientId, TenantId, UserId};
 use tessera_core::model::{
     AppAccess, AppAuthorization, AppProfile, AppVersion, Asset, AssetEvent, ClientKey,
-    ClientSecretRecord, Connection, ConnectionStatus, Consent, ConsentUser, FederatedCredential,
-    Integration, ResourceServer, Role, Stage, Tenant, Tier, TrustedIssuer, User, WebhookAttempt,
+    ClientOrigin, ClientRegistrationPolicy, ClientSecretRecord, Connection, ConnectionStatus,
+    Consent, ConsentUser, FederatedCredential, Integration, RegistrationMode, ResourceServer, Role,
+    Stage, Tenant, Tier, TrustedIssuer, User, WebhookAttempt,
 };
 use tessera_core::policy::AccessPolicy;
 use tessera_core::ports::{
@@ -29,11 +30,15 @@ pub(crate) struct TenantRow {
     pub operator: i64,
     pub disabled: i64,
     pub tokens_not_after: i64,
+    pub client_registration: String,
+    pub client_metadata_documents: i64,
+    pub approved_client_domains: String,
 }
 
 /// The columns `TenantRow` reads.
 pub(crate) const TENANT_COLUMNS: &str =
-    "seq, id, display_name, tier, created_at, operator, disabled, tokens_not_after";
+    "seq, id, display_name, tier, created_at, operator, disabled, tokens_not_after, \
+     client_registration, client_metadata_documents, approved_client_domains";
 
 impl TryFrom<TenantRow> for Tenant {
     type Error = StoreError;
@@ -46,6 +51,13 @@ impl TryFrom<TenantRow> for Tenant {
             operator: r.operator != 0,
             disabled: r.disabled != 0,
             tokens_not_after: r.tokens_not_after,
+            client_registration: ClientRegistrationPolicy {
+                registration: RegistrationMode::parse(&r.client_registration)
+                    .map_err(|_| corrupt("client_registration"))?,
+                metadata_documents: r.client_metadata_documents != 0,
+                approved_domains: serde_json::from_str(&r.approved_client_domains)
+                    .map_err(|_| corrupt("approved_client_domains"))?,
+            },
         })
     }
 }
@@ -53,7 +65,8 @@ impl TryFrom<TenantRow> for Tenant {
 pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display_name, scopes, \
      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
      authentication_url, webhook_url, description, homepage_url, created_at, updated_at, \
-     redirect_uris, public_client, refresh_idle_seconds, refresh_absolute_seconds";
+     redirect_uris, public_client, refresh_idle_seconds, refresh_absolute_seconds, origin, \
+     metadata_document_url";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -79,6 +92,8 @@ pub(crate) struct IntegrationRow {
     pub public_client: i64,
     pub refresh_idle_seconds: i64,
     pub refresh_absolute_seconds: i64,
+    pub origin: String,
+    pub metadata_document_url: Option<String>,
 }
 
 impl TryFrom<IntegrationRow> for Integration {
@@ -118,6 +133,8 @@ impl TryFrom<IntegrationRow> for Integration {
                 description: r.description,
                 homepage_url: r.homepage_url,
             },
+            origin: ClientOrigin::from_stored(&r.origin, r.metadata_document_url)
+                .ok_or_else(|| corrupt("origin"))?,
             created_at: r.created_at,
             updated_at: r.updated_at,
         })

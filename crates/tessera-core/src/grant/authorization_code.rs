@@ -14,7 +14,7 @@ use base64::Engine;
 use serde::{Deserialize, Serialize};
 
 use super::{mint, narrow_scope_within, IssueContext, IssuedToken, Subject};
-use crate::client_auth::{ClientDirectory, RegisteredClient};
+use crate::client_auth::RegisteredClient;
 use crate::crypto::MasterKey;
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::id::{ClientId, UserId};
@@ -187,10 +187,11 @@ fn pkce_form(value: &str) -> bool {
 /// Reads an authorization request (`param` gives a query parameter; the edge refused repeats):
 /// the client and redirect URI first, whose faults are a page; then the rest, whose faults go
 /// back to the client. `own` is Tessera's own API, the default resource; `find` looks up a
-/// canonical identifier among the resource servers of the person's tenant (RFC 8707).
+/// canonical identifier among the resource servers of the person's tenant (RFC 8707); `client`
+/// finds the client a `client_id` names (a registered id, or a metadata document's URL).
 pub fn read_authorization_request<'a>(
     param: impl Fn(&str) -> Option<&'a str>,
-    directory: &dyn ClientDirectory,
+    client: &dyn Fn(&str) -> Option<Arc<RegisteredClient>>,
     own: &KnownResource,
     find: &dyn Fn(&str) -> Option<KnownResource>,
 ) -> Result<AuthorizationRequest, AuthorizeRefusal> {
@@ -199,11 +200,7 @@ pub fn read_authorization_request<'a>(
             "The link names no application: its `client_id` parameter is missing.".into(),
         ));
     };
-    let Some(client) = client_id
-        .parse::<ClientId>()
-        .ok()
-        .and_then(|id| directory.client(&id))
-    else {
+    let Some(client) = client(client_id) else {
         return Err(AuthorizeRefusal::Page(format!(
             "No application is registered as `{}`: ask whoever sent you here for a working link.",
             client_id.chars().take(80).collect::<String>()
@@ -533,6 +530,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::client_auth::ClientDirectory;
     use crate::grant::fixtures;
     use crate::id::TenantId;
 
@@ -587,7 +585,11 @@ mod tests {
         };
         read_authorization_request(
             |name| owned.get(name).map(String::as_str),
-            directory,
+            &|id| {
+                id.parse::<ClientId>()
+                    .ok()
+                    .and_then(|id| directory.client(&id))
+            },
             &KnownResource::own_api("https://api.example.com"),
             &|canonical| (canonical == "https://tools.example.com/").then(|| tools.clone()),
         )

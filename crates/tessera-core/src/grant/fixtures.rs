@@ -29,6 +29,7 @@ pub fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
             public_client: false,
             app: None,
             profile: Default::default(),
+            origin: Default::default(),
             created_at: 0,
             updated_at: 0,
         },
@@ -47,6 +48,7 @@ pub fn tenant(disabled: bool) -> Tenant {
         operator: false,
         disabled,
         tokens_not_after: 0,
+        client_registration: Default::default(),
     }
 }
 

@@ -4,7 +4,9 @@ use crate::error::DomainError;
 use crate::id::{ClientId, TenantId};
 use crate::scope::ScopeSet;
 
-use super::{validate_app_label, validate_web_url, AppVersion, Stage, UnixMillis, UrlRules};
+use super::{
+    validate_app_label, validate_web_url, AppVersion, ClientOrigin, Stage, UnixMillis, UrlRules,
+};
 
 /// Lifetime of an access token unless the integration says otherwise (SPEC §3.1).
 pub const DEFAULT_TOKEN_TTL_SECONDS: u32 = 3600;
@@ -113,6 +115,8 @@ pub struct Integration {
     pub app: Option<AppVersion>,
     /// What data owners see and where Tessera calls the application (SPEC §6).
     pub profile: AppProfile,
+    /// Whether an admin made it or the client registered itself (SPEC §15).
+    pub origin: ClientOrigin,
     /// When it was created.
     pub created_at: UnixMillis,
     /// When it was last changed.
@@ -270,6 +274,14 @@ impl NewAppVersion {
 }
 
 impl NewIntegration {
+    /// The redirect URIs checked as for any integration (RFC 7591 registrations use it too).
+    pub fn check_redirect_uris(
+        uris: Vec<String>,
+        rules: UrlRules,
+    ) -> Result<Vec<String>, DomainError> {
+        validate_redirect_uris(uris, rules)
+    }
+
     /// Checks every field and builds the integration.
     pub fn validate(
         self,
@@ -318,6 +330,7 @@ impl NewIntegration {
             public_client: self.public_client,
             app,
             profile,
+            origin: ClientOrigin::Configured,
             created_at: now,
             updated_at: now,
         })

@@ -3,6 +3,7 @@
 mod application;
 mod asset;
 mod client_key;
+mod client_registration;
 mod connection;
 mod consent;
 mod federation;
@@ -24,6 +25,10 @@ pub use asset::{
     AttributeFilter, Attributes, ASSET_TYPE_ATTRIBUTE,
 };
 pub use client_key::{ClientKey, RemoteKeySetError, MAX_KEYS_PER_INTEGRATION, MAX_REMOTE_KEYS};
+pub use client_registration::{
+    client_id_for_document, metadata_document_url, ClientMetadata, ClientOrigin,
+    ClientRegistrationPolicy, RegistrationMode, MAX_APPROVED_DOMAINS, MAX_CLIENT_METADATA_BYTES,
+};
 pub use connection::{
     validate_state, Connection, ConnectionRequest, ConnectionStatus, ConnectionUrlError,
     CONNECTION_URL_TTL_SECONDS, MAX_BEARER_TOKEN_LEN, MAX_STATE_LEN,

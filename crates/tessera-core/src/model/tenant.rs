@@ -1,7 +1,7 @@
 use crate::error::DomainError;
 use crate::id::TenantId;
 
-use super::UnixMillis;
+use super::{ClientRegistrationPolicy, UnixMillis};
 
 /// A tenant's commercial tier, carried in tokens as `tier`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,8 @@ pub struct Tenant {
     /// Tokens for this tenant issued at or before this second are refused: set when the tenant
     /// is disabled, so enabling it again does not bring back the tokens that were live.
     pub tokens_not_after: i64,
+    /// Its rules for clients nobody typed in (SPEC §15), set by its admins.
+    pub client_registration: ClientRegistrationPolicy,
 }
 
 impl Tenant {
@@ -76,6 +78,7 @@ impl Tenant {
             operator: false,
             disabled: false,
             tokens_not_after: 0,
+            client_registration: ClientRegistrationPolicy::default(),
         })
     }
 

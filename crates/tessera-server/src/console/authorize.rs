@@ -16,7 +16,6 @@ use tessera_core::grant::CodeGrant;
 use tessera_core::grant::{
     read_authorization_request, AuthorizationRequest, AuthorizeRefusal, KnownResource,
 };
-use tessera_core::id::TenantId;
 use tessera_core::model::canonical_resource;
 use tessera_core::scope::Scope;
 
@@ -25,7 +24,7 @@ use super::shell::{FormProblem, Nav, Posted, Signed};
 use super::sign_in::{sign_in_redirect, signed_in};
 use super::{html, message_with_link, CONSOLE_CSP};
 use crate::extract::{ApiJson, OAuthForm};
-use crate::routes::consents;
+use crate::routes::{consents, external_clients};
 use crate::state::AppState;
 use crate::wire::GiveConsentRequest;
 
@@ -46,6 +45,8 @@ struct AuthorizePage {
     redirect_host: String,
     /// The authorization request's query, posted back and checked again.
     request: String,
+    /// Set for a client nobody vouched for: the warning shown above the buttons.
+    unverified: Option<String>,
 }
 
 /// `GET /oauth2/authorize`.
@@ -59,18 +60,18 @@ pub async fn authorize(
     let Some((session, user)) = signed_in(&state, &headers).await else {
         // A bad link is told before anyone signs in; the resource is the person's tenant's,
         // checked once they have.
-        if let Err(page) = read(&state, &query, None) {
+        if let Err(page) = read(&state, &query, None).await {
             return page;
         }
         return sign_in_redirect(uri.path_and_query().map_or("/console", |p| p.as_str()));
     };
     let signed = Signed::of(&state, session, user);
-    let request = match read(&state, &query, Some(signed.user.tenant_id)) {
+    let request = match read(&state, &query, Some(&signed)).await {
         Ok(request) => request,
         Err(page) => return page,
     };
     if remembered(&state, &signed, &request) {
-        return with_code(&state, &signed, &request);
+        return with_code(&state, &signed, &request).await;
     }
     consent_page(&state, &signed, &request, query)
 }
@@ -78,7 +79,7 @@ pub async fn authorize(
 /// `POST /oauth2/authorize`: the person's answer on the consent page.
 pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
     let tenant = posted.by.user.tenant_id;
-    let request = match read(&state, posted.fields.one("request"), Some(tenant)) {
+    let request = match read(&state, posted.fields.one("request"), Some(&posted.by)).await {
         Ok(request) => request,
         Err(page) => return page,
     };
@@ -95,6 +96,11 @@ pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
         );
     }
     let signed = &posted.by;
+    if let Err(e) =
+        external_clients::keep_document_client(&state, &request.client, &signed.user).await
+    {
+        return e.into_response();
+    }
     // A foreign application reaches this organization's data only under a consent that lets
     // it act for its users (SPEC §3.3); what was consented before is kept.
     let foreign = request.client.integration.tenant_id != signed.user.tenant_id;
@@ -126,18 +132,28 @@ pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
             FormProblem::Page(page) => page,
         };
     }
-    with_code(&state, signed, &request)
+    with_code(&state, signed, &request).await
 }
 
 /// The request checked, or the page (a bad link) or redirect (any other fault) that refuses it.
 // The page is the error: it is built once, on the way out of the request.
 #[allow(clippy::result_large_err)]
-fn read(
+async fn read(
     state: &AppState,
     query: &str,
-    tenant: Option<TenantId>,
+    signed: Option<&Signed>,
 ) -> Result<AuthorizationRequest, Response> {
     let params = OAuthForm::parse(query.as_bytes()).map_err(|e| broken(&e.description))?;
+    // A metadata document's client is fetched first: what it registered decides the rest.
+    let named = match params.get("client_id") {
+        Some(id) => Some(
+            external_clients::named_client(state, id)
+                .await
+                .map_err(|t| broken(&t))?,
+        ),
+        None => None,
+    };
+    let tenant = signed.map(|s| s.user.tenant_id);
     let own = KnownResource::own_api(&state.config.audience);
     // Before sign-in any resource passes: whose it must be is not known yet.
     let find = |canonical: &str| match tenant {
@@ -150,16 +166,33 @@ fn read(
             ..own.clone()
         }),
     };
-    read_authorization_request(|name| params.get(name), &state.clients, &own, &find).map_err(
-        |refusal| match refusal {
+    let client = |_: &str| match &named {
+        Some(external_clients::Named::Registered(found)) => found.clone(),
+        Some(external_clients::Named::Document(client)) => Some(client.clone()),
+        None => None,
+    };
+    let request = read_authorization_request(|name| params.get(name), &client, &own, &find)
+        .map_err(|refusal| match refusal {
             AuthorizeRefusal::Page(text) => broken(&text),
             AuthorizeRefusal::Redirect {
                 redirect_uri,
                 error,
                 state: client_state,
             } => back(state, &redirect_uri, Err(error), client_state.as_deref()),
-        },
-    )
+        })?;
+    let person_tenant = tenant.and_then(|t| state.clients.tenant(&t));
+    if let Some(why) =
+        person_tenant.and_then(|t| external_clients::refused_by_tenant(&t, &request.client))
+    {
+        let denied = OAuthError::new(OAuthErrorCode::AccessDenied, why);
+        return Err(back(
+            state,
+            &request.redirect_uri,
+            Err(denied),
+            request.state.as_deref(),
+        ));
+    }
+    Ok(request)
 }
 
 fn broken(text: &str) -> Response {
@@ -198,7 +231,13 @@ fn remembered(state: &AppState, signed: &Signed, request: &AuthorizationRequest)
             }))
 }
 
-fn with_code(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> Response {
+async fn with_code(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> Response {
+    // A remembered consent to a metadata document's client: its document may have changed.
+    if let Err(e) =
+        external_clients::keep_document_client(state, &request.client, &signed.user).await
+    {
+        return e.into_response();
+    }
     let grant = CodeGrant::new(
         request,
         signed.user.id,
@@ -257,11 +296,22 @@ fn consent_page(
         organization: nav.tenant.clone(),
         nav,
         app: integration.display_name.clone(),
-        publisher: state
+        publisher: match integration.origin.document_url() {
+            // Its document's host is all that is known of who publishes it.
+            Some(url) => url::Url::parse(url)
+                .ok()
+                .and_then(|u| u.host_str().map(str::to_owned))
+                .unwrap_or_default(),
+            None => state
+                .clients
+                .tenant(&integration.tenant_id)
+                .map(|t| t.display_name.clone())
+                .unwrap_or_default(),
+        },
+        unverified: state
             .clients
-            .tenant(&integration.tenant_id)
-            .map(|t| t.display_name.clone())
-            .unwrap_or_default(),
+            .tenant(&signed.user.tenant_id)
+            .and_then(|t| external_clients::unverified(&t, &request.client)),
         description: integration.profile.description.clone(),
         homepage: integration.profile.homepage_url.clone(),
         scopes: request

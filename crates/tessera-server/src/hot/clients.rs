@@ -168,6 +168,15 @@ impl ClientSnapshot {
             .map(|t| t.id)
     }
 
+    /// Whether some tenant, enabled, satisfies `test`.
+    pub fn any_tenant(&self, test: impl Fn(&Tenant) -> bool) -> bool {
+        self.tables
+            .read()
+            .tenants
+            .values()
+            .any(|t| !t.disabled && test(t))
+    }
+
     /// The display name of the tenant's integration `id`, for pages that show ids in words.
     pub fn integration_name(&self, tenant: &TenantId, id: &ClientId) -> Option<String> {
         let tables = self.tables.read();
@@ -284,6 +293,7 @@ mod tests {
             operator: false,
             disabled: false,
             tokens_not_after: 0,
+            client_registration: Default::default(),
         }
     }
 
@@ -307,6 +317,7 @@ mod tests {
                     tms_enabled: false,
                 }),
                 profile: Default::default(),
+                origin: Default::default(),
                 created_at: 0,
                 updated_at: 0,
             },

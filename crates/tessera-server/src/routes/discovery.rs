@@ -119,6 +119,9 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         // SPEC §15: PKCE with S256 on every code; RFC 9207's `iss` in every answer.
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
+        // SPEC §15: clients nobody typed in, by RFC 7591 or by their metadata document.
+        "registration_endpoint": format!("{issuer}/oauth2/register"),
+        "client_id_metadata_document_supported": true,
         "subject_types_supported": ["public"],
         "scopes_supported": ScopeSet::from_iter(Scope::ALL).to_vec(),
         "token_endpoint_auth_methods_supported": auth_methods,

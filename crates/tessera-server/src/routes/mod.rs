@@ -2,10 +2,12 @@
 
 pub mod app_authorizations;
 pub mod audit;
+pub mod client_registration;
 pub mod connections;
 pub mod consents;
 pub mod conventions;
 pub mod discovery;
+pub mod external_clients;
 pub mod federation;
 pub mod health;
 pub mod integrations;

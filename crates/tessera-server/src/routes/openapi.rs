@@ -4,9 +4,9 @@ use axum::Json;
 use utoipa::OpenApi;
 
 use super::{
-    app_authorizations, audit, connections, consents, discovery, federation, health, integrations,
-    introspection, keys, oauth, policies, private_tokens, resource_servers, resources, secrets,
-    signing_keys, tenants, tms, users,
+    app_authorizations, audit, client_registration, connections, consents, discovery, federation,
+    health, integrations, introspection, keys, oauth, policies, private_tokens, resource_servers,
+    resources, secrets, signing_keys, tenants, tms, users,
 };
 use crate::wire;
 
@@ -45,7 +45,9 @@ use crate::wire;
         federation::list_federated_credentials, federation::delete_federated_credential,
         resource_servers::create_resource_server, resource_servers::list_resource_servers,
         resource_servers::get_resource_server, resource_servers::patch_resource_server,
-        resource_servers::delete_resource_server,
+        resource_servers::delete_resource_server, client_registration::register,
+        client_registration::get_client_registration,
+        client_registration::put_client_registration,
     ),
     components(schemas(wire::TokenResponse, wire::ErrorResponse, wire::IntrospectionResponse)),
     modifiers(&BearerAuth),

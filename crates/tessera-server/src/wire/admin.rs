@@ -175,6 +175,12 @@ pub struct IntegrationView {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub homepage_url: Option<String>,
+    /// `configured` (an admin made it), `registered` (it registered itself, RFC 7591) or
+    /// `metadata_document` (named by the URL of its Client ID Metadata Document).
+    pub origin: &'static str,
+    /// For `metadata_document`: the URL, which is its `client_id` on the wire.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata_document_url: Option<String>,
     pub created_at: String,
     pub updated_at: String,
 }
@@ -206,6 +212,8 @@ impl From<&Integration> for IntegrationView {
             webhook_url: i.profile.webhook_url.clone(),
             description: i.profile.description.clone(),
             homepage_url: i.profile.homepage_url.clone(),
+            origin: i.origin.kind(),
+            metadata_document_url: i.origin.document_url().map(str::to_owned),
             created_at: rfc3339(i.created_at),
             updated_at: rfc3339(i.updated_at),
         }

@@ -2,6 +2,7 @@
 
 mod admin;
 mod applications;
+mod client_registration;
 mod federation;
 mod oauth;
 mod private_tokens;
@@ -11,6 +12,7 @@ mod tenants;
 
 pub use admin::*;
 pub use applications::*;
+pub use client_registration::*;
 pub use federation::*;
 pub use oauth::*;
 pub use private_tokens::*;

@@ -6,6 +6,7 @@
 mod admin;
 mod assertions;
 mod authorize;
+mod client_registration;
 mod connections;
 mod console;
 mod console_across;

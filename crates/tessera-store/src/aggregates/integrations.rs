@@ -82,9 +82,10 @@ macro_rules! stamp {
                      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, \
                      tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
                      description, homepage_url, redirect_uris, public_client, \
-                     refresh_idle_seconds, refresh_absolute_seconds) \
+                     refresh_idle_seconds, refresh_absolute_seconds, origin, \
+                     metadata_document_url) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21)",
+                     $16, $17, $18, $19, $20, $21, $22, $23)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -107,6 +108,8 @@ macro_rules! stamp {
                 .bind(i64::from(i.public_client))
                 .bind(i64::from(i.refresh.idle_seconds))
                 .bind(i64::from(i.refresh.absolute_seconds))
+                .bind(i.origin.kind())
+                .bind(i.origin.document_url())
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {

@@ -146,6 +146,30 @@ macro_rules! stamp {
                 fetch_page(query, &self.pool, page, |r| r.seq).await
             }
 
+            async fn set_client_registration(
+                &self,
+                tenant: TenantId,
+                policy: &tessera_core::model::ClientRegistrationPolicy,
+            ) -> StoreResult<()> {
+                let domains = serde_json::to_string(&policy.approved_domains)
+                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let done = sqlx::query(
+                    "UPDATE tenants SET client_registration = $1, client_metadata_documents = $2, \
+                     approved_client_domains = $3 WHERE id = $4",
+                )
+                .bind(policy.registration.as_str())
+                .bind(i64::from(policy.metadata_documents))
+                .bind(domains)
+                .bind(tenant.to_string())
+                .execute(&self.pool)
+                .await
+                .map_err(backend_error)?;
+                if done.rows_affected() == 0 {
+                    return Err(StoreError::NotFound);
+                }
+                Ok(())
+            }
+
             async fn update_tenant(&self, t: &Tenant) -> StoreResult<()> {
                 let done = sqlx::query(
                     "UPDATE tenants SET display_name = $1, tier = $2, disabled = $3, \

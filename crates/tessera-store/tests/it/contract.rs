@@ -33,6 +33,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         },
         app: None,
         profile: Default::default(),
+        origin: Default::default(),
         created_at: 10,
         updated_at: 10,
     }

@@ -213,3 +213,37 @@ async fn an_existing_database_upgrades_with_its_first_tenant_as_the_operator() {
         assert!(matches!(store.delete_tenant(first).await, Err(StoreError::Conflict(_))));
     }
 }
+
+#[tokio::test]
+async fn client_registration_rules_and_an_integrations_origin_round_trip() {
+    use tessera_core::model::{ClientOrigin, ClientRegistrationPolicy, RegistrationMode};
+    on_both_backends(|store| async move {
+        let t = tenant(&*store).await;
+        assert_eq!(store.get_tenant(t).await.unwrap().client_registration, Default::default());
+        let rules = ClientRegistrationPolicy::new(
+            RegistrationMode::Open,
+            false,
+            vec!["agents.example.com".into()],
+        )
+        .unwrap();
+        store.set_client_registration(t, &rules).await.unwrap();
+        assert_eq!(store.get_tenant(t).await.unwrap().client_registration, rules);
+        // The operator's changes to the tenant leave the rules alone.
+        let mut changed = store.get_tenant(t).await.unwrap();
+        changed.display_name = "Renamed".into();
+        store.update_tenant(&changed).await.unwrap();
+        assert_eq!(store.get_tenant(t).await.unwrap().client_registration, rules);
+        assert!(matches!(
+            store.set_client_registration(TenantId::random(), &rules).await,
+            Err(StoreError::NotFound)
+        ));
+
+        let url = "https://agents.example.com/client.json";
+        for origin in [ClientOrigin::Registered, ClientOrigin::MetadataDocument(url.into())] {
+            let i = tessera_core::model::Integration { origin: origin.clone(), ..integration(t) };
+            store.create_integration(&i, None).await.unwrap();
+            assert_eq!(store.get_integration(t, i.client_id).await.unwrap().origin, origin);
+        }
+    })
+    .await;
+}

@@ -11,20 +11,15 @@ use crate::error::ApiError;
 use crate::hot::DelegationFacts;
 use crate::state::AppState;
 
-/// The public client a code redemption, a refresh or a revocation names (SPEC §15); a
-/// confidential one must authenticate.
+/// The public client a code redemption, a refresh or a revocation names (SPEC §15): by its id,
+/// or by its metadata document's URL; a confidential one must authenticate.
 pub(crate) fn public_client(
     state: &AppState,
     named: &str,
 ) -> Result<Arc<RegisteredClient>, OAuthError> {
-    use tessera_core::client_auth::ClientDirectory;
-    let found = named.parse().ok().and_then(|id| state.clients.client(&id));
-    match found {
-        Some(client) if client.integration.public_client => Ok(client),
-        _ => Err(OAuthError::no_client_authentication(
-            OAuthError::CLIENT_AUTHENTICATION_METHODS,
-        )),
-    }
+    crate::routes::external_clients::public_client_named(state, named).ok_or_else(|| {
+        OAuthError::no_client_authentication(OAuthError::CLIENT_AUTHENTICATION_METHODS)
+    })
 }
 
 /// The person a code or a refresh token was given by, and their tenant while it is enabled;
