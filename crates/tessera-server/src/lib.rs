@@ -349,6 +349,10 @@ pub fn router(state: AppState) -> Router {
             get(console::federation::show).post(console::federation::add),
         )
         .route(
+            "/console/client-registration",
+            get(console::client_registration::show).post(console::client_registration::save),
+        )
+        .route(
             "/console/resource-servers",
             get(console::resource_servers::show).post(console::resource_servers::add),
         )

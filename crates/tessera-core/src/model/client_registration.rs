@@ -259,10 +259,12 @@ impl ClientMetadata {
         })?;
         match value.get("client_id").and_then(Value::as_str) {
             Some(id) if id == url => {}
-            Some(id) => return Err(bad_metadata(format!(
+            Some(id) => {
+                return Err(bad_metadata(format!(
                 "the metadata document at `{url}` names `client_id` `{}`: it must name its own URL",
                 id.chars().take(200).collect::<String>()
-            ))),
+            )))
+            }
             None => {
                 return Err(bad_metadata(format!(
                     "the metadata document at `{url}` has no `client_id`: it must name its own URL"

@@ -7,6 +7,7 @@ pub mod account;
 pub mod applications;
 pub mod audit;
 pub mod authorize;
+pub mod client_registration;
 pub mod connect;
 pub mod connections;
 pub mod consent;

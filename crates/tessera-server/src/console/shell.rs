@@ -60,6 +60,11 @@ const PAGES: &[(&str, &str, Audience)] = &[
         Audience::Admins,
     ),
     (
+        "/console/client-registration",
+        "Client registration",
+        Audience::Admins,
+    ),
+    (
         "/console/access-policies",
         "Access policies",
         Audience::Admins,

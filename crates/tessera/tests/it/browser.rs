@@ -639,6 +639,57 @@ async fn an_admin_registers_changes_and_removes_a_resource_server_in_the_console
     assert_eq!(listed().await, serde_json::json!([]));
 }
 
+/// SPEC §15 in the browser: an admin opens registration to anyone and vouches for a domain on
+/// the Client registration page (a domain that is not one is said next to its field); what the
+/// page saved is what the API reads.
+#[tokio::test]
+async fn an_admin_sets_the_rules_for_clients_nobody_typed_in_in_the_console() {
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let browser = browser(port).await;
+    let result = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        browser
+            .follow(
+                "Client registration",
+                XPath("//legend[contains(., 'Who may register')]"),
+                "client registration",
+            )
+            .await?;
+        browser.find(Css("input[name=registration][value=open]")).await?.click().await?;
+        browser.fill("approved_domains", "https://agents.example.com").await?;
+        browser.press("Save", Id("domains-error"), "a refused domain").await?;
+        browser.find(Id("approved_domains")).await?.clear().await?;
+        browser.fill("approved_domains", "agents.example.com").await?;
+        browser
+            .press("Save", XPath("//p[contains(., 'The rules are saved')]"), "rules saved")
+            .await?;
+        browser.shot("console-client-registration.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser saves the client registration rules");
+    let rules: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/v1/client_registration", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rules,
+        serde_json::json!({"registration": "open", "metadata_documents": true,
+                           "approved_domains": ["agents.example.com"]})
+    );
+}
+
 /// SPEC §15 in the browser: an application sends a person to `/oauth2/authorize`; they sign in,
 /// see who asks for what on which resource, allow; the application gets a code at its loopback
 /// redirect URI (any port, RFC 8252) and redeems it with its PKCE verifier; My account lists the
