@@ -23,18 +23,23 @@ pub enum ClientOrigin {
     /// An admin made it (API, console, CLI, `apply`).
     #[default]
     Configured,
-    /// It registered itself at `/oauth2/register` (RFC 7591).
+    /// It registered itself at `/oauth2/register` (RFC 7591) with a tenant's initial access
+    /// token: that tenant vouches for it.
     Registered,
+    /// It registered itself at `/oauth2/register` with no token: nobody vouches for it.
+    RegisteredOpenly,
     /// Its `client_id` is this URL, whose metadata document Tessera reads.
     MetadataDocument(String),
 }
 
 impl ClientOrigin {
-    /// The name stored and shown: `configured`, `registered` or `metadata_document`.
+    /// The name stored and shown: `configured`, `registered`, `registered_openly` or
+    /// `metadata_document`.
     pub fn kind(&self) -> &'static str {
         match self {
             ClientOrigin::Configured => "configured",
             ClientOrigin::Registered => "registered",
+            ClientOrigin::RegisteredOpenly => "registered_openly",
             ClientOrigin::MetadataDocument(_) => "metadata_document",
         }
     }
@@ -50,6 +55,7 @@ impl ClientOrigin {
         match (kind, url) {
             ("configured", _) => Some(ClientOrigin::Configured),
             ("registered", _) => Some(ClientOrigin::Registered),
+            ("registered_openly", _) => Some(ClientOrigin::RegisteredOpenly),
             ("metadata_document", Some(url)) => Some(ClientOrigin::MetadataDocument(url)),
             _ => None,
         }

@@ -16,7 +16,7 @@ use tessera_core::grant::CodeGrant;
 use tessera_core::grant::{
     read_authorization_request, AuthorizationRequest, AuthorizeRefusal, KnownResource,
 };
-use tessera_core::model::canonical_resource;
+use tessera_core::model::{canonical_resource, ClientOrigin};
 use tessera_core::scope::Scope;
 
 use super::account::own;
@@ -296,13 +296,14 @@ fn consent_page(
         organization: nav.tenant.clone(),
         nav,
         app: integration.display_name.clone(),
-        publisher: match integration.origin.document_url() {
+        publisher: match &integration.origin {
             // Its document's host is all that is known of who publishes it.
-            Some(url) => url::Url::parse(url)
+            ClientOrigin::MetadataDocument(url) => url::Url::parse(url)
                 .ok()
                 .and_then(|u| u.host_str().map(str::to_owned))
                 .unwrap_or_default(),
-            None => state
+            ClientOrigin::RegisteredOpenly => "nobody known (it registered itself)".to_owned(),
+            _ => state
                 .clients
                 .tenant(&integration.tenant_id)
                 .map(|t| t.display_name.clone())

@@ -35,9 +35,15 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = match headers.get(header::AUTHORIZATION) {
-        Some(_) => registering_tenant(&state, &headers)?,
-        None => open_registration(&state, peer)?,
+    let (tenant, origin) = match headers.get(header::AUTHORIZATION) {
+        Some(_) => (
+            registering_tenant(&state, &headers)?,
+            ClientOrigin::Registered,
+        ),
+        None => (
+            open_registration(&state, peer)?,
+            ClientOrigin::RegisteredOpenly,
+        ),
     };
     let rules = state.config.url_rules;
     let metadata = ClientMetadata::from_registration(&body, rules)?;
@@ -46,7 +52,7 @@ pub async fn register(
         .new_integration(rules)
         .validate(ClientId::generate(&*state.rng), tenant, now)
         .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidClientMetadata, e.to_string()))?;
-    integration.origin = ClientOrigin::Registered;
+    integration.origin = origin;
     state.storage.create_integration(&integration, None).await?;
     state.publish(Change::Client(integration.client_id)).await?;
     state.audit(AuditRecord {

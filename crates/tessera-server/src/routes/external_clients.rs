@@ -87,10 +87,7 @@ pub(crate) fn refused_by_tenant(tenant: &Tenant, client: &RegisteredClient) -> O
         ClientOrigin::MetadataDocument(_) if !rules.metadata_documents => Some(format!(
             "{organization} does not let its people authorize applications known only by their metadata document. An admin can allow it under Client registration."
         )),
-        ClientOrigin::Registered
-            if client.integration.tenant_id != tenant.id
-                && rules.registration != RegistrationMode::Open =>
-        {
+        ClientOrigin::RegisteredOpenly if rules.registration != RegistrationMode::Open => {
             Some(format!(
                 "{organization} does not let its people authorize applications that registered themselves. An admin can allow it under Client registration."
             ))
@@ -100,7 +97,7 @@ pub(crate) fn refused_by_tenant(tenant: &Tenant, client: &RegisteredClient) -> O
 }
 
 /// Whether `tenant`'s people see `client` as one nobody vouched for: a metadata document's
-/// client outside the domains an admin approved, or one that registered itself elsewhere.
+/// client outside the domains an admin approved, or one that registered itself without a token.
 pub(crate) fn unverified(tenant: &Tenant, client: &RegisteredClient) -> Option<String> {
     match &client.integration.origin {
         ClientOrigin::MetadataDocument(url) if !tenant.client_registration.approves(url) => {
@@ -112,7 +109,7 @@ pub(crate) fn unverified(tenant: &Tenant, client: &RegisteredClient) -> Option<S
                 "Unverified: this application describes itself at {host}, a domain your organization has not approved. Allow it only if you trust {host}."
             ))
         }
-        ClientOrigin::Registered if client.integration.tenant_id != tenant.id => Some(
+        ClientOrigin::RegisteredOpenly => Some(
             "Unverified: this application registered itself with Tessera; nobody at your organization vouched for it.".into(),
         ),
         _ => None,

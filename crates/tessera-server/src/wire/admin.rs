@@ -175,8 +175,9 @@ pub struct IntegrationView {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub homepage_url: Option<String>,
-    /// `configured` (an admin made it), `registered` (it registered itself, RFC 7591) or
-    /// `metadata_document` (named by the URL of its Client ID Metadata Document).
+    /// `configured` (an admin made it), `registered` (it registered itself with an initial
+    /// access token, RFC 7591), `registered_openly` (without one) or `metadata_document` (named
+    /// by the URL of its Client ID Metadata Document).
     pub origin: &'static str,
     /// For `metadata_document`: the URL, which is its `client_id` on the wire.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -335,6 +335,9 @@ async fn open_registration_is_rate_limited_and_authorized_only_where_a_tenant_al
         let made = h.send(registration(agent(), None, "192.0.2.7")).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
         let id = made.body["client_id"].as_str().unwrap().to_owned();
+        let operator = h.admin_token(&h.a).await;
+        let held = h.api(Method::GET, &format!("/v1/integrations/{id}"), &operator, None).await;
+        assert_eq!(held.body["origin"], "registered_openly", "{}", held.text);
 
         // B's people see it as unverified and may allow it; C's may not.
         let ben = ConsoleSession::start(&h, &b, "ben@b.example", "member").await;

@@ -239,7 +239,11 @@ async fn client_registration_rules_and_an_integrations_origin_round_trip() {
         ));
 
         let url = "https://agents.example.com/client.json";
-        for origin in [ClientOrigin::Registered, ClientOrigin::MetadataDocument(url.into())] {
+        for origin in [
+            ClientOrigin::Registered,
+            ClientOrigin::RegisteredOpenly,
+            ClientOrigin::MetadataDocument(url.into()),
+        ] {
             let i = tessera_core::model::Integration { origin: origin.clone(), ..integration(t) };
             store.create_integration(&i, None).await.unwrap();
             assert_eq!(store.get_integration(t, i.client_id).await.unwrap().origin, origin);

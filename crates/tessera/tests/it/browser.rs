@@ -790,7 +790,7 @@ async fn redeem(url: &str, (id, secret): (&str, &str), form: &[(&str, &str)]) ->
 
 /// Where the browser is once its address starts with `prefix` (a page that may not load, such
 /// as an application's redirect URI), or after ten seconds.
-async fn landed_at(
+pub(crate) async fn landed_at(
     browser: &fantoccini::Client,
     prefix: &str,
 ) -> Result<String, fantoccini::error::CmdError> {

@@ -12,6 +12,7 @@ mod cli;
 mod hardening;
 mod instances;
 mod interop;
+mod mcp;
 mod production;
 mod readme;
 mod webhooks;

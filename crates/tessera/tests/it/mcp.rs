@@ -1,0 +1,199 @@
+//! Issue 29 end to end with the official MCP Python SDK (`mcp`, pinned in
+//! `tests/mcp/requirements.txt`): an agent calls a small MCP server, finds Tessera from its
+//! 401 (RFC 9728), registers itself (RFC 7591, the tenant's registration open), sends the
+//! person to Tessera, where headless Chromium signs in and allows; the MCP server checks the
+//! token's audience by introspection, the tool answers. Then the person withdraws in My
+//! account, and the next call is refused: the agent is sent back to authorize.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use fantoccini::Locator::{Css, XPath};
+
+use crate::browser::{browser, chromedriver, landed_at, Walk};
+use crate::{access_token, data_dir, serve, BOOT_ID, BOOT_SECRET};
+
+/// The Python with the pinned `mcp`: `MCP_PYTHON`, or `target/mcp-venv` where
+/// `.ci/run` makes it. CI must have it.
+fn python() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("MCP_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|| {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/mcp-venv/bin/python")
+    });
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run the MCP SDK: {} is missing",
+        path.display()
+    );
+    eprintln!("MCP SDK test skipped: {} is missing", path.display());
+    None
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A child process killed on drop, its stdout lines on a channel.
+struct Python(Child, mpsc::Receiver<String>);
+
+impl Drop for Python {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Python {
+    fn start(python: &std::path::Path, script: &str, env: &[(&str, String)]) -> Python {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
+        let mut child = Command::new(python)
+            .arg(dir.join(script))
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python starts");
+        let stdout = child.stdout.take().unwrap();
+        let script = script.to_owned();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                eprintln!("[{script}] {line}");
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Python(child, rx)
+    }
+
+    /// The next line that starts with `prefix`, within `seconds`.
+    fn expect(&self, prefix: &str, seconds: u64) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self
+                .1
+                .recv_timeout(left)
+                .unwrap_or_else(|_| panic!("no `{prefix}` line in {seconds} s"));
+            if let Some(rest) = line.strip_prefix(prefix) {
+                return rest.trim().to_owned();
+            }
+        }
+    }
+}
+
+async fn json(
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let reply = reqwest::Client::new()
+        .request(method, url)
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(reply.status().is_success(), "{}", reply.status());
+    reply.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_withdrawn() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((_driver, port)) = chromedriver() else {
+        return;
+    };
+    let (_guard, dir) = data_dir();
+    let tessera = serve(&dir, &[], true);
+    let admin = access_token(&tessera.url, BOOT_ID, BOOT_SECRET).await;
+    let (mcp_port, callback_port) = (free_port(), free_port());
+    let resource = format!("http://127.0.0.1:{mcp_port}/mcp");
+    let open = serde_json::json!({"registration": "open", "metadata_documents": true});
+    json(reqwest::Method::PUT, format!("{}/v1/client_registration", tessera.url), &admin, open)
+        .await;
+    let server = serde_json::json!({"identifier": resource, "display_name": "Fleet tools", "scopes": ["assets:read", "events:read"]});
+    json(reqwest::Method::POST, format!("{}/v1/resource_servers", tessera.url), &admin, server)
+        .await;
+
+    let mcp = Python::start(
+        &python,
+        "server.py",
+        &[
+            ("TESSERA", tessera.url.clone()),
+            ("MCP_PORT", mcp_port.to_string()),
+            ("INTROSPECT_ID", BOOT_ID.into()),
+            ("INTROSPECT_SECRET", BOOT_SECRET.into()),
+        ],
+    );
+    for _ in 0..300 {
+        if std::net::TcpStream::connect(("127.0.0.1", mcp_port)).is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut agent = Python::start(
+        &python,
+        "agent.py",
+        &[("MCP_URL", resource.clone()), ("CALLBACK_PORT", callback_port.to_string())],
+    );
+    let link = agent.expect("AUTHORIZE", 60);
+    assert!(link.starts_with(&format!("{}/oauth2/authorize?", tessera.url)), "{link}");
+    assert!(link.contains("code_challenge_method=S256") && link.contains("resource="), "{link}");
+
+    let browser = browser(port).await;
+    let allowed = async {
+        browser.goto(&link).await?;
+        browser.fill("email", "ops@example.com").await?;
+        browser.fill("password", "correct horse battery staple").await?;
+        browser
+            .visit(
+                Css("button[type=submit]"),
+                XPath("//h1[. = 'Fleet agent asks for access']"),
+                "consent",
+            )
+            .await?;
+        let page = browser.source().await?;
+        for words in ["Fleet tools", "read assets", "Unverified", "registered itself"] {
+            assert!(page.contains(words), "{words}: {page}");
+        }
+        browser.shot("authorize-mcp-agent.png").await?;
+        browser.find(XPath("//button[. = 'Allow']")).await?.click().await?;
+        landed_at(&browser, &format!("http://127.0.0.1:{callback_port}/callback")).await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    if let Err(e) = allowed {
+        let _ = browser.close().await;
+        panic!("the browser allows the agent: {e}");
+    }
+    assert_eq!(agent.expect("TOOL", 60), "42 trucks");
+    assert!(!mcp.expect("VERIFIED", 5).is_empty(), "the server saw the person's token");
+
+    let withdrawn = async {
+        browser.goto_console(&tessera.url, "account").await?;
+        browser
+            .visit(
+                Css("button[aria-label='Withdraw access of Fleet agent']"),
+                XPath("//p[. = 'The consent was withdrawn.']"),
+                "my account",
+            )
+            .await
+    }
+    .await;
+    let _ = browser.close().await;
+    withdrawn.expect("the person withdraws in My account");
+    agent.0.stdin.as_mut().unwrap().write_all(b"again\n").unwrap();
+    assert_eq!(mcp.expect("REJECTED", 30), "inactive");
+    // Refused, the SDK starts over: the person must allow it again.
+    let again = agent.expect("AUTHORIZE", 60);
+    assert!(again.starts_with(&format!("{}/oauth2/authorize?", tessera.url)), "{again}");
+}
