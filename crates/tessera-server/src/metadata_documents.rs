@@ -12,7 +12,7 @@ use tessera_core::model::{ClientMetadata, UnixMillis, UrlRules, MAX_CLIENT_METAD
 
 /// What a document that could not be had says, whatever the network did (SPEC §11).
 pub const DOCUMENT_UNREACHABLE: &str =
-    "could not be fetched (the server's log says why): it must answer 200 with JSON, at a public address, without redirects";
+    "it could not be fetched (the server's log says why): it must answer 200 with JSON, at a public address, without redirects";
 
 /// Without caching headers a document is kept this long.
 const DEFAULT_KEEP_SECONDS: u64 = 300;
@@ -96,7 +96,7 @@ impl MetadataDocuments {
         let fetched = match fetched {
             Ok(fetched) => fetched,
             Err(reason) if reason.starts_with("answered more than") => {
-                let text = format!("is larger than {} KiB", MAX_CLIENT_METADATA_BYTES / 1024);
+                let text = format!("it is larger than {} KiB", MAX_CLIENT_METADATA_BYTES / 1024);
                 return (Err(text), MIN_KEEP_SECONDS);
             }
             Err(reason) => {

@@ -224,8 +224,6 @@ pub struct ClientMetadata {
     pub redirect_uris: Vec<String>,
     /// `client_uri`: its home page.
     pub client_uri: Option<String>,
-    /// `logo_uri`.
-    pub logo_uri: Option<String>,
     /// `scope`: what it means to ask for, if it said.
     pub scope: Option<ScopeSet>,
 }
@@ -257,27 +255,27 @@ impl ClientMetadata {
     ) -> Result<ClientMetadata, OAuthError> {
         if body.len() > MAX_CLIENT_METADATA_BYTES {
             return Err(bad_metadata(format!(
-                "the client's metadata document is larger than {MAX_CLIENT_METADATA_BYTES} bytes"
+                "it is larger than {} KiB",
+                MAX_CLIENT_METADATA_BYTES / 1024
             )));
         }
-        let value: Value = serde_json::from_slice(body).map_err(|e| {
-            bad_metadata(format!("the client's metadata document is not JSON: {e}"))
-        })?;
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| bad_metadata(format!("it is not JSON: {e}")))?;
         match value.get("client_id").and_then(Value::as_str) {
             Some(id) if id == url => {}
             Some(id) => {
                 return Err(bad_metadata(format!(
-                "the metadata document at `{url}` names `client_id` `{}`: it must name its own URL",
-                id.chars().take(200).collect::<String>()
-            )))
-            }
-            None => {
-                return Err(bad_metadata(format!(
-                    "the metadata document at `{url}` has no `client_id`: it must name its own URL"
+                    "it names `client_id` `{}`; it must name its own URL",
+                    id.chars().take(200).collect::<String>()
                 )))
             }
+            None => {
+                return Err(bad_metadata(
+                    "it has no `client_id`; it must name its own URL",
+                ))
+            }
         }
-        Self::read(&value, "the metadata document", Some(url), rules)
+        Self::read(&value, "the document", Some(url), rules)
     }
 
     fn read(
@@ -363,7 +361,8 @@ impl ClientMetadata {
                 .map_err(|e| bad_metadata(e.to_string()))
         };
         let client_uri = web("client_uri")?;
-        let logo_uri = web("logo_uri")?;
+        // Checked as RFC 7591 §2 asks, though no page shows a logo yet.
+        web("logo_uri")?;
         let scope = text("scope")?
             .map(|s| ScopeSet::parse(&s))
             .transpose()
@@ -395,7 +394,6 @@ impl ClientMetadata {
             client_name,
             redirect_uris,
             client_uri,
-            logo_uri,
             scope,
         })
     }

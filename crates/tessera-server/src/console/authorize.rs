@@ -71,7 +71,13 @@ pub async fn authorize(
         Err(page) => return page,
     };
     if remembered(&state, &signed, &request) {
-        return with_code(&state, &signed, &request).await;
+        // A metadata document's client: its document may have changed since.
+        if let Err(e) =
+            external_clients::keep_document_client(&state, &request.client, &signed.user).await
+        {
+            return e.into_response();
+        }
+        return with_code(&state, &signed, &request);
     }
     consent_page(&state, &signed, &request, query)
 }
@@ -132,7 +138,7 @@ pub async fn answer(State(state): State<AppState>, posted: Posted) -> Response {
             FormProblem::Page(page) => page,
         };
     }
-    with_code(&state, signed, &request).await
+    with_code(&state, signed, &request)
 }
 
 /// The request checked, or the page (a bad link) or redirect (any other fault) that refuses it.
@@ -166,11 +172,7 @@ async fn read(
             ..own.clone()
         }),
     };
-    let client = |_: &str| match &named {
-        Some(external_clients::Named::Registered(found)) => found.clone(),
-        Some(external_clients::Named::Document(client)) => Some(client.clone()),
-        None => None,
-    };
+    let client = |_: &str| named.clone().flatten();
     let request = read_authorization_request(|name| params.get(name), &client, &own, &find)
         .map_err(|refusal| match refusal {
             AuthorizeRefusal::Page(text) => broken(&text),
@@ -231,13 +233,7 @@ fn remembered(state: &AppState, signed: &Signed, request: &AuthorizationRequest)
             }))
 }
 
-async fn with_code(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> Response {
-    // A remembered consent to a metadata document's client: its document may have changed.
-    if let Err(e) =
-        external_clients::keep_document_client(state, &request.client, &signed.user).await
-    {
-        return e.into_response();
-    }
+fn with_code(state: &AppState, signed: &Signed, request: &AuthorizationRequest) -> Response {
     let grant = CodeGrant::new(
         request,
         signed.user.id,

@@ -94,11 +94,7 @@ pub async fn save(
             .map(str::to_owned)
             .collect(),
     };
-    let shown = ClientRegistrationView {
-        registration: body.registration.clone(),
-        metadata_documents: body.metadata_documents,
-        approved_domains: body.approved_domains.clone(),
-    };
+    let shown = body.clone();
     match client_registration::put_client_registration(State(state.clone()), api, ApiJson(body))
         .await
     {

@@ -21,27 +21,36 @@ impl FromRequestParts<AppState> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let value = parts.headers.get(header::AUTHORIZATION).ok_or_else(|| {
-            ApiError::InvalidToken("no access token: send `Authorization: Bearer <token>`".into())
-        })?;
-        let token = value
-            .to_str()
-            .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::InvalidToken("the Authorization header is not `Bearer <token>`".into())
-            })?;
-        let claims = state
-            .validate_token(token)
-            .map_err(|reason| ApiError::InvalidToken(reason.to_string()))?;
+        let claims = bearer_claims(&parts.headers, state)?;
         crate::access_log::RequestNotes::client(&parts.extensions, claims.client_id);
         Ok(BearerToken(claims))
     }
+}
+
+/// The claims of the valid access token in `Authorization: Bearer`, for a handler that reads
+/// the header itself because a token there is optional (`/oauth2/register`).
+pub fn bearer_claims(
+    headers: &axum::http::HeaderMap,
+    state: &AppState,
+) -> Result<Arc<AccessTokenClaims>, ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::InvalidToken("no access token: send `Authorization: Bearer <token>`".into())
+    })?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::InvalidToken("the Authorization header is not `Bearer <token>`".into())
+        })?;
+    state
+        .validate_token(token)
+        .map_err(|reason| ApiError::InvalidToken(reason.to_string()))
 }
 
 /// A caller that administers a tenant: a token with the `admin` scope (SPEC §4), or an admin

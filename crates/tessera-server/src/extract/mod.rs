@@ -7,7 +7,9 @@ mod form;
 mod json;
 mod tms;
 
-pub use bearer::{BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin};
+pub use bearer::{
+    bearer_claims, BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin,
+};
 pub use client::{AuthenticatedClient, BasicClient, PeerAddress, TokenCaller};
 pub use form::OAuthForm;
 pub use json::ApiJson;

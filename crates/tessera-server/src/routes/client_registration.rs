@@ -84,22 +84,7 @@ pub async fn register(
 /// The tenant an initial access token registers for: an admin token of a tenant whose rules
 /// let it (RFC 7591 §3).
 fn registering_tenant(state: &AppState, headers: &HeaderMap) -> Result<TenantId, ApiError> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .ok_or_else(|| {
-            ApiError::InvalidToken(
-                "the Authorization header is not `Bearer <initial access token>`".into(),
-            )
-        })?;
-    let claims = state
-        .validate_token(token)
-        .map_err(|reason| ApiError::InvalidToken(reason.to_string()))?;
+    let claims = crate::extract::bearer_claims(headers, state)?;
     if !claims.scope.contains(Scope::Admin) {
         return Err(ApiError::InsufficientScope("admin"));
     }
@@ -122,14 +107,6 @@ fn open_registration(
     state: &AppState,
     peer: Option<std::net::IpAddr>,
 ) -> Result<TenantId, ApiError> {
-    if !state
-        .clients
-        .any_tenant(|t| t.client_registration.registration == RegistrationMode::Open)
-    {
-        return Err(ApiError::InvalidToken(
-            "registration needs an initial access token (an admin token of the tenant, as `Authorization: Bearer`): no tenant takes open registrations".into(),
-        ));
-    }
     let limited = format!(
         "register:{}",
         peer.map(|ip| ip.to_string()).unwrap_or_default()
@@ -146,6 +123,15 @@ fn open_registration(
         .into());
     }
     state.auth_limiter.record_failure(&limited, None, now);
+    // Counted first: the check below looks at every tenant.
+    if !state
+        .clients
+        .any_tenant(|t| t.client_registration.registration == RegistrationMode::Open)
+    {
+        return Err(ApiError::InvalidToken(
+            "registration needs an initial access token (an admin token of the tenant, as `Authorization: Bearer`): no tenant takes open registrations".into(),
+        ));
+    }
     state
         .clients
         .operator_tenant()

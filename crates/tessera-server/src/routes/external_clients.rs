@@ -17,32 +17,30 @@ use tessera_core::ports::{AuditAction, AuditRecord, Change};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// What a `client_id` at the authorization endpoint names.
-pub(crate) enum Named {
-    /// A registered integration, or none.
-    Registered(Option<Arc<RegisteredClient>>),
-    /// A metadata document's client, as its document says now.
-    Document(Arc<RegisteredClient>),
-}
-
-/// Finds the client `client_id` names, fetching its metadata document if it is a URL; the
-/// error is the page's text.
-pub(crate) async fn named_client(state: &AppState, client_id: &str) -> Result<Named, String> {
+/// The client `client_id` names at the authorization endpoint: a registered integration, or
+/// the one a metadata document describes now (fetched if it is a URL). The error is the
+/// page's text.
+pub(crate) async fn named_client(
+    state: &AppState,
+    client_id: &str,
+) -> Result<Option<Arc<RegisteredClient>>, String> {
     let rules = state.config.url_rules;
     let Some(url) = metadata_document_url(client_id, rules) else {
-        let found = client_id
-            .parse()
-            .ok()
-            .and_then(|id| state.clients.client(&id));
-        return Ok(Named::Registered(found));
+        let id = client_id.parse().ok();
+        return Ok(id.and_then(|id| state.clients.client(&id)));
     };
     let now = state.clock.now_millis();
+    let refused = |why: &str| {
+        format!("Tessera cannot use the application's metadata document at `{url}`: {why}.")
+    };
     let metadata = state
         .metadata_documents
         .metadata(&url, rules, now)
         .await
-        .map_err(|why| format!("The application's metadata document at `{url}` {why}."))?;
-    document_client(state, &url, &metadata).map(Named::Document)
+        .map_err(|why| refused(&why))?;
+    document_client(state, &url, &metadata)
+        .map(Some)
+        .map_err(|why| refused(&why))
 }
 
 /// The integration a metadata document describes, as it would be stored now.
@@ -56,7 +54,7 @@ fn document_client(
         .operator_tenant()
         .and_then(|id| state.clients.tenant(&id))
     else {
-        return Err("Tessera has no operator tenant to hold this application.".into());
+        return Err("Tessera has no operator tenant to hold its application".into());
     };
     let id = client_id_for_document(url);
     let stored = state.clients.client(&id);
@@ -64,7 +62,7 @@ fn document_client(
     let mut integration = metadata
         .new_integration(state.config.url_rules)
         .validate(id, publisher.id, now)
-        .map_err(|e| format!("The application's metadata document at `{url}` is refused: {e}."))?;
+        .map_err(|e| e.to_string())?;
     integration.origin = ClientOrigin::MetadataDocument(url.to_owned());
     if let Some(stored) = &stored {
         integration.created_at = stored.integration.created_at;
@@ -160,9 +158,11 @@ pub(crate) fn public_client_named(state: &AppState, named: &str) -> Option<Arc<R
         None => named.parse().ok()?,
     };
     let client = state.clients.client(&id)?;
+    // Found by its id, it is the one named, unless a document's client is named by that id
+    // instead of its URL.
     let matches = match &client.integration.origin {
         ClientOrigin::MetadataDocument(url) => url == named,
-        _ => client.integration.client_id.to_string() == named,
+        _ => true,
     };
     (matches && client.integration.public_client).then_some(client)
 }

@@ -5,7 +5,7 @@ use tessera_core::model::ClientRegistrationPolicy;
 use utoipa::ToSchema;
 
 /// A tenant's rules for clients that register themselves or are named by a metadata document.
-#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientRegistrationView {
     /// Who may register at `/oauth2/register` for this tenant: `off` (nobody), `initial_access_token`

@@ -81,7 +81,12 @@ pub(crate) async fn redeem(h: &Harness, c: &Client, code: &str, verifier: &str) 
 
 /// Signs in as a member of tenant `a`, allows on the consent page; the code.
 pub(crate) async fn consented_code(h: &Harness, c: &Client, person: &ConsoleSession) -> String {
-    let page = person.get(h, &authorize_path(&c.id, &[])).await;
+    allowed_code(h, person, &authorize_path(&c.id, &[])).await
+}
+
+/// The person opens `path` (an authorization request), allows; the code it redirects with.
+pub(crate) async fn allowed_code(h: &Harness, person: &ConsoleSession, path: &str) -> String {
+    let page = person.get(h, path).await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.text);
     let request = crate::connections::hidden(&page.text, "request");
     let answer =

@@ -11,7 +11,9 @@ use std::time::Duration;
 use axum::http::{header, Method, Request, StatusCode};
 use serde_json::{json, Value};
 
-use crate::authorize::{authorize_path, enc, location, signed_out, CALLBACK, VERIFIER};
+use crate::authorize::{
+    allowed_code, authorize_path, enc, location, signed_out, CALLBACK, VERIFIER,
+};
 use crate::console::ConsoleSession;
 use crate::harness::*;
 
@@ -73,17 +75,6 @@ async fn public_form(h: &Harness, body: String) -> Reply {
     h.form("/oauth2/token", body, None).await
 }
 
-async fn allow(h: &Harness, person: &ConsoleSession, path: &str) -> String {
-    let page = person.get(h, path).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.text);
-    let request = crate::connections::hidden(&page.text, "request");
-    let answer =
-        person.post(h, "/oauth2/authorize", &[("request", &request), ("decision", "allow")]).await;
-    let (to, params) = location(&answer);
-    assert_eq!(to, CALLBACK);
-    params["code"].clone()
-}
-
 /// How many of the tenant's audit entries are `action`, once one is written.
 async fn audited(h: &Harness, admin: &str, action: &str) -> usize {
     h.audit_actions(admin, action).await.iter().filter(|e| e["action"] == action).count()
@@ -111,7 +102,7 @@ async fn a_metadata_documents_client_is_consented_redeemed_and_refreshed_by_its_
         {
             assert!(page.text.contains(words), "{words}: {}", page.text);
         }
-        let code = allow(&h, &pia, &path).await;
+        let code = allowed_code(&h, &pia, &path).await;
         let issued = public_form(
             &h,
             format!(
@@ -197,7 +188,10 @@ async fn a_metadata_document_too_big_too_slow_or_naming_another_client_is_refuse
         for (name, says) in [
             ("big.json", "is larger than 5 KiB"),
             ("slow.json", "could not be fetched"),
-            ("other.json", "must name its own URL"),
+            (
+                "other.json",
+                "names `client_id` `https://elsewhere.example/c.json`; it must name its own URL.",
+            ),
         ] {
             let page = signed_out(&h, &authorize_path(&docs.url(name), &[])).await;
             page.refused(&name, says);
@@ -247,6 +241,21 @@ async fn registration_is_off_until_a_tenant_turns_it_on_with_an_initial_access_t
             rules.body,
             json!({"registration": "off", "metadata_documents": true, "approved_domains": []})
         );
+        // A token that is none, or one without `admin`, is no initial access token.
+        let reader = h.token(&h.a.client_id, &h.a.secret, Some("assets:read")).await;
+        let reader = reader.body["access_token"].as_str().unwrap().to_owned();
+        for (token, says) in
+            [("not-a-token", "invalid_token"), (reader.as_str(), "insufficient_scope")]
+        {
+            let refused = h.send(registration(agent(), Some(token), "192.0.2.1")).await;
+            assert!(
+                refused.status == StatusCode::UNAUTHORIZED
+                    || refused.status == StatusCode::FORBIDDEN,
+                "{}",
+                refused.text
+            );
+            assert_eq!(refused.error(), says, "{}", refused.text);
+        }
         let open = h.send(registration(agent(), None, "192.0.2.1")).await;
         assert_eq!(open.status, StatusCode::UNAUTHORIZED);
         assert!(open.description().contains("no tenant takes open registrations"), "{}", open.text);
@@ -344,7 +353,7 @@ async fn open_registration_is_rate_limited_and_authorized_only_where_a_tenant_al
         let page = ben.get(&h, &authorize_path(&id, &[])).await;
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         assert!(page.text.contains("registered itself"), "{}", page.text);
-        let code = allow(&h, &ben, &authorize_path(&id, &[])).await;
+        let code = allowed_code(&h, &ben, &authorize_path(&id, &[])).await;
         let issued = public_form(
             &h,
             format!(

@@ -151,8 +151,7 @@ macro_rules! stamp {
                 tenant: TenantId,
                 policy: &tessera_core::model::ClientRegistrationPolicy,
             ) -> StoreResult<()> {
-                let domains = serde_json::to_string(&policy.approved_domains)
-                    .map_err(|e| StoreError::Backend(e.to_string()))?;
+                let domains = $crate::to_json(&policy.approved_domains)?;
                 let done = sqlx::query(
                     "UPDATE tenants SET client_registration = $1, client_metadata_documents = $2, \
                      approved_client_domains = $3 WHERE id = $4",
@@ -164,10 +163,7 @@ macro_rules! stamp {
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;
-                if done.rows_affected() == 0 {
-                    return Err(StoreError::NotFound);
-                }
-                Ok(())
+                $crate::affected(done.rows_affected())
             }
 
             async fn update_tenant(&self, t: &Tenant) -> StoreResult<()> {

@@ -45,7 +45,13 @@ received: list[dict] = []
 
 class Callback(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        url = urllib.parse.urlparse(self.path)
+        if url.path != "/callback":
+            # The browser asks for /favicon.ico too: that is no answer.
+            self.send_response(404)
+            self.end_headers()
+            return
+        query = urllib.parse.parse_qs(url.query)
         received.append({k: v[0] for k, v in query.items()})
         self.send_response(200)
         self.send_header("content-type", "text/html")
