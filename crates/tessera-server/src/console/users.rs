@@ -8,7 +8,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Json;
 use serde::Deserialize;
-use tessera_core::id::ClientId;
+use std::collections::HashMap;
+
+use tessera_core::id::{ClientId, UserId};
+use tessera_core::model::rfc3339;
 
 use super::html;
 use super::shell::{refused, told, AdminPosted, FormProblem, Listing, Nav, Problem, SignedAdmin};
@@ -40,6 +43,9 @@ pub struct ConsentRow {
     pub for_all: bool,
     pub scopes: String,
     pub created_at: String,
+    /// When the application last got a token for the person under it (an authorization code
+    /// or a refresh), or "Not yet".
+    pub last_used: String,
 }
 
 #[derive(Template)]
@@ -79,6 +85,7 @@ pub(crate) async fn consents_of(
     api: &TenantAdmin,
     user_id: &str,
 ) -> Vec<ConsentRow> {
+    let last_used = last_uses(state, api, user_id).await;
     let mut rows = Vec::new();
     let mut token = None;
     for _ in 0..CONSENT_PAGES {
@@ -100,6 +107,10 @@ pub(crate) async fn consents_of(
                         || (c.user == "*" && c.granted_by == format!("user:{user_id}"))
                 })
                 .map(|c| ConsentRow {
+                    last_used: last_used
+                        .get(&c.client_id)
+                        .map(|s| rfc3339(s.saturating_mul(1000)))
+                        .unwrap_or_else(|| "Not yet".to_owned()),
                     integration: c
                         .client_id
                         .parse::<ClientId>()
@@ -118,6 +129,28 @@ pub(crate) async fn consents_of(
         token = Some(page.next_page_token);
     }
     rows
+}
+
+/// When each application last got a token for `user_id` (Unix seconds, by client id): the
+/// newest use of the refresh families its authorizations left, which every code exchange and
+/// refresh writes anyway, so the token path pays nothing more for it.
+async fn last_uses(state: &AppState, api: &TenantAdmin, user_id: &str) -> HashMap<String, i64> {
+    let mut last = HashMap::new();
+    let Ok(user) = user_id.parse::<UserId>() else {
+        return last;
+    };
+    let families = state
+        .storage
+        .refresh_families_of(api.tenant, user)
+        .await
+        .unwrap_or_default();
+    for f in families {
+        let used = last
+            .entry(f.client_id.to_string())
+            .or_insert(f.last_used_at);
+        *used = (*used).max(f.last_used_at);
+    }
+    last
 }
 
 async fn list_page(

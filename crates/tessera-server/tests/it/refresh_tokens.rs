@@ -328,3 +328,36 @@ async fn of_two_uses_at_once_one_wins_and_a_forged_token_ends_nothing() {
         refresh(&h, &c, &winner, "").await.refused(&"the winner's token after the race", "");
     }
 }
+
+#[tokio::test]
+async fn my_account_and_the_users_page_say_when_an_app_last_used_its_access() {
+    use tessera_core::model::rfc3339;
+    use tessera_core::world::Clock;
+    for h in Harness::on_both_backends().await {
+        let c = client(&h).await;
+        let pia = ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
+        let code = consented_code(&h, &c, &pia).await;
+        let row = |text: &str| -> String {
+            let at = text.find("Research agent").unwrap_or_else(|| panic!("no row: {text}"));
+            text[at..].split("</tr>").next().unwrap_or_default().to_owned()
+        };
+        // Allowed but no token taken yet.
+        assert!(row(&pia.get(&h, "/console/account").await.text).contains("Not yet"));
+
+        let redeemed_at = h.clock.now_seconds() * 1000;
+        let (_, first) = tokens(&redeem(&h, &c, &code, VERIFIER).await);
+        let account = row(&pia.get(&h, "/console/account").await.text);
+        assert!(account.contains(&rfc3339(redeemed_at)), "{account}");
+
+        // A refresh five minutes later is the new last use, on the person's page and the admin's.
+        h.clock.advance_seconds(300);
+        let refreshed_at = h.clock.now_seconds() * 1000;
+        tokens(&refresh(&h, &c, &first, "").await);
+        let account = row(&pia.get(&h, "/console/account").await.text);
+        assert!(account.contains(&rfc3339(refreshed_at)), "{account}");
+        assert!(!account.contains("Not yet"), "{account}");
+        let dana = ConsoleSession::start(&h, &h.a, "dana@a.example", "admin").await;
+        let users_page = row(&dana.get(&h, &format!("/console/users/{}", pia.user_id)).await.text);
+        assert!(users_page.contains(&rfc3339(refreshed_at)), "{users_page}");
+    }
+}

@@ -756,6 +756,8 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
         assert!(
             account.contains("Apps and agents with access") && account.contains("Research agent")
         );
+        // The code is not redeemed yet: the app has not used its access.
+        assert!(account.contains("Last used") && account.contains("Not yet"), "{account}");
         browser.shot("account-apps-with-access.png").await?;
         Ok::<_, fantoccini::error::CmdError>(code)
     }

@@ -871,8 +871,9 @@ async fn on_postgres_a_code_works_once_across_instances_and_withdrawing_the_cons
 
     // Remembered on B; the token from A; the consent withdrawn on B ends it on A.
     let code = code_on(two.b.url.clone()).await;
-    let from_a =
-        redeem_code(&two.a.url, client, &code).await["access_token"].as_str().unwrap().to_owned();
+    let issued = redeem_code(&two.a.url, client, &code).await;
+    let from_a = issued["access_token"].as_str().unwrap().to_owned();
+    let refresh_token = issued["refresh_token"].as_str().expect("a refresh token").to_owned();
     assert_eq!(introspect(&two.a.url, &from_a).await["active"], true);
     let consents = get_json(format!("{}/v1/consents", two.b.url), &two.admin).await;
     let id = consents["consents"][0]["id"].as_str().unwrap().to_owned();
@@ -888,4 +889,12 @@ async fn on_postgres_a_code_works_once_across_instances_and_withdrawing_the_cons
     })
     .await;
     eprintln!("withdrawing reached the other instance in {took:?}");
+    // And the refresh token A gave no longer works there.
+    let refreshed: serde_json::Value = reqwest::Client::new()
+        .post(format!("{}/oauth2/token", two.a.url))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", refresh_token.as_str())])
+        .answer()
+        .await;
+    assert_eq!(refreshed["error"], "invalid_grant", "{refreshed}");
 }
