@@ -701,19 +701,13 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
     };
     let (_guard, dir) = data_dir();
     let server = serve(&dir, &[], true);
-    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    let made = post_json(
-        format!("{}/v1/integrations", server.url),
-        &admin,
+    let (id, secret) = crate::made_integration(
+        &server.url,
         serde_json::json!({"display_name": "Research agent", "scopes": ["assets:read", "events:read"],
                            "redirect_uris": ["http://127.0.0.1/callback"],
                            "description": "Answers questions about your fleet."}),
     )
     .await;
-    let (id, secret) = (
-        made["client_id"].as_str().unwrap().to_owned(),
-        made["client_secret"].as_str().unwrap().to_owned(),
-    );
     // RFC 7636 Appendix B; port 9 answers nothing, so the browser stays on the address.
     let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     let link = format!(
@@ -758,6 +752,8 @@ async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_c
         );
         // The code is not redeemed yet: the app has not used its access.
         assert!(account.contains("Last used") && account.contains("Not yet"), "{account}");
+        // The list is below the password form: show it in the screenshot.
+        browser.execute("document.querySelector('table').scrollIntoView()", Vec::new()).await?;
         browser.shot("account-apps-with-access.png").await?;
         Ok::<_, fantoccini::error::CmdError>(code)
     }

@@ -9,12 +9,14 @@ mod architecture;
 mod browser;
 mod browser_across;
 mod cli;
+mod clients;
 mod hardening;
 mod instances;
 mod interop;
 mod mcp;
 mod production;
 mod readme;
+mod scripts;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};
@@ -226,6 +228,17 @@ pub async fn assets_status(url: &str, token: &str) -> u16 {
 /// `POST` of a JSON body with a bearer token, answered with JSON.
 pub async fn post_json(url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
     reqwest::Client::new().post(url).bearer_auth(token).json(&body).answer().await
+}
+
+/// An integration made at `server` by the bootstrap integration from `body` (which may name
+/// redirect URIs for the code flow): its client id and secret.
+pub async fn made_integration(server: &str, body: serde_json::Value) -> (String, String) {
+    let admin = access_token(server, BOOT_ID, BOOT_SECRET).await;
+    let made = post_json(format!("{server}/v1/integrations"), &admin, body).await;
+    let text = |field: &str| {
+        made[field].as_str().unwrap_or_else(|| panic!("no {field} in {made}")).to_owned()
+    };
+    (text("client_id"), text("client_secret"))
 }
 
 /// A second tenant with an admin integration, made through the API as an operator would:

@@ -5,86 +5,22 @@
 //! token's audience by introspection, the tool answers. Then the person withdraws in My
 //! account, and the next call is refused: the agent is sent back to authorize.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use fantoccini::Locator::{Css, XPath};
 
 use crate::browser::{browser, chromedriver, landed_at, Walk};
+use crate::scripts::{python, Script};
 use crate::{access_token, data_dir, serve, BOOT_ID, BOOT_SECRET};
-
-/// The Python with the pinned `mcp`: `MCP_PYTHON`, or `target/mcp-venv` where
-/// `.ci/run` makes it. CI must have it.
-fn python() -> Option<std::path::PathBuf> {
-    let path = std::env::var_os("MCP_PYTHON").map(std::path::PathBuf::from).unwrap_or_else(|| {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/mcp-venv/bin/python")
-    });
-    if path.exists() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI must run the MCP SDK: {} is missing",
-        path.display()
-    );
-    eprintln!("MCP SDK test skipped: {} is missing", path.display());
-    None
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A child process killed on drop, its stdout lines on a channel.
-struct Python(Child, mpsc::Receiver<String>);
-
-impl Drop for Python {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Python {
-    fn start(python: &std::path::Path, script: &str, env: &[(&str, String)]) -> Python {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
-        let mut child = Command::new(python)
-            .arg(dir.join(script))
-            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("python starts");
-        let stdout = child.stdout.take().unwrap();
-        let script = script.to_owned();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                eprintln!("[{script}] {line}");
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        Python(child, rx)
-    }
-
-    /// The next line that starts with `prefix`, within `seconds`.
-    fn expect(&self, prefix: &str, seconds: u64) -> String {
-        let deadline = std::time::Instant::now() + Duration::from_secs(seconds);
-        loop {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let line = self
-                .1
-                .recv_timeout(left)
-                .unwrap_or_else(|_| panic!("no `{prefix}` line in {seconds} s"));
-            if let Some(rest) = line.strip_prefix(prefix) {
-                return rest.trim().to_owned();
-            }
-        }
-    }
+/// A script of `tests/mcp/`, run by the venv's Python.
+fn run(python: &std::path::Path, script: &str, env: &[(&str, String)]) -> Script {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/mcp");
+    Script::start(python, &dir.join(script), env)
 }
 
 async fn json(
@@ -124,7 +60,7 @@ async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_
     json(reqwest::Method::POST, format!("{}/v1/resource_servers", tessera.url), &admin, server)
         .await;
 
-    let mcp = Python::start(
+    let mcp = run(
         &python,
         "server.py",
         &[
@@ -140,7 +76,7 @@ async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut agent = Python::start(
+    let mut agent = run(
         &python,
         "agent.py",
         &[("MCP_URL", resource.clone()), ("CALLBACK_PORT", callback_port.to_string())],
@@ -191,7 +127,7 @@ async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_
     .await;
     let _ = browser.close().await;
     withdrawn.expect("the person withdraws in My account");
-    agent.0.stdin.as_mut().unwrap().write_all(b"again\n").unwrap();
+    agent.send("again");
     assert_eq!(mcp.expect("REJECTED", 30), "inactive");
     // Refused, the SDK starts over: the person must allow it again.
     let again = agent.expect("AUTHORIZE", 60);
