@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private,tms,webhooks,scale,console   # which figures to take (default all)
+#   PARTS=tokens,resources,delegation,private,tms,webhooks,agents,scale,console   # which figures to take (default all)
 #   SCALE_TENANTS=10000 SCALE_INTEGRATIONS=100000 SCALE_PRIVATE=1000000   # the scale part's size
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
@@ -39,7 +39,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,scale,console}
+PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,agents,scale,console}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -260,6 +260,46 @@ if [[ $PARTS == *webhooks* ]]; then
   unset TESSERA_ALLOW_PRIVATE_CALLBACKS
 fi
 
+# Agents (SPEC §12, §15): a signed-in person's /oauth2/authorize with a remembered consent (a
+# 303 with a code), the code's exchange and a refresh rotation, each at its peak (closed loop,
+# 16 connections) and open-loop at half of it; every code and refresh token used once
+# (`tessera-bench agents`). SQLite, EdDSA, the person's session cookie from a real sign-in.
+agent_rows=()
+if [[ $PARTS == *agents* ]]; then
+  export TESSERA_BOOTSTRAP_ADMIN_EMAIL=ops@example.com TESSERA_BOOTSTRAP_ADMIN_PASSWORD='bench console password'
+  start_tessera EdDSA agents
+  admin=$(token_of "$ID" "$SECRET")
+  created=$(api /v1/integrations '{"display_name": "agent", "scopes": ["assets:read"], "redirect_uris": ["http://127.0.0.1/cb"]}')
+  aid=$(json_field client_id "$created"); asecret=$(json_field client_secret "$created")
+  jar=$OUT/agents.cookies
+  csrf=$(curl -s -c "$jar" "$URL/console/sign-in" | sed -n 's/.*name="csrf" value="\([^"]*\)".*/\1/p' | head -1)
+  curl -s -o /dev/null -b "$jar" -c "$jar" --data-urlencode "email=$TESSERA_BOOTSTRAP_ADMIN_EMAIL" \
+    --data-urlencode "password=$TESSERA_BOOTSTRAP_ADMIN_PASSWORD" --data-urlencode "csrf=$csrf" \
+    --data-urlencode "next=/console" "$URL/console/sign-in"
+  session=$(awk '$6 == "tessera_session" {print $7}' "$jar")
+  [ -n "$session" ] || { echo "agents: the sign-in failed" >&2; exit 1; }
+  # RFC 7636 Appendix B's verifier and challenge.
+  verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk
+  authorize="/oauth2/authorize?response_type=code&client_id=$aid&redirect_uri=http%3A%2F%2F127.0.0.1%3A7%2Fcb&scope=assets%3Aread&state=s&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+  # The first time the person is asked: Allow, as the consent page posts it.
+  page=$(curl -s -H "Cookie: tessera_session=$session" "$URL$authorize")
+  hidden() { sed -n "s/.*name=\"$1\" value=\"\([^\"]*\)\".*/\1/p" <<<"$page" | head -1 | sed 's/&#38;/\&/g; s/&amp;/\&/g'; }
+  allowed=$(curl -s -o /dev/null -w '%{http_code}' -H "Cookie: tessera_session=$session" \
+    --data-urlencode "csrf=$(hidden csrf)" --data-urlencode "request=$(hidden request)" -d decision=allow "$URL/oauth2/authorize")
+  [ "$allowed" = 303 ] || { echo "agents: the consent was not given ($allowed)" >&2; exit 1; }
+  out=$("$BIN/tessera-bench" agents --url "$URL" --authorize "$authorize" --cookie "tessera_session=$session" \
+    --basic "$aid:$asecret" --redirect-uri http://127.0.0.1:7/cb --verifier "$verifier" --connections 16 --seconds "$SECS")
+  for step in "authorize:\`GET /oauth2/authorize\`, signed in, consent remembered (303 with a code)" \
+      "exchange:\`grant_type=authorization_code\` (PKCE S256, \`client_secret_basic\`, a refresh token family started)" \
+      "refresh:\`grant_type=refresh_token\` (rotated: the family's next token)"; do
+    r=$(grep "^RESULT ${step%%:*} " <<<"$out")
+    agent_rows+=("| ${step#*:} | $(field rps "$r") | $(field p50_ms "$r") | $(field p99_ms "$r") | $(field half_rate "$r") | $(field half_sent "$r") | $(field half_median_ms "$r") | $(field half_tail_ms "$r") | $(field errors "$r") |")
+    echo "${agent_rows[-1]}"
+  done
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+  unset TESSERA_BOOTSTRAP_ADMIN_EMAIL TESSERA_BOOTSTRAP_ADMIN_PASSWORD
+fi
+
 # Console (SPEC §9, issue 17): each page of a signed-in operator admin, on a database the size
 # of the scale part's (10,000 tenants, 100,000 integrations, 1,000,000 private tokens of one
 # integration): requests/s and p99 with wrk -t1 -c4, the session cookie of a real sign-in.
@@ -430,6 +470,14 @@ fi
     printf '%s\n' "${scale_rows[@]}"
     echo
     printf '%s\n' "${scale_prop[@]}"
+    echo
+  fi
+  if [ ${#agent_rows[@]} -gt 0 ]; then
+    echo "Agents (SPEC §15; SQLite, EdDSA): peak closed-loop (p50 and p99 from send to answer) with 16 connections (\`tessera-bench agents\`), then open-loop at half the peak (p50 and p99 from when each request was due); each code and refresh token used once, the authorize runs giving the exchange runs their codes and those the refresh runs their tokens (a half-peak run ends early when they run out: \"sent\"). Goal (§12): exchange and refresh ≥ 5,000/s with p99 < 10 ms at half peak, authorize ≥ 5,000/s."
+    echo
+    echo "| request | peak /s | p50 ms | p99 ms | half-peak rate | sent | p50 ms | p99 ms | errors |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+    printf '%s\n' "${agent_rows[@]}"
     echo
   fi
   if [ ${#console_rows[@]} -gt 0 ]; then

@@ -8,6 +8,8 @@
 //! - `seed-tms`: customer tenants that authorized an application (see `tms.rs`).
 //! - `postgres`, `seed-scale`, `propagation`: the scale part (see `scale.rs`).
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
+//! - `agents`: authorize with a remembered consent, code exchange and refresh rotation, each at
+//!   its peak and at half of it (see `agents.rs`).
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
 //!
@@ -18,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
+mod agents;
 mod assets;
 mod load;
 mod private_tokens;
@@ -53,6 +56,19 @@ fn main() -> anyhow::Result<()> {
             let body = arg(&args, "--body").unwrap_or("grant_type=client_credentials&scope=assets%3Aread").to_owned();
             let auth = arg(&args, "--basic").context("--basic id:secret")?.to_owned();
             load::run(load::Plan { url, rate, connections, body, auth, duration })
+        }
+        Some("agents") => {
+            let r = |name| agents::required(&args, name).map(str::to_owned);
+            agents::run(agents::Plan {
+                url: r("--url")?,
+                authorize: r("--authorize")?,
+                cookie: r("--cookie")?,
+                client: r("--basic")?,
+                redirect_uri: r("--redirect-uri")?,
+                verifier: r("--verifier")?,
+                connections: arg(&args, "--connections").unwrap_or("16").parse()?,
+                duration,
+            })
         }
         Some("seed") => {
             let database = arg(&args, "--database").context("--database sqlite://… of the server")?;
@@ -119,7 +135,7 @@ fn main() -> anyhow::Result<()> {
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N [--alg RS256|ES256|EdDSA] --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]"),
+        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N [--alg RS256|ES256|EdDSA] --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]\n       tessera-bench agents --url URL --authorize PATH --cookie C --basic ID:SECRET --redirect-uri URI --verifier V [--connections C] [--seconds S]"),
     }
 }
 
