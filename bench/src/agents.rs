@@ -109,23 +109,19 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     // Half of each peak, open-loop, in the same chain.
     let half = |d: &Done| (d.rate() / 2.0) as u64;
     let auth_half = drive(&load(
-        vec![authorize],
+        vec![authorize.clone()],
         true,
         Some(half(&auth_peak)),
         Keep::Location,
     ))?;
+    // Codes as fast as they come, when a half-peak run needs more than the one before it left.
+    let more_codes = || drive(&load(vec![authorize.clone()], true, None, Keep::Location));
     // Enough codes for the exchange at half its peak: more authorizations if the first half-run
     // gave too few (the codes live 60 s).
     let mut codes = exchanges(&auth_half);
     let wanted = (half(&exchange_peak) * plan.duration.as_secs()) as usize;
     if codes.len() < wanted {
-        let more = drive(&load(
-            vec![get_with_cookie(&authority, &plan.authorize, &plan.cookie)],
-            true,
-            None,
-            Keep::Location,
-        ))?;
-        codes.extend(exchanges(&more));
+        codes.extend(exchanges(&more_codes()?));
     }
     let exchange_half = drive(&load(codes, false, Some(half(&exchange_peak)), Keep::Body))?;
     let mut tokens = refreshes(&exchange_half);
@@ -133,13 +129,7 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
     if tokens.len() < wanted {
         // The refresh tokens the peak's rotation gave are spent; fresh families from a
         // closed-loop exchange of new codes.
-        let more = drive(&load(
-            vec![get_with_cookie(&authority, &plan.authorize, &plan.cookie)],
-            true,
-            None,
-            Keep::Location,
-        ))?;
-        let exchanged = drive(&load(exchanges(&more), false, None, Keep::Body))?;
+        let exchanged = drive(&load(exchanges(&more_codes()?), false, None, Keep::Body))?;
         tokens.extend(refreshes(&exchanged));
     }
     let refresh_half = drive(&load(
