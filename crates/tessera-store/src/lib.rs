@@ -12,6 +12,7 @@
 mod aggregates;
 pub mod backup;
 mod dialect;
+mod group_commit;
 pub mod postgres;
 mod rows;
 pub mod sqlite;

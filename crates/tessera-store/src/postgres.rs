@@ -15,6 +15,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Clone)]
 pub struct PgStore {
     pub(crate) pool: PgPool,
+    /// The token path's writes, committed together (`crate::group_commit`).
+    pub(crate) writes: crate::group_commit::Committer,
 }
 
 impl PgStore {
@@ -30,7 +32,8 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(PgStore { pool })
+        let writes = writes::committer(pool.clone());
+        Ok(PgStore { pool, writes })
     }
 }
 

@@ -16,6 +16,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite")
 #[derive(Clone)]
 pub struct SqliteStore {
     pub(crate) pool: SqlitePool,
+    /// The token path's writes, committed together (`crate::group_commit`).
+    pub(crate) writes: crate::group_commit::Committer,
 }
 
 impl SqliteStore {
@@ -38,7 +40,8 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(SqliteStore { pool })
+        let writes = writes::committer(pool.clone());
+        Ok(SqliteStore { pool, writes })
     }
 }
 

@@ -17,17 +17,14 @@ macro_rules! stamp {
                 jti: &str,
                 expires_at: i64,
             ) -> StoreResult<bool> {
-                let done = sqlx::query(
-                    "INSERT INTO used_assertions (issuer, jti, expires_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (issuer, jti) DO NOTHING",
-                )
-                .bind(issuer)
-                .bind(jti)
-                .bind(expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok(done.rows_affected() == 1)
+                // Committed with the other grants' writes waiting (`crate::group_commit`).
+                self.writes
+                    .write($crate::group_commit::Write::Claim {
+                        issuer: issuer.to_owned(),
+                        jti: jti.to_owned(),
+                        expires_at,
+                    })
+                    .await
             }
 
             async fn prune_assertions(&self, before_seconds: i64) -> StoreResult<u64> {

@@ -23,6 +23,7 @@ pub(crate) mod signing_keys;
 pub(crate) mod tenants;
 pub(crate) mod users;
 pub(crate) mod webhook_outbox;
+pub(crate) mod writes;
 
 /// Makes `$store` (a type in the invoking module) a `crate::dialect::Backend` on the sqlx
 /// database `$db` with the dialect `crate::dialect::$dialect`, and implements `Storage` and
@@ -46,6 +47,9 @@ macro_rules! stamp_storage {
             }
         }
 
+        mod writes {
+            $crate::aggregates::writes::stamp!(super::$store);
+        }
         mod tenants {
             $crate::aggregates::tenants::stamp!(super::$store);
         }

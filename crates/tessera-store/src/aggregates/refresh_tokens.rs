@@ -10,6 +10,7 @@ macro_rules! stamp {
         use tessera_core::ports::{RefreshTokenStore, StoreError, StoreResult};
 
         use $crate::backend_error;
+        use $crate::group_commit::Write;
         use $crate::rows::{RefreshFamilyRow, REFRESH_FAMILY_COLUMNS};
 
         fn family(row: RefreshFamilyRow) -> StoreResult<RefreshFamily> {
@@ -19,30 +20,16 @@ macro_rules! stamp {
         #[async_trait]
         impl RefreshTokenStore for $store {
             async fn create_refresh_family(&self, f: &RefreshFamily) -> StoreResult<()> {
-                sqlx::query(&format!(
-                    "INSERT INTO refresh_families ({REFRESH_FAMILY_COLUMNS}) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-                ))
-                .bind(&f.id)
-                .bind(f.tenant_id.to_string())
-                .bind(f.client_id.to_string())
-                .bind(f.user_id.to_string())
-                .bind(f.scope.to_string())
-                .bind(&f.resource)
-                .bind(f.token_hash.as_slice())
-                .bind(i64::from(f.generation))
-                .bind(f.created_at)
-                .bind(f.last_used_at)
-                .bind(f.idle_expires_at)
-                .bind(f.absolute_expires_at)
-                .execute(&self.pool)
-                .await
-                .map_err(|e| match backend_error(e) {
-                    StoreError::Conflict(_) => {
-                        StoreError::Conflict("this code started a refresh token family already".into())
-                    }
-                    other => other,
-                })?;
+                // Committed with the other grants' writes waiting (`crate::group_commit`).
+                let started = self
+                    .writes
+                    .write(Write::StartFamily(Box::new(f.clone())))
+                    .await?;
+                if !started {
+                    return Err(StoreError::Conflict(
+                        "this code started a refresh token family already".into(),
+                    ));
+                }
                 Ok(())
             }
 
@@ -62,23 +49,13 @@ macro_rules! stamp {
                 next: &RefreshFamily,
                 current_hash: &[u8; 32],
             ) -> StoreResult<bool> {
-                // One conditional statement: of two uses racing with the same token, one
-                // matches the old hash and the other finds it replaced.
-                let done = sqlx::query(
-                    "UPDATE refresh_families SET token_hash = $1, generation = $2, \
-                     last_used_at = $3, idle_expires_at = $4 \
-                     WHERE id = $5 AND token_hash = $6",
-                )
-                .bind(next.token_hash.as_slice())
-                .bind(i64::from(next.generation))
-                .bind(next.last_used_at)
-                .bind(next.idle_expires_at)
-                .bind(&next.id)
-                .bind(current_hash.as_slice())
-                .execute(&self.pool)
-                .await
-                .map_err(backend_error)?;
-                Ok(done.rows_affected() == 1)
+                // Committed with the other grants' writes waiting (`crate::group_commit`).
+                self.writes
+                    .write(Write::Rotate {
+                        next: Box::new(next.clone()),
+                        current_hash: *current_hash,
+                    })
+                    .await
             }
 
             async fn delete_refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>> {

@@ -1,0 +1,135 @@
+//! The SQL of the group commit (`crate::group_commit`): the token path's writes, many in one
+//! transaction.
+
+/// Defines `committer(pool)` for `$store` (a `crate::dialect::Backend`).
+macro_rules! stamp {
+    ($store:ty) => {
+        use tessera_core::ports::StoreResult;
+
+        use $crate::backend_error;
+        use $crate::dialect::Backend;
+        use $crate::group_commit::{Committer, Write};
+        use $crate::rows::REFRESH_FAMILY_COLUMNS;
+
+        type Db = <$store as Backend>::Db;
+
+        /// Starts the store's group-commit task on `pool`.
+        pub(crate) fn committer(pool: sqlx::Pool<Db>) -> Committer {
+            Committer::start(Box::new(move |writes| {
+                let pool = pool.clone();
+                Box::pin(async move { commit(&pool, writes).await })
+            }))
+        }
+
+        /// Claims and new families each as one multi-row statement (`RETURNING` what went in),
+        /// rotations one conditional update each; `writes` come sorted by key.
+        async fn commit(pool: &sqlx::Pool<Db>, writes: Vec<Write>) -> StoreResult<Vec<bool>> {
+            use std::collections::HashSet;
+            let mut tx = pool
+                .begin_with(<$store as Backend>::DIALECT.begin_write)
+                .await
+                .map_err(backend_error)?;
+            let mut done = vec![false; writes.len()];
+            let claims: Vec<_> = writes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| match w {
+                    Write::Claim {
+                        issuer,
+                        jti,
+                        expires_at,
+                    } => Some((i, issuer, jti, *expires_at)),
+                    _ => None,
+                })
+                .collect();
+            if !claims.is_empty() {
+                let mut q = sqlx::QueryBuilder::<Db>::new(
+                    "INSERT INTO used_assertions (issuer, jti, expires_at) ",
+                );
+                q.push_values(&claims, |mut row, (_, issuer, jti, expires_at)| {
+                    row.push_bind(issuer.as_str())
+                        .push_bind(jti.as_str())
+                        .push_bind(*expires_at);
+                });
+                q.push(" ON CONFLICT (issuer, jti) DO NOTHING RETURNING issuer, jti");
+                let went_in: HashSet<(String, String)> = q
+                    .build_query_as::<(String, String)>()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .collect();
+                // The same `jti` twice in one group: the first of them is the first use.
+                let mut answered = HashSet::new();
+                for (i, issuer, jti, _) in &claims {
+                    let key = ((*issuer).clone(), (*jti).clone());
+                    done[*i] = went_in.contains(&key) && answered.insert(key);
+                }
+            }
+            let families: Vec<_> = writes
+                .iter()
+                .enumerate()
+                .filter_map(|(i, w)| match w {
+                    Write::StartFamily(f) => Some((i, f)),
+                    _ => None,
+                })
+                .collect();
+            if !families.is_empty() {
+                let mut q = sqlx::QueryBuilder::<Db>::new(format!(
+                    "INSERT INTO refresh_families ({REFRESH_FAMILY_COLUMNS}) "
+                ));
+                q.push_values(&families, |mut row, (_, f)| {
+                    row.push_bind(f.id.as_str())
+                        .push_bind(f.tenant_id.to_string())
+                        .push_bind(f.client_id.to_string())
+                        .push_bind(f.user_id.to_string())
+                        .push_bind(f.scope.to_string())
+                        .push_bind(f.resource.as_str())
+                        .push_bind(f.token_hash.to_vec())
+                        .push_bind(i64::from(f.generation))
+                        .push_bind(f.created_at)
+                        .push_bind(f.last_used_at)
+                        .push_bind(f.idle_expires_at)
+                        .push_bind(f.absolute_expires_at);
+                });
+                q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                let went_in: HashSet<String> = q
+                    .build_query_scalar::<String>()
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(backend_error)?
+                    .into_iter()
+                    .collect();
+                let mut answered = HashSet::new();
+                for (i, f) in &families {
+                    done[*i] = went_in.contains(&f.id) && answered.insert(f.id.as_str());
+                }
+            }
+            for (i, write) in writes.iter().enumerate() {
+                // One conditional statement: of two uses racing with the same token, one
+                // matches the old hash and the other finds it replaced.
+                if let Write::Rotate { next, current_hash } = write {
+                    let result = sqlx::query(
+                        "UPDATE refresh_families SET token_hash = $1, generation = $2, \
+                         last_used_at = $3, idle_expires_at = $4 \
+                         WHERE id = $5 AND token_hash = $6",
+                    )
+                    .bind(next.token_hash.as_slice())
+                    .bind(i64::from(next.generation))
+                    .bind(next.last_used_at)
+                    .bind(next.idle_expires_at)
+                    .bind(&next.id)
+                    .bind(current_hash.as_slice())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(backend_error)?;
+                    done[i] = result.rows_affected() == 1;
+                }
+            }
+            tx.commit().await.map_err(backend_error)?;
+            Ok(done)
+        }
+    };
+}
+
+pub(crate) use stamp;
