@@ -680,6 +680,15 @@ pub trait ResourceServerStore: Send + Sync {
 pub trait RefreshTokenStore: Send + Sync {
     /// Stores a new family.
     async fn create_refresh_family(&self, family: &RefreshFamily) -> StoreResult<()>;
+    /// Records the code's single use (as [`AssertionStore::claim_assertion`] of `issuer`,
+    /// `family.id`, until `expires_at`) and, if it was the first, stores the family it starts,
+    /// in one write: true if it was the first use.
+    async fn redeem_code(
+        &self,
+        issuer: &str,
+        expires_at: i64,
+        family: &RefreshFamily,
+    ) -> StoreResult<bool>;
     /// The family of that id, if it is stored.
     async fn refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>>;
     /// Replaces the family with its next generation, if its newest token is still

@@ -37,6 +37,13 @@ pub(crate) enum Write {
     },
     /// Stores a new family: yes if no family had its id.
     StartFamily(Box<RefreshFamily>),
+    /// A code's single use (`issuer`, the family's id) and, if it is the first, the family it
+    /// starts: yes if it was the first.
+    RedeemCode {
+        issuer: String,
+        expires_at: i64,
+        family: Box<RefreshFamily>,
+    },
     /// Replaces the family's token if `current_hash` is still its newest: yes if it was.
     Rotate {
         next: Box<RefreshFamily>,
@@ -49,6 +56,7 @@ impl Write {
     fn key(&self) -> (u8, &str, &str) {
         match self {
             Write::Claim { issuer, jti, .. } => (0, issuer, jti),
+            Write::RedeemCode { issuer, family, .. } => (0, issuer, &family.id),
             Write::StartFamily(f) => (1, &f.id, ""),
             Write::Rotate { next, .. } => (1, &next.id, ""),
         }

@@ -33,6 +33,22 @@ macro_rules! stamp {
                 Ok(())
             }
 
+            async fn redeem_code(
+                &self,
+                issuer: &str,
+                expires_at: i64,
+                family: &RefreshFamily,
+            ) -> StoreResult<bool> {
+                // One write with the other grants' waiting (`crate::group_commit`).
+                self.writes
+                    .write(Write::RedeemCode {
+                        issuer: issuer.to_owned(),
+                        expires_at,
+                        family: Box::new(family.clone()),
+                    })
+                    .await
+            }
+
             async fn refresh_family(&self, id: &str) -> StoreResult<Option<RefreshFamily>> {
                 let row: Option<RefreshFamilyRow> = sqlx::query_as(&format!(
                     "SELECT {REFRESH_FAMILY_COLUMNS} FROM refresh_families WHERE id = $1"

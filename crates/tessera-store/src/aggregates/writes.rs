@@ -21,8 +21,9 @@ macro_rules! stamp {
             }))
         }
 
-        /// Claims and new families each as one multi-row statement (`RETURNING` what went in),
-        /// rotations one conditional update each; `writes` come sorted by key.
+        /// Claims (a code's too) and new families (a code's only once its claim went in) each as
+        /// one multi-row statement (`RETURNING` what went in), rotations one conditional update
+        /// each; `writes` come sorted by key.
         async fn commit(pool: &sqlx::Pool<Db>, writes: Vec<Write>) -> StoreResult<Vec<bool>> {
             use std::collections::HashSet;
             let mut tx = pool
@@ -39,6 +40,11 @@ macro_rules! stamp {
                         jti,
                         expires_at,
                     } => Some((i, issuer, jti, *expires_at)),
+                    Write::RedeemCode {
+                        issuer,
+                        family,
+                        expires_at,
+                    } => Some((i, issuer, &family.id, *expires_at)),
                     _ => None,
                 })
                 .collect();
@@ -71,6 +77,8 @@ macro_rules! stamp {
                 .enumerate()
                 .filter_map(|(i, w)| match w {
                     Write::StartFamily(f) => Some((i, f)),
+                    // Only the code's first use starts its family.
+                    Write::RedeemCode { family, .. } if done[i] => Some((i, family)),
                     _ => None,
                 })
                 .collect();
@@ -102,7 +110,10 @@ macro_rules! stamp {
                     .collect();
                 let mut answered = HashSet::new();
                 for (i, f) in &families {
-                    done[*i] = went_in.contains(&f.id) && answered.insert(f.id.as_str());
+                    let started = went_in.contains(&f.id) && answered.insert(f.id.as_str());
+                    if matches!(writes[*i], Write::StartFamily(_)) {
+                        done[*i] = started;
+                    }
                 }
             }
             for (i, write) in writes.iter().enumerate() {

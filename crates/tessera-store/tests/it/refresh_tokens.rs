@@ -139,3 +139,35 @@ async fn ended_families_are_swept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_code_redeemed_at_once_ten_times_starts_one_family() {
+    on_both_backends(|store: std::sync::Arc<dyn Storage>| async move {
+        let t = tenant(&*store).await;
+        let app = integration(t);
+        store.create_integration(&app, None).await.unwrap();
+        let jane = person(&*store, t, "jane@example.com").await;
+        let started = family("code-1", t, app.client_id, jane);
+        let uses: Vec<_> = (0..10)
+            .map(|_| {
+                let (store, f) = (store.clone(), started.clone());
+                tokio::spawn(async move { store.redeem_code("code:app", 100, &f).await })
+            })
+            .collect();
+        let mut firsts = 0;
+        for u in uses {
+            firsts += usize::from(u.await.unwrap().unwrap());
+        }
+        assert_eq!(firsts, 1);
+        assert_eq!(store.refresh_family("code-1").await.unwrap(), Some(started.clone()));
+        // The use is the same record an assertion's is: claimed, and refused again.
+        assert!(!store.claim_assertion("code:app", "code-1", 100).await.unwrap());
+        assert!(!store.redeem_code("code:app", 100, &started).await.unwrap());
+        // A refused use leaves no family behind: a code whose claim is taken starts nothing.
+        let other = family("code-2", t, app.client_id, jane);
+        assert!(store.claim_assertion("code:app", "code-2", 100).await.unwrap());
+        assert!(!store.redeem_code("code:app", 100, &other).await.unwrap());
+        assert_eq!(store.refresh_family("code-2").await.unwrap(), None);
+    })
+    .await;
+}

@@ -71,9 +71,18 @@ pub(super) async fn authorization_code(
     }
     let issued = grant::issue_authorization_code(ctx, client, &code, user, &tenant, consented)?;
     let until = code.exp + i64::from(integration.token_ttl_seconds);
+    let (refresh_token, family) = grant::start_refresh_family(
+        &state.master_key,
+        &code,
+        user.tenant_id,
+        integration.refresh,
+        ctx.now_seconds,
+        ctx.rng,
+    )?;
+    // The code's single use and its family in one write: a second use starts nothing.
     let first = state
         .storage
-        .claim_assertion(&format!("code:{}", integration.client_id), &code.id, until)
+        .redeem_code(&format!("code:{}", integration.client_id), until, &family)
         .await?;
     if !first {
         // The token of the first use has the code's id as its `jti`.
@@ -97,15 +106,6 @@ pub(super) async fn authorization_code(
         )
         .into());
     }
-    let (refresh_token, family) = grant::start_refresh_family(
-        &state.master_key,
-        &code,
-        user.tenant_id,
-        integration.refresh,
-        ctx.now_seconds,
-        ctx.rng,
-    )?;
-    state.storage.create_refresh_family(&family).await?;
     Ok((issued, refresh_token))
 }
 
