@@ -30,6 +30,9 @@ impl SqliteStore {
             // may lose the last transactions.
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
+            // No checkpoint inside a commit: the one that crosses the WAL's threshold would
+            // copy pages and fsync on the token path. `checkpoints` runs them beside it.
+            .pragma("wal_autocheckpoint", "0")
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
@@ -40,8 +43,29 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
+        tokio::spawn(checkpoints(pool.clone()));
         let writes = writes::committer(pool.clone());
         Ok(SqliteStore { pool, writes })
+    }
+}
+
+/// Moves the WAL into the database file once a second, beside the writers: a passive
+/// checkpoint waits for no one and blocks no one (it copies what no reader still needs; the
+/// rest goes the next time). Ends with the pool.
+async fn checkpoints(pool: SqlitePool) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if pool.is_closed() {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!(error = %e, "the SQLite checkpoint failed; the next one tries again");
+        }
     }
 }
 

@@ -195,3 +195,30 @@ async fn concurrent_claims_are_grouped_and_each_jti_is_first_once_across_instanc
         }
     }
 }
+
+/// SQLite commits never checkpoint (that fsync would land on the token path); a task beside
+/// them moves the WAL into the database file within about a second: the file alone, copied
+/// without its WAL, already holds a claim made just before.
+#[tokio::test]
+async fn sqlite_checkpoints_beside_the_writers() {
+    let (url, dir) = tessera_store::testing::sqlite_url();
+    let store = tessera_store::connect(&url).await.unwrap();
+    assert!(store.claim_assertion("client-a", "jti-checkpointed", 100).await.unwrap());
+    let copy = tempfile::tempdir().unwrap();
+    let mut found = false;
+    for _ in 0..30 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        std::fs::copy(dir.path().join("tessera.db"), copy.path().join("tessera.db")).unwrap();
+        let alone = format!("sqlite://{}", copy.path().join("tessera.db").display());
+        let file_only = tessera_store::connect(&alone).await.unwrap();
+        // Already there: the claim is refused as a second use.
+        if !file_only.claim_assertion("client-a", "jti-checkpointed", 100).await.unwrap() {
+            found = true;
+            break;
+        }
+        std::fs::remove_file(copy.path().join("tessera.db-wal")).ok();
+        std::fs::remove_file(copy.path().join("tessera.db-shm")).ok();
+        std::fs::remove_file(copy.path().join("tessera.db")).ok();
+    }
+    assert!(found, "the claim reached the database file within 3 s");
+}
