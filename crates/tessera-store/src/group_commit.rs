@@ -75,19 +75,48 @@ struct Job {
     reply: oneshot::Sender<StoreResult<bool>>,
 }
 
+/// Whose turn it is to write. SQLite takes one writer at a time and makes the next one sleep
+/// and retry (its busy handler backs off 1, 2, 5, 10… ms, which would be the token path's
+/// tail): the group commit, the audit flusher and the checkpoint take turns here instead, in
+/// the order they came. PostgreSQL locks rows, not the database: no turns there.
+#[derive(Clone)]
+pub(crate) struct WriteGate(Option<std::sync::Arc<tokio::sync::Mutex<()>>>);
+
+impl WriteGate {
+    /// Writers take turns (SQLite).
+    pub(crate) fn turns() -> WriteGate {
+        WriteGate(Some(std::sync::Arc::new(tokio::sync::Mutex::new(()))))
+    }
+
+    /// Writers go at once (PostgreSQL).
+    pub(crate) fn open() -> WriteGate {
+        WriteGate(None)
+    }
+
+    /// Waits for this writer's turn, which lasts as long as the guard.
+    pub(crate) async fn turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        match &self.0 {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        }
+    }
+}
+
 /// The handle of a store's group-commit task.
 #[derive(Clone)]
 pub(crate) struct Committer {
     jobs: mpsc::Sender<Job>,
     commit: std::sync::Arc<Commit>,
+    /// The store's writers' turns, which the task's commits take too.
+    pub(crate) gate: WriteGate,
 }
 
 impl Committer {
     /// Starts the task on the current Tokio runtime.
-    pub(crate) fn start(commit: Commit) -> Committer {
+    pub(crate) fn start(commit: Commit, gate: WriteGate) -> Committer {
         let commit = std::sync::Arc::new(commit);
         let (jobs, mut waiting) = mpsc::channel::<Job>(QUEUE);
-        let run = commit.clone();
+        let (run, turns) = (commit.clone(), gate.clone());
         tokio::spawn(async move {
             let mut batch = Vec::with_capacity(MAX_BATCH);
             while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
@@ -95,7 +124,9 @@ impl Committer {
                 let mut order: Vec<usize> = (0..jobs.len()).collect();
                 order.sort_by(|&a, &b| jobs[a].write.key().cmp(&jobs[b].write.key()));
                 let writes = order.iter().map(|&i| jobs[i].write.clone()).collect();
+                let turn = turns.turn().await;
                 let outcome = run(writes).await;
+                drop(turn);
                 let mut answers: Vec<Option<StoreResult<bool>>> =
                     jobs.iter().map(|_| None).collect();
                 match outcome {
@@ -123,7 +154,7 @@ impl Committer {
                 }
             }
         });
-        Committer { jobs, commit }
+        Committer { jobs, commit, gate }
     }
 
     /// Runs `write` with whatever else is waiting, and answers its outcome.
@@ -135,6 +166,7 @@ impl Committer {
                 .map_err(|_| StoreError::Backend("the group commit task ended".into()))?,
             // The task is gone: this write alone.
             Err(mpsc::error::SendError(job)) => {
+                let _turn = self.gate.turn().await;
                 let done = (self.commit)(vec![job.write]).await?;
                 Ok(done.first().copied().unwrap_or(false))
             }

@@ -32,7 +32,7 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        let writes = writes::committer(pool.clone());
+        let writes = writes::committer(pool.clone(), crate::group_commit::WriteGate::open());
         Ok(PgStore { pool, writes })
     }
 }

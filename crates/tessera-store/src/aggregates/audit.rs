@@ -18,6 +18,8 @@ macro_rules! stamp {
             async fn append_audit(&self, records: &[AuditRecord]) -> StoreResult<()> {
                 // Multi-row statements: one round trip to the database per 64 records, which
                 // keeps the flusher cheap at tens of thousands of tokens a second.
+                // The token path's commits wait for this one: it takes its turn (SQLite).
+                let _turn = self.writes.gate.turn().await;
                 let mut tx = self.begin_write().await?;
                 // Fixed-size chunks repeat the same SQL, so the prepared statement is cached.
                 for chunk in records.chunks(64) {

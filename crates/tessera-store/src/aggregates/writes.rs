@@ -8,17 +8,18 @@ macro_rules! stamp {
 
         use $crate::backend_error;
         use $crate::dialect::Backend;
-        use $crate::group_commit::{Committer, Write};
+        use $crate::group_commit::{Committer, Write, WriteGate};
         use $crate::rows::REFRESH_FAMILY_COLUMNS;
 
         type Db = <$store as Backend>::Db;
 
-        /// Starts the store's group-commit task on `pool`.
-        pub(crate) fn committer(pool: sqlx::Pool<Db>) -> Committer {
-            Committer::start(Box::new(move |writes| {
+        /// Starts the store's group-commit task on `pool`, taking turns at `gate`.
+        pub(crate) fn committer(pool: sqlx::Pool<Db>, gate: WriteGate) -> Committer {
+            let commit: $crate::group_commit::Commit = Box::new(move |writes| {
                 let pool = pool.clone();
                 Box::pin(async move { commit(&pool, writes).await })
-            }))
+            });
+            Committer::start(commit, gate)
         }
 
         /// Claims (a code's too) and new families (a code's only once its claim went in) each as
