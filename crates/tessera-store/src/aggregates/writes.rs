@@ -6,6 +6,7 @@ macro_rules! stamp {
     ($store:ty) => {
         use tessera_core::ports::StoreResult;
 
+        use $crate::aggregates::writes::first_uses;
         use $crate::backend_error;
         use $crate::dialect::Backend;
         use $crate::group_commit::{Committer, Write, WriteGate};
@@ -66,11 +67,11 @@ macro_rules! stamp {
                     .map_err(backend_error)?
                     .into_iter()
                     .collect();
-                // The same `jti` twice in one group: the first of them is the first use.
-                let mut answered = HashSet::new();
-                for (i, issuer, jti, _) in &claims {
-                    let key = ((*issuer).clone(), (*jti).clone());
-                    done[*i] = went_in.contains(&key) && answered.insert(key);
+                let keys = claims
+                    .iter()
+                    .map(|(_, issuer, jti, _)| ((*issuer).clone(), (*jti).clone()));
+                for ((i, ..), first) in claims.iter().zip(first_uses(went_in, keys)) {
+                    done[*i] = first;
                 }
             }
             let families: Vec<_> = writes
@@ -109,9 +110,8 @@ macro_rules! stamp {
                     .map_err(backend_error)?
                     .into_iter()
                     .collect();
-                let mut answered = HashSet::new();
-                for (i, f) in &families {
-                    let started = went_in.contains(&f.id) && answered.insert(f.id.as_str());
+                let keys = families.iter().map(|(_, f)| f.id.clone());
+                for ((i, _), started) in families.iter().zip(first_uses(went_in, keys)) {
                     if matches!(writes[*i], Write::StartFamily(_)) {
                         done[*i] = started;
                     }
@@ -145,3 +145,13 @@ macro_rules! stamp {
 }
 
 pub(crate) use stamp;
+
+/// For each key of a group, in order: whether its row went in (`went_in`, what `RETURNING`
+/// gave back) and it is the group's first with that key. The same key twice in one group:
+/// the first of them is the first use, the others replays.
+pub(crate) fn first_uses<K: Eq + std::hash::Hash>(
+    mut went_in: std::collections::HashSet<K>,
+    keys: impl IntoIterator<Item = K>,
+) -> Vec<bool> {
+    keys.into_iter().map(|key| went_in.remove(&key)).collect()
+}
