@@ -70,8 +70,21 @@ fn documents_allowed(c: &mut tessera_server::state::ServerConfig) {
     c.remote_keys.timeout = Duration::from_secs(1);
 }
 
-/// A public client's code redemption or refresh, naming itself by `client_id`.
-async fn public_form(h: &Harness, body: String) -> Reply {
+/// A public client's code redemption, naming itself by `client_id`.
+async fn redeemed(h: &Harness, code: &str, client_id: &str) -> Reply {
+    let (code, callback, client_id) = (enc(code), enc(CALLBACK), enc(client_id));
+    let body = format!(
+        "grant_type=authorization_code&code={code}&redirect_uri={callback}\
+         &code_verifier={VERIFIER}&client_id={client_id}"
+    );
+    h.form("/oauth2/token", body, None).await
+}
+
+/// A public client's refresh, naming itself by `client_id`.
+async fn refreshed(h: &Harness, refresh_token: &str, client_id: &str) -> Reply {
+    let (refresh_token, client_id) = (enc(refresh_token), enc(client_id));
+    let body =
+        format!("grant_type=refresh_token&refresh_token={refresh_token}&client_id={client_id}");
     h.form("/oauth2/token", body, None).await
 }
 
@@ -103,52 +116,23 @@ async fn a_metadata_documents_client_is_consented_redeemed_and_refreshed_by_its_
             assert!(page.text.contains(words), "{words}: {}", page.text);
         }
         let code = allowed_code(&h, &pia, &path).await;
-        let issued = public_form(
-            &h,
-            format!(
-                "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={VERIFIER}&client_id={}",
-                enc(&code),
-                enc(CALLBACK),
-                enc(&url)
-            ),
-        )
-        .await;
+        let issued = redeemed(&h, &code, &url).await;
         assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
         let claims =
             h.state.keys.load().verify(issued.body["access_token"].as_str().unwrap()).unwrap();
         assert_eq!(claims.sub.to_string(), pia.user_id);
-        let refresh = issued.body["refresh_token"].as_str().unwrap().to_owned();
-        let refreshed = public_form(
-            &h,
-            format!(
-                "grant_type=refresh_token&refresh_token={}&client_id={}",
-                enc(&refresh),
-                enc(&url)
-            ),
-        )
-        .await;
-        assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.text);
+        let again = refreshed(&h, issued.body["refresh_token"].as_str().unwrap(), &url).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text);
         // Another client's URL, or the derived id in its place, is not this client.
-        let stranger = public_form(
-            &h,
-            format!(
-                "grant_type=refresh_token&refresh_token={}&client_id={}",
-                enc(refreshed.body["refresh_token"].as_str().unwrap()),
-                enc(&claims.client_id.to_string())
-            ),
-        )
-        .await;
+        let refresh = again.body["refresh_token"].as_str().unwrap();
+        let stranger = refreshed(&h, refresh, &claims.client_id.to_string()).await;
         assert_eq!(stranger.status, StatusCode::UNAUTHORIZED, "{}", stranger.text);
 
         // The operator tenant holds it, by its URL; the first consent was audited.
         let admin = h.admin_token(&h.a).await;
         let listed = h.api(Method::GET, "/v1/integrations", &admin, None).await;
-        let held: Vec<&Value> = listed.body["integrations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["origin"] == "metadata_document")
-            .collect();
+        let all = listed.body["integrations"].as_array().unwrap();
+        let held: Vec<&Value> = all.iter().filter(|i| i["origin"] == "metadata_document").collect();
         assert_eq!(held.len(), 1, "{}", listed.text);
         assert_eq!(held[0]["metadata_document_url"], url.as_str());
         assert_eq!(held[0]["token_endpoint_auth_method"], "none");
@@ -272,14 +256,22 @@ async fn registration_is_off_until_a_tenant_turns_it_on_with_an_initial_access_t
         bad.refused(&"an unknown mode", "registration");
         let bad = set_rules(&h, &admin, json!({"registration": "open", "metadata_documents": true, "approved_domains": ["https://x"]})).await;
         bad.refused(&"a URL as a domain", "approved_domains");
+    }
+}
 
-        let on = set_rules(
-            &h,
-            &admin,
-            json!({"registration": "initial_access_token", "metadata_documents": true}),
-        )
-        .await;
-        assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+/// Tenant a takes registrations with an initial access token: its admin's.
+async fn registration_on(h: &Harness) -> String {
+    let admin = h.admin_token(&h.a).await;
+    let rules = json!({"registration": "initial_access_token", "metadata_documents": true});
+    let on = set_rules(h, &admin, rules).await;
+    assert_eq!(on.status, StatusCode::OK, "{}", on.text);
+    admin
+}
+
+#[tokio::test]
+async fn a_client_registered_with_an_initial_access_token_is_public_and_the_tenants_own() {
+    for h in Harness::on_both_backends().await {
+        let admin = registration_on(&h).await;
         let made = h.send(registration(agent(), Some(&admin), "192.0.2.1")).await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
         assert_eq!(made.header("cache-control"), "no-store");
@@ -354,15 +346,7 @@ async fn open_registration_is_rate_limited_and_authorized_only_where_a_tenant_al
         assert_eq!(page.status, StatusCode::OK, "{}", page.text);
         assert!(page.text.contains("registered itself"), "{}", page.text);
         let code = allowed_code(&h, &ben, &authorize_path(&id, &[])).await;
-        let issued = public_form(
-            &h,
-            format!(
-                "grant_type=authorization_code&code={}&redirect_uri={}&code_verifier={VERIFIER}&client_id={id}",
-                enc(&code),
-                enc(CALLBACK)
-            ),
-        )
-        .await;
+        let issued = redeemed(&h, &code, &id).await;
         assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
         let cleo = ConsoleSession::start(&h, &c, "cleo@c.example", "member").await;
         let (_, params) = location(&cleo.get(&h, &authorize_path(&id, &[])).await);

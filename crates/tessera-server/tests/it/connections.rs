@@ -279,19 +279,25 @@ pub(crate) async fn with_cookie(h: &Harness, uri: &str, cookie: &str) -> Reply {
     h.send(Request::builder().uri(uri).header("cookie", cookie).body(Body::empty()).unwrap()).await
 }
 
-#[tokio::test]
-async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
-    for h in Harness::on_both_backends().await {
-        let developer = h.admin_token(&h.a).await;
-        let id = application(&h, &developer).await;
-        let link = connection_link(&h, &developer, &id, "s-1").await;
-        let owner = h.add_tenant().await;
-        let owner_admin = h.admin_token(&owner).await;
-        let created = h
-            .api(Method::POST, "/v1/users", &owner_admin, Some(json!({"email": "Owner@Example.com", "display_name": "Olive Owner", "password": "correct horse battery staple"})))
-            .await;
-        assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+/// Tenant a's application, a connection link of it, and another tenant with a user
+/// owner@example.com: the link, that tenant's admin token and the user's id.
+async fn owner_and_link(h: &Harness) -> (String, String, String) {
+    let developer = h.admin_token(&h.a).await;
+    let id = application(h, &developer).await;
+    let link = connection_link(h, &developer, &id, "s-1").await;
+    let owner = h.add_tenant().await;
+    let owner_admin = h.admin_token(&owner).await;
+    let olive = json!({"email": "Owner@Example.com", "display_name": "Olive Owner",
+                       "password": "correct horse battery staple"});
+    let created = h.api(Method::POST, "/v1/users", &owner_admin, Some(olive)).await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    (link, owner_admin, created.body["id"].as_str().unwrap().to_owned())
+}
 
+#[tokio::test]
+async fn a_sign_in_refuses_a_wrong_password_a_forged_form_and_a_foreign_next() {
+    for h in Harness::on_both_backends().await {
+        let (link, ..) = owner_and_link(&h).await;
         // Wrong password, a form without its sign-in cookie, a foreign `next`.
         let wrong = sign_in(&h, "owner@example.com", "wrong password!!", &link).await;
         assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
@@ -326,7 +332,13 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
             assert_eq!(away.status, StatusCode::SEE_OTHER);
             assert_eq!(away.header("location"), "/console", "{next:?}");
         }
+    }
+}
 
+#[tokio::test]
+async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
+    for h in Harness::on_both_backends().await {
+        let (link, owner_admin, user_id) = owner_and_link(&h).await;
         let signed = sign_in(&h, "OWNER@example.com", "correct horse battery staple", &link).await;
         assert_eq!(signed.status, StatusCode::SEE_OTHER, "{}", signed.text);
         assert_eq!(signed.header("location"), link);
@@ -366,7 +378,6 @@ async fn a_data_owner_signs_in_and_sees_the_consent_screen() {
         let tampered = with_cookie(&h, &link, &format!("{session}x")).await;
         assert_eq!(tampered.status, StatusCode::SEE_OTHER);
         // Deleting the user ends the session.
-        let user_id = created.body["id"].as_str().unwrap();
         h.api(Method::DELETE, &format!("/v1/users/{user_id}"), &owner_admin, None).await;
         let after = with_cookie(&h, &link, &session).await;
         assert_eq!(after.status, StatusCode::SEE_OTHER);
@@ -915,6 +926,48 @@ fn verify(secret: &str, record: &serde_json::Value) -> bool {
     record["signature"].as_str() == Some(expected.as_str())
 }
 
+/// Five changes in the owner's tenant (asset `a` created, updated and given an event; asset
+/// `b` created and deleted), one in the developer's that nobody hears of; `a`'s identity.
+async fn five_changes(h: &Harness, s: &Scene) -> String {
+    let post = |path: String, token: &str, body: Value| {
+        let token = token.to_owned();
+        async move { h.api(Method::POST, &path, &token, Some(body)).await }
+    };
+    let asset = json!({"attributes": {"arc_display_type": "pump", "name": "p1"}});
+    let a = post("/v2/assets".into(), &s.owner_admin, asset).await;
+    let a_id = a.body["identity"].as_str().unwrap().to_owned();
+    let renamed = Some(json!({"attributes": {"name": "p1b"}}));
+    h.api(Method::PATCH, &format!("/v2/{a_id}"), &s.owner_admin, renamed).await;
+    let reading = json!({"event_attributes": {"reading": "7"}});
+    post(format!("/v2/{a_id}/events"), &s.owner_admin, reading).await;
+    let b = post("/v2/assets".into(), &s.owner_admin, json!({"attributes": {"name": "b"}})).await;
+    let b_id = b.body["identity"].as_str().unwrap().to_owned();
+    h.api(Method::DELETE, &format!("/v2/{b_id}"), &s.owner_admin, None).await;
+    post("/v2/assets".into(), &s.developer, json!({"attributes": {"name": "elsewhere"}})).await;
+    a_id
+}
+
+/// A delivered webhook's body, parsed.
+fn body_of(record: &Value) -> Value {
+    serde_json::from_str(record["body"].as_str().unwrap()).unwrap()
+}
+
+/// The connection's delivery attempts as `token` sees them, once there are `n` of them (or what
+/// there is after two seconds; a refusal at once).
+async fn deliveries_listed(h: &Harness, connection: &str, token: &str, n: usize) -> Reply {
+    let path = format!("/v1/connections/{connection}/deliveries");
+    let mut listed = h.api(Method::GET, &path, token, None).await;
+    for _ in 0..100 {
+        let all_in = listed.body["deliveries"].as_array().is_some_and(|d| d.len() == n);
+        if all_in || listed.status != StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        listed = h.api(Method::GET, &path, token, None).await;
+    }
+    listed
+}
+
 #[tokio::test]
 async fn webhooks_are_signed_delivered_in_order_and_retried() {
     for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
@@ -922,14 +975,7 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         HOOK_FAILURES.store(2, std::sync::atomic::Ordering::SeqCst);
         let app = FakeApp::start(Answer::Bearer).await;
         let s = scene(&h, &app.url).await;
-        let hook_url = app.url.replace("/auth", "/hooks");
-        h.api(
-            Method::PATCH,
-            &format!("/v1/integrations/{}", s.app_id),
-            &s.developer,
-            Some(json!({"webhook_url": hook_url})),
-        )
-        .await;
+        webhooks_to(&h, &s, &app).await;
         let done = decide(&h, &s, "accept").await;
         assert_eq!(done.status, StatusCode::OK, "{}", done.text);
         let granted = app.events()[0].1.clone();
@@ -937,72 +983,20 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         assert!(secret.starts_with("whsec_"));
         let connection = granted["connection_id"].as_str().unwrap().to_owned();
 
-        // Five changes in the owner's tenant; one in the developer's, which nobody hears of.
-        let a = h
-            .api(
-                Method::POST,
-                "/v2/assets",
-                &s.owner_admin,
-                Some(json!({"attributes": {"arc_display_type": "pump", "name": "p1"}})),
-            )
-            .await;
-        let a_id = a.body["identity"].as_str().unwrap().to_owned();
-        h.api(
-            Method::PATCH,
-            &format!("/v2/{a_id}"),
-            &s.owner_admin,
-            Some(json!({"attributes": {"name": "p1b"}})),
-        )
-        .await;
-        h.api(
-            Method::POST,
-            &format!("/v2/{a_id}/events"),
-            &s.owner_admin,
-            Some(json!({"event_attributes": {"reading": "7"}})),
-        )
-        .await;
-        let b = h
-            .api(
-                Method::POST,
-                "/v2/assets",
-                &s.owner_admin,
-                Some(json!({"attributes": {"name": "b"}})),
-            )
-            .await;
-        let b_id = b.body["identity"].as_str().unwrap().to_owned();
-        h.api(Method::DELETE, &format!("/v2/{b_id}"), &s.owner_admin, None).await;
-        h.api(
-            Method::POST,
-            "/v2/assets",
-            &s.developer,
-            Some(json!({"attributes": {"name": "elsewhere"}})),
-        )
-        .await;
-
+        let a_id = five_changes(&h, &s).await;
         let ok = delivered(&h, &app, 5).await;
-        let kinds: Vec<String> = ok
-            .iter()
-            .map(|r| {
-                serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap()
-                    ["type"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let kinds: Vec<Value> = ok.iter().map(|r| body_of(r)["type"].clone()).collect();
         assert_eq!(
             kinds,
             ["asset.created", "asset.updated", "event.created", "asset.created", "asset.deleted"]
         );
         for record in &ok {
             assert!(verify(&secret, record), "bad signature: {record}");
-            let body: serde_json::Value =
-                serde_json::from_str(record["body"].as_str().unwrap()).unwrap();
+            let body = body_of(record);
             assert_eq!(body["connection_id"], connection.as_str());
             assert_eq!(body["tenant_id"], s.owner.tenant.to_string());
         }
-        let first: serde_json::Value =
-            serde_json::from_str(ok[0]["body"].as_str().unwrap()).unwrap();
+        let first = body_of(&ok[0]);
         assert_eq!(first["data"]["identity"], a_id.as_str());
         assert_eq!(first["data"]["attributes"]["name"], "p1");
         let all = hooks(&app);
@@ -1016,56 +1010,18 @@ async fn webhooks_are_signed_delivered_in_order_and_retried() {
         assert_eq!(ids, sorted, "in order");
 
         // Each attempt is listed for both sides, and for nobody else.
-        let mut listed = Value::Null;
-        for _ in 0..100 {
-            listed = h
-                .api(
-                    Method::GET,
-                    &format!("/v1/connections/{connection}/deliveries"),
-                    &s.owner_admin,
-                    None,
-                )
-                .await
-                .body;
-            if listed["deliveries"].as_array().is_some_and(|d| d.len() == 7) {
-                break;
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
+        let listed = deliveries_listed(&h, &connection, &s.owner_admin, 7).await.body;
         let deliveries = listed["deliveries"].as_array().unwrap();
         assert_eq!(deliveries.len(), 7, "{listed}");
-        assert_eq!(
-            (deliveries[0]["status"].as_u64(), deliveries[0]["attempt"].as_u64()),
-            (Some(500), Some(1))
-        );
-        assert_eq!(
-            (deliveries[1]["status"].as_u64(), deliveries[1]["attempt"].as_u64()),
-            (Some(500), Some(2))
-        );
-        assert_eq!(
-            (deliveries[2]["status"].as_u64(), deliveries[2]["attempt"].as_u64()),
-            (Some(204), Some(3))
-        );
+        let tried: Vec<_> =
+            deliveries[..3].iter().map(|d| (d["status"].as_u64(), d["attempt"].as_u64())).collect();
+        assert_eq!(tried, [(Some(500), Some(1)), (Some(500), Some(2)), (Some(204), Some(3))]);
         assert_eq!(deliveries[0]["type"], "asset.created");
-        let dev_view = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{connection}/deliveries"),
-                &s.developer,
-                None,
-            )
-            .await;
+        let dev_view = deliveries_listed(&h, &connection, &s.developer, 7).await;
         assert_eq!(dev_view.body["deliveries"].as_array().unwrap().len(), 7);
         let stranger = h.add_tenant().await;
         let stranger_admin = h.admin_token(&stranger).await;
-        let hidden_from = h
-            .api(
-                Method::GET,
-                &format!("/v1/connections/{connection}/deliveries"),
-                &stranger_admin,
-                None,
-            )
-            .await;
+        let hidden_from = deliveries_listed(&h, &connection, &stranger_admin, 0).await;
         assert_eq!(hidden_from.status, StatusCode::NOT_FOUND);
         assert_eq!(h.storage.pending_webhooks().await.unwrap(), 0);
         HOOK_FAILURES.store(0, std::sync::atomic::Ordering::SeqCst);

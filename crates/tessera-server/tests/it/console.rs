@@ -56,6 +56,14 @@ impl ConsoleSession {
         body.extend_from_slice(fields);
         form_post(h, path, &self.cookie, &body).await
     }
+
+    /// [`ConsoleSession::post`] of fields written `name=value&name=value` (values as typed,
+    /// not encoded), as a long form reads best.
+    pub(crate) async fn submit(&self, h: &Harness, path: &str, fields: &str) -> Reply {
+        let fields: Vec<(&str, &str)> =
+            fields.split('&').filter_map(|field| field.split_once('=')).collect();
+        self.post(h, path, &fields).await
+    }
 }
 
 /// The value of the read-only input `id` on a page.
@@ -417,40 +425,15 @@ async fn seed_000s_policy_is_made_in_the_console_and_said_in_words() {
 
         // Another group, then the policy: all types, the integration by name, all attributes,
         // all events; a user by email in the second group, one attribute, no events.
-        let with_two = ada
-            .post(
-                &h,
-                "/console/access-policies",
-                &[
-                    ("display_name", "Everything"),
-                    ("asset_types", "*"),
-                    ("groups", "1"),
-                    ("actors_0", "Custom integration"),
-                    ("intent", "add_group"),
-                ],
-            )
-            .await;
+        let first = "display_name=Everything&asset_types=*&groups=1&actors_0=Custom integration";
+        let with_two =
+            ada.submit(&h, "/console/access-policies", &format!("{first}&intent=add_group")).await;
         assert_eq!(with_two.status, StatusCode::OK);
         assert!(with_two.text.contains("id=\"actors_1\""), "{}", with_two.text);
-        let created = ada
-            .post(
-                &h,
-                "/console/access-policies",
-                &[
-                    ("display_name", "Everything"),
-                    ("asset_types", "*"),
-                    ("groups", "2"),
-                    ("actors_0", "Custom integration"),
-                    ("attributes_mode_0", "all"),
-                    ("events_0", "all"),
-                    ("actors_1", "ada@example.com"),
-                    ("attributes_mode_1", "some"),
-                    ("attributes_1", "weight"),
-                    ("events_1", "none"),
-                    ("intent", "save"),
-                ],
-            )
-            .await;
+        let both = "display_name=Everything&asset_types=*&groups=2&actors_0=Custom integration\
+                    &attributes_mode_0=all&events_0=all&actors_1=ada@example.com\
+                    &attributes_mode_1=some&attributes_1=weight&events_1=none&intent=save";
+        let created = ada.submit(&h, "/console/access-policies", both).await;
         assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.text);
         let page = ada.get(&h, created.header("location")).await;
         assert!(page.text.contains("The policy was created."), "{}", page.text);
@@ -474,19 +457,9 @@ async fn seed_000s_policy_is_made_in_the_console_and_said_in_words() {
         let policy_path = policy_path.split('?').next().unwrap();
         let edit = ada.get(&h, &format!("{policy_path}/edit")).await;
         assert!(edit.text.contains("Custom integration"), "actors shown by name: {}", edit.text);
-        let saved = ada
-            .post(
-                &h,
-                policy_path,
-                &[
-                    ("display_name", "Everything"),
-                    ("asset_types", "Crate"),
-                    ("groups", "1"),
-                    ("actors_0", "ada@example.com"),
-                    ("intent", "save"),
-                ],
-            )
-            .await;
+        let ada_only =
+            "display_name=Everything&asset_types=Crate&groups=1&actors_0=ada@example.com&intent=save";
+        let saved = ada.submit(&h, policy_path, ada_only).await;
         assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.text);
         let hidden_now = h.api(Method::GET, "/v2/assets", &token, None).await;
         assert_eq!(hidden_now.body["assets"], json!([]), "{}", hidden_now.text);
@@ -731,41 +704,32 @@ async fn my_account_changes_my_password_and_signs_me_out_everywhere() {
     assert!(bob.get(&h, "/console/account").await.status.is_redirection());
 }
 
+/// An integration of tenant a with five private tokens (`project1`'s `blob` over a megabyte):
+/// its id and its token.
+async fn stored_entries(h: &Harness) -> (String, String) {
+    use crate::private_tokens::{call, entry_path, json_body, store_owner};
+    let admin = h.admin_token(&h.a).await;
+    let (id, token) = store_owner(h, &admin, "Planner").await;
+    let big = "x".repeat(1_100_000);
+    for (related, key, value) in [
+        ("employee1", "name", "Ada"),
+        ("employee1", "email", "ada@example.com"),
+        ("employee2", "name", "Bo"),
+        ("project1", "name", "Apollo"),
+        ("project1", "blob", big.as_str()),
+    ] {
+        let body = json_body(json!({"value": value}));
+        let put = call(h, Method::PUT, &entry_path(related, key), &token, body, &[]).await;
+        assert!(put.status.is_success(), "{}", put.text);
+    }
+    (id, token)
+}
+
 #[tokio::test]
 async fn the_owner_pages_filters_opens_and_deletes_an_integrations_private_tokens() {
-    use crate::private_tokens::{call, entry_path, json_body, store_owner};
+    use crate::private_tokens::call;
     for h in Harness::on_both_backends().await {
-        let admin = h.admin_token(&h.a).await;
-        let (id, token) = store_owner(&h, &admin, "Planner").await;
-        for (related, key, value) in [
-            ("employee1", "name", "Ada"),
-            ("employee1", "email", "ada@example.com"),
-            ("employee2", "name", "Bo"),
-            ("project1", "name", "Apollo"),
-        ] {
-            let put = call(
-                &h,
-                Method::PUT,
-                &entry_path(related, key),
-                &token,
-                json_body(json!({"value": value})),
-                &[],
-            )
-            .await;
-            assert!(put.status.is_success(), "{}", put.text);
-        }
-        let big = "x".repeat(1_100_000);
-        let put = call(
-            &h,
-            Method::PUT,
-            &entry_path("project1", "blob"),
-            &token,
-            json_body(json!({"value": big})),
-            &[],
-        )
-        .await;
-        assert!(put.status.is_success(), "{}", put.text);
-
+        let (id, token) = stored_entries(&h).await;
         let ada = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
         let base = format!("/console/integrations/{id}/private-tokens");
         let all = ada.get(&h, &base).await;
@@ -800,28 +764,21 @@ async fn the_owner_pages_filters_opens_and_deletes_an_integrations_private_token
         let after = ada.get(&h, related.header("location")).await;
         assert!(after.text.contains("2 entries were deleted."), "{}", after.text);
         let left = call(&h, Method::GET, "/v1/private_tokens", &token, None, &[]).await;
-        let left: Vec<&str> = left.body["private_tokens"]
+        let left: Vec<&Value> = left.body["private_tokens"]
             .as_array()
             .unwrap()
             .iter()
-            .map(|e| e["relatedId"].as_str().unwrap())
+            .map(|e| &e["relatedId"])
             .collect();
         assert_eq!(left, ["project1", "project1"], "the integration sees what is left");
 
         // Another tenant's integration, and entries that do not exist, are not found.
         let other = h.add_tenant().await;
-        let theirs =
-            ada.get(&h, &format!("/console/integrations/{}/private-tokens", other.client_id)).await;
-        assert_eq!(theirs.status, StatusCode::NOT_FOUND);
+        let theirs = format!("/console/integrations/{}/private-tokens", other.client_id);
+        assert_eq!(ada.get(&h, &theirs).await.status, StatusCode::NOT_FOUND);
         let gone = ada.get(&h, &format!("{base}/entry?relatedId=employee2&key=name")).await;
         assert_eq!(gone.status, StatusCode::NOT_FOUND);
-        let cross = ada
-            .post(
-                &h,
-                &format!("/console/integrations/{}/private-tokens/delete-related", other.client_id),
-                &[("relatedId", "x")],
-            )
-            .await;
+        let cross = ada.submit(&h, &format!("{theirs}/delete-related"), "relatedId=x").await;
         assert_eq!(cross.status, StatusCode::NOT_FOUND);
     }
 }

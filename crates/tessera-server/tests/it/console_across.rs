@@ -12,25 +12,25 @@ fn is_html(reply: &Reply) -> bool {
     reply.header("content-type").starts_with("text/html")
 }
 
-#[tokio::test]
-async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_confirming() {
-    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
-        let app = FakeApp::start(Answer::Bearer).await;
-        let s = scene(&h, &app.url).await;
-        webhooks_to(&h, &s, &app).await;
-        let granted = accepted(&h, &s, &app).await;
-        let id = granted["connection_id"].as_str().unwrap().to_owned();
-        let asset = h
-            .api(
-                Method::POST,
-                "/v2/assets",
-                &s.owner_admin,
-                Some(json!({"attributes": {"arc_display_type": "pump"}})),
-            )
-            .await;
-        assert_eq!(asset.status, StatusCode::CREATED, "{}", asset.text);
-        delivered(&h, &app, 1).await;
+/// Tenant a's application connected to the owner's tenant (its webhooks delivered: one so
+/// far), and the connection's id.
+async fn connected(h: &Harness) -> (FakeApp, crate::connections::Scene, String) {
+    let app = FakeApp::start(Answer::Bearer).await;
+    let s = scene(h, &app.url).await;
+    webhooks_to(h, &s, &app).await;
+    let granted = accepted(h, &s, &app).await;
+    let id = granted["connection_id"].as_str().unwrap().to_owned();
+    let pump = json!({"attributes": {"arc_display_type": "pump"}});
+    let asset = h.api(Method::POST, "/v2/assets", &s.owner_admin, Some(pump)).await;
+    assert_eq!(asset.status, StatusCode::CREATED, "{}", asset.text);
+    delivered(h, &app, 1).await;
+    (app, s, id)
+}
 
+#[tokio::test]
+async fn both_sides_see_a_connection_in_words_and_no_one_else_sees_it() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
+        let (_app, s, id) = connected(&h).await;
         // The data owner's side: the application, who registered it, its scopes in words.
         let owner = ConsoleSession::start(&h, &s.owner, "owen@owner.example", "admin").await;
         let list = owner.get(&h, "/console/connections").await;
@@ -66,6 +66,17 @@ async fn both_sides_see_a_connection_in_words_and_the_owner_revokes_it_after_con
         }
         let forced = stranger.post(&h, &format!("/console/connections/{id}/revoke"), &[]).await;
         assert_eq!(forced.status, StatusCode::NOT_FOUND);
+        let still =
+            h.api(Method::GET, &format!("/v1/connections/{id}"), &s.owner_admin, None).await;
+        assert_eq!(still.body["status"], "active");
+    }
+}
+
+#[tokio::test]
+async fn the_owner_revokes_a_connection_after_confirming_and_a_forged_form_does_nothing() {
+    for h in Harness::on_both_backends_configured(|c| c.webhook_retry_base_ms = 50).await {
+        let (_app, s, id) = connected(&h).await;
+        let owner = ConsoleSession::start(&h, &s.owner, "owen@owner.example", "admin").await;
         let member = ConsoleSession::start(&h, &s.owner, "mia@owner.example", "member").await;
         assert_eq!(member.get(&h, "/console/connections").await.status, StatusCode::FORBIDDEN);
 
@@ -260,7 +271,7 @@ fn consent_page_of(refused: &Reply) -> String {
 
 #[tokio::test]
 async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_follows() {
-    use crate::delegation::{assertion, create_user, grant, setup};
+    use crate::delegation::{assertion, grant, setup};
     let h = Harness::new().await;
     let s = setup(&h, tessera_core::token::SigningAlg::EdDsa).await;
     let carol = ConsoleSession::start(&h, &h.a, "carol@example.com", "member").await;
@@ -310,7 +321,13 @@ async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_foll
     let withdrawn = carol.post(&h, &withdraw, &[]).await;
     assert_eq!(withdrawn.status, StatusCode::SEE_OTHER);
     assert_eq!(grant(&h, &as_carol(), None).await.error(), "consent_required");
+}
 
+#[tokio::test]
+async fn an_admin_consents_for_every_user_and_a_consent_link_that_does_not_work_says_why() {
+    use crate::delegation::{assertion, create_user, grant, setup};
+    let h = Harness::new().await;
+    let s = setup(&h, tessera_core::token::SigningAlg::EdDsa).await;
     // An admin consents for every user of the organization.
     let admin = ConsoleSession::start(&h, &h.a, "ada@example.com", "admin").await;
     let offered = admin.get(&h, &format!("/console/consent?client_id={}", s.client_id)).await;
@@ -354,24 +371,34 @@ async fn a_connectors_user_consents_in_the_console_and_the_jwt_bearer_grant_foll
     }
 }
 
-#[tokio::test]
-async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from_the_catalogue() {
-    use crate::tms::{app_version, error_for, tms_for, token_for};
-    for h in Harness::on_both_backends().await {
-        let vendor = h.admin_token(&h.a).await;
-        let (id, dev_secret, _) = app_version(&h, &vendor, "kpi", "1.0", false).await;
-        h.api(
-            Method::PATCH,
-            &format!("/v1/integrations/{id}"),
-            &vendor,
-            Some(json!({"description": "Key figures for fleets"})),
-        )
-        .await;
-        let dev = ConsoleSession::start(&h, &h.a, "dana@dev.example", "admin").await;
-        let customer = h.add_tenant().await;
-        let cust = ConsoleSession::start(&h, &customer, "carl@cust.example", "admin").await;
-        let tenant = customer.tenant.to_string();
+/// Tenant a's application `kpi` 1.0 in development (its cockpit open to `dev`) and a customer
+/// organization whose admin `cust` is signed in.
+struct Cockpit {
+    vendor: String,
+    id: String,
+    dev_secret: String,
+    dev: ConsoleSession,
+    customer: TenantAdmin,
+    cust: ConsoleSession,
+    tenant: String,
+}
 
+async fn cockpit(h: &Harness) -> Cockpit {
+    let vendor = h.admin_token(&h.a).await;
+    let (id, dev_secret, _) = crate::tms::app_version(h, &vendor, "kpi", "1.0", false).await;
+    let described = Some(json!({"description": "Key figures for fleets"}));
+    h.api(Method::PATCH, &format!("/v1/integrations/{id}"), &vendor, described).await;
+    let dev = ConsoleSession::start(h, &h.a, "dana@dev.example", "admin").await;
+    let customer = h.add_tenant().await;
+    let cust = ConsoleSession::start(h, &customer, "carl@cust.example", "admin").await;
+    let tenant = customer.tenant.to_string();
+    Cockpit { vendor, id, dev_secret, dev, customer, cust, tenant }
+}
+
+#[tokio::test]
+async fn a_version_is_switched_on_and_promoted_in_the_developer_cockpit() {
+    for h in Harness::on_both_backends().await {
+        let Cockpit { vendor, id, dev_secret, dev, cust, .. } = cockpit(&h).await;
         // In development it is nobody else's to see.
         let catalogue = cust.get(&h, "/console/applications").await;
         assert!(!catalogue.text.contains("Key figures"), "{}", catalogue.text);
@@ -406,7 +433,19 @@ async fn a_version_is_switched_on_and_promoted_and_a_customer_authorizes_it_from
         let secret = crate::console::shown(&promoted.text, "client_secret");
         assert_ne!(secret, dev_secret);
         assert_eq!(h.token(&id, &dev_secret, None).await.error(), "invalid_client");
+    }
+}
 
+#[tokio::test]
+async fn a_customer_authorizes_a_promoted_version_from_the_catalogue_and_revokes_it() {
+    use crate::tms::{error_for, tms_for, token_for};
+    for h in Harness::on_both_backends().await {
+        let Cockpit { id, dev, customer, cust, tenant, .. } = cockpit(&h).await;
+        let version = format!("/console/applications/versions/{id}");
+        let switched = dev.submit(&h, &format!("{version}/tms"), "tms=on").await;
+        assert_eq!(switched.status, StatusCode::SEE_OTHER);
+        let promoted = dev.post(&h, &format!("{version}/promote"), &[]).await;
+        let secret = crate::console::shown(&promoted.text, "client_secret");
         // The catalogue: publisher, description, versions; authorized with `limited`.
         let catalogue = cust.get(&h, "/console/applications").await;
         for words in ["Key figures for fleets", "1.0", "Authorize kpi"] {

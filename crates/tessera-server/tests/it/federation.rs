@@ -191,78 +191,74 @@ fn claims_of(token: &str) -> Value {
     .unwrap()
 }
 
+/// Three platforms trusted by tenant a (Kubernetes and GitHub by discovery, SPIFFE by its
+/// bundle's keys) and one integration each of them may get tokens for.
+struct Workloads {
+    admin: String,
+    k8s: (Platform, SigningKey),
+    github: (Platform, SigningKey),
+    /// What signs the SPIFFE SVIDs (its platform serves the bundle and lives on).
+    svid_key: SigningKey,
+    client_id: String,
+    /// The federated credentials' ids: Kubernetes, GitHub, SPIFFE.
+    credentials: [String; 3],
+}
+
+async fn workloads(h: &Harness) -> Workloads {
+    let admin = h.admin_token(&h.a).await;
+    let (k8s, github, spire) =
+        (Platform::start().await, Platform::start().await, Platform::start().await);
+    let (k8s_key, gh_key, svid_key) =
+        (key(SigningAlg::Rs256), key(SigningAlg::Es256), key(SigningAlg::Es256));
+    k8s.publish(&[&k8s_key]);
+    github.publish(&[&gh_key]);
+    spire.publish(&[&svid_key]);
+    for body in [
+        json!({"issuer": k8s.url, "audiences": ["tessera"]}),
+        json!({"issuer": github.url, "audiences": ["https://github.com/acme"]}),
+        json!({"issuer": "spiffe://example.org", "jwks_uri": format!("{}/keys", spire.url),
+               "audiences": ["tessera"], "max_token_lifetime_seconds": 600}),
+    ] {
+        let reply = trust(h, &admin, body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    }
+    // An integration that never uses its secret.
+    let deployer = json!({"display_name": "deployer", "scopes": ["assets:read"]});
+    let (client_id, _, _) = h.create_integration(&admin, deployer).await;
+    let mut credentials = Vec::new();
+    for body in [
+        json!({"issuer": k8s.url, "subject": "system:serviceaccount:prod:billing",
+               "claims": {"/kubernetes.io/namespace": "prod"}}),
+        json!({"issuer": github.url, "subject": "repo:acme/app:ref:refs/heads/main",
+               "claims": {"repository_id": "42", "ref": "refs/heads/main"}}),
+        json!({"issuer": "spiffe://example.org",
+               "subject": "spiffe://example.org/ns/prod/sa/billing"}),
+    ] {
+        credentials.push(accept(h, &admin, &client_id, body).await);
+    }
+    let credentials = credentials.try_into().unwrap();
+    let (k8s, github) = ((k8s, k8s_key), (github, gh_key));
+    Workloads { admin, k8s, github, svid_key, client_id, credentials }
+}
+
 #[tokio::test]
 async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() {
     for h in Harness::on_both_backends().await {
-        let admin = h.admin_token(&h.a).await;
-        let (k8s, github, spire) =
-            (Platform::start().await, Platform::start().await, Platform::start().await);
-        let (k8s_key, gh_key, svid_key) =
-            (key(SigningAlg::Rs256), key(SigningAlg::Es256), key(SigningAlg::Es256));
-        k8s.publish(&[&k8s_key]);
-        github.publish(&[&gh_key]);
-        spire.publish(&[&svid_key]);
-        // Kubernetes and GitHub by their discovery documents; SPIFFE by its bundle's keys.
-        for body in [
-            json!({"issuer": k8s.url, "audiences": ["tessera"]}),
-            json!({"issuer": github.url, "audiences": ["https://github.com/acme"]}),
-            json!({"issuer": "spiffe://example.org", "jwks_uri": format!("{}/keys", spire.url),
-                   "audiences": ["tessera"], "max_token_lifetime_seconds": 600}),
-        ] {
-            let reply = trust(&h, &admin, body).await;
-            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
-        }
-        let listed = h.api(Method::GET, "/v1/trusted_issuers", &admin, None).await;
+        let w = workloads(&h).await;
+        let (admin, client_id) = (&w.admin, &w.client_id);
+        let ((k8s, k8s_key), (github, gh_key)) = (&w.k8s, &w.github);
+        let [by_k8s, by_github, by_spiffe] = &w.credentials;
+        let listed = h.api(Method::GET, "/v1/trusted_issuers", admin, None).await;
         assert_eq!(listed.body["trusted_issuers"].as_array().unwrap().len(), 3);
         assert_eq!(listed.body["trusted_issuers"][0]["jwks_uri"], Value::Null);
-
-        // An integration that never uses its secret.
-        let (client_id, _, _) = h
-            .create_integration(
-                &admin,
-                json!({"display_name": "deployer", "scopes": ["assets:read"]}),
-            )
-            .await;
-        let by_k8s = accept(
-            &h,
-            &admin,
-            &client_id,
-            json!({"issuer": k8s.url,
-            "subject": "system:serviceaccount:prod:billing",
-            "claims": {"/kubernetes.io/namespace": "prod"}}),
-        )
-        .await;
-        let by_github = accept(
-            &h,
-            &admin,
-            &client_id,
-            json!({"issuer": github.url,
-            "subject": "repo:acme/app:ref:refs/heads/main",
-            "claims": {"repository_id": "42", "ref": "refs/heads/main"}}),
-        )
-        .await;
-        let by_spiffe = accept(
-            &h,
-            &admin,
-            &client_id,
-            json!({"issuer": "spiffe://example.org",
-            "subject": "spiffe://example.org/ns/prod/sa/billing"}),
-        )
-        .await;
-        let listed = h
-            .api(
-                Method::GET,
-                &format!("/v1/integrations/{client_id}/federated_credentials"),
-                &admin,
-                None,
-            )
-            .await;
+        let path = format!("/v1/integrations/{client_id}/federated_credentials");
+        let listed = h.api(Method::GET, &path, admin, None).await;
         assert_eq!(listed.body["federated_credentials"].as_array().unwrap().len(), 3);
 
         for (platform_token, credential, with_client_id) in [
-            (k8s_token(&h, &k8s_key, &k8s.url, "prod", "billing"), &by_k8s, true),
-            (github_token(&h, &gh_key, &github.url, json!({})), &by_github, false),
-            (spiffe_svid(&h, &svid_key), &by_spiffe, true),
+            (k8s_token(&h, k8s_key, &k8s.url, "prod", "billing"), by_k8s, true),
+            (github_token(&h, gh_key, &github.url, json!({})), by_github, false),
+            (spiffe_svid(&h, &w.svid_key), by_spiffe, true),
         ] {
             let reply =
                 federated_token(&h, &platform_token, with_client_id.then_some(client_id.as_str()))
@@ -276,15 +272,15 @@ async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() 
             // The token works, and a platform token is reused as platforms reuse them.
             let assets = h.api(Method::GET, "/v2/assets", token, None).await;
             assert_eq!(assets.status, StatusCode::OK, "{}", assets.text);
-            let again = federated_token(&h, &platform_token, Some(&client_id)).await;
+            let again = federated_token(&h, &platform_token, Some(client_id)).await;
             assert_eq!(again.status, StatusCode::OK, "{}", again.text);
         }
         // Cached: a handful of fetches, not one per token.
         assert_eq!(k8s.key_fetches(), 1);
 
         // Introspection and revocation authenticate the same way.
-        let platform_token = k8s_token(&h, &k8s_key, &k8s.url, "prod", "billing");
-        let issued = federated_token(&h, &platform_token, Some(&client_id)).await;
+        let platform_token = k8s_token(&h, k8s_key, &k8s.url, "prod", "billing");
+        let issued = federated_token(&h, &platform_token, Some(client_id)).await;
         let token = issued.body["access_token"].as_str().unwrap().to_owned();
         let introspected = h
             .form(
@@ -298,7 +294,7 @@ async fn kubernetes_github_and_spiffe_tokens_get_tokens_with_no_secret_at_all() 
 
         // The audit log says which credential authenticated each token.
         let entry = h
-            .audit_entry(&admin, |e| {
+            .audit_entry(admin, |e| {
                 e["action"] == "token.issued"
                     && e["detail"]["federated_credential"] == by_spiffe.as_str()
             })
@@ -607,14 +603,21 @@ async fn another_tenant_sees_and_removes_none_of_a_tenants_federation() {
     }
 }
 
+/// A multi-tenant TMS application `kpi` whose Kubernetes service account `kpi` may act for
+/// it, and a platform token of that account.
+async fn kpi_scene(h: &Harness) -> (K8sScene, String) {
+    let kpi = json!({"display_name": "kpi", "scopes": ["assets:read", "events:read"],
+        "multi_tenant": true, "app_name": "fed-kpi", "app_version": "1", "tms_enabled": true});
+    let scene = K8sScene::new(h, SigningAlg::Rs256, kpi, "kpi").await;
+    let platform_token = scene.token(h, &scene.key, "kpi");
+    (scene, platform_token)
+}
+
 #[tokio::test]
-async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms() {
+async fn a_platform_token_is_exchanged_for_the_integrations_token() {
     for h in Harness::on_both_backends().await {
-        let kpi = json!({"display_name": "kpi", "scopes": ["assets:read", "events:read"],
-            "multi_tenant": true, "app_name": "fed-kpi", "app_version": "1", "tms_enabled": true});
-        let scene = K8sScene::new(&h, SigningAlg::Rs256, kpi, "kpi").await;
+        let (scene, platform_token) = kpi_scene(&h).await;
         let (client_id, credential) = (&scene.client_id, &scene.credential);
-        let platform_token = scene.token(&h, &scene.key, "kpi");
 
         // RFC 8693: the platform token as the subject, no client authentication at all.
         let exchange = |extra: &str| {
@@ -673,7 +676,15 @@ async fn a_platform_token_is_exchanged_for_the_integrations_token_and_calls_tms(
             "{}",
             reply.text
         );
+    }
+}
 
+#[tokio::test]
+async fn a_platform_token_is_the_client_assertion_of_a_tms_request() {
+    for h in Harness::on_both_backends().await {
+        let (scene, platform_token) = kpi_scene(&h).await;
+        let (client_id, credential) = (&scene.client_id, &scene.credential);
+        let stranger = scene.token(&h, &scene.key, "someone-else");
         // TMS: the platform token as the JSON body's client assertion.
         let own = h.a.tenant.to_string();
         let tms = |body: Value| {

@@ -3,35 +3,79 @@
 
 use crate::Run;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-/// `tessera <args>` with the profiles kept under `config`; status code, stdout, stderr.
-fn cli(config: &Path, args: &[&str]) -> (i32, String, String) {
-    cli_env(config, args, &[])
+/// The command line with its profiles kept under `config`, run with `env` (a server and an
+/// integration's credentials, as scripts give them; none to use a saved profile).
+struct Cli {
+    config: PathBuf,
+    env: Vec<(&'static str, String)>,
 }
 
-fn cli_env(config: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    crate::tessera().args(args).env("XDG_CONFIG_HOME", config).envs(env.iter().copied()).run()
-}
+impl Cli {
+    /// The saved profiles under `config` (none yet, or those `tessera login` keeps there).
+    fn profiles(config: &Path) -> Cli {
+        Cli { config: config.to_owned(), env: Vec::new() }
+    }
 
-/// `tessera login` to `server` as the operator's integration, the secret from `secret_file`.
-fn login(config: &Path, server: &str, secret_file: &str, profile: &str) -> (i32, String, String) {
-    cli(
-        config,
-        &[
+    /// `server` reached as the integration `id` from the environment, no profile.
+    fn as_integration(config: &Path, server: &str, id: &str, secret: &str) -> Cli {
+        let env = vec![
+            ("TESSERA_SERVER", server.to_owned()),
+            ("TESSERA_CLIENT_ID", id.to_owned()),
+            ("TESSERA_CLIENT_SECRET", secret.to_owned()),
+        ];
+        Cli { config: config.to_owned(), env }
+    }
+
+    /// `tessera <args>`: status code, stdout, stderr.
+    fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let env = self.env.iter().map(|(k, v)| (*k, v.as_str()));
+        crate::tessera().args(args).env("XDG_CONFIG_HOME", &self.config).envs(env).run()
+    }
+
+    /// Runs `args`, which must succeed: its stdout.
+    fn ok(&self, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.run(args);
+        assert_eq!(code, 0, "{args:?}: {stderr}{stdout}");
+        stdout
+    }
+
+    /// [`Cli::ok`] with `--output json`, parsed.
+    fn json(&self, args: &[&str]) -> Value {
+        json(&self.ok(&[args, &["--output", "json"]].concat()))
+    }
+
+    /// Runs `args`, which must exit with `code` and say `says` on stderr.
+    fn exits(&self, args: &[&str], code: i32, says: &str) {
+        let (got, _, stderr) = self.run(args);
+        assert_eq!(got, code, "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {says} not in {stderr}");
+    }
+
+    /// `tessera login` to `server` as `id`, the secret from `secret_file`, saved as `profile`.
+    fn login(
+        &self,
+        server: &str,
+        id: &str,
+        secret_file: &Path,
+        profile: &str,
+    ) -> (i32, String, String) {
+        let secret_file = secret_file.to_str().unwrap();
+        self.run(&[
             "login",
             "--profile",
             profile,
             "--server",
             server,
             "--client-id",
-            crate::BOOT_ID,
+            id,
             "--client-secret-file",
             secret_file,
-        ],
-    )
+        ])
+    }
 }
 
 fn json(stdout: &str) -> Value {
@@ -42,50 +86,72 @@ fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
+/// A server whose operator integration is logged in as the `default` profile; the directory
+/// (kept while the guard lives) holds `config` and the secret's file `secret`.
+fn logged_in() -> (tempfile::TempDir, crate::Server, Cli) {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let cli = Cli::profiles(&guard.path().join("config"));
+    let secret_file = guard.path().join("secret");
+    std::fs::write(&secret_file, format!("{}\n", crate::BOOT_SECRET)).unwrap();
+    let (code, _, stderr) = cli.login(&server.url, crate::BOOT_ID, &secret_file, "default");
+    assert_eq!(code, 0, "{stderr}");
+    (guard, server, cli)
+}
+
 #[tokio::test]
-async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integrations_over_the_api() {
+async fn login_keeps_a_private_profile_and_logout_forgets_it() {
     let (guard, dir) = crate::data_dir();
     let server = crate::serve(&dir, &[], true);
     let config = guard.path().join("config");
+    let cli = Cli::profiles(&config);
     let secret_file = guard.path().join("secret");
     std::fs::write(&secret_file, format!("{}\n", crate::BOOT_SECRET)).unwrap();
-    let secret_arg = secret_file.to_str().unwrap();
 
     // Not logged in yet: said so, with what to do.
-    let (code, _, stderr) = cli(&config, &["integration", "list"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("not logged in") && stderr.contains("tessera login"), "{stderr}");
+    cli.exits(&["integration", "list"], 1, "not logged in");
+    cli.exits(&["integration", "list"], 1, "tessera login");
     // A wrong secret saves nothing.
-    std::fs::write(guard.path().join("wrong"), "not-the-secret").unwrap();
     let wrong = guard.path().join("wrong");
-    let (code, _, stderr) = login(&config, &server.url, wrong.to_str().unwrap(), "default");
+    std::fs::write(&wrong, "not-the-secret").unwrap();
+    let (code, _, stderr) = cli.login(&server.url, crate::BOOT_ID, &wrong, "default");
     assert_ne!(code, 0);
     assert!(stderr.contains("cannot get a token"), "{stderr}");
     assert!(!config.join("tessera/profiles.toml").exists());
 
-    let (code, stdout, stderr) = login(&config, &server.url, secret_arg, "default");
+    let (code, stdout, stderr) = cli.login(&server.url, crate::BOOT_ID, &secret_file, "default");
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("logged in to") && stdout.contains("admin"), "{stdout}");
     let profiles = config.join("tessera/profiles.toml");
     assert_eq!(mode(&profiles), 0o600);
     assert_eq!(mode(&config.join("tessera")), 0o700);
 
+    // A second profile; and the environment instead of a profile, for scripts.
+    let (code, _, _) = cli.login(&server.url, crate::BOOT_ID, &secret_file, "other");
+    assert_eq!(code, 0);
+    cli.ok(&["integration", "list", "--profile", "other"]);
+    cli.ok(&["logout"]);
+    cli.exits(&["logout"], 1, "there is no profile `default`");
+    cli.exits(&["integration", "list"], 1, "not logged in");
+    cli.ok(&["integration", "list", "--profile", "other"]);
+    let scripted = Cli::as_integration(&config, &server.url, crate::BOOT_ID, crate::BOOT_SECRET);
+    scripted.json(&["integration", "list"]);
+    let text = std::fs::read_to_string(&profiles).unwrap();
+    assert!(!text.contains("[profiles.default]"), "{text}");
+}
+
+#[tokio::test]
+async fn the_admin_commands_manage_integrations_over_the_api() {
+    let (guard, server, cli) = logged_in();
     // Create from --set pairs (JSON values where they parse); the secret printed this once.
-    let (code, stdout, stderr) = cli(
-        &config,
-        &[
-            "integration",
-            "create",
-            "--set",
-            "display_name=Billing export",
-            "--set",
-            r#"scopes=["assets:read"]"#,
-            "--output",
-            "json",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let made = json(&stdout);
+    let made = cli.json(&[
+        "integration",
+        "create",
+        "--set",
+        "display_name=Billing export",
+        "--set",
+        r#"scopes=["assets:read"]"#,
+    ]);
     let id = made["client_id"].as_str().unwrap().to_owned();
     let secret = made["client_secret"].as_str().unwrap().to_owned();
     assert_eq!(made["scopes"], serde_json::json!(["assets:read"]));
@@ -93,121 +159,62 @@ async fn login_keeps_a_private_profile_and_the_admin_commands_manage_integration
 
     // Listing follows every page (two a page here), as JSON with the API's field names.
     for n in 0..3 {
-        let (code, _, stderr) =
-            cli(&config, &["integration", "create", "--set", &format!("display_name=extra {n}")]);
-        assert_eq!(code, 0, "{stderr}");
+        cli.ok(&["integration", "create", "--set", &format!("display_name=extra {n}")]);
     }
-    let (code, stdout, _) =
-        cli(&config, &["integration", "list", "--page-size", "2", "--output", "json"]);
-    assert_eq!(code, 0);
-    let listed = json(&stdout);
-    let names: Vec<&str> = listed["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["display_name"].as_str().unwrap())
-        .collect();
+    let listed = cli.json(&["integration", "list", "--page-size", "2"]);
+    let listed = listed["integrations"].as_array().unwrap();
+    let names: Vec<&str> = listed.iter().map(|i| i["display_name"].as_str().unwrap()).collect();
     for wanted in ["Billing export", "extra 0", "extra 1", "extra 2"] {
         assert!(names.contains(&wanted), "{wanted} in {names:?}");
     }
-    assert!(listed["integrations"].as_array().unwrap().len() >= 5, "{names:?}");
+    assert!(listed.len() >= 5, "{names:?}");
     // As a table for people.
-    let (_, table, _) = cli(&config, &["integration", "list"]);
+    let table = cli.ok(&["integration", "list"]);
     assert!(table.starts_with("CLIENT_ID"), "{table}");
-    assert!(
-        table
-            .lines()
-            .any(|l| l.contains(&id) && l.contains("Billing export") && l.contains("assets:read")),
-        "{table}"
-    );
+    let row =
+        |l: &str| l.contains(&id) && l.contains("Billing export") && l.contains("assets:read");
+    assert!(table.lines().any(row), "{table}");
 
     // Get, update, delete; the server's refusal is exit status 3 with its words.
-    let (code, stdout, _) = cli(&config, &["integration", "get", &id, "--output", "json"]);
-    assert_eq!(code, 0);
-    assert_eq!(json(&stdout)["display_name"], "Billing export");
-    assert!(json(&stdout).get("client_secret").is_none(), "never shown again");
+    let got = cli.json(&["integration", "get", &id]);
+    assert_eq!(got["display_name"], "Billing export");
+    assert!(got.get("client_secret").is_none(), "never shown again");
     let body = guard.path().join("patch.json");
     std::fs::write(&body, r#"{"display_name": "Billing", "token_ttl_seconds": 600}"#).unwrap();
-    let (code, stdout, stderr) = cli(
-        &config,
-        &["integration", "update", &id, "--file", body.to_str().unwrap(), "--output", "json"],
+    let updated = cli.json(&["integration", "update", &id, "--file", body.to_str().unwrap()]);
+    assert_eq!(
+        (&updated["display_name"], &updated["token_ttl_seconds"]),
+        (&"Billing".into(), &600.into())
     );
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(json(&stdout)["display_name"], "Billing");
-    assert_eq!(json(&stdout)["token_ttl_seconds"], 600);
-    let (code, _, stderr) =
-        cli(&config, &["integration", "update", &id, "--set", r#"scopes=["no-such-scope"]"#]);
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("400") && stderr.contains("no-such-scope"), "{stderr}");
+    let bad_scope = ["integration", "update", &id, "--set", r#"scopes=["no-such-scope"]"#];
+    cli.exits(&bad_scope, 3, "400");
+    cli.exits(&bad_scope, 3, "no-such-scope");
     // Deleting asks first: with no terminal to ask on, it needs --yes and changes nothing.
-    let (code, _, stderr) = cli(&config, &["integration", "delete", &id]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("add --yes"), "{stderr}");
-    let (code, _, stderr) = cli(&config, &["integration", "get", &id]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(&config, &["integration", "delete", &id, "--yes"]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(&config, &["integration", "get", &id]);
-    assert_eq!(code, 3);
-    assert!(stderr.contains("404"), "{stderr}");
+    cli.exits(&["integration", "delete", &id], 2, "add --yes");
+    cli.ok(&["integration", "get", &id]);
+    cli.ok(&["integration", "delete", &id, "--yes"]);
+    cli.exits(&["integration", "get", &id], 3, "404");
 
     // Usage errors are exit status 2, as clap's own.
-    let (code, _, stderr) = cli(&config, &["integration", "create"]);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("nothing to send"), "{stderr}");
-    let (code, _, stderr) = cli(&config, &["integration", "create", "--set", "display_name"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("field=value"), "{stderr}");
-    let (code, _, _) = cli(&config, &["integration", "frobnicate"]);
-    assert_eq!(code, 2);
-    let (code, _, stderr) = cli(&config, &["audit", "get", "x"]);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("not something the API offers"), "{stderr}");
-
+    cli.exits(&["integration", "create"], 2, "nothing to send");
+    cli.exits(&["integration", "create", "--set", "display_name"], 2, "field=value");
+    cli.exits(&["integration", "frobnicate"], 2, "");
+    cli.exits(&["audit", "get", "x"], 2, "not something the API offers");
     // The audit log, as JSON.
-    let (code, stdout, stderr) = cli(&config, &["audit", "list", "--output", "json"]);
-    assert_eq!(code, 0, "{stderr}");
-    assert!(!json(&stdout)["entries"].as_array().unwrap().is_empty());
-
-    // A second profile; and the environment instead of a profile, for scripts.
-    let (code, _, _) = login(&config, &server.url, secret_arg, "other");
-    assert_eq!(code, 0);
-    let (code, _, _) = cli(&config, &["integration", "list", "--profile", "other"]);
-    assert_eq!(code, 0);
-    let (code, _, stderr) = cli(&config, &["logout"]);
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) = cli(&config, &["logout"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("there is no profile `default`"), "{stderr}");
-    let (code, _, stderr) = cli(&config, &["integration", "list"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("not logged in"), "{stderr}");
-    let (code, _, _) = cli(&config, &["integration", "list", "--profile", "other"]);
-    assert_eq!(code, 0, "the other profile stays");
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["integration", "list", "--output", "json"],
-        &[
-            ("TESSERA_SERVER", &server.url),
-            ("TESSERA_CLIENT_ID", crate::BOOT_ID),
-            ("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let text = std::fs::read_to_string(&profiles).unwrap();
-    assert!(!text.contains("[profiles.default]"), "{text}");
+    let audit = cli.json(&["audit", "list"]);
+    assert!(!audit["entries"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
 async fn policies_and_users_are_managed_with_the_same_commands() {
     let (guard, dir) = crate::data_dir();
     let server = crate::serve(&dir, &[], true);
-    let config = guard.path().join("config");
-    let env = [
-        ("TESSERA_SERVER", server.url.as_str()),
-        ("TESSERA_CLIENT_ID", crate::BOOT_ID),
-        ("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET),
-    ];
+    let cli = Cli::as_integration(
+        &guard.path().join("config"),
+        &server.url,
+        crate::BOOT_ID,
+        crate::BOOT_SECRET,
+    );
     let policy = guard.path().join("policy.json");
     std::fs::write(
         &policy,
@@ -220,115 +227,71 @@ async fn policies_and_users_are_managed_with_the_same_commands() {
         .to_string(),
     )
     .unwrap();
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &["policy", "create", "--file", policy.to_str().unwrap(), "--output", "json"],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}{stdout}");
-    let made = json(&stdout);
+    let made = cli.json(&["policy", "create", "--file", policy.to_str().unwrap()]);
     let identity = made["identity"].as_str().unwrap().to_owned();
-    let (code, stdout, stderr) =
-        cli_env(&config, &["policy", "get", &identity, "--output", "json"], &env);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(json(&stdout)["display_name"], "Read crates");
-    let (code, table, _) = cli_env(&config, &["policy", "list"], &env);
-    assert_eq!(code, 0);
+    assert_eq!(cli.json(&["policy", "get", &identity])["display_name"], "Read crates");
+    let table = cli.ok(&["policy", "list"]);
     assert!(table.contains(&identity) && table.contains("Read crates"), "{table}");
-    let (code, _, stderr) = cli_env(&config, &["policy", "delete", &identity, "--yes"], &env);
-    assert_eq!(code, 0, "{stderr}");
+    cli.ok(&["policy", "delete", &identity, "--yes"]);
 
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "user",
-            "create",
-            "--set",
-            "email=ana@example.com",
-            "--set",
-            "display_name=Ana",
-            "--set",
-            "role=member",
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = cli.ok(&[
+        "user",
+        "create",
+        "--set",
+        "email=ana@example.com",
+        "--set",
+        "display_name=Ana",
+        "--set",
+        "role=member",
+    ]);
     assert!(stdout.contains("ana@example.com") && stdout.contains("one-time link"), "{stdout}");
     // Any other call with `tessera api`; --field for shell variables.
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &["api", "GET", "/v1/users?page_size=1", "--field", "next_page_token"],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    assert!(!stdout.trim().is_empty(), "two users: a next page");
-    let (code, _, stderr) = cli_env(&config, &["api", "FETCH", "/v1/users"], &env);
-    assert_eq!(code, 2, "{stderr}");
-    let (code, _, stderr) = cli_env(&config, &["api", "GET", "v1/users"], &env);
-    assert_eq!(code, 2);
-    assert!(stderr.contains("must start with /"), "{stderr}");
-    let (code, _, stderr) = cli_env(&config, &["api", "GET", "/v1/nothing-here"], &env);
-    assert_eq!(code, 3);
-    assert!(stderr.contains("404"), "{stderr}");
-    let (code, stdout, _) = cli_env(&config, &["user", "list", "--output", "json"], &env);
-    assert_eq!(code, 0);
-    assert!(json(&stdout)["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|u| u["email"] == "ana@example.com" && u["role"] == "member"));
+    let next = cli.ok(&["api", "GET", "/v1/users?page_size=1", "--field", "next_page_token"]);
+    assert!(!next.trim().is_empty(), "two users: a next page");
+    cli.exits(&["api", "FETCH", "/v1/users"], 2, "");
+    cli.exits(&["api", "GET", "v1/users"], 2, "must start with /");
+    cli.exits(&["api", "GET", "/v1/nothing-here"], 3, "404");
+    let users = cli.json(&["user", "list"]);
+    let ana = |u: &Value| u["email"] == "ana@example.com" && u["role"] == "member";
+    assert!(users["users"].as_array().unwrap().iter().any(ana), "{users}");
 }
 
 #[tokio::test]
-async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_integration() {
-    let (guard, dir) = crate::data_dir();
-    let server = crate::serve(&dir, &[], true);
-    let config = guard.path().join("config");
-    let secret_file = guard.path().join("secret");
-    std::fs::write(&secret_file, crate::BOOT_SECRET).unwrap();
-    let (code, _, stderr) = login(&config, &server.url, secret_file.to_str().unwrap(), "default");
-    assert_eq!(code, 0, "{stderr}");
-
+async fn token_commands_introspect_and_revoke_as_the_logged_in_integration() {
+    let (guard, server, cli) = logged_in();
     // token get: the secret from the environment, never argv.
-    let (code, token, stderr) = cli_env(
-        &config,
-        &[
-            "token",
-            "get",
-            "--client-id",
-            crate::BOOT_ID,
-            "--token-url",
-            &format!("{}/oauth2/token", server.url),
-        ],
-        &[("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET)],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let token_url = format!("{}/oauth2/token", server.url);
+    let with_secret = Cli {
+        config: cli.config.clone(),
+        env: vec![("TESSERA_CLIENT_SECRET", crate::BOOT_SECRET.to_owned())],
+    };
+    let token =
+        with_secret.ok(&["token", "get", "--client-id", crate::BOOT_ID, "--token-url", &token_url]);
     let token_file = guard.path().join("token");
     std::fs::write(&token_file, token.trim()).unwrap();
     let token_arg = token_file.to_str().unwrap();
-    let (code, stdout, stderr) = cli(&config, &["token", "introspect", "--token-file", token_arg]);
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = cli.ok(&["token", "introspect", "--token-file", token_arg]);
     assert!(stdout.starts_with("active: true") && stdout.contains(crate::BOOT_ID), "{stdout}");
     // From standard input, as JSON.
     let piped = crate::tessera()
         .args(["token", "introspect", "--output", "json"])
-        .env("XDG_CONFIG_HOME", &config)
+        .env("XDG_CONFIG_HOME", &cli.config)
         .stdin(std::fs::File::open(&token_file).unwrap())
         .output()
         .unwrap();
     let answer = json(&String::from_utf8_lossy(&piped.stdout));
-    assert_eq!(answer["active"], true);
-    assert_eq!(answer["client_id"], crate::BOOT_ID);
-    let (code, _, stderr) = cli(&config, &["token", "revoke", "--token-file", token_arg]);
-    assert_eq!(code, 0, "{stderr}");
-    let (_, stdout, _) = cli(&config, &["token", "introspect", "--token-file", token_arg]);
+    assert_eq!((&answer["active"], &answer["client_id"]), (&true.into(), &crate::BOOT_ID.into()));
+    cli.ok(&["token", "revoke", "--token-file", token_arg]);
+    let stdout = cli.ok(&["token", "introspect", "--token-file", token_arg]);
     assert_eq!(stdout.trim(), "active: false");
     let empty = guard.path().join("empty");
     std::fs::write(&empty, "").unwrap();
-    let (code, _, stderr) =
-        cli(&config, &["token", "introspect", "--token-file", empty.to_str().unwrap()]);
-    assert_eq!(code, 2, "{stderr}");
+    cli.exits(&["token", "introspect", "--token-file", empty.to_str().unwrap()], 2, "");
+}
 
+#[tokio::test]
+async fn a_customer_authorizes_an_application_and_token_tms_gets_its_token() {
+    let (guard, server, cli) = logged_in();
     // TMS: an application of the operator's organization, promoted; a customer authorizes it
     // with the CLI; the application gets the customer's token with the CLI.
     let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
@@ -341,240 +304,140 @@ async fn token_commands_introspect_revoke_and_get_tms_tokens_as_the_logged_in_in
     )
     .await;
     let app_id = app["client_id"].as_str().unwrap().to_owned();
-    let promoted = crate::post_json(
-        format!("{}/v1/integrations/{app_id}/promote", server.url),
-        &admin,
-        serde_json::json!({}),
-    )
-    .await;
+    let promote = format!("{}/v1/integrations/{app_id}/promote", server.url);
+    let promoted = crate::post_json(promote, &admin, serde_json::json!({})).await;
     let app_secret = guard.path().join("app-secret");
     std::fs::write(&app_secret, promoted["client_secret"].as_str().unwrap()).unwrap();
     let (customer, customer_id, customer_secret) =
         crate::made_tenant(&server.url, "Customer", "owner@customer.example").await;
-    let as_customer = [
-        ("TESSERA_SERVER", server.url.as_str()),
-        ("TESSERA_CLIENT_ID", customer_id.as_str()),
-        ("TESSERA_CLIENT_SECRET", customer_secret.as_str()),
-    ];
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "app-authorization",
-            "create",
-            "--set",
-            "app_name=kpi",
-            "--set",
-            "access=read_write",
-            "--output",
-            "json",
-        ],
-        &as_customer,
-    );
+    let as_customer = Cli::as_integration(&cli.config, &server.url, &customer_id, &customer_secret);
+    let authorized = as_customer.json(&[
+        "app-authorization",
+        "create",
+        "--set",
+        "app_name=kpi",
+        "--set",
+        "access=read_write",
+    ]);
+    assert_eq!(authorized["app_name"], "kpi");
+    let (code, _, stderr) = cli.login(&server.url, &app_id, &app_secret, "kpi");
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(json(&stdout)["app_name"], "kpi");
-    let (code, _, stderr) = cli(
-        &config,
-        &[
-            "login",
-            "--profile",
-            "kpi",
-            "--server",
-            &server.url,
-            "--client-id",
-            &app_id,
-            "--client-secret-file",
-            app_secret.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let (code, stdout, stderr) = cli(
-        &config,
-        &["token", "tms", "--profile", "kpi", "--tenant", &customer, "--output", "json"],
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let answer = json(&stdout);
+    let answer = cli.json(&["token", "tms", "--profile", "kpi", "--tenant", &customer]);
     assert_eq!(answer["tokens"][0]["tenant_id"], customer.as_str(), "{answer}");
     assert!(answer["tokens"][0]["access_token"].is_string());
     let six: Vec<&str> = (0..6).flat_map(|_| ["--tenant", customer.as_str()]).collect();
-    let mut args = vec!["token", "tms", "--profile", "kpi"];
-    args.extend(six);
-    let (code, _, stderr) = cli(&config, &args);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("at most 5"), "{stderr}");
+    cli.exits(&[&["token", "tms", "--profile", "kpi"][..], &six].concat(), 2, "at most 5");
 }
 
-#[tokio::test]
-async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line() {
-    let (guard, dir) = crate::data_dir();
-    let server = crate::serve(&dir, &[], true);
-    let config = guard.path().join("config");
+/// An integration `Vault` (of its own tenant) and a second one of that tenant, `other`, each
+/// reached from the environment.
+async fn vault(server: &crate::Server, config: &Path) -> (Cli, Cli, String) {
     let (_, app_id, app_secret) =
         crate::made_tenant(&server.url, "Vault", "val@vault.example").await;
-    let as_app = [
-        ("TESSERA_SERVER", server.url.as_str()),
-        ("TESSERA_CLIENT_ID", app_id.as_str()),
-        ("TESSERA_CLIENT_SECRET", app_secret.as_str()),
-    ];
-    // The value from a file, as it is (a trailing newline kept), never from argv; a key with a
-    // slash and a relatedId with dots are one path segment each.
-    let value_file = guard.path().join("erp-password");
-    std::fs::write(&value_file, "s3cr3t: with spaces\n").unwrap();
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "private-token",
-            "put",
-            "crm.customer-42",
-            "erp/password",
-            "--value-file",
-            value_file.to_str().unwrap(),
-            "--output",
-            "json",
-        ],
-        &as_app,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let stored = json(&stdout);
-    assert_eq!(stored["relatedId"], "crm.customer-42");
-    assert_eq!(stored["key"], "erp/password");
-    assert!(!stdout.contains("s3cr3t"), "a put does not echo the value: {stdout}");
-    // From standard input, through the `create` alias.
-    crate::tessera()
-        .args(["private-token", "create", "crm.customer-43", "api-key"])
-        .env("XDG_CONFIG_HOME", &config)
-        .envs(as_app)
-        .stdin(std::fs::File::open(&value_file).unwrap())
-        .succeeds();
-    let (code, stdout, stderr) =
-        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_app);
-    assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stdout, "s3cr3t: with spaces\n", "the value alone, as stored");
-
-    // Listing: every page, filtered by prefix; values only when asked for.
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "private-token",
-            "list",
-            "--related-id-prefix",
-            "crm.",
-            "--page-size",
-            "1",
-            "--output",
-            "json",
-        ],
-        &as_app,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
-    assert_eq!(listed.len(), 2);
-    assert!(listed.iter().all(|e| e.get("value").is_none()), "{listed:?}");
-    let (_, stdout, _) = cli_env(
-        &config,
-        &["private-token", "list", "--key", "api-key", "--include-values", "--output", "json"],
-        &as_app,
-    );
-    let listed = json(&stdout)["private_tokens"].as_array().unwrap().clone();
-    assert_eq!(listed.len(), 1);
-    assert_eq!(listed[0]["value"], "s3cr3t: with spaces\n");
-    let (_, table, _) = cli_env(&config, &["private-token", "list"], &as_app);
-    assert!(table.starts_with("RELATED_ID") && table.contains("erp/password"), "{table}");
-
-    // A tenant admin sees another integration's entries with --integration.
     let other = crate::post_json(
         format!("{}/v1/integrations", server.url),
         &crate::access_token(&server.url, &app_id, &app_secret).await,
         serde_json::json!({"display_name": "other", "scopes": ["private_tokens"]}),
     )
     .await;
-    let as_other = [
-        ("TESSERA_SERVER", server.url.as_str()),
-        ("TESSERA_CLIENT_ID", other["client_id"].as_str().unwrap()),
-        ("TESSERA_CLIENT_SECRET", other["client_secret"].as_str().unwrap()),
-    ];
-    // ...while another integration's own store does not have them: 404, exit 3.
-    let (code, _, stderr) =
-        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_other);
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("404"), "{stderr}");
-    std::fs::write(&value_file, "theirs").unwrap();
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["private-token", "put", "mine", "k", "--value-file", value_file.to_str().unwrap()],
-        &as_other,
-    );
-    assert_eq!(code, 0, "{stderr}");
     let other_id = other["client_id"].as_str().unwrap();
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &["private-token", "get", "mine", "k", "--integration", other_id],
-        &as_app,
+    let other_secret = other["client_secret"].as_str().unwrap();
+    let as_app = Cli::as_integration(config, &server.url, &app_id, &app_secret);
+    let as_other = Cli::as_integration(config, &server.url, other_id, other_secret);
+    (as_app, as_other, other_id.to_owned())
+}
+
+#[tokio::test]
+async fn private_tokens_are_kept_read_listed_and_deleted_from_the_command_line() {
+    let (guard, dir) = crate::data_dir();
+    let server = crate::serve(&dir, &[], true);
+    let (as_app, as_other, other_id) = vault(&server, &guard.path().join("config")).await;
+    // The value from a file, as it is (a trailing newline kept), never from argv; a key with a
+    // slash and a relatedId with dots are one path segment each.
+    let value_file = guard.path().join("erp-password");
+    std::fs::write(&value_file, "s3cr3t: with spaces\n").unwrap();
+    let value_arg = value_file.to_str().unwrap();
+    let put =
+        ["private-token", "put", "crm.customer-42", "erp/password", "--value-file", value_arg];
+    let stored = as_app.json(&put);
+    assert_eq!(
+        (&stored["relatedId"], &stored["key"]),
+        (&"crm.customer-42".into(), &"erp/password".into())
     );
-    assert_eq!((code, stdout.as_str()), (0, "theirs"), "{stderr}");
+    assert!(!stored.to_string().contains("s3cr3t"), "a put does not echo the value: {stored}");
+    // From standard input, through the `create` alias.
+    let env = as_app.env.iter().map(|(k, v)| (*k, v.as_str()));
+    crate::tessera()
+        .args(["private-token", "create", "crm.customer-43", "api-key"])
+        .env("XDG_CONFIG_HOME", &as_app.config)
+        .envs(env)
+        .stdin(std::fs::File::open(&value_file).unwrap())
+        .succeeds();
+    let get = ["private-token", "get", "crm.customer-42", "erp/password"];
+    assert_eq!(as_app.ok(&get), "s3cr3t: with spaces\n", "the value alone, as stored");
+
+    // Listing: every page, filtered by prefix; values only when asked for.
+    let listed =
+        as_app.json(&["private-token", "list", "--related-id-prefix", "crm.", "--page-size", "1"]);
+    let listed = listed["private_tokens"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|e| e.get("value").is_none()), "{listed:?}");
+    let listed = as_app.json(&["private-token", "list", "--key", "api-key", "--include-values"]);
+    assert_eq!(listed["private_tokens"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["private_tokens"][0]["value"], "s3cr3t: with spaces\n");
+    let table = as_app.ok(&["private-token", "list"]);
+    assert!(table.starts_with("RELATED_ID") && table.contains("erp/password"), "{table}");
+
+    // Another integration's own store does not have them: 404, exit 3; a tenant admin sees
+    // another integration's entries with --integration.
+    as_other.exits(&get, 3, "404");
+    std::fs::write(&value_file, "theirs").unwrap();
+    as_other.ok(&["private-token", "put", "mine", "k", "--value-file", value_arg]);
+    let theirs = as_app.ok(&["private-token", "get", "mine", "k", "--integration", &other_id]);
+    assert_eq!(theirs, "theirs");
 
     // Delete one key, then a whole relatedId; a missing file is a local failure (exit 1).
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["private-token", "delete", "crm.customer-42", "erp/password", "--yes"],
-        &as_app,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, _) =
-        cli_env(&config, &["private-token", "get", "crm.customer-42", "erp/password"], &as_app);
-    assert_eq!(code, 3);
-    let (code, _, stderr) =
-        cli_env(&config, &["private-token", "delete", "crm.customer-43", "--yes"], &as_app);
+    as_app.ok(&["private-token", "delete", "crm.customer-42", "erp/password", "--yes"]);
+    as_app.exits(&get, 3, "");
+    let delete_related = ["private-token", "delete", "crm.customer-43", "--yes"];
+    let (code, _, stderr) = as_app.run(&delete_related);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("deleted 1 entries of crm.customer-43"), "{stderr}");
-    let (_, stdout, _) = cli_env(&config, &["private-token", "list", "--output", "json"], &as_app);
-    assert_eq!(json(&stdout)["private_tokens"], serde_json::json!([]));
-    let (code, _, stderr) = cli_env(
-        &config,
-        &["private-token", "put", "a", "b", "--value-file", "/nonexistent/value"],
-        &as_app,
-    );
-    assert_eq!(code, 1, "{stderr}");
-    assert!(stderr.contains("cannot read the value from /nonexistent/value"), "{stderr}");
+    assert_eq!(as_app.json(&["private-token", "list"])["private_tokens"], serde_json::json!([]));
+    let missing = ["private-token", "put", "a", "b", "--value-file", "/nonexistent/value"];
+    as_app.exits(&missing, 1, "cannot read the value from /nonexistent/value");
 }
 
 #[tokio::test]
 async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() {
     let (guard, dir) = crate::data_dir();
     let server = crate::serve(&dir, &[], true);
-    let config = guard.path().join("config");
+    let cli = Cli::profiles(&guard.path().join("config"));
     let secret_file = guard.path().join("secret");
     std::fs::write(&secret_file, crate::BOOT_SECRET).unwrap();
-    let (code, _, stderr) = login(&config, &server.url, secret_file.to_str().unwrap(), "ops");
+    let (code, _, stderr) = cli.login(&server.url, crate::BOOT_ID, &secret_file, "ops");
     assert_eq!(code, 0, "{stderr}");
 
     // `tessera tenant` with the profile alone: no --server, --client-id or secret.
-    let (code, stdout, stderr) = cli(
-        &config,
-        &[
-            "tenant",
-            "create",
-            "--profile",
-            "ops",
-            "--set",
-            "display_name=Northwind",
-            "--set",
-            "admin_email=nora@northwind.example",
-            "--field",
-            "tenant_id",
-        ],
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let stdout = cli.ok(&[
+        "tenant",
+        "create",
+        "--profile",
+        "ops",
+        "--set",
+        "display_name=Northwind",
+        "--set",
+        "admin_email=nora@northwind.example",
+        "--field",
+        "tenant_id",
+    ]);
     let northwind = stdout.trim().to_owned();
     assert!(northwind.starts_with("tenant/"), "{stdout}");
-    let (code, stdout, stderr) =
-        cli(&config, &["tenant", "list", "--profile", "ops", "--output", "json"]);
-    assert_eq!(code, 0, "{stderr}");
-    let tenants = json(&stdout)["tenants"].as_array().unwrap().clone();
-    assert!(tenants.iter().any(|t| t["tenant_id"] == northwind.as_str()), "{stdout}");
+    let tenants = cli.json(&["tenant", "list", "--profile", "ops"]);
+    let listed = |t: &Value| t["tenant_id"] == northwind.as_str();
+    assert!(tenants["tenants"].as_array().unwrap().iter().any(listed), "{tenants}");
     // Without a profile of that name, it says so.
-    let (code, _, stderr) = cli(&config, &["tenant", "list", "--profile", "nobody"]);
-    assert_eq!(code, 1);
-    assert!(stderr.contains("no profile `nobody`"), "{stderr}");
+    cli.exits(&["tenant", "list", "--profile", "nobody"], 1, "no profile `nobody`");
 
     // token get --tenant-id: an application's token for a tenant that connected to it.
     let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
@@ -586,28 +449,25 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
     .await;
     let app_id = app["client_id"].as_str().unwrap().to_owned();
     let database = format!("sqlite://{}/tessera.db", dir.display());
-    crate::connect_owner(
-        &database,
-        app_id.parse().unwrap(),
-        app["tenant_id"].as_str().unwrap().parse().unwrap(),
-        northwind.parse().unwrap(),
-    )
-    .await;
+    let developer = app["tenant_id"].as_str().unwrap().parse().unwrap();
+    crate::connect_owner(&database, app_id.parse().unwrap(), developer, northwind.parse().unwrap())
+        .await;
+    let as_app = Cli {
+        config: cli.config.clone(),
+        env: vec![("TESSERA_CLIENT_SECRET", app["client_secret"].as_str().unwrap().to_owned())],
+    };
+    let token_url = format!("{}/oauth2/token", server.url);
     let get = |tenant: &str| {
-        cli_env(
-            &config,
-            &[
-                "token",
-                "get",
-                "--client-id",
-                &app_id,
-                "--token-url",
-                &format!("{}/oauth2/token", server.url),
-                "--tenant-id",
-                tenant,
-            ],
-            &[("TESSERA_CLIENT_SECRET", app["client_secret"].as_str().unwrap())],
-        )
+        as_app.run(&[
+            "token",
+            "get",
+            "--client-id",
+            &app_id,
+            "--token-url",
+            &token_url,
+            "--tenant-id",
+            tenant,
+        ])
     };
     // The connection is on the change feed; the server learns of it within a second.
     let mut answer = get(&northwind);
@@ -626,113 +486,68 @@ async fn tenants_use_the_saved_profile_and_token_get_takes_a_connection_token() 
     // A tenant that never connected: the server's refusal, exit 3.
     let (code, _, stderr) = get(&format!("tenant/{}", uuid::Uuid::new_v4()));
     assert_eq!(code, 3, "{stderr}");
-    assert!(
-        stderr.contains("400: invalid_grant")
-            && stderr.contains("no tenant with an active connection"),
-        "{stderr}"
-    );
+    let says = ["400: invalid_grant", "no tenant with an active connection"];
+    assert!(says.iter().all(|s| stderr.contains(s)), "{stderr}");
 }
 
 #[tokio::test]
 async fn trusted_issuers_and_federated_credentials_are_managed_from_the_command_line() {
     let (guard, dir) = crate::data_dir();
     let server = crate::serve(&dir, &[], true);
-    let config = guard.path().join("config");
     let (_, id, secret) = crate::made_tenant(&server.url, "Fed", "fay@fed.example").await;
-    let env = [
-        ("TESSERA_SERVER", server.url.as_str()),
-        ("TESSERA_CLIENT_ID", id.as_str()),
-        ("TESSERA_CLIENT_SECRET", secret.as_str()),
-    ];
+    let cli = Cli::as_integration(&guard.path().join("config"), &server.url, &id, &secret);
     let github = "https://token.actions.githubusercontent.com";
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "trusted-issuer",
-            "create",
-            "--set",
-            &format!("issuer={github}"),
-            "--set",
-            r#"audiences=["https://github.com/acme"]"#,
-            "--field",
-            "id",
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}");
+    let issuer = format!("issuer={github}");
+    let audiences = r#"audiences=["https://github.com/acme"]"#;
+    let stdout = cli.ok(&[
+        "trusted-issuer",
+        "create",
+        "--set",
+        &issuer,
+        "--set",
+        audiences,
+        "--field",
+        "id",
+    ]);
     let issuer_id = stdout.trim().to_owned();
     assert!(issuer_id.starts_with("trusted_issuers/"), "{stdout}");
-    let (code, stdout, _) = cli_env(&config, &["trusted-issuer", "list"], &env);
-    assert_eq!(code, 0);
+    let stdout = cli.ok(&["trusted-issuer", "list"]);
     assert!(stdout.starts_with("ID") && stdout.contains(github), "{stdout}");
 
     // Credentials belong to an integration: --integration before or after the operation.
-    let (code, _, stderr) = cli_env(&config, &["federated-credential", "list"], &env);
-    assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("--integration"), "{stderr}");
-    let (code, stdout, stderr) = cli_env(
-        &config,
-        &[
-            "federated-credential",
-            "create",
-            "--integration",
-            &id,
-            "--set",
-            &format!("issuer={github}"),
-            "--set",
-            "subject=repo:acme/app:ref:refs/heads/main",
-            "--set",
-            r#"claims={"repository_id": "42"}"#,
-            "--output",
-            "json",
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let made = json(&stdout);
+    cli.exits(&["federated-credential", "list"], 2, "--integration");
+    let made = cli.json(&[
+        "federated-credential",
+        "create",
+        "--integration",
+        &id,
+        "--set",
+        &issuer,
+        "--set",
+        "subject=repo:acme/app:ref:refs/heads/main",
+        "--set",
+        r#"claims={"repository_id": "42"}"#,
+    ]);
     assert_eq!(made["claims"]["repository_id"], "42");
-    let (code, stdout, _) = cli_env(
-        &config,
-        &["federated-credential", "--integration", &id, "list", "--output", "json"],
-        &env,
-    );
-    assert_eq!(code, 0);
-    assert_eq!(json(&stdout)["federated_credentials"][0]["id"], made["id"]);
+    let listed = cli.json(&["federated-credential", "--integration", &id, "list"]);
+    assert_eq!(listed["federated_credentials"][0]["id"], made["id"]);
     // The server's refusal: an issuer the tenant does not trust.
-    let (code, _, stderr) = cli_env(
-        &config,
-        &[
-            "federated-credential",
-            "create",
-            "--integration",
-            &id,
-            "--set",
-            "issuer=https://gitlab.example",
-            "--set",
-            "subject=x",
-        ],
-        &env,
-    );
-    assert_eq!(code, 3, "{stderr}");
-    assert!(stderr.contains("register it first"), "{stderr}");
-    let (code, _, stderr) = cli_env(
-        &config,
-        &[
-            "federated-credential",
-            "delete",
-            made["id"].as_str().unwrap(),
-            "--yes",
-            "--integration",
-            &id,
-        ],
-        &env,
-    );
-    assert_eq!(code, 0, "{stderr}");
-    let (code, _, stderr) =
-        cli_env(&config, &["trusted-issuer", "delete", &issuer_id, "--yes"], &env);
-    assert_eq!(code, 0, "{stderr}");
-    let (_, stdout, _) = cli_env(&config, &["trusted-issuer", "list", "--output", "json"], &env);
-    assert_eq!(json(&stdout)["trusted_issuers"], serde_json::json!([]));
+    let untrusted = [
+        "federated-credential",
+        "create",
+        "--integration",
+        &id,
+        "--set",
+        "issuer=https://gitlab.example",
+        "--set",
+        "subject=x",
+    ];
+    cli.exits(&untrusted, 3, "register it first");
+    let credential = made["id"].as_str().unwrap();
+    cli.ok(&["federated-credential", "delete", credential, "--yes", "--integration", &id]);
+    cli.ok(&["trusted-issuer", "delete", &issuer_id, "--yes"]);
+    let left = cli.json(&["trusted-issuer", "list"]);
+    assert_eq!(left["trusted_issuers"], serde_json::json!([]));
 }
 
 /// The subcommands a `--help` lists under "Commands:" (without `help`).

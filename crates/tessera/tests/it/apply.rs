@@ -110,16 +110,22 @@ struct Repo {
     _guard: tempfile::TempDir,
 }
 
-async fn repo() -> Repo {
+/// A tenant `name` (its admin `email`) on a fresh server, and an empty repository.
+async fn empty_repo(name: &str, email: &str) -> Repo {
     let (guard, data) = crate::data_dir();
     let server = crate::serve(&data, &[], true);
-    let (tenant, id, secret) =
-        crate::made_tenant(&server.url, "Applied", "nora@applied.example").await;
-    let admin = (server.url.clone(), id.clone(), secret);
+    let (tenant, id, secret) = crate::made_tenant(&server.url, name, email).await;
+    let admin = (server.url.clone(), id, secret);
     let dir = guard.path().join("repo");
     std::fs::create_dir_all(&dir).unwrap();
+    Repo { server, tenant, admin, dir, _guard: guard }
+}
+
+async fn repo() -> Repo {
+    let repo = empty_repo("Applied", "nora@applied.example").await;
+    let dir = &repo.dir;
     crate::cli::openssl(
-        &dir,
+        dir,
         &[
             "req",
             "-x509",
@@ -140,7 +146,7 @@ async fn repo() -> Repo {
     );
     std::fs::write(dir.join("ana-password"), "correct horse battery staple\n").unwrap();
     std::fs::write(dir.join("tessera.yaml"), FIRST).unwrap();
-    Repo { server, tenant, admin, dir, _guard: guard }
+    repo
 }
 
 /// [`repo`] with [`FIRST`] applied: the repository and Billing's client_id.
@@ -335,15 +341,11 @@ async fn prune_deletes_what_the_file_leaves_out_but_never_the_runner_or_the_last
 
 #[tokio::test]
 async fn apply_refuses_what_it_cannot_do_and_says_why() {
-    let (guard, data) = crate::data_dir();
-    let server = crate::serve(&data, &[], true);
-    let (_, id, secret) =
-        crate::made_tenant(&server.url, "Refusals", "rita@refusals.example").await;
-    let admin = (server.url.clone(), id, secret);
-    let dir = guard.path().to_path_buf();
+    let repo = empty_repo("Refusals", "rita@refusals.example").await;
+    let (admin, dir) = (&repo.admin, &repo.dir);
     let try_file = |text: &str| {
         std::fs::write(dir.join("tessera.yaml"), text).unwrap();
-        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"])
+        as_admin(admin, dir, &["apply", "-f", "tessera.yaml"])
     };
 
     // The file itself: exit 2, the problem named.
@@ -391,14 +393,23 @@ async fn apply_refuses_what_it_cannot_do_and_says_why() {
     ));
     assert_eq!(code, 1);
     assert!(stderr.contains("log in to the right tenant"), "{stderr}");
+}
 
+#[tokio::test]
+async fn apply_that_stops_part_way_keeps_every_secret_it_made() {
+    let repo = empty_repo("Stops", "sam@stops.example").await;
+    let (admin, dir) = (&repo.admin, &repo.dir);
+    let try_file = |text: &str| {
+        std::fs::write(dir.join("tessera.yaml"), text).unwrap();
+        as_admin(admin, dir, &["apply", "-f", "tessera.yaml"])
+    };
     // Without secrets_file, a new secret is printed once (here, in the JSON report).
     std::fs::write(
         dir.join("tessera.yaml"),
         "version: 1\nintegrations:\n  - display_name: App\n    multi_tenant: true\n    app_name: app\n    app_version: '1'\n",
     )
     .unwrap();
-    let report = apply_json(&admin, &dir, &[]);
+    let report = apply_json(admin, dir, &[]);
     assert!(report["secrets"]["integrations"]["App"]["client_secret"].is_string(), "{report}");
 
     // A secrets_file that cannot be written: the secret made is printed rather than lost.
@@ -464,27 +475,21 @@ fn the_published_schema_is_the_one_apply_reads_and_the_docs_example_fits_it() {
 
 #[tokio::test]
 async fn the_docs_example_applies_to_a_new_tenant() {
-    let (guard, data) = crate::data_dir();
-    let server = crate::serve(&data, &[], true);
-    let (_, id, secret) = crate::made_tenant(&server.url, "Example", "eve@example.example").await;
-    let admin = (server.url.clone(), id, secret);
-    let dir = guard.path().to_path_buf();
+    let repo = empty_repo("Example", "eve@example.example").await;
+    let (admin, dir) = (&repo.admin, &repo.dir);
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     std::fs::copy(root.join("docs/examples/tessera.yaml"), dir.join("tessera.yaml")).unwrap();
-    let made = apply_json(&admin, &dir, &[]);
+    let made = apply_json(admin, dir, &[]);
     assert_eq!(made["applied"], true, "{made}");
     assert_eq!(steps(&made).len(), 9, "{made}");
     assert!(dir.join("tessera-secrets.json").exists());
-    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+    assert_eq!(steps(&apply_json(admin, dir, &[])), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn apply_manages_trusted_issuers_and_platform_identities() {
-    let (guard, data) = crate::data_dir();
-    let server = crate::serve(&data, &[], true);
-    let (_, id, secret) = crate::made_tenant(&server.url, "Federated", "fed@fed.example").await;
-    let admin = (server.url.clone(), id, secret);
-    let dir = guard.path().to_path_buf();
+    let repo = empty_repo("Federated", "fed@fed.example").await;
+    let (admin, dir) = (&repo.admin, &repo.dir);
     let github = "https://token.actions.githubusercontent.com";
     let file = |repository_id: &str, audience: &str| {
         format!(
@@ -492,7 +497,7 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         )
     };
     std::fs::write(dir.join("tessera.yaml"), file("42", "https://github.com/acme")).unwrap();
-    let plan = apply_json(&admin, &dir, &["--dry-run"]);
+    let plan = apply_json(admin, dir, &["--dry-run"]);
     assert_eq!(
         steps(&plan),
         [
@@ -501,29 +506,27 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
             "create federated_credential repo:acme/app:ref:refs/heads/main".into(),
         ]
     );
-    let made = apply_json(&admin, &dir, &[]);
+    let made = apply_json(admin, dir, &[]);
     assert_eq!(made["applied"], true, "{made}");
     // Secretless: no secret was made, so none is written.
     assert!(!dir.join("secrets.json").exists());
-    let deployer = list(&admin, &dir, "integration", "integrations")
-        .into_iter()
-        .find(|i| i["display_name"] == "deployer")
-        .unwrap();
+    let integrations = list(admin, dir, "integration", "integrations");
+    let deployer = integrations.iter().find(|i| i["display_name"] == "deployer").unwrap();
     let deployer_id = deployer["client_id"].as_str().unwrap().to_owned();
     let credentials = || {
         let (_, out, _) = as_admin(
-            &admin,
-            &dir,
+            admin,
+            dir,
             &["federated-credential", "list", "--integration", &deployer_id, "--output", "json"],
         );
         json(&out)["federated_credentials"].as_array().unwrap().clone()
     };
     assert_eq!(credentials()[0]["claims"]["repository_id"], "42");
-    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+    assert_eq!(steps(&apply_json(admin, dir, &[])), Vec::<String>::new());
 
     // A required claim changed: the identity is replaced.
     std::fs::write(dir.join("tessera.yaml"), file("43", "https://github.com/acme")).unwrap();
-    let replaced = apply_json(&admin, &dir, &[]);
+    let replaced = apply_json(admin, dir, &[]);
     assert_eq!(
         steps(&replaced),
         ["replace federated_credential repo:acme/app:ref:refs/heads/main"]
@@ -533,7 +536,7 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
 
     // A trusted issuer's audiences cannot change in place: said, and nothing done.
     std::fs::write(dir.join("tessera.yaml"), file("43", "https://github.com/other")).unwrap();
-    let (code, _, stderr) = as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml"]);
+    let (code, _, stderr) = as_admin(admin, dir, &["apply", "-f", "tessera.yaml"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("trusted_issuer") && stderr.contains("audiences"), "{stderr}");
 
@@ -544,7 +547,7 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
     )
     .unwrap();
     let (code, _, stderr) =
-        as_admin(&admin, &dir, &["apply", "-f", "tessera.yaml", "--prune", "--dry-run"]);
+        as_admin(admin, dir, &["apply", "-f", "tessera.yaml", "--prune", "--dry-run"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("list it under trusted_issuers"), "{stderr}");
     std::fs::write(
@@ -552,7 +555,7 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         "version: 1\nintegrations:\n  - display_name: deployer\n    federated_credentials: []\n",
     )
     .unwrap();
-    let pruned = apply_json(&admin, &dir, &["--prune"]);
+    let pruned = apply_json(admin, dir, &["--prune"]);
     let done = steps(&pruned);
     let position = |step: &str| done.iter().position(|s| s.starts_with(step)).unwrap();
     assert!(
@@ -560,38 +563,35 @@ async fn apply_manages_trusted_issuers_and_platform_identities() {
         "{done:?}"
     );
     assert!(credentials().is_empty());
-    let (_, out, _) = as_admin(&admin, &dir, &["trusted-issuer", "list", "--output", "json"]);
+    let (_, out, _) = as_admin(admin, dir, &["trusted-issuer", "list", "--output", "json"]);
     assert_eq!(json(&out)["trusted_issuers"], json!([]));
 }
 
 #[tokio::test]
 async fn apply_and_the_cli_manage_resource_servers() {
-    let (guard, data) = crate::data_dir();
-    let server = crate::serve(&data, &[], true);
-    let (_, id, secret) = crate::made_tenant(&server.url, "Agents", "ops@agents.example").await;
-    let admin = (server.url.clone(), id, secret);
-    let dir = guard.path().to_path_buf();
+    let repo = empty_repo("Agents", "ops@agents.example").await;
+    let (admin, dir) = (&repo.admin, &repo.dir);
     let file = |scopes: &str| {
         format!("version: 1\nresource_servers:\n  - identifier: https://mcp.agents.example/mcp\n    display_name: Fleet tools\n    scopes: [{scopes}]\n")
     };
     std::fs::write(dir.join("tessera.yaml"), file("assets:read")).unwrap();
     assert_eq!(
-        steps(&apply_json(&admin, &dir, &[])),
+        steps(&apply_json(admin, dir, &[])),
         ["create resource_server https://mcp.agents.example/mcp"]
     );
-    assert_eq!(steps(&apply_json(&admin, &dir, &[])), Vec::<String>::new());
+    assert_eq!(steps(&apply_json(admin, dir, &[])), Vec::<String>::new());
     std::fs::write(dir.join("tessera.yaml"), file("assets:read, events:read")).unwrap();
     assert_eq!(
-        steps(&apply_json(&admin, &dir, &[])),
+        steps(&apply_json(admin, dir, &[])),
         ["update resource_server https://mcp.agents.example/mcp"]
     );
-    let listed = list(&admin, &dir, "resource-server", "resource_servers");
+    let listed = list(admin, dir, "resource-server", "resource_servers");
     assert_eq!(listed[0]["scopes"], json!(["assets:read", "events:read"]));
 
     // The CLI's one shape: --set field=value, and a delete that asks.
     let (code, out, stderr) = as_admin(
-        &admin,
-        &dir,
+        admin,
+        dir,
         &[
             "resource-server",
             "create",
@@ -606,28 +606,25 @@ async fn apply_and_the_cli_manage_resource_servers() {
     assert_eq!(code, 0, "{stderr}");
     let made = json(&out);
     let rs = made["id"].as_str().unwrap().to_owned();
-    let (code, _, stderr) = as_admin(
-        &admin,
-        &dir,
-        &["resource-server", "update", &rs, "--set", "display_name=Reports"],
-    );
+    let (code, _, stderr) =
+        as_admin(admin, dir, &["resource-server", "update", &rs, "--set", "display_name=Reports"]);
     assert_eq!(code, 0, "{stderr}");
-    let (_, out, _) = as_admin(&admin, &dir, &["resource-server", "get", &rs, "--output", "json"]);
+    let (_, out, _) = as_admin(admin, dir, &["resource-server", "get", &rs, "--output", "json"]);
     assert_eq!(json(&out)["display_name"], "Reports");
     let (code, _, stderr) = as_admin(
-        &admin,
-        &dir,
+        admin,
+        dir,
         &["resource-server", "create", "--set", "identifier=http://reports.agents.example"],
     );
     assert_eq!(code, 3, "the server refused: {stderr}");
     assert!(stderr.contains("`identifier` must use https"), "{stderr}");
-    let (code, _, _) = as_admin(&admin, &dir, &["resource-server", "delete", &rs]);
+    let (code, _, _) = as_admin(admin, dir, &["resource-server", "delete", &rs]);
     assert_eq!(code, 2, "no terminal and no --yes: nothing deleted");
-    let (code, _, stderr) = as_admin(&admin, &dir, &["resource-server", "delete", &rs, "--yes"]);
+    let (code, _, stderr) = as_admin(admin, dir, &["resource-server", "delete", &rs, "--yes"]);
     assert_eq!(code, 0, "{stderr}");
 
     std::fs::write(dir.join("tessera.yaml"), "version: 1\n").unwrap();
-    let pruned = apply_json(&admin, &dir, &["--prune"]);
+    let pruned = apply_json(admin, dir, &["--prune"]);
     assert_eq!(steps(&pruned)[0], "delete resource_server https://mcp.agents.example/mcp");
-    assert!(list(&admin, &dir, "resource-server", "resource_servers").is_empty());
+    assert!(list(admin, dir, "resource-server", "resource_servers").is_empty());
 }

@@ -46,6 +46,23 @@ pub(crate) fn chromedriver() -> Option<(Driver, u16)> {
     Some((Driver(child), port))
 }
 
+/// What a browser test runs on, kept while it lives: chromedriver and the server's data
+/// directory `dir`.
+pub(crate) struct Stage {
+    _driver: Driver,
+    _guard: tempfile::TempDir,
+    pub dir: std::path::PathBuf,
+}
+
+/// chromedriver and a server with its operator (`None`, the test skipped, where chromedriver
+/// is missing): the stage, chromedriver's port, the server.
+pub(crate) fn stage() -> Option<(Stage, u16, crate::Server)> {
+    let (driver, port) = chromedriver()?;
+    let (guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    Some((Stage { _driver: driver, _guard: guard, dir }, port, server))
+}
+
 /// A headless Chromium session through the chromedriver on `port`.
 pub(crate) async fn browser(port: u16) -> fantoccini::Client {
     let mut caps = serde_json::Map::new();
@@ -120,6 +137,18 @@ pub(crate) trait Walk {
     }
     /// Opens `url`'s console page `path`.
     async fn goto_console(&self, url: &str, path: &str) -> Browsed;
+    /// Waits (up to 30 s) for `then` on the page shown.
+    async fn wait_for_element(&self, then: Locator<'_>) -> Browsed;
+    /// Opens `url`, waits for `then`, and runs axe-core on the page (named `page`).
+    async fn open(&self, url: &str, then: Locator<'_>, page: &str) -> Browsed {
+        self.load(url).await?;
+        self.wait_for_element(then).await?;
+        self.axe(page).await
+    }
+    /// Opens `url` (the whole address).
+    async fn load(&self, url: &str) -> Browsed;
+    /// The `value` of the field with id `id`.
+    async fn value_of(&self, id: &str) -> Result<String, fantoccini::error::CmdError>;
 }
 
 impl Walk for fantoccini::Client {
@@ -128,9 +157,20 @@ impl Walk for fantoccini::Client {
     }
 
     async fn click_and_wait(&self, click: Locator<'_>, then: Locator<'_>) -> Browsed {
+        // `then` is looked for only once the page that is left has gone: a locator that the
+        // old page matches too would otherwise be found there, and the next step (axe-core's
+        // script) aborted by the navigation still under way.
+        let leaving = self.find(Css("html")).await?;
         self.find(click).await?.click().await?;
-        self.wait().at_most(Duration::from_secs(30)).for_element(then).await?;
-        Ok(())
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match leaving.tag_name().await {
+                Err(e) if e.is_stale_element_reference() => break,
+                _ if std::time::Instant::now() > deadline => break,
+                _ => tokio::time::sleep(Duration::from_millis(25)).await,
+            }
+        }
+        self.wait_for_element(then).await
     }
 
     async fn visit(&self, click: Locator<'_>, then: Locator<'_>, page: &str) -> Browsed {
@@ -169,15 +209,25 @@ impl Walk for fantoccini::Client {
     async fn goto_console(&self, url: &str, path: &str) -> Browsed {
         self.goto(&format!("{url}/console/{path}")).await
     }
+
+    async fn wait_for_element(&self, then: Locator<'_>) -> Browsed {
+        self.wait().at_most(Duration::from_secs(30)).for_element(then).await.map(drop)
+    }
+
+    async fn load(&self, url: &str) -> Browsed {
+        self.goto(url).await
+    }
+
+    async fn value_of(&self, id: &str) -> Result<String, fantoccini::error::CmdError> {
+        Ok(self.find(Id(id)).await?.prop("value").await?.unwrap_or_default())
+    }
 }
 
 #[tokio::test]
 async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let browser = browser(port).await;
     let result = async {
         browser.goto(&format!("{}/console/sign-in", server.url)).await?;
@@ -231,116 +281,61 @@ async fn the_operator_creates_a_tenant_whose_admin_sets_a_password_and_signs_in(
 /// the claim and sees the tenant's assets.
 #[tokio::test]
 async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let browser = browser(port).await;
-    let result =
-        async {
-            browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
-            browser.shot("console-home.png").await?;
-            browser.axe("home").await?;
-            browser
-                .follow("Integrations", LinkText("Create an integration"), "integrations")
-                .await?;
-            browser.follow("Create an integration", Id("display_name"), "new integration").await?;
-            browser.fill("display_name", "Custom integration").await?;
-            browser.fill("claim-name-0", "site").await?;
-            browser.fill("claim-value-0", "north").await?;
-            // "Add a claim row" keeps what was typed and offers one more row.
-            browser
-                .click_and_wait(XPath("//button[. = 'Add a claim row']"), Id("claim-name-2"))
-                .await?;
-            browser.fill("claim-name-2", "team").await?;
-            browser.fill("claim-value-2", "blue").await?;
-            browser.shot("console-new-integration.png").await?;
-            browser.press("Confirm", Id("client_secret"), "secret shown once").await?;
-            browser.shot("console-secret-once.png").await?;
-            let value = |id: &'static str| {
-                let browser = &browser;
-                async move {
-                    browser.find(Id(id)).await?.prop("value").await.map(Option::unwrap_or_default)
-                }
-            };
-            let client_id = value("client_id").await?;
-            let secret = value("client_secret").await?;
-            // The copy button works (copy.js runs under the page's CSP).
-            browser.find(Css("button[data-copy=client_secret]")).await?.click().await?;
-            browser
-                .wait()
-                .at_most(Duration::from_secs(10))
-                .for_element(XPath("//button[@data-copy='client_secret' and . = 'Copied']"))
-                .await?;
-            let keys = XPath("//h2[. = 'Public keys']");
-            browser.follow("Continue to Custom integration", keys, "integration").await?;
-            browser.shot("console-integration.png").await?;
-            assert!(!browser.source().await?.contains(&secret), "shown once");
-            // Grant it access (seed 000's "Grant Permissions"): CREATE POLICY, asset types `*`,
-            // the CLIENT_ID pasted as the actor, all attributes, all events.
-            browser.follow("Access policies", LinkText("Create policy"), "access policies").await?;
-            browser.follow("Create policy", Id("actors_0"), "new access policy").await?;
-            browser.fill("display_name", "Custom integration sees all").await?;
-            browser.fill("actors_0", &client_id).await?;
-            browser.shot("console-new-policy.png").await?;
-            browser
-                .press("Create policy", XPath("//h2[. = 'What it allows']"), "access policy")
-                .await?;
-            browser.shot("console-policy.png").await?;
-            let said = browser.source().await?;
-            assert!(
-                said.contains(
-                    "The integration Custom integration may read every attribute of all assets, \
+    let result = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        browser.shot("console-home.png").await?;
+        browser.axe("home").await?;
+        browser.follow("Integrations", LinkText("Create an integration"), "integrations").await?;
+        browser.follow("Create an integration", Id("display_name"), "new integration").await?;
+        browser.fill("display_name", "Custom integration").await?;
+        browser.fill("claim-name-0", "site").await?;
+        browser.fill("claim-value-0", "north").await?;
+        // "Add a claim row" keeps what was typed and offers one more row.
+        browser
+            .click_and_wait(XPath("//button[. = 'Add a claim row']"), Id("claim-name-2"))
+            .await?;
+        browser.fill("claim-name-2", "team").await?;
+        browser.fill("claim-value-2", "blue").await?;
+        browser.shot("console-new-integration.png").await?;
+        browser.press("Confirm", Id("client_secret"), "secret shown once").await?;
+        browser.shot("console-secret-once.png").await?;
+        let client_id = browser.value_of("client_id").await?;
+        let secret = browser.value_of("client_secret").await?;
+        // The copy button works (copy.js runs under the page's CSP).
+        browser.find(Css("button[data-copy=client_secret]")).await?.click().await?;
+        browser
+            .wait_for_element(XPath("//button[@data-copy='client_secret' and . = 'Copied']"))
+            .await?;
+        let keys = XPath("//h2[. = 'Public keys']");
+        browser.follow("Continue to Custom integration", keys, "integration").await?;
+        browser.shot("console-integration.png").await?;
+        assert!(!browser.source().await?.contains(&secret), "shown once");
+        // Grant it access (seed 000's "Grant Permissions"): CREATE POLICY, asset types `*`,
+        // the CLIENT_ID pasted as the actor, all attributes, all events.
+        browser.follow("Access policies", LinkText("Create policy"), "access policies").await?;
+        browser.follow("Create policy", Id("actors_0"), "new access policy").await?;
+        browser.fill("display_name", "Custom integration sees all").await?;
+        browser.fill("actors_0", &client_id).await?;
+        browser.shot("console-new-policy.png").await?;
+        browser
+            .press("Create policy", XPath("//h2[. = 'What it allows']"), "access policy")
+            .await?;
+        browser.shot("console-policy.png").await?;
+        let said = browser.source().await?;
+        assert!(
+            said.contains(
+                "The integration Custom integration may read every attribute of all assets, \
                  and sees all their events."
-                ),
-                "{said}"
-            );
-            // The edit and delete pages of the policy and of the integration, and a form that
-            // names a problem next to its field.
-            let policy = browser.current_url().await?;
-            let policy = policy.path().to_owned();
-            for (path, then, page) in [
-                (format!("{policy}/edit"), "actors_0", "edit access policy"),
-                (format!("{policy}/delete"), "main", "delete access policy"),
-                (
-                    format!("/console/integrations/{client_id}/edit"),
-                    "display_name",
-                    "edit integration",
-                ),
-                (format!("/console/integrations/{client_id}/delete"), "main", "delete integration"),
-                ("/console/integrations/new".to_owned(), "display_name", "new integration"),
-            ] {
-                browser.goto(&format!("{}{path}", server.url)).await?;
-                let wait = if then == "main" { Css("main") } else { Id(then) };
-                browser.wait().at_most(Duration::from_secs(30)).for_element(wait).await?;
-                browser.axe(page).await?;
-            }
-            browser.fill("display_name", "Refused").await?;
-            browser.fill("claim-name-0", "iss").await?;
-            browser.fill("claim-value-0", "me").await?;
-            browser.press("Confirm", Id("claims-problem"), "a refused form").await?;
-            browser.shot("console-refused-form.png").await?;
-            // The other pages of the bar, each checked by axe-core.
-            for (link, then, page) in [
-                ("Users", "//h2[. = 'Invite a user']", "users"),
-                ("Audit", "//caption[contains(., 'Audit records')]", "audit"),
-                ("Signing keys", "//button[. = 'Rotate now']", "signing keys"),
-                ("My account", "//h2[. = 'Change my password']", "my account"),
-                ("Tenants", "//h2[. = 'Create a tenant']", "tenants"),
-            ] {
-                browser.follow(link, XPath(then), page).await?;
-                browser.shot(&format!("console-{}.png", page.replace(' ', "-"))).await?;
-            }
-            // The Tenants page has its own frame: back to the bar by address.
-            browser.goto(&format!("{}/console/users", server.url)).await?;
-            browser.follow("Administrator", XPath("//h2[. = 'Role']"), "a user").await?;
-            browser.shot("console-user.png").await?;
-            browser.goto(&format!("{}/console/no-such-page", server.url)).await?;
-            browser.axe("not found").await?;
-            Ok::<_, fantoccini::error::CmdError>((client_id, secret))
-        }
-        .await;
+            ),
+            "{said}"
+        );
+        Ok::<_, fantoccini::error::CmdError>((client_id, secret))
+    }
+    .await;
     let _ = browser.close().await;
     let (client_id, secret) = result.expect("the browser walks through seed 000's integration");
 
@@ -361,16 +356,84 @@ async fn an_admin_creates_an_integration_with_a_custom_claim_in_the_console() {
     assert_eq!(assets["assets"].as_array().map(Vec::len), Some(1), "{assets}");
 }
 
+/// Every page an admin reaches from the console's bar, and the edit and delete pages of an
+/// integration and a policy (made through the API), checked by axe-core; a refused form
+/// names the problem next to its field.
+#[tokio::test]
+async fn every_page_of_the_admin_console_passes_axe_core() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let made = post_json(
+        format!("{}/v1/integrations", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Custom integration"}),
+    )
+    .await;
+    let client_id = made["client_id"].as_str().expect("an integration").to_owned();
+    let made = post_json(
+        format!("{}/v1/access_policies", server.url),
+        &admin,
+        serde_json::json!({"display_name": "Custom integration sees all", "filters": [{"asset_types": ["*"]}],
+            "permissions": [{"actors": [{"client_id": client_id}], "attributes": ["*"]}]}),
+    )
+    .await;
+    let identity = made["identity"].as_str().expect("a policy");
+    let policy =
+        format!("/console/access-policies/{}", identity.trim_start_matches("access_policies/"));
+    let browser = browser(port).await;
+    let result = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        // The edit and delete pages of the policy and of the integration, and a form that
+        // names a problem next to its field.
+        for (path, then, page) in [
+            (format!("{policy}/edit"), "actors_0", "edit access policy"),
+            (format!("{policy}/delete"), "main", "delete access policy"),
+            (format!("/console/integrations/{client_id}/edit"), "display_name", "edit integration"),
+            (format!("/console/integrations/{client_id}/delete"), "main", "delete integration"),
+            ("/console/integrations/new".to_owned(), "display_name", "new integration"),
+        ] {
+            let wait = if then == "main" { Css("main") } else { Id(then) };
+            browser.open(&format!("{}{path}", server.url), wait, page).await?;
+        }
+        browser.fill("display_name", "Refused").await?;
+        browser.fill("claim-name-0", "iss").await?;
+        browser.fill("claim-value-0", "me").await?;
+        browser.press("Confirm", Id("claims-problem"), "a refused form").await?;
+        browser.shot("console-refused-form.png").await?;
+        // The other pages of the bar, each checked by axe-core.
+        for (link, then, page) in [
+            ("Users", "//h2[. = 'Invite a user']", "users"),
+            ("Audit", "//caption[contains(., 'Audit records')]", "audit"),
+            ("Signing keys", "//button[. = 'Rotate now']", "signing keys"),
+            ("My account", "//h2[. = 'Change my password']", "my account"),
+            ("Tenants", "//h2[. = 'Create a tenant']", "tenants"),
+        ] {
+            browser.follow(link, XPath(then), page).await?;
+            browser.shot(&format!("console-{}.png", page.replace(' ', "-"))).await?;
+        }
+        // The Tenants page has its own frame: back to the bar by address.
+        browser.goto(&format!("{}/console/users", server.url)).await?;
+        browser.follow("Administrator", XPath("//h2[. = 'Role']"), "a user").await?;
+        browser.shot("console-user.png").await?;
+        browser.goto(&format!("{}/console/no-such-page", server.url)).await?;
+        browser.axe("not found").await?;
+        Ok::<_, fantoccini::error::CmdError>(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser walks through every page of the admin console");
+}
+
 /// Seed 003 in the browser: an integration keeps entries in its private store through the API;
 /// its owner finds them in the console's Application Tokens view, filters, opens one and
 /// deletes a whole relatedId.
 #[tokio::test]
 async fn the_owner_finds_opens_and_deletes_an_integrations_private_tokens_in_the_console() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
     let created = post_json(
         format!("{}/v1/integrations", server.url),
@@ -448,11 +511,9 @@ async fn the_owner_finds_opens_and_deletes_an_integrations_private_tokens_in_the
 /// removing the identity in the console ends them.
 #[tokio::test]
 async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_console() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let (cluster, key) = crate::platform().await;
     let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
     let made = post_json(
@@ -486,13 +547,9 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
             )
             .await?;
         browser.shot("console-trusted-issuers.png").await?;
-        browser.goto(&format!("{}/console/integrations/{client_id}", server.url)).await?;
-        browser
-            .wait()
-            .at_most(Duration::from_secs(30))
-            .for_element(XPath("//h2[. = 'Platform identities (no secret)']"))
-            .await?;
-        browser.axe("integration with identities").await?;
+        let identities = XPath("//h2[. = 'Platform identities (no secret)']");
+        let integration = format!("{}/console/integrations/{client_id}", server.url);
+        browser.open(&integration, identities, "integration with identities").await?;
         browser.fill("fc_subject", "system:serviceaccount:prod:billing").await?;
         browser.fill("fc_claims", "/kubernetes.io/namespace=prod").await?;
         browser
@@ -525,7 +582,43 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
     let token = body["access_token"].as_str().unwrap().to_owned();
     assert_eq!(crate::assets_status(&server.url, &token).await, 200);
 
+    let _ = browser.close().await;
+}
+
+#[tokio::test]
+async fn an_admin_removes_a_workloads_identity_and_the_trust_in_its_issuer_in_the_console() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let (cluster, key) = crate::platform().await;
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let api = |path: String, body: serde_json::Value| {
+        post_json(format!("{}{path}", server.url), &admin, body)
+    };
+    let made = api(
+        "/v1/integrations".into(),
+        serde_json::json!({"display_name": "Billing job", "scopes": ["assets:read"]}),
+    )
+    .await;
+    let client_id = made["client_id"].as_str().unwrap().to_owned();
+    api(
+        "/v1/trusted_issuers".into(),
+        serde_json::json!({"issuer": cluster, "audiences": ["tessera"]}),
+    )
+    .await;
+    let subject = "system:serviceaccount:prod:billing";
+    let identity = serde_json::json!({"issuer": cluster, "subject": subject});
+    api(format!("/v1/integrations/{client_id}/federated_credentials"), identity).await;
+    let platform_token = crate::k8s_token(&key, &cluster, "billing");
+    let reply = crate::federated_token(&server.url, &client_id, &platform_token).await;
+    assert_eq!(reply.status(), 200);
+    let body: serde_json::Value = reply.json().await.unwrap();
+    let token = body["access_token"].as_str().unwrap().to_owned();
+
+    let browser = browser(port).await;
     let removed = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        browser.goto(&format!("{}/console/integrations/{client_id}", server.url)).await?;
         browser
             .visit(
                 Css("button[aria-label^='Remove the identity']"),
@@ -555,21 +648,13 @@ async fn an_admin_lets_a_workload_in_without_a_secret_and_removes_it_in_the_cons
 /// what the API lists.
 #[tokio::test]
 async fn an_admin_registers_changes_and_removes_a_resource_server_in_the_console() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
-    let listed = || async {
-        let reply = reqwest::Client::new()
-            .get(format!("{}/v1/resource_servers", server.url))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap();
-        reply.json::<serde_json::Value>().await.unwrap()["resource_servers"].clone()
-    };
+    let url = format!("{}/v1/resource_servers", server.url);
+    let listed =
+        || async { crate::get_json(url.clone(), &admin).await["resource_servers"].clone() };
     let browser = browser(port).await;
     let result = async {
         browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
@@ -644,11 +729,9 @@ async fn an_admin_registers_changes_and_removes_a_resource_server_in_the_console
 /// page saved is what the API reads.
 #[tokio::test]
 async fn an_admin_sets_the_rules_for_clients_nobody_typed_in_in_the_console() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
     let browser = browser(port).await;
     let result = async {
@@ -696,11 +779,9 @@ async fn an_admin_sets_the_rules_for_clients_nobody_typed_in_in_the_console() {
 /// application as one with access.
 #[tokio::test]
 async fn a_person_allows_an_application_on_the_consent_page_and_it_redeems_the_code() {
-    let Some((_driver, port)) = chromedriver() else {
+    let Some((_stage, port, server)) = stage() else {
         return;
     };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
     let (id, secret) = crate::made_integration(
         &server.url,
         serde_json::json!({"display_name": "Research agent", "scopes": ["assets:read", "events:read"],

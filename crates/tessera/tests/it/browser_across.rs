@@ -14,8 +14,8 @@ use serde_json::{json, Value};
 use tessera_core::token::callback::verify_callback;
 use tessera_core::token::VerifyingKey;
 
-use crate::browser::{browser, chromedriver, Browsed, Walk};
-use crate::{access_token, assets_status, data_dir, made_tenant, post_json, serve, token};
+use crate::browser::{browser, stage, Browsed, Walk};
+use crate::{access_token, assets_status, made_tenant, post_json, token};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -173,21 +173,17 @@ async fn next_person(browser: &Client, server: &str, email: &str) -> Browsed {
     browser.sign_in(server, email, PASSWORD).await
 }
 
-/// Seed 001: the application makes a connection URL with its own token; the owner signs in,
-/// accepts; the application gets a signed `connection.granted` and a webhook; the owner revokes
-/// on the Connections page; the application gets a signed `connection.revoked` and its token
-/// stops. The developer sees the connection and its deliveries, and makes a URL in the console.
-#[tokio::test]
-async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_connections_page() {
-    let Some((_driver, port)) = chromedriver() else {
-        return;
-    };
-    let (base, received) = application().await;
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
-    let url = server.url.clone();
-    let developer = organization(&url, "Route Co", "dev@route.example", "admin").await;
-    let owner = organization(&url, "Fleet Owner", "olga@owner.example", "admin").await;
+/// Seed 001's two organizations and their application Route Planner (its `/auth` and
+/// `/hooks` at `base`), and the connection URL the application made with its own token.
+struct RoutePlanner {
+    owner: Organization,
+    client_id: String,
+    link: String,
+}
+
+async fn route_planner(url: &str, base: &str) -> RoutePlanner {
+    let developer = organization(url, "Route Co", "dev@route.example", "admin").await;
+    let owner = organization(url, "Fleet Owner", "olga@owner.example", "admin").await;
     let created = post_json(
         format!("{url}/v1/integrations"),
         &developer.admin,
@@ -199,7 +195,7 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
     let client_id = created["client_id"].as_str().unwrap().to_owned();
     let secret = created["client_secret"].as_str().unwrap().to_owned();
     // The application's own token, not an admin's, makes the URL (one per customer).
-    let own = access_token(&url, &client_id, &secret).await;
+    let own = access_token(url, &client_id, &secret).await;
     let made = post_json(
         format!("{url}/v1/integrations/{client_id}/connection_url"),
         &own,
@@ -207,41 +203,56 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
     )
     .await;
     let link = made["url"].as_str().unwrap_or_else(|| panic!("{made}")).to_owned();
+    RoutePlanner { owner, client_id, link }
+}
 
+/// The owner opens the link signed out, signs in, reads the consent page and accepts; the
+/// application gets a signed `connection.granted` (returned) whose token works, and a change
+/// in the owner's data reaches it as a webhook.
+async fn owner_accepts(
+    browser: &Client,
+    url: &str,
+    planner: &RoutePlanner,
+    received: &Received,
+) -> Result<Value, fantoccini::error::CmdError> {
+    let accept = Css("button[value=accept]");
+    follow_signed_out(browser, &planner.link, "olga@owner.example", accept).await?;
+    let page = browser.source().await?;
+    assert!(page.contains("Route Planner") && page.contains("Route Co"), "{page}");
+    assert!(page.contains("read events of assets"), "{page}");
+    browser.shot("consent-page.png").await?;
+    browser.axe("consent").await?;
+    let connected = XPath("//h1[contains(., 'Connected')]");
+    browser.visit(Css("button[value=accept]"), connected, "connected").await?;
+    let granted = verified(url, &planner.client_id, &received.calls(1).await[0]).await;
+    assert_eq!(granted["event"], "connection.granted");
+    assert_eq!(granted["tenant_id"], planner.owner.tenant);
+    assert_eq!(granted["state"], "customer-42");
+    let handed = granted["access_token"].as_str().unwrap();
+    assert_eq!(assets_status(url, handed).await, 200, "the token handed over works");
+    let truck = json!({"attributes": {"arc_display_type": "truck"}});
+    let asset = post_json(format!("{url}/v2/assets"), &planner.owner.admin, truck).await;
+    assert!(asset["identity"].is_string(), "{asset}");
+    assert_eq!(received.hook().await["type"], "asset.created");
+    Ok(granted)
+}
+
+/// Seed 001: the application makes a connection URL with its own token; the owner signs in,
+/// accepts; the application gets a signed `connection.granted` and a webhook; the owner revokes
+/// on the Connections page; the application gets a signed `connection.revoked` and its token
+/// stops.
+#[tokio::test]
+async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_connections_page() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let (base, received) = application().await;
+    let url = server.url.clone();
+    let planner = route_planner(&url, &base).await;
     let browser = browser(port).await;
     let result = async {
-        // The owner opens the link, signs in, and accepts.
-        follow_signed_out(&browser, &link, "olga@owner.example", Css("button[value=accept]"))
-            .await?;
-        let page = browser.source().await?;
-        assert!(page.contains("Route Planner") && page.contains("Route Co"), "{page}");
-        assert!(page.contains("read events of assets"), "{page}");
-        browser.shot("consent-page.png").await?;
-        browser.axe("consent").await?;
-        browser
-            .visit(
-                Css("button[value=accept]"),
-                XPath("//h1[contains(., 'Connected')]"),
-                "connected",
-            )
-            .await?;
-        let granted = verified(&url, &client_id, &received.calls(1).await[0]).await;
-        assert_eq!(granted["event"], "connection.granted");
-        assert_eq!(granted["tenant_id"], owner.tenant);
-        assert_eq!(granted["state"], "customer-42");
+        let granted = owner_accepts(&browser, &url, &planner, &received).await?;
         let handed = granted["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(assets_status(&url, &handed).await, 200, "the token handed over works");
-
-        // A change in the owner's data reaches the application as a webhook.
-        let asset = post_json(
-            format!("{url}/v2/assets"),
-            &owner.admin,
-            json!({"attributes": {"arc_display_type": "truck"}}),
-        )
-        .await;
-        assert!(asset["identity"].is_string(), "{asset}");
-        assert_eq!(received.hook().await["type"], "asset.created");
-
         // The owner's Connections page, and the revocation after a confirmation.
         browser.goto(&format!("{url}/console")).await?;
         browser
@@ -264,7 +275,7 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
             .press("Revoke", XPath("//p[contains(., 'Revoked: Route Planner')]"), "revoked")
             .await?;
         let calls = received.calls(2).await;
-        let revoked = verified(&url, &client_id, &calls[1]).await;
+        let revoked = verified(&url, &planner.client_id, &calls[1]).await;
         assert_eq!(revoked["event"], "connection.revoked");
         assert_eq!(revoked["connection_id"], granted["connection_id"]);
         let mut status = 0;
@@ -276,8 +287,27 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(status, 401, "the connection's token stops working");
+        Browsed::Ok(())
+    }
+    .await;
+    let _ = browser.close().await;
+    result.expect("the browser walks through seed 001");
+}
 
-        // The developer: the connected organization, its deliveries, and the URL maker.
+/// Seed 001 from the developer's side: the connected organization, the deliveries of its
+/// webhooks, and a connection URL made in the console.
+#[tokio::test]
+async fn seed_001_the_developer_sees_a_connection_its_deliveries_and_makes_a_url_in_the_console() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let (base, received) = application().await;
+    let url = server.url.clone();
+    let planner = route_planner(&url, &base).await;
+    let client_id = &planner.client_id;
+    let browser = browser(port).await;
+    let result = async {
+        owner_accepts(&browser, &url, &planner, &received).await?;
         next_person(&browser, &url, "dev@route.example").await?;
         browser
             .follow(
@@ -300,27 +330,19 @@ async fn seed_001_an_application_connects_to_a_data_owner_who_revokes_it_on_the_
         browser.follow("Make a connection URL", Id("state"), "connection-URL maker").await?;
         browser.fill("state", "customer-43").await?;
         browser.press("Make URL", Id("url"), "a connection URL made").await?;
-        let made = browser.find(Id("url")).await?.prop("value").await?;
-        assert!(made.unwrap_or_default().contains("state=customer-43"));
+        assert!(browser.value_of("url").await?.contains("state=customer-43"));
         browser.shot("console-connection-url.png").await?;
         Browsed::Ok(())
     }
     .await;
     let _ = browser.close().await;
-    result.expect("the browser walks through seed 001");
+    result.expect("the browser walks through seed 001 as the developer");
 }
 
-/// Seed 002: the connector's user is sent to `/console/consent` by `consent_required`, consents
-/// there, and `tessera token jwt-bearer` then gets their token.
-#[tokio::test]
-async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_their_token() {
-    let Some((_driver, port)) = chromedriver() else {
-        return;
-    };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
-    let url = server.url.clone();
-    let org = organization(&url, "Sheets Co", "ines@sheets.example", "admin").await;
+/// Seed 002's connector of Sheets Co, which signs with the key made in `keys`, and its user
+/// uma@sheets.example: the connector's client_id and the user.
+async fn spreadsheet_connector(url: &str, keys: &std::path::Path) -> (String, Value) {
+    let org = organization(url, "Sheets Co", "ines@sheets.example", "admin").await;
     let created = post_json(
         format!("{url}/v1/integrations"),
         &org.admin,
@@ -329,9 +351,8 @@ async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_the
     )
     .await;
     let client_id = created["client_id"].as_str().unwrap().to_owned();
-    let keys = dir.with_extension("keys");
-    std::fs::create_dir_all(&keys).unwrap();
-    crate::cli::self_signed(&keys);
+    std::fs::create_dir_all(keys).unwrap();
+    crate::cli::self_signed(keys);
     let cert = std::fs::read_to_string(keys.join("cert.pem")).unwrap();
     let added = post_json(
         format!("{url}/v1/integrations/{client_id}/keys"),
@@ -347,6 +368,19 @@ async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_the
     )
     .await;
     assert!(user["id"].is_string(), "{user}");
+    (client_id, user)
+}
+
+/// Seed 002: the connector's user is sent to `/console/consent` by `consent_required`, consents
+/// there, and `tessera token jwt-bearer` then gets their token.
+#[tokio::test]
+async fn seed_002_a_connectors_user_consents_in_the_console_and_the_cli_gets_their_token() {
+    let Some((stage, port, server)) = stage() else {
+        return;
+    };
+    let url = server.url.clone();
+    let keys = stage.dir.with_extension("keys");
+    let (client_id, user) = spreadsheet_connector(&url, &keys).await;
     let jwt_bearer = || {
         crate::tessera()
             .args(["token", "jwt-bearer", "--issuer", &client_id])
@@ -416,21 +450,15 @@ async fn tms(server: &str, id: &str, secret: &str, tenants: &[&str]) -> Value {
 /// Seed 004: the developer promotes a version and sees its new credentials once; a customer
 /// authorizes it with `limited` from the catalogue; TMS issues a token for the customer; the
 /// customer revokes; the next TMS call lists the tenant in `errors`.
-#[tokio::test]
-async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it_from_the_catalogue(
-) {
-    let Some((_driver, port)) = chromedriver() else {
-        return;
-    };
-    let (_guard, dir) = data_dir();
-    let server = serve(&dir, &[], true);
-    let url = server.url.clone();
-    let _vendor = organization(&url, "Metrics Co", "vic@metrics.example", "admin").await;
-    let customer = organization(&url, "Acme Plants", "cora@acme.example", "admin").await;
-    let vendor_token = _vendor.admin.clone();
+/// Seed 004's vendor Metrics Co with its application kpi 1.0 in development (TMS on), and a
+/// customer Acme Plants: the vendor, the customer, the version's client_id and its
+/// development secret.
+async fn kpi_in_development(url: &str) -> (Organization, Organization, String, String) {
+    let vendor = organization(url, "Metrics Co", "vic@metrics.example", "admin").await;
+    let customer = organization(url, "Acme Plants", "cora@acme.example", "admin").await;
     let created = post_json(
         format!("{url}/v1/integrations"),
-        &vendor_token,
+        &vendor.admin,
         json!({"display_name": "KPI 1.0", "multi_tenant": true, "app_name": "kpi",
                "app_version": "1.0", "tms_enabled": true,
                "description": "Key figures for every plant."}),
@@ -438,9 +466,19 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
     .await;
     let id = created["client_id"].as_str().unwrap().to_owned();
     let dev_secret = created["client_secret"].as_str().unwrap().to_owned();
+    (vendor, customer, id, dev_secret)
+}
 
+/// Seed 004, the developer's side: a version promoted in the cockpit, its production
+/// credentials shown once, the development SECRET stops.
+#[tokio::test]
+async fn seed_004_a_version_is_promoted_in_the_developer_cockpit() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let url = server.url.clone();
+    let (_, customer, id, dev_secret) = kpi_in_development(&url).await;
     let browser = browser(port).await;
-    let mut secret = String::new();
     let result = async {
         browser.sign_in(&url, "vic@metrics.example", PASSWORD).await?;
         browser
@@ -450,27 +488,40 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
                 "applications (developer)",
             )
             .await?;
-        browser
-            .follow(
-                "kpi",
-                Css("a[aria-label='Promote version 1.0 to production']"),
-                "an application's versions",
-            )
-            .await?;
+        let promote = Css("a[aria-label='Promote version 1.0 to production']");
+        browser.follow("kpi", promote, "an application's versions").await?;
         browser.shot("console-application-versions.png").await?;
-        browser
-            .visit(
-                Css("a[aria-label='Promote version 1.0 to production']"),
-                XPath("//button[. = 'Promote']"),
-                "promote",
-            )
-            .await?;
+        browser.visit(promote, XPath("//button[. = 'Promote']"), "promote").await?;
         browser.press("Promote", Id("client_secret"), "the promoted version's credentials").await?;
-        secret = browser.find(Id("client_secret")).await?.prop("value").await?.unwrap_or_default();
+        let secret = browser.value_of("client_secret").await?;
         browser.shot("console-promoted-secret.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(secret)
+    }
+    .await;
+    let _ = browser.close().await;
+    let secret = result.expect("the browser walks through promoting");
+    assert!(!secret.is_empty() && secret != dev_secret);
+    let dev = token(&url, &id, &dev_secret, None).await;
+    assert_ne!(dev.status(), 200, "the development SECRET stops");
+    let issued = tms(&url, &id, &secret, &[&customer.tenant]).await;
+    assert_eq!(issued["errors"][0]["tenant_id"], customer.tenant, "not authorized yet: {issued}");
+}
 
-        // The customer: the catalogue, authorize with `limited`.
-        next_person(&browser, &url, "cora@acme.example").await?;
+/// Seed 004, the customer's side: the catalogue, an application authorized with `limited`,
+/// its TMS tokens, and the authorization revoked.
+#[tokio::test]
+async fn seed_004_a_customer_authorizes_and_revokes_an_application_from_the_catalogue() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let url = server.url.clone();
+    let (vendor, customer, id, _) = kpi_in_development(&url).await;
+    let promote = format!("{url}/v1/integrations/{id}/promote");
+    let promoted = post_json(promote, &vendor.admin, json!({})).await;
+    let secret = promoted["client_secret"].as_str().unwrap_or_else(|| panic!("{promoted}"));
+    let browser = browser(port).await;
+    let result = async {
+        browser.sign_in(&url, "cora@acme.example", PASSWORD).await?;
         browser
             .follow(
                 "Applications",
@@ -480,13 +531,8 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
             .await?;
         shows(&browser, &["Metrics Co", "Key figures for every plant."], "console-catalogue.png")
             .await?;
-        browser
-            .visit(
-                Css("a[aria-label='Authorize kpi']"),
-                Id("access-limited"),
-                "authorize an application",
-            )
-            .await?;
+        let authorize = Css("a[aria-label='Authorize kpi']");
+        browser.visit(authorize, Id("access-limited"), "authorize an application").await?;
         browser.find(Id("access-limited")).await?.click().await?;
         browser.shot("console-authorize.png").await?;
         browser
@@ -495,28 +541,22 @@ async fn seed_004_a_version_is_promoted_and_a_customer_authorizes_and_revokes_it
         Browsed::Ok(())
     }
     .await;
-    result.expect("the browser walks through promoting and authorizing");
-    assert!(!secret.is_empty() && secret != dev_secret);
-    assert_ne!(
-        token(&url, &id, &dev_secret, None).await.status(),
-        200,
-        "the development SECRET stops"
-    );
-
-    let issued = tms(&url, &id, &secret, &[&customer.tenant]).await;
+    if let Err(e) = result {
+        let _ = browser.close().await;
+        panic!("the browser walks through authorizing: {e}");
+    }
+    let issued = tms(&url, &id, secret, &[&customer.tenant]).await;
     let tokens = issued["tokens"].as_array().unwrap_or_else(|| panic!("{issued}"));
     assert_eq!(tokens.len(), 1, "{issued}");
     assert_eq!(tokens[0]["scope"], "assets:read assets:write events:read");
 
-    let result = async {
-        browser.press("Revoke", XPath("//p[contains(., 'Revoked: kpi')]"), "revoked").await
-    }
-    .await;
+    let result = browser.press("Revoke", XPath("//p[contains(., 'Revoked: kpi')]"), "revoked");
+    let result = result.await;
     let _ = browser.close().await;
     result.expect("the customer revokes in the browser");
     let mut after = Value::Null;
     for _ in 0..40 {
-        after = tms(&url, &id, &secret, &[&customer.tenant]).await;
+        after = tms(&url, &id, secret, &[&customer.tenant]).await;
         if after["errors"].as_array().is_some_and(|e| !e.is_empty()) {
             break;
         }

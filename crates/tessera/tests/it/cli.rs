@@ -314,29 +314,16 @@ async fn sigterm_stops_gracefully_and_writes_the_queued_audit_records() {
     );
 }
 
-/// Runs `openssl` with `args` in `dir`; panics with its stderr if it fails.
 /// `key.pem` and a self-signed `cert.pem` (RSA, two days) in `dir`, made by openssl.
 pub(crate) fn self_signed(dir: &std::path::Path) {
-    openssl(
+    openssl_words(
         dir,
-        &[
-            "req",
-            "-x509",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=connector",
-            "-newkey",
-            "rsa:2048",
-            "-keyout",
-            "key.pem",
-            "-out",
-            "cert.pem",
-        ],
+        "req -x509 -nodes -days 2 -subj /CN=connector -newkey rsa:2048 \
+         -keyout key.pem -out cert.pem",
     );
 }
 
+/// Runs `openssl` with `args` in `dir`; panics with its stderr if it fails.
 pub(crate) fn openssl(dir: &std::path::Path, args: &[&str]) {
     let out = std::process::Command::new("openssl")
         .current_dir(dir)
@@ -346,30 +333,37 @@ pub(crate) fn openssl(dir: &std::path::Path, args: &[&str]) {
     assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
 
-#[tokio::test]
-async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
-    let (_guard, dir) = crate::data_dir();
-    let server = crate::serve(&dir, &[], true);
+/// [`openssl`] with its arguments written as one line (none of them holds a space).
+fn openssl_words(dir: &std::path::Path, words: &str) {
+    openssl(dir, &words.split_whitespace().collect::<Vec<_>>());
+}
+
+/// A server whose operator integration may act for its users with the key in `keys/`:
+/// `key.pem`, `store.p12` (alias `connector`, password `s3cret`) and `old.p12`, the same key
+/// with a certificate that expired in 2020. The server, the key directory, the token URL.
+async fn key_stores(dir: &std::path::Path) -> (crate::Server, std::path::PathBuf, String) {
+    let server = crate::serve(dir, &[], true);
     let keys = dir.join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     self_signed(&keys);
-    openssl(
+    let export = "pkcs12 -export -inkey key.pem -name connector -passout pass:s3cret";
+    openssl_words(&keys, &format!("{export} -in cert.pem -out store.p12"));
+    // The expired certificate, issued by `openssl ca` with explicit dates.
+    std::fs::write(keys.join("index.txt"), "").unwrap();
+    std::fs::write(keys.join("serial"), "01\n").unwrap();
+    std::fs::write(
+        keys.join("ca.cnf"),
+        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\n\
+         default_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    openssl_words(&keys, "req -new -key key.pem -subj /CN=old -out csr.pem");
+    openssl_words(
         &keys,
-        &[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "key.pem",
-            "-in",
-            "cert.pem",
-            "-name",
-            "connector",
-            "-passout",
-            "pass:s3cret",
-            "-out",
-            "store.p12",
-        ],
+        "ca -batch -config ca.cnf -selfsign -keyfile key.pem -in csr.pem -out old.pem \
+         -startdate 20200101000000Z -enddate 20200102000000Z",
     );
+    openssl_words(&keys, &format!("{export} -in old.pem -out old.p12"));
 
     let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
     let cert = std::fs::read_to_string(keys.join("cert.pem")).unwrap();
@@ -382,42 +376,53 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     crate::post_json(
         format!("{}/v1/consents", server.url),
         &admin,
-        serde_json::json!({"client_id": crate::BOOT_ID, "user": "*", "scopes": ["assets:read", "events:read"]}),
+        serde_json::json!({"client_id": crate::BOOT_ID, "user": "*",
+                           "scopes": ["assets:read", "events:read"]}),
     )
     .await;
-
     let token_url = format!("{}/oauth2/token", server.url);
-    let run = |store: &str, password: &str, alias: Option<&str>| {
-        let mut cmd = crate::tessera();
-        cmd.args([
-            "token",
-            "jwt-bearer",
-            "--issuer",
-            crate::BOOT_ID,
-            "--subject",
-            "ops@example.com",
-        ])
+    (server, keys, token_url)
+}
+
+/// `tessera token jwt-bearer` for ops@example.com with `keys/<store>`, the bearer header
+/// written to `keys/out/bearer.txt`. `file:<password>`: the password from a file; otherwise
+/// from the environment.
+fn jwt_bearer(
+    keys: &std::path::Path,
+    token_url: &str,
+    store: &str,
+    password: &str,
+    alias: Option<&str>,
+) -> std::process::Output {
+    let mut cmd = crate::tessera();
+    cmd.args(["token", "jwt-bearer", "--issuer", crate::BOOT_ID, "--subject", "ops@example.com"])
         .arg("--key-store")
         .arg(keys.join(store))
-        .args(["--token-url", &token_url, "--scope", "assets:read"])
+        .args(["--token-url", token_url, "--scope", "assets:read"])
         .arg("--bearer-file")
         .arg(keys.join("out").join("bearer.txt"));
-        if let Some(alias) = alias {
-            cmd.args(["--key-alias", alias]);
+    if let Some(alias) = alias {
+        cmd.args(["--key-alias", alias]);
+    }
+    match password.strip_prefix("file:") {
+        Some(password) => {
+            let file = keys.join("password.txt");
+            std::fs::write(&file, format!("{password}\n")).unwrap();
+            cmd.arg("--key-store-password-file").arg(file);
         }
-        // `file:<password>`: the password from a file; otherwise from the environment.
-        match password.strip_prefix("file:") {
-            Some(password) => {
-                let file = keys.join("password.txt");
-                std::fs::write(&file, format!("{password}\n")).unwrap();
-                cmd.arg("--key-store-password-file").arg(file);
-            }
-            None => {
-                cmd.env("TESSERA_KEY_STORE_PASSWORD", password);
-            }
+        None => {
+            cmd.env("TESSERA_KEY_STORE_PASSWORD", password);
         }
-        cmd.output().unwrap()
-    };
+    }
+    cmd.output().unwrap()
+}
+
+#[tokio::test]
+async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
+    let (_guard, dir) = crate::data_dir();
+    let (_server, keys, token_url) = key_stores(&dir).await;
+    let run =
+        |store: &str, password: &str, alias| jwt_bearer(&keys, &token_url, store, password, alias);
     let ok = run("store.p12", "s3cret", Some("connector"));
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let token = String::from_utf8(ok.stdout).unwrap();
@@ -431,8 +436,14 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     // PEM works too, without a password.
     let pem = run("key.pem", "", None);
     assert!(pem.status.success(), "{}", String::from_utf8_lossy(&pem.stderr));
+}
 
-    // Clear messages for a wrong password, a missing alias and an expired certificate.
+#[tokio::test]
+async fn token_jwt_bearer_says_a_password_is_wrong_an_alias_missing_or_a_certificate_expired() {
+    let (_guard, dir) = crate::data_dir();
+    let (_server, keys, token_url) = key_stores(&dir).await;
+    let run =
+        |store: &str, password: &str, alias| jwt_bearer(&keys, &token_url, store, password, alias);
     let wrong = run("store.p12", "wrong", Some("connector"));
     assert!(!wrong.status.success());
     assert!(String::from_utf8_lossy(&wrong.stderr).contains("wrong password"));
@@ -441,53 +452,6 @@ async fn token_jwt_bearer_signs_with_a_pkcs12_key_store_made_by_openssl() {
     assert!(
         message.contains("no private key with alias `nobody`") && message.contains("connector"),
         "{message}"
-    );
-
-    // A certificate that expired in 2020, issued by `openssl ca` with explicit dates.
-    std::fs::write(keys.join("index.txt"), "").unwrap();
-    std::fs::write(keys.join("serial"), "01\n").unwrap();
-    std::fs::write(
-        keys.join("ca.cnf"),
-        "[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = p\n[p]\ncommonName = supplied\n",
-    )
-    .unwrap();
-    openssl(&keys, &["req", "-new", "-key", "key.pem", "-subj", "/CN=old", "-out", "csr.pem"]);
-    openssl(
-        &keys,
-        &[
-            "ca",
-            "-batch",
-            "-config",
-            "ca.cnf",
-            "-selfsign",
-            "-keyfile",
-            "key.pem",
-            "-in",
-            "csr.pem",
-            "-out",
-            "old.pem",
-            "-startdate",
-            "20200101000000Z",
-            "-enddate",
-            "20200102000000Z",
-        ],
-    );
-    openssl(
-        &keys,
-        &[
-            "pkcs12",
-            "-export",
-            "-inkey",
-            "key.pem",
-            "-in",
-            "old.pem",
-            "-name",
-            "connector",
-            "-passout",
-            "pass:s3cret",
-            "-out",
-            "old.p12",
-        ],
     );
     let expired = run("old.p12", "s3cret", Some("connector"));
     assert!(!expired.status.success());
@@ -639,31 +603,17 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
     std::fs::create_dir_all(&restored).unwrap();
     std::fs::copy(&to, restored.join("tessera.db")).unwrap();
     let on_copy = crate::serve(&restored, &[], true);
-    assert_eq!(
-        crate::token(
-            &on_copy.url,
-            made["client_id"].as_str().unwrap(),
-            made["client_secret"].as_str().unwrap(),
-            None
-        )
-        .await
-        .status(),
-        200
-    );
+    let (id, secret) = (made["client_id"].as_str(), made["client_secret"].as_str());
+    let token = crate::token(&on_copy.url, id.unwrap(), secret.unwrap(), None).await;
+    assert_eq!(token.status(), 200);
     drop(on_copy);
     let mode = std::fs::metadata(&to).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
-    let listed = tessera()
+    let (_, listed, stderr) = tessera()
         .args(["admin", "offline", "integration", "list", "--database"])
         .arg(format!("sqlite://{}", to.display()))
-        .output()
-        .unwrap();
-    assert!(
-        String::from_utf8_lossy(&listed.stdout).contains("kept in the backup"),
-        "{}{}",
-        String::from_utf8_lossy(&listed.stdout),
-        String::from_utf8_lossy(&listed.stderr)
-    );
+        .run();
+    assert!(listed.contains("kept in the backup"), "{listed}{stderr}");
     // Again to the same name: refused, the first copy untouched, nothing left beside it.
     let before = std::fs::read(&to).unwrap();
     let again = backup();
@@ -676,6 +626,11 @@ async fn backup_copies_a_live_database_and_never_replaces_a_file() {
         .filter(|e| e.file_name().to_string_lossy().contains("partial"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn backup_refuses_postgres_and_a_database_that_is_not_there() {
+    let guard = tempfile::tempdir().unwrap();
     let pg = tessera()
         .args(["backup", "--database", "postgres://db/tessera", "--to"])
         .arg(guard.path().join("pg.db"))

@@ -459,6 +459,42 @@ async fn an_app_authorization_revoked_on_one_instance_ends_its_tokens_on_the_oth
     assert_eq!(tms().await["errors"][0]["error"], "access_denied");
 }
 
+/// The `n` webhooks `hooks` took (waited for, then a little longer: a second delivery of any
+/// would show), each asserted taken exactly once; the `n` attribute of each, as taken.
+async fn delivered_once_each(hooks: &crate::webhooks::Receiver, n: usize) -> Vec<String> {
+    for _ in 0..600 {
+        if hooks.taken.lock().unwrap().len() >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let taken = hooks.taken.lock().unwrap().clone();
+    let ids: Vec<&str> = taken.iter().map(|(id, _)| id.as_str()).collect();
+    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
+    assert_eq!((ids.len(), distinct.len()), (n, n), "each exactly once: {ids:?}");
+    taken
+        .iter()
+        .map(|(_, body)| {
+            let body: serde_json::Value = serde_json::from_str(body).unwrap();
+            body["data"]["attributes"]["n"].as_str().unwrap().to_owned()
+        })
+        .collect()
+}
+
+/// The application `app`'s token under its connection to `owner`, from `server`.
+async fn connection_token(server: &str, app: &serde_json::Value, owner: &str) -> String {
+    let (app_id, app_secret) = (app["client_id"].as_str().unwrap(), app["client_secret"].as_str());
+    let answer = reqwest::Client::new()
+        .post(format!("{server}/oauth2/token"))
+        .basic_auth(app_id, app_secret)
+        .form(&[("grant_type", "client_credentials"), ("tenant_id", owner)])
+        .answer::<serde_json::Value>()
+        .await;
+    let token = answer["access_token"].as_str();
+    token.unwrap_or_else(|| panic!("a token under the connection: {answer}")).to_owned()
+}
+
 #[tokio::test]
 async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
     let _serial = crate::TIMING.lock().await;
@@ -507,42 +543,12 @@ async fn with_two_instances_each_webhook_is_delivered_once_and_in_order() {
         .await;
         assert!(made["identity"].is_string(), "{made}");
     }
-    for _ in 0..600 {
-        if hooks.taken.lock().unwrap().len() >= 30 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    // A little longer: a second delivery of any of them would show now.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let taken = hooks.taken.lock().unwrap().clone();
-    let ids: Vec<&str> = taken.iter().map(|(id, _)| id.as_str()).collect();
-    let distinct: std::collections::BTreeSet<&str> = ids.iter().copied().collect();
-    assert_eq!(ids.len(), 30, "each exactly once: {ids:?}");
-    assert_eq!(distinct.len(), 30);
-    let numbers: Vec<String> = taken
-        .iter()
-        .map(|(_, body)| {
-            let body: serde_json::Value = serde_json::from_str(body).unwrap();
-            body["data"]["attributes"]["n"].as_str().unwrap().to_owned()
-        })
-        .collect();
+    let numbers = delivered_once_each(&hooks, 30).await;
     assert_eq!(numbers, (0..30).map(|n| n.to_string()).collect::<Vec<_>>(), "in order");
 
     // The application's token for the connection, from B; the owner revokes on A; B refuses
     // the token within a second.
-    let app_id = app["client_id"].as_str().unwrap();
-    let app_secret = app["client_secret"].as_str().unwrap();
-    let connection_token = reqwest::Client::new()
-        .post(format!("{}/oauth2/token", b.url))
-        .basic_auth(app_id, Some(app_secret))
-        .form(&[("grant_type", "client_credentials"), ("tenant_id", owner.as_str())])
-        .answer::<serde_json::Value>()
-        .await;
-    let connection_token = connection_token["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("a token under the connection: {connection_token}"))
-        .to_owned();
+    let connection_token = connection_token(&b.url, &app, &owner).await;
     let reads = || assets_status(&b.url, &connection_token);
     assert_eq!(reads().await, 200);
     let revoked = reqwest::Client::new()
@@ -641,10 +647,14 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
     .await;
     assert_eq!(assets_status(&b.url, &live).await, 401);
 
-    // A one-time link sent to both instances at once sets the password exactly once.
+    a_link_raced_by_both_sets_the_password_once(&a.url, &b.url, &platform).await;
+}
+
+/// A one-time link sent to both instances `a` and `b` at once sets the password exactly once.
+async fn a_link_raced_by_both_sets_the_password_once(a: &str, b: &str, platform: &str) {
     let made = post_json(
-        format!("{}/v1/tenants", a.url),
-        &platform,
+        format!("{a}/v1/tenants"),
+        platform,
         serde_json::json!({"display_name": "Twice", "admin_email": "twice@example.com"}),
     )
     .await;
@@ -654,18 +664,17 @@ async fn a_tenant_disabled_on_one_instance_is_refused_by_the_other_and_links_wor
         // Five fresh links, each raced by both instances.
         let fresh = reqwest::Client::new()
             .post(format!(
-                "{}/v1/users/{}/password_reset",
-                a.url,
+                "{a}/v1/users/{}/password_reset",
                 made["admin"]["user_id"].as_str().unwrap()
             ))
-            .bearer_auth(&crate::operator_token(&a.url, made["tenant_id"].as_str().unwrap()).await)
+            .bearer_auth(&crate::operator_token(a, made["tenant_id"].as_str().unwrap()).await)
             .answer::<serde_json::Value>()
             .await;
         let url_of = |v: &serde_json::Value, key: &str| {
             v[key].as_str().map(|u| u.split("token=").nth(1).unwrap().to_owned())
         };
         let raced = url_of(&fresh, "password_reset_url").unwrap_or_else(|| link_token.clone());
-        let (one, two) = tokio::join!(set_password(&a.url, &raced), set_password(&b.url, &raced));
+        let (one, two) = tokio::join!(set_password(a, &raced), set_password(b, &raced));
         let mut statuses = [one.0, two.0];
         statuses.sort_unstable();
         assert_eq!(statuses, [200, 410], "{one:?} {two:?}");

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use fantoccini::Locator::{Css, XPath};
 
-use crate::browser::{browser, chromedriver, landed_at, Walk};
+use crate::browser::{browser, landed_at, stage, Walk};
 use crate::scripts::{python, Script};
-use crate::{access_token, data_dir, serve, BOOT_ID, BOOT_SECRET};
+use crate::{access_token, BOOT_ID, BOOT_SECRET};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -40,31 +40,23 @@ async fn json(
     reply.json().await.unwrap()
 }
 
-#[tokio::test]
-async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_withdrawn() {
-    let Some(python) = python() else {
-        return;
-    };
-    let Some((_driver, port)) = chromedriver() else {
-        return;
-    };
-    let (_guard, dir) = data_dir();
-    let tessera = serve(&dir, &[], true);
-    let admin = access_token(&tessera.url, BOOT_ID, BOOT_SECRET).await;
+/// Tessera at `tessera` open to registrations, with the MCP server of `server.py` (the official
+/// Python SDK) registered as a resource server and running, and the SDK's agent `agent.py`
+/// started against it: the two scripts and the port of the agent's callback.
+async fn mcp_server_and_agent(python: &std::path::Path, tessera: &str) -> (Script, Script, u16) {
+    let admin = access_token(tessera, BOOT_ID, BOOT_SECRET).await;
     let (mcp_port, callback_port) = (free_port(), free_port());
     let resource = format!("http://127.0.0.1:{mcp_port}/mcp");
     let open = serde_json::json!({"registration": "open", "metadata_documents": true});
-    json(reqwest::Method::PUT, format!("{}/v1/client_registration", tessera.url), &admin, open)
-        .await;
+    json(reqwest::Method::PUT, format!("{tessera}/v1/client_registration"), &admin, open).await;
     let server = serde_json::json!({"identifier": resource, "display_name": "Fleet tools", "scopes": ["assets:read", "events:read"]});
-    json(reqwest::Method::POST, format!("{}/v1/resource_servers", tessera.url), &admin, server)
-        .await;
+    json(reqwest::Method::POST, format!("{tessera}/v1/resource_servers"), &admin, server).await;
 
     let mcp = run(
-        &python,
+        python,
         "server.py",
         &[
-            ("TESSERA", tessera.url.clone()),
+            ("TESSERA", tessera.to_owned()),
             ("MCP_PORT", mcp_port.to_string()),
             ("INTROSPECT_ID", BOOT_ID.into()),
             ("INTROSPECT_SECRET", BOOT_SECRET.into()),
@@ -76,11 +68,23 @@ async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let mut agent = run(
-        &python,
+    let agent = run(
+        python,
         "agent.py",
         &[("MCP_URL", resource.clone()), ("CALLBACK_PORT", callback_port.to_string())],
     );
+    (mcp, agent, callback_port)
+}
+
+#[tokio::test]
+async fn an_mcp_sdk_agent_registers_is_allowed_calls_a_tool_and_is_refused_once_withdrawn() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some((_stage, port, tessera)) = stage() else {
+        return;
+    };
+    let (mcp, mut agent, callback_port) = mcp_server_and_agent(&python, &tessera.url).await;
     let link = agent.expect("AUTHORIZE", 60);
     assert!(link.starts_with(&format!("{}/oauth2/authorize?", tessera.url)), "{link}");
     assert!(link.contains("code_challenge_method=S256") && link.contains("resource="), "{link}");

@@ -111,9 +111,10 @@ fn install(dir: &Path, name: &str) {
     }
 }
 
-#[tokio::test]
-async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certificate() {
-    let (_guard, dir) = crate::data_dir();
+/// A server on HTTPS with the certificate `first` of a test CA (`second` made beside it,
+/// waiting to replace it), the TLS files' directory, and the server.
+fn https_server() -> (tempfile::TempDir, std::path::PathBuf, crate::Server) {
+    let (guard, dir) = crate::data_dir();
     let tls = dir.parent().unwrap().join("tls");
     std::fs::create_dir_all(&tls).unwrap();
     certificate_authority(&tls);
@@ -121,14 +122,16 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
     server_certificate(&tls, "second");
     install(&tls, "first");
     let (cert, key) = (tls.join("cert.pem"), tls.join("key.pem"));
-    let server = crate::serve(
-        &dir,
-        &["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()],
-        true,
-    );
+    let tls_args = ["--tls-cert", cert.to_str().unwrap(), "--tls-key", key.to_str().unwrap()];
+    let server = crate::serve(&dir, &tls_args, true);
     assert!(server.url.starts_with("https://127.0.0.1:"), "{}", server.url);
-    let client = trusting_client(&tls);
+    (guard, tls, server)
+}
 
+#[tokio::test]
+async fn https_serves_http2_with_an_https_issuer_and_secure_cookies() {
+    let (_guard, tls, server) = https_server();
+    let client = trusting_client(&tls);
     let discovery = client
         .get(format!("{}/.well-known/openid-configuration", server.url))
         .send()
@@ -148,29 +151,28 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
         .send()
         .await
         .unwrap();
-    assert_eq!(issued.status(), 200);
-    let token: serde_json::Value = issued.json().await.unwrap();
+    assert_eq!((issued.status().as_u16(), issued.version()), (200, reqwest::Version::HTTP_2));
     let sign_in = client.get(format!("{}/console/sign-in", server.url)).send().await.unwrap();
-    let cookie = sign_in
-        .headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    assert!(cookie.contains("; Secure"), "{cookie}");
+    let cookie = sign_in.headers().get("set-cookie").and_then(|v| v.to_str().ok());
+    assert!(cookie.unwrap_or_default().contains("; Secure"), "{cookie:?}");
+}
 
-    // A connection kept open across the replacement goes on with the old certificate.
-    let kept = reqwest::Client::builder()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(
-            reqwest::Certificate::from_pem(&std::fs::read(tls.join("ca.pem")).unwrap()).unwrap(),
-        )
-        .tls_info(true)
-        .build()
+#[tokio::test]
+async fn https_picks_up_a_replaced_certificate_and_keeps_open_connections() {
+    let (_guard, tls, server) = https_server();
+    let issued = trusting_client(&tls)
+        .post(format!("{}/oauth2/token", server.url))
+        .basic_auth(crate::BOOT_ID, Some(crate::BOOT_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
         .unwrap();
+    let issued: serde_json::Value = issued.json().await.unwrap();
+    let token = issued["access_token"].as_str().unwrap().to_owned();
+    // A connection kept open across the replacement goes on with the old certificate.
+    let kept = trusting_client(&tls);
     let introspect = |client: reqwest::Client| {
-        let url = format!("{}/oauth2/introspect", server.url);
-        let token = token["access_token"].as_str().unwrap().to_owned();
+        let (url, token) = (format!("{}/oauth2/introspect", server.url), token.clone());
         async move {
             client
                 .post(url)
@@ -209,7 +211,7 @@ async fn https_serves_http2_with_an_https_issuer_and_picks_up_a_replaced_certifi
     // A broken replacement (a key that is not the certificate's) is refused; the second pair
     // keeps serving.
     std::fs::copy(tls.join("first.key"), tls.join("key.pem.new")).unwrap();
-    std::fs::rename(tls.join("key.pem.new"), &key).unwrap();
+    std::fs::rename(tls.join("key.pem.new"), tls.join("key.pem")).unwrap();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     let still = trusting_client(&tls).get(format!("{}/healthz", server.url)).send().await.unwrap();
     assert!(shown_certificate(&still) == second, "the second pair still serves");
@@ -307,16 +309,27 @@ fn migrate(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-#[tokio::test]
-async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_and_secrets_hold() {
-    let Some(target) = crate::postgres_or_skip() else {
-        return;
-    };
-    let (_guard, dir) = crate::data_dir();
-    // The issuer stays the same across the move (a deployment's public URL); the listening
-    // ports of the two test servers differ.
-    const ISSUER: &str = "https://tessera.example";
-    let server = crate::serve(&dir, &["--issuer", ISSUER], true);
+/// The issuer stays the same across the move (a deployment's public URL); the listening
+/// ports of the two test servers differ.
+const ISSUER: &str = "https://tessera.example";
+
+/// A SQLite deployment ready to move, and what must hold after the move.
+struct Moving {
+    /// The SQLite database's URL.
+    from: String,
+    /// An integration's id and secret.
+    id: String,
+    secret: String,
+    /// Its token that stays good, and one it revoked.
+    kept: String,
+    revoked: String,
+}
+
+/// A SQLite deployment in `dir` with an integration, a private token sealed with the master
+/// key, a token revoked; stopped, as docs/operations.md says (SIGTERM: the queued audit
+/// records written).
+async fn deployment_to_move(dir: &Path) -> Moving {
+    let mut server = crate::serve(dir, &["--issuer", ISSUER], true);
     let admin = crate::access_token(&server.url, crate::BOOT_ID, crate::BOOT_SECRET).await;
     let made = crate::post_json(
         format!("{}/v1/integrations", server.url),
@@ -324,10 +337,8 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
         serde_json::json!({"display_name": "moved along", "scopes": ["private_tokens"]}),
     )
     .await;
-    let (id, secret) = (
-        made["client_id"].as_str().unwrap().to_owned(),
-        made["client_secret"].as_str().unwrap().to_owned(),
-    );
+    let id = made["client_id"].as_str().unwrap().to_owned();
+    let secret = made["client_secret"].as_str().unwrap().to_owned();
     let kept = crate::access_token(&server.url, &id, &secret).await;
     let revoked = crate::access_token(&server.url, &id, &secret).await;
     let client = reqwest::Client::new();
@@ -348,15 +359,22 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
         .await
         .unwrap();
     assert_eq!(revoke.status(), 200);
-    // Stopped first, as docs/operations.md says (SIGTERM: the queued audit records written).
-    let mut server = server;
-    let stopped = std::process::Command::new("kill")
-        .args(["-TERM", &server.child.id().to_string()])
-        .status()
-        .unwrap();
+    let pid = server.child.id().to_string();
+    let stopped = std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(stopped.success());
     assert!(server.child.wait().unwrap().success());
     let from = format!("sqlite://{}", dir.join("tessera.db").display());
+    Moving { from, id, secret, kept, revoked }
+}
+
+#[tokio::test]
+async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_and_secrets_hold() {
+    let Some(target) = crate::postgres_or_skip() else {
+        return;
+    };
+    let (_guard, dir) = crate::data_dir();
+    let Moving { from, id, secret, kept, revoked } = deployment_to_move(&dir).await;
+    let client = reqwest::Client::new();
 
     let (ok, _, stderr) = migrate(&["--from", &from, "--to", "postgres://nobody@127.0.0.1:1/none"]);
     assert!(!ok && stderr.contains("cannot reach the PostgreSQL database"), "{stderr}");
@@ -365,16 +383,8 @@ async fn migrate_moves_a_sqlite_deployment_to_postgres_where_tokens_revocations_
 
     let (ok, stdout, stderr) = migrate(&["--from", &from, "--to", &target]);
     assert!(ok, "{stdout}{stderr}");
-    for part in [
-        "tenants",
-        "integrations",
-        "signing_keys",
-        "revoked_tokens",
-        "private_tokens",
-        "checksum",
-        "(source = target)",
-        "same master key",
-    ] {
+    let parts = ["tenants", "integrations", "signing_keys", "revoked_tokens", "private_tokens"];
+    for part in parts.into_iter().chain(["checksum", "(source = target)", "same master key"]) {
         assert!(stdout.contains(part), "{part} in {stdout}");
     }
     // Counts: the tenants' line says how many rows (the operator's tenant at least).
