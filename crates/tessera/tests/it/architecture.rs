@@ -63,6 +63,14 @@ fn the_jose_crate_knows_no_io_and_no_crate_of_ours() {
 }
 
 #[test]
+fn the_verifier_is_publishable_alone_it_knows_of_ours_only_the_jose_crate() {
+    let deps = dependencies();
+    assert!(deps["tessera-verify"].contains(&"tessera-jose".to_owned()));
+    let ours = ["tessera-core", "tessera-store", "tessera-server", "tessera"];
+    assert_none_of(&deps, "tessera-verify", &ours);
+}
+
+#[test]
 fn store_and_server_depend_on_the_core_and_not_on_each_other() {
     let deps = dependencies();
     assert!(deps["tessera-store"].contains(&"tessera-core".to_owned()));
@@ -253,6 +261,8 @@ fn every_crate_forbids_unsafe_and_warns_on_unwrap() {
     assert!(workspace.contains("unsafe_code = \"forbid\""));
     assert!(workspace.contains("unwrap_used = \"warn\""));
     for krate in [
+        "crates/tessera-jose",
+        "crates/tessera-verify",
         "crates/tessera-core",
         "crates/tessera-store",
         "crates/tessera-server",
@@ -359,7 +369,8 @@ fn referenced_modules(module: &[String], is_mod_file: bool, text: &str) -> Vec<V
 #[test]
 fn no_two_modules_import_each_other() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    for krate in ["tessera-jose", "tessera-core", "tessera-store", "tessera-server", "tessera"] {
+    let crates = ["tessera-jose", "tessera-verify", "tessera-core", "tessera-store"];
+    for krate in crates.into_iter().chain(["tessera-server", "tessera"]) {
         let src = root.join(krate).join("src");
         let src = src.canonicalize().unwrap();
         let files: Vec<(Vec<String>, bool, String)> = sources(krate)

@@ -17,6 +17,7 @@ mod mcp;
 mod production;
 mod readme;
 mod scripts;
+mod verify;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};

@@ -1,0 +1,197 @@
+//! The verifier: one per resource, shared by every request.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tessera_jose::{check_times, verify_access_token, JwsError};
+
+use crate::keys::Keys;
+use crate::{Claims, Rejection, VerifyError};
+
+/// Checks tokens for one resource against one issuer. Cheap to clone (one shared cache).
+#[derive(Clone)]
+pub struct Verifier(Arc<Inner>);
+
+struct Inner {
+    issuer: String,
+    resource: String,
+    resource_metadata: String,
+    leeway_seconds: i64,
+    keys: Keys,
+}
+
+/// How a [`Verifier`] is made: [`Verifier::builder`], the settings, [`VerifierBuilder::build`].
+pub struct VerifierBuilder {
+    issuer: String,
+    resource: String,
+    resource_metadata: Option<String>,
+    leeway: Duration,
+    refetch_at_most_every: Duration,
+    http: Option<reqwest::Client>,
+}
+
+impl VerifierBuilder {
+    /// Where the resource's RFC 9728 metadata is served, for the `WWW-Authenticate` pointer.
+    /// By default the well-known URL RFC 9728 §3.1 derives from the resource identifier.
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The clock skew allowed either way on `exp` and `nbf` (default 60 s).
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// The least time between two fetches of the issuer's keys (default 30 s): a token naming
+    /// an unknown key fetches them again at most this often.
+    pub fn refetch_at_most_every(mut self, every: Duration) -> Self {
+        self.refetch_at_most_every = every;
+        self
+    }
+
+    /// The HTTP client the keys are fetched with (its timeouts, proxy and roots).
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// The verifier. Nothing is fetched until the first token comes.
+    pub fn build(self) -> Verifier {
+        let http = self.http.unwrap_or_else(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default()
+        });
+        let resource_metadata = self
+            .resource_metadata
+            .unwrap_or_else(|| well_known_metadata(&self.resource));
+        Verifier(Arc::new(Inner {
+            keys: Keys::new(self.issuer.clone(), http, self.refetch_at_most_every),
+            issuer: self.issuer,
+            resource: self.resource,
+            resource_metadata,
+            leeway_seconds: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+        }))
+    }
+}
+
+impl Verifier {
+    /// A verifier of the tokens `issuer` (Tessera's issuer URL, as its discovery names it)
+    /// issues for `resource` (this resource server's identifier, which `aud` must hold).
+    pub fn builder(issuer: impl Into<String>, resource: impl Into<String>) -> VerifierBuilder {
+        VerifierBuilder {
+            issuer: issuer.into(),
+            resource: resource.into(),
+            resource_metadata: None,
+            leeway: Duration::from_secs(60),
+            refetch_at_most_every: Duration::from_secs(30),
+            http: None,
+        }
+    }
+
+    /// The resource identifier.
+    pub fn resource(&self) -> &str {
+        &self.0.resource
+    }
+
+    /// Checks `token` (the bearer token, without `Bearer `) and gives its claims.
+    pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let keys = self.0.keys.current();
+        let payload = match verify_access_token(token, |kid| keys.by_kid(kid)) {
+            // A key not seen yet (or no keys yet): fetch them, within the rate, and once more.
+            Err(JwsError::UnknownKey(_)) => {
+                let keys = self.0.keys.refetch().await?;
+                verify_access_token(token, |kid| keys.by_kid(kid))?
+            }
+            checked => checked?,
+        };
+        let claims: Claims = serde_json::from_slice(&payload)
+            .map_err(|_| VerifyError::Invalid(JwsError::BadClaims))?;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        check_times(
+            &claims.iss,
+            claims.exp,
+            claims.nbf,
+            &self.0.issuer,
+            now,
+            self.0.leeway_seconds,
+        )?;
+        if !claims.aud.iter().any(|a| a == &self.0.resource) {
+            return Err(VerifyError::WrongAudience(self.0.resource.clone()));
+        }
+        Ok(claims)
+    }
+
+    /// Checks `token` and that it carries every scope of `scopes`.
+    pub async fn verify_scopes(
+        &self,
+        token: &str,
+        scopes: &[String],
+    ) -> Result<Claims, VerifyError> {
+        let claims = self.verify(token).await?;
+        if scopes.iter().all(|s| claims.has_scope(s)) {
+            Ok(claims)
+        } else {
+            Err(VerifyError::InsufficientScope(scopes.to_vec()))
+        }
+    }
+
+    /// `error` as the answer to send, pointing at this resource's metadata.
+    pub fn reject(&self, error: VerifyError) -> Rejection {
+        Rejection {
+            error,
+            resource_metadata: Some(self.0.resource_metadata.clone()),
+        }
+    }
+
+    /// The resource's RFC 9728 metadata document, for the resource server to serve at
+    /// [`VerifierBuilder::resource_metadata`]'s URL: the resource, its authorization server
+    /// (this issuer), the scopes it takes, bearer tokens in the header only.
+    pub fn protected_resource_metadata(&self, scopes: &[&str]) -> serde_json::Value {
+        serde_json::json!({
+            "resource": self.0.resource,
+            "authorization_servers": [self.0.issuer],
+            "scopes_supported": scopes,
+            "bearer_methods_supported": ["header"],
+        })
+    }
+}
+
+/// RFC 9728 §3.1: `/.well-known/oauth-protected-resource` between the identifier's host and its
+/// path (`https://api.example/mcp` → `https://api.example/.well-known/oauth-protected-resource/mcp`).
+fn well_known_metadata(resource: &str) -> String {
+    const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
+    let Some((scheme, rest)) = resource.split_once("://") else {
+        return format!("{resource}{WELL_KNOWN}");
+    };
+    let (host, path) = rest.find('/').map_or((rest, ""), |i| rest.split_at(i));
+    let path = path.trim_end_matches('/');
+    format!("{scheme}://{host}{WELL_KNOWN}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::well_known_metadata;
+
+    #[test]
+    fn the_metadata_url_puts_the_well_known_part_between_host_and_path() {
+        assert_eq!(
+            well_known_metadata("https://api.example/mcp"),
+            "https://api.example/.well-known/oauth-protected-resource/mcp"
+        );
+        assert_eq!(
+            well_known_metadata("https://api.example/"),
+            "https://api.example/.well-known/oauth-protected-resource"
+        );
+        assert_eq!(
+            well_known_metadata("http://127.0.0.1:8080"),
+            "http://127.0.0.1:8080/.well-known/oauth-protected-resource"
+        );
+    }
+}
