@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,resources,delegation,private,tms,webhooks,agents,scale,console   # which figures to take (default all)
+#   PARTS=tokens,verify,resources,delegation,private,tms,webhooks,agents,scale,console   # which figures to take (default all)
 #   SCALE_TENANTS=10000 SCALE_INTEGRATIONS=100000 SCALE_PRIVATE=1000000   # the scale part's size
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
@@ -39,7 +39,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,resources,delegation,private,tms,webhooks,agents,scale,console}
+PARTS=${PARTS:-tokens,verify,resources,delegation,private,tms,webhooks,agents,scale,console}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -83,6 +83,18 @@ for alg in RS256 ES256 EdDSA; do
   fi
   kill "$PID"; wait "$PID" 2>/dev/null || true
 done
+
+# tessera-verify in a resource server: an EdDSA token of the server's, checked on one thread
+# with the key cached, seen before and in full, against the bare signature check (SPEC §12:
+# ≥ 100,000/s, ≤ 1.3×).
+verify_row=""
+if [[ $PARTS == *verify* ]]; then
+  start_tessera EdDSA verify
+  out=$("$BIN/tessera-bench" verify --url "$URL" --basic "$ID:$SECRET" --seconds "$SECS" | grep RESULT)
+  verify_row="\`tessera-verify\` (EdDSA, key cached, one thread): a token seen before $(field remembered "$out")/s; each check in full $(field verified "$out")/s against the bare signature check's $(field bare "$out")/s, $(field ratio "$out")× (goal: ≥ 100,000/s, ≤ 1.3×)."
+  echo "$verify_row"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
 
 # The resource API: a tenant of 10,000 assets, half of them of a type the reader's policy hides.
 resource_rows=()
@@ -453,6 +465,7 @@ fi
   [ -n "${big_row:-}" ] && printf '\n%s\n' "$big_row"
   [ -n "${tms_row:-}" ] && printf '\n%s\n' "$tms_row"
   [ -n "${federation_row:-}" ] && printf '\n%s\n' "$federation_row"
+  [ -n "${verify_row:-}" ] && printf '\n%s\n' "$verify_row"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

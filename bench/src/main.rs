@@ -10,6 +10,8 @@
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `agents`: authorize with a remembered consent, code exchange and refresh rotation, each at
 //!   its peak and at half of it (see `agents.rs`).
+//! - `verify`: `tessera-verify` checking a token of the server's with the key cached, against
+//!   the bare signature check (see `verify.rs`).
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
 //!   (wrk measures peak throughput; it cannot hold a rate).
 //!
@@ -27,6 +29,7 @@ mod private_tokens;
 mod scale;
 mod sign;
 mod tms;
+mod verify;
 mod webhooks;
 
 fn arg<'a>(args: &'a [String], name: &str) -> Option<&'a str> {
@@ -56,6 +59,11 @@ fn main() -> anyhow::Result<()> {
             let body = arg(&args, "--body").unwrap_or("grant_type=client_credentials&scope=assets%3Aread").to_owned();
             let auth = arg(&args, "--basic").context("--basic id:secret")?.to_owned();
             load::run(load::Plan { url, rate, connections, body, auth, duration })
+        }
+        Some("verify") => {
+            let url = arg(&args, "--url").context("--url of the server")?;
+            let basic = arg(&args, "--basic").context("--basic id:secret")?;
+            verify::run(url, basic, duration)
         }
         Some("agents") => {
             let r = |name| agents::required(&args, name).map(str::to_owned);

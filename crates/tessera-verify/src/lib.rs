@@ -38,4 +38,5 @@ mod verifier;
 pub use claims::Claims;
 pub use error::{Rejection, VerifyError};
 pub use layer::{bearer_token, RequireBearer, RequireBearerService};
+pub use tessera_jose::JwsError;
 pub use verifier::{Verifier, VerifierBuilder};

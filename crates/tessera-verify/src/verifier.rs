@@ -18,6 +18,10 @@ struct Inner {
     resource_metadata: String,
     leeway_seconds: i64,
     keys: Keys,
+    /// Tokens checked before, with their claims: a client sends the same token until it
+    /// expires, and its second check is a lookup, not a signature (bounded, least recently
+    /// used out first; the times are checked again on every use).
+    seen: Option<quick_cache::sync::Cache<String, Arc<Claims>>>,
 }
 
 /// How a [`Verifier`] is made: [`Verifier::builder`], the settings, [`VerifierBuilder::build`].
@@ -28,9 +32,16 @@ pub struct VerifierBuilder {
     leeway: Duration,
     refetch_at_most_every: Duration,
     http: Option<reqwest::Client>,
+    remember: usize,
 }
 
 impl VerifierBuilder {
+    /// How many checked tokens to remember (default 10,000; 0 remembers none).
+    pub fn remember_tokens(mut self, tokens: usize) -> Self {
+        self.remember = tokens;
+        self
+    }
+
     /// Where the resource's RFC 9728 metadata is served, for the `WWW-Authenticate` pointer.
     /// By default the well-known URL RFC 9728 §3.1 derives from the resource identifier.
     pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
@@ -74,6 +85,7 @@ impl VerifierBuilder {
             resource: self.resource,
             resource_metadata,
             leeway_seconds: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
+            seen: (self.remember > 0).then(|| quick_cache::sync::Cache::new(self.remember)),
         }))
     }
 }
@@ -89,6 +101,7 @@ impl Verifier {
             leeway: Duration::from_secs(60),
             refetch_at_most_every: Duration::from_secs(30),
             http: None,
+            remember: 10_000,
         }
     }
 
@@ -99,6 +112,16 @@ impl Verifier {
 
     /// Checks `token` (the bearer token, without `Bearer `) and gives its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifyError> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let now = i64::try_from(now).unwrap_or(i64::MAX);
+        let seen = self.0.seen.as_ref().and_then(|seen| seen.get(token));
+        if let Some(claims) = seen {
+            // Its signature, issuer and audience held when it was first checked.
+            self.check_times(&claims, now)?;
+            return Ok(Claims::clone(&claims));
+        }
         let keys = self.0.keys.current();
         let payload = match verify_access_token(token, |kid| keys.by_kid(kid)) {
             // A key not seen yet (or no keys yet): fetch them, within the rate, and once more.
@@ -110,22 +133,26 @@ impl Verifier {
         };
         let claims: Claims = serde_json::from_slice(&payload)
             .map_err(|_| VerifyError::Invalid(JwsError::BadClaims))?;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let now = i64::try_from(now).unwrap_or(i64::MAX);
-        check_times(
-            &claims.iss,
-            claims.exp,
-            claims.nbf,
-            &self.0.issuer,
-            now,
-            self.0.leeway_seconds,
-        )?;
+        self.check_times(&claims, now)?;
         if !claims.aud.iter().any(|a| a == &self.0.resource) {
             return Err(VerifyError::WrongAudience(self.0.resource.clone()));
         }
+        if let Some(seen) = &self.0.seen {
+            seen.insert(token.to_owned(), Arc::new(claims.clone()));
+        }
         Ok(claims)
+    }
+
+    fn check_times(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
+        let (issuer, leeway) = (&self.0.issuer, self.0.leeway_seconds);
+        Ok(check_times(
+            &claims.iss,
+            claims.exp,
+            claims.nbf,
+            issuer,
+            now,
+            leeway,
+        )?)
     }
 
     /// Checks `token` and that it carries every scope of `scopes`.

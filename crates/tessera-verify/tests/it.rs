@@ -423,3 +423,26 @@ async fn the_resource_metadata_names_the_issuer_as_its_authorization_server() {
     );
     assert_eq!(document["scopes_supported"], json!(["assets:read"]));
 }
+
+#[tokio::test]
+async fn a_token_checked_before_is_remembered_but_still_expires() {
+    let key = ed25519("ed-1");
+    let issuer = Issuer::start(&[&key]).await;
+    let verifier = Verifier::builder(&issuer.url, RESOURCE)
+        .leeway(Duration::ZERO)
+        .build();
+    let token = key.token(&issuer.url, |c| c["exp"] = json!(now() + 2));
+    let first = verifier.verify(&token).await.unwrap();
+    assert_eq!(
+        verifier.verify(&token).await.unwrap(),
+        first,
+        "the same claims, remembered"
+    );
+    // Another resource's verifier never saw it: its audience check still refuses it.
+    let elsewhere = Verifier::builder(&issuer.url, "https://other.example").build();
+    assert!(elsewhere.verify(&token).await.is_err());
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let expired = verifier.verify(&token).await;
+    let expired_error = tessera_verify::VerifyError::Invalid(tessera_verify::JwsError::Expired);
+    assert_eq!(expired, Err(expired_error));
+}
