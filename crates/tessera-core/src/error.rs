@@ -33,6 +33,8 @@ pub enum OAuthErrorCode {
     InvalidRedirectUri,
     /// RFC 7591 §3.2.2 `invalid_client_metadata`.
     InvalidClientMetadata,
+    /// RFC 9449 §5 `invalid_dpop_proof`.
+    InvalidDpopProof,
     /// RFC 6749 `server_error`.
     ServerError,
 }
@@ -55,6 +57,7 @@ impl OAuthErrorCode {
             OAuthErrorCode::SlowDown => "slow_down",
             OAuthErrorCode::InvalidRedirectUri => "invalid_redirect_uri",
             OAuthErrorCode::InvalidClientMetadata => "invalid_client_metadata",
+            OAuthErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             OAuthErrorCode::ServerError => "server_error",
         }
     }

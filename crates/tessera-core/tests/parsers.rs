@@ -71,6 +71,7 @@ fn claims(client: ClientId, scope: ScopeSet, now: i64) -> AccessTokenClaims {
         grant: None,
         consent: None,
         federated: None,
+        cnf: None,
         custom: Default::default(),
     }
 }

@@ -110,6 +110,9 @@ pub struct Inner {
     pub remote_keys: RemoteKeySets,
     /// Client ID Metadata Documents fetched lately (SPEC §15).
     pub metadata_documents: crate::metadata_documents::MetadataDocuments,
+    /// The DPoP proofs (key thumbprint and `jti`) taken within their window, so none is taken
+    /// twice here (RFC 9449 §11.1); bounded, the oldest going first.
+    pub dpop_proofs: quick_cache::sync::Cache<String, ()>,
     pub metrics: Metrics,
     audit: mpsc::UnboundedSender<AuditRecord>,
 }
@@ -197,6 +200,7 @@ impl AppState {
             body_budget: Arc::new(tokio::sync::Semaphore::new(
                 (body_budget_bytes / 1024).max(1),
             )),
+            dpop_proofs: quick_cache::sync::Cache::new(100_000),
             metrics: Metrics::default(),
             audit,
         }));
@@ -380,6 +384,7 @@ impl AppState {
             key: ring.current(),
             rng: &*self.rng,
             federated: None,
+            dpop_jkt: None,
         }
     }
 

@@ -79,5 +79,6 @@ pub fn ctx(ring: &KeyRing) -> IssueContext<'_> {
         key: ring.current(),
         rng: &OsRng,
         federated: None,
+        dpop_jkt: None,
     }
 }

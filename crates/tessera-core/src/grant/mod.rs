@@ -62,6 +62,9 @@ pub struct IssueContext<'a> {
     /// The federated credential that authenticated the client (SPEC §14), named in the token
     /// so that removing the credential ends it.
     pub federated: Option<crate::id::FederatedCredentialId>,
+    /// RFC 9449: the thumbprint of the key of the DPoP proof the request came with; the token
+    /// minted is bound to it (`cnf.jkt`).
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// A minted token and what the response and the audit log say of it.
@@ -188,6 +191,9 @@ fn mint(
         grant: subject.grant,
         consent: subject.consent,
         federated: subject.federated.or(ctx.federated),
+        cnf: ctx.dpop_jkt.map(|jkt| crate::token::Confirmation {
+            jkt: jkt.to_owned(),
+        }),
         custom: integration
             .custom_claims
             .iter()

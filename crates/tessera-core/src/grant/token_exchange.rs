@@ -203,6 +203,7 @@ mod tests {
             grant: None,
             consent: None,
             federated: None,
+            cnf: None,
             custom: BTreeMap::new(),
         }
     }
@@ -229,6 +230,7 @@ mod tests {
             key: ring.current(),
             rng: &OsRng,
             federated: None,
+            dpop_jkt: None,
         };
         let issued = issue(&ctx, client, exchange)?;
         assert_eq!(issued.expires_in as i64, issued.claims.exp - NOW);

@@ -111,9 +111,19 @@ pub struct AccessTokenClaims {
         skip_serializing_if = "Option::is_none"
     )]
     pub federated: Option<FederatedCredentialId>,
+    /// RFC 9449 §6.1: the key the token is bound to (DPoP), by its RFC 7638 thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
     /// The integration's custom claims.
     #[serde(flatten)]
     pub custom: BTreeMap<String, serde_json::Value>,
+}
+
+/// RFC 7800 `cnf`: what the presenter of the token must prove to hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// RFC 9449: the SHA-256 JWK thumbprint of the DPoP key.
+    pub jkt: String,
 }
 
 fn scope_text<S: Serializer>(scope: &ScopeSet, s: S) -> Result<S::Ok, S::Error> {
@@ -145,6 +155,8 @@ struct WireClaims {
     consent: Option<ClientId>,
     #[serde(rename = "tessera_federated", default)]
     federated: Option<FederatedCredentialId>,
+    #[serde(default)]
+    cnf: Option<Confirmation>,
     #[serde(flatten)]
     custom: BTreeMap<String, serde_json::Value>,
 }
@@ -176,6 +188,7 @@ impl TryFrom<WireClaims> for AccessTokenClaims {
             grant: w.grant,
             consent: w.consent,
             federated: w.federated,
+            cnf: w.cnf,
             custom: w.custom,
         })
     }
@@ -222,6 +235,7 @@ pub(crate) fn sample_claims() -> AccessTokenClaims {
         grant: None,
         consent: None,
         federated: None,
+        cnf: None,
         custom: BTreeMap::from([("department".into(), "ops".into())]),
     }
 }

@@ -33,6 +33,22 @@ impl SigningKey {
     /// §3.11, so that one kind of JWT is never taken for another) and this key's `kid`.
     pub fn sign_typed(&self, typ: &str, payload: &serde_json::Value) -> Result<String, KeyError> {
         let header = serde_json::json!({"alg": self.alg().as_str(), "typ": typ, "kid": self.kid()});
+        self.sign_with_header(&header, payload)
+    }
+
+    /// A DPoP proof (RFC 9449 §4.2) of `claims` (`jti`, `htm`, `htu`, `iat`, …) with this key's
+    /// public JWK in its header: how a client proves it holds the key its token is bound to.
+    pub fn sign_dpop_proof(&self, claims: &serde_json::Value) -> Result<String, KeyError> {
+        let header = serde_json::json!({"alg": self.alg().as_str(), "typ": tessera_jose::DPOP_TYP,
+                                        "jwk": self.public_jwk()});
+        self.sign_with_header(&header, claims)
+    }
+
+    fn sign_with_header(
+        &self,
+        header: &serde_json::Value,
+        payload: &serde_json::Value,
+    ) -> Result<String, KeyError> {
         let mut token = URL_SAFE_NO_PAD.encode(header.to_string());
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(payload.to_string(), &mut token);

@@ -7,6 +7,9 @@ mod keys;
 
 pub mod assertion;
 pub mod callback;
-pub use claims::{AccessTokenClaims, Actor, Origin, TokenSubject};
+pub use claims::{AccessTokenClaims, Actor, Confirmation, Origin, TokenSubject};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};
-pub use tessera_jose::{DecodedJws, JwkError, JwsError, VerifyingKey, ACCESS_TOKEN_TYP};
+pub use tessera_jose::{
+    check_dpop_proof, jwk_thumbprint, DecodedJws, DpopRequest, JwkError, JwsError, VerifyingKey,
+    ACCESS_TOKEN_TYP,
+};

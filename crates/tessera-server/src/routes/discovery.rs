@@ -132,7 +132,8 @@ pub async fn discovery(State(state): State<AppState>) -> Response {
         "revocation_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "id_token_signing_alg_values_supported": algs,
         "access_token_signing_alg_values_supported": algs,
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act", "tessera_federated"],
+        "dpop_signing_alg_values_supported": assertion_algs,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "nbf", "jti", "client_id", "scope", "tenant_id", "tier", "name", "act", "cnf", "tessera_federated"],
         // Workload identity federation (SPEC §14): a platform's identity token as the client
         // assertion, or as an RFC 8693 subject token of type jwt; no standard metadata names
         // it yet, so it is said here in Tessera's own words.

@@ -68,6 +68,10 @@ pub struct IntrospectionResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub act: Option<serde_json::Value>,
+    /// RFC 9449 §6.2: the key a DPoP-bound token is bound to (`{"jkt": …}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub cnf: Option<serde_json::Value>,
     /// The integration's custom claims.
     #[serde(flatten)]
     #[schema(value_type = Object)]
@@ -84,7 +88,11 @@ impl IntrospectionResponse {
             active: true,
             scope: Some(claims.scope.to_string()),
             client_id: Some(claims.client_id.to_string()),
-            token_type: Some("Bearer"),
+            token_type: Some(if claims.cnf.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            }),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             nbf: Some(claims.nbf),
@@ -99,6 +107,10 @@ impl IntrospectionResponse {
                 .act
                 .as_ref()
                 .and_then(|a| serde_json::to_value(a).ok()),
+            cnf: claims
+                .cnf
+                .as_ref()
+                .and_then(|c| serde_json::to_value(c).ok()),
             custom: claims.custom.clone(),
         }
     }

@@ -11,6 +11,7 @@ mod connections;
 mod console;
 mod console_across;
 mod delegation;
+mod dpop;
 mod exchange;
 mod federation;
 mod harness;

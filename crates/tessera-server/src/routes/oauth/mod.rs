@@ -2,7 +2,9 @@
 //! memory (a user from the store), and lets the core decide. Introspection and revocation are
 //! in `introspection`, the key set and metadata in `discovery`.
 
+mod audited;
 mod authorization_code;
+mod dpop;
 mod exchange;
 mod grantor;
 mod jwt_bearer;
@@ -17,8 +19,6 @@ use tessera_core::grant::{
     self, IssueContext, TokenRequest, GRANT_AUTHORIZATION_CODE, GRANT_CLIENT_CREDENTIALS,
     GRANT_JWT_BEARER, GRANT_REFRESH_TOKEN, GRANT_TOKEN_EXCHANGE, TOKEN_TYPE_ACCESS_TOKEN,
 };
-use tessera_core::ports::{AuditAction, AuditRecord};
-use tessera_core::token::TokenSubject;
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::TokenCaller;
@@ -32,18 +32,6 @@ use jwt_bearer::jwt_bearer;
 pub(crate) use refresh::end_family;
 use refresh::{refresh, RefreshRequest};
 
-/// What the audit log says of an issued token (never the token itself).
-#[derive(serde::Serialize)]
-struct IssuedDetail<'a> {
-    grant_type: &'static str,
-    scope: String,
-    sub: &'a TokenSubject,
-    exp: i64,
-    /// The federated credential whose platform token authenticated the client (SPEC §14).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    federated_credential: Option<&'a tessera_core::id::FederatedCredentialId>,
-}
-
 /// RFC 6749 §5.1: token responses MUST NOT be cached.
 pub(crate) fn no_store(mut response: Response) -> Response {
     let headers = response.headers_mut();
@@ -56,8 +44,12 @@ pub(crate) fn no_store(mut response: Response) -> Response {
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth",
     request_body(content_type = "application/x-www-form-urlencoded", description = "grant_type=client_credentials[&scope=…][&tenant_id=…] with client_secret_basic, client_secret_post or private_key_jwt; or grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer&assertion=<JWT>[&scope=…] (RFC 7523 §2.1), client authentication optional; or grant_type=urn:ietf:params:oauth:grant-type:token-exchange&subject_token=…&subject_token_type=…[&actor_token=…&actor_token_type=…][&scope=…][&audience=…][&requested_token_type=…] (RFC 8693), with client authentication"),
     responses((status = 200, body = TokenResponse), (status = 400, body = crate::wire::ErrorResponse), (status = 401, body = crate::wire::ErrorResponse)))]
-pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiResult<Response> {
-    let result = issue(&state, &caller).await;
+pub async fn token(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    caller: TokenCaller,
+) -> ApiResult<Response> {
+    let result = issue(&state, &caller, &headers).await;
     if let Err(ApiError::OAuth(e)) = &result {
         state
             .metrics
@@ -81,26 +73,15 @@ pub async fn token(State(state): State<AppState>, caller: TokenCaller) -> ApiRes
         .get_or_create(&GrantLabel { grant })
         .inc();
     state.metrics.token_request(grant_label(&caller), "issued");
-    // Recorded in the tenant whose data the token reaches.
-    state.audit(AuditRecord {
-        tenant_id: issued.claims.tenant_id,
-        at: state.clock.now_millis(),
-        actor: format!("client:{}", issued.claims.client_id),
-        action: AuditAction::TokenIssued.into(),
-        target: issued.claims.jti.clone(),
-        detail: serde_json::to_string(&IssuedDetail {
-            grant_type: grant,
-            scope: issued.claims.scope.to_string(),
-            sub: &issued.claims.sub,
-            exp: issued.claims.exp,
-            federated_credential: issued.claims.federated.as_ref(),
-        })
-        .unwrap_or_default(),
-    });
+    audited::token_issued(&state, &issued, grant);
     Ok(no_store(
         Json(TokenResponse {
             access_token: issued.access_token,
-            token_type: "Bearer",
+            token_type: if issued.claims.cnf.is_some() {
+                "DPoP"
+            } else {
+                "Bearer"
+            },
             expires_in: issued.expires_in,
             scope: issued.scope.to_string(),
             issued_token_type: (grant == GRANT_TOKEN_EXCHANGE).then_some(TOKEN_TYPE_ACCESS_TOKEN),
@@ -132,8 +113,13 @@ struct Issued {
     refresh_token: Option<tessera_core::id::Secret>,
 }
 
-async fn issue(state: &AppState, caller: &TokenCaller) -> Result<Issued, ApiError> {
+async fn issue(
+    state: &AppState,
+    caller: &TokenCaller,
+    headers: &axum::http::HeaderMap,
+) -> Result<Issued, ApiError> {
     let request = TokenRequest::parse(|name| caller.form.get(name))?;
+    let dpop_jkt = dpop::proof_key(state, headers)?;
     let authenticated = caller.client.as_ref().map(|(client, _)| client);
     // Every grant but the JWT bearer one needs the client to authenticate here: that one's
     // assertion names and proves the client by itself (RFC 7523 §3.1).
@@ -145,6 +131,7 @@ async fn issue(state: &AppState, caller: &TokenCaller) -> Result<Issued, ApiErro
     let ring = state.keys.load();
     let ctx = IssueContext {
         federated: caller.federated,
+        dpop_jkt: dpop_jkt.as_deref(),
         ..state.issue_context(&ring)
     };
     let grant = request.grant_type();

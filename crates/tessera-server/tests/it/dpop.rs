@@ -1,0 +1,94 @@
+//! DPoP at the token endpoint (SPEC §16, RFC 9449 §5) through the real router: a proof binds
+//! the token to the client's key (`cnf.jkt`, `token_type` `DPoP`); a proof that does not hold,
+//! or one used twice, is `invalid_dpop_proof` and no token.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{json, Value};
+use tessera_core::token::SigningAlg;
+
+use crate::federation::key;
+use crate::harness::*;
+
+/// A client-credentials request of tenant a's integration with `proofs` as `DPoP` headers.
+async fn token_with(h: &Harness, proofs: &[&str]) -> Reply {
+    let mut request = Request::post("/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("authorization", basic(&h.a.client_id, &h.a.secret));
+    for proof in proofs {
+        request = request.header("dpop", *proof);
+    }
+    h.send(request.body(Body::from("grant_type=client_credentials")).unwrap()).await
+}
+
+/// The proof's claims for the token endpoint, now, with `change` applied.
+fn claims(h: &Harness, jti: &str, change: impl FnOnce(&mut Value)) -> Value {
+    let htu = format!("{}/oauth2/token", h.state.config.issuer);
+    let mut claims =
+        json!({"jti": jti, "htm": "POST", "htu": htu, "iat": h.state.clock.now_seconds()});
+    change(&mut claims);
+    claims
+}
+
+#[tokio::test]
+async fn a_dpop_proof_binds_the_token_to_the_clients_key() {
+    for h in Harness::on_both_backends().await {
+        for alg in [SigningAlg::Es256, SigningAlg::EdDsa] {
+            let client_key = key(alg);
+            let proof = client_key.sign_dpop_proof(&claims(&h, "p-1", |_| {})).unwrap();
+            let bound = token_with(&h, &[&proof]).await;
+            assert_eq!(bound.status, StatusCode::OK, "{}", bound.text);
+            assert_eq!(bound.body["token_type"], "DPoP");
+            let token = bound.body["access_token"].as_str().unwrap();
+            let checked = h.state.keys.load().verify(token).unwrap();
+            let jkt = tessera_core::token::jwk_thumbprint(client_key.public_jwk()).unwrap();
+            assert_eq!(checked.cnf.map(|c| c.jkt), Some(jkt.clone()), "{alg:?}");
+            // Introspection says so (RFC 9449 §6.2).
+            let body = format!("token={token}");
+            let seen =
+                h.form("/oauth2/introspect", body, Some((&h.a.client_id, &h.a.secret))).await;
+            assert_eq!(seen.body["cnf"], json!({"jkt": jkt}), "{}", seen.text);
+            assert_eq!(seen.body["token_type"], "DPoP");
+        }
+        let discovery = h
+            .send(Request::get("/.well-known/openid-configuration").body(Body::empty()).unwrap())
+            .await;
+        let algs = &discovery.body["dpop_signing_alg_values_supported"];
+        assert_eq!(algs, &json!(["RS256", "ES256", "EdDSA"]), "{}", discovery.text);
+        // Without a proof, a bearer token as before.
+        let plain = token_with(&h, &[]).await;
+        assert_eq!(plain.body["token_type"], "Bearer", "{}", plain.text);
+        let token = plain.body["access_token"].as_str().unwrap();
+        assert_eq!(h.state.keys.load().verify(token).unwrap().cnf, None);
+    }
+}
+
+#[tokio::test]
+async fn a_proof_that_does_not_hold_or_comes_twice_is_invalid_dpop_proof() {
+    let h = Harness::new().await;
+    let client_key = key(SigningAlg::Es256);
+    let proof = |jti: &str, change: fn(&mut Value)| {
+        client_key.sign_dpop_proof(&claims(&h, jti, change)).unwrap()
+    };
+    let once = proof("p-1", |_| {});
+    assert_eq!(token_with(&h, &[&once]).await.status, StatusCode::OK);
+    let old = client_key.sign_dpop_proof(&claims(&h, "p-old", |c| c["iat"] = json!(0))).unwrap();
+    for (proofs, says) in [
+        (vec![once.clone()], "used already"),
+        (vec![proof("p-2", |c| c["htm"] = json!("GET"))], "`htm`"),
+        (
+            vec![proof("p-3", |c| c["htu"] = json!("https://elsewhere.example/oauth2/token"))],
+            "`htu`",
+        ),
+        (vec![old], "`iat`"),
+        (vec![key(SigningAlg::Es256).sign_jwt(&json!({"jti": "x"})).unwrap()], "`typ`"),
+        (vec![proof("p-4", |_| {}), proof("p-5", |_| {})], "more than one"),
+        (vec!["not-a-proof".to_owned()], "malformed"),
+    ] {
+        let proofs: Vec<&str> = proofs.iter().map(String::as_str).collect();
+        let refused = token_with(&h, &proofs).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{says}: {}", refused.text);
+        assert_eq!(refused.error(), "invalid_dpop_proof", "{says}: {}", refused.text);
+        assert!(refused.description().contains(says), "{says}: {}", refused.text);
+    }
+}
