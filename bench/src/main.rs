@@ -162,6 +162,27 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i.min(sorted.len() - 1)].as_secs_f64() * 1000.0
 }
 
+/// A client-credentials token of `id` from the server at `url`.
+async fn token_of(
+    http: &reqwest::Client,
+    url: &str,
+    id: &str,
+    secret: &str,
+) -> anyhow::Result<String> {
+    let answer: serde_json::Value = http
+        .post(format!("{url}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await?
+        .json()
+        .await?;
+    Ok(answer["access_token"]
+        .as_str()
+        .context("no token from the server")?
+        .to_owned())
+}
+
 fn elapsed_rate(count: u64, start: Instant) -> f64 {
     count as f64 / start.elapsed().as_secs_f64()
 }

@@ -167,18 +167,9 @@ pub async fn propagation(
     rounds: usize,
 ) -> anyhow::Result<()> {
     let http = reqwest::Client::new();
-    let token: serde_json::Value = http
-        .post(format!("{a}/oauth2/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let admin = token["access_token"]
-        .as_str()
-        .context("no admin token from instance A")?
-        .to_owned();
+    let admin = super::token_of(&http, a, id, secret)
+        .await
+        .context("instance A")?;
     let mut took = Vec::with_capacity(rounds);
     for round in 0..rounds {
         let made: serde_json::Value = http

@@ -14,18 +14,7 @@ pub fn run(url: &str, basic: &str, duration: Duration) -> anyhow::Result<()> {
     runtime.block_on(async {
         let (id, secret) = basic.split_once(':').context("--basic id:secret")?;
         let http = reqwest::Client::new();
-        let issued: serde_json::Value = http
-            .post(format!("{url}/oauth2/token"))
-            .basic_auth(id, Some(secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await?
-            .json()
-            .await?;
-        let token = issued["access_token"]
-            .as_str()
-            .context("a token")?
-            .to_owned();
+        let token = super::token_of(&http, url, id, secret).await?;
         let (header, payload, signature) = parts(&token)?;
         let claims: serde_json::Value = serde_json::from_slice(&payload)?;
         let audience = claims["aud"].as_str().context("aud")?;

@@ -92,3 +92,16 @@ async fn a_proof_that_does_not_hold_or_comes_twice_is_invalid_dpop_proof() {
         assert!(refused.description().contains(says), "{says}: {}", refused.text);
     }
 }
+
+#[tokio::test]
+async fn one_proof_sent_twenty_times_at_once_gets_one_token() {
+    let h = Harness::new().await;
+    let proof = key(SigningAlg::EdDsa).sign_dpop_proof(&claims(&h, "p-once", |_| {})).unwrap();
+    let proofs = [proof.as_str()];
+    let answers = futures::future::join_all((0..20).map(|_| token_with(&h, &proofs))).await;
+    let issued = answers.iter().filter(|a| a.status == StatusCode::OK).count();
+    assert_eq!(issued, 1, "{:?}", answers.iter().map(|a| &a.text).collect::<Vec<_>>());
+    assert!(answers
+        .iter()
+        .all(|a| a.status == StatusCode::OK || a.error() == "invalid_dpop_proof"));
+}

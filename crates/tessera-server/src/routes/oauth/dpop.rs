@@ -39,12 +39,19 @@ pub(super) fn proof_key(state: &AppState, headers: &HeaderMap) -> Result<Option<
         nonce: None,
     };
     let proof = check_dpop_proof(proof, &request).map_err(|e| refused(e.to_string()))?;
+    // Taken in one step: of two requests with the same proof at once, one gets the guard and
+    // the other finds the entry (or the guard still held) and is refused.
     let seen = format!("{} {}", proof.jkt, proof.jti);
-    if state.dpop_proofs.get(&seen).is_some() {
-        return Err(refused(
+    match state
+        .dpop_proofs
+        .get_value_or_guard(&seen, Some(std::time::Duration::ZERO))
+    {
+        quick_cache::sync::GuardResult::Guard(first) => {
+            let _ = first.insert(());
+            Ok(Some(proof.jkt))
+        }
+        _ => Err(refused(
             "this DPoP proof was used already; make a new one for each request",
-        ));
+        )),
     }
-    state.dpop_proofs.insert(seen, ());
-    Ok(Some(proof.jkt))
 }
