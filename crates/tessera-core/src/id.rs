@@ -142,6 +142,11 @@ uuid_id!(
 );
 
 uuid_id!(
+    /// A resource server's Shared Signals stream (SPEC §16): a bare UUID, its `stream_id`.
+    StreamId, "stream id", ""
+);
+
+uuid_id!(
     /// A platform identity an integration accepts in place of a secret (SPEC §14); tokens
     /// issued through one name it in `tessera_federated`.
     FederatedCredentialId, "federated credential id", "federated_credentials/"

@@ -8,13 +8,14 @@ use async_trait::async_trait;
 
 use crate::id::{
     AccessPolicyId, AppAuthorizationId, AssetId, ClientId, ConnectionId, ConsentId,
-    FederatedCredentialId, ResourceServerId, TenantId, TrustedIssuerId, UserId,
+    FederatedCredentialId, ResourceServerId, StreamId, TenantId, TrustedIssuerId, UserId,
 };
 use crate::model::{
     AppAuthorization, Asset, AssetEvent, ClientKey, ClientSecretRecord, Connection, Consent,
-    DataChange, EntryFilter, EntryName, FederatedCredential, Integration, LinkRefusal, OutboxState,
-    PendingWebhook, PrivateToken, PrivateTokenInfo, RefreshFamily, ResourceServer, Tenant,
-    TrustedIssuer, UnixMillis, User, UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
+    DataChange, EntryFilter, EntryName, EventStream, FederatedCredential, Integration, LinkRefusal,
+    OutboxState, PendingSet, PendingWebhook, PrivateToken, PrivateTokenInfo, PushOutcome,
+    RefreshFamily, ResourceServer, StreamBacklog, Tenant, TrustedIssuer, UnixMillis, User,
+    UserLink, WebhookAttempt, WebhookOutcome, WriteCondition,
 };
 use crate::page::{Page, PageRequest};
 use crate::policy::AccessPolicy;
@@ -423,11 +424,17 @@ pub enum AuditAction {
     ClientRegistered,
     /// `client_registration.changed`: the tenant's rules for such clients.
     ClientRegistrationChanged,
+    /// `event_stream.created`: a resource server opened a Shared Signals stream (SPEC §16).
+    EventStreamCreated,
+    /// `event_stream.updated`: its delivery, events or status changed.
+    EventStreamUpdated,
+    /// `event_stream.deleted`.
+    EventStreamDeleted,
 }
 
 impl AuditAction {
     /// Every action, in the order the enum lists them (what an audit filter offers).
-    pub const ALL: [AuditAction; 41] = [
+    pub const ALL: [AuditAction; 44] = [
         AuditAction::TokenIssued,
         AuditAction::TokenRevoked,
         AuditAction::ConnectionGranted,
@@ -469,6 +476,9 @@ impl AuditAction {
         AuditAction::FederatedCredentialRemoved,
         AuditAction::ClientRegistered,
         AuditAction::ClientRegistrationChanged,
+        AuditAction::EventStreamCreated,
+        AuditAction::EventStreamUpdated,
+        AuditAction::EventStreamDeleted,
     ];
 
     /// The action's name, as stored and listed.
@@ -515,6 +525,9 @@ impl AuditAction {
             AuditAction::FederatedCredentialRemoved => "federated_credential.removed",
             AuditAction::ClientRegistered => "client.registered",
             AuditAction::ClientRegistrationChanged => "client_registration.changed",
+            AuditAction::EventStreamCreated => "event_stream.created",
+            AuditAction::EventStreamUpdated => "event_stream.updated",
+            AuditAction::EventStreamDeleted => "event_stream.deleted",
         }
     }
 }
@@ -673,6 +686,52 @@ pub trait ResourceServerStore: Send + Sync {
         &self,
         tenant: Option<TenantId>,
     ) -> StoreResult<Vec<ResourceServer>>;
+}
+
+/// Shared Signals streams and their outboxes (SPEC §16). A SET is queued once per stream that
+/// takes it and stays until pushed (2xx) or acknowledged by a poll: a restart loses none.
+#[async_trait]
+pub trait EventStreamStore: Send + Sync {
+    /// Stores a new stream.
+    async fn create_stream(&self, stream: &EventStream) -> StoreResult<()>;
+    /// One of the tenant's streams.
+    async fn get_stream(&self, tenant: TenantId, id: StreamId) -> StoreResult<EventStream>;
+    /// The streams that hear of events about `tenant`: its own and the operator tenant's.
+    async fn streams_hearing(&self, tenant: TenantId) -> StoreResult<Vec<EventStream>>;
+    /// A stream by its id alone, for the push worker.
+    async fn stream_by_id(&self, id: StreamId) -> StoreResult<EventStream>;
+    /// The tenant's streams, oldest first.
+    async fn streams_of(&self, tenant: TenantId) -> StoreResult<Vec<EventStream>>;
+    /// Stores a change; `NotFound` when it is gone.
+    async fn update_stream(&self, stream: &EventStream) -> StoreResult<()>;
+    /// Removes a stream and its outbox.
+    async fn delete_stream(&self, tenant: TenantId, id: StreamId) -> StoreResult<()>;
+    /// Queues signed SETs: (stream, `jti`, SET) each, in this order, at `now`.
+    async fn queue_sets(
+        &self,
+        now: UnixMillis,
+        sets: &[(StreamId, String, String)],
+    ) -> StoreResult<()>;
+    /// For each enabled push stream its oldest pending SET, if due and not leased: leased to
+    /// the caller until `lease_until`, so a stream's SETs go out one at a time, in order.
+    async fn claim_pushes(
+        &self,
+        now: UnixMillis,
+        lease_until: UnixMillis,
+        limit: u32,
+    ) -> StoreResult<Vec<PendingSet>>;
+    /// Records what became of claimed SETs (by `seq`).
+    async fn finish_pushes(&self, finished: &[(i64, PushOutcome)]) -> StoreResult<()>;
+    /// RFC 8936 §2.4: acknowledges `ack` (by `jti`), then gives the stream's oldest pending
+    /// SETs, at most `max`, and whether more wait.
+    async fn poll_sets(
+        &self,
+        stream: StreamId,
+        ack: &[String],
+        max: u32,
+    ) -> StoreResult<(Vec<PendingSet>, bool)>;
+    /// How the stream's delivery stands.
+    async fn stream_backlog(&self, stream: StreamId) -> StoreResult<StreamBacklog>;
 }
 
 /// Refresh token families (SPEC §15): one row each, holding the hash of its newest token.
@@ -1023,6 +1082,7 @@ pub trait Storage:
     + FederationStore
     + ResourceServerStore
     + RefreshTokenStore
+    + EventStreamStore
 {
     /// `sqlite` or `postgres`.
     fn backend_name(&self) -> &'static str;

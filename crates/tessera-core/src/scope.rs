@@ -22,11 +22,14 @@ pub enum Scope {
     Impersonation,
     /// Tenant management (SPEC §4.1); only integrations of the operator tenant may hold it.
     Platform,
+    /// `security_events`: manage the tenant's Shared Signals streams and receive their events
+    /// (SPEC §16): what a resource server's own integration holds.
+    SecurityEvents,
 }
 
 impl Scope {
     /// Every scope, in the order they are printed.
-    pub const ALL: [Scope; 8] = [
+    pub const ALL: [Scope; 9] = [
         Scope::AssetsRead,
         Scope::AssetsWrite,
         Scope::EventsRead,
@@ -35,6 +38,7 @@ impl Scope {
         Scope::Admin,
         Scope::Impersonation,
         Scope::Platform,
+        Scope::SecurityEvents,
     ];
 
     /// The scope as it appears in `scope`.
@@ -48,6 +52,7 @@ impl Scope {
             Scope::Admin => "admin",
             Scope::Impersonation => "impersonation",
             Scope::Platform => "platform",
+            Scope::SecurityEvents => "security_events",
         }
     }
 
@@ -67,17 +72,18 @@ impl Scope {
             Scope::Admin => "manage the tenant and read all of its data",
             Scope::Impersonation => "act on behalf of users",
             Scope::Platform => "create, disable and delete tenants",
+            Scope::SecurityEvents => "hear when the tenant's tokens are revoked",
         }
     }
 
-    fn bit(self) -> u8 {
-        1 << (self as u8)
+    fn bit(self) -> u16 {
+        1 << (self as u16)
     }
 }
 
 /// A set of scopes.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct ScopeSet(u8);
+pub struct ScopeSet(u16);
 
 /// A scope string named a scope that is not in the catalogue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

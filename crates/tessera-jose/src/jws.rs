@@ -30,6 +30,11 @@ pub enum JwsError {
     /// A `typ` other than `at+jwt`: not an access token.
     #[error("the token's `typ` is not `at+jwt`: it is not an access token (RFC 9068 §4)")]
     WrongType,
+    /// A SET whose `typ` is not `secevent+jwt`.
+    #[error(
+        "the token's `typ` is not `secevent+jwt`: it is not a Security Event Token (RFC 8417 §2.3)"
+    )]
+    NotASecurityEvent,
     /// No key with this `kid`.
     #[error("the token was signed by a key this server does not know (`kid` {0})")]
     UnknownKey(String),

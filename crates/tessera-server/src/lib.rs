@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod remote_keys;
 pub mod routes;
+pub mod security_events;
 pub mod state;
 pub mod tls;
 pub mod wire;
@@ -66,6 +67,24 @@ pub fn router(state: AppState) -> Router {
             "/.well-known/oauth-authorization-server",
             get(discovery::authorization_server_metadata),
         )
+        .route(
+            "/.well-known/ssf-configuration",
+            get(routes::ssf::configuration),
+        )
+        .route(
+            "/ssf/streams",
+            post(routes::ssf::create_stream)
+                .get(routes::ssf::read_streams)
+                .patch(routes::ssf::update_stream)
+                .put(routes::ssf::replace_stream)
+                .delete(routes::ssf::delete_stream),
+        )
+        .route(
+            "/ssf/status",
+            get(routes::ssf::delivery::read_status).post(routes::ssf::delivery::update_status),
+        )
+        .route("/ssf/verify", post(routes::ssf::delivery::verify))
+        .route("/ssf/poll/{stream_id}", post(routes::ssf::delivery::poll))
         .route(
             discovery::PROTECTED_RESOURCE_PATH,
             get(discovery::protected_resource_metadata),

@@ -119,6 +119,8 @@ pub struct Metrics {
     pub token_errors: Family<ErrorLabel, Counter>,
     pub introspections: Counter,
     pub revocations: Counter,
+    /// SETs queued on Shared Signals streams (SPEC §16).
+    pub security_events: Counter,
     pub http_requests: Family<RequestLabel, Counter>,
     pub request_seconds: LatencyFamily,
     pub token_requests: Family<TokenLabel, Counter>,
@@ -206,6 +208,7 @@ impl Default for Metrics {
         let token_errors = Family::<ErrorLabel, Counter>::default();
         let introspections = Counter::default();
         let revocations = Counter::default();
+        let security_events = Counter::default();
         let http_requests = Family::<RequestLabel, Counter>::default();
         let request_seconds = LatencyFamily::new_with_constructor(latency_histogram);
         registry.register(
@@ -259,6 +262,11 @@ impl Default for Metrics {
         );
         registry.register("revocations", "Tokens revoked", revocations.clone());
         registry.register(
+            "security_events",
+            "Security Event Tokens queued on Shared Signals streams",
+            security_events.clone(),
+        );
+        registry.register(
             "http_requests",
             "HTTP requests, by method and status",
             http_requests.clone(),
@@ -274,6 +282,7 @@ impl Default for Metrics {
             token_errors,
             introspections,
             revocations,
+            security_events,
             http_requests,
             request_seconds,
             token_requests,

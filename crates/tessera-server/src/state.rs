@@ -97,6 +97,8 @@ pub struct Inner {
     pub outbound: reqwest::Client,
     /// Wakes the webhook worker when a change was just written here.
     pub webhooks_due: tokio::sync::Notify,
+    /// Wakes the Shared Signals push worker and the polls waiting here when a SET was queued.
+    pub security_events_due: tokio::sync::Notify,
     pub auth_limiter: AuthLimiter,
     /// Held for writing while a tenant is deleted and for reading while the audit flusher
     /// writes: a record queued before the deletion is never written after it.
@@ -192,6 +194,7 @@ impl AppState {
             federation: Federation::default(),
             resource_servers: ResourceServers::default(),
             webhooks_due: tokio::sync::Notify::new(),
+            security_events_due: tokio::sync::Notify::new(),
             outbound: crate::outbound::client(std::time::Duration::from_secs(10), allow_private)
                 .map_err(|e| keys::KeySetupError::Outbound(e.to_string()))?,
             auth_limiter: AuthLimiter::default(),

@@ -920,3 +920,99 @@ pub(crate) fn convert<R, T: TryFrom<R, Error = StoreError>>(
 ) -> Result<Vec<T>, StoreError> {
     rows.into_iter().map(T::try_from).collect()
 }
+
+pub(crate) const EVENT_STREAM_COLUMNS: &str = "id, tenant_id, receiver, delivery_method, \
+     endpoint_url, authorization_header, events_requested, description, status, status_reason, \
+     created_at, updated_at";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EventStreamRow {
+    pub id: String,
+    pub tenant_id: String,
+    pub receiver: String,
+    pub delivery_method: String,
+    pub endpoint_url: Option<String>,
+    pub authorization_header: Option<String>,
+    pub events_requested: String,
+    pub description: Option<String>,
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl TryFrom<EventStreamRow> for tessera_core::model::EventStream {
+    type Error = StoreError;
+    fn try_from(r: EventStreamRow) -> Result<Self, StoreError> {
+        use tessera_core::model::{Delivery, StreamStatus, POLL_DELIVERY, PUSH_DELIVERY};
+        let delivery = match (r.delivery_method.as_str(), r.endpoint_url) {
+            (PUSH_DELIVERY, Some(endpoint_url)) => Delivery::Push {
+                endpoint_url,
+                sealed_authorization: r.authorization_header,
+            },
+            (POLL_DELIVERY, _) => Delivery::Poll,
+            _ => return Err(corrupt("stream delivery")),
+        };
+        Ok(tessera_core::model::EventStream {
+            id: r.id.parse().map_err(|_| corrupt("stream id"))?,
+            tenant_id: r.tenant_id.parse().map_err(|_| corrupt("tenant id"))?,
+            receiver: r.receiver.parse().map_err(|_| corrupt("stream receiver"))?,
+            delivery,
+            events_requested: r
+                .events_requested
+                .split(' ')
+                .filter(|e| !e.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            description: r.description,
+            status: StreamStatus::parse(&r.status).ok_or_else(|| corrupt("stream status"))?,
+            status_reason: r.status_reason,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// The columns of a stream that a change may set, in `$3…$9` order after tenant and id.
+pub(crate) fn event_stream_columns(
+    s: &tessera_core::model::EventStream,
+) -> (&'static str, Option<String>, Option<String>, String) {
+    use tessera_core::model::Delivery;
+    let (endpoint, header) = match &s.delivery {
+        Delivery::Push {
+            endpoint_url,
+            sealed_authorization,
+        } => (Some(endpoint_url.clone()), sealed_authorization.clone()),
+        Delivery::Poll => (None, None),
+    };
+    (
+        s.delivery.method(),
+        endpoint,
+        header,
+        s.events_requested.join(" "),
+    )
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct PendingSetRow {
+    pub seq: i64,
+    pub stream_id: String,
+    pub jti: String,
+    pub set_jwt: String,
+    pub attempts: i64,
+    pub created_at: i64,
+}
+
+impl TryFrom<PendingSetRow> for tessera_core::model::PendingSet {
+    type Error = StoreError;
+    fn try_from(r: PendingSetRow) -> Result<Self, StoreError> {
+        Ok(tessera_core::model::PendingSet {
+            seq: r.seq,
+            stream_id: r.stream_id.parse().map_err(|_| corrupt("stream id"))?,
+            jti: r.jti,
+            set: r.set_jwt,
+            attempts: u32::try_from(r.attempts).unwrap_or(u32::MAX),
+            created_at: r.created_at,
+        })
+    }
+}

@@ -22,6 +22,9 @@ pub enum VerifyError {
     /// The token lacks a scope the route needs.
     #[error("the token lacks the scope this request needs: {}", .0.join(" "))]
     InsufficientScope(Vec<String>),
+    /// Tessera said (a Shared Signals event) that the token no longer holds; says why.
+    #[error("the token is no longer valid: {0}")]
+    Revoked(&'static str),
     /// The issuer's keys could not be fetched, so nothing can be checked now.
     #[error("the issuer's keys cannot be fetched now: {0}")]
     KeysUnavailable(String),
@@ -33,7 +36,9 @@ impl VerifyError {
         match self {
             VerifyError::Missing | VerifyError::KeysUnavailable(_) => None,
             VerifyError::BadRequest(_) => Some("invalid_request"),
-            VerifyError::Invalid(_) | VerifyError::WrongAudience(_) => Some("invalid_token"),
+            VerifyError::Invalid(_) | VerifyError::WrongAudience(_) | VerifyError::Revoked(_) => {
+                Some("invalid_token")
+            }
             VerifyError::InsufficientScope(_) => Some("insufficient_scope"),
         }
     }
@@ -41,9 +46,10 @@ impl VerifyError {
     /// The HTTP status RFC 6750 §3.1 gives the error.
     pub fn status(&self) -> StatusCode {
         match self {
-            VerifyError::Missing | VerifyError::Invalid(_) | VerifyError::WrongAudience(_) => {
-                StatusCode::UNAUTHORIZED
-            }
+            VerifyError::Missing
+            | VerifyError::Invalid(_)
+            | VerifyError::WrongAudience(_)
+            | VerifyError::Revoked(_) => StatusCode::UNAUTHORIZED,
             VerifyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             VerifyError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             VerifyError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

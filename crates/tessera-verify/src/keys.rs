@@ -17,6 +17,11 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
+    /// Every key, for a check that names its key by `kid` itself (a SET's).
+    pub(crate) fn all(&self) -> &[VerifyingKey] {
+        &self.keys
+    }
+
     /// The key with this `kid` (a key set of one key without `kid`s answers any).
     pub(crate) fn by_kid(&self, kid: &str) -> Option<&VerifyingKey> {
         match self.keys.as_slice() {

@@ -33,10 +33,13 @@ mod claims;
 mod error;
 mod keys;
 mod layer;
+mod revocations;
+mod subscription;
 mod verifier;
 
 pub use claims::Claims;
 pub use error::{Rejection, VerifyError};
 pub use layer::{bearer_token, RequireBearer, RequireBearerService};
+pub use subscription::{PushRefusal, PushSubscription, Subscription, SubscriptionError};
 pub use tessera_jose::JwsError;
 pub use verifier::{Verifier, VerifierBuilder};

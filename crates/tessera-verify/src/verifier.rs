@@ -6,18 +6,24 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tessera_jose::{check_times, verify_access_token, JwsError};
 
 use crate::keys::Keys;
+use crate::revocations::Revocations;
 use crate::{Claims, Rejection, VerifyError};
 
 /// Checks tokens for one resource against one issuer. Cheap to clone (one shared cache).
 #[derive(Clone)]
-pub struct Verifier(Arc<Inner>);
+pub struct Verifier(pub(crate) Arc<Inner>);
 
-struct Inner {
-    issuer: String,
+pub(crate) struct Inner {
+    pub(crate) issuer: String,
     resource: String,
     resource_metadata: String,
     leeway_seconds: i64,
-    keys: Keys,
+    pub(crate) keys: Keys,
+    pub(crate) http: reqwest::Client,
+    /// What Tessera said no longer holds (a subscription's events).
+    pub(crate) revocations: Revocations,
+    /// How long a revocation is remembered, seconds.
+    pub(crate) forget_after: i64,
     /// Tokens checked before, with their claims: a client sends the same token until it
     /// expires, and its second check is a lookup, not a signature (bounded, least recently
     /// used out first; the times are checked again on every use).
@@ -33,6 +39,7 @@ pub struct VerifierBuilder {
     refetch_at_most_every: Duration,
     http: Option<reqwest::Client>,
     remember: usize,
+    forget_after: Duration,
 }
 
 impl VerifierBuilder {
@@ -62,6 +69,13 @@ impl VerifierBuilder {
         self
     }
 
+    /// How long a revocation heard through a subscription is remembered (default a day: longer
+    /// than any token Tessera issues lives).
+    pub fn remember_revocations_for(mut self, time: Duration) -> Self {
+        self.forget_after = time;
+        self
+    }
+
     /// The HTTP client the keys are fetched with (its timeouts, proxy and roots).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -80,7 +94,14 @@ impl VerifierBuilder {
             .resource_metadata
             .unwrap_or_else(|| well_known_metadata(&self.resource));
         Verifier(Arc::new(Inner {
-            keys: Keys::new(self.issuer.clone(), http, self.refetch_at_most_every),
+            keys: Keys::new(
+                self.issuer.clone(),
+                http.clone(),
+                self.refetch_at_most_every,
+            ),
+            http,
+            revocations: Revocations::default(),
+            forget_after: i64::try_from(self.forget_after.as_secs()).unwrap_or(i64::MAX),
             issuer: self.issuer,
             resource: self.resource,
             resource_metadata,
@@ -102,6 +123,7 @@ impl Verifier {
             refetch_at_most_every: Duration::from_secs(30),
             http: None,
             remember: 10_000,
+            forget_after: Duration::from_secs(86_400),
         }
     }
 
@@ -120,6 +142,7 @@ impl Verifier {
         if let Some(claims) = seen {
             // Its signature, issuer and audience held when it was first checked.
             self.check_times(&claims, now)?;
+            self.check_standing(&claims)?;
             return Ok(Claims::clone(&claims));
         }
         let keys = self.0.keys.current();
@@ -140,7 +163,16 @@ impl Verifier {
         if let Some(seen) = &self.0.seen {
             seen.insert(token.to_owned(), Arc::new(claims.clone()));
         }
+        self.check_standing(&claims)?;
         Ok(claims)
+    }
+
+    /// Whether a subscription heard that the token no longer holds.
+    fn check_standing(&self, claims: &Claims) -> Result<(), VerifyError> {
+        match self.0.revocations.refuses(claims) {
+            Some(why) => Err(VerifyError::Revoked(why)),
+            None => Ok(()),
+        }
     }
 
     fn check_times(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {

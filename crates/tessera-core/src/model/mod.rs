@@ -11,6 +11,7 @@ mod integration;
 mod private_token;
 mod refresh_token;
 mod resource_server;
+mod security_event;
 mod tenant;
 mod user;
 mod web_url;
@@ -56,6 +57,11 @@ pub use resource_server::{
     canonical_resource, resource_scopes, ResourceServer, ResourceServerRequest,
     MAX_RESOURCE_SERVERS,
 };
+pub use security_event::{
+    Delivery, DeliveryRequest, EventStream, PendingSet, PushOutcome, SecurityEvent, SetContext,
+    StreamBacklog, StreamRequest, StreamStatus, MAX_EVENTS_PER_POLL, MAX_STREAMS_PER_RECEIVER,
+    POLL_DELIVERY, PUSH_DELIVERY,
+};
 pub use tenant::{validate_tenant_name, Tenant, TenantPatch, Tier};
 pub use user::{
     link_token_hash, validate_email, LinkPurpose, LinkRefusal, NewUser, Role, User, UserLink,
@@ -63,7 +69,7 @@ pub use user::{
 };
 pub use web_url::{validate_web_url, UrlRules, MAX_URL_LEN};
 pub use webhook::{
-    after_failure, retry_delay_ms, rfc3339, DataChange, OutboxState, PendingWebhook,
+    after_failure, next_attempt, retry_delay_ms, rfc3339, DataChange, OutboxState, PendingWebhook,
     WebhookAttempt, WebhookMessage, WebhookOutcome, MAX_RETRY_DELAY_MS,
 };
 

@@ -110,13 +110,32 @@ pub fn after_failure(
     horizon_ms: i64,
     jitter: f64,
 ) -> WebhookOutcome {
-    let attempts = entry.attempts + 1;
-    let next = now + i64::try_from(retry_delay_ms(attempts, base_ms, jitter)).unwrap_or(i64::MAX);
-    if next > entry.created_at.saturating_add(horizon_ms) {
-        WebhookOutcome::Failed
-    } else {
-        WebhookOutcome::RetryAt(next)
+    match next_attempt(
+        entry.attempts + 1,
+        entry.created_at,
+        now,
+        base_ms,
+        horizon_ms,
+        jitter,
+    ) {
+        Some(next) => WebhookOutcome::RetryAt(next),
+        None => WebhookOutcome::Failed,
     }
+}
+
+/// When to try again after `attempts` failed attempts at something made at `created_at`, or
+/// `None` once that would fall past `horizon_ms` after it: the one backoff of webhooks and
+/// Shared Signals pushes.
+pub fn next_attempt(
+    attempts: u32,
+    created_at: UnixMillis,
+    now: UnixMillis,
+    base_ms: u64,
+    horizon_ms: i64,
+    jitter: f64,
+) -> Option<UnixMillis> {
+    let next = now + i64::try_from(retry_delay_ms(attempts, base_ms, jitter)).unwrap_or(i64::MAX);
+    (next <= created_at.saturating_add(horizon_ms)).then_some(next)
 }
 
 /// A time as RFC 3339 (UTC, whole seconds), as every time Tessera shows or sends is written.

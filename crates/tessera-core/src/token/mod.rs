@@ -10,6 +10,6 @@ pub mod callback;
 pub use claims::{AccessTokenClaims, Actor, Confirmation, Origin, TokenSubject};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};
 pub use tessera_jose::{
-    check_dpop_proof, jwk_thumbprint, DecodedJws, DpopRequest, JwkError, JwsError, VerifyingKey,
-    ACCESS_TOKEN_TYP,
+    check_dpop_proof, event_type, jwk_thumbprint, verify_security_event, DecodedJws, DpopRequest,
+    JwkError, JwsError, VerifyingKey, ACCESS_TOKEN_TYP, SET_TYP,
 };

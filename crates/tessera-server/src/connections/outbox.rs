@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::model::{
-    after_failure, ConnectionStatus, PendingWebhook, WebhookAttempt, WebhookMessage, WebhookOutcome,
+    next_attempt, ConnectionStatus, PendingWebhook, WebhookAttempt, WebhookMessage, WebhookOutcome,
 };
 
 use crate::state::AppState;
@@ -99,13 +99,24 @@ pub async fn deliver(
 /// What becomes of an entry whose attempt failed: the next attempt after the backoff, with
 /// jitter, or given up past the horizon.
 fn retry_later(state: &AppState, entry: &PendingWebhook) -> WebhookOutcome {
+    match next_retry(state, entry.attempts + 1, entry.created_at) {
+        Some(at) => WebhookOutcome::RetryAt(at),
+        None => WebhookOutcome::Failed,
+    }
+}
+
+/// After `attempts` failed attempts at something queued at `created_at`: when to try again,
+/// with the configured backoff and jitter, or `None` past the horizon (webhooks and pushed
+/// SETs alike).
+pub fn next_retry(state: &AppState, attempts: u32, created_at: i64) -> Option<i64> {
     let jitter = {
         let mut b = [0u8; 4];
         state.rng.fill(&mut b);
         f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
     };
-    after_failure(
-        entry,
+    next_attempt(
+        attempts,
+        created_at,
         state.clock.now_millis(),
         state.config.webhook_retry_base_ms,
         i64::try_from(state.config.webhook_retry_horizon_seconds)

@@ -218,3 +218,25 @@ impl ResourceCaller {
             .access(&self.principal))
     }
 }
+
+/// A Shared Signals receiver (SPEC §16): a token with `security_events`, issued to the
+/// integration a resource server runs as. It manages and reads only its own streams.
+pub struct StreamReceiver {
+    pub tenant: TenantId,
+    pub receiver: tessera_core::id::ClientId,
+}
+
+impl FromRequestParts<AppState> for StreamReceiver {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let BearerToken(claims) = BearerToken::from_request_parts(parts, state).await?;
+        if !claims.scope.contains(Scope::SecurityEvents) {
+            return Err(ApiError::InsufficientScope("security_events"));
+        }
+        Ok(StreamReceiver {
+            tenant: claims.tenant_id,
+            receiver: claims.client_id,
+        })
+    }
+}

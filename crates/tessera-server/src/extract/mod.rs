@@ -8,7 +8,8 @@ mod json;
 mod tms;
 
 pub use bearer::{
-    bearer_claims, BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, TenantAdmin,
+    bearer_claims, BearerToken, PlatformCaller, PrivateTokenCaller, ResourceCaller, StreamReceiver,
+    TenantAdmin,
 };
 pub use client::{AuthenticatedClient, BasicClient, PeerAddress, TokenCaller};
 pub use form::OAuthForm;

@@ -2,12 +2,14 @@
 //! a multi-tenant application reach the tenant's data with an access level; TMS then issues
 //! tokens for this tenant to every production version of that application.
 
+use crate::security_events::signal;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::AppAuthorizationId;
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{validate_app_label, AppAccess, AppAuthorization, ClientSecretRecord};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
@@ -109,6 +111,10 @@ pub async fn revoke_app_authorization(
     state
         .publish(Change::AppAuthorizations(admin.tenant))
         .await?;
+    let told = SecurityEvent::GrantRevoked {
+        grant: revoked.id.to_string(),
+    };
+    signal(&state, admin.tenant, told).await?;
     admin.audit(
         &state,
         AuditAction::AppAuthorizationRevoked,

@@ -2,6 +2,7 @@
 //! /v1/connections/{id}`. Either side revokes: its tokens stop on every instance within a
 //! second, and the application is told (`connection.revoked`).
 
+use crate::security_events::signal;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -9,6 +10,7 @@ use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, ConnectionId, TenantId};
 use tessera_core::model::Connection;
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{validate_state, ConnectionRequest, CONNECTION_URL_TTL_SECONDS};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, AuditRecord, Change};
@@ -114,6 +116,10 @@ pub async fn revoke_connection(
         .await
         .map_err(not_found("connection"))?;
     state.publish(Change::Connection(id)).await?;
+    let told = SecurityEvent::GrantRevoked {
+        grant: id.to_string(),
+    };
+    signal(&state, revoked.owner_tenant_id, told).await?;
     for tenant_id in [revoked.owner_tenant_id, revoked.client_tenant_id] {
         state.audit(AuditRecord {
             tenant_id,

@@ -1,6 +1,7 @@
 //! Consents to impersonation (SPEC §3.3): `POST/GET/DELETE /v1/consents`. A tenant admin gives
 //! them here, for one user or for all (`*`); users give their own in the console.
 
+use crate::security_events::signal;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -8,6 +9,7 @@ use serde_json::json;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, ConsentId};
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{canonical_resource, Consent, ConsentUser};
 use tessera_core::page::next_page_token;
 use tessera_core::ports::{AuditAction, Change};
@@ -141,6 +143,11 @@ pub async fn withdraw_consent(
         .storage
         .delete_refresh_families(admin.tenant, consent.client_id, person)
         .await?;
+    let told = SecurityEvent::ConsentWithdrawn {
+        user: person,
+        client_id: consent.client_id,
+    };
+    signal(&state, admin.tenant, told).await?;
     admin.audit(
         &state,
         AuditAction::ConsentWithdrawn,

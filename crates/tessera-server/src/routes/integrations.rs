@@ -1,11 +1,13 @@
 //! Integrations (SPEC §4): register, list, read, change and delete the tenant's integrations.
 
+use crate::security_events::signal;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::{ClientId, TenantId};
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{
     AppProfile, AppProfilePatch, ClientSecretRecord, IntegrationPatch, NewAppVersion,
     NewIntegration,
@@ -229,6 +231,12 @@ pub async fn delete_integration(
     if !state.federation.credentials_of(admin.tenant, id).is_empty() {
         state.publish(Change::Federation(admin.tenant)).await?;
     }
+    signal(
+        &state,
+        admin.tenant,
+        SecurityEvent::IntegrationDeleted { client_id: id },
+    )
+    .await?;
     admin.audit(
         &state,
         AuditAction::IntegrationDeleted,

@@ -90,8 +90,7 @@ pub async fn revoke(State(state): State<AppState>, caller: TokenCaller) -> ApiRe
         };
         let actor = format!("client:{}", integration.client_id);
         let detail = json!({"client_id": claims.client_id}).to_string();
-        state
-            .revoke(integration.tenant_id, revoked, actor, detail)
+        crate::security_events::revoke(&state, integration.tenant_id, revoked, actor, detail)
             .await?;
     }
     Ok(no_store(().into_response()))

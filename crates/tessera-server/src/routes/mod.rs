@@ -21,6 +21,7 @@ pub mod resource_servers;
 pub mod resources;
 pub mod secrets;
 pub mod signing_keys;
+pub mod ssf;
 pub mod tenants;
 pub mod tms;
 pub mod users;

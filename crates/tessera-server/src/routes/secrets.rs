@@ -1,6 +1,7 @@
 //! An integration's client secrets (SPEC §4): regenerate one, now or after a grace period,
 //! or remove them all for an integration that authenticates without one.
 
+use crate::security_events::signal;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -8,6 +9,7 @@ use serde_json::json;
 use tessera_core::client_auth::ClientDirectory;
 use tessera_core::error::DomainError;
 use tessera_core::model::ClientSecretRecord;
+use tessera_core::model::SecurityEvent;
 use tessera_core::ports::{AuditAction, Change};
 
 use super::conventions::{not_found, parse_client_id};
@@ -36,6 +38,11 @@ pub async fn remove_secrets(
         .await
         .map_err(not_found("integration"))?;
     state.publish(Change::Client(id)).await?;
+    let told = SecurityEvent::SecretChanged {
+        client_id: id,
+        change_type: "delete",
+    };
+    signal(&state, admin.tenant, told).await?;
     admin.audit(
         &state,
         AuditAction::IntegrationSecretRemoved,
@@ -85,6 +92,11 @@ pub async fn regenerate_secret(
         .await
         .map_err(not_found("integration"))?;
     state.publish(Change::Client(id)).await?;
+    let told = SecurityEvent::SecretChanged {
+        client_id: id,
+        change_type: "update",
+    };
+    signal(&state, admin.tenant, told).await?;
     admin.audit(
         &state,
         AuditAction::IntegrationSecretRegenerated,

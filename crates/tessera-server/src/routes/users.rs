@@ -1,11 +1,13 @@
 //! The tenant's users (SPEC §4): invite or create, read, change, reset a password, remove.
 
+use crate::security_events::signal;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::UserId;
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{
     validate_display_name, validate_email, LinkPurpose, Role, User, UserLink,
     PASSWORD_RESET_TTL_SECONDS,
@@ -232,6 +234,12 @@ pub async fn delete_user(
         .await
         .map_err(not_found("user"))?;
     state.publish(Change::People(admin.tenant)).await?;
+    signal(
+        &state,
+        admin.tenant,
+        SecurityEvent::UserDeleted { user: id },
+    )
+    .await?;
     admin.audit(&state, AuditAction::UserDeleted, id.to_string(), json!({}));
     Ok(StatusCode::NO_CONTENT)
 }

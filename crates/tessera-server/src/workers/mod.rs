@@ -1,10 +1,11 @@
 //! Background tasks: the audit flusher, the change-feed poller, the key rotation schedule, the
-//! sweep of unfinished writes and the webhook deliverer. Each stops when the shutdown
+//! sweep of unfinished writes, the webhook deliverer and the Shared Signals pusher. Each stops when the shutdown
 //! token is cancelled, after finishing what it holds.
 
 pub mod audit;
 pub mod changes;
 pub mod key_rotation;
+pub mod security_events;
 pub mod sweep;
 pub mod webhooks;
 
@@ -26,6 +27,7 @@ pub fn spawn(
         tokio::spawn(changes::run(state.clone(), shutdown.clone())),
         tokio::spawn(sweep::run(state.clone(), shutdown.clone())),
         tokio::spawn(webhooks::run(state.clone(), shutdown.clone())),
+        tokio::spawn(security_events::run(state.clone(), shutdown.clone())),
     ];
     if state.config.key_rotation_days > 0 {
         tasks.push(tokio::spawn(key_rotation::run(state, shutdown)));

@@ -25,5 +25,6 @@ mod refresh_tokens;
 mod remote_keys;
 mod resource_servers;
 mod resources;
+mod ssf;
 mod tenants;
 mod tms;

@@ -13,6 +13,7 @@ pub(crate) mod changes;
 pub(crate) mod connections;
 pub(crate) mod consents;
 pub(crate) mod console_sessions;
+pub(crate) mod event_streams;
 pub(crate) mod federation;
 pub(crate) mod integrations;
 pub(crate) mod private_tokens;
@@ -85,6 +86,9 @@ macro_rules! stamp_storage {
         }
         mod consents {
             $crate::aggregates::consents::stamp!(super::$store);
+        }
+        mod event_streams {
+            $crate::aggregates::event_streams::stamp!(super::$store);
         }
         mod resource_servers {
             $crate::aggregates::resource_servers::stamp!(super::$store);

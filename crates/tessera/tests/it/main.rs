@@ -78,7 +78,12 @@ pub fn serve_logging(
     stderr: Option<mpsc::Sender<String>>,
 ) -> Server {
     let mut cmd = tessera();
-    cmd.arg("serve").arg("--data-dir").arg(data_dir).args(["--listen", "127.0.0.1:0"]).args(extra);
+    cmd.arg("serve").arg("--data-dir").arg(data_dir);
+    // A free port unless the test names its own (to be found at the same issuer after a restart).
+    if !extra.contains(&"--listen") {
+        cmd.args(["--listen", "127.0.0.1:0"]);
+    }
+    cmd.args(extra);
     cmd.env("TESSERA_LOG", log);
     if bootstrap {
         // The tests' applications and key sets listen on loopback.

@@ -93,8 +93,7 @@ pub(super) async fn authorization_code(
         let actor = format!("client:{}", integration.client_id);
         let detail =
             json!({"client_id": integration.client_id, "reason": "authorization code used twice"});
-        state
-            .revoke(user.tenant_id, revoked, actor, detail.to_string())
+        crate::security_events::revoke(state, user.tenant_id, revoked, actor, detail.to_string())
             .await?;
         if let Some(family) = state.storage.refresh_family(&code.id).await? {
             let why = "authorization code used twice";

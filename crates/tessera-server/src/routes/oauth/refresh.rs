@@ -133,9 +133,14 @@ pub(crate) async fn end_family(
             jti: ended.access_token_jti(),
             expires_at: access_expires,
         };
-        state
-            .revoke(ended.tenant_id, revoked, actor.clone(), detail.to_string())
-            .await?;
+        crate::security_events::revoke(
+            state,
+            ended.tenant_id,
+            revoked,
+            actor.clone(),
+            detail.to_string(),
+        )
+        .await?;
     }
     state.audit(AuditRecord {
         tenant_id: ended.tenant_id,

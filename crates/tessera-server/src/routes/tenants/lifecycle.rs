@@ -1,8 +1,10 @@
 //! A tenant's lifecycle, shared by the API and the console: create with its first admin, change, delete, each audited twice and published.
 
+use crate::security_events::signal;
 use serde_json::json;
 use tessera_core::error::DomainError;
 use tessera_core::id::{TenantId, UserId};
+use tessera_core::model::SecurityEvent;
 use tessera_core::model::{
     validate_email, LinkPurpose, Role, Tenant, TenantPatch, Tier, User, UserLink,
 };
@@ -157,11 +159,20 @@ pub(crate) async fn change_tenant(
     tenant.apply(patch, state.clock.now_millis())?;
     state.storage.update_tenant(&tenant).await?;
     state.publish(Change::Tenant(tenant.id)).await?;
-    let action = match (was_disabled, tenant.disabled) {
-        (false, true) => AuditAction::TenantDisabled,
-        (true, false) => AuditAction::TenantEnabled,
-        _ => AuditAction::TenantUpdated,
+    let (action, told) = match (was_disabled, tenant.disabled) {
+        (false, true) => (
+            AuditAction::TenantDisabled,
+            Some(SecurityEvent::TenantDisabled),
+        ),
+        (true, false) => (
+            AuditAction::TenantEnabled,
+            Some(SecurityEvent::TenantEnabled),
+        ),
+        _ => (AuditAction::TenantUpdated, None),
     };
+    if let Some(told) = told {
+        signal(state, tenant.id, told).await?;
+    }
     audit_both(
         state,
         caller,
@@ -184,6 +195,8 @@ pub(crate) async fn delete_tenant_everywhere(
         let bearer = connection_secrets(state, connection).await;
         bearers.insert(connection, bearer.map(|(bearer, _)| bearer));
     }
+    // Queued before the rows go; the streams outlive the tenant (no foreign key) to send it.
+    signal(state, id, SecurityEvent::TenantDeleted).await?;
     let deletion = state.tenant_deletion.write().await;
     let deleted = state.storage.delete_tenant(id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::from(DomainError::NotFound("tenant")),
