@@ -44,6 +44,8 @@ pub struct DpopProof {
     pub jti: String,
     /// When it was made.
     pub iat: i64,
+    /// The nonce it carries, for a server that checks nonces its own way.
+    pub nonce: Option<String>,
 }
 
 /// Why a proof did not hold. The messages are safe to send back (RFC 9449 `invalid_dpop_proof`).
@@ -152,6 +154,7 @@ pub fn check_dpop_proof(proof: &str, request: &DpopRequest<'_>) -> Result<DpopPr
         jkt: jwk_thumbprint(jwk).map_err(|JwkError(why)| DpopError::BadKey(why))?,
         jti: jti.chars().take(128).collect(),
         iat,
+        nonce: text("nonce").map(|n| n.chars().take(256).collect()),
     })
 }
 

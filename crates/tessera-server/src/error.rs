@@ -43,6 +43,10 @@ pub enum ApiError {
     /// Too much is being received at once; the client retries after a moment.
     #[error("busy: {0}")]
     Busy(String),
+    /// RFC 9449: a DPoP proof did not hold (or a nonce is needed), at the token endpoint or
+    /// at an API.
+    #[error("{0}")]
+    Dpop(DpopRefusal, DpopAt),
     /// A failure of ours; the cause is logged, the client gets a request id.
     #[error("internal error: {0}")]
     Internal(String),
@@ -191,6 +195,24 @@ impl ApiError {
                 None,
                 None,
             ),
+            ApiError::Dpop(refusal, at) => {
+                let code = match refusal {
+                    DpopRefusal::Invalid(_) => "invalid_dpop_proof",
+                    DpopRefusal::NonceNeeded(_) => "use_dpop_nonce",
+                    DpopRefusal::WrongScheme(_) => "invalid_token",
+                };
+                let description = refusal.to_string();
+                match at {
+                    DpopAt::TokenEndpoint => (StatusCode::BAD_REQUEST, code, description, None, None),
+                    DpopAt::Api => {
+                        let challenge = format!(
+                            "DPoP algs=\"ES256 EdDSA RS256\", error=\"{code}\", error_description=\"{}\"",
+                            quoted(&description)
+                        );
+                        (StatusCode::UNAUTHORIZED, code, description, None, Some(challenge))
+                    }
+                }
+            }
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 (
@@ -236,6 +258,11 @@ impl IntoResponse for ApiError {
         if let ApiError::MethodNotAllowed(Some(allow)) = self {
             headers.insert(header::ALLOW, HeaderValue::from_static(allow));
         }
+        if let ApiError::Dpop(DpopRefusal::NonceNeeded(nonce), _) = &self {
+            if let Ok(nonce) = HeaderValue::from_str(nonce) {
+                headers.insert("dpop-nonce", nonce);
+            }
+        }
         if status == StatusCode::TOO_MANY_REQUESTS {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
         }
@@ -244,3 +271,25 @@ impl IntoResponse for ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Why a DPoP request was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DpopRefusal {
+    /// The proof does not hold; says which check.
+    #[error("{0}")]
+    Invalid(String),
+    /// The server asks for a nonce (RFC 9449 §8): this one, in `DPoP-Nonce`.
+    #[error("this server asks for a nonce in DPoP proofs: make the proof again with the `DPoP-Nonce` header's value as `nonce`")]
+    NonceNeeded(String),
+    /// A DPoP-bound token sent as a bearer token, or a bearer token sent as DPoP.
+    #[error("{0}")]
+    WrongScheme(String),
+}
+
+/// Where a DPoP refusal is answered: the token endpoint (an RFC 6749 error) or an API (401
+/// with a `DPoP` challenge, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DpopAt {
+    TokenEndpoint,
+    Api,
+}

@@ -8,6 +8,7 @@ pub mod access_log;
 pub mod bootstrap;
 pub mod connections;
 pub mod console;
+pub mod dpop;
 pub mod error;
 pub mod extract;
 pub mod forwarded;
@@ -73,11 +74,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route(
             "/ssf/streams",
-            post(routes::ssf::create_stream)
-                .get(routes::ssf::read_streams)
-                .patch(routes::ssf::update_stream)
-                .put(routes::ssf::replace_stream)
-                .delete(routes::ssf::delete_stream),
+            post(routes::ssf::streams::create_stream)
+                .get(routes::ssf::streams::read_streams)
+                .patch(routes::ssf::streams::update_stream)
+                .put(routes::ssf::streams::replace_stream)
+                .delete(routes::ssf::streams::delete_stream),
         )
         .route(
             "/ssf/status",

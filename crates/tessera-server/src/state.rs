@@ -52,6 +52,9 @@ pub struct ServerConfig {
     /// Let outgoing calls (key sets, callbacks, webhooks) reach loopback, private and
     /// link-local addresses: for closed networks and tests (SPEC §11).
     pub allow_private_callbacks: bool,
+    /// Ask for the server's nonces in DPoP proofs (RFC 9449 §8): a captured proof is good for
+    /// minutes at most, at the price of one more round trip now and then.
+    pub dpop_nonces: bool,
     /// Whether anyone may make a tenant at `/console/sign-up` (SPEC §4.1).
     pub allow_sign_up: bool,
     /// The proxies whose `Forwarded` / `X-Forwarded-*` headers say who the client is (SPEC §13).

@@ -25,6 +25,9 @@ pub enum VerifyError {
     /// Tessera said (a Shared Signals event) that the token no longer holds; says why.
     #[error("the token is no longer valid: {0}")]
     Revoked(&'static str),
+    /// RFC 9449: the request's DPoP proof does not hold, or a bound token came without one.
+    #[error("{0}")]
+    Dpop(String),
     /// The issuer's keys could not be fetched, so nothing can be checked now.
     #[error("the issuer's keys cannot be fetched now: {0}")]
     KeysUnavailable(String),
@@ -40,6 +43,7 @@ impl VerifyError {
                 Some("invalid_token")
             }
             VerifyError::InsufficientScope(_) => Some("insufficient_scope"),
+            VerifyError::Dpop(_) => Some("invalid_dpop_proof"),
         }
     }
 
@@ -49,7 +53,8 @@ impl VerifyError {
             VerifyError::Missing
             | VerifyError::Invalid(_)
             | VerifyError::WrongAudience(_)
-            | VerifyError::Revoked(_) => StatusCode::UNAUTHORIZED,
+            | VerifyError::Revoked(_)
+            | VerifyError::Dpop(_) => StatusCode::UNAUTHORIZED,
             VerifyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             VerifyError::InsufficientScope(_) => StatusCode::FORBIDDEN,
             VerifyError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -84,10 +89,17 @@ impl Rejection {
         if let VerifyError::InsufficientScope(scopes) = &self.error {
             params.push(format!("scope=\"{}\"", quoted(&scopes.join(" "))));
         }
-        if params.is_empty() {
-            "Bearer".to_owned()
+        // RFC 9449 §7.1: a DPoP refusal is a challenge of that scheme.
+        let scheme = if matches!(self.error, VerifyError::Dpop(_)) {
+            params.insert(0, "algs=\"ES256 EdDSA RS256\"".to_owned());
+            "DPoP"
         } else {
-            format!("Bearer {}", params.join(", "))
+            "Bearer"
+        };
+        if params.is_empty() {
+            scheme.to_owned()
+        } else {
+            format!("{scheme} {}", params.join(", "))
         }
     }
 

@@ -13,6 +13,15 @@ use crate::{Claims, Verifier, VerifyError};
 
 /// The bearer token of a request's `Authorization` header (RFC 6750 §2.1).
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, VerifyError> {
+    match authorization(headers)? {
+        (false, token) => Ok(token),
+        (true, _) => Err(VerifyError::Missing),
+    }
+}
+
+/// The token of a request's `Authorization` header and whether it came as `DPoP` (RFC 9449
+/// §7.1) rather than `Bearer`.
+pub(crate) fn authorization(headers: &HeaderMap) -> Result<(bool, &str), VerifyError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         return Err(VerifyError::Missing);
@@ -26,8 +35,9 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, VerifyError> {
         .to_str()
         .map_err(|_| VerifyError::BadRequest("the Authorization header is not ASCII"))?;
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    // Another scheme is no bearer token: answered as one missing (RFC 6750 §3.1).
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    // Another scheme is no token of ours: answered as one missing (RFC 6750 §3.1).
+    if !dpop && !scheme.eq_ignore_ascii_case("bearer") {
         return Err(VerifyError::Missing);
     }
     let token = token.trim();
@@ -36,7 +46,7 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, VerifyError> {
             "the Authorization header holds no single bearer token",
         ));
     }
-    Ok(token)
+    Ok((dpop, token))
 }
 
 /// The tower layer: each request must carry a token [`Verifier`] accepts, with the scopes
@@ -107,10 +117,18 @@ where
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let rule = self.rule.clone();
         Box::pin(async move {
-            let checked = match bearer_token(request.headers()) {
-                Ok(token) => rule.verifier.verify_scopes(token, &rule.scopes).await,
-                Err(e) => Err(e),
-            };
+            let (method, path) = (request.method().as_str(), request.uri().path());
+            let checked = rule
+                .verifier
+                .verify_request(method, path, request.headers())
+                .await
+                .and_then(|claims| {
+                    if rule.scopes.iter().all(|s| claims.has_scope(s)) {
+                        Ok(claims)
+                    } else {
+                        Err(VerifyError::InsufficientScope(rule.scopes.to_vec()))
+                    }
+                });
             match checked {
                 Ok(claims) => {
                     request.extensions_mut().insert(claims);

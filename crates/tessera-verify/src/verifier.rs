@@ -28,6 +28,11 @@ pub(crate) struct Inner {
     /// expires, and its second check is a lookup, not a signature (bounded, least recently
     /// used out first; the times are checked again on every use).
     seen: Option<quick_cache::sync::Cache<String, Arc<Claims>>>,
+    /// DPoP proofs taken within their window (key thumbprint and `jti`), so none is taken
+    /// twice (RFC 9449 §11.1); bounded, the oldest going first.
+    proofs: quick_cache::sync::Cache<String, ()>,
+    /// The scheme and host requests reach this resource at, for a proof's `htu`.
+    origin: String,
 }
 
 /// How a [`Verifier`] is made: [`Verifier::builder`], the settings, [`VerifierBuilder::build`].
@@ -40,6 +45,7 @@ pub struct VerifierBuilder {
     http: Option<reqwest::Client>,
     remember: usize,
     forget_after: Duration,
+    public_origin: Option<String>,
 }
 
 impl VerifierBuilder {
@@ -76,6 +82,13 @@ impl VerifierBuilder {
         self
     }
 
+    /// Where clients reach this service (`https://api.example`), for the `htu` of their DPoP
+    /// proofs: by default the scheme and host of the resource identifier.
+    pub fn public_origin(mut self, origin: impl Into<String>) -> Self {
+        self.public_origin = Some(origin.into().trim_end_matches('/').to_owned());
+        self
+    }
+
     /// The HTTP client the keys are fetched with (its timeouts, proxy and roots).
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
@@ -93,6 +106,9 @@ impl VerifierBuilder {
         let resource_metadata = self
             .resource_metadata
             .unwrap_or_else(|| well_known_metadata(&self.resource));
+        let origin = self
+            .public_origin
+            .unwrap_or_else(|| origin_of(&self.resource));
         Verifier(Arc::new(Inner {
             keys: Keys::new(
                 self.issuer.clone(),
@@ -107,6 +123,8 @@ impl VerifierBuilder {
             resource_metadata,
             leeway_seconds: i64::try_from(self.leeway.as_secs()).unwrap_or(i64::MAX),
             seen: (self.remember > 0).then(|| quick_cache::sync::Cache::new(self.remember)),
+            proofs: quick_cache::sync::Cache::new(100_000),
+            origin,
         }))
     }
 }
@@ -124,6 +142,7 @@ impl Verifier {
             http: None,
             remember: 10_000,
             forget_after: Duration::from_secs(86_400),
+            public_origin: None,
         }
     }
 
@@ -175,6 +194,87 @@ impl Verifier {
         }
     }
 
+    /// Checks a request's token as RFC 9449 §7 has a resource server do: `Authorization:
+    /// Bearer <token>` for an unbound token; `Authorization: DPoP <token>` with one `DPoP`
+    /// proof for this `method` and `path` (`htm`, `htu`, `ath`, `iat` within a minute, a `jti`
+    /// not seen before) signed by the key the token names in `cnf.jkt`. A bound token sent as
+    /// a bearer token is refused.
+    pub async fn verify_request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<Claims, VerifyError> {
+        let (dpop, token) = crate::layer::authorization(headers)?;
+        let claims = self.verify(token).await?;
+        let jkt = claims
+            .extra
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(|j| j.as_str());
+        match (jkt, dpop) {
+            (None, false) => Ok(claims),
+            (Some(_), false) => Err(VerifyError::Dpop(
+                "the token is bound to a DPoP key: send it as `Authorization: DPoP` with a proof"
+                    .into(),
+            )),
+            (None, true) => Err(VerifyError::Dpop(
+                "the token is not bound to a DPoP key: send it as a bearer token".into(),
+            )),
+            (Some(jkt), true) => {
+                self.check_proof(method, path, token, jkt, headers)?;
+                Ok(claims)
+            }
+        }
+    }
+
+    fn check_proof(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        jkt: &str,
+        headers: &http::HeaderMap,
+    ) -> Result<(), VerifyError> {
+        let mut proofs = headers.get_all("dpop").iter();
+        let (Some(proof), None) = (proofs.next(), proofs.next()) else {
+            return Err(VerifyError::Dpop(
+                "a DPoP-bound token needs one `DPoP` proof with each request".into(),
+            ));
+        };
+        let proof = proof
+            .to_str()
+            .map_err(|_| VerifyError::Dpop("the `DPoP` header is not ASCII".into()))?;
+        let uri = format!("{}{path}", self.0.origin);
+        let request = tessera_jose::DpopRequest {
+            method,
+            uri: &uri,
+            now: now_seconds(),
+            window: 60,
+            access_token: Some(token),
+            nonce: None,
+        };
+        let proof = tessera_jose::check_dpop_proof(proof, &request)
+            .map_err(|e| VerifyError::Dpop(e.to_string()))?;
+        if proof.jkt != jkt {
+            return Err(VerifyError::Dpop(
+                "the DPoP proof is signed by another key than the token's".into(),
+            ));
+        }
+        match self.0.proofs.get_value_or_guard(
+            &format!("{} {}", proof.jkt, proof.jti),
+            Some(Duration::ZERO),
+        ) {
+            quick_cache::sync::GuardResult::Guard(first) => {
+                let _ = first.insert(());
+                Ok(())
+            }
+            _ => Err(VerifyError::Dpop(
+                "this DPoP proof was used already; make a new one for each request".into(),
+            )),
+        }
+    }
+
     fn check_times(&self, claims: &Claims, now: i64) -> Result<(), VerifyError> {
         let (issuer, leeway) = (&self.0.issuer, self.0.leeway_seconds);
         Ok(check_times(
@@ -220,6 +320,21 @@ impl Verifier {
             "bearer_methods_supported": ["header"],
         })
     }
+}
+
+fn now_seconds() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The scheme and host of a URL (`https://api.example/mcp` → `https://api.example`).
+fn origin_of(resource: &str) -> String {
+    let Some((scheme, rest)) = resource.split_once("://") else {
+        return resource.trim_end_matches('/').to_owned();
+    };
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}")
 }
 
 /// RFC 9728 §3.1: `/.well-known/oauth-protected-resource` between the identifier's host and its

@@ -446,3 +446,143 @@ async fn a_token_checked_before_is_remembered_but_still_expires() {
     let expired_error = tessera_verify::VerifyError::Invalid(tessera_verify::JwsError::Expired);
     assert_eq!(expired, Err(expired_error));
 }
+
+impl TestKey {
+    /// A DPoP proof (RFC 9449 §4.2) by this key: its public JWK in the header.
+    fn proof(&self, claims: &Value) -> String {
+        let mut jwk = self.jwk.clone();
+        jwk.as_object_mut().unwrap().remove("kid");
+        let header = json!({"alg": self.alg, "typ": "dpop+jwt", "jwk": jwk});
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode((self.sign)(input.as_bytes()))
+        )
+    }
+}
+
+async fn call_with(app: &Router, path: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut request = Request::get(path);
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let challenge = response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let status = response.status();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    Answer {
+        status,
+        challenge,
+        body: String::from_utf8(body.to_vec()).unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn a_dpop_bound_token_passes_only_with_a_fresh_proof_of_its_key_for_that_request() {
+    let signer = ed25519("k1");
+    let issuer = Issuer::start(&[&signer]).await;
+    let app = resource_server(Verifier::builder(&issuer.url, RESOURCE).build());
+    let holder = es256("holder");
+    let jkt = tessera_jose::jwk_thumbprint(&holder.jwk).unwrap();
+    let token = signer.token(&issuer.url, |c| c["cnf"] = json!({"jkt": jkt}));
+    let ath = tessera_jose::access_token_hash(&token);
+    let proof = |key: &TestKey, jti: &str, change: &dyn Fn(&mut Value)| {
+        let mut claims = json!({"jti": jti, "htm": "GET", "htu": "https://fleet.example/trucks",
+                                "iat": now(), "ath": ath});
+        change(&mut claims);
+        key.proof(&claims)
+    };
+    let dpop = format!("DPoP {token}");
+    let first = proof(&holder, "p1", &|_| {});
+    let taken = call_with(
+        &app,
+        "/trucks",
+        &[("authorization", &dpop), ("dpop", &first)],
+    )
+    .await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.body);
+
+    let refusals: Vec<(Vec<(&str, String)>, &str)> = vec![
+        (vec![("dpop", first.clone())], "used already"),
+        (vec![], "needs one `DPoP` proof"),
+        (
+            vec![(
+                "dpop",
+                proof(&holder, "p2", &|c| {
+                    c["htu"] = json!("https://fleet.example/drivers")
+                }),
+            )],
+            "`htu`",
+        ),
+        (
+            vec![("dpop", proof(&holder, "p3", &|c| c["htm"] = json!("POST")))],
+            "`htm`",
+        ),
+        (
+            vec![("dpop", proof(&holder, "p4", &|c| c["ath"] = json!("x")))],
+            "`ath`",
+        ),
+        (
+            vec![(
+                "dpop",
+                proof(&holder, "p5", &|c| c["iat"] = json!(now() - 3600)),
+            )],
+            "`iat`",
+        ),
+        (
+            vec![("dpop", proof(&es256("thief"), "p6", &|_| {}))],
+            "another key",
+        ),
+    ];
+    for (extra, says) in refusals {
+        let mut headers = vec![("authorization", dpop.as_str())];
+        headers.extend(extra.iter().map(|(n, v)| (*n, v.as_str())));
+        let refused = call_with(&app, "/trucks", &headers).await;
+        assert_eq!(
+            refused.status,
+            StatusCode::UNAUTHORIZED,
+            "{says}: {}",
+            refused.body
+        );
+        assert!(refused.body.contains(says), "{says}: {}", refused.body);
+        assert!(
+            refused.challenge.starts_with("DPoP "),
+            "{says}: {}",
+            refused.challenge
+        );
+        assert!(
+            refused.challenge.contains("invalid_dpop_proof"),
+            "{}",
+            refused.challenge
+        );
+    }
+    // A bound token is no bearer token; an unbound one is no DPoP token.
+    let as_bearer = call(&app, "/trucks", &[&bearer(&token)]).await;
+    assert!(
+        as_bearer.body.contains("bound to a DPoP key"),
+        "{}",
+        as_bearer.body
+    );
+    let plain = signer.token(&issuer.url, |c| c["jti"] = json!("t-2"));
+    let as_dpop = call_with(
+        &app,
+        "/trucks",
+        &[("authorization", &format!("DPoP {plain}"))],
+    )
+    .await;
+    assert!(as_dpop.body.contains("not bound"), "{}", as_dpop.body);
+}

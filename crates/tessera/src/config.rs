@@ -68,6 +68,10 @@ pub struct ServeArgs {
     /// only. For closed networks, local development and tests.
     #[arg(long, env = "TESSERA_ALLOW_PRIVATE_CALLBACKS")]
     pub allow_private_callbacks: bool,
+    /// Ask for the server's nonce in every DPoP proof (RFC 9449 §8): a captured proof stays
+    /// usable for minutes at most; clients retry once with the `DPoP-Nonce` they are given.
+    #[arg(long, env = "TESSERA_DPOP_NONCES")]
+    pub dpop_nonces: bool,
     /// Let anyone make a tenant at /console/sign-up with an email and a password (rate-limited
     /// per address); off by default, and /console/sign-up answers 404 then.
     #[arg(long, env = "TESSERA_ALLOW_SIGN_UP")]
@@ -149,6 +153,7 @@ struct FileConfig {
     allow_plain_http_callbacks: Option<bool>,
     allow_sign_up: Option<bool>,
     allow_private_callbacks: Option<bool>,
+    dpop_nonces: Option<bool>,
     trusted_proxies: Option<String>,
     invitation_ttl_seconds: Option<u32>,
     header_timeout_seconds: Option<u64>,
@@ -186,6 +191,7 @@ pub struct Settings {
     pub allow_plain_http_callbacks: bool,
     pub allow_sign_up: bool,
     pub allow_private_callbacks: bool,
+    pub dpop_nonces: bool,
     pub trusted_proxies: TrustedProxies,
     pub invitation_ttl_seconds: u32,
     pub header_timeout_seconds: u64,
@@ -357,6 +363,7 @@ impl ServeArgs {
             allow_sign_up: self.allow_sign_up || file.allow_sign_up.unwrap_or(false),
             allow_private_callbacks: self.allow_private_callbacks
                 || file.allow_private_callbacks.unwrap_or(false),
+            dpop_nonces: self.dpop_nonces || file.dpop_nonces.unwrap_or(false),
             trusted_proxies,
             invitation_ttl_seconds,
             header_timeout_seconds: seconds(

@@ -79,6 +79,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         key_rotation_days: settings.key_rotation_days,
         allow_sign_up: settings.allow_sign_up,
         allow_private_callbacks: settings.allow_private_callbacks,
+        dpop_nonces: settings.dpop_nonces,
         trusted_proxies: settings.trusted_proxies.clone(),
         access_log: settings.access_log,
         invitation_ttl_seconds: i64::from(settings.invitation_ttl_seconds),

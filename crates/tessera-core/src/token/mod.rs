@@ -10,6 +10,7 @@ pub mod callback;
 pub use claims::{AccessTokenClaims, Actor, Confirmation, Origin, TokenSubject};
 pub use keys::{KeyError, KeyRing, SigningAlg, SigningKey};
 pub use tessera_jose::{
-    check_dpop_proof, event_type, jwk_thumbprint, verify_security_event, DecodedJws, DpopRequest,
-    JwkError, JwsError, VerifyingKey, ACCESS_TOKEN_TYP, SET_TYP,
+    access_token_hash, check_dpop_proof, event_type, jwk_thumbprint, verify_security_event,
+    DecodedJws, DpopProof, DpopRequest, JwkError, JwsError, VerifyingKey, ACCESS_TOKEN_TYP,
+    SET_TYP,
 };

@@ -11,7 +11,8 @@ use tessera_core::scope::{Scope, ScopeSet};
 use tessera_core::token::AccessTokenClaims;
 use tessera_core::token::TokenSubject;
 
-use crate::error::ApiError;
+use crate::dpop::{take_proof, ProofFor};
+use crate::error::{ApiError, DpopAt, DpopRefusal};
 use crate::state::AppState;
 
 /// A valid access token from the `Authorization` header.
@@ -21,36 +22,85 @@ impl FromRequestParts<AppState> for BearerToken {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let claims = bearer_claims(&parts.headers, state)?;
+        let claims = request_claims(parts, state)?;
         crate::access_log::RequestNotes::client(&parts.extensions, claims.client_id);
         Ok(BearerToken(claims))
     }
 }
 
-/// The claims of the valid access token in `Authorization: Bearer`, for a handler that reads
-/// the header itself because a token there is optional (`/oauth2/register`).
+/// How the token came (RFC 6750 `Bearer`, RFC 9449 `DPoP`), and the token.
+fn authorization(headers: &axum::http::HeaderMap) -> Result<(bool, &str), ApiError> {
+    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::InvalidToken("no access token: send `Authorization: Bearer <token>`".into())
+    })?;
+    let value = value.to_str().unwrap_or("");
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    let dpop = scheme.eq_ignore_ascii_case("dpop");
+    if !(dpop || scheme.eq_ignore_ascii_case("bearer")) || token.is_empty() {
+        return Err(ApiError::InvalidToken(
+            "the Authorization header is not `Bearer <token>` (or `DPoP <token>` with a proof)"
+                .into(),
+        ));
+    }
+    Ok((dpop, token))
+}
+
+/// The request's valid token: a bearer token, or a DPoP-bound one with its proof for this
+/// very request (`htm`, `htu`, `ath`, signed by the key of `cnf.jkt`, never seen before).
+fn request_claims(parts: &Parts, state: &AppState) -> Result<Arc<AccessTokenClaims>, ApiError> {
+    let (dpop, token) = authorization(&parts.headers)?;
+    let claims = state
+        .validate_token(token)
+        .map_err(|reason| ApiError::InvalidToken(reason.to_string()))?;
+    let refused = |refusal| ApiError::Dpop(refusal, DpopAt::Api);
+    match (&claims.cnf, dpop) {
+        (None, false) => Ok(claims),
+        (Some(_), false) => Err(refused(DpopRefusal::WrongScheme(
+            "the token is bound to a DPoP key (`cnf.jkt`): send it as `Authorization: DPoP <token>` with a `DPoP` proof".into(),
+        ))),
+        (None, true) => Err(refused(DpopRefusal::WrongScheme(
+            "the token is not bound to a DPoP key: send it as `Authorization: Bearer <token>`".into(),
+        ))),
+        (Some(cnf), true) => {
+            let made_for = ProofFor {
+                method: parts.method.as_str(),
+                path: parts.uri.path(),
+                access_token: Some(token),
+            };
+            let proof = take_proof(state, &parts.headers, made_for)
+                .map_err(refused)?
+                .ok_or_else(|| {
+                    refused(DpopRefusal::Invalid(
+                        "a DPoP-bound token needs a `DPoP` proof made for each request".into(),
+                    ))
+                })?;
+            if proof.jkt != cnf.jkt {
+                return Err(refused(DpopRefusal::Invalid(
+                    "the DPoP proof is signed by another key than the one the token is bound to".into(),
+                )));
+            }
+            Ok(claims)
+        }
+    }
+}
+
+/// The claims of the valid bearer token in `Authorization`, for a handler that reads the
+/// header itself because a token there is optional (`/oauth2/register`).
 pub fn bearer_claims(
     headers: &axum::http::HeaderMap,
     state: &AppState,
 ) -> Result<Arc<AccessTokenClaims>, ApiError> {
-    let value = headers.get(header::AUTHORIZATION).ok_or_else(|| {
-        ApiError::InvalidToken("no access token: send `Authorization: Bearer <token>`".into())
-    })?;
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::InvalidToken("the Authorization header is not `Bearer <token>`".into())
-        })?;
-    state
+    let (dpop, token) = authorization(headers)?;
+    let claims = state
         .validate_token(token)
-        .map_err(|reason| ApiError::InvalidToken(reason.to_string()))
+        .map_err(|reason| ApiError::InvalidToken(reason.to_string()))?;
+    if dpop || claims.cnf.is_some() {
+        return Err(ApiError::InvalidToken(
+            "this endpoint takes a bearer token, not a DPoP-bound one".into(),
+        ));
+    }
+    Ok(claims)
 }
 
 /// A caller that administers a tenant: a token with the `admin` scope (SPEC §4), or an admin

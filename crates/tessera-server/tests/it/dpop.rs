@@ -105,3 +105,111 @@ async fn one_proof_sent_twenty_times_at_once_gets_one_token() {
         .iter()
         .all(|a| a.status == StatusCode::OK || a.error() == "invalid_dpop_proof"));
 }
+
+/// `GET /v2/assets` with `authorization` and, if given, a `DPoP` proof.
+async fn assets(h: &Harness, authorization: &str, proof: Option<&str>) -> Reply {
+    let mut request = Request::get("/v2/assets").header("authorization", authorization);
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    h.send(request.body(Body::empty()).unwrap()).await
+}
+
+/// A proof for `GET /v2/assets` with `token`, by `jti`.
+fn api_proof(
+    h: &Harness,
+    signer: &tessera_core::token::SigningKey,
+    jti: &str,
+    token: &str,
+) -> String {
+    let ath = tessera_core::token::access_token_hash(token);
+    let claims = claims(h, jti, |c| {
+        c["htm"] = json!("GET");
+        c["htu"] = json!(format!("{ISSUER}/v2/assets"));
+        c["ath"] = json!(ath);
+    });
+    signer.sign_dpop_proof(&claims).unwrap()
+}
+
+#[tokio::test]
+async fn the_api_takes_a_bound_token_only_with_a_proof_by_its_key_for_that_request() {
+    let h = Harness::new().await;
+    let client_key = key(SigningAlg::Es256);
+    let proof = client_key.sign_dpop_proof(&claims(&h, "t-1", |_| {})).unwrap();
+    let bound = token_with(&h, &[&proof]).await;
+    let token = bound.body["access_token"].as_str().unwrap().to_owned();
+    let dpop = format!("DPoP {token}");
+
+    let taken = assets(&h, &dpop, Some(&api_proof(&h, &client_key, "a-1", &token))).await;
+    assert_eq!(taken.status, StatusCode::OK, "{}", taken.text);
+    let other = key(SigningAlg::Es256);
+    for (authorization, proof, code, says) in [
+        (format!("Bearer {token}"), None, "invalid_token", "bound to a DPoP key"),
+        (dpop.clone(), None, "invalid_dpop_proof", "needs a `DPoP` proof"),
+        (
+            dpop.clone(),
+            Some(api_proof(&h, &client_key, "a-1", &token)),
+            "invalid_dpop_proof",
+            "used already",
+        ),
+        (
+            dpop.clone(),
+            Some(api_proof(&h, &other, "a-3", &token)),
+            "invalid_dpop_proof",
+            "another key",
+        ),
+        (
+            dpop.clone(),
+            Some(api_proof(&h, &client_key, "a-4", "another-token")),
+            "invalid_dpop_proof",
+            "`ath`",
+        ),
+        (
+            dpop.clone(),
+            Some(client_key.sign_dpop_proof(&claims(&h, "a-5", |_| {})).unwrap()),
+            "invalid_dpop_proof",
+            "`htm`",
+        ),
+    ] {
+        let refused = assets(&h, &authorization, proof.as_deref()).await;
+        assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{says}: {}", refused.text);
+        assert_eq!(refused.error(), code, "{says}: {}", refused.text);
+        assert!(refused.description().contains(says), "{says}: {}", refused.text);
+        let challenge = refused.header("www-authenticate");
+        assert!(challenge.starts_with("DPoP ") && challenge.contains(code), "{challenge}");
+    }
+    // A bearer token sent as DPoP is refused too.
+    let plain = token_with(&h, &[]).await.body["access_token"].as_str().unwrap().to_owned();
+    let refused = assets(&h, &format!("DPoP {plain}"), None).await;
+    assert!(refused.description().contains("not bound"), "{}", refused.text);
+}
+
+#[tokio::test]
+async fn with_nonces_on_a_proof_must_carry_the_servers_nonce() {
+    let h = Harness::configured(|c| c.dpop_nonces = true).await;
+    let client_key = key(SigningAlg::EdDsa);
+    let first = client_key.sign_dpop_proof(&claims(&h, "n-1", |_| {})).unwrap();
+    let asked = token_with(&h, &[&first]).await;
+    assert_eq!(asked.status, StatusCode::BAD_REQUEST, "{}", asked.text);
+    assert_eq!(asked.error(), "use_dpop_nonce");
+    let nonce = asked.header("dpop-nonce").to_owned();
+    assert!(!nonce.is_empty());
+    let forged =
+        client_key.sign_dpop_proof(&claims(&h, "n-2", |c| c["nonce"] = json!("1.forged"))).unwrap();
+    assert_eq!(token_with(&h, &[&forged]).await.error(), "use_dpop_nonce");
+    let with =
+        client_key.sign_dpop_proof(&claims(&h, "n-3", |c| c["nonce"] = json!(nonce))).unwrap();
+    let issued = token_with(&h, &[&with]).await;
+    assert_eq!(issued.status, StatusCode::OK, "{}", issued.text);
+    // Five minutes on, the nonce still holds; ten on, a new one is needed.
+    h.clock.advance_seconds(300);
+    let later =
+        client_key.sign_dpop_proof(&claims(&h, "n-4", |c| c["nonce"] = json!(nonce))).unwrap();
+    assert_eq!(token_with(&h, &[&later]).await.status, StatusCode::OK);
+    h.clock.advance_seconds(300);
+    let stale =
+        client_key.sign_dpop_proof(&claims(&h, "n-5", |c| c["nonce"] = json!(nonce))).unwrap();
+    let refused = token_with(&h, &[&stale]).await;
+    assert_eq!(refused.error(), "use_dpop_nonce");
+    assert_ne!(refused.header("dpop-nonce"), nonce);
+}

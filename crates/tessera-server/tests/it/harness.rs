@@ -142,6 +142,7 @@ impl Harness {
             key_rotation_days: 0,
             // The tests' applications and key sets listen on loopback.
             allow_private_callbacks: true,
+            dpop_nonces: false,
             allow_sign_up: false,
             trusted_proxies: Default::default(),
             access_log: Default::default(),
