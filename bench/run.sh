@@ -5,7 +5,7 @@
 #   bench/run.sh              # Tessera only
 #   PEER=1 bench/run.sh       # also panva's oidc-provider (../shared/peers), side by side
 #   SECONDS_PER_RUN=10        # length of each load run (default 10)
-#   PARTS=tokens,verify,resources,delegation,private,tms,webhooks,agents,scale,console   # which figures to take (default all)
+#   PARTS=tokens,verify,signals,dpop,resources,delegation,private,tms,webhooks,agents,scale,console   # which figures to take (default all)
 #   SCALE_TENANTS=10000 SCALE_INTEGRATIONS=100000 SCALE_PRIVATE=1000000   # the scale part's size
 #
 # Needs wrk (Debian package `wrk`; installed here when run as root) and, for PEER=1, node/npm.
@@ -39,7 +39,7 @@ steal() { awk '/^cpu /{print $9}' /proc/stat; }
 total() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9}' /proc/stat; }
 steal0=$(steal); total0=$(total)
 
-PARTS=${PARTS:-tokens,verify,resources,delegation,private,tms,webhooks,agents,scale,console}
+PARTS=${PARTS:-tokens,verify,signals,dpop,resources,delegation,private,tms,webhooks,agents,scale,console}
 json_field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" <<<"$2"; }
 start_tessera() { # alg [name] -> sets PID, URL
   local dir=$OUT/data-${2:-$1}
@@ -93,6 +93,35 @@ if [[ $PARTS == *verify* ]]; then
   out=$("$BIN/tessera-bench" verify --url "$URL" --basic "$ID:$SECRET" --seconds "$SECS" | grep RESULT)
   verify_row="\`tessera-verify\` (EdDSA, key cached, one thread): a token seen before $(field remembered "$out")/s; each check in full $(field verified "$out")/s against the bare signature check's $(field bare "$out")/s, $(field ratio "$out")× (goal: ≥ 100,000/s, ≤ 1.3×)."
   echo "$verify_row"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
+# Shared Signals: 100 resource servers (tessera-verify, a poll subscription and a receiver
+# integration each) hold a token; it is revoked; how long until each refuses it (SPEC §12:
+# p99 < 1 s with 100 streams).
+signals_row=""
+if [[ $PARTS == *signals* ]]; then
+  start_tessera EdDSA signals
+  out=$("$BIN/tessera-bench" signals --url "$URL" --basic "$ID:$SECRET" --streams 100 --rounds 20 | grep RESULT)
+  signals_row="Shared Signals (EdDSA, SQLite): a revoked token refused by each of $(field streams "$out") subscribed verifiers (poll, one stream each) after p50 $(field p50_ms "$out") ms, p99 $(field p99_ms "$out") ms, at most $(field max_ms "$out") ms, over $(field rounds "$out") revocations (goal: p99 < 1 s)."
+  echo "$signals_row"
+  kill "$PID"; wait "$PID" 2>/dev/null || true
+fi
+
+# DPoP: client credentials with a fresh ES256 proof per request against none, from the same
+# generator (proofs made before the run), closed-loop for the peak and open-loop at half of the
+# unbound peak (SPEC §12: DPoP-bound ≤ 1.5× the cost of unbound).
+dpop_row=""
+if [[ $PARTS == *dpop* ]]; then
+  start_tessera EdDSA dpop
+  plain=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate 0 --connections 16 --basic "$ID:$SECRET" --seconds "$SECS" | grep RESULT)
+  bound=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate 0 --connections 16 --basic "$ID:$SECRET" --seconds "$SECS" --dpop ES256 | grep RESULT)
+  half=$(( $(printf '%.0f' "$(field achieved "$plain")") / 2 ))
+  plain_half=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate "$half" --connections 16 --basic "$ID:$SECRET" --seconds "$SECS" | grep RESULT)
+  bound_half=$("$BIN/tessera-bench" load --url "$URL/oauth2/token" --rate "$half" --connections 16 --basic "$ID:$SECRET" --seconds "$SECS" --dpop ES256 | grep RESULT)
+  cost=$(awk -v a="$(field achieved "$plain")" -v b="$(field achieved "$bound")" 'BEGIN { printf "%.2f", a / b }')
+  dpop_row="DPoP (EdDSA tokens, ES256 proofs, SQLite, 16 connections): peak $(field achieved "$plain")/s unbound, $(field achieved "$bound")/s bound (errors $(field errors "$bound")): cost $cost× (goal ≤ 1.5×); at $half/s p99 $(field p99_ms "$plain_half") ms unbound, $(field p99_ms "$bound_half") ms bound."
+  echo "$dpop_row"
   kill "$PID"; wait "$PID" 2>/dev/null || true
 fi
 
@@ -466,6 +495,8 @@ fi
   [ -n "${tms_row:-}" ] && printf '\n%s\n' "$tms_row"
   [ -n "${federation_row:-}" ] && printf '\n%s\n' "$federation_row"
   [ -n "${verify_row:-}" ] && printf '\n%s\n' "$verify_row"
+  [ -n "${signals_row:-}" ] && printf '\n%s\n' "$signals_row"
+  [ -n "${dpop_row:-}" ] && printf '\n%s\n' "$dpop_row"
   echo
   if [ ${#resource_rows[@]} -gt 0 ]; then
     echo "Listing a tenant page by page (\`GET /v2/assets?page_size=100\`, SQLite) under a policy that shows half of its assets; server memory after each walk:"

@@ -26,6 +26,9 @@ pub struct Plan {
     pub body: String,
     pub auth: String,
     pub duration: Duration,
+    /// Send each request with a DPoP proof of its own (RFC 9449), made by a key of this
+    /// algorithm before the run: the proofs are used once each.
+    pub dpop: Option<tessera_core::token::SigningAlg>,
 }
 
 /// `http://host:port/path` → (`host:port`, `/path`).
@@ -54,11 +57,16 @@ pub fn get_with_cookie(authority: &str, path: &str, cookie: &str) -> Vec<u8> {
 pub fn run(plan: Plan) -> anyhow::Result<()> {
     let (authority, path) = split_url(&plan.url)?;
     let request = form_post(&authority, &path, &plan.auth, &plan.body);
+    let requests = match plan.dpop {
+        None => vec![request],
+        Some(alg) => dpop_requests(&plan, alg, &request)?,
+    };
     let done = drive(&Load {
         authority,
-        requests: Arc::new(vec![request]),
-        cycle: true,
-        rate: Some(plan.rate),
+        requests: Arc::new(requests),
+        cycle: plan.dpop.is_none(),
+        // 0: as fast as the server answers (a peak).
+        rate: (plan.rate > 0).then_some(plan.rate),
         connections: plan.connections,
         duration: plan.duration,
         keep: Keep::Nothing,
@@ -72,6 +80,38 @@ pub fn run(plan: Plan) -> anyhow::Result<()> {
         done.errors
     );
     Ok(())
+}
+
+/// `request` once per proof: enough for the run at its rate (or 20,000 a second for a peak),
+/// each with a `DPoP` header of its own for the request's URL, made now (valid for a minute).
+fn dpop_requests(
+    plan: &Plan,
+    alg: tessera_core::token::SigningAlg,
+    request: &[u8],
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let per_second = if plan.rate > 0 { plan.rate } else { 20_000 };
+    let count = per_second * plan.duration.as_secs().max(1) * 11 / 10 + 100;
+    let (key, _) = tessera_core::token::SigningKey::generate(alg, &tessera_core::ports::OsRng)
+        .map_err(|e| anyhow::anyhow!("a DPoP key: {e}"))?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
+    let head_end = request
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .context("a request head")?;
+    (0..count)
+        .map(|i| {
+            let claims = serde_json::json!({"jti": format!("bench-{i}"), "htm": "POST", "htu": plan.url, "iat": now});
+            let proof = key
+                .sign_dpop_proof(&claims)
+                .map_err(|e| anyhow::anyhow!("a DPoP proof: {e}"))?;
+            let mut with = request[..head_end].to_vec();
+            with.extend_from_slice(format!("\r\nDPoP: {proof}").as_bytes());
+            with.extend_from_slice(&request[head_end..]);
+            Ok(with)
+        })
+        .collect()
 }
 
 /// What to keep of each successful response.

@@ -10,6 +10,8 @@
 //! - `assertions`: pre-signed JWT bearer assertions for the jwt-bearer issuance rate.
 //! - `agents`: authorize with a remembered consent, code exchange and refresh rotation, each at
 //!   its peak and at half of it (see `agents.rs`).
+//! - `signals`: how soon N resource servers subscribed by Shared Signals refuse a revoked
+//!   token (see `signals.rs`).
 //! - `verify`: `tessera-verify` checking a token of the server's with the key cached, against
 //!   the bare signature check (see `verify.rs`).
 //! - `load`: an open-loop HTTP load generator at a fixed rate, for latency at a given load
@@ -28,6 +30,7 @@ mod load;
 mod private_tokens;
 mod scale;
 mod sign;
+mod signals;
 mod tms;
 mod verify;
 mod webhooks;
@@ -58,7 +61,18 @@ fn main() -> anyhow::Result<()> {
             let connections: usize = arg(&args, "--connections").unwrap_or("16").parse()?;
             let body = arg(&args, "--body").unwrap_or("grant_type=client_credentials&scope=assets%3Aread").to_owned();
             let auth = arg(&args, "--basic").context("--basic id:secret")?.to_owned();
-            load::run(load::Plan { url, rate, connections, body, auth, duration })
+            let dpop = match arg(&args, "--dpop") {
+                Some(alg) => Some(tessera_core::token::SigningAlg::parse(alg).context("--dpop RS256|ES256|EdDSA")?),
+                None => None,
+            };
+            load::run(load::Plan { url, rate, connections, body, auth, duration, dpop })
+        }
+        Some("signals") => {
+            let url = arg(&args, "--url").context("--url of the server")?;
+            let basic = arg(&args, "--basic").context("--basic id:secret")?;
+            let streams: usize = arg(&args, "--streams").unwrap_or("100").parse()?;
+            let rounds: usize = arg(&args, "--rounds").unwrap_or("20").parse()?;
+            runtime()?.block_on(signals::run(url, basic, streams, rounds))
         }
         Some("verify") => {
             let url = arg(&args, "--url").context("--url of the server")?;
@@ -143,7 +157,7 @@ fn main() -> anyhow::Result<()> {
             let size: u32 = arg(&args, "--page-size").unwrap_or("100").parse()?;
             runtime()?.block_on(assets::list(url, bearer, size))
         }
-        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N [--alg RS256|ES256|EdDSA] --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R --basic ID:SECRET [--connections C] [--body FORM] [--seconds S]\n       tessera-bench agents --url URL --authorize PATH --cookie C --basic ID:SECRET --redirect-uri URI --verifier V [--connections C] [--seconds S]"),
+        _ => bail!("usage: tessera-bench postgres [--databases N]\n       tessera-bench seed-scale --database URL --secret S [--tenants N] [--integrations M]\n       tessera-bench propagation --a URL --b URL --id ID --secret S [--rounds N]\n       tessera-bench seed-private --database URL --client ID --master-key KEY --entries N --related R\n       tessera-bench seed-tms --database URL --app NAME [--tenants N]\n       tessera-bench webhooks --database URL --master-key KEY [--connections C] [--per-connection N]\n       tessera-bench assertions --count N [--alg RS256|ES256|EdDSA] --issuer ID --subject USER --audience URL --out FILE --jwk-out FILE\n       tessera-bench seed --database URL --count N\n       tessera-bench list --url URL --bearer TOKEN [--page-size N]\n       tessera-bench signals --url URL --basic ID:SECRET [--streams N] [--rounds R]\n       tessera-bench sign --database URL [--threads N] [--seconds S]\n       tessera-bench load --url URL --rate R|0 --basic ID:SECRET [--connections C] [--body FORM] [--dpop ALG] [--seconds S]\n       tessera-bench agents --url URL --authorize PATH --cookie C --basic ID:SECRET --redirect-uri URI --verifier V [--connections C] [--seconds S]"),
     }
 }
 

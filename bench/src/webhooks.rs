@@ -64,6 +64,7 @@ pub async fn run(
         jwks_uri: None,
         redirect_uris: Vec::new(),
         public_client: false,
+        dpop_bound_access_tokens: false,
         app: None,
         profile: tessera_core::model::AppProfile {
             webhook_url: Some(url.clone()),

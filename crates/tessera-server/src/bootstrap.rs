@@ -75,6 +75,7 @@ pub async fn create_operator_tenant(
         jwks_uri: None,
         redirect_uris: Vec::new(),
         public_client: false,
+        dpop_bound_access_tokens: false,
         app: None,
         profile: Default::default(),
         origin: Default::default(),

@@ -66,7 +66,7 @@ pub(crate) const INTEGRATION_COLUMNS: &str = "seq, client_id, tenant_id, display
      custom_claims, token_ttl_seconds, jwks_uri, app_name, app_version, stage, tms_enabled, \
      authentication_url, webhook_url, description, homepage_url, created_at, updated_at, \
      redirect_uris, public_client, refresh_idle_seconds, refresh_absolute_seconds, origin, \
-     metadata_document_url";
+     metadata_document_url, dpop_bound_access_tokens";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct IntegrationRow {
@@ -94,6 +94,7 @@ pub(crate) struct IntegrationRow {
     pub refresh_absolute_seconds: i64,
     pub origin: String,
     pub metadata_document_url: Option<String>,
+    pub dpop_bound_access_tokens: i64,
 }
 
 impl TryFrom<IntegrationRow> for Integration {
@@ -112,6 +113,7 @@ impl TryFrom<IntegrationRow> for Integration {
             redirect_uris: serde_json::from_str(&r.redirect_uris)
                 .map_err(|_| corrupt("redirect_uris"))?,
             public_client: r.public_client != 0,
+            dpop_bound_access_tokens: r.dpop_bound_access_tokens != 0,
             refresh: tessera_core::model::RefreshLifetimes {
                 idle_seconds: u32::try_from(r.refresh_idle_seconds)
                     .map_err(|_| corrupt("refresh_idle_seconds"))?,

@@ -221,6 +221,7 @@ pub async fn integration(cmd: IntegrationCommand) -> anyhow::Result<()> {
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
                 public_client: false,
+                dpop_bound_access_tokens: false,
                 app: None,
                 profile: Default::default(),
                 urls: Default::default(),

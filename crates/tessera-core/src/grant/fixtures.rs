@@ -27,6 +27,7 @@ pub fn client(tenant: TenantId, scopes: &str) -> RegisteredClient {
             jwks_uri: None,
             redirect_uris: Vec::new(),
             public_client: false,
+            dpop_bound_access_tokens: false,
             app: None,
             profile: Default::default(),
             origin: Default::default(),

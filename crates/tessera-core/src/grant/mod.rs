@@ -167,6 +167,13 @@ fn mint(
     scope: ScopeSet,
 ) -> Result<IssuedToken, OAuthError> {
     let integration = &client.integration;
+    // RFC 9449 §5.2: such a client's every token is bound, whichever grant it comes by.
+    if integration.dpop_bound_access_tokens && ctx.dpop_jkt.is_none() {
+        return Err(OAuthError::new(
+            crate::error::OAuthErrorCode::InvalidDpopProof,
+            "this integration's tokens must be DPoP-bound (`dpop_bound_access_tokens`): send a `DPoP` proof with the request",
+        ));
+    }
     let mut exp = ctx.now_seconds + i64::from(integration.token_ttl_seconds);
     if let Some(limit) = subject.expires_by {
         exp = exp.min(limit);

@@ -412,6 +412,7 @@ impl ClientMetadata {
             jwks_uri: None,
             redirect_uris: self.redirect_uris.clone(),
             public_client: true,
+            dpop_bound_access_tokens: false,
             app: None,
             profile: AppProfile {
                 homepage_url: self.client_uri.clone(),

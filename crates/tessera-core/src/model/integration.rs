@@ -111,6 +111,9 @@ pub struct Integration {
     /// names itself with `client_id`, proves a code with PKCE alone and gets no
     /// `client_credentials` token. Set when it is made.
     pub public_client: bool,
+    /// RFC 9449 §5.2 `dpop_bound_access_tokens`: every token it gets must be bound to a DPoP
+    /// key; a token request without a proof is refused.
+    pub dpop_bound_access_tokens: bool,
     /// Set for a multi-tenant integration: the application version it is (SPEC §8).
     pub app: Option<AppVersion>,
     /// What data owners see and where Tessera calls the application (SPEC §6).
@@ -217,6 +220,8 @@ pub struct NewIntegration {
     pub redirect_uris: Vec<String>,
     /// Whether it is a public client (no secret; PKCE alone).
     pub public_client: bool,
+    /// Whether its tokens must be DPoP-bound.
+    pub dpop_bound_access_tokens: bool,
     /// For a multi-tenant integration: its application, version and TMS switch. A new version
     /// starts in `development`.
     pub app: Option<NewAppVersion>,
@@ -328,6 +333,7 @@ impl NewIntegration {
             jwks_uri,
             redirect_uris,
             public_client: self.public_client,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
             app,
             profile,
             origin: ClientOrigin::Configured,
@@ -358,6 +364,8 @@ pub struct IntegrationPatch {
     pub redirect_uris: Option<Vec<String>>,
     /// Switches TMS on or off for this version (multi-tenant integrations only).
     pub tms_enabled: Option<bool>,
+    /// Requires DPoP-bound tokens, or no longer.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Changes to what the consent screen and the portal show.
     pub profile: AppProfilePatch,
     /// Which URLs the deployment accepts.
@@ -413,6 +421,9 @@ impl IntegrationPatch {
         }
         if let Some(uris) = redirect_uris {
             integration.redirect_uris = uris;
+        }
+        if let Some(bound) = self.dpop_bound_access_tokens {
+            integration.dpop_bound_access_tokens = bound;
         }
         if let (Some(on), Some(app)) = (self.tms_enabled, integration.app.as_mut()) {
             app.tms_enabled = on;

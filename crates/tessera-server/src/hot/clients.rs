@@ -310,6 +310,7 @@ mod tests {
                 jwks_uri: None,
                 redirect_uris: Vec::new(),
                 public_client: false,
+                dpop_bound_access_tokens: false,
                 app: app.map(|(name, version)| AppVersion {
                     app_name: name.into(),
                     app_version: version.into(),

@@ -42,6 +42,7 @@ pub async fn create_integration(
     )?;
     let integration = NewIntegration {
         public_client,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
         display_name: body.display_name,
         scopes,
         custom_claims: body.custom_claims,
@@ -183,6 +184,7 @@ pub async fn patch_integration(
         jwks_uri: body.jwks_uri,
         redirect_uris: body.redirect_uris,
         tms_enabled: body.tms_enabled,
+        dpop_bound_access_tokens: body.dpop_bound_access_tokens,
         profile: AppProfilePatch {
             authentication_url: body.authentication_url,
             webhook_url: body.webhook_url,

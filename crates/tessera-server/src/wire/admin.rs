@@ -72,6 +72,10 @@ pub struct CreateIntegrationRequest {
     /// credentials, SPEC §14) or its keys (`private_key_jwt`). Default false.
     #[serde(default)]
     pub secretless: bool,
+    /// RFC 9449 §5.2: every token it gets must be bound to a DPoP key (a token request
+    /// without a `DPoP` proof is refused). Default false.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl CreateIntegrationRequest {
@@ -109,6 +113,8 @@ pub struct PatchIntegrationRequest {
     pub redirect_uris: Option<Vec<String>>,
     /// Switches the Token Management Service on or off for this version.
     pub tms_enabled: Option<bool>,
+    /// Requires DPoP-bound tokens (RFC 9449 §5.2), or no longer.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// For these four: a value sets it, `null` removes it, absent leaves it.
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<String>)]
@@ -157,6 +163,8 @@ pub struct IntegrationView {
     pub redirect_uris: Vec<String>,
     /// `none` for a public client, else `client_secret_basic`.
     pub token_endpoint_auth_method: &'static str,
+    /// Whether its tokens must be DPoP-bound (RFC 9449 §5.2).
+    pub dpop_bound_access_tokens: bool,
     pub multi_tenant: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub app_name: Option<String>,
@@ -204,6 +212,7 @@ impl From<&Integration> for IntegrationView {
             } else {
                 "client_secret_basic"
             },
+            dpop_bound_access_tokens: i.dpop_bound_access_tokens,
             multi_tenant: i.app.is_some(),
             app_name: i.app.as_ref().map(|a| a.app_name.clone()),
             app_version: i.app.as_ref().map(|a| a.app_version.clone()),

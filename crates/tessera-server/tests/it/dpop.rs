@@ -213,3 +213,31 @@ async fn with_nonces_on_a_proof_must_carry_the_servers_nonce() {
     assert_eq!(refused.error(), "use_dpop_nonce");
     assert_ne!(refused.header("dpop-nonce"), nonce);
 }
+
+#[tokio::test]
+async fn an_integration_with_dpop_bound_access_tokens_gets_no_token_without_a_proof() {
+    for h in Harness::on_both_backends().await {
+        let admin = h.admin_token(&h.a).await;
+        let body = json!({"display_name": "bound", "dpop_bound_access_tokens": true});
+        let (id, secret, made) = h.create_integration(&admin, body).await;
+        assert_eq!(made["dpop_bound_access_tokens"], true);
+        let refused = h.token(&id, &secret, None).await;
+        assert_eq!(refused.error(), "invalid_dpop_proof", "{}", refused.text);
+        assert!(refused.description().contains("dpop_bound_access_tokens"), "{}", refused.text);
+
+        let proof = key(SigningAlg::Es256).sign_dpop_proof(&claims(&h, "b-1", |_| {})).unwrap();
+        let request = Request::post("/oauth2/token")
+            .header("content-type", "application/x-www-form-urlencoded")
+            .header("authorization", basic(&id, &secret))
+            .header("dpop", proof);
+        let bound =
+            h.send(request.body(Body::from("grant_type=client_credentials")).unwrap()).await;
+        assert_eq!(bound.body["token_type"], "DPoP", "{}", bound.text);
+
+        let path = format!("/v1/integrations/{id}");
+        let off = json!({"dpop_bound_access_tokens": false});
+        let patched = h.api(axum::http::Method::PATCH, &path, &admin, Some(off)).await;
+        assert_eq!(patched.body["dpop_bound_access_tokens"], false, "{}", patched.text);
+        assert_eq!(h.token(&id, &secret, None).await.body["token_type"], "Bearer");
+    }
+}

@@ -83,9 +83,9 @@ macro_rules! stamp {
                      tms_enabled, created_at, updated_at, authentication_url, webhook_url, \
                      description, homepage_url, redirect_uris, public_client, \
                      refresh_idle_seconds, refresh_absolute_seconds, origin, \
-                     metadata_document_url) \
+                     metadata_document_url, dpop_bound_access_tokens) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, \
-                     $16, $17, $18, $19, $20, $21, $22, $23)",
+                     $16, $17, $18, $19, $20, $21, $22, $23, $24)",
                 )
                 .bind(i.client_id.to_string())
                 .bind(i.tenant_id.to_string())
@@ -110,6 +110,7 @@ macro_rules! stamp {
                 .bind(i64::from(i.refresh.absolute_seconds))
                 .bind(i.origin.kind())
                 .bind(i.origin.document_url())
+                .bind(i64::from(i.dpop_bound_access_tokens))
                 .execute(&mut *tx)
                 .await
                 .map_err(|e| match backend_error(e) {
@@ -173,7 +174,8 @@ macro_rules! stamp {
                      token_ttl_seconds = $4, jwks_uri = $5, updated_at = $6, stage = $9, \
                      tms_enabled = $10, authentication_url = $11, webhook_url = $12, \
                      description = $13, homepage_url = $14, redirect_uris = $15, \
-                     refresh_idle_seconds = $16, refresh_absolute_seconds = $17 \
+                     refresh_idle_seconds = $16, refresh_absolute_seconds = $17, \
+                     dpop_bound_access_tokens = $18 \
                      WHERE tenant_id = $7 AND client_id = $8",
                 )
                 .bind(&i.display_name)
@@ -193,6 +195,7 @@ macro_rules! stamp {
                 .bind(redirect_uris_json(i))
                 .bind(i64::from(i.refresh.idle_seconds))
                 .bind(i64::from(i.refresh.absolute_seconds))
+                .bind(i64::from(i.dpop_bound_access_tokens))
                 .execute(&self.pool)
                 .await
                 .map_err(backend_error)?;

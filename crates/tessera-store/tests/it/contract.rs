@@ -27,6 +27,7 @@ pub fn integration(tenant: TenantId) -> Integration {
         jwks_uri: Some("https://keys.example.com/jwks.json".into()),
         redirect_uris: vec!["https://app.example.com/callback".into()],
         public_client: true,
+        dpop_bound_access_tokens: false,
         refresh: tessera_core::model::RefreshLifetimes {
             idle_seconds: 600,
             absolute_seconds: 7200,

@@ -3,7 +3,8 @@
 //! discovers Tessera, takes a client-credentials token, sends a person through
 //! `/oauth2/authorize` with its own PKCE S256 challenge and state (the person signs in and
 //! allows over HTTP, as a browser posts the console's forms), redeems the code, refreshes
-//! (rotated), introspects, revokes the refresh token and sees it refused.
+//! (rotated), introspects, revokes the refresh token and sees it refused. openid-client also
+//! binds a token to its own DPoP key (RFC 9449), following the server's nonce, and calls `/v2`.
 
 use std::path::Path;
 
@@ -85,4 +86,33 @@ async fn authlib_validates_the_metadata_redeems_a_pkce_code_refreshes_and_revoke
     let seen = flow(&python, &script).await;
     completed(&seen);
     assert_eq!(seen.0["revoked"], 200, "{}", seen.0);
+}
+
+#[tokio::test]
+async fn openid_client_binds_its_token_to_its_dpop_key_follows_the_nonce_and_calls_the_api() {
+    let Some(dir) = node_clients() else {
+        return;
+    };
+    let (_guard, data) = data_dir();
+    let server = serve(&data, &["--dpop-nonces"], true);
+    let scopes = serde_json::json!({"display_name": "DPoP client", "scopes": ["assets:read"]});
+    let (client_id, secret) = made_integration(&server.url, scopes).await;
+    let script =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oauth-clients/openid-client-dpop.mjs");
+    let placed = dir.join("openid-client-dpop.mjs");
+    std::fs::copy(&script, &placed).expect("the script copied next to node_modules");
+    let env = [("ISSUER", server.url.clone()), ("CLIENT_ID", client_id), ("CLIENT_SECRET", secret)];
+    let client = Script::start(Path::new("node"), &placed, &env);
+    let result: serde_json::Value = serde_json::from_str(&client.expect("result:", 30)).unwrap();
+    // RFC 6749 §5.1: the type is case-insensitive (openid-client lower-cases it).
+    assert!(
+        result["token_type"].as_str().unwrap_or_default().eq_ignore_ascii_case("dpop"),
+        "{result}"
+    );
+    assert_eq!((&result["first"], &result["second"]), (&200.into(), &200.into()), "{result}");
+    assert_eq!(result["as_bearer"], 401, "{result}");
+    assert!(
+        result["as_bearer_challenge"].as_str().unwrap_or_default().starts_with("DPoP "),
+        "{result}"
+    );
 }

@@ -1,0 +1,2 @@
+-- RFC 9449 §5.2: an integration whose tokens must all be DPoP-bound (SPEC §16).
+ALTER TABLE integrations ADD COLUMN dpop_bound_access_tokens INTEGER NOT NULL DEFAULT 0;
