@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
             get(routes::ssf::delivery::read_status).post(routes::ssf::delivery::update_status),
         )
         .route("/ssf/verify", post(routes::ssf::delivery::verify))
+        .route("/v1/event_streams", get(routes::ssf::list_event_streams))
         .route("/ssf/poll/{stream_id}", post(routes::ssf::delivery::poll))
         .route(
             discovery::PROTECTED_RESOURCE_PATH,
@@ -397,6 +398,7 @@ pub fn router(state: AppState) -> Router {
             post(console::integrations::remove_credential),
         )
         .route("/console/keys", get(console::keys::show))
+        .route("/console/event-streams", get(console::event_streams::show))
         .route("/console/keys/rotate", post(console::keys::rotate))
         .route(
             "/console/account/password",

@@ -11,6 +11,7 @@ pub mod client_registration;
 pub mod connect;
 pub mod connections;
 pub mod consent;
+pub mod event_streams;
 pub mod federation;
 pub mod integrations;
 pub mod keys;

@@ -69,6 +69,7 @@ const PAGES: &[(&str, &str, Audience)] = &[
         "Access policies",
         Audience::Admins,
     ),
+    ("/console/event-streams", "Event streams", Audience::Admins),
     ("/console/connections", "Connections", Audience::Admins),
     ("/console/applications", "Applications", Audience::Admins),
     ("/console/users", "Users", Audience::Admins),

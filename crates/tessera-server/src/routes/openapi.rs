@@ -6,7 +6,7 @@ use utoipa::OpenApi;
 use super::{
     app_authorizations, audit, client_registration, connections, consents, discovery, federation,
     health, integrations, introspection, keys, oauth, policies, private_tokens, resource_servers,
-    resources, secrets, signing_keys, tenants, tms, users,
+    resources, secrets, signing_keys, ssf, tenants, tms, users,
 };
 use crate::wire;
 
@@ -45,7 +45,8 @@ use crate::wire;
         federation::list_federated_credentials, federation::delete_federated_credential,
         resource_servers::create_resource_server, resource_servers::list_resource_servers,
         resource_servers::get_resource_server, resource_servers::patch_resource_server,
-        resource_servers::delete_resource_server, client_registration::register,
+        resource_servers::delete_resource_server, ssf::list_event_streams,
+        client_registration::register,
         client_registration::get_client_registration,
         client_registration::put_client_registration,
     ),

@@ -60,3 +60,39 @@ pub struct ResourceServerList {
     pub resource_servers: Vec<ResourceServerView>,
     pub next_page_token: String,
 }
+
+/// A Shared Signals stream of the tenant (SPEC §16) and how its delivery stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStreamView {
+    pub stream_id: String,
+    /// The integration that receives it (the SETs' `aud`).
+    pub receiver: String,
+    /// That integration's name, while it exists.
+    pub receiver_name: Option<String>,
+    /// `urn:ietf:rfc:8935` (push) or `urn:ietf:rfc:8936` (poll).
+    pub delivery_method: &'static str,
+    /// Where Tessera pushes; for poll, where the receiver polls.
+    pub endpoint_url: String,
+    /// `enabled`, `paused` or `disabled`.
+    pub status: &'static str,
+    pub status_reason: Option<String>,
+    /// The event types it is sent.
+    pub events_delivered: Vec<&'static str>,
+    /// SETs waiting to be pushed or acknowledged.
+    pub pending: u64,
+    /// When the oldest of them was queued.
+    pub oldest_pending_at: Option<String>,
+    /// SETs pushed (a 2xx answer) or acknowledged.
+    pub delivered: u64,
+    /// SETs the receiver refused or that went past the retry horizon.
+    pub failed: u64,
+    /// Why the newest attempt failed, if it did.
+    pub last_error: Option<String>,
+    pub created_at: String,
+}
+
+/// The tenant's streams.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventStreamList {
+    pub event_streams: Vec<EventStreamView>,
+}

@@ -419,3 +419,36 @@ async fn sets_are_pushed_in_order_with_the_receivers_header_and_a_refused_one_is
         assert_eq!(polled.status, StatusCode::CONFLICT, "a push stream is not polled");
     }
 }
+
+#[tokio::test]
+async fn an_admin_sees_every_stream_of_the_tenant_with_its_delivery_state() {
+    let h = Harness::new().await;
+    let (client, token) = receiver(&h, &h.a).await;
+    let stream = poll_stream(&h, &token).await;
+    let access = h.token(&h.a.client_id, &h.a.secret, None).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    h.form("/oauth2/revoke", format!("token={access}"), Some((&h.a.client_id, &h.a.secret))).await;
+    let admin = h.admin_token(&h.a).await;
+    let listed = h.api(Method::GET, "/v1/event_streams", &admin, None).await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    let seen = &listed.body["event_streams"][0];
+    assert_eq!(seen["stream_id"], stream);
+    assert_eq!(seen["receiver"], client);
+    assert_eq!(seen["receiver_name"], "audit-trail API");
+    assert_eq!(
+        (&seen["pending"], &seen["delivered"], &seen["failed"]),
+        (&json!(1), &json!(0), &json!(0))
+    );
+    assert_eq!(seen["endpoint_url"], format!("{ISSUER}/ssf/poll/{stream}"));
+    let sets = poll(&h, &token, &stream, &[]).await;
+    poll(&h, &token, &stream, &[sets[0]["jti"].as_str().unwrap().to_owned()]).await;
+    let after = h.api(Method::GET, "/v1/event_streams", &admin, None).await;
+    assert_eq!(after.body["event_streams"][0]["delivered"], 1, "{}", after.text);
+    // Only admins: the receiver's own token has no `admin`.
+    assert_eq!(
+        h.api(Method::GET, "/v1/event_streams", &token, None).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

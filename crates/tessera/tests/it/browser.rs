@@ -883,3 +883,44 @@ pub(crate) async fn landed_at(
     }
     Ok(landed)
 }
+
+/// SPEC §16 in the browser: a resource server's stream, opened through the SSF API, shows on
+/// the Event streams page with what waits for it.
+#[tokio::test]
+async fn an_admin_sees_a_resource_servers_event_stream_and_what_waits_on_it() {
+    let Some((_stage, port, server)) = stage() else {
+        return;
+    };
+    let (id, secret) = crate::made_integration(
+        &server.url,
+        serde_json::json!({"display_name": "Audit trail API", "scopes": ["security_events"]}),
+    )
+    .await;
+    let receiver = access_token(&server.url, &id, &secret).await;
+    let body = serde_json::json!({"delivery": {"method": "urn:ietf:rfc:8936"},
+                                  "events_requested": ["urn:tessera:secevent:token-revoked"]});
+    let made = post_json(format!("{}/ssf/streams", server.url), &receiver, body).await;
+    let stream = made["stream_id"].as_str().expect("a stream").to_owned();
+    let doomed = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let revoked = reqwest::Client::new()
+        .post(format!("{}/oauth2/revoke", server.url))
+        .basic_auth(BOOT_ID, Some(BOOT_SECRET))
+        .form(&[("token", doomed.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    let browser = browser(port).await;
+    let result = async {
+        browser.sign_in(&server.url, "ops@example.com", "correct horse battery staple").await?;
+        let row = format!("//tr[contains(., 'Audit trail API') and contains(., '{stream}')]");
+        browser.follow("Event streams", XPath(&row), "event streams").await?;
+        let cells = browser.find(XPath(&format!("{row}/td[4]"))).await?.text().await?;
+        browser.shot("console-event-streams.png").await?;
+        Ok::<_, fantoccini::error::CmdError>(cells)
+    }
+    .await;
+    let _ = browser.close().await;
+    let waiting = result.expect("the browser shows the event stream");
+    assert!(waiting.starts_with("1 (oldest "), "one SET waits: {waiting}");
+}

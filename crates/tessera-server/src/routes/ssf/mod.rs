@@ -12,13 +12,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tessera_core::error::DomainError;
 use tessera_core::id::StreamId;
-use tessera_core::model::{Delivery, EventStream, POLL_DELIVERY, PUSH_DELIVERY};
+use tessera_core::model::{rfc3339, Delivery, EventStream, POLL_DELIVERY, PUSH_DELIVERY};
 use tessera_core::ports::{AuditAction, AuditRecord};
 use tessera_core::token::event_type;
 
 use crate::error::ApiResult;
-use crate::extract::StreamReceiver;
+use crate::extract::{StreamReceiver, TenantAdmin};
 use crate::state::AppState;
+use crate::wire::{ErrorResponse, EventStreamList, EventStreamView};
 
 /// SSF 1.0 §7.1: the transmitter's metadata.
 pub async fn configuration(State(state): State<AppState>) -> Json<Value> {
@@ -100,4 +101,41 @@ pub(crate) fn audit(
         detail: json!({"delivery": stream.delivery.method(), "status": stream.status.as_str()})
             .to_string(),
     });
+}
+
+/// The tenant's Shared Signals streams, whoever receives them, with their delivery state.
+#[utoipa::path(get, path = "/v1/event_streams", tag = "resource servers",
+    responses((status = 200, body = EventStreamList), (status = 403, body = ErrorResponse)))]
+pub async fn list_event_streams(
+    State(state): State<AppState>,
+    admin: TenantAdmin,
+) -> ApiResult<Json<EventStreamList>> {
+    let mut event_streams = Vec::new();
+    for stream in state.storage.streams_of(admin.tenant).await? {
+        let backlog = state.storage.stream_backlog(stream.id).await?;
+        let view = stream_view(&state, &stream);
+        let receiver_name =
+            tessera_core::client_auth::ClientDirectory::client(&state.clients, &stream.receiver)
+                .map(|c| c.integration.display_name.clone());
+        event_streams.push(EventStreamView {
+            stream_id: stream.id.to_string(),
+            receiver: stream.receiver.to_string(),
+            receiver_name,
+            delivery_method: stream.delivery.method(),
+            endpoint_url: view["delivery"]["endpoint_url"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            status: stream.status.as_str(),
+            status_reason: stream.status_reason.clone(),
+            events_delivered: stream.events_delivered(),
+            pending: backlog.pending,
+            oldest_pending_at: backlog.oldest_at.map(rfc3339),
+            delivered: backlog.delivered,
+            failed: backlog.failed,
+            last_error: backlog.last_error,
+            created_at: rfc3339(stream.created_at),
+        });
+    }
+    Ok(Json(EventStreamList { event_streams }))
 }
