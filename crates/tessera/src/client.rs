@@ -25,6 +25,11 @@ pub enum TokenCommand {
         /// A connection's token: the tenant that accepted the connection (`tenant/<uuid>`).
         #[arg(long)]
         tenant_id: Option<String>,
+        /// Bind the token to this key (RFC 9449 DPoP): a PEM file with a PKCS#8 private key
+        /// (EC P-256, Ed25519 or RSA). The request carries a proof signed by it; a server
+        /// asking for a nonce gets one retry with it.
+        #[arg(long)]
+        dpop_key: Option<PathBuf>,
         #[command(flatten)]
         endpoint: Endpoint,
     },
@@ -98,6 +103,40 @@ pub enum TokenCommand {
     },
 }
 
+/// The key of `--dpop-key`.
+fn dpop_signer(path: &Path) -> anyhow::Result<tessera_core::token::SigningKey> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("cannot read the DPoP key {}", path.display()))?;
+    if !bytes.starts_with(b"-----BEGIN") {
+        bail!(
+            "--dpop-key takes a PEM file with a PKCS#8 private key (`-----BEGIN PRIVATE KEY-----`)"
+        );
+    }
+    let now = OffsetDateTime::now_utc().unix_timestamp() * 1000;
+    Ok(crate::key_store::load(&bytes, None, None, now)?.key)
+}
+
+/// A DPoP proof for a POST to `url`, now, with the server's `nonce` if it gave one.
+fn dpop_proof(
+    key: &tessera_core::token::SigningKey,
+    url: &str,
+    nonce: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut jti = [0u8; 16];
+    tessera_core::ports::Rng::fill(&tessera_core::ports::OsRng, &mut jti);
+    let mut claims = serde_json::json!({
+        "jti": jti.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "htm": "POST",
+        "htu": url,
+        "iat": OffsetDateTime::now_utc().unix_timestamp(),
+    });
+    if let Some(nonce) = nonce {
+        claims["nonce"] = serde_json::Value::String(nonce.to_owned());
+    }
+    key.sign_dpop_proof(&claims)
+        .map_err(|e| anyhow::anyhow!("cannot sign the DPoP proof: {e}"))
+}
+
 /// Where a token comes from and where it goes: the options `token get` and `token jwt-bearer`
 /// share.
 #[derive(clap::Args)]
@@ -124,9 +163,17 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             client_id,
             client_secret_file,
             tenant_id,
+            dpop_key,
             endpoint,
         } => {
             let secret = crate::remote::read_secret(client_secret_file.as_deref())?;
+            if dpop_key.is_some() && endpoint.bearer_file.is_some() {
+                return Err(crate::remote::Usage(
+                    "--bearer-file cannot go with --dpop-key: a DPoP-bound token is sent with a fresh proof each time, which a file of headers cannot hold".into(),
+                )
+                .into());
+            }
+            let dpop = dpop_key.as_deref().map(dpop_signer).transpose()?;
             let mut form = vec![("grant_type", "client_credentials")];
             if let Some(scope) = endpoint.scope.as_deref() {
                 form.push(("scope", scope));
@@ -134,11 +181,25 @@ pub async fn run(cmd: TokenCommand) -> anyhow::Result<()> {
             if let Some(tenant) = tenant_id.as_deref() {
                 form.push(("tenant_id", tenant));
             }
-            let request = reqwest::Client::new()
-                .post(&endpoint.token_url)
-                .basic_auth(&client_id, Some(&secret))
-                .form(&form);
-            let token = token_from(request, &endpoint.token_url).await?;
+            let request = |nonce: Option<&str>| -> anyhow::Result<reqwest::RequestBuilder> {
+                let mut request = reqwest::Client::new()
+                    .post(&endpoint.token_url)
+                    .basic_auth(&client_id, Some(&secret))
+                    .form(&form);
+                if let Some(key) = &dpop {
+                    request = request.header("dpop", dpop_proof(key, &endpoint.token_url, nonce)?);
+                }
+                Ok(request)
+            };
+            let url = &endpoint.token_url;
+            let (status, nonce, body) = crate::remote::token_answer(request(None)?, url).await?;
+            // RFC 9449 §8: a server that wants its nonce says so once, giving it.
+            let token = match nonce {
+                Some(nonce) if dpop.is_some() && body["error"] == "use_dpop_nonce" => {
+                    token_from(request(Some(&nonce))?, url).await?
+                }
+                _ => crate::remote::token_in(status, &body)?,
+            };
             finish(&token, endpoint.bearer_file.as_deref())
         }
         TokenCommand::Introspect {

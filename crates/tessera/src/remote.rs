@@ -480,15 +480,37 @@ pub(crate) async fn token_from(
     request: reqwest::RequestBuilder,
     url: &str,
 ) -> anyhow::Result<String> {
+    let (status, _, body) = token_answer(request, url).await?;
+    token_in(status, &body)
+}
+
+/// The token endpoint's status, `DPoP-Nonce` (RFC 9449 §8) and JSON answer to `request`.
+pub(crate) async fn token_answer(
+    request: reqwest::RequestBuilder,
+    url: &str,
+) -> anyhow::Result<(reqwest::StatusCode, Option<String>, serde_json::Value)> {
     let response = request
         .send()
         .await
         .with_context(|| format!("cannot reach {url}"))?;
     let status = response.status();
+    let nonce = response
+        .headers()
+        .get("dpop-nonce")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let body: serde_json::Value = response
         .json()
         .await
         .with_context(|| format!("{url} did not answer JSON"))?;
+    Ok((status, nonce, body))
+}
+
+/// The access token of a token endpoint's answer, or its refusal.
+pub(crate) fn token_in(
+    status: reqwest::StatusCode,
+    body: &serde_json::Value,
+) -> anyhow::Result<String> {
     if !status.is_success() {
         return Err(Refused {
             status: status.as_u16(),

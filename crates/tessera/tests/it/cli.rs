@@ -741,3 +741,43 @@ async fn requests_are_logged_with_their_route_and_client_and_failures_warned() {
     assert_eq!(fields["peer"], "127.0.0.1");
     assert!(fields["micros"].is_u64() && fields["request_id"].is_string(), "{access}");
 }
+
+#[tokio::test]
+async fn token_get_with_a_dpop_key_binds_the_token_following_the_servers_nonce() {
+    let (guard, dir) = data_dir();
+    let server = serve(&dir, &["--dpop-nonces"], true);
+    let keys = guard.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    openssl_words(&keys, "genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out dpop.pem");
+    let url = format!("{}/oauth2/token", server.url);
+    let get = |extra: &[&str]| {
+        tessera()
+            .args(["token", "get", "--client-id", BOOT_ID, "--token-url", &url, "--dpop-key"])
+            .arg(keys.join("dpop.pem"))
+            .args(extra)
+            .env("TESSERA_CLIENT_SECRET", BOOT_SECRET)
+            .output()
+            .unwrap()
+    };
+    let out = get(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let jkt = crate::claims(&token)["cnf"]["jkt"].as_str().map(str::to_owned);
+    assert!(jkt.is_some_and(|j| j.len() == 43), "{}", crate::claims(&token));
+    let with_file = get(&["--bearer-file", "/tmp/never-written"]);
+    assert_eq!(with_file.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&with_file.stderr)
+        .contains("--bearer-file cannot go with --dpop-key"));
+    std::fs::write(keys.join("not.pem"), "hello").unwrap();
+    let refused = tessera()
+        .args(["token", "get", "--client-id", BOOT_ID, "--token-url", &url, "--dpop-key"])
+        .arg(keys.join("not.pem"))
+        .env("TESSERA_CLIENT_SECRET", BOOT_SECRET)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("PKCS#8"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+}
