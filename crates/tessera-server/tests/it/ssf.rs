@@ -452,3 +452,47 @@ async fn an_admin_sees_every_stream_of_the_tenant_with_its_delivery_state() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn a_deleted_user_and_a_withdrawn_consent_go_out_naming_the_person() {
+    let h = Harness::new().await;
+    let (_, token) = receiver(&h, &h.a).await;
+    let stream = poll_stream(&h, &token).await;
+    let admin = h.admin_token(&h.a).await;
+    let body = json!({"email": "leaver@example.com", "display_name": "Leaver", "password": "correct horse battery staple"});
+    let made = h.api(Method::POST, "/v1/users", &admin, Some(body)).await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let user = made.body["id"].as_str().unwrap().to_owned();
+    let consent = json!({"client_id": h.a.client_id, "user": "leaver@example.com", "scopes": ["assets:read"]});
+    let given = h.api(Method::POST, "/v1/consents", &admin, Some(consent)).await;
+    let consent = given.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        h.api(Method::DELETE, &format!("/v1/consents/{consent}"), &admin, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        h.api(Method::DELETE, &format!("/v1/users/{user}"), &admin, None).await.status,
+        StatusCode::NO_CONTENT
+    );
+    let person = json!({"format": "iss_sub", "iss": ISSUER, "sub": user});
+    let tenant = json!({"format": "opaque", "id": h.a.tenant.to_string()});
+    let seen: Vec<(String, Value)> = drain(&h, &token, &stream)
+        .await
+        .iter()
+        .map(|s| (event(s).0, s["sub_id"].clone()))
+        .collect();
+    let application = json!({"format": "opaque", "id": h.a.client_id});
+    assert_eq!(
+        seen,
+        vec![
+            (
+                event_type::SESSION_REVOKED.into(),
+                json!({"format": "complex", "user": person, "application": application, "tenant": tenant})
+            ),
+            (
+                event_type::ACCOUNT_PURGED.into(),
+                json!({"format": "complex", "user": person, "tenant": tenant})
+            ),
+        ]
+    );
+}

@@ -242,3 +242,38 @@ pub(crate) async fn allow_over_http(
     assert_eq!(allowed.status(), 303);
     oauth2::url::Url::parse(allowed.headers()["location"].to_str().unwrap()).unwrap()
 }
+
+/// A person's token (the operator's admin, `ops@example.com`) for the client `(id, secret)`
+/// of `server`, whose redirect URIs hold `http://127.0.0.1/cb`: the code flow with PKCE, the
+/// person allowing over HTTP, the code redeemed.
+pub(crate) async fn person_token(server: &str, (id, secret): (&str, &str)) -> String {
+    let path = format!(
+        "{server}/oauth2/authorize?response_type=code&client_id={id}&redirect_uri=http%3A%2F%2F127.0.0.1%3A7%2Fcb\
+         &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256&state=s"
+    );
+    let http = oauth2::reqwest::ClientBuilder::new()
+        .redirect(oauth2::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = allow_over_http(&http, server, &path).await;
+    let code = back.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned());
+    let answer: serde_json::Value = reqwest::Client::new()
+        .post(format!("{server}/oauth2/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code.expect("a code")),
+            ("redirect_uri", "http://127.0.0.1:7/cb"),
+            ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("a person's token: {answer}"))
+        .to_owned()
+}

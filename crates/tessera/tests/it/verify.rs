@@ -177,3 +177,35 @@ async fn a_revocation_queued_while_nobody_listens_survives_a_restart_of_tessera(
     assert_eq!(subscription.stream_id(), stream, "the stream is found again, with what it kept");
     refused_after(&again, &token, Instant::now()).await;
 }
+
+#[tokio::test]
+async fn a_subscribed_verifier_refuses_the_tokens_of_a_withdrawn_consent_within_a_second() {
+    let _timing = crate::TIMING.lock().await;
+    let (_guard, dir) = data_dir();
+    let server = serve(&dir, &[], true);
+    let (id, secret) = receiver(&server.url).await;
+    let agent = json!({"display_name": "Agent", "scopes": ["assets:read"], "redirect_uris": ["http://127.0.0.1/cb"]});
+    let (agent_id, agent_secret) = made_integration(&server.url, agent).await;
+    let person = crate::interop::person_token(&server.url, (&agent_id, &agent_secret)).await;
+    let audience = claims(&person)["aud"].as_str().unwrap().to_owned();
+    let verifier = Verifier::builder(&server.url, &audience).build();
+    let _subscription = verifier.subscribe_by_poll(&id, &secret).await.unwrap();
+    let checked = verifier.verify(&person).await.unwrap();
+    assert_eq!(checked.extra["tessera_consent"], agent_id.as_str(), "{checked:?}");
+
+    let admin = access_token(&server.url, BOOT_ID, BOOT_SECRET).await;
+    let consents = crate::get_json(format!("{}/v1/consents", server.url), &admin).await;
+    let consent = consents["consents"][0]["id"].as_str().expect("the person's consent").to_owned();
+    let since = Instant::now();
+    let withdrawn = reqwest::Client::new()
+        .delete(format!("{}/v1/consents/{consent}", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(withdrawn.status(), 204);
+    let after = refused_after(&verifier, &person, since).await;
+    assert!(after < Duration::from_secs(1), "{after:?}");
+    // The verifier's other tokens stand.
+    assert!(verifier.verify(&access_token(&server.url, BOOT_ID, BOOT_SECRET).await).await.is_ok());
+}
