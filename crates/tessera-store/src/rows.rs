@@ -527,7 +527,7 @@ pub(crate) struct ResourceServerRow {
 
 pub(crate) const REFRESH_FAMILY_COLUMNS: &str = "id, tenant_id, client_id, user_id, scope, \
      resource, token_hash, generation, created_at, last_used_at, idle_expires_at, \
-     absolute_expires_at";
+     absolute_expires_at, dpop_jkt";
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RefreshFamilyRow {
@@ -543,6 +543,7 @@ pub(crate) struct RefreshFamilyRow {
     pub last_used_at: i64,
     pub idle_expires_at: i64,
     pub absolute_expires_at: i64,
+    pub dpop_jkt: Option<String>,
 }
 
 impl TryFrom<RefreshFamilyRow> for tessera_core::model::RefreshFamily {
@@ -564,6 +565,7 @@ impl TryFrom<RefreshFamilyRow> for tessera_core::model::RefreshFamily {
             last_used_at: r.last_used_at,
             idle_expires_at: r.idle_expires_at,
             absolute_expires_at: r.absolute_expires_at,
+            dpop_jkt: r.dpop_jkt,
         })
     }
 }

@@ -86,6 +86,7 @@ pub fn start_family(
     code: &CodeGrant,
     tenant: TenantId,
     lifetimes: RefreshLifetimes,
+    dpop_jkt: Option<&str>,
     now_seconds: i64,
     rng: &dyn Rng,
 ) -> Result<(Secret, RefreshFamily), OAuthError> {
@@ -110,6 +111,7 @@ pub fn start_family(
             idle_expires_at: (now_seconds + i64::from(lifetimes.idle_seconds))
                 .min(absolute_expires_at),
             absolute_expires_at,
+            dpop_jkt: dpop_jkt.map(str::to_owned),
         },
     ))
 }
@@ -137,6 +139,8 @@ pub struct RefreshAsk<'a> {
     pub token: &'a str,
     /// The `resource` (RFC 8707), as sent.
     pub resource: Option<&'a str>,
+    /// The thumbprint of the request's DPoP proof key, if it came with one.
+    pub dpop_jkt: Option<&'a str>,
 }
 
 /// Checks `ask` against its family (`found`, by [`refresh_token_family`]) for `client`, and
@@ -181,6 +185,14 @@ pub fn rotate(
         } else {
             unknown()
         });
+    }
+    if let Some(bound) = &family.dpop_jkt {
+        if ask.dpop_jkt != Some(bound.as_str()) {
+            return Err(RefreshRefusal::Refused(OAuthError::new(
+                OAuthErrorCode::InvalidDpopProof,
+                "`refresh_token` is bound to a DPoP key (RFC 9449 §5): send it with a `DPoP` proof signed by that key",
+            )));
+        }
     }
     if !family.live_at(now_seconds) {
         return Err(refused(if now_seconds >= family.absolute_expires_at {
@@ -272,6 +284,7 @@ mod tests {
             &code,
             client.integration.tenant_id,
             client.integration.refresh,
+            None,
             1_000,
             &OsRng,
         )
@@ -287,6 +300,7 @@ mod tests {
         RefreshAsk {
             token: token.expose(),
             resource: None,
+            dpop_jkt: None,
         }
     }
 
@@ -387,6 +401,7 @@ mod tests {
         let elsewhere = RefreshAsk {
             token: token.expose(),
             resource: Some("https://other.example.com"),
+            dpop_jkt: None,
         };
         let target = refused(rotate(
             &key(),
@@ -400,8 +415,39 @@ mod tests {
         let same = RefreshAsk {
             token: token.expose(),
             resource: Some("https://TOOLS.example.com"),
+            dpop_jkt: None,
         };
         assert!(rotate(&key(), Some(&family), &same, &client, 1_100, &OsRng).is_ok());
+    }
+
+    #[test]
+    fn a_family_bound_to_a_dpop_key_refreshes_only_with_a_proof_by_that_key() {
+        let (client, token, family) = setup();
+        let bound = RefreshFamily {
+            dpop_jkt: Some("jkt-1".into()),
+            ..family
+        };
+        for proof in [None, Some("jkt-2")] {
+            let with = RefreshAsk {
+                dpop_jkt: proof,
+                ..ask(&token)
+            };
+            let refusal = rotate(&key(), Some(&bound), &with, &client, 1_100, &OsRng);
+            let Err(RefreshRefusal::Refused(e)) = refusal else {
+                panic!("{proof:?}: {refusal:?}")
+            };
+            assert_eq!(e.code, OAuthErrorCode::InvalidDpopProof, "{proof:?}");
+        }
+        let with = RefreshAsk {
+            dpop_jkt: Some("jkt-1"),
+            ..ask(&token)
+        };
+        let (_, next) = rotate(&key(), Some(&bound), &with, &client, 1_100, &OsRng).unwrap();
+        assert_eq!(
+            next.dpop_jkt.as_deref(),
+            Some("jkt-1"),
+            "the next generation stays bound"
+        );
     }
 
     #[test]
@@ -416,6 +462,7 @@ mod tests {
             &RefreshAsk {
                 token: &forged,
                 resource: None,
+                dpop_jkt: None,
             },
             &client,
             1_100,

@@ -32,6 +32,9 @@ pub struct RefreshFamily {
     pub idle_expires_at: i64,
     /// It ends then however often it is used (Unix seconds).
     pub absolute_expires_at: i64,
+    /// RFC 9449 §5: a public client's family is bound to the DPoP key its code was redeemed
+    /// with (the key's thumbprint); each refresh must come with a proof by it.
+    pub dpop_jkt: Option<String>,
 }
 
 impl RefreshFamily {

@@ -241,3 +241,49 @@ async fn an_integration_with_dpop_bound_access_tokens_gets_no_token_without_a_pr
         assert_eq!(h.token(&id, &secret, None).await.body["token_type"], "Bearer");
     }
 }
+
+/// A token-endpoint POST of `form` with one DPoP proof by `signer` (no client authentication).
+async fn public_post(
+    h: &Harness,
+    form: String,
+    signer: &tessera_core::token::SigningKey,
+    jti: &str,
+) -> Reply {
+    let proof = signer.sign_dpop_proof(&claims(h, jti, |_| {})).unwrap();
+    let request = Request::post("/oauth2/token")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("dpop", proof);
+    h.send(request.body(Body::from(form)).unwrap()).await
+}
+
+#[tokio::test]
+async fn a_public_clients_refresh_token_is_bound_to_the_key_its_code_was_redeemed_with() {
+    use crate::authorize::{enc, CALLBACK, VERIFIER};
+    let h = Harness::new().await;
+    let admin = h.admin_token(&h.a).await;
+    let body = json!({"display_name": "CLI agent", "scopes": ["assets:read"], "redirect_uris": [CALLBACK], "token_endpoint_auth_method": "none"});
+    let made = h.api(axum::http::Method::POST, "/v1/integrations", &admin, Some(body)).await;
+    let c = crate::authorize::Client {
+        id: made.body["client_id"].as_str().unwrap().to_owned(),
+        secret: String::new(),
+    };
+    let pia = crate::console::ConsoleSession::start(&h, &h.a, "pia@a.example", "member").await;
+    let code = crate::authorize::consented_code(&h, &c, &pia).await;
+    let holder = key(SigningAlg::Es256);
+    let form = format!("grant_type=authorization_code&client_id={}&code={}&redirect_uri={}&code_verifier={VERIFIER}", c.id, enc(&code), enc(CALLBACK));
+    let redeemed = public_post(&h, form, &holder, "r-1").await;
+    assert_eq!(redeemed.body["token_type"], "DPoP", "{}", redeemed.text);
+    let refresh_token = redeemed.body["refresh_token"].as_str().unwrap().to_owned();
+    let again = |token: &str| {
+        format!("grant_type=refresh_token&client_id={}&refresh_token={}", c.id, enc(token))
+    };
+
+    let bare = h.form("/oauth2/token", again(&refresh_token), None).await;
+    assert_eq!(bare.error(), "invalid_dpop_proof", "{}", bare.text);
+    let thief = public_post(&h, again(&refresh_token), &key(SigningAlg::Es256), "r-2").await;
+    assert!(thief.description().contains("bound to a DPoP key"), "{}", thief.text);
+    let rotated = public_post(&h, again(&refresh_token), &holder, "r-3").await;
+    assert_eq!(rotated.status, StatusCode::OK, "{}", rotated.text);
+    let next = rotated.body["refresh_token"].as_str().unwrap();
+    assert_eq!(public_post(&h, again(next), &holder, "r-4").await.status, StatusCode::OK);
+}

@@ -100,7 +100,8 @@ macro_rules! stamp {
                         .push_bind(f.created_at)
                         .push_bind(f.last_used_at)
                         .push_bind(f.idle_expires_at)
-                        .push_bind(f.absolute_expires_at);
+                        .push_bind(f.absolute_expires_at)
+                        .push_bind(f.dpop_jkt.as_deref());
                 });
                 q.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 let went_in: HashSet<String> = q

@@ -24,6 +24,7 @@ fn family(id: &str, tenant: TenantId, client: ClientId, user: UserId) -> Refresh
         last_used_at: 100,
         idle_expires_at: 1_000,
         absolute_expires_at: 5_000,
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 

@@ -76,6 +76,8 @@ pub(super) async fn authorization_code(
         &code,
         user.tenant_id,
         integration.refresh,
+        // A public client has no credential to hold its refresh token to: its DPoP key does.
+        ctx.dpop_jkt.filter(|_| integration.public_client),
         ctx.now_seconds,
         ctx.rng,
     )?;

@@ -37,6 +37,7 @@ pub(super) async fn refresh(
     let ask = RefreshAsk {
         token: asked.token,
         resource: asked.resource,
+        dpop_jkt: ctx.dpop_jkt,
     };
     let (next_token, next) = match grant::rotate_refresh(
         &state.master_key,
