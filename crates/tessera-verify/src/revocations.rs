@@ -14,16 +14,17 @@ use tessera_jose::event_type;
 
 use crate::Claims;
 
-/// A rule's key: what in a token it names.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// What a rule names in a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Subject {
     /// A token by its `jti` (also when it is one a token was exchanged from).
     Token(String),
     /// Every token issued to an integration (also through an exchange).
     Client(String),
-    /// Every token of a person, in a tenant.
+    /// Every token of a person (`sub`), in a tenant.
     User(String, String),
-    /// Every token a person's (or everyone's: `None`) consent to an integration stands on.
+    /// Every token a person's (or everyone's: `None`) consent to an integration stands on:
+    /// tenant, integration, person.
     Consent(String, String, Option<String>),
     /// Every token issued under a connection or app authorization (`tessera_grant`).
     Grant(String),
@@ -40,10 +41,91 @@ struct Rule {
     why: &'static str,
 }
 
+impl Rule {
+    fn merge(&mut self, newer: Rule) {
+        self.issued_until = self.issued_until.max(newer.issued_until);
+        self.forget_at = newer.forget_at;
+    }
+}
+
+/// The rules, kept so that a check looks them up by the token's own strings: no key is built
+/// (no allocation) per request. A person's and a consent's rules sit under the string a token
+/// names first (`sub`, the consented integration), with the rest beside them.
+#[derive(Debug, Default)]
+struct Rules {
+    tokens: HashMap<String, Rule>,
+    clients: HashMap<String, Rule>,
+    grants: HashMap<String, Rule>,
+    tenants: HashMap<String, Rule>,
+    /// `sub` → (tenant, rule).
+    users: HashMap<String, Vec<(String, Rule)>>,
+    /// integration → (tenant, person or everyone, rule).
+    consents: HashMap<String, Vec<(String, Option<String>, Rule)>>,
+}
+
+impl Rules {
+    fn add(&mut self, subject: Subject, rule: Rule) {
+        let one = |map: &mut HashMap<String, Rule>, key: String| {
+            map.entry(key)
+                .and_modify(|old| old.merge(rule))
+                .or_insert(rule);
+        };
+        match subject {
+            Subject::Token(jti) => one(&mut self.tokens, jti),
+            Subject::Client(client) => one(&mut self.clients, client),
+            Subject::Grant(grant) => one(&mut self.grants, grant),
+            Subject::Tenant(tenant) => one(&mut self.tenants, tenant),
+            Subject::User(tenant, sub) => {
+                let held = self.users.entry(sub).or_default();
+                match held.iter_mut().find(|(t, _)| *t == tenant) {
+                    Some((_, old)) => old.merge(rule),
+                    None => held.push((tenant, rule)),
+                }
+            }
+            Subject::Consent(tenant, client, user) => {
+                let held = self.consents.entry(client).or_default();
+                match held.iter_mut().find(|(t, u, _)| *t == tenant && *u == user) {
+                    Some((_, _, old)) => old.merge(rule),
+                    None => held.push((tenant, user, rule)),
+                }
+            }
+        }
+    }
+
+    fn forget_before(&mut self, now: i64) {
+        for map in [
+            &mut self.tokens,
+            &mut self.clients,
+            &mut self.grants,
+            &mut self.tenants,
+        ] {
+            map.retain(|_, rule| rule.forget_at > now);
+        }
+        self.users.retain(|_, held| {
+            held.retain(|(_, rule)| rule.forget_at > now);
+            !held.is_empty()
+        });
+        self.consents.retain(|_, held| {
+            held.retain(|(_, _, rule)| rule.forget_at > now);
+            !held.is_empty()
+        });
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.tokens.len()
+            + self.clients.len()
+            + self.grants.len()
+            + self.tenants.len()
+            + self.users.values().map(Vec::len).sum::<usize>()
+            + self.consents.values().map(Vec::len).sum::<usize>()
+    }
+}
+
 /// The rules, shared by every request.
 #[derive(Debug, Default)]
 pub(crate) struct Revocations {
-    rules: RwLock<HashMap<Subject, Rule>>,
+    rules: RwLock<Rules>,
     /// Whether there is any rule: while there is none, a check costs one load.
     any: AtomicBool,
 }
@@ -58,51 +140,43 @@ impl Revocations {
             .rules
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let text = |name: &str| {
-            claims
-                .extra
-                .get(name)
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-        };
-        let tenant = claims.tenant.clone().unwrap_or_default();
-        let mut subjects = vec![
-            Subject::Token(claims.jti.clone()),
-            Subject::Client(claims.client_id.clone()),
-            Subject::User(tenant.clone(), claims.sub.clone()),
-            Subject::Tenant(tenant.clone()),
+        let text = |name: &str| claims.extra.get(name).and_then(Value::as_str);
+        let tenant = claims.tenant.as_deref().unwrap_or_default();
+        let covers = |rule: &Rule| claims.iat <= rule.issued_until;
+        let direct = [
+            rules.tokens.get(&claims.jti),
+            rules.clients.get(&claims.client_id),
+            rules.tenants.get(tenant),
+            text("tessera_grant").and_then(|g| rules.grants.get(g)),
         ];
-        if let Some(consent) = text("tessera_consent") {
-            subjects.push(Subject::Consent(
-                tenant.clone(),
-                consent.clone(),
-                Some(claims.sub.clone()),
-            ));
-            subjects.push(Subject::Consent(tenant.clone(), consent, None));
+        if let Some(rule) = direct.into_iter().flatten().find(|r| covers(r)) {
+            return Some(rule.why);
         }
-        if let Some(grant) = text("tessera_grant") {
-            subjects.push(Subject::Grant(grant));
+        let person = rules.users.get(&claims.sub).into_iter().flatten();
+        if let Some((_, rule)) = person.filter(|(t, _)| t == tenant).find(|(_, r)| covers(r)) {
+            return Some(rule.why);
+        }
+        if let Some(consented) = text("tessera_consent") {
+            let held = rules.consents.get(consented).into_iter().flatten();
+            let mine = |(t, u, _): &&(String, Option<String>, Rule)| {
+                t == tenant && u.as_deref().is_none_or(|u| u == claims.sub)
+            };
+            if let Some((_, _, rule)) = held.filter(mine).find(|(_, _, r)| covers(r)) {
+                return Some(rule.why);
+            }
         }
         // An exchanged token lives only as long as every token it came from (SPEC §3.4).
-        for origin in claims
-            .extra
-            .get("tessera_from")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(jti) = origin.get("jti").and_then(Value::as_str) {
-                subjects.push(Subject::Token(jti.to_owned()));
-            }
-            if let Some(client) = origin.get("client_id").and_then(Value::as_str) {
-                subjects.push(Subject::Client(client.to_owned()));
+        let origins = claims.extra.get("tessera_from").and_then(Value::as_array);
+        for origin in origins.into_iter().flatten() {
+            let jti = origin.get("jti").and_then(Value::as_str);
+            let client = origin.get("client_id").and_then(Value::as_str);
+            let by_jti = jti.and_then(|j| rules.tokens.get(j));
+            let by_client = client.and_then(|c| rules.clients.get(c));
+            if let Some(rule) = by_jti.into_iter().chain(by_client).find(|r| covers(r)) {
+                return Some(rule.why);
             }
         }
-        subjects
-            .iter()
-            .filter_map(|s| rules.get(s))
-            .find(|rule| claims.iat <= rule.issued_until)
-            .map(|rule| rule.why)
+        None
     }
 
     /// Takes in one verified SET's claims at `now`; whether it held a rule.
@@ -165,19 +239,13 @@ impl Revocations {
             .rules
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        rules.retain(|_, rule| rule.forget_at > now);
+        rules.forget_before(now);
         let rule = Rule {
             issued_until,
             forget_at: now.saturating_add(forget_after),
             why,
         };
-        rules
-            .entry(subject)
-            .and_modify(|old| {
-                old.issued_until = old.issued_until.max(rule.issued_until);
-                old.forget_at = rule.forget_at;
-            })
-            .or_insert(rule);
+        rules.add(subject, rule);
         self.any.store(true, Ordering::Release);
         true
     }

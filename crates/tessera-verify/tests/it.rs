@@ -180,29 +180,11 @@ struct Answer {
 }
 
 async fn call(app: &Router, path: &str, authorization: &[&str]) -> Answer {
-    let mut request = Request::get(path);
-    for value in authorization {
-        request = request.header("authorization", *value);
-    }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let challenge = response
-        .headers()
-        .get("www-authenticate")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap();
-    Answer {
-        status,
-        challenge,
-        body: String::from_utf8(body.to_vec()).unwrap(),
-    }
+    let headers: Vec<(&str, &str)> = authorization
+        .iter()
+        .map(|v| ("authorization", *v))
+        .collect();
+    call_with(app, path, &headers).await
 }
 
 fn bearer(token: &str) -> String {
